@@ -1,0 +1,158 @@
+"""Command-line interface: parse, call the API, print. Exit codes: 0 solved, 2 bad input, 3 infeasible,
+4 no solution within the time limit, 5 verification failed, 1 anything unexpected."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import OptimizerError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Precision poverty alleviation optimizer.")
+console = Console(stderr=True)
+out_console = Console()
+_debug = False
+
+
+@app.callback()
+def main(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks on errors")] = False) -> None:
+    global _debug
+    _debug = debug
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Print our errors as messages and exit with their code; tracebacks only with --debug."""
+    try:
+        yield
+    except OptimizerError as err:
+        if _debug:
+            console.print_exception()
+        console.print(f"[bold red]error:[/] {err}", highlight=False, markup=True, soft_wrap=True)
+        raise typer.Exit(err.exit_code) from None
+    except KeyboardInterrupt:
+        console.print("[red]interrupted[/]")
+        raise typer.Exit(130) from None
+
+
+def _progress() -> Callable[[str], None]:
+    start = time.perf_counter()
+
+    def say(msg: str) -> None:
+        console.print(f"[dim]{time.perf_counter() - start:7.1f}s[/] {msg}", highlight=False)
+
+    return say
+
+
+@app.command()
+def solve(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    solver: Annotated[Optional[str], typer.Option(help="highs (default), pulp or ortools")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="run folder (default out/<scenario name>)")] = None,
+    time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="seconds")] = None,
+    gap: Annotated[Optional[float], typer.Option(help="relative MIP gap, e.g. 0.001")] = None,
+) -> None:
+    """Solve a scenario, verify the result and write the run folder."""
+    import optimizer as api
+
+    with _errors():
+        say = _progress()
+        sc = api.load_scenario(scenario)
+        result = api.solve(sc, solver=solver, time_limit=time_limit, gap=gap, progress=say)
+        say("verifying the result")
+        api.verify(result)
+        target = out or Path("out") / sc.name
+        api.write_run(result, target)
+        say(f"wrote {target}")
+        _summary(result.manifest, result.summary_by_level())
+
+
+@app.command()
+def validate(scenario: Annotated[Path, typer.Argument(help="scenario YAML file")]) -> None:
+    """Check a scenario and its data without solving."""
+    import optimizer as api
+
+    with _errors():
+        sc = api.load_scenario(scenario)
+        inst = api.load_instance(sc.data_path)
+        out_console.print(
+            f"ok: scenario '{sc.name}', {inst.n_households:,} households, {len(inst.tree.ids):,} regions, "
+            f"{len(inst.measures)} measures, {len(inst.projects):,} projects, {len(inst.funds):,} funds, {len(inst.helpers):,} helpers"
+        )
+
+
+@app.command()
+def verify(run_dir: Annotated[Path, typer.Argument(help="run folder written by solve")]) -> None:
+    """Recompute every constraint and the objective of a run from its files and inputs."""
+    import optimizer as api
+
+    with _errors():
+        result = api.verify_run(run_dir)
+        m = result.manifest
+        out_console.print(f"ok: {run_dir} verified ({m['households']:,} households, objective {m['objective']:,.4f})")
+
+
+@app.command()
+def generate(
+    households: Annotated[int, typer.Option(help="number of poor households", min=1)] = 20000,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    provinces: Annotated[int, typer.Option(help="number of provinces", min=1)] = 1,
+    out: Annotated[Path, typer.Option(help="output folder")] = Path("data/generated"),
+) -> None:
+    """Write a synthetic instance (six CSV tables) to OUT; the same seed gives the same bytes."""
+    from .generate import generate as gen
+
+    with _errors():
+        say = _progress()
+        say(f"generating {households:,} households (seed {seed})")
+        tables = gen(households, seed=seed, provinces=provinces, out=out)
+        say(f"wrote {out}: " + ", ".join(f"{k} {len(v):,}" for k, v in tables.items()))
+
+
+def _summary(manifest: dict[str, Any], by_level: Any) -> None:
+    t = Table(title=f"{manifest['scenario_name']}: {manifest['status']}", show_header=False)
+    t.add_column("what")
+    t.add_column("value", justify="right")
+    t.add_row("households", f"{manifest['households']:,}")
+    t.add_row("expected lifted", f"{manifest['expected_lifted']:,.1f} ({manifest['expected_lifted'] / manifest['households']:.1%})")
+    t.add_row("persons expected lifted", f"{manifest['persons_lifted']:,.1f}")
+    t.add_row("cost (yuan)", f"{manifest['cost']:,.0f}")
+    t.add_row("objective / bound", f"{manifest['objective']:,.3f} / {manifest['bound']:,.3f}")
+    t.add_row("gap", f"{manifest['gap']:.4%}")
+    t.add_row("projects built", f"{manifest['projects_built']:,}")
+    t.add_row("solver", f"{manifest['solver']} ({manifest['solver_version']})")
+    t.add_row("time (s)", ", ".join(f"{k} {v:.1f}" for k, v in manifest["timings"].items()))
+    out_console.print(t)
+    lv = Table(title="money by level (yuan)")
+    for col in ("level", "available", "spent", "used"):
+        lv.add_column(col, justify="right" if col != "level" else "left")
+    for level, row in by_level.iterrows():
+        lv.add_row(str(level), f"{row['amount']:,.0f}", f"{row['spent']:,.0f}", f"{row['spent'] / max(row['amount'], 1):.1%}")
+    out_console.print(lv)
+
+
+def run() -> None:
+    """Entry point that also turns unexpected errors into exit code 1 with a short message."""
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as err:  # noqa: BLE001 - last-resort guard for the CLI only
+        if _debug:
+            raise
+        console.print(f"[bold red]unexpected error:[/] {type(err).__name__}: {err} (run with --debug for the traceback)")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    run()

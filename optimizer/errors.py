@@ -1,0 +1,59 @@
+"""The exception hierarchy; the CLI maps each class to its exit code."""
+
+from __future__ import annotations
+
+
+class OptimizerError(Exception):
+    """Base class of every error the optimizer raises on purpose."""
+
+    exit_code = 1
+
+
+class InputError(OptimizerError):
+    """Bad input data or scenario: names the file, the row or YAML path, and what is wrong."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[str] | str, source: str | None = None):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        self.source = source
+        head = f"invalid input in {source}" if source else "invalid input"
+        if len(self.problems) == 1:
+            msg = f"{head}: {self.problems[0]}"
+        else:
+            msg = f"{head} ({len(self.problems)} problems):\n" + "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(msg)
+
+
+class InfeasibleError(OptimizerError):
+    """No allocation satisfies the floors, targets and budgets; carries a diagnosis."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, shortfalls: object = None):
+        super().__init__(message)
+        self.shortfalls = shortfalls
+
+
+class NoSolutionError(OptimizerError):
+    """The solver found no feasible allocation within its time limit."""
+
+    exit_code = 4
+
+
+class SolverUnavailableError(OptimizerError):
+    """The requested solver backend is not installed or not usable for this model."""
+
+    exit_code = 2
+
+
+class VerificationError(OptimizerError):
+    """A result violates a constraint when recomputed from the output tables and the inputs."""
+
+    exit_code = 5
+
+    def __init__(self, violations: list[str]):
+        self.violations = violations
+        shown = "\n".join(f"  - {v}" for v in violations[:50])
+        more = f"\n  ... and {len(violations) - 50} more" if len(violations) > 50 else ""
+        super().__init__(f"verification failed ({len(violations)} violations):\n{shown}{more}")

@@ -1,0 +1,319 @@
+r"""The allocation model (DESIGN §4), compiled to sparse matrices.
+
+Variables
+    x[k] in {0,1}   plan k chosen (each plan belongs to one household h(k))
+    y[j] in {0,1}   project j built
+    f[l] >= 0       money on flow l = (fund, village, category): fund money spent in that cell
+
+Rows
+    assign      sum_{k of h} x[k] = 1                                             for every household h
+    balance     sum_k cost[k,c] x[k] + sum_j cost[j] y[j] - sum_l f[l] = 0        for every (village v, category c)
+    fund        sum_{l of fund} f[l] <= amount                                    for every fund
+    cofin       c_F f[l] - (1 - c_F) sum_{l' in cell(l), l' != l} f[l'] <= 0       for flows of co-financed funds
+    link        sum_{k of h tied to j} x[k] - y[j] <= 0                           for every (household, project)
+    capacity    sum_{k tied to j} x[k] - capacity[j] y[j] <= 0                    for every project j
+    target      sum_k p[k] x[k] >= T                                              (min_cost, count target)
+    incidence   sum_{k of county} p[k] x[k] >= poor[c] - rate * rural[c]          (min_cost, per county)
+
+A flow (fund, v, c) exists only when v lies in the fund's scope (the holder's subtree, or the subtrees of
+its paired targets) and c is one of its categories, so earmarks and scopes need no extra rows; funds are
+held at all six levels, so budgets bind at every level.
+
+Objective: max sum_k value[k] x[k] (expected households lifted, weighted), or, in min_cost mode,
+min sum_l f[l] (money spent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .contract import ANY_CATEGORY, LIST_SEP, Level
+from .data import Instance
+from .plans import CATEGORIES, Plans
+from .scenario import Scenario
+
+INF = np.inf
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """A MIP in bulk form: ``row_lo <= A x <= row_hi``, ``col_lo <= x <= col_hi``, some columns integer."""
+
+    sense: str  # "max" or "min"
+    c: np.ndarray
+    A: sp.csr_matrix
+    row_lo: np.ndarray
+    row_hi: np.ndarray
+    col_lo: np.ndarray
+    col_hi: np.ndarray
+    integer: np.ndarray
+    col_blocks: dict[str, slice] = field(default_factory=dict)
+    row_blocks: dict[str, slice] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.A.shape  # type: ignore[return-value]
+
+    def relaxed(self) -> LinearModel:
+        """The LP relaxation."""
+        return replace(self, integer=np.zeros_like(self.integer))
+
+    def with_bounds(self, col_lo: np.ndarray, col_hi: np.ndarray) -> LinearModel:
+        """The same model with other column bounds (used to fix decisions)."""
+        return replace(self, col_lo=col_lo, col_hi=col_hi)
+
+
+@dataclass(frozen=True)
+class ModelIndex:
+    """What each column and row stands for, so values and duals join back to ids."""
+
+    plans: pd.DataFrame  # plan table (one row per x column)
+    projects: pd.DataFrame  # project_id, village_id, cost, category, capacity (one row per y column)
+    flows: pd.DataFrame  # fund_id, village, category (one row per f column)
+    cells: pd.DataFrame  # village, category (one row per balance row)
+    funds: pd.DataFrame  # fund_id, amount (one row per fund row)
+    cofin: pd.DataFrame  # flow (one row per cofin row)
+    links: pd.DataFrame  # hh, project (one row per link row)
+    counties: pd.DataFrame  # county, poor, rural, need (one row per incidence row)
+    household_ids: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
+
+    def col_names(self) -> list[str]:
+        hid = self.household_ids[self.plans["hh"].to_numpy()]
+        names = [f"x/{h}/{m}" + (f"@{j}" if j >= 0 else "") for h, m, j in zip(hid, self.plans["measures"], self.plans["project"])]
+        names += [f"y/{p}" for p in self.projects["project_id"]]
+        names += [f"f/{f}/{v}/{c}" for f, v, c in zip(self.flows["fund_id"], self.flows["village_id"], self.flows["category"])]
+        return names
+
+    def row_names(self) -> list[str]:
+        names = [f"assign/{h}" for h in self.household_ids]
+        names += [f"balance/{v}/{c}" for v, c in zip(self.cells["village_id"], self.cells["category"])]
+        names += [f"budget/{f}" for f in self.funds["fund_id"]]
+        names += [f"cofin/{self.flows['fund_id'].iat[i]}/{self.flows['village_id'].iat[i]}/{self.flows['category'].iat[i]}" for i in self.cofin["flow"]]
+        names += [f"link/{self.household_ids[h]}/{self.projects['project_id'].iat[j]}" for h, j in zip(self.links["hh"], self.links["project"])]
+        names += [f"capacity/{p}" for p in self.projects["project_id"]]
+        names += ["target/lifted"] * self.n_target
+        names += [f"incidence/{c}" for c in self.counties["county_id"]]
+        return names
+
+    n_target: int = 0
+
+
+def fund_scopes(instance: Instance) -> pd.DataFrame:
+    """(fund position, region position) pairs: the subtrees a fund may spend in."""
+    funds = instance.funds.reset_index(drop=True)
+    tree = instance.tree
+    targets = funds["targets"].str.split(LIST_SEP)
+    rows_f: list[int] = []
+    rows_r: list[str] = []
+    for i, (holder, tlist) in enumerate(zip(funds["region_id"], targets)):
+        named = [t.strip() for t in tlist if t.strip()]
+        for region in named or [holder]:
+            rows_f.append(i)
+            rows_r.append(region)
+    pos = tree.pos(np.asarray(rows_r, dtype=object))
+    return pd.DataFrame({"fund": np.asarray(rows_f, dtype=np.int64), "region": pos, "level": tree.level[pos]})
+
+
+def fund_categories(instance: Instance) -> pd.DataFrame:
+    """(fund position, category position) pairs: what each fund may pay for."""
+    cats = instance.funds["categories"].str.split(LIST_SEP).reset_index(drop=True)
+    long = cats.explode().str.strip()
+    long = long[long != ""]
+    fund = long.index.to_numpy()
+    any_ = long.to_numpy() == ANY_CATEGORY
+    out = [pd.DataFrame({"fund": fund[~any_], "cat": pd.Index(CATEGORIES).get_indexer(long.to_numpy()[~any_])})]
+    for f in fund[any_]:
+        out.append(pd.DataFrame({"fund": f, "cat": np.arange(len(CATEGORIES))}))
+    return pd.concat(out, ignore_index=True).drop_duplicates().reset_index(drop=True)
+
+
+def build_flows(instance: Instance, cells: pd.DataFrame) -> pd.DataFrame:
+    """Every (fund, cell) pair that the fund's scope and earmarks allow, with the cell's row number."""
+    scopes = fund_scopes(instance)
+    cats = fund_categories(instance)
+    anc = instance.tree.ancestors
+    parts = []
+    for level in range(6):
+        sc = scopes[scopes["level"] == level]
+        if sc.empty:
+            continue
+        left = pd.DataFrame({"cell": np.arange(len(cells)), "region": anc[cells["village"].to_numpy(), level], "cat": cells["cat"].to_numpy()})
+        parts.append(left.merge(sc[["fund", "region"]], on="region")[["fund", "cell", "cat"]])
+    flows = pd.concat(parts, ignore_index=True).merge(cats, on=["fund", "cat"])
+    flows = flows.drop_duplicates(["fund", "cell"]).sort_values(["fund", "cell"]).reset_index(drop=True)
+    return flows[["fund", "cell"]]
+
+
+def build_model(instance: Instance, scenario: Scenario, plans: Plans) -> tuple[LinearModel, ModelIndex]:
+    """Compile instance and plans into a :class:`LinearModel` and its :class:`ModelIndex`."""
+    tree = instance.tree
+    table = plans.table
+    n_x = len(table)
+    n_h = instance.n_households
+    hh_village = tree.pos(instance.households["village_id"])
+    plan_village = hh_village[table["hh"].to_numpy()]
+
+    projects = instance.projects.reset_index(drop=True)
+    n_y = len(projects)
+    proj_village = tree.pos(projects["village_id"])
+    proj_cat = pd.Index(CATEGORIES).get_indexer(projects["category"])
+    proj_cost = projects["cost"].to_numpy(dtype=float)
+
+    # balance cells: (village, category) with any possible spending
+    cc = plans.category_cost.tocoo()
+    spend = pd.DataFrame({"village": np.concatenate([plan_village[cc.row], proj_village]), "cat": np.concatenate([cc.col, proj_cat])})
+    cells = spend.drop_duplicates().sort_values(["village", "cat"]).reset_index(drop=True)
+    cell_key = cells["village"].to_numpy() * len(CATEGORIES) + cells["cat"].to_numpy()
+    cell_of = pd.Index(cell_key)
+
+    flows = build_flows(instance, cells)
+    n_f = len(flows)
+    n_cols = n_x + n_y + n_f
+    xs, ys, fs = 0, n_x, n_x + n_y
+
+    blocks_r: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    row0 = 0
+
+    def add(name: str, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        nonlocal row0
+        blocks_r.append((name, rows + row0, cols, vals, lo, hi))
+        row0 += len(lo)
+
+    # assign
+    add("assign", table["hh"].to_numpy(), xs + np.arange(n_x), np.ones(n_x), np.ones(n_h), np.ones(n_h))
+    # balance
+    plan_cell = cell_of.get_indexer(plan_village[cc.row] * len(CATEGORIES) + cc.col)
+    proj_cell = cell_of.get_indexer(proj_village * len(CATEGORIES) + proj_cat)
+    add(
+        "balance",
+        np.concatenate([plan_cell, proj_cell, flows["cell"].to_numpy()]),
+        np.concatenate([xs + cc.row, ys + np.arange(n_y), fs + np.arange(n_f)]),
+        np.concatenate([cc.data, proj_cost, -np.ones(n_f)]),
+        np.zeros(len(cells)),
+        np.zeros(len(cells)),
+    )
+    # fund budgets
+    funds = instance.funds.reset_index(drop=True)
+    amount = funds["amount"].to_numpy(dtype=float)
+    add("fund", flows["fund"].to_numpy(), fs + np.arange(n_f), np.ones(n_f), np.full(len(funds), -INF), amount)
+    # co-financing: a fund covers at most (1 - c) of each cell it pays into
+    share = funds["co_financing"].to_numpy(dtype=float)[flows["fund"].to_numpy()]
+    cof_flows = np.flatnonzero(share > 0)
+    if len(cof_flows):
+        same_cell = flows.reset_index().rename(columns={"index": "other"})[["cell", "other"]]
+        own = pd.DataFrame({"row": np.arange(len(cof_flows)), "flow": cof_flows, "cell": flows["cell"].to_numpy()[cof_flows]})
+        pairs = own.merge(same_cell, on="cell")
+        c_own = share[pairs["flow"].to_numpy()]
+        coef = np.where(pairs["other"].to_numpy() == pairs["flow"].to_numpy(), c_own, -(1.0 - c_own))
+        add("cofin", pairs["row"].to_numpy(), fs + pairs["other"].to_numpy(), coef, np.full(len(cof_flows), -INF), np.zeros(len(cof_flows)))
+    # project links and capacities
+    tied = np.flatnonzero(table["project"].to_numpy() >= 0)
+    links = table.iloc[tied][["hh", "project"]].drop_duplicates().reset_index(drop=True)
+    if len(tied):
+        link_of = pd.Index(links["hh"].to_numpy() * max(n_y, 1) + links["project"].to_numpy())
+        link_row = link_of.get_indexer(table["hh"].to_numpy()[tied] * max(n_y, 1) + table["project"].to_numpy()[tied])
+        add(
+            "link",
+            np.concatenate([link_row, np.arange(len(links))]),
+            np.concatenate([xs + tied, ys + links["project"].to_numpy()]),
+            np.concatenate([np.ones(len(tied)), -np.ones(len(links))]),
+            np.full(len(links), -INF),
+            np.zeros(len(links)),
+        )
+    cap = projects["capacity"].to_numpy(dtype=float)
+    add(
+        "capacity",
+        np.concatenate([table["project"].to_numpy()[tied], np.arange(n_y)]),
+        np.concatenate([xs + tied, ys + np.arange(n_y)]),
+        np.concatenate([np.ones(len(tied)), -cap]),
+        np.full(n_y, -INF),
+        np.zeros(n_y),
+    )
+    # min-cost targets
+    p = table["p"].to_numpy()
+    n_target = 0
+    counties = pd.DataFrame(columns=["county_id", "poor", "rural", "need"])
+    if scenario.mode == "min_cost":
+        if scenario.target.lifted is not None:
+            add("target", np.zeros(n_x, dtype=np.int64), xs + np.arange(n_x), p, np.array([scenario.target.lifted]), np.array([INF]))
+            n_target = 1
+        if scenario.target.county_incidence is not None:
+            counties = county_table(instance)
+            rate = scenario.target.county_incidence
+            counties["need"] = np.maximum(counties["poor"] - rate * counties["rural"], 0.0)
+            hh_county = tree.ancestors[hh_village, Level.COUNTY]
+            row = pd.Index(counties["county"]).get_indexer(hh_county[table["hh"].to_numpy()])
+            add("incidence", row, xs + np.arange(n_x), p, counties["need"].to_numpy(), np.full(len(counties), INF))
+
+    A = sp.csr_matrix(
+        (np.concatenate([b[3] for b in blocks_r]), (np.concatenate([b[1] for b in blocks_r]), np.concatenate([b[2] for b in blocks_r]))),
+        shape=(row0, n_cols),
+    )
+    A.sum_duplicates()
+    row_blocks: dict[str, slice] = {}
+    start = 0
+    for b in blocks_r:
+        row_blocks[b[0]] = slice(start, start + len(b[4]))
+        start += len(b[4])
+    if scenario.mode == "min_cost":
+        c = np.concatenate([np.zeros(n_x + n_y), np.ones(n_f)])
+        sense = "min"
+    else:
+        c = np.concatenate([table["value"].to_numpy(), np.zeros(n_y + n_f)])
+        sense = "max"
+    model = LinearModel(
+        sense=sense,
+        c=c,
+        A=A,
+        row_lo=np.concatenate([b[4] for b in blocks_r]),
+        row_hi=np.concatenate([b[5] for b in blocks_r]),
+        col_lo=np.zeros(n_cols),
+        col_hi=np.concatenate([np.ones(n_x + n_y), np.full(n_f, INF)]),
+        integer=np.concatenate([np.ones(n_x + n_y, dtype=bool), np.zeros(n_f, dtype=bool)]),
+        col_blocks={"x": slice(xs, ys), "y": slice(ys, fs), "f": slice(fs, n_cols)},
+        row_blocks=row_blocks,
+    )
+    ids = tree.ids.to_numpy()
+    flows_named = pd.DataFrame(
+        {
+            "fund": flows["fund"].to_numpy(),
+            "fund_id": funds["fund_id"].to_numpy()[flows["fund"].to_numpy()],
+            "cell": flows["cell"].to_numpy(),
+            "village": cells["village"].to_numpy()[flows["cell"].to_numpy()],
+            "village_id": ids[cells["village"].to_numpy()[flows["cell"].to_numpy()]],
+            "category": np.asarray(CATEGORIES)[cells["cat"].to_numpy()[flows["cell"].to_numpy()]],
+        }
+    )
+    index = ModelIndex(
+        plans=table,
+        projects=projects.assign(village=proj_village),
+        flows=flows_named,
+        cells=cells.assign(village_id=ids[cells["village"].to_numpy()], category=np.asarray(CATEGORIES)[cells["cat"].to_numpy()]),
+        funds=funds[["fund_id", "amount"]],
+        cofin=pd.DataFrame({"flow": cof_flows}),
+        links=links,
+        counties=counties,
+        household_ids=instance.households["household_id"].to_numpy(),
+        n_target=n_target,
+    )
+    return model, index
+
+
+def county_table(instance: Instance) -> pd.DataFrame:
+    """Poor and rural households per county (rural falls back to the poor count where not given)."""
+    tree = instance.tree
+    village = tree.pos(instance.households["village_id"])
+    county = tree.ancestors[village, Level.COUNTY]
+    poor = pd.Series(1, index=county).groupby(level=0).sum()
+    villages = tree.villages
+    rural_v = instance.regions["rural_households"].to_numpy()[villages]
+    rural = pd.Series(rural_v, index=tree.ancestors[villages, Level.COUNTY]).groupby(level=0).sum()
+    out = pd.DataFrame({"county": poor.index.to_numpy(), "poor": poor.to_numpy(dtype=float)})
+    out["rural"] = rural.reindex(out["county"]).fillna(0).to_numpy(dtype=float)
+    out["rural"] = np.where(out["rural"] > 0, out["rural"], out["poor"])
+    out["county_id"] = tree.ids.to_numpy()[out["county"].to_numpy()]
+    return out

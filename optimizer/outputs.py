@@ -1,0 +1,105 @@
+"""Write and read run folders atomically: a reader sees the previous complete run or the new one, never half."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .result import TABLE_NAMES, Result
+
+MANIFEST = "manifest.json"
+_RENAME_EXCHANGE = 2
+
+
+def write_run(result: Result, out: str | Path, formats: tuple[str, ...] = ("csv", "parquet")) -> Path:
+    """Write every table (CSV and Parquet) and the manifest into ``out``, replacing it atomically."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        for name, df in result.tables.items():
+            if "csv" in formats:
+                df.to_csv(tmp / f"{name}.csv", index=False, lineterminator="\n")
+            if "parquet" in formats:
+                df.to_parquet(tmp / f"{name}.parquet", index=False)
+        (tmp / MANIFEST).write_text(json.dumps(result.manifest, indent=2, sort_keys=True, default=_json) + "\n")
+        for f in tmp.iterdir():
+            _fsync(f)
+        replace_dir(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def replace_dir(new: Path, target: Path) -> None:
+    """Put folder ``new`` at ``target`` atomically (Linux renameat2 exchange when target exists)."""
+    if not target.exists():
+        os.rename(new, target)
+        return
+    if _exchange(new, target):
+        shutil.rmtree(new, ignore_errors=True)  # ``new`` now holds the previous run
+        return
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    os.rename(target, old)
+    os.rename(new, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def read_run(run_dir: str | Path) -> Result:
+    """Read a run folder back (Parquet when present, else CSV)."""
+    run_dir = Path(run_dir)
+    path = run_dir / MANIFEST
+    if not path.is_file():
+        raise InputError(f"{run_dir} is not a run folder: {MANIFEST} is missing")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise InputError(f"{path}: not valid JSON: {err}") from None
+    tables: dict[str, pd.DataFrame] = {}
+    for name in TABLE_NAMES:
+        pq, csv = run_dir / f"{name}.parquet", run_dir / f"{name}.csv"
+        if pq.is_file():
+            tables[name] = pd.read_parquet(pq)
+        elif csv.is_file():
+            tables[name] = pd.read_csv(csv, keep_default_na=False, na_values=[""], dtype={"project_id": str, "region_id": str, "parent_id": str})
+        else:
+            raise InputError(f"{run_dir}: missing {name}.parquet / {name}.csv")
+    return Result(tables=tables, manifest=manifest)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    rc = fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
+    return bool(rc == 0)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")

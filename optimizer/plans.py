@@ -1,0 +1,339 @@
+"""From measures to plans (DESIGN §3): per household, the eligible measure sets and their success chance.
+
+A *template* is a set of measures that may be combined (every pair listed in ``combines_with``); a *plan*
+is a template applied to one household, optionally tied to one village project that enables or boosts one
+of its measures. Everything is computed as household x template arrays; only the (small) template
+catalogue is enumerated in Python.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.special import ndtr
+
+from .contract import LIST_SEP, PROJECT_RULE, Category, Effect, Guarantee, IncomeKind
+from .data import Instance
+from .errors import InfeasibleError
+from .scenario import Scenario
+
+CATEGORIES = [c.value for c in Category]
+MAX_SIZE = 31  # household sizes are validated to 1..30
+PROJECT_PLANS = 2  # plans kept per household and project
+
+
+@dataclass(frozen=True)
+class Templates:
+    """The measure-set catalogue: ``member[t, m]`` is True when template t contains measure m."""
+
+    member: np.ndarray
+    labels: list[str]
+    fixed: np.ndarray  # template x category: fixed cost
+    per_person: np.ndarray  # template x category: cost per person
+    work: np.ndarray  # per template: work uplift per person
+    transfer: np.ndarray  # per template: transfer uplift per person
+    covers: np.ndarray  # template x guarantee (bool)
+
+
+@dataclass(frozen=True)
+class Plans:
+    """Candidate plans, one row each, sorted by household then project then cost.
+
+    ``table`` columns: hh (household position), template, project (position or -1), cost, p (success
+    probability), value (objective coefficient), floors_unmet, measures (label).
+    ``category_cost`` is plans x categories (CSR), in the order of :data:`CATEGORIES`.
+    """
+
+    table: pd.DataFrame
+    category_cost: sp.csr_matrix
+    templates: Templates
+
+
+def build_templates(measures: pd.DataFrame, max_measures: int) -> Templates:
+    """Enumerate the empty set, single measures and cliques of ``combines_with`` up to ``max_measures``."""
+    ids = list(measures["measure_id"])
+    index = {m: i for i, m in enumerate(ids)}
+    pairs = np.zeros((len(ids), len(ids)), dtype=bool)
+    for i, text in enumerate(measures["combines_with"]):
+        for other in (s.strip() for s in str(text).split(LIST_SEP) if s.strip()):
+            pairs[i, index[other]] = pairs[index[other], i] = True
+    sets: list[tuple[int, ...]] = [()]
+    for size in range(1, max_measures + 1):
+        for combo in itertools.combinations(range(len(ids)), size):
+            if all(pairs[a, b] for a, b in itertools.combinations(combo, 2)):
+                sets.append(combo)
+    member = np.zeros((len(sets), len(ids)), dtype=bool)
+    for t, combo in enumerate(sets):
+        member[t, list(combo)] = True
+    cat = np.array([CATEGORIES.index(c) for c in measures["category"]])
+    onehot = np.zeros((len(ids), len(CATEGORIES)))
+    onehot[np.arange(len(ids)), cat] = 1.0
+    memf = member.astype(float)
+    kind = measures["income_kind"].to_numpy()
+    uplift = measures["income_uplift"].to_numpy(dtype=float)
+    guarantees = [g.value for g in Guarantee]
+    covers_m = np.array([[g in str(text).split(LIST_SEP) for g in guarantees] for text in measures["covers"]], dtype=float)
+    return Templates(
+        member=member,
+        labels=["+".join(ids[i] for i in combo) or "none" for combo in sets],
+        fixed=memf @ (onehot * measures["cost_fixed"].to_numpy(dtype=float)[:, None]),
+        per_person=memf @ (onehot * measures["cost_per_person"].to_numpy(dtype=float)[:, None]),
+        work=memf @ np.where(kind == IncomeKind.WORK.value, uplift, 0.0),
+        transfer=memf @ np.where(kind == IncomeKind.TRANSFER.value, uplift, 0.0),
+        covers=(memf @ covers_m) > 0,
+    )
+
+
+def eligibility(instance: Instance) -> np.ndarray:
+    """Household x measure eligibility from the declarative rules (project requirements aside)."""
+    hh = instance.households
+    ok = np.ones((len(hh), len(instance.measures)), dtype=bool)
+    col_of = {m: i for i, m in enumerate(instance.measures["measure_id"])}
+    for rule in instance.eligibility.itertuples(index=False):
+        if rule.column == PROJECT_RULE:
+            continue
+        values = hh[rule.column].to_numpy()
+        if rule.op == "==":
+            passed = values == rule.value
+        elif rule.op == ">=":
+            passed = values.astype(float) >= float(rule.value)
+        else:
+            passed = values.astype(float) <= float(rule.value)
+        ok[:, col_of[rule.measure_id]] &= passed
+    return ok
+
+
+def project_only_measures(instance: Instance) -> list[str]:
+    """Measures offered only through a built project: declared ``requires_project`` or enabled by one."""
+    rules = instance.eligibility
+    declared = rules.loc[rules["column"] == PROJECT_RULE, "measure_id"]
+    projects = instance.projects
+    enabled = projects.loc[projects["effect"] == Effect.ENABLE.value, "measure_id"]
+    return sorted(set(declared) | set(enabled))
+
+
+def build_plans(instance: Instance, scenario: Scenario) -> Plans:
+    """Generate, score and prune every household's candidate plans."""
+    tpl = build_templates(instance.measures, scenario.plans.max_measures)
+    hh = instance.households
+    n_t = len(tpl.labels)
+    eligible_m = eligibility(instance)
+    projects = instance.projects
+    enabled_by_project = np.isin(instance.measures["measure_id"], project_only_measures(instance))
+    project_only = tpl.member[:, enabled_by_project].sum(axis=1)
+
+    # template t is eligible for h when every member measure is
+    need = tpl.member.sum(axis=1)
+    have = eligible_m.astype(np.int32) @ tpl.member.T.astype(np.int32)
+    eligible_t = have == need[None, :]
+    base_ok = eligible_t & (project_only == 0)[None, :]
+
+    scorer = _Scorer(instance, scenario, tpl)
+    value, p, unmet = scorer.score(np.arange(len(hh)), np.zeros(len(hh)), np.zeros(len(hh)))
+    hard = scenario.floors.mode == "hard"
+    keep = base_ok & ((unmet == 0) if hard else True)
+    cost = scorer.cost(np.arange(len(hh)))
+    keep = _prune(keep, cost, value, p, scenario.plans.max_per_household, scorer.dominance(), hh["size"].to_numpy())
+    no_plan = ~keep.any(axis=1)
+    if no_plan.any():
+        _no_plan_error(instance, scenario, np.flatnonzero(no_plan), base_ok, unmet)
+    h_idx, t_idx = np.nonzero(keep)
+    frames = [
+        pd.DataFrame(
+            {
+                "hh": h_idx,
+                "template": t_idx,
+                "project": -1,
+                "cost": cost[h_idx, t_idx],
+                "p": p[h_idx, t_idx],
+                "value": value[h_idx, t_idx],
+                "floors_unmet": unmet[h_idx, t_idx],
+            }
+        )
+    ]
+    if len(projects):
+        frames.append(_project_plans(instance, scenario, tpl, scorer, eligible_t, project_only, enabled_by_project))
+    table = pd.concat(frames, ignore_index=True)
+    table = table.sort_values(["hh", "project", "cost", "template"], kind="stable").reset_index(drop=True)
+    table["measures"] = np.asarray(tpl.labels, dtype=object)[table["template"].to_numpy()]
+    size = hh["size"].to_numpy(dtype=float)[table["hh"].to_numpy()]
+    t = table["template"].to_numpy()
+    category_cost = sp.csr_matrix(tpl.fixed[t] + tpl.per_person[t] * size[:, None])
+    category_cost.eliminate_zeros()
+    return Plans(table=table, category_cost=category_cost, templates=tpl)
+
+
+class _Scorer:
+    """Success probability and objective value of templates for households (DESIGN §3)."""
+
+    def __init__(self, instance: Instance, scenario: Scenario, tpl: Templates):
+        hh = instance.households
+        self.tpl = tpl
+        self.line = scenario.poverty.line
+        self.sigma = scenario.probability.income_sigma
+        self.helper = scenario.probability.helper_uplift
+        self.factor = scenario.probability.uncovered_guarantee_factor
+        self.tw = scenario.objective.transfer_exit_weight
+        self.penalty = scenario.floors.penalty if scenario.floors.mode == "soft" else 0.0
+        self.income = hh["income_per_capita"].to_numpy(dtype=float)
+        self.size = hh["size"].to_numpy(dtype=float)
+        self.labour = hh["labour"].to_numpy() > 0
+        g = [x.value for x in Guarantee]
+        needs = np.zeros((len(hh), len(g)), dtype=bool)
+        needs[:, g.index("education")] = hh["school_children"].to_numpy() > 0
+        needs[:, g.index("medical")] = hh["chronic_illness"].to_numpy()
+        needs[:, g.index("housing")] = hh["unsafe_house"].to_numpy()
+        self.needs = needs
+        floors = np.zeros_like(needs)
+        if scenario.floors.labourless_guarantee:
+            floors[:, g.index("living")] = ~self.labour
+        if scenario.floors.school_education:
+            floors[:, g.index("education")] = needs[:, g.index("education")]
+        if scenario.floors.unsafe_house_renovation:
+            floors[:, g.index("housing")] = needs[:, g.index("housing")]
+        self.floors = floors
+        weight = scenario.objective.weight
+        if weight == "persons":
+            self.weight = self.size
+        elif weight == "depth":
+            self.weight = np.maximum(self.line - self.income, 0.0) / self.line
+        else:
+            self.weight = np.ones(len(hh))
+
+    def _p_income(self, mean: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            z = (np.log(np.maximum(mean, 1e-9) / self.line) - 0.5 * self.sigma**2) / self.sigma
+        return ndtr(z)
+
+    def score(self, rows: np.ndarray, extra_work: np.ndarray, extra_transfer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Objective value, success probability and unmet floors for ``rows`` x all templates."""
+        tpl = self.tpl
+        cols = np.arange(len(tpl.labels))
+        work = tpl.work[cols][None, :] + extra_work[:, None]
+        helps = (tpl.work[cols][None, :] > 0) | (extra_work[:, None] > 0)
+        work = work + np.where(helps, self.helper, 0.0)
+        income = self.income[rows][:, None]
+        p_total = self._p_income(income + work + tpl.transfer[cols][None, :] + extra_transfer[:, None])
+        p_work = self._p_income(income + work)
+        covered = tpl.covers[cols]  # templates x guarantees
+        missing = self.needs[rows].astype(np.int32) @ (~covered).T.astype(np.int32)
+        guarantee = self.factor**missing
+        p = p_total * guarantee
+        labour = self.labour[rows][:, None]
+        value = np.where(labour, p_work + self.tw * (p_total - p_work), p_total) * guarantee
+        unmet = self.floors[rows].astype(np.int32) @ (~covered).T.astype(np.int32)
+        value = value * self.weight[rows][:, None] - self.penalty * unmet
+        return value, p, unmet
+
+    def cost(self, rows: np.ndarray) -> np.ndarray:
+        """Total cost of every template for ``rows``."""
+        tpl = self.tpl
+        return tpl.fixed.sum(axis=1)[None, :] + self.size[rows][:, None] * tpl.per_person.sum(axis=1)[None, :]
+
+    def dominance(self) -> np.ndarray:
+        """``D[s, a, b]``: template a costs no more than b in every category for a household of size s."""
+        s = np.arange(MAX_SIZE, dtype=float)[:, None, None, None]
+        cost = self.tpl.fixed[None, :, :] + s[..., 0] * self.tpl.per_person[None, :, :]  # size x t x cat
+        return (cost[:, :, None, :] <= cost[:, None, :, :] + 1e-9).all(axis=3)
+
+
+def _prune(
+    keep: np.ndarray, cost: np.ndarray, value: np.ndarray, p: np.ndarray, k: int, dom: np.ndarray, sizes: np.ndarray, chunk: int = 4000
+) -> np.ndarray:
+    """Drop dominated plans (another costs no more in every category with as much value and p), cap at k."""
+    n, t = keep.shape
+    out = keep.copy()
+    for start in range(0, n, chunk):
+        sl = slice(start, min(n, start + chunk))
+        kp, v, pr = keep[sl], value[sl], p[sl]
+        d = dom[np.minimum(sizes[sl], MAX_SIZE - 1)]
+        # a dominates b: cheaper-or-equal everywhere, value and p at least as high, strictly better somewhere
+        better_v = v[:, :, None] >= v[:, None, :] - 1e-12
+        better_p = pr[:, :, None] >= pr[:, None, :] - 1e-12
+        c = cost[sl]
+        strict = (v[:, :, None] > v[:, None, :] + 1e-12) | (c[:, :, None] < c[:, None, :] - 1e-9) | (
+            np.arange(t)[None, :, None] < np.arange(t)[None, None, :]
+        )
+        dominated = (kp[:, :, None] & d & better_v & better_p & strict & ~np.eye(t, dtype=bool)[None]).any(axis=1)
+        out[sl] = kp & ~dominated
+    return _cap(out, cost, value, k)
+
+
+def _cap(keep: np.ndarray, cost: np.ndarray, value: np.ndarray, k: int) -> np.ndarray:
+    """Keep at most k plans per row: the cheapest, the most valuable, then the best value per yuan."""
+    counts = keep.sum(axis=1)
+    if (counts <= k).all():
+        return keep
+    big = np.float64(1e30)
+    c = np.where(keep, cost, big)
+    v = np.where(keep, value, -big)
+    cheapest = c.argmin(axis=1)
+    best = v.argmax(axis=1)
+    base_v = v[np.arange(len(v)), cheapest]
+    base_c = c[np.arange(len(c)), cheapest]
+    eff = np.where(keep, (v - base_v[:, None]) / np.maximum(c - base_c[:, None], 1.0), -big)
+    rows = np.arange(len(v))
+    eff[rows, cheapest] = big
+    eff[rows, best] = big / 2
+    order = np.argsort(-eff, axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(order.shape[1])[None, :].repeat(len(order), axis=0), axis=1)
+    return keep & (rank < k)
+
+
+def _project_plans(
+    instance: Instance,
+    scenario: Scenario,
+    tpl: Templates,
+    scorer: _Scorer,
+    eligible_t: np.ndarray,
+    project_only: np.ndarray,
+    enabled: np.ndarray,
+) -> pd.DataFrame:
+    """Plans tied to one project of the household's village: the project enables or boosts a measure."""
+    hh = instance.households
+    pr = instance.projects.reset_index(drop=True)
+    measure_pos = pd.Index(instance.measures["measure_id"]).get_indexer(pr["measure_id"])
+    pairs = pd.DataFrame({"hh": np.arange(len(hh)), "village_id": hh["village_id"].to_numpy()}).merge(
+        pd.DataFrame({"project": np.arange(len(pr)), "village_id": pr["village_id"].to_numpy()}), on="village_id"
+    )
+    if pairs.empty:
+        return pd.DataFrame(columns=["hh", "template", "project", "cost", "p", "value", "floors_unmet"])
+    h, j = pairs["hh"].to_numpy(), pairs["project"].to_numpy()
+    m = measure_pos[j]
+    contains = tpl.member[:, m].T  # pairs x templates
+    # other project-only measures than m would need a second project
+    other_only = project_only[None, :] - (tpl.member[:, m].T & enabled[m][:, None])
+    ok = eligible_t[h] & contains & (other_only == 0)
+    bonus = pr["uplift_bonus"].to_numpy(dtype=float)[j]
+    is_work = instance.measures["income_kind"].to_numpy()[m] == IncomeKind.WORK.value
+    value, p, unmet = scorer.score(h, np.where(is_work, bonus, 0.0), np.where(is_work, 0.0, bonus))
+    if scenario.floors.mode == "hard":
+        ok &= unmet == 0
+    cost = scorer.cost(h)
+    ok = _cap(ok, cost, value, PROJECT_PLANS)
+    r, t = np.nonzero(ok)
+    return pd.DataFrame(
+        {
+            "hh": h[r],
+            "template": t,
+            "project": j[r],
+            "cost": cost[r, t],
+            "p": p[r, t],
+            "value": value[r, t],
+            "floors_unmet": unmet[r, t],
+        }
+    )
+
+
+def _no_plan_error(instance: Instance, scenario: Scenario, rows: np.ndarray, base_ok: np.ndarray, unmet: np.ndarray) -> None:
+    hh = instance.households
+    examples = ", ".join(hh["household_id"].iloc[rows[:5]])
+    raise InfeasibleError(
+        f"{len(rows)} household(s) have no eligible plan that meets the hard floors "
+        f"(e.g. {examples}); check the measures catalogue's eligibility or set floors.mode: soft"
+    )

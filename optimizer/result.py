@@ -1,0 +1,204 @@
+"""Turn a solution vector into the output tables (DESIGN §6) and the run manifest."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .contract import LEVEL_NAMES, Batch, Level
+from .data import Instance
+from .model import LinearModel, ModelIndex
+from .plans import Plans
+from .scenario import Scenario
+
+if TYPE_CHECKING:
+    from .solve import Solution
+
+PER_10K = 10_000.0
+TABLE_NAMES = ("households", "projects", "funds", "flows", "regions")
+
+
+@dataclass
+class Result:
+    """Everything a run produced: output tables keyed by name, and the manifest."""
+
+    tables: dict[str, pd.DataFrame]
+    manifest: dict[str, Any]
+    instance: Instance | None = field(default=None, repr=False)
+    scenario: Scenario | None = field(default=None, repr=False)
+
+    @property
+    def households(self) -> pd.DataFrame:
+        return self.tables["households"]
+
+    @property
+    def regions(self) -> pd.DataFrame:
+        return self.tables["regions"]
+
+    @property
+    def funds(self) -> pd.DataFrame:
+        return self.tables["funds"]
+
+    @property
+    def expected_lifted(self) -> float:
+        return float(self.manifest["expected_lifted"])
+
+    @property
+    def gap(self) -> float:
+        return float(self.manifest["gap"])
+
+    def summary_by_level(self) -> pd.DataFrame:
+        """Money available and spent by the level that holds it."""
+        f = self.tables["funds"]
+        return f.groupby("level_name", sort=False)[["amount", "spent"]].sum().reindex([LEVEL_NAMES[lv] for lv in Level]).dropna()
+
+
+def build_result(
+    instance: Instance,
+    scenario: Scenario,
+    plans: Plans,
+    index: ModelIndex,
+    model: LinearModel,
+    sol: Solution,
+    fund_duals: np.ndarray,
+    backend_version: str,
+    timings: dict[str, float],
+) -> Result:
+    """Assemble households, projects, funds, flows and regions tables plus the manifest."""
+    x = sol.x
+    xb, yb, fb = (model.col_blocks[k] for k in ("x", "y", "f"))
+    chosen = np.flatnonzero(x[xb] > 0.5)
+    table = plans.table.iloc[chosen].reset_index(drop=True)
+    hh = instance.households
+    order = np.argsort(table["hh"].to_numpy(), kind="stable")
+    table = table.iloc[order].reset_index(drop=True)
+    proj_ids = instance.projects["project_id"].to_numpy()
+    households = pd.DataFrame(
+        {
+            "household_id": hh["household_id"].to_numpy()[table["hh"].to_numpy()],
+            "village_id": hh["village_id"].to_numpy()[table["hh"].to_numpy()],
+            "plan": table["measures"].to_numpy() + np.where(table["project"].to_numpy() >= 0, "@" + proj_ids[np.maximum(table["project"].to_numpy(), 0)].astype(object), ""),
+            "measures": table["measures"].to_numpy(),
+            "project_id": np.where(table["project"].to_numpy() >= 0, proj_ids[np.maximum(table["project"].to_numpy(), 0)].astype(object), ""),
+            "cost": table["cost"].to_numpy().round(2),
+            "p_success": table["p"].to_numpy(),
+            "value": table["value"].to_numpy(),
+        }
+    )
+    built = x[yb] > 0.5
+    projects = instance.projects[["project_id", "village_id", "kind", "category"]].assign(
+        built=built, cost=np.where(built, instance.projects["cost"].to_numpy(), 0.0)
+    )
+    flows = index.flows[["fund_id", "village_id", "category"]].assign(amount=x[fb])
+    flows = flows[flows["amount"] > 1e-6].reset_index(drop=True)
+    flows["amount"] = flows["amount"].round(4)
+
+    tree = instance.tree
+    funds_in = instance.funds
+    holder = tree.pos(funds_in["region_id"])
+    spent = flows.groupby("fund_id")["amount"].sum().reindex(funds_in["fund_id"]).fillna(0.0).to_numpy()
+    funds = pd.DataFrame(
+        {
+            "fund_id": funds_in["fund_id"].to_numpy(),
+            "region_id": funds_in["region_id"].to_numpy(),
+            "level": tree.level[holder],
+            "level_name": [LEVEL_NAMES[Level(v)] for v in tree.level[holder]],
+            "categories": funds_in["categories"].to_numpy(),
+            "paired": funds_in["paired"].to_numpy(),
+            "amount": funds_in["amount"].to_numpy(),
+            "spent": spent.round(2),
+            "shadow_price": (fund_duals * PER_10K).round(6),
+        }
+    )
+    regions = region_table(instance, households, instance.measures, projects)
+    expected = float(households["p_success"].sum())
+    persons = float((households["p_success"] * hh["size"].to_numpy()[table["hh"].to_numpy()]).sum())
+    manifest: dict[str, Any] = {
+        "scenario": scenario.model_dump(mode="json"),
+        "scenario_name": scenario.name,
+        "data": str(scenario.data_path),
+        "input_hashes": instance.hashes,
+        "solver": scenario.solver.name,
+        "solver_version": backend_version,
+        "versions": _versions(),
+        "status": sol.status.value,
+        "mode": scenario.mode,
+        "objective": sol.objective,
+        "bound": sol.bound,
+        "lp_bound": sol.lp_bound,
+        "gap": sol.gap,
+        "used_full_mip": sol.used_full_mip,
+        "expected_lifted": expected,
+        "persons_lifted": persons,
+        "households": int(len(hh)),
+        "persons": int(hh["size"].sum()),
+        "cost": float(households["cost"].sum() + projects["cost"].sum()),
+        "projects_built": int(built.sum()),
+        "seed": scenario.solver.seed,
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+        "model": {"columns": int(model.shape[1]), "rows": int(model.shape[0]), "nonzeros": int(model.A.nnz), "plans": int(len(plans.table))},
+    }
+    tables = {"households": households, "projects": projects, "funds": funds, "flows": flows, "regions": regions}
+    return Result(tables=tables, manifest=manifest, instance=instance, scenario=scenario)
+
+
+def region_table(instance: Instance, households: pd.DataFrame, measures: pd.DataFrame, projects: pd.DataFrame) -> pd.DataFrame:
+    """Per region at every level: poor households, expected lifted, spending by batch, incidence."""
+    tree = instance.tree
+    n_r = len(tree.ids)
+    v = tree.pos(households["village_id"])
+    batch_of = dict(zip(measures["measure_id"], measures["batch"]))
+    size = instance.households.set_index("household_id")["size"].reindex(households["household_id"]).to_numpy(dtype=float)
+    long = households[["household_id", "measures"]].assign(village=v, size=size)
+    long = long.assign(measure=long["measures"].str.split("+")).explode("measure")
+    long = long[long["measure"] != "none"]
+    mcost = measures.set_index("measure_id")
+    long["cost"] = mcost["cost_fixed"].reindex(long["measure"]).to_numpy() + mcost["cost_per_person"].reindex(long["measure"]).to_numpy() * long["size"].to_numpy()
+    long["batch"] = long["measure"].map(batch_of)
+    columns: dict[str, np.ndarray] = {}
+    per_village: dict[str, np.ndarray] = {
+        "households": np.bincount(v, minlength=n_r).astype(float),
+        "persons": np.bincount(v, weights=size, minlength=n_r),
+        "expected_lifted": np.bincount(v, weights=households["p_success"].to_numpy(), minlength=n_r),
+        "persons_lifted": np.bincount(v, weights=households["p_success"].to_numpy() * size, minlength=n_r),
+    }
+    for b in Batch:
+        sel = (long["batch"] == b.value).to_numpy()
+        per_village[f"spend_{b.value}"] = np.bincount(long["village"].to_numpy()[sel], weights=long["cost"].to_numpy()[sel], minlength=n_r)
+    pv = tree.pos(projects["village_id"])
+    per_village["spend_projects"] = np.bincount(pv, weights=projects["cost"].to_numpy(dtype=float), minlength=n_r)
+    per_village["projects_built"] = np.bincount(pv, weights=projects["built"].to_numpy(dtype=float), minlength=n_r)
+    per_village["rural_households"] = np.where(tree.level == Level.VILLAGE, instance.regions["rural_households"].to_numpy(dtype=float), 0.0)
+    villages = tree.villages
+    for name, values in per_village.items():
+        total = np.zeros(n_r)
+        for level in range(6):
+            anc = tree.ancestors[villages, level]
+            np.add.at(total, anc, values[villages])
+        columns[name] = total
+    out = pd.DataFrame({"region_id": tree.ids.to_numpy(), "parent_id": instance.regions["parent_id"].to_numpy(), "level": tree.level, **columns})
+    out["spend_total"] = out[[c for c in out.columns if c.startswith("spend_") and c != "spend_total"]].sum(axis=1)
+    rural = np.where(out["rural_households"] > 0, out["rural_households"], out["households"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["incidence_before"] = np.where(rural > 0, out["households"] / rural, 0.0)
+        out["incidence_after"] = np.where(rural > 0, (out["households"] - out["expected_lifted"]) / rural, 0.0)
+    return out
+
+
+def _versions() -> dict[str, str]:
+    import networkx
+    import scipy
+
+    return {
+        "optimizer": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "scipy": scipy.__version__,
+        "networkx": networkx.__version__,
+    }

@@ -1,0 +1,225 @@
+"""The solve pipeline: instance -> plans -> model -> LP bound -> relax-and-fix MIP -> result.
+
+The LP relaxation of this model is nearly integral (a multiple-choice knapsack with few coupling rows has
+at most one fractional household per binding row, DESIGN §4), so we solve the LP once for the bound, fix
+every decision the LP already made integrally, and let the MIP solver finish the few fractional ones.
+Only when that leaves a gap above the target does the full MIP run, warm-started from it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from .contract import Category
+from .data import Instance, load_instance
+from .errors import InfeasibleError, NoSolutionError
+from .model import LinearModel, ModelIndex, build_model
+from .plans import build_plans
+from .result import Result, build_result
+from .scenario import Scenario
+from .solvers import SolveOptions, SolverOutput, Status, get_backend
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+FLOOR_OF_CATEGORY = {
+    Category.GUARANTEE.value: "labourless_guarantee",
+    Category.EDUCATION.value: "school_education",
+    Category.HOUSING.value: "unsafe_house_renovation",
+}
+
+
+@dataclass(frozen=True)
+class Solution:
+    """The chosen point and how good it is proven to be."""
+
+    x: np.ndarray
+    status: Status
+    objective: float
+    bound: float
+    lp_bound: float
+    gap: float
+    lp_seconds: float
+    mip_seconds: float
+    used_full_mip: bool
+
+
+def solve(
+    scenario: Scenario,
+    instance: Instance | None = None,
+    *,
+    solver: str | None = None,
+    time_limit: float | None = None,
+    gap: float | None = None,
+    progress: Progress | None = None,
+) -> Result:
+    """Solve a scenario end to end and return its verified-ready :class:`Result`."""
+    say = progress or (lambda msg: log.info(msg))
+    overrides = {k: v for k, v in {"name": solver, "time_limit": time_limit, "gap": gap}.items() if v is not None}
+    if overrides:
+        scenario = scenario.with_options(solver=overrides)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if instance is None:
+        say(f"loading {scenario.data_path}")
+        instance = load_instance(scenario.data_path)
+    timings["load"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    say(f"generating plans for {instance.n_households:,} households")
+    plans = build_plans(instance, scenario)
+    timings["plans"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    model, index = build_model(instance, scenario, plans)
+    timings["build"] = time.perf_counter() - t
+    say(f"model: {model.shape[1]:,} columns, {model.shape[0]:,} rows, {model.A.nnz:,} nonzeros ({plans.table.shape[0]:,} plans)")
+
+    backend = get_backend(scenario.solver.name)
+    sol = optimize(model, index, instance, scenario, say)
+    timings["lp"] = sol.lp_seconds
+    timings["mip"] = sol.mip_seconds
+
+    t = time.perf_counter()
+    duals = fund_duals(model, sol.x, scenario)
+    timings["duals"] = time.perf_counter() - t
+    result = build_result(instance, scenario, plans, index, model, sol, duals, backend_version=backend.version(), timings=timings)
+    timings["total"] = time.perf_counter() - t0
+    return result
+
+
+def optimize(model: LinearModel, index: ModelIndex, instance: Instance, scenario: Scenario, say: Progress) -> Solution:
+    """LP bound, relax-and-fix, and the full MIP only if the gap is still above target."""
+    opts = scenario.solver
+    backend = get_backend(opts.name)
+    deadline = time.perf_counter() + opts.time_limit
+    base = SolveOptions(time_limit=opts.time_limit, gap=opts.gap, threads=opts.threads, seed=opts.seed)
+
+    say(f"solving the LP relaxation with {backend.name}")
+    lp = backend.solve(model.relaxed(), _with(base, time_limit=_left(deadline)))
+    if lp.status == Status.INFEASIBLE:
+        raise diagnose_infeasible(model, index, instance, scenario)
+    if lp.status != Status.OPTIMAL or lp.x is None:
+        raise NoSolutionError(f"the LP relaxation did not solve within {opts.time_limit:g} s ({lp.status.value}: {lp.message})")
+    lp_bound = lp.objective
+    integer = model.integer
+    x_lp = lp.x
+    integral = integer & ((np.abs(x_lp) < 1e-7) | (np.abs(x_lp - 1) < 1e-7))
+    lo, hi = model.col_lo.copy(), model.col_hi.copy()
+    lo[integral] = np.round(x_lp[integral])
+    hi[integral] = np.round(x_lp[integral])
+    n_free = int((integer & ~integral).sum())
+    say(f"LP bound {lp_bound:,.2f} in {lp.seconds:.1f} s; {n_free:,} fractional decisions left to the MIP")
+
+    t = time.perf_counter()
+    fixed = backend.solve(model.with_bounds(lo, hi), _with(base, time_limit=_left(deadline), gap=opts.gap / 10))
+    best: SolverOutput | None = fixed if fixed.status.has_solution else None
+    used_full = False
+    if best is None or _gap(model.sense, best.objective, lp_bound) > opts.gap:
+        used_full = True
+        start = best.x if best is not None else None
+        say("relax-and-fix left a gap above target: running the full MIP")
+        full = backend.solve(model, _with(base, time_limit=_left(deadline), start=start))
+        if full.status == Status.INFEASIBLE:
+            raise diagnose_infeasible(model, index, instance, scenario)
+        if full.status.has_solution and (best is None or _better(model.sense, full.objective, best.objective)):
+            best = full
+        if full.status.has_solution or np.isfinite(full.bound):
+            lp_bound = _tighter(model.sense, lp_bound, full.bound)
+    mip_seconds = time.perf_counter() - t
+    if best is None or best.x is None:
+        raise NoSolutionError(f"no feasible allocation found within the time limit of {opts.time_limit:g} s")
+    x = _clean(best.x, integer)
+    objective = float(model.c @ x)
+    g = _gap(model.sense, objective, lp_bound)
+    status = Status.OPTIMAL if g <= opts.gap + 1e-12 else Status.FEASIBLE
+    return Solution(x, status, objective, lp_bound, lp.objective, g, lp.seconds, mip_seconds, used_full)
+
+
+def fund_duals(model: LinearModel, x: np.ndarray, scenario: Scenario) -> np.ndarray:
+    """Shadow price of every fund row from the LP with project decisions fixed (plan choices relaxed)."""
+    backend = get_backend(scenario.solver.name)
+    y = model.col_blocks["y"]
+    lo, hi = model.col_lo.copy(), model.col_hi.copy()
+    lo[y] = hi[y] = x[y]
+    out = backend.solve(model.relaxed().with_bounds(lo, hi), SolveOptions(time_limit=scenario.solver.time_limit, duals=True))
+    rows = model.row_blocks["fund"]
+    if out.duals is None:
+        return np.full(rows.stop - rows.start, np.nan)
+    return np.abs(out.duals[rows])
+
+
+def diagnose_infeasible(model: LinearModel, index: ModelIndex, instance: Instance, scenario: Scenario) -> InfeasibleError:
+    """Find the least emergency money per (village, category) that makes the floors and targets payable."""
+    rows = model.row_blocks["balance"]
+    n_cells = rows.stop - rows.start
+    slack = sp.csr_matrix((-np.ones(n_cells), (np.arange(rows.start, rows.stop), np.arange(n_cells))), shape=(model.shape[0], n_cells))
+    phase1 = LinearModel(
+        sense="min",
+        c=np.concatenate([np.zeros(model.shape[1]), np.ones(n_cells)]),
+        A=sp.hstack([model.A, slack], format="csr"),
+        row_lo=model.row_lo,
+        row_hi=model.row_hi,
+        col_lo=np.concatenate([model.col_lo, np.zeros(n_cells)]),
+        col_hi=np.concatenate([model.col_hi, np.full(n_cells, np.inf)]),
+        integer=np.zeros(model.shape[1] + n_cells, dtype=bool),
+    )
+    out = get_backend(scenario.solver.name).solve(phase1, SolveOptions(time_limit=scenario.solver.time_limit))
+    if not out.status.has_solution or out.x is None:
+        return InfeasibleError(
+            "infeasible even with unlimited money: the targets ask for more expected exits than any plan can give "
+            "(lower target.lifted / raise target.county_incidence)"
+        )
+    short = out.x[model.shape[1] :]
+    cells = index.cells.assign(shortfall=short)
+    cells = cells[cells["shortfall"] > 0.5]
+    county = instance.tree.ancestors[cells["village"].to_numpy(), 3]
+    cells = cells.assign(county_id=instance.tree.ids.to_numpy()[county])
+    by = cells.groupby(["county_id", "category"], sort=True)["shortfall"].sum().reset_index()
+    by["floor"] = by["category"].map(FLOOR_OF_CATEGORY).fillna("target")
+    lines = [f"  - {r.county_id}: {r.shortfall:,.0f} yuan short for {r.category} ({r.floor})" for r in by.itertuples()][:30]
+    total = float(short.sum())
+    what = "hard floors" if scenario.mode == "max_lifted" else "targets and hard floors"
+    return InfeasibleError(
+        f"infeasible: the budgets cannot pay for the {what}; least extra money needed is {total:,.0f} yuan:\n" + "\n".join(lines),
+        shortfalls=by,
+    )
+
+
+def _with(opts: SolveOptions, **changes: object) -> SolveOptions:
+    return SolveOptions(**{**opts.__dict__, **changes})
+
+
+def _left(deadline: float) -> float:
+    return max(1.0, deadline - time.perf_counter())
+
+
+def _gap(sense: str, objective: float, bound: float) -> float:
+    if not np.isfinite(bound) or not np.isfinite(objective):
+        return float("inf")
+    diff = bound - objective if sense == "max" else objective - bound
+    return max(0.0, diff) / max(abs(bound), abs(objective), 1e-9)
+
+
+def _better(sense: str, a: float, b: float) -> bool:
+    return a > b if sense == "max" else a < b
+
+
+def _tighter(sense: str, a: float, b: float) -> float:
+    if not np.isfinite(b):
+        return a
+    return min(a, b) if sense == "max" else max(a, b)
+
+
+def _clean(x: np.ndarray, integer: np.ndarray) -> np.ndarray:
+    out = x.copy()
+    out[integer] = np.round(out[integer])
+    out[~integer] = np.maximum(out[~integer], 0.0)
+    return out
+

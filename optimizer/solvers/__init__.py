@@ -1,0 +1,74 @@
+"""Solver backends behind one small interface; nothing outside this package imports a solver library.
+
+Each backend maps its own termination codes onto :class:`Status` in one table, so results speak one
+vocabulary whichever backend ran.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from enum import Enum
+from typing import Protocol
+
+import numpy as np
+
+from ..errors import SolverUnavailableError
+from ..model import LinearModel
+
+
+class Status(str, Enum):
+    OPTIMAL = "optimal"  # proven within the requested gap
+    FEASIBLE = "feasible"  # stopped (time limit) with a solution
+    INFEASIBLE = "infeasible"
+    TIME_LIMIT = "time_limit"  # stopped without a solution
+    UNBOUNDED = "unbounded"
+    ERROR = "error"
+
+    @property
+    def has_solution(self) -> bool:
+        return self in (Status.OPTIMAL, Status.FEASIBLE)
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    time_limit: float = 120.0
+    gap: float = 1e-3
+    threads: int = 0
+    seed: int = 0
+    start: np.ndarray | None = None  # a feasible point to start from (MIP)
+    duals: bool = False  # LP only: return row duals
+    verbose: bool = False
+
+
+@dataclass(frozen=True)
+class SolverOutput:
+    status: Status
+    x: np.ndarray | None
+    objective: float
+    bound: float  # best proven bound in the model's sense (nan if none)
+    seconds: float
+    duals: np.ndarray | None = None
+    message: str = ""
+
+
+class Backend(Protocol):
+    name: str
+
+    def version(self) -> str: ...
+
+    def solve(self, model: LinearModel, options: SolveOptions) -> SolverOutput: ...
+
+
+BACKENDS = {"highs": "highs", "pulp": "pulp_cbc", "ortools": "ortools_scip"}
+
+
+def get_backend(name: str) -> Backend:
+    """The backend called ``name`` (highs, pulp, ortools); a clear error when it cannot load."""
+    if name not in BACKENDS:
+        raise SolverUnavailableError(f"unknown solver '{name}' (choose from: {', '.join(BACKENDS)})")
+    try:
+        module = importlib.import_module(f".{BACKENDS[name]}", __name__)
+    except ImportError as err:
+        raise SolverUnavailableError(f"solver '{name}' is not available: {err}") from None
+    return module.BACKEND  # type: ignore[no-any-return]

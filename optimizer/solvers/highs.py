@@ -1,0 +1,117 @@
+"""HiGHS through highspy: the model is passed as arrays in one call (the default backend)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.metadata import version
+
+import highspy
+import numpy as np
+
+from ..model import LinearModel
+from . import SolveOptions, SolverOutput, Status
+
+_STATUS = {
+    highspy.HighsModelStatus.kOptimal: Status.OPTIMAL,
+    highspy.HighsModelStatus.kInfeasible: Status.INFEASIBLE,
+    highspy.HighsModelStatus.kUnboundedOrInfeasible: Status.INFEASIBLE,
+    highspy.HighsModelStatus.kUnbounded: Status.UNBOUNDED,
+    highspy.HighsModelStatus.kTimeLimit: Status.TIME_LIMIT,
+    highspy.HighsModelStatus.kIterationLimit: Status.TIME_LIMIT,
+    highspy.HighsModelStatus.kInterrupt: Status.TIME_LIMIT,
+    highspy.HighsModelStatus.kHighsInterrupt: Status.TIME_LIMIT,
+    highspy.HighsModelStatus.kSolutionLimit: Status.TIME_LIMIT,
+}
+GRACE = 1.25  # HiGHS may overrun its own time limit: cancel from outside after this factor (+5 s)
+
+
+class HighsBackend:
+    name = "highs"
+
+    def version(self) -> str:
+        return f"highspy {version('highspy')}"
+
+    def solve(self, model: LinearModel, options: SolveOptions) -> SolverOutput:
+        with _quiet_stdout():  # HiGHS prints a banner on construction, before options can silence it
+            h = highspy.Highs()
+        h.setOptionValue("output_flag", bool(options.verbose))
+        h.setOptionValue("time_limit", float(options.time_limit))
+        h.setOptionValue("mip_rel_gap", float(options.gap))
+        h.setOptionValue("random_seed", int(options.seed))
+        if options.threads:
+            h.setOptionValue("threads", int(options.threads))
+        h.passModel(_to_lp(model))
+        is_mip = bool(model.integer.any())
+        if is_mip and options.start is not None:
+            sol = highspy.HighsSolution()
+            sol.col_value = np.asarray(options.start, dtype=float)
+            sol.value_valid = True
+            h.setSolution(sol)
+        t0 = time.perf_counter()
+        h.HandleUserInterrupt = True
+        watchdog = threading.Timer(options.time_limit * GRACE + 5.0, h.cancelSolve)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            h.run()
+        finally:
+            watchdog.cancel()
+        seconds = time.perf_counter() - t0
+        status = _STATUS.get(h.getModelStatus(), Status.ERROR)
+        info = h.getInfo()
+        has_primal = int(info.primal_solution_status) == int(highspy.SolutionStatus.kSolutionStatusFeasible)
+        if status == Status.TIME_LIMIT and has_primal:
+            status = Status.FEASIBLE
+        if status == Status.OPTIMAL and is_mip and info.mip_gap > options.gap + 1e-9:
+            status = Status.FEASIBLE
+        sol = h.getSolution()
+        x = np.asarray(sol.col_value) if status.has_solution else None
+        objective = float(info.objective_function_value) if status.has_solution else float("nan")
+        if is_mip:
+            bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else float("nan")
+        else:
+            bound = objective if status == Status.OPTIMAL else float("nan")
+        duals = None
+        if options.duals and not is_mip and status == Status.OPTIMAL:
+            duals = np.asarray(sol.row_dual)
+        return SolverOutput(status, x, objective, bound, seconds, duals, h.modelStatusToString(h.getModelStatus()))
+
+
+@contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _to_lp(model: LinearModel) -> highspy.HighsLp:
+    csc = model.A.tocsc()
+    lp = highspy.HighsLp()
+    lp.num_col_ = model.shape[1]
+    lp.num_row_ = model.shape[0]
+    lp.col_cost_ = np.asarray(model.c, dtype=float)
+    lp.col_lower_ = np.asarray(model.col_lo, dtype=float)
+    lp.col_upper_ = np.asarray(model.col_hi, dtype=float)
+    lp.row_lower_ = np.asarray(model.row_lo, dtype=float)
+    lp.row_upper_ = np.asarray(model.row_hi, dtype=float)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+    lp.a_matrix_.value_ = csc.data.astype(float)
+    lp.sense_ = highspy.ObjSense.kMaximize if model.sense == "max" else highspy.ObjSense.kMinimize
+    if model.integer.any():
+        lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in model.integer]
+    return lp
+
+
+BACKEND = HighsBackend()

@@ -1,0 +1,300 @@
+"""The independent verifier (DESIGN §7).
+
+It recomputes every constraint and the objective from the output tables, the input data and the scenario
+alone: it does not use plans, the model matrices or anything the solver returned. It shares only the
+data loader and the contract with the rest of the program.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.special import erfc
+
+from .contract import ANY_CATEGORY, LIST_SEP, PROJECT_RULE, Effect, IncomeKind, Level
+from .data import Instance, load_instance
+from .errors import VerificationError
+from .outputs import read_run
+from .result import Result
+from .scenario import Scenario
+
+MONEY_TOL = 0.5  # yuan, absolute, plus a relative 1e-7
+PROB_TOL = 1e-7
+SHOWN = 10
+
+
+def verify_run(run_dir: str | Path) -> Result:
+    """Verify a run folder against the inputs named in its manifest; raise on any violation."""
+    result = read_run(run_dir)
+    scenario = Scenario.model_validate({**result.manifest["scenario"], "base_dir": ""})
+    instance = load_instance(result.manifest["data"])
+    verify(result, instance, scenario)
+    return result
+
+
+def verify(result: Result, instance: Instance | None = None, scenario: Scenario | None = None) -> None:
+    """Raise :class:`VerificationError` listing every violated constraint (silent when all hold)."""
+    instance = instance or result.instance
+    scenario = scenario or result.scenario
+    if instance is None or scenario is None:
+        raise ValueError("verify needs the instance and the scenario (or a Result that carries them)")
+    v = _Checker(result, instance, scenario)
+    v.run()
+    if v.violations:
+        raise VerificationError(v.violations)
+
+
+class _Checker:
+    def __init__(self, result: Result, instance: Instance, scenario: Scenario):
+        self.r, self.inst, self.sc = result, instance, scenario
+        self.violations: list[str] = []
+
+    def fail(self, what: str, offenders: pd.Series | np.ndarray | list[str]) -> None:
+        items = list(offenders)
+        if items:
+            shown = ", ".join(map(str, items[:SHOWN])) + (f" (+{len(items) - SHOWN} more)" if len(items) > SHOWN else "")
+            self.violations.append(f"{what}: {shown}")
+
+    def run(self) -> None:
+        hh_out = self.r.tables["households"]
+        hh_in = self.inst.households
+        # one plan per household, for exactly the registered households
+        counts = hh_out["household_id"].value_counts()
+        self.fail("household with more than one plan", counts.index[counts > 1])
+        self.fail("household missing from the output", hh_in.loc[~hh_in["household_id"].isin(hh_out["household_id"]), "household_id"])
+        self.fail("unknown household in the output", hh_out.loc[~hh_out["household_id"].isin(hh_in["household_id"]), "household_id"])
+        if self.violations:
+            return
+        hh = hh_in.set_index("household_id").loc[hh_out["household_id"]].reset_index()
+        self.fail("household in the wrong village", hh_out.loc[hh_out["village_id"].to_numpy() != hh["village_id"].to_numpy(), "household_id"])
+        long = self._measures_long(hh_out, hh)
+        if self.violations:
+            return
+        self._eligibility(long, hh)
+        self._combinations(hh_out)
+        covers = self._covers(long, len(hh))
+        self._floors(hh_out, hh, covers)
+        self._costs(hh_out, long)
+        self._projects(hh_out, long)
+        self._money(long)
+        self._probabilities(hh_out, hh, long, covers)
+        self._targets(hh_out, hh)
+
+    def _measures_long(self, hh_out: pd.DataFrame, hh: pd.DataFrame) -> pd.DataFrame:
+        names = hh_out["measures"].astype(str).str.split("+")
+        long = pd.DataFrame({"row": np.repeat(np.arange(len(hh_out)), names.str.len()), "measure": np.concatenate(names.to_numpy())})
+        long = long[long["measure"] != "none"].reset_index(drop=True)
+        m = self.inst.measures.set_index("measure_id")
+        self.fail("unknown measure in a plan", long.loc[~long["measure"].isin(m.index), "measure"].unique())
+        if self.violations:
+            return long
+        for col in ("batch", "category", "cost_fixed", "cost_per_person", "income_uplift", "income_kind", "covers"):
+            long[col] = m[col].reindex(long["measure"]).to_numpy()
+        long["size"] = hh["size"].to_numpy()[long["row"].to_numpy()]
+        long["cost"] = long["cost_fixed"] + long["cost_per_person"] * long["size"]
+        long["household_id"] = hh_out["household_id"].to_numpy()[long["row"].to_numpy()]
+        long["village_id"] = hh_out["village_id"].to_numpy()[long["row"].to_numpy()]
+        return long
+
+    def _eligibility(self, long: pd.DataFrame, hh: pd.DataFrame) -> None:
+        for rule in self.inst.eligibility.itertuples(index=False):
+            if rule.column == PROJECT_RULE:
+                continue
+            sel = long[long["measure"] == rule.measure_id]
+            vals = hh[rule.column].to_numpy()[sel["row"].to_numpy()]
+            if rule.op == "==":
+                ok = vals == rule.value
+            elif rule.op == ">=":
+                ok = vals.astype(float) >= float(rule.value)
+            else:
+                ok = vals.astype(float) <= float(rule.value)
+            self.fail(f"measure {rule.measure_id} given to ineligible households ({rule.column} {rule.op} {rule.value})", sel.loc[~ok, "household_id"])
+
+    def _combinations(self, hh_out: pd.DataFrame) -> None:
+        allowed = set()
+        for mid, text in zip(self.inst.measures["measure_id"], self.inst.measures["combines_with"]):
+            for other in (s.strip() for s in str(text).split(LIST_SEP) if s.strip()):
+                allowed |= {(mid, other), (other, mid)}
+        bad = []
+        for hid, label in zip(hh_out["household_id"], hh_out["measures"]):
+            ms = [m for m in str(label).split("+") if m != "none"]
+            if len(ms) > self.sc.plans.max_measures or any((a, b) not in allowed for i, a in enumerate(ms) for b in ms[i + 1 :]):
+                bad.append(hid)
+        self.fail("plan combines measures that are not complementary", bad)
+
+    def _covers(self, long: pd.DataFrame, n: int) -> dict[str, np.ndarray]:
+        out = {}
+        for g in ("living", "education", "medical", "housing"):
+            has = long["covers"].astype(str).str.split(LIST_SEP).apply(lambda items, g=g: g in items).to_numpy()
+            out[g] = np.bincount(long["row"].to_numpy()[has], minlength=n) > 0
+        return out
+
+    def _floors(self, hh_out: pd.DataFrame, hh: pd.DataFrame, covers: dict[str, np.ndarray]) -> None:
+        if self.sc.floors.mode != "hard":
+            return
+        f = self.sc.floors
+        ids = hh_out["household_id"]
+        if f.labourless_guarantee:
+            self.fail("hard floor unmet: household without labour lacks a living guarantee", ids[(hh["labour"].to_numpy() == 0) & ~covers["living"]])
+        if f.school_education:
+            self.fail("hard floor unmet: school children without education support", ids[(hh["school_children"].to_numpy() > 0) & ~covers["education"]])
+        if f.unsafe_house_renovation:
+            self.fail("hard floor unmet: unsafe house without safe housing", ids[hh["unsafe_house"].to_numpy().astype(bool) & ~covers["housing"]])
+
+    def _costs(self, hh_out: pd.DataFrame, long: pd.DataFrame) -> None:
+        cost = np.bincount(long["row"].to_numpy(), weights=long["cost"].to_numpy(), minlength=len(hh_out))
+        bad = np.abs(cost - hh_out["cost"].to_numpy(dtype=float)) > MONEY_TOL
+        self.fail("household cost differs from its measures' cost", hh_out.loc[bad, "household_id"])
+
+    def _projects(self, hh_out: pd.DataFrame, long: pd.DataFrame) -> None:
+        pr_in = self.inst.projects.set_index("project_id")
+        pr_out = self.r.tables["projects"].set_index("project_id")
+        built = pr_out["built"].astype(str).str.lower().isin(["true", "1"]).reindex(pr_in.index).fillna(False).to_numpy(dtype=bool)
+        built_s = pd.Series(built, index=pr_in.index)
+        cost_out = pr_out["cost"].reindex(pr_in.index).fillna(0).to_numpy(dtype=float)
+        self.fail("project cost differs from its input cost", pr_in.index[np.abs(cost_out - np.where(built, pr_in["cost"], 0.0)) > MONEY_TOL])
+        tied = hh_out[hh_out["project_id"].fillna("").astype(str) != ""]
+        pid = tied["project_id"].astype(str)
+        known = pid.isin(pr_in.index)
+        self.fail("plan tied to an unknown project", tied.loc[~known, "household_id"])
+        tied, pid = tied[known], pid[known]
+        self.fail("plan tied to a project that is not built", tied.loc[~built_s.reindex(pid).to_numpy(), "household_id"])
+        self.fail("plan tied to a project in another village", tied.loc[pr_in["village_id"].reindex(pid).to_numpy() != tied["village_id"].to_numpy(), "household_id"])
+        pm = pr_in["measure_id"].reindex(pid).to_numpy()
+        has_m = [m in str(label).split("+") for m, label in zip(pm, tied["measures"])]
+        self.fail("plan tied to a project whose measure it does not use", tied.loc[~np.asarray(has_m, dtype=bool), "household_id"])
+        load = pid.value_counts().reindex(pr_in.index).fillna(0)
+        self.fail("project over capacity", pr_in.index[load.to_numpy() > pr_in["capacity"].to_numpy()])
+        rules = self.inst.eligibility
+        enabled = set(pr_in.loc[pr_in["effect"] == Effect.ENABLE.value, "measure_id"]) | set(rules.loc[rules["column"] == PROJECT_RULE, "measure_id"])
+        tmeasure = pd.Series(pr_in["measure_id"].reindex(hh_out["project_id"].fillna("").astype(str)).to_numpy(), dtype=object).fillna("")
+        needs = long[long["measure"].isin(enabled)]
+        ok = tmeasure.to_numpy()[needs["row"].to_numpy()] == needs["measure"].to_numpy()
+        self.fail("measure that needs a built project given without one", needs.loc[~ok, "household_id"])
+
+    def _money(self, long: pd.DataFrame) -> None:
+        tree = self.inst.tree
+        flows = self.r.tables["flows"]
+        funds = self.inst.funds.set_index("fund_id")
+        self.fail("flow from an unknown fund", flows.loc[~flows["fund_id"].isin(funds.index), "fund_id"].unique())
+        self.fail("negative flow", flows.loc[flows["amount"] < -1e-9, "fund_id"].unique())
+        if self.violations:
+            return
+        # scope: the village must lie under the holder or one of its paired targets
+        vpos = tree.pos(flows["village_id"])
+        self.fail("flow into an unknown or non-village region", flows.loc[(vpos < 0) | (tree.level[np.maximum(vpos, 0)] != Level.VILLAGE), "village_id"])
+        in_scope = np.zeros(len(flows), dtype=bool)
+        f_targets = funds["targets"].reindex(flows["fund_id"]).astype(str).to_numpy()
+        f_holder = funds["region_id"].reindex(flows["fund_id"]).to_numpy()
+        anc_ids = {lv: tree.ancestor_ids(np.maximum(vpos, 0), Level(lv)) for lv in range(6)}
+        for i in range(len(flows)):
+            scopes = [t.strip() for t in f_targets[i].split(LIST_SEP) if t.strip()] or [f_holder[i]]
+            in_scope[i] = any(anc_ids[int(tree.level[tree.ids.get_loc(s)])][i] == s for s in scopes)
+        self.fail("fund spends outside its region or paired targets", (flows["fund_id"] + "->" + flows["village_id"])[~in_scope])
+        cats = funds["categories"].reindex(flows["fund_id"]).astype(str).str.split(LIST_SEP).to_numpy()
+        ok_cat = np.array([ANY_CATEGORY in c or cat in c for c, cat in zip(cats, flows["category"])])
+        self.fail("fund spends on a category outside its earmarks", (flows["fund_id"] + ":" + flows["category"])[~ok_cat])
+        spent = flows.groupby("fund_id")["amount"].sum()
+        amount = funds["amount"].reindex(spent.index)
+        self.fail("fund overspent", spent.index[spent > amount + MONEY_TOL + 1e-7 * amount])
+        # balance: spending in each (village, category) equals the money flowing in
+        pr = self.r.tables["projects"]
+        pr_built = pr[pr["built"].astype(str).str.lower().isin(["true", "1"])]
+        need = pd.concat(
+            [long[["village_id", "category", "cost"]], pr_built[["village_id", "category", "cost"]]], ignore_index=True
+        ).groupby(["village_id", "category"])["cost"].sum()
+        paid = flows.groupby(["village_id", "category"])["amount"].sum()
+        both = pd.concat([need.rename("need"), paid.rename("paid")], axis=1).fillna(0.0)
+        off = (both["need"] - both["paid"]).abs() > MONEY_TOL + 1e-7 * both["need"]
+        self.fail("spending not matched by fund money in (village, category)", [f"{v}/{c}" for v, c in both.index[off]])
+        # co-financing: a fund pays at most (1 - c) of a cell
+        share = funds["co_financing"].reindex(flows["fund_id"]).to_numpy(dtype=float)
+        cell_total = flows.groupby(["village_id", "category"])["amount"].transform("sum").to_numpy()
+        over = flows["amount"].to_numpy() > (1 - share) * cell_total + MONEY_TOL
+        self.fail("co-financing share exceeded", (flows["fund_id"] + "->" + flows["village_id"])[over])
+
+    def _probabilities(self, hh_out: pd.DataFrame, hh: pd.DataFrame, long: pd.DataFrame, covers: dict[str, np.ndarray]) -> None:
+        sc = self.sc
+        n = len(hh_out)
+        rows = long["row"].to_numpy()
+        work_m = (long["income_kind"] == IncomeKind.WORK.value).to_numpy()
+        uplift = long["income_uplift"].to_numpy(dtype=float)
+        work = np.bincount(rows[work_m], weights=uplift[work_m], minlength=n)
+        transfer = np.bincount(rows[~work_m], weights=uplift[~work_m], minlength=n)
+        pr_in = self.inst.projects.set_index("project_id")
+        pid = hh_out["project_id"].fillna("").astype(str)
+        bonus = pr_in["uplift_bonus"].reindex(pid).fillna(0.0).to_numpy(dtype=float)
+        bonus_m = pr_in["measure_id"].reindex(pid).fillna("").to_numpy()
+        kind = self.inst.measures.set_index("measure_id")["income_kind"].reindex(bonus_m).fillna("").to_numpy()
+        work += np.where(kind == IncomeKind.WORK.value, bonus, 0.0)
+        transfer += np.where(kind == IncomeKind.TRANSFER.value, bonus, 0.0)
+        work += np.where(work > 0, sc.probability.helper_uplift, 0.0)
+        income = hh["income_per_capita"].to_numpy(dtype=float)
+        p_all = _p_clear(income + work + transfer, sc)
+        p_work = _p_clear(income + work, sc)
+        missing = (
+            ((hh["school_children"].to_numpy() > 0) & ~covers["education"]).astype(int)
+            + (hh["chronic_illness"].to_numpy().astype(bool) & ~covers["medical"]).astype(int)
+            + (hh["unsafe_house"].to_numpy().astype(bool) & ~covers["housing"]).astype(int)
+        )
+        factor = sc.probability.uncovered_guarantee_factor**missing
+        p = p_all * factor
+        bad = np.abs(p - hh_out["p_success"].to_numpy(dtype=float)) > PROB_TOL
+        self.fail("success probability differs from the recomputed one", hh_out.loc[bad, "household_id"])
+        expected = float(p.sum())
+        reported = float(self.r.manifest.get("expected_lifted", expected))
+        if abs(expected - reported) > 1e-6 * max(1.0, expected):
+            self.violations.append(f"expected households lifted is {reported:.6f} in the manifest but {expected:.6f} recomputed")
+        if sc.mode == "max_lifted":
+            labour = hh["labour"].to_numpy() > 0
+            value = np.where(labour, p_work + sc.objective.transfer_exit_weight * (p_all - p_work), p_all) * factor
+            weight = {"households": np.ones(n), "persons": hh["size"].to_numpy(dtype=float)}.get(
+                sc.objective.weight, np.maximum(sc.poverty.line - income, 0.0) / sc.poverty.line
+            )
+            unmet = self._unmet(hh, covers) if sc.floors.mode == "soft" else np.zeros(n)
+            objective = float((value * weight - sc.floors.penalty * unmet).sum())
+        else:
+            objective = float(self.r.tables["flows"]["amount"].sum())
+        reported = float(self.r.manifest.get("objective", objective))
+        if abs(objective - reported) > 1e-6 * max(1.0, abs(objective)) + (MONEY_TOL if sc.mode == "min_cost" else 0.0):
+            self.violations.append(f"objective is {reported:.6f} in the manifest but {objective:.6f} recomputed")
+
+    def _unmet(self, hh: pd.DataFrame, covers: dict[str, np.ndarray]) -> np.ndarray:
+        f = self.sc.floors
+        unmet = np.zeros(len(hh))
+        if f.labourless_guarantee:
+            unmet += (hh["labour"].to_numpy() == 0) & ~covers["living"]
+        if f.school_education:
+            unmet += (hh["school_children"].to_numpy() > 0) & ~covers["education"]
+        if f.unsafe_house_renovation:
+            unmet += hh["unsafe_house"].to_numpy().astype(bool) & ~covers["housing"]
+        return unmet
+
+    def _targets(self, hh_out: pd.DataFrame, hh: pd.DataFrame) -> None:
+        t = self.sc.target
+        if self.sc.mode != "min_cost":
+            return
+        p = hh_out["p_success"].to_numpy(dtype=float)
+        if t.lifted is not None and p.sum() < t.lifted - 1e-6:
+            self.violations.append(f"target not reached: {p.sum():.3f} households expected lifted < {t.lifted}")
+        if t.county_incidence is not None:
+            tree = self.inst.tree
+            county = tree.ancestor_ids(tree.pos(hh["village_id"]), Level.COUNTY)
+            poor = pd.Series(1.0, index=county).groupby(level=0).sum()
+            remaining = poor - pd.Series(p, index=county).groupby(level=0).sum()
+            villages = tree.villages
+            rural_v = self.inst.regions["rural_households"].to_numpy(dtype=float)[villages]
+            rural = pd.Series(rural_v, index=tree.ancestor_ids(villages, Level.COUNTY)).groupby(level=0).sum().reindex(poor.index).fillna(0.0)
+            rural = rural.where(rural > 0, poor)
+            over = remaining > t.county_incidence * rural + 1e-6
+            self.fail(f"county above the incidence target {t.county_incidence:.1%}", poor.index[over.to_numpy()])
+
+
+def _p_clear(mean_income: np.ndarray, sc: Scenario) -> np.ndarray:
+    """P(realised income >= line) for a mean-preserving log-normal income."""
+    s = sc.probability.income_sigma
+    with np.errstate(divide="ignore"):
+        z = (np.log(np.maximum(mean_income, 1e-9)) - np.log(sc.poverty.line) - s * s / 2) / s
+    return 0.5 * erfc(-z / np.sqrt(2.0))

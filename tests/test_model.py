@@ -1,0 +1,228 @@
+"""The allocation model on hand-made tiny instances, checked against brute-force enumeration."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import tiny_instance, tiny_scenario, tiny_tables
+from scipy.optimize import linprog
+
+from optimizer.data import Instance
+from optimizer.errors import InfeasibleError
+from optimizer.model import build_model
+from optimizer.plans import build_plans
+from optimizer.scenario import Scenario
+from optimizer.solve import solve
+from optimizer.verify import verify
+
+BACKENDS = ["highs", "pulp", "ortools"]
+
+
+def brute_force(instance: Instance, scenario: Scenario) -> float:
+    """Best objective over every combination of plans and project builds; flows checked by scipy's linprog."""
+    plans = build_plans(instance, scenario)
+    _, index = build_model(instance, scenario, plans)
+    table = plans.table
+    options = [np.flatnonzero(table["hh"].to_numpy() == h) for h in range(instance.n_households)]
+    flows = index.flows
+    funds = instance.funds.reset_index(drop=True)
+    cells = index.cells[["village_id", "category"]]
+    cell_pos = {(v, c): i for i, (v, c) in enumerate(zip(cells["village_id"], cells["category"]))}
+    cc = plans.category_cost.toarray()
+    cats = list(pd.Index(["industry", "relocation", "ecological", "education", "guarantee", "infrastructure", "housing"]))
+    projects = instance.projects.reset_index(drop=True)
+    n_f = len(flows)
+    # rows: balance per cell (equality), fund budget (<=), co-financing (<=)
+    a_eq = np.zeros((len(cells), n_f))
+    a_eq[flows["cell"].to_numpy(), np.arange(n_f)] = 1.0
+    fund_of = pd.Index(funds["fund_id"]).get_indexer(flows["fund_id"])
+    a_ub = [np.eye(len(funds))[fund_of].T]
+    b_ub = [funds["amount"].to_numpy(dtype=float)]
+    share = funds["co_financing"].to_numpy(dtype=float)[fund_of]
+    for i in np.flatnonzero(share > 0):
+        row = np.where(flows["cell"].to_numpy() == flows["cell"].iat[i], -(1 - share[i]), 0.0)
+        row[i] += 1.0
+        a_ub.append(row[None, :])
+        b_ub.append(np.zeros(1))
+    A_ub, B_ub = np.vstack(a_ub), np.concatenate(b_ub)
+    best = -np.inf if scenario.mode == "max_lifted" else np.inf
+    for builds in itertools.product([0, 1], repeat=len(projects)):
+        for combo in itertools.product(*options):
+            chosen = table.iloc[list(combo)]
+            proj = chosen["project"].to_numpy()
+            if any(builds[j] == 0 for j in proj[proj >= 0]):
+                continue
+            load = np.bincount(proj[proj >= 0], minlength=len(projects))
+            if (load > projects["capacity"].to_numpy(dtype=float)).any():
+                continue
+            need = np.zeros(len(cells))
+            for k in combo:
+                v = instance.households["village_id"].iat[table["hh"].iat[k]]
+                for c in np.flatnonzero(cc[k]):
+                    need[cell_pos[(v, cats[c])]] += cc[k, c]
+            for j, b in enumerate(builds):
+                if b:
+                    need[cell_pos[(projects["village_id"].iat[j], projects["category"].iat[j])]] += projects["cost"].astype(float).iat[j]
+            p = chosen["p"].sum()
+            if scenario.mode == "min_cost":
+                if scenario.target.lifted is not None and p < scenario.target.lifted - 1e-9:
+                    continue
+                value = need.sum()
+                if value >= best:
+                    continue
+            else:
+                value = chosen["value"].sum()
+                if value <= best:
+                    continue
+            res = linprog(np.zeros(n_f), A_ub=A_ub, b_ub=B_ub, A_eq=a_eq, b_eq=need, bounds=(0, None), method="highs")
+            if res.status == 0:
+                best = value
+    return float(best)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_tiny_optimum_matches_brute_force(backend: str) -> None:
+    inst = tiny_instance()
+    sc = tiny_scenario(solver={"name": backend, "gap": 1e-6})
+    result = solve(sc, inst)
+    verify(result)
+    assert result.manifest["objective"] == pytest.approx(brute_force(inst, sc), abs=1e-6)
+    assert result.manifest["status"] in ("optimal", "feasible")
+    assert result.manifest["bound"] >= result.manifest["objective"] - 1e-9
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_min_cost_matches_brute_force(backend: str) -> None:
+    inst = tiny_instance()
+    sc = tiny_scenario(mode="min_cost", target={"lifted": 3.0}, solver={"name": backend, "gap": 1e-6})
+    result = solve(sc, inst)
+    verify(result)
+    assert result.households["p_success"].sum() >= 3.0 - 1e-9
+    assert result.manifest["objective"] == pytest.approx(brute_force(inst, sc), rel=1e-6)
+
+
+def _with_funds(**amounts: float) -> Instance:
+    t = tiny_tables()
+    funds = t["funds"].copy()
+    for fid, amount in amounts.items():
+        funds.loc[funds["fund_id"] == fid.replace("_", "-"), "amount"] = str(amount)
+    return tiny_instance(funds=funds)
+
+
+@pytest.mark.parametrize("fund", ["F_CN", "F_P1", "F_C1", "F_X1", "F_T1", "F_V1"])
+def test_tightening_one_level_lowers_the_optimum(fund: str) -> None:
+    """Each of the six levels binds: cutting only that level's fund lowers the optimum, and it still verifies."""
+    sc = tiny_scenario()
+    base = solve(sc, tiny_instance())
+    cut = solve(sc, _with_funds(**{fund: 0.0}))
+    verify(cut)
+    assert cut.manifest["objective"] < base.manifest["objective"] - 1e-6
+    spent = cut.funds.set_index("fund_id").loc[fund.replace("_", "-"), "spent"]
+    assert spent == 0
+
+
+def test_earmarks_are_respected() -> None:
+    result = solve(tiny_scenario(), tiny_instance())
+    flows = result.tables["flows"]
+    cn = flows[flows["fund_id"] == "F-CN"]
+    assert set(cn["category"]) <= {"industry", "guarantee"}
+    c1 = flows[flows["fund_id"] == "F-C1"]
+    assert set(c1["category"]) <= {"education", "guarantee"}
+
+
+def test_paired_fund_only_reaches_its_targets() -> None:
+    # the eastern partner E1 holds money but may only spend it under its target county X1
+    t = tiny_tables()
+    funds = t["funds"].copy()
+    funds.loc[funds["fund_id"] == "F-E1", "targets"] = "V2"
+    funds.loc[funds["fund_id"] == "F-E1", "categories"] = "any"
+    result = solve(tiny_scenario(), tiny_instance(funds=funds))
+    verify(result)
+    e1 = result.tables["flows"].query("fund_id == 'F-E1'")
+    assert set(e1["village_id"]) <= {"V2"}
+    # without its target list the fund could reach nothing (E1 has no villages)
+    funds.loc[funds["fund_id"] == "F-E1", "targets"] = ""
+    alone = solve(tiny_scenario(), tiny_instance(funds=funds))
+    assert alone.funds.set_index("fund_id").loc["F-E1", "spent"] == 0
+    assert alone.manifest["objective"] <= result.manifest["objective"] + 1e-9
+
+
+def test_co_financing_caps_the_share_of_a_fund() -> None:
+    result = solve(tiny_scenario(), tiny_instance())
+    flows = result.tables["flows"]
+    cell = flows.groupby(["village_id", "category"])["amount"].transform("sum")
+    cn = flows["fund_id"] == "F-CN"
+    assert (flows.loc[cn, "amount"] <= 0.8 * cell[cn] + 1e-6).all()
+    # dropping co-financing can only help
+    t = tiny_tables()
+    funds = t["funds"].copy()
+    funds["co_financing"] = "0"
+    free = solve(tiny_scenario(), tiny_instance(funds=funds))
+    assert free.manifest["objective"] >= result.manifest["objective"] - 1e-9
+
+
+def test_project_enables_its_measure_and_is_paid_for() -> None:
+    t = tiny_tables()
+    funds = t["funds"].copy()
+    funds["amount"] = "100000"
+    result = solve(tiny_scenario(), tiny_instance(funds=funds))
+    verify(result)
+    hh = result.households.set_index("household_id")
+    users = hh[hh["measures"].str.contains("tourism_job")]
+    built = result.tables["projects"].set_index("project_id").loc["J1", "built"]
+    assert len(users) <= 1  # capacity 1
+    if len(users):
+        assert built and (users["project_id"] == "J1").all()
+    # without the project the measure is never offered
+    plans = build_plans(tiny_instance(projects=t["projects"].iloc[0:0]), tiny_scenario())
+    assert not plans.table["measures"].str.contains("tourism_job").any()
+
+
+def test_hard_floors_give_guarantee_education_and_housing() -> None:
+    result = solve(tiny_scenario(), tiny_instance())
+    hh = result.households.set_index("household_id")
+    assert "dibao" in hh.loc["H2", "measures"]  # no labour: living guarantee
+    assert "education" in hh.loc["H1", "measures"]  # school child
+
+
+def test_soft_floors_trade_off_with_penalty() -> None:
+    t = tiny_tables()
+    funds = t["funds"].copy()
+    funds["amount"] = (funds["amount"].astype(float) * 0.2).astype(str)
+    inst = tiny_instance(funds=funds)
+    with pytest.raises(InfeasibleError) as err:
+        solve(tiny_scenario(), inst)
+    assert "yuan" in str(err.value) and "X1" in str(err.value)
+    soft = solve(tiny_scenario(floors={"mode": "soft", "penalty": 0.5}), inst)
+    verify(soft)
+
+
+def test_infeasible_diagnosis_names_region_floor_and_shortfall() -> None:
+    t = tiny_tables()
+    funds = t["funds"].copy()
+    funds["amount"] = "0"
+    with pytest.raises(InfeasibleError) as err:
+        solve(tiny_scenario(), tiny_instance(funds=funds))
+    msg = str(err.value)
+    assert "X1" in msg and "labourless_guarantee" in msg and "school_education" in msg
+    short = err.value.shortfalls
+    assert short is not None and short["shortfall"].sum() > 0
+
+
+def test_verifier_catches_corrupted_solutions() -> None:
+    from optimizer.errors import VerificationError
+
+    result = solve(tiny_scenario(), tiny_instance())
+    for corrupt in (
+        lambda r: r.tables["flows"].loc.__setitem__((0, "amount"), r.tables["flows"]["amount"].iat[0] + 1000),
+        lambda r: r.tables["households"].loc.__setitem__((1, "measures"), "industry"),
+        lambda r: r.tables["households"].loc.__setitem__((0, "p_success"), 0.99),
+        lambda r: r.tables.__setitem__("households", r.tables["households"].iloc[1:]),
+    ):
+        bad = type(result)(tables={k: v.copy() for k, v in result.tables.items()}, manifest=dict(result.manifest), instance=result.instance, scenario=result.scenario)
+        corrupt(bad)
+        with pytest.raises(VerificationError):
+            verify(bad)
