@@ -225,16 +225,16 @@ def _convert(raw: pd.Series, col: Column) -> tuple[pd.Series, list[tuple[int, st
     if col.kind == "list":
         val = raw.where(~empty, "")
         if col.enum is not None:
-            allowed = {e.value for e in col.enum}
+            choices = {str(e.value) for e in col.enum}
             if col.enum is Category:
-                allowed.add(ANY_CATEGORY)
-            for i, text in enumerate(val.to_numpy()):
+                choices.add(ANY_CATEGORY)
+            for row, text in enumerate(val.to_numpy()):
                 items = [t.strip() for t in text.split(LIST_SEP) if t.strip()]
                 if col.required and not items:
-                    bad.append((i, "empty list"))
-                unknown = [t for t in items if t not in allowed]
+                    bad.append((row, "empty list"))
+                unknown = [t for t in items if t not in choices]
                 if unknown:
-                    bad.append((i, f"unknown value(s) {', '.join(map(repr, unknown))} (allowed: {', '.join(sorted(allowed))})"))
+                    bad.append((row, f"unknown value(s) {', '.join(map(repr, unknown))} (allowed: {', '.join(sorted(choices))})"))
         return val, bad
     return raw.where(~empty, str(col.default or "")), bad
 
@@ -267,12 +267,14 @@ def _check_references(t: dict[str, pd.DataFrame], tree: RegionTree) -> list[str]
     for i, text in enumerate(t["funds"]["targets"].to_numpy()):
         unknown = [r for r in _split(text) if r not in ids]
         if unknown:
-            problems.append(f"funds.csv line {i + 2} (fund_id={t['funds']['fund_id'].iat[i]}), column targets: unknown region(s) {', '.join(map(repr, unknown))}")
+            fid = t["funds"]["fund_id"].iat[i]
+            problems.append(f"funds.csv line {i + 2} (fund_id={fid}), column targets: unknown region(s) {', '.join(map(repr, unknown))}")
     measure_set = set(known_measures)
     for i, text in enumerate(t["measures"]["combines_with"].to_numpy()):
         unknown = [m for m in _split(text) if m not in measure_set]
         if unknown:
-            problems.append(f"measures.csv line {i + 2} (measure_id={known_measures[i]}), column combines_with: unknown measure(s) {', '.join(map(repr, unknown))}")
+            names = ", ".join(map(repr, unknown))
+            problems.append(f"measures.csv line {i + 2} (measure_id={known_measures[i]}), column combines_with: unknown measure(s) {names}")
     rural = t["regions"]["rural_households"].to_numpy()
     hh_per_village = np.bincount(np.maximum(tree.pos(t["households"]["village_id"]), 0), minlength=len(tree.ids))
     short = (level == Level.VILLAGE) & (rural > 0) & (rural < hh_per_village)

@@ -120,7 +120,6 @@ def build_plans(instance: Instance, scenario: Scenario) -> Plans:
     """Generate, score and prune every household's candidate plans."""
     tpl = build_templates(instance.measures, scenario.plans.max_measures)
     hh = instance.households
-    n_t = len(tpl.labels)
     eligible_m = eligibility(instance)
     projects = instance.projects
     enabled_by_project = np.isin(instance.measures["measure_id"], project_only_measures(instance))

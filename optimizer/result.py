@@ -78,13 +78,15 @@ def build_result(
     order = np.argsort(table["hh"].to_numpy(), kind="stable")
     table = table.iloc[order].reset_index(drop=True)
     proj_ids = instance.projects["project_id"].to_numpy()
+    tied = table["project"].to_numpy() >= 0
+    tied_id = np.where(tied, proj_ids[np.maximum(table["project"].to_numpy(), 0)].astype(object), "")
     households = pd.DataFrame(
         {
             "household_id": hh["household_id"].to_numpy()[table["hh"].to_numpy()],
             "village_id": hh["village_id"].to_numpy()[table["hh"].to_numpy()],
-            "plan": table["measures"].to_numpy() + np.where(table["project"].to_numpy() >= 0, "@" + proj_ids[np.maximum(table["project"].to_numpy(), 0)].astype(object), ""),
+            "plan": table["measures"].to_numpy() + np.where(tied, "@" + tied_id, ""),
             "measures": table["measures"].to_numpy(),
-            "project_id": np.where(table["project"].to_numpy() >= 0, proj_ids[np.maximum(table["project"].to_numpy(), 0)].astype(object), ""),
+            "project_id": tied_id,
             "cost": table["cost"].to_numpy().round(2),
             "p_success": table["p"].to_numpy(),
             "value": table["value"].to_numpy(),
@@ -158,7 +160,8 @@ def region_table(instance: Instance, households: pd.DataFrame, measures: pd.Data
     long = long.assign(measure=long["measures"].str.split("+")).explode("measure")
     long = long[long["measure"] != "none"]
     mcost = measures.set_index("measure_id")
-    long["cost"] = mcost["cost_fixed"].reindex(long["measure"]).to_numpy() + mcost["cost_per_person"].reindex(long["measure"]).to_numpy() * long["size"].to_numpy()
+    per_person = mcost["cost_per_person"].reindex(long["measure"]).to_numpy()
+    long["cost"] = mcost["cost_fixed"].reindex(long["measure"]).to_numpy() + per_person * long["size"].to_numpy()
     long["batch"] = long["measure"].map(batch_of)
     columns: dict[str, np.ndarray] = {}
     per_village: dict[str, np.ndarray] = {

@@ -61,7 +61,8 @@ def solve(
 ) -> Result:
     """Solve a scenario end to end and return its verified-ready :class:`Result`."""
     say = progress or (lambda msg: log.info(msg))
-    overrides = {k: v for k, v in {"name": solver, "time_limit": time_limit, "gap": gap}.items() if v is not None}
+    given: dict[str, object] = {"name": solver, "time_limit": time_limit, "gap": gap}
+    overrides = {k: v for k, v in given.items() if v is not None}
     if overrides:
         scenario = scenario.with_options(solver=overrides)
     timings: dict[str, float] = {}

@@ -161,7 +161,8 @@ class _Checker:
         self.fail("plan tied to an unknown project", tied.loc[~known, "household_id"])
         tied, pid = tied[known], pid[known]
         self.fail("plan tied to a project that is not built", tied.loc[~built_s.reindex(pid).to_numpy(), "household_id"])
-        self.fail("plan tied to a project in another village", tied.loc[pr_in["village_id"].reindex(pid).to_numpy() != tied["village_id"].to_numpy(), "household_id"])
+        elsewhere = pr_in["village_id"].reindex(pid).to_numpy() != tied["village_id"].to_numpy()
+        self.fail("plan tied to a project in another village", tied.loc[elsewhere, "household_id"])
         pm = pr_in["measure_id"].reindex(pid).to_numpy()
         has_m = [m in str(label).split("+") for m, label in zip(pm, tied["measures"])]
         self.fail("plan tied to a project whose measure it does not use", tied.loc[~np.asarray(has_m, dtype=bool), "household_id"])

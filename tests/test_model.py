@@ -7,9 +7,9 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import tiny_instance, tiny_scenario, tiny_tables
 from scipy.optimize import linprog
 
+from conftest import tiny_instance, tiny_scenario, tiny_tables
 from optimizer.data import Instance
 from optimizer.errors import InfeasibleError
 from optimizer.model import build_model

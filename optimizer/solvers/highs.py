@@ -23,7 +23,6 @@ _STATUS = {
     highspy.HighsModelStatus.kTimeLimit: Status.TIME_LIMIT,
     highspy.HighsModelStatus.kIterationLimit: Status.TIME_LIMIT,
     highspy.HighsModelStatus.kInterrupt: Status.TIME_LIMIT,
-    highspy.HighsModelStatus.kHighsInterrupt: Status.TIME_LIMIT,
     highspy.HighsModelStatus.kSolutionLimit: Status.TIME_LIMIT,
 }
 GRACE = 1.25  # HiGHS may overrun its own time limit: cancel from outside after this factor (+5 s)

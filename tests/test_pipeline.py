@@ -1,0 +1,96 @@
+"""End to end on generated instances: generator, solve, write, verify from files, CLI, backend agreement."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from optimizer import load_instance, load_scenario, read_run, solve, verify, verify_run, write_run
+from optimizer.errors import VerificationError
+from optimizer.generate import generate
+from optimizer.scenario import Scenario
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("gen") / "data"
+    generate(2000, seed=3, out=folder)
+    return folder
+
+
+def _scenario(folder: Path, **solver: object) -> Scenario:
+    return Scenario.model_validate({"name": "small", "data": str(folder), "solver": {"gap": 1e-3, "time_limit": 120, **solver}})
+
+
+def test_generator_is_deterministic(tmp_path: Path) -> None:
+    generate(1500, seed=11, out=tmp_path / "a")
+    generate(1500, seed=11, out=tmp_path / "b")
+    generate(1500, seed=12, out=tmp_path / "c")
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == sorted(f"{t}.csv" for t in ("regions", "households", "measures", "projects", "funds", "helpers"))
+    match, mismatch, errors = filecmp.cmpfiles(tmp_path / "a", tmp_path / "b", names, shallow=False)
+    assert mismatch == [] and errors == []
+    assert not filecmp.cmp(tmp_path / "a" / "households.csv", tmp_path / "c" / "households.csv", shallow=False)
+
+
+def test_generated_instance_is_valid_and_has_six_levels(small: Path) -> None:
+    inst = load_instance(small)
+    assert inst.n_households == 2000
+    assert set(inst.tree.level) == {0, 1, 2, 3, 4, 5}
+    hh = inst.households
+    assert hh["cause"].value_counts().index[0] == "illness"
+    assert 0.12 <= (hh["labour"] == 0).mean() <= 0.30
+    assert set(inst.tree.level[inst.tree.pos(inst.funds["region_id"])]) == {0, 1, 2, 3, 4, 5}
+    assert inst.funds["paired"].any()
+
+
+def test_solve_write_and_verify_from_files(small: Path, tmp_path: Path) -> None:
+    result = solve(_scenario(small))
+    verify(result)
+    assert result.manifest["gap"] <= 1e-3
+    assert result.manifest["bound"] >= result.manifest["objective"] - 1e-6
+    run = write_run(result, tmp_path / "run")
+    for name in ("households", "projects", "funds", "flows", "regions"):
+        assert (run / f"{name}.csv").is_file() and (run / f"{name}.parquet").is_file()
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert set(manifest["input_hashes"]) == {f"{t}.csv" for t in ("regions", "households", "measures", "projects", "funds", "helpers")}
+    verify_run(run)
+    # corrupt the written flows: the file-based verifier must notice
+    flows = read_run(run).tables["flows"]
+    flows.loc[0, "amount"] += 5000
+    flows.to_parquet(run / "flows.parquet", index=False)
+    with pytest.raises(VerificationError):
+        verify_run(run)
+
+
+def test_highs_and_ortools_agree_within_gap(small: Path) -> None:
+    a = solve(_scenario(small, name="highs"))
+    b = solve(_scenario(small, name="ortools"))
+    verify(a)
+    verify(b)
+    tol = 1e-3 * a.manifest["objective"]
+    assert abs(a.manifest["objective"] - b.manifest["objective"]) <= tol
+    assert a.manifest["objective"] <= b.manifest["bound"] + tol and b.manifest["objective"] <= a.manifest["bound"] + tol
+
+
+def test_cli_solve_and_verify(small: Path, tmp_path: Path) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(f"name: s\ndata: {small}\nsolver:\n  gap: 0.001\n")
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "optimizer.cli", "solve", str(scenario), "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "expected lifted" in proc.stdout and "gap" in proc.stdout
+    proc = subprocess.run([sys.executable, "-m", "optimizer.cli", "verify", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_baseline_scenario_is_valid() -> None:
+    sc = load_scenario(ROOT / "scenarios" / "baseline.yaml")
+    assert sc.data_path.resolve() == (ROOT / "data" / "sample").resolve()
+    assert (sc.data_path / "households.csv").is_file()
