@@ -4,6 +4,7 @@ Variables
     x[k] in {0,1}   plan k chosen (each plan belongs to one household h(k))
     y[j] in {0,1}   project j built
     f[l] >= 0       money on flow l = (fund, village, category): fund money spent in that cell
+                    (money is in units of MONEY_UNIT = 10,000 yuan throughout the model)
 
 Rows
     assign      sum_{k of h} x[k] = 1                                             for every household h
@@ -37,6 +38,7 @@ from .plans import CATEGORIES, Plans
 from .scenario import Scenario
 
 INF = np.inf
+MONEY_UNIT = 10_000.0  # yuan per model money unit: keeps coefficients near 1, which makes the LP several times faster
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class LinearModel:
     col_lo: np.ndarray
     col_hi: np.ndarray
     integer: np.ndarray
+    objective_unit: float = 1.0  # multiply the model objective by this to report it (yuan in min_cost mode)
     col_blocks: dict[str, slice] = field(default_factory=dict)
     row_blocks: dict[str, slice] = field(default_factory=dict)
 
@@ -80,6 +83,7 @@ class ModelIndex:
     links: pd.DataFrame  # hh, project (one row per link row)
     counties: pd.DataFrame  # county, poor, rural, need (one row per incidence row)
     household_ids: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
+    col_village: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))  # village of each x and y column
 
     def col_names(self) -> list[str]:
         hid = self.household_ids[self.plans["hh"].to_numpy()]
@@ -161,7 +165,7 @@ def build_model(instance: Instance, scenario: Scenario, plans: Plans) -> tuple[L
     n_y = len(projects)
     proj_village = tree.pos(projects["village_id"])
     proj_cat = pd.Index(CATEGORIES).get_indexer(projects["category"])
-    proj_cost = projects["cost"].to_numpy(dtype=float)
+    proj_cost = projects["cost"].to_numpy(dtype=float) / MONEY_UNIT
 
     # balance cells: (village, category) with any possible spending
     cc = plans.category_cost.tocoo()
@@ -192,13 +196,13 @@ def build_model(instance: Instance, scenario: Scenario, plans: Plans) -> tuple[L
         "balance",
         np.concatenate([plan_cell, proj_cell, flows["cell"].to_numpy()]),
         np.concatenate([xs + cc.row, ys + np.arange(n_y), fs + np.arange(n_f)]),
-        np.concatenate([cc.data, proj_cost, -np.ones(n_f)]),
+        np.concatenate([cc.data / MONEY_UNIT, proj_cost, -np.ones(n_f)]),
         np.zeros(len(cells)),
         np.zeros(len(cells)),
     )
     # fund budgets
     funds = instance.funds.reset_index(drop=True)
-    amount = funds["amount"].to_numpy(dtype=float)
+    amount = funds["amount"].to_numpy(dtype=float) / MONEY_UNIT
     add("fund", flows["fund"].to_numpy(), fs + np.arange(n_f), np.ones(n_f), np.full(len(funds), -INF), amount)
     # co-financing: a fund covers at most (1 - c) of each cell it pays into
     share = funds["co_financing"].to_numpy(dtype=float)[flows["fund"].to_numpy()]
@@ -274,6 +278,7 @@ def build_model(instance: Instance, scenario: Scenario, plans: Plans) -> tuple[L
         col_lo=np.zeros(n_cols),
         col_hi=np.concatenate([np.ones(n_x + n_y), np.full(n_f, INF)]),
         integer=np.concatenate([np.ones(n_x + n_y, dtype=bool), np.zeros(n_f, dtype=bool)]),
+        objective_unit=MONEY_UNIT if sense == "min" else 1.0,
         col_blocks={"x": slice(xs, ys), "y": slice(ys, fs), "f": slice(fs, n_cols)},
         row_blocks=row_blocks,
     )
@@ -298,6 +303,7 @@ def build_model(instance: Instance, scenario: Scenario, plans: Plans) -> tuple[L
         links=links,
         counties=counties,
         household_ids=instance.households["household_id"].to_numpy(),
+        col_village=np.concatenate([plan_village, proj_village]),
         n_target=n_target,
     )
     return model, index

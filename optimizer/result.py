@@ -12,7 +12,7 @@ import pandas as pd
 from . import __version__
 from .contract import LEVEL_NAMES, Batch, Level
 from .data import Instance
-from .model import LinearModel, ModelIndex
+from .model import MONEY_UNIT, LinearModel, ModelIndex
 from .plans import Plans
 from .scenario import Scenario
 
@@ -96,8 +96,8 @@ def build_result(
     projects = instance.projects[["project_id", "village_id", "kind", "category"]].assign(
         built=built, cost=np.where(built, instance.projects["cost"].to_numpy(), 0.0)
     )
-    flows = index.flows[["fund_id", "village_id", "category"]].assign(amount=x[fb])
-    flows = flows[flows["amount"] > 1e-6].reset_index(drop=True)
+    flows = index.flows[["fund_id", "village_id", "category"]].assign(amount=x[fb] * MONEY_UNIT)
+    flows = flows[flows["amount"] > 1e-4].reset_index(drop=True)
     flows["amount"] = flows["amount"].round(4)
 
     tree = instance.tree
@@ -114,7 +114,7 @@ def build_result(
             "paired": funds_in["paired"].to_numpy(),
             "amount": funds_in["amount"].to_numpy(),
             "spent": spent.round(2),
-            "shadow_price": (fund_duals * PER_10K).round(6),
+            "shadow_price": (fund_duals * PER_10K / MONEY_UNIT).round(6),
         }
     )
     regions = region_table(instance, households, instance.measures, projects)
@@ -130,9 +130,9 @@ def build_result(
         "versions": _versions(),
         "status": sol.status.value,
         "mode": scenario.mode,
-        "objective": sol.objective,
-        "bound": sol.bound,
-        "lp_bound": sol.lp_bound,
+        "objective": sol.objective * model.objective_unit,
+        "bound": sol.bound * model.objective_unit,
+        "lp_bound": sol.lp_bound * model.objective_unit,
         "gap": sol.gap,
         "used_full_mip": sol.used_full_mip,
         "expected_lifted": expected,

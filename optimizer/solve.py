@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .contract import Category
+from .contract import LEVEL_NAMES, Category, Level
 from .data import Instance, load_instance
 from .errors import InfeasibleError, NoSolutionError
-from .model import LinearModel, ModelIndex, build_model
+from .model import MONEY_UNIT, LinearModel, ModelIndex, build_model
 from .plans import build_plans
 from .result import Result, build_result
 from .scenario import Scenario
@@ -111,16 +111,31 @@ def optimize(model: LinearModel, index: ModelIndex, instance: Instance, scenario
     lp_bound = lp.objective
     integer = model.integer
     x_lp = lp.x
-    integral = integer & ((np.abs(x_lp) < 1e-7) | (np.abs(x_lp - 1) < 1e-7))
-    lo, hi = model.col_lo.copy(), model.col_hi.copy()
-    lo[integral] = np.round(x_lp[integral])
-    hi[integral] = np.round(x_lp[integral])
-    n_free = int((integer & ~integral).sum())
-    say(f"LP bound {lp_bound:,.2f} in {lp.seconds:.1f} s; {n_free:,} fractional decisions left to the MIP")
+    fractional = integer & (np.abs(x_lp) > 1e-7) & (np.abs(x_lp - 1) > 1e-7)
+    say(f"LP bound {lp_bound:,.2f} in {lp.seconds:.1f} s; {int(fractional.sum()):,} fractional decisions")
 
     t = time.perf_counter()
-    fixed = backend.solve(model.with_bounds(lo, hi), _with(base, time_limit=_left(deadline), gap=opts.gap / 10))
-    best: SolverOutput | None = fixed if fixed.status.has_solution else None
+    best: SolverOutput | None = None
+    # relax-and-fix: keep the LP's integral decisions except in the neighbourhood (village, then township,
+    # then county) of the fractional ones, where the MIP may also move households to free money
+    anc = instance.tree.ancestors[index.col_village]
+    n_int = len(index.col_village)
+    for level in (5, 4, 3):
+        if not fractional.any():
+            break
+        touched = np.unique(anc[fractional[:n_int], level])
+        free = np.zeros(model.shape[1], dtype=bool)
+        free[:n_int] = np.isin(anc[:, level], touched)
+        fix = integer & ~free
+        lo, hi = model.col_lo.copy(), model.col_hi.copy()
+        lo[fix] = hi[fix] = np.round(x_lp[fix])
+        fixed = backend.solve(model.with_bounds(lo, hi), _with(base, time_limit=_left(deadline), gap=opts.gap / 10))
+        say(f"relax-and-fix around {len(touched)} {LEVEL_NAMES[Level(level)]}(s), {int(free.sum()):,} free decisions: {fixed.status.value}")
+        if fixed.status.has_solution:
+            best = fixed
+            break
+    if not fractional.any():
+        best = SolverOutput(Status.OPTIMAL, x_lp, lp.objective, lp.objective, 0.0)
     used_full = False
     if best is None or _gap(model.sense, best.objective, lp_bound) > opts.gap:
         used_full = True
@@ -177,7 +192,7 @@ def diagnose_infeasible(model: LinearModel, index: ModelIndex, instance: Instanc
             "infeasible even with unlimited money: the targets ask for more expected exits than any plan can give "
             "(lower target.lifted / raise target.county_incidence)"
         )
-    short = out.x[model.shape[1] :]
+    short = out.x[model.shape[1] :] * MONEY_UNIT
     cells = index.cells.assign(shortfall=short)
     cells = cells[cells["shortfall"] > 0.5]
     county = instance.tree.ancestors[cells["village"].to_numpy(), 3]
