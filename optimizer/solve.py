@@ -107,7 +107,10 @@ def optimize(model: LinearModel, index: ModelIndex, instance: Instance, scenario
     if lp.status == Status.INFEASIBLE:
         raise diagnose_infeasible(model, index, instance, scenario)
     if lp.status != Status.OPTIMAL or lp.x is None:
-        raise NoSolutionError(f"the LP relaxation did not solve within {opts.time_limit:g} s ({lp.status.value}: {lp.message})")
+        raise NoSolutionError(
+            f"no solution within the time limit of {opts.time_limit:g} s: the LP relaxation did not finish ({lp.message}); "
+            "raise solver.time_limit or use --time-limit"
+        )
     lp_bound = lp.objective
     integer = model.integer
     x_lp = lp.x
@@ -213,7 +216,7 @@ def _with(opts: SolveOptions, **changes: object) -> SolveOptions:
 
 
 def _left(deadline: float) -> float:
-    return max(1.0, deadline - time.perf_counter())
+    return max(1e-3, deadline - time.perf_counter())
 
 
 def _gap(sense: str, objective: float, bound: float) -> float:

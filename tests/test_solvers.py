@@ -1,0 +1,133 @@
+"""Solver adapters: one status vocabulary, limits honoured, exit codes of the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pulp
+import pytest
+from conftest import tiny_instance, tiny_scenario, tiny_tables
+
+from optimizer.errors import SolverUnavailableError
+from optimizer.model import build_model
+from optimizer.plans import build_plans
+from optimizer.solve import solve
+from optimizer.solvers import SolveOptions, Status, get_backend
+from optimizer.solvers.pulp_cbc import _status
+from optimizer.verify import verify
+
+
+def test_pulp_time_limit_stop_is_not_reported_optimal() -> None:
+    # PuLP says "Optimal" (status 1) when CBC stopped on time with an incumbent; sol_status tells the truth
+    assert _status(pulp.LpStatusOptimal, pulp.LpSolutionIntegerFeasible) is Status.FEASIBLE
+    assert _status(pulp.LpStatusOptimal, pulp.LpSolutionOptimal) is Status.OPTIMAL
+    assert _status(pulp.LpStatusNotSolved, pulp.LpSolutionNoSolutionFound) is Status.TIME_LIMIT
+    assert _status(pulp.LpStatusInfeasible, pulp.LpSolutionInfeasible) is Status.INFEASIBLE
+
+
+@pytest.mark.parametrize("backend", ["highs", "pulp", "ortools"])
+def test_lp_duals_have_one_value_per_row_and_match_the_bound(backend: str) -> None:
+    inst = tiny_instance()
+    sc = tiny_scenario()
+    model, _ = build_model(inst, sc, build_plans(inst, sc))
+    out = get_backend(backend).solve(model.relaxed(), SolveOptions(duals=True))
+    assert out.status is Status.OPTIMAL and out.duals is not None
+    assert out.duals.shape == (model.shape[0],)
+    assert out.bound == pytest.approx(out.objective)
+
+
+@pytest.mark.parametrize("backend", ["highs", "pulp", "ortools"])
+def test_infeasible_model_is_reported_as_such(backend: str) -> None:
+    t = tiny_tables()
+    funds = t["funds"].copy()
+    funds["amount"] = "0"
+    inst = tiny_instance(funds=funds)
+    sc = tiny_scenario()
+    model, _ = build_model(inst, sc, build_plans(inst, sc))
+    assert get_backend(backend).solve(model.relaxed(), SolveOptions()).status is Status.INFEASIBLE
+
+
+def test_unknown_backend_is_a_clear_error() -> None:
+    with pytest.raises(SolverUnavailableError, match="unknown solver 'gurobi'"):
+        get_backend("gurobi")
+
+
+def test_shadow_price_predicts_the_value_of_extra_money() -> None:
+    """A fund's shadow price (households per 10,000 yuan) is a supergradient of the LP value (projects fixed):
+    10 yuan more gains at most price x 10, 10 yuan less loses at least as much."""
+    inst = tiny_instance()
+    sc = tiny_scenario()
+    base = solve(sc, inst)
+    price = base.funds.set_index("fund_id")["shadow_price"]
+    assert (price >= 0).all() and price.max() > 0
+
+    def shifted(delta: float) -> object:
+        t = tiny_tables()
+        funds = t["funds"].copy()
+        row = funds["fund_id"] == "F-X1"
+        funds.loc[row, "amount"] = str(float(funds.loc[row, "amount"].iat[0]) + delta)
+        return tiny_instance(funds=funds)
+
+    def lp_value(instance: object) -> float:
+        model, _ = build_model(instance, sc, build_plans(instance, sc))  # type: ignore[arg-type]
+        y = model.col_blocks["y"]
+        lo, hi = model.col_lo.copy(), model.col_hi.copy()
+        built = base.tables["projects"]["built"].to_numpy(dtype=float)
+        lo[y] = hi[y] = built
+        return get_backend("highs").solve(model.relaxed().with_bounds(lo, hi), SolveOptions()).objective
+
+    value = lp_value(inst)
+    gain, loss = lp_value(shifted(10.0)) - value, value - lp_value(shifted(-10.0))
+    expected = price["F-X1"] * 10.0 / 10_000
+    assert gain <= expected + 1e-9
+    assert loss >= expected - 1e-9
+    assert loss > 0
+
+
+def test_county_incidence_target(tmp_path: Path) -> None:
+    from optimizer.generate import generate
+
+    folder = tmp_path / "d"
+    generate(1200, seed=5, out=folder)
+    sc = tiny_scenario(data=str(folder), mode="min_cost", target={"county_incidence": 0.12}, solver={"gap": 1e-3})
+    result = solve(sc)
+    verify(result)
+    counties = result.regions[result.regions["level"] == 3]
+    rural = np.where(counties["rural_households"] > 0, counties["rural_households"], counties["households"])
+    assert ((counties["households"] - counties["expected_lifted"]) <= 0.12 * rural + 1e-6).all()
+    assert result.manifest["bound"] <= result.manifest["objective"] + 1e-6
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "optimizer.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_cli_exit_3_on_infeasible_floors(tmp_path: Path) -> None:
+    tables = tiny_tables()
+    tables["funds"]["amount"] = "0"
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for name, df in tables.items():
+        df.to_csv(folder / f"{name}.csv", index=False)
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(f"name: s\ndata: {folder}\n")
+    out = tmp_path / "run"
+    proc = _run("solve", str(scenario), "--out", str(out))
+    assert proc.returncode == 3, proc.stderr
+    assert "X1" in proc.stderr and "yuan short" in proc.stderr and "labourless_guarantee" in proc.stderr
+    assert not out.exists()
+
+
+def test_cli_exit_4_when_time_runs_out(tmp_path: Path) -> None:
+    from optimizer.generate import generate
+
+    folder = tmp_path / "d"
+    generate(3000, seed=2, out=folder)
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(f"name: s\ndata: {folder}\n")
+    proc = _run("solve", str(scenario), "--time-limit", "0.0001", "--out", str(tmp_path / "run"))
+    assert proc.returncode == 4, proc.stderr
+    assert "time limit" in proc.stderr
