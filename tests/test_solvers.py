@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pulp
 import pytest
-from conftest import tiny_instance, tiny_scenario, tiny_tables
 
+from conftest import tiny_instance, tiny_scenario, tiny_tables
 from optimizer.errors import SolverUnavailableError
 from optimizer.model import build_model
 from optimizer.plans import build_plans
