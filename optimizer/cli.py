@@ -61,8 +61,9 @@ def solve(
     out: Annotated[Optional[Path], typer.Option(help="run folder (default out/<scenario name>)")] = None,
     time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="seconds")] = None,
     gap: Annotated[Optional[float], typer.Option(help="relative MIP gap, e.g. 0.001")] = None,
+    report: Annotated[bool, typer.Option("--report/--no-report", help="write report.html into the run folder")] = True,
 ) -> None:
-    """Solve a scenario, verify the result and write the run folder."""
+    """Solve a scenario, verify the result and write the run folder (with report.html)."""
     import optimizer as api
 
     with _errors():
@@ -74,6 +75,10 @@ def solve(
         target = out or Path("out") / sc.name
         api.write_run(result, target)
         say(f"wrote {target}")
+        if report:
+            from .report import write_report
+
+            say(f"wrote {write_report(target, result)}")
         _summary(result.manifest, result.summary_by_level())
 
 
@@ -100,6 +105,15 @@ def verify(run_dir: Annotated[Path, typer.Argument(help="run folder written by s
         result = api.verify_run(run_dir)
         m = result.manifest
         out_console.print(f"ok: {run_dir} verified ({m['households']:,} households, objective {m['objective']:,.4f})")
+
+
+@app.command("report")
+def report_cmd(run_dir: Annotated[Path, typer.Argument(help="run folder written by solve")]) -> None:
+    """Write the self-contained HTML report of a run folder (RUN_DIR/report.html)."""
+    from .report import write_report
+
+    with _errors():
+        out_console.print(f"wrote {write_report(run_dir)}")
 
 
 @app.command()

@@ -26,6 +26,7 @@ def write_run(result: Result, out: str | Path, formats: tuple[str, ...] = ("csv"
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    os.chmod(tmp, 0o777 & ~_umask())
     try:
         for name, df in result.tables.items():
             if "csv" in formats:
@@ -76,6 +77,12 @@ def read_run(run_dir: str | Path) -> Result:
         else:
             raise InputError(f"{run_dir}: missing {name}.parquet / {name}.csv")
     return Result(tables=tables, manifest=manifest)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _exchange(a: Path, b: Path) -> bool:

@@ -44,7 +44,8 @@ class Plans:
     """Candidate plans, one row each, sorted by household then project then cost.
 
     ``table`` columns: hh (household position), template, project (position or -1), cost, p (success
-    probability), value (objective coefficient), floors_unmet, measures (label).
+    probability), value (objective coefficient), floors_unmet, income_after (mean income per person with
+    the plan), measures (label).
     ``category_cost`` is plans x categories (CSR), in the order of :data:`CATEGORIES`.
     """
 
@@ -132,7 +133,7 @@ def build_plans(instance: Instance, scenario: Scenario) -> Plans:
     base_ok = eligible_t & (project_only == 0)[None, :]
 
     scorer = _Scorer(instance, scenario, tpl)
-    value, p, unmet = scorer.score(np.arange(len(hh)), np.zeros(len(hh)), np.zeros(len(hh)))
+    value, p, unmet, after = scorer.score(np.arange(len(hh)), np.zeros(len(hh)), np.zeros(len(hh)))
     hard = scenario.floors.mode == "hard"
     keep = base_ok & ((unmet == 0) if hard else True)
     cost = scorer.cost(np.arange(len(hh)))
@@ -151,6 +152,7 @@ def build_plans(instance: Instance, scenario: Scenario) -> Plans:
                 "p": p[h_idx, t_idx],
                 "value": value[h_idx, t_idx],
                 "floors_unmet": unmet[h_idx, t_idx],
+                "income_after": after[h_idx, t_idx],
             }
         )
     ]
@@ -208,15 +210,16 @@ class _Scorer:
             z = (np.log(np.maximum(mean, 1e-9) / self.line) - 0.5 * self.sigma**2) / self.sigma
         return ndtr(z)
 
-    def score(self, rows: np.ndarray, extra_work: np.ndarray, extra_transfer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Objective value, success probability and unmet floors for ``rows`` x all templates."""
+    def score(self, rows: np.ndarray, extra_work: np.ndarray, extra_transfer: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Objective value, success probability, unmet floors and mean income after, for ``rows`` x all templates."""
         tpl = self.tpl
         cols = np.arange(len(tpl.labels))
         work = tpl.work[cols][None, :] + extra_work[:, None]
         helps = (tpl.work[cols][None, :] > 0) | (extra_work[:, None] > 0)
         work = work + np.where(helps, self.helper, 0.0)
         income = self.income[rows][:, None]
-        p_total = self._p_income(income + work + tpl.transfer[cols][None, :] + extra_transfer[:, None])
+        after = income + work + tpl.transfer[cols][None, :] + extra_transfer[:, None]
+        p_total = self._p_income(after)
         p_work = self._p_income(income + work)
         covered = tpl.covers[cols]  # templates x guarantees
         missing = self.needs[rows].astype(np.int32) @ (~covered).T.astype(np.int32)
@@ -226,7 +229,7 @@ class _Scorer:
         value = np.where(labour, p_work + self.tw * (p_total - p_work), p_total) * guarantee
         unmet = self.floors[rows].astype(np.int32) @ (~covered).T.astype(np.int32)
         value = value * self.weight[rows][:, None] - self.penalty * unmet
-        return value, p, unmet
+        return value, p, unmet, after
 
     def cost(self, rows: np.ndarray) -> np.ndarray:
         """Total cost of every template for ``rows``."""
@@ -301,7 +304,7 @@ def _project_plans(
         pd.DataFrame({"project": np.arange(len(pr)), "village_id": pr["village_id"].to_numpy()}), on="village_id"
     )
     if pairs.empty:
-        return pd.DataFrame(columns=["hh", "template", "project", "cost", "p", "value", "floors_unmet"])
+        return pd.DataFrame(columns=["hh", "template", "project", "cost", "p", "value", "floors_unmet", "income_after"])
     h, j = pairs["hh"].to_numpy(), pairs["project"].to_numpy()
     m = measure_pos[j]
     contains = tpl.member[:, m].T  # pairs x templates
@@ -310,7 +313,7 @@ def _project_plans(
     ok = eligible_t[h] & contains & (other_only == 0)
     bonus = pr["uplift_bonus"].to_numpy(dtype=float)[j]
     is_work = instance.measures["income_kind"].to_numpy()[m] == IncomeKind.WORK.value
-    value, p, unmet = scorer.score(h, np.where(is_work, bonus, 0.0), np.where(is_work, 0.0, bonus))
+    value, p, unmet, after = scorer.score(h, np.where(is_work, bonus, 0.0), np.where(is_work, 0.0, bonus))
     if scenario.floors.mode == "hard":
         ok &= unmet == 0
     cost = scorer.cost(h)
@@ -325,6 +328,7 @@ def _project_plans(
             "p": p[r, t],
             "value": value[r, t],
             "floors_unmet": unmet[r, t],
+            "income_after": after[r, t],
         }
     )
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .solve import Solution
 
 PER_10K = 10_000.0
-TABLE_NAMES = ("households", "projects", "funds", "flows", "regions")
+TABLE_NAMES = ("households", "projects", "funds", "flows", "regions", "poverty")
 
 
 @dataclass
@@ -90,6 +90,8 @@ def build_result(
             "cost": table["cost"].to_numpy().round(2),
             "p_success": table["p"].to_numpy(),
             "value": table["value"].to_numpy(),
+            "income_before": hh["income_per_capita"].to_numpy()[table["hh"].to_numpy()],
+            "income_after": table["income_after"].to_numpy().round(2),
         }
     )
     built = x[yb] > 0.5
@@ -145,8 +147,29 @@ def build_result(
         "timings": {k: round(v, 3) for k, v in timings.items()},
         "model": {"columns": int(model.shape[1]), "rows": int(model.shape[0]), "nonzeros": int(model.A.nnz), "plans": int(len(plans.table))},
     }
-    tables = {"households": households, "projects": projects, "funds": funds, "flows": flows, "regions": regions}
+    size = hh["size"].to_numpy()[table["hh"].to_numpy()]
+    tables = {
+        "households": households,
+        "projects": projects,
+        "funds": funds,
+        "flows": flows,
+        "regions": regions,
+        "poverty": poverty_table(households, size, scenario.poverty.line),
+    }
     return Result(tables=tables, manifest=manifest, instance=instance, scenario=scenario)
+
+
+def poverty_table(households: pd.DataFrame, size: np.ndarray, line: float) -> pd.DataFrame:
+    """Foster-Greer-Thorbecke P0, P1, P2 over registered persons, before and after (mean income with the plan),
+    plus the expected headcount share after, from the success probabilities."""
+    rows = []
+    for name, income in (("before", households["income_before"].to_numpy(dtype=float)), ("after", households["income_after"].to_numpy(dtype=float))):
+        gap = np.clip((line - income) / line, 0.0, None)
+        rows.append((name, np.average(gap > 0, weights=size), np.average(gap, weights=size), np.average(gap**2, weights=size)))
+    df = pd.DataFrame(rows, columns=["when", "P0", "P1", "P2"]).set_index("when").T
+    expected = np.average(1.0 - households["p_success"].to_numpy(dtype=float), weights=size)
+    df.loc["expected_headcount"] = [1.0, expected]
+    return df.rename_axis("measure").reset_index()
 
 
 def region_table(instance: Instance, households: pd.DataFrame, measures: pd.DataFrame, projects: pd.DataFrame) -> pd.DataFrame:

@@ -233,6 +233,9 @@ class _Checker:
         transfer += np.where(kind == IncomeKind.TRANSFER.value, bonus, 0.0)
         work += np.where(work > 0, sc.probability.helper_uplift, 0.0)
         income = hh["income_per_capita"].to_numpy(dtype=float)
+        if "income_after" in hh_out.columns:
+            off = np.abs(hh_out["income_after"].to_numpy(dtype=float) - (income + work + transfer)) > 0.01
+            self.fail("income after the plan differs from income plus the measures' uplift", hh_out.loc[off, "household_id"])
         p_all = _p_clear(income + work + transfer, sc)
         p_work = _p_clear(income + work, sc)
         missing = (

@@ -1,0 +1,142 @@
+"""Charts of a run, drawn with matplotlib from the run's tables (used by the HTML report and by notebooks).
+
+Every function takes a :class:`~optimizer.result.Result` (or its tables) and returns a matplotlib Figure.
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from .contract import LEVEL_NAMES, Batch, Level  # noqa: E402
+from .result import Result  # noqa: E402
+
+PALETTE = ["#1b6ca8", "#e07b39", "#3a9d5d", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
+LEVEL_ORDER = [LEVEL_NAMES[lv] for lv in Level]
+
+
+def _fig(width: float = 7.0, height: float = 3.2) -> tuple[Figure, plt.Axes]:
+    fig, ax = plt.subplots(figsize=(width, height), dpi=100)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig, ax
+
+
+def spending_by_level(result: Result) -> Figure:
+    """Money spent from funds held at each level, stacked by spending category."""
+    flows = result.tables["flows"].merge(result.tables["funds"][["fund_id", "level_name"]], on="fund_id")
+    pivot = flows.pivot_table(index="level_name", columns="category", values="amount", aggfunc="sum", fill_value=0.0)
+    pivot = pivot.reindex([lv for lv in LEVEL_ORDER if lv in pivot.index]) / 1e6
+    fig, ax = _fig()
+    bottom = np.zeros(len(pivot))
+    for i, cat in enumerate(pivot.columns):
+        ax.bar(pivot.index, pivot[cat], bottom=bottom, label=cat, color=PALETTE[i % len(PALETTE)])
+        bottom += pivot[cat].to_numpy()
+    ax.set_ylabel("million yuan")
+    ax.set_title("Spending by level of the paying fund")
+    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
+
+
+def spending_by_batch(result: Result) -> Figure:
+    """Household-measure spending by batch plus village projects, per province (per city if only one), stacked."""
+    regions = result.tables["regions"]
+    served = regions[regions["households"] > 0]
+    level = Level.PROVINCE if (served["level"] == Level.PROVINCE).sum() > 1 else Level.CITY
+    provinces = served[served["level"] == level]
+    cols = [f"spend_{b.value}" for b in Batch] + ["spend_projects"]
+    fig, ax = _fig()
+    bottom = np.zeros(len(provinces))
+    for i, col in enumerate(cols):
+        values = provinces[col].to_numpy() / 1e6
+        ax.bar(provinces["region_id"].astype(str), values, bottom=bottom, label=col.removeprefix("spend_"), color=PALETTE[i % len(PALETTE)])
+        bottom += values
+    ax.set_ylabel("million yuan")
+    ax.set_title("Spending by batch and village projects")
+    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
+
+
+def budget_use(result: Result) -> Figure:
+    """Available and spent money per level."""
+    by = result.tables["funds"].groupby("level_name")[["amount", "spent"]].sum()
+    by = by.reindex([lv for lv in LEVEL_ORDER if lv in by.index]) / 1e6
+    fig, ax = _fig()
+    x = np.arange(len(by))
+    ax.bar(x - 0.2, by["amount"], width=0.4, label="available", color="#b8c9dc")
+    ax.bar(x + 0.2, by["spent"], width=0.4, label="spent", color=PALETTE[0])
+    ax.set_xticks(x, by.index)
+    ax.set_ylabel("million yuan")
+    ax.set_title("Budget use by level")
+    ax.legend(frameon=False, fontsize=8)
+    return fig
+
+
+def incidence(result: Result, level: Level = Level.COUNTY) -> Figure:
+    """Poverty incidence before and expected after, for every region of one level."""
+    regions = result.tables["regions"]
+    at = regions[(regions["level"] == level) & (regions["households"] > 0)].sort_values("incidence_before", ascending=False)
+    fig, ax = _fig(height=3.4)
+    x = np.arange(len(at))
+    ax.bar(x, at["incidence_before"] * 100, color="#d9d9d9", label="before")
+    ax.bar(x, at["incidence_after"] * 100, color=PALETTE[1], label="expected after", width=0.5)
+    ax.set_xticks(x, at["region_id"].astype(str), rotation=90, fontsize=6 if len(at) > 30 else 8)
+    ax.set_ylabel("% of rural households")
+    ax.set_title(f"Poverty incidence by {LEVEL_NAMES[level]}")
+    ax.legend(frameon=False, fontsize=8)
+    return fig
+
+
+def plans_by_measure(result: Result) -> Figure:
+    """How many households receive each measure."""
+    measures = result.tables["households"]["measures"].astype(str).str.split("+").explode()
+    counts = measures[measures != "none"].value_counts().sort_values()
+    fig, ax = _fig(height=0.25 * len(counts) + 1.0)
+    ax.barh(counts.index, counts.to_numpy(), color=PALETTE[2])
+    ax.set_xlabel("households")
+    ax.set_title("Plans by measure")
+    return fig
+
+
+def projects_by_kind(result: Result) -> Figure:
+    """Candidate and built projects by kind."""
+    pr = result.tables["projects"]
+    built = pr["built"].astype(str).str.lower().isin(["true", "1"])
+    by = pd.DataFrame({"candidates": pr.groupby("kind").size(), "built": pr[built.to_numpy()].groupby("kind").size()}).fillna(0)
+    fig, ax = _fig()
+    x = np.arange(len(by))
+    ax.bar(x - 0.2, by["candidates"], width=0.4, color="#d9d9d9", label="candidates")
+    ax.bar(x + 0.2, by["built"], width=0.4, color=PALETTE[4], label="built")
+    ax.set_xticks(x, by.index)
+    ax.set_title("Village projects")
+    ax.legend(frameon=False, fontsize=8)
+    return fig
+
+
+def poverty_measures(result: Result) -> Figure:
+    """FGT P0, P1, P2 before and after."""
+    pov = result.tables["poverty"].set_index("measure").loc[["P0", "P1", "P2"]]
+    fig, ax = _fig(width=5.0)
+    x = np.arange(3)
+    ax.bar(x - 0.2, pov["before"], width=0.4, color="#d9d9d9", label="before")
+    ax.bar(x + 0.2, pov["after"], width=0.4, color=PALETTE[0], label="after (mean income with plan)")
+    ax.set_xticks(x, ["headcount P0", "gap P1", "severity P2"])
+    ax.set_title("Poverty measures (persons)")
+    ax.legend(frameon=False, fontsize=8)
+    return fig
+
+
+def to_svg(fig: Figure) -> str:
+    """The figure as an inline SVG element (no XML prologue), and the figure closed."""
+    buf = io.StringIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="svg")
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg") :]

@@ -1,0 +1,180 @@
+"""A self-contained HTML report of a run: headline figures, charts (inline SVG) and drill-down tables.
+
+Every number comes from the run's tables and manifest; nothing is recomputed differently. The page makes
+no network request: styles, the small filter script and the charts are inline.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from . import charts
+from .contract import LEVEL_NAMES, Level
+from .outputs import read_run
+from .result import Result
+
+REPORT = "report.html"
+SECTIONS = ("headline", "poverty", "spending", "budgets", "regions", "projects", "plans")
+MAX_HOUSEHOLD_ROWS = 200
+
+CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#1d2733;background:#f6f7f9}
+header{background:#1b6ca8;color:#fff;padding:18px 28px}header h1{margin:0;font-size:22px}header p{margin:4px 0 0;opacity:.85}
+main{max-width:1100px;margin:0 auto;padding:12px 24px 40px}section{background:#fff;border-radius:8px;padding:14px 20px;margin:14px 0;
+box-shadow:0 1px 2px rgba(0,0,0,.08)}h2{font-size:17px;margin:4px 0 10px}.cards{display:flex;flex-wrap:wrap;gap:12px}
+.card{flex:1 1 150px;background:#f0f5fa;border-radius:6px;padding:10px 12px}.card .v{font-size:22px;font-weight:600}
+.card .k{font-size:12px;color:#4a5868}table{border-collapse:collapse;font-size:12.5px;width:100%}th,td{padding:3px 7px;
+border-bottom:1px solid #e5e8ec;text-align:right}th:first-child,td:first-child{text-align:left}th{background:#f0f3f6}
+details{margin:2px 0 2px 14px}summary{cursor:pointer;font-size:13px}svg{max-width:100%;height:auto}
+.grid{display:grid;grid-template-columns:1fr 1fr;gap:10px}input{padding:4px 8px;margin:4px 0 8px;width:260px}.note{font-size:12px;color:#56606b}
+"""
+
+SCRIPT = """
+document.querySelectorAll('input[data-filter]').forEach(function (box) {
+  box.addEventListener('input', function () {
+    var q = box.value.toLowerCase();
+    document.querySelectorAll(box.dataset.filter + ' tbody tr').forEach(function (tr) {
+      tr.style.display = tr.textContent.toLowerCase().indexOf(q) >= 0 ? '' : 'none';
+    });
+  });
+});
+"""
+
+
+def build_report(result: Result) -> str:
+    """The report of ``result`` as one HTML string."""
+    m = result.manifest
+    t = result.tables
+    parts = [
+        _headline(m),
+        _section("poverty", "Poverty before and after", _table(t["poverty"], pct=["P0", "P1", "P2"]) + charts.to_svg(charts.poverty_measures(result))),
+        _section(
+            "spending",
+            "Spending by level and by batch",
+            '<div class="grid">' + charts.to_svg(charts.spending_by_level(result)) + charts.to_svg(charts.spending_by_batch(result)) + "</div>",
+        ),
+        _section("budgets", "Budget use and shadow prices", charts.to_svg(charts.budget_use(result)) + _funds(t["funds"])),
+        _section("regions", "Expected lifted and incidence by region", charts.to_svg(charts.incidence(result)) + _drilldown(t["regions"])),
+        _section("projects", "Projects built by type", charts.to_svg(charts.projects_by_kind(result))),
+        _section("plans", "Plans by measure", charts.to_svg(charts.plans_by_measure(result)) + _households(t["households"])),
+    ]
+    title = html.escape(f"{m.get('scenario_name', 'run')}: allocation report")
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{CSS}</style></head><body>'
+        f"<header><h1>{title}</h1><p>{html.escape(_subtitle(m))}</p></header><main>{''.join(parts)}</main>"
+        f"<script>{SCRIPT}</script></body></html>"
+    )
+
+
+def write_report(run_dir: str | Path, result: Result | None = None) -> Path:
+    """Write ``report.html`` into the run folder (atomically) and return its path."""
+    run_dir = Path(run_dir)
+    result = result or read_run(run_dir)
+    text = build_report(result)
+    fd, tmp = tempfile.mkstemp(prefix=".report.", suffix=".html", dir=run_dir)
+    os.chmod(tmp, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, run_dir / REPORT)
+    return run_dir / REPORT
+
+
+def _subtitle(m: dict) -> str:
+    return f"status {m.get('status')} · solver {m.get('solver')} · {m.get('households', 0):,} households · mode {m.get('mode')}"
+
+
+def _section(key: str, title: str, body: str) -> str:
+    return f'<section id="{key}"><h2>{html.escape(title)}</h2>{body}</section>'
+
+
+def _card(key: str, label: str, value: float, text: str) -> str:
+    return f'<div class="card"><div class="v" data-key="{key}" data-value="{value!r}">{html.escape(text)}</div><div class="k">{html.escape(label)}</div></div>'
+
+
+def _headline(m: dict) -> str:
+    lifted = float(m["expected_lifted"])
+    cost = float(m["cost"])
+    per = cost / lifted if lifted > 0 else float("nan")
+    cards = [
+        _card("households", "registered poor households", m["households"], f"{m['households']:,}"),
+        _card("expected_lifted", "households expected lifted", lifted, f"{lifted:,.1f}"),
+        _card("persons_lifted", "persons expected lifted", float(m["persons_lifted"]), f"{m['persons_lifted']:,.1f}"),
+        _card("cost", "cost (yuan)", cost, f"{cost:,.0f}"),
+        _card("cost_per_lifted", "yuan per household lifted", per, f"{per:,.0f}"),
+        _card("gap", "gap to the bound", float(m["gap"]), f"{float(m['gap']):.3%}"),
+    ]
+    return _section("headline", "Headline", '<div class="cards">' + "".join(cards) + "</div>")
+
+
+def _table(df: pd.DataFrame, pct: list[str] | None = None, money: list[str] | None = None, rows_pct: bool = True) -> str:
+    def fmt(col: str, v: object) -> str:
+        if isinstance(v, float):
+            if money and col in money:
+                return f"{v:,.0f}"
+            if pct and (col in pct or (rows_pct and col in ("before", "after"))):
+                return f"{v:.2%}"
+            return f"{v:,.4g}" if abs(v) < 1000 else f"{v:,.0f}"
+        return html.escape(str(v))
+
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = "".join("<tr>" + "".join(f"<td>{fmt(c, v)}</td>" for c, v in zip(df.columns, row)) + "</tr>" for row in df.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _funds(funds: pd.DataFrame) -> str:
+    by_level = funds.groupby("level_name", sort=False).agg(amount=("amount", "sum"), spent=("spent", "sum"), shadow_price=("shadow_price", "max"))
+    by_level = by_level.reindex([LEVEL_NAMES[lv] for lv in Level]).dropna().reset_index()
+    top = funds.sort_values("shadow_price", ascending=False).head(30)[["fund_id", "level_name", "categories", "amount", "spent", "shadow_price"]]
+    return (
+        '<p class="note">Shadow price: expected households lifted per extra 10,000 yuan in that fund (LP with project decisions fixed).</p>'
+        + _table(by_level, money=["amount", "spent"])
+        + "<h3>Funds with the highest shadow price</h3>"
+        + _table(top, money=["amount", "spent"])
+    )
+
+
+def _drilldown(regions: pd.DataFrame) -> str:
+    """Nested province > city > county > township details, villages as tables at the bottom."""
+    cols = ["region_id", "households", "expected_lifted", "spend_total", "incidence_before", "incidence_after"]
+    r = regions[regions["households"] > 0]
+    children = {pid: g for pid, g in r.groupby("parent_id", sort=True)}
+
+    def row_text(row: pd.Series) -> str:
+        return (
+            f"{row['region_id']}: {row['households']:,.0f} households, {row['expected_lifted']:,.1f} expected lifted, "
+            f"incidence {row['incidence_before']:.1%} → {row['incidence_after']:.1%}"
+        )
+
+    def node(row: pd.Series) -> str:
+        kids = children.get(row["region_id"])
+        if kids is None or kids.empty:
+            return ""
+        if int(row["level"]) == Level.TOWNSHIP:
+            return f"<details><summary>{html.escape(row_text(row))}</summary>{_table(kids[cols], pct=['incidence_before', 'incidence_after'], money=['spend_total'])}</details>"
+        inner = "".join(node(k) for _, k in kids.iterrows())
+        return f"<details><summary>{html.escape(row_text(row))}</summary>{inner}</details>"
+
+    counties = r[r["level"] == Level.COUNTY][cols]
+    table = _table(counties, pct=["incidence_before", "incidence_after"], money=["spend_total"]).replace("<table>", '<table id="county-table">', 1)
+    roots = r[r["level"] == Level.PROVINCE]
+    tree = "".join(node(row) for _, row in roots.iterrows())
+    return (
+        '<h3>Counties</h3><input data-filter="#county-table" placeholder="filter counties">'
+        + table
+        + "<h3>Drill down: province, city, county, township, villages</h3>"
+        + tree
+    )
+
+
+def _households(households: pd.DataFrame) -> str:
+    sample = households.head(MAX_HOUSEHOLD_ROWS)[["household_id", "village_id", "plan", "cost", "p_success"]]
+    return (
+        f'<h3>Households (first {len(sample)} of {len(households):,}; all are in households.csv)</h3>'
+        + _table(sample, money=["cost"])
+    )
