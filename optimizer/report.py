@@ -156,7 +156,8 @@ def _drilldown(regions: pd.DataFrame) -> str:
         if kids is None or kids.empty:
             return ""
         if int(row["level"]) == Level.TOWNSHIP:
-            return f"<details><summary>{html.escape(row_text(row))}</summary>{_table(kids[cols], pct=['incidence_before', 'incidence_after'], money=['spend_total'])}</details>"
+            villages = _table(kids[cols], pct=["incidence_before", "incidence_after"], money=["spend_total"])
+            return f"<details><summary>{html.escape(row_text(row))}</summary>{villages}</details>"
         inner = "".join(node(k) for _, k in kids.iterrows())
         return f"<details><summary>{html.escape(row_text(row))}</summary>{inner}</details>"
 
