@@ -229,6 +229,7 @@ class _Scorer:
         value = np.where(labour, p_work + self.tw * (p_total - p_work), p_total) * guarantee
         unmet = self.floors[rows].astype(np.int32) @ (~covered).T.astype(np.int32)
         value = value * self.weight[rows][:, None] - self.penalty * unmet
+        value[np.abs(value) < 1e-9] = 0.0  # no objective noise below what any solver can see
         return value, p, unmet, after
 
     def cost(self, rows: np.ndarray) -> np.ndarray:

@@ -103,7 +103,7 @@ def optimize(model: LinearModel, index: ModelIndex, instance: Instance, scenario
     base = SolveOptions(time_limit=opts.time_limit, gap=opts.gap, threads=opts.threads, seed=opts.seed)
 
     say(f"solving the LP relaxation with {backend.name}")
-    lp = backend.solve(model.relaxed(), _with(base, time_limit=_left(deadline)))
+    lp = backend.solve(model.relaxed(), _with(base, time_limit=_left(deadline), keep=True))
     if lp.status == Status.INFEASIBLE:
         raise diagnose_infeasible(model, index, instance, scenario)
     if lp.status != Status.OPTIMAL or lp.x is None:
@@ -132,7 +132,7 @@ def optimize(model: LinearModel, index: ModelIndex, instance: Instance, scenario
         fix = integer & ~free
         lo, hi = model.col_lo.copy(), model.col_hi.copy()
         lo[fix] = hi[fix] = np.round(x_lp[fix])
-        fixed = backend.solve(model.with_bounds(lo, hi), _with(base, time_limit=_left(deadline), gap=opts.gap / 10))
+        fixed = backend.solve(model.with_bounds(lo, hi), _with(base, time_limit=_left(deadline), gap=opts.gap / 2))
         say(f"relax-and-fix around {len(touched)} {LEVEL_NAMES[Level(level)]}(s), {int(free.sum()):,} free decisions: {fixed.status.value}")
         if fixed.status.has_solution:
             best = fixed
@@ -167,7 +167,7 @@ def fund_duals(model: LinearModel, x: np.ndarray, scenario: Scenario) -> np.ndar
     y = model.col_blocks["y"]
     lo, hi = model.col_lo.copy(), model.col_hi.copy()
     lo[y] = hi[y] = x[y]
-    out = backend.solve(model.relaxed().with_bounds(lo, hi), SolveOptions(time_limit=scenario.solver.time_limit, duals=True))
+    out = backend.solve(model.relaxed().with_bounds(lo, hi), SolveOptions(time_limit=scenario.solver.time_limit, duals=True, warm=True))
     rows = model.row_blocks["fund"]
     if out.duals is None:
         return np.full(rows.stop - rows.start, np.nan)

@@ -38,6 +38,8 @@ class SolveOptions:
     seed: int = 0
     start: np.ndarray | None = None  # a feasible point to start from (MIP)
     duals: bool = False  # LP only: return row duals
+    keep: bool = False  # LP only: keep this LP so that a later ``warm`` solve of the same matrix can start from it
+    warm: bool = False  # LP only: re-solve the kept LP with new column bounds (backends without it solve cold)
     verbose: bool = False
 
 

@@ -34,17 +34,29 @@ class HighsBackend:
     def version(self) -> str:
         return f"highspy {version('highspy')}"
 
+    def __init__(self) -> None:
+        self._kept: tuple[LinearModel, highspy.Highs] | None = None
+
     def solve(self, model: LinearModel, options: SolveOptions) -> SolverOutput:
-        with _quiet_stdout():  # HiGHS prints a banner on construction, before options can silence it
-            h = highspy.Highs()
+        is_mip = bool(model.integer.any())
+        kept = None
+        if not is_mip:
+            kept, self._kept = self._kept, None  # a kept LP serves one warm re-solve
+        if options.warm and kept is not None and not is_mip and kept[0].A is model.A and np.array_equal(kept[0].c, model.c):
+            h = kept[1]
+            changed = np.flatnonzero((kept[0].col_lo != model.col_lo) | (kept[0].col_hi != model.col_hi))
+            if len(changed):
+                h.changeColsBounds(len(changed), changed.astype(np.int32), model.col_lo[changed], model.col_hi[changed])
+        else:
+            with _quiet_stdout():  # HiGHS prints a banner on construction, before options can silence it
+                h = highspy.Highs()
+            h.passModel(_to_lp(model))
         h.setOptionValue("output_flag", bool(options.verbose))
         h.setOptionValue("time_limit", float(options.time_limit))
         h.setOptionValue("mip_rel_gap", float(options.gap))
         h.setOptionValue("random_seed", int(options.seed))
         if options.threads:
             h.setOptionValue("threads", int(options.threads))
-        h.passModel(_to_lp(model))
-        is_mip = bool(model.integer.any())
         if is_mip and options.start is not None:
             sol = highspy.HighsSolution()
             sol.col_value = np.asarray(options.start, dtype=float)
@@ -77,6 +89,8 @@ class HighsBackend:
         duals = None
         if options.duals and not is_mip and status == Status.OPTIMAL:
             duals = np.asarray(sol.row_dual)
+        if options.keep and not is_mip:
+            self._kept = (model, h)
         return SolverOutput(status, x, objective, bound, seconds, duals, h.modelStatusToString(h.getModelStatus()))
 
 
