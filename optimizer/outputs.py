@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .result import TABLE_NAMES, Result
+from .result import OPTIONAL_TABLES, TABLE_NAMES, Result
 
 MANIFEST = "manifest.json"
 _RENAME_EXCHANGE = 2
@@ -68,13 +68,14 @@ def read_run(run_dir: str | Path) -> Result:
     except json.JSONDecodeError as err:
         raise InputError(f"{path}: not valid JSON: {err}") from None
     tables: dict[str, pd.DataFrame] = {}
-    for name in TABLE_NAMES:
+    text_columns = {c: str for c in ("project_id", "region_id", "parent_id", "helper_id", "first_secretary_id", "home_region_id")}
+    for name in TABLE_NAMES + OPTIONAL_TABLES:
         pq, csv = run_dir / f"{name}.parquet", run_dir / f"{name}.csv"
         if pq.is_file():
             tables[name] = pd.read_parquet(pq)
         elif csv.is_file():
-            tables[name] = pd.read_csv(csv, keep_default_na=False, na_values=[""], dtype={"project_id": str, "region_id": str, "parent_id": str})
-        else:
+            tables[name] = pd.read_csv(csv, keep_default_na=False, dtype=text_columns)
+        elif name in TABLE_NAMES:
             raise InputError(f"{run_dir}: missing {name}.parquet / {name}.csv")
     return Result(tables=tables, manifest=manifest)
 

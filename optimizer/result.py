@@ -17,10 +17,12 @@ from .plans import Plans
 from .scenario import Scenario
 
 if TYPE_CHECKING:
+    from .helpers import Assignment
     from .solve import Solution
 
 PER_10K = 10_000.0
 TABLE_NAMES = ("households", "projects", "funds", "flows", "regions", "poverty")
+OPTIONAL_TABLES = ("helpers", "shortage", "dispatch")
 
 
 @dataclass
@@ -51,6 +53,25 @@ class Result:
     @property
     def gap(self) -> float:
         return float(self.manifest["gap"])
+
+    def attach_helpers(self, assignment: Assignment) -> None:
+        """Add the helper assignment: households gain helper_id and match_score, villages their first secretary."""
+        hh = self.tables["households"].drop(columns=["helper_id", "need", "match_score"], errors="ignore")
+        self.tables["households"] = hh.merge(assignment.households, on="household_id", how="left", validate="one_to_one")
+        regions = self.tables["regions"].drop(columns=["first_secretary_id"], errors="ignore")
+        sec = assignment.secretaries.rename(columns={"village_id": "region_id"})
+        self.tables["regions"] = regions.merge(sec, on="region_id", how="left").fillna({"first_secretary_id": ""})
+        self.tables["helpers"] = assignment.helpers
+        self.tables["shortage"] = assignment.shortage
+        self.tables["dispatch"] = assignment.dispatch
+        hh_out = self.tables["households"]
+        self.manifest["helpers"] = {
+            "households_with_helper": int((hh_out["helper_id"] != "").sum()),
+            "skill_match_share": float((hh_out["match_score"] >= 10).mean()) if len(hh_out) else 0.0,
+            "households_short": int(assignment.shortage.loc[assignment.shortage["skill"] != "first_secretary", "households"].sum()),
+            "poor_villages": int(len(assignment.secretaries)),
+            "villages_with_first_secretary": int((assignment.secretaries["first_secretary_id"] != "").sum()),
+        }
 
     def summary_by_level(self) -> pd.DataFrame:
         """Money available and spent by the level that holds it."""

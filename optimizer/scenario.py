@@ -53,6 +53,10 @@ class Plans(_Strict):
     max_measures: int = Field(3, ge=1, le=4)
 
 
+class HelperOptions(_Strict):
+    assign: bool = Field(True, description="assign one helper per household and a first secretary per poor village")
+
+
 class SolverOptions(_Strict):
     name: Literal["highs", "pulp", "ortools"] = "highs"
     time_limit: float = Field(120.0, gt=0, description="seconds")
@@ -74,6 +78,7 @@ class Scenario(_Strict):
     target: Target = Target()
     floors: Floors = Floors()
     plans: Plans = Plans()
+    helpers: HelperOptions = HelperOptions()
     solver: SolverOptions = SolverOptions()
     base_dir: str = Field("", exclude=True, description="folder of the scenario file (set by the loader)")
 

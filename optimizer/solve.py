@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from .contract import LEVEL_NAMES, Category, Level
 from .data import Instance, load_instance
 from .errors import InfeasibleError, NoSolutionError
+from .helpers import assign_helpers
 from .model import MONEY_UNIT, LinearModel, ModelIndex, build_model
 from .plans import build_plans
 from .result import Result, build_result
@@ -91,7 +92,14 @@ def solve(
     duals = fund_duals(model, sol.x, scenario)
     timings["duals"] = time.perf_counter() - t
     result = build_result(instance, scenario, plans, index, model, sol, duals, backend_version=backend.version(), timings=timings)
+    if scenario.helpers.assign and len(instance.helpers):
+        t = time.perf_counter()
+        result.attach_helpers(assign_helpers(instance, result.households))
+        timings["helpers"] = time.perf_counter() - t
+        h = result.manifest["helpers"]
+        say(f"helpers: {h['households_with_helper']:,} households matched, {h['households_short']:,} short")
     timings["total"] = time.perf_counter() - t0
+    result.manifest["timings"] = {k: round(v, 3) for k, v in timings.items()}
     return result
 
 

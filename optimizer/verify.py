@@ -16,6 +16,7 @@ from scipy.special import erfc
 from .contract import ANY_CATEGORY, LIST_SEP, PROJECT_RULE, Effect, IncomeKind, Level
 from .data import Instance, load_instance
 from .errors import VerificationError
+from .helpers import reach_regions
 from .outputs import read_run
 from .result import Result
 from .scenario import Scenario
@@ -81,6 +82,8 @@ class _Checker:
         self._money(long)
         self._probabilities(hh_out, hh, long, covers)
         self._targets(hh_out, hh)
+        if "helpers" in self.r.tables and "helper_id" in hh_out.columns:
+            self._helpers(hh_out)
 
     def _measures_long(self, hh_out: pd.DataFrame, hh: pd.DataFrame) -> pd.DataFrame:
         names = hh_out["measures"].astype(str).str.split("+")
@@ -294,6 +297,46 @@ class _Checker:
             rural = rural.where(rural > 0, poor)
             over = remaining > t.county_incidence * rural + 1e-6
             self.fail(f"county above the incidence target {t.county_incidence:.1%}", poor.index[over.to_numpy()])
+
+
+    def _helpers(self, hh_out: pd.DataFrame) -> None:
+        """One helper per household within reach and capacity, one first secretary per poor village."""
+        tree = self.inst.tree
+        helpers = self.inst.helpers.reset_index(drop=True)
+        hid = hh_out["helper_id"].fillna("").astype(str)
+        pos = pd.Index(helpers["helper_id"]).get_indexer(hid)
+        assigned = hid != ""
+        self.fail("household assigned to an unknown helper", hh_out.loc[assigned & (pos < 0), "household_id"])
+        kinds = helpers["kind"].to_numpy()
+        ok = assigned.to_numpy() & (pos >= 0)
+        wrong_kind = ok & (kinds[np.maximum(pos, 0)] != "household_helper")
+        self.fail("household assigned to a helper who is not a household helper", hh_out.loc[wrong_kind, "household_id"])
+        reach = reach_regions(self.inst, helpers)
+        village = tree.pos(hh_out["village_id"])
+        pairs = pd.DataFrame({"row": np.flatnonzero(ok), "helper": pos[ok]}).merge(reach, on="helper")
+        inside = tree.ancestors[village[pairs["row"].to_numpy()], tree.level[pairs["region"].to_numpy()]] == pairs["region"].to_numpy()
+        reached = np.zeros(len(hh_out), dtype=bool)
+        reached[pairs["row"].to_numpy()[inside]] = True
+        self.fail("household assigned to a helper out of reach", hh_out.loc[ok & ~reached, "household_id"])
+        regions = self.r.tables["regions"]
+        sec = regions.loc[regions["level"] == Level.VILLAGE, ["region_id", "first_secretary_id"]] if "first_secretary_id" in regions else None
+        load = np.bincount(pos[ok], minlength=len(helpers))
+        if sec is not None:
+            poor = self.inst.regions.set_index("region_id")["poor_village"].reindex(sec["region_id"]).fillna(False).to_numpy(dtype=bool)
+            sid = sec["first_secretary_id"].fillna("").astype(str).to_numpy()
+            spos = pd.Index(helpers["helper_id"]).get_indexer(sid)
+            has = sid != ""
+            not_secretary = has & ((spos < 0) | (kinds[np.maximum(spos, 0)] != "first_secretary"))
+            self.fail("first secretary who is not a first secretary", sec.loc[not_secretary, "region_id"])
+            self.fail("first secretary in a village that is not poor", sec.loc[has & ~poor, "region_id"])
+            short_sec = int(self.r.tables["shortage"].query("skill == 'first_secretary'")["households"].sum())
+            if int((poor & ~has).sum()) != short_sec:
+                self.violations.append(f"{int((poor & ~has).sum())} poor villages lack a first secretary but the shortage table lists {short_sec}")
+            load += np.bincount(spos[has & (spos >= 0)], minlength=len(helpers))
+        self.fail("helper over capacity", helpers.loc[load > helpers["capacity"].to_numpy(), "helper_id"])
+        short = int(self.r.tables["shortage"].query("skill != 'first_secretary'")["households"].sum())
+        if int((~assigned).sum()) != short:
+            self.violations.append(f"{int((~assigned).sum())} households lack a helper but the shortage table lists {short}")
 
 
 def _p_clear(mean_income: np.ndarray, sc: Scenario) -> np.ndarray:

@@ -1,0 +1,273 @@
+"""One household, one responsible helper: assign helpers and first secretaries, report shortages and dispatch.
+
+Households are grouped into classes (township, skill the plan needs most) and helpers into classes (home
+unit, reach, skills). A min-cost flow sends helper capacity to household classes: each unit of flow is one
+household, its cost ``MAX_SCORE - score`` where the score rewards the needed skill and closeness of the home
+unit; a shortage source at a prohibitive cost keeps the flow feasible, and what it sends is the shortage.
+Flows are then split back to individual households and helpers in bulk. Shortages are covered by a second
+flow (a transport problem) from helpers left idle elsewhere, preferring the county, then the city, the
+province and the paired partner, with local recruitment as the last resort.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .contract import LIST_SEP, Category, Cause, HelperKind, Level, Reach, Skill
+from .data import Instance
+from .solvers.flow import solve_min_cost_flow
+
+SKILL_OF_CATEGORY = {
+    Category.INDUSTRY.value: Skill.AGRICULTURE.value,
+    Category.RELOCATION.value: Skill.CONSTRUCTION.value,
+    Category.ECOLOGICAL.value: Skill.AGRICULTURE.value,
+    Category.EDUCATION.value: Skill.EDUCATION.value,
+    Category.GUARANTEE.value: Skill.SOCIAL_WORK.value,
+    Category.INFRASTRUCTURE.value: Skill.CONSTRUCTION.value,
+    Category.HOUSING.value: Skill.CONSTRUCTION.value,
+}
+SKILL_OF_CAUSE = {
+    Cause.ILLNESS.value: Skill.HEALTH.value,
+    Cause.DISABILITY.value: Skill.HEALTH.value,
+    Cause.LACK_OF_SKILLS.value: Skill.EMPLOYMENT.value,
+    Cause.LACK_OF_CAPITAL.value: Skill.AGRICULTURE.value,
+    Cause.LACK_OF_LABOUR.value: Skill.SOCIAL_WORK.value,
+    Cause.EDUCATION_BURDEN.value: Skill.EDUCATION.value,
+    Cause.DISASTER.value: Skill.CONSTRUCTION.value,
+    Cause.HARSH_ENVIRONMENT.value: Skill.CONSTRUCTION.value,
+}
+SKILL_WEIGHT = 10  # score for having the needed skill
+CLOSENESS = {Level.TOWNSHIP: 3, Level.COUNTY: 2}  # home unit level -> score; anything farther scores 1
+MAX_SCORE = SKILL_WEIGHT + 3
+SHORTAGE_COST = 1000
+DISPATCH_COST = {"county": 1, "city": 2, "province": 3, "paired": 4, "elsewhere": 6, "recruit": 20}
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Helper and first-secretary assignment with the shortage and dispatch tables."""
+
+    households: pd.DataFrame  # household_id, helper_id ("" when short), need, match_score
+    helpers: pd.DataFrame  # helper_id, kind, home_region_id, capacity, load, utilization
+    secretaries: pd.DataFrame  # village_id, first_secretary_id ("" when short)
+    shortage: pd.DataFrame  # township_id, skill, households
+    dispatch: pd.DataFrame  # from_unit, relation, to_township, skill, households
+
+
+def household_needs(instance: Instance, households: pd.DataFrame) -> np.ndarray:
+    """The skill each household's plan needs most: that of its costliest measure, else of its main cause."""
+    m = instance.measures.set_index("measure_id")
+    skill = m["skill"] if "skill" in m.columns else pd.Series("", index=m.index)
+    skill = skill.where(skill.astype(str) != "", m["category"].map(SKILL_OF_CATEGORY))
+    size = instance.households.set_index("household_id")["size"].reindex(households["household_id"]).to_numpy(dtype=float)
+    long = households[["measures"]].assign(row=np.arange(len(households)), size=size)
+    long = long.assign(measure=long["measures"].astype(str).str.split("+")).explode("measure")
+    long = long[long["measure"].isin(m.index)]
+    long["cost"] = m["cost_fixed"].reindex(long["measure"]).to_numpy() + m["cost_per_person"].reindex(long["measure"]).to_numpy() * long["size"]
+    top = long.sort_values(["row", "cost"], ascending=[True, False], kind="stable").drop_duplicates("row")
+    need = instance.households.set_index("household_id")["cause"].reindex(households["household_id"]).map(SKILL_OF_CAUSE).to_numpy(dtype=object)
+    need[top["row"].to_numpy()] = skill.reindex(top["measure"]).to_numpy()
+    return need
+
+
+def reach_regions(instance: Instance, helpers: pd.DataFrame) -> pd.DataFrame:
+    """(helper row, region position) pairs: the subtrees each helper may serve."""
+    tree = instance.tree
+    home = tree.pos(helpers["home_region_id"])
+    level = tree.level[home]
+    reach = np.where(helpers["reach"].to_numpy() == Reach.TOWNSHIP.value, Level.TOWNSHIP, Level.COUNTY)
+    # a home at or below the reach level serves its ancestor at that level; a higher unit serves its subtree
+    anc = np.where(level >= reach, tree.ancestors[home, np.minimum(reach, 5)], home)
+    rows = pd.DataFrame({"helper": np.arange(len(helpers)), "region": anc})
+    # paired partners have no villages of their own: they serve the targets of their paired funds
+    has_poor = np.zeros(len(tree.ids), dtype=bool)
+    villages = tree.pos(instance.households["village_id"].unique())
+    for lv in range(6):
+        has_poor[tree.ancestors[villages, lv]] = True
+    foreign = ~has_poor[home]
+    if foreign.any():
+        funds = instance.funds
+        targets = funds.assign(target=funds["targets"].str.split(LIST_SEP)).explode("target")
+        targets = targets[targets["target"].astype(str).str.strip() != ""]
+        pairs = pd.DataFrame({"helper": np.flatnonzero(foreign), "region_id": helpers["home_region_id"].to_numpy()[foreign]})
+        pairs = pairs.merge(targets[["region_id", "target"]], on="region_id")
+        extra = pd.DataFrame({"helper": pairs["helper"].to_numpy(), "region": tree.pos(pairs["target"].to_numpy())})
+        rows = pd.concat([rows[~foreign[rows["helper"].to_numpy()]], extra], ignore_index=True)
+    return rows
+
+
+def assign_helpers(instance: Instance, households: pd.DataFrame) -> Assignment:
+    """Assign one helper to every household of ``households`` (a solve's output) and one first secretary
+    to every poor village, within reach and capacity, maximising skill match then closeness."""
+    tree = instance.tree
+    helpers = instance.helpers.reset_index(drop=True)
+    need = household_needs(instance, households)
+    hh_town = tree.ancestors[tree.pos(households["village_id"]), Level.TOWNSHIP]
+    cadres = helpers["kind"].to_numpy() == HelperKind.HOUSEHOLD_HELPER.value
+    helper_of, score, short, idle = _match(instance, helpers, cadres, hh_town, need, use_skills=True)
+    hh_out = pd.DataFrame(
+        {
+            "household_id": households["household_id"].to_numpy(),
+            "helper_id": np.where(helper_of >= 0, helpers["helper_id"].to_numpy()[np.maximum(helper_of, 0)], ""),
+            "need": need,
+            "match_score": score,
+        }
+    )
+    load = np.bincount(helper_of[helper_of >= 0], minlength=len(helpers))
+    poor_v = tree.villages[instance.regions["poor_village"].to_numpy()[tree.villages]]
+    secretaries = helpers["kind"].to_numpy() == HelperKind.FIRST_SECRETARY.value
+    sec_of, _, sec_short, _ = _match(instance, helpers, secretaries, tree.ancestors[poor_v, Level.TOWNSHIP], np.full(len(poor_v), ""), use_skills=False)
+    load += np.bincount(sec_of[sec_of >= 0], minlength=len(helpers))
+    helpers_out = helpers[["helper_id", "kind", "home_region_id", "capacity", "skills"]].assign(load=load)
+    helpers_out["utilization"] = np.where(helpers_out["capacity"] > 0, load / np.maximum(helpers_out["capacity"], 1), 0.0)
+    sec_out = pd.DataFrame(
+        {
+            "village_id": tree.ids.to_numpy()[poor_v],
+            "first_secretary_id": np.where(sec_of >= 0, helpers["helper_id"].to_numpy()[np.maximum(sec_of, 0)], ""),
+        }
+    )
+    shortage = short.assign(township_id=tree.ids.to_numpy()[short["township"].to_numpy()])[["township_id", "skill", "households"]]
+    sec_short = sec_short.assign(township_id=tree.ids.to_numpy()[sec_short["township"].to_numpy()], skill="first_secretary")
+    shortage = pd.concat([shortage, sec_short[["township_id", "skill", "households"]]], ignore_index=True)
+    return Assignment(hh_out, helpers_out, sec_out, shortage, dispatch(instance, helpers, short, idle))
+
+
+def _match(
+    instance: Instance, helpers: pd.DataFrame, usable: np.ndarray, town: np.ndarray, need: np.ndarray, use_skills: bool
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, pd.DataFrame]:
+    """Min-cost flow from helper classes to (township, need) classes; returns helper per demand item, score,
+    the shortage by class and the idle capacity by helper class."""
+    tree = instance.tree
+    n = len(town)
+    hp = helpers[usable].reset_index().rename(columns={"index": "helper"})
+    home = tree.pos(hp["home_region_id"])
+    hp["home_level"] = tree.level[home]
+    hp["hclass"] = pd.factorize(hp["home_region_id"] + "|" + hp["reach"] + "|" + (hp["skills"] if use_skills else ""))[0]
+    hclass = hp.drop_duplicates("hclass").set_index("hclass").sort_index()
+    cap = hp.groupby("hclass")["capacity"].sum().reindex(hclass.index).to_numpy()
+    demand = pd.DataFrame({"item": np.arange(n), "township": town, "skill": need})
+    demand["dclass"] = pd.factorize(pd.Series(town).astype(str) + "|" + pd.Series(need).astype(str))[0]
+    dclass = demand.drop_duplicates("dclass").set_index("dclass").sort_index()
+    count = demand.groupby("dclass").size().reindex(dclass.index).to_numpy()
+
+    reach = reach_regions(instance, helpers.loc[hclass["helper"].to_numpy()].reset_index(drop=True))
+    reach["hclass"] = hclass.index.to_numpy()[reach["helper"].to_numpy()]
+    arcs = []
+    for lv in np.unique(tree.level[reach["region"].to_numpy()]):
+        r = reach[tree.level[reach["region"].to_numpy()] == lv]
+        d = pd.DataFrame({"dclass": dclass.index.to_numpy(), "region": tree.ancestors[dclass["township"].to_numpy(), lv]})
+        arcs.append(r[["hclass", "region"]].merge(d, on="region")[["hclass", "dclass"]])
+    arcs_df = pd.concat(arcs, ignore_index=True).drop_duplicates() if arcs else pd.DataFrame(columns=["hclass", "dclass"], dtype=np.int64)
+    h_idx, d_idx = arcs_df["hclass"].to_numpy(dtype=np.int64), arcs_df["dclass"].to_numpy(dtype=np.int64)
+    skills = hclass["skills"].astype(str).str.split(LIST_SEP).to_numpy()
+    has_skill = np.array([s in sk for s, sk in zip(dclass["skill"].to_numpy()[d_idx], skills[h_idx])], dtype=bool) if use_skills else np.zeros(len(h_idx), bool)
+    closeness = pd.Series(hclass["home_level"].to_numpy()[h_idx]).map(CLOSENESS).fillna(1).to_numpy(dtype=np.int64)
+    arc_score = SKILL_WEIGHT * has_skill + closeness
+    nh, nd = len(hclass), len(dclass)
+    src, sink = nh + nd, nh + nd + 1
+    tails = np.concatenate([h_idx, np.full(nd, src), np.arange(nh), [src]])
+    heads = np.concatenate([nh + d_idx, nh + np.arange(nd), np.full(nh, sink), [sink]])
+    caps = np.concatenate([np.minimum(cap[h_idx], count[d_idx]), count, cap, [n]])
+    costs = np.concatenate([MAX_SCORE - arc_score, np.full(nd, SHORTAGE_COST), np.zeros(nh), [0]])
+    supplies = np.concatenate([cap, -count, [n], [-(cap.sum())]])
+    flow = solve_min_cost_flow(tails, heads, caps, costs, supplies)
+    used = flow[: len(h_idx)]
+
+    # split class flows back to individual items (sorted by class) and helper capacity slots
+    items = demand.sort_values(["dclass", "item"], kind="stable")["item"].to_numpy()
+    item_start = np.concatenate([[0], np.cumsum(count)])[:-1]
+    by_class = hp.sort_values(["hclass", "helper"], kind="stable")
+    slots_helper = np.repeat(by_class["helper"].to_numpy(), by_class["capacity"].to_numpy())
+    slot_start = np.concatenate([[0], np.cumsum(cap)])[:-1]
+    pos = np.flatnonzero(used > 0)
+    order_d = pos[np.lexsort((h_idx[pos], d_idx[pos]))]
+    off_d = _offsets(d_idx[order_d], used[order_d])
+    order_h = pos[np.lexsort((d_idx[pos], h_idx[pos]))]
+    off_h = _offsets(h_idx[order_h], used[order_h])
+    offset_d = np.empty(len(used), dtype=np.int64)
+    offset_d[order_d] = off_d
+    offset_h = np.empty(len(used), dtype=np.int64)
+    offset_h[order_h] = off_h
+    f = used[pos]
+    within = np.arange(f.sum()) - np.repeat(np.cumsum(f) - f, f)
+    item_rows = items[np.repeat(item_start[d_idx[pos]] + offset_d[pos], f) + within]
+    helper_rows = slots_helper[np.repeat(slot_start[h_idx[pos]] + offset_h[pos], f) + within]
+    helper_of = np.full(n, -1, dtype=np.int64)
+    helper_of[item_rows] = helper_rows
+    score = np.zeros(n, dtype=np.int64)
+    score[item_rows] = np.repeat(arc_score[pos], f)
+
+    short_flow = flow[len(h_idx) : len(h_idx) + nd]
+    shortage = pd.DataFrame({"township": dclass["township"].to_numpy(), "skill": dclass["skill"].to_numpy(), "households": short_flow})
+    idle_cap = flow[len(h_idx) + nd : len(h_idx) + nd + nh]
+    idle = pd.DataFrame({"home_region_id": hclass["home_region_id"].to_numpy(), "skills": hclass["skills"].to_numpy(), "idle": idle_cap})
+    return helper_of, score, shortage[shortage["households"] > 0].reset_index(drop=True), idle[idle["idle"] > 0].reset_index(drop=True)
+
+
+def _offsets(groups: np.ndarray, amounts: np.ndarray) -> np.ndarray:
+    """Running start of each amount within its group (rows already sorted by group)."""
+    total = np.cumsum(amounts) - amounts
+    first = np.r_[True, groups[1:] != groups[:-1]]
+    base = np.maximum.accumulate(np.where(first, total, 0))
+    return total - base
+
+
+def dispatch(instance: Instance, helpers: pd.DataFrame, shortage: pd.DataFrame, idle: pd.DataFrame) -> pd.DataFrame:
+    """Cover shortages (township, skill) from idle helper capacity as a transport problem, nearest first."""
+    cols = ["from_unit", "relation", "to_township", "skill", "households"]
+    if shortage.empty:
+        return pd.DataFrame(columns=cols)
+    tree = instance.tree
+    src = idle.assign(skill=idle["skills"].astype(str).str.split(LIST_SEP)).explode("skill")
+    src = src.groupby(["home_region_id", "skill"], as_index=False)["idle"].sum()
+    pairs = shortage.merge(src, on="skill", how="left").dropna(subset=["home_region_id"])
+    t_pos = pairs["township"].to_numpy(dtype=np.int64)
+    h_pos = tree.pos(pairs["home_region_id"])
+    relation = np.full(len(pairs), "elsewhere", dtype=object)
+    for name, lv in (("province", Level.PROVINCE), ("city", Level.CITY), ("county", Level.COUNTY)):
+        h_lv = tree.level[h_pos]
+        same = (h_lv >= lv) & (tree.ancestors[h_pos, np.minimum(lv, 5)] == tree.ancestors[t_pos, lv])
+        relation[same] = name
+    paired = np.isin(pairs["home_region_id"].to_numpy(), helpers.loc[helpers["paired"].astype(bool), "home_region_id"].unique())
+    relation[paired & (relation == "elsewhere")] = "paired"
+    pairs = pairs.assign(relation=relation)
+    ns, nsrc = len(shortage), len(src)
+    key = pd.Index(shortage["township"].astype(str) + "|" + shortage["skill"])
+    d_of = key.get_indexer(pairs["township"].astype(str) + "|" + pairs["skill"])
+    s_key = pd.Index(src["home_region_id"] + "|" + src["skill"])
+    o_of = s_key.get_indexer(pairs["home_region_id"] + "|" + pairs["skill"])
+    need = shortage["households"].to_numpy(dtype=np.int64)
+    supply = src["idle"].to_numpy(dtype=np.int64)
+    recruit = nsrc + ns  # node that recruits locally for any shortage
+    sink = recruit + 1
+    tails = np.concatenate([o_of, np.full(ns, recruit), np.arange(nsrc), [recruit]])
+    heads = np.concatenate([nsrc + d_of, nsrc + np.arange(ns), np.full(nsrc, sink), [sink]])
+    caps = np.concatenate([np.minimum(supply[o_of], need[d_of]), need, supply, [need.sum()]])
+    costs = np.concatenate([pd.Series(relation).map(DISPATCH_COST).to_numpy(dtype=np.int64), np.full(ns, DISPATCH_COST["recruit"]), np.zeros(nsrc), [0]])
+    supplies = np.concatenate([supply, -need, [need.sum()], [-supply.sum()]])
+    flow = solve_min_cost_flow(tails, heads, caps, costs, supplies)
+    moved = pairs.assign(households=flow[: len(pairs)])
+    moved = moved[moved["households"] > 0]
+    out = pd.DataFrame(
+        {
+            "from_unit": moved["home_region_id"].to_numpy(),
+            "relation": moved["relation"].to_numpy(),
+            "to_township": tree.ids.to_numpy()[moved["township"].to_numpy(dtype=np.int64)],
+            "skill": moved["skill"].to_numpy(),
+            "households": moved["households"].to_numpy(),
+        }
+    )
+    rec = flow[len(pairs) : len(pairs) + ns]
+    recruit_rows = pd.DataFrame(
+        {
+            "from_unit": "recruit locally",
+            "relation": "recruit",
+            "to_township": tree.ids.to_numpy()[shortage["township"].to_numpy(dtype=np.int64)],
+            "skill": shortage["skill"].to_numpy(),
+            "households": rec,
+        }
+    )
+    return pd.concat([out, recruit_rows[recruit_rows["households"] > 0]], ignore_index=True)[cols]
