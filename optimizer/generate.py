@@ -1,11 +1,21 @@
-"""Synthetic instances shaped like China's 2014-2020 poverty registry (same seed, same bytes).
+"""Deterministic synthetic instances shaped like China's 2014-2020 poverty registry.
 
-Shares are approximate published figures for the 2014 registration ("建档立卡"): 29.5 million poor
-households (89.6 million people, about 3.0 per household) in 128,000 poor villages and 832 poor counties;
-illness was the most reported main cause (about 42%), followed by lack of capital, lack of skills and lack
-of labour; about a fifth of poor households had no labour capacity. The poverty line was 2,300 yuan per
-person per year at 2010 prices, about 4,000 yuan in 2020. Money is sized so that budgets bind (about
-10,000 yuan per poor household over all six levels, close to what the best plans would cost for half of them).
+Same arguments give the same tables and byte-identical CSV files: the only randomness is one
+``numpy.random.default_rng(seed)`` drawn in a fixed order, and every step is vectorized (one loop per
+region level or per catalogue row, never per household).
+
+Shares are approximate published figures of the 2014 registration ("建档立卡") and later reports:
+89.6 million poor people in 29.5 million households (about 3.0 persons per household), 128,000 poor
+villages, 832 poor counties; illness was the most reported main cause (about 42% of poor households),
+followed by lack of capital, lack of skills and lack of labour; roughly a fifth of poor households had
+no able-bodied member. The poverty line was 2,300 yuan per person per year at 2010 prices, about
+4,000 yuan at 2020 prices; registered incomes lie mostly between 1,500 and the line, with some households
+just above it. The synthetic instance is denser than reality (about 2,500 poor households per county
+instead of the real 35,000 per poor county) so that small instances still have all six levels.
+
+Money is sized so that budgets bind but are not absurd: about 11,000 yuan per poor household over all six
+levels (central 40%, province 20%, city 10%, county 20%, township 5%, village 5%) plus 5% from east-west
+paired assistance, which covers roughly 55-70% of what every household's best plan would cost.
 """
 
 from __future__ import annotations
@@ -17,15 +27,66 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .contract import TABLES, Cause
+from .contract import (
+    ANY_CATEGORY,
+    LIST_SEP,
+    TABLES,
+    Batch,
+    Category,
+    Cause,
+    Effect,
+    Guarantee,
+    HelperKind,
+    IncomeKind,
+    Level,
+    ProjectKind,
+    Reach,
+    Skill,
+)
 
-HOUSEHOLDS_PER_VILLAGE = 50
-HOUSEHOLDS_PER_COUNTY = 2200
-MONEY_PER_HOUSEHOLD = 10_000.0  # yuan, all levels together
-LEVEL_SHARE = {"central": 0.40, "province": 0.20, "city": 0.10, "county": 0.20, "township": 0.05, "village": 0.05}
-PAIRED_SHARE = 0.05
+# ---------------------------------------------------------------------------------------------------------------
+# Region tree
+# ---------------------------------------------------------------------------------------------------------------
+HOUSEHOLDS_PER_VILLAGE = 50  # poor households per village, on average
+HOUSEHOLDS_PER_COUNTY = 2500  # poor households per county, on average (big instances)
+MIN_COUNTIES = 3  # per province, when it has at least 4 villages per county
+CITY_CHOICES = (3, 4, 5)  # prefecture-cities per province (when the province's counties allow)
+CITY_SHARES = (0.5, 0.3, 0.2)
+COUNTIES_PER_CITY = (2, 4)  # kept when the number of counties allows
+TOWNSHIPS_PER_COUNTY = (4, 8)
+VILLAGE_MIN_HOUSEHOLDS = 10
+SPREAD = {  # gamma shape of the weights that split a total among parts (larger = more even)
+    "province": 6.0,
+    "county": 5.0,
+    "city": 8.0,
+    "township": 3.0,
+    "village": 6.0,
+}
+WESTERN_PATTERN = (1, 1, 1, 0, 0)  # provinces 1, 2, 3 of every five are western (60%); a single province is western
+POOR_VILLAGE_RATE = 0.60
+POOR_SHARE_OF_RURAL = {True: (0.20, 0.40), False: (0.10, 0.20)}  # poor households / all households of the village
+VILLAGE_FLAG_RATES = {  # flag: (rate in poor villages, rate elsewhere); road..internet = 1 means the service is lacking
+    "road": (0.27, 0.09),  # about 20% overall
+    "water": (0.20, 0.075),  # about 15%
+    "power": (0.07, 0.02),  # about 5%
+    "internet": (0.50, 0.25),  # about 40%
+    "ecological_zone": (0.35, 0.225),  # about 30%
+    "relocation_zone": (0.14, 0.04),  # about 10%: harsh environment, "one side's land cannot feed its people"
+    "old_revolutionary_base": (0.18, 0.105),  # about 15%
+}
+ID_LETTERS = {Level.PROVINCE: "P", Level.CITY: "C", Level.COUNTY: "X", Level.TOWNSHIP: "T", Level.VILLAGE: "V"}
+ID_MIN_WIDTH = {Level.PROVINCE: 2, Level.CITY: 2, Level.COUNTY: 2, Level.TOWNSHIP: 2, Level.VILLAGE: 3}
+LEVEL_TITLES = {Level.PROVINCE: "Province", Level.CITY: "City", Level.COUNTY: "County", Level.TOWNSHIP: "Township", Level.VILLAGE: "Village"}
+ROOT_ID = "CN"
+ROOT_NAME = "Central government"
+PARTNER_LETTER = "E"  # eastern partner province of east-west paired assistance
+PARTNER_TITLE = "Eastern partner"
 
-CAUSE_SHARES = {
+# ---------------------------------------------------------------------------------------------------------------
+# Households
+# ---------------------------------------------------------------------------------------------------------------
+POVERTY_LINE = 4000.0  # yuan per person per year, 2020 prices (2,300 at 2010 prices)
+CAUSE_SHARES = {  # main registered cause; illness the most common (about 42%)
     Cause.ILLNESS: 0.42,
     Cause.LACK_OF_CAPITAL: 0.17,
     Cause.LACK_OF_SKILLS: 0.13,
@@ -35,78 +96,168 @@ CAUSE_SHARES = {
     Cause.DISASTER: 0.04,
     Cause.HARSH_ENVIRONMENT: 0.03,
 }
-SIZE_SHARES = np.array([0.16, 0.22, 0.22, 0.20, 0.12, 0.05, 0.02, 0.01])  # sizes 1..8, mean about 3.0
-VILLAGE_FLAG_RATES = {  # (in poor villages, elsewhere)
-    "road": (0.25, 0.08),
-    "water": (0.18, 0.06),
-    "power": (0.05, 0.01),
-    "internet": (0.45, 0.20),
-    "ecological_zone": (0.35, 0.20),
-    "relocation_zone": (0.12, 0.03),
-    "old_revolutionary_base": (0.18, 0.10),
+HARSH_SHARE = {True: 0.20, False: 0.012}  # harsh_environment share in relocation-zone villages / elsewhere (about 3% overall)
+ELDERLY_BY_CAUSE = {Cause.LACK_OF_LABOUR: 0.55, Cause.ILLNESS: 0.15, Cause.DISABILITY: 0.12, Cause.EDUCATION_BURDEN: 0.0}
+ELDERLY_OTHER = 0.08  # elderly-only share for the other causes (about 15% overall)
+ELDERLY_SIZE_SHARES = (0.55, 0.45)  # sizes 1, 2
+SIZE_SHARES = (0.12, 0.21, 0.25, 0.21, 0.12, 0.05, 0.03, 0.01)  # sizes 1..8 of other households (mean 3.0 overall)
+ELDERLY_NO_LABOUR = 0.85  # elderly-only households without able-bodied member
+NO_LABOUR_BY_CAUSE = {Cause.LACK_OF_LABOUR: 1.0, Cause.DISABILITY: 0.25, Cause.ILLNESS: 0.03}
+NO_LABOUR_OTHER = 0.01  # about 20% of households have no labour overall
+LABOUR_SHARES = (0.45, 0.45, 0.10)  # 1, 2, 3 able-bodied members (capped by size minus children)
+SCHOOL_CHILD_RATE = 0.45  # of non-elderly households of 2+ persons (about 35% of all households)
+CHILDREN_SHARES = (0.55, 0.35, 0.10)  # 1, 2, 3 school children (capped by size - 1)
+INCOME_MEDIAN = {True: 2900.0, False: 2450.0}  # yuan per person: with labour / without
+INCOME_SIGMA = 0.30  # log-normal: most between 1,500 and 4,200, about 12% just above the line
+INCOME_FACTOR_POOR_VILLAGE = 0.95
+INCOME_CLIP = (600.0, 5600.0)
+UNSAFE_HOUSE_RATE = {True: 0.18, False: 0.105}  # poor village / other (about 15%)
+UNSAFE_HOUSE_HARSH = 0.30
+CHRONIC_OTHER = {True: 0.10, False: 0.03}  # chronic illness besides the illness cause: elderly / other
+DISABLED_OTHER = {True: 0.20, False: 0.08}  # disabled besides the disability cause: elderly / other (about 15% overall)
+IN_ZONE_RATE = 0.95  # households of a relocation or ecological zone village that live in the zone
+HARSH_SCATTERED_RELOCATION = 0.50  # harsh-environment households outside zone villages flagged for relocation
+
+# ---------------------------------------------------------------------------------------------------------------
+# Measures catalogue (fixed): yuan; uplift is per person per year
+# ---------------------------------------------------------------------------------------------------------------
+# measure_id: (name, batch, category, cost_fixed, cost_per_person, income_uplift, income_kind, covers, eligibility)
+MEASURES: dict[str, tuple[str, Batch, Category, float, float, float, IncomeKind, tuple[Guarantee, ...], str]] = {
+    "industry": ("Industry support (seedlings, livestock, cooperative shares)", Batch.PRODUCTION, Category.INDUSTRY,
+                 5000.0, 1000.0, 1400.0, IncomeKind.WORK, (), "labour_min:1"),
+    "employment": ("Employment transfer and vocational training", Batch.PRODUCTION, Category.INDUSTRY,
+                   3000.0, 0.0, 2000.0, IncomeKind.WORK, (), "labour_min:1"),
+    "tourism_job": ("Job in a village rural-tourism project", Batch.PRODUCTION, Category.INDUSTRY,
+                    1500.0, 0.0, 2500.0, IncomeKind.WORK, (), "labour_min:1;requires_project:industry_tourism"),
+    "pv_dividend": ("Photovoltaic / collective-asset dividend", Batch.PRODUCTION, Category.INDUSTRY,
+                    4000.0, 0.0, 600.0, IncomeKind.TRANSFER, (), ""),
+    "relocation": ("Relocation from inhospitable areas", Batch.RELOCATION, Category.RELOCATION,
+                   10000.0, 20000.0, 1200.0, IncomeKind.WORK, (Guarantee.HOUSING,), "requires_flag:in_relocation_zone"),
+    "forest_ranger": ("Ecological forest-ranger post", Batch.ECOLOGICAL, Category.ECOLOGICAL,
+                      1000.0, 1000.0, 1000.0, IncomeKind.WORK, (), "labour_min:1;requires_flag:in_ecological_zone"),
+    "eco_compensation": ("Ecological compensation payment", Batch.ECOLOGICAL, Category.ECOLOGICAL,
+                         0.0, 315.0, 300.0, IncomeKind.TRANSFER, (), "requires_flag:in_ecological_zone"),
+    "education": ("Education subsidy (compulsory to vocational school)", Batch.EDUCATION, Category.EDUCATION,
+                  2500.0, 0.0, 0.0, IncomeKind.TRANSFER, (Guarantee.EDUCATION,), "min:school_children=1"),
+    "dibao": ("Minimum living guarantee (dibao)", Batch.SOCIAL_SECURITY, Category.GUARANTEE,
+              0.0, 1890.0, 1800.0, IncomeKind.TRANSFER, (Guarantee.LIVING,), ""),
+    "medical": ("Medical assistance and serious-illness insurance", Batch.SOCIAL_SECURITY, Category.GUARANTEE,
+                3000.0, 0.0, 500.0, IncomeKind.TRANSFER, (Guarantee.MEDICAL,), "requires_flag:chronic_illness"),
+    "renovation": ("Dangerous-house renovation", Batch.SOCIAL_SECURITY, Category.HOUSING,
+                   25000.0, 0.0, 0.0, IncomeKind.TRANSFER, (Guarantee.HOUSING,), "requires_flag:unsafe_house"),
+}
+INCOME_MEASURES = ("industry", "employment", "tourism_job", "pv_dividend", "forest_ranger", "eco_compensation", "dibao")
+COMPLEMENTS: tuple[tuple[str, str], ...] = (  # unordered pairs; combines_with is derived from them, so it is symmetric
+    ("industry", "employment"),  # industry support plus training / off-farm work
+    ("industry", "pv_dividend"),
+    ("industry", "eco_compensation"),
+    ("employment", "eco_compensation"),
+    ("relocation", "employment"),  # relocation plus a job at the resettlement site
+    ("relocation", "industry"),
+    ("relocation", "dibao"),
+    ("relocation", "medical"),
+    ("forest_ranger", "eco_compensation"),
+    ("dibao", "medical"),
+    ("dibao", "pv_dividend"),
+    ("dibao", "eco_compensation"),
+    *(("medical", m) for m in ("industry", "employment", "tourism_job", "pv_dividend", "forest_ranger", "eco_compensation")),
+    *(("renovation", m) for m in (*INCOME_MEASURES, "medical")),  # safe house plus any income measure
+    *(("education", m) for m in MEASURES if m != "education"),  # education combines with anything
+)
+
+# ---------------------------------------------------------------------------------------------------------------
+# Village projects
+# ---------------------------------------------------------------------------------------------------------------
+# kind: (category, measure, effect, uplift bonus range (yuan/person, step 100), cost range (yuan), capacity range or None = village)
+PROJECTS: dict[ProjectKind, tuple[Category, str, Effect, tuple[int, int], tuple[float, float], tuple[int, int] | None]] = {
+    ProjectKind.INFRASTRUCTURE: (Category.INFRASTRUCTURE, "industry", Effect.BOOST, (400, 800), (300_000.0, 1_500_000.0), None),
+    ProjectKind.INDUSTRY_TOURISM: (Category.INDUSTRY, "tourism_job", Effect.ENABLE, (0, 0), (200_000.0, 800_000.0), (10, 30)),
+    ProjectKind.NEW_VILLAGE: (Category.HOUSING, "relocation", Effect.BOOST, (500, 500), (300_000.0, 1_000_000.0), (20, 60)),
+    ProjectKind.TRAINING: (Category.INDUSTRY, "employment", Effect.BOOST, (500, 500), (50_000.0, 150_000.0), (30, 80)),
+    ProjectKind.ECOLOGY: (Category.ECOLOGICAL, "forest_ranger", Effect.BOOST, (300, 300), (100_000.0, 400_000.0), (10, 40)),
+}
+PROJECT_CHANCE = {  # chance that a village has a candidate project of the kind: (village qualifies, otherwise)
+    ProjectKind.INFRASTRUCTURE: (0.75, 0.05),  # qualifies: some infrastructure lacking
+    ProjectKind.INDUSTRY_TOURISM: (0.45, 0.25),  # qualifies: old revolutionary base ("red tourism")
+    ProjectKind.NEW_VILLAGE: (0.80, 0.0),  # qualifies: relocation zone
+    ProjectKind.TRAINING: (0.30, 0.30),
+    ProjectKind.ECOLOGY: (0.50, 0.0),  # qualifies: ecological zone
+}
+MAX_PROJECTS_PER_VILLAGE = 3
+COST_STEP = 1000.0  # project costs rounded to 1,000 yuan
+
+# ---------------------------------------------------------------------------------------------------------------
+# Funds
+# ---------------------------------------------------------------------------------------------------------------
+MONEY_PER_HOUSEHOLD = 11_000.0  # yuan over all six levels
+LEVEL_SHARE = {Level.CENTRAL: 0.40, Level.PROVINCE: 0.20, Level.CITY: 0.10, Level.COUNTY: 0.20, Level.TOWNSHIP: 0.05, Level.VILLAGE: 0.05}
+PAIRED_SHARE = 0.05  # east-west paired assistance, on top
+LEVEL_NOISE = (0.8, 1.2)  # money per region ~ poor households below it x uniform noise
+CENTRAL_EARMARKS = {  # category: (share of the central money, co-financing: the fund pays at most 1 - this of a spending cell)
+    Category.INDUSTRY: (0.26, 0.2),
+    Category.GUARANTEE: (0.20, 0.0),
+    Category.HOUSING: (0.16, 0.0),
+    Category.RELOCATION: (0.14, 0.0),
+    Category.EDUCATION: (0.10, 0.0),
+    Category.INFRASTRUCTURE: (0.08, 0.2),
+    Category.ECOLOGICAL: (0.06, 0.0),
+}
+PROVINCE_GENERAL_SHARE = 0.6  # the rest is split over 1-2 earmarked funds
+PROVINCE_EARMARKS = (Category.GUARANTEE, Category.EDUCATION, Category.HOUSING, Category.INDUSTRY, Category.RELOCATION)
+CITY_EARMARK = (Category.INDUSTRY, 0.5, 0.3)  # category, chance a city has it, its share of the city's money
+COUNTY_EARMARKS = (Category.HOUSING, Category.RELOCATION, Category.INDUSTRY)
+COUNTY_EARMARK_CHANCE, COUNTY_EARMARK_SHARE = 0.5, 0.2
+VILLAGE_FUND_CHANCE = 0.75  # villages with a collective fund (the others have none)
+PAIRED_CATEGORIES = (Category.INDUSTRY, Category.EDUCATION, Category.INFRASTRUCTURE)
+PAIRED_COUNTY_SHARE = 0.6  # counties of the province that the eastern partner pairs with
+
+# ---------------------------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------------------------
+HELPER_CAPACITY = (3, 8)
+HELPER_COVER = (0.71, 1.11)  # household-helper capacity / poor households, per township (others add about 7%)
+HELPER_HOME_SHARES = {Level.TOWNSHIP: 0.55, Level.COUNTY: 0.30, Level.CITY: 0.10, Level.PROVINCE: 0.05}
+SECRETARY_HOME_SHARES = {Level.COUNTY: 0.70, Level.CITY: 0.20, Level.PROVINCE: 0.10}
+SECRETARIES_PER_POOR_VILLAGE = (1, 2)
+WORK_TEAM_CHANCE = 0.5  # poor villages with a work-team member (home: the village's township)
+WORK_TEAM_CAPACITY = (5, 10)
+PAIRED_HELPERS_PER_COUNTY = (1, 3)  # eastern cadres seconded to each paired county
+SKILL_WEIGHTS = {
+    Skill.AGRICULTURE: 0.25,
+    Skill.EMPLOYMENT: 0.20,
+    Skill.HEALTH: 0.15,
+    Skill.EDUCATION: 0.15,
+    Skill.CONSTRUCTION: 0.10,
+    Skill.SOCIAL_WORK: 0.15,
 }
 
-# measure_id, name, batch, category, cost_fixed, cost_per_person, income_uplift, income_kind, covers, eligibility, combines_with
-MEASURES = [
-    ("industry", "Industry support (seeds, livestock, cooperative shares)", "production", "industry", 5000, 1000, 1400, "work", "",
-     "labour_min:1", "employment;education;renovation;medical;pv_dividend"),
-    ("employment", "Employment transfer and skills training", "production", "industry", 3000, 0, 2000, "work", "",
-     "labour_min:1", "industry;relocation;education;renovation;medical"),
-    ("tourism_job", "Job in a village tourism or industry project", "production", "industry", 1500, 0, 2500, "work", "",
-     "labour_min:1;requires_project:industry_tourism", "education;renovation;medical"),
-    ("relocation", "Relocation from inhospitable areas", "relocation", "relocation", 10000, 20000, 1200, "work", "housing",
-     "requires_flag:in_relocation_zone", "employment;education;medical;dibao"),
-    ("forest_ranger", "Ecological forest-ranger post", "ecological", "ecological", 1000, 0, 1000, "work", "",
-     "labour_min:1;requires_flag:in_ecological_zone", "eco_compensation;education;medical;renovation"),
-    ("eco_compensation", "Ecological compensation payment", "ecological", "ecological", 0, 315, 300, "transfer", "",
-     "requires_flag:in_ecological_zone", "forest_ranger;dibao;education"),
-    ("education", "Education subsidy (compulsory to vocational)", "education", "education", 2500, 0, 0, "transfer", "education",
-     "min:school_children=1", "industry;employment;tourism_job;relocation;forest_ranger;eco_compensation;dibao;renovation"),
-    ("dibao", "Minimum living guarantee", "social_security", "guarantee", 0, 1890, 1800, "transfer", "living",
-     "", "medical;education;relocation;eco_compensation;renovation;pv_dividend"),
-    ("medical", "Medical assistance and serious-illness insurance", "social_security", "guarantee", 3000, 0, 500, "transfer", "medical",
-     "requires_flag:chronic_illness", "dibao;industry;employment;tourism_job;forest_ranger;renovation"),
-    ("renovation", "Dangerous-house renovation", "relocation", "housing", 25000, 0, 0, "transfer", "housing",
-     "requires_flag:unsafe_house", "industry;employment;tourism_job;forest_ranger;education;dibao;medical"),
-    ("pv_dividend", "Photovoltaic / collective asset dividend", "production", "industry", 4000, 0, 600, "transfer", "",
-     "", "industry;dibao"),
-]
-
-# kind, category, measure boosted or enabled, effect, uplift_bonus, (cost low, high), (capacity low, high)
-PROJECT_KINDS = [
-    ("infrastructure", "infrastructure", "industry", "boost", 600, (150_000, 600_000), (30, 80)),
-    ("industry_tourism", "industry", "tourism_job", "enable", 0, (150_000, 500_000), (10, 30)),
-    ("new_village", "housing", "relocation", "boost", 500, (200_000, 800_000), (20, 60)),
-    ("training", "industry", "employment", "boost", 500, (50_000, 150_000), (30, 80)),
-    ("ecology", "ecological", "forest_ranger", "boost", 300, (80_000, 300_000), (10, 40)),
-]
-
-CENTRAL_EARMARKS = {  # category: share of the central money, co-financing
-    "industry": (0.30, 0.2),
-    "guarantee": (0.24, 0.0),
-    "education": (0.14, 0.0),
-    "relocation": (0.12, 0.0),
-    "infrastructure": (0.08, 0.2),
-    "ecological": (0.06, 0.0),
-    "housing": (0.06, 0.0),
-}
-SKILLS = np.array(["agriculture", "employment", "health", "education", "construction", "social_work"])
+# rounding of written values
+MONEY_DECIMALS = 2
+INCOME_DECIMALS = 1
 
 
 def generate(households: int, seed: int = 0, provinces: int = 1, out: Path | None = None) -> dict[str, pd.DataFrame]:
-    """Generate the six input tables; write them as CSV to ``out`` when given."""
-    if households < 1 or provinces < 1:
-        raise ValueError("households and provinces must be at least 1")
+    """Generate the six input tables (columns as in ``contract.TABLES``); write ``out/<table>.csv`` when given.
+
+    Same arguments, same tables and bytes. Ids are strings, flags 0/1, lists ``;``-joined, enums their values.
+    """
+    if provinces < 1:
+        raise ValueError("provinces must be at least 1")
+    if households < provinces:
+        raise ValueError(f"households ({households}) must be at least the number of provinces ({provinces})")
     rng = np.random.default_rng(seed)
-    regions, village_hh = _regions(households, provinces, rng)
-    hh = _households(regions, village_hh, rng)
+    tree = _Tree.build(households, provinces, rng)
+    hh = _households(tree, rng)
     tables = {
-        "regions": regions,
+        "regions": tree.table(),
         "households": hh,
-        "measures": pd.DataFrame(MEASURES, columns=[c.name for c in TABLES["measures"]]),
-        "projects": _projects(regions, rng),
-        "funds": _funds(regions, hh, rng),
-        "helpers": _helpers(regions, hh, rng),
+        "measures": measures_table(),
+        "projects": _projects(tree, rng),
+    }
+    paired = _paired_counties(tree, rng)
+    tables |= {
+        "funds": _funds(tree, paired, rng),
+        "helpers": _helpers(tree, paired, rng),
     }
     tables = {name: df[[c.name for c in TABLES[name]]].reset_index(drop=True) for name, df in tables.items()}
     if out is not None:
@@ -115,264 +266,580 @@ def generate(households: int, seed: int = 0, provinces: int = 1, out: Path | Non
 
 
 def write_tables(tables: dict[str, pd.DataFrame], out: Path) -> None:
-    """Write each table as ``out/<name>.csv``, atomically (temporary file, then rename)."""
+    """Write each table as ``out/<name>.csv`` atomically: a temporary file in ``out``, flushed, then renamed.
+
+    A reader sees either the previous file or the complete new one, never a partial write.
+    """
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for name, df in tables.items():
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".csv", dir=out)
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".csv.tmp", dir=out)
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
                 df.to_csv(fh, index=False, lineterminator="\n")
+                fh.flush()
+                os.fsync(fh.fileno())
             os.replace(tmp, out / f"{name}.csv")
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
 
 
-def _split(total: int, parts: int, rng: np.random.Generator, minimum: int = 1) -> np.ndarray:
-    """Split ``total`` into ``parts`` positive integers with some spread."""
-    if parts * minimum > total:
-        minimum = 0
-    weights = rng.gamma(4.0, size=parts)
-    extra = rng.multinomial(total - parts * minimum, weights / weights.sum())
-    return extra + minimum
-
-
-def _ids(parent: np.ndarray, prefix: str, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Child ids ``<parent><prefix><n>`` for ``counts[i]`` children of ``parent[i]``."""
-    width = max(2, len(str(int(counts.max()) if len(counts) else 1)))
-    par = np.repeat(parent, counts)
-    starts = np.cumsum(counts) - counts
-    number = np.arange(counts.sum()) - np.repeat(starts, counts) + 1
-    return np.char.add(np.char.add(par.astype(str), prefix), np.char.zfill(number.astype(str), width)), par
-
-
-def _regions(n: int, provinces: int, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
-    prov = np.char.add("P", np.char.zfill((np.arange(provinces) + 1).astype(str), 2))
-    n_cities = rng.integers(3, 6, size=provinces)
-    city, city_par = _ids(prov, "C", n_cities)
-    n_counties_total = max(len(city), int(round(n / HOUSEHOLDS_PER_COUNTY)))
-    county, county_par = _ids(city, "X", _split(n_counties_total, len(city), rng))
-    town, town_par = _ids(county, "T", rng.integers(4, 9, size=len(county)))
-    n_villages = max(len(town), int(np.ceil(n / HOUSEHOLDS_PER_VILLAGE)))
-    village, village_par = _ids(town, "V", _split(n_villages, len(town), rng))
-    village_hh = _split(n, len(village), rng)
-    east = np.char.add("E", np.char.zfill((np.arange(provinces) + 1).astype(str), 2))
-    western_prov = (np.arange(provinces) % 5) < 3  # about 60% of provinces are western
+def measures_table() -> pd.DataFrame:
+    """The fixed measures catalogue; ``combines_with`` is derived from :data:`COMPLEMENTS` (hence symmetric)."""
+    ids = list(MEASURES)
+    partners: dict[str, set[str]] = {m: set() for m in ids}
+    for a, b in COMPLEMENTS:
+        partners[a].add(b)
+        partners[b].add(a)
     rows = [
-        pd.DataFrame({"region_id": ["CN"], "parent_id": [""], "level": [0], "name": ["Central government"]}),
-        pd.DataFrame({"region_id": prov, "parent_id": "CN", "level": 1, "name": np.char.add("Province ", np.char.lstrip(prov, "P"))}),
-        pd.DataFrame({"region_id": east, "parent_id": "CN", "level": 1, "name": np.char.add("Eastern partner ", np.char.lstrip(east, "E"))}),
-        pd.DataFrame({"region_id": city, "parent_id": city_par, "level": 2, "name": np.char.add("City ", city)}),
-        pd.DataFrame({"region_id": county, "parent_id": county_par, "level": 3, "name": np.char.add("County ", county)}),
-        pd.DataFrame({"region_id": town, "parent_id": town_par, "level": 4, "name": np.char.add("Township ", town)}),
-    ]
-    poor = rng.random(len(village)) < 0.6
-    share_poor = np.where(poor, rng.uniform(0.2, 0.4, len(village)), rng.uniform(0.08, 0.2, len(village)))
-    villages = pd.DataFrame(
         {
-            "region_id": village,
-            "parent_id": village_par,
-            "level": 5,
-            "name": np.char.add("Village ", village),
-            "rural_households": np.ceil(village_hh / share_poor).astype(np.int64),
-            "poor_village": poor.astype(int),
+            "measure_id": mid,
+            "name": name,
+            "batch": batch.value,
+            "category": category.value,
+            "cost_fixed": fixed,
+            "cost_per_person": per_person,
+            "income_uplift": uplift,
+            "income_kind": kind.value,
+            "covers": LIST_SEP.join(g.value for g in covers),
+            "eligibility": eligibility,
+            "combines_with": LIST_SEP.join(m for m in ids if m in partners[mid]),  # catalogue order
         }
-    )
-    for flag, (in_poor, other) in VILLAGE_FLAG_RATES.items():
-        villages[flag] = (rng.random(len(village)) < np.where(poor, in_poor, other)).astype(int)
-    regions = pd.concat([*rows, villages], ignore_index=True)
-    regions["rural_households"] = regions["rural_households"].fillna(0).astype(np.int64)
-    for flag in ("poor_village", *VILLAGE_FLAG_RATES):
-        regions[flag] = regions[flag].fillna(0).astype(int)
-    province_of = regions["region_id"].str.slice(0, 3)
-    western = dict(zip(prov, western_prov.astype(int)))
-    regions["western"] = province_of.map(western).fillna(0).astype(int)
-    return regions, village_hh
+        for mid, (name, batch, category, fixed, per_person, uplift, kind, covers, eligibility) in MEASURES.items()
+    ]
+    return pd.DataFrame(rows, columns=[c.name for c in TABLES["measures"]])
 
 
-def _households(regions: pd.DataFrame, village_hh: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
-    villages = regions[regions["level"] == 5].reset_index(drop=True)
-    n = int(village_hh.sum())
-    v = np.repeat(np.arange(len(villages)), village_hh)
-    causes = np.array([c.value for c in CAUSE_SHARES])
-    cause = causes[rng.choice(len(causes), size=n, p=np.array(list(CAUSE_SHARES.values())))]
-    relocation_zone = villages["relocation_zone"].to_numpy()[v] == 1
-    cause = np.where(relocation_zone & (rng.random(n) < 0.4), Cause.HARSH_ENVIRONMENT.value, cause)
-    size = rng.choice(np.arange(1, 9), size=n, p=SIZE_SHARES)
-    elderly = (rng.random(n) < 0.12) | ((cause == Cause.LACK_OF_LABOUR.value) & (rng.random(n) < 0.5))
-    size = np.where(elderly, np.minimum(size, 2), size)
-    no_labour = elderly | (cause == Cause.LACK_OF_LABOUR.value) | (rng.random(n) < 0.04)
-    labour = np.where(no_labour, 0, np.minimum(size, rng.integers(1, 4, size=n)))
-    kids_max = np.maximum(size - 1, 0)
-    kids = np.where(rng.random(n) < 0.32, rng.integers(1, 3, size=n), 0)
-    kids = np.where(cause == Cause.EDUCATION_BURDEN.value, np.maximum(kids, 1), kids)
-    kids = np.where(elderly, 0, np.minimum(kids, kids_max))
-    poor_village = villages["poor_village"].to_numpy()[v] == 1
-    median = np.where(no_labour, 2400.0, 2900.0)
-    income = np.clip(median * np.exp(rng.normal(0.0, 0.33, n)), 400.0, 6000.0)
+# ---------------------------------------------------------------------------------------------------------------
+# Region tree
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class _Tree:
+    """The generated region tree as arrays per level (index positions, not ids, link the levels)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[Level, np.ndarray] = {}
+        self.parent: dict[Level, np.ndarray] = {}  # position of the parent in the level above
+        self.hh: dict[Level, np.ndarray] = {}  # poor households in each region's subtree
+        self.partners = np.empty(0, dtype=str)
+        self.village_flags: dict[str, np.ndarray] = {}
+        self.rural = np.empty(0, dtype=np.int64)
+        self.western = np.empty(0, dtype=bool)  # per province
+
+    @classmethod
+    def build(cls, n: int, provinces: int, rng: np.random.Generator) -> _Tree:
+        """Split ``n`` households top-down: provinces, counties (by size), cities, townships, villages."""
+        t = cls()
+        one = np.ones(1, dtype=np.int64)
+        n_prov = _split(np.array([n]), np.array([provinces]), one, SPREAD["province"], rng)
+        # counties per province scale with households; never more than the province's villages
+        v_prov = np.maximum(1, np.rint(n_prov / HOUSEHOLDS_PER_VILLAGE)).astype(np.int64)
+        c_prov = np.maximum(np.rint(n_prov / HOUSEHOLDS_PER_COUNTY), np.minimum(MIN_COUNTIES, v_prov // 4))
+        c_prov = np.clip(c_prov, 1, v_prov).astype(np.int64)
+        # cities: 3-5 when that keeps 2-4 counties per city; more cities for big provinces, fewer for tiny ones
+        lo = -(-c_prov // COUNTIES_PER_CITY[1])
+        hi = np.maximum(lo, c_prov // COUNTIES_PER_CITY[0])
+        k_prov = np.clip(rng.choice(np.array(CITY_CHOICES), size=provinces, p=np.array(CITY_SHARES)), lo, hi)
+        # households per county (the county is the sizing unit), then counties per city
+        n_county = _split(n_prov, c_prov, np.minimum(HOUSEHOLDS_PER_VILLAGE, n_prov // c_prov), SPREAD["county"], rng)
+        c_city = _split(c_prov, k_prov, np.minimum(COUNTIES_PER_CITY[0], c_prov // k_prov), SPREAD["city"], rng)
+        v_county = np.maximum(1, np.rint(n_county / HOUSEHOLDS_PER_VILLAGE)).astype(np.int64)
+        t_county = np.minimum(rng.integers(TOWNSHIPS_PER_COUNTY[0], TOWNSHIPS_PER_COUNTY[1] + 1, size=len(n_county)), v_county)
+        v_town = _split(v_county, t_county, np.ones_like(v_county), SPREAD["township"], rng)
+        n_village = _split(n_county, v_county, np.minimum(VILLAGE_MIN_HOUSEHOLDS, n_county // v_county), SPREAD["village"], rng)
+
+        counts = {Level.PROVINCE: np.array([provinces]), Level.CITY: k_prov, Level.COUNTY: c_city, Level.TOWNSHIP: t_county, Level.VILLAGE: v_town}
+        parent_ids = np.array([ROOT_ID])
+        for level in (Level.PROVINCE, Level.CITY, Level.COUNTY, Level.TOWNSHIP, Level.VILLAGE):
+            ids, parent = _child_ids(parent_ids, counts[level], ID_LETTERS[level], ID_MIN_WIDTH[level], root=level == Level.PROVINCE)
+            t.ids[level], t.parent[level] = ids, parent
+            parent_ids = ids
+        t.ids[Level.CENTRAL], t.parent[Level.CENTRAL] = np.array([ROOT_ID]), np.array([-1])
+        t.hh[Level.VILLAGE] = n_village
+        for level in (Level.TOWNSHIP, Level.COUNTY, Level.CITY, Level.PROVINCE, Level.CENTRAL):
+            below = Level(level + 1)
+            t.hh[level] = np.bincount(t.parent[below], weights=t.hh[below], minlength=len(t.ids[level])).astype(np.int64)
+        t.partners = _numbered(PARTNER_LETTER, np.arange(1, provinces + 1), ID_MIN_WIDTH[Level.PROVINCE])
+        t.western = np.resize(np.array(WESTERN_PATTERN, dtype=bool), provinces)
+        t._villages(rng)
+        return t
+
+    def _villages(self, rng: np.random.Generator) -> None:
+        """Village flags and total rural households (poor villages have more gaps and a higher poor share)."""
+        nv = len(self.ids[Level.VILLAGE])
+        poor = rng.random(nv) < POOR_VILLAGE_RATE
+        flags = {"poor_village": poor}
+        for flag, (in_poor, other) in VILLAGE_FLAG_RATES.items():
+            flags[flag] = rng.random(nv) < np.where(poor, in_poor, other)
+        self.village_flags = flags
+        low = np.where(poor, POOR_SHARE_OF_RURAL[True][0], POOR_SHARE_OF_RURAL[False][0])
+        high = np.where(poor, POOR_SHARE_OF_RURAL[True][1], POOR_SHARE_OF_RURAL[False][1])
+        share = rng.uniform(low, high)
+        self.rural = np.ceil(self.hh[Level.VILLAGE] / share).astype(np.int64)
+
+    def up(self, level: Level, to: Level) -> np.ndarray:
+        """For every region of ``level``, the position of its ancestor at level ``to``."""
+        pos = np.arange(len(self.ids[level]))
+        for lv in range(level, to, -1):
+            pos = self.parent[Level(lv)][pos]
+        return pos
+
+    def name(self, level: Level) -> np.ndarray:
+        """Readable names: "County 01-02-03" from id "P01C02X03"."""
+        digits = pd.Series(self.ids[level]).str.replace(r"[A-Z]+", "-", regex=True).str.strip("-")
+        return (LEVEL_TITLES[level] + " " + digits).to_numpy(dtype=str)
+
+    def table(self) -> pd.DataFrame:
+        """The ``regions`` table: root, provinces, eastern partners, then cities down to villages."""
+        prov_of = {lv: self.up(lv, Level.PROVINCE) for lv in (Level.PROVINCE, Level.CITY, Level.COUNTY, Level.TOWNSHIP, Level.VILLAGE)}
+        parts = [
+            pd.DataFrame({"region_id": [ROOT_ID], "parent_id": [""], "level": [int(Level.CENTRAL)], "name": [ROOT_NAME], "western": [0]}),
+            self._level_frame(Level.PROVINCE, prov_of[Level.PROVINCE]),
+            pd.DataFrame(
+                {
+                    "region_id": self.partners,
+                    "parent_id": ROOT_ID,
+                    "level": int(Level.PROVINCE),
+                    "name": np.char.add(PARTNER_TITLE + " ", np.char.lstrip(self.partners, PARTNER_LETTER)),
+                    "western": 0,
+                }
+            ),
+            *(self._level_frame(lv, prov_of[lv]) for lv in (Level.CITY, Level.COUNTY, Level.TOWNSHIP)),
+        ]
+        village = self._level_frame(Level.VILLAGE, prov_of[Level.VILLAGE])
+        village["rural_households"] = self.rural
+        for flag, values in self.village_flags.items():
+            village[flag] = values.astype(np.int64)
+        regions = pd.concat([*parts, village], ignore_index=True)
+        for col in ("rural_households", "poor_village", *VILLAGE_FLAG_RATES):
+            regions[col] = regions[col].fillna(0).astype(np.int64)
+        return regions
+
+    def _level_frame(self, level: Level, province: np.ndarray) -> pd.DataFrame:
+        above = Level(level - 1)
+        return pd.DataFrame(
+            {
+                "region_id": self.ids[level],
+                "parent_id": self.ids[above][self.parent[level]],
+                "level": int(level),
+                "name": self.name(level),
+                "western": self.western[province].astype(np.int64),
+            }
+        )
+
+
+def _split(totals: np.ndarray, parts: np.ndarray, minimum: np.ndarray, shape: float, rng: np.random.Generator) -> np.ndarray:
+    """Split each ``totals[g]`` into ``parts[g]`` integers >= ``minimum[g]`` with gamma-distributed shares.
+
+    Returns the parts of all groups concatenated in group order; each group sums exactly to its total
+    (cumulative rounding, so no remainder bookkeeping and no negative part).
+    """
+    totals, parts, minimum = (np.asarray(a, dtype=np.int64) for a in (totals, parts, minimum))
+    group = np.repeat(np.arange(len(parts)), parts)
+    w = rng.gamma(shape, size=len(group))
+    rest = (totals - parts * minimum)[group].astype(float)
+    start = np.cumsum(parts) - parts
+    cw = np.cumsum(w)
+    before = np.where(start > 0, cw[np.maximum(start - 1, 0)], 0.0)
+    within = cw - before[group]
+    total_w = within[np.cumsum(parts) - 1][group]
+    cum = np.floor(rest * within / total_w)
+    last = np.zeros(len(group), dtype=bool)
+    last[np.cumsum(parts) - 1] = True
+    cum = np.minimum(np.where(last, rest, cum), rest)
+    prev = np.concatenate([[0.0], cum[:-1]])
+    prev[start] = 0.0
+    return (cum - prev).astype(np.int64) + minimum[group]
+
+
+def _numbered(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
+    """``prefix`` + zero-padded ``numbers`` (fast: digits built as bytes, no per-item formatting)."""
+    numbers = np.asarray(numbers, dtype=np.int64)
+    width = max(width, len(str(int(numbers.max()))) if len(numbers) else width)
+    head = np.frombuffer(prefix.encode("ascii"), dtype=np.uint8)
+    buf = np.empty((len(numbers), len(head) + width), dtype=np.uint8)
+    buf[:, : len(head)] = head
+    powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
+    buf[:, len(head) :] = (numbers[:, None] // powers[None, :]) % 10 + ord("0")
+    return buf.view(f"S{buf.shape[1]}").ravel().astype(str)
+
+
+def _child_ids(parent_ids: np.ndarray, counts: np.ndarray, letter: str, min_width: int, root: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Ids ``<parent><letter><n>`` for ``counts[i]`` children of each parent (no parent prefix below the root)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    parent = np.repeat(np.arange(len(counts)), counts)
+    number = np.arange(len(parent)) - (np.cumsum(counts) - counts)[parent] + 1
+    width = max(min_width, len(str(int(counts.max()))))
+    own = _numbered(letter, number, width)
+    ids = own if root else np.char.add(parent_ids[parent], own)
+    return ids, parent
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Households
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _draw(shares: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Category index for uniforms ``u`` given (possibly per-row) shares (last axis)."""
+    cum = np.cumsum(shares, axis=-1)
+    cum = cum / cum[..., -1:]
+    if cum.ndim == 1:
+        return np.minimum(np.searchsorted(cum, u, side="right"), len(cum) - 1)
+    return np.minimum((u[:, None] >= cum).sum(axis=1), cum.shape[1] - 1)
+
+
+def _households(tree: _Tree, rng: np.random.Generator) -> pd.DataFrame:
+    """Poor households, village by village; cause first, then the attributes that must agree with it."""
+    per_village = tree.hh[Level.VILLAGE]
+    n = int(per_village.sum())
+    v = np.repeat(np.arange(len(per_village)), per_village)
+    flags = tree.village_flags
+    reloc_v, eco_v, poor_v = flags["relocation_zone"][v], flags["ecological_zone"][v], flags["poor_village"][v]
+
+    # main cause: harsh environment concentrated in relocation-zone villages
+    causes = list(CAUSE_SHARES)
+    harsh = causes.index(Cause.HARSH_ENVIRONMENT)
+    base = np.array(list(CAUSE_SHARES.values()))
+    shares = {}
+    for zone in (True, False):
+        s = base.copy()
+        s[harsh] = 0.0
+        s = s / s.sum() * (1.0 - HARSH_SHARE[zone])
+        s[harsh] = HARSH_SHARE[zone]
+        shares[zone] = s
+    u = rng.random(n)
+    cause_idx = np.where(reloc_v, _draw(shares[True], u), _draw(shares[False], u))
+    cause_values = np.array([c.value for c in causes])
+    cause = cause_values[cause_idx]
+    is_cause = {c: cause_idx == i for i, c in enumerate(causes)}
+
+    # elderly-only households (mostly no labour, 1-2 persons, no school children)
+    p_elderly = np.full(n, ELDERLY_OTHER)
+    for c, share in ELDERLY_BY_CAUSE.items():
+        p_elderly[is_cause[c]] = share
+    elderly = rng.random(n) < p_elderly
+    size_elderly = _draw(np.array(ELDERLY_SIZE_SHARES), rng.random(n)) + 1
+    size_other = _draw(np.array(SIZE_SHARES), rng.random(n)) + 1
+    size = np.where(elderly, size_elderly, size_other)
+    size = np.where(is_cause[Cause.EDUCATION_BURDEN], np.maximum(size, 2), size)
+
+    kids = np.where(rng.random(n) < SCHOOL_CHILD_RATE, _draw(np.array(CHILDREN_SHARES), rng.random(n)) + 1, 0)
+    kids = np.where(is_cause[Cause.EDUCATION_BURDEN], np.maximum(kids, 1), kids)
+    kids = np.where(elderly, 0, np.minimum(kids, size - 1))
+
+    p_no_labour = np.full(n, NO_LABOUR_OTHER)
+    for c, share in NO_LABOUR_BY_CAUSE.items():
+        p_no_labour[is_cause[c]] = share
+    p_no_labour = np.where(elderly, ELDERLY_NO_LABOUR, p_no_labour)
+    no_labour = (rng.random(n) < p_no_labour) | is_cause[Cause.LACK_OF_LABOUR]
+    able = _draw(np.array(LABOUR_SHARES), rng.random(n)) + 1
+    labour = np.where(no_labour, 0, np.minimum(able, size - kids))
+
+    # income per person: log-normal around the line, lower without labour and in poor villages
+    median = np.where(no_labour, INCOME_MEDIAN[False], INCOME_MEDIAN[True]) * np.where(poor_v, INCOME_FACTOR_POOR_VILLAGE, 1.0)
+    income = np.clip(median * np.exp(rng.normal(0.0, INCOME_SIGMA, n)), *INCOME_CLIP)
+
+    is_harsh = is_cause[Cause.HARSH_ENVIRONMENT]
+    unsafe = rng.random(n) < np.where(is_harsh, UNSAFE_HOUSE_HARSH, np.where(poor_v, UNSAFE_HOUSE_RATE[True], UNSAFE_HOUSE_RATE[False]))
+    chronic = is_cause[Cause.ILLNESS] | (rng.random(n) < np.where(elderly, CHRONIC_OTHER[True], CHRONIC_OTHER[False]))
+    disabled = is_cause[Cause.DISABILITY] | (rng.random(n) < np.where(elderly, DISABLED_OTHER[True], DISABLED_OTHER[False]))
+    in_zone = rng.random(n) < IN_ZONE_RATE
+    in_relocation = (reloc_v & (in_zone | is_harsh)) | (~reloc_v & is_harsh & (rng.random(n) < HARSH_SCATTERED_RELOCATION))
+    in_ecological = eco_v & (rng.random(n) < IN_ZONE_RATE)
+
     return pd.DataFrame(
         {
-            "household_id": np.char.add("H", np.char.zfill((np.arange(n) + 1).astype(str), max(7, len(str(n))))),
-            "village_id": villages["region_id"].to_numpy()[v],
-            "size": size,
-            "income_per_capita": income.round(1),
-            "labour": labour,
-            "school_children": kids,
-            "unsafe_house": (rng.random(n) < np.where(poor_village, 0.18, 0.10)).astype(int),
-            "chronic_illness": ((cause == Cause.ILLNESS.value) | (rng.random(n) < 0.2)).astype(int),
-            "disabled": ((cause == Cause.DISABILITY.value) | (rng.random(n) < 0.08)).astype(int),
-            "elderly_only": elderly.astype(int),
-            "in_relocation_zone": (relocation_zone & (rng.random(n) < 0.9)).astype(int),
-            "in_ecological_zone": ((villages["ecological_zone"].to_numpy()[v] == 1) & (rng.random(n) < 0.9)).astype(int),
+            "household_id": _numbered("H", np.arange(1, n + 1), 7),
+            "village_id": tree.ids[Level.VILLAGE][v],
+            "size": size.astype(np.int64),
+            "income_per_capita": income.round(INCOME_DECIMALS),
+            "labour": labour.astype(np.int64),
+            "school_children": kids.astype(np.int64),
+            "unsafe_house": unsafe.astype(np.int64),
+            "chronic_illness": chronic.astype(np.int64),
+            "disabled": disabled.astype(np.int64),
+            "elderly_only": elderly.astype(np.int64),
+            "in_relocation_zone": in_relocation.astype(np.int64),
+            "in_ecological_zone": in_ecological.astype(np.int64),
             "cause": cause,
         }
     )
 
 
-def _projects(regions: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    villages = regions[regions["level"] == 5].reset_index(drop=True)
-    nv = len(villages)
-    lacking = villages[["road", "water", "power", "internet"]].to_numpy().any(axis=1)
-    chance = {
-        "infrastructure": np.where(lacking, 0.7, 0.1),
-        "industry_tourism": np.full(nv, 0.35),
-        "new_village": np.where(villages["relocation_zone"] == 1, 0.8, 0.0),
-        "training": np.full(nv, 0.3),
-        "ecology": np.where(villages["ecological_zone"] == 1, 0.5, 0.0),
+# ---------------------------------------------------------------------------------------------------------------
+# Projects
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _projects(tree: _Tree, rng: np.random.Generator) -> pd.DataFrame:
+    """0-3 candidate projects per village, each tied to a need of the village (gaps, zones, tourism assets)."""
+    f = tree.village_flags
+    nv = len(tree.ids[Level.VILLAGE])
+    qualifies = {
+        ProjectKind.INFRASTRUCTURE: f["road"] | f["water"] | f["power"] | f["internet"],
+        ProjectKind.INDUSTRY_TOURISM: f["old_revolutionary_base"],
+        ProjectKind.NEW_VILLAGE: f["relocation_zone"],
+        ProjectKind.TRAINING: np.ones(nv, dtype=bool),
+        ProjectKind.ECOLOGY: f["ecological_zone"],
     }
+    village_hh = tree.hh[Level.VILLAGE]
     parts = []
-    for order, (kind, category, measure, effect, bonus, cost, capacity) in enumerate(PROJECT_KINDS):
-        has = rng.random(nv) < chance[kind]
-        k = int(has.sum())
+    for order, (kind, (category, measure, effect, bonus, cost, capacity)) in enumerate(PROJECTS.items()):
+        yes, no = PROJECT_CHANCE[kind]
+        where = np.flatnonzero(rng.random(nv) < np.where(qualifies[kind], yes, no))
+        k = len(where)
+        cap = village_hh[where] if capacity is None else np.minimum(rng.integers(capacity[0], capacity[1] + 1, size=k), village_hh[where])
         parts.append(
             pd.DataFrame(
                 {
-                    "village": np.flatnonzero(has),
+                    "village": where,
                     "order": order,
-                    "kind": kind,
-                    "category": category,
-                    "cost": (rng.uniform(*cost, size=k) / 1000).round() * 1000,
-                    "capacity": rng.integers(capacity[0], capacity[1] + 1, size=k),
+                    "key": rng.random(k),
+                    "kind": kind.value,
+                    "category": category.value,
+                    "cost": np.round(rng.uniform(cost[0], cost[1], size=k) / COST_STEP) * COST_STEP,
+                    "capacity": np.maximum(cap, 1).astype(np.int64),
                     "measure_id": measure,
-                    "effect": effect,
-                    "uplift_bonus": float(bonus),
+                    "effect": effect.value,
+                    "uplift_bonus": (rng.integers(bonus[0] // 100, bonus[1] // 100 + 1, size=k) * 100).astype(float),
                 }
             )
         )
-    df = pd.concat(parts, ignore_index=True).sort_values(["village", "order"], kind="stable")
-    df = df[df.groupby("village").cumcount() < 3].reset_index(drop=True)
-    df["project_id"] = np.char.add("J", np.char.zfill((np.arange(len(df)) + 1).astype(str), 6))
-    df["village_id"] = villages["region_id"].to_numpy()[df["village"].to_numpy()]
+    df = pd.concat(parts, ignore_index=True)
+    # at most three per village: keep a random three, then list them by village and kind
+    df = df.sort_values(["village", "key"], kind="stable")
+    df = df[df.groupby("village").cumcount() < MAX_PROJECTS_PER_VILLAGE]
+    df = df.sort_values(["village", "order"], kind="stable").reset_index(drop=True)
+    df["project_id"] = _numbered("J", np.arange(1, len(df) + 1), 6)
+    df["village_id"] = tree.ids[Level.VILLAGE][df["village"].to_numpy()]
     return df
 
 
-def _funds(regions: pd.DataFrame, hh: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    total = MONEY_PER_HOUSEHOLD * len(hh)
-    counts = _households_under(regions, hh)
-    rows: list[dict[str, object]] = []
-
-    def add(fund_id: str, region: str, amount: float, categories: str, targets: str = "", co: float = 0.0, paired: int = 0) -> None:
-        rows.append(
-            {"fund_id": fund_id, "region_id": region, "name": fund_id, "amount": round(float(amount), 2), "categories": categories,
-             "targets": targets, "co_financing": co, "paired": paired}
-        )
-
-    for category, (share, co) in CENTRAL_EARMARKS.items():
-        add(f"F-CN-{category}", "CN", total * LEVEL_SHARE["central"] * share, category, co=co)
-    level_names = {1: "province", 2: "city", 3: "county", 4: "township", 5: "village"}
-    for level, name in level_names.items():
-        at = regions[(regions["level"] == level) & (counts.reindex(regions["region_id"]).fillna(0).to_numpy() > 0)]
-        ids = at["region_id"].to_numpy()
-        per = total * LEVEL_SHARE[name] * counts.reindex(ids).to_numpy() / len(hh) * rng.uniform(0.8, 1.2, len(ids))
-        if name == "village":
-            has = rng.random(len(ids)) < 0.7
-            per = per / 0.7
-            ids, per = ids[has], per[has]
-        for region, amount in zip(ids, per):
-            if name == "province":
-                add(f"F-{region}-general", region, amount * 0.6, "any")
-                add(f"F-{region}-education-guarantee", region, amount * 0.4, "education;guarantee")
-            elif name == "county":
-                add(f"F-{region}-integrated", region, amount * 0.8, "any")
-                add(f"F-{region}-relocation-housing", region, amount * 0.2, "relocation;housing")
-            else:
-                add(f"F-{region}-{name}", region, amount, "any")
-    counties = regions.loc[regions["level"] == 3, "region_id"].to_numpy()
-    for prov in regions.loc[(regions["level"] == 1) & regions["region_id"].str.startswith("P"), "region_id"]:
-        partner = "E" + prov[1:]
-        mine = counties[np.char.startswith(counties.astype(str), prov)]
-        chosen = mine[rng.random(len(mine)) < 0.6] if len(mine) > 1 else mine
-        chosen = chosen if len(chosen) else mine[:1]
-        amount = total * PAIRED_SHARE * counts.get(prov, 0) / len(hh)
-        add(f"F-{partner}-paired-{prov}", partner, amount, "industry;education;infrastructure", targets=";".join(chosen), paired=1)
-    return pd.DataFrame(rows)
+# ---------------------------------------------------------------------------------------------------------------
+# Funds
+# ---------------------------------------------------------------------------------------------------------------
 
 
-def _households_under(regions: pd.DataFrame, hh: pd.DataFrame) -> pd.Series:
-    """Poor households in every region's subtree (ids are hierarchical prefixes of the village id)."""
-    per_village = hh["village_id"].value_counts()
-    out = [per_village]
-    parent = regions.set_index("region_id")["parent_id"]
-    level = per_village
-    for _ in range(5):
-        level = level.groupby(parent.reindex(level.index).to_numpy()).sum()
-        out.append(level)
-    return pd.concat(out)
-
-
-def _helpers(regions: pd.DataFrame, hh: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    counts = _households_under(regions, hh)
-    towns = regions.loc[regions["level"] == 4, ["region_id", "parent_id"]].reset_index(drop=True)
-    need = counts.reindex(towns["region_id"]).fillna(0).to_numpy()
-    # household helpers: capacity for about 95% of the township's households, from several levels
-    per_helper = 5.5
-    n_help = np.ceil(need * rng.uniform(0.85, 1.05, len(towns)) / per_helper).astype(np.int64)
-    town_of = np.repeat(np.arange(len(towns)), n_help)
-    k = len(town_of)
-    home_level = rng.choice([4, 3, 2], size=k, p=[0.5, 0.4, 0.1])
-    county = towns["parent_id"].to_numpy()[town_of]
-    city = regions.set_index("region_id")["parent_id"].reindex(county).to_numpy()
-    home = np.where(home_level == 4, towns["region_id"].to_numpy()[town_of], np.where(home_level == 3, county, city))
-    paired = rng.random(k) < 0.05
-    home = np.where(paired, np.char.add("E", np.char.lstrip(county.astype(str), "P").astype(str).astype("U2")), home)
-    skill_idx = np.argsort(rng.random((k, len(SKILLS))), axis=1)[:, :3]
-    n_skills = rng.integers(2, 4, size=k)
-    skills = [";".join(sorted(SKILLS[row[:m]])) for row, m in zip(skill_idx, n_skills)]
-    helpers = pd.DataFrame(
+def _fund_frame(fund_id: np.ndarray, region: np.ndarray, name: np.ndarray, amount: np.ndarray, categories: np.ndarray | str) -> pd.DataFrame:
+    return pd.DataFrame(
         {
-            "home_region_id": home,
-            "kind": "household_helper",
-            "capacity": rng.integers(3, 9, size=k),
-            "skills": skills,
-            "reach": np.where(home_level == 4, "township", "county"),
-            "paired": paired.astype(int),
-        }
-    )
-    villages = regions[(regions["level"] == 5) & (regions["poor_village"] == 1)].reset_index(drop=True)
-    parent = regions.set_index("region_id")["parent_id"]
-    v_county = parent.reindex(parent.reindex(villages["region_id"]).to_numpy()).to_numpy()
-    sec = np.repeat(np.arange(len(villages)), rng.integers(1, 3, size=len(villages)))
-    secretaries = pd.DataFrame(
-        {
-            "home_region_id": v_county[sec],
-            "kind": "first_secretary",
-            "capacity": 1,
-            "skills": np.array([";".join(sorted(SKILLS[rng.choice(len(SKILLS), 2, replace=False)])) for _ in range(len(sec))]),
-            "reach": "county",
+            "fund_id": fund_id,
+            "region_id": region,
+            "name": name,
+            "amount": np.round(np.asarray(amount, dtype=float), MONEY_DECIMALS),
+            "categories": categories,
+            "targets": "",
+            "co_financing": 0.0,
             "paired": 0,
         }
     )
-    team = np.repeat(np.arange(len(villages)), 2)
-    members = pd.DataFrame(
-        {
-            "home_region_id": v_county[team],
-            "kind": "work_team",
-            "capacity": 10,
-            "skills": SKILLS[rng.integers(0, len(SKILLS), size=len(team))],
-            "reach": "county",
-            "paired": 0,
-        }
-    )
-    out = pd.concat([helpers, secretaries, members], ignore_index=True)
-    out.insert(0, "helper_id", np.char.add("W", np.char.zfill((np.arange(len(out)) + 1).astype(str), 7)))
+
+
+def _paired_counties(tree: _Tree, rng: np.random.Generator) -> list[np.ndarray]:
+    """Per province, the positions of the counties its eastern partner pairs with (about 60%, at least one)."""
+    county_prov = tree.up(Level.COUNTY, Level.PROVINCE)
+    pick = rng.random(len(county_prov)) < PAIRED_COUNTY_SHARE
+    out = []
+    for p in range(len(tree.ids[Level.PROVINCE])):
+        mine = np.flatnonzero(county_prov == p)
+        chosen = mine[pick[mine]]
+        out.append(chosen if len(chosen) else mine[:1])
     return out
+
+
+def _funds(tree: _Tree, paired_counties: list[np.ndarray], rng: np.random.Generator) -> pd.DataFrame:
+    """Funds at all six levels (earmarked and general) plus one east-west paired fund per province."""
+    total = MONEY_PER_HOUSEHOLD * float(tree.hh[Level.CENTRAL][0])
+    parts: list[pd.DataFrame] = []
+
+    # central: earmarked funds over the whole tree (targets empty), two with co-financing
+    cats = list(CENTRAL_EARMARKS)
+    central = _fund_frame(
+        np.array([f"F-{ROOT_ID}-{c.value}" for c in cats]),
+        np.full(len(cats), ROOT_ID),
+        np.array([f"Central {c.value} fund" for c in cats]),
+        np.array([total * LEVEL_SHARE[Level.CENTRAL] * CENTRAL_EARMARKS[c][0] for c in cats]),
+        np.array([c.value for c in cats]),
+    )
+    central["co_financing"] = [CENTRAL_EARMARKS[c][1] for c in cats]
+    parts.append(central)
+
+    for level in (Level.PROVINCE, Level.CITY, Level.COUNTY, Level.TOWNSHIP, Level.VILLAGE):
+        ids, hh = tree.ids[level], tree.hh[level]
+        has = hh > 0
+        if level == Level.VILLAGE:
+            has &= rng.random(len(ids)) < VILLAGE_FUND_CHANCE
+        weight = np.where(has, hh * rng.uniform(*LEVEL_NOISE, size=len(ids)), 0.0)
+        money = total * LEVEL_SHARE[level] * weight / weight.sum() if weight.sum() > 0 else weight
+        ids, money, names = ids[has], money[has], tree.name(level)[has]
+        parts.extend(_level_funds(level, ids, names, money, rng))
+
+    # east-west paired assistance: partner E<nn> (outside the subtree) serves counties of province P<nn>
+    prov_hh = tree.hh[Level.PROVINCE]
+    paired = _fund_frame(
+        np.char.add(np.char.add("F-", tree.partners), np.char.add("-paired-", tree.ids[Level.PROVINCE])),
+        tree.partners,
+        np.array([f"East-west pairing: {PARTNER_TITLE} {e[1:]} with {n}" for e, n in zip(tree.partners, tree.name(Level.PROVINCE))]),
+        total * PAIRED_SHARE * prov_hh / prov_hh.sum(),
+        LIST_SEP.join(c.value for c in PAIRED_CATEGORIES),
+    )
+    paired["targets"] = [LIST_SEP.join(tree.ids[Level.COUNTY][c]) for c in paired_counties]
+    paired["paired"] = 1
+    parts.append(paired)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _level_funds(level: Level, ids: np.ndarray, names: np.ndarray, money: np.ndarray, rng: np.random.Generator) -> list[pd.DataFrame]:
+    """The funds of one level: general ("any") money plus the level's earmarks."""
+    k = len(ids)
+    if level == Level.PROVINCE:
+        # a general fund plus 1-2 earmarked ones (distinct categories, drawn without replacement)
+        n_ear = rng.integers(1, 3, size=k)
+        order = np.argsort(rng.random((k, len(PROVINCE_EARMARKS))), axis=1)
+        out = [_fund_frame(_fid(ids, "general"), ids, np.char.add(names, " general fund"), money * PROVINCE_GENERAL_SHARE, ANY_CATEGORY)]
+        rest = money * (1.0 - PROVINCE_GENERAL_SHARE) / n_ear
+        for slot in range(2):
+            sel = n_ear > slot
+            cat = np.array([c.value for c in PROVINCE_EARMARKS])[order[sel, slot]]
+            out.append(_fund_frame(np.char.add(np.char.add(np.char.add("F-", ids[sel]), "-"), cat), ids[sel],
+                                   np.char.add(np.char.add(np.char.add(names[sel], " "), cat), " fund"), rest[sel], cat))
+        return _by_region(out)
+    if level == Level.CITY:
+        category, chance, share = CITY_EARMARK
+        sel = rng.random(k) < chance
+        general = money * np.where(sel, 1.0 - share, 1.0)
+        out = [
+            _fund_frame(_fid(ids, "general"), ids, np.char.add(names, " general fund"), general, ANY_CATEGORY),
+            _fund_frame(_fid(ids[sel], category.value), ids[sel], np.char.add(names[sel], f" {category.value} fund"), money[sel] * share, category.value),
+        ]
+        return _by_region(out)
+    if level == Level.COUNTY:
+        # integrated agricultural funds ("any") plus, in half of the counties, one earmarked fund
+        sel = rng.random(k) < COUNTY_EARMARK_CHANCE
+        cat = np.array([c.value for c in COUNTY_EARMARKS])[rng.integers(0, len(COUNTY_EARMARKS), size=k)][sel]
+        general = money * np.where(sel, 1.0 - COUNTY_EARMARK_SHARE, 1.0)
+        out = [
+            _fund_frame(_fid(ids, "integrated"), ids, np.char.add(names, " integrated fund"), general, ANY_CATEGORY),
+            _fund_frame(np.char.add(np.char.add(np.char.add("F-", ids[sel]), "-"), cat), ids[sel],
+                        np.char.add(np.char.add(np.char.add(names[sel], " "), cat), " fund"), money[sel] * COUNTY_EARMARK_SHARE, cat),
+        ]
+        return _by_region(out)
+    suffix = "township" if level == Level.TOWNSHIP else "collective"
+    return [_fund_frame(_fid(ids, suffix), ids, np.char.add(names, f" {suffix} fund"), money, ANY_CATEGORY)]
+
+
+def _fid(ids: np.ndarray, suffix: str) -> np.ndarray:
+    return np.char.add(np.char.add("F-", ids), f"-{suffix}")
+
+
+def _by_region(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """One frame with a region's funds next to each other (general first), in region order."""
+    df = pd.concat(frames, ignore_index=True)
+    df["_slot"] = np.concatenate([np.full(len(f), i) for i, f in enumerate(frames)])
+    return [df.sort_values(["region_id", "_slot"], kind="stable").drop(columns="_slot")]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _skills(k: int, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``counts[i]`` distinct weighted skills per helper, ``;``-joined in contract order (Gumbel top-k)."""
+    skills = list(SKILL_WEIGHTS)
+    keys = np.log(np.array(list(SKILL_WEIGHTS.values())))[None, :] + rng.gumbel(size=(k, len(skills)))
+    rank = np.argsort(np.argsort(-keys, axis=1), axis=1)
+    chosen = rank < counts[:, None]
+    mask = chosen.astype(np.int64) @ (1 << np.arange(len(skills)))
+    labels = np.array([LIST_SEP.join(s.value for b, s in enumerate(skills) if m >> b & 1) for m in range(1 << len(skills))])
+    return labels[mask]
+
+
+def _helpers(tree: _Tree, paired_counties: list[np.ndarray], rng: np.random.Generator) -> pd.DataFrame:
+    """Household helpers per township (capacity ~95% of need overall), first secretaries and work teams
+    for poor villages, and cadres seconded by the eastern partners to their paired counties."""
+    frames = []
+    # household helpers: enough for a random 71-111% of each township's households, from four levels
+    need = tree.hh[Level.TOWNSHIP]
+    mean_cap = (HELPER_CAPACITY[0] + HELPER_CAPACITY[1]) / 2
+    n_help = np.rint(need * rng.uniform(*HELPER_COVER, size=len(need)) / mean_cap).astype(np.int64)
+    town = np.repeat(np.arange(len(need)), n_help)
+    k = len(town)
+    levels = list(HELPER_HOME_SHARES)
+    home_level = np.array(levels)[_draw(np.array(list(HELPER_HOME_SHARES.values())), rng.random(k))]
+    home = _home(tree, Level.TOWNSHIP, town, home_level)
+    frames.append(
+        pd.DataFrame(
+            {
+                "home_region_id": home,
+                "kind": HelperKind.HOUSEHOLD_HELPER.value,
+                "capacity": rng.integers(HELPER_CAPACITY[0], HELPER_CAPACITY[1] + 1, size=k),
+                "skills": _skills(k, rng.integers(2, 4, size=k), rng),
+                "reach": np.where(home_level == Level.TOWNSHIP, Reach.TOWNSHIP.value, Reach.COUNTY.value),
+                "paired": 0,
+            }
+        )
+    )
+    # first secretaries: one or two candidates per poor village, from county, city or province units
+    poor = np.flatnonzero(tree.village_flags["poor_village"])
+    sec = np.repeat(poor, rng.integers(SECRETARIES_PER_POOR_VILLAGE[0], SECRETARIES_PER_POOR_VILLAGE[1] + 1, size=len(poor)))
+    levels = list(SECRETARY_HOME_SHARES)
+    sec_level = np.array(levels)[_draw(np.array(list(SECRETARY_HOME_SHARES.values())), rng.random(len(sec)))]
+    frames.append(
+        pd.DataFrame(
+            {
+                "home_region_id": _home(tree, Level.VILLAGE, sec, sec_level),
+                "kind": HelperKind.FIRST_SECRETARY.value,
+                "capacity": 1,
+                "skills": _skills(len(sec), np.full(len(sec), 2), rng),
+                "reach": Reach.COUNTY.value,
+                "paired": 0,
+            }
+        )
+    )
+    # village work-team members stationed in half of the poor villages (home: the township)
+    team = poor[rng.random(len(poor)) < WORK_TEAM_CHANCE]
+    frames.append(
+        pd.DataFrame(
+            {
+                "home_region_id": tree.ids[Level.TOWNSHIP][tree.parent[Level.VILLAGE][team]],
+                "kind": HelperKind.WORK_TEAM.value,
+                "capacity": rng.integers(WORK_TEAM_CAPACITY[0], WORK_TEAM_CAPACITY[1] + 1, size=len(team)),
+                "skills": _skills(len(team), rng.integers(1, 3, size=len(team)), rng),
+                "reach": Reach.TOWNSHIP.value,
+                "paired": 0,
+            }
+        )
+    )
+    # paired cadres from the eastern partners, stationed in the counties their partner pairs with
+    targets = np.concatenate(paired_counties)
+    per = rng.integers(PAIRED_HELPERS_PER_COUNTY[0], PAIRED_HELPERS_PER_COUNTY[1] + 1, size=len(targets))
+    county = np.repeat(targets, per)
+    frames.append(
+        pd.DataFrame(
+            {
+                "home_region_id": tree.ids[Level.COUNTY][county],
+                "kind": HelperKind.HOUSEHOLD_HELPER.value,
+                "capacity": rng.integers(HELPER_CAPACITY[0], HELPER_CAPACITY[1] + 1, size=len(county)),
+                "skills": _skills(len(county), rng.integers(2, 4, size=len(county)), rng),
+                "reach": Reach.COUNTY.value,
+                "paired": 1,
+            }
+        )
+    )
+    out = pd.concat(frames, ignore_index=True)
+    out.insert(0, "helper_id", _numbered("W", np.arange(1, len(out) + 1), 6))
+    return out
+
+
+def _home(tree: _Tree, level: Level, pos: np.ndarray, home_level: np.ndarray) -> np.ndarray:
+    """Id of the ancestor at ``home_level[i]`` of region ``pos[i]`` of ``level``."""
+    home = np.empty(len(pos), dtype=object)
+    for lv in np.unique(home_level):
+        sel = home_level == lv
+        home[sel] = tree.ids[Level(int(lv))][tree.up(level, Level(int(lv)))[pos[sel]]]
+    return home.astype(str)
+

@@ -63,6 +63,8 @@ def build_report(result: Result) -> str:
         _section("projects", "Projects built by type", charts.to_svg(charts.projects_by_kind(result))),
         _section("plans", "Plans by measure", charts.to_svg(charts.plans_by_measure(result)) + _households(t["households"])),
     ]
+    if "helpers" in t and "helpers" in m:
+        parts.append(_section("helpers", "Helpers: one responsible person per household", _helpers(m["helpers"], t)))
     title = html.escape(f"{m.get('scenario_name', 'run')}: allocation report")
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
@@ -170,6 +172,26 @@ def _drilldown(regions: pd.DataFrame) -> str:
         + table
         + "<h3>Drill down: province, city, county, township, villages</h3>"
         + tree
+    )
+
+
+def _helpers(summary: dict, t: dict[str, pd.DataFrame]) -> str:
+    cards = [
+        _card("households_with_helper", "households with a helper", summary["households_with_helper"], f"{summary['households_with_helper']:,}"),
+        _card("skill_match_share", "helpers with the needed skill", summary["skill_match_share"], f"{summary['skill_match_share']:.1%}"),
+        _card("households_short", "households without a helper", summary["households_short"], f"{summary['households_short']:,}"),
+        _card(
+            "villages_with_first_secretary",
+            f"of {summary['poor_villages']:,} poor villages with a first secretary",
+            summary["villages_with_first_secretary"],
+            f"{summary['villages_with_first_secretary']:,}",
+        ),
+    ]
+    shortage = t["shortage"].sort_values("households", ascending=False).head(20)
+    dispatch = t["dispatch"].sort_values("households", ascending=False).head(20)
+    return (
+        '<div class="cards">' + "".join(cards) + "</div><h3>Largest shortages (township, skill)</h3>" + _table(shortage)
+        + "<h3>Recommended dispatch (nearest idle helpers first, then local recruitment)</h3>" + _table(dispatch)
     )
 
 
