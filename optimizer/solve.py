@@ -127,21 +127,25 @@ def optimize(model: LinearModel, index: ModelIndex, instance: Instance, scenario
 
     t = time.perf_counter()
     best: SolverOutput | None = None
-    # relax-and-fix: keep the LP's integral decisions except in the neighbourhood (village, then township,
-    # then county) of the fractional ones, where the MIP may also move households to free money
+    # relax-and-fix: keep the LP's integral decisions, and the money flowing into other places, except in the
+    # neighbourhood (village, then township, then county) of the fractional ones, where the MIP may move
+    # households and money; last, the same with every flow free
     anc = instance.tree.ancestors[index.col_village]
+    flow_anc = instance.tree.ancestors[index.flows["village"].to_numpy()]
     n_int = len(index.col_village)
-    for level in (5, 4, 3):
-        if not fractional.any():
-            break
+    x_start = np.where(integer, np.round(x_lp), np.maximum(x_lp, 0.0))
+    attempts = [(level, True) for level in (5, 4, 3)] + [(3, False)]
+    for level, fix_flows in attempts if fractional.any() else []:
         touched = np.unique(anc[fractional[:n_int], level])
-        free = np.zeros(model.shape[1], dtype=bool)
+        free = ~integer if not fix_flows else np.zeros(model.shape[1], dtype=bool)
         free[:n_int] = np.isin(anc[:, level], touched)
-        fix = integer & ~free
+        if fix_flows:
+            free[model.col_blocks["f"]] = np.isin(flow_anc[:, level], touched)
         lo, hi = model.col_lo.copy(), model.col_hi.copy()
-        lo[fix] = hi[fix] = np.round(x_lp[fix])
+        lo[~free] = hi[~free] = x_start[~free]
         fixed = backend.solve(model.with_bounds(lo, hi), _with(base, time_limit=_left(deadline), gap=opts.gap / 2))
-        say(f"relax-and-fix around {len(touched)} {LEVEL_NAMES[Level(level)]}(s), {int(free.sum()):,} free decisions: {fixed.status.value}")
+        what = "decisions and flows" if fix_flows else "decisions, all flows free"
+        say(f"relax-and-fix around {len(touched)} {LEVEL_NAMES[Level(level)]}(s), {int(free.sum()):,} free {what}: {fixed.status.value}")
         if fixed.status.has_solution:
             best = fixed
             break
