@@ -140,3 +140,33 @@ def to_svg(fig: Figure) -> str:
     plt.close(fig)
     text = buf.getvalue()
     return text[text.index("<svg") :]
+
+
+def comparison(table: pd.DataFrame) -> Figure:
+    """Households expected lifted and cost per scenario (a ``compare`` table: one column per scenario)."""
+    fig, ax = _fig()
+    names = list(table.columns)
+    x = np.arange(len(names))
+    lifted = table.loc["households expected lifted"].astype(float).to_numpy()
+    cost = table.loc["cost (yuan)"].astype(float).to_numpy() / 1e6
+    ax.bar(x - 0.2, lifted, width=0.4, color=PALETTE[0], label="households expected lifted")
+    ax.set_ylabel("households")
+    ax2 = ax.twinx()
+    ax2.bar(x + 0.2, cost, width=0.4, color=PALETTE[1], label="cost (million yuan)")
+    ax2.set_ylabel("million yuan")
+    ax.set_xticks(x, names, rotation=20, ha="right", fontsize=8)
+    ax.set_title("Scenarios compared")
+    fig.legend(loc="upper right", fontsize=7, frameon=False)
+    return fig
+
+
+def sweep_curve(table: pd.DataFrame, path: str) -> Figure:
+    """Households expected lifted against the swept value."""
+    fig, ax = _fig()
+    labels = table[path].astype(str).to_numpy()
+    ax.plot(np.arange(len(table)), table["households expected lifted"].astype(float), marker="o", color=PALETTE[0])
+    ax.set_xticks(np.arange(len(table)), labels)
+    ax.set_xlabel(path)
+    ax.set_ylabel("households expected lifted")
+    ax.set_title(f"Sweep of {path}")
+    return fig

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .edits import apply_data_edits
 from .errors import OptimizerError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Precision poverty alleviation optimizer.")
@@ -89,7 +90,7 @@ def validate(scenario: Annotated[Path, typer.Argument(help="scenario YAML file")
 
     with _errors():
         sc = api.load_scenario(scenario)
-        inst = api.load_instance(sc.data_path)
+        inst = apply_data_edits(api.load_instance(sc.data_path), sc.data_edits)
         out_console.print(
             f"ok: scenario '{sc.name}', {inst.n_households:,} households, {len(inst.tree.ids):,} regions, "
             f"{len(inst.measures)} measures, {len(inst.projects):,} projects, {len(inst.funds):,} funds, {len(inst.helpers):,} helpers"
@@ -105,6 +106,53 @@ def verify(run_dir: Annotated[Path, typer.Argument(help="run folder written by s
         result = api.verify_run(run_dir)
         m = result.manifest
         out_console.print(f"ok: {run_dir} verified ({m['households']:,} households, objective {m['objective']:,.4f})")
+
+
+@app.command("compare")
+def compare_cmd(
+    scenarios: Annotated[list[Path], typer.Argument(help="two or more scenario YAML files")],
+    out: Annotated[Path, typer.Option(help="folder for compare.csv and compare.svg")] = Path("out/compare"),
+) -> None:
+    """Solve scenarios side by side; print and write the comparison table and chart."""
+    import optimizer as api
+
+    from .compare import Session, compare, comparison_chart, write_chart, write_table
+
+    with _errors():
+        loaded = [api.load_scenario(s) for s in scenarios]
+        table, _ = compare(loaded, Session(progress=_progress()))
+        _print_frame(table, "scenarios compared")
+        say = _progress()
+        say(f"wrote {write_table(table, out, 'compare')} and {write_chart(comparison_chart(table), out, 'compare')}")
+
+
+@app.command("sweep")
+def sweep_cmd(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    set_: Annotated[str, typer.Option("--set", help="PATH=V1,V2,... e.g. funds.level.central=x0.6,x0.8,x1")],
+    out: Annotated[Path, typer.Option(help="folder for sweep.csv and sweep.svg")] = Path("out/sweep"),
+) -> None:
+    """Solve one scenario for each value of a field; write the curve of households lifted."""
+    import optimizer as api
+
+    from .compare import Session, parse_set, sweep, sweep_chart, write_chart, write_table
+
+    with _errors():
+        path, values = parse_set(set_)
+        table, _ = sweep(api.load_scenario(scenario), path, values, Session(progress=_progress()))
+        _print_frame(table.set_index(path).T, f"sweep of {path}")
+        say = _progress()
+        say(f"wrote {write_table(table.set_index(path), out, 'sweep')} and {write_chart(sweep_chart(table, path), out, 'sweep')}")
+
+
+def _print_frame(df: Any, title: str) -> None:
+    t = Table(title=title)
+    t.add_column("")
+    for col in df.columns:
+        t.add_column(str(col), justify="right")
+    for name, row in df.iterrows():
+        t.add_row(str(name), *[f"{v:,.4g}" if isinstance(v, float) and abs(v) < 1 else (f"{v:,.1f}" if isinstance(v, float) else str(v)) for v in row])
+    out_console.print(t)
 
 
 @app.command("report")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Literal
 
@@ -80,6 +81,9 @@ class Scenario(_Strict):
     plans: Plans = Plans()
     helpers: HelperOptions = HelperOptions()
     solver: SolverOptions = SolverOptions()
+    data_edits: dict[str, float | str | bool] = Field(
+        default_factory=dict, description="data-level overrides (funds.*, measures.*), applied to the loaded instance"
+    )
     base_dir: str = Field("", exclude=True, description="folder of the scenario file (set by the loader)")
 
     @model_validator(mode="after")
@@ -104,31 +108,149 @@ class Scenario(_Strict):
         data["base_dir"] = self.base_dir
         return _validate(data, f"scenario '{self.name}'")
 
+    def with_overrides(self, overrides: dict[str, object]) -> Scenario:
+        """A copy with dotted-path overrides applied (scenario fields and data edits alike)."""
+        data = self.model_dump()
+        edits = dict(self.data_edits)
+        for key, value in overrides.items():
+            if key.startswith(DATA_EDIT_PREFIXES):
+                edits[key] = value  # type: ignore[assignment]
+            else:
+                _set_path(data, key.split("."), value, f"scenario '{self.name}'")
+        data["data_edits"] = edits
+        data["base_dir"] = self.base_dir
+        return _validate(data, f"scenario '{self.name}'")
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario YAML file."""
+
+MAX_EXTENDS = 20
+MAX_YAML_BYTES = 1_000_000
+DATA_EDIT_PREFIXES = ("funds.", "measures.")
+
+
+def load_scenario(path: str | Path, overrides: dict[str, object] | None = None) -> Scenario:
+    """Read, compose (``extends``, ``overrides``) and validate a scenario YAML file.
+
+    ``overrides`` (dotted path -> value) are applied last, as if written in the file's ``overrides:``.
+    """
     path = Path(path)
+    root = path.resolve().parent
+    data, lines = _compose(path, root, [])
+    edits: dict[str, object] = _mapping(data.pop("overrides", None), "overrides", str(path))
+    edits.update(overrides or {})
+    data_edits = {k: v for k, v in edits.items() if k.startswith(DATA_EDIT_PREFIXES)}
+    for key, value in edits.items():
+        if key in data_edits:
+            continue
+        _set_path(data, key.split("."), value, str(path))
+    data.setdefault("name", path.stem)
+    data["base_dir"] = str(root)
+    data["data_edits"] = {**_mapping(data.get("data_edits"), "data_edits", str(path)), **data_edits}
+    return _validate(data, str(path), lines)
+
+
+def _read_yaml(path: Path) -> tuple[dict[str, object], dict[tuple[str, ...], int]]:
     try:
+        if path.stat().st_size > MAX_YAML_BYTES:
+            raise InputError(f"{path}: scenario file is larger than {MAX_YAML_BYTES:,} bytes")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"cannot read scenario file {path}: {err}") from None
     try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise InputError(f"{path}: not valid YAML: {err}") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: a scenario must be a YAML mapping, got {type(data).__name__}")
-    data.setdefault("name", path.stem)
-    data["base_dir"] = str(path.parent.resolve())
-    return _validate(data, str(path))
+    lines: dict[tuple[str, ...], int] = {}
+    _node_lines(node, (), lines)
+    return data, lines
 
 
-def _validate(data: dict[str, object], source: str) -> Scenario:
+def _node_lines(node: yaml.Node | None, prefix: tuple[str, ...], out: dict[tuple[str, ...], int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            k = prefix + (str(key.value),)
+            out[k] = key.start_mark.line + 1
+            _node_lines(value, k, out)
+
+
+def _compose(path: Path, root: Path, chain: list[Path]) -> tuple[dict[str, object], dict[tuple[str, ...], int]]:
+    """Read ``path`` and, recursively, what it ``extends`` (inside ``root``), deep-merged child over parent."""
+    real = path.resolve()
+    if real in chain:
+        raise InputError(f"{path}: extends forms a cycle: {' -> '.join(p.name for p in [*chain, real])}")
+    if len(chain) > MAX_EXTENDS:
+        raise InputError(f"{path}: extends chain longer than {MAX_EXTENDS}")
+    if not real.is_relative_to(root):
+        raise InputError(f"{chain[-1] if chain else path}: extends '{path}' leaves the scenario folder {root}")
+    data, lines = _read_yaml(real)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data, lines
+    if not isinstance(parent, str):
+        raise InputError(f"{path}: extends must be a file name, got {type(parent).__name__}")
+    base, _ = _compose(real.parent / parent, root, [*chain, real])
+    overrides = {**_mapping(base.pop("overrides", None), "overrides", str(path)), **_mapping(data.pop("overrides", None), "overrides", str(path))}
+    merged = _merge(base, data)
+    if overrides:
+        merged["overrides"] = overrides
+    return merged, lines
+
+
+def _mapping(value: object, what: str, source: str) -> dict[str, object]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(f"{what} must be a mapping of dotted paths to values, got {type(value).__name__}", source=source)
+    return {str(k): v for k, v in value.items()}
+
+
+def _merge(base: dict[str, object], child: dict[str, object]) -> dict[str, object]:
+    out = dict(base)
+    for key, value in child.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)  # type: ignore[arg-type]
+        else:
+            out[key] = value
+    return out
+
+
+def _set_path(data: dict[str, object], keys: list[str], value: object, source: str) -> None:
+    node = data
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise InputError(f"overrides: '{'.'.join(keys)}' goes through '{key}', which is not a section", source=source)
+        node = child
+    node[keys[-1]] = value
+
+
+def _validate(data: dict[str, object], source: str, lines: dict[tuple[str, ...], int] | None = None) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as err:
         problems = []
         for e in err.errors():
-            where = ".".join(str(p) for p in e["loc"]) or "(top level)"
-            problems.append(f"{where}: {e['msg']}")
+            loc = tuple(str(p) for p in e["loc"])
+            where = ".".join(loc) or "(top level)"
+            line = (lines or {}).get(loc)
+            at = f" (line {line})" if line else ""
+            hint = ""
+            if e["type"] == "extra_forbidden":
+                hint = _did_you_mean(loc)
+            problems.append(f"{where}{at}: {e['msg']}{hint}")
         raise InputError(problems, source=source) from None
+
+
+def _did_you_mean(loc: tuple[str, ...]) -> str:
+    model: type[BaseModel] = Scenario
+    for key in loc[:-1]:
+        field = model.model_fields.get(key)
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return ""
+        model = annotation
+    allowed = [k for k in model.model_fields if k != "base_dir"]
+    close = difflib.get_close_matches(loc[-1], allowed, n=1)
+    return f"; did you mean '{close[0]}'?" if close else f"; allowed: {', '.join(allowed)}"

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 
 from .contract import LEVEL_NAMES, Category, Level
 from .data import Instance, load_instance
+from .edits import apply_data_edits
 from .errors import InfeasibleError, NoSolutionError
 from .helpers import assign_helpers
 from .model import MONEY_UNIT, LinearModel, ModelIndex, build_model
@@ -71,6 +72,7 @@ def solve(
     if instance is None:
         say(f"loading {scenario.data_path}")
         instance = load_instance(scenario.data_path)
+    instance = apply_data_edits(instance, scenario.data_edits)
     timings["load"] = time.perf_counter() - t0
 
     t = time.perf_counter()

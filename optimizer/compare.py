@@ -1,0 +1,128 @@
+"""What-if analysis: solve several scenarios side by side, or one scenario over a series of values.
+
+Scenarios that read the same data folder share one loaded instance (data edits are applied per scenario).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from . import charts
+from .contract import Batch, Level
+from .data import Instance, load_instance
+from .errors import InputError
+from .result import Result
+from .scenario import Scenario
+from .solve import solve
+from .verify import verify
+
+DEFAULT_EXIT_INCIDENCE = 0.03
+
+
+def summarize(result: Result) -> dict[str, float | str]:
+    """The figures a planner compares across scenarios, all read from the result's tables and manifest."""
+    m = result.manifest
+    row: dict[str, float | str] = {
+        "status": m["status"],
+        "households expected lifted": m["expected_lifted"],
+        "persons expected lifted": m["persons_lifted"],
+        "cost (yuan)": m["cost"],
+        "gap": m["gap"],
+    }
+    by_level = result.tables["funds"].groupby("level_name")["spent"].sum()
+    for lv in Level:
+        name = lv.name.lower()
+        if name in by_level.index:
+            row[f"spent at {name} level"] = float(by_level[name])
+    regions = result.tables["regions"]
+    root = regions[regions["level"] == Level.CENTRAL].iloc[0]
+    for b in Batch:
+        row[f"spent on {b.value}"] = float(root[f"spend_{b.value}"])
+    row["spent on projects"] = float(root["spend_projects"])
+    sc = result.scenario
+    threshold = sc.target.county_incidence if sc is not None and sc.target.county_incidence else DEFAULT_EXIT_INCIDENCE
+    counties = regions[(regions["level"] == Level.COUNTY) & (regions["households"] > 0)]
+    row[f"counties at or below {threshold:.0%} incidence"] = float((counties["incidence_after"] <= threshold + 1e-9).sum())
+    row["counties"] = float(len(counties))
+    return row
+
+
+class Session:
+    """Solves scenarios, loading each data folder once."""
+
+    def __init__(self, progress: Callable[[str], None] | None = None):
+        self._instances: dict[str, Instance] = {}
+        self.progress = progress
+
+    def instance(self, scenario: Scenario) -> Instance:
+        key = str(scenario.data_path.resolve())
+        if key not in self._instances:
+            self._instances[key] = load_instance(scenario.data_path)
+        return self._instances[key]
+
+    def solve(self, scenario: Scenario) -> Result:
+        result = solve(scenario, self.instance(scenario), progress=self.progress)
+        verify(result)
+        return result
+
+
+def compare(scenarios: Sequence[Scenario], session: Session | None = None) -> tuple[pd.DataFrame, list[Result]]:
+    """Side-by-side table (one column per scenario) and the results."""
+    session = session or Session()
+    results = [session.solve(sc) for sc in scenarios]
+    table = pd.DataFrame({r.manifest["scenario_name"]: summarize(r) for r in results})
+    return table, results
+
+
+def sweep(scenario: Scenario, path: str, values: Sequence[object], session: Session | None = None) -> tuple[pd.DataFrame, list[Result]]:
+    """Solve ``scenario`` once per value of the dotted ``path``; one row per value."""
+    session = session or Session()
+    rows, results = [], []
+    for value in values:
+        result = session.solve(scenario.with_overrides({path: value}))
+        results.append(result)
+        rows.append({path: value, **summarize(result)})
+    return pd.DataFrame(rows), results
+
+
+def parse_set(text: str) -> tuple[str, list[object]]:
+    """``PATH=V1,V2,...`` with YAML scalars (numbers, booleans, factors like x0.8)."""
+    path, sep, raw = text.partition("=")
+    if not sep or not path or not raw:
+        raise InputError(f"--set '{text}': expected PATH=V1,V2,... (e.g. funds.level.central=x0.6,x0.8,x1.0)")
+    values = [yaml.safe_load(v) for v in raw.split(",") if v.strip()]
+    return path.strip(), values
+
+
+def write_table(df: pd.DataFrame, out: Path, name: str) -> Path:
+    """Write ``df`` as CSV atomically."""
+    out.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".csv", dir=out)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        df.to_csv(fh, lineterminator="\n")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, out / f"{name}.csv")
+    return out / f"{name}.csv"
+
+
+def write_chart(svg: str, out: Path, name: str) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".svg", dir=out)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(svg)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, out / f"{name}.svg")
+    return out / f"{name}.svg"
+
+
+def comparison_chart(table: pd.DataFrame) -> str:
+    return charts.to_svg(charts.comparison(table))
+
+
+def sweep_chart(table: pd.DataFrame, path: str) -> str:
+    return charts.to_svg(charts.sweep_curve(table, path))
