@@ -116,14 +116,15 @@ def compare_cmd(
     """Solve scenarios side by side; print and write the comparison table and chart."""
     import optimizer as api
 
-    from .compare import Session, compare, comparison_chart, write_chart, write_table
+    from .compare import Session, compare, comparison_chart, write_outputs
 
     with _errors():
         loaded = [api.load_scenario(s) for s in scenarios]
         table, _ = compare(loaded, Session(progress=_progress()))
         _print_frame(table, "scenarios compared")
         say = _progress()
-        say(f"wrote {write_table(table, out, 'compare')} and {write_chart(comparison_chart(table), out, 'compare')}")
+        written = write_outputs(table, comparison_chart(table), out, "compare", "Scenarios compared")
+        say("wrote " + ", ".join(map(str, written)))
 
 
 @app.command("sweep")
@@ -135,14 +136,15 @@ def sweep_cmd(
     """Solve one scenario for each value of a field; write the curve of households lifted."""
     import optimizer as api
 
-    from .compare import Session, parse_set, sweep, sweep_chart, write_chart, write_table
+    from .compare import Session, parse_set, sweep, sweep_chart, write_outputs
 
     with _errors():
         path, values = parse_set(set_)
         table, _ = sweep(api.load_scenario(scenario), path, values, Session(progress=_progress()))
         _print_frame(table.set_index(path).T, f"sweep of {path}")
         say = _progress()
-        say(f"wrote {write_table(table.set_index(path), out, 'sweep')} and {write_chart(sweep_chart(table, path), out, 'sweep')}")
+        written = write_outputs(table.set_index(path), sweep_chart(table, path), out, "sweep", f"Sweep of {path}")
+        say("wrote " + ", ".join(map(str, written)))
 
 
 def _print_frame(df: Any, title: str) -> None:

@@ -5,8 +5,6 @@ Scenarios that read the same data folder share one loaded instance (data edits a
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -17,6 +15,8 @@ from . import charts
 from .contract import Batch, Level
 from .data import Instance, load_instance
 from .errors import InputError
+from .outputs import atomic_write_text
+from .report import build_table_report
 from .result import Result
 from .scenario import Scenario
 from .solve import solve
@@ -100,24 +100,13 @@ def parse_set(text: str) -> tuple[str, list[object]]:
     return path.strip(), values
 
 
-def write_table(df: pd.DataFrame, out: Path, name: str) -> Path:
-    """Write ``df`` as CSV atomically."""
-    out.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".csv", dir=out)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        df.to_csv(fh, lineterminator="\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, out / f"{name}.csv")
-    return out / f"{name}.csv"
-
-
-def write_chart(svg: str, out: Path, name: str) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".svg", dir=out)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(svg)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, out / f"{name}.svg")
-    return out / f"{name}.svg"
+def write_outputs(table: pd.DataFrame, svg: str, out: Path, name: str, title: str) -> list[Path]:
+    """Write ``<name>.csv``, ``<name>.svg`` and the self-contained ``<name>.html`` (table and chart) into ``out``."""
+    return [
+        atomic_write_text(out / f"{name}.csv", table.to_csv(lineterminator="\n")),
+        atomic_write_text(out / f"{name}.svg", svg),
+        atomic_write_text(out / f"{name}.html", build_table_report(title, table, svg)),
+    ]
 
 
 def comparison_chart(table: pd.DataFrame) -> str:

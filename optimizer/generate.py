@@ -20,8 +20,6 @@ paired assistance, which covers roughly 55-70% of what every household's best pl
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +41,7 @@ from .contract import (
     Reach,
     Skill,
 )
+from .outputs import atomic_write_text
 
 # ---------------------------------------------------------------------------------------------------------------
 # Region tree
@@ -270,19 +269,8 @@ def write_tables(tables: dict[str, pd.DataFrame], out: Path) -> None:
 
     A reader sees either the previous file or the complete new one, never a partial write.
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     for name, df in tables.items():
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".csv.tmp", dir=out)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                df.to_csv(fh, index=False, lineterminator="\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, out / f"{name}.csv")
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        atomic_write_text(Path(out) / f"{name}.csv", df.to_csv(index=False, lineterminator="\n"))
 
 
 def measures_table() -> pd.DataFrame:

@@ -43,6 +43,24 @@ def write_run(result: Result, out: str | Path, formats: tuple[str, ...] = ("csv"
     return out
 
 
+def atomic_write_text(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a flushed temporary file in the same folder, then rename:
+    a reader sees the previous file or the complete new one, never a partial write."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
 def replace_dir(new: Path, target: Path) -> None:
     """Put folder ``new`` at ``target`` atomically (Linux renameat2 exchange when target exists)."""
     if not target.exists():

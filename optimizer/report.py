@@ -7,15 +7,13 @@ no network request: styles, the small filter script and the charts are inline.
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from . import charts
 from .contract import LEVEL_NAMES, Level
-from .outputs import read_run
+from .outputs import atomic_write_text, read_run
 from .result import Result
 
 REPORT = "report.html"
@@ -74,17 +72,20 @@ def build_report(result: Result) -> str:
     )
 
 
+def build_table_report(title: str, table: pd.DataFrame, chart_svg: str) -> str:
+    """A self-contained page for a comparison or a sweep: the side-by-side table and its chart."""
+    body = _section("comparison", title, chart_svg + _table(table.reset_index(), money=[]))
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{CSS}</style></head>'
+        f"<body><header><h1>{html.escape(title)}</h1></header><main>{body}</main></body></html>"
+    )
+
+
 def write_report(run_dir: str | Path, result: Result | None = None) -> Path:
     """Write ``report.html`` into the run folder (atomically) and return its path."""
     run_dir = Path(run_dir)
     result = result or read_run(run_dir)
-    text = build_report(result)
-    fd, tmp = tempfile.mkstemp(prefix=".report.", suffix=".html", dir=run_dir)
-    os.chmod(tmp, 0o644)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, run_dir / REPORT)
-    return run_dir / REPORT
+    return atomic_write_text(run_dir / REPORT, build_report(result))
 
 
 def _subtitle(m: dict) -> str:
