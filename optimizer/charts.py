@@ -40,7 +40,8 @@ def spending_by_level(result: Result) -> Figure:
         bottom += pivot[cat].to_numpy()
     ax.set_ylabel("million yuan")
     ax.set_title("Spending by level of the paying fund")
-    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    if len(pivot.columns):
+        ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
 
 
