@@ -119,6 +119,15 @@ def build_instance(raw: dict[str, pd.DataFrame], source: str = "", hashes: dict[
     )
 
 
+def rule_passes(values: np.ndarray, op: str, value: object) -> np.ndarray:
+    """Which household values satisfy one parsed eligibility rule (``==``, ``>=`` or ``<=``)."""
+    if op == "==":
+        return np.asarray(values == value)
+    if op == ">=":
+        return np.asarray(values.astype(float) >= float(value))  # type: ignore[arg-type]
+    return np.asarray(values.astype(float) <= float(value))  # type: ignore[arg-type]
+
+
 def _find(folder: Path, table: str) -> Path | None:
     for ext in (".csv", ".parquet"):
         path = folder / f"{table}{ext}"

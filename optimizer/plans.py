@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from scipy.special import ndtr
 
 from .contract import LIST_SEP, PROJECT_RULE, Category, Effect, Guarantee, IncomeKind
-from .data import Instance
+from .data import Instance, rule_passes
 from .errors import InfeasibleError
 from .scenario import Scenario
 
@@ -97,14 +97,7 @@ def eligibility(instance: Instance) -> np.ndarray:
     for rule in instance.eligibility.itertuples(index=False):
         if rule.column == PROJECT_RULE:
             continue
-        values = hh[rule.column].to_numpy()
-        if rule.op == "==":
-            passed = values == rule.value
-        elif rule.op == ">=":
-            passed = values.astype(float) >= float(rule.value)
-        else:
-            passed = values.astype(float) <= float(rule.value)
-        ok[:, col_of[rule.measure_id]] &= passed
+        ok[:, col_of[rule.measure_id]] &= rule_passes(hh[rule.column].to_numpy(), rule.op, rule.value)
     return ok
 
 

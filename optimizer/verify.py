@@ -14,7 +14,7 @@ import pandas as pd
 from scipy.special import erfc
 
 from .contract import ANY_CATEGORY, LIST_SEP, PROJECT_RULE, Effect, IncomeKind, Level
-from .data import Instance, load_instance
+from .data import Instance, load_instance, rule_passes
 from .errors import VerificationError
 from .helpers import reach_regions
 from .outputs import read_run
@@ -106,13 +106,7 @@ class _Checker:
             if rule.column == PROJECT_RULE:
                 continue
             sel = long[long["measure"] == rule.measure_id]
-            vals = hh[rule.column].to_numpy()[sel["row"].to_numpy()]
-            if rule.op == "==":
-                ok = vals == rule.value
-            elif rule.op == ">=":
-                ok = vals.astype(float) >= float(rule.value)
-            else:
-                ok = vals.astype(float) <= float(rule.value)
+            ok = rule_passes(hh[rule.column].to_numpy()[sel["row"].to_numpy()], rule.op, rule.value)
             self.fail(f"measure {rule.measure_id} given to ineligible households ({rule.column} {rule.op} {rule.value})", sel.loc[~ok, "household_id"])
 
     def _combinations(self, hh_out: pd.DataFrame) -> None:
