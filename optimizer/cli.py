@@ -147,6 +147,32 @@ def sweep_cmd(
         say("wrote " + ", ".join(map(str, written)))
 
 
+@app.command("marginal")
+def marginal_cmd(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    amount: Annotated[float, typer.Option(help="extra yuan to place")] = 10_000_000,
+    level: Annotated[str, typer.Option(help="level of the candidate regions")] = "county",
+    top: Annotated[int, typer.Option(help="candidates to re-solve")] = 3,
+    out: Annotated[Path, typer.Option(help="folder for marginal.csv")] = Path("out/marginal"),
+) -> None:
+    """Where would AMOUNT more yuan lift most? Rank regions by shadow price, re-solve the best with the money added."""
+    import optimizer as api
+
+    from .compare import Session
+    from .contract import Level
+    from .errors import InputError
+    from .marginal import next_money
+    from .outputs import atomic_write_text
+
+    with _errors():
+        names = {lv.name.lower(): lv for lv in Level}
+        if level not in names:
+            raise InputError(f"--level must be one of {', '.join(names)}")
+        table = next_money(api.load_scenario(scenario), amount, names[level], top, Session(progress=_progress()))
+        _print_frame(table.set_index("region_id").T, f"where {amount:,.0f} more yuan lifts most")
+        out_console.print(f"wrote {atomic_write_text(out / 'marginal.csv', table.to_csv(index=False, lineterminator=chr(10)))}")
+
+
 def _print_frame(df: Any, title: str) -> None:
     t = Table(title=title)
     t.add_column("")

@@ -7,6 +7,7 @@ Keys (values ``"x0.8"`` multiply; plain numbers set, where a single row is addre
 * ``funds.category.<category>: x1.5`` the funds earmarked for that category (``any`` funds excluded)
 * ``funds.paired: x2`` every paired-assistance fund
 * ``funds.fund.<fund_id>: 5000000`` or ``x2`` one fund
+* ``funds.add.<region_id>: 10000000`` a new unearmarked fund of that amount held at the region
 * ``measures.<measure_id>.<cost_fixed|cost_per_person|income_uplift>: 1800`` or ``x1.1``
 * ``measures.<measure_id>.enabled: false`` the measure is offered to nobody
 """
@@ -52,6 +53,17 @@ def apply_data_edits(instance: Instance, edits: Mapping[str, object]) -> Instanc
                 if parts[2] not in {c.value for c in Category}:
                     raise InputError(f"{where}: unknown category '{parts[2]}'")
                 rows = funds["categories"].str.split(LIST_SEP).apply(lambda cs, c=parts[2]: c in cs).to_numpy()
+            elif len(parts) == 3 and parts[1] == "add":
+                if parts[2] not in set(instance.tree.ids):
+                    raise InputError(f"{where}: unknown region '{parts[2]}'")
+                amount = _apply(pd.Series([0.0]), value, where, allow_set=True).iat[0]
+                extra = {c: "" for c in funds.columns} | {
+                    "fund_id": f"F-extra-{parts[2]}", "region_id": parts[2], "name": "extra money (what-if)",
+                    "amount": amount, "categories": "any", "co_financing": 0.0, "paired": False,
+                }
+                funds = pd.concat([funds, pd.DataFrame([extra])], ignore_index=True)
+                level_of = instance.tree.level[instance.tree.pos(funds["region_id"])]
+                continue
             elif len(parts) == 3 and parts[1] == "fund":
                 rows = (funds["fund_id"] == parts[2]).to_numpy()
                 if not rows.any():

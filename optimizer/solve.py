@@ -91,7 +91,7 @@ def solve(
     timings["mip"] = sol.mip_seconds
 
     t = time.perf_counter()
-    duals = fund_duals(model, sol.x, scenario)
+    duals = shadow_prices(model, sol.x, scenario)
     timings["duals"] = time.perf_counter() - t
     result = build_result(instance, scenario, plans, index, model, sol, duals, backend_version=backend.version(), timings=timings)
     if scenario.helpers.assign and len(instance.helpers):
@@ -175,17 +175,19 @@ def optimize(model: LinearModel, index: ModelIndex, instance: Instance, scenario
     return Solution(x, status, objective, lp_bound, lp.objective, g, lp.seconds, mip_seconds, used_full)
 
 
-def fund_duals(model: LinearModel, x: np.ndarray, scenario: Scenario) -> np.ndarray:
-    """Shadow price of every fund row from the LP with project decisions fixed (plan choices relaxed)."""
+def shadow_prices(model: LinearModel, x: np.ndarray, scenario: Scenario) -> dict[str, np.ndarray]:
+    """Shadow prices of the fund and balance rows (objective per model money unit), from the LP with the
+    project decisions fixed and plan choices relaxed."""
     backend = get_backend(scenario.solver.name)
     y = model.col_blocks["y"]
     lo, hi = model.col_lo.copy(), model.col_hi.copy()
     lo[y] = hi[y] = x[y]
     out = backend.solve(model.relaxed().with_bounds(lo, hi), SolveOptions(time_limit=scenario.solver.time_limit, duals=True, warm=True))
-    rows = model.row_blocks["fund"]
-    if out.duals is None:
-        return np.full(rows.stop - rows.start, np.nan)
-    return np.abs(out.duals[rows])
+    prices = {}
+    for block in ("fund", "balance"):
+        rows = model.row_blocks[block]
+        prices[block] = np.full(rows.stop - rows.start, np.nan) if out.duals is None else np.abs(out.duals[rows])
+    return prices
 
 
 def diagnose_infeasible(model: LinearModel, index: ModelIndex, instance: Instance, scenario: Scenario) -> InfeasibleError:

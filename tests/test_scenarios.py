@@ -131,3 +131,21 @@ def test_compare_and_sweep_from_the_api(tiny) -> None:  # type: ignore[no-untype
     assert (lifted[1:] >= lifted[:-1] - 1e-9).all()
     with pytest.raises(InputError, match="PATH=V1,V2"):
         parse_set("nothing")
+
+
+def test_next_money_prediction_agrees_with_a_re_solve(tmp_path: Path) -> None:
+    """Shadow price x amount predicts the gain of adding the money at the best county, within the gap."""
+    from optimizer.contract import Level
+    from optimizer.generate import generate
+    from optimizer.marginal import next_money
+    from optimizer.scenario import Scenario
+
+    generate(2000, seed=9, out=tmp_path / "d")
+    sc = Scenario.model_validate({"name": "m", "data": str(tmp_path / "d"), "solver": {"gap": 1e-4}})
+    table = next_money(sc, 50_000, Level.COUNTY, top=2)
+    best = table.iloc[0]
+    objective = 2000.0
+    tolerance = 2 * 1e-4 * objective + 0.05 * best["predicted_gain"]
+    assert best["predicted_gain"] > 0
+    assert abs(best["objective_gain"] - best["predicted_gain"]) <= tolerance
+    assert (table["objective_gain"] <= table["predicted_gain"] + 2 * 1e-4 * objective).all()

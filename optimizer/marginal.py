@@ -1,0 +1,38 @@
+"""Where would the next money lift most? Shadow prices rank the regions of one level; the best candidates are
+then re-solved with the extra money actually added (an unearmarked fund held at that region), because a dual
+is only exact for small amounts."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .compare import Session
+from .contract import LEVEL_NAMES, Level
+from .result import Result
+from .scenario import Scenario
+
+
+def next_money(
+    scenario: Scenario, amount: float, level: Level = Level.COUNTY, top: int = 3, session: Session | None = None, base: Result | None = None
+) -> pd.DataFrame:
+    """For the ``top`` regions of ``level`` with the highest marginal value: predicted gain (shadow price x
+    amount, an upper bound for the LP) and actual gain in expected households lifted from a re-solve."""
+    session = session or Session()
+    base = base or session.solve(scenario)
+    marginal = base.tables["marginal"]
+    candidates = marginal[marginal["level"] == int(level)].sort_values(["value_per_10k", "region_id"], ascending=[False, True]).head(top)
+    rows = []
+    for region, value in zip(candidates["region_id"], candidates["value_per_10k"]):
+        extra = session.solve(scenario.with_overrides({f"funds.add.{region}": float(amount), "name": f"{scenario.name}+{region}"}))
+        rows.append(
+            {
+                "region_id": region,
+                "level": LEVEL_NAMES[level],
+                "value_per_10k": value,
+                "predicted_gain": value * amount / 10_000.0,
+                "objective_gain": extra.manifest["objective"] - base.manifest["objective"],
+                "lifted_gain": extra.manifest["expected_lifted"] - base.manifest["expected_lifted"],
+                "gap": max(extra.manifest["gap"], base.manifest["gap"]),
+            }
+        )
+    return pd.DataFrame(rows).sort_values("objective_gain", ascending=False, kind="stable").reset_index(drop=True)
