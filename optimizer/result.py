@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from .solve import Solution
 
 PER_10K = 10_000.0
-TABLE_NAMES = ("households", "projects", "funds", "flows", "regions", "poverty", "marginal")
-OPTIONAL_TABLES = ("helpers", "shortage", "dispatch")
+TABLE_NAMES = ("households", "projects", "funds", "flows", "regions", "poverty")
+OPTIONAL_TABLES = ("marginal", "helpers", "shortage", "dispatch")
 
 
 @dataclass
