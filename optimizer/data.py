@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,10 @@ from .regions import RegionTree, build_tree
 log = logging.getLogger(__name__)
 
 MAX_LISTED = 20  # problems listed per file before summarising
+# Columns that look like personal data: refused unless the caller allows them (they are never needed).
+PERSONAL_COLUMN = re.compile(r"(^|_)(name|names|phone|mobile|tel|telephone|id_?card|identity|id_?number|citizen_?id|passport|address)($|_)", re.I)
+PERSONAL_VALUE = re.compile(r"^(\d{17}[\dXx]|1[3-9]\d{9})$")  # an 18-character ID-card number, a mobile number
+NAMED_TABLES = {"regions", "measures", "funds"}  # their ``name`` column names places, programmes and funds
 
 
 @dataclass(frozen=True)
@@ -61,8 +66,11 @@ class Instance:
         return build_instance(data, source=self.source, hashes=self.hashes)
 
 
-def load_instance(folder: str | Path) -> Instance:
-    """Read the six tables from ``folder`` and validate them."""
+def load_instance(folder: str | Path, allow_personal_columns: bool = False) -> Instance:
+    """Read the six tables from ``folder`` and validate them.
+
+    Columns that look like names, phone or ID-card numbers are refused unless ``allow_personal_columns``
+    (they are then dropped: the optimizer needs none of them)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"data folder '{folder}' does not exist or is not a folder")
@@ -79,6 +87,14 @@ def load_instance(folder: str | Path) -> Instance:
             raw[table] = _read(path)
         except InputError as err:
             problems.extend(err.problems)
+            continue
+        personal = _personal_columns(table, raw[table])
+        if personal and not allow_personal_columns:
+            problems.append(
+                f"{path.name}: column(s) {', '.join(personal)} look like personal data (names, phone or ID-card numbers); "
+                "remove them (the optimizer needs only opaque ids) or pass allow_personal_columns=True"
+            )
+        raw[table] = raw[table].drop(columns=personal)
     if problems:
         raise InputError(problems)
     log.info("read %s households from %s", f"{len(raw['households']):,}", folder)
@@ -126,6 +142,19 @@ def rule_passes(values: np.ndarray, op: str, value: object) -> np.ndarray:
     if op == ">=":
         return np.asarray(values.astype(float) >= float(value))  # type: ignore[arg-type]
     return np.asarray(values.astype(float) <= float(value))  # type: ignore[arg-type]
+
+
+def _personal_columns(table: str, df: pd.DataFrame) -> list[str]:
+    """Columns outside the contract whose name or values look like personal data."""
+    known = {c.name for c in TABLES[table]}
+    out = []
+    for col in df.columns:
+        if col in known and not (col == "name" and table not in NAMED_TABLES):
+            continue
+        sample = df[col].astype(str).head(1000)
+        if PERSONAL_COLUMN.search(str(col)) or sample.str.fullmatch(PERSONAL_VALUE).any():
+            out.append(str(col))
+    return out
 
 
 def _find(folder: Path, table: str) -> Path | None:

@@ -124,3 +124,18 @@ def test_cli_bad_scenario_names_yaml_path(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "solver.time_limit" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("head_name", "Zhang San"), ("phone", "13812345678"), ("id_card", "11010519491231002X"), ("note", "110105194912310021")],
+)
+def test_personal_data_columns_are_refused(tmp_path: Path, column: str, value: str) -> None:
+    tables = tiny_tables()
+    tables["households"][column] = value
+    folder = _write(tmp_path / "data", tables)
+    with pytest.raises(InputError) as err:
+        load_instance(folder)
+    assert column in str(err.value) and "personal data" in str(err.value)
+    assert value not in str(err.value)  # the message never repeats the personal value
+    assert load_instance(folder, allow_personal_columns=True).n_households == 5
