@@ -25,7 +25,8 @@ def write_run(result: Result, out: str | Path, formats: tuple[str, ...] = ("csv"
     """Write every table (CSV and Parquet) and the manifest into ``out``, replacing it atomically."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    _remove_stale(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
     os.chmod(tmp, 0o777 & ~_umask())
     try:
         for name, df in result.tables.items():
@@ -59,6 +60,24 @@ def atomic_write_text(path: Path, text: str) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def _remove_stale(out: Path) -> None:
+    """Remove temporary folders that a killed writer of ``out`` left behind (their process is gone)."""
+    for stale in out.parent.glob(f".{out.name}.tmp-*"):
+        pid = stale.name.split(".tmp-", 1)[1].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def replace_dir(new: Path, target: Path) -> None:
