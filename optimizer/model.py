@@ -101,9 +101,11 @@ class ModelIndex:
         names += [f"capacity/{p}" for p in self.projects["project_id"]]
         names += ["target/lifted"] * self.n_target
         names += [f"incidence/{c}" for c in self.counties["county_id"]]
+        names += [f"coverage/{c}" for c in self.coverage["county_id"]]
         return names
 
     n_target: int = 0
+    coverage: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["county_id"]))  # one row per coverage row
 
 
 def fund_scopes(instance: Instance) -> pd.DataFrame:
@@ -247,11 +249,19 @@ def build_model(instance: Instance, scenario: Scenario, plans: Plans) -> tuple[L
             n_target = 1
         if scenario.target.county_incidence is not None:
             counties = county_table(instance)
-            rate = scenario.target.county_incidence
+            rate = scenario.target.incidence_limit(instance.regions["western"].to_numpy(dtype=bool)[counties["county"].to_numpy()])
             counties["need"] = np.maximum(counties["poor"] - rate * counties["rural"], 0.0)
             hh_county = tree.ancestors[hh_village, Level.COUNTY]
             row = pd.Index(counties["county"]).get_indexer(hh_county[table["hh"].to_numpy()])
             add("incidence", row, xs + np.arange(n_x), p, counties["need"].to_numpy(), np.full(len(counties), INF))
+    coverage = scenario.equity.min_county_coverage
+    cov = pd.DataFrame(columns=["county_id"])
+    if coverage:
+        cov = county_table(instance)
+        hh_county = tree.ancestors[hh_village, Level.COUNTY]
+        helped = np.flatnonzero(table["measures"].to_numpy() != "none")
+        row = pd.Index(cov["county"]).get_indexer(hh_county[table["hh"].to_numpy()[helped]])
+        add("coverage", row, xs + helped, np.ones(len(helped)), np.ceil(coverage * cov["poor"].to_numpy() - 1e-9), np.full(len(cov), INF))
 
     A = sp.csr_matrix(
         (np.concatenate([b[3] for b in blocks_r]), (np.concatenate([b[1] for b in blocks_r]), np.concatenate([b[2] for b in blocks_r]))),
@@ -305,6 +315,7 @@ def build_model(instance: Instance, scenario: Scenario, plans: Plans) -> tuple[L
         household_ids=instance.households["household_id"].to_numpy(),
         col_village=np.concatenate([plan_village, proj_village]),
         n_target=n_target,
+        coverage=cov,
     )
     return model, index
 

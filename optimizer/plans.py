@@ -130,6 +130,9 @@ def build_plans(instance: Instance, scenario: Scenario) -> Plans:
     hard = scenario.floors.mode == "hard"
     keep = base_ok & ((unmet == 0) if hard else True)
     cost = scorer.cost(np.arange(len(hh)))
+    cap = scenario.equity.max_cost_per_household
+    if cap is not None:
+        keep &= cost <= cap + 1e-9
     keep = _prune(keep, cost, value, p, scenario.plans.max_per_household, scorer.dominance(), hh["size"].to_numpy())
     no_plan = ~keep.any(axis=1)
     if no_plan.any():
@@ -311,6 +314,8 @@ def _project_plans(
     if scenario.floors.mode == "hard":
         ok &= unmet == 0
     cost = scorer.cost(h)
+    if scenario.equity.max_cost_per_household is not None:
+        ok &= cost <= scenario.equity.max_cost_per_household + 1e-9
     ok = _cap(ok, cost, value, PROJECT_PLANS)
     r, t = np.nonzero(ok)
     return pd.DataFrame(
@@ -331,6 +336,7 @@ def _no_plan_error(instance: Instance, scenario: Scenario, rows: np.ndarray, bas
     hh = instance.households
     examples = ", ".join(hh["household_id"].iloc[rows[:5]])
     raise InfeasibleError(
-        f"{len(rows)} household(s) have no eligible plan that meets the hard floors "
-        f"(e.g. {examples}); check the measures catalogue's eligibility or set floors.mode: soft"
+        f"{len(rows)} household(s) have no eligible plan that meets the hard floors"
+        + (f" within equity.max_cost_per_household {scenario.equity.max_cost_per_household:,.0f} yuan" if scenario.equity.max_cost_per_household else "")
+        + f" (e.g. {examples}); check the measures catalogue's eligibility, raise the cost cap or set floors.mode: soft"
     )

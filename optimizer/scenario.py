@@ -6,6 +6,7 @@ import difflib
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -39,6 +40,22 @@ class Objective(_Strict):
 class Target(_Strict):
     lifted: float | None = Field(None, ge=0, description="min_cost: expected households lifted to reach")
     county_incidence: float | None = Field(None, gt=0, lt=1, description="min_cost: max expected incidence per county")
+    county_incidence_western: float | None = Field(
+        None, gt=0, lt=1, description="min_cost: max incidence for counties flagged western (default: county_incidence)"
+    )
+
+    def incidence_limit(self, western: np.ndarray) -> np.ndarray:
+        """The incidence each county must reach, by its western flag."""
+        base = float(self.county_incidence or 0.0)
+        west = self.county_incidence_western if self.county_incidence_western is not None else base
+        return np.where(western, west, base)
+
+
+class Equity(_Strict):
+    min_county_coverage: float | None = Field(
+        None, ge=0, le=1, description="share of every county's poor households that must receive a non-empty plan"
+    )
+    max_cost_per_household: float | None = Field(None, gt=0, description="yuan: plans costing more are not offered")
 
 
 class Floors(_Strict):
@@ -77,6 +94,7 @@ class Scenario(_Strict):
     objective: Objective = Objective()
     mode: Literal["max_lifted", "min_cost"] = "max_lifted"
     target: Target = Target()
+    equity: Equity = Equity()
     floors: Floors = Floors()
     plans: Plans = Plans()
     helpers: HelperOptions = HelperOptions()

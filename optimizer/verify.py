@@ -82,6 +82,7 @@ class _Checker:
         self._money(long)
         self._probabilities(hh_out, hh, long, covers)
         self._targets(hh_out, hh)
+        self._equity(hh_out)
         if "helpers" in self.r.tables and "helper_id" in hh_out.columns:
             self._helpers(hh_out)
 
@@ -219,8 +220,8 @@ class _Checker:
         rows = long["row"].to_numpy()
         work_m = (long["income_kind"] == IncomeKind.WORK.value).to_numpy()
         uplift = long["income_uplift"].to_numpy(dtype=float)
-        work = np.bincount(rows[work_m], weights=uplift[work_m], minlength=n)
-        transfer = np.bincount(rows[~work_m], weights=uplift[~work_m], minlength=n)
+        work = np.bincount(rows[work_m], weights=uplift[work_m], minlength=n).astype(float)
+        transfer = np.bincount(rows[~work_m], weights=uplift[~work_m], minlength=n).astype(float)
         pr_in = self.inst.projects.set_index("project_id")
         pid = hh_out["project_id"].fillna("").astype(str)
         bonus = pr_in["uplift_bonus"].reindex(pid).fillna(0.0).to_numpy(dtype=float)
@@ -289,8 +290,20 @@ class _Checker:
             rural_v = self.inst.regions["rural_households"].to_numpy(dtype=float)[villages]
             rural = pd.Series(rural_v, index=tree.ancestor_ids(villages, Level.COUNTY)).groupby(level=0).sum().reindex(poor.index).fillna(0.0)
             rural = rural.where(rural > 0, poor)
-            over = remaining > t.county_incidence * rural + 1e-6
-            self.fail(f"county above the incidence target {t.county_incidence:.1%}", poor.index[over.to_numpy()])
+            western = self.inst.regions.set_index("region_id")["western"].reindex(poor.index).to_numpy(dtype=bool)
+            over = remaining > t.incidence_limit(western) * rural + 1e-6
+            self.fail("county above its incidence target", poor.index[over.to_numpy()])
+
+    def _equity(self, hh_out: pd.DataFrame) -> None:
+        eq = self.sc.equity
+        if eq.max_cost_per_household is not None:
+            self.fail("household plan above equity.max_cost_per_household", hh_out.loc[hh_out["cost"] > eq.max_cost_per_household + MONEY_TOL, "household_id"])
+        if eq.min_county_coverage:
+            tree = self.inst.tree
+            county = tree.ancestor_ids(tree.pos(hh_out["village_id"]), Level.COUNTY)
+            helped = pd.Series((hh_out["measures"].astype(str) != "none").to_numpy(dtype=float), index=county).groupby(level=0)
+            short = helped.sum() < np.ceil(eq.min_county_coverage * helped.size() - 1e-9)
+            self.fail(f"county below the minimum coverage {eq.min_county_coverage:.0%}", short.index[short.to_numpy()])
 
 
     def _helpers(self, hh_out: pd.DataFrame) -> None:

@@ -149,3 +149,22 @@ def test_next_money_prediction_agrees_with_a_re_solve(tmp_path: Path) -> None:
     assert best["predicted_gain"] > 0
     assert abs(best["objective_gain"] - best["predicted_gain"]) <= tolerance
     assert (table["objective_gain"] <= table["predicted_gain"] + 2 * 1e-4 * objective).all()
+
+
+def test_equity_rules_and_western_targets(tmp_path: Path) -> None:
+    from optimizer.generate import generate
+    from optimizer.scenario import Scenario
+
+    generate(1500, seed=6, out=tmp_path / "d")
+    base = {"name": "e", "data": str(tmp_path / "d")}
+    plain = solve(Scenario.model_validate(base))
+    capped = solve(Scenario.model_validate({**base, "equity": {"max_cost_per_household": 45000, "min_county_coverage": 0.9}}))
+    verify(capped)
+    assert capped.households["cost"].max() <= 45000
+    regions = capped.regions
+    assert capped.manifest["objective"] <= plain.manifest["objective"] + 1e-6
+    helped = (capped.households["measures"] != "none").groupby(capped.households["village_id"].str.slice(0, 9)).mean()
+    assert (helped >= 0.9 - 1e-9).all()
+    west = solve(Scenario.model_validate({**base, "mode": "min_cost", "target": {"county_incidence": 0.12, "county_incidence_western": 0.2}}))
+    verify(west)
+    assert west.manifest["objective"] > 0 and len(regions) > 0
