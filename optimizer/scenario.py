@@ -81,6 +81,7 @@ class SolverOptions(_Strict):
     gap: float = Field(1e-3, ge=0, lt=1, description="relative MIP gap at which to stop")
     threads: int = Field(0, ge=0, description="0 lets the solver choose")
     seed: int = 0
+    warm_start: bool = Field(True, description="re-solve from the previous LP basis when only bounds changed (what-ifs on money)")
 
 
 class Scenario(_Strict):

@@ -113,7 +113,7 @@ def optimize(model: LinearModel, index: ModelIndex, instance: Instance, scenario
     base = SolveOptions(time_limit=opts.time_limit, gap=opts.gap, threads=opts.threads, seed=opts.seed)
 
     say(f"solving the LP relaxation with {backend.name}")
-    lp = backend.solve(model.relaxed(), _with(base, time_limit=_left(deadline), keep=True))
+    lp = backend.solve(model.relaxed(), _with(base, time_limit=_left(deadline), keep=True, warm=opts.warm_start))
     if lp.status == Status.INFEASIBLE:
         raise diagnose_infeasible(model, index, instance, scenario)
     if lp.status != Status.OPTIMAL or lp.x is None:
@@ -182,7 +182,9 @@ def shadow_prices(model: LinearModel, x: np.ndarray, scenario: Scenario) -> dict
     y = model.col_blocks["y"]
     lo, hi = model.col_lo.copy(), model.col_hi.copy()
     lo[y] = hi[y] = x[y]
-    out = backend.solve(model.relaxed().with_bounds(lo, hi), SolveOptions(time_limit=scenario.solver.time_limit, duals=True, warm=True))
+    # keep it: a next solve of the same matrix (a what-if on money) starts from this basis
+    options = SolveOptions(time_limit=scenario.solver.time_limit, duals=True, warm=True, keep=scenario.solver.warm_start)
+    out = backend.solve(model.relaxed().with_bounds(lo, hi), options)
     prices = {}
     for block in ("fund", "balance"):
         rows = model.row_blocks[block]

@@ -129,6 +129,8 @@ def test_compare_and_sweep_from_the_api(tiny) -> None:  # type: ignore[no-untype
     curve, _ = sweep(base, path, values, session)
     lifted = curve["households expected lifted"].to_numpy()
     assert (lifted[1:] >= lifted[:-1] - 1e-9).all()
+    cold, _ = sweep(base.with_overrides({"solver.warm_start": False}), path, values, session)
+    assert cold["households expected lifted"].to_numpy() == pytest.approx(lifted, rel=1e-6)
     with pytest.raises(InputError, match="PATH=V1,V2"):
         parse_set("nothing")
 

@@ -42,11 +42,14 @@ class HighsBackend:
         kept = None
         if not is_mip:
             kept, self._kept = self._kept, None  # a kept LP serves one warm re-solve
-        if options.warm and kept is not None and not is_mip and kept[0].A is model.A and np.array_equal(kept[0].c, model.c):
+        if options.warm and kept is not None and not is_mip and _same_lp(kept[0], model):
             h = kept[1]
             changed = np.flatnonzero((kept[0].col_lo != model.col_lo) | (kept[0].col_hi != model.col_hi))
             if len(changed):
                 h.changeColsBounds(len(changed), changed.astype(np.int32), model.col_lo[changed], model.col_hi[changed])
+            rows = np.flatnonzero((kept[0].row_lo != model.row_lo) | (kept[0].row_hi != model.row_hi))
+            if len(rows):
+                h.changeRowsBounds(len(rows), rows.astype(np.int32), model.row_lo[rows], model.row_hi[rows])  # type: ignore[attr-defined]
         else:
             with _quiet_stdout():  # HiGHS prints a banner on construction, before options can silence it
                 h = highspy.Highs()
@@ -92,6 +95,21 @@ class HighsBackend:
         if options.keep and not is_mip:
             self._kept = (model, h)
         return SolverOutput(status, x, objective, bound, seconds, duals, h.modelStatusToString(h.getModelStatus()))
+
+
+def _same_lp(a: LinearModel, b: LinearModel) -> bool:
+    """Same matrix and objective (bounds may differ): the kept LP can be re-solved from its basis."""
+    if a.A is b.A:
+        return bool(np.array_equal(a.c, b.c))
+    return (
+        a.A.shape == b.A.shape
+        and a.A.nnz == b.A.nnz
+        and a.sense == b.sense
+        and np.array_equal(a.A.indptr, b.A.indptr)
+        and np.array_equal(a.A.indices, b.A.indices)
+        and np.array_equal(a.A.data, b.A.data)
+        and np.array_equal(a.c, b.c)
+    )
 
 
 @contextmanager
