@@ -116,17 +116,6 @@ class Scenario(_Strict):
         path = Path(self.data)
         return path if path.is_absolute() else Path(self.base_dir) / path
 
-    def with_options(self, **updates: dict[str, object]) -> Scenario:
-        """A copy with nested sections updated, e.g. ``with_options(solver={"name": "pulp"})``."""
-        data = self.model_dump()
-        for section, values in updates.items():
-            if isinstance(values, dict) and isinstance(data.get(section), dict):
-                data[section] = {**data[section], **values}
-            else:
-                data[section] = values
-        data["base_dir"] = self.base_dir
-        return _validate(data, f"scenario '{self.name}'")
-
     def with_overrides(self, overrides: dict[str, object]) -> Scenario:
         """A copy with dotted-path overrides applied (scenario fields and data edits alike)."""
         data = self.model_dump()

@@ -63,10 +63,10 @@ def solve(
 ) -> Result:
     """Solve a scenario end to end and return its verified-ready :class:`Result`."""
     say = progress or (lambda msg: log.info(msg))
-    given: dict[str, object] = {"name": solver, "time_limit": time_limit, "gap": gap}
+    given: dict[str, object] = {"solver.name": solver, "solver.time_limit": time_limit, "solver.gap": gap}
     overrides = {k: v for k, v in given.items() if v is not None}
     if overrides:
-        scenario = scenario.with_options(solver=overrides)
+        scenario = scenario.with_overrides(overrides)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if instance is None:

@@ -115,12 +115,13 @@ class _Checker:
         for mid, text in zip(self.inst.measures["measure_id"], self.inst.measures["combines_with"]):
             for other in (s.strip() for s in str(text).split(LIST_SEP) if s.strip()):
                 allowed |= {(mid, other), (other, mid)}
-        bad = []
-        for hid, label in zip(hh_out["household_id"], hh_out["measures"]):
-            ms = [m for m in str(label).split("+") if m != "none"]
+        labels = hh_out["measures"].astype(str)
+        bad_labels = []
+        for label in labels.unique():  # a few dozen distinct measure sets, however many households
+            ms = [m for m in label.split("+") if m != "none"]
             if len(ms) > self.sc.plans.max_measures or any((a, b) not in allowed for i, a in enumerate(ms) for b in ms[i + 1 :]):
-                bad.append(hid)
-        self.fail("plan combines measures that are not complementary", bad)
+                bad_labels.append(label)
+        self.fail("plan combines measures that are not complementary", hh_out.loc[labels.isin(bad_labels), "household_id"])
 
     def _covers(self, long: pd.DataFrame, n: int) -> dict[str, np.ndarray]:
         out = {}
@@ -184,13 +185,12 @@ class _Checker:
         # scope: the village must lie under the holder or one of its paired targets
         vpos = tree.pos(flows["village_id"])
         self.fail("flow into an unknown or non-village region", flows.loc[(vpos < 0) | (tree.level[np.maximum(vpos, 0)] != Level.VILLAGE), "village_id"])
-        in_scope = np.zeros(len(flows), dtype=bool)
-        f_targets = funds["targets"].reindex(flows["fund_id"]).astype(str).to_numpy()
-        f_holder = funds["region_id"].reindex(flows["fund_id"]).to_numpy()
-        anc_ids = {lv: tree.ancestor_ids(np.maximum(vpos, 0), Level(lv)) for lv in range(6)}
-        for i in range(len(flows)):
-            scopes = [t.strip() for t in f_targets[i].split(LIST_SEP) if t.strip()] or [f_holder[i]]
-            in_scope[i] = any(anc_ids[int(tree.level[tree.ids.get_loc(s)])][i] == s for s in scopes)
+        scope = funds["targets"].astype(str).str.split(LIST_SEP).explode().str.strip()
+        scope = scope.where(scope != "", funds["region_id"].reindex(scope.index)).rename("scope").reset_index()
+        pairs = flows[["fund_id"]].assign(flow=np.arange(len(flows)), village=np.maximum(vpos, 0)).merge(scope, on="fund_id")
+        spos = tree.pos(pairs["scope"])
+        inside = tree.ancestors[pairs["village"].to_numpy(), tree.level[spos]] == spos
+        in_scope = np.bincount(pairs["flow"].to_numpy()[inside], minlength=len(flows)) > 0
         self.fail("fund spends outside its region or paired targets", (flows["fund_id"] + "->" + flows["village_id"])[~in_scope])
         cats = funds["categories"].reindex(flows["fund_id"]).astype(str).str.split(LIST_SEP).to_numpy()
         ok_cat = np.array([ANY_CATEGORY in c or cat in c for c, cat in zip(cats, flows["category"])])

@@ -226,3 +226,14 @@ def test_verifier_catches_corrupted_solutions() -> None:
         corrupt(bad)
         with pytest.raises(VerificationError):
             verify(bad)
+
+
+def test_verifier_catches_money_spent_outside_a_fund_scope() -> None:
+    from optimizer.errors import VerificationError
+
+    result = solve(tiny_scenario(), tiny_instance())
+    flows = result.tables["flows"]
+    row = flows.index[flows["fund_id"] == "F-V1"][0]
+    flows.loc[row, "village_id"] = "V2"  # a village fund paying in another village
+    with pytest.raises(VerificationError, match="outside its region"):
+        verify(result)
