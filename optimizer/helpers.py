@@ -135,11 +135,24 @@ def assign_helpers(instance: Instance, households: pd.DataFrame) -> Assignment:
     return Assignment(hh_out, helpers_out, sec_out, shortage, dispatch(instance, helpers, short, idle))
 
 
-def _match(
-    instance: Instance, helpers: pd.DataFrame, usable: np.ndarray, town: np.ndarray, need: np.ndarray, use_skills: bool
-) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, pd.DataFrame]:
-    """Min-cost flow from helper classes to (township, need) classes; returns helper per demand item, score,
-    the shortage by class and the idle capacity by helper class."""
+@dataclass(frozen=True)
+class ClassNetwork:
+    """Helper classes (home unit, reach, skills), demand classes (township, skill) and the arcs between them."""
+
+    hp: pd.DataFrame  # usable helpers with their class
+    hclass: pd.DataFrame  # one row per helper class
+    cap: np.ndarray  # capacity per helper class
+    demand: pd.DataFrame  # item, township, skill, dclass
+    dclass: pd.DataFrame  # one row per demand class
+    count: np.ndarray  # items per demand class
+    h_idx: np.ndarray  # arc tails (helper class)
+    d_idx: np.ndarray  # arc heads (demand class)
+    has_skill: np.ndarray  # the arc's helpers have the skill the demand class needs
+    score: np.ndarray  # match score of the arc
+
+
+def class_network(instance: Instance, helpers: pd.DataFrame, usable: np.ndarray, town: np.ndarray, need: np.ndarray, use_skills: bool) -> ClassNetwork:
+    """Group helpers and demand items into classes and connect every helper class to the classes it reaches."""
     tree = instance.tree
     n = len(town)
     hp = helpers[usable].reset_index().rename(columns={"index": "helper"})
@@ -166,6 +179,18 @@ def _match(
     has_skill = np.array([s in sk for s, sk in zip(dclass["skill"].to_numpy()[d_idx], skills[h_idx])], dtype=bool) if use_skills else np.zeros(len(h_idx), bool)
     closeness = pd.Series(hclass["home_level"].to_numpy()[h_idx]).map(CLOSENESS).fillna(1).to_numpy(dtype=np.int64)
     arc_score = SKILL_WEIGHT * has_skill + closeness
+    return ClassNetwork(hp, hclass, cap, demand, dclass, count, h_idx, d_idx, has_skill, arc_score)
+
+
+def _match(
+    instance: Instance, helpers: pd.DataFrame, usable: np.ndarray, town: np.ndarray, need: np.ndarray, use_skills: bool
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, pd.DataFrame]:
+    """Min-cost flow from helper classes to (township, need) classes; returns helper per demand item, score,
+    the shortage by class and the idle capacity by helper class."""
+    net = class_network(instance, helpers, usable, town, need, use_skills)
+    hp, hclass, cap, demand, dclass, count = net.hp, net.hclass, net.cap, net.demand, net.dclass, net.count
+    h_idx, d_idx, arc_score = net.h_idx, net.d_idx, net.score
+    n = len(town)
     nh, nd = len(hclass), len(dclass)
     src, sink = nh + nd, nh + nd + 1
     tails = np.concatenate([h_idx, np.full(nd, src), np.arange(nh), [src]])

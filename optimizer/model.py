@@ -32,8 +32,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .contract import ANY_CATEGORY, LIST_SEP, Level
+from .contract import ANY_CATEGORY, LIST_SEP, HelperKind, Level
 from .data import Instance
+from .helpers import ClassNetwork, class_network, household_needs
 from .plans import CATEGORIES, Plans
 from .scenario import Scenario
 
@@ -178,8 +179,10 @@ def build_model(instance: Instance, scenario: Scenario, plans: Plans) -> tuple[L
 
     flows = build_flows(instance, cells)
     n_f = len(flows)
-    n_cols = n_x + n_y + n_f
-    xs, ys, fs = 0, n_x, n_x + n_y
+    net, arcs = _helper_network(instance, scenario, table, hh_village)
+    n_z = len(arcs)
+    n_cols = n_x + n_y + n_f + n_z
+    xs, ys, fs, zs = 0, n_x, n_x + n_y, n_x + n_y + n_f
 
     blocks_r: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     row0 = 0
@@ -239,6 +242,17 @@ def build_model(instance: Instance, scenario: Scenario, plans: Plans) -> tuple[L
         np.full(n_y, -INF),
         np.zeros(n_y),
     )
+    # helpers decided with the plans: a plan needing a skill in a township needs skilled helper capacity there
+    if net is not None:
+        add("helper_capacity", net.h_idx[arcs], zs + np.arange(n_z), np.ones(n_z), np.full(len(net.hclass), -INF), net.cap.astype(float))
+        add(
+            "skill_demand",
+            np.concatenate([net.demand["dclass"].to_numpy(), net.d_idx[arcs]]),
+            np.concatenate([xs + net.demand["plan"].to_numpy(), zs + np.arange(n_z)]),
+            np.concatenate([np.ones(len(net.demand)), -np.ones(n_z)]),
+            np.full(len(net.dclass), -INF),
+            np.zeros(len(net.dclass)),
+        )
     # min-cost targets
     p = table["p"].to_numpy()
     n_target = 0
@@ -274,10 +288,10 @@ def build_model(instance: Instance, scenario: Scenario, plans: Plans) -> tuple[L
         row_blocks[b[0]] = slice(start, start + len(b[4]))
         start += len(b[4])
     if scenario.mode == "min_cost":
-        c = np.concatenate([np.zeros(n_x + n_y), np.ones(n_f)])
+        c = np.concatenate([np.zeros(n_x + n_y), np.ones(n_f), np.zeros(n_z)])
         sense = "min"
     else:
-        c = np.concatenate([table["value"].to_numpy(), np.zeros(n_y + n_f)])
+        c = np.concatenate([table["value"].to_numpy(), np.zeros(n_y + n_f + n_z)])
         sense = "max"
     model = LinearModel(
         sense=sense,
@@ -286,10 +300,10 @@ def build_model(instance: Instance, scenario: Scenario, plans: Plans) -> tuple[L
         row_lo=np.concatenate([b[4] for b in blocks_r]),
         row_hi=np.concatenate([b[5] for b in blocks_r]),
         col_lo=np.zeros(n_cols),
-        col_hi=np.concatenate([np.ones(n_x + n_y), np.full(n_f, INF)]),
-        integer=np.concatenate([np.ones(n_x + n_y, dtype=bool), np.zeros(n_f, dtype=bool)]),
+        col_hi=np.concatenate([np.ones(n_x + n_y), np.full(n_f + n_z, INF)]),
+        integer=np.concatenate([np.ones(n_x + n_y, dtype=bool), np.zeros(n_f + n_z, dtype=bool)]),
         objective_unit=MONEY_UNIT if sense == "min" else 1.0,
-        col_blocks={"x": slice(xs, ys), "y": slice(ys, fs), "f": slice(fs, n_cols)},
+        col_blocks={"x": slice(xs, ys), "y": slice(ys, fs), "f": slice(fs, zs), "z": slice(zs, n_cols)},
         row_blocks=row_blocks,
     )
     ids = tree.ids.to_numpy()
@@ -318,6 +332,23 @@ def build_model(instance: Instance, scenario: Scenario, plans: Plans) -> tuple[L
         coverage=cov,
     )
     return model, index
+
+
+def _helper_network(instance: Instance, scenario: Scenario, table: pd.DataFrame, hh_village: np.ndarray) -> tuple[ClassNetwork | None, np.ndarray]:
+    """With ``helpers.capacity_in_model``: the helper class network over the plans that need a skill, and the
+    arcs (helpers with that skill) that become flow columns z."""
+    helpers = instance.helpers.reset_index(drop=True)
+    usable = (helpers["kind"] == HelperKind.HOUSEHOLD_HELPER.value).to_numpy()
+    if not scenario.helpers.capacity_in_model or not usable.any():
+        return None, np.empty(0, dtype=np.int64)
+    skilled = np.flatnonzero(table["measures"].to_numpy() != "none")
+    hh_rows = table["hh"].to_numpy()[skilled]
+    plans = pd.DataFrame({"household_id": instance.households["household_id"].to_numpy()[hh_rows], "measures": table["measures"].to_numpy()[skilled]})
+    need = household_needs(instance, plans)
+    town = instance.tree.ancestors[hh_village[table["hh"].to_numpy()[skilled]], Level.TOWNSHIP]
+    net = class_network(instance, helpers, usable, town, need, use_skills=True)
+    net.demand["plan"] = skilled
+    return net, np.flatnonzero(net.has_skill)
 
 
 def county_table(instance: Instance) -> pd.DataFrame:

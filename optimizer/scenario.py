@@ -73,6 +73,9 @@ class Plans(_Strict):
 
 class HelperOptions(_Strict):
     assign: bool = Field(True, description="assign one helper per household and a first secretary per poor village")
+    capacity_in_model: bool = Field(
+        False, description="decide plans and helpers together: a plan needing a skill needs skilled helper capacity within reach"
+    )
 
 
 class SolverOptions(_Strict):

@@ -119,3 +119,36 @@ def test_default_tiny_helpers_assign(tiny) -> None:  # type: ignore[no-untyped-d
     result = solve(tiny_scenario(), tiny)
     verify(result)
     assert "helper_id" in result.households.columns
+
+
+def test_helper_capacity_in_the_model_limits_skilled_plans(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Deciding plans and helpers together: never better than plans alone, every skilled plan has skilled
+    capacity within reach (the model's rows), and the result still verifies."""
+    from optimizer.generate import generate
+    from optimizer.helpers import class_network, household_needs
+    from optimizer.scenario import Scenario
+
+    generate(1500, seed=12, out=tmp_path / "d")
+    base = {"name": "j", "data": str(tmp_path / "d")}
+    alone = solve(Scenario.model_validate(base))
+    joint = solve(Scenario.model_validate({**base, "helpers": {"capacity_in_model": True}}))
+    verify(joint)
+    assert joint.manifest["objective"] <= alone.manifest["objective"] + 1e-6
+    # independent check: a flow of skilled helpers covers every (township, skill) demand of the chosen plans
+    inst = joint.instance
+    hh = joint.households
+    skilled = hh[hh["measures"] != "none"].reset_index(drop=True)
+    town = inst.tree.ancestors[inst.tree.pos(skilled["village_id"]), 4]
+    helpers = inst.helpers.reset_index(drop=True)
+    net = class_network(inst, helpers, (helpers["kind"] == "household_helper").to_numpy(), town, household_needs(inst, skilled), use_skills=True)
+    arcs = np.flatnonzero(net.has_skill)
+    from optimizer.solvers.flow import solve_min_cost_flow
+
+    nh, nd = len(net.hclass), len(net.dclass)
+    tails = np.concatenate([net.h_idx[arcs], np.arange(nh)])
+    heads = np.concatenate([nh + net.d_idx[arcs], np.full(nh, nh + nd)])
+    caps = np.concatenate([net.count[net.d_idx[arcs]], net.cap])
+    supplies = np.concatenate([net.cap, -net.count, [-(net.cap.sum() - net.count.sum())]])
+    flow = solve_min_cost_flow(tails, heads, caps, np.concatenate([np.zeros(len(arcs)), np.ones(nh)]), supplies)
+    served = np.bincount(net.d_idx[arcs], weights=flow[: len(arcs)], minlength=nd)
+    assert (served >= net.count - 1e-9).all()

@@ -9,12 +9,14 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from ..errors import SolverUnavailableError
-from ..model import LinearModel
+
+if TYPE_CHECKING:  # the model module imports the helper network, which uses solvers.flow
+    from ..model import LinearModel
 
 
 class Status(str, Enum):
