@@ -183,6 +183,26 @@ def _print_frame(df: Any, title: str) -> None:
     out_console.print(t)
 
 
+@app.command("export-model")
+def export_model(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    out: Annotated[Path, typer.Argument(help="model file to write: .lp or .mps")],
+) -> None:
+    """Write the scenario's model with named rows and columns (budget/<fund>, balance/<village>/<category>, ...)."""
+    import optimizer as api
+
+    from .model import build_model
+    from .plans import build_plans
+    from .solvers.highs import write_model
+
+    with _errors():
+        sc = api.load_scenario(scenario)
+        inst = apply_data_edits(api.load_instance(sc.data_path), sc.data_edits)
+        model, index = build_model(inst, sc, build_plans(inst, sc))
+        write_model(model, str(out), index.col_names(), index.row_names())
+        out_console.print(f"wrote {out}: {model.shape[1]:,} columns, {model.shape[0]:,} rows")
+
+
 @app.command("report")
 def report_cmd(run_dir: Annotated[Path, typer.Argument(help="run folder written by solve")]) -> None:
     """Write the self-contained HTML report of a run folder (RUN_DIR/report.html)."""

@@ -91,6 +91,7 @@ class ModelIndex:
         names = [f"x/{h}/{m}" + (f"@{j}" if j >= 0 else "") for h, m, j in zip(hid, self.plans["measures"], self.plans["project"])]
         names += [f"y/{p}" for p in self.projects["project_id"]]
         names += [f"f/{f}/{v}/{c}" for f, v, c in zip(self.flows["fund_id"], self.flows["village_id"], self.flows["category"])]
+        names += [f"z/{i}" for i in range(self.n_helper_arcs)]
         return names
 
     def row_names(self) -> list[str]:
@@ -100,6 +101,8 @@ class ModelIndex:
         names += [f"cofin/{self.flows['fund_id'].iat[i]}/{self.flows['village_id'].iat[i]}/{self.flows['category'].iat[i]}" for i in self.cofin["flow"]]
         names += [f"link/{self.household_ids[h]}/{self.projects['project_id'].iat[j]}" for h, j in zip(self.links["hh"], self.links["project"])]
         names += [f"capacity/{p}" for p in self.projects["project_id"]]
+        names += [f"helper_capacity/{i}" for i in range(self.n_helper_classes)]
+        names += [f"skill_demand/{i}" for i in range(self.n_skill_classes)]
         names += ["target/lifted"] * self.n_target
         names += [f"incidence/{c}" for c in self.counties["county_id"]]
         names += [f"coverage/{c}" for c in self.coverage["county_id"]]
@@ -107,6 +110,9 @@ class ModelIndex:
 
     n_target: int = 0
     coverage: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["county_id"]))  # one row per coverage row
+    n_helper_arcs: int = 0
+    n_helper_classes: int = 0
+    n_skill_classes: int = 0
 
 
 def fund_scopes(instance: Instance) -> pd.DataFrame:
@@ -330,6 +336,9 @@ def build_model(instance: Instance, scenario: Scenario, plans: Plans) -> tuple[L
         col_village=np.concatenate([plan_village, proj_village]),
         n_target=n_target,
         coverage=cov,
+        n_helper_arcs=n_z,
+        n_helper_classes=0 if net is None else len(net.hclass),
+        n_skill_classes=0 if net is None else len(net.dclass),
     )
     return model, index
 

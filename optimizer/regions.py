@@ -34,11 +34,6 @@ class RegionTree:
         anc = self.ancestors[positions, int(level)]
         return np.where(anc >= 0, self.ids.to_numpy()[np.maximum(anc, 0)], "")
 
-    def in_subtree(self, positions: np.ndarray, root_pos: int) -> np.ndarray:
-        """Whether each region at ``positions`` lies in the subtree of ``root_pos``."""
-        lv = int(self.level[root_pos])
-        return self.ancestors[positions, lv] == root_pos
-
     @property
     def villages(self) -> np.ndarray:
         return np.flatnonzero(self.level == Level.VILLAGE)

@@ -131,3 +131,34 @@ def test_cli_exit_4_when_time_runs_out(tmp_path: Path) -> None:
     proc = _run("solve", str(scenario), "--time-limit", "0.0001", "--out", str(tmp_path / "run"))
     assert proc.returncode == 4, proc.stderr
     assert "time limit" in proc.stderr
+
+
+@pytest.mark.parametrize("suffix", [".lp", ".mps"])
+def test_export_model_names_rows_and_columns(tmp_path: Path, suffix: str) -> None:
+    from optimizer.solvers.highs import write_model
+
+    inst = tiny_instance()
+    sc = tiny_scenario(mode="min_cost", target={"lifted": 2.0, "county_incidence": 0.5}, equity={"min_county_coverage": 0.5})
+    model, index = build_model(inst, sc, build_plans(inst, sc))
+    rows, cols = index.row_names(), index.col_names()
+    assert len(rows) == model.shape[0] and len(cols) == model.shape[1]
+    for block, prefix in (("assign", "assign/"), ("balance", "balance/"), ("fund", "budget/"), ("capacity", "capacity/"), ("incidence", "incidence/"), ("coverage", "coverage/")):
+        sl = model.row_blocks[block]
+        assert all(name.startswith(prefix) for name in rows[sl]), block
+    path = tmp_path / f"model{suffix}"
+    write_model(model, str(path), cols, rows)
+    text = path.read_text()
+    expected = ["budget/F-CN", "assign/H1"] if suffix == ".mps" else ["budget.F_CN", "assign.H1"]
+    assert all(name in text for name in expected)
+
+
+def test_export_model_with_helpers_in_the_model(tmp_path: Path) -> None:
+    from optimizer.generate import generate
+
+    generate(300, seed=2, out=tmp_path / "d")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(f"name: s\ndata: {tmp_path / 'd'}\nhelpers:\n  capacity_in_model: true\n")
+    proc = _run("export-model", str(scenario), str(tmp_path / "m.lp"))
+    assert proc.returncode == 0, proc.stderr
+    text = (tmp_path / "m.lp").read_text()
+    assert "skill_demand." in text and "helper_capacity." in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -95,6 +96,24 @@ class HighsBackend:
         if options.keep and not is_mip:
             self._kept = (model, h)
         return SolverOutput(status, x, objective, bound, seconds, duals, h.modelStatusToString(h.getModelStatus()))
+
+
+def write_model(model: LinearModel, path: str, col_names: list[str], row_names: list[str]) -> None:
+    """Write the model with its structured names (``.lp`` or ``.mps`` by the file name), for any other solver."""
+    if path.endswith(".lp"):  # HiGHS writes LP names of letters, digits, '_' and '.' only (else it renames all)
+        col_names, row_names = _lp_safe(col_names), _lp_safe(row_names)
+    lp = _to_lp(model)
+    lp.col_names_ = col_names
+    lp.row_names_ = row_names
+    with _quiet_stdout():
+        h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.passModel(lp)
+    h.writeModel(path)
+
+
+def _lp_safe(names: list[str]) -> list[str]:
+    return [re.sub(r"[^A-Za-z0-9_.]", "_", n.replace("/", ".")) for n in names]
 
 
 def _same_lp(a: LinearModel, b: LinearModel) -> bool:
