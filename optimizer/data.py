@@ -135,6 +135,20 @@ def build_instance(raw: dict[str, pd.DataFrame], source: str = "", hashes: dict[
     )
 
 
+def measure_rows(instance: Instance, households: pd.DataFrame) -> pd.DataFrame:
+    """One row per (household, measure) of a plan table with ``household_id`` and ``measures`` ("a+b",
+    "none"): ``row`` (position in ``households``), measure, size, cost, batch and category."""
+    m = instance.measures.set_index("measure_id")
+    size = instance.households.set_index("household_id")["size"].reindex(households["household_id"]).to_numpy(dtype=float)
+    long = pd.DataFrame({"row": np.arange(len(households)), "size": size, "measure": households["measures"].astype(str).str.split("+").to_numpy()})
+    long = long.explode("measure")
+    long = long[long["measure"].isin(m.index)].reset_index(drop=True)
+    long["cost"] = m["cost_fixed"].reindex(long["measure"]).to_numpy() + m["cost_per_person"].reindex(long["measure"]).to_numpy() * long["size"]
+    long["batch"] = m["batch"].reindex(long["measure"]).to_numpy()
+    long["category"] = m["category"].reindex(long["measure"]).to_numpy()
+    return long
+
+
 def rule_passes(values: np.ndarray, op: str, value: object) -> np.ndarray:
     """Which household values satisfy one parsed eligibility rule (``==``, ``>=`` or ``<=``)."""
     if op == "==":

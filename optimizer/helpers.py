@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .contract import LIST_SEP, Category, Cause, HelperKind, Level, Reach, Skill
-from .data import Instance
+from .data import Instance, measure_rows
 from .solvers.flow import solve_min_cost_flow
 
 SKILL_OF_CATEGORY = {
@@ -62,11 +62,7 @@ def household_needs(instance: Instance, households: pd.DataFrame) -> np.ndarray:
     m = instance.measures.set_index("measure_id")
     skill = m["skill"] if "skill" in m.columns else pd.Series("", index=m.index)
     skill = skill.where(skill.astype(str) != "", m["category"].map(SKILL_OF_CATEGORY))
-    size = instance.households.set_index("household_id")["size"].reindex(households["household_id"]).to_numpy(dtype=float)
-    long = households[["measures"]].assign(row=np.arange(len(households)), size=size)
-    long = long.assign(measure=long["measures"].astype(str).str.split("+")).explode("measure")
-    long = long[long["measure"].isin(m.index)]
-    long["cost"] = m["cost_fixed"].reindex(long["measure"]).to_numpy() + m["cost_per_person"].reindex(long["measure"]).to_numpy() * long["size"]
+    long = measure_rows(instance, households)
     top = long.sort_values(["row", "cost"], ascending=[True, False], kind="stable").drop_duplicates("row")
     need = instance.households.set_index("household_id")["cause"].reindex(households["household_id"]).map(SKILL_OF_CAUSE).to_numpy(dtype=object)
     need[top["row"].to_numpy()] = skill.reindex(top["measure"]).to_numpy()

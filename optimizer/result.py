@@ -11,7 +11,7 @@ import pandas as pd
 
 from . import __version__
 from .contract import LEVEL_NAMES, Batch, Level
-from .data import Instance
+from .data import Instance, measure_rows
 from .model import MONEY_UNIT, LinearModel, ModelIndex
 from .plans import Plans
 from .scenario import Scenario
@@ -140,7 +140,7 @@ def build_result(
             "shadow_price": (duals["fund"] * PER_10K / MONEY_UNIT).round(6),
         }
     )
-    regions = region_table(instance, households, instance.measures, projects)
+    regions = region_table(instance, households, projects)
     expected = float(households["p_success"].sum())
     persons = float((households["p_success"] * hh["size"].to_numpy()[table["hh"].to_numpy()]).sum())
     manifest: dict[str, Any] = {
@@ -218,20 +218,14 @@ def poverty_table(households: pd.DataFrame, size: np.ndarray, line: float) -> pd
     return df.rename_axis("measure").reset_index()
 
 
-def region_table(instance: Instance, households: pd.DataFrame, measures: pd.DataFrame, projects: pd.DataFrame) -> pd.DataFrame:
+def region_table(instance: Instance, households: pd.DataFrame, projects: pd.DataFrame) -> pd.DataFrame:
     """Per region at every level: poor households, expected lifted, spending by batch, incidence."""
     tree = instance.tree
     n_r = len(tree.ids)
     v = tree.pos(households["village_id"])
-    batch_of = dict(zip(measures["measure_id"], measures["batch"]))
     size = instance.households.set_index("household_id")["size"].reindex(households["household_id"]).to_numpy(dtype=float)
-    long = households[["household_id", "measures"]].assign(village=v, size=size)
-    long = long.assign(measure=long["measures"].str.split("+")).explode("measure")
-    long = long[long["measure"] != "none"]
-    mcost = measures.set_index("measure_id")
-    per_person = mcost["cost_per_person"].reindex(long["measure"]).to_numpy()
-    long["cost"] = mcost["cost_fixed"].reindex(long["measure"]).to_numpy() + per_person * long["size"].to_numpy()
-    long["batch"] = long["measure"].map(batch_of)
+    long = measure_rows(instance, households)
+    long["village"] = v[long["row"].to_numpy()]
     columns: dict[str, np.ndarray] = {}
     per_village: dict[str, np.ndarray] = {
         "households": np.bincount(v, minlength=n_r).astype(float),
