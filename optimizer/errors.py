@@ -47,6 +47,18 @@ class SolverUnavailableError(OptimizerError):
     exit_code = 2
 
 
+class BusyError(OptimizerError):
+    """Another nightly job holds the database lock."""
+
+    exit_code = 6
+
+
+class NotPublishedError(OptimizerError):
+    """A nightly allocation was solved but not published (gap above the tolerance); the previous version stays."""
+
+    exit_code = 7
+
+
 class VerificationError(OptimizerError):
     """A result violates a constraint when recomputed from the output tables and the inputs."""
 

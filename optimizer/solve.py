@@ -17,15 +17,16 @@ import numpy as np
 import scipy.sparse as sp
 
 from .contract import LEVEL_NAMES, Category, Level
-from .data import Instance, load_instance
+from .data import Instance
 from .edits import apply_data_edits
 from .errors import InfeasibleError, NoSolutionError
 from .helpers import assign_helpers
-from .model import MONEY_UNIT, LinearModel, ModelIndex, build_model
+from .model import MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, add_churn_cap, build_model
 from .plans import build_plans
 from .result import Result, build_result
 from .scenario import Scenario
 from .solvers import SolveOptions, SolverOutput, Status, get_backend
+from .storage import load_source, redact
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,10 @@ def solve(
     time_limit: float | None = None,
     gap: float | None = None,
     progress: Progress | None = None,
+    churn: ChurnCap | None = None,
 ) -> Result:
-    """Solve a scenario end to end and return its verified-ready :class:`Result`."""
+    """Solve a scenario end to end and return its verified-ready :class:`Result`; ``churn`` caps how many
+    households of a published allocation may change plan (the nightly job)."""
     say = progress or (lambda msg: log.info(msg))
     given: dict[str, object] = {"solver.name": solver, "solver.time_limit": time_limit, "solver.gap": gap}
     overrides = {k: v for k, v in given.items() if v is not None}
@@ -70,8 +73,8 @@ def solve(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if instance is None:
-        say(f"loading {scenario.data_path}")
-        instance = load_instance(scenario.data_path)
+        say(f"loading {redact(scenario.data_source)}")
+        instance = load_source(scenario.data_source)
     instance = apply_data_edits(instance, scenario.data_edits)
     timings["load"] = time.perf_counter() - t0
 
@@ -82,6 +85,9 @@ def solve(
 
     t = time.perf_counter()
     model, index = build_model(instance, scenario, plans)
+    churn_info: dict[str, int] = {}
+    if churn is not None:
+        model, churn_info = add_churn_cap(model, instance, plans, churn)
     timings["build"] = time.perf_counter() - t
     say(f"model: {model.shape[1]:,} columns, {model.shape[0]:,} rows, {model.A.nnz:,} nonzeros ({plans.table.shape[0]:,} plans)")
 
@@ -100,6 +106,8 @@ def solve(
         timings["helpers"] = time.perf_counter() - t
         h = result.manifest["helpers"]
         say(f"helpers: {h['households_with_helper']:,} households matched, {h['households_short']:,} short")
+    if churn is not None:
+        result.manifest["churn"] = churn_info
     timings["total"] = time.perf_counter() - t0
     result.manifest["timings"] = {k: round(v, 3) for k, v in timings.items()}
     return result
