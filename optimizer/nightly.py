@@ -71,6 +71,13 @@ def run_nightly(
             "the nightly job does not support target.county_incidence yet (committed households are outside the re-plan); "
             "use target.lifted or mode max_lifted"
         )
+    try:
+        return _locked(engine, scenario, wait, say)
+    finally:
+        engine.dispose()
+
+
+def _locked(engine: Engine, scenario: Scenario, wait: float, say: Callable[[str], None]) -> NightlyOutcome:
     with storage.job_lock(engine, wait=wait):
         _pause("locked")
         _abandon_stale(engine)

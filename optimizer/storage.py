@@ -682,7 +682,15 @@ def job_lock(engine: Engine, wait: float = 0.0, poll: float = 0.5) -> Iterator[N
             _record_holder(engine)
             yield
         finally:
-            conn.close()  # the session ends, and with it the advisory lock
+            # a pooled connection outlives close(): unlock explicitly, then drop the session (a killed process's
+            # session ends with it, and so does its lock)
+            try:
+                conn.rollback()
+                conn.execute(text("select pg_advisory_unlock(:k)"), {"k": PG_LOCK_KEY})
+                conn.commit()
+            finally:
+                conn.invalidate()
+                conn.close()
         return
     db = engine.url.database or ""
     if not db or db == ":memory:":

@@ -117,6 +117,7 @@ def test_three_nights_on_the_sample(db_url: str) -> None:
             storage.add_households(engine, new)
         outcome = run_nightly(db_url, scenario)
         assert outcome.status == "published"
+        _assert_lock_released(engine)
         outcomes.append(outcome)
         # the published version, re-checked from the database: open plans verify against the open instance
         opened = storage.open_instance(storage.read_registry(engine))
@@ -276,3 +277,15 @@ def _wait_for(proc: subprocess.Popen[str], marker: str, timeout: float = 120) ->
         if not line and proc.poll() is not None:
             raise AssertionError(f"the job ended (exit {proc.returncode}) before '{marker}'")
     raise AssertionError(f"no '{marker}' within {timeout} s")
+
+
+def _assert_lock_released(engine: storage.Engine) -> None:
+    """A job run in-process must release its lock when it returns (not only when the process ends)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            assert conn.execute(text("select count(*) from pg_locks where locktype = 'advisory'")).scalar() == 0
+        return
+    import fcntl
+
+    with open(f"{engine.url.database}.lock", "rb") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises BlockingIOError while held
