@@ -64,6 +64,9 @@ def solve(
     time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="seconds")] = None,
     gap: Annotated[Optional[float], typer.Option(help="relative MIP gap, e.g. 0.001")] = None,
     report: Annotated[bool, typer.Option("--report/--no-report", help="write report.html into the run folder")] = True,
+    method: Annotated[str, typer.Option(help="auto (decomposed from 150,000 households), monolithic or decomposed (by county, on Dask)")] = "auto",
+    scheduler: Annotated[Optional[str], typer.Option(help="decomposed: address of an existing Dask scheduler (default: a local cluster)")] = None,
+    workers: Annotated[int, typer.Option(help="decomposed: workers of the local Dask cluster", min=1)] = 2,
 ) -> None:
     """Solve a scenario, verify the result and write the run folder (with report.html)."""
     import optimizer as api
@@ -71,7 +74,7 @@ def solve(
     with _errors():
         say = _progress()
         sc = api.load_scenario(scenario)
-        result = api.solve(sc, solver=solver, time_limit=time_limit, gap=gap, progress=say)
+        result = api.solve(sc, solver=solver, time_limit=time_limit, gap=gap, progress=say, method=method, scheduler=scheduler, workers=workers)
         say("verifying the result")
         api.verify(result)
         target = out or Path("out") / sc.name
