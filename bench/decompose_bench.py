@@ -18,7 +18,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     sc = load_scenario(sys.argv[1] if len(sys.argv) > 1 else ROOT / "scenarios" / "baseline.yaml")
     inst = load_instance(sc.data_path)
-    runs = [("monolithic (LP, relax-and-fix)", "monolithic", 1), ("decomposed, 1 Dask worker", "decomposed", 1), ("decomposed, 2 Dask workers", "decomposed", 2)]
+    runs = [
+        ("monolithic (LP, relax-and-fix)", "monolithic", 1),
+        ("decomposed, 1 Dask worker", "decomposed", 1),
+        ("decomposed, 2 Dask workers", "decomposed", 2),
+    ]
     print("| method | seconds | objective | bound | gap | rounds |\n|---|---:|---:|---:|---:|---:|")
     for label, method, workers in runs:
         t = time.perf_counter()
