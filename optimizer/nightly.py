@@ -64,7 +64,7 @@ def run_nightly(
 ) -> NightlyOutcome:
     """Run the nightly job against the database at ``url`` (see the module docstring)."""
     say = progress or (lambda msg: log.info(msg))
-    engine = storage.open_db(url, scenario.base_dir or None)
+    engine = storage.open_db(url)  # a command-line URL: a relative SQLite path is relative to the working folder
     storage.require_schema(engine)
     if scenario.target.county_incidence is not None:
         raise InputError(
