@@ -608,6 +608,9 @@ def commit(engine: Engine, household_ids: list[str] | None = None, project_ids: 
     problems = [f"household '{h}' has no plan in the current version {v}" for h in sorted(set(household_ids) - set(plans["household_id"]))]
     built = projs.loc[projs["built"].astype(bool), "project_id"]
     problems += [f"project '{p}' is not built in the current version {v}" for p in sorted(set(project_ids) - set(built))]
+    status = reg.tables["households"].set_index("household_id")["status"]
+    gone = [h for h in household_ids if status.get(h) == "exited"]
+    problems += [f"household '{h}' has exited: its plan cannot be committed" for h in gone]
     done = reg.commitments
     for kind, ids in (("household", household_ids), ("project", project_ids)):
         again = sorted(set(ids) & set(done.loc[done["kind"] == kind, "ref_id"]))

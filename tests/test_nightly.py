@@ -174,6 +174,11 @@ def test_cli_rerun_is_idempotent_and_rollback_works(db_url: str, small_data: Pat
     exported = _cli("db", "export", "current", str(tmp_path / "v1"), "--db", db_url)
     assert exported.returncode == 0, exported.stderr
     assert len(pd.read_csv(tmp_path / "v1" / "households.csv")) == 1500
+    storage.set_status(engine, ["H0000003"], "exited")
+    refused = _cli("db", "commit", "--household", "H0000003", "--household", "NOPE", "--db", db_url)
+    assert refused.returncode == 2
+    assert "household 'H0000003' has exited" in refused.stderr and "household 'NOPE' has no plan in the current version 1" in refused.stderr
+    storage.set_status(engine, ["H0000003"], "returned")
     ledger = pd.read_csv(io.StringIO(_cli("db", "ledger", "--db", db_url, "--csv").stdout))
     assert list(ledger["status"]) == ["published", "published", "unchanged", "published"]
     assert list(ledger["kind"]) == ["publish", "nightly", "nightly", "nightly"]
