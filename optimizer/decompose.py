@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 EMERGENCY = "__emergency__"
 EMERGENCY_PRICE = 1_000.0  # objective lost per 10,000 emergency yuan: far above any plan's value per money
-_CACHE: dict[str, tuple[LinearModel, Any, np.ndarray, np.ndarray]] = {}  # per worker process: county -> model
+_CACHE: dict[str, tuple[LinearModel, Any, np.ndarray, np.ndarray, Any]] = {}  # per worker process: county -> model, backend
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def _county_instance(instance: Instance, county: int, funds: pd.DataFrame, local
     )
 
 
-def _county_model(county: str, instance: Instance, scenario: Scenario) -> tuple[LinearModel, Any, np.ndarray, np.ndarray]:
+def _county_model(county: str, instance: Instance, scenario: Scenario) -> tuple[LinearModel, Any, np.ndarray, np.ndarray, Any]:
     """The county's model (built once per worker), the rows of its upper-fund copies and the emergency columns."""
     if county not in _CACHE:
         plans = build_plans(instance, scenario)
@@ -129,21 +129,18 @@ def _county_model(county: str, instance: Instance, scenario: Scenario) -> tuple[
         emergency_cols = model.col_blocks["f"].start + np.flatnonzero(index.flows["fund_id"].to_numpy() == EMERGENCY)
         c = model.c.copy()
         c[emergency_cols] = -EMERGENCY_PRICE if model.sense == "max" else EMERGENCY_PRICE
-        _CACHE[county] = (replace(model, c=c), (plans, index, fund_ids), rows, emergency_cols)
+        # a backend of the county's own keeps its LP: the next round re-solves it warm (only row bounds change)
+        _CACHE[county] = (replace(model, c=c), (plans, index, fund_ids), rows, emergency_cols, get_backend(scenario.solver.name, private=True))
     return _CACHE[county]
 
 
 def county_lp(county: str, instance: Instance, scenario: Scenario, fund_ids: list[str], money: np.ndarray) -> tuple[float, np.ndarray]:
     """The county's LP value with ``money`` (yuan) of each upper fund, and the value of one more model unit of each."""
-    model, (_plans, _index, ids), rows, _em = _county_model(county, instance, scenario)
+    model, (_plans, _index, ids), rows, _em, backend = _county_model(county, instance, scenario)
     pos = pd.Index(ids).get_indexer(fund_ids)
     hi = model.row_hi.copy()
     hi[rows[pos]] = money / MONEY_UNIT
-    lp = model.relaxed()
-    out = get_backend(scenario.solver.name).solve(
-        LinearModel(lp.sense, lp.c, lp.A, lp.row_lo, hi, lp.col_lo, lp.col_hi, lp.integer, lp.objective_unit, lp.col_blocks, lp.row_blocks),
-        SolveOptions(time_limit=scenario.solver.time_limit, duals=True),
-    )
+    out = backend.solve(replace(model.relaxed(), row_hi=hi), SolveOptions(time_limit=scenario.solver.time_limit, duals=True, keep=True, warm=True))
     if out.status != Status.OPTIMAL or out.duals is None:
         raise NoSolutionError(f"county {county}: LP {out.status.value} ({out.message})")
     return float(out.objective), np.abs(out.duals[rows[pos]])
@@ -153,13 +150,11 @@ def county_mip(county: str, instance: Instance, scenario: Scenario, fund_ids: li
     """The county's allocation with its final money: chosen plans, built projects and flows, by id."""
     from .solve import optimize
 
-    model, (plans, index, ids), rows, em = _county_model(county, instance, scenario)
+    model, (plans, index, ids), rows, em, _backend = _county_model(county, instance, scenario)
     pos = pd.Index(ids).get_indexer(fund_ids)
     hi = model.row_hi.copy()
     hi[rows[pos]] = money / MONEY_UNIT
-    m = LinearModel(model.sense, model.c, model.A, model.row_lo, hi, model.col_lo, model.col_hi, model.integer, model.objective_unit, model.col_blocks,
-                    model.row_blocks)  # fmt: skip
-    sol = optimize(m, index, instance, scenario, lambda _msg: None)
+    sol = optimize(replace(model, row_hi=hi), index, instance, scenario, lambda _msg: None)
     x = sol.x
     xb, yb, fb = (model.col_blocks[k] for k in ("x", "y", "f"))
     used = np.bincount(pd.Index(fund_ids).get_indexer(index.flows["fund_id"]) + 1, weights=x[fb], minlength=len(fund_ids) + 1)[1:] * MONEY_UNIT
