@@ -100,6 +100,35 @@ class Nightly(_Strict):
     max_gap: float = Field(0.005, ge=0, lt=1, description="publish a nightly allocation only when its gap to the bound is at most this")
 
 
+class Years(_Strict):
+    """Multi-year planning to a deadline (optimizer/multiyear.py)."""
+
+    first: int = Field(..., ge=2000, le=2100, description="first planning year")
+    last: int = Field(..., ge=2000, le=2100, description="deadline: the year by which households should be out of poverty")
+    profile: Literal["even", "front_loaded", "back_loaded"] = Field("even", description="how funds.csv amounts split over the years")
+    shares: list[float] | None = Field(None, description="explicit share of every fund's amount per year (overrides profile)")
+    carry_over: Literal["none", "capped", "full"] = "full"
+    carry_cap: float = Field(0.2, ge=0, le=1, description="capped carry-over: at most this share of the year's appropriation")
+    delay_by_batch: dict[str, int] = Field(
+        default_factory=lambda: {"education": 2, "production": 1}, description="years from start until a measure of the batch takes effect"
+    )
+    delay_by_measure: dict[str, int] = Field(default_factory=dict, description="per-measure delays (override the batch's)")
+    relocation_rate: float | None = Field(None, gt=0, le=1, description="households relocated per county per year, as a share of its poor households")
+    return_risk_work: float = Field(0.02, ge=0, lt=1, description="yearly chance of returning to poverty after a work-based exit")
+    return_risk_transfer: float = Field(0.06, ge=0, lt=1, description="yearly chance of returning to poverty after a transfer-only exit")
+    early_weight: float = Field(0.1, ge=0, le=1, description="objective weight of each expected household-year out of poverty before the deadline")
+    county_exit: dict[str, int] = Field(default_factory=dict, description="min_cost: county_id -> year by which its incidence must be below target")
+    max_start_years: int | None = Field(None, ge=1, description="keep at most this many start years per plan (the earliest that work); None keeps all")
+
+    @model_validator(mode="after")
+    def _order(self) -> Years:
+        if self.last < self.first:
+            raise ValueError("years.last must not be before years.first")
+        if self.shares is not None and len(self.shares) != self.last - self.first + 1:
+            raise ValueError("years.shares needs one share per year from first to last")
+        return self
+
+
 class Scenario(_Strict):
     """One planning question: which data, which model options, which solver."""
 
@@ -117,6 +146,7 @@ class Scenario(_Strict):
     helpers: HelperOptions = HelperOptions()
     solver: SolverOptions = SolverOptions()
     nightly: Nightly = Nightly()
+    years: Years | None = Field(None, description="multi-year planning to a deadline (None: one-year allocation)")
     data_edits: dict[str, float | str | bool] = Field(
         default_factory=dict, description="data-level overrides (funds.*, measures.*), applied to the loaded instance"
     )

@@ -1,0 +1,646 @@
+r"""Multi-year planning to a deadline (issue 10): annual budgets, delayed effects, return risk.
+
+The one-year model (:func:`optimizer.model.build_model`) is compiled once and its row blocks are expanded over
+the years ``first..last`` (T years):
+
+Variables
+    x[o]        option o = (plan k of household h, start year t); one option per household (the empty plan
+                has a single option, "never")
+    y[j,t]      project j built in year t (at most once); it enables plans from year t+1
+    f[l,t]      money on flow l = (fund, village, category) in year t
+    c[F,t]      money of fund F carried from year t into year t+1
+
+Rows
+    assign      sum_{o of h} x[o] = 1
+    balance     per (village, category, t): plan costs of options starting in t + projects built in t - flows of t = 0
+    fund        per (F, t): sum_l f[l,t] + c[F,t] - c[F,t-1] <= appropriation[F,t]
+    carry       c[F,t] <= cap * appropriation[F,t] (capped), c = 0 (none), free (full); c[F,last] = 0
+    cofin       the one-year co-financing rows, per year
+    link        per (h, j, t): sum_{k of h tied to j} x[k,t] - sum_{s<t} y[j,s] <= 0       (tight form)
+    capacity    per j: sum_{o tied to j} x[o] - capacity[j] sum_t y[j,t] <= 0
+    once        per j: sum_t y[j,t] <= 1
+    relocation  per (county, t): households starting a relocation plan in t <= rate * poor households
+    target      min_cost: expected out of poverty at the deadline >= target (and per county incidence; and a county
+                exit schedule: for county c and its year Y, only options whose effect has started by Y count)
+
+An option (k, t) works when ``t + delay(k) <= last``; its probability of being out of poverty at the deadline
+is ``p_k * (1 - r_k) ** (last - t - delay(k))``, with r_k the yearly return risk (higher for transfer-only
+exits). Its value is that probability plus ``early_weight`` times the expected household-years out of poverty
+before the deadline (so that, money allowing, a plan is best started early), weighted like the one-year value;
+with one year (T = 1) it is the one-year value exactly. Starts that cannot work by the deadline are dropped,
+except the first year for plans that never work in time (value 0, so hard floors stay feasible).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .contract import LEVEL_NAMES, Category, Level
+from .data import Instance
+from .edits import apply_data_edits
+from .errors import InputError
+from .model import INF, MONEY_UNIT, LinearModel, ModelIndex, build_model, county_table
+from .plans import Plans, build_plans
+from .scenario import Scenario, Years
+from .solve import Progress, Solution, _clean, _gap, optimize
+from .solvers import SolveOptions, Status, get_backend
+from .storage import load_source
+
+log = logging.getLogger(__name__)
+MONEY_TOL = 0.5  # yuan
+
+
+@dataclass(frozen=True)
+class MultiYear:
+    """The multi-year model with what each column stands for."""
+
+    model: LinearModel
+    index: ModelIndex
+    plans: Plans
+    options: pd.DataFrame  # plan, hh, year, delay, works, p_deadline, value (one row per x column)
+    years: np.ndarray
+    appropriation: np.ndarray  # funds x years, model money units
+    n_flows: int  # one-year flows
+
+
+@dataclass
+class MultiYearResult:
+    """Output tables (households with ``year``, spending per year, projects, flows, counties) and a manifest."""
+
+    tables: dict[str, pd.DataFrame]
+    manifest: dict[str, Any]
+
+    def write(self, folder: str | Path) -> Path:
+        """Write every table as CSV and the manifest as JSON."""
+        import json
+
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, df in self.tables.items():
+            df.to_csv(out / f"{name}.csv", index=False)
+        (out / "manifest.json").write_text(json.dumps(self.manifest, indent=2, default=str))
+        return out
+
+
+def year_list(years: Years) -> np.ndarray:
+    """The planning years, first to last."""
+    return np.arange(years.first, years.last + 1)
+
+
+def appropriations(instance: Instance, years: Years) -> np.ndarray:
+    """Yuan per fund and year: each fund's amount split by ``shares`` or by the profile."""
+    T = years.last - years.first + 1
+    if years.shares is not None:
+        w = np.asarray(years.shares, dtype=float)
+        if (w < 0).any() or w.sum() <= 0:
+            raise InputError("scenario years.shares: shares must be non-negative with a positive sum")
+    elif years.profile == "even":
+        w = np.ones(T)
+    elif years.profile == "front_loaded":
+        w = np.arange(T, 0, -1, dtype=float)
+    else:
+        w = np.arange(1, T + 1, dtype=float)
+    w = w / w.sum()
+    return instance.funds["amount"].to_numpy(dtype=float)[:, None] * w[None, :]
+
+
+def measure_delays(instance: Instance, years: Years) -> np.ndarray:
+    """Delay in years of every measure (in the order of ``instance.measures``)."""
+    m = instance.measures
+    unknown = sorted(set(years.delay_by_measure) - set(m["measure_id"]))
+    if unknown:
+        raise InputError(f"scenario years.delay_by_measure: unknown measure(s) {', '.join(unknown)}")
+    d = m["batch"].map(years.delay_by_batch).fillna(0).to_numpy(dtype=np.int64)
+    by_id = m["measure_id"].map(years.delay_by_measure)
+    return np.where(by_id.notna(), by_id.fillna(0).to_numpy(), d).astype(np.int64)
+
+
+def transfer_only(instance: Instance, measures_label: pd.Series) -> np.ndarray:
+    """True for plans whose income uplift comes from transfers only (a higher return risk)."""
+    kind = instance.measures.set_index("measure_id")["income_kind"].astype(str)
+    uplift = instance.measures.set_index("measure_id")["income_uplift"].astype(float)
+    labels = pd.Series(measures_label.unique())
+    work = labels.map(lambda s: any(kind.get(m) == "work" and uplift.get(m, 0) > 0 for m in s.split("+")))
+    transfer = labels.map(lambda s: any(kind.get(m) == "transfer" and uplift.get(m, 0) > 0 for m in s.split("+")))
+    flag = pd.Series((~work & transfer).to_numpy(), index=labels.to_numpy())
+    return flag.reindex(measures_label.to_numpy()).to_numpy(dtype=bool)
+
+
+def build_options(instance: Instance, scenario: Scenario, plans: Plans) -> pd.DataFrame:
+    """The (plan, start year) options kept per plan, with their value at the deadline."""
+    yrs = scenario.years
+    assert yrs is not None
+    table = plans.table
+    T = yrs.last - yrs.first + 1
+    delay_m = measure_delays(instance, yrs)
+    member = plans.templates.member.astype(np.int64)
+    tpl_delay = np.where(member.any(axis=1), (member * delay_m[None, :]).max(axis=1), 0)
+    k = np.arange(len(table))
+    delay = tpl_delay[table["template"].to_numpy()]
+    empty = (table["measures"] == "none").to_numpy()
+    tied = table["project"].to_numpy() >= 0
+    last_start = T - 1 - delay  # last year index at which the plan still works
+    first_start = np.where(tied, 1, 0)  # a project built in year t enables plans from t + 1
+    parts = []
+    for t in range(T):
+        ok = ~empty & (t >= first_start) & (t <= last_start)
+        if yrs.max_start_years is not None:
+            ok &= t < first_start + yrs.max_start_years
+        late = ~empty & (last_start < first_start) & (t == first_start)  # never works in time: value 0
+        parts.append(pd.DataFrame({"plan": k[ok | late], "year_ix": t, "works": ok[ok | late]}))
+    parts.append(pd.DataFrame({"plan": k[empty], "year_ix": 0, "works": True}))
+    opt = pd.concat(parts, ignore_index=True)
+    opt["hh"] = table["hh"].to_numpy()[opt["plan"].to_numpy()]
+    opt = opt.sort_values(["hh", "plan", "year_ix"], kind="stable").reset_index(drop=True)
+    pk = opt["plan"].to_numpy()
+    opt["empty"] = empty[pk]
+    opt["delay"] = delay[pk]
+    opt["year"] = yrs.first + opt["year_ix"].to_numpy()
+    risk = np.where(transfer_only(instance, table["measures"]), yrs.return_risk_transfer, yrs.return_risk_work)[pk]
+    exposure = np.maximum(T - 1 - opt["year_ix"].to_numpy() - opt["delay"].to_numpy(), 0)
+    survive = np.where(opt["empty"], 1.0, (1.0 - risk) ** exposure)
+    works = opt["works"].to_numpy()
+    opt["risk"] = np.where(opt["empty"], 0.0, risk)
+    opt["p_deadline"] = np.where(works, table["p"].to_numpy()[pk] * survive, 0.0)
+    # household-years out of poverty before the deadline: sum_{e <= Y < last} (1 - r)^(Y - e) = (1 - (1 - r)^n) / r
+    n_before = exposure
+    years_out = np.where(opt["risk"] > 0, (1.0 - (1.0 - opt["risk"].to_numpy()) ** n_before) / np.maximum(opt["risk"].to_numpy(), 1e-12), n_before)
+    opt["value"] = np.where(works, table["value"].to_numpy()[pk] * (survive + yrs.early_weight * years_out), 0.0)
+    return opt
+
+
+def out_by(options: pd.DataFrame, plans: Plans, year: int) -> np.ndarray:
+    """Per option: probability of being out of poverty in ``year`` (0 until the plan's effect has started)."""
+    started = options["empty"].to_numpy() | (options["year"].to_numpy() + options["delay"].to_numpy() <= year)
+    exposure = np.maximum(year - options["year"].to_numpy() - options["delay"].to_numpy(), 0)
+    p = plans.table["p"].to_numpy()[options["plan"].to_numpy()]
+    return np.where(started & options["works"].to_numpy(), p * (1.0 - options["risk"].to_numpy()) ** exposure, np.where(options["empty"], p, 0.0))
+
+
+def build_multiyear(instance: Instance, scenario: Scenario, plans: Plans | None = None) -> MultiYear:
+    """Compile the multi-year model (see the module docstring)."""
+    yrs = scenario.years
+    if yrs is None:
+        raise InputError("scenario has no 'years' section: multi-year planning needs years.first and years.last")
+    if scenario.helpers.capacity_in_model:
+        raise InputError("scenario helpers.capacity_in_model is not supported with years: (multi-year planning)")
+    plans = plans if plans is not None else build_plans(instance, scenario)
+    one = scenario.with_overrides({"mode": "max_lifted", "target.lifted": None, "target.county_incidence": None, "target.county_incidence_western": None})
+    base, bidx = build_model(instance, one, plans)
+    years = year_list(yrs)
+    T = len(years)
+    opt = build_options(instance, scenario, plans)
+    n_o = len(opt)
+    n_x, n_y = plans.table.shape[0], len(instance.projects)
+    n_f = base.col_blocks["f"].stop - base.col_blocks["f"].start
+    n_fund = len(instance.funds)
+    xs, ys, fs, cs = 0, n_o, n_o + n_y * T, n_o + n_y * T + n_f * T
+    n_cols = cs + n_fund * T
+    opt_year = opt["year_ix"].to_numpy()
+    opt_plan = opt["plan"].to_numpy()
+
+    blocks: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    row0 = 0
+
+    def add(name: str, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        nonlocal row0
+        blocks.append((name, np.asarray(rows, dtype=np.int64) + row0, np.asarray(cols, dtype=np.int64), np.asarray(vals, dtype=float), lo, hi))
+        row0 += len(lo)
+
+    def block(name: str) -> tuple[sp.coo_matrix, np.ndarray, np.ndarray]:
+        s = base.row_blocks[name]
+        return base.A[s].tocoo(), base.row_lo[s], base.row_hi[s]
+
+    # plan -> its options (CSR over plans), to expand x entries of a one-year block
+    by_plan = sp.csr_matrix((np.ones(n_o), (opt_plan, np.arange(n_o))), shape=(n_x, n_o))
+
+    def x_entries(coo: sp.coo_matrix, year: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        isx = coo.col < n_x
+        r, k, v = coo.row[isx], coo.col[isx], coo.data[isx]
+        counts = np.diff(by_plan.indptr)[k]
+        starts = np.repeat(by_plan.indptr[k], counts)
+        within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        o = by_plan.indices[starts + within]
+        rr, vv = np.repeat(r, counts), np.repeat(v, counts)
+        if year is not None:
+            keep = opt_year[o] == year
+            return rr[keep], o[keep], vv[keep]
+        return rr, o, vv
+
+    # assign
+    coo, lo, hi = block("assign")
+    r, o, v = x_entries(coo, None)
+    add("assign", r, xs + o, v, lo, hi)
+    # balance per year
+    coo, lo, hi = block("balance")
+    n_cells = len(lo)
+    isy = (coo.col >= n_x) & (coo.col < n_x + n_y)
+    isf = coo.col >= n_x + n_y
+    rows_b, cols_b, vals_b = [], [], []
+    for t in range(T):
+        r, o, v = x_entries(coo, t)
+        rows_b += [r + t * n_cells, coo.row[isy] + t * n_cells, coo.row[isf] + t * n_cells]
+        cols_b += [xs + o, ys + (coo.col[isy] - n_x) * T + t, fs + (coo.col[isf] - n_x - n_y) * T + t]
+        vals_b += [v, coo.data[isy], coo.data[isf]]
+    add("balance", np.concatenate(rows_b), np.concatenate(cols_b), np.concatenate(vals_b), np.zeros(n_cells * T), np.zeros(n_cells * T))
+    # fund budgets per year with carry-over
+    approp = appropriations(instance, yrs) / MONEY_UNIT
+    coo, _, _ = block("fund")
+    fund_rows, fund_cols, fund_vals = [], [], []
+    for t in range(T):
+        fund_rows += [coo.row * T + t, np.arange(n_fund) * T + t]
+        fund_cols += [fs + (coo.col - n_x - n_y) * T + t, cs + np.arange(n_fund) * T + t]
+        fund_vals += [coo.data, np.ones(n_fund)]
+        if t > 0:
+            fund_rows.append(np.arange(n_fund) * T + t)
+            fund_cols.append(cs + np.arange(n_fund) * T + t - 1)
+            fund_vals.append(-np.ones(n_fund))
+    add("fund", np.concatenate(fund_rows), np.concatenate(fund_cols), np.concatenate(fund_vals), np.full(n_fund * T, -INF), approp.ravel())
+    if "cofin" in base.row_blocks:
+        coo, lo, hi = block("cofin")
+        n_c = len(lo)
+        add(
+            "cofin",
+            np.concatenate([coo.row + t * n_c for t in range(T)]),
+            np.concatenate([fs + (coo.col - n_x - n_y) * T + t for t in range(T)]),
+            np.tile(coo.data, T),
+            np.tile(lo, T),
+            np.tile(hi, T),
+        )
+    # projects: link (tight, built in an earlier year), capacity over all years, built at most once
+    table = plans.table
+    links = bidx.links
+    if n_y:
+        tied_o = np.flatnonzero(table["project"].to_numpy()[opt_plan] >= 0)
+        if len(tied_o):
+            proj = table["project"].to_numpy()[opt_plan[tied_o]]
+            hh = opt["hh"].to_numpy()[tied_o]
+            link_of = pd.Index(links["hh"].to_numpy() * n_y + links["project"].to_numpy())
+            li = link_of.get_indexer(hh * n_y + proj)
+            n_l = len(links)
+            rows_l = [li * T + opt_year[tied_o]]
+            cols_l = [xs + tied_o]
+            vals_l = [np.ones(len(tied_o))]
+            lj = links["project"].to_numpy()
+            for t in range(1, T):
+                for s in range(t):
+                    rows_l.append(np.arange(n_l) * T + t)
+                    cols_l.append(ys + lj * T + s)
+                    vals_l.append(-np.ones(n_l))
+            add("link", np.concatenate(rows_l), np.concatenate(cols_l), np.concatenate(vals_l), np.full(n_l * T, -INF), np.zeros(n_l * T))
+            cap = instance.projects["capacity"].to_numpy(dtype=float)
+            add(
+                "capacity",
+                np.concatenate([proj, np.repeat(np.arange(n_y), T)]),
+                np.concatenate([xs + tied_o, ys + np.arange(n_y * T)]),
+                np.concatenate([np.ones(len(tied_o)), -np.repeat(cap, T)]),
+                np.full(n_y, -INF),
+                np.zeros(n_y),
+            )
+        add("once", np.repeat(np.arange(n_y), T), ys + np.arange(n_y * T), np.ones(n_y * T), np.full(n_y, -INF), np.ones(n_y))
+    # relocation capacity per county and year
+    tree = instance.tree
+    hh_village = tree.pos(instance.households["village_id"])
+    hh_county = tree.ancestors[hh_village, Level.COUNTY]
+    counties = county_table(instance)
+    if yrs.relocation_rate is not None:
+        reloc_m = instance.measures.loc[instance.measures["category"] == Category.RELOCATION.value, "measure_id"]
+        has_reloc = plans.templates.member[:, instance.measures["measure_id"].isin(reloc_m).to_numpy()].any(axis=1)
+        ro = np.flatnonzero(has_reloc[table["template"].to_numpy()[opt_plan]])
+        crow = pd.Index(counties["county"]).get_indexer(hh_county[opt["hh"].to_numpy()[ro]])
+        capacity = np.floor(yrs.relocation_rate * counties["poor"].to_numpy())
+        add("relocation", crow * T + opt_year[ro], xs + ro, np.ones(len(ro)), np.full(len(counties) * T, -INF), np.repeat(capacity, T))
+    # min-cost targets at the deadline and the county exit schedule
+    n_target = 0
+    if scenario.mode == "min_cost":
+        p_end = opt["p_deadline"].to_numpy()
+        if scenario.target.lifted is not None:
+            add("target", np.zeros(n_o), xs + np.arange(n_o), p_end, np.array([scenario.target.lifted]), np.array([INF]))
+            n_target = 1
+        schedule = _exit_schedule(instance, scenario, counties)
+        rows_i, cols_i, vals_i, need = [], [], [], []
+        opt_county = hh_county[opt["hh"].to_numpy()]
+        rate = scenario.target.incidence_limit(instance.regions["western"].to_numpy(dtype=bool)[counties["county"].to_numpy()])
+        for year in np.unique(schedule[schedule > 0]):
+            sel_c = np.flatnonzero(schedule == year)
+            row_of = pd.Series(np.arange(len(sel_c)) + len(need), index=counties["county"].to_numpy()[sel_c])
+            o = np.flatnonzero(np.isin(opt_county, counties["county"].to_numpy()[sel_c]))
+            rows_i.append(row_of.reindex(opt_county[o]).to_numpy())
+            cols_i.append(xs + o)
+            vals_i.append(out_by(opt, plans, int(year))[o])
+            need += list(np.maximum(counties["poor"].to_numpy()[sel_c] - rate[sel_c] * counties["rural"].to_numpy()[sel_c], 0.0))
+        if need:
+            add("incidence", np.concatenate(rows_i), np.concatenate(cols_i), np.concatenate(vals_i), np.asarray(need), np.full(len(need), INF))
+
+    A = sp.csr_matrix(
+        (np.concatenate([b[3] for b in blocks]), (np.concatenate([b[1] for b in blocks]), np.concatenate([b[2] for b in blocks]))), shape=(row0, n_cols)
+    )
+    A.sum_duplicates()
+    row_blocks, start = {}, 0
+    for b in blocks:
+        row_blocks[b[0]] = slice(start, start + len(b[4]))
+        start += len(b[4])
+    col_hi = np.concatenate([np.ones(n_o + n_y * T), np.full(n_f * T, INF), np.full(n_fund * T, INF)])
+    carry_hi = col_hi[cs:].reshape(n_fund, T)
+    if yrs.carry_over == "none":
+        carry_hi[:] = 0.0
+    elif yrs.carry_over == "capped":
+        carry_hi[:] = yrs.carry_cap * approp
+    carry_hi[:, T - 1] = 0.0
+    col_hi[cs:] = carry_hi.ravel()
+    if scenario.mode == "min_cost":
+        c = np.concatenate([np.zeros(n_o + n_y * T), np.ones(n_f * T), np.zeros(n_fund * T)])
+        sense = "min"
+    else:
+        c = np.concatenate([opt["value"].to_numpy(), np.zeros(n_y * T + n_f * T + n_fund * T)])
+        sense = "max"
+    model = LinearModel(
+        sense=sense,
+        c=c,
+        A=A,
+        row_lo=np.concatenate([b[4] for b in blocks]),
+        row_hi=np.concatenate([b[5] for b in blocks]),
+        col_lo=np.zeros(n_cols),
+        col_hi=col_hi,
+        integer=np.concatenate([np.ones(n_o + n_y * T, dtype=bool), np.zeros((n_f + n_fund) * T, dtype=bool)]),
+        objective_unit=MONEY_UNIT if sense == "min" else 1.0,
+        col_blocks={"x": slice(xs, ys), "y": slice(ys, fs), "f": slice(fs, cs), "c": slice(cs, n_cols)},
+        row_blocks=row_blocks,
+    )
+    flows_t = bidx.flows.loc[np.repeat(np.arange(n_f), T)].reset_index(drop=True).assign(year=np.tile(years, n_f))
+    plan_village = hh_village[opt["hh"].to_numpy()]
+    proj_village = np.repeat(bidx.col_village[n_x:], T)
+    index = replace(bidx, flows=flows_t, col_village=np.concatenate([plan_village, proj_village]), n_target=n_target, n_helper_arcs=0)
+    return MultiYear(model, index, plans, opt, years, approp, n_f)
+
+
+def _exit_schedule(instance: Instance, scenario: Scenario, counties: pd.DataFrame) -> np.ndarray:
+    """Per county: the year by which it must be below its incidence limit (0: no requirement)."""
+    yrs = scenario.years
+    assert yrs is not None
+    out = np.zeros(len(counties), dtype=np.int64)
+    if scenario.target.county_incidence is not None:
+        out[:] = yrs.last
+    unknown = sorted(set(yrs.county_exit) - set(counties["county_id"]))
+    if unknown:
+        raise InputError(f"scenario years.county_exit: unknown or non-poor county id(s) {', '.join(unknown)}")
+    if yrs.county_exit and scenario.target.county_incidence is None:
+        raise InputError("scenario years.county_exit needs target.county_incidence (the threshold to get below)")
+    for cid, year in yrs.county_exit.items():
+        if not yrs.first <= year <= yrs.last:
+            raise InputError(f"scenario years.county_exit.{cid}: year {year} outside {yrs.first}..{yrs.last}")
+    given = counties["county_id"].map(yrs.county_exit)
+    return np.where(given.notna(), given.fillna(0).to_numpy(), out).astype(np.int64)
+
+
+def solve_multiyear(
+    scenario: Scenario,
+    instance: Instance | None = None,
+    *,
+    progress: Progress | None = None,
+    previous: Path | str | None = None,
+    from_year: int | None = None,
+) -> MultiYearResult:
+    """Solve a scenario with a ``years`` section; with ``previous`` (a run folder) and ``from_year``, keep what
+    that run decided for the years before ``from_year`` and re-plan the rest (rolling horizon)."""
+    say = progress or (lambda msg: log.info(msg))
+    t0 = time.perf_counter()
+    if instance is None:
+        instance = load_source(scenario.data_source)
+    instance = apply_data_edits(instance, scenario.data_edits)
+    my = build_multiyear(instance, scenario)
+    model = my.model
+    fixed_info: dict[str, int] = {}
+    if previous is not None:
+        if from_year is None:
+            raise InputError("--previous needs --from-year")
+        model, fixed_info = fix_before(my, instance, Path(previous), from_year)
+    elif from_year is not None:
+        raise InputError("--from-year needs --previous RUN_DIR (the run whose earlier years are kept)")
+    t_build = time.perf_counter() - t0
+    say(f"multi-year model: {model.shape[1]:,} columns, {model.shape[0]:,} rows, {model.A.nnz:,} nonzeros ({len(my.options):,} plan-year options)")
+    sol = optimize_multiyear(model, my, instance, scenario, say)
+    result = multiyear_result(instance, scenario, my, model, sol)
+    result.manifest["rolling"] = {"from_year": from_year, "previous": str(previous) if previous else None, **fixed_info}
+    result.manifest["timings"] = {"build": round(t_build, 3), "lp": round(sol.lp_seconds, 3), "mip": round(sol.mip_seconds, 3), "total": round(time.perf_counter() - t0, 3)}
+    return result
+
+
+def optimize_multiyear(model: LinearModel, my: MultiYear, instance: Instance, scenario: Scenario, say: Progress) -> Solution:
+    """LP bound, then a MIP over only the households with a fractional option (all their plan-year options free,
+    every other household kept at its LP choice, all money flows and carry-over free); if that misses the gap,
+    the general :func:`optimizer.solve.optimize` (village/township/county relax-and-fix, then the full MIP)."""
+    opts = scenario.solver
+    backend = get_backend(opts.name)
+    base = SolveOptions(time_limit=opts.time_limit, gap=opts.gap, threads=opts.threads, seed=opts.seed)
+    t0 = time.perf_counter()
+    lp = backend.solve(model.relaxed(), base)
+    lp_seconds = time.perf_counter() - t0
+    if lp.status != Status.OPTIMAL or lp.x is None:
+        say(f"multi-year LP: {lp.status.value}; falling back to the general solve")
+        return optimize(model, my.index, instance, scenario, say)
+    integer = model.integer
+    frac = integer & (np.abs(lp.x) > 1e-7) & (np.abs(lp.x - 1) > 1e-7)
+    say(f"LP bound {lp.objective:,.2f} in {lp_seconds:.1f} s; {int(frac.sum()):,} fractional decisions")
+    if not frac.any():
+        x = _clean(lp.x, integer)
+        return Solution(x, Status.OPTIMAL, float(model.c @ x), lp.objective, lp.objective, 0.0, lp_seconds, 0.0, False)
+    xb = model.col_blocks["x"]
+    hh = my.options["hh"].to_numpy()
+    frac_hh = np.unique(hh[frac[xb]])
+    free = ~integer.copy()
+    free[xb] = np.isin(hh, frac_hh)
+    free[model.col_blocks["y"]] = frac[model.col_blocks["y"]]
+    lo, hi = model.col_lo.copy(), model.col_hi.copy()
+    start = np.where(integer, np.round(lp.x), lp.x)
+    lo[~free] = hi[~free] = start[~free]
+    t1 = time.perf_counter()
+    fixed = backend.solve(model.with_bounds(lo, hi), SolveOptions(**{**base.__dict__, "gap": opts.gap / 2, "time_limit": max(opts.time_limit - lp_seconds, 1.0)}))
+    mip_seconds = time.perf_counter() - t1
+    say(f"multi-year fix-and-solve over {len(frac_hh):,} households with fractional options: {fixed.status.value} in {mip_seconds:.1f} s")
+    if fixed.status.has_solution and fixed.x is not None:
+        x = _clean(fixed.x, integer)
+        obj = float(model.c @ x)
+        g = _gap(model.sense, obj, lp.objective)
+        if g <= opts.gap:
+            return Solution(x, Status.OPTIMAL, obj, lp.objective, lp.objective, g, lp_seconds, mip_seconds, False)
+        say(f"gap {g:.3%} above target {opts.gap:.3%}: running the general solve")
+    return optimize(model, my.index, instance, scenario, say)
+
+
+def fix_before(my: MultiYear, instance: Instance, previous: Path, from_year: int) -> tuple[LinearModel, dict[str, int]]:
+    """Bounds that keep the previous run's plans and projects started before ``from_year`` and forbid any other
+    start before it."""
+    yrs_first = int(my.years[0])
+    if not yrs_first <= from_year <= int(my.years[-1]):
+        raise InputError(f"--from-year {from_year} lies outside the scenario's years {yrs_first}..{int(my.years[-1])}")
+    try:
+        prev_h = pd.read_csv(previous / "households.csv", dtype={"household_id": str, "project_id": str}, keep_default_na=False)
+        prev_p = pd.read_csv(previous / "projects.csv", dtype={"project_id": str}, keep_default_na=False)
+    except (OSError, pd.errors.ParserError) as e:
+        raise InputError(f"--previous {previous}: cannot read the previous run ({e})") from e
+    for col in ("household_id", "plan", "year", "started"):
+        if col not in prev_h.columns:
+            raise InputError(f"--previous {previous}/households.csv: missing column '{col}' (not a multi-year run)")
+    model = my.model
+    lo, hi = model.col_lo.copy(), model.col_hi.copy()
+    opt = my.options
+    hh_ids = instance.households["household_id"].to_numpy()
+    keys = pd.DataFrame({"household_id": hh_ids[opt["hh"].to_numpy()], "plan": _plan_labels(my.plans, instance)[opt["plan"].to_numpy()], "year": opt["year"].to_numpy()})
+    keys["col"] = np.arange(len(opt))
+    early = prev_h[(prev_h["started"].astype(str).str.lower().isin(["true", "1"])) & (prev_h["year"].astype(int) < from_year)]
+    kept = keys.merge(early[["household_id", "plan", "year"]].astype({"year": int}), on=["household_id", "plan", "year"])
+    before = keys["year"].to_numpy() < from_year
+    hi[keys["col"].to_numpy()[before & ~opt["empty"].to_numpy()]] = 0.0
+    lo[kept["col"].to_numpy()] = hi[kept["col"].to_numpy()] = 1.0
+    T = len(my.years)
+    n_y = len(instance.projects)
+    ys = model.col_blocks["y"].start
+    built = prev_p[prev_p["built_year"].astype(str) != ""] if "built_year" in prev_p.columns else prev_p.iloc[0:0]
+    pos = pd.Index(instance.projects["project_id"]).get_indexer(built["project_id"])
+    for t in range(T):
+        if my.years[t] >= from_year:
+            continue
+        cols = ys + np.arange(n_y) * T + t
+        hi[cols] = 0.0
+        sel = (pos >= 0) & (built["built_year"].astype(float).to_numpy() == my.years[t])
+        lo[ys + pos[sel] * T + t] = hi[ys + pos[sel] * T + t] = 1.0
+    info = {"kept_households": int(len(kept)), "previous_started_before": int(len(early)), "kept_projects": int(((built["built_year"].astype(float) < from_year)).sum()) if len(built) else 0}
+    return model.with_bounds(lo, hi), info
+
+
+def _plan_labels(plans: Plans, instance: Instance) -> np.ndarray:
+    proj_ids = instance.projects["project_id"].to_numpy()
+    p = plans.table["project"].to_numpy()
+    return plans.table["measures"].to_numpy(dtype=object) + np.where(p >= 0, "@" + proj_ids[np.maximum(p, 0)].astype(object), "")
+
+
+def multiyear_result(instance: Instance, scenario: Scenario, my: MultiYear, model: LinearModel, sol: Solution) -> MultiYearResult:
+    """Households (with ``year``), projects (with ``built_year``), flows per year, spending per year and
+    fund with carry-over, and each county's expected poor per year and exit year."""
+    yrs = scenario.years
+    assert yrs is not None
+    x = sol.x
+    T = len(my.years)
+    opt = my.options
+    chosen = np.flatnonzero(x[model.col_blocks["x"]] > 0.5)
+    o = opt.iloc[chosen].sort_values("hh").reset_index(drop=True)
+    table = my.plans.table.iloc[o["plan"].to_numpy()].reset_index(drop=True)
+    hh = instance.households
+    proj_ids = instance.projects["project_id"].to_numpy()
+    tied = table["project"].to_numpy() >= 0
+    started = ~o["empty"].to_numpy()
+    households = pd.DataFrame(
+        {
+            "household_id": hh["household_id"].to_numpy()[o["hh"].to_numpy()],
+            "village_id": hh["village_id"].to_numpy()[o["hh"].to_numpy()],
+            "plan": _plan_labels(my.plans, instance)[o["plan"].to_numpy()],
+            "measures": table["measures"].to_numpy(),
+            "project_id": np.where(tied, proj_ids[np.maximum(table["project"].to_numpy(), 0)].astype(object), ""),
+            "started": started,
+            "year": np.where(started, o["year"].to_numpy(), 0),
+            "effect_year": np.where(started, o["year"].to_numpy() + o["delay"].to_numpy(), 0),
+            "cost": table["cost"].to_numpy().round(2),
+            "p_success": table["p"].to_numpy(),
+            "p_deadline": o["p_deadline"].to_numpy(),
+            "value": o["value"].to_numpy(),
+        }
+    )
+    yb = x[model.col_blocks["y"]].reshape(-1, T) > 0.5
+    built_year = np.where(yb.any(axis=1), my.years[np.argmax(yb, axis=1)], 0)
+    projects = instance.projects[["project_id", "village_id", "kind", "category"]].assign(
+        built=yb.any(axis=1), built_year=np.where(yb.any(axis=1), built_year.astype(object), ""), cost=np.where(yb.any(axis=1), instance.projects["cost"].to_numpy(), 0.0)
+    )
+    flows = my.index.flows[["fund_id", "village_id", "category", "year"]].assign(amount=x[model.col_blocks["f"]] * MONEY_UNIT)
+    flows = flows[flows["amount"] > 1e-4].reset_index(drop=True)
+    flows["amount"] = flows["amount"].round(4)
+    funds = instance.funds
+    tree = instance.tree
+    level = tree.level[tree.pos(funds["region_id"])]
+    spent = flows.groupby(["fund_id", "year"])["amount"].sum()
+    carry = x[model.col_blocks["c"]].reshape(-1, T) * MONEY_UNIT
+    spending = pd.DataFrame(
+        {
+            "year": np.tile(my.years, len(funds)),
+            "fund_id": np.repeat(funds["fund_id"].to_numpy(), T),
+            "level": np.repeat(level, T),
+            "level_name": [LEVEL_NAMES[Level(v)] for v in np.repeat(level, T)],
+            "appropriation": (my.appropriation * MONEY_UNIT).ravel().round(2),
+            "carry_in": np.concatenate([np.zeros((len(funds), 1)), carry[:, :-1]], axis=1).ravel().round(2),
+        }
+    )
+    spending["spent"] = spent.reindex(pd.MultiIndex.from_arrays([spending["fund_id"], spending["year"]])).fillna(0.0).to_numpy().round(2)
+    spending["carry_out"] = carry.ravel().round(2)
+    counties = county_schedule(instance, scenario, households)
+    objective = sol.objective * model.objective_unit
+    manifest: dict[str, Any] = {
+        "scenario": scenario.model_dump(mode="json"),
+        "scenario_name": scenario.name,
+        "data": scenario.data_source,
+        "input_hashes": instance.hashes,
+        "multiyear": True,
+        "years": [int(yrs.first), int(yrs.last)],
+        "mode": scenario.mode,
+        "status": sol.status.value,
+        "objective": objective,
+        "bound": sol.bound * model.objective_unit,
+        "lp_bound": sol.lp_bound * model.objective_unit,
+        "gap": sol.gap,
+        "used_full_mip": sol.used_full_mip,
+        "expected_out_at_deadline": float(households["p_deadline"].sum()),
+        "households": int(len(hh)),
+        "cost": float(households["cost"].sum() + projects["cost"].sum()),
+        "model": {"columns": int(model.shape[1]), "rows": int(model.shape[0]), "nonzeros": int(model.A.nnz), "options": int(len(opt))},
+    }
+    tables = {"households": households, "projects": projects, "flows": flows, "spending": spending, "counties": counties}
+    return MultiYearResult(tables=tables, manifest=manifest)
+
+
+def county_schedule(instance: Instance, scenario: Scenario, households: pd.DataFrame) -> pd.DataFrame:
+    """Per county and year: expected poor households, incidence, and the county's expected exit year (the first
+    year its expected incidence is below the threshold; 0 when never by the deadline)."""
+    yrs = scenario.years
+    assert yrs is not None
+    tree = instance.tree
+    counties = county_table(instance)
+    limit = scenario.target.incidence_limit(instance.regions["western"].to_numpy(dtype=bool)[counties["county"].to_numpy()])
+    if scenario.target.county_incidence is None:
+        limit = np.full(len(counties), 0.03)
+    hh = instance.households.set_index("household_id").loc[households["household_id"]]
+    county = tree.ancestors[tree.pos(hh["village_id"]), Level.COUNTY]
+    row = pd.Index(counties["county"]).get_indexer(county)
+    risk = _risk(instance, scenario, households)
+    out = counties[["county_id", "poor", "rural"]].copy()
+    out["threshold"] = limit
+    exit_year = np.zeros(len(counties), dtype=np.int64)
+    for year in year_list(yrs):
+        prob = _out_in(households, risk, int(year))
+        poor = counties["poor"].to_numpy() - np.bincount(row, weights=prob, minlength=len(counties))
+        out[f"poor_{year}"] = poor.round(3)
+        below = (poor / counties["rural"].to_numpy() < limit) & (exit_year == 0)
+        exit_year[below] = year
+    out["exit_year"] = exit_year
+    return out
+
+
+def _risk(instance: Instance, scenario: Scenario, households: pd.DataFrame) -> np.ndarray:
+    yrs = scenario.years
+    assert yrs is not None
+    return np.where(transfer_only(instance, households["measures"].astype(str)), yrs.return_risk_transfer, yrs.return_risk_work)
+
+
+def _out_in(households: pd.DataFrame, risk: np.ndarray, year: int) -> np.ndarray:
+    """Per household: probability of being out of poverty in ``year``, from the output table."""
+    started = households["started"].astype(str).str.lower().isin(["true", "1"]).to_numpy()
+    eff = households["effect_year"].to_numpy(dtype=np.int64)
+    p = households["p_success"].to_numpy(dtype=float)
+    on = started & (eff <= year)
+    return np.where(~started, p, np.where(on, p * (1.0 - risk) ** np.maximum(year - eff, 0), 0.0))
