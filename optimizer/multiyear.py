@@ -644,3 +644,112 @@ def _out_in(households: pd.DataFrame, risk: np.ndarray, year: int) -> np.ndarray
     p = households["p_success"].to_numpy(dtype=float)
     on = started & (eff <= year)
     return np.where(~started, p, np.where(on, p * (1.0 - risk) ** np.maximum(year - eff, 0), 0.0))
+
+
+def verify_multiyear(result: MultiYearResult, instance: Instance, scenario: Scenario) -> list[str]:
+    """Recompute from the output tables and the inputs (not the model): household costs from the measures,
+    spending per (year, village, category) against the flows, every fund's yearly spending against its
+    appropriation plus carry-over under the scenario's rule, delays against the deadline, projects built before
+    the plans that need them, project capacities, relocation per county and year, and the objective.
+    Returns the violations (empty when the result is sound)."""
+    yrs = scenario.years
+    assert yrs is not None
+    bad: list[str] = []
+    hh_out = result.tables["households"]
+    flows = result.tables["flows"]
+    spending = result.tables["spending"]
+    projects = result.tables["projects"]
+    hh_in = instance.households.set_index("household_id")
+    if hh_out["household_id"].duplicated().any() or set(hh_out["household_id"]) != set(hh_in.index):
+        return ["households in the output differ from the registered ones (missing, unknown or repeated)"]
+    size = hh_in["size"].reindex(hh_out["household_id"]).to_numpy(dtype=float)
+    m = instance.measures.set_index("measure_id")
+    names = hh_out["measures"].astype(str).str.split("+")
+    long = pd.DataFrame({"row": np.repeat(np.arange(len(hh_out)), names.str.len()), "measure": np.concatenate(names.to_numpy())})
+    long = long[long["measure"] != "none"]
+    if not long["measure"].isin(m.index).all():
+        return ["unknown measure in a plan"]
+    long = long.assign(
+        cost=m["cost_fixed"].reindex(long["measure"]).to_numpy() + m["cost_per_person"].reindex(long["measure"]).to_numpy() * size[long["row"].to_numpy()],
+        category=m["category"].reindex(long["measure"]).to_numpy(),
+        delay=measure_delays(instance, yrs)[pd.Index(instance.measures["measure_id"]).get_indexer(long["measure"])],
+    )
+    started = hh_out["started"].astype(str).str.lower().isin(["true", "1"]).to_numpy()
+    year = hh_out["year"].to_numpy(dtype=np.int64)
+    cost = np.bincount(long["row"].to_numpy(), weights=long["cost"].to_numpy(), minlength=len(hh_out))
+    if (np.abs(cost - hh_out["cost"].to_numpy(dtype=float)) > MONEY_TOL).any():
+        bad.append("household cost differs from its measures' cost")
+    if (started & ((year < yrs.first) | (year > yrs.last))).any() or (~started & (cost > 0)).any():
+        bad.append("plan started outside the planning years (or a paid plan never started)")
+    delay = np.zeros(len(hh_out), dtype=np.int64)
+    np.maximum.at(delay, long["row"].to_numpy(), long["delay"].to_numpy())
+    late = started & (year + delay > yrs.last)
+    p_dead = hh_out["p_deadline"].to_numpy(dtype=float)
+    if (late & (p_dead > 1e-9)).any():
+        bad.append("plan counted as effective at the deadline though its delay ends after it")
+    if (started & (hh_out["effect_year"].to_numpy(dtype=np.int64) != year + delay)).any():
+        bad.append("effect year differs from start year plus the measures' delay")
+    risk = _risk(instance, scenario, hh_out)
+    expect = np.where(late, 0.0, _out_in(hh_out, risk, yrs.last))
+    if (np.abs(expect - p_dead) > 1e-6).any():
+        bad.append("probability at the deadline differs from p_success discounted by the return risk")
+    # spending per (year, village, category) equals the money flowing in
+    long = long.assign(year=year[long["row"].to_numpy()], village_id=hh_out["village_id"].to_numpy()[long["row"].to_numpy()])
+    built = projects[projects["built"].astype(str).str.lower().isin(["true", "1"])]
+    pr_in = instance.projects.set_index("project_id")
+    need = pd.concat(
+        [
+            long[["year", "village_id", "category", "cost"]],
+            pd.DataFrame({"year": built["built_year"].astype(int).to_numpy(), "village_id": pr_in["village_id"].reindex(built["project_id"]).to_numpy(),
+                          "category": pr_in["category"].reindex(built["project_id"]).to_numpy(), "cost": pr_in["cost"].reindex(built["project_id"]).to_numpy()}),
+        ],
+        ignore_index=True,
+    ).groupby(["year", "village_id", "category"])["cost"].sum()  # fmt: skip
+    paid = flows.groupby(["year", "village_id", "category"])["amount"].sum()
+    both = pd.concat([need.rename("need"), paid.rename("paid")], axis=1).fillna(0.0)
+    if ((both["need"] - both["paid"]).abs() > MONEY_TOL + 1e-7 * both["need"]).any():
+        bad.append("spending not matched by fund money in (year, village, category)")
+    # yearly budgets with carry-over, recomputed from the appropriations
+    approp = appropriations(instance, yrs)
+    fund_ids = instance.funds["fund_id"].to_numpy()
+    spent = flows.groupby(["fund_id", "year"])["amount"].sum()
+    if not flows["fund_id"].isin(fund_ids).all():
+        bad.append("flow from an unknown fund")
+    for f, fid in enumerate(fund_ids):  # a loop per fund over a few years: a few thousand rows at most
+        carry = 0.0
+        for t, y in enumerate(year_list(yrs)):
+            avail = approp[f, t] + carry
+            s = float(spent.get((fid, int(y)), 0.0))
+            if s > avail + MONEY_TOL + 1e-7 * avail:
+                bad.append(f"fund {fid} overspent in {y}: {s:,.2f} > {avail:,.2f} (appropriation plus carry-over)")
+            left = max(avail - s, 0.0)
+            carry = 0.0 if yrs.carry_over == "none" else (min(left, yrs.carry_cap * approp[f, t]) if yrs.carry_over == "capped" else left)
+    out = spending.set_index(["fund_id", "year"])["spent"]
+    if (np.abs(out.reindex(spent.index).fillna(0.0).to_numpy() - spent.to_numpy()) > MONEY_TOL).any():
+        bad.append("spending table differs from the flows")
+    # projects: built once, before the plans that need them, within capacity
+    tied = hh_out[hh_out["project_id"].astype(str) != ""]
+    by = pd.Series(pd.to_numeric(built["built_year"]).to_numpy(), index=built["project_id"].to_numpy())
+    when = by.reindex(tied["project_id"].astype(str)).to_numpy()
+    if (~np.isfinite(when) | (when >= tied["year"].to_numpy(dtype=float))).any():
+        bad.append("plan started before (or without) the project it needs was built")
+    load = tied["project_id"].value_counts()
+    if (load > pr_in["capacity"].reindex(load.index).fillna(0)).any():
+        bad.append("project over capacity")
+    # relocation per county and year
+    if yrs.relocation_rate is not None:
+        reloc = set(m.index[m["category"] == Category.RELOCATION.value])
+        has = long[long["measure"].isin(reloc)]["row"].unique()
+        tree = instance.tree
+        county = tree.ancestors[tree.pos(hh_out["village_id"].to_numpy()[has]), Level.COUNTY]
+        counts = pd.Series(1, index=pd.MultiIndex.from_arrays([county, year[has]])).groupby(level=[0, 1]).sum()
+        ct = county_table(instance).set_index("county")
+        capacity = np.floor(yrs.relocation_rate * ct["poor"].reindex(counts.index.get_level_values(0)).to_numpy())
+        if (counts.to_numpy() > capacity).any():
+            bad.append("relocation over a county's yearly capacity")
+    # objective
+    if scenario.mode == "max_lifted" and abs(float(hh_out["value"].sum()) - result.manifest["objective"]) > 1e-6 * max(1.0, abs(result.manifest["objective"])):
+        bad.append("reported objective differs from the households' values")
+    if abs(float(p_dead.sum()) - result.manifest["expected_out_at_deadline"]) > 1e-6 * max(1.0, float(p_dead.sum())):
+        bad.append("reported expected households out at the deadline differs from the household table")
+    return bad
