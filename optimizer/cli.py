@@ -67,6 +67,8 @@ def solve(
     method: Annotated[str, typer.Option(help="auto (decomposed from 150,000 households), monolithic or decomposed (by county, on Dask)")] = "auto",
     scheduler: Annotated[Optional[str], typer.Option(help="decomposed: address of an existing Dask scheduler (default: a local cluster)")] = None,
     workers: Annotated[int, typer.Option(help="decomposed: workers of the local Dask cluster", min=1)] = 2,
+    from_year: Annotated[Optional[int], typer.Option("--from-year", help="multi-year: keep the previous run's decisions before this year")] = None,
+    previous: Annotated[Optional[Path], typer.Option(help="multi-year: run folder whose earlier years are kept (with --from-year)")] = None,
 ) -> None:
     """Solve a scenario, verify the result and write the run folder (with report.html)."""
     import optimizer as api
@@ -74,6 +76,11 @@ def solve(
     with _errors():
         say = _progress()
         sc = api.load_scenario(scenario)
+        if sc.years is not None or from_year is not None or previous is not None:
+            from .multiyear import run_multiyear
+
+            run_multiyear(sc, out=out, solver=solver, time_limit=time_limit, gap=gap, previous=previous, from_year=from_year, progress=say)
+            return
         result = api.solve(sc, solver=solver, time_limit=time_limit, gap=gap, progress=say, method=method, scheduler=scheduler, workers=workers)
         say("verifying the result")
         api.verify(result)

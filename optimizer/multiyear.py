@@ -753,3 +753,39 @@ def verify_multiyear(result: MultiYearResult, instance: Instance, scenario: Scen
     if abs(float(p_dead.sum()) - result.manifest["expected_out_at_deadline"]) > 1e-6 * max(1.0, float(p_dead.sum())):
         bad.append("reported expected households out at the deadline differs from the household table")
     return bad
+
+
+def run_multiyear(
+    scenario: Scenario,
+    *,
+    out: Path | None = None,
+    solver: str | None = None,
+    time_limit: float | None = None,
+    gap: float | None = None,
+    previous: Path | None = None,
+    from_year: int | None = None,
+    progress: Progress | None = None,
+) -> MultiYearResult:
+    """The CLI path: solve, verify (raises on any violation), write ``out`` (default ``out/<name>``) and print
+    the county exit schedule."""
+    from .errors import VerificationError
+
+    given: dict[str, object] = {"solver.name": solver, "solver.time_limit": time_limit, "solver.gap": gap}
+    overrides = {k: v for k, v in given.items() if v is not None}
+    if overrides:
+        scenario = scenario.with_overrides(overrides)
+    say = progress or (lambda msg: log.info(msg))
+    raw = load_source(scenario.data_source)
+    result = solve_multiyear(scenario, raw, progress=say, previous=previous, from_year=from_year)
+    say("verifying the multi-year result")
+    bad = verify_multiyear(result, apply_data_edits(raw, scenario.data_edits), scenario)
+    if bad:
+        raise VerificationError("multi-year result failed verification: " + "; ".join(bad[:10]))
+    folder = result.write(out or Path("out") / scenario.name)
+    man = result.manifest
+    say(f"objective {man['objective']:,.2f} (bound {man['bound']:,.2f}, gap {man['gap']:.3%}); expected out at the deadline {man['expected_out_at_deadline']:,.1f}")
+    c = result.tables["counties"]
+    for row in c.itertuples(index=False):
+        say(f"county {row.county_id}: expected exit year {row.exit_year or 'not by the deadline'}")
+    say(f"wrote {folder}")
+    return result
