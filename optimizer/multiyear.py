@@ -313,7 +313,7 @@ def build_multiyear(instance: Instance, scenario: Scenario, plans: Plans | None 
     counties = county_table(instance)
     if yrs.relocation_rate is not None:
         reloc_m = instance.measures.loc[instance.measures["category"] == Category.RELOCATION.value, "measure_id"]
-        has_reloc = plans.templates.member[:, instance.measures["measure_id"].isin(reloc_m).to_numpy()].any(axis=1)
+        has_reloc = np.asarray(plans.templates.member[:, instance.measures["measure_id"].isin(reloc_m).to_numpy()].any(axis=1), dtype=bool)
         ro = np.flatnonzero(has_reloc[table["template"].to_numpy()[opt_plan]])
         crow = pd.Index(counties["county"]).get_indexer(hh_county[opt["hh"].to_numpy()[ro]])
         capacity = np.floor(yrs.relocation_rate * counties["poor"].to_numpy())
@@ -326,7 +326,8 @@ def build_multiyear(instance: Instance, scenario: Scenario, plans: Plans | None 
             add("target", np.zeros(n_o), xs + np.arange(n_o), p_end, np.array([scenario.target.lifted]), np.array([INF]))
             n_target = 1
         schedule = _exit_schedule(instance, scenario, counties)
-        rows_i, cols_i, vals_i, need = [], [], [], []
+        rows_i, cols_i, vals_i = [], [], []
+        need: list[float] = []
         opt_county = hh_county[opt["hh"].to_numpy()]
         rate = scenario.target.incidence_limit(instance.regions["western"].to_numpy(dtype=bool)[counties["county"].to_numpy()])
         for year in np.unique(schedule[schedule > 0]):
@@ -430,7 +431,12 @@ def solve_multiyear(
     sol = optimize_multiyear(model, my, instance, scenario, say)
     result = multiyear_result(instance, scenario, my, model, sol)
     result.manifest["rolling"] = {"from_year": from_year, "previous": str(previous) if previous else None, **fixed_info}
-    result.manifest["timings"] = {"build": round(t_build, 3), "lp": round(sol.lp_seconds, 3), "mip": round(sol.mip_seconds, 3), "total": round(time.perf_counter() - t0, 3)}
+    result.manifest["timings"] = {
+        "build": round(t_build, 3),
+        "lp": round(sol.lp_seconds, 3),
+        "mip": round(sol.mip_seconds, 3),
+        "total": round(time.perf_counter() - t0, 3),
+    }
     return result
 
 
@@ -463,7 +469,9 @@ def optimize_multiyear(model: LinearModel, my: MultiYear, instance: Instance, sc
     start = np.where(integer, np.round(lp.x), lp.x)
     lo[~free] = hi[~free] = start[~free]
     t1 = time.perf_counter()
-    fixed = backend.solve(model.with_bounds(lo, hi), SolveOptions(**{**base.__dict__, "gap": opts.gap / 2, "time_limit": max(opts.time_limit - lp_seconds, 1.0)}))
+    fixed = backend.solve(
+        model.with_bounds(lo, hi), SolveOptions(**{**base.__dict__, "gap": opts.gap / 2, "time_limit": max(opts.time_limit - lp_seconds, 1.0)})
+    )
     mip_seconds = time.perf_counter() - t1
     say(f"multi-year fix-and-solve over {len(frac_hh):,} households with fractional options: {fixed.status.value} in {mip_seconds:.1f} s")
     if fixed.status.has_solution and fixed.x is not None:
@@ -494,7 +502,9 @@ def fix_before(my: MultiYear, instance: Instance, previous: Path, from_year: int
     lo, hi = model.col_lo.copy(), model.col_hi.copy()
     opt = my.options
     hh_ids = instance.households["household_id"].to_numpy()
-    keys = pd.DataFrame({"household_id": hh_ids[opt["hh"].to_numpy()], "plan": _plan_labels(my.plans, instance)[opt["plan"].to_numpy()], "year": opt["year"].to_numpy()})
+    keys = pd.DataFrame(
+        {"household_id": hh_ids[opt["hh"].to_numpy()], "plan": _plan_labels(my.plans, instance)[opt["plan"].to_numpy()], "year": opt["year"].to_numpy()}
+    )
     keys["col"] = np.arange(len(opt))
     early = prev_h[(prev_h["started"].astype(str).str.lower().isin(["true", "1"])) & (prev_h["year"].astype(int) < from_year)]
     kept = keys.merge(early[["household_id", "plan", "year"]].astype({"year": int}), on=["household_id", "plan", "year"])
@@ -513,7 +523,11 @@ def fix_before(my: MultiYear, instance: Instance, previous: Path, from_year: int
         hi[cols] = 0.0
         sel = (pos >= 0) & (built["built_year"].astype(float).to_numpy() == my.years[t])
         lo[ys + pos[sel] * T + t] = hi[ys + pos[sel] * T + t] = 1.0
-    info = {"kept_households": int(len(kept)), "previous_started_before": int(len(early)), "kept_projects": int(((built["built_year"].astype(float) < from_year)).sum()) if len(built) else 0}
+    info = {
+        "kept_households": int(len(kept)),
+        "previous_started_before": int(len(early)),
+        "kept_projects": int((built["built_year"].astype(float) < from_year).sum()) if len(built) else 0,
+    }
     return model.with_bounds(lo, hi), info
 
 
@@ -557,7 +571,9 @@ def multiyear_result(instance: Instance, scenario: Scenario, my: MultiYear, mode
     yb = x[model.col_blocks["y"]].reshape(-1, T) > 0.5
     built_year = np.where(yb.any(axis=1), my.years[np.argmax(yb, axis=1)], 0)
     projects = instance.projects[["project_id", "village_id", "kind", "category"]].assign(
-        built=yb.any(axis=1), built_year=np.where(yb.any(axis=1), built_year.astype(object), ""), cost=np.where(yb.any(axis=1), instance.projects["cost"].to_numpy(), 0.0)
+        built=yb.any(axis=1),
+        built_year=np.where(yb.any(axis=1), built_year.astype(object), ""),
+        cost=np.where(yb.any(axis=1), instance.projects["cost"].to_numpy(), 0.0),
     )
     flows = my.index.flows[["fund_id", "village_id", "category", "year"]].assign(amount=x[model.col_blocks["f"]] * MONEY_UNIT)
     flows = flows[flows["amount"] > 1e-4].reset_index(drop=True)
@@ -701,7 +717,8 @@ def verify_multiyear(result: MultiYearResult, instance: Instance, scenario: Scen
         [
             long[["year", "village_id", "category", "cost"]],
             pd.DataFrame({"year": built["built_year"].astype(int).to_numpy(), "village_id": pr_in["village_id"].reindex(built["project_id"]).to_numpy(),
-                          "category": pr_in["category"].reindex(built["project_id"]).to_numpy(), "cost": pr_in["cost"].reindex(built["project_id"]).to_numpy()}),
+                          "category": pr_in["category"].reindex(built["project_id"]).to_numpy(),
+                          "cost": pr_in["cost"].reindex(built["project_id"]).to_numpy()}),
         ],
         ignore_index=True,
     ).groupby(["year", "village_id", "category"])["cost"].sum()  # fmt: skip
@@ -780,10 +797,13 @@ def run_multiyear(
     say("verifying the multi-year result")
     bad = verify_multiyear(result, apply_data_edits(raw, scenario.data_edits), scenario)
     if bad:
-        raise VerificationError("multi-year result failed verification: " + "; ".join(bad[:10]))
+        raise VerificationError(bad)
     folder = result.write(out or Path("out") / scenario.name)
     man = result.manifest
-    say(f"objective {man['objective']:,.2f} (bound {man['bound']:,.2f}, gap {man['gap']:.3%}); expected out at the deadline {man['expected_out_at_deadline']:,.1f}")
+    say(
+        f"objective {man['objective']:,.2f} (bound {man['bound']:,.2f}, gap {man['gap']:.3%}); "
+        f"expected out at the deadline {man['expected_out_at_deadline']:,.1f}"
+    )
     c = result.tables["counties"]
     for row in c.itertuples(index=False):
         say(f"county {row.county_id}: expected exit year {row.exit_year or 'not by the deadline'}")

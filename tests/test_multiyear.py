@@ -6,13 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from conftest import tiny_instance, tiny_scenario
 from optimizer.data import Instance, build_instance
 from optimizer.generate import generate
 from optimizer.multiyear import MultiYearResult, solve_multiyear, verify_multiyear
 from optimizer.scenario import Scenario
 from optimizer.solve import solve
-
-from conftest import tiny_instance, tiny_scenario
 
 
 def _scenario(years: dict[str, object], **sections: object) -> Scenario:
@@ -79,7 +78,7 @@ def test_rolling_horizon_reproduces_the_plan(small: Instance, tmp_path: Path) ->
     first = _checked(sc, small)
     first.write(tmp_path / "run")
     again = _checked(sc, small, previous=tmp_path / "run", from_year=2019)
-    assert again.manifest["rolling"]["kept_households"] == int(((first.tables["households"]["year"] == 2018)).sum())
+    assert again.manifest["rolling"]["kept_households"] == int((first.tables["households"]["year"] == 2018).sum())
     h1, h2 = first.tables["households"], again.tables["households"]
     early = h1["year"] == 2018
     assert (h2.loc[early.to_numpy(), "plan"].to_numpy() == h1.loc[early, "plan"].to_numpy()).all()
