@@ -29,7 +29,7 @@ def _checked(sc: Scenario, inst: Instance, **kw: object) -> MultiYearResult:
 
 @pytest.fixture(scope="module")
 def small() -> Instance:
-    return build_instance(generate(400, seed=11))
+    return build_instance(generate(250, seed=11))
 
 
 def test_one_year_is_the_special_case(small: Instance) -> None:
