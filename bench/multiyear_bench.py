@@ -27,7 +27,7 @@ def main(sizes: list[int]) -> None:
     print("|---|---|---|---|---|---|---|---|")
     for n in sizes:
         inst = build_instance(generate(n, seed=1))
-        for label, k in (("pruned (2 starts per plan)", 2), ("monolithic (all working starts)", None)):
+        for label, k in (("pruned (3 earliest starts per plan)", 3), ("monolithic (all working starts)", None)):
             sc = scenario(k)
             t = time.perf_counter()
             r = solve_multiyear(sc, inst)

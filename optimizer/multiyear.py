@@ -46,7 +46,7 @@ import scipy.sparse as sp
 from .contract import LEVEL_NAMES, Category, Level
 from .data import Instance
 from .edits import apply_data_edits
-from .errors import InputError
+from .errors import InfeasibleError, InputError
 from .model import INF, MONEY_UNIT, LinearModel, ModelIndex, build_model, county_table
 from .plans import Plans, build_plans
 from .scenario import Scenario, Years
@@ -450,6 +450,11 @@ def optimize_multiyear(model: LinearModel, my: MultiYear, instance: Instance, sc
     t0 = time.perf_counter()
     lp = backend.solve(model.relaxed(), base)
     lp_seconds = time.perf_counter() - t0
+    if lp.status == Status.INFEASIBLE:
+        raise InfeasibleError(
+            "the multi-year model is infeasible: hard floors, targets or plans tied to the years cannot all be paid from the yearly "
+            "appropriations (try carry_over: full, another profile, years.max_start_years unset, or floors.mode: soft)"
+        )
     if lp.status != Status.OPTIMAL or lp.x is None:
         say(f"multi-year LP: {lp.status.value}; falling back to the general solve")
         return optimize(model, my.index, instance, scenario, say)
