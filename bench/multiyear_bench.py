@@ -34,7 +34,8 @@ def main(sizes: list[int]) -> None:
             sec = time.perf_counter() - t
             assert verify_multiyear(r, inst, sc) == []
             m = r.manifest
-            print(f"| {n:,} | {label} | {m['model']['options']:,} | {m['model']['columns']:,} | {m['model']['rows']:,} | {sec:.1f} | {m['objective']:,.1f} | {m['gap']:.3%} |", flush=True)
+            size = f"{m['model']['options']:,} | {m['model']['columns']:,} | {m['model']['rows']:,}"
+            print(f"| {n:,} | {label} | {size} | {sec:.1f} | {m['objective']:,.1f} | {m['gap']:.3%} |", flush=True)
 
 
 if __name__ == "__main__":
