@@ -72,6 +72,8 @@ def solve(
     ``decomposed`` (by county on Dask: ``scheduler`` address or a local cluster of ``workers``) or ``auto``
     (decomposed from :data:`DECOMPOSE_FROM` households)."""
     say = progress or (lambda msg: log.info(msg))
+    if scenario.years is not None:
+        raise InputError(f"scenario '{scenario.name}' has a years: section: solve it with optimizer.multiyear.solve_multiyear (or `optimizer solve`)")
     given: dict[str, object] = {"solver.name": solver, "solver.time_limit": time_limit, "solver.gap": gap}
     overrides = {k: v for k, v in given.items() if v is not None}
     if overrides:

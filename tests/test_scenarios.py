@@ -16,7 +16,9 @@ from optimizer.solve import solve
 from optimizer.verify import verify
 
 # nightly.yaml is the baseline plus the nightly job's options: tests/test_nightly.py covers it
-SHIPPED = sorted(p.stem for p in (ROOT / "scenarios").glob("*.yaml") if p.stem != "nightly")
+# deadline_*.yaml are multi-year (issue 10): tests/test_multiyear.py covers the model on small instances; the
+# 20,000-household sample is beyond the test budget (bench/README.md)
+SHIPPED = sorted(p.stem for p in (ROOT / "scenarios").glob("*.yaml") if p.stem != "nightly" and not p.stem.startswith("deadline_"))
 
 BAD: dict[str, tuple[str, list[str]]] = {
     "unknown top key": ("data: d\nsolvr:\n  gap: 0.1\n", ["solvr (line 2)", "did you mean 'solver'"]),
