@@ -20,10 +20,16 @@ import numpy as np
 import pandas as pd
 
 from .contract import LEVEL_NAMES, LIST_SEP, Category
-from .data import Instance
+from .data import Instance, load_instance
 from .errors import InputError
+from .scenario import Scenario
 
 MEASURE_FIELDS = ("cost_fixed", "cost_per_person", "income_uplift")
+
+
+def load_scenario_data(scenario: Scenario) -> Instance:
+    """The scenario's data folder, read within its input limit, with its data edits applied."""
+    return apply_data_edits(load_instance(scenario.data_path, max_file_mb=scenario.limits.max_input_mb), scenario.data_edits)
 
 
 def apply_data_edits(instance: Instance, edits: Mapping[str, object]) -> Instance:

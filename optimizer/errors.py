@@ -47,6 +47,18 @@ class SolverUnavailableError(OptimizerError):
     exit_code = 2
 
 
+class ResourceLimitError(OptimizerError):
+    """The run would exceed a memory limit; raised before the memory is allocated."""
+
+    exit_code = 6
+
+
+class NotReproducedError(OptimizerError):
+    """``reproduce`` re-solved a run and some output table differs from the recorded one."""
+
+    exit_code = 7
+
+
 class VerificationError(OptimizerError):
     """A result violates a constraint when recomputed from the output tables and the inputs."""
 

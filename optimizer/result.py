@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 from dataclasses import dataclass, field
+from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -146,11 +147,11 @@ def build_result(
     manifest: dict[str, Any] = {
         "scenario": scenario.model_dump(mode="json"),
         "scenario_name": scenario.name,
-        "data": str(scenario.data_path),
+        "data": str(scenario.data_path.resolve()),
         "input_hashes": instance.hashes,
         "solver": scenario.solver.name,
         "solver_version": backend_version,
-        "versions": _versions(),
+        "versions": versions(),
         "status": sol.status.value,
         "mode": scenario.mode,
         "objective": sol.objective * model.objective_unit,
@@ -256,15 +257,12 @@ def region_table(instance: Instance, households: pd.DataFrame, projects: pd.Data
     return out
 
 
-def _versions() -> dict[str, str]:
-    import networkx
-    import scipy
-
-    return {
-        "optimizer": __version__,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "pandas": pd.__version__,
-        "scipy": scipy.__version__,
-        "networkx": networkx.__version__,
-    }
+def versions() -> dict[str, str]:
+    """Versions of Python and of every library that shapes the results (solver libraries by metadata, not imported)."""
+    out = {"optimizer": __version__, "python": platform.python_version()}
+    for dist in ("numpy", "pandas", "scipy", "networkx", "pyarrow", "highspy", "pulp", "ortools"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out

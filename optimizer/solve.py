@@ -21,8 +21,9 @@ from .data import Instance, load_instance
 from .edits import apply_data_edits
 from .errors import InfeasibleError, NoSolutionError
 from .helpers import assign_helpers
+from .limits import check_memory, plans_memory_mb, solve_memory_mb
 from .model import MONEY_UNIT, LinearModel, ModelIndex, build_model
-from .plans import build_plans
+from .plans import build_plans, build_templates
 from .result import Result, build_result
 from .scenario import Scenario
 from .solvers import SolveOptions, SolverOutput, Status, get_backend
@@ -71,16 +72,20 @@ def solve(
     t0 = time.perf_counter()
     if instance is None:
         say(f"loading {scenario.data_path}")
-        instance = load_instance(scenario.data_path)
+        instance = load_instance(scenario.data_path, max_file_mb=scenario.limits.max_input_mb)
     instance = apply_data_edits(instance, scenario.data_edits)
     timings["load"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    say(f"generating plans for {instance.n_households:,} households")
+    n_h = instance.n_households
+    templates = len(build_templates(instance.measures, scenario.plans.max_measures).labels)
+    check_memory(f"generating plans ({templates} measure sets per household)", plans_memory_mb(n_h, templates), n_h, scenario)
+    say(f"generating plans for {n_h:,} households")
     plans = build_plans(instance, scenario)
     timings["plans"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    check_memory(f"building and solving the model of {len(plans.table):,} plans", solve_memory_mb(n_h, len(plans.table)), n_h, scenario)
     model, index = build_model(instance, scenario, plans)
     timings["build"] = time.perf_counter() - t
     say(f"model: {model.shape[1]:,} columns, {model.shape[0]:,} rows, {model.A.nnz:,} nonzeros ({plans.table.shape[0]:,} plans)")

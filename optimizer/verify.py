@@ -19,7 +19,7 @@ from .errors import VerificationError
 from .helpers import reach_regions
 from .outputs import read_run
 from .result import Result
-from .scenario import Scenario
+from .scenario import Scenario, recorded_scenario
 
 MONEY_TOL = 0.5  # yuan, absolute, plus a relative 1e-7
 PROB_TOL = 1e-7
@@ -29,8 +29,8 @@ SHOWN = 10
 def verify_run(run_dir: str | Path) -> Result:
     """Verify a run folder against the inputs named in its manifest; raise on any violation."""
     result = read_run(run_dir)
-    scenario = Scenario.model_validate({**result.manifest["scenario"], "base_dir": ""})
-    instance = load_instance(result.manifest["data"])
+    scenario = recorded_scenario(result.manifest, f"{run_dir}/manifest.json")
+    instance = load_instance(scenario.data_path, max_file_mb=scenario.limits.max_input_mb)
     verify(result, instance, scenario)
     return result
 
