@@ -66,7 +66,7 @@ class Session:
         return self._instances[key]
 
     def solve(self, scenario: Scenario) -> Result:
-        result = solve(scenario, self.instance(scenario), progress=self.progress)
+        result = solve(scenario, self.instance(scenario), progress=self.progress, warm=True)
         verify(result)
         return result
 

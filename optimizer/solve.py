@@ -61,8 +61,13 @@ def solve(
     time_limit: float | None = None,
     gap: float | None = None,
     progress: Progress | None = None,
+    warm: bool = False,
 ) -> Result:
-    """Solve a scenario end to end and return its verified-ready :class:`Result`."""
+    """Solve a scenario end to end and return its verified-ready :class:`Result`.
+
+    With ``warm`` (what-if sessions: compare, sweep, marginal) and ``solver.warm_start``, the LP starts from the
+    basis kept by the previous solve in this process when only bounds changed: faster, but the allocation may
+    then depend on what was solved before. Without it a solve depends only on its scenario and inputs."""
     say = progress or (lambda msg: log.info(msg))
     given: dict[str, object] = {"solver.name": solver, "solver.time_limit": time_limit, "solver.gap": gap}
     overrides = {k: v for k, v in given.items() if v is not None}
@@ -91,7 +96,8 @@ def solve(
     say(f"model: {model.shape[1]:,} columns, {model.shape[0]:,} rows, {model.A.nnz:,} nonzeros ({plans.table.shape[0]:,} plans)")
 
     backend = get_backend(scenario.solver.name)
-    sol = optimize(model, index, instance, scenario, say)
+    warm = warm and scenario.solver.warm_start
+    sol = optimize(model, index, instance, scenario, say, warm=warm)
     timings["lp"] = sol.lp_seconds
     timings["mip"] = sol.mip_seconds
 
@@ -99,6 +105,7 @@ def solve(
     duals = shadow_prices(model, sol.x, scenario)
     timings["duals"] = time.perf_counter() - t
     result = build_result(instance, scenario, plans, index, model, sol, duals, backend_version=backend.version(), timings=timings)
+    result.manifest["warm_start"] = warm
     if scenario.helpers.assign and len(instance.helpers):
         t = time.perf_counter()
         result.attach_helpers(assign_helpers(instance, result.households))
@@ -110,15 +117,15 @@ def solve(
     return result
 
 
-def optimize(model: LinearModel, index: ModelIndex, instance: Instance, scenario: Scenario, say: Progress) -> Solution:
-    """LP bound, relax-and-fix, and the full MIP only if the gap is still above target."""
+def optimize(model: LinearModel, index: ModelIndex, instance: Instance, scenario: Scenario, say: Progress, warm: bool = False) -> Solution:
+    """LP bound, relax-and-fix, and the full MIP only if the gap is still above target (``warm``: see :func:`solve`)."""
     opts = scenario.solver
     backend = get_backend(opts.name)
     deadline = time.perf_counter() + opts.time_limit
     base = SolveOptions(time_limit=opts.time_limit, gap=opts.gap, threads=opts.threads, seed=opts.seed)
 
     say(f"solving the LP relaxation with {backend.name}")
-    lp = backend.solve(model.relaxed(), _with(base, time_limit=_left(deadline), keep=True, warm=opts.warm_start))
+    lp = backend.solve(model.relaxed(), _with(base, time_limit=_left(deadline), keep=True, warm=warm))
     if lp.status == Status.INFEASIBLE:
         raise diagnose_infeasible(model, index, instance, scenario)
     if lp.status != Status.OPTIMAL or lp.x is None:
