@@ -99,9 +99,9 @@ def build_result(
     hh = instance.households
     order = np.argsort(table["hh"].to_numpy(), kind="stable")
     table = table.iloc[order].reset_index(drop=True)
-    proj_ids = instance.projects["project_id"].to_numpy()
+    proj_ids = np.append(instance.projects["project_id"].to_numpy(dtype=object), "")  # -1 (no project) reads the ""
     tied = table["project"].to_numpy() >= 0
-    tied_id = np.where(tied, proj_ids[np.maximum(table["project"].to_numpy(), 0)].astype(object), "")
+    tied_id = proj_ids[table["project"].to_numpy()]
     households = pd.DataFrame(
         {
             "household_id": hh["household_id"].to_numpy()[table["hh"].to_numpy()],

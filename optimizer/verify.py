@@ -126,7 +126,7 @@ class _Checker:
     def _covers(self, long: pd.DataFrame, n: int) -> dict[str, np.ndarray]:
         out = {}
         for g in ("living", "education", "medical", "housing"):
-            has = long["covers"].astype(str).str.split(LIST_SEP).apply(lambda items, g=g: g in items).to_numpy()
+            has = long["covers"].astype(str).str.split(LIST_SEP).apply(lambda items, g=g: g in items).to_numpy(dtype=bool)
             out[g] = np.bincount(long["row"].to_numpy()[has], minlength=n) > 0
         return out
 
@@ -193,7 +193,7 @@ class _Checker:
         in_scope = np.bincount(pairs["flow"].to_numpy()[inside], minlength=len(flows)) > 0
         self.fail("fund spends outside its region or paired targets", (flows["fund_id"] + "->" + flows["village_id"])[~in_scope])
         cats = funds["categories"].reindex(flows["fund_id"]).astype(str).str.split(LIST_SEP).to_numpy()
-        ok_cat = np.array([ANY_CATEGORY in c or cat in c for c, cat in zip(cats, flows["category"])])
+        ok_cat = np.array([ANY_CATEGORY in c or cat in c for c, cat in zip(cats, flows["category"])], dtype=bool)
         self.fail("fund spends on a category outside its earmarks", (flows["fund_id"] + ":" + flows["category"])[~ok_cat])
         spent = flows.groupby("fund_id")["amount"].sum()
         amount = funds["amount"].reindex(spent.index)
