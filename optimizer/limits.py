@@ -1,8 +1,8 @@
 """Memory limits of the monolithic path: estimate before allocating, refuse with a clear message.
 
 Peak memory is set by plan generation (household x template arrays) and then by the solver (per candidate
-plan). The coefficients below were measured on generated instances (``bench/memory_bench.py``, 2,000 to
-100,000 households, 100 templates); they over-estimate by 0-50%, so a refusal is never a close call.
+plan). The coefficients below were fitted to generated instances (``bench/memory_bench.py``, 2,000 to
+100,000 households, 100 measure sets): the estimate came out 4-20% above the measured peak.
 """
 
 from __future__ import annotations

@@ -73,6 +73,8 @@ def test_reproduce_refuses_changed_inputs(run: Path, tmp_path: Path) -> None:
     (data / "helpers.csv").unlink()
     result = runner.invoke(app, ["reproduce", str(copy)])
     assert result.exit_code == 2 and "helpers.csv: missing" in result.output
+    result = runner.invoke(app, ["reproduce", str(data)])
+    assert result.exit_code == 2 and "is not a run folder: manifest.json is missing" in result.output
 
 
 def test_reproduce_names_the_table_and_rows_that_differ(run: Path, tmp_path: Path) -> None:
