@@ -11,6 +11,7 @@ from .outputs import read_run, write_run  # noqa: E402
 from .result import Result  # noqa: E402
 from .scenario import Scenario, load_scenario  # noqa: E402
 from .solve import solve  # noqa: E402
+from .storage import load_source  # noqa: E402
 from .verify import verify, verify_run  # noqa: E402
 
-__all__ = ["Instance", "Result", "Scenario", "load_instance", "load_scenario", "read_run", "solve", "verify", "verify_run", "write_run"]
+__all__ = ["Instance", "Result", "Scenario", "load_instance", "load_scenario", "load_source", "read_run", "solve", "verify", "verify_run", "write_run"]

@@ -1,5 +1,7 @@
 """Command-line interface: parse, call the API, print. Exit codes: 0 solved, 2 bad input, 3 infeasible,
-4 no solution within the time limit, 5 verification failed, 1 anything unexpected."""
+4 no solution within the time limit, 5 verification failed, 6 another nightly job holds the lock, 7 nightly
+allocation not published (gap above tolerance), 8 over the memory limit, 9 reproduce found a different table,
+1 anything unexpected."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .edits import load_scenario_data
-from .errors import OptimizerError, ResourceLimitError
+from .errors import InputError, OptimizerError, ResourceLimitError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Precision poverty alleviation optimizer.")
 # no markup: messages carry user text (ids, paths, values) that must print as written, brackets included
@@ -97,6 +99,9 @@ def solve(
     max_memory: Annotated[Optional[float], typer.Option("--max-memory", help="MB the solve may use (default 80% of physical memory)")] = None,
     max_input_mb: MaxInputOption = None,
     report: Annotated[bool, typer.Option("--report/--no-report", help="write report.html into the run folder")] = True,
+    method: Annotated[str, typer.Option(help="auto (decomposed from 150,000 households), monolithic or decomposed (by county, on Dask)")] = "auto",
+    scheduler: Annotated[Optional[str], typer.Option(help="decomposed: address of an existing Dask scheduler (default: a local cluster)")] = None,
+    workers: Annotated[int, typer.Option(help="decomposed: workers of the local Dask cluster", min=1)] = 2,
 ) -> None:
     """Solve a scenario, verify the result and write the run folder (with report.html)."""
     import optimizer as api
@@ -111,7 +116,7 @@ def solve(
         check_target(target)
         if sc.limits.max_memory_mb is not None:
             cap_process_memory(sc.limits.max_memory_mb)
-        result = api.solve(sc, solver=solver, time_limit=time_limit, gap=gap, progress=say)
+        result = api.solve(sc, solver=solver, time_limit=time_limit, gap=gap, progress=say, method=method, scheduler=scheduler, workers=workers)
         say("verifying the result")
         api.verify(result)
         api.write_run(result, target)
@@ -282,6 +287,163 @@ def generate(
         say(f"generating {households:,} households (seed {seed})")
         tables = gen(households, seed=seed, provinces=provinces, out=out)
         say(f"wrote {out}: " + ", ".join(f"{k} {len(v):,}" for k, v in tables.items()))
+
+
+DbOption = Annotated[
+    str, typer.Option("--db", envvar="OPTIMIZER_DB", help="database URL: sqlite:///path.db or postgresql://user@host/db (or env OPTIMIZER_DB)")
+]
+db_app = typer.Typer(no_args_is_help=True, help="The registry database: init, import, export, publish, ledger, commit, spend.")
+app.add_typer(db_app, name="db")
+
+
+@app.command()
+def nightly(
+    db: DbOption,
+    scenario: Annotated[Path, typer.Option("--scenario", help="scenario YAML file (its data: is ignored; the database is the data)")],
+    wait: Annotated[float, typer.Option(help="seconds to wait for a running job's lock before giving up (exit 6)")] = 0.0,
+) -> None:
+    """Re-plan what is open in the registry, keep commitments, cap churn; publish the new version when verified.
+    Exit codes: 0 published or unchanged, 2 bad input, 3 infeasible, 4 no solution in time, 5 verification failed,
+    6 another job holds the lock, 7 solved but not published (gap above nightly.max_gap)."""
+    import optimizer as api
+
+    from .nightly import run_nightly
+
+    with _errors():
+        say = _progress()
+        sc = api.load_scenario(scenario)
+        outcome = run_nightly(db, sc, wait=wait, progress=say)
+        if outcome.status == "unchanged":
+            out_console.print(f"unchanged: version {outcome.version_id} stays current (run {outcome.run_id})")
+        else:
+            counts = ", ".join(f"{k.removeprefix('households_')} {v:,}" for k, v in outcome.counts.items())
+            out_console.print(
+                f"published version {outcome.version_id} (run {outcome.run_id}): {outcome.expected_lifted:,.1f} households expected lifted, "
+                f"gap {outcome.gap:.3%}; households {counts}"
+            )
+
+
+@db_app.command("init")
+def db_init(db: DbOption) -> None:
+    """Create the tables, or upgrade them to this version's schema (Alembic migrations)."""
+    from . import storage
+
+    with _errors():
+        rev = storage.init_db(storage.open_db(db))
+        out_console.print(f"ok: {storage.redact(db)} at schema revision {rev}")
+
+
+@db_app.command("import")
+def db_import(
+    folder: Annotated[Path, typer.Argument(help="data folder (six CSV or Parquet tables)")],
+    db: DbOption,
+) -> None:
+    """Validate a data folder and upsert it into the registry (one transaction; new households are registered)."""
+    from . import storage
+
+    with _errors():
+        counts = storage.import_folder(storage.open_db(db), folder)
+        out_console.print("imported: " + ", ".join(f"{k} +{v['inserted']:,} ~{v['updated']:,}" for k, v in counts.items()))
+
+
+@db_app.command("export")
+def db_export(
+    version: Annotated[str, typer.Argument(help="version number, 'current', or 'registry' for what a re-plan sees, as a data folder")],
+    folder: Annotated[Path, typer.Argument(help="folder to write (replaced atomically)")],
+    db: DbOption,
+) -> None:
+    """Write a version's tables (or the registry) to a folder."""
+    from . import storage
+
+    with _errors():
+        engine = storage.open_db(db)
+        storage.require_schema(engine)
+        path = storage.export_registry(engine, folder) if version == "registry" else storage.export_version(engine, version, folder)
+        out_console.print(f"wrote {path}")
+
+
+@db_app.command("publish")
+def db_publish(version: Annotated[str, typer.Argument(help="version number to make current (a rollback)")], db: DbOption) -> None:
+    """Make an earlier (or any verified) version the current one."""
+    from . import storage
+
+    with _errors():
+        engine = storage.open_db(db)
+        storage.require_schema(engine)
+        out_console.print(f"version {storage.publish(engine, version)} is current")
+
+
+@db_app.command("ledger")
+def db_ledger(
+    db: DbOption,
+    limit: Annotated[int, typer.Option(help="rows to show")] = 20,
+    csv: Annotated[bool, typer.Option("--csv", help="print every column as CSV (for scripts and monitoring)")] = False,
+) -> None:
+    """Show the newest runs: status, version, gap and household counts."""
+    import pandas as pd
+
+    from . import storage
+
+    with _errors():
+        engine = storage.open_db(db)
+        storage.require_schema(engine)
+        df = storage.ledger(engine, limit)
+        if csv:
+            sys.stdout.write(df.to_csv(index=False, lineterminator="\n"))
+            return
+        t = Table(title="ledger, newest first")
+        cols = ["run_id", "kind", "status", "version_id", "started_at", "gap", "households_added", "households_changed", "households_unchanged"]
+        for c in cols:
+            t.add_column(c.removeprefix("households_").replace("_id", ""))
+        for row in df.itertuples(index=False):
+            cells = ["" if pd.isna(getattr(row, c)) else str(getattr(row, c)) for c in cols]
+            cells[4] = cells[4][:19]
+            cells[5] = "" if pd.isna(row.gap) else f"{row.gap:.3%}"
+            cells[6:] = ["" if pd.isna(getattr(row, c)) else f"{int(getattr(row, c)):,}" for c in cols[6:]]
+            t.add_row(*cells)
+        out_console.print(t)
+        for row in df.itertuples(index=False):
+            if isinstance(row.message, str) and row.message:
+                out_console.print(f"run {row.run_id}: {row.message}", highlight=False)
+
+
+@db_app.command("commit")
+def db_commit(
+    db: DbOption,
+    household: Annotated[Optional[list[str]], typer.Option(help="household id to commit (repeatable)")] = None,
+    project: Annotated[Optional[list[str]], typer.Option(help="project id to commit (repeatable)")] = None,
+    ids_file: Annotated[Optional[Path], typer.Option("--ids-file", help="file of household ids, one per line")] = None,
+) -> None:
+    """Commit plans and projects of the current version: they stay fixed and their cost is charged to their funds."""
+    from . import storage
+
+    with _errors():
+        ids = list(household or [])
+        if ids_file is not None:
+            try:
+                ids += [line.strip() for line in ids_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+            except (OSError, UnicodeDecodeError) as err:
+                raise InputError(f"{ids_file}: cannot read the ids: {err}") from None
+        engine = storage.open_db(db)
+        storage.require_schema(engine)
+        charges = storage.commit(engine, ids, list(project or []))
+        out_console.print(f"committed {len(ids):,} households and {len(project or []):,} projects; {charges['amount'].sum():,.2f} yuan charged")
+
+
+@db_app.command("spend")
+def db_spend(
+    fund: Annotated[str, typer.Argument(help="fund id")],
+    amount: Annotated[float, typer.Argument(help="yuan paid out of the fund")],
+    db: DbOption,
+) -> None:
+    """Record money spent from a fund outside the optimizer's plans: it is no longer available to re-plan."""
+    from . import storage
+
+    with _errors():
+        engine = storage.open_db(db)
+        storage.require_schema(engine)
+        storage.record_spending(engine, fund, amount)
+        out_console.print(f"recorded {amount:,.2f} yuan spent from {fund}")
 
 
 def _summary(manifest: dict[str, Any], by_level: Any) -> None:

@@ -12,13 +12,14 @@ import pandas as pd
 
 from . import charts
 from .contract import Batch, Level
-from .data import Instance, load_instance
+from .data import Instance
 from .errors import InputError
 from .outputs import atomic_write_text
 from .report import build_table_report
 from .result import Result
 from .scenario import Scenario, parse_value
 from .solve import solve
+from .storage import load_source
 from .verify import verify
 
 DEFAULT_EXIT_INCIDENCE = 0.03
@@ -60,9 +61,9 @@ class Session:
         self.progress = progress
 
     def instance(self, scenario: Scenario) -> Instance:
-        key = str(scenario.data_path.resolve())
+        key = scenario.data_source
         if key not in self._instances:
-            self._instances[key] = load_instance(scenario.data_path, max_file_mb=scenario.limits.max_input_mb)
+            self._instances[key] = load_source(scenario.data_source, max_file_mb=scenario.limits.max_input_mb)
         return self._instances[key]
 
     def solve(self, scenario: Scenario) -> Result:

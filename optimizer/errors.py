@@ -47,16 +47,28 @@ class SolverUnavailableError(OptimizerError):
     exit_code = 2
 
 
+class BusyError(OptimizerError):
+    """Another nightly job holds the database lock."""
+
+    exit_code = 6
+
+
+class NotPublishedError(OptimizerError):
+    """A nightly allocation was solved but not published (gap above the tolerance); the previous version stays."""
+
+    exit_code = 7
+
+
 class ResourceLimitError(OptimizerError):
     """The run would exceed a memory limit; raised before the memory is allocated."""
 
-    exit_code = 6
+    exit_code = 8
 
 
 class NotReproducedError(OptimizerError):
     """``reproduce`` re-solved a run and some output table differs from the recorded one."""
 
-    exit_code = 7
+    exit_code = 9
 
 
 class VerificationError(OptimizerError):

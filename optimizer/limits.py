@@ -47,18 +47,24 @@ def solve_memory_mb(households: int, plans: int) -> float:
 def check_memory(stage: str, need_mb: float, households: int, scenario: Scenario) -> None:
     """Refuse, before allocating, a stage whose estimated memory exceeds the limit."""
     limit = memory_limit_mb(scenario)
-    if need_mb > limit:
-        raise ResourceLimitError(
-            f"{households:,} households are too many for the monolithic model on this memory: {stage} needs an estimated "
-            f"{need_mb:,.0f} MB, above the limit of {limit:,.0f} MB (limits.max_memory_mb, --max-memory). Raise the limit if the "
-            "machine has the memory, lower plans.max_per_household or plans.max_measures, or split the run by county with the "
-            "decomposed method (solve --method decomposed, where this version offers it)"
+    if need_mb <= limit:
+        return
+    if scenario.mode == "max_lifted" and not scenario.helpers.capacity_in_model:
+        way = "or solve county by county with the decomposed method (solve --method decomposed)"
+    else:
+        way = "or split the instance: the decomposed method (--method decomposed) does not support " + (
+            "mode min_cost" if scenario.mode != "max_lifted" else "helpers.capacity_in_model"
         )
+    raise ResourceLimitError(
+        f"{households:,} households are too many for the monolithic model on this memory: {stage} needs an estimated "
+        f"{need_mb:,.0f} MB, above the limit of {limit:,.0f} MB (limits.max_memory_mb, --max-memory). Raise the limit if the "
+        f"machine has the memory, lower plans.max_per_household or plans.max_measures, {way}"
+    )
 
 
 def cap_process_memory(limit_mb: float) -> None:
     """Hard backstop for the command line: the process's data segment may not grow past ``limit_mb``, so an
-    allocation beyond it fails with MemoryError (reported as exit code 6) instead of swapping the machine."""
+    allocation beyond it fails with MemoryError (reported as exit code 8) instead of swapping the machine."""
     limit = int(limit_mb * MB)
     _, hard = resource.getrlimit(resource.RLIMIT_DATA)
     if hard != resource.RLIM_INFINITY:

@@ -70,6 +70,17 @@ class LinearModel:
         """The same model with other column bounds (used to fix decisions)."""
         return replace(self, col_lo=col_lo, col_hi=col_hi)
 
+    def with_rows(self, block: str, A: sp.csr_matrix, lo: np.ndarray, hi: np.ndarray) -> LinearModel:
+        """The model with a block of rows appended (e.g. the nightly churn cap)."""
+        n = self.shape[0]
+        return replace(
+            self,
+            A=sp.vstack([self.A, A], format="csr"),
+            row_lo=np.concatenate([self.row_lo, lo]),
+            row_hi=np.concatenate([self.row_hi, hi]),
+            row_blocks={**self.row_blocks, block: slice(n, n + A.shape[0])},
+        )
+
 
 @dataclass(frozen=True)
 class ModelIndex:
@@ -376,3 +387,36 @@ def county_table(instance: Instance) -> pd.DataFrame:
     out["rural"] = np.where(out["rural"] > 0, out["rural"], out["poor"])
     out["county_id"] = tree.ids.to_numpy()[out["county"].to_numpy()]
     return out
+
+
+@dataclass(frozen=True)
+class ChurnCap:
+    """Against a published allocation: at most ``max_changes`` of the households planned there (``previous``:
+    household_id, plan) may get another plan now."""
+
+    previous: pd.DataFrame
+    max_changes: int
+
+
+def plan_keys(plans: Plans, project_ids: np.ndarray) -> np.ndarray:
+    """The output's plan label of every plan row: measures, plus ``@project`` when tied to one."""
+    proj = plans.table["project"].to_numpy()
+    tied = np.where(proj >= 0, "@" + project_ids[np.maximum(proj, 0)].astype(object), "")
+    return plans.table["measures"].to_numpy(dtype=object) + tied
+
+
+def add_churn_cap(model: LinearModel, instance: Instance, plans: Plans, cap: ChurnCap) -> tuple[LinearModel, dict[str, int]]:
+    """Append the row ``sum of x[h, previous plan of h] >= kept`` so that at most ``cap.max_changes`` households
+    change plan. A previous plan that is no longer offered (eligibility or prices changed) is a forced change and
+    counts against the cap; when forced changes exceed it, all other households keep their plan."""
+    hh_ids = instance.households["household_id"].to_numpy()
+    prev = cap.previous[cap.previous["household_id"].isin(hh_ids)]
+    rows = pd.DataFrame({"household_id": hh_ids[plans.table["hh"].to_numpy()], "plan": plan_keys(plans, instance.projects["project_id"].to_numpy())})
+    rows["col"] = np.arange(len(rows)) + model.col_blocks["x"].start
+    kept = rows.merge(prev[["household_id", "plan"]], on=["household_id", "plan"], how="inner")
+    forced = len(prev) - len(kept)
+    allowed = max(cap.max_changes - forced, 0)
+    need = float(max(len(kept) - allowed, 0))
+    A = sp.csr_matrix((np.ones(len(kept)), (np.zeros(len(kept), dtype=np.int64), kept["col"].to_numpy())), shape=(1, model.shape[1]))
+    info = {"previous_households": int(len(prev)), "max_changes": int(cap.max_changes), "forced_changes": int(forced)}
+    return model.with_rows("churn", A, np.array([need]), np.array([INF])), info

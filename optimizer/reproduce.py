@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import file_sha256, load_instance
+from .data import file_sha256
 from .errors import InputError
 from .outputs import MANIFEST, csv_text, read_manifest
 from .result import OPTIONAL_TABLES, TABLE_NAMES, Result, versions
-from .scenario import recorded_scenario
+from .scenario import is_url, recorded_scenario
 from .solve import solve
+from .storage import load_source, redact
 from .verify import verify
 
 SHOWN_ROWS = 5
@@ -48,15 +49,16 @@ def reproduce(run_dir: str | Path, progress: Callable[[str], None] | None = None
     run_dir = Path(run_dir)
     manifest = read_manifest(run_dir)
     scenario = recorded_scenario(manifest, str(run_dir / MANIFEST))
-    data = scenario.data_path
+    source = scenario.data_source
     recorded = manifest.get("input_hashes")
     if not isinstance(recorded, dict) or not recorded:
         raise InputError("the manifest records no input hashes; this run cannot be reproduced", source=str(run_dir / MANIFEST))
-    check_inputs(data, recorded, run_dir)
-    instance = load_instance(data, max_file_mb=scenario.limits.max_input_mb)
-    if instance.hashes != recorded:  # changed between the check and the read
-        check_inputs(data, recorded, run_dir)
-    result = solve(scenario, instance, progress=progress)
+    if not is_url(source):  # files are checked before they are read: a changed file may not even load
+        check_inputs(source, recorded, run_dir, {n: file_sha256(Path(source) / n) for n in recorded if (Path(source) / n).is_file()})
+    instance = load_source(source, max_file_mb=scenario.limits.max_input_mb)
+    check_inputs(source, recorded, run_dir, instance.hashes)  # a database, or files changed since the check
+    method = str(manifest.get("method", "monolithic"))
+    result = solve(scenario, instance, progress=progress, method=method)
     verify(result)
     rep = Reproduction(run_dir, [], result=result)
     names = [n for n in (*TABLE_NAMES, *OPTIONAL_TABLES) if n in result.tables or _recorded_table(run_dir, n) is not None]
@@ -74,17 +76,16 @@ def reproduce(run_dir: str | Path, progress: Callable[[str], None] | None = None
     return rep
 
 
-def check_inputs(data: Path, recorded: dict[str, str], run_dir: Path) -> None:
-    """Refuse when any input file recorded in the manifest is missing or its sha256 differs."""
+def check_inputs(source: str, recorded: dict[str, str], run_dir: Path, now: dict[str, str]) -> None:
+    """Refuse when an input recorded in the manifest (a file, or a table of a database) is missing from ``now``
+    or its sha256 differs."""
     problems = []
+    where = redact(source)
     for name, digest in sorted(recorded.items()):
-        path = data / name
-        if not path.is_file():
-            problems.append(f"{path}: missing (it was read by the run)")
-            continue
-        now = file_sha256(path)
-        if now != digest:
-            problems.append(f"{path}: changed since the run (sha256 {digest[:12]}... recorded, {now[:12]}... now)")
+        if name not in now:
+            problems.append(f"{where}/{name}: missing (it was read by the run)")
+        elif now[name] != digest:
+            problems.append(f"{where}/{name}: changed since the run (sha256 {digest[:12]}... recorded, {now[name][:12]}... now)")
     if problems:
         raise InputError(problems, source=f"{run_dir}: the inputs differ from those recorded, so the run cannot be reproduced")
 

@@ -147,7 +147,7 @@ def build_result(
     manifest: dict[str, Any] = {
         "scenario": scenario.model_dump(mode="json"),
         "scenario_name": scenario.name,
-        "data": str(scenario.data_path.resolve()),
+        "data": scenario.data_source,
         "input_hashes": instance.hashes,
         "solver": scenario.solver.name,
         "solver_version": backend_version,

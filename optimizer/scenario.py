@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -13,6 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import InputError
 from .inputs import DEFAULT_MAX_INPUT_MB, decode_utf8, read_bytes
+
+
+def is_url(text: str) -> bool:
+    """True when ``text`` names a database (``dialect://...``) rather than a folder."""
+    return re.match(r"^[a-z][a-z0-9+]*://", text) is not None
 
 
 class _Strict(BaseModel):
@@ -89,6 +95,13 @@ class SolverOptions(_Strict):
     warm_start: bool = Field(True, description="re-solve from the previous LP basis when only bounds changed (what-ifs on money)")
 
 
+class Nightly(_Strict):
+    max_churn: float = Field(
+        0.05, ge=0, le=1, description="share of the households planned in the published version that a nightly re-plan may move to another plan"
+    )
+    max_gap: float = Field(0.005, ge=0, lt=1, description="publish a nightly allocation only when its gap to the bound is at most this")
+
+
 class Limits(_Strict):
     max_input_mb: float = Field(DEFAULT_MAX_INPUT_MB, gt=0, description="largest input file in MB (10^6 bytes; Parquet: uncompressed)")
     max_memory_mb: float | None = Field(
@@ -101,7 +114,7 @@ class Scenario(_Strict):
 
     name: str = "scenario"
     description: str = ""
-    data: str = Field(..., description="input folder, relative to the scenario file")
+    data: str = Field(..., description="input folder relative to the scenario file, or a database URL (sqlite:///..., postgresql://...)")
     poverty: Poverty = Poverty()
     probability: Probability = Probability()
     objective: Objective = Objective()
@@ -112,6 +125,7 @@ class Scenario(_Strict):
     plans: Plans = Plans()
     helpers: HelperOptions = HelperOptions()
     solver: SolverOptions = SolverOptions()
+    nightly: Nightly = Nightly()
     limits: Limits = Limits()
     data_edits: dict[str, float | str | bool] = Field(
         default_factory=dict, description="data-level overrides (funds.*, measures.*), applied to the loaded instance"
@@ -135,6 +149,17 @@ class Scenario(_Strict):
     def data_path(self) -> Path:
         path = Path(self.data)
         return path if path.is_absolute() else Path(self.base_dir) / path
+
+    @property
+    def data_source(self) -> str:
+        """The data folder, or the database URL (a relative SQLite path resolved against the scenario's folder)."""
+        if not is_url(self.data):
+            return str(self.data_path.resolve())
+        prefix = "sqlite:///"
+        rel = self.data[len(prefix) :]
+        if self.data.startswith(prefix) and rel and not rel.startswith("/") and rel != ":memory:":
+            return prefix + str((Path(self.base_dir) / rel).resolve())
+        return self.data
 
     def with_overrides(self, overrides: dict[str, object]) -> Scenario:
         """A copy with dotted-path overrides applied (scenario fields and data edits alike)."""

@@ -17,20 +17,22 @@ import numpy as np
 import scipy.sparse as sp
 
 from .contract import LEVEL_NAMES, Category, Level
-from .data import Instance, load_instance
+from .data import Instance
 from .edits import apply_data_edits
-from .errors import InfeasibleError, NoSolutionError
+from .errors import InfeasibleError, InputError, NoSolutionError
 from .helpers import assign_helpers
 from .limits import check_memory, plans_memory_mb, solve_memory_mb
-from .model import MONEY_UNIT, LinearModel, ModelIndex, build_model
+from .model import MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, add_churn_cap, build_model
 from .plans import build_plans, build_templates
 from .result import Result, build_result
 from .scenario import Scenario
 from .solvers import SolveOptions, SolverOutput, Status, get_backend
+from .storage import load_source, redact
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
+DECOMPOSE_FROM = 150_000  # households: from here on, method auto decomposes by county
 FLOOR_OF_CATEGORY = {
     Category.GUARANTEE.value: "labourless_guarantee",
     Category.EDUCATION.value: "school_education",
@@ -61,9 +63,16 @@ def solve(
     time_limit: float | None = None,
     gap: float | None = None,
     progress: Progress | None = None,
+    churn: ChurnCap | None = None,
+    method: str = "auto",
+    scheduler: str | None = None,
+    workers: int = 2,
     warm: bool = False,
 ) -> Result:
-    """Solve a scenario end to end and return its verified-ready :class:`Result`.
+    """Solve a scenario end to end and return its verified-ready :class:`Result`; ``churn`` caps how many
+    households of a published allocation may change plan (the nightly job). ``method`` is ``monolithic``,
+    ``decomposed`` (by county on Dask: ``scheduler`` address or a local cluster of ``workers``) or ``auto``
+    (decomposed from :data:`DECOMPOSE_FROM` households).
 
     With ``warm`` (what-if sessions: compare, sweep, marginal) and ``solver.warm_start``, the LP starts from the
     basis kept by the previous solve in this process when only bounds changed: faster, but the allocation may
@@ -76,10 +85,15 @@ def solve(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if instance is None:
-        say(f"loading {scenario.data_path}")
-        instance = load_instance(scenario.data_path, max_file_mb=scenario.limits.max_input_mb)
+        say(f"loading {redact(scenario.data_source)}")
+        instance = load_source(scenario.data_source, max_file_mb=scenario.limits.max_input_mb)
     instance = apply_data_edits(instance, scenario.data_edits)
     timings["load"] = time.perf_counter() - t0
+
+    if method not in ("auto", "monolithic", "decomposed"):
+        raise InputError(f"method must be auto, monolithic or decomposed, not '{method}'")
+    if method == "decomposed" or (method == "auto" and churn is None and instance.n_households >= DECOMPOSE_FROM and scenario.mode == "max_lifted"):
+        return _solve_decomposed(scenario, instance, say, timings, t0, scheduler, workers)
 
     t = time.perf_counter()
     n_h = instance.n_households
@@ -92,6 +106,9 @@ def solve(
     t = time.perf_counter()
     check_memory(f"building and solving the model of {len(plans.table):,} plans", solve_memory_mb(n_h, len(plans.table)), n_h, scenario)
     model, index = build_model(instance, scenario, plans)
+    churn_info: dict[str, int] = {}
+    if churn is not None:
+        model, churn_info = add_churn_cap(model, instance, plans, churn)
     timings["build"] = time.perf_counter() - t
     say(f"model: {model.shape[1]:,} columns, {model.shape[0]:,} rows, {model.A.nnz:,} nonzeros ({plans.table.shape[0]:,} plans)")
 
@@ -106,12 +123,43 @@ def solve(
     timings["duals"] = time.perf_counter() - t
     result = build_result(instance, scenario, plans, index, model, sol, duals, backend_version=backend.version(), timings=timings)
     result.manifest["warm_start"] = warm
+    result.manifest["method"] = "monolithic"
     if scenario.helpers.assign and len(instance.helpers):
         t = time.perf_counter()
         result.attach_helpers(assign_helpers(instance, result.households))
         timings["helpers"] = time.perf_counter() - t
         h = result.manifest["helpers"]
         say(f"helpers: {h['households_with_helper']:,} households matched, {h['households_short']:,} short")
+    if churn is not None:
+        result.manifest["churn"] = churn_info
+    timings["total"] = time.perf_counter() - t0
+    result.manifest["timings"] = {k: round(v, 3) for k, v in timings.items()}
+    return result
+
+
+def _solve_decomposed(
+    scenario: Scenario, instance: Instance, say: Progress, timings: dict[str, float], t0: float, scheduler: str | None, workers: int
+) -> Result:
+    from .decompose import solve_decomposed
+
+    t = time.perf_counter()
+    dec, plans, model, index = solve_decomposed(scenario, instance, scheduler=scheduler, workers=workers, progress=say)
+    timings["decomposed"] = time.perf_counter() - t
+    objective = float(model.c @ dec.x)
+    bound = max(dec.bound, objective)
+    g = _gap(model.sense, objective, bound)
+    status = Status.OPTIMAL if g <= scenario.solver.gap + 1e-12 else Status.FEASIBLE
+    sol = Solution(dec.x, status, objective, bound, bound, g, 0.0, timings["decomposed"], False)
+    n_fund = model.row_blocks["fund"].stop - model.row_blocks["fund"].start
+    n_cell = model.row_blocks["balance"].stop - model.row_blocks["balance"].start
+    duals = {"fund": np.full(n_fund, np.nan), "balance": np.full(n_cell, np.nan)}
+    result = build_result(instance, scenario, plans, index, model, sol, duals, backend_version=get_backend(scenario.solver.name).version(), timings=timings)
+    result.manifest["method"] = "decomposed"
+    result.manifest["decomposition"] = {"counties": int(len(np.unique(instance.tree.ancestors[instance.tree.villages, 3]))), "rounds": dec.rounds,
+                                        "history": dec.history.round(6).to_dict("records")}  # fmt: skip
+    if scenario.helpers.assign and len(instance.helpers):
+        result.attach_helpers(assign_helpers(instance, result.households))
+    say(f"decomposed: objective {objective:,.2f}, bound {bound:,.2f}, gap {g:.3%} after {dec.rounds} rounds")
     timings["total"] = time.perf_counter() - t0
     result.manifest["timings"] = {k: round(v, 3) for k, v in timings.items()}
     return result

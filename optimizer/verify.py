@@ -14,12 +14,13 @@ import pandas as pd
 from scipy.special import erfc
 
 from .contract import ANY_CATEGORY, LIST_SEP, PROJECT_RULE, Effect, IncomeKind, Level
-from .data import Instance, load_instance, rule_passes
+from .data import Instance, rule_passes
 from .errors import VerificationError
 from .helpers import reach_regions
 from .outputs import read_run
 from .result import Result
 from .scenario import Scenario, recorded_scenario
+from .storage import load_source
 
 MONEY_TOL = 0.5  # yuan, absolute, plus a relative 1e-7
 PROB_TOL = 1e-7
@@ -30,7 +31,7 @@ def verify_run(run_dir: str | Path) -> Result:
     """Verify a run folder against the inputs named in its manifest; raise on any violation."""
     result = read_run(run_dir)
     scenario = recorded_scenario(result.manifest, f"{run_dir}/manifest.json")
-    instance = load_instance(scenario.data_path, max_file_mb=scenario.limits.max_input_mb)
+    instance = load_source(scenario.data_source, max_file_mb=scenario.limits.max_input_mb)
     verify(result, instance, scenario)
     return result
 

@@ -1,4 +1,4 @@
-"""Memory limits: estimated before allocating, refused with a clear message (exit 6) that points to the decomposed
+"""Memory limits: estimated before allocating, refused with a clear message (exit 8) that points to the decomposed
 method; the command line also caps the process so that an allocation past the limit fails cleanly."""
 
 from __future__ import annotations
@@ -51,7 +51,9 @@ def test_plan_generation_over_the_limit_is_refused_before_it_starts(monkeypatch:
     for piece in ("5 households are too many for the monolithic model", "generating plans", "above the limit of 100 MB",
                   "limits.max_memory_mb, --max-memory", "solve --method decomposed"):
         assert piece in msg, msg
-    assert err.value.exit_code == 6
+    assert err.value.exit_code == 8
+    with pytest.raises(ResourceLimitError, match="the decomposed method \\(--method decomposed\\) does not support mode min_cost"):
+        solve(tiny_scenario(mode="min_cost", target={"lifted": 1.0}, limits={"max_memory_mb": 100}), tiny_instance())
 
 
 def test_model_over_the_limit_is_refused_before_it_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -70,16 +72,16 @@ def test_a_limit_above_the_estimate_solves() -> None:
     assert result.manifest["scenario"]["limits"]["max_memory_mb"] == 2 * BASE_MB
 
 
-def test_cli_max_memory_exits_6_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_max_memory_exits_8_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(optimizer.limits, "cap_process_memory", lambda mb: None)  # in-process: never cap pytest itself
     scenario = _folder(tmp_path)
     result = runner.invoke(app, ["solve", str(scenario), "--out", str(tmp_path / "run"), "--max-memory", "50"])
-    assert result.exit_code == 6, result.output
+    assert result.exit_code == 8, result.output
     assert "above the limit of 50 MB" in result.output and "decomposed" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "run").exists()
 
 
-def test_cli_turns_running_out_of_memory_into_exit_6(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_turns_running_out_of_memory_into_exit_8(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With --max-memory the process is capped (RLIMIT_DATA); an allocation past it is a clear error, not a crash."""
     capped: list[float] = []
 
@@ -91,7 +93,7 @@ def test_cli_turns_running_out_of_memory_into_exit_6(tmp_path: Path, monkeypatch
     scenario = _folder(tmp_path)
     result = runner.invoke(app, ["solve", str(scenario), "--out", str(tmp_path / "run"), "--max-memory", "4000"])
     assert capped == [4000.0]
-    assert result.exit_code == 6, result.output
+    assert result.exit_code == 8, result.output
     assert "out of memory" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "run").exists()
 

@@ -90,7 +90,7 @@ def test_reproduce_names_the_table_and_rows_that_differ(run: Path, tmp_path: Pat
     flows = copy / "flows.csv"
     flows.write_text("\n".join(flows.read_text().split("\n")[:-3]) + "\n")  # two rows fewer
     result = runner.invoke(app, ["reproduce", str(copy)])
-    assert result.exit_code == 7, result.output
+    assert result.exit_code == 9, result.output
     household = cells[0]
     assert f"households: 1 of 300 rows differ: line 5 (household_id={household})" in result.output
     assert "flows:" in result.output and "rows recorded" in result.output

@@ -67,12 +67,13 @@ class Backend(Protocol):
 BACKENDS = {"highs": "highs", "pulp": "pulp_cbc", "ortools": "ortools_scip"}
 
 
-def get_backend(name: str) -> Backend:
-    """The backend called ``name`` (highs, pulp, ortools); a clear error when it cannot load."""
+def get_backend(name: str, private: bool = False) -> Backend:
+    """The backend called ``name`` (highs, pulp, ortools); a clear error when it cannot load. ``private`` gives an
+    instance of its own, whose kept LP (for warm re-solves) no other caller replaces."""
     if name not in BACKENDS:
         raise SolverUnavailableError(f"unknown solver '{name}' (choose from: {', '.join(BACKENDS)})")
     try:
         module = importlib.import_module(f".{BACKENDS[name]}", __name__)
     except ImportError as err:
         raise SolverUnavailableError(f"solver '{name}' is not available: {err}") from None
-    return module.BACKEND  # type: ignore[no-any-return]
+    return type(module.BACKEND)() if private else module.BACKEND  # type: ignore[no-any-return]

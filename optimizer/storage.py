@@ -1,0 +1,742 @@
+"""The registry and the published allocations in a database: SQLAlchemy Core tables, migrated by Alembic.
+
+SQLite (a file) is the embedded default and PostgreSQL the production target; both are tested for real.
+Registry tables mirror the data contract (``contract.TABLES``) plus the operational columns: household
+``status``, fund ``spent`` and ``committed``. Commitments fix a household's plan or a project and charge its
+cost to the funds that paid for it in the version it came from. Result tables hold every allocation version;
+``published`` points at the current one, and ``runs`` is the nightly job's ledger.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+
+from .contract import TABLES
+from .data import Instance, build_instance, load_instance, measure_rows
+from .errors import BusyError, InputError
+from .inputs import DEFAULT_MAX_INPUT_MB
+from .scenario import is_url
+
+STATUSES = ("registered", "exited", "returned")
+OPEN_STATUSES = ("registered", "returned")
+LOCK_NAME = "nightly"
+PG_LOCK_KEY = 0x706F7665  # an arbitrary constant: pg_advisory_lock key of the nightly job
+MONEY_TOL = 0.5  # yuan
+
+metadata = MetaData()
+
+_TYPES: dict[str, Any] = {"id": String(64), "ref": String(64), "str": Text(), "list": Text(), "enum": String(32)}
+_TYPES.update({"int": Integer(), "float": Float(), "bool": Boolean()})
+
+
+def _contract_table(name: str, *extra: Column[Any]) -> Table:
+    cols = TABLES[name]
+    columns: list[Column[Any]] = [Column(cols[0].name, _TYPES["id"], primary_key=True)]
+    columns += [Column(c.name, _TYPES[c.kind], nullable=True) for c in cols[1:]]
+    return Table(name, metadata, *columns, *extra)
+
+
+regions = _contract_table("regions")
+households = _contract_table("households", Column("status", String(16), nullable=False, server_default="registered"))
+measures = _contract_table("measures")
+projects = _contract_table("projects")
+funds = _contract_table(
+    "funds",
+    Column("spent", Float(), nullable=False, server_default="0"),
+    Column("committed", Float(), nullable=False, server_default="0"),
+)
+helpers = _contract_table("helpers")
+REGISTRY: dict[str, Table] = {"regions": regions, "households": households, "measures": measures, "projects": projects, "funds": funds, "helpers": helpers}
+
+versions = Table(
+    "versions",
+    metadata,
+    Column("version_id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("status", String(16), nullable=False),  # published (at creation) or rejected
+    Column("scenario_name", Text, nullable=False),
+    Column("input_hash", String(64), nullable=False),
+    Column("objective", Float, nullable=False),
+    Column("bound", Float, nullable=False),
+    Column("gap", Float, nullable=False),
+    Column("expected_lifted", Float, nullable=False),
+    Column("cost", Float, nullable=False),
+    Column("households", Integer, nullable=False),
+    Column("committed_households", Integer, nullable=False),
+    Column("manifest", Text, nullable=False),
+)
+version_households = Table(
+    "version_households",
+    metadata,
+    Column("version_id", Integer, ForeignKey("versions.version_id"), primary_key=True),
+    Column("household_id", String(64), primary_key=True),
+    Column("village_id", String(64), nullable=False),
+    Column("plan", Text, nullable=False),
+    Column("measures", Text, nullable=False),
+    Column("project_id", String(64), nullable=False),
+    Column("cost", Float, nullable=False),
+    Column("p_success", Float, nullable=False),
+    Column("value", Float, nullable=False),
+    Column("income_before", Float, nullable=False),
+    Column("income_after", Float, nullable=False),
+    Column("helper_id", String(64), nullable=False),
+    Column("committed", Boolean, nullable=False),
+)
+version_projects = Table(
+    "version_projects",
+    metadata,
+    Column("version_id", Integer, ForeignKey("versions.version_id"), primary_key=True),
+    Column("project_id", String(64), primary_key=True),
+    Column("village_id", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("built", Boolean, nullable=False),
+    Column("cost", Float, nullable=False),
+    Column("committed", Boolean, nullable=False),
+)
+version_flows = Table(
+    "version_flows",
+    metadata,
+    Column("version_id", Integer, ForeignKey("versions.version_id"), primary_key=True),
+    Column("fund_id", String(64), primary_key=True),
+    Column("village_id", String(64), primary_key=True),
+    Column("category", String(32), primary_key=True),
+    Column("amount", Float, nullable=False),
+)
+commitments = Table(
+    "commitments",
+    metadata,
+    Column("commitment_id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # household or project
+    Column("ref_id", String(64), nullable=False),
+    Column("version_id", Integer, ForeignKey("versions.version_id"), nullable=False),
+    Column("village_id", String(64), nullable=False),
+    Column("plan", Text, nullable=False),
+    Column("measures", Text, nullable=False),
+    Column("project_id", String(64), nullable=False),
+    Column("cost", Float, nullable=False),
+    Column("p_success", Float, nullable=False),
+    Column("value", Float, nullable=False),
+    Column("income_before", Float, nullable=False),
+    Column("income_after", Float, nullable=False),
+    Column("helper_id", String(64), nullable=False),
+    Column("committed_at", String(32), nullable=False),
+    UniqueConstraint("kind", "ref_id", name="uq_commitment"),
+)
+commitment_charges = Table(
+    "commitment_charges",
+    metadata,
+    Column("commitment_id", Integer, ForeignKey("commitments.commitment_id"), primary_key=True),
+    Column("fund_id", String(64), primary_key=True),
+    Column("amount", Float, nullable=False),
+)
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # nightly or publish
+    Column("started_at", String(32), nullable=False),
+    Column("ended_at", String(32), nullable=True),
+    Column("status", String(16), nullable=False),  # running, published, unchanged, rejected, failed, abandoned
+    Column("version_id", Integer, nullable=True),
+    Column("input_hash", String(64), nullable=True),
+    Column("objective", Float, nullable=True),
+    Column("bound", Float, nullable=True),
+    Column("gap", Float, nullable=True),
+    Column("households_added", Integer, nullable=True),
+    Column("households_changed", Integer, nullable=True),
+    Column("households_unchanged", Integer, nullable=True),
+    Column("households_removed", Integer, nullable=True),
+    Column("pid", Integer, nullable=True),
+    Column("host", String(255), nullable=True),
+    Column("message", Text, nullable=True),
+)
+published = Table(
+    "published",
+    metadata,
+    Column("name", String(16), primary_key=True),
+    Column("version_id", Integer, ForeignKey("versions.version_id"), nullable=False),
+    Column("published_at", String(32), nullable=False),
+)
+lock_holder = Table(
+    "job_lock",
+    metadata,
+    Column("name", String(16), primary_key=True),
+    Column("run_id", Integer, nullable=True),
+    Column("pid", Integer, nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("started_at", String(32), nullable=False),
+)
+PLAN_COLUMNS = [c.name for c in version_households.columns if c.name not in ("version_id", "committed")]
+
+
+def now() -> str:
+    """UTC time stamp as stored in the ledger."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Connecting and migrating
+# ---------------------------------------------------------------------------------------------------------------
+def normalize_url(url: str, base_dir: str | Path | None = None) -> str:
+    """Use the psycopg 3 driver for PostgreSQL and resolve a relative SQLite path against ``base_dir``."""
+    url = os.path.expandvars(url)
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and base_dir is not None:
+        rel = url[len("sqlite:///") :]
+        if rel and rel != ":memory:":
+            url = "sqlite:///" + str((Path(base_dir) / rel).resolve())
+    return url
+
+
+def redact(url: str) -> str:
+    """The URL with its password hidden, for messages and manifests."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return re.sub(r"://[^@/]*@", "://***@", url)
+
+
+def open_db(url: str, base_dir: str | Path | None = None) -> Engine:
+    """Connect (and check the connection), with a clear error for a bad URL or an unreachable server."""
+    url = normalize_url(url, base_dir)
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError as err:
+        raise InputError(f"database URL '{redact(url)}' is not valid: {err}") from None
+    if backend not in ("sqlite", "postgresql"):
+        raise InputError(f"database URL '{redact(url)}': only sqlite and postgresql are supported, not {backend}")
+    try:
+        engine = create_engine(url, pool_pre_ping=True)
+    except (ArgumentError, NoSuchModuleError, ImportError) as err:
+        raise InputError(f"database URL '{redact(url)}' cannot be used: {err}") from None
+    if engine.dialect.name == "sqlite":
+        db = engine.url.database or ""
+        if db and db != ":memory:" and not Path(db).parent.is_dir():
+            raise InputError(f"database URL '{redact(url)}': folder {Path(db).parent} does not exist")
+        event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+    except (OperationalError, SQLAlchemyError) as err:
+        first = str(err.orig if hasattr(err, "orig") and err.orig else err).strip().splitlines()[0]
+        raise InputError(f"cannot connect to database '{redact(url)}': {first}") from None
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.close()
+
+
+def _alembic_config(conn: Connection) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def init_db(engine: Engine) -> str:
+    """Create or upgrade the schema to the newest migration; returns the revision."""
+    from alembic import command
+
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "head")
+    return schema_revision(engine) or ""
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The migration the database is at (None for a database the optimizer never initialised)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str:
+    """The newest migration shipped with this version of the optimizer."""
+    from alembic.script import ScriptDirectory
+
+    with create_engine("sqlite://").connect() as conn:
+        return str(ScriptDirectory.from_config(_alembic_config(conn)).get_current_head())
+
+
+def require_schema(engine: Engine) -> None:
+    """Refuse a database whose schema is missing or older than this program's."""
+    rev, head = schema_revision(engine), head_revision()
+    where = redact(str(engine.url))
+    if rev is None:
+        raise InputError(f"database '{where}' has no optimizer schema: run `optimizer db init --db URL` first")
+    if rev != head:
+        raise InputError(f"database '{where}' is at schema revision {rev}, this optimizer needs {head}: run `optimizer db init --db URL` to upgrade")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Registry: import, read, edit
+# ---------------------------------------------------------------------------------------------------------------
+def import_folder(engine: Engine, folder: str | Path, allow_personal_columns: bool = False) -> dict[str, dict[str, int]]:
+    """Validate a data folder and upsert its six tables into the registry (new households are ``registered``);
+    returns inserted and updated counts per table. All or nothing: one transaction."""
+    require_schema(engine)
+    instance = load_instance(folder, allow_personal_columns=allow_personal_columns)
+    counts: dict[str, dict[str, int]] = {}
+    with engine.begin() as conn:
+        for name, table in REGISTRY.items():
+            df = getattr(instance, name)
+            counts[name] = _upsert(conn, table, _records(df, [c.name for c in TABLES[name]]))
+    return counts
+
+
+def _records(df: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
+    out = df[columns].astype(object)
+    return [dict(zip(columns, (v.item() if isinstance(v, np.generic) else v for v in row))) for row in out.itertuples(index=False)]
+
+
+def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> dict[str, int]:
+    key = next(iter(table.primary_key.columns)).name
+    existing = set(conn.execute(select(table.c[key])).scalars())
+    new = [r for r in rows if r[key] not in existing]
+    old = [r for r in rows if r[key] in existing]
+    if new:
+        conn.execute(table.insert(), new)
+    if old:
+        from sqlalchemy import bindparam
+
+        cols = [c for c in rows[0] if c != key]
+        stmt = table.update().where(table.c[key] == bindparam("_key")).values({c: bindparam(c) for c in cols})
+        conn.execute(stmt, [{**r, "_key": r[key]} for r in old])
+    return {"inserted": len(new), "updated": len(old)}
+
+
+def add_households(engine: Engine, df: pd.DataFrame) -> int:
+    """Register new households (contract columns); existing ids are refused."""
+    cols = [c.name for c in TABLES["households"] if c.name in df.columns]
+    with engine.begin() as conn:
+        existing = set(conn.execute(select(households.c.household_id)).scalars())
+        dup = sorted(set(df["household_id"]) & existing)
+        if dup:
+            raise InputError(f"households already registered: {', '.join(dup[:10])}")
+        conn.execute(households.insert(), [{**r, "status": "registered"} for r in _records(df, cols)])
+    return len(df)
+
+
+def set_status(engine: Engine, household_ids: list[str], status: str) -> int:
+    """Mark households registered, exited or returned."""
+    if status not in STATUSES:
+        raise InputError(f"unknown household status '{status}' (allowed: {', '.join(STATUSES)})")
+    with engine.begin() as conn:
+        res = conn.execute(update(households).where(households.c.household_id.in_(household_ids)).values(status=status))
+    return int(res.rowcount)
+
+
+def record_spending(engine: Engine, fund_id: str, amount: float) -> None:
+    """Money paid out of a fund outside any optimizer commitment: no longer available to re-plan."""
+    if not np.isfinite(amount) or amount < 0:
+        raise InputError(f"spending on fund {fund_id}: amount must be a non-negative number, not {amount}")
+    with engine.begin() as conn:
+        res = conn.execute(update(funds).where(funds.c.fund_id == fund_id).values(spent=funds.c.spent + amount))
+        if res.rowcount != 1:
+            raise InputError(f"spending: unknown fund '{fund_id}'")
+
+
+@dataclass(frozen=True)
+class Registry:
+    """Everything the nightly job reads, as plain tables (values as stored, not yet validated)."""
+
+    tables: dict[str, pd.DataFrame]  # the six registry tables, sorted by key
+    commitments: pd.DataFrame
+    charges: pd.DataFrame
+    current_version: int | None
+    source: str
+
+    def input_hash(self, scenario_json: str) -> str:
+        """Hash of the registry content, the commitments and the scenario: equal inputs give equal hashes."""
+        digest = hashlib.sha256(scenario_json.encode())
+        for name in (*REGISTRY, "commitments", "charges"):
+            df = self.tables[name] if name in self.tables else getattr(self, name)
+            df = df.drop(columns=["commitment_id", "committed_at", "version_id"], errors="ignore")
+            digest.update(name.encode())
+            digest.update(df.to_csv(index=False, lineterminator="\n").encode())
+        return digest.hexdigest()
+
+
+def read_registry(engine: Engine) -> Registry:
+    """Read the registry, the commitments and the current version pointer in one consistent snapshot."""
+    require_schema(engine)
+    tables: dict[str, pd.DataFrame] = {}
+    with engine.connect() as conn, conn.begin():
+        for name, table in REGISTRY.items():
+            tables[name] = _frame(conn, table)
+        comm = _frame(conn, commitments)
+        charges = _frame(conn, commitment_charges)
+        cur = conn.execute(select(published.c.version_id).where(published.c.name == "current")).scalar()
+    return Registry(tables, comm, charges, cur, redact(str(engine.url)))
+
+
+def _frame(conn: Connection, table: Table) -> pd.DataFrame:
+    rows = conn.execute(select(table)).all()
+    df = pd.DataFrame(rows, columns=[c.name for c in table.columns])
+    keys = [c.name for c in table.primary_key.columns]
+    # sorted here, not by ORDER BY: the database's collation must not change the row order
+    return df.sort_values(keys, kind="stable").reset_index(drop=True) if len(df) else df
+
+
+@dataclass(frozen=True)
+class OpenInstance:
+    """What is still open to plan: the instance without exited or committed households, funds net of what is
+    spent and committed, committed projects free (already paid) and their users' capacity taken."""
+
+    instance: Instance
+    committed: pd.DataFrame  # committed household plans, in the version_households layout
+    committed_projects: pd.DataFrame  # project_id, cost (already charged)
+    exited: int
+
+
+def open_instance(reg: Registry) -> OpenInstance:
+    """Validate the registry and derive the open instance; problems name the table, the key and the column."""
+    t = {k: v.copy() for k, v in reg.tables.items()}
+    problems: list[str] = []
+    hh = t["households"]
+    bad = ~hh["status"].isin(STATUSES)
+    allowed = ", ".join(STATUSES)
+    for k, s in zip(hh.loc[bad, "household_id"], hh.loc[bad, "status"]):
+        problems.append(f"table households (household_id={k}), column status: unknown status '{s}' (allowed: {allowed})")
+    comm = reg.commitments
+    hh_comm = comm[comm["kind"] == "household"]
+    pj_comm = comm[comm["kind"] == "project"]
+    known = set(hh["household_id"])
+    for c, r in zip(hh_comm["commitment_id"], hh_comm["ref_id"]):
+        if r not in known:
+            problems.append(f"table commitments (commitment_id={c}), column ref_id: unknown household '{r}'")
+    f = t["funds"]
+    for col in ("spent", "committed"):
+        v = pd.to_numeric(f[col], errors="coerce")
+        wrong = ~np.isfinite(v.to_numpy(dtype=float)) | (v.to_numpy(dtype=float) < 0)
+        for k, x in zip(f.loc[wrong, "fund_id"], f.loc[wrong, col]):
+            problems.append(f"table funds (fund_id={k}), column {col}: must be a non-negative number, not '{x}'")
+    if problems:
+        raise InputError(problems, source=reg.source)
+    amount = pd.to_numeric(f["amount"], errors="coerce")
+    left = amount - f["spent"].astype(float) - f["committed"].astype(float)
+    over = (left < -MONEY_TOL).to_numpy()
+    for k, a, x in zip(f.loc[over, "fund_id"], amount[over], left[over]):
+        problems.append(f"table funds (fund_id={k}), column amount: {a:,.2f} is less than spent + committed ({-x:,.2f} over)")
+    f["amount"] = left.clip(lower=0).where(amount.notna(), f["amount"])
+
+    committed_ids = set(hh_comm["ref_id"])
+    open_hh = hh[hh["status"].isin(OPEN_STATUSES) & ~hh["household_id"].isin(committed_ids)]
+    t["households"] = open_hh.drop(columns=["status"])
+    t["funds"] = f.drop(columns=["spent", "committed"])
+    # committed projects: already paid (free here) with the capacity their committed users took
+    p = t["projects"]
+    users = hh_comm.loc[hh_comm["project_id"] != "", "project_id"].value_counts()
+    done = p["project_id"].isin(set(pj_comm["ref_id"]))
+    p["cost"] = p["cost"].where(~done, 0.0)
+    cap = pd.to_numeric(p["capacity"], errors="coerce")
+    p["capacity"] = (cap - users.reindex(p["project_id"]).fillna(0).to_numpy()).clip(lower=0).where(cap.notna(), p["capacity"])
+    h = t["helpers"]
+    busy = hh_comm.loc[hh_comm["helper_id"] != "", "helper_id"].value_counts()
+    hcap = pd.to_numeric(h["capacity"], errors="coerce")
+    h["capacity"] = (hcap - busy.reindex(h["helper_id"]).fillna(0).to_numpy()).clip(lower=0).where(hcap.notna(), h["capacity"])
+    if problems:
+        raise InputError(problems, source=reg.source)
+    raw = {name: df.astype(object).where(df.notna(), "") for name, df in t.items()}
+    hashes = {f"{name}@db": hashlib.sha256(reg.tables[name].to_csv(index=False).encode()).hexdigest() for name in REGISTRY}
+    try:
+        instance = build_instance(raw, source=reg.source, hashes=hashes)
+    except InputError as err:
+        raise InputError([as_table_location(p) for p in err.problems], source=reg.source) from None
+    committed = hh_comm.rename(columns={"ref_id": "household_id"})[PLAN_COLUMNS].reset_index(drop=True)
+    return OpenInstance(instance, committed, pj_comm[["ref_id", "cost"]].rename(columns={"ref_id": "project_id"}), int((hh["status"] == "exited").sum()))
+
+
+def as_table_location(problem: str) -> str:
+    """Say 'table households (household_id=H1)' where the folder loader says 'households.csv line 7 (...)'."""
+    problem = re.sub(r"^(\w+)\.csv line \d+ (\()", r"table \1 \2", problem)
+    problem = re.sub(r"^(\w+)\.csv line \d+, ", r"table \1, ", problem)
+    return re.sub(r"^(\w+)\.csv:", r"table \1:", problem)
+
+
+def load_source(source: str, max_file_mb: float = DEFAULT_MAX_INPUT_MB) -> Instance:
+    """The instance of a data folder (files above ``max_file_mb`` refused), or the open instance of a database
+    registry (``Scenario.data_source``)."""
+    if is_url(source):
+        return open_instance(read_registry(open_db(source))).instance
+    return load_instance(source, max_file_mb=max_file_mb)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Versions
+# ---------------------------------------------------------------------------------------------------------------
+def version_table(engine: Engine, table: Table, version: int) -> pd.DataFrame:
+    """One result table of a version, sorted by key."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(table).where(table.c.version_id == version)).all()
+    df = pd.DataFrame(rows, columns=[c.name for c in table.columns]).drop(columns=["version_id"])
+    keys = [c.name for c in table.primary_key.columns if c.name != "version_id"]
+    return df.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def resolve_version(engine: Engine, version: str | int) -> int:
+    """A version number, or ``current`` for the published one; unknown versions are refused."""
+    with engine.connect() as conn:
+        if str(version) == "current":
+            cur = conn.execute(select(published.c.version_id).where(published.c.name == "current")).scalar()
+            if cur is None:
+                raise InputError("no version has been published yet")
+            return int(cur)
+        try:
+            v = int(version)
+        except ValueError:
+            raise InputError(f"version must be a number or 'current', not '{version}'") from None
+        if conn.execute(select(versions.c.version_id).where(versions.c.version_id == v)).scalar() is None:
+            raise InputError(f"unknown version {v}")
+        return v
+
+
+def publish(engine: Engine, version: str | int) -> int:
+    """Make a version current (a rollback when it is an earlier one) and record it in the ledger."""
+    v = resolve_version(engine, version)
+    with engine.begin() as conn:
+        status = conn.execute(select(versions.c.status).where(versions.c.version_id == v)).scalar()
+        if status == "rejected":
+            raise InputError(f"version {v} was rejected by the nightly job (gap above tolerance) and cannot be published")
+        set_current(conn, v)
+        stamp = now()
+        conn.execute(
+            runs.insert().values(kind="publish", started_at=stamp, ended_at=stamp, status="published", version_id=v, pid=os.getpid(), host=socket.gethostname())
+        )
+    return v
+
+
+def set_current(conn: Connection, version: int) -> None:
+    """Point ``current`` at a version (inside the caller's transaction)."""
+    conn.execute(delete(published).where(published.c.name == "current"))
+    conn.execute(published.insert().values(name="current", version_id=version, published_at=now()))
+
+
+def ledger(engine: Engine, limit: int = 20) -> pd.DataFrame:
+    """The newest ledger rows."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(runs).order_by(runs.c.run_id.desc()).limit(limit)).all()
+    return pd.DataFrame(rows, columns=[c.name for c in runs.columns])
+
+
+def export_version(engine: Engine, version: str | int, folder: str | Path) -> Path:
+    """Write a version's households, projects and flows (CSV and Parquet) and its manifest into a run folder."""
+    from .outputs import write_run
+    from .result import Result
+
+    v = resolve_version(engine, version)
+    with engine.connect() as conn:
+        row = conn.execute(select(versions).where(versions.c.version_id == v)).one()
+    manifest = {**json.loads(row.manifest), "version_id": v, "version_status": row.status, "created_at": row.created_at}
+    tables = {
+        "households": version_table(engine, version_households, v),
+        "projects": version_table(engine, version_projects, v),
+        "flows": version_table(engine, version_flows, v),
+    }
+    return write_run(Result(tables=tables, manifest=manifest), folder)
+
+
+def export_registry(engine: Engine, folder: str | Path) -> Path:
+    """Write what a re-plan sees (open households, funds net of spending and commitments) as a data folder that
+    ``optimizer solve`` reads: solving it equals solving with the database as data source."""
+    from .generate import write_tables
+
+    instance = open_instance(read_registry(engine)).instance
+    write_tables({name: getattr(instance, name) for name in REGISTRY}, Path(folder))
+    return Path(folder)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Commitments
+# ---------------------------------------------------------------------------------------------------------------
+def commit(engine: Engine, household_ids: list[str] | None = None, project_ids: list[str] | None = None) -> pd.DataFrame:
+    """Commit plans and projects of the current version: fix them and charge their cost to the funds that pay
+    for them there (in proportion to the version's flows into their village and category). Returns the charges."""
+    household_ids, project_ids = list(household_ids or []), list(project_ids or [])
+    v = resolve_version(engine, "current")
+    plans = version_table(engine, version_households, v)
+    projs = version_table(engine, version_projects, v)
+    flows = version_table(engine, version_flows, v)
+    reg = read_registry(engine)
+    problems = [f"household '{h}' has no plan in the current version {v}" for h in sorted(set(household_ids) - set(plans["household_id"]))]
+    built = projs.loc[projs["built"].astype(bool), "project_id"]
+    problems += [f"project '{p}' is not built in the current version {v}" for p in sorted(set(project_ids) - set(built))]
+    status = reg.tables["households"].set_index("household_id")["status"]
+    gone = [h for h in household_ids if status.get(h) == "exited"]
+    problems += [f"household '{h}' has exited: its plan cannot be committed" for h in gone]
+    done = reg.commitments
+    for kind, ids in (("household", household_ids), ("project", project_ids)):
+        again = sorted(set(ids) & set(done.loc[done["kind"] == kind, "ref_id"]))
+        problems += [f"{kind} '{i}' is already committed" for i in again]
+    if problems:
+        raise InputError(problems)
+    rows = plans[plans["household_id"].isin(household_ids)].copy()
+    raw = {name: df.astype(object).where(df.notna(), "") for name, df in reg.tables.items()}
+    raw["households"] = raw["households"].drop(columns=["status"])
+    raw["funds"] = raw["funds"].drop(columns=["spent", "committed"])
+    instance = build_instance(raw, source=reg.source)
+    long = measure_rows(instance, rows)
+    long["ref_id"] = rows["household_id"].to_numpy()[long["row"].to_numpy()]
+    long["village_id"] = rows["village_id"].to_numpy()[long["row"].to_numpy()]
+    pj = projs[projs["project_id"].isin(project_ids)]
+    costs = pd.concat(
+        [
+            long.assign(kind="household")[["kind", "ref_id", "village_id", "category", "cost"]],
+            pd.DataFrame(
+                {"kind": "project", "ref_id": pj["project_id"], "village_id": pj["village_id"], "category": pj["category"], "cost": pj["cost"].astype(float)}
+            ),
+        ],
+        ignore_index=True,
+    )
+    share = flows.assign(share=flows["amount"] / flows.groupby(["village_id", "category"])["amount"].transform("sum"))
+    charged = costs.merge(share[["village_id", "category", "fund_id", "share"]], on=["village_id", "category"], how="inner")
+    charged["amount"] = charged["cost"] * charged["share"]
+    charges = charged.groupby(["kind", "ref_id", "fund_id"], as_index=False)["amount"].sum()
+    stamp = now()
+    with engine.begin() as conn:
+        records = [
+            {**{c: r[c] for c in PLAN_COLUMNS if c != "household_id"}, "kind": "household", "ref_id": r["household_id"], "version_id": v, "committed_at": stamp}
+            for r in rows.to_dict("records")
+        ]
+        records += [
+            {
+                "kind": "project", "ref_id": r["project_id"], "version_id": v, "village_id": r["village_id"], "plan": r["kind"], "measures": "",
+                "project_id": r["project_id"], "cost": float(r["cost"]), "p_success": 0.0, "value": 0.0, "income_before": 0.0,
+                "income_after": 0.0, "helper_id": "", "committed_at": stamp,
+            }
+            for r in pj.to_dict("records")
+        ]  # fmt: skip
+        if records:
+            conn.execute(commitments.insert(), records)
+        id_rows = conn.execute(select(commitments.c.commitment_id, commitments.c.kind, commitments.c.ref_id)).all()
+        ids = pd.DataFrame(id_rows, columns=["commitment_id", "kind", "ref_id"])
+        charges = charges.merge(ids, on=["kind", "ref_id"], how="left")
+        if len(charges):
+            conn.execute(commitment_charges.insert(), _records(charges, ["commitment_id", "fund_id", "amount"]))
+            per_fund = charges.groupby("fund_id")["amount"].sum()
+            for fund_id, amount in per_fund.items():
+                conn.execute(update(funds).where(funds.c.fund_id == fund_id).values(committed=funds.c.committed + float(amount)))
+    return charges
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The job lock
+# ---------------------------------------------------------------------------------------------------------------
+@contextmanager
+def job_lock(engine: Engine, wait: float = 0.0, poll: float = 0.5) -> Iterator[None]:
+    """Hold the nightly lock for the duration: a PostgreSQL advisory lock, or an exclusive lock on a file beside
+    the SQLite database. Both die with the process, so a killed job never leaves a stale lock. A job that finds
+    the lock taken waits up to ``wait`` seconds, then raises :class:`BusyError` naming the holder."""
+    deadline = time.monotonic() + wait
+    if engine.dialect.name == "postgresql":
+        conn = engine.connect()
+        try:
+            while not conn.execute(text("select pg_try_advisory_lock(:k)"), {"k": PG_LOCK_KEY}).scalar():
+                conn.rollback()
+                _busy_or_sleep(engine, deadline, poll)
+            conn.commit()
+            _record_holder(engine)
+            yield
+        finally:
+            # a pooled connection outlives close(): unlock explicitly, then drop the session (a killed process's
+            # session ends with it, and so does its lock)
+            try:
+                conn.rollback()
+                conn.execute(text("select pg_advisory_unlock(:k)"), {"k": PG_LOCK_KEY})
+                conn.commit()
+            finally:
+                conn.invalidate()
+                conn.close()
+        return
+    db = engine.url.database or ""
+    if not db or db == ":memory:":
+        raise InputError("the nightly job needs a database file or server, not an in-memory SQLite database")
+    fd = os.open(db + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                _busy_or_sleep(engine, deadline, poll)
+        _record_holder(engine)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _busy_or_sleep(engine: Engine, deadline: float, poll: float) -> None:
+    if time.monotonic() >= deadline:
+        with engine.connect() as conn:
+            h = conn.execute(select(lock_holder).where(lock_holder.c.name == LOCK_NAME)).first()
+        who = f"run {h.run_id} (pid {h.pid} on {h.host}, started {h.started_at})" if h is not None else "another process"
+        raise BusyError(f"another nightly job holds the lock: {who}; wait for it, or pass --wait SECONDS")
+    time.sleep(poll)
+
+
+def _record_holder(engine: Engine, run_id: int | None = None) -> None:
+    with engine.begin() as conn:
+        conn.execute(delete(lock_holder).where(lock_holder.c.name == LOCK_NAME))
+        conn.execute(lock_holder.insert().values(name=LOCK_NAME, run_id=run_id, pid=os.getpid(), host=socket.gethostname(), started_at=now()))
+
+
+def claim_lock(engine: Engine, run_id: int) -> None:
+    """Name the run that holds the lock (after its ledger row exists)."""
+    with engine.begin() as conn:
+        conn.execute(update(lock_holder).where(lock_holder.c.name == LOCK_NAME).values(run_id=run_id))
+
+
+def count(engine: Engine, table: Table) -> int:
+    """Rows in a table (used by tests and the CLI's summaries)."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
+

@@ -1,0 +1,296 @@
+"""The nightly job against SQLite and a real PostgreSQL server: simulated nights, idempotence, locks, kills,
+bad rows and time limits. Every test runs on both databases."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import text
+
+from optimizer import storage
+from optimizer.errors import InputError
+from optimizer.generate import generate
+from optimizer.nightly import run_nightly
+from optimizer.scenario import Scenario, load_scenario
+from optimizer.verify import verify
+from pgserver import PgServer
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = [sys.executable, "-m", "optimizer.cli"]
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[PgServer]:
+    # no skip: when the server cannot start, the tests fail and say why
+    server = PgServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'registry.db'}"
+    return request.getfixturevalue("pg").database()
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("nightly") / "data"
+    generate(1500, seed=4, out=folder)
+    return folder
+
+
+def _seed(url: str, folder: Path) -> storage.Engine:
+    engine = storage.open_db(url)
+    storage.init_db(engine)
+    storage.import_folder(engine, folder)
+    return engine
+
+
+def _scenario(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "nightly.yaml"
+    path.write_text(f"name: nightly\ndata: unused\n{extra}")
+    return path
+
+
+def _cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def _state(engine: storage.Engine) -> tuple[int | None, int, list[str]]:
+    """Current version, number of versions, ledger statuses (oldest first)."""
+    with engine.connect() as conn:
+        cur = conn.execute(text("select version_id from published where name = 'current'")).scalar()
+        n = int(conn.execute(text("select count(*) from versions")).scalar() or 0)
+        statuses = list(conn.execute(text("select status from runs order by run_id")).scalars())
+    return cur, n, statuses
+
+
+def test_migrations_build_exactly_the_schema_the_code_uses(db_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    engine = storage.open_db(db_url)
+    with pytest.raises(InputError, match="has no optimizer schema: run `optimizer db init"):
+        storage.require_schema(engine)
+    assert storage.init_db(engine) == storage.head_revision()
+    assert storage.init_db(engine) == storage.head_revision()  # idempotent
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), storage.metadata)
+    assert diff == []
+
+
+def test_three_nights_on_the_sample(db_url: str) -> None:
+    """Registrations, exits, commitments and spending between three nights: three verified versions, churn
+    within its cap, committed plans untouched, funds never overspent."""
+    engine = _seed(db_url, ROOT / "data" / "sample")
+    scenario = Scenario(name="nightly", data="unused")
+    rng = np.random.default_rng(11)
+    outcomes = []
+    for night in range(3):
+        if night:
+            current = storage.version_table(engine, storage.version_households, outcomes[-1].version_id)
+            open_plans = current[~current["committed"].astype(bool)]
+            # money is committed for a tenth of the open households and a few built projects, and some is spent
+            chosen = rng.choice(open_plans["household_id"].to_numpy(), size=len(open_plans) // 10, replace=False)
+            projects = storage.version_table(engine, storage.version_projects, outcomes[-1].version_id)
+            built = projects.loc[projects["built"].astype(bool) & ~projects["committed"].astype(bool), "project_id"].to_numpy()[:3]
+            charges = storage.commit(engine, list(chosen), list(built))
+            assert charges["amount"].sum() > 0
+            storage.record_spending(engine, "F-CN-industry", 250_000.0)
+            # some households exit, new ones register (copies of existing ones in the same villages)
+            rest = np.setdiff1d(open_plans["household_id"].to_numpy(), chosen)
+            storage.set_status(engine, list(rng.choice(rest, size=300, replace=False)), "exited")
+            reg = storage.read_registry(engine).tables["households"]
+            new = reg.sample(200, random_state=night).drop(columns=["status"]).assign(household_id=[f"N{night}-{i:04d}" for i in range(200)])
+            storage.add_households(engine, new)
+        outcome = run_nightly(db_url, scenario)
+        assert outcome.status == "published"
+        _assert_lock_released(engine)
+        outcomes.append(outcome)
+        # the published version, re-checked from the database: open plans verify against the open instance
+        opened = storage.open_instance(storage.read_registry(engine))
+        version = storage.version_table(engine, storage.version_households, outcome.version_id)
+        assert len(version) == opened.instance.n_households + len(opened.committed)
+        if night:
+            prev = storage.version_table(engine, storage.version_households, outcomes[-2].version_id).set_index("household_id")
+            both = version.set_index("household_id").join(prev["plan"].rename("prev"), how="inner")
+            carried = both[both["committed"].astype(bool)]
+            assert (carried["plan"] == carried["prev"]).all()
+            planned_open = both[~both["committed"].astype(bool)]
+            changed = int((planned_open["plan"] != planned_open["prev"]).sum())
+            assert changed == outcome.counts["households_changed"]
+            assert changed <= int(0.05 * len(planned_open)) + 1
+            assert outcome.counts["households_removed"] == 300
+            assert outcome.counts["households_added"] == 200
+        funds = storage.read_registry(engine).tables["funds"]
+        assert (funds["spent"] + funds["committed"] <= funds["amount"] + 0.5).all()
+    assert len({o.version_id for o in outcomes}) == 3
+    cur, n, statuses = _state(engine)
+    assert cur == outcomes[-1].version_id and n == 3 and statuses == ["published"] * 3
+
+
+def test_solve_reads_a_database_like_its_exported_folder(db_url: str, small_data: Path, tmp_path: Path) -> None:
+    """Issue 4's database data source: a scenario whose data is a URL solves the open registry, and the same as
+    the registry exported to a folder."""
+    from optimizer import solve
+
+    engine = _seed(db_url, small_data)
+    storage.export_registry(engine, tmp_path / "export")
+    by_db = solve(Scenario(name="db", data=db_url))
+    by_folder = solve(Scenario(name="folder", data=str(tmp_path / "export")))
+    verify(by_db)
+    assert by_db.manifest["data"] == db_url
+    assert by_db.manifest["lp_bound"] == pytest.approx(by_folder.manifest["lp_bound"], rel=1e-9)
+    assert by_db.manifest["objective"] == pytest.approx(by_folder.manifest["objective"], rel=2e-3)
+
+
+def test_cli_rerun_is_idempotent_and_rollback_works(db_url: str, small_data: Path, tmp_path: Path) -> None:
+    engine = _seed(db_url, small_data)
+    sc = str(_scenario(tmp_path))
+    first = _cli("nightly", "--db", db_url, "--scenario", sc)
+    assert first.returncode == 0, first.stderr
+    assert "published version 1" in first.stdout
+    again = _cli("nightly", "--db", db_url, "--scenario", sc)
+    assert again.returncode == 0 and "unchanged: version 1 stays current" in again.stdout
+    assert _state(engine) == (1, 1, ["published", "unchanged"])
+    # a change in the registry makes a new version; publishing the old one rolls back
+    storage.record_spending(engine, "F-CN-industry", 10_000.0)
+    assert _cli("nightly", "--db", db_url, "--scenario", sc).returncode == 0
+    assert _state(engine)[:2] == (2, 2)
+    assert _cli("db", "publish", "1", "--db", db_url).returncode == 0
+    assert _state(engine)[0] == 1
+    exported = _cli("db", "export", "current", str(tmp_path / "v1"), "--db", db_url)
+    assert exported.returncode == 0, exported.stderr
+    assert len(pd.read_csv(tmp_path / "v1" / "households.csv")) == 1500
+    storage.set_status(engine, ["H0000003"], "exited")
+    refused = _cli("db", "commit", "--household", "H0000003", "--household", "NOPE", "--db", db_url)
+    assert refused.returncode == 2
+    assert "household 'H0000003' has exited" in refused.stderr and "household 'NOPE' has no plan in the current version 1" in refused.stderr
+    storage.set_status(engine, ["H0000003"], "returned")
+    ledger = pd.read_csv(io.StringIO(_cli("db", "ledger", "--db", db_url, "--csv").stdout))
+    assert list(ledger["status"]) == ["published", "published", "unchanged", "published"]
+    assert list(ledger["kind"]) == ["publish", "nightly", "nightly", "nightly"]
+    assert ledger["households_added"].iloc[-1] == 1500
+
+
+def test_bad_registry_row_stops_before_any_write(db_url: str, small_data: Path, tmp_path: Path) -> None:
+    engine = _seed(db_url, small_data)
+    with engine.begin() as conn:
+        conn.execute(text("update households set size = -3 where household_id = 'H0000007'"))
+        conn.execute(text("update funds set amount = NULL where fund_id = 'F-CN-industry'"))
+    res = _cli("nightly", "--db", db_url, "--scenario", str(_scenario(tmp_path)))
+    assert res.returncode == 2
+    assert "table households (household_id=H0000007), column size: value -3 is too small (must be >= 1)" in res.stderr
+    assert "table funds (fund_id=F-CN-industry), column amount: missing value" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert _state(engine) == (None, 0, [])
+
+
+@pytest.mark.parametrize("stage", ["locked", "solve", "write"])
+def test_sigkill_keeps_the_current_version_and_the_next_run_completes(db_url: str, small_data: Path, tmp_path: Path, stage: str) -> None:
+    engine = _seed(db_url, small_data)
+    sc = str(_scenario(tmp_path))
+    assert _cli("nightly", "--db", db_url, "--scenario", sc).returncode == 0
+    storage.record_spending(engine, "F-CN-industry", 10_000.0)  # so that the next run has something to do
+    before = storage.version_table(engine, storage.version_households, 1)
+    proc = subprocess.Popen([*CLI, "nightly", "--db", db_url, "--scenario", sc], stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OPTIMIZER_PAUSE_AT": stage})  # fmt: skip
+    _wait_for(proc, f"paused at {stage}")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    cur, n, _ = _state(engine)
+    assert (cur, n) == (1, 1)  # the half-written version of the killed run was rolled back with its transaction
+    pd.testing.assert_frame_equal(storage.version_table(engine, storage.version_households, 1), before)
+    after = _cli("nightly", "--db", db_url, "--scenario", sc)
+    assert after.returncode == 0, after.stderr
+    cur, n, statuses = _state(engine)
+    assert n == 2 and cur is not None and cur > 1  # PostgreSQL does not reuse the id the killed transaction drew
+    assert statuses == ["published", "published"] if stage == "locked" else ["published", "abandoned", "published"]
+
+
+def test_overlapping_jobs_refuse_or_wait(db_url: str, small_data: Path, tmp_path: Path) -> None:
+    engine = _seed(db_url, small_data)
+    sc = str(_scenario(tmp_path))
+    holder = subprocess.Popen([*CLI, "nightly", "--db", db_url, "--scenario", sc], stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "OPTIMIZER_PAUSE_AT": "solve", "OPTIMIZER_PAUSE_SECONDS": "6"})  # fmt: skip
+    try:
+        _wait_for(holder, "paused at solve")
+        refused = _cli("nightly", "--db", db_url, "--scenario", sc)
+        assert refused.returncode == 6
+        assert f"another nightly job holds the lock: run 1 (pid {holder.pid}" in refused.stderr
+        waited = _cli("nightly", "--db", db_url, "--scenario", sc, "--wait", "120")
+        assert waited.returncode == 0, waited.stderr
+        assert "unchanged: version 1 stays current" in waited.stdout  # the holder published version 1 meanwhile
+    finally:
+        holder.kill()
+        holder.wait()
+    assert _state(engine) == (1, 1, ["published", "unchanged"])
+
+
+def test_time_limit_and_gap_tolerance_keep_the_previous_version(db_url: str, small_data: Path, tmp_path: Path) -> None:
+    engine = _seed(db_url, small_data)
+    assert _cli("nightly", "--db", db_url, "--scenario", str(_scenario(tmp_path))).returncode == 0
+    storage.record_spending(engine, "F-CN-industry", 10_000.0)
+    hurried = _cli("nightly", "--db", db_url, "--scenario", str(_scenario(tmp_path, "solver:\n  time_limit: 0.001\n")))
+    assert hurried.returncode == 4, hurried.stderr
+    assert "no solution within the time limit" in hurried.stderr
+    strict = _cli("nightly", "--db", db_url, "--scenario", str(_scenario(tmp_path, "nightly:\n  max_gap: 0.0\n")))
+    assert strict.returncode == 7, strict.stderr
+    assert "not published: gap" in strict.stderr and "version 1 stays current" in strict.stderr
+    cur, n, statuses = _state(engine)
+    assert (cur, n, statuses) == (1, 2, ["published", "failed", "rejected"])
+    refused = _cli("db", "publish", "2", "--db", db_url)
+    assert refused.returncode == 2 and "was rejected" in refused.stderr
+
+
+def test_unknown_database_and_missing_schema_are_clear_errors(tmp_path: Path) -> None:
+    sc = str(_scenario(tmp_path))
+    missing = _cli("nightly", "--db", f"sqlite:///{tmp_path}/nope/x.db", "--scenario", sc)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    empty = _cli("nightly", "--db", f"sqlite:///{tmp_path}/empty.db", "--scenario", sc)
+    assert empty.returncode == 2 and "run `optimizer db init --db URL` first" in empty.stderr
+    wrong = _cli("nightly", "--db", "mysql://u@h/db", "--scenario", sc)
+    assert wrong.returncode == 2 and "only sqlite and postgresql are supported, not mysql" in wrong.stderr
+    unreachable = _cli("nightly", "--db", "postgresql://nobody:secret@127.0.0.1:1/x", "--scenario", sc)
+    assert unreachable.returncode == 2 and "cannot connect" in unreachable.stderr and "secret" not in unreachable.stderr
+
+
+def test_shipped_nightly_scenario_loads() -> None:
+    sc = load_scenario(ROOT / "scenarios" / "nightly.yaml")
+    assert sc.nightly.max_churn == pytest.approx(0.05)
+
+
+def _wait_for(proc: subprocess.Popen[str], marker: str, timeout: float = 120) -> None:
+    assert proc.stderr is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if marker in line:
+            return
+        if not line and proc.poll() is not None:
+            raise AssertionError(f"the job ended (exit {proc.returncode}) before '{marker}'")
+    raise AssertionError(f"no '{marker}' within {timeout} s")
+
+
+def _assert_lock_released(engine: storage.Engine) -> None:
+    """A job run in-process must release its lock when it returns (not only when the process ends)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            assert conn.execute(text("select count(*) from pg_locks where locktype = 'advisory'")).scalar() == 0
+        return
+    import fcntl
+
+    with open(f"{engine.url.database}.lock", "rb") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises BlockingIOError while held
