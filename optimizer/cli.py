@@ -1,6 +1,7 @@
 """Command-line interface: parse, call the API, print. Exit codes: 0 solved, 2 bad input, 3 infeasible,
 4 no solution within the time limit, 5 verification failed, 6 another nightly job holds the lock, 7 nightly
-allocation not published (gap above tolerance), 1 anything unexpected."""
+allocation not published (gap above tolerance), 8 over the memory limit, 9 reproduce found a different table,
+1 anything unexpected."""
 
 from __future__ import annotations
 
@@ -15,13 +16,15 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from .edits import apply_data_edits
-from .errors import InputError, OptimizerError
+from .edits import load_scenario_data
+from .errors import InputError, OptimizerError, ResourceLimitError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Precision poverty alleviation optimizer.")
-console = Console(stderr=True)
-out_console = Console()
+# no markup: messages carry user text (ids, paths, values) that must print as written, brackets included
+console = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
+out_console = Console(markup=False)
 _debug = False
 
 
@@ -40,20 +43,49 @@ def _errors() -> Iterator[None]:
     except OptimizerError as err:
         if _debug:
             console.print_exception()
-        console.print(f"[bold red]error:[/] {err}", highlight=False, markup=True, soft_wrap=True)
+        _say("error: ", str(err), "bold red")
         raise typer.Exit(err.exit_code) from None
+    except MemoryError:
+        if _debug:
+            console.print_exception()
+        limit = ResourceLimitError(
+            "out of memory: the run needed more memory than this machine (or --max-memory) allows; "
+            "lower plans.max_per_household or split the run by county (the decomposed method, where available)"
+        )
+        _say("error: ", str(limit), "bold red")
+        raise typer.Exit(limit.exit_code) from None
     except KeyboardInterrupt:
-        console.print("[red]interrupted[/]")
+        _say("interrupted", "", "red")
         raise typer.Exit(130) from None
+
+
+def _say(prefix: str, message: str, style: str) -> None:
+    """A styled prefix and the message as plain text on stderr."""
+    console.print(Text.assemble((prefix, style), message))
 
 
 def _progress() -> Callable[[str], None]:
     start = time.perf_counter()
 
     def say(msg: str) -> None:
-        console.print(f"[dim]{time.perf_counter() - start:7.1f}s[/] {msg}", highlight=False)
+        _say(f"{time.perf_counter() - start:7.1f}s ", msg, "dim")
 
     return say
+
+
+SetOption = Annotated[Optional[list[str]], typer.Option("--set", help="PATH=VALUE override, e.g. funds.level.central=x0.8 (repeatable)")]
+MaxInputOption = Annotated[Optional[float], typer.Option("--max-input-mb", help="largest input file in MB (default 100)")]
+
+
+def _load(scenario: Path, set_: list[str] | None, **limits: float | None) -> Any:
+    """The scenario with ``--set`` overrides and the limits given on the command line (recorded in the manifest)."""
+    import optimizer as api
+
+    from .scenario import parse_assignments
+
+    overrides = parse_assignments(set_ or [])
+    overrides.update({f"limits.{k}": v for k, v in limits.items() if v is not None})
+    return api.load_scenario(scenario, overrides=overrides)
 
 
 @app.command()
@@ -63,6 +95,9 @@ def solve(
     out: Annotated[Optional[Path], typer.Option(help="run folder (default out/<scenario name>)")] = None,
     time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="seconds")] = None,
     gap: Annotated[Optional[float], typer.Option(help="relative MIP gap, e.g. 0.001")] = None,
+    set_: SetOption = None,
+    max_memory: Annotated[Optional[float], typer.Option("--max-memory", help="MB the solve may use (default 80% of physical memory)")] = None,
+    max_input_mb: MaxInputOption = None,
     report: Annotated[bool, typer.Option("--report/--no-report", help="write report.html into the run folder")] = True,
     method: Annotated[str, typer.Option(help="auto (decomposed from 150,000 households), monolithic or decomposed (by county, on Dask)")] = "auto",
     scheduler: Annotated[Optional[str], typer.Option(help="decomposed: address of an existing Dask scheduler (default: a local cluster)")] = None,
@@ -73,18 +108,24 @@ def solve(
     """Solve a scenario, verify the result and write the run folder (with report.html)."""
     import optimizer as api
 
+    from .limits import cap_process_memory
+    from .outputs import check_target
+
     with _errors():
         say = _progress()
-        sc = api.load_scenario(scenario)
+        sc = _load(scenario, set_, max_memory_mb=max_memory, max_input_mb=max_input_mb)
+        if sc.limits.max_memory_mb is not None:
+            cap_process_memory(sc.limits.max_memory_mb)
         if sc.years is not None or from_year is not None or previous is not None:
             from .multiyear import run_multiyear
 
             run_multiyear(sc, out=out, solver=solver, time_limit=time_limit, gap=gap, previous=previous, from_year=from_year, progress=say)
             return
+        target = out or Path("out") / sc.name
+        check_target(target)
         result = api.solve(sc, solver=solver, time_limit=time_limit, gap=gap, progress=say, method=method, scheduler=scheduler, workers=workers)
         say("verifying the result")
         api.verify(result)
-        target = out or Path("out") / sc.name
         api.write_run(result, target)
         say(f"wrote {target}")
         if report:
@@ -95,13 +136,13 @@ def solve(
 
 
 @app.command()
-def validate(scenario: Annotated[Path, typer.Argument(help="scenario YAML file")]) -> None:
+def validate(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")], set_: SetOption = None, max_input_mb: MaxInputOption = None
+) -> None:
     """Check a scenario and its data without solving."""
-    import optimizer as api
-
     with _errors():
-        sc = api.load_scenario(scenario)
-        inst = apply_data_edits(api.load_source(sc.data_source), sc.data_edits)
+        sc = _load(scenario, set_, max_input_mb=max_input_mb)
+        inst = load_scenario_data(sc)
         out_console.print(
             f"ok: scenario '{sc.name}', {inst.n_households:,} households, {len(inst.tree.ids):,} regions, "
             f"{len(inst.measures)} measures, {len(inst.projects):,} projects, {len(inst.funds):,} funds, {len(inst.helpers):,} helpers"
@@ -117,6 +158,21 @@ def verify(run_dir: Annotated[Path, typer.Argument(help="run folder written by s
         result = api.verify_run(run_dir)
         m = result.manifest
         out_console.print(f"ok: {run_dir} verified ({m['households']:,} households, objective {m['objective']:,.4f})")
+
+
+@app.command()
+def reproduce(run_dir: Annotated[Path, typer.Argument(help="run folder written by solve")]) -> None:
+    """Re-solve a run from its manifest on the same inputs (checked by hash) and compare every table byte for byte."""
+    from .errors import NotReproducedError
+    from .reproduce import reproduce as rerun
+
+    with _errors():
+        rep = rerun(run_dir, progress=_progress())
+        for change in rep.version_changes:
+            _say("note: ", f"version differs from the run: {change}", "yellow")
+        if not rep.identical:
+            raise NotReproducedError(f"{run_dir} not reproduced; differences:\n" + "\n".join(f"  - {d}" for d in rep.differences))
+        out_console.print(f"reproduced {run_dir}: {len(rep.tables)} tables byte-identical ({', '.join(rep.tables)})")
 
 
 @app.command("compare")
@@ -208,7 +264,7 @@ def export_model(
 
     with _errors():
         sc = api.load_scenario(scenario)
-        inst = apply_data_edits(api.load_source(sc.data_source), sc.data_edits)
+        inst = load_scenario_data(sc)
         model, index = build_model(inst, sc, build_plans(inst, sc))
         write_model(model, str(out), index.col_names(), index.row_names())
         out_console.print(f"wrote {out}: {model.shape[1]:,} columns, {model.shape[0]:,} rows")
@@ -428,7 +484,7 @@ def run() -> None:
     except Exception as err:  # noqa: BLE001 - last-resort guard for the CLI only
         if _debug:
             raise
-        console.print(f"[bold red]unexpected error:[/] {type(err).__name__}: {err} (run with --debug for the traceback)")
+        _say("unexpected error: ", f"{type(err).__name__}: {err} (run with --debug for the traceback)", "bold red")
         sys.exit(1)
 
 

@@ -9,7 +9,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from . import charts
 from .contract import Batch, Level
@@ -18,7 +17,7 @@ from .errors import InputError
 from .outputs import atomic_write_text
 from .report import build_table_report
 from .result import Result
-from .scenario import Scenario
+from .scenario import Scenario, parse_value
 from .solve import solve
 from .storage import load_source
 from .verify import verify
@@ -64,11 +63,11 @@ class Session:
     def instance(self, scenario: Scenario) -> Instance:
         key = scenario.data_source
         if key not in self._instances:
-            self._instances[key] = load_source(scenario.data_source)
+            self._instances[key] = load_source(scenario.data_source, max_file_mb=scenario.limits.max_input_mb)
         return self._instances[key]
 
     def solve(self, scenario: Scenario) -> Result:
-        result = solve(scenario, self.instance(scenario), progress=self.progress)
+        result = solve(scenario, self.instance(scenario), progress=self.progress, warm=True)
         verify(result)
         return result
 
@@ -97,7 +96,7 @@ def parse_set(text: str) -> tuple[str, list[object]]:
     path, sep, raw = text.partition("=")
     if not sep or not path or not raw:
         raise InputError(f"--set '{text}': expected PATH=V1,V2,... (e.g. funds.level.central=x0.6,x0.8,x1.0)")
-    values = [yaml.safe_load(v) for v in raw.split(",") if v.strip()]
+    values = [parse_value(v.strip(), f"--set {path.strip()}") for v in raw.split(",") if v.strip()]
     return path.strip(), values
 
 

@@ -6,7 +6,9 @@ Every problem is collected first and reported once, naming the file, the line an
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import logging
 import re
 from dataclasses import dataclass, field
@@ -14,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from .contract import (
     ANY_CATEGORY,
@@ -29,6 +33,7 @@ from .contract import (
     ProjectKind,
 )
 from .errors import InputError
+from .inputs import DEFAULT_MAX_INPUT_MB, MB, check_size, decode_utf8, read_bytes
 from .regions import RegionTree, build_tree
 
 log = logging.getLogger(__name__)
@@ -38,6 +43,7 @@ MAX_LISTED = 20  # problems listed per file before summarising
 PERSONAL_COLUMN = re.compile(r"(^|_)(name|names|phone|mobile|tel|telephone|id_?card|identity|id_?number|citizen_?id|passport|address)($|_)", re.I)
 PERSONAL_VALUE = re.compile(r"^(\d{17}[\dXx]|1[3-9]\d{9})$")  # an 18-character ID-card number, a mobile number
 NAMED_TABLES = {"regions", "measures", "funds"}  # their ``name`` column names places, programmes and funds
+NONEMPTY_TABLES = ("regions", "households", "measures")  # without rows there is nothing to plan
 
 
 @dataclass(frozen=True)
@@ -66,11 +72,12 @@ class Instance:
         return build_instance(data, source=self.source, hashes=self.hashes)
 
 
-def load_instance(folder: str | Path, allow_personal_columns: bool = False) -> Instance:
+def load_instance(folder: str | Path, allow_personal_columns: bool = False, max_file_mb: float = DEFAULT_MAX_INPUT_MB) -> Instance:
     """Read the six tables from ``folder`` and validate them.
 
     Columns that look like names, phone or ID-card numbers are refused unless ``allow_personal_columns``
-    (they are then dropped: the optimizer needs none of them)."""
+    (they are then dropped: the optimizer needs none of them). A file larger than ``max_file_mb`` (MB of
+    10^6 bytes; for Parquet its uncompressed size) is refused before it is read."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"data folder '{folder}' does not exist or is not a folder")
@@ -78,13 +85,16 @@ def load_instance(folder: str | Path, allow_personal_columns: bool = False) -> I
     hashes: dict[str, str] = {}
     problems: list[str] = []
     for table in TABLES:
-        path = _find(folder, table)
-        if path is None:
+        found = [folder / f"{table}{ext}" for ext in (".csv", ".parquet") if (folder / f"{table}{ext}").is_file()]
+        if not found:
             problems.append(f"{folder}: missing {table}.csv (or {table}.parquet)")
             continue
-        hashes[path.name] = _sha256(path)
+        if len(found) > 1:
+            problems.append(f"{folder}: both {table}.csv and {table}.parquet exist; keep one so that it is clear which is read")
+            continue
+        path = found[0]
         try:
-            raw[table] = _read(path)
+            raw[table], hashes[path.name] = _read(path, max_file_mb * MB)
         except InputError as err:
             problems.extend(err.problems)
             continue
@@ -109,6 +119,8 @@ def build_instance(raw: dict[str, pd.DataFrame], source: str = "", hashes: dict[
         df, errs = _coerce(raw[table], columns, f"{table}.csv")
         tables[table] = df
         problems += errs
+        if table in NONEMPTY_TABLES and len(df) == 0:
+            problems.append(f"{table}.csv: no rows (at least one is needed)")
     if problems:
         raise InputError(problems)
 
@@ -171,34 +183,60 @@ def _personal_columns(table: str, df: pd.DataFrame) -> list[str]:
     return out
 
 
-def _find(folder: Path, table: str) -> Path | None:
-    for ext in (".csv", ".parquet"):
-        path = folder / f"{table}{ext}"
-        if path.is_file():
-            return path
-    return None
+def _read(path: Path, limit_bytes: float) -> tuple[pd.DataFrame, str]:
+    """Read one file as strings (empty string for missing), so that typing is ours to report; also its sha256.
+
+    The size limit is checked before reading; CSV must be UTF-8 with unique column names."""
+    option = "limits.max_input_mb in the scenario, --max-input-mb on the command line"
+    if path.suffix == ".parquet":
+        check_size(path, path.stat().st_size, limit_bytes, option)
+        try:
+            meta = pq.ParquetFile(path).metadata
+            check_size(path, sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)), limit_bytes, option + "; uncompressed size")
+            df = pd.read_parquet(path)
+        except (OSError, ValueError, pa.ArrowException) as err:
+            raise InputError(f"{path}: cannot be read as a Parquet table: {_first_line(err)}") from None
+        return df.astype(object).where(df.notna(), "").astype(str), file_sha256(path)
+    data = read_bytes(path, limit_bytes, option)
+    text = decode_utf8(data, path)
+    if not text.strip():
+        raise InputError(f"{path}: the file is empty (it needs at least the header line)")
+    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0])), [])
+    repeated = sorted({c.strip() for c in header if [h.strip() for h in header].count(c.strip()) > 1})
+    if repeated:
+        raise InputError(f"{path} line 1: column(s) {', '.join(map(repr, repeated))} appear more than once in the header")
+    try:
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except pd.errors.ParserError as err:
+        raise InputError(f"{path}{_parser_problem(str(err))}") from None
+    except (pd.errors.EmptyDataError, ValueError) as err:
+        raise InputError(f"{path}: cannot be read as a table: {_first_line(err)}") from None
+    return df, hashlib.sha256(data).hexdigest()
 
 
-def _sha256(path: Path) -> str:
+def _parser_problem(message: str) -> str:
+    """pandas' tokenizer message as ' line N: what is wrong' (lines count the header as line 1)."""
+    quote = re.search(r"EOF inside string starting at row (\d+)", message)
+    if quote:
+        return f" line {int(quote.group(1)) + 1}: a quote opens a field that never closes (a stray \" character?)"
+    fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if fields:
+        return f" line {fields.group(2)}: {fields.group(3)} fields where the header has {fields.group(1)} (a stray comma or quote?)"
+    return f": cannot be read as a table: {message.strip().splitlines()[0] if message.strip() else 'parser error'}"
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file, read in blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _read(path: Path) -> pd.DataFrame:
-    """Read one file as strings (empty string for missing), so that typing is ours to report."""
-    try:
-        if path.suffix == ".parquet":
-            df = pd.read_parquet(path)
-            return df.astype(object).where(df.notna(), "").astype(str)
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise InputError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OSError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InputError(f"{path}: cannot be read as a table: {first}") from None
 
 
 def _coerce(df: pd.DataFrame, columns: list[Column], source: str) -> tuple[pd.DataFrame, list[str]]:

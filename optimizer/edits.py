@@ -22,8 +22,16 @@ import pandas as pd
 from .contract import LEVEL_NAMES, LIST_SEP, Category
 from .data import Instance
 from .errors import InputError
+from .scenario import Scenario
 
 MEASURE_FIELDS = ("cost_fixed", "cost_per_person", "income_uplift")
+
+
+def load_scenario_data(scenario: Scenario) -> Instance:
+    """The scenario's data folder (read within its input limit) or database, with its data edits applied."""
+    from .storage import load_source  # storage needs the data loader; edits are applied after it
+
+    return apply_data_edits(load_source(scenario.data_source, max_file_mb=scenario.limits.max_input_mb), scenario.data_edits)
 
 
 def apply_data_edits(instance: Instance, edits: Mapping[str, object]) -> Instance:

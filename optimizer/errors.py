@@ -59,6 +59,18 @@ class NotPublishedError(OptimizerError):
     exit_code = 7
 
 
+class ResourceLimitError(OptimizerError):
+    """The run would exceed a memory limit; raised before the memory is allocated."""
+
+    exit_code = 8
+
+
+class NotReproducedError(OptimizerError):
+    """``reproduce`` re-solved a run and some output table differs from the recorded one."""
+
+    exit_code = 9
+
+
 class VerificationError(OptimizerError):
     """A result violates a constraint when recomputed from the output tables and the inputs."""
 

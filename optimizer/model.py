@@ -272,6 +272,7 @@ def build_model(instance: Instance, scenario: Scenario, plans: Plans) -> tuple[L
         )
     # min-cost targets
     p = table["p"].to_numpy()
+    p = np.where(p < 1e-9, 0.0, p)  # solvers drop such coefficients anyway (with a warning each time)
     n_target = 0
     counties = pd.DataFrame(columns=["county_id", "poor", "rural", "need"])
     if scenario.mode == "min_cost":
@@ -299,6 +300,7 @@ def build_model(instance: Instance, scenario: Scenario, plans: Plans) -> tuple[L
         shape=(row0, n_cols),
     )
     A.sum_duplicates()
+    A.eliminate_zeros()
     row_blocks: dict[str, slice] = {}
     start = 0
     for b in blocks_r:

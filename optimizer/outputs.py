@@ -22,8 +22,12 @@ _RENAME_EXCHANGE = 2
 
 
 def write_run(result: Result, out: str | Path, formats: tuple[str, ...] = ("csv", "parquet")) -> Path:
-    """Write every table (CSV and Parquet) and the manifest into ``out``, replacing it atomically."""
+    """Write every table (CSV and Parquet) and the manifest into ``out``, replacing it atomically.
+
+    An existing ``out`` is replaced only when it is a run folder (it has a manifest) or empty: a mistyped
+    ``--out`` never swaps away a data or scenario folder."""
     out = Path(out)
+    check_target(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(out)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
@@ -31,7 +35,8 @@ def write_run(result: Result, out: str | Path, formats: tuple[str, ...] = ("csv"
     try:
         for name, df in result.tables.items():
             if "csv" in formats:
-                df.to_csv(tmp / f"{name}.csv", index=False, lineterminator="\n")
+                with open(tmp / f"{name}.csv", "w", encoding="utf-8", newline="") as fh:
+                    fh.write(csv_text(df))
             if "parquet" in formats:
                 df.to_parquet(tmp / f"{name}.parquet", index=False)
         (tmp / MANIFEST).write_text(json.dumps(result.manifest, indent=2, sort_keys=True, default=_json) + "\n")
@@ -42,6 +47,17 @@ def write_run(result: Result, out: str | Path, formats: tuple[str, ...] = ("csv"
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def check_target(out: Path) -> None:
+    """Refuse a run-folder target that exists and is neither a run folder nor empty (checked before solving too)."""
+    if out.exists() and not (out.is_dir() and ((out / MANIFEST).is_file() or not any(out.iterdir()))):
+        raise InputError(f"--out {out}: exists and is not a run folder (no {MANIFEST}); refusing to replace it, choose another folder")
+
+
+def csv_text(table: pd.DataFrame) -> str:
+    """A table as the CSV text written into run folders (``reproduce`` compares against the same bytes)."""
+    return table.to_csv(index=False, lineterminator="\n")
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
@@ -94,16 +110,24 @@ def replace_dir(new: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def read_run(run_dir: str | Path) -> Result:
-    """Read a run folder back (Parquet when present, else CSV)."""
-    run_dir = Path(run_dir)
-    path = run_dir / MANIFEST
+def read_manifest(run_dir: str | Path) -> dict[str, Any]:
+    """The manifest of a run folder, with a clear error when the folder is not a run folder."""
+    path = Path(run_dir) / MANIFEST
     if not path.is_file():
         raise InputError(f"{run_dir} is not a run folder: {MANIFEST} is missing")
     try:
-        manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise InputError(f"{path}: not valid JSON: {err}") from None
+    if not isinstance(manifest, dict):
+        raise InputError(f"{path}: not a run manifest (a JSON object is expected)")
+    return manifest
+
+
+def read_run(run_dir: str | Path) -> Result:
+    """Read a run folder back (Parquet when present, else CSV)."""
+    run_dir = Path(run_dir)
+    manifest = read_manifest(run_dir)
     tables: dict[str, pd.DataFrame] = {}
     text_columns = {c: str for c in ("project_id", "region_id", "parent_id", "helper_id", "first_secretary_id", "home_region_id")}
     for name in TABLE_NAMES + OPTIONAL_TABLES:

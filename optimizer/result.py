@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 from dataclasses import dataclass, field
+from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -98,9 +99,9 @@ def build_result(
     hh = instance.households
     order = np.argsort(table["hh"].to_numpy(), kind="stable")
     table = table.iloc[order].reset_index(drop=True)
-    proj_ids = instance.projects["project_id"].to_numpy()
+    proj_ids = np.append(instance.projects["project_id"].to_numpy(dtype=object), "")  # -1 (no project) reads the ""
     tied = table["project"].to_numpy() >= 0
-    tied_id = np.where(tied, proj_ids[np.maximum(table["project"].to_numpy(), 0)].astype(object), "")
+    tied_id = proj_ids[table["project"].to_numpy()]
     households = pd.DataFrame(
         {
             "household_id": hh["household_id"].to_numpy()[table["hh"].to_numpy()],
@@ -150,7 +151,7 @@ def build_result(
         "input_hashes": instance.hashes,
         "solver": scenario.solver.name,
         "solver_version": backend_version,
-        "versions": _versions(),
+        "versions": versions(),
         "status": sol.status.value,
         "mode": scenario.mode,
         "objective": sol.objective * model.objective_unit,
@@ -256,15 +257,12 @@ def region_table(instance: Instance, households: pd.DataFrame, projects: pd.Data
     return out
 
 
-def _versions() -> dict[str, str]:
-    import networkx
-    import scipy
-
-    return {
-        "optimizer": __version__,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "pandas": pd.__version__,
-        "scipy": scipy.__version__,
-        "networkx": networkx.__version__,
-    }
+def versions() -> dict[str, str]:
+    """Versions of Python and of every library that shapes the results (solver libraries by metadata, not imported)."""
+    out = {"optimizer": __version__, "python": platform.python_version()}
+    for dist in ("numpy", "pandas", "scipy", "networkx", "pyarrow", "highspy", "pulp", "ortools"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import InputError
+from .inputs import DEFAULT_MAX_INPUT_MB, decode_utf8, read_bytes
 
 
 def is_url(text: str) -> bool:
@@ -20,7 +22,7 @@ def is_url(text: str) -> bool:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Poverty(_Strict):
@@ -129,6 +131,13 @@ class Years(_Strict):
         return self
 
 
+class Limits(_Strict):
+    max_input_mb: float = Field(DEFAULT_MAX_INPUT_MB, gt=0, description="largest input file in MB (10^6 bytes; Parquet: uncompressed)")
+    max_memory_mb: float | None = Field(
+        None, gt=0, description="memory the monolithic solve may use, in MB (default: 80% of physical memory); larger models are refused"
+    )
+
+
 class Scenario(_Strict):
     """One planning question: which data, which model options, which solver."""
 
@@ -147,10 +156,18 @@ class Scenario(_Strict):
     solver: SolverOptions = SolverOptions()
     nightly: Nightly = Nightly()
     years: Years | None = Field(None, description="multi-year planning to a deadline (None: one-year allocation)")
+    limits: Limits = Limits()
     data_edits: dict[str, float | str | bool] = Field(
         default_factory=dict, description="data-level overrides (funds.*, measures.*), applied to the loaded instance"
     )
     base_dir: str = Field("", exclude=True, description="folder of the scenario file (set by the loader)")
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, name: str) -> str:
+        if not name or name.startswith(".") or any(c in name for c in "/\\\x00"):
+            raise ValueError("must be a plain file name (no '/', '\\' or NUL, not starting with '.'): it names the default run folder out/<name>")
+        return name
 
     @model_validator(mode="after")
     def _target_matches_mode(self) -> Scenario:
@@ -167,7 +184,7 @@ class Scenario(_Strict):
     def data_source(self) -> str:
         """The data folder, or the database URL (a relative SQLite path resolved against the scenario's folder)."""
         if not is_url(self.data):
-            return str(self.data_path)
+            return str(self.data_path.resolve())
         prefix = "sqlite:///"
         rel = self.data[len(prefix) :]
         if self.data.startswith(prefix) and rel and not rel.startswith("/") and rel != ":memory:":
@@ -185,7 +202,7 @@ class Scenario(_Strict):
                 _set_path(data, key.split("."), value, f"scenario '{self.name}'")
         data["data_edits"] = edits
         data["base_dir"] = self.base_dir
-        return _validate(data, f"scenario '{self.name}'")
+        return validate_scenario(data, f"scenario '{self.name}'")
 
 
 MAX_EXTENDS = 20
@@ -211,26 +228,91 @@ def load_scenario(path: str | Path, overrides: dict[str, object] | None = None) 
     data.setdefault("name", path.stem)
     data["base_dir"] = str(root)
     data["data_edits"] = {**_mapping(data.get("data_edits"), "data_edits", str(path)), **data_edits}
-    return _validate(data, str(path), lines)
+    return validate_scenario(data, str(path), lines)
+
+
+MAX_YAML_DEPTH = 32  # a scenario nests three levels deep; far deeper is an attack on the parser
+MAX_YAML_NODES = 10_000  # nodes after expanding aliases: refuses "billion laughs" before anything expands them
+PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")}
 
 
 def _read_yaml(path: Path) -> tuple[dict[str, object], dict[tuple[str, ...], int]]:
+    text = decode_utf8(read_bytes(path, MAX_YAML_BYTES, "scenario files are small", what="scenario file"), path)
     try:
-        if path.stat().st_size > MAX_YAML_BYTES:
-            raise InputError(f"{path}: scenario file is larger than {MAX_YAML_BYTES:,} bytes")
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read scenario file {path}: {err}") from None
-    try:
+        check_yaml_shape(text, str(path))
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise InputError(f"{path}: not valid YAML: {err}") from None
+    if data is None:
+        raise InputError(f"{path}: the scenario is empty (it needs at least 'data: <folder>')")
     if not isinstance(data, dict):
         raise InputError(f"{path}: a scenario must be a YAML mapping, got {type(data).__name__}")
     lines: dict[tuple[str, ...], int] = {}
     _node_lines(node, (), lines)
     return data, lines
+
+
+@dataclass
+class _Open:
+    """A mapping or sequence being read: its expanded size so far and, for a mapping, the keys seen."""
+
+    anchor: str | None
+    line: int
+    keys: dict[str, int] | None  # None for a sequence
+    size: int = 1
+    expect_key: bool = True
+
+
+def check_yaml_shape(text: str, source: str) -> None:
+    """Refuse YAML that only an attack or an accident produces, from the parser's event stream (iterative: no
+    tree is built and no alias is expanded): nesting deeper than :data:`MAX_YAML_DEPTH`, more than
+    :data:`MAX_YAML_NODES` nodes once aliases are expanded, tags other than plain data types (``!!python/...``)
+    and keys repeated in one mapping (``safe_load`` would silently keep the last)."""
+    anchors: dict[str, int] = {}
+    stack: list[_Open] = []
+
+    def grow(size: int, line: int) -> None:
+        if stack:
+            stack[-1].size += size
+            if stack[-1].size > MAX_YAML_NODES:
+                raise InputError(
+                    f"{source} line {line}: the document expands to more than {MAX_YAML_NODES:,} nodes through its aliases (*name); "
+                    "write the values out instead"
+                )
+
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.CollectionEndEvent)):
+            done = stack.pop()
+            if done.anchor:
+                anchors[done.anchor] = done.size
+            grow(done.size, done.line)
+            continue
+        if not isinstance(event, yaml.NodeEvent):
+            continue
+        line = event.start_mark.line + 1 if event.start_mark is not None else 0
+        parent = stack[-1] if stack else None
+        is_key = parent is not None and parent.keys is not None and parent.expect_key
+        if parent is not None and parent.keys is not None:
+            parent.expect_key = not parent.expect_key
+        tag = getattr(event, "tag", None)
+        if tag not in (None, "!") and tag not in PLAIN_TAGS:
+            shown = str(tag).replace("tag:yaml.org,2002:", "!!")
+            raise InputError(f"{source} line {line}: tag '{shown}' is not allowed; a scenario holds plain data only")
+        if isinstance(event, yaml.AliasEvent):
+            grow(anchors.get(str(event.anchor), 1), line)
+        elif isinstance(event, yaml.ScalarEvent):
+            if is_key and parent is not None and parent.keys is not None:
+                if event.value in parent.keys:
+                    raise InputError(f"{source} line {line}: key '{event.value}' appears twice in one mapping (first on line {parent.keys[event.value]})")
+                parent.keys[event.value] = line
+            if event.anchor:
+                anchors[event.anchor] = 1
+            grow(1, line)
+        else:
+            stack.append(_Open(event.anchor, line, {} if isinstance(event, yaml.MappingStartEvent) else None))
+            if len(stack) > MAX_YAML_DEPTH:
+                raise InputError(f"{source} line {line}: nested deeper than {MAX_YAML_DEPTH} levels")
 
 
 def _node_lines(node: yaml.Node | None, prefix: tuple[str, ...], out: dict[tuple[str, ...], int]) -> None:
@@ -292,7 +374,38 @@ def _set_path(data: dict[str, object], keys: list[str], value: object, source: s
     node[keys[-1]] = value
 
 
-def _validate(data: dict[str, object], source: str, lines: dict[tuple[str, ...], int] | None = None) -> Scenario:
+def parse_value(text: str, where: str) -> object:
+    """A command-line value as a YAML scalar (number, boolean, factor like ``x0.8``, text); nothing else."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise InputError(f"{where}: '{text}' is not a plain value: {str(err).splitlines()[0]}") from None
+    if isinstance(value, (dict, list)):
+        raise InputError(f"{where}: '{text}' must be a single value (a number, true/false, a factor like x0.8 or text)")
+    return value
+
+
+def parse_assignments(items: list[str]) -> dict[str, object]:
+    """``--set PATH=VALUE`` options as dotted-path overrides."""
+    out: dict[str, object] = {}
+    for item in items:
+        path, sep, raw = item.partition("=")
+        if not sep or not path.strip() or not raw.strip():
+            raise InputError(f"--set '{item}': expected PATH=VALUE (e.g. funds.level.central=x0.8 or solver.gap=0.01)")
+        out[path.strip()] = parse_value(raw.strip(), f"--set {path.strip()}")
+    return out
+
+
+def recorded_scenario(manifest: dict[str, object], source: str) -> Scenario:
+    """The fully resolved scenario recorded in a run manifest, reading the absolute data folder recorded there."""
+    scenario = manifest.get("scenario")
+    if not isinstance(scenario, dict) or "data" not in manifest:
+        raise InputError("the manifest records no scenario or data folder", source=source)
+    return validate_scenario({**scenario, "data": str(manifest["data"]), "base_dir": ""}, source)
+
+
+def validate_scenario(data: dict[str, object], source: str, lines: dict[tuple[str, ...], int] | None = None) -> Scenario:
+    """Validate a scenario mapping; every problem names its YAML path (and line, when known)."""
     try:
         return Scenario.model_validate(data)
     except ValidationError as err:

@@ -21,8 +21,9 @@ from .data import Instance
 from .edits import apply_data_edits
 from .errors import InfeasibleError, InputError, NoSolutionError
 from .helpers import assign_helpers
+from .limits import check_memory, plans_memory_mb, solve_memory_mb
 from .model import MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, add_churn_cap, build_model
-from .plans import build_plans
+from .plans import build_plans, build_templates
 from .result import Result, build_result
 from .scenario import Scenario
 from .solvers import SolveOptions, SolverOutput, Status, get_backend
@@ -66,11 +67,16 @@ def solve(
     method: str = "auto",
     scheduler: str | None = None,
     workers: int = 2,
+    warm: bool = False,
 ) -> Result:
     """Solve a scenario end to end and return its verified-ready :class:`Result`; ``churn`` caps how many
     households of a published allocation may change plan (the nightly job). ``method`` is ``monolithic``,
     ``decomposed`` (by county on Dask: ``scheduler`` address or a local cluster of ``workers``) or ``auto``
-    (decomposed from :data:`DECOMPOSE_FROM` households)."""
+    (decomposed from :data:`DECOMPOSE_FROM` households).
+
+    With ``warm`` (what-if sessions: compare, sweep, marginal) and ``solver.warm_start``, the LP starts from the
+    basis kept by the previous solve in this process when only bounds changed: faster, but the allocation may
+    then depend on what was solved before. Without it a solve depends only on its scenario and inputs."""
     say = progress or (lambda msg: log.info(msg))
     if scenario.years is not None:
         raise InputError(f"scenario '{scenario.name}' has a years: section: solve it with optimizer.multiyear.solve_multiyear (or `optimizer solve`)")
@@ -82,7 +88,7 @@ def solve(
     t0 = time.perf_counter()
     if instance is None:
         say(f"loading {redact(scenario.data_source)}")
-        instance = load_source(scenario.data_source)
+        instance = load_source(scenario.data_source, max_file_mb=scenario.limits.max_input_mb)
     instance = apply_data_edits(instance, scenario.data_edits)
     timings["load"] = time.perf_counter() - t0
 
@@ -92,11 +98,15 @@ def solve(
         return _solve_decomposed(scenario, instance, say, timings, t0, scheduler, workers)
 
     t = time.perf_counter()
-    say(f"generating plans for {instance.n_households:,} households")
+    n_h = instance.n_households
+    templates = len(build_templates(instance.measures, scenario.plans.max_measures).labels)
+    check_memory(f"generating plans ({templates} measure sets per household)", plans_memory_mb(n_h, templates), n_h, scenario)
+    say(f"generating plans for {n_h:,} households")
     plans = build_plans(instance, scenario)
     timings["plans"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    check_memory(f"building and solving the model of {len(plans.table):,} plans", solve_memory_mb(n_h, len(plans.table)), n_h, scenario)
     model, index = build_model(instance, scenario, plans)
     churn_info: dict[str, int] = {}
     if churn is not None:
@@ -105,7 +115,8 @@ def solve(
     say(f"model: {model.shape[1]:,} columns, {model.shape[0]:,} rows, {model.A.nnz:,} nonzeros ({plans.table.shape[0]:,} plans)")
 
     backend = get_backend(scenario.solver.name)
-    sol = optimize(model, index, instance, scenario, say)
+    warm = warm and scenario.solver.warm_start
+    sol = optimize(model, index, instance, scenario, say, warm=warm)
     timings["lp"] = sol.lp_seconds
     timings["mip"] = sol.mip_seconds
 
@@ -113,6 +124,8 @@ def solve(
     duals = shadow_prices(model, sol.x, scenario)
     timings["duals"] = time.perf_counter() - t
     result = build_result(instance, scenario, plans, index, model, sol, duals, backend_version=backend.version(), timings=timings)
+    result.manifest["warm_start"] = warm
+    result.manifest["method"] = "monolithic"
     if scenario.helpers.assign and len(instance.helpers):
         t = time.perf_counter()
         result.attach_helpers(assign_helpers(instance, result.households))
@@ -154,15 +167,15 @@ def _solve_decomposed(
     return result
 
 
-def optimize(model: LinearModel, index: ModelIndex, instance: Instance, scenario: Scenario, say: Progress) -> Solution:
-    """LP bound, relax-and-fix, and the full MIP only if the gap is still above target."""
+def optimize(model: LinearModel, index: ModelIndex, instance: Instance, scenario: Scenario, say: Progress, warm: bool = False) -> Solution:
+    """LP bound, relax-and-fix, and the full MIP only if the gap is still above target (``warm``: see :func:`solve`)."""
     opts = scenario.solver
     backend = get_backend(opts.name)
     deadline = time.perf_counter() + opts.time_limit
     base = SolveOptions(time_limit=opts.time_limit, gap=opts.gap, threads=opts.threads, seed=opts.seed)
 
     say(f"solving the LP relaxation with {backend.name}")
-    lp = backend.solve(model.relaxed(), _with(base, time_limit=_left(deadline), keep=True, warm=opts.warm_start))
+    lp = backend.solve(model.relaxed(), _with(base, time_limit=_left(deadline), keep=True, warm=warm))
     if lp.status == Status.INFEASIBLE:
         raise diagnose_infeasible(model, index, instance, scenario)
     if lp.status != Status.OPTIMAL or lp.x is None:

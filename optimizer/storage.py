@@ -52,6 +52,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 from .contract import TABLES
 from .data import Instance, build_instance, load_instance, measure_rows
 from .errors import BusyError, InputError
+from .inputs import DEFAULT_MAX_INPUT_MB
 from .scenario import is_url
 
 STATUSES = ("registered", "exited", "returned")
@@ -502,11 +503,12 @@ def as_table_location(problem: str) -> str:
     return re.sub(r"^(\w+)\.csv:", r"table \1:", problem)
 
 
-def load_source(source: str) -> Instance:
-    """The instance of a data folder, or the open instance of a database registry (``Scenario.data_source``)."""
+def load_source(source: str, max_file_mb: float = DEFAULT_MAX_INPUT_MB) -> Instance:
+    """The instance of a data folder (files above ``max_file_mb`` refused), or the open instance of a database
+    registry (``Scenario.data_source``)."""
     if is_url(source):
         return open_instance(read_registry(open_db(source))).instance
-    return load_instance(source)
+    return load_instance(source, max_file_mb=max_file_mb)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from .errors import VerificationError
 from .helpers import reach_regions
 from .outputs import read_run
 from .result import Result
-from .scenario import Scenario
+from .scenario import Scenario, recorded_scenario
 from .storage import load_source
 
 MONEY_TOL = 0.5  # yuan, absolute, plus a relative 1e-7
@@ -30,8 +30,8 @@ SHOWN = 10
 def verify_run(run_dir: str | Path) -> Result:
     """Verify a run folder against the inputs named in its manifest; raise on any violation."""
     result = read_run(run_dir)
-    scenario = Scenario.model_validate({**result.manifest["scenario"], "base_dir": ""})
-    instance = load_source(result.manifest["data"])
+    scenario = recorded_scenario(result.manifest, f"{run_dir}/manifest.json")
+    instance = load_source(scenario.data_source, max_file_mb=scenario.limits.max_input_mb)
     verify(result, instance, scenario)
     return result
 
@@ -127,7 +127,7 @@ class _Checker:
     def _covers(self, long: pd.DataFrame, n: int) -> dict[str, np.ndarray]:
         out = {}
         for g in ("living", "education", "medical", "housing"):
-            has = long["covers"].astype(str).str.split(LIST_SEP).apply(lambda items, g=g: g in items).to_numpy()
+            has = long["covers"].astype(str).str.split(LIST_SEP).apply(lambda items, g=g: g in items).to_numpy(dtype=bool)
             out[g] = np.bincount(long["row"].to_numpy()[has], minlength=n) > 0
         return out
 
@@ -194,7 +194,7 @@ class _Checker:
         in_scope = np.bincount(pairs["flow"].to_numpy()[inside], minlength=len(flows)) > 0
         self.fail("fund spends outside its region or paired targets", (flows["fund_id"] + "->" + flows["village_id"])[~in_scope])
         cats = funds["categories"].reindex(flows["fund_id"]).astype(str).str.split(LIST_SEP).to_numpy()
-        ok_cat = np.array([ANY_CATEGORY in c or cat in c for c, cat in zip(cats, flows["category"])])
+        ok_cat = np.array([ANY_CATEGORY in c or cat in c for c, cat in zip(cats, flows["category"])], dtype=bool)
         self.fail("fund spends on a category outside its earmarks", (flows["fund_id"] + ":" + flows["category"])[~ok_cat])
         spent = flows.groupby("fund_id")["amount"].sum()
         amount = funds["amount"].reindex(spent.index)

@@ -7,11 +7,25 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, settings
 
 from optimizer.data import Instance, build_instance
 from optimizer.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Hypothesis profiles: "fast" (make test) draws few examples, the same ones every run; "long" explores with new
+# random examples each run (and keeps failures in .hypothesis/ to replay them). HYPOTHESIS_PROFILE picks one;
+# RUN_SLOW=1 (the slow marker's switch) picks "long".
+FAST_EXAMPLES = 5
+LONG_EXAMPLES = 200
+settings.register_profile(
+    "fast", max_examples=FAST_EXAMPLES, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "long", max_examples=LONG_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "long" if os.environ.get("RUN_SLOW") == "1" else "fast"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -237,3 +237,21 @@ def test_verifier_catches_money_spent_outside_a_fund_scope() -> None:
     flows.loc[row, "village_id"] = "V2"  # a village fund paying in another village
     with pytest.raises(VerificationError, match="outside its region"):
         verify(result)
+
+
+def test_instance_without_projects_solves_and_verifies() -> None:
+    """Found by random instances: build_result indexed the empty project list (IndexError)."""
+    t = tiny_tables()
+    no_projects = t["projects"].iloc[0:0]
+    measures = t["measures"][t["measures"]["measure_id"] != "tourism_job"]  # it needs a project
+    result = solve(tiny_scenario(), tiny_instance(projects=no_projects, measures=measures))
+    verify(result)
+    assert (result.households["project_id"] == "").all() and len(result.tables["projects"]) == 0
+
+
+def test_verifier_accepts_a_solution_that_spends_nothing() -> None:
+    """Found by the property tests: with no measure given and no money flowing, the verifier crashed on empty
+    arrays. A min-cost target that the households already meet, with soft floors, spends nothing."""
+    result = solve(tiny_scenario(mode="min_cost", target={"county_incidence": 0.9}, floors={"mode": "soft"}), tiny_instance())
+    assert (result.households["measures"] == "none").all() and result.tables["flows"].empty
+    verify(result)

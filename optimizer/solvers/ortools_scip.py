@@ -57,8 +57,8 @@ class OrtoolsBackend:
         for j in np.flatnonzero(model.c):
             obj.SetCoefficient(xs[j], float(model.c[j]))
         obj.SetMaximization() if model.sense == "max" else obj.SetMinimization()
-        if is_mip and options.start is not None:
-            solver.SetHint(xs, [float(v) for v in options.start])
+        # no SetHint with options.start: given one, SCIP returned a different (equally good) solution from one call
+        # to the next in the same process, which broke byte-identical results; without it, it is deterministic
         params = pywraplp.MPSolverParameters()
         if is_mip:
             params.SetDoubleParam(params.RELATIVE_MIP_GAP, float(options.gap))

@@ -1,0 +1,125 @@
+"""Reproduce a run: re-solve the scenario recorded in its manifest on the same inputs and compare every table.
+
+The manifest holds the fully resolved scenario (``extends``, ``overrides``, ``--set`` and command-line options
+applied), the absolute data folder, the sha256 of every input file, the solver, its seed and the versions.
+Inputs are checked against their hashes first: a run is never "reproduced" on other data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .data import file_sha256
+from .errors import InputError
+from .outputs import MANIFEST, csv_text, read_manifest
+from .result import OPTIONAL_TABLES, TABLE_NAMES, Result, versions
+from .scenario import is_url, recorded_scenario
+from .solve import solve
+from .storage import load_source, redact
+from .verify import verify
+
+SHOWN_ROWS = 5
+COMPARED_FIGURES = ("status", "objective", "bound", "lp_bound", "gap", "expected_lifted", "persons_lifted", "cost", "projects_built")
+
+
+@dataclass
+class Reproduction:
+    """What ``reproduce`` found: tables compared, differences (empty when identical), version changes."""
+
+    run_dir: Path
+    tables: list[str]
+    differences: list[str] = field(default_factory=list)
+    version_changes: list[str] = field(default_factory=list)
+    result: Result | None = field(default=None, repr=False)
+
+    @property
+    def identical(self) -> bool:
+        return not self.differences
+
+
+def reproduce(run_dir: str | Path, progress: Callable[[str], None] | None = None) -> Reproduction:
+    """Re-solve the run in ``run_dir`` from its manifest and compare its tables byte for byte.
+
+    Raises :class:`InputError` when the manifest is unusable or an input file changed since the run."""
+    run_dir = Path(run_dir)
+    manifest = read_manifest(run_dir)
+    scenario = recorded_scenario(manifest, str(run_dir / MANIFEST))
+    source = scenario.data_source
+    recorded = manifest.get("input_hashes")
+    if not isinstance(recorded, dict) or not recorded:
+        raise InputError("the manifest records no input hashes; this run cannot be reproduced", source=str(run_dir / MANIFEST))
+    if not is_url(source):  # files are checked before they are read: a changed file may not even load
+        check_inputs(source, recorded, run_dir, {n: file_sha256(Path(source) / n) for n in recorded if (Path(source) / n).is_file()})
+    instance = load_source(source, max_file_mb=scenario.limits.max_input_mb)
+    check_inputs(source, recorded, run_dir, instance.hashes)  # a database, or files changed since the check
+    method = str(manifest.get("method", "monolithic"))
+    result = solve(scenario, instance, progress=progress, method=method)
+    verify(result)
+    rep = Reproduction(run_dir, [], result=result)
+    names = [n for n in (*TABLE_NAMES, *OPTIONAL_TABLES) if n in result.tables or _recorded_table(run_dir, n) is not None]
+    for name in names:
+        rep.tables.append(name)
+        old, new = _recorded_table(run_dir, name), csv_text(result.tables[name]) if name in result.tables else None
+        if old != new:
+            rep.differences.append(describe_difference(name, old, new))
+    for key in COMPARED_FIGURES:
+        if key in manifest and not _same(manifest[key], result.manifest.get(key)):
+            rep.differences.append(f"manifest {key}: {manifest[key]!r} recorded, {result.manifest.get(key)!r} now")
+    now = {**versions(), "solver": result.manifest["solver_version"]}
+    then = {**manifest.get("versions", {}), "solver": manifest.get("solver_version", "")}
+    rep.version_changes = [f"{k} {then.get(k, '?')} -> {v}" for k, v in now.items() if then.get(k) != v]
+    return rep
+
+
+def check_inputs(source: str, recorded: dict[str, str], run_dir: Path, now: dict[str, str]) -> None:
+    """Refuse when an input recorded in the manifest (a file, or a table of a database) is missing from ``now``
+    or its sha256 differs."""
+    problems = []
+    where = redact(source)
+    for name, digest in sorted(recorded.items()):
+        if name not in now:
+            problems.append(f"{where}/{name}: missing (it was read by the run)")
+        elif now[name] != digest:
+            problems.append(f"{where}/{name}: changed since the run (sha256 {digest[:12]}... recorded, {now[name][:12]}... now)")
+    if problems:
+        raise InputError(problems, source=f"{run_dir}: the inputs differ from those recorded, so the run cannot be reproduced")
+
+
+def describe_difference(name: str, old: str | None, new: str | None) -> str:
+    """Which rows of table ``name`` differ, named by line and by the row's first column (an opaque id)."""
+    if old is None:
+        return f"{name}: not in the recorded run, produced now"
+    if new is None:
+        return f"{name}: recorded, not produced now"
+    a = np.asarray(old.rstrip("\n").split("\n"), dtype=object)
+    b = np.asarray(new.rstrip("\n").split("\n"), dtype=object)
+    if a[0] != b[0]:
+        return f"{name}: columns differ ({a[0]} recorded, {b[0]} now)"
+    n = min(len(a), len(b))
+    rows = np.flatnonzero(a[1:n] != b[1:n]) + 1
+    parts = []
+    if len(rows):
+        shown = ", ".join(f"line {i + 1} ({a[0].split(',')[0]}={a[i].split(',')[0]})" for i in rows[:SHOWN_ROWS])
+        parts.append(f"{len(rows)} of {n - 1} rows differ: {shown}" + (" ..." if len(rows) > SHOWN_ROWS else ""))
+    if len(a) != len(b):
+        parts.append(f"{len(a) - 1} rows recorded, {len(b) - 1} now")
+    return f"{name}: " + "; ".join(parts)
+
+
+def _recorded_table(run_dir: Path, name: str) -> str | None:
+    csv, parquet = run_dir / f"{name}.csv", run_dir / f"{name}.parquet"
+    if csv.is_file():
+        return csv.read_text(encoding="utf-8")
+    if parquet.is_file():
+        return csv_text(pd.read_parquet(parquet))
+    return None
+
+
+def _same(a: object, b: object) -> bool:
+    both_nan = isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b)
+    return both_nan or a == b
