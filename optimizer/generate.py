@@ -42,6 +42,7 @@ from .contract import (
     Skill,
 )
 from .outputs import atomic_write_text
+from .structured import Laminar
 
 # ---------------------------------------------------------------------------------------------------------------
 # Region tree
@@ -831,3 +832,54 @@ def _home(tree: _Tree, level: Level, pos: np.ndarray, home_level: np.ndarray) ->
         home[sel] = tree.ids[Level(int(lv))][tree.up(level, Level(int(lv)))[pos[sel]]]
     return home.astype(str)
 
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Laminar benchmark family (DESIGN §4): the generator's tree, synthetic plans, one budget per region
+# ---------------------------------------------------------------------------------------------------------------
+LAMINAR_PLANS = 5  # plans per household, the empty plan included
+LAMINAR_MONEY_SHARE = 0.55  # money over all levels / what every household's dearest plan would cost
+LAMINAR_STEP = (0.8, 0.5)  # cost steps between plans: log-normal median (10,000 yuan) and sigma
+LAMINAR_RESPONSE = (0.3, 1.5)  # value of plan k = 1 - (1 - v0) exp(-a cost_k), a uniform in this range
+LAMINAR_NOISE = 0.03  # additive noise on values (puts some plans below the concave hull)
+
+
+def laminar_instance(households: int, seed: int = 0, plans_per_household: int = LAMINAR_PLANS) -> Laminar:
+    """A laminar budget problem shaped like our instances: the generator's region tree (villages of about 50
+    households), ``plans_per_household`` plans per household (the first costs nothing), money held at every
+    region of all six levels (shares as :data:`LEVEL_SHARE`), about 55% of what the dearest plans would cost.
+    Money in units of 10,000 yuan; vectorized, so 10 million households fit."""
+    rng = np.random.default_rng(seed)
+    provinces = int(np.clip(households // 50_000, 1, 31))
+    tree = _Tree.build(households, provinces, rng)
+    levels = list(Level)
+    offset = np.cumsum([0] + [len(tree.ids[lv]) for lv in levels])
+    n_nodes = int(offset[-1])
+    ancestors = np.full((n_nodes, len(levels)), -1, dtype=np.int64)
+    for lv in levels:
+        own = np.arange(len(tree.ids[lv]))
+        rows = offset[lv] + own
+        for up in levels[: lv + 1]:
+            ancestors[rows, up] = offset[up] + tree.up(lv, up)
+    n_v = tree.hh[Level.VILLAGE]
+    hh_node = offset[Level.VILLAGE] + np.repeat(np.arange(len(n_v)), n_v)
+    n, k = households, plans_per_household
+    v0 = rng.uniform(0.02, 0.3, size=n)
+    steps = rng.lognormal(np.log(LAMINAR_STEP[0]), LAMINAR_STEP[1], size=(n, k - 1))
+    cost = np.concatenate([np.zeros((n, 1)), np.cumsum(steps, axis=1)], axis=1)
+    a = rng.uniform(*LAMINAR_RESPONSE, size=n)
+    value = 1.0 - (1.0 - v0[:, None]) * np.exp(-a[:, None] * cost)
+    value[:, 1:] = np.clip(value[:, 1:] + rng.normal(0.0, LAMINAR_NOISE, size=(n, k - 1)), 0.0, 1.0)
+    total = LAMINAR_MONEY_SHARE * cost[:, -1].sum()
+    budget = np.zeros(n_nodes)
+    for lv in levels:
+        weight = tree.hh[lv] * rng.uniform(*LEVEL_NOISE, size=len(tree.hh[lv]))
+        budget[offset[lv] : offset[lv + 1]] = total * LEVEL_SHARE[lv] * weight / weight.sum()
+    return Laminar(
+        plan_hh=np.repeat(np.arange(n), k),
+        cost=cost.ravel(),
+        value=value.ravel(),
+        hh_node=hh_node,
+        ancestors=ancestors,
+        budget=budget,
+    )

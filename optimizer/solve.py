@@ -22,10 +22,11 @@ from .edits import apply_data_edits
 from .errors import InfeasibleError, NoSolutionError
 from .helpers import assign_helpers
 from .model import MONEY_UNIT, LinearModel, ModelIndex, build_model
-from .plans import build_plans
+from .plans import Plans, build_plans
 from .result import Result, build_result
 from .scenario import Scenario
 from .solvers import SolveOptions, SolverOutput, Status, get_backend
+from .structured import structured_bound
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,10 @@ def solve(
     timings["plans"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    relaxed = _structured_bound(instance, scenario, plans)
+    timings["structured_bound"] = time.perf_counter() - t
+
+    t = time.perf_counter()
     model, index = build_model(instance, scenario, plans)
     timings["build"] = time.perf_counter() - t
     say(f"model: {model.shape[1]:,} columns, {model.shape[0]:,} rows, {model.A.nnz:,} nonzeros ({plans.table.shape[0]:,} plans)")
@@ -94,6 +99,7 @@ def solve(
     duals = shadow_prices(model, sol.x, scenario)
     timings["duals"] = time.perf_counter() - t
     result = build_result(instance, scenario, plans, index, model, sol, duals, backend_version=backend.version(), timings=timings)
+    result.manifest["structured_bound"] = relaxed
     if scenario.helpers.assign and len(instance.helpers):
         t = time.perf_counter()
         result.attach_helpers(assign_helpers(instance, result.households))
@@ -103,6 +109,17 @@ def solve(
     timings["total"] = time.perf_counter() - t0
     result.manifest["timings"] = {k: round(v, 3) for k, v in timings.items()}
     return result
+
+
+def _structured_bound(instance: Instance, scenario: Scenario, plans: Plans) -> float | None:
+    """The laminar relaxation's bound (DESIGN §4), a valid upper bound found without a solver; None in
+    min_cost mode or when even the relaxation cannot pay the floors (the LP then diagnoses it)."""
+    if scenario.mode != "max_lifted":
+        return None
+    try:
+        return structured_bound(instance, scenario, plans)
+    except InfeasibleError:
+        return None
 
 
 def optimize(model: LinearModel, index: ModelIndex, instance: Instance, scenario: Scenario, say: Progress) -> Solution:
