@@ -237,6 +237,7 @@ def _greedy(problem: Laminar, hull: Hull, top: int) -> tuple[_Items, np.ndarray,
         take = np.minimum(live.left, np.maximum(room - before, 0.0))
         spent += np.bincount(node, weights=take, minlength=n_nodes)
         left = live.left - take
+        left[left <= REL_TOL * length[live.item]] = 0.0  # rounding, not money
         # cutoff: slope of the first segment in each node's order that its money (maybe none) left unpaid
         first = (left > 0) & (before <= room)
         cutoff[node[first]] = slope[live.item[first]]
