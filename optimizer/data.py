@@ -70,10 +70,15 @@ def load_instance(folder: str | Path, allow_personal_columns: bool = False) -> I
     """Read the six tables from ``folder`` and validate them.
 
     Columns that look like names, phone or ID-card numbers are refused unless ``allow_personal_columns``
-    (they are then dropped: the optimizer needs none of them)."""
+    (they are then dropped: the optimizer needs none of them). A folder written as partitioned Parquet
+    (``households/`` a folder) is read by :func:`optimizer.partitioned.load_partitioned`."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"data folder '{folder}' does not exist or is not a folder")
+    if (folder / "households").is_dir():  # partitioned Parquet (optimizer generate --partitioned)
+        from .partitioned import load_partitioned
+
+        return load_partitioned(folder, allow_personal_columns=allow_personal_columns)
     raw: dict[str, pd.DataFrame] = {}
     hashes: dict[str, str] = {}
     problems: list[str] = []

@@ -1,0 +1,118 @@
+"""Read an input folder written as partitioned Parquet (``optimizer generate --partitioned``), whole or for
+a set of counties, so that a worker can load one county without reading the others.
+
+Layout: ``regions.parquet`` (with ``province``, ``city`` and ``county`` ancestor columns), ``measures.parquet``,
+``funds.parquet``, and ``households``, ``projects`` and ``helpers`` as Hive-partitioned datasets
+``<table>/province=<id>/county=<id>/*.parquet``. County filters are pyarrow dataset filters on the partition
+columns, so only the chosen counties' files are opened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from .contract import LIST_SEP
+from .data import Instance, _personal_columns, _sha256, build_instance
+from .errors import InputError
+
+PARTITION = ds.partitioning(pa.schema([("province", pa.string()), ("county", pa.string())]), flavor="hive")
+SPLIT_TABLES = ("households", "projects", "helpers")
+WHOLE_TABLES = ("regions", "measures", "funds")
+ANCESTOR_COLUMNS = ("province", "city", "county")
+
+
+def is_partitioned(folder: str | Path) -> bool:
+    """Whether ``folder`` holds a partitioned instance (a ``households`` folder rather than a file)."""
+    return (Path(folder) / "households").is_dir()
+
+
+def partition_counties(folder: str | Path) -> list[str]:
+    """Ids of the counties that have a household partition, in order (from the folder names alone)."""
+    return sorted(p.name.split("=", 1)[1] for p in (Path(folder) / "households").glob("province=*/county=*") if p.is_dir())
+
+
+def load_partitioned(folder: str | Path, counties: Iterable[str] | None = None, allow_personal_columns: bool = False) -> Instance:
+    """Load a partitioned instance, whole (``counties`` None) or restricted to ``counties``.
+
+    Restricted, the instance holds those counties' subtrees and their ancestors, their households,
+    projects and helpers, every fund held in a kept region, and paired-assistance funds whose targets
+    include kept regions (targets outside them are dropped). Funds held above the counties keep their
+    full amount: how much of it these counties may use is for the caller (the decomposition) to decide."""
+    folder = Path(folder)
+    if not is_partitioned(folder):
+        raise InputError(f"'{folder}' is not a partitioned instance (no households/ folder)")
+    wanted = None if counties is None else sorted(set(counties))
+    problems: list[str] = []
+    hashes: dict[str, str] = {}
+    raw: dict[str, pd.DataFrame] = {}
+    for table in WHOLE_TABLES:
+        path = folder / f"{table}.parquet"
+        if not path.is_file():
+            problems.append(f"{folder}: missing {table}.parquet")
+            continue
+        hashes[path.name] = _sha256(path)
+        raw[table] = pq.read_table(path).to_pandas()
+    for table in SPLIT_TABLES:
+        if not (folder / table).is_dir():
+            problems.append(f"{folder}: missing {table}/ (partitioned by province and county)")
+            continue
+        raw[table], files = _read_split(folder / table, wanted)
+        hashes.update({str(f.relative_to(folder)): _sha256(f) for f in files})
+    if problems:
+        raise InputError(problems)
+    if wanted is not None:
+        unknown = sorted(set(wanted) - set(raw["regions"].loc[raw["regions"]["level"] == 3, "region_id"]))
+        if unknown:
+            raise InputError(f"{folder}: unknown county id(s) {', '.join(map(repr, unknown[:10]))}")
+        raw["regions"], raw["funds"] = _restrict(raw["regions"], raw["funds"], wanted)
+    raw["regions"] = raw["regions"].drop(columns=[c for c in ANCESTOR_COLUMNS if c in raw["regions"].columns])
+    for table, df in raw.items():
+        personal = _personal_columns(table, df)
+        if personal and not allow_personal_columns:
+            problems.append(
+                f"{table}: column(s) {', '.join(personal)} look like personal data (names, phone or ID-card numbers); "
+                "remove them (the optimizer needs only opaque ids) or pass allow_personal_columns=True"
+            )
+        raw[table] = df.drop(columns=personal)
+    if problems:
+        raise InputError(problems)
+    label = str(folder) if wanted is None else f"{folder} (counties {', '.join(wanted[:5])}{', ...' if len(wanted) > 5 else ''})"
+    return build_instance(raw, source=label, hashes=hashes)
+
+
+def _read_split(base: Path, counties: list[str] | None) -> tuple[pd.DataFrame, list[Path]]:
+    """One partitioned table, files in path order (so rows come out in the writer's order), filtered on the
+    county partition column; the partition columns are dropped."""
+    files = sorted(base.glob("province=*/county=*/*.parquet"))
+    dataset = ds.dataset([str(f) for f in files], format="parquet", partitioning=PARTITION, partition_base_dir=str(base))
+    expr = None if counties is None else ds.field("county").isin(counties)
+    used = [Path(f.path) for f in dataset.get_fragments(filter=expr)] if expr is not None else files
+    table = dataset.to_table(filter=expr)
+    df = table.drop_columns([c for c in ("province", "county") if c in table.column_names]).to_pandas()
+    return df, used
+
+
+def _restrict(regions: pd.DataFrame, funds: pd.DataFrame, counties: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The kept counties' subtrees, their ancestors, and the funds (with their holders) that may reach them."""
+    inside = regions["county"].isin(counties).to_numpy()
+    upper = set(regions.loc[inside, "province"]) | set(regions.loc[inside, "city"]) | set(regions.loc[regions["parent_id"] == "", "region_id"])
+    kept = inside | regions["region_id"].isin(upper).to_numpy()
+    kept_ids = set(regions.loc[kept, "region_id"])
+    targets = funds["targets"].fillna("").astype(str)
+    has_targets = targets.str.strip() != ""
+    restricted = targets.copy()
+    for i in np.flatnonzero(has_targets.to_numpy()):  # one per paired-assistance fund
+        restricted.iat[i] = LIST_SEP.join(t for t in (x.strip() for x in targets.iat[i].split(LIST_SEP)) if t in kept_ids)
+    reaches = np.where(has_targets, restricted != "", funds["region_id"].isin(kept_ids))
+    funds = funds[reaches].assign(targets=restricted[reaches])
+    holders = set(funds["region_id"]) - kept_ids  # e.g. the eastern partner of a paired fund
+    kept |= regions["region_id"].isin(holders).to_numpy()
+    return regions[kept].reset_index(drop=True), funds.reset_index(drop=True)
+
