@@ -478,9 +478,25 @@ def _group_cumsum(x: np.ndarray, group: np.ndarray) -> np.ndarray:
     return total - (total - x)[start][run]
 
 
+def block_budgets(instance: Instance, level: int) -> np.ndarray:
+    """Money of every region (model units) that belongs to the block of its ancestor at ``level``: funds
+    held inside a block whose whole scope lies inside it. Funds held above ``level``, or reaching beyond
+    their block (paired assistance, held by the eastern partner), are the blocks' *extra* money, left to
+    whoever shares it out among blocks."""
+    tree = instance.tree
+    scopes = fund_scopes(instance)
+    holder = tree.pos(instance.funds["region_id"])
+    block = tree.ancestors[holder, level]
+    scope_block = tree.ancestors[scopes["region"].to_numpy(), level]
+    inside = pd.Series(scope_block == block[scopes["fund"].to_numpy()]).groupby(scopes["fund"].to_numpy()).all()
+    own = (block >= 0) & inside.reindex(np.arange(len(holder)), fill_value=False).to_numpy()
+    amount = instance.funds["amount"].to_numpy(dtype=float) / MONEY_UNIT
+    return np.bincount(fund_holders(instance)[own], weights=amount[own], minlength=len(tree.ids))
+
+
 def block_relaxation(instance: Instance, scenario: Scenario, plans: Plans, region: str) -> Laminar:
-    """The laminar relaxation of one block (a region's subtree, e.g. a county): its households and the money
-    held inside it (paired assistance counted where its targets' common ancestor lies)."""
+    """The laminar relaxation of one block (a region's subtree, e.g. a county): its households and its own
+    money (:func:`block_budgets`)."""
     full = laminar_relaxation(instance, scenario, plans)
     tree = instance.tree
     pos = int(tree.pos([region])[0])
@@ -498,8 +514,19 @@ def block_relaxation(instance: Instance, scenario: Scenario, plans: Plans, regio
         value=full.value[rows],
         hh_node=full.hh_node[hh_in],
         ancestors=full.ancestors,
-        budget=np.where(inside, full.budget, 0.0),
+        budget=np.where(inside, block_budgets(instance, level), 0.0),
     )
+
+
+def block_value_curves(instance: Instance, scenario: Scenario, plans: Plans, level: int = Level.COUNTY) -> pd.DataFrame:
+    """Every block's value curve at once (blocks = regions of ``level`` with households): ``region_id``,
+    ``money`` (extra yuan received), ``value`` (objective), breakpoints sorted by region then money; each
+    block spends its own money (:func:`block_budgets`) first."""
+    full = laminar_relaxation(instance, scenario, plans)
+    problem = Laminar(full.plan_hh, full.cost, full.value, full.hh_node, full.ancestors, block_budgets(instance, level))
+    table = value_curves(problem, level, unit=MONEY_UNIT)
+    region_id = instance.tree.ids.to_numpy()[table["node"].to_numpy()]
+    return table.drop(columns="node").assign(region_id=region_id)[["region_id", "money", "value"]]
 
 
 def value_curve(instance: Instance, scenario: Scenario, plans: Plans, region: str) -> ValueCurve:

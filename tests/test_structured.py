@@ -16,6 +16,7 @@ from optimizer.solvers import SolveOptions, get_backend
 from optimizer.structured import (
     Laminar,
     block_relaxation,
+    block_value_curves,
     concave_hulls,
     lagrangian_bound,
     laminar_model,
@@ -148,6 +149,14 @@ def test_value_curve_is_the_block_lp_with_extra_money() -> None:
         assert float(curve(extra)) == pytest.approx(expected, rel=1e-9)
     if curve.min_money > 0:
         assert float(curve(0.0)) == -np.inf
+    # all blocks at once give the same curves
+    every = block_value_curves(inst, sc, plans)
+    assert set(every["region_id"]) == set(tree.ids[np.flatnonzero(tree.level == 3)])
+    for region in (county, str(every["region_id"].iloc[-1])):
+        one = value_curve(inst, sc, plans, region)
+        rows = every[every["region_id"] == region]
+        assert rows["money"].to_numpy() == pytest.approx(one.money, rel=1e-12, abs=1e-6)
+        assert rows["value"].to_numpy() == pytest.approx(one.value, rel=1e-12)
 
 
 def test_infeasible_when_the_root_cannot_pay_the_cheapest_plans() -> None:
