@@ -254,6 +254,8 @@ def _summary(manifest: dict[str, Any], by_level: Any) -> None:
     t.add_row("cost (yuan)", f"{manifest['cost']:,.0f}")
     t.add_row("objective / bound", f"{manifest['objective']:,.3f} / {manifest['bound']:,.3f}")
     t.add_row("gap", f"{manifest['gap']:.4%}")
+    if manifest.get("structured_bound") is not None:
+        t.add_row("structured bound (no solver)", f"{manifest['structured_bound']:,.3f}")
     t.add_row("projects built", f"{manifest['projects_built']:,}")
     t.add_row("solver", f"{manifest['solver']} ({manifest['solver_version']})")
     t.add_row("time (s)", ", ".join(f"{k} {v:.1f}" for k, v in manifest["timings"].items()))

@@ -18,8 +18,9 @@ Money held lower down can pay for less, so spending it first on the best segment
 The shadow price of a node's money is the smallest cut-off slope on its path to the root.
 
 :func:`structured_bound` maps the full model (earmarks, co-financing, paired assistance, projects, floors)
-to a laminar relaxation and returns a valid upper bound on its LP (hence MIP) optimum; :func:`value_curves`
-and :func:`value_curve` give each county's expected households lifted as a concave function of extra money.
+to a laminar relaxation and returns a valid upper bound on its LP (hence MIP) optimum; :func:`value_curve`
+(one block) and :func:`block_value_curves` (every county at once) give a block's expected households lifted
+as a concave, piecewise-linear function of the extra money it receives.
 """
 
 from __future__ import annotations
@@ -253,9 +254,9 @@ def _bought(length: np.ndarray, live: _Items) -> np.ndarray:
     return bought
 
 
-def _prices(problem: Laminar, cutoff: np.ndarray, top: int) -> np.ndarray:
-    """Shadow price of every node's money: the smallest cutoff on its path up to depth ``top``."""
-    anc = problem.ancestors[:, top:]
+def _prices(problem: Laminar, cutoff: np.ndarray) -> np.ndarray:
+    """Shadow price of every node's money: the smallest cutoff on its path to the root."""
+    anc = problem.ancestors
     vals = np.where(anc >= 0, cutoff[np.maximum(anc, 0)], np.inf)
     price = vals.min(axis=1)
     return np.where(np.isfinite(price), price, 0.0)
@@ -284,7 +285,7 @@ def solve_laminar(problem: Laminar) -> LaminarSolution:
     more = hull.start[:-1] + n_full + 1 < hull.start[1:]
     nxt[more] = hull.vertex[hull.start[:-1][more] + n_full[more] + 1]
     value = float(problem.value[plan].sum() + (theta * np.where(more, problem.value[np.maximum(nxt, 0)] - problem.value[plan], 0.0)).sum())
-    return LaminarSolution(value, plan, nxt, theta, spent, cutoff, _prices(problem, cutoff, 0))
+    return LaminarSolution(value, plan, nxt, theta, spent, cutoff, _prices(problem, cutoff))
 
 
 def lagrangian_bound(problem: Laminar, price: np.ndarray) -> float:
