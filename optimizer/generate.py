@@ -383,9 +383,12 @@ def generate_partitioned(
     return counts
 
 
+PARQUET_ROW_GROUP = 16_384  # rows per row group: a reader filtering on a county skips most of a national table
+
+
 def _write_parquet(df: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path)
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, row_group_size=PARQUET_ROW_GROUP)
 
 
 def _ancestor_columns(tree: _Tree) -> dict[str, np.ndarray]:

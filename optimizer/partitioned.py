@@ -58,20 +58,23 @@ def load_partitioned(folder: str | Path, counties: Iterable[str] | None = None, 
             problems.append(f"{folder}: missing {table}.parquet")
             continue
         hashes[path.name] = _sha256(path)
-        raw[table] = pq.read_table(path).to_pandas()
+        if wanted is None or table == "measures":
+            raw[table] = pq.read_table(path).to_pandas()
+    if problems:
+        raise InputError(problems)
+    places = None
+    if wanted is not None:
+        raw["regions"], raw["funds"] = _restricted(folder, wanted)
+        county_rows = raw["regions"][raw["regions"]["level"] == 3]
+        places = [f"province={p}/county={c}" for p, c in zip(county_rows["province"], county_rows["region_id"]) if c in wanted]
     for table in SPLIT_TABLES:
         if not (folder / table).is_dir():
             problems.append(f"{folder}: missing {table}/ (partitioned by province and county)")
             continue
-        raw[table], files = _read_split(folder / table, wanted)
+        raw[table], files = _read_split(folder / table, wanted, places)
         hashes.update({str(f.relative_to(folder)): _sha256(f) for f in files})
     if problems:
         raise InputError(problems)
-    if wanted is not None:
-        unknown = sorted(set(wanted) - set(raw["regions"].loc[raw["regions"]["level"] == 3, "region_id"]))
-        if unknown:
-            raise InputError(f"{folder}: unknown county id(s) {', '.join(map(repr, unknown[:10]))}")
-        raw["regions"], raw["funds"] = _restrict(raw["regions"], raw["funds"], wanted)
     raw["regions"] = raw["regions"].drop(columns=[c for c in ANCESTOR_COLUMNS if c in raw["regions"].columns])
     for table, df in raw.items():
         personal = _personal_columns(table, df)
@@ -87,10 +90,12 @@ def load_partitioned(folder: str | Path, counties: Iterable[str] | None = None, 
     return build_instance(raw, source=label, hashes=hashes)
 
 
-def _read_split(base: Path, counties: list[str] | None) -> tuple[pd.DataFrame, list[Path]]:
+def _read_split(base: Path, counties: list[str] | None, places: list[str] | None) -> tuple[pd.DataFrame, list[Path]]:
     """One partitioned table, files in path order (so rows come out in the writer's order), filtered on the
-    county partition column; the partition columns are dropped."""
-    files = sorted(base.glob("province=*/county=*/*.parquet"))
+    county partition column (``places``: the counties' partition folders, when known); the partition
+    columns are dropped."""
+    pattern = ["province=*/county=*"] if places is None else sorted(places)
+    files = sorted(f for p in pattern for f in base.glob(f"{p}/*.parquet"))
     dataset = ds.dataset([str(f) for f in files], format="parquet", partitioning=PARTITION, partition_base_dir=str(base))
     expr = None if counties is None else ds.field("county").isin(counties)
     used = [Path(f.path) for f in dataset.get_fragments(filter=expr)] if expr is not None else files
@@ -99,20 +104,28 @@ def _read_split(base: Path, counties: list[str] | None) -> tuple[pd.DataFrame, l
     return df, used
 
 
-def _restrict(regions: pd.DataFrame, funds: pd.DataFrame, counties: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The kept counties' subtrees, their ancestors, and the funds (with their holders) that may reach them."""
-    inside = regions["county"].isin(counties).to_numpy()
-    upper = set(regions.loc[inside, "province"]) | set(regions.loc[inside, "city"]) | set(regions.loc[regions["parent_id"] == "", "region_id"])
-    kept = inside | regions["region_id"].isin(upper).to_numpy()
-    kept_ids = set(regions.loc[kept, "region_id"])
+def _restricted(folder: Path, counties: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Regions and funds for a set of counties, read with row filters (the national tables stay on disk): the
+    counties' subtrees, their ancestors, the funds held there or targeting them, and those funds' holders."""
+    regions_path, funds_path = folder / "regions.parquet", folder / "funds.parquet"
+    inside = pq.read_table(regions_path, filters=[("county", "in", counties)]).to_pandas()
+    unknown = sorted(set(counties) - set(inside.loc[inside["level"] == 3, "region_id"]))
+    if unknown:
+        raise InputError(f"{folder}: unknown county id(s) {', '.join(map(repr, unknown[:10]))}")
+    upper_ids = sorted((set(inside["province"]) | set(inside["city"])) - {""})
+    upper = pq.read_table(regions_path, filters=[[("region_id", "in", upper_ids)], [("parent_id", "=", "")]]).to_pandas()
+    kept_ids = set(inside["region_id"]) | set(upper["region_id"])
+    funds = pq.read_table(funds_path, filters=[[("region_id", "in", sorted(kept_ids))], [("targets", "!=", "")]]).to_pandas()
     targets = funds["targets"].fillna("").astype(str)
     has_targets = targets.str.strip() != ""
     restricted = targets.copy()
     for i in np.flatnonzero(has_targets.to_numpy()):  # one per paired-assistance fund
         restricted.iat[i] = LIST_SEP.join(t for t in (x.strip() for x in targets.iat[i].split(LIST_SEP)) if t in kept_ids)
     reaches = np.where(has_targets, restricted != "", funds["region_id"].isin(kept_ids))
-    funds = funds[reaches].assign(targets=restricted[reaches])
-    holders = set(funds["region_id"]) - kept_ids  # e.g. the eastern partner of a paired fund
-    kept |= regions["region_id"].isin(holders).to_numpy()
-    return regions[kept].reset_index(drop=True), funds.reset_index(drop=True)
-
+    funds = funds[reaches].assign(targets=restricted[reaches]).reset_index(drop=True)
+    holders = sorted(set(funds["region_id"]) - kept_ids)  # e.g. the eastern partner of a paired fund
+    parts = [inside, upper]
+    if holders:
+        parts.append(pq.read_table(regions_path, filters=[("region_id", "in", holders)]).to_pandas())
+    regions = pd.concat(parts, ignore_index=True).sort_values("level", kind="stable").reset_index(drop=True)
+    return regions, funds
