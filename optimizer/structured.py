@@ -38,7 +38,7 @@ from .model import MONEY_UNIT, LinearModel, fund_scopes
 from .plans import Plans
 from .scenario import Scenario
 
-REL_TOL = 1e-12  # remainders below this share of a segment's length are treated as fully bought
+REL_TOL = 1e-12  # remainders below this share of what was due are treated as paid
 
 
 @dataclass(frozen=True)
@@ -238,7 +238,7 @@ def _greedy(problem: Laminar, hull: Hull, top: int) -> tuple[_Items, np.ndarray,
         take = np.minimum(live.left, np.maximum(room - before, 0.0))
         spent += np.bincount(node, weights=take, minlength=n_nodes)
         left = live.left - take
-        left[left <= REL_TOL * length[live.item]] = 0.0  # rounding, not money
+        left[left <= REL_TOL * live.left] = 0.0  # rounding, not money
         # cutoff: slope of the first segment in each node's order that its money (maybe none) left unpaid
         first = (left > 0) & (before <= room)
         cutoff[node[first]] = slope[live.item[first]]
