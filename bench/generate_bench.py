@@ -16,6 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from results_io import write_results  # noqa: E402
+
 CHILD = """
 import json, resource, sys, time
 from pathlib import Path
@@ -60,16 +64,13 @@ def main() -> None:
             rows.append(run(n, mode, args.out_dir, args.keep))
             print(json.dumps(rows[-1], indent=1), flush=True)
     df = pd.DataFrame(rows)
-    df.to_csv(args.out / "generate.csv", index=False)
     lines = ["| generator | households | regions | time (s) | peak RSS (GiB) | files | on disk (GiB) |", "|---|---:|---:|---:|---:|---:|---:|"]
     for r in df.to_dict("records"):
         lines.append(
             f"| {str(r['mode']).replace('_', '-')} | {r['households']:,} | {r['regions']:,} | {r['seconds']:.1f} | {r['peak_rss_gib']:.2f} "
             f"| {r['files']:,} | {r['disk_gib']:.2f} |"
         )
-    table = "\n".join(lines) + "\n"
-    (args.out / "generate.md").write_text(table)
-    print(table)
+    write_results(df, args.out, "generate", lines)
 
 
 if __name__ == "__main__":

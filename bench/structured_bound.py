@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from optimizer.data import Instance, build_instance, load_instance
 from optimizer.generate import generate
@@ -23,6 +26,7 @@ from optimizer.plans import build_plans
 from optimizer.scenario import Scenario
 from optimizer.solvers import SolveOptions, get_backend
 from optimizer.structured import structured_bound
+from results_io import write_results  # noqa: E402
 
 SCENARIO = Scenario.model_validate({"name": "bound", "data": "unused"})
 
@@ -66,7 +70,6 @@ def main() -> None:
         rows.append(measure("data/sample", load_instance(args.sample)))
         print(json.dumps(rows[-1], indent=1), flush=True)
     df = pd.DataFrame(rows)
-    df.to_csv(args.out / "structured_bound.csv", index=False)
     lines = [
         "| instance | households | LP bound (HiGHS) | LP time (s) | structured bound | structured time (s) | above the LP bound "
         "| LP without co-financing | LP without co-financing and earmarks |",
@@ -77,9 +80,7 @@ def main() -> None:
             f"| {r['instance']} | {r['households']:,} | {r['lp_bound']:,.2f} | {r['lp_s']:.1f} | {r['structured_bound']:,.2f} | {r['structured_s']:.3f} "
             f"| +{r['excess']:.2%} | {r['lp_no_cofinancing']:,.2f} | {r['lp_no_cofinancing_any_category']:,.2f} |"
         )
-    table = "\n".join(lines) + "\n"
-    (args.out / "structured_bound.md").write_text(table)
-    print(table)
+    write_results(df, args.out, "structured_bound", lines)
 
 
 if __name__ == "__main__":
