@@ -223,8 +223,8 @@ def _greedy(problem: Laminar, hull: Hull, top: int) -> tuple[_Items, np.ndarray,
     Returns the segments left unpaid (in slope order, with their node at depth ``top``), per-node money spent
     and cutoff slope, and the segment arrays (hh, length, gain, slope, rank)."""
     hh, length, gain, slope, rank = _segments(problem, hull)
-    order = np.argsort(-slope)  # strictly decreasing within a household, so no tie-break is needed
-    order = order[length[order] > 0]
+    paid = np.flatnonzero(length > 0)  # free base plans need no money
+    order = paid[np.argsort(-slope[paid])]  # strictly decreasing within a household, so no tie-break is needed
     leaf = problem.hh_node[hh[order]]
     live = _Items(item=order, node=leaf, left=length[order])
     n_nodes = len(problem.budget)
