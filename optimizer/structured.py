@@ -108,13 +108,16 @@ class Hull:
     start: np.ndarray
 
 
+HULL_BLOCK = 1 << 18  # households per block of the hull computation (keeps its arrays in cache-sized pieces)
+
+
 def concave_hulls(plan_hh: np.ndarray, cost: np.ndarray, value: np.ndarray, n_households: int) -> Hull:
     """Per household, the vertices of the upper concave hull of its (cost, value) points, with free disposal
     of money: the cheapest (most valuable among the cheapest) plan, then plans of strictly decreasing
     positive slope. Every household needs at least one plan.
 
-    Plans are laid out as a K x households table (K = most plans of a household), sorted by cost; points
-    below the chord of their neighbours are dropped in passes over the households whose hull changed."""
+    Plans are laid out as a households x K table (K = most plans of a household), sorted by cost within each
+    row, and processed in blocks of :data:`HULL_BLOCK` households (see :func:`_hull_block`)."""
     hh = np.asarray(plan_hh, dtype=np.int64)
     counts = np.bincount(hh, minlength=n_households)
     if (counts == 0).any():
@@ -122,7 +125,7 @@ def concave_hulls(plan_hh: np.ndarray, cost: np.ndarray, value: np.ndarray, n_ho
     k = int(counts.max())
     plan: np.ndarray | None = None  # None: plan row = household * k + slot (k plans each, in household order)
     if len(hh) == n_households * k and (len(hh) < 2 or bool(np.all(hh[1:] >= hh[:-1]))):
-        c, v = cost.reshape(n_households, k), value.reshape(n_households, k)
+        costs, values = cost.reshape(n_households, k), value.reshape(n_households, k)
     else:
         rows = np.argsort(hh, kind="stable")
         start = np.r_[0, np.cumsum(counts)]
@@ -131,19 +134,35 @@ def concave_hulls(plan_hh: np.ndarray, cost: np.ndarray, value: np.ndarray, n_ho
         plan[flat] = rows
         plan = plan.reshape(n_households, k)
         missing = plan < 0
-        c = np.where(missing, np.inf, cost[np.maximum(plan, 0)])
-        v = np.where(missing, -np.inf, value[np.maximum(plan, 0)])
-    if not bool(np.all(c[:, 1:] > c[:, :-1])):
-        order = np.lexsort((-v, c), axis=1)  # by cost, the most valuable first among equal costs
-        if plan is None:
-            plan = np.arange(len(hh)).reshape(n_households, k)
-        plan, c, v = (np.take_along_axis(x, order, axis=1) for x in (plan, c, v))
-    # slot-major (K x households): every step below is a contiguous vector operation over households
-    c, v = c.T.copy(), v.T.copy()
+        costs = np.where(missing, np.inf, cost[np.maximum(plan, 0)])
+        values = np.where(missing, -np.inf, value[np.maximum(plan, 0)])
+    vertex, top = [], []
+    for lo in range(0, n_households, HULL_BLOCK):
+        hi = min(n_households, lo + HULL_BLOCK)
+        c, v = costs[lo:hi], values[lo:hi]
+        p = None if plan is None else plan[lo:hi]
+        if not bool(np.all(c[:, 1:] > c[:, :-1])):
+            order = np.lexsort((-v, c), axis=1)  # by cost, the most valuable first among equal costs
+            if p is None:
+                p = lo * k + np.arange((hi - lo) * k).reshape(hi - lo, k)
+            p, c, v = (np.take_along_axis(x, order, axis=1) for x in (p, c, v))
+        alive = _hull_block(c.T.copy(), v.T.copy()).T
+        vertex.append(lo * k + np.flatnonzero(alive) if p is None else p[alive])
+        top.append(alive.sum(axis=1) - 1)
+    return Hull(vertex=np.concatenate(vertex), start=np.r_[0, np.cumsum(np.concatenate(top) + 1)])
+
+
+def _hull_block(c: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Which points (K x households, sorted by cost in each column, inf cost where missing) are hull vertices.
+
+    Points on or below the chord of their neighbours (for the last one: worth no more than the previous one)
+    lie below the hull, so all of them can be dropped at once; passes repeat over the households whose hull
+    changed. Every step is a contiguous vector operation over households."""
+    k, n = c.shape
     alive = np.isfinite(c)
-    rows = np.arange(n_households)  # households whose hull may still change
+    rows = np.arange(n)  # households whose hull may still change
     while len(rows):
-        full = len(rows) == n_households
+        full = len(rows) == n
         a, cr, vr = (alive, c, v) if full else (alive[:, rows], c[:, rows], v[:, rows])
         if full and bool(a.all()):  # first pass without gaps: the neighbours are the adjacent slots
             cp, vp, has_p = _shift(cr, 1), _shift(vr, 1), _shift(a, 1)
@@ -154,8 +173,6 @@ def concave_hulls(plan_hh: np.ndarray, cost: np.ndarray, value: np.ndarray, n_ho
         with np.errstate(divide="ignore", invalid="ignore"):
             slope_in = np.where(has_p & (cr > cp), (vr - vp) / (cr - cp), -np.inf)
             slope_out = np.where(has_n, np.where(cn > cr, (vn - vr) / (cn - cr), -np.inf), 0.0)
-        # a point on or below the chord of its neighbours (for the last one: worth no more than the previous
-        # one) lies below the hull, so dropping all of them at once is safe
         drop = a & has_p & (slope_in <= slope_out)
         changed = drop.any(axis=0)
         if full:
@@ -163,10 +180,7 @@ def concave_hulls(plan_hh: np.ndarray, cost: np.ndarray, value: np.ndarray, n_ho
         else:
             alive[:, rows] = a & ~drop
         rows = rows[changed]
-    alive = alive.T
-    vertex = np.flatnonzero(alive) if plan is None else plan[alive]
-    top = alive.sum(axis=1) - 1
-    return Hull(vertex=vertex, start=np.r_[0, np.cumsum(top + 1)])
+    return alive
 
 
 def _shift(x: np.ndarray, by: int) -> np.ndarray:
@@ -202,36 +216,53 @@ class _Items:
     left: np.ndarray  # money still to pay
 
 
-def _segments(problem: Laminar, hull: Hull) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Items of every household: hh, length (money), gain (value), slope, rank (0 = base)."""
-    n_h = problem.n_households
+@dataclass(frozen=True)
+class _Segments:
+    """Every household's base cost and hull segments, household by household, cheapest first."""
+
+    hh: np.ndarray  # household (int32)
+    length: np.ndarray  # money
+    slope: np.ndarray  # value per money (inf for the base)
+    base: np.ndarray  # the household's cheapest plan (bool)
+
+
+def _segments(problem: Laminar, hull: Hull) -> _Segments:
     vert = hull.vertex
-    hh = np.repeat(np.arange(n_h), np.diff(hull.start))
-    rank = np.arange(len(vert)) - hull.start[hh]
+    counts = np.diff(hull.start)
+    hh = np.repeat(np.arange(problem.n_households, dtype=np.int32), counts)
+    base = np.zeros(len(vert), dtype=bool)
+    base[hull.start[:-1]] = True
     c = problem.cost[vert]
-    v = problem.value[vert]
-    length = np.where(rank == 0, c, c - np.r_[0.0, c[:-1]])
-    gain = np.where(rank == 0, 0.0, v - np.r_[0.0, v[:-1]])
+    length = np.where(base, c, c - np.r_[0.0, c[:-1]])
+    del c
     with np.errstate(divide="ignore", invalid="ignore"):
-        slope = np.where(rank == 0, np.inf, gain / length)
-    return hh, length, gain, slope, rank
+        v = problem.value[vert]
+        slope = np.where(base, np.inf, (v - np.r_[0.0, v[:-1]]) / length)
+    return _Segments(hh, length, slope, base)
 
 
-def _greedy(problem: Laminar, hull: Hull, top: int) -> tuple[_Items, np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+def _greedy(problem: Laminar, hull: Hull, top: int) -> tuple[_Items, np.ndarray, np.ndarray, _Segments]:
     """Pay segments level by level from the leaves up to depth ``top`` (inclusive).
 
     Returns the segments left unpaid (in slope order, with their node at depth ``top``), per-node money spent
-    and cutoff slope, and the segment arrays (hh, length, gain, slope, rank)."""
-    hh, length, gain, slope, rank = _segments(problem, hull)
+    and cutoff slope, and the segments."""
+    seg = _segments(problem, hull)
+    length, slope = seg.length, seg.slope
+    ancestors = problem.ancestors.astype(np.int32) if len(problem.budget) < 2**31 else problem.ancestors
     paid = np.flatnonzero(length > 0)  # free base plans need no money
     order = paid[np.argsort(-slope[paid])]  # strictly decreasing within a household, so no tie-break is needed
-    leaf = problem.hh_node[hh[order]]
+    del paid
+    if len(length) < 2**31:
+        order = order.astype(np.int32)
+    if (ancestors[problem.hh_node, problem.depth - 1] != problem.hh_node).any():
+        raise InputError("every household must sit on a node of the deepest level (a village)")
+    leaf = problem.hh_node.astype(ancestors.dtype)[seg.hh[order]]
     live = _Items(item=order, node=leaf, left=length[order])
     n_nodes = len(problem.budget)
     spent = np.zeros(n_nodes)
     cutoff = np.zeros(n_nodes)
     for level in range(problem.depth - 1, top - 1, -1):
-        node = problem.ancestors[:, level][live.node]
+        node = ancestors[:, level][live.node]
         room = problem.budget[node]
         cum = pd.Series(live.left).groupby(node, sort=False).cumsum().to_numpy()
         before = cum - live.left
@@ -244,14 +275,7 @@ def _greedy(problem: Laminar, hull: Hull, top: int) -> tuple[_Items, np.ndarray,
         cutoff[node[first]] = slope[live.item[first]]
         alive = left > 0
         live = _Items(item=live.item[alive], node=node[alive], left=left[alive])
-    return live, spent, cutoff, (hh, length, gain, slope, rank)
-
-
-def _bought(length: np.ndarray, live: _Items) -> np.ndarray:
-    """Money paid per segment: all of it, except for the segments still unpaid."""
-    bought = length.copy()
-    bought[live.item] -= live.left
-    return bought
+    return live, spent, cutoff, seg
 
 
 def _prices(problem: Laminar, cutoff: np.ndarray) -> np.ndarray:
@@ -266,20 +290,21 @@ def solve_laminar(problem: Laminar) -> LaminarSolution:
     """The exact LP optimum of a laminar budget problem (raises :class:`InfeasibleError` when the budgets
     cannot pay every household's cheapest plan)."""
     hull = concave_hulls(problem.plan_hh, problem.cost, problem.value, problem.n_households)
-    live, spent, cutoff, (hh, length, gain, slope, rank) = _greedy(problem, hull, 0)
-    base_left = live.left[rank[live.item] == 0]
+    live, spent, cutoff, seg = _greedy(problem, hull, 0)
+    base_left = live.left[seg.base[live.item]]
     if len(base_left):
         raise InfeasibleError(
             f"infeasible: {len(base_left):,} household(s) cannot be paid their cheapest plan; "
             f"{base_left.sum():,.4f} money units short in total"
         )
-    bought = _bought(length, live)
     # households buy a prefix of their segments: full ones, then at most one in part
-    full = bought >= length * (1 - REL_TOL)
-    n_full = np.bincount(hh, weights=(full & (rank > 0)).astype(float), minlength=problem.n_households).astype(np.int64)
-    part = ~full & (bought > 0) & (rank > 0)
+    length = seg.length
+    left = np.zeros(len(length))
+    left[live.item] = live.left
+    n_full = np.bincount(seg.hh, weights=(~seg.base & (left == 0)).astype(float), minlength=problem.n_households).astype(np.int64)
+    part = np.flatnonzero(~seg.base & (left > 0) & (left < length))
     theta = np.zeros(problem.n_households)
-    theta[hh[part]] = bought[part] / length[part]
+    theta[seg.hh[part]] = (length[part] - left[part]) / length[part]
     plan = hull.vertex[hull.start[:-1] + n_full]
     nxt = np.full(problem.n_households, -1, dtype=np.int64)
     more = hull.start[:-1] + n_full + 1 < hull.start[1:]
@@ -439,10 +464,13 @@ def value_curves(problem: Laminar, level: int, unit: float = 1.0) -> pd.DataFram
     point of a node is where its own budgets have paid everything they can, ``money`` > 0 there when the
     node's households still need money for their cheapest plans). Budgets above ``level`` are ignored."""
     hull = concave_hulls(problem.plan_hh, problem.cost, problem.value, problem.n_households)
-    live, _, _, (hh, length, gain, slope, rank) = _greedy(problem, hull, level)
-    bought = _bought(length, live)
+    live, _, _, seg = _greedy(problem, hull, level)
+    paid = seg.length.copy()
+    paid[live.item] -= live.left
     hh_top = problem.ancestors[problem.hh_node, level]
-    got = np.bincount(hh, weights=gain * bought / np.where(length > 0, length, 1.0), minlength=problem.n_households)
+    gain = np.zeros(len(paid))
+    gain[~seg.base] = seg.slope[~seg.base] * paid[~seg.base]
+    got = np.bincount(seg.hh, weights=gain, minlength=problem.n_households)
     base = problem.value[hull.vertex[hull.start[:-1]]]
     nodes = np.unique(hh_top)
     v0 = pd.Series(base + got).groupby(hh_top).sum().reindex(nodes).to_numpy()
@@ -450,13 +478,13 @@ def value_curves(problem: Laminar, level: int, unit: float = 1.0) -> pd.DataFram
     node = live.node
     order = np.argsort(node, kind="stable")
     node, item, left = node[order], live.item[order], live.left[order]
-    mandatory = rank[item] == 0
+    mandatory = seg.base[item]
     need = np.bincount(np.searchsorted(nodes, node[mandatory]), weights=left[mandatory], minlength=len(nodes))
     opt = ~mandatory
     node, item, left = node[opt], item[opt], left[opt]
     g = np.searchsorted(nodes, node)
     money = need[g] + _group_cumsum(left, g)
-    value = v0[g] + _group_cumsum(left * slope[item], g)
+    value = v0[g] + _group_cumsum(left * seg.slope[item], g)
     out = pd.DataFrame(
         {
             "node": np.concatenate([nodes, node]),
