@@ -49,6 +49,7 @@ from .contract import (
     Skill,
 )
 from .outputs import atomic_write_text, replace_dir
+from .partitioned import SPLIT_TABLES, partition_dir
 from .structured import Laminar
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -88,7 +89,6 @@ ROOT_ID = "CN"
 ROOT_NAME = "Central government"
 PARTNER_LETTER = "E"  # eastern partner province of east-west paired assistance
 PARTNER_TITLE = "Eastern partner"
-
 
 
 @dataclass(frozen=True)
@@ -310,10 +310,6 @@ def write_tables(tables: dict[str, pd.DataFrame], out: Path) -> None:
         atomic_write_text(Path(out) / f"{name}.csv", df.to_csv(index=False, lineterminator="\n"))
 
 
-PARTITIONED = ("households", "projects", "helpers")  # written per county: <table>/province=<id>/county=<id>/part-0.parquet
-WHOLE = ("regions", "measures", "funds")  # written as <table>.parquet
-
-
 def generate_partitioned(
     households: int,
     out: Path,
@@ -352,7 +348,7 @@ def generate_partitioned(
     try:
         for name, df in whole.items():
             _write_parquet(df, tmp / f"{name}.parquet")
-        counts = {name: len(df) for name, df in whole.items()} | dict.fromkeys(PARTITIONED, 0)
+        counts = {name: len(df) for name, df in whole.items()} | dict.fromkeys(SPLIT_TABLES, 0)
         # id widths fixed in advance from upper bounds, so that every county writes ids of the same width
         helpers_bound = int(households * HELPER_COVER[1] / HELPER_CAPACITY[0]) + len(tree.ids[Level.TOWNSHIP]) + 3 * (n_villages + n_counties)
         widths = {
@@ -370,7 +366,7 @@ def generate_partitioned(
                 "projects": _projects(sub, crng, first=counts["projects"] + 1, width=widths["projects"]),
                 "helpers": _helpers(sub, [np.zeros(int(is_paired[c]), dtype=np.int64)], crng, first=counts["helpers"] + 1, width=widths["helpers"]),
             }
-            part = f"province={province[c]}/county={tree.ids[Level.COUNTY][c]}"
+            part = partition_dir(province[c], tree.ids[Level.COUNTY][c])
             for name, df in tables.items():
                 _write_parquet(df[[col.name for col in TABLES[name]]].reset_index(drop=True), tmp / name / part / "part-0.parquet")
                 counts[name] += len(df)

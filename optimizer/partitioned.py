@@ -28,6 +28,11 @@ WHOLE_TABLES = ("regions", "measures", "funds")
 ANCESTOR_COLUMNS = ("province", "city", "county")
 
 
+def partition_dir(province: str, county: str) -> str:
+    """The folder of one county's rows inside a partitioned table."""
+    return f"province={province}/county={county}"
+
+
 def is_partitioned(folder: str | Path) -> bool:
     """Whether ``folder`` holds a partitioned instance (a ``households`` folder rather than a file)."""
     return (Path(folder) / "households").is_dir()
@@ -66,7 +71,7 @@ def load_partitioned(folder: str | Path, counties: Iterable[str] | None = None, 
     if wanted is not None:
         raw["regions"], raw["funds"] = _restricted(folder, wanted)
         county_rows = raw["regions"][raw["regions"]["level"] == 3]
-        places = [f"province={p}/county={c}" for p, c in zip(county_rows["province"], county_rows["region_id"]) if c in wanted]
+        places = [partition_dir(p, c) for p, c in zip(county_rows["province"], county_rows["region_id"]) if c in wanted]
     for table in SPLIT_TABLES:
         if not (folder / table).is_dir():
             problems.append(f"{folder}: missing {table}/ (partitioned by province and county)")
