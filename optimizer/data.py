@@ -75,9 +75,9 @@ def load_instance(folder: str | Path, allow_personal_columns: bool = False) -> I
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"data folder '{folder}' does not exist or is not a folder")
-    if (folder / "households").is_dir():  # partitioned Parquet (optimizer generate --partitioned)
-        from .partitioned import load_partitioned
+    from .partitioned import is_partitioned, load_partitioned  # it builds on this module
 
+    if is_partitioned(folder):  # partitioned Parquet (optimizer generate --partitioned)
         return load_partitioned(folder, allow_personal_columns=allow_personal_columns)
     raw: dict[str, pd.DataFrame] = {}
     hashes: dict[str, str] = {}

@@ -138,6 +138,8 @@ def test_value_curve_is_the_block_lp_with_extra_money() -> None:
     county = str(tree.ids[np.flatnonzero(tree.level == 3)[0]])
     curve = value_curve(inst, sc, plans, county)
     assert np.all(np.diff(curve.money) > 0)
+    assert curve.slope(curve.min_money) == pytest.approx((curve.value[1] - curve.value[0]) / (curve.money[1] - curve.money[0]) * MONEY_UNIT)
+    assert curve.slope(curve.money[-1] + 1.0) == 0.0
     slopes = np.diff(curve.value) / np.diff(curve.money)
     assert np.all(np.diff(slopes) <= 1e-12)  # concave
     block = block_relaxation(inst, sc, plans, county)
