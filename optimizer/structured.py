@@ -371,8 +371,7 @@ def fund_holders(instance: Instance) -> np.ndarray:
     ancestor of its targets (every yuan it may spend lies in that subtree)."""
     tree = instance.tree
     scopes = fund_scopes(instance)
-    n_funds = len(instance.funds)
-    holder = np.zeros(n_funds, dtype=np.int64)  # the root holds everything by default
+    holder = tree.ancestors[tree.pos(instance.funds["region_id"]), 0].copy()  # the root, unless a lower one fits
     fund = scopes["fund"].to_numpy()
     region = scopes["region"].to_numpy()
     for level in range(1, len(Level)):
