@@ -77,10 +77,15 @@ def load_instance(folder: str | Path, allow_personal_columns: bool = False, max_
 
     Columns that look like names, phone or ID-card numbers are refused unless ``allow_personal_columns``
     (they are then dropped: the optimizer needs none of them). A file larger than ``max_file_mb`` (MB of
-    10^6 bytes; for Parquet its uncompressed size) is refused before it is read."""
+    10^6 bytes; for Parquet its uncompressed size) is refused before it is read. A folder written as partitioned
+    Parquet (``households/`` a folder) is read by :func:`optimizer.partitioned.load_partitioned`."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"data folder '{folder}' does not exist or is not a folder")
+    from .partitioned import is_partitioned, load_partitioned  # it builds on this module
+
+    if is_partitioned(folder):  # partitioned Parquet (optimizer generate --partitioned)
+        return load_partitioned(folder, allow_personal_columns=allow_personal_columns)
     raw: dict[str, pd.DataFrame] = {}
     hashes: dict[str, str] = {}
     problems: list[str] = []

@@ -20,10 +20,17 @@ paired assistance, which covers roughly 55-70% of what every household's best pl
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from .contract import (
     ANY_CATEGORY,
@@ -41,7 +48,9 @@ from .contract import (
     Reach,
     Skill,
 )
-from .outputs import atomic_write_text
+from .outputs import atomic_write_text, replace_dir
+from .partitioned import SPLIT_TABLES, partition_dir
+from .structured import Laminar
 
 # ---------------------------------------------------------------------------------------------------------------
 # Region tree
@@ -80,6 +89,34 @@ ROOT_ID = "CN"
 ROOT_NAME = "Central government"
 PARTNER_LETTER = "E"  # eastern partner province of east-west paired assistance
 PARTNER_TITLE = "Eastern partner"
+
+
+@dataclass(frozen=True)
+class TreeShape:
+    """How households are grouped into regions: averages per village and county, counts per parent."""
+
+    households_per_village: int = HOUSEHOLDS_PER_VILLAGE
+    households_per_county: int = HOUSEHOLDS_PER_COUNTY
+    min_counties: int = MIN_COUNTIES
+    city_choices: tuple[int, ...] = CITY_CHOICES
+    city_shares: tuple[float, ...] = CITY_SHARES
+    counties_per_city: tuple[int, int] = COUNTIES_PER_CITY
+    townships_per_county: tuple[int, int] = TOWNSHIPS_PER_COUNTY
+
+
+COMPACT = TreeShape()  # small instances that still have all six levels (data/sample, tests)
+# the issue's national scale: with 30 million households and 31 provinces about 330 cities, 2,800 counties,
+# 39,000 townships and 500,000 villages (real counties are larger; villages hold 60 registered households)
+NATIONAL = TreeShape(
+    households_per_village=60,
+    households_per_county=10_700,
+    city_choices=(9, 10, 11, 12),
+    city_shares=(0.2, 0.3, 0.3, 0.2),
+    counties_per_city=(4, 14),
+    townships_per_county=(10, 18),
+)
+NATIONAL_HOUSEHOLDS = 30_000_000
+NATIONAL_PROVINCES = 31
 
 # ---------------------------------------------------------------------------------------------------------------
 # Households
@@ -273,6 +310,98 @@ def write_tables(tables: dict[str, pd.DataFrame], out: Path) -> None:
         atomic_write_text(Path(out) / f"{name}.csv", df.to_csv(index=False, lineterminator="\n"))
 
 
+def generate_partitioned(
+    households: int,
+    out: Path,
+    seed: int = 0,
+    provinces: int = 1,
+    shape: TreeShape | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, int]:
+    """Stream an instance to partitioned Parquet in ``out`` without holding all households in memory.
+
+    The region tree, the funds and the measures are built in memory (about 540,000 regions at national
+    scale); households, projects and helpers are then generated county by county, each county from its own
+    random stream (``SeedSequence(seed).spawn``), and written as
+    ``<table>/province=<id>/county=<id>/part-0.parquet``. ``regions.parquet`` carries extra ``province``,
+    ``city`` and ``county`` columns (the region's ancestors) so that a reader can take one county's subtree.
+    Same arguments, same bytes; the folder is replaced atomically. Returns the row count of every table.
+    This is another random stream than :func:`generate`: the same seed gives a different instance."""
+    if provinces < 1:
+        raise ValueError("provinces must be at least 1")
+    if households < provinces:
+        raise ValueError(f"households ({households}) must be at least the number of provinces ({provinces})")
+    say = progress or (lambda msg: None)
+    tree_seq, county_seq = np.random.SeedSequence(seed).spawn(2)
+    rng = np.random.default_rng(tree_seq)
+    tree = _Tree.build(households, provinces, rng, shape or COMPACT)
+    paired = _paired_counties(tree, rng)
+    whole = {"regions": tree.table(), "measures": measures_table(), "funds": _funds(tree, paired, rng)}
+    whole = {name: df[[c.name for c in TABLES[name]]].reset_index(drop=True) for name, df in whole.items()}
+    whole["regions"] = pd.concat([whole["regions"], pd.DataFrame(_ancestor_columns(tree))], axis=1)
+    n_counties, n_villages = len(tree.ids[Level.COUNTY]), len(tree.ids[Level.VILLAGE])
+    say(f"tree: {len(tree.ids[Level.CITY]):,} cities, {n_counties:,} counties, {len(tree.ids[Level.TOWNSHIP]):,} townships, {n_villages:,} villages")
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
+    try:
+        for name, df in whole.items():
+            _write_parquet(df, tmp / f"{name}.parquet")
+        counts = {name: len(df) for name, df in whole.items()} | dict.fromkeys(SPLIT_TABLES, 0)
+        # id widths fixed in advance from upper bounds, so that every county writes ids of the same width
+        helpers_bound = int(households * HELPER_COVER[1] / HELPER_CAPACITY[0]) + len(tree.ids[Level.TOWNSHIP]) + 3 * (n_villages + n_counties)
+        widths = {
+            "households": max(7, len(str(households))),
+            "projects": max(6, len(str(MAX_PROJECTS_PER_VILLAGE * n_villages))),
+            "helpers": max(6, len(str(helpers_bound))),
+        }
+        is_paired = np.zeros(n_counties, dtype=bool)
+        is_paired[np.concatenate(paired)] = True
+        province = tree.ids[Level.PROVINCE][tree.up(Level.COUNTY, Level.PROVINCE)]
+        for c, stream in enumerate(county_seq.spawn(n_counties)):
+            sub, crng = tree.county(c), np.random.default_rng(stream)
+            tables = {
+                "households": _households(sub, crng, first=counts["households"] + 1, width=widths["households"]),
+                "projects": _projects(sub, crng, first=counts["projects"] + 1, width=widths["projects"]),
+                "helpers": _helpers(sub, [np.zeros(int(is_paired[c]), dtype=np.int64)], crng, first=counts["helpers"] + 1, width=widths["helpers"]),
+            }
+            part = partition_dir(province[c], tree.ids[Level.COUNTY][c])
+            for name, df in tables.items():
+                _write_parquet(df[[col.name for col in TABLES[name]]].reset_index(drop=True), tmp / name / part / "part-0.parquet")
+                counts[name] += len(df)
+            if (c + 1) % 200 == 0 or c + 1 == n_counties:
+                say(f"{c + 1:,}/{n_counties:,} counties, {counts['households']:,} households")
+        replace_dir(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return counts
+
+
+PARQUET_ROW_GROUP = 16_384  # rows per row group: a reader filtering on a county skips most of a national table
+
+
+def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, row_group_size=PARQUET_ROW_GROUP)
+
+
+def _ancestor_columns(tree: _Tree) -> dict[str, np.ndarray]:
+    """Province, city and county id of every row of :meth:`_Tree.table` (empty above the region's level)."""
+    cols: dict[str, list[np.ndarray]] = {"province": [], "city": [], "county": []}
+    lv_of = {"province": Level.PROVINCE, "city": Level.CITY, "county": Level.COUNTY}
+    order = [Level.CENTRAL, Level.PROVINCE, None, Level.CITY, Level.COUNTY, Level.TOWNSHIP, Level.VILLAGE]  # None: partners
+    for level in order:
+        k = len(tree.partners) if level is None else len(tree.ids[level])
+        for name, up in lv_of.items():
+            if level is None or level < up:
+                cols[name].append(np.full(k, "", dtype=object))
+            else:
+                cols[name].append(tree.ids[up][tree.up(level, up)].astype(object))
+    return {name: np.concatenate(parts) for name, parts in cols.items()}
+
+
 def measures_table() -> pd.DataFrame:
     """The fixed measures catalogue; ``combines_with`` is derived from :data:`COMPLEMENTS` (hence symmetric)."""
     ids = list(MEASURES)
@@ -317,24 +446,25 @@ class _Tree:
         self.western = np.empty(0, dtype=bool)  # per province
 
     @classmethod
-    def build(cls, n: int, provinces: int, rng: np.random.Generator) -> _Tree:
+    def build(cls, n: int, provinces: int, rng: np.random.Generator, shape: TreeShape | None = None) -> _Tree:
         """Split ``n`` households top-down: provinces, counties (by size), cities, townships, villages."""
+        sh = shape or COMPACT
         t = cls()
         one = np.ones(1, dtype=np.int64)
         n_prov = _split(np.array([n]), np.array([provinces]), one, SPREAD["province"], rng)
         # counties per province scale with households; never more than the province's villages
-        v_prov = np.maximum(1, np.rint(n_prov / HOUSEHOLDS_PER_VILLAGE)).astype(np.int64)
-        c_prov = np.maximum(np.rint(n_prov / HOUSEHOLDS_PER_COUNTY), np.minimum(MIN_COUNTIES, v_prov // 4))
+        v_prov = np.maximum(1, np.rint(n_prov / sh.households_per_village)).astype(np.int64)
+        c_prov = np.maximum(np.rint(n_prov / sh.households_per_county), np.minimum(sh.min_counties, v_prov // 4))
         c_prov = np.clip(c_prov, 1, v_prov).astype(np.int64)
         # cities: 3-5 when that keeps 2-4 counties per city; more cities for big provinces, fewer for tiny ones
-        lo = -(-c_prov // COUNTIES_PER_CITY[1])
-        hi = np.maximum(lo, c_prov // COUNTIES_PER_CITY[0])
-        k_prov = np.clip(rng.choice(np.array(CITY_CHOICES), size=provinces, p=np.array(CITY_SHARES)), lo, hi)
+        lo = -(-c_prov // sh.counties_per_city[1])
+        hi = np.maximum(lo, c_prov // sh.counties_per_city[0])
+        k_prov = np.clip(rng.choice(np.array(sh.city_choices), size=provinces, p=np.array(sh.city_shares)), lo, hi)
         # households per county (the county is the sizing unit), then counties per city
-        n_county = _split(n_prov, c_prov, np.minimum(HOUSEHOLDS_PER_VILLAGE, n_prov // c_prov), SPREAD["county"], rng)
-        c_city = _split(c_prov, k_prov, np.minimum(COUNTIES_PER_CITY[0], c_prov // k_prov), SPREAD["city"], rng)
-        v_county = np.maximum(1, np.rint(n_county / HOUSEHOLDS_PER_VILLAGE)).astype(np.int64)
-        t_county = np.minimum(rng.integers(TOWNSHIPS_PER_COUNTY[0], TOWNSHIPS_PER_COUNTY[1] + 1, size=len(n_county)), v_county)
+        n_county = _split(n_prov, c_prov, np.minimum(sh.households_per_village, n_prov // c_prov), SPREAD["county"], rng)
+        c_city = _split(c_prov, k_prov, np.minimum(sh.counties_per_city[0], c_prov // k_prov), SPREAD["city"], rng)
+        v_county = np.maximum(1, np.rint(n_county / sh.households_per_village)).astype(np.int64)
+        t_county = np.minimum(rng.integers(sh.townships_per_county[0], sh.townships_per_county[1] + 1, size=len(n_county)), v_county)
         v_town = _split(v_county, t_county, np.ones_like(v_county), SPREAD["township"], rng)
         n_village = _split(n_county, v_county, np.minimum(VILLAGE_MIN_HOUSEHOLDS, n_county // v_county), SPREAD["village"], rng)
 
@@ -366,6 +496,26 @@ class _Tree:
         high = np.where(poor, POOR_SHARE_OF_RURAL[True][1], POOR_SHARE_OF_RURAL[False][1])
         share = rng.uniform(low, high)
         self.rural = np.ceil(self.hh[Level.VILLAGE] / share).astype(np.int64)
+
+    def county(self, c: int) -> _Tree:
+        """County ``c`` alone below its city: the levels above are complete (ids, parents), the county,
+        its townships and its villages are the only ones below (positions renumbered from 0)."""
+        sub = _Tree()
+        towns = np.searchsorted(self.parent[Level.TOWNSHIP], [c, c + 1])
+        villages = np.searchsorted(self.parent[Level.VILLAGE], towns)
+        t_sl, v_sl = slice(*towns), slice(*villages)
+        for level in (Level.CENTRAL, Level.PROVINCE, Level.CITY):
+            sub.ids[level], sub.parent[level], sub.hh[level] = self.ids[level], self.parent[level], self.hh[level]
+        sub.ids[Level.COUNTY], sub.parent[Level.COUNTY] = self.ids[Level.COUNTY][c : c + 1], self.parent[Level.COUNTY][c : c + 1]
+        sub.hh[Level.COUNTY] = self.hh[Level.COUNTY][c : c + 1]
+        sub.ids[Level.TOWNSHIP], sub.hh[Level.TOWNSHIP] = self.ids[Level.TOWNSHIP][t_sl], self.hh[Level.TOWNSHIP][t_sl]
+        sub.parent[Level.TOWNSHIP] = np.zeros(towns[1] - towns[0], dtype=np.int64)
+        sub.ids[Level.VILLAGE], sub.hh[Level.VILLAGE] = self.ids[Level.VILLAGE][v_sl], self.hh[Level.VILLAGE][v_sl]
+        sub.parent[Level.VILLAGE] = self.parent[Level.VILLAGE][v_sl] - towns[0]
+        sub.village_flags = {k: v[v_sl] for k, v in self.village_flags.items()}
+        sub.rural = self.rural[v_sl]
+        sub.partners, sub.western = self.partners, self.western
+        return sub
 
     def up(self, level: Level, to: Level) -> np.ndarray:
         """For every region of ``level``, the position of its ancestor at level ``to``."""
@@ -479,8 +629,9 @@ def _draw(shares: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.minimum((u[:, None] >= cum).sum(axis=1), cum.shape[1] - 1)
 
 
-def _households(tree: _Tree, rng: np.random.Generator) -> pd.DataFrame:
-    """Poor households, village by village; cause first, then the attributes that must agree with it."""
+def _households(tree: _Tree, rng: np.random.Generator, first: int = 1, width: int = 7) -> pd.DataFrame:
+    """Poor households, village by village; cause first, then the attributes that must agree with it.
+    Ids count from ``first`` with at least ``width`` digits."""
     per_village = tree.hh[Level.VILLAGE]
     n = int(per_village.sum())
     v = np.repeat(np.arange(len(per_village)), per_village)
@@ -540,7 +691,7 @@ def _households(tree: _Tree, rng: np.random.Generator) -> pd.DataFrame:
 
     return pd.DataFrame(
         {
-            "household_id": _numbered("H", np.arange(1, n + 1), 7),
+            "household_id": _numbered("H", np.arange(first, first + n), width),
             "village_id": tree.ids[Level.VILLAGE][v],
             "size": size.astype(np.int64),
             "income_per_capita": income.round(INCOME_DECIMALS),
@@ -562,8 +713,9 @@ def _households(tree: _Tree, rng: np.random.Generator) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _projects(tree: _Tree, rng: np.random.Generator) -> pd.DataFrame:
-    """0-3 candidate projects per village, each tied to a need of the village (gaps, zones, tourism assets)."""
+def _projects(tree: _Tree, rng: np.random.Generator, first: int = 1, width: int = 6) -> pd.DataFrame:
+    """0-3 candidate projects per village, each tied to a need of the village (gaps, zones, tourism assets).
+    Ids count from ``first`` with at least ``width`` digits."""
     f = tree.village_flags
     nv = len(tree.ids[Level.VILLAGE])
     qualifies = {
@@ -601,7 +753,7 @@ def _projects(tree: _Tree, rng: np.random.Generator) -> pd.DataFrame:
     df = df.sort_values(["village", "key"], kind="stable")
     df = df[df.groupby("village").cumcount() < MAX_PROJECTS_PER_VILLAGE]
     df = df.sort_values(["village", "order"], kind="stable").reset_index(drop=True)
-    df["project_id"] = _numbered("J", np.arange(1, len(df) + 1), 6)
+    df["project_id"] = _numbered("J", np.arange(first, first + len(df)), width)
     df["village_id"] = tree.ids[Level.VILLAGE][df["village"].to_numpy()]
     return df
 
@@ -746,7 +898,7 @@ def _skills(k: int, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return labels[mask]
 
 
-def _helpers(tree: _Tree, paired_counties: list[np.ndarray], rng: np.random.Generator) -> pd.DataFrame:
+def _helpers(tree: _Tree, paired_counties: list[np.ndarray], rng: np.random.Generator, first: int = 1, width: int = 6) -> pd.DataFrame:
     """Household helpers per township (capacity ~95% of need overall), first secretaries and work teams
     for poor villages, and cadres seconded by the eastern partners to their paired counties."""
     frames = []
@@ -819,7 +971,7 @@ def _helpers(tree: _Tree, paired_counties: list[np.ndarray], rng: np.random.Gene
         )
     )
     out = pd.concat(frames, ignore_index=True)
-    out.insert(0, "helper_id", _numbered("W", np.arange(1, len(out) + 1), 6))
+    out.insert(0, "helper_id", _numbered("W", np.arange(first, first + len(out)), width))
     return out
 
 
@@ -831,3 +983,54 @@ def _home(tree: _Tree, level: Level, pos: np.ndarray, home_level: np.ndarray) ->
         home[sel] = tree.ids[Level(int(lv))][tree.up(level, Level(int(lv)))[pos[sel]]]
     return home.astype(str)
 
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Laminar benchmark family (DESIGN §4): the generator's tree, synthetic plans, one budget per region
+# ---------------------------------------------------------------------------------------------------------------
+LAMINAR_PLANS = 5  # plans per household, the empty plan included
+LAMINAR_MONEY_SHARE = 0.55  # money over all levels / what every household's dearest plan would cost
+LAMINAR_STEP = (0.8, 0.5)  # cost steps between plans: log-normal median (10,000 yuan) and sigma
+LAMINAR_RESPONSE = (0.3, 1.5)  # value of plan k = 1 - (1 - v0) exp(-a cost_k), a uniform in this range
+LAMINAR_NOISE = 0.03  # additive noise on values (puts some plans below the concave hull)
+
+
+def laminar_instance(households: int, seed: int = 0, plans_per_household: int = LAMINAR_PLANS) -> Laminar:
+    """A laminar budget problem shaped like our instances: the generator's region tree (villages of about 50
+    households), ``plans_per_household`` plans per household (the first costs nothing), money held at every
+    region of all six levels (shares as :data:`LEVEL_SHARE`), about 55% of what the dearest plans would cost.
+    Money in units of 10,000 yuan; vectorized, so 10 million households fit."""
+    rng = np.random.default_rng(seed)
+    provinces = int(np.clip(households // 50_000, 1, 31))
+    tree = _Tree.build(households, provinces, rng)
+    levels = list(Level)
+    offset = np.cumsum([0] + [len(tree.ids[lv]) for lv in levels])
+    n_nodes = int(offset[-1])
+    ancestors = np.full((n_nodes, len(levels)), -1, dtype=np.int64)
+    for lv in levels:
+        own = np.arange(len(tree.ids[lv]))
+        rows = offset[lv] + own
+        for up in levels[: lv + 1]:
+            ancestors[rows, up] = offset[up] + tree.up(lv, up)
+    n_v = tree.hh[Level.VILLAGE]
+    hh_node = offset[Level.VILLAGE] + np.repeat(np.arange(len(n_v)), n_v)
+    n, k = households, plans_per_household
+    v0 = rng.uniform(0.02, 0.3, size=n)
+    steps = rng.lognormal(np.log(LAMINAR_STEP[0]), LAMINAR_STEP[1], size=(n, k - 1))
+    cost = np.concatenate([np.zeros((n, 1)), np.cumsum(steps, axis=1)], axis=1)
+    a = rng.uniform(*LAMINAR_RESPONSE, size=n)
+    value = 1.0 - (1.0 - v0[:, None]) * np.exp(-a[:, None] * cost)
+    value[:, 1:] = np.clip(value[:, 1:] + rng.normal(0.0, LAMINAR_NOISE, size=(n, k - 1)), 0.0, 1.0)
+    total = LAMINAR_MONEY_SHARE * cost[:, -1].sum()
+    budget = np.zeros(n_nodes)
+    for lv in levels:
+        weight = tree.hh[lv] * rng.uniform(*LEVEL_NOISE, size=len(tree.hh[lv]))
+        budget[offset[lv] : offset[lv + 1]] = total * LEVEL_SHARE[lv] * weight / weight.sum()
+    return Laminar(
+        plan_hh=np.repeat(np.arange(n), k),
+        cost=cost.ravel(),
+        value=value.ravel(),
+        hh_node=hh_node,
+        ancestors=ancestors,
+        budget=budget,
+    )

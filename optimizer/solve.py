@@ -23,11 +23,12 @@ from .errors import InfeasibleError, InputError, NoSolutionError
 from .helpers import assign_helpers
 from .limits import check_memory, plans_memory_mb, solve_memory_mb
 from .model import MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, add_churn_cap, build_model
-from .plans import build_plans, build_templates
+from .plans import Plans, build_plans, build_templates
 from .result import Result, build_result
 from .scenario import Scenario
 from .solvers import SolveOptions, SolverOutput, Status, get_backend
 from .storage import load_source, redact
+from .structured import structured_bound
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,10 @@ def solve(
     timings["plans"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    relaxed = _structured_bound(instance, scenario, plans)
+    timings["structured_bound"] = time.perf_counter() - t
+
+    t = time.perf_counter()
     check_memory(f"building and solving the model of {len(plans.table):,} plans", solve_memory_mb(n_h, len(plans.table)), n_h, scenario)
     model, index = build_model(instance, scenario, plans)
     churn_info: dict[str, int] = {}
@@ -126,6 +131,7 @@ def solve(
     result = build_result(instance, scenario, plans, index, model, sol, duals, backend_version=backend.version(), timings=timings)
     result.manifest["warm_start"] = warm
     result.manifest["method"] = "monolithic"
+    result.manifest["structured_bound"] = relaxed
     if scenario.helpers.assign and len(instance.helpers):
         t = time.perf_counter()
         result.attach_helpers(assign_helpers(instance, result.households))
@@ -165,6 +171,17 @@ def _solve_decomposed(
     timings["total"] = time.perf_counter() - t0
     result.manifest["timings"] = {k: round(v, 3) for k, v in timings.items()}
     return result
+
+
+def _structured_bound(instance: Instance, scenario: Scenario, plans: Plans) -> float | None:
+    """The laminar relaxation's bound (DESIGN §4), a valid upper bound found without a solver; None in
+    min_cost mode or when even the relaxation cannot pay the floors (the LP then diagnoses it)."""
+    if scenario.mode != "max_lifted":
+        return None
+    try:
+        return structured_bound(instance, scenario, plans)
+    except InfeasibleError:
+        return None
 
 
 def optimize(model: LinearModel, index: ModelIndex, instance: Instance, scenario: Scenario, say: Progress, warm: bool = False) -> Solution:

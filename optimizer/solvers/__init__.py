@@ -43,6 +43,7 @@ class SolveOptions:
     keep: bool = False  # LP only: keep this LP so that a later ``warm`` solve of the same matrix can start from it
     warm: bool = False  # LP only: re-solve the kept LP with new column bounds (backends without it solve cold)
     verbose: bool = False
+    algorithm: str = "auto"  # LP only: "simplex", "ipm" or "ipm-no-crossover" (HiGHS; other backends ignore it)
 
 
 @dataclass(frozen=True)

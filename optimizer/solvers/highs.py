@@ -61,6 +61,9 @@ class HighsBackend:
         h.setOptionValue("random_seed", int(options.seed))
         if options.threads:
             h.setOptionValue("threads", int(options.threads))
+        if not is_mip and options.algorithm != "auto":
+            h.setOptionValue("solver", "simplex" if options.algorithm == "simplex" else "ipm")
+            h.setOptionValue("run_crossover", "off" if options.algorithm == "ipm-no-crossover" else "on")
         if is_mip and options.start is not None:
             sol = highspy.HighsSolution()
             sol.col_value = np.asarray(options.start, dtype=float)

@@ -1,0 +1,136 @@
+"""Read an input folder written as partitioned Parquet (``optimizer generate --partitioned``), whole or for
+a set of counties, so that a worker can load one county without reading the others.
+
+Layout: ``regions.parquet`` (with ``province``, ``city`` and ``county`` ancestor columns), ``measures.parquet``,
+``funds.parquet``, and ``households``, ``projects`` and ``helpers`` as Hive-partitioned datasets
+``<table>/province=<id>/county=<id>/*.parquet``. County filters are pyarrow dataset filters on the partition
+columns, so only the chosen counties' files are opened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from .contract import LIST_SEP
+from .data import Instance, _personal_columns, build_instance, file_sha256
+from .errors import InputError
+
+PARTITION = ds.partitioning(pa.schema([("province", pa.string()), ("county", pa.string())]), flavor="hive")
+SPLIT_TABLES = ("households", "projects", "helpers")
+WHOLE_TABLES = ("regions", "measures", "funds")
+ANCESTOR_COLUMNS = ("province", "city", "county")
+
+
+def partition_dir(province: str, county: str) -> str:
+    """The folder of one county's rows inside a partitioned table."""
+    return f"province={province}/county={county}"
+
+
+def is_partitioned(folder: str | Path) -> bool:
+    """Whether ``folder`` holds a partitioned instance (a ``households`` folder rather than a file)."""
+    return (Path(folder) / "households").is_dir()
+
+
+def partition_counties(folder: str | Path) -> list[str]:
+    """Ids of the counties that have a household partition, in order (from the folder names alone)."""
+    return sorted(p.name.split("=", 1)[1] for p in (Path(folder) / "households").glob("province=*/county=*") if p.is_dir())
+
+
+def load_partitioned(folder: str | Path, counties: Iterable[str] | None = None, allow_personal_columns: bool = False) -> Instance:
+    """Load a partitioned instance, whole (``counties`` None) or restricted to ``counties``.
+
+    Restricted, the instance holds those counties' subtrees and their ancestors, their households,
+    projects and helpers, every fund held in a kept region, and paired-assistance funds whose targets
+    include kept regions (targets outside them are dropped). Funds held above the counties keep their
+    full amount: how much of it these counties may use is for the caller (the decomposition) to decide."""
+    folder = Path(folder)
+    if not is_partitioned(folder):
+        raise InputError(f"'{folder}' is not a partitioned instance (no households/ folder)")
+    wanted = None if counties is None else sorted(set(counties))
+    problems: list[str] = []
+    hashes: dict[str, str] = {}
+    raw: dict[str, pd.DataFrame] = {}
+    for table in WHOLE_TABLES:
+        path = folder / f"{table}.parquet"
+        if not path.is_file():
+            problems.append(f"{folder}: missing {table}.parquet")
+            continue
+        hashes[path.name] = file_sha256(path)
+        if wanted is None or table == "measures":
+            raw[table] = pq.read_table(path).to_pandas()
+    if problems:
+        raise InputError(problems)
+    places = None
+    if wanted is not None:
+        raw["regions"], raw["funds"] = _restricted(folder, wanted)
+        county_rows = raw["regions"][raw["regions"]["level"] == 3]
+        places = [partition_dir(p, c) for p, c in zip(county_rows["province"], county_rows["region_id"]) if c in wanted]
+    for table in SPLIT_TABLES:
+        if not (folder / table).is_dir():
+            problems.append(f"{folder}: missing {table}/ (partitioned by province and county)")
+            continue
+        raw[table], files = _read_split(folder / table, wanted, places)
+        hashes.update({str(f.relative_to(folder)): file_sha256(f) for f in files})
+    if problems:
+        raise InputError(problems)
+    raw["regions"] = raw["regions"].drop(columns=[c for c in ANCESTOR_COLUMNS if c in raw["regions"].columns])
+    for table, df in raw.items():
+        personal = _personal_columns(table, df)
+        if personal and not allow_personal_columns:
+            problems.append(
+                f"{table}: column(s) {', '.join(personal)} look like personal data (names, phone or ID-card numbers); "
+                "remove them (the optimizer needs only opaque ids) or pass allow_personal_columns=True"
+            )
+        raw[table] = df.drop(columns=personal)
+    if problems:
+        raise InputError(problems)
+    label = str(folder) if wanted is None else f"{folder} (counties {', '.join(wanted[:5])}{', ...' if len(wanted) > 5 else ''})"
+    return build_instance(raw, source=label, hashes=hashes)
+
+
+def _read_split(base: Path, counties: list[str] | None, places: list[str] | None) -> tuple[pd.DataFrame, list[Path]]:
+    """One partitioned table, files in path order (so rows come out in the writer's order), filtered on the
+    county partition column (``places``: the counties' partition folders, when known); the partition
+    columns are dropped."""
+    pattern = ["province=*/county=*"] if places is None else sorted(places)
+    files = sorted(f for p in pattern for f in base.glob(f"{p}/*.parquet"))
+    dataset = ds.dataset([str(f) for f in files], format="parquet", partitioning=PARTITION, partition_base_dir=str(base))
+    expr = None if counties is None else ds.field("county").isin(counties)
+    used = [Path(f.path) for f in dataset.get_fragments(filter=expr)] if expr is not None else files
+    table = dataset.to_table(filter=expr)
+    df = table.drop_columns([c for c in ("province", "county") if c in table.column_names]).to_pandas()
+    return df, used
+
+
+def _restricted(folder: Path, counties: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Regions and funds for a set of counties, read with row filters (the national tables stay on disk): the
+    counties' subtrees, their ancestors, the funds held there or targeting them, and those funds' holders."""
+    regions_path, funds_path = folder / "regions.parquet", folder / "funds.parquet"
+    inside = pq.read_table(regions_path, filters=[("county", "in", counties)]).to_pandas()
+    unknown = sorted(set(counties) - set(inside.loc[inside["level"] == 3, "region_id"]))
+    if unknown:
+        raise InputError(f"{folder}: unknown county id(s) {', '.join(map(repr, unknown[:10]))}")
+    upper_ids = sorted((set(inside["province"]) | set(inside["city"])) - {""})
+    upper = pq.read_table(regions_path, filters=[[("region_id", "in", upper_ids)], [("parent_id", "=", "")]]).to_pandas()
+    kept_ids = set(inside["region_id"]) | set(upper["region_id"])
+    funds = pq.read_table(funds_path, filters=[[("region_id", "in", sorted(kept_ids))], [("targets", "!=", "")]]).to_pandas()
+    targets = funds["targets"].fillna("").astype(str)
+    has_targets = targets.str.strip() != ""
+    restricted = targets.copy()
+    for i in np.flatnonzero(has_targets.to_numpy()):  # one per paired-assistance fund
+        restricted.iat[i] = LIST_SEP.join(t for t in (x.strip() for x in targets.iat[i].split(LIST_SEP)) if t in kept_ids)
+    reaches = np.where(has_targets, restricted != "", funds["region_id"].isin(kept_ids))
+    funds = funds[reaches].assign(targets=restricted[reaches]).reset_index(drop=True)
+    holders = sorted(set(funds["region_id"]) - kept_ids)  # e.g. the eastern partner of a paired fund
+    parts = [inside, upper]
+    if holders:
+        parts.append(pq.read_table(regions_path, filters=[("region_id", "in", holders)]).to_pandas())
+    regions = pd.concat(parts, ignore_index=True).sort_values("level", kind="stable").reset_index(drop=True)
+    return regions, funds

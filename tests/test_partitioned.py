@@ -1,0 +1,95 @@
+"""The streaming generator (partitioned Parquet by province and county) and its loader."""
+
+from __future__ import annotations
+
+import filecmp
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import ROOT
+from optimizer import load_instance, solve, verify
+from optimizer.generate import NATIONAL, _Tree, generate, generate_partitioned
+from optimizer.partitioned import load_partitioned, partition_counties
+from optimizer.scenario import Scenario
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("part") / "data"
+    generate_partitioned(3000, out, seed=4, provinces=2)
+    return out
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def test_same_seed_same_bytes_from_the_cli_and_the_api(folder: Path, tmp_path: Path) -> None:
+    cli = tmp_path / "cli"
+    cmd = [sys.executable, "-m", "optimizer.cli", "generate", "--households", "3000", "--provinces", "2", "--seed", "4", "--partitioned", "--out", str(cli)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    names = _files(folder)
+    assert names == _files(cli)
+    assert any(n.startswith("households/province=P02/county=P02C") for n in names)
+    _, mismatch, errors = filecmp.cmpfiles(folder, cli, names, shallow=False)
+    assert mismatch == [] and errors == []
+    other = tmp_path / "other"
+    generate_partitioned(3000, other, seed=5, provinces=2)
+    assert not filecmp.cmp(folder / "regions.parquet", other / "regions.parquet", shallow=False)
+
+
+def test_the_in_memory_generator_still_writes_the_sample(tmp_path: Path) -> None:
+    generate(20000, seed=2020, out=tmp_path)
+    names = sorted(p.name for p in (ROOT / "data" / "sample").iterdir())
+    _, mismatch, errors = filecmp.cmpfiles(tmp_path, ROOT / "data" / "sample", names, shallow=False)
+    assert mismatch == [] and errors == []
+
+
+def test_county_filter_returns_exactly_that_countys_rows(folder: Path) -> None:
+    whole = load_instance(folder)
+    counties = partition_counties(folder)
+    assert len(counties) == int((whole.tree.level == 3).sum())
+    tree = whole.tree
+    hh_county = tree.ids.to_numpy()[tree.ancestors[tree.pos(whole.households["village_id"]), 3]]
+    for county in (counties[0], counties[-1]):
+        one = load_partitioned(folder, [county])
+        expected = whole.households[hh_county == county].reset_index(drop=True)
+        pd.testing.assert_frame_equal(one.households.reset_index(drop=True), expected)
+        proj_county = tree.ids.to_numpy()[tree.ancestors[tree.pos(whole.projects["village_id"]), 3]]
+        assert list(one.projects["project_id"]) == list(whole.projects.loc[proj_county == county, "project_id"])
+        # the county's subtree and its ancestors, nothing of the other counties
+        assert set(one.regions["region_id"]) >= {county} and not set(one.regions["region_id"]) & (set(counties) - {county})
+        mine = whole.funds[whole.funds["region_id"].str.startswith(county)]
+        assert set(mine["fund_id"]) <= set(one.funds["fund_id"])
+    pair = load_partitioned(folder, counties[:2])
+    assert pair.n_households == int(np.isin(hh_county, counties[:2]).sum())
+
+
+def test_a_partitioned_instance_loads_solves_and_verifies(folder: Path) -> None:
+    scenario = Scenario.model_validate({"name": "part", "data": str(folder), "solver": {"gap": 1e-3}})
+    result = solve(scenario)
+    verify(result)
+    assert result.manifest["households"] == 3000
+    assert result.manifest["structured_bound"] >= result.manifest["lp_bound"] * (1 - 1e-9)
+    one = load_partitioned(folder, partition_counties(folder)[:1])
+    verify(solve(scenario, one))
+
+
+def test_unknown_county_is_a_clear_error(folder: Path) -> None:
+    from optimizer.errors import InputError
+
+    with pytest.raises(InputError, match="unknown county"):
+        load_partitioned(folder, ["NOPE"])
+
+
+def test_national_shape_gives_the_issues_region_counts() -> None:
+    tree = _Tree.build(30_000_000, 31, np.random.default_rng(0), NATIONAL)
+    count = {lv: len(tree.ids[lv]) for lv in tree.ids}
+    assert 300 <= count[2] <= 360 and 2_600 <= count[3] <= 3_000
+    assert 36_000 <= count[4] <= 44_000 and 450_000 <= count[5] <= 550_000
