@@ -1,27 +1,52 @@
-"""OR-Tools linear solver wrapper: SCIP for the MIP, GLOP for LPs (and their duals).
+"""OR-Tools backend: SCIP for the MIP, GLOP for LPs (and their duals), built from the sparse arrays in one call.
 
 CP-SAT is not offered: it needs integer data, and this model has fractional costs and continuous flows.
 """
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 from ortools.init.python import init
-from ortools.linear_solver import pywraplp
+from ortools.linear_solver.python import model_builder_helper as mbh
 
 from ..model import LinearModel
 from . import SolveOptions, SolverOutput, Status
 
 _STATUS = {
-    pywraplp.Solver.OPTIMAL: Status.OPTIMAL,
-    pywraplp.Solver.FEASIBLE: Status.FEASIBLE,
-    pywraplp.Solver.INFEASIBLE: Status.INFEASIBLE,
-    pywraplp.Solver.UNBOUNDED: Status.UNBOUNDED,
-    pywraplp.Solver.NOT_SOLVED: Status.TIME_LIMIT,
-    pywraplp.Solver.ABNORMAL: Status.ERROR,
+    mbh.SolveStatus.OPTIMAL: Status.OPTIMAL,
+    mbh.SolveStatus.FEASIBLE: Status.FEASIBLE,
+    mbh.SolveStatus.INFEASIBLE: Status.INFEASIBLE,
+    mbh.SolveStatus.UNBOUNDED: Status.UNBOUNDED,
+    mbh.SolveStatus.NOT_SOLVED: Status.TIME_LIMIT,
 }
+
+
+def _build(model: LinearModel, col_lo: np.ndarray, col_hi: np.ndarray, integer: np.ndarray) -> mbh.ModelBuilderHelper:
+    """The model as an OR-Tools model; ``integer`` marks the columns kept integral."""
+    helper = mbh.ModelBuilderHelper()
+    c = np.asarray(model.c, dtype=float)
+    helper.fill_model_from_sparse_data(
+        np.asarray(col_lo, dtype=float),
+        np.asarray(col_hi, dtype=float),
+        c,
+        np.asarray(model.row_lo, dtype=float),
+        np.asarray(model.row_hi, dtype=float),
+        model.A.tocsr().astype(float),
+    )
+    for j in np.flatnonzero(integer):  # one call per integer column: the helper has no array setter for it
+        helper.set_var_integrality(int(j), True)
+    helper.set_maximize(model.sense == "max")
+    return helper
+
+
+def _run(helper: mbh.ModelBuilderHelper, solver_name: str, time_limit: float, params: str, verbose: bool) -> mbh.ModelSolverHelper:
+    solver = mbh.ModelSolverHelper(solver_name)
+    solver.set_time_limit_in_seconds(max(float(time_limit), 0.001))
+    if params:
+        solver.set_solver_specific_parameters(params)
+    solver.enable_output(verbose)
+    solver.solve(helper)
+    return solver
 
 
 class OrtoolsBackend:
@@ -32,48 +57,40 @@ class OrtoolsBackend:
 
     def solve(self, model: LinearModel, options: SolveOptions) -> SolverOutput:
         is_mip = bool(model.integer.any())
-        solver = pywraplp.Solver.CreateSolver("SCIP" if is_mip else "GLOP")
-        if solver is None:
-            return SolverOutput(Status.ERROR, None, float("nan"), float("nan"), 0.0, message="SCIP/GLOP not available")
-        solver.SetTimeLimit(int(options.time_limit * 1000))
-        if options.threads:
-            solver.SetNumThreads(int(options.threads))
-        if is_mip:
-            solver.SetSolverSpecificParametersAsString(f"randomization/randomseedshift = {int(options.seed)}\n")
-        inf = solver.infinity()
-        xs = [
-            solver.Var(float(max(lo, -inf)), float(min(hi, inf)), bool(integer), f"c{i}")
-            for i, (lo, hi, integer) in enumerate(zip(model.col_lo, model.col_hi, model.integer))
-        ]
-        A = model.A.tocsr()
-        cons = []
-        for r in range(A.shape[0]):
-            lo, hi = model.row_lo[r], model.row_hi[r]
-            ct = solver.Constraint(float(lo) if np.isfinite(lo) else -inf, float(hi) if np.isfinite(hi) else inf)
-            for j, v in zip(A.indices[A.indptr[r] : A.indptr[r + 1]], A.data[A.indptr[r] : A.indptr[r + 1]]):
-                ct.SetCoefficient(xs[j], float(v))
-            cons.append(ct)
-        obj = solver.Objective()
-        for j in np.flatnonzero(model.c):
-            obj.SetCoefficient(xs[j], float(model.c[j]))
-        obj.SetMaximization() if model.sense == "max" else obj.SetMinimization()
-        # no SetHint with options.start: given one, SCIP returned a different (equally good) solution from one call
-        # to the next in the same process, which broke byte-identical results; without it, it is deterministic
-        params = pywraplp.MPSolverParameters()
-        if is_mip:
-            params.SetDoubleParam(params.RELATIVE_MIP_GAP, float(options.gap))
-        t0 = time.perf_counter()
-        code = solver.Solve(params)
-        seconds = time.perf_counter() - t0
-        status = _STATUS.get(code, Status.ERROR)
-        x = np.array([v.solution_value() for v in xs]) if status.has_solution else None
-        objective = float(obj.Value()) if x is not None else float("nan")
-        if is_mip:
-            bound = float(obj.BestBound()) if x is not None else float("nan")
-        else:
-            bound = objective if status == Status.OPTIMAL else float("nan")
-        duals = np.array([c.dual_value() for c in cons]) if (options.duals and not is_mip and status == Status.OPTIMAL) else None
-        return SolverOutput(status, x, objective, bound, seconds, duals, str(code))
+        name = "SCIP" if is_mip else "GLOP"
+        if not mbh.ModelSolverHelper(name).solver_is_supported():
+            return SolverOutput(Status.ERROR, None, float("nan"), float("nan"), 0.0, message=f"{name} not available")
+        # no hint from options.start: SCIP returned different (equally good) solutions from one call to the next
+        # when given one; SCIP's threads setting is not exposed, it runs on one core
+        params = (
+            f"limits/gap = {float(options.gap)}\nrandomization/randomseedshift = {int(options.seed)}\n" if is_mip else ""
+        )
+        solver = _run(_build(model, model.col_lo, model.col_hi, model.integer), name, options.time_limit, params, options.verbose)
+        seconds = float(solver.wall_time())
+        status = _STATUS.get(solver.status(), Status.ERROR)
+        if not status.has_solution:
+            return SolverOutput(status, None, float("nan"), float("nan"), seconds, message=solver.status_string())
+        x = np.asarray(solver.variable_values(), dtype=float)
+        objective = float(solver.objective_value())
+        if not is_mip:
+            duals = np.asarray(solver.dual_values(), dtype=float) if options.duals and status == Status.OPTIMAL else None
+            return SolverOutput(status, x, objective, objective if status == Status.OPTIMAL else float("nan"), seconds, duals)
+        bound = float(solver.best_objective_bound())
+        # SCIP splits the continuous columns (fund flows) between equally good values differently from one call
+        # to the next in one process; re-solving the LP over the fixed integer choices with GLOP pins them down
+        fixed = np.round(x[model.integer])
+        lo, hi = np.array(model.col_lo, dtype=float), np.array(model.col_hi, dtype=float)
+        lo[model.integer] = hi[model.integer] = fixed
+        polish = _run(_build(model, lo, hi, np.zeros_like(model.integer)), "GLOP", options.time_limit, "", False)
+        seconds += float(polish.wall_time())
+        if _STATUS.get(polish.status()) == Status.OPTIMAL:
+            polished = float(polish.objective_value())
+            if (polished >= objective - 1e-7 * max(1.0, abs(objective))) if model.sense == "max" else (
+                polished <= objective + 1e-7 * max(1.0, abs(objective))
+            ):
+                x, objective = np.asarray(polish.variable_values(), dtype=float), polished
+                x[model.integer] = fixed
+        return SolverOutput(status, x, objective, bound, seconds, None, solver.status_string())
 
 
 BACKEND = OrtoolsBackend()
