@@ -5,6 +5,8 @@ CP-SAT is not offered: it needs integer data, and this model has fractional cost
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from ortools.init.python import init
 from ortools.linear_solver.python import model_builder_helper as mbh
@@ -24,15 +26,9 @@ _STATUS = {
 def _build(model: LinearModel, col_lo: np.ndarray, col_hi: np.ndarray, integer: np.ndarray) -> mbh.ModelBuilderHelper:
     """The model as an OR-Tools model; ``integer`` marks the columns kept integral."""
     helper = mbh.ModelBuilderHelper()
-    c = np.asarray(model.c, dtype=float)
-    helper.fill_model_from_sparse_data(
-        np.asarray(col_lo, dtype=float),
-        np.asarray(col_hi, dtype=float),
-        c,
-        np.asarray(model.row_lo, dtype=float),
-        np.asarray(model.row_hi, dtype=float),
-        model.A.tocsr().astype(float),
-    )
+    # the helper's stubs spell the array type wrongly (dtype in the shape slot), hence Any
+    vectors: list[Any] = [np.asarray(v, dtype=float) for v in (col_lo, col_hi, model.c, model.row_lo, model.row_hi)]
+    helper.fill_model_from_sparse_data(*vectors, model.A.tocsr().astype(float))
     for j in np.flatnonzero(integer):  # one call per integer column: the helper has no array setter for it
         helper.set_var_integrality(int(j), True)
     helper.set_maximize(model.sense == "max")
