@@ -28,7 +28,8 @@ def _build(model: LinearModel, col_lo: np.ndarray, col_hi: np.ndarray, integer: 
     helper = mbh.ModelBuilderHelper()
     # the helper's stubs spell the array type wrongly (dtype in the shape slot), hence Any
     vectors: list[Any] = [np.asarray(v, dtype=float) for v in (col_lo, col_hi, model.c, model.row_lo, model.row_hi)]
-    helper.fill_model_from_sparse_data(*vectors, model.A.tocsr().astype(float))
+    lo, hi, c, row_lo, row_hi = vectors
+    helper.fill_model_from_sparse_data(lo, hi, c, row_lo, row_hi, model.A.tocsr().astype(float))
     for j in np.flatnonzero(integer):  # one call per integer column: the helper has no array setter for it
         helper.set_var_integrality(int(j), True)
     helper.set_maximize(model.sense == "max")
