@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,9 +29,12 @@ import scipy.sparse as sp
 
 from .contract import ANY_CATEGORY, LIST_SEP, Level
 from .data import Instance
-from .errors import InputError, NoSolutionError
-from .model import MONEY_UNIT, LinearModel, build_model, fund_scopes
-from .plans import build_plans
+from .errors import InputError, NoSolutionError, VerificationError
+from .helpers import Assignment, assign_helpers
+from .model import MONEY_UNIT, LinearModel, ModelIndex, build_model, fund_scopes
+from .plans import Plans, build_plans
+from .regions import RegionTree
+from .result import Result, fund_table, poverty_table, roll_up_regions, run_manifest
 from .scenario import Scenario
 from .solvers import SolveOptions, Status, get_backend
 
@@ -38,7 +42,7 @@ log = logging.getLogger(__name__)
 
 EMERGENCY = "__emergency__"
 EMERGENCY_PRICE = 1_000.0  # objective lost per 10,000 emergency yuan: far above any plan's value per money
-_CACHE: dict[str, tuple[LinearModel, Any, np.ndarray, np.ndarray, Any]] = {}  # per worker process: county -> model, backend
+_CACHE: dict[str, _County] = {}  # per worker process: county -> its model
 
 
 @dataclass(frozen=True)
@@ -46,141 +50,181 @@ class Blocks:
     """The county blocks and the upper funds the master shares among them."""
 
     counties: list[str]
-    instances: list[Instance]
+    households: np.ndarray  # poor households per county
+    funds: list[pd.DataFrame]  # per county: its own funds, a copy of every upper fund that may reach it, the emergency fund
     upper: pd.DataFrame  # fund_id, amount (yuan): funds whose scope spans several counties
     pairs: pd.DataFrame  # fund_id, county, pair: which county may receive which upper fund
 
 
-def split_by_county(instance: Instance) -> Blocks:
-    """One instance per county with households: the county subtree and its ancestors, its own funds, a copy of
-    every upper fund that may reach it (amount set per round), and an emergency fund."""
-    tree = instance.tree
-    funds = instance.funds.reset_index(drop=True)
-    scopes = fund_scopes(instance)
+def plan_blocks(funds: pd.DataFrame, tree: RegionTree, counties: list[str], households: np.ndarray) -> Blocks:
+    """Split the funds among the counties that have poor households (from the tree and the funds alone: the
+    households are not needed). A copy of an upper fund is held by the county, limited to the parts of the
+    fund's scope inside it; its amount is set per round."""
+    funds = funds.reset_index(drop=True)
+    scopes = fund_scopes(funds, tree)
+    county_pos = tree.pos(pd.Series(counties, dtype=object))
     county_of_scope = np.where(tree.level[scopes["region"]] >= Level.COUNTY, tree.ancestors[scopes["region"], Level.COUNTY], -1)
-    hh_county = tree.ancestors[tree.pos(instance.households["village_id"]), Level.COUNTY]
-    counties = np.unique(hh_county)
     # a fund is upper when one of its scope regions lies above county level or its scopes span several counties
     span = pd.DataFrame({"fund": scopes["fund"], "county": county_of_scope})
-    above = span.groupby("fund")["county"].apply(lambda c: bool((c < 0).any() or c.nunique() > 1))
+    above = span.groupby("fund")["county"].agg(lambda c: bool((c < 0).any() or c.nunique() > 1))
     is_upper = above.reindex(range(len(funds))).fillna(False).to_numpy(dtype=bool)
     # which counties each upper fund may reach: counties under a scope region, or the county holding the scope
     reach_rows = []
     for lv_above in range(Level.COUNTY):
         sel = (tree.level[scopes["region"]] == lv_above) & is_upper[scopes["fund"]]
         if sel.any():
-            c_anc = tree.ancestors[counties, lv_above]
             m = pd.DataFrame({"fund": scopes["fund"][sel], "region": scopes["region"][sel]}).merge(
-                pd.DataFrame({"region": c_anc, "county": counties}), on="region"
+                pd.DataFrame({"region": tree.ancestors[county_pos, lv_above], "county": county_pos}), on="region"
             )
             reach_rows.append(m[["fund", "county"]])
     sel = (county_of_scope >= 0) & is_upper[scopes["fund"]]
     reach_rows.append(pd.DataFrame({"fund": scopes["fund"][sel], "county": county_of_scope[sel]}))
     reach = pd.concat(reach_rows, ignore_index=True).drop_duplicates()
-    reach = reach[reach["county"].isin(counties)].sort_values(["fund", "county"]).reset_index(drop=True)
+    reach = reach[reach["county"].isin(county_pos)].sort_values(["fund", "county"]).reset_index(drop=True)
     reach["pair"] = np.arange(len(reach))
-
-    local_county = span[~is_upper[span["fund"]]].groupby("fund")["county"].first()
-    instances = []
-    for c in counties:
-        instances.append(_county_instance(instance, int(c), funds, local_county, reach[reach["county"] == c], scopes))
     ids = tree.ids.to_numpy()
+    # the copy's targets: the fund's scope regions inside the county, unless a scope region lies above it
+    inside = span[(span["county"] >= 0) & is_upper[span["fund"]]].assign(region=ids[scopes["region"]][(span["county"] >= 0) & is_upper[span["fund"]]])
+    joined = inside.groupby(["fund", "county"])["region"].agg(LIST_SEP.join)
+    has_above = span.loc[span["county"] < 0, "fund"].unique()
+    targets = joined.reindex(pd.MultiIndex.from_frame(reach[["fund", "county"]])).fillna("").to_numpy()
+    targets = np.where(np.isin(reach["fund"].to_numpy(), has_above), "", targets)
+    copies = funds.loc[reach["fund"].to_numpy()].assign(region_id=ids[reach["county"].to_numpy()], targets=targets)
+    local_county = span[~is_upper[span["fund"]]].groupby("fund")["county"].first()
+    own = funds.loc[local_county.index].assign(county=local_county.to_numpy())
+    emergency = {**{c: funds[c].iloc[0] for c in funds.columns}, "fund_id": EMERGENCY, "name": "emergency", "amount": 1e12,
+                 "categories": ANY_CATEGORY, "targets": "", "co_financing": 0.0, "paired": False}  # fmt: skip
+    own_by = dict(iter(own.groupby("county")))
+    copies_by = dict(iter(copies.assign(county=reach["county"].to_numpy()).groupby("county")))
+    block_funds = []
+    for c, cid in zip(county_pos, counties):
+        parts = [own_by.get(c, own.iloc[:0]), copies_by.get(c, copies.iloc[:0])]
+        table = pd.concat([*parts, pd.DataFrame([{**emergency, "region_id": cid}])], ignore_index=True)
+        block_funds.append(table.drop(columns=["county"]))
     upper = pd.DataFrame({"fund_id": funds["fund_id"].to_numpy()[is_upper], "amount": funds["amount"].to_numpy(dtype=float)[is_upper]})
     pairs = pd.DataFrame({"fund_id": funds["fund_id"].to_numpy()[reach["fund"]], "county": ids[reach["county"]], "pair": reach["pair"].to_numpy()})
-    return Blocks([str(ids[c]) for c in counties], instances, upper.reset_index(drop=True), pairs)
+    return Blocks(list(counties), np.asarray(households, dtype=float), block_funds, upper.reset_index(drop=True), pairs)
 
 
-def _county_instance(instance: Instance, county: int, funds: pd.DataFrame, local_county: pd.Series, reach: pd.DataFrame, scopes: pd.DataFrame) -> Instance:
+def split_by_county(instance: Instance) -> tuple[Blocks, list[Instance]]:
+    """The blocks of an instance held in memory, and one instance per county with households: the county
+    subtree and its ancestors, its households, projects and helpers, and the block's funds."""
     tree = instance.tree
+    hh_county = pd.Series(tree.ancestors[tree.pos(instance.households["village_id"]), Level.COUNTY])
+    sizes = hh_county.value_counts().sort_index()
+    counties = [str(c) for c in tree.ids.to_numpy()[sizes.index.to_numpy()]]
+    order = np.argsort(counties, kind="stable")
+    counties, positions = [counties[i] for i in order], sizes.index.to_numpy()[order]
+    blocks = plan_blocks(instance.funds, tree, counties, sizes.to_numpy()[order])
     ids = tree.ids.to_numpy()
-    inside = tree.ancestors[:, Level.COUNTY] == county
-    keep = inside | np.isin(np.arange(len(ids)), tree.ancestors[county, : Level.COUNTY])
-    regions = instance.regions[keep]
-    villages = set(ids[inside & (tree.level == Level.VILLAGE)])
-    own = funds[funds.index.isin(local_county[local_county == county].index)]
-    # an upper fund's copy is held by the county, limited to the parts of its scope inside the county
-    copies = funds.loc[reach["fund"].to_numpy()].copy()
-    targets = []
-    for f in reach["fund"]:
-        regs = scopes.loc[scopes["fund"] == f, "region"].to_numpy()
-        within = [str(ids[r]) for r in regs if tree.level[r] >= Level.COUNTY and tree.ancestors[r, Level.COUNTY] == county]
-        targets.append(LIST_SEP.join(within) if within and not (tree.level[regs] < Level.COUNTY).any() else "")
-    copies["region_id"] = ids[county]
-    copies["targets"] = targets
-    emergency = pd.DataFrame([{**{c: funds[c].iloc[0] for c in funds.columns}, "fund_id": EMERGENCY, "region_id": ids[county], "name": "emergency",
-                               "amount": 1e12, "categories": ANY_CATEGORY, "targets": "", "co_financing": 0.0, "paired": False}])  # fmt: skip
-    helpers = instance.helpers[np.isin(tree.ancestors[tree.pos(instance.helpers["home_region_id"]), Level.COUNTY], [county])]
-    return instance.replace(
-        regions=regions,
-        households=instance.households[instance.households["village_id"].isin(villages)],
-        projects=instance.projects[instance.projects["village_id"].isin(villages)],
-        funds=pd.concat([own, copies, emergency], ignore_index=True),
-        helpers=helpers,
-    )
+    village_county = pd.Series(tree.ancestors[tree.pos(instance.households["village_id"]), Level.COUNTY], index=instance.households.index)
+    project_county = tree.ancestors[tree.pos(instance.projects["village_id"]), Level.COUNTY]
+    helper_county = tree.ancestors[tree.pos(instance.helpers["home_region_id"]), Level.COUNTY]
+    instances = []
+    for c, funds in zip(positions, blocks.funds):
+        keep = (tree.ancestors[:, Level.COUNTY] == c) | np.isin(np.arange(len(ids)), tree.ancestors[c, : Level.COUNTY])
+        instances.append(
+            instance.replace(
+                regions=instance.regions[keep],
+                households=instance.households[(village_county == c).to_numpy()],
+                projects=instance.projects[project_county == c],
+                funds=funds,
+                helpers=instance.helpers[helper_county == c],
+            )
+        )
+    return blocks, instances
 
 
-def _county_model(county: str, instance: Instance, scenario: Scenario) -> tuple[LinearModel, Any, np.ndarray, np.ndarray, Any]:
-    """The county's model (built once per worker), the rows of its upper-fund copies and the emergency columns."""
+@dataclass
+class _County:
+    """A county's model, kept by the worker that solves it (built once, re-solved warm every round)."""
+
+    instance: Instance
+    plans: Plans
+    model: LinearModel
+    index: ModelIndex
+    fund_rows: pd.Series  # fund_id -> row of its fund constraint
+    emergency_cols: np.ndarray
+    backend: Any
+
+
+def _county(county: str, source: Instance | tuple[str, pd.DataFrame], scenario: Scenario) -> _County:
+    """The county's model; ``source`` is its block instance, or a partitioned folder and the block's funds,
+    read here on the worker."""
     if county not in _CACHE:
+        if isinstance(source, Instance):
+            instance = source
+        else:
+            from .partitioned import load_partitioned
+
+            folder, funds = source
+            instance = load_partitioned(folder, [county]).replace(funds=funds)
         plans = build_plans(instance, scenario)
         model, index = build_model(instance, scenario, plans)
         fund_ids = instance.funds["fund_id"].to_numpy()
-        rows = model.row_blocks["fund"].start + np.arange(len(fund_ids))
+        rows = pd.Series(model.row_blocks["fund"].start + np.arange(len(fund_ids)), index=fund_ids)
         emergency_cols = model.col_blocks["f"].start + np.flatnonzero(index.flows["fund_id"].to_numpy() == EMERGENCY)
         c = model.c.copy()
         c[emergency_cols] = -EMERGENCY_PRICE if model.sense == "max" else EMERGENCY_PRICE
         # a backend of the county's own keeps its LP: the next round re-solves it warm (only row bounds change)
-        _CACHE[county] = (replace(model, c=c), (plans, index, fund_ids), rows, emergency_cols, get_backend(scenario.solver.name, private=True))
+        _CACHE[county] = _County(instance, plans, replace(model, c=c), index, rows, emergency_cols, get_backend(scenario.solver.name, private=True))
     return _CACHE[county]
 
 
-def county_lp(county: str, instance: Instance, scenario: Scenario, fund_ids: list[str], money: np.ndarray) -> tuple[float, np.ndarray]:
+def _with_money(block: _County, fund_ids: list[str], money: np.ndarray) -> LinearModel:
+    hi = block.model.row_hi.copy()
+    hi[block.fund_rows.loc[fund_ids].to_numpy()] = money / MONEY_UNIT
+    return replace(block.model, row_hi=hi)
+
+
+def county_lp(county: str, source: Any, scenario: Scenario, fund_ids: list[str], money: np.ndarray) -> tuple[float, np.ndarray]:
     """The county's LP value with ``money`` (yuan) of each upper fund, and the value of one more model unit of each."""
-    model, (_plans, _index, ids), rows, _em, backend = _county_model(county, instance, scenario)
-    pos = pd.Index(ids).get_indexer(fund_ids)
-    hi = model.row_hi.copy()
-    hi[rows[pos]] = money / MONEY_UNIT
-    out = backend.solve(replace(model.relaxed(), row_hi=hi), SolveOptions(time_limit=scenario.solver.time_limit, duals=True, keep=True, warm=True))
+    block = _county(county, source, scenario)
+    options = SolveOptions(time_limit=scenario.solver.time_limit, duals=True, keep=True, warm=True)
+    out = block.backend.solve(_with_money(block, fund_ids, money).relaxed(), options)
     if out.status != Status.OPTIMAL or out.duals is None:
         raise NoSolutionError(f"county {county}: LP {out.status.value} ({out.message})")
-    return float(out.objective), np.abs(out.duals[rows[pos]])
+    return float(out.objective), np.abs(out.duals[block.fund_rows.loc[fund_ids].to_numpy()])
 
 
-def county_mip(county: str, instance: Instance, scenario: Scenario, fund_ids: list[str], money: np.ndarray) -> dict[str, Any]:
-    """The county's allocation with its final money: chosen plans, built projects and flows, by id."""
-    from .solve import optimize
+def county_final(county: str, source: Any, scenario: Scenario, fund_ids: list[str], money: np.ndarray, helpers: bool) -> dict[str, Any]:
+    """The county's allocation with its final money (relax-and-fix), as result tables checked by the verifier
+    against the county's inputs with that money; only ``emergency`` and ``used`` when it needed emergency money."""
+    from .result import build_result
+    from .solve import Solution, optimize
+    from .verify import verify
 
-    model, (plans, index, ids), rows, em, _backend = _county_model(county, instance, scenario)
-    pos = pd.Index(ids).get_indexer(fund_ids)
-    hi = model.row_hi.copy()
-    hi[rows[pos]] = money / MONEY_UNIT
-    sol = optimize(replace(model, row_hi=hi), index, instance, scenario, lambda _msg: None)
+    block = _county(county, source, scenario)
+    model = _with_money(block, fund_ids, money)
+    sol = optimize(model, block.index, block.instance, scenario, lambda _msg: None)
     x = sol.x
-    xb, yb, fb = (model.col_blocks[k] for k in ("x", "y", "f"))
-    used = np.bincount(pd.Index(fund_ids).get_indexer(index.flows["fund_id"]) + 1, weights=x[fb], minlength=len(fund_ids) + 1)[1:] * MONEY_UNIT
-    chosen = plans.table.iloc[np.flatnonzero(x[xb] > 0.5)]
-    hh_ids = instance.households["household_id"].to_numpy()
-    proj_ids = instance.projects["project_id"].to_numpy()
-    flows = index.flows[["fund_id", "village_id", "category"]].assign(amount=x[fb])
-    return {
-        "plans": pd.DataFrame({"household_id": hh_ids[chosen["hh"].to_numpy()], "template": chosen["template"].to_numpy(),
-                               "project_id": np.where(chosen["project"] >= 0, proj_ids[np.maximum(chosen["project"].to_numpy(), 0)], "")}),  # fmt: skip
-        "built": proj_ids[x[yb] > 0.5],
-        "flows": flows[flows["amount"] > 1e-9],
-        "objective": sol.objective,
-        "emergency": float(x[em].sum() * MONEY_UNIT),
-        "used": used,
-    }
-
-
-@dataclass(frozen=True)
-class Decomposed:
-    """The assembled solution vector of the national model and how it was proven."""
-
-    x: np.ndarray
-    bound: float
-    rounds: int
-    history: pd.DataFrame  # round, bound, counties_sum, gap, seconds
+    used = pd.Series(x[model.col_blocks["f"]] * MONEY_UNIT).groupby(block.index.flows["fund_id"].to_numpy()).sum().reindex(fund_ids).fillna(0.0).to_numpy()
+    emergency = float(x[block.emergency_cols].sum() * MONEY_UNIT)
+    if emergency > 0.5:
+        return {"emergency": emergency, "used": used}
+    n_fund = model.row_blocks["fund"].stop - model.row_blocks["fund"].start
+    n_cell = model.row_blocks["balance"].stop - model.row_blocks["balance"].start
+    duals = {"fund": np.full(n_fund, np.nan), "balance": np.full(n_cell, np.nan)}
+    objective = float(model.c @ x)  # the emergency columns are zero
+    sol = Solution(x, sol.status, objective, sol.bound, sol.lp_bound, sol.gap, sol.lp_seconds, sol.mip_seconds, sol.used_full_mip)
+    result = build_result(block.instance, scenario, block.plans, block.index, model, sol, duals, backend_version="", timings={})
+    assignment = None
+    if helpers and len(block.instance.helpers):
+        assignment = assign_helpers(block.instance, result.households)
+        checked = replace(result, tables=dict(result.tables))
+        checked.attach_helpers(assignment)
+        result = checked
+    held = block.instance.funds.copy()
+    amount = pd.Series(money, index=fund_ids).reindex(held["fund_id"])
+    held["amount"] = np.where(amount.notna(), amount.fillna(0.0), np.where(held["fund_id"] == EMERGENCY, 0.0, held["amount"]))
+    verify(result, block.instance.replace(funds=held), scenario)  # the verifier, on this county with its money
+    size = block.instance.households.set_index("household_id")["size"].reindex(result.households["household_id"]).to_numpy()
+    tables = {k: result.tables[k] for k in ("households", "projects", "flows", "regions")}
+    tables["households"] = tables["households"].drop(columns=["helper_id", "need", "match_score"], errors="ignore")
+    tables["regions"] = tables["regions"].drop(columns=["first_secretary_id"], errors="ignore")
+    tables["flows"] = tables["flows"][tables["flows"]["fund_id"] != EMERGENCY]
+    return {"emergency": 0.0, "used": used, "tables": tables, "size": size, "assignment": assignment, "objective": objective,
+            "plans": len(block.plans.table), "columns": model.shape[1], "rows": model.shape[0], "nonzeros": model.A.nnz}  # fmt: skip
 
 
 def master_allocate(
@@ -200,7 +244,7 @@ def master_allocate(
     fund_pos = pd.Index(blocks.upper["fund_id"]).get_indexer(pairs["fund_id"])
     amount = blocks.upper["amount"].to_numpy(dtype=float)
     # start: every upper fund split among the counties it may reach in proportion to their poor households
-    weight = np.array([b.n_households for b in blocks.instances], dtype=float)[county_pos]
+    weight = blocks.households[county_pos]
     a = amount[fund_pos] * weight / np.maximum(np.bincount(fund_pos, weights=weight, minlength=len(amount))[fund_pos], 1e-9)
     cut_rows: list[tuple[int, np.ndarray, float]] = []  # (county, slope over pairs, intercept)
     best = (-np.inf, a.copy())
@@ -267,16 +311,21 @@ def _scatter(idx: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
 
 def solve_decomposed(
     scenario: Scenario,
-    instance: Instance,
+    instance: Instance | None = None,
+    folder: str | Path | None = None,
     *,
     scheduler: str | None = None,
     workers: int = 2,
     tol: float | None = None,
     max_rounds: int = 60,
     progress: Callable[[str], None] | None = None,
-) -> tuple[Decomposed, Any, Any, Any]:
+) -> Result:
     """Decompose by county on Dask (a LocalCluster, or the scheduler at ``scheduler``) and assemble the national
-    solution; returns it with the national plans, model and index it is expressed in."""
+    result from the counties' verified results.
+
+    Give ``instance`` (held in memory: county blocks are sent to the workers, and helpers are assigned
+    nationally afterwards) or ``folder``, a partitioned instance: the driver then reads only regions, funds and
+    the household counts; each worker reads its counties' rows from the Parquet files and assigns their helpers."""
     say = progress or (lambda msg: log.info(msg))
     if scenario.mode != "max_lifted":
         raise InputError("--method decomposed supports mode max_lifted only (a min-cost target couples all counties)")
@@ -284,48 +333,82 @@ def solve_decomposed(
         raise InputError("--method decomposed does not support helpers.capacity_in_model (helpers may reach across counties)")
     from dask.distributed import Client, LocalCluster
 
+    from .partitioned import load_frame
+
+    t0 = time.perf_counter()
     tol = scenario.solver.gap / 2 if tol is None else tol  # the other half is for the counties' rounding
-    blocks = split_by_county(instance)
+    if instance is not None:
+        blocks, parts = split_by_county(instance)
+        regions, funds, tree, hashes = instance.regions, instance.funds, instance.tree, instance.hashes
+    elif folder is not None:
+        frame = load_frame(folder)
+        counties = sorted(frame.county_households.index)
+        blocks = plan_blocks(frame.funds, frame.tree, counties, frame.county_households.reindex(counties).to_numpy())
+        regions, funds, tree, hashes = frame.regions, frame.funds, frame.tree, frame.hashes
+    else:
+        raise ValueError("solve_decomposed needs an instance or a partitioned folder")
     say(f"decomposing into {len(blocks.counties)} counties; {len(blocks.upper)} upper-level funds shared by the master ({len(blocks.pairs)} fund-county pairs)")
     cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR)
     client = Client(scheduler or cluster)
     try:
         addrs = sorted(client.scheduler_info()["workers"])
         pin = {c: [addrs[i % len(addrs)]] for i, c in enumerate(blocks.counties)}
-        inst_f = {c: client.scatter(inst, workers=pin[c]) for c, inst in zip(blocks.counties, blocks.instances)}
+        if instance is not None:
+            sources = {c: client.scatter(part, workers=pin[c]) for c, part in zip(blocks.counties, parts)}
+        else:
+            sources = {c: client.scatter((str(folder), f), workers=pin[c]) for c, f in zip(blocks.counties, blocks.funds)}
         fund_lists = {c: list(blocks.pairs.loc[blocks.pairs["county"] == c, "fund_id"]) for c in blocks.counties}
+        per_county_helpers = instance is None and scenario.helpers.assign
+
+        def submit(c: str, kind: str, money: np.ndarray) -> Any:
+            args = (c, sources[c], scenario, fund_lists[c], money) + ((per_county_helpers,) if kind == "final" else ())
+            return client.submit(county_lp if kind == "lp" else county_final, *args, workers=pin[c], allow_other_workers=True, retries=2, pure=False)
 
         def run(kind: str, money: list[np.ndarray]) -> list[Any]:
-            fn = county_lp if kind == "lp" else county_mip
-            futures = [client.submit(fn, c, inst_f[c], scenario, fund_lists[c], m, workers=pin[c], allow_other_workers=True, retries=2, pure=False)
-                       for c, m in zip(blocks.counties, money)]  # fmt: skip
+            futures = [submit(c, kind, m) for c, m in zip(blocks.counties, money)]
             out = []
-            for c, fut in zip(blocks.counties, futures):
+            for i, (c, fut) in enumerate(zip(blocks.counties, futures)):
                 try:
                     out.append(fut.result())
-                except NoSolutionError:
+                except (NoSolutionError, VerificationError):
                     raise
                 except Exception as err:  # a worker error after its retries: name the county, never drop it
                     raise NoSolutionError(f"county {c} failed after 2 retries: {type(err).__name__}: {err}") from None
+                if kind == "final" and (i + 1) % max(1, len(futures) // 10) == 0:
+                    say(f"county MIPs: {i + 1} of {len(futures)} done")
             return out
 
         alloc, bound, history = master_allocate(blocks, scenario, run, tol=tol, max_rounds=max_rounds, say=say)
-        say(f"solving {len(blocks.counties)} county MIPs with their allocations")
-        finals = run("mip", alloc)
-        finals = _repair(blocks, alloc, finals, lambda c, money: run_one(client, inst_f, pin, c, scenario, fund_lists[c], money), say)
+        say(f"solving {len(blocks.counties)} county MIPs with their allocations (each verified on its worker)")
+        finals = run("final", alloc)
+        finals = _repair(blocks, alloc, finals, lambda c, money: submit(c, "final", money).result(), say)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
-    plans = build_plans(instance, scenario)
-    model, index = build_model(instance, scenario, plans)
-    x = _assemble(instance, plans, model, index, finals)
-    return Decomposed(x, bound, len(history), history), plans, model, index
-
-
-def run_one(client: Any, inst_f: dict[str, Any], pin: dict[str, list[str]], county: str, scenario: Scenario, funds: list[str], money: np.ndarray) -> Any:
-    """One county MIP on its worker."""
-    return client.submit(county_mip, county, inst_f[county], scenario, funds, money, workers=pin[county], allow_other_workers=True, pure=False).result()
+    result = _assemble(scenario, regions, funds, tree, hashes, finals)
+    objective = sum(f["objective"] for f in finals)
+    bound = max(bound, objective)
+    g = max(bound - objective, 0.0) / max(abs(bound), 1e-9)
+    result.manifest.update(
+        status=(Status.OPTIMAL if g <= scenario.solver.gap + 1e-12 else Status.FEASIBLE).value, objective=objective, bound=bound, lp_bound=bound, gap=g,
+        solver_version=get_backend(scenario.solver.name).version(), method="decomposed",
+        model={k: int(sum(f[k] for f in finals)) for k in ("columns", "rows", "nonzeros", "plans")},
+        decomposition={"counties": len(blocks.counties), "rounds": len(history),
+                       "source": "partitioned Parquet, read by the workers" if instance is None else "in memory",
+                       "verified": "each county on its worker; the shared funds on the driver", "history": history.round(6).to_dict("records")},
+    )  # fmt: skip
+    if instance is not None:
+        result.instance = instance
+        if scenario.helpers.assign and len(instance.helpers):
+            result.attach_helpers(assign_helpers(instance, result.households))
+    else:
+        assignments = [f["assignment"] for f in finals if f["assignment"] is not None]
+        if assignments:
+            result.attach_helpers(Assignment(*(pd.concat([getattr(a, k) for a in assignments], ignore_index=True) for k in Assignment.__dataclass_fields__)))
+    result.manifest["timings"] = {"decomposed": round(time.perf_counter() - t0, 3)}
+    say(f"decomposed: objective {objective:,.2f}, bound {bound:,.2f}, gap {g:.3%} after {len(history)} rounds")
+    return result
 
 
 def _repair(
@@ -352,27 +435,14 @@ def _repair(
     return out
 
 
-def _assemble(instance: Instance, plans: Any, model: LinearModel, index: Any, finals: list[dict[str, Any]]) -> np.ndarray:
-    """Put the counties' decisions into the national model's column space."""
-    x = np.zeros(model.shape[1])
-    hh_ids = instance.households["household_id"].to_numpy()
-    proj_ids = instance.projects["project_id"].to_numpy()
-    table = plans.table
-    key = pd.DataFrame(
-        {"household_id": hh_ids[table["hh"].to_numpy()], "template": table["template"].to_numpy(),
-         "project_id": np.where(table["project"] >= 0, proj_ids[np.maximum(table["project"].to_numpy(), 0)], ""), "col": np.arange(len(table))}
-    )  # fmt: skip
-    chosen = pd.concat([f["plans"] for f in finals], ignore_index=True).merge(key, on=["household_id", "template", "project_id"], how="left")
-    if chosen["col"].isna().any() or len(chosen) != len(hh_ids):
-        raise NoSolutionError("decomposition: a county chose a plan the national model does not have (plans differ between blocks)")
-    x[model.col_blocks["x"].start + chosen["col"].to_numpy(dtype=np.int64)] = 1.0
-    built = np.concatenate([f["built"] for f in finals])
-    x[model.col_blocks["y"].start + pd.Index(proj_ids).get_indexer(built)] = 1.0
-    flows = pd.concat([f["flows"] for f in finals], ignore_index=True)
-    flows = flows[flows["fund_id"] != EMERGENCY]
-    fidx = index.flows[["fund_id", "village_id", "category"]].assign(col=np.arange(len(index.flows)))
-    merged = flows.merge(fidx, on=["fund_id", "village_id", "category"], how="left")
-    if merged["col"].isna().any():
-        raise NoSolutionError("decomposition: a county used a flow the national model does not have")
-    x[model.col_blocks["f"].start + merged["col"].to_numpy(dtype=np.int64)] = merged["amount"].to_numpy()
-    return x
+def _assemble(scenario: Scenario, regions: pd.DataFrame, funds: pd.DataFrame, tree: RegionTree, hashes: dict[str, str], finals: list[dict[str, Any]]) -> Result:
+    """The national result tables from the counties' tables (what they share, the upper funds, is checked by
+    :func:`optimizer.verify.verify`)."""
+    tables = {k: pd.concat([f["tables"][k] for f in finals], ignore_index=True) for k in ("households", "projects", "flows")}
+    size = np.concatenate([f["size"] for f in finals])
+    tables["funds"] = fund_table(tree, funds, tables["flows"], np.full(len(funds), np.nan))
+    tables["regions"] = roll_up_regions(regions, tree, [f["tables"]["regions"] for f in finals])
+    tables["poverty"] = poverty_table(tables["households"], size, scenario.poverty.line)
+    status = {"status": "", "objective": 0.0, "bound": 0.0, "lp_bound": 0.0, "gap": 0.0, "used_full_mip": False}
+    manifest = run_manifest(scenario, hashes, "", status, tables["households"], tables["projects"], size, int(size.sum()), {}, {})
+    return Result(tables=tables, manifest=manifest, scenario=scenario)

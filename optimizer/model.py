@@ -36,6 +36,7 @@ from .contract import ANY_CATEGORY, LIST_SEP, HelperKind, Level
 from .data import Instance
 from .helpers import ClassNetwork, class_network, household_needs
 from .plans import CATEGORIES, Plans
+from .regions import RegionTree
 from .scenario import Scenario
 
 INF = np.inf
@@ -126,10 +127,9 @@ class ModelIndex:
     n_skill_classes: int = 0
 
 
-def fund_scopes(instance: Instance) -> pd.DataFrame:
+def fund_scopes(funds: pd.DataFrame, tree: RegionTree) -> pd.DataFrame:
     """(fund position, region position) pairs: the subtrees a fund may spend in."""
-    funds = instance.funds.reset_index(drop=True)
-    tree = instance.tree
+    funds = funds.reset_index(drop=True)
     targets = funds["targets"].str.split(LIST_SEP)
     rows_f: list[int] = []
     rows_r: list[str] = []
@@ -157,7 +157,7 @@ def fund_categories(instance: Instance) -> pd.DataFrame:
 
 def build_flows(instance: Instance, cells: pd.DataFrame) -> pd.DataFrame:
     """Every (fund, cell) pair that the fund's scope and earmarks allow, with the cell's row number."""
-    scopes = fund_scopes(instance)
+    scopes = fund_scopes(instance.funds, instance.tree)
     cats = fund_categories(instance)
     anc = instance.tree.ancestors
     parts = []

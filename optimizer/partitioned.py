@@ -10,6 +10,7 @@ columns, so only the chosen counties' files are opened.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +19,10 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from .contract import LIST_SEP
-from .data import Instance, _personal_columns, build_instance, file_sha256
+from .contract import LIST_SEP, TABLES
+from .data import Instance, _coerce, _personal_columns, build_instance, file_sha256
 from .errors import InputError
+from .regions import RegionTree, build_tree
 
 PARTITION = ds.partitioning(pa.schema([("province", pa.string()), ("county", pa.string())]), flavor="hive")
 SPLIT_TABLES = ("households", "projects", "helpers")
@@ -41,6 +43,49 @@ def is_partitioned(folder: str | Path) -> bool:
 def partition_counties(folder: str | Path) -> list[str]:
     """Ids of the counties that have a household partition, in order (from the folder names alone)."""
     return sorted(p.name.split("=", 1)[1] for p in (Path(folder) / "households").glob("province=*/county=*") if p.is_dir())
+
+
+@dataclass(frozen=True)
+class Frame:
+    """What the decomposition's driver holds of a partitioned instance: the region tree, the funds and the
+    households per county, never the households themselves."""
+
+    regions: pd.DataFrame
+    funds: pd.DataFrame
+    tree: RegionTree
+    county_households: pd.Series  # county id -> households, from the Parquet footers
+    hashes: dict[str, str]
+
+
+def load_frame(folder: str | Path) -> Frame:
+    """The regions and funds of a partitioned instance, type-checked, and its household counts per county."""
+    folder = Path(folder)
+    if not is_partitioned(folder):
+        raise InputError(f"'{folder}' is not a partitioned instance (no households/ folder)")
+    problems: list[str] = []
+    tables: dict[str, pd.DataFrame] = {}
+    hashes: dict[str, str] = {}
+    for table in ("regions", "funds"):
+        path = folder / f"{table}.parquet"
+        if not path.is_file():
+            raise InputError(f"{folder}: missing {table}.parquet")
+        hashes[path.name] = file_sha256(path)
+        raw = pq.read_table(path).to_pandas().drop(columns=list(ANCESTOR_COLUMNS), errors="ignore")
+        tables[table], errs = _coerce(raw, TABLES[table], f"{path}")
+        problems += errs
+    if problems:
+        raise InputError(problems)
+    tree, errs = build_tree(tables["regions"], f"{folder / 'regions.parquet'}")
+    unknown = sorted(set(tables["funds"]["region_id"]) - set(tables["regions"]["region_id"]))
+    if unknown:
+        errs.append(f"{folder / 'funds.parquet'}: unknown region_id {', '.join(map(repr, unknown[:10]))}")
+    if errs:
+        raise InputError(errs)
+    counts = {}
+    for county_dir in sorted((folder / "households").glob("province=*/county=*")):
+        counts[county_dir.name.split("=", 1)[1]] = sum(pq.ParquetFile(f).metadata.num_rows for f in sorted(county_dir.glob("*.parquet")))
+    sizes = pd.Series(counts, dtype=np.int64)
+    return Frame(tables["regions"], tables["funds"], tree, sizes[sizes > 0], hashes)
 
 
 def load_partitioned(folder: str | Path, counties: Iterable[str] | None = None, allow_personal_columns: bool = False) -> Instance:

@@ -15,6 +15,7 @@ from .contract import LEVEL_NAMES, Batch, Level
 from .data import Instance, measure_rows
 from .model import MONEY_UNIT, LinearModel, ModelIndex
 from .plans import Plans
+from .regions import RegionTree
 from .scenario import Scenario
 
 if TYPE_CHECKING:
@@ -124,52 +125,13 @@ def build_result(
     flows = flows[flows["amount"] > 1e-4].reset_index(drop=True)
     flows["amount"] = flows["amount"].round(4)
 
-    tree = instance.tree
-    funds_in = instance.funds
-    holder = tree.pos(funds_in["region_id"])
-    spent = flows.groupby("fund_id")["amount"].sum().reindex(funds_in["fund_id"]).fillna(0.0).to_numpy()
-    funds = pd.DataFrame(
-        {
-            "fund_id": funds_in["fund_id"].to_numpy(),
-            "region_id": funds_in["region_id"].to_numpy(),
-            "level": tree.level[holder],
-            "level_name": [LEVEL_NAMES[Level(v)] for v in tree.level[holder]],
-            "categories": funds_in["categories"].to_numpy(),
-            "paired": funds_in["paired"].to_numpy(),
-            "amount": funds_in["amount"].to_numpy(),
-            "spent": spent.round(2),
-            "shadow_price": (duals["fund"] * PER_10K / MONEY_UNIT).round(6),
-        }
-    )
+    funds = fund_table(instance.tree, instance.funds, flows, duals["fund"] * PER_10K / MONEY_UNIT)
     regions = region_table(instance, households, projects)
-    expected = float(households["p_success"].sum())
-    persons = float((households["p_success"] * hh["size"].to_numpy()[table["hh"].to_numpy()]).sum())
-    manifest: dict[str, Any] = {
-        "scenario": scenario.model_dump(mode="json"),
-        "scenario_name": scenario.name,
-        "data": scenario.data_source,
-        "input_hashes": instance.hashes,
-        "solver": scenario.solver.name,
-        "solver_version": backend_version,
-        "versions": versions(),
-        "status": sol.status.value,
-        "mode": scenario.mode,
-        "objective": sol.objective * model.objective_unit,
-        "bound": sol.bound * model.objective_unit,
-        "lp_bound": sol.lp_bound * model.objective_unit,
-        "gap": sol.gap,
-        "used_full_mip": sol.used_full_mip,
-        "expected_lifted": expected,
-        "persons_lifted": persons,
-        "households": int(len(hh)),
-        "persons": int(hh["size"].sum()),
-        "cost": float(households["cost"].sum() + projects["cost"].sum()),
-        "projects_built": int(built.sum()),
-        "seed": scenario.solver.seed,
-        "timings": {k: round(v, 3) for k, v in timings.items()},
-        "model": {"columns": int(model.shape[1]), "rows": int(model.shape[0]), "nonzeros": int(model.A.nnz), "plans": int(len(plans.table))},
-    }
     size = hh["size"].to_numpy()[table["hh"].to_numpy()]
+    status = {"status": sol.status.value, "objective": sol.objective * model.objective_unit, "bound": sol.bound * model.objective_unit,
+              "lp_bound": sol.lp_bound * model.objective_unit, "gap": sol.gap, "used_full_mip": sol.used_full_mip}  # fmt: skip
+    model_size = {"columns": int(model.shape[1]), "rows": int(model.shape[0]), "nonzeros": int(model.A.nnz), "plans": int(len(plans.table))}
+    manifest = run_manifest(scenario, instance.hashes, backend_version, status, households, projects, size, int(hh["size"].sum()), timings, model_size)
     tables = {
         "households": households,
         "projects": projects,
@@ -180,6 +142,66 @@ def build_result(
         "marginal": marginal_table(instance, index, duals["balance"] * PER_10K / MONEY_UNIT),
     }
     return Result(tables=tables, manifest=manifest, instance=instance, scenario=scenario)
+
+
+def fund_table(tree: RegionTree, funds_in: pd.DataFrame, flows: pd.DataFrame, shadow_price: np.ndarray) -> pd.DataFrame:
+    """Every fund with its level, amount, money spent (from the flows) and shadow price per 10,000 yuan."""
+    holder = tree.pos(funds_in["region_id"])
+    spent = flows.groupby("fund_id")["amount"].sum().reindex(funds_in["fund_id"]).fillna(0.0).to_numpy()
+    return pd.DataFrame(
+        {
+            "fund_id": funds_in["fund_id"].to_numpy(),
+            "region_id": funds_in["region_id"].to_numpy(),
+            "level": tree.level[holder],
+            "level_name": [LEVEL_NAMES[Level(v)] for v in tree.level[holder]],
+            "categories": funds_in["categories"].to_numpy(),
+            "paired": funds_in["paired"].to_numpy(),
+            "amount": funds_in["amount"].to_numpy(),
+            "spent": spent.round(2),
+            "shadow_price": np.asarray(shadow_price, dtype=float).round(6),
+        }
+    )
+
+
+def run_manifest(
+    scenario: Scenario,
+    hashes: dict[str, str],
+    backend_version: str,
+    status: dict[str, Any],
+    households: pd.DataFrame,
+    projects: pd.DataFrame,
+    size: np.ndarray,
+    persons: int,
+    timings: dict[str, float],
+    model_size: dict[str, int],
+) -> dict[str, Any]:
+    """The manifest of a run: what was solved, with which software, how well, and the headline figures.
+    ``status``: status, objective, bound, lp_bound, gap, used_full_mip; ``size``: persons per row of ``households``."""
+    return {
+        "scenario": scenario.model_dump(mode="json"),
+        "scenario_name": scenario.name,
+        "data": scenario.data_source,
+        "input_hashes": hashes,
+        "solver": scenario.solver.name,
+        "solver_version": backend_version,
+        "versions": versions(),
+        "status": status["status"],
+        "mode": scenario.mode,
+        "objective": status["objective"],
+        "bound": status["bound"],
+        "lp_bound": status["lp_bound"],
+        "gap": status["gap"],
+        "used_full_mip": status["used_full_mip"],
+        "expected_lifted": float(households["p_success"].sum()),
+        "persons_lifted": float((households["p_success"].to_numpy(dtype=float) * size).sum()),
+        "households": int(len(households)),
+        "persons": persons,
+        "cost": float(households["cost"].sum() + projects["cost"].sum()),
+        "projects_built": int(projects["built"].sum()),
+        "seed": scenario.solver.seed,
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+        "model": model_size,
+    }
 
 
 def marginal_table(instance: Instance, index: ModelIndex, cell_value: np.ndarray) -> pd.DataFrame:
@@ -241,14 +263,22 @@ def region_table(instance: Instance, households: pd.DataFrame, projects: pd.Data
     per_village["spend_projects"] = np.bincount(pv, weights=projects["cost"].to_numpy(dtype=float), minlength=n_r)
     per_village["projects_built"] = np.bincount(pv, weights=projects["built"].to_numpy(dtype=float), minlength=n_r)
     per_village["rural_households"] = np.where(tree.level == Level.VILLAGE, instance.regions["rural_households"].to_numpy(dtype=float), 0.0)
-    villages = tree.villages
     for name, values in per_village.items():
-        total = np.zeros(n_r)
-        for level in range(6):
-            anc = tree.ancestors[villages, level]
-            np.add.at(total, anc, values[villages])
-        columns[name] = total
+        columns[name] = _sum_up(tree, values)
     out = pd.DataFrame({"region_id": tree.ids.to_numpy(), "parent_id": instance.regions["parent_id"].to_numpy(), "level": tree.level, **columns})
+    return _finish_regions(out)
+
+
+def _sum_up(tree: RegionTree, per_village: np.ndarray) -> np.ndarray:
+    """Per region, the sum of a per-village quantity over the villages of its subtree."""
+    total = np.zeros(len(tree.ids))
+    for level in range(6):
+        np.add.at(total, tree.ancestors[tree.villages, level], per_village[tree.villages])
+    return total
+
+
+def _finish_regions(out: pd.DataFrame) -> pd.DataFrame:
+    """Add total spending and the incidence of poverty before and after to the additive per-region columns."""
     out["spend_total"] = out[[c for c in out.columns if c.startswith("spend_") and c != "spend_total"]].sum(axis=1)
     rural = np.where(out["rural_households"] > 0, out["rural_households"], out["households"])
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -256,6 +286,19 @@ def region_table(instance: Instance, households: pd.DataFrame, projects: pd.Data
         out["incidence_after"] = np.where(rural > 0, (out["households"] - out["expected_lifted"]) / rural, 0.0)
     return out
 
+
+def roll_up_regions(regions: pd.DataFrame, tree: RegionTree, parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The national region table from the region tables of disjoint blocks (each holding its villages and their
+    ancestors): additive columns are summed per region; rural households come from the full region tree, so
+    that regions without poor households still count in their ancestors' incidence."""
+    fixed = ("region_id", "parent_id", "level", "rural_households", "spend_total")
+    additive = [c for c in parts[0].columns if c not in fixed and not c.startswith("incidence_")]
+    summed = pd.concat([p[["region_id", *additive]] for p in parts], ignore_index=True).groupby("region_id", sort=False)[additive].sum()
+    out = pd.DataFrame({"region_id": tree.ids.to_numpy(), "parent_id": regions["parent_id"].to_numpy(), "level": tree.level})
+    out = out.join(summed.reindex(out["region_id"]).fillna(0.0).reset_index(drop=True))
+    rural = np.where(tree.level == Level.VILLAGE, regions["rural_households"].to_numpy(dtype=float), 0.0)
+    out.insert(out.columns.get_loc("projects_built") + 1, "rural_households", _sum_up(tree, rural))
+    return _finish_regions(out)
 
 def versions() -> dict[str, str]:
     """Versions of Python and of every library that shapes the results (solver libraries by metadata, not imported)."""

@@ -25,7 +25,7 @@ from .limits import check_memory, plans_memory_mb, solve_memory_mb
 from .model import MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, add_churn_cap, build_model
 from .plans import Plans, build_plans, build_templates
 from .result import Result, build_result
-from .scenario import Scenario
+from .scenario import Scenario, is_url
 from .solvers import SolveOptions, SolverOutput, Status, get_backend
 from .storage import load_source, redact
 from .structured import structured_bound
@@ -87,16 +87,20 @@ def solve(
         scenario = scenario.with_overrides(overrides)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
+    if method not in ("auto", "monolithic", "decomposed"):
+        raise InputError(f"method must be auto, monolithic or decomposed, not '{method}'")
+    folder = _partitioned_source(scenario, instance, method, churn)
+    if folder is not None:  # the workers read their counties; the driver never loads the households
+        say(f"decomposing the partitioned instance {folder}: each worker reads its counties")
+        return _solve_decomposed(scenario, None, folder, say, timings, t0, scheduler, workers)
     if instance is None:
         say(f"loading {redact(scenario.data_source)}")
         instance = load_source(scenario.data_source, max_file_mb=scenario.limits.max_input_mb)
     instance = apply_data_edits(instance, scenario.data_edits)
     timings["load"] = time.perf_counter() - t0
 
-    if method not in ("auto", "monolithic", "decomposed"):
-        raise InputError(f"method must be auto, monolithic or decomposed, not '{method}'")
     if method == "decomposed" or (method == "auto" and churn is None and instance.n_households >= DECOMPOSE_FROM and scenario.mode == "max_lifted"):
-        return _solve_decomposed(scenario, instance, say, timings, t0, scheduler, workers)
+        return _solve_decomposed(scenario, instance, None, say, timings, t0, scheduler, workers)
 
     t = time.perf_counter()
     n_h = instance.n_households
@@ -145,33 +149,32 @@ def solve(
     return result
 
 
+def _partitioned_source(scenario: Scenario, instance: Instance | None, method: str, churn: ChurnCap | None) -> str | None:
+    """The partitioned data folder to decompose without loading it, when that is the path to take."""
+    if instance is not None or method == "monolithic" or churn is not None or is_url(scenario.data_source):
+        return None
+    from .partitioned import is_partitioned, load_frame
+
+    folder = scenario.data_source
+    if not is_partitioned(folder):
+        return None
+    if method == "auto" and (scenario.mode != "max_lifted" or int(load_frame(folder).county_households.sum()) < DECOMPOSE_FROM):
+        return None
+    if scenario.data_edits:
+        raise InputError(f"data edits ({', '.join(scenario.data_edits)}) are not applied to a partitioned instance solved by county; use --method monolithic")
+    return folder
+
+
 def _solve_decomposed(
-    scenario: Scenario, instance: Instance, say: Progress, timings: dict[str, float], t0: float, scheduler: str | None, workers: int
+    scenario: Scenario, instance: Instance | None, folder: str | None, say: Progress, timings: dict[str, float], t0: float, scheduler: str | None, workers: int
 ) -> Result:
     from .decompose import solve_decomposed
 
-    t = time.perf_counter()
-    dec, plans, model, index = solve_decomposed(scenario, instance, scheduler=scheduler, workers=workers, progress=say)
-    timings["decomposed"] = time.perf_counter() - t
-    objective = float(model.c @ dec.x)
-    bound = max(dec.bound, objective)
-    g = _gap(model.sense, objective, bound)
-    status = Status.OPTIMAL if g <= scenario.solver.gap + 1e-12 else Status.FEASIBLE
-    sol = Solution(dec.x, status, objective, bound, bound, g, 0.0, timings["decomposed"], False)
-    n_fund = model.row_blocks["fund"].stop - model.row_blocks["fund"].start
-    n_cell = model.row_blocks["balance"].stop - model.row_blocks["balance"].start
-    duals = {"fund": np.full(n_fund, np.nan), "balance": np.full(n_cell, np.nan)}
-    result = build_result(instance, scenario, plans, index, model, sol, duals, backend_version=get_backend(scenario.solver.name).version(), timings=timings)
-    result.manifest["method"] = "decomposed"
-    result.manifest["decomposition"] = {"counties": int(len(np.unique(instance.tree.ancestors[instance.tree.villages, 3]))), "rounds": dec.rounds,
-                                        "history": dec.history.round(6).to_dict("records")}  # fmt: skip
-    if scenario.helpers.assign and len(instance.helpers):
-        result.attach_helpers(assign_helpers(instance, result.households))
-    say(f"decomposed: objective {objective:,.2f}, bound {bound:,.2f}, gap {g:.3%} after {dec.rounds} rounds")
+    result = solve_decomposed(scenario, instance, folder, scheduler=scheduler, workers=workers, progress=say)
+    timings["decomposed"] = result.manifest["timings"]["decomposed"]
     timings["total"] = time.perf_counter() - t0
     result.manifest["timings"] = {k: round(v, 3) for k, v in timings.items()}
     return result
-
 
 def _structured_bound(instance: Instance, scenario: Scenario, plans: Plans) -> float | None:
     """The laminar relaxation's bound (DESIGN §4), a valid upper bound found without a solver; None in

@@ -370,7 +370,7 @@ def fund_holders(instance: Instance) -> np.ndarray:
     """Node of every fund in the relaxation: its holder, or for a paired-assistance fund the lowest common
     ancestor of its targets (every yuan it may spend lies in that subtree)."""
     tree = instance.tree
-    scopes = fund_scopes(instance)
+    scopes = fund_scopes(instance.funds, instance.tree)
     holder = tree.ancestors[tree.pos(instance.funds["region_id"]), 0].copy()  # the root, unless a lower one fits
     fund = scopes["fund"].to_numpy()
     region = scopes["region"].to_numpy()
@@ -512,7 +512,7 @@ def block_budgets(instance: Instance, level: int) -> np.ndarray:
     their block (paired assistance, held by the eastern partner), are the blocks' *extra* money, left to
     whoever shares it out among blocks."""
     tree = instance.tree
-    scopes = fund_scopes(instance)
+    scopes = fund_scopes(instance.funds, instance.tree)
     holder = tree.pos(instance.funds["region_id"])
     block = tree.ancestors[holder, level]
     scope_block = tree.ancestors[scopes["region"].to_numpy(), level]

@@ -40,12 +40,29 @@ def verify(result: Result, instance: Instance | None = None, scenario: Scenario 
     """Raise :class:`VerificationError` listing every violated constraint (silent when all hold)."""
     instance = instance or result.instance
     scenario = scenario or result.scenario
+    if instance is None and (result.manifest.get("decomposition") or {}).get("verified"):
+        _shared_funds(result)  # each county was verified on its worker against its inputs and its share of the money
+        return
     if instance is None or scenario is None:
         raise ValueError("verify needs the instance and the scenario (or a Result that carries them)")
     v = _Checker(result, instance, scenario)
     v.run()
     if v.violations:
         raise VerificationError(v.violations)
+
+
+def _shared_funds(result: Result) -> None:
+    """What the counties of a decomposed run share: no fund spends more than it holds, by the flows table."""
+    funds, flows = result.tables["funds"], result.tables["flows"]
+    spent = flows.groupby("fund_id")["amount"].sum().reindex(funds["fund_id"]).fillna(0.0).to_numpy()
+    amount = funds["amount"].to_numpy(dtype=float)
+    over = funds["fund_id"].to_numpy()[spent > amount + MONEY_TOL + 1e-7 * np.abs(amount)]
+    problems = [f"fund spends more than it holds: {', '.join(map(str, over[:SHOWN]))}"] if len(over) else []
+    unknown = flows.loc[~flows["fund_id"].isin(funds["fund_id"]), "fund_id"].unique()
+    if len(unknown):
+        problems.append(f"flow from an unknown fund: {', '.join(map(str, unknown[:SHOWN]))}")
+    if problems:
+        raise VerificationError(problems)
 
 
 class _Checker:

@@ -4,12 +4,15 @@ monolithic optimum within the gap; the blocks partition the instance."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from optimizer import load_instance, solve, verify
-from optimizer.decompose import EMERGENCY, split_by_county
-from optimizer.errors import InputError
-from optimizer.generate import generate
+from optimizer.decompose import EMERGENCY, plan_blocks, split_by_county
+from optimizer.errors import InputError, VerificationError
+from optimizer.generate import generate, generate_partitioned
+from optimizer.partitioned import load_frame
+from optimizer.result import region_table
 from optimizer.scenario import Scenario
 
 
@@ -21,18 +24,19 @@ def instance(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
 
 
 def test_blocks_partition_households_and_share_upper_funds(instance) -> None:  # type: ignore[no-untyped-def]
-    blocks = split_by_county(instance)
+    blocks, parts = split_by_county(instance)
     assert len(blocks.counties) >= 3
-    ids = np.concatenate([b.households["household_id"].to_numpy() for b in blocks.instances])
+    ids = np.concatenate([b.households["household_id"].to_numpy() for b in parts])
     assert sorted(ids) == sorted(instance.households["household_id"])
+    assert list(blocks.households) == [b.n_households for b in parts]
     # every upper fund reaches some county, and every block holds a copy of each fund that reaches it
     assert (blocks.pairs.groupby("fund_id")["county"].nunique() >= 1).all()
-    for county, block in zip(blocks.counties, blocks.instances):
+    for county, block in zip(blocks.counties, parts):
         held = set(block.funds["fund_id"])
         assert set(blocks.pairs.loc[blocks.pairs["county"] == county, "fund_id"]) <= held
         assert EMERGENCY in held
     local = set(instance.funds["fund_id"]) - set(blocks.upper["fund_id"])
-    assert local == set().union(*[set(b.funds["fund_id"]) for b in blocks.instances]) - set(blocks.upper["fund_id"]) - {EMERGENCY}
+    assert local == set().union(*[set(b.funds["fund_id"]) for b in parts]) - set(blocks.upper["fund_id"]) - {EMERGENCY}
 
 
 def test_decomposed_matches_monolithic_within_the_gap(instance) -> None:  # type: ignore[no-untyped-def]
@@ -46,9 +50,53 @@ def test_decomposed_matches_monolithic_within_the_gap(instance) -> None:  # type
     # the decomposed bound is a valid bound of the monolithic optimum, and the two optima agree within the gap
     assert dec.manifest["bound"] >= mono.manifest["objective"] - 1e-6
     assert dec.manifest["objective"] == pytest.approx(mono.manifest["objective"], rel=gap)
+    # the national tables assembled from the counties' own: every household once, regions rolled up exactly
+    assert sorted(dec.households["household_id"]) == sorted(instance.households["household_id"])
+    national = region_table(instance, dec.households, dec.tables["projects"])
+    pd.testing.assert_frame_equal(dec.regions.drop(columns="first_secretary_id"), national, check_exact=False, rtol=1e-9)
+    assert dec.manifest["expected_lifted"] == pytest.approx(dec.households["p_success"].sum())
+
+
+def test_partitioned_instance_is_read_by_the_workers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """From partitioned Parquet the driver holds no household; the assembled result matches the same instance
+    solved monolithically within the gap and passes the full verifier against the whole instance."""
+    folder = tmp_path / "parts"
+    generate_partitioned(2500, seed=9, out=folder)
+    scenario = Scenario(name="dec", data=str(folder))
+    progress: list[str] = []
+    dec = solve(scenario, method="decomposed", workers=2, progress=progress.append)
+    assert dec.instance is None and dec.manifest["decomposition"]["source"].startswith("partitioned")
+    assert dec.manifest["decomposition"]["counties"] == 3
+    assert any("each worker reads its counties" in m for m in progress)
+    verify(dec)  # the counties on their workers, the shared funds here
+    whole = load_instance(folder)
+    verify(dec, whole, scenario)  # and the national verifier on the whole instance
+    mono = solve(scenario, whole, method="monolithic")
+    assert dec.manifest["objective"] == pytest.approx(mono.manifest["objective"], rel=scenario.solver.gap)
+    assert dec.manifest["bound"] >= mono.manifest["objective"] - 1e-6
+    assert set(dec.tables) >= {"households", "funds", "flows", "regions", "poverty", "helpers"}
+
+
+def test_shared_funds_are_checked_on_the_driver(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "parts"
+    generate_partitioned(1500, seed=4, out=folder)
+    dec = solve(Scenario(name="dec", data=str(folder)), method="decomposed", workers=1)
+    flows = dec.tables["flows"]
+    shared = set(split_upper(folder))
+    row = flows.index[flows["fund_id"].isin(shared)][0]
+    dec.tables["flows"].loc[row, "amount"] += dec.funds.set_index("fund_id").loc[flows.loc[row, "fund_id"], "amount"]
+    with pytest.raises(VerificationError, match="fund spends more than it holds"):
+        verify(dec)
 
 
 def test_decomposed_refuses_what_couples_counties(instance) -> None:  # type: ignore[no-untyped-def]
     scenario = Scenario(name="dec", data="unused", mode="min_cost", target={"lifted": 100})
     with pytest.raises(InputError, match="supports mode max_lifted only"):
         solve(scenario, instance, method="decomposed")
+
+
+def split_upper(folder) -> list[str]:  # type: ignore[no-untyped-def]
+    """The ids of the funds a partitioned instance's counties share."""
+    frame = load_frame(folder)
+    counties = sorted(frame.county_households.index)
+    return list(plan_blocks(frame.funds, frame.tree, counties, frame.county_households.reindex(counties).to_numpy()).upper["fund_id"])
