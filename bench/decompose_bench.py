@@ -1,37 +1,101 @@
-"""Monolithic against decomposed (1 and 2 Dask workers) on one scenario: time, objective, bound, gap, rounds.
+"""Decomposed (by county, on Dask) against monolithic, by size: wall time, peak memory, objective, bound, gap.
 
-    .venv/bin/python bench/decompose_bench.py [scenarios/baseline.yaml]
+    .venv/bin/python bench/decompose_bench.py --sizes 10000 100000 1000000 --workers 2 1 --monolithic-up-to 100000
+
+Each size is generated once as partitioned Parquet (seed 7) under ``bench/results/instances/``; every run is a
+fresh process (the decomposed ones read the folder through the workers, the monolithic ones load it whole) whose
+process tree (driver, Dask scheduler and workers) is sampled for the peak of its summed resident memory. Writes
+``bench/results/<name>.csv`` and ``<name>.md`` (``--name``, default ``decompose``).
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-from optimizer import load_instance, solve, verify
-from optimizer.scenario import load_scenario
+import pandas as pd
+import psutil
+
+from results_io import write_results
 
 ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "results"
+
+
+def one(folder: str, method: str, workers: int) -> None:
+    """Solve and verify one instance; print the figures as JSON (run in its own process)."""
+    from optimizer.scenario import Scenario
+    from optimizer.solve import solve
+    from optimizer.verify import verify
+
+    scenario = Scenario(name="bench", data=folder)
+    t = time.perf_counter()
+    result = solve(scenario, method=method, workers=workers, progress=lambda m: print(f"  {time.perf_counter() - t:7.1f} s  {m}", file=sys.stderr, flush=True))
+    solved = time.perf_counter() - t
+    verify(result)
+    m = result.manifest
+    figures = {"seconds": solved, "verify_seconds": time.perf_counter() - t - solved, "objective": m["objective"], "bound": m["bound"], "gap": m["gap"]}
+    figures["rounds"] = m.get("decomposition", {}).get("rounds", "")
+    print(json.dumps(figures), flush=True)
+
+
+def measured(folder: Path, method: str, workers: int) -> dict[str, float]:
+    """Run :func:`one` in a child process; add the peak of the summed RSS of its process tree (GiB)."""
+    cmd = [sys.executable, __file__, "--one", str(folder), method, str(workers)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    root, peak = psutil.Process(proc.pid), 0
+    while proc.poll() is None:
+        try:
+            tree = [root, *root.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+        except psutil.Error:
+            pass
+        time.sleep(0.5)
+    out = proc.stdout.read() if proc.stdout else ""
+    if proc.returncode != 0:
+        raise SystemExit(f"{method} with {workers} worker(s) on {folder} failed (exit {proc.returncode})")
+    return {**json.loads(out.strip().splitlines()[-1]), "peak_gib": peak / 2**30}
 
 
 def main() -> None:
-    sc = load_scenario(sys.argv[1] if len(sys.argv) > 1 else ROOT / "scenarios" / "baseline.yaml")
-    inst = load_instance(sc.data_path)
-    runs = [
-        ("monolithic (LP, relax-and-fix)", "monolithic", 1),
-        ("decomposed, 1 Dask worker", "decomposed", 1),
-        ("decomposed, 2 Dask workers", "decomposed", 2),
-    ]
-    print("| method | seconds | objective | bound | gap | rounds |\n|---|---:|---:|---:|---:|---:|")
-    for label, method, workers in runs:
-        t = time.perf_counter()
-        result = solve(sc, inst, method=method, workers=workers)
-        seconds = time.perf_counter() - t
-        verify(result)
-        m = result.manifest
-        rounds = m.get("decomposition", {}).get("rounds", "")
-        print(f"| {label} | {seconds:.1f} | {m['objective']:,.2f} | {m['bound']:,.2f} | {m['gap']:.3%} | {rounds} |", flush=True)
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--workers", type=int, nargs="+", default=[2, 1])
+    ap.add_argument("--monolithic-up-to", type=int, default=100_000)
+    ap.add_argument("--name", default="decompose", help="results file name under bench/results")
+    ap.add_argument("--one", nargs=3, metavar=("FOLDER", "METHOD", "WORKERS"))
+    args = ap.parse_args()
+    if args.one:
+        one(args.one[0], args.one[1], int(args.one[2]))
+        return
+    from optimizer.generate import generate_partitioned
+
+    rows = []
+    for n in args.sizes:
+        folder = OUT / "instances" / f"partitioned-{n}-seed7"
+        if not folder.is_dir():
+            generate_partitioned(n, out=folder, seed=7)
+        runs = [("monolithic", 1)] if n <= args.monolithic_up_to else []
+        runs += [("decomposed", w) for w in args.workers]
+        for method, workers in runs:
+            print(f"{n:,} households: {method}, {workers} worker(s)", flush=True)
+            row = {"households": n, "method": method, "workers": workers if method == "decomposed" else "", **measured(folder, method, workers)}
+            print(f"  {row}", flush=True)
+            rows.append(row)
+            write_results(pd.DataFrame(rows), OUT, args.name, _markdown(rows))
+
+
+def _markdown(rows: list[dict]) -> list[str]:
+    lines = ["| households | method | workers | wall time (s) | verify (s) | peak memory (GiB) | objective | bound | gap | rounds |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for r in rows:
+        lines.append(f"| {r['households']:,} | {r['method']} | {r['workers']} | {r['seconds']:.1f} | {r['verify_seconds']:.1f} | {r['peak_gib']:.2f} "
+                     f"| {r['objective']:,.2f} | {r['bound']:,.2f} | {r['gap']:.4%} | {r['rounds']} |")  # fmt: skip
+    return lines
 
 
 if __name__ == "__main__":

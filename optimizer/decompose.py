@@ -196,7 +196,7 @@ def county_final(county: str, source: Any, scenario: Scenario, fund_ids: list[st
 
     block = _county(county, source, scenario)
     model = _with_money(block, fund_ids, money)
-    sol = optimize(model, block.index, block.instance, scenario, lambda _msg: None)
+    sol = optimize(model, block.index, block.instance, scenario, lambda _msg: None, warm=True, backend=block.backend)  # from the last round's LP
     x = sol.x
     used = pd.Series(x[model.col_blocks["f"]] * MONEY_UNIT).groupby(block.index.flows["fund_id"].to_numpy()).sum().reindex(fund_ids).fillna(0.0).to_numpy()
     emergency = float(x[block.emergency_cols].sum() * MONEY_UNIT)

@@ -26,7 +26,7 @@ from .model import MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, add_churn_cap,
 from .plans import Plans, build_plans, build_templates
 from .result import Result, build_result
 from .scenario import Scenario, is_url
-from .solvers import SolveOptions, SolverOutput, Status, get_backend
+from .solvers import Backend, SolveOptions, SolverOutput, Status, get_backend
 from .storage import load_source, redact
 from .structured import structured_bound
 
@@ -187,10 +187,13 @@ def _structured_bound(instance: Instance, scenario: Scenario, plans: Plans) -> f
         return None
 
 
-def optimize(model: LinearModel, index: ModelIndex, instance: Instance, scenario: Scenario, say: Progress, warm: bool = False) -> Solution:
-    """LP bound, relax-and-fix, and the full MIP only if the gap is still above target (``warm``: see :func:`solve`)."""
+def optimize(
+    model: LinearModel, index: ModelIndex, instance: Instance, scenario: Scenario, say: Progress, warm: bool = False, backend: Backend | None = None
+) -> Solution:
+    """LP bound, relax-and-fix, and the full MIP only if the gap is still above target (``warm``: see :func:`solve`;
+    ``backend``: one that kept this LP, e.g. a county's in the decomposition, instead of the shared one)."""
     opts = scenario.solver
-    backend = get_backend(opts.name)
+    backend = backend or get_backend(opts.name)
     deadline = time.perf_counter() + opts.time_limit
     base = SolveOptions(time_limit=opts.time_limit, gap=opts.gap, threads=opts.threads, seed=opts.seed)
 
