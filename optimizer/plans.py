@@ -245,20 +245,28 @@ def _prune(
 ) -> np.ndarray:
     """Drop dominated plans (another costs no more in every category with as much value and p), cap at k."""
     n, t = keep.shape
-    out = keep.copy()
+    out = np.zeros_like(keep)
+    counts = keep.sum(axis=1)
+    order = np.argsort(counts, kind="stable")  # rows with as many admissible plans side by side: narrow blocks
     for start in range(0, n, chunk):
-        sl = slice(start, min(n, start + chunk))
-        kp, v, pr = keep[sl], value[sl], p[sl]
-        d = dom[np.minimum(sizes[sl], MAX_SIZE - 1)]
+        rows = order[start : start + chunk]
+        m = int(counts[rows].max())
+        if m == 0:
+            continue
+        cols = np.argsort(~keep[rows], axis=1, kind="stable")[:, :m]  # each row's admissible templates first, in order
+        kp = np.take_along_axis(keep[rows], cols, axis=1)
+        v, pr, c = (np.take_along_axis(a[rows], cols, axis=1) for a in (value, p, cost))
+        d = dom[np.minimum(sizes[rows], MAX_SIZE - 1)[:, None, None], cols[:, :, None], cols[:, None, :]]
         # a dominates b: cheaper-or-equal everywhere, value and p at least as high, strictly better somewhere
-        better_v = v[:, :, None] >= v[:, None, :] - 1e-12
-        better_p = pr[:, :, None] >= pr[:, None, :] - 1e-12
-        c = cost[sl]
-        strict = (v[:, :, None] > v[:, None, :] + 1e-12) | (c[:, :, None] < c[:, None, :] - 1e-9) | (
-            np.arange(t)[None, :, None] < np.arange(t)[None, None, :]
-        )
-        dominated = (kp[:, :, None] & d & better_v & better_p & strict & ~np.eye(t, dtype=bool)[None]).any(axis=1)
-        out[sl] = kp & ~dominated
+        # (or equal and first in template order)
+        d &= kp[:, :, None]
+        d &= v[:, :, None] >= v[:, None, :] - 1e-12
+        d &= pr[:, :, None] >= pr[:, None, :] - 1e-12
+        d &= (v[:, :, None] > v[:, None, :] + 1e-12) | (c[:, :, None] < c[:, None, :] - 1e-9) | (cols[:, :, None] < cols[:, None, :])
+        d &= ~np.eye(m, dtype=bool)[None]
+        block = np.zeros((len(rows), t), dtype=bool)
+        np.put_along_axis(block, cols, kp & ~d.any(axis=1), axis=1)
+        out[rows] = block
     return _cap(out, cost, value, k)
 
 
