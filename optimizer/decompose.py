@@ -158,7 +158,7 @@ def _county(county: str, source: Instance | tuple[str, pd.DataFrame], scenario: 
             from .partitioned import load_partitioned
 
             folder, funds = source
-            instance = load_partitioned(folder, [county]).replace(funds=funds)
+            instance = load_partitioned(folder, [county], funds=funds)
         plans = build_plans(instance, scenario)
         model, index = build_model(instance, scenario, plans)
         fund_ids = instance.funds["fund_id"].to_numpy()

@@ -88,13 +88,16 @@ def load_frame(folder: str | Path) -> Frame:
     return Frame(tables["regions"], tables["funds"], tree, sizes[sizes > 0], hashes)
 
 
-def load_partitioned(folder: str | Path, counties: Iterable[str] | None = None, allow_personal_columns: bool = False) -> Instance:
+def load_partitioned(
+    folder: str | Path, counties: Iterable[str] | None = None, allow_personal_columns: bool = False, funds: pd.DataFrame | None = None
+) -> Instance:
     """Load a partitioned instance, whole (``counties`` None) or restricted to ``counties``.
 
     Restricted, the instance holds those counties' subtrees and their ancestors, their households,
     projects and helpers, every fund held in a kept region, and paired-assistance funds whose targets
     include kept regions (targets outside them are dropped). Funds held above the counties keep their
-    full amount: how much of it these counties may use is for the caller (the decomposition) to decide."""
+    full amount: how much of it these counties may use is for the caller (the decomposition) to decide; it may
+    pass the ``funds`` table to use instead (validated with the rest)."""
     folder = Path(folder)
     if not is_partitioned(folder):
         raise InputError(f"'{folder}' is not a partitioned instance (no households/ folder)")
@@ -117,6 +120,8 @@ def load_partitioned(folder: str | Path, counties: Iterable[str] | None = None, 
         raw["regions"], raw["funds"] = _restricted(folder, wanted)
         county_rows = raw["regions"][raw["regions"]["level"] == 3]
         places = [partition_dir(p, c) for p, c in zip(county_rows["province"], county_rows["region_id"]) if c in wanted]
+    if funds is not None:
+        raw["funds"] = funds
     for table in SPLIT_TABLES:
         if not (folder / table).is_dir():
             problems.append(f"{folder}: missing {table}/ (partitioned by province and county)")
