@@ -66,8 +66,9 @@ def plan_blocks(funds: pd.DataFrame, tree: RegionTree, counties: list[str], hous
     county_of_scope = np.where(tree.level[scopes["region"]] >= Level.COUNTY, tree.ancestors[scopes["region"], Level.COUNTY], -1)
     # a fund is upper when one of its scope regions lies above county level or its scopes span several counties
     span = pd.DataFrame({"fund": scopes["fund"], "county": county_of_scope})
-    above = span.groupby("fund")["county"].agg(lambda c: bool((c < 0).any() or c.nunique() > 1))
-    is_upper = above.reindex(range(len(funds))).fillna(False).to_numpy(dtype=bool)
+    by_fund = span.groupby("fund")["county"]
+    above = (by_fund.min() < 0) | (by_fund.nunique() > 1)
+    is_upper = above.reindex(range(len(funds)), fill_value=False).to_numpy(dtype=bool)
     # which counties each upper fund may reach: counties under a scope region, or the county holding the scope
     reach_rows = []
     for lv_above in range(Level.COUNTY):
@@ -110,14 +111,13 @@ def split_by_county(instance: Instance) -> tuple[Blocks, list[Instance]]:
     """The blocks of an instance held in memory, and one instance per county with households: the county
     subtree and its ancestors, its households, projects and helpers, and the block's funds."""
     tree = instance.tree
-    hh_county = pd.Series(tree.ancestors[tree.pos(instance.households["village_id"]), Level.COUNTY])
+    hh_county = pd.Series(tree.ancestors[tree.pos(instance.households["village_id"]), Level.COUNTY], index=instance.households.index)
     sizes = hh_county.value_counts().sort_index()
     counties = [str(c) for c in tree.ids.to_numpy()[sizes.index.to_numpy()]]
     order = np.argsort(counties, kind="stable")
     counties, positions = [counties[i] for i in order], sizes.index.to_numpy()[order]
     blocks = plan_blocks(instance.funds, tree, counties, sizes.to_numpy()[order])
     ids = tree.ids.to_numpy()
-    village_county = pd.Series(tree.ancestors[tree.pos(instance.households["village_id"]), Level.COUNTY], index=instance.households.index)
     project_county = tree.ancestors[tree.pos(instance.projects["village_id"]), Level.COUNTY]
     helper_county = tree.ancestors[tree.pos(instance.helpers["home_region_id"]), Level.COUNTY]
     instances = []
@@ -126,7 +126,7 @@ def split_by_county(instance: Instance) -> tuple[Blocks, list[Instance]]:
         instances.append(
             instance.replace(
                 regions=instance.regions[keep],
-                households=instance.households[(village_county == c).to_numpy()],
+                households=instance.households[(hh_county == c).to_numpy()],
                 projects=instance.projects[project_county == c],
                 funds=funds,
                 helpers=instance.helpers[helper_county == c],
