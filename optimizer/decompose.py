@@ -41,6 +41,7 @@ from .solvers import SolveOptions, Status, get_backend
 log = logging.getLogger(__name__)
 
 EMERGENCY = "__emergency__"
+LAGRANGE_EVERY = 4  # rounds between two Lagrangian bounds (each costs one more round of county LPs)
 EMERGENCY_PRICE = 1_000.0  # objective lost per 10,000 emergency yuan: far above any plan's value per money
 _CACHE: dict[str, _County] = {}  # per worker process: county -> its model
 
@@ -187,6 +188,22 @@ def county_lp(county: str, source: Any, scenario: Scenario, fund_ids: list[str],
     return float(out.objective), np.abs(out.duals[block.fund_rows.loc[fund_ids].to_numpy()])
 
 
+def county_priced(county: str, source: Any, scenario: Scenario, fund_ids: list[str], price: np.ndarray, cap: np.ndarray) -> float:
+    """The county's term of the Lagrangian bound: max over its upper-fund money a <= ``cap`` (yuan) of its LP
+    value minus ``price`` (value per yuan) times a."""
+    block = _county(county, source, scenario)
+    model = _with_money(block, fund_ids, cap)
+    c = model.c.copy()
+    flows = pd.Series(model.col_blocks["f"].start + np.arange(len(block.index.flows)))
+    per_unit = pd.Series(price * MONEY_UNIT, index=fund_ids).reindex(block.index.flows["fund_id"]).fillna(0.0).to_numpy()
+    c[flows.to_numpy()] += -per_unit if model.sense == "max" else per_unit
+    options = SolveOptions(time_limit=scenario.solver.time_limit, keep=True, warm=True)
+    out = block.backend.solve(replace(model, c=c).relaxed(), options)
+    if out.status != Status.OPTIMAL:
+        raise NoSolutionError(f"county {county}: priced LP {out.status.value} ({out.message})")
+    return float(out.objective)
+
+
 def county_final(county: str, source: Any, scenario: Scenario, fund_ids: list[str], money: np.ndarray, helpers: bool) -> dict[str, Any]:
     """The county's allocation with its final money (relax-and-fix), as result tables checked by the verifier
     against the county's inputs with that money; only ``emergency`` and ``used`` when it needed emergency money."""
@@ -236,8 +253,8 @@ def master_allocate(
     max_rounds: int,
     say: Callable[[str], None],
 ) -> tuple[list[np.ndarray], float, pd.DataFrame]:
-    """Kelley's cutting planes over the counties' LP value functions; returns each county's money per upper fund
-    (aligned with its pairs), the master bound and the convergence history."""
+    """Kelley's cutting planes over the counties' LP value functions, with a Lagrangian bound every few rounds;
+    returns each county's money per upper fund (aligned with its pairs), the best bound and the history."""
     pairs = blocks.pairs
     n_pairs, n_c = len(pairs), len(blocks.counties)
     county_pos = pd.Index(blocks.counties).get_indexer(pairs["county"])
@@ -285,7 +302,7 @@ def master_allocate(
             integer=np.zeros(n_pairs + n_c, dtype=bool),
         )
         opts = SolveOptions(time_limit=scenario.solver.time_limit)
-        free = backend.solve(master, opts)  # without the trust region: a valid upper bound
+        free = backend.solve(master, replace(opts, duals=True))  # without the trust region: a valid upper bound
         lo = np.concatenate([np.maximum(best[1] - radius, 0.0), master.col_lo[n_pairs:]])
         hi = np.concatenate([best[1] + radius, master.col_hi[n_pairs:]])
         out = backend.solve(master.with_bounds(lo, hi), opts)
@@ -294,8 +311,19 @@ def master_allocate(
         bound = min(bound, float(free.objective))
         expected = float(out.objective)
         gap = max(bound - best[0], 0.0) / max(abs(bound), 1e-9)
-        history.append({"round": r, "bound": bound, "counties_sum": total, "best": best[0], "gap": gap, "seconds": time.perf_counter() - t})
-        say(f"round {r}: master bound {bound:,.2f}, counties {total:,.2f} (best {best[0]:,.2f}), gap {gap:.4%}")
+        lagrangian = np.nan
+        if r % LAGRANGE_EVERY == 0 and gap > tol and free.duals is not None:
+            # the cutting-plane bound closes slowly; pricing the upper funds at the master's duals gives
+            # L(price) = sum_c max_a [V_c(a) - price.a] + price.amount, another valid bound, tight at the optimal prices
+            price = np.abs(free.duals[n_cuts:])
+            terms = run_counties("priced", [np.vstack([price[fund_pos[county_pos == c]], amount[fund_pos[county_pos == c]]]) for c in range(n_c)])
+            lagrangian = float(sum(terms) + price @ amount)
+            bound = min(bound, lagrangian)
+            gap = max(bound - best[0], 0.0) / max(abs(bound), 1e-9)
+        history.append({"round": r, "bound": bound, "counties_sum": total, "best": best[0], "gap": gap, "lagrangian": lagrangian,
+                        "seconds": time.perf_counter() - t})  # fmt: skip
+        priced = f" (Lagrangian {lagrangian:,.2f})" if np.isfinite(lagrangian) else ""
+        say(f"round {r}: master bound {bound:,.2f}{priced}, counties {total:,.2f} (best {best[0]:,.2f}), gap {gap:.4%}")
         if gap <= tol:
             break
         a = np.maximum(out.x[:n_pairs], 0.0)
@@ -351,6 +379,7 @@ def solve_decomposed(
     cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR)
     client = Client(scheduler or cluster)
     try:
+        client.run(_CACHE.clear)  # workers of an existing cluster may hold the counties of an earlier run
         addrs = sorted(client.scheduler_info()["workers"])
         pin = {c: [addrs[i % len(addrs)]] for i, c in enumerate(blocks.counties)}
         if instance is not None:
@@ -361,8 +390,15 @@ def solve_decomposed(
         per_county_helpers = instance is None and scenario.helpers.assign
 
         def submit(c: str, kind: str, money: np.ndarray) -> Any:
-            args = (c, sources[c], scenario, fund_lists[c], money) + ((per_county_helpers,) if kind == "final" else ())
-            return client.submit(county_lp if kind == "lp" else county_final, *args, workers=pin[c], allow_other_workers=True, retries=2, pure=False)
+            """One county task: ``lp`` and ``final`` with its money, ``priced`` with its prices and caps (two rows)."""
+            tasks: dict[str, tuple[Callable[..., Any], tuple[bool, ...]]] = {
+                "lp": (county_lp, ()),
+                "priced": (county_priced, ()),
+                "final": (county_final, (per_county_helpers,)),
+            }
+            fn, extra = tasks[kind]
+            data = tuple(money) if kind == "priced" else (money,)
+            return client.submit(fn, c, sources[c], scenario, fund_lists[c], *data, *extra, workers=pin[c], allow_other_workers=True, retries=2, pure=False)
 
         def run(kind: str, money: list[np.ndarray]) -> list[Any]:
             futures = [submit(c, kind, m) for c, m in zip(blocks.counties, money)]
@@ -383,6 +419,7 @@ def solve_decomposed(
         finals = run("final", alloc)
         finals = _repair(blocks, alloc, finals, lambda c, money: submit(c, "final", money).result(), say)
     finally:
+        client.run(_CACHE.clear)
         client.close()
         if cluster is not None:
             cluster.close()

@@ -100,3 +100,24 @@ def split_upper(folder) -> list[str]:  # type: ignore[no-untyped-def]
     frame = load_frame(folder)
     counties = sorted(frame.county_households.index)
     return list(plan_blocks(frame.funds, frame.tree, counties, frame.county_households.reindex(counties).to_numpy()).upper["fund_id"])
+
+
+def test_lagrangian_terms_bound_the_lp(instance) -> None:  # type: ignore[no-untyped-def]
+    """Weak duality: for any prices of the shared funds, the counties' priced LPs plus the priced money bound the
+    national LP from above (the decomposition uses it to close its gap)."""
+    from optimizer import decompose
+
+    blocks, parts = split_by_county(instance)
+    lp_bound = solve(Scenario(name="dec", data="unused"), instance, method="monolithic").manifest["lp_bound"]
+    amount = blocks.upper.set_index("fund_id")["amount"]
+    decompose._CACHE.clear()
+    try:
+        for price in (np.zeros(len(amount)), np.full(len(amount), 2e-5), np.linspace(0, 1e-4, len(amount))):
+            priced = pd.Series(price, index=amount.index)
+            terms = []
+            for county, part in zip(blocks.counties, parts):
+                funds = list(blocks.pairs.loc[blocks.pairs["county"] == county, "fund_id"])
+                terms.append(decompose.county_priced(county, part, Scenario(name="dec", data="unused"), funds, priced[funds].to_numpy(), amount[funds].to_numpy()))
+            assert sum(terms) + float(price @ amount.to_numpy()) >= lp_bound - 1e-6
+    finally:
+        decompose._CACHE.clear()

@@ -41,7 +41,7 @@ class SolveOptions:
     start: np.ndarray | None = None  # a feasible point to start from (MIP)
     duals: bool = False  # LP only: return row duals
     keep: bool = False  # LP only: keep this LP so that a later ``warm`` solve of the same matrix can start from it
-    warm: bool = False  # LP only: re-solve the kept LP with new column bounds (backends without it solve cold)
+    warm: bool = False  # LP only: re-solve the kept LP with new bounds or costs (backends without it solve cold)
     verbose: bool = False
     algorithm: str = "auto"  # LP only: "simplex", "ipm" or "ipm-no-crossover" (HiGHS; other backends ignore it)
 

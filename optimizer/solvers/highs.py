@@ -43,8 +43,11 @@ class HighsBackend:
         kept = None
         if not is_mip:
             kept, self._kept = self._kept, None  # a kept LP serves one warm re-solve
-        if options.warm and kept is not None and not is_mip and _same_lp(kept[0], model):
+        if options.warm and kept is not None and not is_mip and _same_matrix(kept[0], model):
             h = kept[1]
+            costs = np.flatnonzero(kept[0].c != model.c)
+            if len(costs):
+                h.changeColsCost(len(costs), costs.astype(np.int32), np.asarray(model.c, dtype=float)[costs])
             changed = np.flatnonzero((kept[0].col_lo != model.col_lo) | (kept[0].col_hi != model.col_hi))
             if len(changed):
                 h.changeColsBounds(len(changed), changed.astype(np.int32), model.col_lo[changed], model.col_hi[changed])
@@ -119,10 +122,10 @@ def _lp_safe(names: list[str]) -> list[str]:
     return [re.sub(r"[^A-Za-z0-9_.]", "_", n.replace("/", ".")) for n in names]
 
 
-def _same_lp(a: LinearModel, b: LinearModel) -> bool:
-    """Same matrix and objective (bounds may differ): the kept LP can be re-solved from its basis."""
+def _same_matrix(a: LinearModel, b: LinearModel) -> bool:
+    """Same matrix and sense (bounds and costs may differ): the kept LP can be re-solved from its basis."""
     if a.A is b.A:
-        return bool(np.array_equal(a.c, b.c))
+        return a.sense == b.sense
     return (
         a.A.shape == b.A.shape
         and a.A.nnz == b.A.nnz
@@ -130,7 +133,6 @@ def _same_lp(a: LinearModel, b: LinearModel) -> bool:
         and np.array_equal(a.A.indptr, b.A.indptr)
         and np.array_equal(a.A.indices, b.A.indices)
         and np.array_equal(a.A.data, b.A.data)
-        and np.array_equal(a.c, b.c)
     )
 
 
