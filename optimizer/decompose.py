@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 EMERGENCY = "__emergency__"
 LAGRANGE_EVERY = 4  # rounds between two Lagrangian bounds (each costs one more round of county LPs)
+EMERGENCY_TOL = 0.05  # yuan of emergency money a county's final allocation may round away; more is repaired
 EMERGENCY_PRICE = 1_000.0  # objective lost per 10,000 emergency yuan: far above any plan's value per money
 _CACHE: dict[str, _County] = {}  # per worker process: county -> its model
 
@@ -217,12 +218,14 @@ def county_final(county: str, source: Any, scenario: Scenario, fund_ids: list[st
     x = sol.x
     used = pd.Series(x[model.col_blocks["f"]] * MONEY_UNIT).groupby(block.index.flows["fund_id"].to_numpy()).sum().reindex(fund_ids).fillna(0.0).to_numpy()
     emergency = float(x[block.emergency_cols].sum() * MONEY_UNIT)
-    if emergency > 0.5:
+    if emergency > EMERGENCY_TOL:
         return {"emergency": emergency, "used": used}
     n_fund = model.row_blocks["fund"].stop - model.row_blocks["fund"].start
     n_cell = model.row_blocks["balance"].stop - model.row_blocks["balance"].start
     duals = {"fund": np.full(n_fund, np.nan), "balance": np.full(n_cell, np.nan)}
-    objective = float(model.c @ x)  # the emergency columns are zero
+    x = x.copy()
+    x[block.emergency_cols] = 0.0  # at most EMERGENCY_TOL yuan, well within the verifier's tolerance; its penalty is not value
+    objective = float(model.c @ x)
     sol = Solution(x, sol.status, objective, sol.bound, sol.lp_bound, sol.gap, sol.lp_seconds, sol.mip_seconds, sol.used_full_mip)
     result = build_result(block.instance, scenario, block.plans, block.index, model, sol, duals, backend_version="", timings={})
     assignment = None
@@ -459,13 +462,13 @@ def _repair(
     left = (amount - used.groupby(level=0).sum().reindex(amount.index).fillna(0.0)).clip(lower=0.0)
     out = list(finals)
     for i, (c, f) in enumerate(zip(blocks.counties, finals)):
-        if f["emergency"] <= 0.5:
+        if f["emergency"] <= EMERGENCY_TOL:
             continue
         funds = pairs.loc[pairs["county"] == c, "fund_id"].to_numpy()
         extra = left.reindex(funds).to_numpy()
         say(f"county {c} is {f['emergency']:,.0f} yuan short after rounding: re-solving with {extra.sum():,.0f} yuan left unused elsewhere")
         again = rerun(c, alloc[i] + extra)
-        if again["emergency"] > 0.5:
+        if again["emergency"] > EMERGENCY_TOL:
             raise NoSolutionError(f"county {c}: its hard floors need {again['emergency']:,.0f} yuan more than the upper-level money left for it")
         left.loc[funds] = np.maximum(left.loc[funds].to_numpy() - (again["used"] - f["used"]), 0.0)
         out[i] = again
