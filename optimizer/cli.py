@@ -119,7 +119,7 @@ def solve(
         if sc.years is not None or from_year is not None or previous is not None:
             from .multiyear import run_multiyear
 
-            run_multiyear(sc, out=out, solver=solver, time_limit=time_limit, gap=gap, previous=previous, from_year=from_year, progress=say)
+            run_multiyear(sc, out=out, solver=solver, time_limit=time_limit, gap=gap, previous=previous, from_year=from_year, progress=say, report=report)
             return
         target = out or Path("out") / sc.name
         check_target(target)

@@ -21,7 +21,8 @@ Rows
     once        per j: sum_t y[j,t] <= 1
     relocation  per (county, t): households starting a relocation plan in t <= rate * poor households
     target      min_cost: expected out of poverty at the deadline >= target (and per county incidence; and a county
-                exit schedule: for county c and its year Y, only options whose effect has started by Y count)
+                exit schedule: county c at or below its threshold in every year from its year Y to the deadline,
+                counting in each year only options whose effect has started by then, discounted by the return risk)
 
 An option (k, t) works when ``t + delay(k) <= last``; its probability of being out of poverty at the deadline
 is ``p_k * (1 - r_k) ** (last - t - delay(k))``, with r_k the yearly return risk (higher for transfer-only
@@ -56,6 +57,7 @@ from .storage import load_source
 
 log = logging.getLogger(__name__)
 MONEY_TOL = 0.5  # yuan
+INCIDENCE_TOL = 1e-6  # expected poor households per rural household: a county exactly at its threshold is out
 
 
 @dataclass(frozen=True)
@@ -368,8 +370,10 @@ def build_multiyear(
         need: list[float] = []
         opt_county = hh_county[opt["hh"].to_numpy()]
         rate = scenario.target.incidence_limit(instance.regions["western"].to_numpy(dtype=bool)[counties["county"].to_numpy()])
-        for year in np.unique(schedule[schedule > 0]):
-            sel_c = np.flatnonzero(schedule == year)
+        for year in years:  # out by its year and staying out: every year from the county's year to the deadline
+            sel_c = np.flatnonzero((schedule > 0) & (schedule <= year))
+            if not len(sel_c):
+                continue
             row_of = pd.Series(np.arange(len(sel_c)) + len(need), index=counties["county"].to_numpy()[sel_c])
             o = np.flatnonzero(np.isin(opt_county, counties["county"].to_numpy()[sel_c]))
             rows_i.append(row_of.reindex(opt_county[o]).to_numpy())
@@ -732,7 +736,8 @@ def multiyear_result(instance: Instance, scenario: Scenario, my: MultiYear, mode
 
 def county_schedule(instance: Instance, scenario: Scenario, households: pd.DataFrame) -> pd.DataFrame:
     """Per county and year: expected poor households, incidence, and the county's expected exit year (the first
-    year its expected incidence is below the threshold; 0 when never by the deadline)."""
+    year from which its expected incidence stays at or below the threshold through the deadline, as the min-cost
+    schedule requires; 0 when not at or below it at the deadline)."""
     yrs = scenario.years
     assert yrs is not None
     tree = instance.tree
@@ -747,14 +752,107 @@ def county_schedule(instance: Instance, scenario: Scenario, households: pd.DataF
     out = counties[["county_id", "poor", "rural"]].copy()
     out["threshold"] = limit
     exit_year = np.zeros(len(counties), dtype=np.int64)
+    rural = counties["rural"].to_numpy(dtype=float)
     for year in year_list(yrs):
         prob = _out_in(households, risk, int(year))
         poor = counties["poor"].to_numpy() - np.bincount(row, weights=prob, minlength=len(counties))
         out[f"poor_{year}"] = poor.round(3)
-        below = (poor / counties["rural"].to_numpy() < limit) & (exit_year == 0)
-        exit_year[below] = year
+        below = poor - limit * rural <= INCIDENCE_TOL * np.maximum(rural, 1.0)
+        exit_year = np.where(below, np.where(exit_year == 0, year, exit_year), 0)  # back above: not out yet
     out["exit_year"] = exit_year
     return out
+
+
+def read_multiyear_run(run_dir: str | Path) -> MultiYearResult:
+    """Read a multi-year run folder (its CSV tables and manifest) back."""
+    from .outputs import read_manifest
+
+    run_dir = Path(run_dir)
+    manifest = read_manifest(run_dir)
+    if not manifest.get("multiyear"):
+        raise InputError(f"{run_dir} is not a multi-year run folder (its manifest has no 'multiyear')")
+    text = {c: str for c in ("household_id", "village_id", "project_id", "fund_id", "county_id", "built_year", "plan", "measures")}
+    tables: dict[str, pd.DataFrame] = {}
+    for name in ("households", "projects", "flows", "spending", "counties"):
+        path = run_dir / f"{name}.csv"
+        if not path.is_file():
+            raise InputError(f"{run_dir}: missing {name}.csv")
+        tables[name] = pd.read_csv(path, keep_default_na=False, dtype=text)
+    return MultiYearResult(tables=tables, manifest=manifest)
+
+
+def run_years(result: MultiYearResult) -> list[int]:
+    first, last = result.manifest["years"]
+    return list(range(int(first), int(last) + 1))
+
+
+def spending_by_year(result: MultiYearResult) -> pd.DataFrame:
+    """Yuan spent per year by the level of the paying fund (rows) and the category it pays for (columns), with
+    a ``total`` column; from the flows."""
+    flows = result.tables["flows"]
+    level = result.tables["spending"].drop_duplicates("fund_id").set_index("fund_id")["level_name"]
+    f = flows.assign(level_name=flows["fund_id"].map(level), amount=flows["amount"].astype(float))
+    pivot = f.pivot_table(index=["year", "level_name"], columns="category", values="amount", aggfunc="sum", fill_value=0.0)
+    order = {name: i for i, name in enumerate(LEVEL_NAMES[lv] for lv in Level)}
+    pivot = pivot.reset_index()
+    pivot = pivot.assign(_o=pivot["level_name"].map(order)).sort_values(["year", "_o"]).drop(columns="_o")
+    pivot.columns.name = None
+    pivot["total"] = pivot.drop(columns=["year", "level_name"]).sum(axis=1)
+    return pivot.reset_index(drop=True)
+
+
+def budget_by_year(result: MultiYearResult) -> pd.DataFrame:
+    """Per year: money appropriated, carried in, spent and carried out, summed over the funds."""
+    cols = ["appropriation", "carry_in", "spent", "carry_out"]
+    by = result.tables["spending"].astype({c: float for c in cols}).groupby("year")[cols].sum()
+    return by.reindex(run_years(result), fill_value=0.0).rename_axis("year").reset_index()
+
+
+def starts_by_year(result: MultiYearResult) -> pd.DataFrame:
+    """Per planning year: households starting a plan, plans taking effect, the cost of the plans started and
+    the households they are expected to have out of poverty at the deadline; a last row ``never`` for the
+    households left with the empty plan."""
+    hh = result.tables["households"]
+    started = hh["started"].astype(str).str.lower().isin(["true", "1"]).to_numpy()
+    year = hh["year"].astype(int).to_numpy()
+    effect = hh["effect_year"].astype(int).to_numpy()
+    cost = hh["cost"].astype(float).to_numpy()
+    p = hh["p_deadline"].astype(float).to_numpy()
+    rows = [
+        {"year": str(y), "households_starting": int((started & (year == y)).sum()), "taking_effect": int((started & (effect == y)).sum()),
+         "cost": float(cost[started & (year == y)].sum()), "expected_out_at_deadline": float(p[started & (year == y)].sum())}
+        for y in run_years(result)
+    ]  # fmt: skip
+    rows.append({"year": "never", "households_starting": int((~started).sum()), "taking_effect": 0, "cost": 0.0,
+                 "expected_out_at_deadline": float(p[~started].sum())})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def exit_schedule(result: MultiYearResult) -> pd.DataFrame:
+    """Per county: its expected exit year (the first year its expected incidence is at or below its threshold)
+    against its target year (``years.county_exit``, else the deadline under ``target.county_incidence``, else
+    none) and whether it is on time, late or has no target."""
+    c = result.tables["counties"]
+    sc = result.manifest.get("scenario", {})
+    last = int(result.manifest["years"][1])
+    schedule = (sc.get("years") or {}).get("county_exit") or {}
+    has_target = (sc.get("target") or {}).get("county_incidence") is not None
+    target = c["county_id"].map(schedule).fillna(last if has_target else 0).astype(int)
+    exit_year = c["exit_year"].astype(int)
+    status = np.where(target == 0, "no target", np.where((exit_year > 0) & (exit_year <= target), "on time", "late"))
+    rural = c["rural"].astype(float)
+    return pd.DataFrame(
+        {
+            "county_id": c["county_id"],
+            "poor": c["poor"].astype(float),
+            "threshold": c["threshold"].astype(float),
+            "incidence_before": c["poor"].astype(float) / rural,
+            "incidence_at_deadline": c[f"poor_{last}"].astype(float) / rural,
+            "target_year": target,
+            "exit_year": exit_year,
+            "status": status,
+        }
+    )
 
 
 def _risk(instance: Instance, scenario: Scenario, households: pd.DataFrame) -> np.ndarray:
@@ -874,6 +972,23 @@ def verify_multiyear(result: MultiYearResult, instance: Instance, scenario: Scen
         capacity = np.floor(yrs.relocation_rate * ct["poor"].reindex(counts.index.get_level_values(0)).to_numpy())
         if (counts.to_numpy() > capacity).any():
             bad.append("relocation over a county's yearly capacity")
+    # min-cost targets: expected out at the deadline, and every scheduled county at or below its threshold in
+    # every year from its year on (recomputed from the household table)
+    if scenario.mode == "min_cost":
+        if scenario.target.lifted is not None and float(p_dead.sum()) < scenario.target.lifted - 1e-6 * max(1.0, scenario.target.lifted):
+            bad.append(f"expected out of poverty at the deadline {float(p_dead.sum()):,.3f} is below target.lifted {scenario.target.lifted:,.3f}")
+        counties = county_table(instance)
+        schedule = _exit_schedule(instance, scenario, counties)
+        if (schedule > 0).any():
+            tree = instance.tree
+            row = pd.Index(counties["county"]).get_indexer(tree.ancestors[tree.pos(hh_out["village_id"].to_numpy()), Level.COUNTY])
+            limit = scenario.target.incidence_limit(instance.regions["western"].to_numpy(dtype=bool)[counties["county"].to_numpy()])
+            rural = counties["rural"].to_numpy(dtype=float)
+            for y in year_list(yrs):
+                poor = counties["poor"].to_numpy() - np.bincount(row, weights=_out_in(hh_out, risk, int(y)), minlength=len(counties))
+                over = (schedule > 0) & (schedule <= y) & (poor - limit * rural > INCIDENCE_TOL * np.maximum(rural, 1.0))
+                bad += [f"county {c} above its incidence threshold in {y} ({p:,.2f} expected poor of {r:,.0f}, threshold {t:.2%}; its year is {s})"
+                        for c, p, r, t, s in zip(counties["county_id"][over], poor[over], rural[over], limit[over], schedule[over])]  # fmt: skip
     # objective
     if scenario.mode == "max_lifted" and abs(float(hh_out["value"].sum()) - result.manifest["objective"]) > 1e-6 * max(1.0, abs(result.manifest["objective"])):
         bad.append("reported objective differs from the households' values")
@@ -892,9 +1007,10 @@ def run_multiyear(
     previous: Path | None = None,
     from_year: int | None = None,
     progress: Progress | None = None,
+    report: bool = True,
 ) -> MultiYearResult:
-    """The CLI path: solve, verify (raises on any violation), write ``out`` (default ``out/<name>``) and print
-    the county exit schedule."""
+    """The CLI path: solve, verify (raises on any violation), write ``out`` (default ``out/<name>``) with its
+    ``report.html`` (unless ``report`` is false) and print the county exit schedule."""
     from .errors import VerificationError
 
     given: dict[str, object] = {"solver.name": solver, "solver.time_limit": time_limit, "solver.gap": gap}
@@ -902,6 +1018,9 @@ def run_multiyear(
     if overrides:
         scenario = scenario.with_overrides(overrides)
     say = progress or (lambda msg: log.info(msg))
+    from .outputs import check_target
+
+    check_target(out or Path("out") / scenario.name)  # before solving: never replace a folder that is not a run
     raw = load_source(scenario.data_source)
     result = solve_multiyear(scenario, raw, progress=say, previous=previous, from_year=from_year)
     say("verifying the multi-year result")
@@ -918,4 +1037,8 @@ def run_multiyear(
     for row in c.itertuples(index=False):
         say(f"county {row.county_id}: expected exit year {row.exit_year or 'not by the deadline'}")
     say(f"wrote {folder}")
+    if report:
+        from .report import write_report
+
+        say(f"wrote {write_report(folder, result)}")
     return result
