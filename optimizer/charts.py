@@ -15,7 +15,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from . import multiyear  # noqa: E402
 from .contract import LEVEL_NAMES, Batch, Level  # noqa: E402
+from .multiyear import MultiYearResult  # noqa: E402
 from .result import Result  # noqa: E402
 
 PALETTE = ["#1b6ca8", "#e07b39", "#3a9d5d", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
@@ -130,6 +132,67 @@ def poverty_measures(result: Result) -> Figure:
     ax.set_xticks(x, ["headcount P0", "gap P1", "severity P2"])
     ax.set_title("Poverty measures (persons)")
     ax.legend(frameon=False, fontsize=8)
+    return fig
+
+
+def years_spending(result: MultiYearResult, by: str = "level") -> Figure:
+    """A multi-year run: money spent per year, stacked by the level of the paying fund (``by="level"``) or by the
+    category it pays for (``by="category"``)."""
+    table = multiyear.spending_by_year(result)
+    cats = [c for c in table.columns if c not in ("year", "level_name", "total")]
+    if by == "level":
+        pivot = table.pivot_table(index="year", columns="level_name", values="total", aggfunc="sum", fill_value=0.0)
+        pivot = pivot[[lv for lv in LEVEL_ORDER if lv in pivot.columns]]
+    else:
+        pivot = table.groupby("year")[cats].sum()
+    pivot = pivot.reindex(multiyear.run_years(result), fill_value=0.0) / 1e6
+    fig, ax = _fig()
+    bottom = np.zeros(len(pivot))
+    labels = pivot.index.astype(str)
+    for i, col in enumerate(pivot.columns):
+        ax.bar(labels, pivot[col], bottom=bottom, label=col, color=PALETTE[i % len(PALETTE)])
+        bottom += pivot[col].to_numpy()
+    ax.set_ylabel("million yuan")
+    ax.set_title("Spending per year by " + ("level of the paying fund" if by == "level" else "category"))
+    if len(pivot.columns):
+        ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
+
+
+def years_starts(result: MultiYearResult) -> Figure:
+    """A multi-year run: households starting a plan per year and plans taking effect."""
+    t = multiyear.starts_by_year(result)
+    t = t[t["year"] != "never"]
+    fig, ax = _fig()
+    x = np.arange(len(t))
+    ax.bar(x - 0.2, t["households_starting"], width=0.4, color=PALETTE[0], label="starting a plan")
+    ax.bar(x + 0.2, t["taking_effect"], width=0.4, color=PALETTE[2], label="plan taking effect")
+    ax.set_xticks(x, t["year"])
+    ax.set_ylabel("households")
+    ax.set_title("Households starting plans per year")
+    ax.legend(frameon=False, fontsize=8)
+    return fig
+
+
+def years_exit(result: MultiYearResult, max_counties: int = 12) -> Figure:
+    """A multi-year run: each county's expected incidence per year against its threshold (the counties with a
+    target first, then the highest incidence at the deadline; at most ``max_counties``)."""
+    c = result.tables["counties"]
+    sched = multiyear.exit_schedule(result)
+    order = sched.assign(has=sched["target_year"] > 0).sort_values(["has", "incidence_at_deadline"], ascending=[False, False]).index[:max_counties]
+    years = multiyear.run_years(result)
+    fig, ax = _fig(height=3.4)
+    for i, row in enumerate(order):
+        rural = float(c.loc[row, "rural"])
+        path = [float(c.loc[row, "poor"]) / rural] + [float(c.loc[row, f"poor_{y}"]) / rural for y in years]
+        ax.plot(["before", *map(str, years)], np.array(path) * 100, marker="o", ms=3, color=PALETTE[i % len(PALETTE)], label=str(c.loc[row, "county_id"]))
+    if len(order):
+        shown = sched["threshold"].loc[order]
+        label = "threshold" if shown.nunique() == 1 else "lowest threshold"
+        ax.axhline(float(shown.min()) * 100, color="#444", lw=0.8, ls="--", label=label)
+    ax.set_ylabel("expected % of rural households poor")
+    ax.set_title("Expected incidence by county and year")
+    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
 
 

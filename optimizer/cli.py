@@ -119,7 +119,7 @@ def solve(
         if sc.years is not None or from_year is not None or previous is not None:
             from .multiyear import run_multiyear
 
-            run_multiyear(sc, out=out, solver=solver, time_limit=time_limit, gap=gap, previous=previous, from_year=from_year, progress=say)
+            run_multiyear(sc, out=out, solver=solver, time_limit=time_limit, gap=gap, previous=previous, from_year=from_year, progress=say, report=report)
             return
         target = out or Path("out") / sc.name
         check_target(target)
@@ -323,8 +323,13 @@ def nightly(
     db: DbOption,
     scenario: Annotated[Path, typer.Option("--scenario", help="scenario YAML file (its data: is ignored; the database is the data)")],
     wait: Annotated[float, typer.Option(help="seconds to wait for a running job's lock before giving up (exit 6)")] = 0.0,
+    from_year: Annotated[
+        Optional[int], typer.Option("--from-year", help="multi-year scenarios: the year being planned (sets nightly.current_year); earlier years are kept")
+    ] = None,
 ) -> None:
     """Re-plan what is open in the registry, keep commitments, cap churn; publish the new version when verified.
+    With a years: section, keep the published version's decisions of the years before nightly.current_year and
+    re-plan the rest (rolling horizon).
     Exit codes: 0 published or unchanged, 2 bad input, 3 infeasible, 4 no solution in time, 5 verification failed,
     6 another job holds the lock, 7 solved but not published (gap above nightly.max_gap)."""
     import optimizer as api
@@ -333,14 +338,15 @@ def nightly(
 
     with _errors():
         say = _progress()
-        sc = api.load_scenario(scenario)
+        sc = api.load_scenario(scenario, overrides={"nightly.current_year": from_year} if from_year is not None else None)
         outcome = run_nightly(db, sc, wait=wait, progress=say)
         if outcome.status == "unchanged":
             out_console.print(f"unchanged: version {outcome.version_id} stays current (run {outcome.run_id})")
         else:
             counts = ", ".join(f"{k.removeprefix('households_')} {v:,}" for k, v in outcome.counts.items())
+            what = f"expected out of poverty at {sc.years.last}" if sc.years is not None else "expected lifted"
             out_console.print(
-                f"published version {outcome.version_id} (run {outcome.run_id}): {outcome.expected_lifted:,.1f} households expected lifted, "
+                f"published version {outcome.version_id} (run {outcome.run_id}): {outcome.expected_lifted:,.1f} households {what}, "
                 f"gap {outcome.gap:.3%}; households {counts}"
             )
 

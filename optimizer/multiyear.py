@@ -21,7 +21,8 @@ Rows
     once        per j: sum_t y[j,t] <= 1
     relocation  per (county, t): households starting a relocation plan in t <= rate * poor households
     target      min_cost: expected out of poverty at the deadline >= target (and per county incidence; and a county
-                exit schedule: for county c and its year Y, only options whose effect has started by Y count)
+                exit schedule: county c at or below its threshold in every year from its year Y to the deadline,
+                counting in each year only options whose effect has started by then, discounted by the return risk)
 
 An option (k, t) works when ``t + delay(k) <= last``; its probability of being out of poverty at the deadline
 is ``p_k * (1 - r_k) ** (last - t - delay(k))``, with r_k the yearly return risk (higher for transfer-only
@@ -56,6 +57,7 @@ from .storage import load_source
 
 log = logging.getLogger(__name__)
 MONEY_TOL = 0.5  # yuan
+INCIDENCE_TOL = 1e-6  # expected poor households per rural household: a county exactly at its threshold is out
 
 
 @dataclass(frozen=True)
@@ -79,15 +81,12 @@ class MultiYearResult:
     manifest: dict[str, Any]
 
     def write(self, folder: str | Path) -> Path:
-        """Write every table as CSV and the manifest as JSON."""
-        import json
+        """Write every table as CSV and the manifest as JSON, replacing ``folder`` atomically (a reader sees the
+        previous complete run or this one)."""
+        from .outputs import write_run
+        from .result import Result
 
-        out = Path(folder)
-        out.mkdir(parents=True, exist_ok=True)
-        for name, df in self.tables.items():
-            df.to_csv(out / f"{name}.csv", index=False)
-        (out / "manifest.json").write_text(json.dumps(self.manifest, indent=2, default=str))
-        return out
+        return write_run(Result(tables=self.tables, manifest=self.manifest), folder, formats=("csv",))
 
 
 def year_list(years: Years) -> np.ndarray:
@@ -95,8 +94,18 @@ def year_list(years: Years) -> np.ndarray:
     return np.arange(years.first, years.last + 1)
 
 
-def appropriations(instance: Instance, years: Years) -> np.ndarray:
-    """Yuan per fund and year: each fund's amount split by ``shares`` or by the profile."""
+@dataclass(frozen=True)
+class Withheld:
+    """Money already paid out of funds outside the plans (the registry's ``funds.spent``): taken from the
+    appropriations of the years from ``from_year`` on, in proportion to them, so that earlier years keep what
+    they had when their decisions were taken."""
+
+    amount: dict[str, float]  # yuan by fund_id
+    from_year: int
+
+
+def appropriations(instance: Instance, years: Years, withheld: Withheld | None = None) -> np.ndarray:
+    """Yuan per fund and year: each fund's amount split by ``shares`` or by the profile, less what is withheld."""
     T = years.last - years.first + 1
     if years.shares is not None:
         w = np.asarray(years.shares, dtype=float)
@@ -109,7 +118,25 @@ def appropriations(instance: Instance, years: Years) -> np.ndarray:
     else:
         w = np.arange(1, T + 1, dtype=float)
     w = w / w.sum()
-    return instance.funds["amount"].to_numpy(dtype=float)[:, None] * w[None, :]
+    approp = instance.funds["amount"].to_numpy(dtype=float)[:, None] * w[None, :]
+    if withheld is None or not any(withheld.amount.values()):
+        return approp
+    fund_ids = instance.funds["fund_id"]
+    unknown = sorted(set(withheld.amount) - set(fund_ids))
+    if unknown:
+        raise InputError(f"money withheld from unknown fund(s): {', '.join(unknown)}")
+    t0 = min(max(withheld.from_year - years.first, 0), T - 1)
+    held = fund_ids.map(withheld.amount).fillna(0.0).to_numpy(dtype=float)
+    rest = approp[:, t0:].sum(axis=1)
+    over = held > rest + MONEY_TOL
+    if over.any():
+        raise InputError(
+            [f"fund {f}: {h:,.2f} yuan spent outside the plans is more than its {r:,.2f} yuan appropriated from {years.first + t0} on"
+             for f, h, r in zip(fund_ids[over], held[over], rest[over])]
+        )  # fmt: skip
+    scale = np.where(rest > 0, 1.0 - np.minimum(held, rest) / np.maximum(rest, 1e-12), 1.0)
+    approp[:, t0:] *= scale[:, None]
+    return approp
 
 
 def measure_delays(instance: Instance, years: Years) -> np.ndarray:
@@ -134,8 +161,10 @@ def transfer_only(instance: Instance, measures_label: pd.Series) -> np.ndarray:
     return flag.reindex(measures_label.to_numpy()).to_numpy(dtype=bool)
 
 
-def build_options(instance: Instance, scenario: Scenario, plans: Plans) -> pd.DataFrame:
-    """The (plan, start year) options kept per plan, with their value at the deadline."""
+def build_options(instance: Instance, scenario: Scenario, plans: Plans, from_year: int | None = None) -> pd.DataFrame:
+    """The (plan, start year) options kept per plan, with their value at the deadline. A plan without a start
+    from ``from_year`` on (the rolling horizon's first re-planned year) that could still work gets one there that
+    never works (value 0), so that hard floors stay feasible for households not started before it."""
     yrs = scenario.years
     assert yrs is not None
     table = plans.table
@@ -149,13 +178,21 @@ def build_options(instance: Instance, scenario: Scenario, plans: Plans) -> pd.Da
     tied = table["project"].to_numpy() >= 0
     last_start = T - 1 - delay  # last year index at which the plan still works
     first_start = np.where(tied, 1, 0)  # a project built in year t enables plans from t + 1
-    parts = []
+    earliest = np.maximum(first_start, (from_year or yrs.first) - yrs.first)
+    ok_t = []
     for t in range(T):
         ok = ~empty & (t >= first_start) & (t <= last_start)
         if yrs.max_start_years is not None:
             ok &= t < first_start + yrs.max_start_years
+        ok_t.append(ok)
+    has_later = np.logical_or.reduce([ok_t[t] & (t >= earliest) for t in range(T)])
+    parts = []
+    for t in range(T):
         late = ~empty & (last_start < first_start) & (t == first_start)  # never works in time: value 0
-        parts.append(pd.DataFrame({"plan": k[ok | late], "year_ix": t, "works": ok[ok | late]}))
+        rolling = ~empty & ~has_later & (t == earliest)  # no start left from from_year on (equals ``late`` without it)
+        sel = ok_t[t] | late | rolling
+        works = ok_t[t] | (rolling & (t <= last_start))
+        parts.append(pd.DataFrame({"plan": k[sel], "year_ix": t, "works": works[sel]}))
     parts.append(pd.DataFrame({"plan": k[empty], "year_ix": 0, "works": True}))
     opt = pd.concat(parts, ignore_index=True)
     opt["hh"] = table["hh"].to_numpy()[opt["plan"].to_numpy()]
@@ -185,8 +222,11 @@ def out_by(options: pd.DataFrame, plans: Plans, year: int) -> np.ndarray:
     return np.where(started & options["works"].to_numpy(), p * (1.0 - options["risk"].to_numpy()) ** exposure, np.where(options["empty"], p, 0.0))
 
 
-def build_multiyear(instance: Instance, scenario: Scenario, plans: Plans | None = None) -> MultiYear:
-    """Compile the multi-year model (see the module docstring)."""
+def build_multiyear(
+    instance: Instance, scenario: Scenario, plans: Plans | None = None, withheld: Withheld | None = None, from_year: int | None = None
+) -> MultiYear:
+    """Compile the multi-year model (see the module docstring); ``withheld`` money is not appropriated, and every
+    plan has a start from ``from_year`` on (see :func:`build_options`)."""
     yrs = scenario.years
     if yrs is None:
         raise InputError("scenario has no 'years' section: multi-year planning needs years.first and years.last")
@@ -197,7 +237,7 @@ def build_multiyear(instance: Instance, scenario: Scenario, plans: Plans | None 
     base, bidx = build_model(instance, one, plans)
     years = year_list(yrs)
     T = len(years)
-    opt = build_options(instance, scenario, plans)
+    opt = build_options(instance, scenario, plans, from_year)
     n_o = len(opt)
     n_x, n_y = plans.table.shape[0], len(instance.projects)
     n_f = base.col_blocks["f"].stop - base.col_blocks["f"].start
@@ -252,7 +292,7 @@ def build_multiyear(instance: Instance, scenario: Scenario, plans: Plans | None 
         vals_b += [v, coo.data[isy], coo.data[isf]]
     add("balance", np.concatenate(rows_b), np.concatenate(cols_b), np.concatenate(vals_b), np.zeros(n_cells * T), np.zeros(n_cells * T))
     # fund budgets per year with carry-over
-    approp = appropriations(instance, yrs) / MONEY_UNIT
+    approp = appropriations(instance, yrs, withheld) / MONEY_UNIT
     coo, _, _ = block("fund")
     fund_rows, fund_cols, fund_vals = [], [], []
     for t in range(T):
@@ -330,8 +370,10 @@ def build_multiyear(instance: Instance, scenario: Scenario, plans: Plans | None 
         need: list[float] = []
         opt_county = hh_county[opt["hh"].to_numpy()]
         rate = scenario.target.incidence_limit(instance.regions["western"].to_numpy(dtype=bool)[counties["county"].to_numpy()])
-        for year in np.unique(schedule[schedule > 0]):
-            sel_c = np.flatnonzero(schedule == year)
+        for year in years:  # out by its year and staying out: every year from the county's year to the deadline
+            sel_c = np.flatnonzero((schedule > 0) & (schedule <= year))
+            if not len(sel_c):
+                continue
             row_of = pd.Series(np.arange(len(sel_c)) + len(need), index=counties["county"].to_numpy()[sel_c])
             o = np.flatnonzero(np.isin(opt_county, counties["county"].to_numpy()[sel_c]))
             rows_i.append(row_of.reindex(opt_county[o]).to_numpy())
@@ -379,7 +421,8 @@ def build_multiyear(instance: Instance, scenario: Scenario, plans: Plans | None 
     flows_t = bidx.flows.loc[np.repeat(np.arange(n_f), T)].reset_index(drop=True).assign(year=np.tile(years, n_f))
     plan_village = hh_village[opt["hh"].to_numpy()]
     proj_village = np.repeat(bidx.col_village[n_x:], T)
-    index = replace(bidx, flows=flows_t, col_village=np.concatenate([plan_village, proj_village]), n_target=n_target, n_helper_arcs=0)
+    cells_t = pd.concat([bidx.cells.assign(year=y) for y in years], ignore_index=True)  # balance rows are year-major
+    index = replace(bidx, flows=flows_t, cells=cells_t, col_village=np.concatenate([plan_village, proj_village]), n_target=n_target, n_helper_arcs=0)
     return MultiYear(model, index, plans, opt, years, approp, n_f)
 
 
@@ -409,28 +452,42 @@ def solve_multiyear(
     progress: Progress | None = None,
     previous: Path | str | None = None,
     from_year: int | None = None,
+    kept: Kept | None = None,
+    withheld: Withheld | None = None,
 ) -> MultiYearResult:
     """Solve a scenario with a ``years`` section; with ``previous`` (a run folder) and ``from_year``, keep what
-    that run decided for the years before ``from_year`` and re-plan the rest (rolling horizon)."""
+    that run decided for the years before ``from_year`` and re-plan the rest (rolling horizon). ``kept`` gives
+    the decisions to keep directly (the nightly job reads them from the published version); ``withheld`` is
+    money already paid outside the plans."""
     say = progress or (lambda msg: log.info(msg))
     t0 = time.perf_counter()
     if instance is None:
         instance = load_source(scenario.data_source)
     instance = apply_data_edits(instance, scenario.data_edits)
-    my = build_multiyear(instance, scenario)
-    model = my.model
-    fixed_info: dict[str, int] = {}
     if previous is not None:
         if from_year is None:
             raise InputError("--previous needs --from-year")
-        model, fixed_info = fix_before(my, instance, Path(previous), from_year)
-    elif from_year is not None:
+        if kept is not None:
+            raise InputError("give either a previous run folder or the decisions to keep, not both")
+        kept = read_previous(Path(previous), from_year)
+    elif from_year is not None and kept is None:
         raise InputError("--from-year needs --previous RUN_DIR (the run whose earlier years are kept)")
+    my = build_multiyear(instance, scenario, withheld=withheld, from_year=kept.from_year if kept is not None else None)
+    model = my.model
+    fixed_info: dict[str, int] = {}
+    if kept is not None:
+        model, fixed_info = fix_kept(my, instance, kept)
     t_build = time.perf_counter() - t0
     say(f"multi-year model: {model.shape[1]:,} columns, {model.shape[0]:,} rows, {model.A.nnz:,} nonzeros ({len(my.options):,} plan-year options)")
     sol = optimize_multiyear(model, my, instance, scenario, say)
     result = multiyear_result(instance, scenario, my, model, sol)
-    result.manifest["rolling"] = {"from_year": from_year, "previous": str(previous) if previous else None, **fixed_info}
+    result.manifest["rolling"] = {
+        "from_year": kept.from_year if kept is not None else None,
+        "previous": kept.source if kept is not None else None,
+        **fixed_info,
+    }
+    if withheld is not None:
+        result.manifest["withheld"] = {"from_year": withheld.from_year, "amount": {k: v for k, v in sorted(withheld.amount.items()) if v}}
     result.manifest["timings"] = {
         "build": round(t_build, 3),
         "lp": round(sol.lp_seconds, 3),
@@ -486,15 +543,34 @@ def optimize_multiyear(model: LinearModel, my: MultiYear, instance: Instance, sc
         if g <= opts.gap:
             return Solution(x, Status.OPTIMAL, obj, lp.objective, lp.objective, g, lp_seconds, mip_seconds, False)
         say(f"gap {g:.3%} above target {opts.gap:.3%}: running the general solve")
-    return optimize(model, my.index, instance, scenario, say)
+    try:
+        return optimize(model, my.index, instance, scenario, say)
+    except InfeasibleError as err:
+        short = err.shortfalls
+        if isinstance(short, pd.DataFrame) and float(short["shortfall"].sum()) > MONEY_TOL:
+            raise
+        raise InfeasibleError(
+            "the multi-year model has no solution with whole plans although its LP relaxation has one: the hard floors (or "
+            "targets, or kept decisions) cannot all be paid with whole plans from the yearly appropriations in the years their "
+            "plans must start (delayed measures start early); try more money in the first years (years.profile: front_loaded "
+            "or years.shares), carry_over: full, shorter delays, or floors.mode: soft"
+        ) from None
 
 
-def fix_before(my: MultiYear, instance: Instance, previous: Path, from_year: int) -> tuple[LinearModel, dict[str, int]]:
-    """Bounds that keep the previous run's plans and projects started before ``from_year`` and forbid any other
-    start before it."""
-    yrs_first = int(my.years[0])
-    if not yrs_first <= from_year <= int(my.years[-1]):
-        raise InputError(f"--from-year {from_year} lies outside the scenario's years {yrs_first}..{int(my.years[-1])}")
+@dataclass(frozen=True)
+class Kept:
+    """Decisions kept from an earlier plan (rolling horizon): household starts (household_id, plan, year) and
+    projects built (project_id, built_year), fixed in the re-plan; any other start or build before
+    ``from_year`` is forbidden. Kept decisions may lie in later years too (the nightly job's commitments)."""
+
+    starts: pd.DataFrame
+    built: pd.DataFrame
+    from_year: int
+    source: str
+
+
+def read_previous(previous: Path, from_year: int) -> Kept:
+    """The decisions of a previous multi-year run folder before ``from_year``."""
     try:
         prev_h = pd.read_csv(previous / "households.csv", dtype={"household_id": str, "project_id": str}, keep_default_na=False)
         prev_p = pd.read_csv(previous / "projects.csv", dtype={"project_id": str}, keep_default_na=False)
@@ -503,6 +579,31 @@ def fix_before(my: MultiYear, instance: Instance, previous: Path, from_year: int
     for col in ("household_id", "plan", "year", "started"):
         if col not in prev_h.columns:
             raise InputError(f"--previous {previous}/households.csv: missing column '{col}' (not a multi-year run)")
+    early = prev_h[(prev_h["started"].astype(str).str.lower().isin(["true", "1"])) & (prev_h["year"].astype(int) < from_year)]
+    built = prev_p[prev_p["built_year"].astype(str) != ""] if "built_year" in prev_p.columns else prev_p.iloc[0:0].assign(built_year=0)
+    built = built[built["built_year"].astype(float) < from_year]
+    return Kept(
+        starts=early[["household_id", "plan", "year"]].astype({"year": int}).reset_index(drop=True),
+        built=built[["project_id", "built_year"]].astype({"built_year": int}).reset_index(drop=True),
+        from_year=from_year,
+        source=str(previous),
+    )
+
+
+def fix_before(my: MultiYear, instance: Instance, previous: Path, from_year: int) -> tuple[LinearModel, dict[str, int]]:
+    """Bounds that keep the previous run's plans and projects started before ``from_year`` and forbid any other
+    start before it."""
+    return fix_kept(my, instance, read_previous(previous, from_year))
+
+
+def fix_kept(my: MultiYear, instance: Instance, kept: Kept) -> tuple[LinearModel, dict[str, int]]:
+    """Bounds that fix the kept starts and builds and forbid any other start or build before ``kept.from_year``.
+    A kept start of a household in the instance that has no such (plan, year) option is refused: the re-plan
+    would otherwise change the past silently."""
+    from_year = kept.from_year
+    yrs_first = int(my.years[0])
+    if not yrs_first <= from_year <= int(my.years[-1]):
+        raise InputError(f"--from-year {from_year} lies outside the scenario's years {yrs_first}..{int(my.years[-1])}")
     model = my.model
     lo, hi = model.col_lo.copy(), model.col_hi.copy()
     opt = my.options
@@ -511,27 +612,33 @@ def fix_before(my: MultiYear, instance: Instance, previous: Path, from_year: int
         {"household_id": hh_ids[opt["hh"].to_numpy()], "plan": _plan_labels(my.plans, instance)[opt["plan"].to_numpy()], "year": opt["year"].to_numpy()}
     )
     keys["col"] = np.arange(len(opt))
-    early = prev_h[(prev_h["started"].astype(str).str.lower().isin(["true", "1"])) & (prev_h["year"].astype(int) < from_year)]
-    kept = keys.merge(early[["household_id", "plan", "year"]].astype({"year": int}), on=["household_id", "plan", "year"])
+    starts = kept.starts[kept.starts["household_id"].isin(set(hh_ids))]
+    kept_cols = keys.merge(starts, on=["household_id", "plan", "year"])
+    missing = starts[~starts["household_id"].isin(set(kept_cols["household_id"]))]
+    if len(missing):
+        raise InputError(
+            [f"household {h}: the kept plan {p} started in {y} is not among its options (its registry row, the measures or the years changed)"
+             for h, p, y in missing.head(20).itertuples(index=False)] + ([f"... and {len(missing) - 20} more"] if len(missing) > 20 else []),
+            source=kept.source,
+        )  # fmt: skip
     before = keys["year"].to_numpy() < from_year
     hi[keys["col"].to_numpy()[before & ~opt["empty"].to_numpy()]] = 0.0
-    lo[kept["col"].to_numpy()] = hi[kept["col"].to_numpy()] = 1.0
+    lo[kept_cols["col"].to_numpy()] = hi[kept_cols["col"].to_numpy()] = 1.0
     T = len(my.years)
     n_y = len(instance.projects)
     ys = model.col_blocks["y"].start
-    built = prev_p[prev_p["built_year"].astype(str) != ""] if "built_year" in prev_p.columns else prev_p.iloc[0:0]
+    built = kept.built
     pos = pd.Index(instance.projects["project_id"]).get_indexer(built["project_id"])
+    when = built["built_year"].to_numpy(dtype=np.int64)
     for t in range(T):
-        if my.years[t] >= from_year:
-            continue
-        cols = ys + np.arange(n_y) * T + t
-        hi[cols] = 0.0
-        sel = (pos >= 0) & (built["built_year"].astype(float).to_numpy() == my.years[t])
+        if my.years[t] < from_year:
+            hi[ys + np.arange(n_y) * T + t] = 0.0
+        sel = (pos >= 0) & (when == my.years[t])
         lo[ys + pos[sel] * T + t] = hi[ys + pos[sel] * T + t] = 1.0
     info = {
-        "kept_households": int(len(kept)),
-        "previous_started_before": int(len(early)),
-        "kept_projects": int((built["built_year"].astype(float) < from_year).sum()) if len(built) else 0,
+        "kept_households": int(len(kept_cols)),
+        "previous_started_before": int((kept.starts["year"] < from_year).sum()),
+        "kept_projects": int(((pos >= 0) & (when < from_year)).sum()),
     }
     return model.with_bounds(lo, hi), info
 
@@ -571,6 +678,8 @@ def multiyear_result(instance: Instance, scenario: Scenario, my: MultiYear, mode
             "p_success": table["p"].to_numpy(),
             "p_deadline": o["p_deadline"].to_numpy(),
             "value": o["value"].to_numpy(),
+            "income_before": hh["income_per_capita"].to_numpy()[o["hh"].to_numpy()],
+            "income_after": table["income_after"].to_numpy().round(2),
         }
     )
     yb = x[model.col_blocks["y"]].reshape(-1, T) > 0.5
@@ -627,7 +736,8 @@ def multiyear_result(instance: Instance, scenario: Scenario, my: MultiYear, mode
 
 def county_schedule(instance: Instance, scenario: Scenario, households: pd.DataFrame) -> pd.DataFrame:
     """Per county and year: expected poor households, incidence, and the county's expected exit year (the first
-    year its expected incidence is below the threshold; 0 when never by the deadline)."""
+    year from which its expected incidence stays at or below the threshold through the deadline, as the min-cost
+    schedule requires; 0 when not at or below it at the deadline)."""
     yrs = scenario.years
     assert yrs is not None
     tree = instance.tree
@@ -642,14 +752,107 @@ def county_schedule(instance: Instance, scenario: Scenario, households: pd.DataF
     out = counties[["county_id", "poor", "rural"]].copy()
     out["threshold"] = limit
     exit_year = np.zeros(len(counties), dtype=np.int64)
+    rural = counties["rural"].to_numpy(dtype=float)
     for year in year_list(yrs):
         prob = _out_in(households, risk, int(year))
         poor = counties["poor"].to_numpy() - np.bincount(row, weights=prob, minlength=len(counties))
         out[f"poor_{year}"] = poor.round(3)
-        below = (poor / counties["rural"].to_numpy() < limit) & (exit_year == 0)
-        exit_year[below] = year
+        below = poor - limit * rural <= INCIDENCE_TOL * np.maximum(rural, 1.0)
+        exit_year = np.where(below, np.where(exit_year == 0, year, exit_year), 0)  # back above: not out yet
     out["exit_year"] = exit_year
     return out
+
+
+def read_multiyear_run(run_dir: str | Path) -> MultiYearResult:
+    """Read a multi-year run folder (its CSV tables and manifest) back."""
+    from .outputs import read_manifest
+
+    run_dir = Path(run_dir)
+    manifest = read_manifest(run_dir)
+    if not manifest.get("multiyear"):
+        raise InputError(f"{run_dir} is not a multi-year run folder (its manifest has no 'multiyear')")
+    text = {c: str for c in ("household_id", "village_id", "project_id", "fund_id", "county_id", "built_year", "plan", "measures")}
+    tables: dict[str, pd.DataFrame] = {}
+    for name in ("households", "projects", "flows", "spending", "counties"):
+        path = run_dir / f"{name}.csv"
+        if not path.is_file():
+            raise InputError(f"{run_dir}: missing {name}.csv")
+        tables[name] = pd.read_csv(path, keep_default_na=False, dtype=text)
+    return MultiYearResult(tables=tables, manifest=manifest)
+
+
+def run_years(result: MultiYearResult) -> list[int]:
+    first, last = result.manifest["years"]
+    return list(range(int(first), int(last) + 1))
+
+
+def spending_by_year(result: MultiYearResult) -> pd.DataFrame:
+    """Yuan spent per year by the level of the paying fund (rows) and the category it pays for (columns), with
+    a ``total`` column; from the flows."""
+    flows = result.tables["flows"]
+    level = result.tables["spending"].drop_duplicates("fund_id").set_index("fund_id")["level_name"]
+    f = flows.assign(level_name=flows["fund_id"].map(level), amount=flows["amount"].astype(float))
+    pivot = f.pivot_table(index=["year", "level_name"], columns="category", values="amount", aggfunc="sum", fill_value=0.0)
+    order = {name: i for i, name in enumerate(LEVEL_NAMES[lv] for lv in Level)}
+    pivot = pivot.reset_index()
+    pivot = pivot.assign(_o=pivot["level_name"].map(order)).sort_values(["year", "_o"]).drop(columns="_o")
+    pivot.columns.name = None
+    pivot["total"] = pivot.drop(columns=["year", "level_name"]).sum(axis=1)
+    return pivot.reset_index(drop=True)
+
+
+def budget_by_year(result: MultiYearResult) -> pd.DataFrame:
+    """Per year: money appropriated, carried in, spent and carried out, summed over the funds."""
+    cols = ["appropriation", "carry_in", "spent", "carry_out"]
+    by = result.tables["spending"].astype({c: float for c in cols}).groupby("year")[cols].sum()
+    return by.reindex(run_years(result), fill_value=0.0).rename_axis("year").reset_index()
+
+
+def starts_by_year(result: MultiYearResult) -> pd.DataFrame:
+    """Per planning year: households starting a plan, plans taking effect, the cost of the plans started and
+    the households they are expected to have out of poverty at the deadline; a last row ``never`` for the
+    households left with the empty plan."""
+    hh = result.tables["households"]
+    started = hh["started"].astype(str).str.lower().isin(["true", "1"]).to_numpy()
+    year = hh["year"].astype(int).to_numpy()
+    effect = hh["effect_year"].astype(int).to_numpy()
+    cost = hh["cost"].astype(float).to_numpy()
+    p = hh["p_deadline"].astype(float).to_numpy()
+    rows = [
+        {"year": str(y), "households_starting": int((started & (year == y)).sum()), "taking_effect": int((started & (effect == y)).sum()),
+         "cost": float(cost[started & (year == y)].sum()), "expected_out_at_deadline": float(p[started & (year == y)].sum())}
+        for y in run_years(result)
+    ]  # fmt: skip
+    rows.append({"year": "never", "households_starting": int((~started).sum()), "taking_effect": 0, "cost": 0.0,
+                 "expected_out_at_deadline": float(p[~started].sum())})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def exit_schedule(result: MultiYearResult) -> pd.DataFrame:
+    """Per county: its expected exit year (the first year its expected incidence is at or below its threshold)
+    against its target year (``years.county_exit``, else the deadline under ``target.county_incidence``, else
+    none) and whether it is on time, late or has no target."""
+    c = result.tables["counties"]
+    sc = result.manifest.get("scenario", {})
+    last = int(result.manifest["years"][1])
+    schedule = (sc.get("years") or {}).get("county_exit") or {}
+    has_target = (sc.get("target") or {}).get("county_incidence") is not None
+    target = c["county_id"].map(schedule).fillna(last if has_target else 0).astype(int)
+    exit_year = c["exit_year"].astype(int)
+    status = np.where(target == 0, "no target", np.where((exit_year > 0) & (exit_year <= target), "on time", "late"))
+    rural = c["rural"].astype(float)
+    return pd.DataFrame(
+        {
+            "county_id": c["county_id"],
+            "poor": c["poor"].astype(float),
+            "threshold": c["threshold"].astype(float),
+            "incidence_before": c["poor"].astype(float) / rural,
+            "incidence_at_deadline": c[f"poor_{last}"].astype(float) / rural,
+            "target_year": target,
+            "exit_year": exit_year,
+            "status": status,
+        }
+    )
 
 
 def _risk(instance: Instance, scenario: Scenario, households: pd.DataFrame) -> np.ndarray:
@@ -667,7 +870,7 @@ def _out_in(households: pd.DataFrame, risk: np.ndarray, year: int) -> np.ndarray
     return np.where(~started, p, np.where(on, p * (1.0 - risk) ** np.maximum(year - eff, 0), 0.0))
 
 
-def verify_multiyear(result: MultiYearResult, instance: Instance, scenario: Scenario) -> list[str]:
+def verify_multiyear(result: MultiYearResult, instance: Instance, scenario: Scenario, withheld: Withheld | None = None) -> list[str]:
     """Recompute from the output tables and the inputs (not the model): household costs from the measures,
     spending per (year, village, category) against the flows, every fund's yearly spending against its
     appropriation plus carry-over under the scenario's rule, delays against the deadline, projects built before
@@ -732,7 +935,7 @@ def verify_multiyear(result: MultiYearResult, instance: Instance, scenario: Scen
     if ((both["need"] - both["paid"]).abs() > MONEY_TOL + 1e-7 * both["need"]).any():
         bad.append("spending not matched by fund money in (year, village, category)")
     # yearly budgets with carry-over, recomputed from the appropriations
-    approp = appropriations(instance, yrs)
+    approp = appropriations(instance, yrs, withheld)
     fund_ids = instance.funds["fund_id"].to_numpy()
     spent = flows.groupby(["fund_id", "year"])["amount"].sum()
     if not flows["fund_id"].isin(fund_ids).all():
@@ -769,6 +972,23 @@ def verify_multiyear(result: MultiYearResult, instance: Instance, scenario: Scen
         capacity = np.floor(yrs.relocation_rate * ct["poor"].reindex(counts.index.get_level_values(0)).to_numpy())
         if (counts.to_numpy() > capacity).any():
             bad.append("relocation over a county's yearly capacity")
+    # min-cost targets: expected out at the deadline, and every scheduled county at or below its threshold in
+    # every year from its year on (recomputed from the household table)
+    if scenario.mode == "min_cost":
+        if scenario.target.lifted is not None and float(p_dead.sum()) < scenario.target.lifted - 1e-6 * max(1.0, scenario.target.lifted):
+            bad.append(f"expected out of poverty at the deadline {float(p_dead.sum()):,.3f} is below target.lifted {scenario.target.lifted:,.3f}")
+        counties = county_table(instance)
+        schedule = _exit_schedule(instance, scenario, counties)
+        if (schedule > 0).any():
+            tree = instance.tree
+            row = pd.Index(counties["county"]).get_indexer(tree.ancestors[tree.pos(hh_out["village_id"].to_numpy()), Level.COUNTY])
+            limit = scenario.target.incidence_limit(instance.regions["western"].to_numpy(dtype=bool)[counties["county"].to_numpy()])
+            rural = counties["rural"].to_numpy(dtype=float)
+            for y in year_list(yrs):
+                poor = counties["poor"].to_numpy() - np.bincount(row, weights=_out_in(hh_out, risk, int(y)), minlength=len(counties))
+                over = (schedule > 0) & (schedule <= y) & (poor - limit * rural > INCIDENCE_TOL * np.maximum(rural, 1.0))
+                bad += [f"county {c} above its incidence threshold in {y} ({p:,.2f} expected poor of {r:,.0f}, threshold {t:.2%}; its year is {s})"
+                        for c, p, r, t, s in zip(counties["county_id"][over], poor[over], rural[over], limit[over], schedule[over])]  # fmt: skip
     # objective
     if scenario.mode == "max_lifted" and abs(float(hh_out["value"].sum()) - result.manifest["objective"]) > 1e-6 * max(1.0, abs(result.manifest["objective"])):
         bad.append("reported objective differs from the households' values")
@@ -787,9 +1007,10 @@ def run_multiyear(
     previous: Path | None = None,
     from_year: int | None = None,
     progress: Progress | None = None,
+    report: bool = True,
 ) -> MultiYearResult:
-    """The CLI path: solve, verify (raises on any violation), write ``out`` (default ``out/<name>``) and print
-    the county exit schedule."""
+    """The CLI path: solve, verify (raises on any violation), write ``out`` (default ``out/<name>``) with its
+    ``report.html`` (unless ``report`` is false) and print the county exit schedule."""
     from .errors import VerificationError
 
     given: dict[str, object] = {"solver.name": solver, "solver.time_limit": time_limit, "solver.gap": gap}
@@ -797,6 +1018,9 @@ def run_multiyear(
     if overrides:
         scenario = scenario.with_overrides(overrides)
     say = progress or (lambda msg: log.info(msg))
+    from .outputs import check_target
+
+    check_target(out or Path("out") / scenario.name)  # before solving: never replace a folder that is not a run
     raw = load_source(scenario.data_source)
     result = solve_multiyear(scenario, raw, progress=say, previous=previous, from_year=from_year)
     say("verifying the multi-year result")
@@ -813,4 +1037,8 @@ def run_multiyear(
     for row in c.itertuples(index=False):
         say(f"county {row.county_id}: expected exit year {row.exit_year or 'not by the deadline'}")
     say(f"wrote {folder}")
+    if report:
+        from .report import write_report
+
+        say(f"wrote {write_report(folder, result)}")
     return result

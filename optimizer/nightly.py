@@ -5,6 +5,10 @@ the inputs equal those of the current version -> ledger row ``running`` -> solve
 churn cap against the current version -> verify -> in one transaction write the version, publish it when its gap
 is within ``nightly.max_gap``, and close the ledger row. A job killed anywhere leaves the current version as it
 was; its ``running`` ledger row is marked ``abandoned`` by the next run.
+
+With a ``years:`` section the job is the rolling horizon of the multi-year model: the published version's starts
+and builds of the years before ``nightly.current_year`` (default ``years.first``), and every commitment, are kept
+fixed; the rest is re-planned, checked by :func:`optimizer.multiyear.verify_multiyear` and published the same way.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -25,9 +29,11 @@ import pandas as pd
 from sqlalchemy import Engine, select, update
 
 from . import storage
+from .data import Instance
 from .edits import apply_data_edits
 from .errors import InfeasibleError, InputError, NotPublishedError, OptimizerError, VerificationError
 from .model import ChurnCap
+from .multiyear import Kept, MultiYearResult, Withheld, solve_multiyear, verify_multiyear
 from .outputs import _json
 from .result import Result
 from .scenario import Scenario
@@ -66,6 +72,8 @@ def run_nightly(
     say = progress or (lambda msg: log.info(msg))
     engine = storage.open_db(url)  # a command-line URL: a relative SQLite path is relative to the working folder
     storage.require_schema(engine)
+    if scenario.nightly.current_year is not None and scenario.years is None:
+        raise InputError("scenario nightly.current_year (--from-year) needs a years: section (multi-year planning)")
     if scenario.target.county_incidence is not None:
         raise InputError(
             "the nightly job does not support target.county_incidence yet (committed households are outside the re-plan); "
@@ -83,9 +91,13 @@ def _locked(engine: Engine, scenario: Scenario, wait: float, say: Callable[[str]
         _abandon_stale(engine)
         say(f"reading the registry from {storage.redact(str(engine.url))}")
         reg = storage.read_registry(engine)
-        opened = storage.open_instance(reg)  # a bad row stops here, before any write
-        scenario = _net_of_commitments(scenario, opened)
-        instance = apply_data_edits(opened.instance, scenario.data_edits)
+        if scenario.years is not None:
+            multi: MultiYearInputs | None = multiyear_inputs(engine, reg, scenario)  # a bad row stops here, before any write
+        else:
+            multi = None
+            opened = storage.open_instance(reg)  # a bad row stops here, before any write
+            scenario = _net_of_commitments(scenario, opened)
+            instance = apply_data_edits(opened.instance, scenario.data_edits)
         input_hash = reg.input_hash(json.dumps(scenario.model_dump(mode="json"), sort_keys=True))
         if reg.current_version is not None and _version_hash(engine, reg.current_version) == input_hash:
             run_id = _ledger(engine, status="unchanged", ended=True, version_id=reg.current_version, input_hash=input_hash,
@@ -95,6 +107,8 @@ def _locked(engine: Engine, scenario: Scenario, wait: float, say: Callable[[str]
         run_id = _ledger(engine, status="running", input_hash=input_hash)
         storage.claim_lock(engine, run_id)
         try:
+            if multi is not None:
+                return _run_multiyear(engine, run_id, multi, scenario, input_hash, say)
             return _run(engine, run_id, reg, opened, instance, scenario, input_hash, say)
         except BaseException as err:
             status = "rejected" if isinstance(err, NotPublishedError) else "failed"
@@ -138,9 +152,35 @@ def _run(
     allowed = max(cap.max_changes, result.manifest.get("churn", {}).get("forced_changes", 0))
     if counts["households_changed"] > allowed:
         raise VerificationError([f"churn: {counts['households_changed']} households changed plan, the cap allows {allowed}"])
-    publish = result.gap <= scenario.nightly.max_gap + 1e-12
-    status = "published" if publish else "rejected"
     manifest = {**result.manifest, "nightly": {**counts, "run_id": run_id, "committed_households": len(opened.committed)}}
+    expected = float(tables["households"]["p_success"].sum())
+    version_id = _write_version(
+        engine, run_id, scenario, input_hash, tables, manifest, expected=expected, committed=len(opened.committed), counts=counts,
+        current=reg.current_version,
+    )  # fmt: skip
+    say(f"published version {version_id}: {expected:,.1f} households expected lifted, gap {result.gap:.3%}, {counts}")
+    return NightlyOutcome(run_id, "published", version_id, counts, float(result.manifest["objective"]), float(result.gap), expected)
+
+
+def _write_version(
+    engine: Engine,
+    run_id: int,
+    scenario: Scenario,
+    input_hash: str,
+    tables: dict[str, pd.DataFrame],
+    manifest: dict[str, Any],
+    *,
+    expected: float,
+    committed: int,
+    counts: dict[str, int],
+    current: int | None,
+) -> int:
+    """Write the version, its rows, the ledger update and (when its gap is within ``nightly.max_gap``) the
+    ``current`` pointer in one transaction; raise :class:`NotPublishedError` when the gap is too large."""
+    gap = float(manifest["gap"])
+    publish = gap <= scenario.nightly.max_gap + 1e-12
+    status = "published" if publish else "rejected"
+    objective, bound = float(manifest["objective"]), float(manifest["bound"])
     with engine.begin() as conn:
         version_id = conn.execute(
             versions.insert().values(
@@ -149,13 +189,13 @@ def _run(
                 status=status,
                 scenario_name=scenario.name,
                 input_hash=input_hash,
-                objective=float(result.manifest["objective"]),
-                bound=float(result.manifest["bound"]),
-                gap=float(result.gap),
-                expected_lifted=float(tables["households"]["p_success"].sum()),
+                objective=objective,
+                bound=bound,
+                gap=gap,
+                expected_lifted=expected,
                 cost=float(tables["households"]["cost"].sum() + tables["projects"]["cost"].sum()),
                 households=len(tables["households"]),
-                committed_households=len(opened.committed),
+                committed_households=committed,
                 manifest=json.dumps(manifest, sort_keys=True, default=_json),
             )
         ).inserted_primary_key[0]  # type: ignore[index]
@@ -168,17 +208,195 @@ def _run(
         conn.execute(
             update(runs)
             .where(runs.c.run_id == run_id)
-            .values(ended_at=storage.now(), status=status, version_id=version_id, objective=float(result.manifest["objective"]),
-                    bound=float(result.manifest["bound"]), gap=float(result.gap), **counts)
-        )  # fmt: skip
-    expected = float(tables["households"]["p_success"].sum())
+            .values(ended_at=storage.now(), status=status, version_id=version_id, objective=objective, bound=bound, gap=gap, **counts)
+        )
     if not publish:
         raise NotPublishedError(
-            f"version {version_id} not published: gap {result.gap:.4%} is above nightly.max_gap {scenario.nightly.max_gap:.4%}; "
-            f"version {reg.current_version} stays current"
+            f"version {version_id} not published: gap {gap:.4%} is above nightly.max_gap {scenario.nightly.max_gap:.4%}; "
+            f"version {current} stays current"
         )
-    say(f"published version {version_id}: {expected:,.1f} households expected lifted, gap {result.gap:.3%}, {counts}")
-    return NightlyOutcome(run_id, status, int(version_id), counts, float(result.manifest["objective"]), float(result.gap), expected)
+    return int(version_id)
+
+
+@dataclass(frozen=True)
+class MultiYearInputs:
+    """What a multi-year night plans: the registry's open households plus every household whose start is kept
+    (started before the current year in the published version, or committed), funds less what was spent outside
+    the plans (taken from the current year on), and the decisions to keep."""
+
+    instance: Instance
+    kept: Kept
+    withheld: Withheld
+    published: pd.DataFrame  # the current version's household plans (empty before the first)
+    committed_households: frozenset[str]
+    committed_projects: frozenset[str]
+    current_year: int
+    current_version: int | None
+
+
+def multiyear_inputs(engine: Engine, reg: storage.Registry, scenario: Scenario) -> MultiYearInputs:
+    """Validate the registry and collect the multi-year re-plan's inputs (no write)."""
+    yrs = scenario.years
+    assert yrs is not None
+    current = scenario.nightly.current_year or yrs.first
+    if not yrs.first <= current <= yrs.last:
+        raise InputError(f"scenario nightly.current_year: {current} lies outside years {yrs.first}..{yrs.last}")
+    published = _published_plans(engine, reg.current_version)
+    projects = (
+        storage.version_table(engine, version_projects, reg.current_version)
+        if reg.current_version is not None
+        else pd.DataFrame({"project_id": pd.Series(dtype=object), "built_year": pd.Series(dtype=np.int64)})
+    )
+    past = published[(published["year"] > 0) & (published["year"] < current)]
+    built = projects[(projects["built_year"] > 0) & (projects["built_year"] < current)]
+    comm = reg.commitments
+    hh_comm, pj_comm = comm[comm["kind"] == "household"], comm[comm["kind"] == "project"]
+    problems = [
+        f"table commitments (commitment_id={c}), column year: household {r} was committed from a one-year version (no start year); "
+        "a multi-year night keeps plans with their year only"
+        for c, r, y, m in zip(hh_comm["commitment_id"], hh_comm["ref_id"], hh_comm["year"], hh_comm["measures"]) if y == 0 and m != "none"
+    ]  # fmt: skip
+    problems += [
+        f"table commitments (commitment_id={c}), column year: project {r} was committed from a one-year version (no build year)"
+        for c, r, y in zip(pj_comm["commitment_id"], pj_comm["ref_id"], pj_comm["year"]) if y == 0
+    ]  # fmt: skip
+    known = set(reg.tables["households"]["household_id"])
+    problems += [
+        f"table commitments (commitment_id={c}), column ref_id: unknown household '{r}'"
+        for c, r in zip(hh_comm["commitment_id"], hh_comm["ref_id"]) if r not in known
+    ]  # fmt: skip
+    if problems:
+        raise InputError(problems, source=reg.source)
+    # a committed plan that never started keeps the empty plan, whose single option lies in the first year
+    comm_starts = pd.DataFrame({"household_id": hh_comm["ref_id"], "plan": hh_comm["plan"], "year": np.where(hh_comm["year"] > 0, hh_comm["year"], yrs.first)})
+    starts = pd.concat([past[["household_id", "plan", "year"]], comm_starts], ignore_index=True).drop_duplicates("household_id", keep="last")
+    builds = pd.concat([built[["project_id", "built_year"]], pj_comm[["ref_id", "year"]].set_axis(["project_id", "built_year"], axis=1)], ignore_index=True)
+    builds = builds.drop_duplicates("project_id", keep="last")
+    # kept households stay in the plan whatever their status now (their money was spent, or promised, in their year);
+    # commitments are decisions inside the model here, not money taken out of the funds
+    t = {k: v.copy() for k, v in reg.tables.items()}
+    hh = t["households"]
+    hh.loc[hh["household_id"].isin(set(starts["household_id"])), "status"] = "registered"
+    spent = pd.to_numeric(t["funds"]["spent"], errors="coerce").to_numpy(dtype=float)
+    wrong = ~np.isfinite(spent) | (spent < 0)
+    if wrong.any():
+        raise InputError([f"table funds (fund_id={k}), column spent: must be a non-negative number, not '{x}'"
+                          for k, x in zip(t["funds"]["fund_id"][wrong], t["funds"]["spent"][wrong])], source=reg.source)  # fmt: skip
+    t["funds"]["committed"] = 0.0
+    t["funds"]["spent"] = 0.0  # withheld from the current year on instead of from the whole horizon
+    opened = storage.open_instance(replace(reg, tables=t, commitments=reg.commitments.iloc[0:0], charges=reg.charges.iloc[0:0]))
+    withheld = Withheld(dict(zip(t["funds"]["fund_id"], spent)), current)
+    return MultiYearInputs(
+        instance=opened.instance,
+        kept=Kept(starts.astype({"year": int}).reset_index(drop=True), builds.astype({"built_year": int}).reset_index(drop=True), current,
+                  f"version {reg.current_version}" if reg.current_version is not None else "commitments"),
+        withheld=withheld,
+        published=published,
+        committed_households=frozenset(hh_comm["ref_id"]),
+        committed_projects=frozenset(pj_comm["ref_id"]),
+        current_year=current,
+        current_version=reg.current_version,
+    )  # fmt: skip
+
+
+def _run_multiyear(engine: Engine, run_id: int, mi: MultiYearInputs, scenario: Scenario, input_hash: str, say: Callable[[str], None]) -> NightlyOutcome:
+    """Re-plan the years from ``mi.current_year`` on with everything kept fixed; verify; publish."""
+    instance = mi.instance
+    say(
+        f"{instance.n_households:,} households, years from {mi.current_year} re-planned: {len(mi.kept.starts):,} starts and "
+        f"{len(mi.kept.built):,} project builds kept ({len(mi.committed_households):,} committed households)"
+    )
+    _pause("solve")
+    result = solve_multiyear(scenario, instance, progress=say, kept=mi.kept, withheld=mi.withheld)
+    bad = verify_multiyear(result, apply_data_edits(instance, scenario.data_edits), scenario, mi.withheld)
+    bad += kept_violations(result, mi.kept)
+    if bad:
+        raise VerificationError(bad)
+    tables = _multiyear_version_tables(result, mi)
+    hh = tables["households"]
+    planned = mi.published[mi.published["household_id"].isin(hh["household_id"])]
+    both = hh.merge(planned[["household_id", "plan", "year"]], on="household_id", suffixes=("", "_prev"))
+    changed = int(((both["plan"] != both["plan_prev"]) | (both["year"] != both["year_prev"])).sum())
+    counts = {
+        "households_added": int((~hh["household_id"].isin(mi.published["household_id"])).sum()),
+        "households_changed": changed,
+        "households_unchanged": int(len(both) - changed),
+        "households_removed": int((~mi.published["household_id"].isin(hh["household_id"])).sum()),
+    }
+    man = result.manifest
+    manifest = {
+        **man,
+        "nightly": {**counts, "run_id": run_id, "current_year": mi.current_year, "committed_households": len(mi.committed_households),
+                    "kept_starts": len(mi.kept.starts), "kept_builds": len(mi.kept.built)},
+    }  # fmt: skip
+    expected = float(man["expected_out_at_deadline"])
+    version_id = _write_version(
+        engine, run_id, scenario, input_hash, tables, manifest, expected=expected, committed=int(hh["committed"].sum()), counts=counts,
+        current=mi.current_version,
+    )  # fmt: skip
+    say(f"published version {version_id}: {expected:,.1f} households expected out of poverty at {scenario.years.last if scenario.years else ''}, "
+        f"gap {float(man['gap']):.3%}, {counts}")  # fmt: skip
+    return NightlyOutcome(run_id, "published", version_id, counts, float(man["objective"]), float(man["gap"]), expected)
+
+
+def kept_violations(result: MultiYearResult, kept: Kept) -> list[str]:
+    """Kept decisions the result does not hold (recomputed from its tables): a kept start with another plan or
+    year, a kept build in another year, or a start or build before ``kept.from_year`` that was not kept."""
+    bad: list[str] = []
+    hh = result.tables["households"].set_index("household_id")
+    starts = kept.starts[kept.starts["household_id"].isin(hh.index)]
+    year = hh["year"].reindex(starts["household_id"]).to_numpy(dtype=np.int64)
+    empty = (hh["measures"].reindex(starts["household_id"]) == "none").to_numpy()
+    same = (hh["plan"].reindex(starts["household_id"]).to_numpy() == starts["plan"].to_numpy()) & ((year == starts["year"].to_numpy()) | empty)
+    bad += [f"kept start changed: household {h} ({p} in {y})" for h, p, y in starts[~same].head(20).itertuples(index=False)]
+    early = hh[(hh["year"] > 0) & (hh["year"] < kept.from_year)]
+    extra = sorted(set(early.index) - set(kept.starts["household_id"]))
+    bad += [f"household {h} starts before {kept.from_year} though no start was kept for it" for h in extra[:20]]
+    pr = result.tables["projects"]
+    built_year = pd.to_numeric(pr["built_year"].replace("", 0)).astype(int)
+    when = pd.Series(built_year.to_numpy(), index=pr["project_id"].to_numpy())
+    moved = kept.built[when.reindex(kept.built["project_id"]).fillna(-1).to_numpy() != kept.built["built_year"].to_numpy()]
+    bad += [f"kept project build changed: {p} (built in {y})" for p, y in moved.head(20).itertuples(index=False)]
+    new_early = set(pr["project_id"][(built_year > 0) & (built_year < kept.from_year)]) - set(kept.built["project_id"])
+    bad += [f"project {p} built before {kept.from_year} though no build was kept for it" for p in sorted(new_early)[:20]]
+    return bad
+
+
+def _multiyear_version_tables(result: MultiYearResult, mi: MultiYearInputs) -> dict[str, pd.DataFrame]:
+    """The multi-year result in the version tables' layout (with the start, build and flow years)."""
+    hh = result.tables["households"]
+    households = hh.assign(
+        helper_id="",
+        year=hh["year"].astype(int),
+        effect_year=hh["effect_year"].astype(int),
+        committed=hh["household_id"].isin(mi.committed_households),
+    )[[*storage.PLAN_COLUMNS, "committed"]]
+    pr = result.tables["projects"]
+    built_year = pd.to_numeric(pr["built_year"].replace("", 0)).astype(int)
+    projects = pr.assign(built=pr["built"].astype(bool), built_year=built_year, committed=pr["project_id"].isin(mi.committed_projects))
+    return {"households": households.reset_index(drop=True), "projects": projects, "flows": result.tables["flows"]}
+
+
+def version_result(engine: Engine, version: int) -> MultiYearResult:
+    """A multi-year version read back from the database in the layout of a multi-year run (households with
+    ``started``, projects with ``built_year`` or "", flows per year, money spent per fund and year), so that
+    :func:`optimizer.multiyear.verify_multiyear` can check it again."""
+    with engine.connect() as conn:
+        row = conn.execute(select(versions).where(versions.c.version_id == version)).one()
+    manifest = json.loads(row.manifest)
+    if not manifest.get("multiyear"):
+        raise InputError(f"version {version} is a one-year allocation, not a multi-year one")
+    hh = storage.version_table(engine, version_households, version)
+    pr = storage.version_table(engine, version_projects, version)
+    flows = storage.version_table(engine, version_flows, version)
+    spending = flows.groupby(["fund_id", "year"], as_index=False)["amount"].sum().rename(columns={"amount": "spent"})
+    tables = {
+        "households": hh.assign(started=hh["year"] > 0),
+        "projects": pr.assign(built_year=np.where(pr["built_year"] > 0, pr["built_year"].astype(object), "")),
+        "flows": flows,
+        "spending": spending,
+    }
+    return MultiYearResult(tables=tables, manifest=manifest)
 
 
 def _net_of_commitments(scenario: Scenario, opened: storage.OpenInstance) -> Scenario:
@@ -192,7 +410,9 @@ def _net_of_commitments(scenario: Scenario, opened: storage.OpenInstance) -> Sce
 def _published_plans(engine: Engine, version: int | None) -> pd.DataFrame:
     """Every household plan of the current version (empty before the first)."""
     if version is None:
-        return pd.DataFrame({"household_id": pd.Series(dtype=object), "plan": pd.Series(dtype=object), "committed": pd.Series(dtype=bool)})
+        return pd.DataFrame(
+            {"household_id": pd.Series(dtype=object), "plan": pd.Series(dtype=object), "committed": pd.Series(dtype=bool), "year": pd.Series(dtype=np.int64)}
+        )
     prev = storage.version_table(engine, version_households, version)
     return prev.assign(committed=prev["committed"].astype(bool))
 
@@ -216,7 +436,7 @@ def _version_tables(result: Result, opened: storage.OpenInstance) -> dict[str, p
     hh = result.households.copy()
     if "helper_id" not in hh.columns:
         hh["helper_id"] = ""
-    hh = hh[storage.PLAN_COLUMNS].assign(committed=False)
+    hh = hh.assign(year=0, effect_year=0, p_deadline=0.0)[storage.PLAN_COLUMNS].assign(committed=False)
     carried = opened.committed.assign(committed=True)
     households = pd.concat([carried, hh], ignore_index=True).sort_values("household_id", kind="stable").reset_index(drop=True)
     households["helper_id"] = households["helper_id"].fillna("").astype(str)
@@ -226,7 +446,7 @@ def _version_tables(result: Result, opened: storage.OpenInstance) -> dict[str, p
     projects["committed"] = is_done
     projects["built"] = projects["built"].astype(bool) | is_done
     projects["cost"] = np.where(is_done, done.reindex(projects["project_id"]).to_numpy(dtype=float), projects["cost"].to_numpy(dtype=float))
-    return {"households": households, "projects": projects, "flows": result.tables["flows"]}
+    return {"households": households, "projects": projects.assign(built_year=0), "flows": result.tables["flows"].assign(year=0)}
 
 
 def _ledger(engine: Engine, *, status: str, ended: bool = False, **values: Any) -> int:

@@ -11,13 +11,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import charts
+from . import charts, multiyear
 from .contract import LEVEL_NAMES, Level
-from .outputs import atomic_write_text, read_run
+from .multiyear import MultiYearResult, read_multiyear_run
+from .outputs import atomic_write_text, read_manifest, read_run
 from .result import Result
 
 REPORT = "report.html"
 SECTIONS = ("headline", "poverty", "spending", "budgets", "regions", "projects", "plans")
+MULTIYEAR_SECTIONS = ("headline", "spending", "starts", "exit", "plans")
+MULTIYEAR_HOUSEHOLD_COLUMNS = ["household_id", "village_id", "plan", "year", "effect_year", "cost", "p_deadline"]
 MAX_HOUSEHOLD_ROWS = 200
 
 CSS = """
@@ -81,11 +84,91 @@ def build_table_report(title: str, table: pd.DataFrame, chart_svg: str) -> str:
     )
 
 
-def write_report(run_dir: str | Path, result: Result | None = None) -> Path:
-    """Write ``report.html`` into the run folder (atomically) and return its path."""
+def write_report(run_dir: str | Path, result: Result | MultiYearResult | None = None) -> Path:
+    """Write ``report.html`` into the run folder (atomically) and return its path; a multi-year run folder gets
+    the multi-year report."""
     run_dir = Path(run_dir)
-    result = result or read_run(run_dir)
-    return atomic_write_text(run_dir / REPORT, build_report(result))
+    if result is None:
+        result = read_multiyear_run(run_dir) if read_manifest(run_dir).get("multiyear") else read_run(run_dir)
+    page = build_multiyear_report(result) if isinstance(result, MultiYearResult) else build_report(result)
+    return atomic_write_text(run_dir / REPORT, page)
+
+
+def build_multiyear_report(result: MultiYearResult) -> str:
+    """The report of a multi-year run as one HTML string: headline, spending per year by level and category,
+    households starting plans per year, and the county exit schedule."""
+    m = result.manifest
+    first, last = (int(y) for y in m["years"])
+    budget = multiyear.budget_by_year(result)
+    spending = multiyear.spending_by_year(result)
+    starts = multiyear.starts_by_year(result)
+    schedule = multiyear.exit_schedule(result)
+    cards = [
+        _card("households", "registered poor households", m["households"], f"{m['households']:,}"),
+        _card("expected_out", f"households expected out of poverty at {last}", float(m["expected_out_at_deadline"]), f"{m['expected_out_at_deadline']:,.1f}"),
+        _card("cost", "cost (yuan)", float(m["cost"]), f"{float(m['cost']):,.0f}"),
+        _card("gap", "gap to the bound", float(m["gap"]), f"{float(m['gap']):.3%}"),
+    ]
+    on_time, with_target = int((schedule["status"] == "on time").sum()), int((schedule["target_year"] > 0).sum())
+    if with_target:
+        cards.append(_card("counties_on_time", "counties out by their target year", on_time, f"{on_time} of {with_target}"))
+    else:
+        out = int((schedule["exit_year"] > 0).sum())
+        cards.append(_card("counties_out", f"of {len(schedule)} counties expected out by {last} (no targets set)", out, f"{out}"))
+    rolling = m.get("rolling") or {}
+    note = (
+        f'<p class="note">Rolling horizon: decisions before {rolling["from_year"]} kept from {html.escape(str(rolling.get("previous")))} '
+        f"({rolling.get('kept_households', 0):,} household starts, {rolling.get('kept_projects', 0):,} projects).</p>"
+        if rolling.get("from_year")
+        else ""
+    )
+    year_cards = "".join(_card(f"spent_{int(r.year)}", f"spent in {int(r.year)} (yuan)", float(r.spent), f"{r.spent:,.0f}") for r in budget.itertuples())
+    start_cards = "".join(
+        _card(f"starts_{r.year}", f"households starting in {r.year}" if r.year != "never" else "never started (empty plan)", int(r.households_starting),
+              f"{r.households_starting:,}")
+        for r in starts.itertuples()
+    )  # fmt: skip
+    exit_table = _table(schedule, pct=["threshold", "incidence_before", "incidence_at_deadline"], money=["poor"], rows_pct=False)
+    exit_cells = "".join(f'<span hidden data-key="exit_{html.escape(str(r.county_id))}" data-value="{int(r.exit_year)}"></span>' for r in schedule.itertuples())
+    parts = [
+        _section("headline", "Headline", '<div class="cards">' + "".join(cards) + "</div>" + note),
+        _section(
+            "spending",
+            f"Spending per year, {first}–{last}, by level and category",
+            '<div class="cards">' + year_cards + "</div>"
+            + '<div class="grid">' + charts.to_svg(charts.years_spending(result, "level")) + charts.to_svg(charts.years_spending(result, "category")) + "</div>"
+            + "<h3>Appropriations, carry-over and spending per year (all funds)</h3>"
+            + _table(budget, money=["appropriation", "carry_in", "spent", "carry_out"])
+            + "<h3>Spent per year by level of the paying fund and category (yuan)</h3>"
+            + _table(spending, money=[c for c in spending.columns if c not in ("year", "level_name")]),
+        ),  # fmt: skip
+        _section(
+            "starts",
+            "Households starting plans per year",
+            '<div class="cards">' + start_cards + "</div>" + charts.to_svg(charts.years_starts(result)) + _table(starts, money=["cost"]),
+        ),
+        _section(
+            "exit",
+            "County exit schedule: expected exit year against the target",
+            '<p class="note">Exit year: the first year from which the county\'s expected incidence stays at or below its threshold through '
+            "the deadline (0: not at the deadline). Target year: <code>years.county_exit</code>, else the deadline when "
+            "<code>target.county_incidence</code> is set; in min-cost mode the model holds every county to it.</p>"
+            + charts.to_svg(charts.years_exit(result))
+            + '<input data-filter="#exit-table" placeholder="filter counties">'
+            + exit_table.replace("<table>", '<table id="exit-table">', 1)
+            + exit_cells,
+        ),
+        _section("plans", "Plans by household: start year, effect year, chance of being out at the deadline",
+                 _households(result.tables["households"], MULTIYEAR_HOUSEHOLD_COLUMNS)),  # fmt: skip
+    ]
+    title = html.escape(f"{m.get('scenario_name', 'run')}: multi-year allocation report, {first}–{last}")
+    sub = f"status {m.get('status')} · {m.get('households', 0):,} households · mode {m.get('mode')} · deadline {last}"
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{CSS}</style></head><body>'
+        f"<header><h1>{title}</h1><p>{html.escape(sub)}</p></header><main>{''.join(parts)}</main>"
+        f"<script>{SCRIPT}</script></body></html>"
+    )
 
 
 def _subtitle(m: dict) -> str:
@@ -196,8 +279,8 @@ def _helpers(summary: dict, t: dict[str, pd.DataFrame]) -> str:
     )
 
 
-def _households(households: pd.DataFrame) -> str:
-    sample = households.head(MAX_HOUSEHOLD_ROWS)[["household_id", "village_id", "plan", "cost", "p_success"]]
+def _households(households: pd.DataFrame, columns: list[str] | None = None) -> str:
+    sample = households.head(MAX_HOUSEHOLD_ROWS)[columns or ["household_id", "village_id", "plan", "cost", "p_success"]]
     return (
         f'<h3>Households (first {len(sample)} of {len(households):,}; all are in households.csv)</h3>'
         + _table(sample, money=["cost"])

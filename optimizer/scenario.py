@@ -100,6 +100,12 @@ class Nightly(_Strict):
         0.05, ge=0, le=1, description="share of the households planned in the published version that a nightly re-plan may move to another plan"
     )
     max_gap: float = Field(0.005, ge=0, lt=1, description="publish a nightly allocation only when its gap to the bound is at most this")
+    current_year: int | None = Field(
+        None,
+        ge=2000,
+        le=2100,
+        description="multi-year scenarios: the year being planned; the published version's decisions of earlier years are kept (default years.first)",
+    )
 
 
 class Years(_Strict):

@@ -120,6 +120,11 @@ version_households = Table(
     Column("income_after", Float, nullable=False),
     Column("helper_id", String(64), nullable=False),
     Column("committed", Boolean, nullable=False),
+    # multi-year versions only (0 in one-year versions): start year (0: never started), the year the plan takes
+    # effect, and the probability of being out of poverty at the deadline
+    Column("year", Integer, nullable=False, server_default="0"),
+    Column("effect_year", Integer, nullable=False, server_default="0"),
+    Column("p_deadline", Float, nullable=False, server_default="0"),
 )
 version_projects = Table(
     "version_projects",
@@ -132,6 +137,7 @@ version_projects = Table(
     Column("built", Boolean, nullable=False),
     Column("cost", Float, nullable=False),
     Column("committed", Boolean, nullable=False),
+    Column("built_year", Integer, nullable=False, server_default="0"),  # multi-year: year built (0: one-year or not built)
 )
 version_flows = Table(
     "version_flows",
@@ -141,6 +147,7 @@ version_flows = Table(
     Column("village_id", String(64), primary_key=True),
     Column("category", String(32), primary_key=True),
     Column("amount", Float, nullable=False),
+    Column("year", Integer, primary_key=True, server_default="0"),  # multi-year: the year the money flows (0: one-year)
 )
 commitments = Table(
     "commitments",
@@ -160,6 +167,10 @@ commitments = Table(
     Column("income_after", Float, nullable=False),
     Column("helper_id", String(64), nullable=False),
     Column("committed_at", String(32), nullable=False),
+    # multi-year: the start (a project: build) year the commitment keeps, as in version_households
+    Column("year", Integer, nullable=False, server_default="0"),
+    Column("effect_year", Integer, nullable=False, server_default="0"),
+    Column("p_deadline", Float, nullable=False, server_default="0"),
     UniqueConstraint("kind", "ref_id", name="uq_commitment"),
 )
 commitment_charges = Table(
@@ -569,7 +580,8 @@ def ledger(engine: Engine, limit: int = 20) -> pd.DataFrame:
 
 
 def export_version(engine: Engine, version: str | int, folder: str | Path) -> Path:
-    """Write a version's households, projects and flows (CSV and Parquet) and its manifest into a run folder."""
+    """Write a version's households, projects and flows (CSV and Parquet; a multi-year version: CSV in the layout of a
+    multi-year run folder, which `optimizer solve --from-year Y --previous DIR` reads) and its manifest into a run folder."""
     from .outputs import write_run
     from .result import Result
 
@@ -577,11 +589,14 @@ def export_version(engine: Engine, version: str | int, folder: str | Path) -> Pa
     with engine.connect() as conn:
         row = conn.execute(select(versions).where(versions.c.version_id == v)).one()
     manifest = {**json.loads(row.manifest), "version_id": v, "version_status": row.status, "created_at": row.created_at}
-    tables = {
-        "households": version_table(engine, version_households, v),
-        "projects": version_table(engine, version_projects, v),
-        "flows": version_table(engine, version_flows, v),
-    }
+    if manifest.get("multiyear"):  # the layout of a multi-year run folder: `solve --from-year Y --previous` reads it
+        from .nightly import version_result
+
+        tables = {k: df for k, df in version_result(engine, v).tables.items() if k != "spending"}
+        return write_run(Result(tables=tables, manifest=manifest), folder, formats=("csv",))
+    one_year = {"households": version_households, "projects": version_projects, "flows": version_flows}
+    multiyear_only = ["year", "effect_year", "p_deadline", "built_year"]
+    tables = {k: version_table(engine, t, v).drop(columns=multiyear_only, errors="ignore") for k, t in one_year.items()}
     return write_run(Result(tables=tables, manifest=manifest), folder)
 
 
@@ -637,8 +652,11 @@ def commit(engine: Engine, household_ids: list[str] | None = None, project_ids: 
         ],
         ignore_index=True,
     )
-    share = flows.assign(share=flows["amount"] / flows.groupby(["village_id", "category"])["amount"].transform("sum"))
-    charged = costs.merge(share[["village_id", "category", "fund_id", "share"]], on=["village_id", "category"], how="inner")
+    # a multi-year version pays a plan from the flows of its start year (a project: of its build year)
+    costs["year"] = np.concatenate([rows["year"].to_numpy(dtype=np.int64)[long["row"].to_numpy()], pj["built_year"].to_numpy(dtype=np.int64)])
+    cell = ["village_id", "category", "year"]
+    share = flows.assign(share=flows["amount"] / flows.groupby(cell)["amount"].transform("sum"))
+    charged = costs.merge(share[[*cell, "fund_id", "share"]], on=cell, how="inner")
     charged["amount"] = charged["cost"] * charged["share"]
     charges = charged.groupby(["kind", "ref_id", "fund_id"], as_index=False)["amount"].sum()
     stamp = now()
@@ -651,7 +669,7 @@ def commit(engine: Engine, household_ids: list[str] | None = None, project_ids: 
             {
                 "kind": "project", "ref_id": r["project_id"], "version_id": v, "village_id": r["village_id"], "plan": r["kind"], "measures": "",
                 "project_id": r["project_id"], "cost": float(r["cost"]), "p_success": 0.0, "value": 0.0, "income_before": 0.0,
-                "income_after": 0.0, "helper_id": "", "committed_at": stamp,
+                "income_after": 0.0, "helper_id": "", "committed_at": stamp, "year": int(r["built_year"]), "effect_year": 0, "p_deadline": 0.0,
             }
             for r in pj.to_dict("records")
         ]  # fmt: skip

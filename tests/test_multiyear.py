@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import tiny_instance, tiny_scenario
+from optimizer.contract import Level
 from optimizer.data import Instance, build_instance
 from optimizer.generate import generate
+from optimizer.model import county_table
 from optimizer.multiyear import MultiYearResult, solve_multiyear, verify_multiyear
 from optimizer.scenario import Scenario
 from optimizer.solve import solve
@@ -85,3 +89,74 @@ def test_rolling_horizon_reproduces_the_plan(small: Instance, tmp_path: Path) ->
     assert (h2.loc[early.to_numpy(), "plan"].to_numpy() == h1.loc[early, "plan"].to_numpy()).all()
     gap = max(first.manifest["gap"], again.manifest["gap"], 1e-4)
     assert again.manifest["objective"] == pytest.approx(first.manifest["objective"], rel=2 * gap)
+
+
+def test_carry_over_rules_are_strictly_ordered_and_the_cap_is_verified(small: Instance) -> None:
+    """All money in the first year, relocation housing limited to 1% of a county's poor per year: households
+    that wait for housing need money carried into later years. No carry-over < capped (20% of the first year's
+    money into the second, nothing into the third) < full, each proven by an objective above the previous
+    rule's bound; the full solution carries more than the cap, and the verifier rejects it under the capped rule."""
+    years = {"first": 2018, "last": 2020, "shares": [1.0, 0.0, 0.0], "delay_by_batch": {}, "relocation_rate": 0.01, "carry_cap": 0.2}
+    runs = {rule: _checked(_scenario({**years, "carry_over": rule}), small) for rule in ("none", "capped", "full")}
+    assert runs["capped"].manifest["objective"] > runs["none"].manifest["bound"] + 1e-6
+    assert runs["full"].manifest["objective"] > runs["capped"].manifest["bound"] + 1e-6
+    sp = runs["full"].tables["spending"]
+    assert (sp["carry_out"] > 0.2 * sp["appropriation"] + 1.0).any()
+    capped = _scenario({**years, "carry_over": "capped"})
+    bad = verify_multiyear(runs["full"], small, capped)
+    assert bad and all("overspent in" in b and "(appropriation plus carry-over)" in b for b in bad)
+    assert verify_multiyear(runs["full"], small, _scenario({**years, "carry_over": "full"})) == []
+
+
+def _expected_poor(r: MultiYearResult, inst: Instance, sc: Scenario, year: int) -> pd.Series:
+    """Expected poor households per county in ``year``, recomputed here from the household table: a started plan
+    counts from its effect year with p_success, less the yearly return risk (higher for transfer-only plans);
+    the empty plan counts with its p_success every year."""
+    yrs = sc.years
+    assert yrs is not None
+    hh = r.tables["households"]
+    m = inst.measures.set_index("measure_id")
+
+    def transfer_only(label: str) -> bool:
+        parts = [x for x in label.split("+") if x != "none" and m.loc[x, "income_uplift"] > 0]
+        return bool(parts) and all(m.loc[x, "income_kind"] == "transfer" for x in parts)
+
+    risk = np.where(hh["measures"].map(transfer_only), yrs.return_risk_transfer, yrs.return_risk_work)
+    started, effect, p = hh["started"].to_numpy(dtype=bool), hh["effect_year"].to_numpy(), hh["p_success"].to_numpy()
+    out = np.where(~started, p, np.where(effect <= year, p * (1.0 - risk) ** np.maximum(year - effect, 0), 0.0))
+    tree = inst.tree
+    county = tree.ids.to_numpy()[tree.ancestors[tree.pos(hh["village_id"]), Level.COUNTY]]
+    return pd.Series(1.0 - out, index=county).groupby(level=0).sum()
+
+
+def test_county_exit_schedule_holds_and_an_earlier_year_never_costs_less() -> None:
+    """Min-cost mode: every county at or below 12% expected incidence at the deadline, county P01C01X02 from its
+    year on. Checked on each solution with the probabilities recomputed here; moving P01C01X02's year from 2020
+    to 2017 never lowers the cost (each cost is at least the previous one's proven lower bound, and the LP
+    bounds never decrease), and here it rises every time; the verifier rejects the 2020 plan under the 2017 year."""
+    inst = build_instance(generate(500, seed=2))
+    counties = county_table(inst).set_index("county_id")
+    costs, bounds, lp_bounds, runs = [], [], [], []
+    for year in (2020, 2019, 2018, 2017):
+        sc = _scenario(
+            {"first": 2016, "last": 2020, "profile": "front_loaded", "relocation_rate": 0.05, "county_exit": {"P01C01X02": year}},
+            mode="min_cost", target={"county_incidence": 0.12}, solver={"gap": 0.002, "time_limit": 60},
+        )  # fmt: skip
+        r = _checked(sc, inst)
+        for y in range(2016, 2021):
+            poor = _expected_poor(r, inst, sc, y).reindex(counties.index)
+            due = pd.Series({"P01C01X01": 2020, "P01C01X02": year}).reindex(counties.index) <= y
+            assert (poor[due] <= 0.12 * counties.loc[due, "rural"] + 1e-6).all(), (year, y)
+        exits = r.tables["counties"].set_index("county_id")["exit_year"]
+        assert 0 < exits["P01C01X02"] <= year and 0 < exits["P01C01X01"] <= 2020
+        runs.append((r, sc))
+        costs.append(r.manifest["objective"])
+        bounds.append(r.manifest["bound"])
+        lp_bounds.append(r.manifest["lp_bound"])
+    for i in range(1, len(costs)):
+        assert costs[i] >= bounds[i - 1] - 1e-6 and lp_bounds[i] >= lp_bounds[i - 1] - 1e-6
+        assert costs[i] > costs[i - 1]
+    # the plan made for 2020 does not get P01C01X02 out from 2017 on (the 2017 LP bound is above its cost)
+    assert lp_bounds[-1] > costs[0]
+    bad = verify_multiyear(runs[0][0], inst, runs[-1][1])
+    assert bad and all(b.startswith("county P01C01X02 above its incidence threshold in 20") for b in bad)

@@ -255,6 +255,75 @@ def test_time_limit_and_gap_tolerance_keep_the_previous_version(db_url: str, sma
     assert refused.returncode == 2 and "was rejected" in refused.stderr
 
 
+MULTIYEAR = """name: nightly-years
+data: unused
+helpers: {assign: false}
+plans: {max_per_household: 4}
+solver: {gap: 0.005, time_limit: 60}
+years: {first: 2018, last: 2020}
+nightly: {max_gap: 0.01}
+"""
+
+
+def test_multiyear_nights_keep_the_earlier_years(db_url: str, tmp_path: Path) -> None:
+    """The rolling horizon in the nightly job. Night 1 plans 2018-2020; then households that started in 2018 and
+    others exit, new ones register, plans of 2019 and a project are committed, money is spent; night 2 (the
+    command line with --from-year 2019) keeps every start and build of 2018 and every commitment, starts nothing
+    else in 2018, and its version verifies again from the database."""
+    from optimizer.multiyear import read_previous, verify_multiyear
+    from optimizer.nightly import multiyear_inputs, version_result
+
+    generate(400, seed=11, out=tmp_path / "data")
+    engine = _seed(db_url, tmp_path / "data")
+    path = tmp_path / "years.yaml"
+    path.write_text(MULTIYEAR)
+    first = run_nightly(db_url, load_scenario(path))
+    assert first.status == "published" and first.version_id == 1
+    v1 = storage.version_table(engine, storage.version_households, 1)
+    p1 = storage.version_table(engine, storage.version_projects, 1)
+    assert set(v1["year"]) <= {0, 2018, 2019, 2020} and (v1["year"] == 2018).sum() > 50 and (v1["year"] == 2019).any()
+    assert (v1["p_deadline"] <= v1["p_success"] + 1e-12).all() and (v1["effect_year"] >= v1["year"]).all()
+    assert set(storage.version_table(engine, storage.version_flows, 1)["year"]) <= {2018, 2019, 2020}
+    # between the nights
+    started = v1.loc[v1["year"] == 2018, "household_id"].to_numpy()
+    later = v1.loc[v1["year"] == 2019, "household_id"].to_numpy()
+    not_yet = v1.loc[v1["year"] != 2018, "household_id"].to_numpy()
+    storage.set_status(engine, list(started[:15]) + list(not_yet[-10:]), "exited")
+    built_2019 = p1.loc[p1["built_year"] == 2019, "project_id"].to_numpy()[:1]
+    storage.commit(engine, list(later[:5]), list(built_2019))
+    reg = storage.read_registry(engine).tables["households"]
+    storage.add_households(engine, reg.head(10).drop(columns=["status"]).assign(household_id=[f"N-{i:02d}" for i in range(10)]))
+    storage.record_spending(engine, "F-CN-industry", 10_000.0)
+
+    second = _cli("nightly", "--db", db_url, "--scenario", str(path), "--from-year", "2019")
+    assert second.returncode == 0, second.stderr
+    assert "published version 2" in second.stdout and "expected out of poverty at 2020" in second.stdout
+    v2 = storage.version_table(engine, storage.version_households, 2).set_index("household_id")
+    kept = v1[v1["year"] == 2018].set_index("household_id")
+    assert (v2.loc[kept.index, "plan"] == kept["plan"]).all() and (v2.loc[kept.index, "year"] == 2018).all()  # exited ones too
+    assert set(v2.index[v2["year"] == 2018]) == set(kept.index)
+    committed = v1.set_index("household_id").loc[later[:5]]
+    assert (v2.loc[committed.index, ["plan", "year"]] == committed[["plan", "year"]]).all().all()
+    assert v2.loc[committed.index, "committed"].astype(bool).all() and int(v2["committed"].astype(bool).sum()) == 5
+    assert (v2.loc[[f"N-{i:02d}" for i in range(10)], "year"].isin([0, 2019, 2020])).all()
+    assert not set(not_yet[-10:]) & set(v2.index)  # exited before starting: no longer planned
+    p2 = storage.version_table(engine, storage.version_projects, 2).set_index("project_id")
+    assert (p2.loc[p1.loc[p1["built_year"] == 2018, "project_id"], "built_year"] == 2018).all()
+    assert set(p2.index[p2["built_year"] == 2018]) == set(p1.loc[p1["built_year"] == 2018, "project_id"])
+    assert (p2.loc[built_2019, "built_year"] == 2019).all() and p2.loc[built_2019, "committed"].astype(bool).all()
+    # verified again from the database, against the inputs the night planned
+    scenario = load_scenario(path, overrides={"nightly.current_year": 2019})
+    inputs = multiyear_inputs(engine, storage.read_registry(engine), scenario)
+    assert inputs.withheld.amount["F-CN-industry"] == pytest.approx(10_000.0)
+    assert verify_multiyear(version_result(engine, 2), inputs.instance, scenario, inputs.withheld) == []
+    assert _state(engine) == (2, 2, ["published", "published"])
+    ledger = storage.ledger(engine).iloc[0]
+    assert ledger["households_added"] == 10 and ledger["households_removed"] == 10
+    # the export is a multi-year run folder that `solve --from-year --previous` reads
+    storage.export_version(engine, "current", tmp_path / "v2")
+    assert set(read_previous(tmp_path / "v2", 2019).starts["household_id"]) == set(kept.index)
+
+
 def test_unknown_database_and_missing_schema_are_clear_errors(tmp_path: Path) -> None:
     sc = str(_scenario(tmp_path))
     missing = _cli("nightly", "--db", f"sqlite:///{tmp_path}/nope/x.db", "--scenario", sc)

@@ -8,12 +8,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from conftest import tiny_instance, tiny_scenario
 from optimizer import solve, write_run
 from optimizer.generate import generate
-from optimizer.report import SECTIONS, build_report, write_report
+from optimizer.multiyear import run_multiyear
+from optimizer.report import MULTIYEAR_SECTIONS, SECTIONS, build_report, write_report
 from optimizer.scenario import Scenario
 from optimizer.verify import verify
 
@@ -71,6 +73,11 @@ def _chromium() -> str | None:
 
 
 def test_real_browser_renders_without_console_errors(run_dir: Path, tmp_path: Path) -> None:
+    _render(run_dir, tmp_path, SECTIONS, "households expected lifted")
+
+
+def _render(run_dir: Path, tmp_path: Path, sections: tuple[str, ...], text: str) -> None:
+    """Screenshot and DOM of the report in headless Chromium: no console error, every section, ``text`` shown."""
     browser = _chromium()
     if browser is None:
         if os.environ.get("CI"):
@@ -87,6 +94,72 @@ def test_real_browser_renders_without_console_errors(run_dir: Path, tmp_path: Pa
     console = [line for line in shot.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
     assert not console, console
     dom = subprocess.run([*common, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
-    for section in SECTIONS:
+    for section in sections:
         assert f'id="{section}"' in dom
-    assert "households expected lifted" in dom
+    assert text in dom
+
+
+@pytest.fixture(scope="module")
+def years_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A multi-year min-cost run through the command-line path (solve, verify, write, report): every county at or
+    below 12% incidence by 2020, and county P01C01X02 from 2018 on."""
+    base = tmp_path_factory.mktemp("report-years")
+    generate(500, seed=2, out=base / "data")
+    scenario = Scenario.model_validate(
+        {"name": "report-years", "data": str(base / "data"), "mode": "min_cost", "target": {"county_incidence": 0.12},
+         "helpers": {"assign": False}, "plans": {"max_per_household": 4}, "solver": {"gap": 0.005, "time_limit": 60},
+         "years": {"first": 2016, "last": 2020, "profile": "front_loaded", "relocation_rate": 0.05, "county_exit": {"P01C01X02": 2018}}}
+    )  # fmt: skip
+    run_multiyear(scenario, out=base / "run", progress=lambda _m: None)
+    return base / "run"
+
+
+def _shown(page: str) -> dict[str, float]:
+    return {k: float(v) for k, v in re.findall(r'data-key="([\w-]+)" data-value="([^"]+)"', page)}
+
+
+def test_multiyear_report_matches_the_run(years_run: Path) -> None:
+    """Spending per year, households starting per year and each county's exit year against its target, as in
+    the run's tables; `optimizer report` rewrites the same figures from the folder alone."""
+    page = (years_run / "report.html").read_text()
+    for section in MULTIYEAR_SECTIONS:
+        assert f'id="{section}"' in page
+    assert not re.search(r'(src|href)\s*=\s*["\']?(https?:)?//', page)
+    assert page.count("<svg") == 4 and len(page.encode()) < MAX_HTML_BYTES
+    shown = _shown(page)
+    spending = pd.read_csv(years_run / "spending.csv")
+    flows = pd.read_csv(years_run / "flows.csv")
+    hh = pd.read_csv(years_run / "households.csv")
+    counties = pd.read_csv(years_run / "counties.csv")
+    for year in range(2016, 2021):
+        assert shown[f"spent_{year}"] == pytest.approx(spending.loc[spending["year"] == year, "spent"].sum(), abs=0.01)
+        assert shown[f"spent_{year}"] == pytest.approx(flows.loc[flows["year"] == year, "amount"].sum(), abs=1.0)
+        assert shown[f"starts_{year}"] == int((hh["started"] & (hh["year"] == year)).sum())
+    assert shown["starts_never"] == int((~hh["started"]).sum())
+    assert sum(shown[f"starts_{y}"] for y in range(2016, 2021)) + shown["starts_never"] == len(hh)
+    assert shown["expected_out"] == pytest.approx(hh["p_deadline"].sum(), rel=1e-9)
+    for row in counties.itertuples():
+        assert shown[f"exit_{row.county_id}"] == row.exit_year
+    exit_of = counties.set_index("county_id")["exit_year"]
+    assert 0 < exit_of["P01C01X02"] <= 2018 and 0 < exit_of["P01C01X01"] <= 2020  # the min-cost schedule holds
+    assert shown["counties_on_time"] == len(counties)
+    assert "2 of 2" in page and "on time" in page
+    # the level-by-category table adds up to the year's spending
+    assert "Spent per year by level of the paying fund and category" in page
+    (years_run / "report.html").unlink()
+    assert _cli_report(years_run) == 0
+    again = _shown((years_run / "report.html").read_text())
+    assert again.keys() == shown.keys()
+    assert all(again[k] == pytest.approx(v, rel=1e-9, abs=1e-6) for k, v in shown.items())
+
+
+def test_multiyear_report_in_a_real_browser(years_run: Path, tmp_path: Path) -> None:
+    _render(years_run, tmp_path, MULTIYEAR_SECTIONS, "County exit schedule")
+
+
+def _cli_report(run_dir: Path) -> int:
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+
+    return CliRunner().invoke(app, ["report", str(run_dir)]).exit_code
