@@ -49,7 +49,7 @@ from .data import Instance
 from .edits import apply_data_edits
 from .errors import InfeasibleError, InputError
 from .model import INF, MONEY_UNIT, LinearModel, ModelIndex, build_model, county_table
-from .plans import Plans, build_plans
+from .plans import CATEGORIES, Plans, build_plans
 from .scenario import Scenario, Years
 from .solve import Progress, Solution, _clean, _gap, optimize
 from .solvers import SolveOptions, Status, get_backend
@@ -161,10 +161,14 @@ def transfer_only(instance: Instance, measures_label: pd.Series) -> np.ndarray:
     return flag.reindex(measures_label.to_numpy()).to_numpy(dtype=bool)
 
 
-def build_options(instance: Instance, scenario: Scenario, plans: Plans, from_year: int | None = None) -> pd.DataFrame:
+def build_options(
+    instance: Instance, scenario: Scenario, plans: Plans, from_year: int | None = None, can_monitor: np.ndarray | None = None
+) -> pd.DataFrame:
     """The (plan, start year) options kept per plan, with their value at the deadline. A plan without a start
     from ``from_year`` on (the rolling horizon's first re-planned year) that could still work gets one there that
-    never works (value 0), so that hard floors stay feasible for households not started before it."""
+    never works (value 0), so that hard floors stay feasible for households not started before it. With
+    ``years.monitoring``, every option taking effect before the deadline also has a monitored variant (households
+    flagged in ``can_monitor``, default all)."""
     yrs = scenario.years
     assert yrs is not None
     table = plans.table
@@ -196,20 +200,35 @@ def build_options(instance: Instance, scenario: Scenario, plans: Plans, from_yea
     parts.append(pd.DataFrame({"plan": k[empty], "year_ix": 0, "works": True}))
     opt = pd.concat(parts, ignore_index=True)
     opt["hh"] = table["hh"].to_numpy()[opt["plan"].to_numpy()]
-    opt = opt.sort_values(["hh", "plan", "year_ix"], kind="stable").reset_index(drop=True)
     pk = opt["plan"].to_numpy()
     opt["empty"] = empty[pk]
     opt["delay"] = delay[pk]
-    opt["year"] = yrs.first + opt["year_ix"].to_numpy()
-    risk = np.where(transfer_only(instance, table["measures"]), yrs.return_risk_transfer, yrs.return_risk_work)[pk]
+    opt["risk"] = np.where(opt["empty"], 0.0, np.where(transfer_only(instance, table["measures"]), yrs.return_risk_transfer, yrs.return_risk_work)[pk])
     exposure = np.maximum(T - 1 - opt["year_ix"].to_numpy() - opt["delay"].to_numpy(), 0)
+    opt["monitored"] = False
+    opt["monitoring_years"] = 0
+    opt["monitoring_cost"] = 0.0
+    mon = yrs.monitoring
+    if mon is not None:
+        # the re-supported variant of an option that takes effect before the deadline: monitored in every year
+        # at risk (effect year + 1 .. deadline), its return risk multiplied by risk_factor, cost paid per year
+        sel = opt["works"].to_numpy() & ~opt["empty"].to_numpy() & (exposure > 0) & (opt["risk"].to_numpy() > 0)
+        if can_monitor is not None:
+            sel &= can_monitor[opt["hh"].to_numpy()]
+        copy = opt[sel].assign(monitored=True, monitoring_years=exposure[sel], monitoring_cost=mon.cost * exposure[sel])
+        copy["risk"] = copy["risk"] * mon.risk_factor
+        opt = pd.concat([opt, copy], ignore_index=True)
+    opt = opt.sort_values(["hh", "plan", "year_ix", "monitored"], kind="stable").reset_index(drop=True)
+    pk = opt["plan"].to_numpy()
+    opt["year"] = yrs.first + opt["year_ix"].to_numpy()
+    exposure = np.maximum(T - 1 - opt["year_ix"].to_numpy() - opt["delay"].to_numpy(), 0)
+    risk = opt["risk"].to_numpy()
     survive = np.where(opt["empty"], 1.0, (1.0 - risk) ** exposure)
     works = opt["works"].to_numpy()
-    opt["risk"] = np.where(opt["empty"], 0.0, risk)
     opt["p_deadline"] = np.where(works, table["p"].to_numpy()[pk] * survive, 0.0)
     # household-years out of poverty before the deadline: sum_{e <= Y < last} (1 - r)^(Y - e) = (1 - (1 - r)^n) / r
     n_before = exposure
-    years_out = np.where(opt["risk"] > 0, (1.0 - (1.0 - opt["risk"].to_numpy()) ** n_before) / np.maximum(opt["risk"].to_numpy(), 1e-12), n_before)
+    years_out = np.where(risk > 0, (1.0 - (1.0 - risk) ** n_before) / np.maximum(risk, 1e-12), n_before)
     opt["value"] = np.where(works, table["value"].to_numpy()[pk] * (survive + yrs.early_weight * years_out), 0.0)
     return opt
 
@@ -237,7 +256,14 @@ def build_multiyear(
     base, bidx = build_model(instance, one, plans)
     years = year_list(yrs)
     T = len(years)
-    opt = build_options(instance, scenario, plans, from_year)
+    tree = instance.tree
+    hh_village = tree.pos(instance.households["village_id"])
+    mon_cell = np.full(len(hh_village), -1, dtype=np.int64)  # per household: its village's balance cell paying monitoring
+    if yrs.monitoring is not None:
+        cells = bidx.cells
+        cat = cells["cat"].to_numpy() == CATEGORIES.index(yrs.monitoring.category)
+        mon_cell = pd.Series(np.flatnonzero(cat), index=cells["village"].to_numpy()[cat]).reindex(hh_village).fillna(-1).to_numpy(dtype=np.int64)
+    opt = build_options(instance, scenario, plans, from_year, can_monitor=mon_cell >= 0)
     n_o = len(opt)
     n_x, n_y = plans.table.shape[0], len(instance.projects)
     n_f = base.col_blocks["f"].stop - base.col_blocks["f"].start
@@ -290,6 +316,16 @@ def build_multiyear(
         rows_b += [r + t * n_cells, coo.row[isy] + t * n_cells, coo.row[isf] + t * n_cells]
         cols_b += [xs + o, ys + (coo.col[isy] - n_x) * T + t, fs + (coo.col[isf] - n_x - n_y) * T + t]
         vals_b += [v, coo.data[isy], coo.data[isf]]
+    mo = np.flatnonzero(opt["monitored"].to_numpy())
+    if len(mo):  # monitoring paid in every monitored year (effect year + 1 .. deadline) from its village's cell
+        n_m = opt["monitoring_years"].to_numpy()[mo]
+        within = np.arange(n_m.sum()) - np.repeat(np.cumsum(n_m) - n_m, n_m)
+        o = np.repeat(mo, n_m)
+        t_m = opt_year[o] + opt["delay"].to_numpy()[o] + 1 + within
+        assert yrs.monitoring is not None
+        rows_b.append(mon_cell[opt["hh"].to_numpy()[o]] + t_m * n_cells)
+        cols_b.append(xs + o)
+        vals_b.append(np.full(len(o), yrs.monitoring.cost / MONEY_UNIT))
     add("balance", np.concatenate(rows_b), np.concatenate(cols_b), np.concatenate(vals_b), np.zeros(n_cells * T), np.zeros(n_cells * T))
     # fund budgets per year with carry-over
     approp = appropriations(instance, yrs, withheld) / MONEY_UNIT
@@ -347,8 +383,6 @@ def build_multiyear(
             )
         add("once", np.repeat(np.arange(n_y), T), ys + np.arange(n_y * T), np.ones(n_y * T), np.full(n_y, -INF), np.ones(n_y))
     # relocation capacity per county and year
-    tree = instance.tree
-    hh_village = tree.pos(instance.households["village_id"])
     hh_county = tree.ancestors[hh_village, Level.COUNTY]
     counties = county_table(instance)
     if yrs.relocation_rate is not None:
@@ -582,8 +616,9 @@ def read_previous(previous: Path, from_year: int) -> Kept:
     early = prev_h[(prev_h["started"].astype(str).str.lower().isin(["true", "1"])) & (prev_h["year"].astype(int) < from_year)]
     built = prev_p[prev_p["built_year"].astype(str) != ""] if "built_year" in prev_p.columns else prev_p.iloc[0:0].assign(built_year=0)
     built = built[built["built_year"].astype(float) < from_year]
+    early = early.assign(monitored=_truthy(early["monitored"]) if "monitored" in early.columns else False)
     return Kept(
-        starts=early[["household_id", "plan", "year"]].astype({"year": int}).reset_index(drop=True),
+        starts=early[["household_id", "plan", "year", "monitored"]].astype({"year": int}).reset_index(drop=True),
         built=built[["project_id", "built_year"]].astype({"built_year": int}).reset_index(drop=True),
         from_year=from_year,
         source=str(previous),
@@ -612,13 +647,16 @@ def fix_kept(my: MultiYear, instance: Instance, kept: Kept) -> tuple[LinearModel
         {"household_id": hh_ids[opt["hh"].to_numpy()], "plan": _plan_labels(my.plans, instance)[opt["plan"].to_numpy()], "year": opt["year"].to_numpy()}
     )
     keys["col"] = np.arange(len(opt))
+    keys["monitored"] = opt["monitored"].to_numpy(dtype=bool)
     starts = kept.starts[kept.starts["household_id"].isin(set(hh_ids))]
-    kept_cols = keys.merge(starts, on=["household_id", "plan", "year"])
+    starts = starts.assign(monitored=_truthy(starts["monitored"]) if "monitored" in starts.columns else False)
+    kept_cols = keys.merge(starts, on=["household_id", "plan", "year", "monitored"])
     missing = starts[~starts["household_id"].isin(set(kept_cols["household_id"]))]
     if len(missing):
         raise InputError(
             [f"household {h}: the kept plan {p} started in {y} is not among its options (its registry row, the measures or the years changed)"
-             for h, p, y in missing.head(20).itertuples(index=False)] + ([f"... and {len(missing) - 20} more"] if len(missing) > 20 else []),
+             for h, p, y in missing[["household_id", "plan", "year"]].head(20).itertuples(index=False)]
+            + ([f"... and {len(missing) - 20} more"] if len(missing) > 20 else []),
             source=kept.source,
         )  # fmt: skip
     before = keys["year"].to_numpy() < from_year
@@ -641,6 +679,10 @@ def fix_kept(my: MultiYear, instance: Instance, kept: Kept) -> tuple[LinearModel
         "kept_projects": int(((pos >= 0) & (when < from_year)).sum()),
     }
     return model.with_bounds(lo, hi), info
+
+
+def _truthy(col: pd.Series) -> np.ndarray:
+    return col.astype(str).str.lower().isin(["true", "1"]).to_numpy()
 
 
 def _plan_labels(plans: Plans, instance: Instance) -> np.ndarray:
@@ -680,6 +722,9 @@ def multiyear_result(instance: Instance, scenario: Scenario, my: MultiYear, mode
             "value": o["value"].to_numpy(),
             "income_before": hh["income_per_capita"].to_numpy()[o["hh"].to_numpy()],
             "income_after": table["income_after"].to_numpy().round(2),
+            "monitored": o["monitored"].to_numpy(dtype=bool),
+            "monitoring_years": o["monitoring_years"].to_numpy(dtype=np.int64),
+            "monitoring_cost": o["monitoring_cost"].to_numpy(dtype=float).round(2),
         }
     )
     yb = x[model.col_blocks["y"]].reshape(-1, T) > 0.5
@@ -727,7 +772,9 @@ def multiyear_result(instance: Instance, scenario: Scenario, my: MultiYear, mode
         "used_full_mip": sol.used_full_mip,
         "expected_out_at_deadline": float(households["p_deadline"].sum()),
         "households": int(len(hh)),
-        "cost": float(households["cost"].sum() + projects["cost"].sum()),
+        "cost": float(households["cost"].sum() + households["monitoring_cost"].sum() + projects["cost"].sum()),
+        "monitored": int(households["monitored"].sum()),
+        "monitoring_cost": float(households["monitoring_cost"].sum()),
         "model": {"columns": int(model.shape[1]), "rows": int(model.shape[0]), "nonzeros": int(model.A.nnz), "options": int(len(opt))},
     }
     tables = {"households": households, "projects": projects, "flows": flows, "spending": spending, "counties": counties}
@@ -858,7 +905,17 @@ def exit_schedule(result: MultiYearResult) -> pd.DataFrame:
 def _risk(instance: Instance, scenario: Scenario, households: pd.DataFrame) -> np.ndarray:
     yrs = scenario.years
     assert yrs is not None
-    return np.where(transfer_only(instance, households["measures"].astype(str)), yrs.return_risk_transfer, yrs.return_risk_work)
+    risk = np.where(transfer_only(instance, households["measures"].astype(str)), yrs.return_risk_transfer, yrs.return_risk_work)
+    if yrs.monitoring is not None:  # monitored households return at the reduced risk (every year at risk is monitored)
+        risk = np.where(_monitored(households), risk * yrs.monitoring.risk_factor, risk)
+    return risk
+
+
+def _monitored(households: pd.DataFrame) -> np.ndarray:
+    """Per household: the ``monitored`` flag of the output table (False when the table has none)."""
+    if "monitored" not in households.columns:
+        return np.zeros(len(households), dtype=bool)
+    return _truthy(households["monitored"])
 
 
 def _out_in(households: pd.DataFrame, risk: np.ndarray, year: int) -> np.ndarray:
@@ -913,6 +970,20 @@ def verify_multiyear(result: MultiYearResult, instance: Instance, scenario: Scen
         bad.append("plan counted as effective at the deadline though its delay ends after it")
     if (started & (hh_out["effect_year"].to_numpy(dtype=np.int64) != year + delay)).any():
         bad.append("effect year differs from start year plus the measures' delay")
+    # monitoring: only of a plan that takes effect before the deadline, in every year from its effect year + 1 to
+    # the deadline, at years.monitoring.cost per year (its money is checked with the spending below)
+    monitored = _monitored(hh_out)
+    mon_years = np.where(monitored, yrs.last - (year + delay), 0)
+    if monitored.any():
+        if yrs.monitoring is None:
+            bad.append("households monitored though the scenario has no years.monitoring")
+        elif (monitored & (~started | late | (mon_years < 1))).any():
+            bad.append("household monitored without a plan that takes effect before the deadline")
+    mon_cost = np.where(monitored & (mon_years > 0), mon_years * (yrs.monitoring.cost if yrs.monitoring is not None else 0.0), 0.0)
+    if "monitoring_cost" in hh_out.columns:
+        given_years = hh_out["monitoring_years"].to_numpy(dtype=np.int64) if "monitoring_years" in hh_out.columns else mon_years
+        if (np.abs(hh_out["monitoring_cost"].to_numpy(dtype=float) - mon_cost) > MONEY_TOL).any() or (given_years != np.maximum(mon_years, 0)).any():
+            bad.append("monitoring years or cost differ from the years from the plan's effect to the deadline at years.monitoring.cost")
     risk = _risk(instance, scenario, hh_out)
     expect = np.where(late, 0.0, _out_in(hh_out, risk, yrs.last))
     if (np.abs(expect - p_dead) > 1e-6).any():
@@ -921,9 +992,16 @@ def verify_multiyear(result: MultiYearResult, instance: Instance, scenario: Scen
     long = long.assign(year=year[long["row"].to_numpy()], village_id=hh_out["village_id"].to_numpy()[long["row"].to_numpy()])
     built = projects[projects["built"].astype(str).str.lower().isin(["true", "1"])]
     pr_in = instance.projects.set_index("project_id")
+    mrow = np.repeat(np.flatnonzero(mon_cost > 0), mon_years[mon_cost > 0])
+    n_m = mon_years[mon_cost > 0]
+    monitoring = pd.DataFrame(
+        {"year": (year + delay)[mrow] + 1 + np.arange(len(mrow)) - np.repeat(np.cumsum(n_m) - n_m, n_m), "village_id": hh_out["village_id"].to_numpy()[mrow],
+         "category": yrs.monitoring.category if yrs.monitoring is not None else "", "cost": yrs.monitoring.cost if yrs.monitoring is not None else 0.0}
+    )  # fmt: skip
     need = pd.concat(
         [
             long[["year", "village_id", "category", "cost"]],
+            monitoring,
             pd.DataFrame({"year": built["built_year"].astype(int).to_numpy(), "village_id": pr_in["village_id"].reindex(built["project_id"]).to_numpy(),
                           "category": pr_in["category"].reindex(built["project_id"]).to_numpy(),
                           "cost": pr_in["cost"].reindex(built["project_id"]).to_numpy()}),

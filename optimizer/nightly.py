@@ -74,6 +74,11 @@ def run_nightly(
     storage.require_schema(engine)
     if scenario.nightly.current_year is not None and scenario.years is None:
         raise InputError("scenario nightly.current_year (--from-year) needs a years: section (multi-year planning)")
+    if scenario.years is not None and scenario.years.monitoring is not None:
+        raise InputError(
+            "the nightly job does not support years.monitoring yet (the version tables have no monitoring columns); "
+            "plan monitoring with optimizer solve"
+        )
     if scenario.target.county_incidence is not None:
         raise InputError(
             "the nightly job does not support target.county_incidence yet (committed households are outside the re-plan); "

@@ -108,6 +108,16 @@ class Nightly(_Strict):
     )
 
 
+class Monitoring(_Strict):
+    """Monitoring and re-support of households that exited (multi-year planning, optimizer/multiyear.py)."""
+
+    cost: float = Field(..., ge=0, description="yuan per monitored household per year, paid from funds in the year it is spent")
+    risk_factor: float = Field(..., ge=0, le=1, description="a monitored household's yearly return risk is multiplied by this")
+    category: Literal["industry", "relocation", "ecological", "education", "guarantee", "infrastructure", "housing"] = Field(
+        "guarantee", description="spending category the monitoring is paid from (the funds earmarked for it may pay)"
+    )
+
+
 class Years(_Strict):
     """Multi-year planning to a deadline (optimizer/multiyear.py)."""
 
@@ -127,6 +137,9 @@ class Years(_Strict):
     early_weight: float = Field(0.1, ge=0, le=1, description="objective weight of each expected household-year out of poverty before the deadline")
     county_exit: dict[str, int] = Field(default_factory=dict, description="min_cost: county_id -> year by which its incidence must be below target")
     max_start_years: int | None = Field(None, ge=1, description="keep at most this many start years per plan (the earliest that work); None keeps all")
+    monitoring: Monitoring | None = Field(
+        None, description="offer monitoring and re-support of exited households from their plan's effect to the deadline (None: off)"
+    )
 
     @model_validator(mode="after")
     def _order(self) -> Years:
