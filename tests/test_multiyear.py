@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +12,10 @@ import pytest
 from conftest import tiny_instance, tiny_scenario
 from optimizer.contract import Level
 from optimizer.data import Instance, build_instance
+from optimizer.edits import apply_data_edits
 from optimizer.generate import generate
 from optimizer.model import county_table
-from optimizer.multiyear import MultiYearResult, solve_multiyear, verify_multiyear
+from optimizer.multiyear import MultiYearResult, solve_multiyear, transfer_only, verify_multiyear
 from optimizer.scenario import Scenario
 from optimizer.solve import solve
 
@@ -160,3 +162,82 @@ def test_county_exit_schedule_holds_and_an_earlier_year_never_costs_less() -> No
     assert lp_bounds[-1] > costs[0]
     bad = verify_multiyear(runs[0][0], inst, runs[-1][1])
     assert bad and all(b.startswith("county P01C01X02 above its incidence threshold in 20") for b in bad)
+
+
+# monitoring and re-support (years.monitoring): 150 households, 2018-2020, no delays, gap 0.5%
+MON_YEARS = {"first": 2018, "last": 2020, "delay_by_batch": {}}
+MON_SOLVER = {"time_limit": 60, "gap": 0.005}
+
+
+@pytest.fixture(scope="module")
+def mon_small() -> Instance:
+    return build_instance(generate(150, seed=11))
+
+
+@pytest.fixture(scope="module")
+def mon_rich(mon_small: Instance) -> tuple[Instance, Scenario, MultiYearResult, MultiYearResult]:
+    """Three times the guarantee money: solved without and with monitoring at 1,500 yuan a year (risk x0.3)."""
+    rich = apply_data_edits(mon_small, {"funds.category.guarantee": "x3"})
+    off = _checked(_scenario(MON_YEARS, solver=MON_SOLVER), rich)
+    sc = _scenario({**MON_YEARS, "monitoring": {"cost": 1500, "risk_factor": 0.3}}, solver=MON_SOLVER)
+    return rich, sc, off, _checked(sc, rich)
+
+
+def test_monitoring_off_or_useless_leaves_the_optimum_unchanged(mon_small: Instance) -> None:
+    off = _checked(_scenario(MON_YEARS, solver=MON_SOLVER), mon_small)
+    assert not off.tables["households"]["monitored"].any() and off.manifest["monitoring_cost"] == 0
+    for mon in ({"cost": 1e7, "risk_factor": 0.3}, {"cost": 0, "risk_factor": 1.0}):  # offered, never worth it / no effect
+        on = _checked(_scenario({**MON_YEARS, "monitoring": mon}, solver=MON_SOLVER), mon_small)
+        assert on.manifest["model"]["options"] > off.manifest["model"]["options"]
+        gap = max(on.manifest["gap"], off.manifest["gap"], 1e-4)
+        assert on.manifest["objective"] == pytest.approx(off.manifest["objective"], rel=2 * gap)
+        assert on.manifest["bound"] >= off.manifest["objective"] - 1e-6 and off.manifest["bound"] >= on.manifest["objective"] - 1e-6
+
+
+def test_monitoring_goes_to_transfer_exits_first_and_raises_the_deadline_count(
+    mon_rich: tuple[Instance, Scenario, MultiYearResult, MultiYearResult],
+) -> None:
+    rich, sc, off, on = mon_rich
+    hh = on.tables["households"]
+    transfer = transfer_only(rich, hh["measures"])
+    exits = hh["started"].to_numpy(dtype=bool) & (hh["effect_year"].to_numpy() < 2020)
+    mon = hh["monitored"].to_numpy(dtype=bool)
+    assert (mon <= exits).all() and mon.any()
+    share_transfer = mon[exits & transfer].mean()
+    share_work = mon[exits & ~transfer].mean() if (exits & ~transfer).any() else 0.0
+    assert share_transfer > share_work
+    assert (hh.loc[mon, "monitoring_cost"] == 1500 * (2020 - hh.loc[mon, "effect_year"])).all()
+    assert on.manifest["expected_out_at_deadline"] > off.manifest["expected_out_at_deadline"] + 0.5
+    g = on.tables["flows"]
+    assert g.loc[g["category"] == "guarantee", "amount"].sum() >= hh["monitoring_cost"].sum() - 1.0
+
+
+def test_verifier_catches_corrupted_monitoring(mon_rich: tuple[Instance, Scenario, MultiYearResult, MultiYearResult]) -> None:
+    rich, sc, _, on = mon_rich
+    hh = on.tables["households"]
+    mon = np.flatnonzero(hh["monitored"].to_numpy(dtype=bool))
+    never = np.flatnonzero(~hh["started"].to_numpy(dtype=bool))
+
+    def corrupted(edit: Callable[[pd.DataFrame, pd.DataFrame], None]) -> list[str]:
+        tables = {k: v.copy() for k, v in on.tables.items()}
+        edit(tables["households"], tables["flows"])
+        return verify_multiyear(MultiYearResult(tables=tables, manifest=on.manifest), rich, sc)
+
+    def unflag(h: pd.DataFrame, f: pd.DataFrame) -> None:
+        h.loc[mon[0], "monitored"] = False
+
+    bad = corrupted(unflag)
+    assert any("monitoring years or cost differ" in b for b in bad) and any("probability at the deadline" in b for b in bad)
+    if len(never):
+        def flag_unstarted(h: pd.DataFrame, f: pd.DataFrame) -> None:
+            h.loc[never[0], "monitored"] = True
+
+        assert any("monitored without a plan" in b for b in corrupted(flag_unstarted))
+
+    def unpaid(h: pd.DataFrame, f: pd.DataFrame) -> None:  # the last monitored year's money taken out of the flows
+        row = h.iloc[mon[0]]
+        cell = f.index[(f["village_id"] == row["village_id"]) & (f["category"] == "guarantee") & (f["year"] == 2020)]
+        f.loc[cell[0], "amount"] -= 1500.0
+
+    assert any("spending not matched" in b for b in corrupted(unpaid))
+    assert verify_multiyear(on, rich, sc) == []
