@@ -30,6 +30,12 @@ exits). Its value is that probability plus ``early_weight`` times the expected h
 before the deadline (so that, money allowing, a plan is best started early), weighted like the one-year value;
 with one year (T = 1) it is the one-year value exactly. Starts that cannot work by the deadline are dropped,
 except the first year for plans that never work in time (value 0, so hard floors stay feasible).
+
+Monitoring and re-support (``years.monitoring``, off by default): every option that takes effect before the
+deadline also has a monitored variant, a separate column in the same assign row. It pays ``cost`` per year in
+each year at risk (effect year + 1 .. deadline) into the balance row of its village and ``monitoring.category``
+for that year, and its risk is ``risk_factor * r_k`` in its probability and value. With T = 1 (or monitoring
+off) no variant exists and the model is unchanged.
 """
 
 from __future__ import annotations

@@ -241,3 +241,16 @@ def test_verifier_catches_corrupted_monitoring(mon_rich: tuple[Instance, Scenari
 
     assert any("spending not matched" in b for b in corrupted(unpaid))
     assert verify_multiyear(on, rich, sc) == []
+
+
+def test_rolling_horizon_keeps_the_monitoring_of_kept_starts(
+    mon_rich: tuple[Instance, Scenario, MultiYearResult, MultiYearResult], tmp_path: Path
+) -> None:
+    rich, sc, _, on = mon_rich
+    on.write(tmp_path / "run")
+    again = _checked(sc, rich, previous=tmp_path / "run", from_year=2019)
+    h1, h2 = on.tables["households"], again.tables["households"]
+    early = (h1["started"] & (h1["year"] == 2018)).to_numpy()
+    assert again.manifest["rolling"]["kept_households"] == int(early.sum()) and h1.loc[early, "monitored"].any()
+    assert (h2.loc[early, "plan"].to_numpy() == h1.loc[early, "plan"].to_numpy()).all()
+    assert (h2.loc[early, "monitored"].to_numpy() == h1.loc[early, "monitored"].to_numpy()).all()
