@@ -41,6 +41,8 @@ from .solvers import SolveOptions, Status, get_backend
 log = logging.getLogger(__name__)
 
 EMERGENCY = "__emergency__"
+STALL_ROUNDS = 5  # rounds over which a gap already below STALL_SHARE of the target must still close by a tenth
+STALL_SHARE = 0.8
 LAGRANGE_EVERY = 4  # rounds between two Lagrangian bounds (each costs one more round of county LPs)
 EMERGENCY_TOL = 0.05  # yuan of emergency money a county's final allocation may round away; more is repaired
 EMERGENCY_PRICE = 1_000.0  # objective lost per 10,000 emergency yuan: far above any plan's value per money
@@ -273,6 +275,7 @@ def master_allocate(
     bound = np.inf
     radius = a.copy()  # trust region around the best allocation
     expected = -np.inf  # what the master predicted for the point being evaluated
+    ceiling = STALL_SHARE * scenario.solver.gap  # a stalled run may stop here, leaving the rest for the rounding
     for r in range(1, max_rounds + 1):
         t = time.perf_counter()
         results = run_counties("lp", [a[county_pos == c] for c in range(n_c)])
@@ -327,11 +330,20 @@ def master_allocate(
                         "seconds": time.perf_counter() - t})  # fmt: skip
         priced = f" (Lagrangian {lagrangian:,.2f})" if np.isfinite(lagrangian) else ""
         say(f"round {r}: master bound {bound:,.2f}{priced}, counties {total:,.2f} (best {best[0]:,.2f}), gap {gap:.4%}")
-        if gap <= tol:
+        if gap <= tol or _stalled(history, ceiling):
             break
         a = np.maximum(out.x[:n_pairs], 0.0)
     alloc = [best[1][county_pos == c] for c in range(n_c)]
     return alloc, bound, pd.DataFrame(history)
+
+
+def _stalled(history: list[dict[str, float]], ceiling: float) -> bool:
+    """The tail of the cutting planes: the gap is within ``ceiling`` (the gap the run may end with) and the last
+    :data:`STALL_ROUNDS` rounds closed less than a tenth of it; more rounds would cost more than the county
+    MIPs' rounding can lose."""
+    if len(history) <= STALL_ROUNDS or history[-1]["gap"] > ceiling:
+        return False
+    return bool(history[-1 - STALL_ROUNDS]["gap"] - history[-1]["gap"] < 0.1 * history[-1]["gap"])
 
 
 def _scatter(idx: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:

@@ -121,3 +121,14 @@ def test_lagrangian_terms_bound_the_lp(instance) -> None:  # type: ignore[no-unt
             assert sum(terms) + float(price @ amount.to_numpy()) >= lp_bound - 1e-6
     finally:
         decompose._CACHE.clear()
+
+
+def test_a_stalled_tail_stops_only_below_the_ceiling() -> None:
+    from optimizer.decompose import STALL_ROUNDS, _stalled
+
+    flat = [{"gap": 0.0007}] * (STALL_ROUNDS + 1)
+    assert _stalled(flat, ceiling=0.0008)  # below the ceiling and no progress: stop
+    assert not _stalled(flat, ceiling=0.0006)  # above the ceiling: go on however slow
+    closing = [{"gap": 0.0007 - 0.00005 * i} for i in range(STALL_ROUNDS + 1)]
+    assert not _stalled(closing, ceiling=0.0008)  # still closing by more than a tenth
+    assert not _stalled(flat[:STALL_ROUNDS], ceiling=0.0008)  # too few rounds to tell
