@@ -24,6 +24,7 @@ from results_io import write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results"
+TIME_LIMIT = 1800.0  # seconds per solve: the monolithic LP at 100,000 households needs several minutes
 
 
 def one(folder: str, method: str, workers: int) -> None:
@@ -32,7 +33,7 @@ def one(folder: str, method: str, workers: int) -> None:
     from optimizer.solve import solve
     from optimizer.verify import verify
 
-    scenario = Scenario(name="bench", data=folder)
+    scenario = Scenario(name="bench", data=folder, solver={"time_limit": TIME_LIMIT})
     t = time.perf_counter()
     result = solve(scenario, method=method, workers=workers, progress=lambda m: print(f"  {time.perf_counter() - t:7.1f} s  {m}", file=sys.stderr, flush=True))
     solved = time.perf_counter() - t
