@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 EMERGENCY = "__emergency__"
 STALL_ROUNDS = 5  # rounds over which a gap already below STALL_SHARE of the target must still close by a tenth
 STALL_SHARE = 0.8
+INITIAL_RADIUS = 0.25  # share of the starting allocation the first step may move
 LAGRANGE_EVERY = 4  # rounds between two Lagrangian bounds (each costs one more round of county LPs)
 EMERGENCY_TOL = 0.05  # yuan of emergency money a county's final allocation may round away; more is repaired
 EMERGENCY_PRICE = 1_000.0  # objective lost per 10,000 emergency yuan: far above any plan's value per money
@@ -273,7 +274,7 @@ def master_allocate(
     history = []
     backend = get_backend(scenario.solver.name)
     bound = np.inf
-    radius = a.copy()  # trust region around the best allocation
+    radius = INITIAL_RADIUS * a  # trust region around the best allocation
     expected = -np.inf  # what the master predicted for the point being evaluated
     ceiling = STALL_SHARE * scenario.solver.gap  # a stalled run may stop here, leaving the rest for the rounding
     for r in range(1, max_rounds + 1):
