@@ -16,6 +16,7 @@ use it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -151,6 +152,11 @@ class _County:
     fund_rows: pd.Series  # fund_id -> row of its fund constraint
     emergency_cols: np.ndarray
     backend: Any
+
+
+def _clear_cache() -> None:
+    """Forget the county models this worker process holds (run on every worker by the driver)."""
+    _CACHE.clear()
 
 
 def _county(county: str, source: Instance | tuple[str, pd.DataFrame], scenario: Scenario) -> _County:
@@ -395,7 +401,7 @@ def solve_decomposed(
     cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR)
     client = Client(scheduler or cluster)
     try:
-        client.run(_CACHE.clear)  # workers of an existing cluster may hold the counties of an earlier run
+        client.run(_clear_cache)  # workers of an existing cluster may hold the counties of an earlier run
         addrs = sorted(client.scheduler_info()["workers"])
         pin = {c: [addrs[i % len(addrs)]] for i, c in enumerate(blocks.counties)}
         if instance is not None:
@@ -435,7 +441,8 @@ def solve_decomposed(
         finals = run("final", alloc)
         finals = _repair(blocks, alloc, finals, lambda c, money: submit(c, "final", money).result(), say)
     finally:
-        client.run(_CACHE.clear)
+        with contextlib.suppress(Exception):  # never hide why the run stopped
+            client.run(_clear_cache)
         client.close()
         if cluster is not None:
             cluster.close()

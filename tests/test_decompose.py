@@ -132,3 +132,16 @@ def test_a_stalled_tail_stops_only_below_the_ceiling() -> None:
     closing = [{"gap": 0.0007 - 0.00005 * i} for i in range(STALL_ROUNDS + 1)]
     assert not _stalled(closing, ceiling=0.0008)  # still closing by more than a tenth
     assert not _stalled(flat[:STALL_ROUNDS], ceiling=0.0008)  # too few rounds to tell
+
+
+def test_workers_forget_the_counties_of_an_earlier_run() -> None:
+    """An existing cluster keeps its worker processes between runs: the driver clears their county models."""
+    from dask.distributed import Client, LocalCluster
+
+    from optimizer import decompose
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, Client(cluster) as client:
+        client.run(lambda: decompose._CACHE.__setitem__("P01C01X01", None))
+        assert client.run(lambda: len(decompose._CACHE)) == {a: 1 for a in client.scheduler_info()["workers"]}
+        client.run(decompose._clear_cache)
+        assert set(client.run(lambda: len(decompose._CACHE)).values()) == {0}
