@@ -54,7 +54,7 @@ from .contract import LEVEL_NAMES, Category, Level
 from .data import Instance
 from .edits import apply_data_edits
 from .errors import InfeasibleError, InputError
-from .model import INF, MONEY_UNIT, LinearModel, ModelIndex, build_model, county_table
+from .model import INF, MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, county_table
 from .plans import CATEGORIES, Plans, build_plans
 from .scenario import Scenario, Years
 from .solve import Progress, Solution, _clean, _gap, optimize
@@ -494,11 +494,13 @@ def solve_multiyear(
     from_year: int | None = None,
     kept: Kept | None = None,
     withheld: Withheld | None = None,
+    churn: ChurnCap | None = None,
 ) -> MultiYearResult:
     """Solve a scenario with a ``years`` section; with ``previous`` (a run folder) and ``from_year``, keep what
     that run decided for the years before ``from_year`` and re-plan the rest (rolling horizon). ``kept`` gives
     the decisions to keep directly (the nightly job reads them from the published version); ``withheld`` is
-    money already paid outside the plans."""
+    money already paid outside the plans; ``churn`` caps how many households of a published version (its
+    ``previous`` with household_id, plan, year) may change plan or start year (see :func:`add_churn_row`)."""
     say = progress or (lambda msg: log.info(msg))
     t0 = time.perf_counter()
     if instance is None:
@@ -517,6 +519,9 @@ def solve_multiyear(
     fixed_info: dict[str, int] = {}
     if kept is not None:
         model, fixed_info = fix_kept(my, instance, kept)
+    churn_info: dict[str, int] = {}
+    if churn is not None:
+        model, churn_info = add_churn_row(model, my, instance, churn)
     t_build = time.perf_counter() - t0
     say(f"multi-year model: {model.shape[1]:,} columns, {model.shape[0]:,} rows, {model.A.nnz:,} nonzeros ({len(my.options):,} plan-year options)")
     sol = optimize_multiyear(model, my, instance, scenario, say)
@@ -526,6 +531,8 @@ def solve_multiyear(
         "previous": kept.source if kept is not None else None,
         **fixed_info,
     }
+    if churn is not None:
+        result.manifest["churn"] = {**churn_info, "changed": churn_changes(result, churn.previous)}
     if withheld is not None:
         result.manifest["withheld"] = {"from_year": withheld.from_year, "amount": {k: v for k, v in sorted(withheld.amount.items()) if v}}
     result.manifest["timings"] = {
@@ -685,6 +692,42 @@ def fix_kept(my: MultiYear, instance: Instance, kept: Kept) -> tuple[LinearModel
         "kept_projects": int(((pos >= 0) & (when < from_year)).sum()),
     }
     return model.with_bounds(lo, hi), info
+
+
+def add_churn_row(model: LinearModel, my: MultiYear, instance: Instance, cap: ChurnCap) -> tuple[LinearModel, dict[str, int]]:
+    """Append ``sum_h (1 - x[h, old plan, old year]) <= cap.max_changes`` over the households of ``cap.previous``
+    (household_id, plan, year; year 0 for the empty plan) that are in the instance, written as
+    ``sum x[old options] >= kept - allowed``; with monitoring both variants of the old (plan, year) count as
+    keeping it. An old option that no longer exists or is forbidden (bound 0) is a forced change and counts
+    against the cap; when forced changes exceed it, every other household keeps its option."""
+    hh_ids = instance.households["household_id"].to_numpy()
+    prev = cap.previous[cap.previous["household_id"].isin(set(hh_ids))].drop_duplicates("household_id")
+    opt = my.options
+    empty = opt["empty"].to_numpy()
+    cols = model.col_blocks["x"].start + np.arange(len(opt))
+    keys = pd.DataFrame(
+        {"household_id": hh_ids[opt["hh"].to_numpy()], "plan": _plan_labels(my.plans, instance)[opt["plan"].to_numpy()],
+         "year": np.where(empty, 0, opt["year"].to_numpy()), "col": cols}
+    )[model.col_hi[cols] > 0]  # fmt: skip
+    old = prev[["household_id", "plan", "year"]].astype({"year": np.int64})
+    old = old.assign(year=np.where(old["plan"].to_numpy() == "none", 0, old["year"].to_numpy()))
+    kept = keys.merge(old, on=["household_id", "plan", "year"], how="inner")
+    n_kept = int(kept["household_id"].nunique())
+    forced = len(prev) - n_kept
+    allowed = max(cap.max_changes - forced, 0)
+    need = float(max(n_kept - allowed, 0))
+    A = sp.csr_matrix((np.ones(len(kept)), (np.zeros(len(kept), dtype=np.int64), kept["col"].to_numpy())), shape=(1, model.shape[1]))
+    info = {"previous_households": int(len(prev)), "max_changes": int(cap.max_changes), "forced_changes": int(forced)}
+    return model.with_rows("churn", A, np.array([need]), np.array([INF])), info
+
+
+def churn_changes(result: MultiYearResult, previous: pd.DataFrame) -> int:
+    """Households of ``previous`` (household_id, plan, year) in the result whose plan or start year differs,
+    recomputed from the result's household table (the empty plan has year 0 in both)."""
+    hh = result.tables["households"]
+    now = pd.DataFrame({"household_id": hh["household_id"], "plan": hh["plan"], "year": hh["year"].astype(np.int64)})
+    both = now.merge(previous[["household_id", "plan", "year"]].astype({"year": np.int64}), on="household_id", suffixes=("", "_prev"))
+    return int(((both["plan"] != both["plan_prev"]) | (both["year"] != both["year_prev"])).sum())
 
 
 def _truthy(col: pd.Series) -> np.ndarray:

@@ -8,7 +8,8 @@ was; its ``running`` ledger row is marked ``abandoned`` by the next run.
 
 With a ``years:`` section the job is the rolling horizon of the multi-year model: the published version's starts
 and builds of the years before ``nightly.current_year`` (default ``years.first``), and every commitment, are kept
-fixed; the rest is re-planned, checked by :func:`optimizer.multiyear.verify_multiyear` and published the same way.
+fixed; the rest is re-planned under the churn cap (counting changes of plan or start year among the open households
+whose published start is not kept), checked by :func:`optimizer.multiyear.verify_multiyear` and published the same way.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from .data import Instance
 from .edits import apply_data_edits
 from .errors import InfeasibleError, InputError, NotPublishedError, OptimizerError, VerificationError
 from .model import ChurnCap
-from .multiyear import Kept, MultiYearResult, Withheld, solve_multiyear, verify_multiyear
+from .multiyear import Kept, MultiYearResult, Withheld, churn_changes, solve_multiyear, verify_multiyear
 from .outputs import _json
 from .result import Result
 from .scenario import Scenario
@@ -147,10 +148,7 @@ def _run(
         if not len(previous):
             raise
         solve(scenario, instance, progress=lambda _m: None)  # raises its own diagnosis when the cap is not the cause
-        raise InfeasibleError(
-            f"the churn cap cannot be met: keeping all but {cap.max_changes:,} of the {len(previous):,} planned households on their "
-            f"published plan leaves the floors or targets unpaid; raise nightly.max_churn (now {scenario.nightly.max_churn:g})"
-        ) from None
+        raise _churn_infeasible(cap, scenario, "published plan") from None
     verify(result, instance, scenario)
     tables = _version_tables(result, opened)
     counts = _churn_counts(previous, published, result, tables["households"])
@@ -311,10 +309,25 @@ def _run_multiyear(engine: Engine, run_id: int, mi: MultiYearInputs, scenario: S
         f"{instance.n_households:,} households, years from {mi.current_year} re-planned: {len(mi.kept.starts):,} starts and "
         f"{len(mi.kept.built):,} project builds kept ({len(mi.committed_households):,} committed households)"
     )
+    previous = multiyear_previous(mi)
+    cap = ChurnCap(previous, math.floor(scenario.nightly.max_churn * len(previous)))
+    say(f"at most {cap.max_changes:,} of {len(previous):,} households with a published start from {mi.current_year} on may change plan or start year")
     _pause("solve")
-    result = solve_multiyear(scenario, instance, progress=say, kept=mi.kept, withheld=mi.withheld)
+    solve_kw: dict[str, Any] = {"kept": mi.kept, "withheld": mi.withheld}
+    try:
+        result = solve_multiyear(scenario, instance, progress=say, churn=cap if len(previous) else None, **solve_kw)
+    except InfeasibleError:
+        if not len(previous):
+            raise
+        solve_multiyear(scenario, instance, progress=lambda _m: None, **solve_kw)  # its own diagnosis when the cap is not the cause
+        raise _churn_infeasible(cap, scenario, "published plan and start year") from None
     bad = verify_multiyear(result, apply_data_edits(instance, scenario.data_edits), scenario, mi.withheld)
     bad += kept_violations(result, mi.kept)
+    if len(previous):
+        changed_prev = churn_changes(result, previous)
+        allowed = max(cap.max_changes, result.manifest.get("churn", {}).get("forced_changes", 0))
+        if changed_prev > allowed:
+            bad.append(f"churn: {changed_prev} households changed plan or start year, the cap allows {allowed}")
     if bad:
         raise VerificationError(bad)
     tables = _multiyear_version_tables(result, mi)
@@ -342,6 +355,22 @@ def _run_multiyear(engine: Engine, run_id: int, mi: MultiYearInputs, scenario: S
     say(f"published version {version_id}: {expected:,.1f} households expected out of poverty at {scenario.years.last if scenario.years else ''}, "
         f"gap {float(man['gap']):.3%}, {counts}")  # fmt: skip
     return NightlyOutcome(run_id, "published", version_id, counts, float(man["objective"]), float(man["gap"]), expected)
+
+
+def multiyear_previous(mi: MultiYearInputs) -> pd.DataFrame:
+    """The households the churn cap counts on a multi-year night: planned in the current version, still open
+    (in the re-plan), neither committed nor with a kept start; their published plan and start year (0: never)."""
+    pub = mi.published
+    keep = ~pub["committed"] & pub["household_id"].isin(mi.instance.households["household_id"]) & ~pub["household_id"].isin(mi.kept.starts["household_id"])
+    return pub.loc[keep, ["household_id", "plan", "year"]].astype({"year": np.int64}).reset_index(drop=True)
+
+
+def _churn_infeasible(cap: ChurnCap, scenario: Scenario, what: str) -> InfeasibleError:
+    """The error of a night the churn cap alone makes infeasible."""
+    return InfeasibleError(
+        f"the churn cap cannot be met: keeping all but {cap.max_changes:,} of the {len(cap.previous):,} planned households on their "
+        f"{what} leaves the floors or targets unpaid; raise nightly.max_churn (now {scenario.nightly.max_churn:g})"
+    )
 
 
 def kept_violations(result: MultiYearResult, kept: Kept) -> list[str]:

@@ -97,7 +97,11 @@ class SolverOptions(_Strict):
 
 class Nightly(_Strict):
     max_churn: float = Field(
-        0.05, ge=0, le=1, description="share of the households planned in the published version that a nightly re-plan may move to another plan"
+        0.05,
+        ge=0,
+        le=1,
+        description="share of the households planned in the published version that a nightly re-plan may move to another plan "
+        "(multi-year: of the open households whose published start is not kept, to another plan or start year)",
     )
     max_gap: float = Field(0.005, ge=0, lt=1, description="publish a nightly allocation only when its gap to the bound is at most this")
     current_year: int | None = Field(

@@ -4,6 +4,8 @@ bad rows and time limits. Every test runs on both databases."""
 from __future__ import annotations
 
 import io
+import json
+import math
 import os
 import signal
 import subprocess
@@ -11,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -322,6 +325,60 @@ def test_multiyear_nights_keep_the_earlier_years(db_url: str, tmp_path: Path) ->
     # the export is a multi-year run folder that `solve --from-year --previous` reads
     storage.export_version(engine, "current", tmp_path / "v2")
     assert set(read_previous(tmp_path / "v2", 2019).starts["household_id"]) == set(kept.index)
+
+
+def _manifest(engine: storage.Engine, version: int) -> dict[str, Any]:
+    with engine.connect() as conn:
+        return dict(json.loads(conn.execute(text("select manifest from versions where version_id = :v"), {"v": version}).scalar()))
+
+
+def test_multiyear_nights_cap_the_churn(db_url: str, tmp_path: Path) -> None:
+    """nightly.max_churn on multi-year nights. After night 1 (2018-2020), 100,000 yuan of F-CN-industry is spent and
+    10 households planned from 2019 exit; re-planned from 2019, at most floor(max_churn x n) of the n households
+    with a published start from 2019 on (or none) may change plan or start year: 2% holds the changes to the cap
+    while the same night rolled back onto version 1 with no cap (1.0) changes more; after more spending the 2% cap
+    is infeasible (exit 3, the churn message) and version 1 stays current. Every version verifies again."""
+    from optimizer.multiyear import verify_multiyear
+    from optimizer.nightly import multiyear_inputs, version_result
+
+    generate(400, seed=11, out=tmp_path / "data")
+    engine = _seed(db_url, tmp_path / "data")
+    paths = {}
+    for cap in (0.02, 1.0):
+        paths[cap] = tmp_path / f"churn{cap}.yaml"
+        paths[cap].write_text(MULTIYEAR.replace("nightly: {max_gap: 0.01}", f"nightly: {{max_gap: 0.01, max_churn: {cap}}}"))
+    assert run_nightly(db_url, load_scenario(paths[0.02])).version_id == 1
+    v1 = storage.version_table(engine, storage.version_households, 1)
+    later = v1.loc[v1["year"] >= 2019, "household_id"].to_numpy()
+    storage.set_status(engine, list(later[:10]), "exited")
+    storage.record_spending(engine, "F-CN-industry", 100_000.0)
+    n = int(((v1["year"] >= 2019) | (v1["year"] == 0)).sum()) - 10
+
+    changed = {}
+    for cap in (0.02, 1.0):
+        scenario = load_scenario(paths[cap], overrides={"nightly.current_year": 2019})
+        outcome = run_nightly(db_url, scenario)
+        assert outcome.status == "published"
+        churn = _manifest(engine, outcome.version_id or 0)["churn"]
+        assert churn["previous_households"] == n and churn["max_changes"] == math.floor(cap * n) and churn["forced_changes"] == 0
+        changed[cap] = outcome.counts["households_changed"]
+        assert churn["changed"] == changed[cap]
+        # the published rows say the same: plan or start year differs from version 1's
+        v = storage.version_table(engine, storage.version_households, outcome.version_id or 0)
+        both = v.merge(v1, on="household_id", suffixes=("", "_1"))
+        assert int(((both["plan"] != both["plan_1"]) | (both["year"] != both["year_1"])).sum()) == changed[cap]
+        inputs = multiyear_inputs(engine, storage.read_registry(engine), scenario)
+        assert verify_multiyear(version_result(engine, outcome.version_id or 0), inputs.instance, scenario, inputs.withheld) == []
+        storage.publish(engine, 1)  # the next night re-plans against version 1 again
+    assert changed[0.02] <= math.floor(0.02 * n) < changed[1.0]
+
+    storage.record_spending(engine, "F-CN-industry", 150_000.0)
+    capped = _cli("nightly", "--db", db_url, "--scenario", str(paths[0.02]), "--from-year", "2019")
+    assert capped.returncode == 3, capped.stderr
+    assert f"the churn cap cannot be met: keeping all but {math.floor(0.02 * n)} of the {n} planned households" in capped.stderr
+    assert "raise nightly.max_churn (now 0.02)" in capped.stderr
+    cur, n_versions, statuses = _state(engine)
+    assert (cur, n_versions, statuses[-1]) == (1, 3, "failed")
 
 
 def test_unknown_database_and_missing_schema_are_clear_errors(tmp_path: Path) -> None:
