@@ -75,11 +75,6 @@ def run_nightly(
     storage.require_schema(engine)
     if scenario.nightly.current_year is not None and scenario.years is None:
         raise InputError("scenario nightly.current_year (--from-year) needs a years: section (multi-year planning)")
-    if scenario.years is not None and scenario.years.monitoring is not None:
-        raise InputError(
-            "the nightly job does not support years.monitoring yet (the version tables have no monitoring columns); "
-            "plan monitoring with optimizer solve"
-        )
     if scenario.target.county_incidence is not None:
         raise InputError(
             "the nightly job does not support target.county_incidence yet (committed households are outside the re-plan); "
@@ -196,7 +191,7 @@ def _write_version(
                 bound=bound,
                 gap=gap,
                 expected_lifted=expected,
-                cost=float(tables["households"]["cost"].sum() + tables["projects"]["cost"].sum()),
+                cost=float(tables["households"]["cost"].sum() + tables["households"]["monitoring_cost"].sum() + tables["projects"]["cost"].sum()),
                 households=len(tables["households"]),
                 committed_households=committed,
                 manifest=json.dumps(manifest, sort_keys=True, default=_json),
@@ -272,7 +267,9 @@ def multiyear_inputs(engine: Engine, reg: storage.Registry, scenario: Scenario) 
         raise InputError(problems, source=reg.source)
     # a committed plan that never started keeps the empty plan, whose single option lies in the first year
     comm_starts = pd.DataFrame({"household_id": hh_comm["ref_id"], "plan": hh_comm["plan"], "year": np.where(hh_comm["year"] > 0, hh_comm["year"], yrs.first)})
-    starts = pd.concat([past[["household_id", "plan", "year"]], comm_starts], ignore_index=True).drop_duplicates("household_id", keep="last")
+    comm_starts["monitored"] = hh_comm["monitored"].astype(bool).to_numpy()  # a kept start keeps its monitoring choice
+    starts = pd.concat([past[["household_id", "plan", "year", "monitored"]].astype({"monitored": bool}), comm_starts], ignore_index=True)
+    starts = starts.drop_duplicates("household_id", keep="last")
     builds = pd.concat([built[["project_id", "built_year"]], pj_comm[["ref_id", "year"]].set_axis(["project_id", "built_year"], axis=1)], ignore_index=True)
     builds = builds.drop_duplicates("project_id", keep="last")
     # kept households stay in the plan whatever their status now (their money was spent, or promised, in their year);
@@ -374,15 +371,18 @@ def _churn_infeasible(cap: ChurnCap, scenario: Scenario, what: str) -> Infeasibl
 
 
 def kept_violations(result: MultiYearResult, kept: Kept) -> list[str]:
-    """Kept decisions the result does not hold (recomputed from its tables): a kept start with another plan or
-    year, a kept build in another year, or a start or build before ``kept.from_year`` that was not kept."""
+    """Kept decisions the result does not hold (recomputed from its tables): a kept start with another plan,
+    year or monitoring choice, a kept build in another year, or a start or build before ``kept.from_year`` that was not kept."""
     bad: list[str] = []
     hh = result.tables["households"].set_index("household_id")
     starts = kept.starts[kept.starts["household_id"].isin(hh.index)]
     year = hh["year"].reindex(starts["household_id"]).to_numpy(dtype=np.int64)
     empty = (hh["measures"].reindex(starts["household_id"]) == "none").to_numpy()
     same = (hh["plan"].reindex(starts["household_id"]).to_numpy() == starts["plan"].to_numpy()) & ((year == starts["year"].to_numpy()) | empty)
-    bad += [f"kept start changed: household {h} ({p} in {y})" for h, p, y in starts[~same].head(20).itertuples(index=False)]
+    bad += [f"kept start changed: household {h} ({p} in {y})" for h, p, y in starts[~same][["household_id", "plan", "year"]].head(20).itertuples(index=False)]
+    if "monitored" in starts.columns and "monitored" in hh.columns:
+        mon = hh["monitored"].reindex(starts["household_id"]).astype(bool).to_numpy() != starts["monitored"].astype(bool).to_numpy()
+        bad += [f"kept start changed its monitoring: household {h}" for h in starts["household_id"][same & mon].head(20)]
     early = hh[(hh["year"] > 0) & (hh["year"] < kept.from_year)]
     extra = sorted(set(early.index) - set(kept.starts["household_id"]))
     bad += [f"household {h} starts before {kept.from_year} though no start was kept for it" for h in extra[:20]]
@@ -445,8 +445,9 @@ def _published_plans(engine: Engine, version: int | None) -> pd.DataFrame:
     """Every household plan of the current version (empty before the first)."""
     if version is None:
         return pd.DataFrame(
-            {"household_id": pd.Series(dtype=object), "plan": pd.Series(dtype=object), "committed": pd.Series(dtype=bool), "year": pd.Series(dtype=np.int64)}
-        )
+            {"household_id": pd.Series(dtype=object), "plan": pd.Series(dtype=object), "committed": pd.Series(dtype=bool),
+             "year": pd.Series(dtype=np.int64), "monitored": pd.Series(dtype=bool)}
+        )  # fmt: skip
     prev = storage.version_table(engine, version_households, version)
     return prev.assign(committed=prev["committed"].astype(bool))
 
@@ -470,7 +471,8 @@ def _version_tables(result: Result, opened: storage.OpenInstance) -> dict[str, p
     hh = result.households.copy()
     if "helper_id" not in hh.columns:
         hh["helper_id"] = ""
-    hh = hh.assign(year=0, effect_year=0, p_deadline=0.0)[storage.PLAN_COLUMNS].assign(committed=False)
+    hh = hh.assign(year=0, effect_year=0, p_deadline=0.0, monitored=False, monitoring_years=0, monitoring_cost=0.0)[storage.PLAN_COLUMNS]
+    hh = hh.assign(committed=False)
     carried = opened.committed.assign(committed=True)
     households = pd.concat([carried, hh], ignore_index=True).sort_values("household_id", kind="stable").reset_index(drop=True)
     households["helper_id"] = households["helper_id"].fillna("").astype(str)

@@ -41,6 +41,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    false,
     func,
     select,
     text,
@@ -104,6 +105,17 @@ versions = Table(
     Column("committed_households", Integer, nullable=False),
     Column("manifest", Text, nullable=False),
 )
+
+
+def _monitoring_columns() -> list[Column[Any]]:
+    """The monitoring columns of ``version_households`` and ``commitments`` (migration 0003; new objects per table)."""
+    return [
+        Column("monitored", Boolean, nullable=False, server_default=false()),
+        Column("monitoring_years", Integer, nullable=False, server_default="0"),
+        Column("monitoring_cost", Float, nullable=False, server_default="0"),
+    ]
+
+
 version_households = Table(
     "version_households",
     metadata,
@@ -125,6 +137,9 @@ version_households = Table(
     Column("year", Integer, nullable=False, server_default="0"),
     Column("effect_year", Integer, nullable=False, server_default="0"),
     Column("p_deadline", Float, nullable=False, server_default="0"),
+    # multi-year versions with years.monitoring (false / 0 otherwise): monitored from the effect year + 1 to the
+    # deadline, for how many years and at what cost in all
+    *_monitoring_columns(),
 )
 version_projects = Table(
     "version_projects",
@@ -171,6 +186,7 @@ commitments = Table(
     Column("year", Integer, nullable=False, server_default="0"),
     Column("effect_year", Integer, nullable=False, server_default="0"),
     Column("p_deadline", Float, nullable=False, server_default="0"),
+    *_monitoring_columns(),  # a committed multi-year plan keeps its monitoring choice
     UniqueConstraint("kind", "ref_id", name="uq_commitment"),
 )
 commitment_charges = Table(
@@ -595,7 +611,7 @@ def export_version(engine: Engine, version: str | int, folder: str | Path) -> Pa
         tables = {k: df for k, df in version_result(engine, v).tables.items() if k != "spending"}
         return write_run(Result(tables=tables, manifest=manifest), folder, formats=("csv",))
     one_year = {"households": version_households, "projects": version_projects, "flows": version_flows}
-    multiyear_only = ["year", "effect_year", "p_deadline", "built_year"]
+    multiyear_only = ["year", "effect_year", "p_deadline", "built_year", "monitored", "monitoring_years", "monitoring_cost"]
     tables = {k: version_table(engine, t, v).drop(columns=multiyear_only, errors="ignore") for k, t in one_year.items()}
     return write_run(Result(tables=tables, manifest=manifest), folder)
 
@@ -670,6 +686,7 @@ def commit(engine: Engine, household_ids: list[str] | None = None, project_ids: 
                 "kind": "project", "ref_id": r["project_id"], "version_id": v, "village_id": r["village_id"], "plan": r["kind"], "measures": "",
                 "project_id": r["project_id"], "cost": float(r["cost"]), "p_success": 0.0, "value": 0.0, "income_before": 0.0,
                 "income_after": 0.0, "helper_id": "", "committed_at": stamp, "year": int(r["built_year"]), "effect_year": 0, "p_deadline": 0.0,
+                "monitored": False, "monitoring_years": 0, "monitoring_cost": 0.0,
             }
             for r in pj.to_dict("records")
         ]  # fmt: skip

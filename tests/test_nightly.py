@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import text
 
 from optimizer import storage
+from optimizer.edits import apply_data_edits
 from optimizer.errors import InputError
 from optimizer.generate import generate
 from optimizer.nightly import run_nightly
@@ -379,6 +380,109 @@ def test_multiyear_nights_cap_the_churn(db_url: str, tmp_path: Path) -> None:
     assert "raise nightly.max_churn (now 0.02)" in capped.stderr
     cur, n_versions, statuses = _state(engine)
     assert (cur, n_versions, statuses[-1]) == (1, 3, "failed")
+
+
+MONITORING = """name: nightly-monitoring
+data: unused
+helpers: {assign: false}
+plans: {max_per_household: 4}
+solver: {gap: 0.005, time_limit: 60}
+years:
+  first: 2018
+  last: 2020
+  delay_by_batch: {}
+  monitoring: {cost: 1500, risk_factor: 0.3}
+nightly: {max_gap: 0.01}
+overrides:
+  funds.category.guarantee: x3
+"""
+
+
+def test_multiyear_nights_with_monitoring(db_url: str, tmp_path: Path) -> None:
+    """years.monitoring in the nightly job (migration 0003): night 1 monitors some households (three times the
+    guarantee money, 1,500 yuan a year, risk x0.3); a monitored 2019 plan is committed; night 2 from 2019 keeps
+    every 2018 start and the commitment with its monitoring choice, its version verifies again from the
+    database (monitoring years, cost and money included) and `db export` carries the monitoring columns."""
+    from optimizer.multiyear import read_previous, verify_multiyear
+    from optimizer.nightly import multiyear_inputs, version_result
+
+    generate(200, seed=11, out=tmp_path / "data")
+    engine = _seed(db_url, tmp_path / "data")
+    path = tmp_path / "monitoring.yaml"
+    path.write_text(MONITORING)
+    first = run_nightly(db_url, load_scenario(path))
+    assert first.status == "published"
+    v1 = storage.version_table(engine, storage.version_households, 1)
+    mon = v1["monitored"].astype(bool)
+    assert mon.any() and ((v1["year"] == 2018) & mon).any()
+    assert (v1.loc[mon, "monitoring_years"] == 2020 - v1.loc[mon, "effect_year"]).all()
+    assert (v1.loc[mon, "monitoring_cost"] == 1500 * v1.loc[mon, "monitoring_years"]).all()
+    assert (v1.loc[~mon, ["monitoring_years", "monitoring_cost"]] == 0).all().all()
+    cost = float(v1["cost"].sum() + v1["monitoring_cost"].sum() + storage.version_table(engine, storage.version_projects, 1)["cost"].sum())
+    with engine.connect() as conn:
+        assert conn.execute(text("select cost from versions where version_id = 1")).scalar() == pytest.approx(cost)
+    committed = v1.loc[(v1["year"] == 2019) & mon, "household_id"].head(1).tolist()
+    committed += v1.loc[(v1["year"] == 2019) & ~mon & (v1["measures"] != "none"), "household_id"].head(1).tolist()
+    storage.commit(engine, committed)
+    storage.record_spending(engine, "F-CN-guarantee", 5_000.0)
+
+    second = _cli("nightly", "--db", db_url, "--scenario", str(path), "--from-year", "2019")
+    assert second.returncode == 0, second.stderr
+    v2 = storage.version_table(engine, storage.version_households, 2).set_index("household_id")
+    kept = v1[(v1["year"] == 2018) | v1["household_id"].isin(committed)].set_index("household_id")
+    cols = ["plan", "year", "monitored", "monitoring_years", "monitoring_cost"]
+    assert (v2.loc[kept.index, cols] == kept[cols]).all().all()
+    assert v2.loc[committed, "committed"].astype(bool).all()
+    with engine.connect() as conn:
+        stored = conn.execute(text("select ref_id, monitored from commitments order by ref_id")).all()
+    assert {r: bool(m) for r, m in stored} == {h: bool(kept.loc[h, "monitored"]) for h in committed}
+    scenario = load_scenario(path, overrides={"nightly.current_year": 2019})
+    inputs = multiyear_inputs(engine, storage.read_registry(engine), scenario)
+    assert bool(inputs.kept.starts.set_index("household_id").loc[committed[0], "monitored"])
+    assert verify_multiyear(version_result(engine, 2), apply_data_edits(inputs.instance, scenario.data_edits), scenario, inputs.withheld) == []
+    storage.export_version(engine, "current", tmp_path / "v2")
+    exported = pd.read_csv(tmp_path / "v2" / "households.csv", dtype={"household_id": str}).set_index("household_id")
+    assert (exported.loc[kept.index, "monitored"].astype(bool) == kept["monitored"].astype(bool)).all()
+    prev = read_previous(tmp_path / "v2", 2019).starts.set_index("household_id")
+    assert (prev["monitored"] == kept.loc[prev.index, "monitored"].astype(bool)).all()
+
+
+def test_migration_0003_upgrades_a_0002_database(db_url: str) -> None:
+    """A database at revision 0002 holding a multi-year version and a commitment is upgraded by `db init`: the
+    rows stay, read as not monitored, and the schema equals the code's."""
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    engine = storage.open_db(db_url)
+    with engine.begin() as conn:
+        command.upgrade(storage._alembic_config(conn), "0002")
+    assert storage.schema_revision(engine) == "0002"
+    with pytest.raises(InputError, match="is at schema revision 0002, this optimizer needs 0003"):
+        storage.require_schema(engine)
+    plan = {"village_id": "V1", "plan": "industry", "measures": "industry", "project_id": "", "cost": 4000.0, "p_success": 0.8, "value": 0.9,
+            "income_before": 2500.0, "income_after": 4100.0, "helper_id": "", "year": 2019, "effect_year": 2020, "p_deadline": 0.78}  # fmt: skip
+    names = ", ".join(plan)
+    values = ", ".join(f":{k}" for k in plan)
+    with engine.begin() as conn:
+        conn.execute(
+            text("insert into versions (version_id, run_id, created_at, status, scenario_name, input_hash, objective, bound, gap, expected_lifted, "
+                 "cost, households, committed_households, manifest) values (1, 1, 't', 'published', 's', 'h', 1, 1, 0, 1, 4000, 1, 0, '{}')")
+        )  # fmt: skip
+        conn.execute(text(f"insert into version_households (version_id, household_id, committed, {names}) values (1, 'H1', false, {values})"), plan)
+        conn.execute(
+            text(f"insert into commitments (kind, ref_id, version_id, committed_at, {names}) values ('household', 'H1', 1, 't', {values})"), plan
+        )
+    assert storage.init_db(engine) == "0003" == storage.head_revision()
+    storage.require_schema(engine)
+    row = storage.version_table(engine, storage.version_households, 1).iloc[0]
+    assert (row["household_id"], row["plan"], row["year"], row["p_deadline"]) == ("H1", "industry", 2019, 0.78)
+    assert (bool(row["monitored"]), row["monitoring_years"], row["monitoring_cost"]) == (False, 0, 0.0)
+    comm = storage.read_registry(engine).commitments.iloc[0]
+    assert (comm["ref_id"], bool(comm["monitored"]), comm["monitoring_years"], comm["monitoring_cost"]) == ("H1", False, 0, 0.0)
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), storage.metadata) == []
+    engine.dispose()
 
 
 def test_unknown_database_and_missing_schema_are_clear_errors(tmp_path: Path) -> None:
