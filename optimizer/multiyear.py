@@ -877,6 +877,23 @@ def read_multiyear_run(run_dir: str | Path) -> MultiYearResult:
     return MultiYearResult(tables=tables, manifest=manifest)
 
 
+def verify_multiyear_run(run_dir: str | Path) -> MultiYearResult:
+    """Verify a multi-year run folder with :func:`verify_multiyear` against the scenario, the data (with the
+    scenario's data edits) and the money withheld recorded in its manifest; raise on any violation."""
+    from .errors import VerificationError
+    from .scenario import recorded_scenario
+
+    result = read_multiyear_run(run_dir)
+    scenario = recorded_scenario(result.manifest, f"{run_dir}/manifest.json")
+    instance = apply_data_edits(load_source(scenario.data_source, max_file_mb=scenario.limits.max_input_mb), scenario.data_edits)
+    w = result.manifest.get("withheld")
+    withheld = Withheld({str(k): float(v) for k, v in w["amount"].items()}, int(w["from_year"])) if w else None
+    bad = verify_multiyear(result, instance, scenario, withheld)
+    if bad:
+        raise VerificationError(bad)
+    return result
+
+
 def run_years(result: MultiYearResult) -> list[int]:
     first, last = result.manifest["years"]
     return list(range(int(first), int(last) + 1))

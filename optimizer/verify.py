@@ -28,7 +28,15 @@ SHOWN = 10
 
 
 def verify_run(run_dir: str | Path) -> Result:
-    """Verify a run folder against the inputs named in its manifest; raise on any violation."""
+    """Verify a run folder against the inputs named in its manifest; raise on any violation. A multi-year run
+    folder is checked by :func:`optimizer.multiyear.verify_multiyear_run`."""
+    from .outputs import read_manifest
+
+    if read_manifest(Path(run_dir)).get("multiyear"):
+        from .multiyear import verify_multiyear_run
+
+        checked = verify_multiyear_run(run_dir)
+        return Result(tables=checked.tables, manifest=checked.manifest)
     result = read_run(run_dir)
     scenario = recorded_scenario(result.manifest, f"{run_dir}/manifest.json")
     instance = load_source(scenario.data_source, max_file_mb=scenario.limits.max_input_mb)

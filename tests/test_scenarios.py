@@ -15,9 +15,11 @@ from optimizer.solve import solve
 from optimizer.verify import verify
 
 # nightly.yaml is the baseline plus the nightly job's options: tests/test_nightly.py covers it
-# deadline_*.yaml are multi-year (issue 10): tests/test_multiyear.py covers the model on small instances; the
-# 20,000-household sample is beyond the test budget (bench/README.md)
+# deadline_*.yaml are multi-year (issue 10): their 20,000-household sample is beyond the test budget
+# (bench/README.md), so test_shipped_deadline_scenarios_solve_and_verify_from_the_cli points them at a small
+# generated instance
 SHIPPED = sorted(p.stem for p in (ROOT / "scenarios").glob("*.yaml") if p.stem != "nightly" and not p.stem.startswith("deadline_"))
+DEADLINE = sorted(p.stem for p in (ROOT / "scenarios").glob("deadline_*.yaml"))
 
 LAUGHS = "data: d\n" + "".join(
     f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}" if i else "lol"] * 10) + "]\n" for i in range(9)
@@ -80,6 +82,48 @@ def test_shipped_scenarios_solve_and_verify(name: str) -> None:
     result = solve(sc)
     verify(result)
     assert result.manifest["gap"] <= sc.solver.gap + 1e-9
+
+
+@pytest.fixture(scope="module")
+def deadline_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from optimizer.generate import generate
+
+    folder = tmp_path_factory.mktemp("deadline") / "data"
+    generate(500, seed=2, out=folder)
+    return folder
+
+
+@pytest.mark.parametrize("name", DEADLINE)
+def test_shipped_deadline_scenarios_solve_and_verify_from_the_cli(name: str, deadline_data: Path, tmp_path: Path) -> None:
+    """Each shipped deadline_*.yaml, its data pointed at 500 generated households (`--set data=...`): `optimizer
+    solve --out` exits 0 within the scenario's gap, and `optimizer verify` re-checks the folder from its manifest."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+
+    path = ROOT / "scenarios" / f"{name}.yaml"
+    assert path.read_text().startswith("#"), "every shipped scenario states its question in a header comment"
+    sc = load_scenario(path)
+    assert sc.years is not None and sc.years.last == 2020
+    runner = CliRunner()
+    solved = runner.invoke(app, ["solve", str(path), "--set", f"data={deadline_data}", "--out", str(tmp_path / "run"), "--no-report"])
+    assert solved.exit_code == 0, solved.output
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["multiyear"] and manifest["years"] == [sc.years.first, 2020] and manifest["households"] == 500
+    assert manifest["gap"] <= sc.solver.gap + 1e-9 and manifest["scenario"]["name"] == name
+    assert (manifest["monitored"] > 0) == (sc.years.monitoring is not None)
+    checked = runner.invoke(app, ["verify", str(tmp_path / "run")])
+    assert checked.exit_code == 0 and "verified (500 households" in " ".join(checked.output.split()), checked.output
+    if name == "deadline_2020":  # and it checks: a household's cost changed in the folder is caught (exit 5)
+        hh = tmp_path / "run" / "households.csv"
+        lines = hh.read_text().splitlines()
+        header, row = lines[0].split(","), lines[1].split(",")
+        row[header.index("cost")] = str(float(row[header.index("cost")]) + 100.0)
+        hh.write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n")
+        broken = runner.invoke(app, ["verify", str(tmp_path / "run")])
+        assert broken.exit_code == 5 and "household cost differs" in broken.output, broken.output
 
 
 def test_compare_and_sweep_from_the_api(tiny) -> None:  # type: ignore[no-untyped-def]
