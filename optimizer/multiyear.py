@@ -667,8 +667,9 @@ def fix_kept(my: MultiYear, instance: Instance, kept: Kept) -> tuple[LinearModel
     missing = starts[~starts["household_id"].isin(set(kept_cols["household_id"]))]
     if len(missing):
         raise InputError(
-            [f"household {h}: the kept plan {p} started in {y} is not among its options (its registry row, the measures or the years changed)"
-             for h, p, y in missing[["household_id", "plan", "year"]].head(20).itertuples(index=False)]
+            [f"household {h}: the kept plan {p} started in {y}{' with monitoring' if m else ''} is not among its options (its registry row, "
+             f"the measures{', years.monitoring' if m else ''} or the years changed)"
+             for h, p, y, m in missing[["household_id", "plan", "year", "monitored"]].head(20).itertuples(index=False)]
             + ([f"... and {len(missing) - 20} more"] if len(missing) > 20 else []),
             source=kept.source,
         )  # fmt: skip
