@@ -99,7 +99,9 @@ def solve(
     max_memory: Annotated[Optional[float], typer.Option("--max-memory", help="MB the solve may use (default 80% of physical memory)")] = None,
     max_input_mb: MaxInputOption = None,
     report: Annotated[bool, typer.Option("--report/--no-report", help="write report.html into the run folder")] = True,
-    method: Annotated[str, typer.Option(help="auto (decomposed from 150,000 households), monolithic or decomposed (by county, on Dask)")] = "auto",
+    method: Annotated[
+        str, typer.Option(help="auto (decomposed from 150,000 households, multi-year from 10,000), monolithic or decomposed (by county, on Dask)")
+    ] = "auto",
     scheduler: Annotated[Optional[str], typer.Option(help="decomposed: address of an existing Dask scheduler (default: a local cluster)")] = None,
     workers: Annotated[int, typer.Option(help="decomposed: workers of the local Dask cluster", min=1)] = 2,
     from_year: Annotated[Optional[int], typer.Option("--from-year", help="multi-year: keep the previous run's decisions before this year")] = None,
@@ -119,7 +121,8 @@ def solve(
         if sc.years is not None or from_year is not None or previous is not None:
             from .multiyear import run_multiyear
 
-            run_multiyear(sc, out=out, solver=solver, time_limit=time_limit, gap=gap, previous=previous, from_year=from_year, progress=say, report=report)
+            run_multiyear(sc, out=out, solver=solver, time_limit=time_limit, gap=gap, previous=previous, from_year=from_year, progress=say, report=report,
+                          method=method, scheduler=scheduler, workers=workers)  # fmt: skip
             return
         target = out or Path("out") / sc.name
         check_target(target)

@@ -33,6 +33,22 @@ from .data import Instance
 from .errors import InputError, NoSolutionError, VerificationError
 from .helpers import Assignment, assign_helpers
 from .model import MONEY_UNIT, LinearModel, ModelIndex, build_model, fund_scopes
+from .multiyear import (
+    MultiYear,
+    MultiYearResult,
+    build_multiyear,
+    carry_limits,
+    fund_year_violations,
+    multiyear_manifest,
+    multiyear_result,
+    optimize_multiyear,
+    run_carry,
+    spending_table,
+    spent_by_year,
+    verify_multiyear,
+    year_list,
+    year_shares,
+)
 from .plans import Plans, build_plans
 from .regions import RegionTree
 from .result import Result, fund_table, poverty_table, roll_up_regions, run_manifest
@@ -47,6 +63,7 @@ STALL_SHARE = 0.8
 INITIAL_RADIUS = 0.25  # share of the starting allocation the first step may move
 LAGRANGE_EVERY = 4  # rounds between two Lagrangian bounds (each costs one more round of county LPs)
 EMERGENCY_TOL = 0.05  # yuan of emergency money a county's final allocation may round away; more is repaired
+COUNTY_MIP_SECONDS = 30.0  # multi-year: time for a county's final LP and MIP (the MIP's incumbent is taken at the limit)
 EMERGENCY_PRICE = 1_000.0  # objective lost per 10,000 emergency yuan: far above any plan's value per money
 _CACHE: dict[str, _County] = {}  # per worker process: county -> its model
 
@@ -99,6 +116,12 @@ def plan_blocks(funds: pd.DataFrame, tree: RegionTree, counties: list[str], hous
     copies = funds.loc[reach["fund"].to_numpy()].assign(region_id=ids[reach["county"].to_numpy()], targets=targets)
     local_county = span[~is_upper[span["fund"]]].groupby("fund")["county"].first()
     own = funds.loc[local_county.index].assign(county=local_county.to_numpy())
+    # a fund held outside its only county (paired assistance from another province) is held by that county in
+    # its block, whose regions are the county's subtree and ancestors; its targets keep its scope
+    holder = tree.pos(own["region_id"])
+    c_own = own["county"].to_numpy()
+    inside = np.where(tree.level[holder] >= Level.COUNTY, tree.ancestors[holder, Level.COUNTY] == c_own, tree.ancestors[c_own, tree.level[holder]] == holder)
+    own.loc[~inside, "region_id"] = ids[c_own[~inside]]
     emergency = {**{c: funds[c].iloc[0] for c in funds.columns}, "fund_id": EMERGENCY, "name": "emergency", "amount": 1e12,
                  "categories": ANY_CATEGORY, "targets": "", "co_financing": 0.0, "paired": False}  # fmt: skip
     own_by = dict(iter(own.groupby("county")))
@@ -149,9 +172,18 @@ class _County:
     plans: Plans
     model: LinearModel
     index: ModelIndex
-    fund_rows: pd.Series  # fund_id -> row of its fund constraint
+    fund_rows: pd.Series  # fund_id -> row of its fund constraint (multi-year: of its first year; one row per year)
     emergency_cols: np.ndarray
     backend: Any
+    my: MultiYear | None = None  # the multi-year model's columns, when the scenario has years
+
+    @property
+    def years(self) -> int:
+        return 1 if self.my is None else len(self.my.years)
+
+    def money_rows(self, fund_ids: list[str]) -> np.ndarray:
+        """The budget rows of ``fund_ids``, fund by fund and year by year (the order of the money arrays)."""
+        return (self.fund_rows.loc[fund_ids].to_numpy()[:, None] + np.arange(self.years)[None, :]).ravel()
 
 
 def _clear_cache() -> None:
@@ -159,9 +191,10 @@ def _clear_cache() -> None:
     _CACHE.clear()
 
 
-def _county(county: str, source: Instance | tuple[str, pd.DataFrame], scenario: Scenario) -> _County:
+def _county(county: str, source: Instance | tuple[str, pd.DataFrame], scenario: Scenario, fund_ids: list[str]) -> _County:
     """The county's model; ``source`` is its block instance, or a partitioned folder and the block's funds,
-    read here on the worker."""
+    read here on the worker. ``fund_ids`` are the upper funds the master gives it money of (multi-year: year by
+    year; the master carries it over, and so may the county under full carry-over)."""
     if county not in _CACHE:
         if isinstance(source, Instance):
             instance = source
@@ -170,43 +203,64 @@ def _county(county: str, source: Instance | tuple[str, pd.DataFrame], scenario: 
 
             folder, funds = source
             instance = load_partitioned(folder, [county], funds=funds)
-        plans = build_plans(instance, scenario)
-        model, index = build_model(instance, scenario, plans)
-        fund_ids = instance.funds["fund_id"].to_numpy()
-        rows = pd.Series(model.row_blocks["fund"].start + np.arange(len(fund_ids)), index=fund_ids)
+        my = None
+        if scenario.years is not None:
+            my = build_multiyear(instance, scenario)
+            model, index, plans = my.model, my.index, my.plans
+        else:
+            plans = build_plans(instance, scenario)
+            model, index = build_model(instance, scenario, plans)
+        T = 1 if my is None else len(my.years)
+        ids = instance.funds["fund_id"].to_numpy()
+        rows = pd.Series(model.row_blocks["fund"].start + np.arange(len(ids)) * T, index=ids)
         emergency_cols = model.col_blocks["f"].start + np.flatnonzero(index.flows["fund_id"].to_numpy() == EMERGENCY)
         c = model.c.copy()
         c[emergency_cols] = -EMERGENCY_PRICE if model.sense == "max" else EMERGENCY_PRICE
+        col_hi = model.col_hi
+        if my is not None and fund_ids and scenario.years is not None and scenario.years.carry_over != "full":
+            # under a capped rule the master carries the upper funds' money (the cap is national); with full
+            # carry-over a county may carry its own share too (cumulative spending stays within the allocations)
+            col_hi = col_hi.copy()
+            upper = pd.Index(ids).get_indexer(fund_ids)
+            col_hi[model.col_blocks["c"].start + (upper[:, None] * T + np.arange(T)[None, :]).ravel()] = 0.0
+        model = replace(model, c=c, col_hi=col_hi)
+        if my is not None:
+            my = replace(my, model=model)
         # a backend of the county's own keeps its LP: the next round re-solves it warm (only row bounds change)
-        _CACHE[county] = _County(instance, plans, replace(model, c=c), index, rows, emergency_cols, get_backend(scenario.solver.name, private=True))
+        _CACHE[county] = _County(instance, plans, model, index, rows, emergency_cols, get_backend(scenario.solver.name, private=True), my)
     return _CACHE[county]
 
 
 def _with_money(block: _County, fund_ids: list[str], money: np.ndarray) -> LinearModel:
     hi = block.model.row_hi.copy()
-    hi[block.fund_rows.loc[fund_ids].to_numpy()] = money / MONEY_UNIT
+    hi[block.money_rows(fund_ids)] = money / MONEY_UNIT
     return replace(block.model, row_hi=hi)
 
 
 def county_lp(county: str, source: Any, scenario: Scenario, fund_ids: list[str], money: np.ndarray) -> tuple[float, np.ndarray]:
-    """The county's LP value with ``money`` (yuan) of each upper fund, and the value of one more model unit of each."""
-    block = _county(county, source, scenario)
+    """The county's LP value with ``money`` (yuan) of each upper fund (multi-year: of each fund and year), and the
+    value of one more model unit of each."""
+    block = _county(county, source, scenario, fund_ids)
     options = SolveOptions(time_limit=scenario.solver.time_limit, duals=True, keep=True, warm=True)
     out = block.backend.solve(_with_money(block, fund_ids, money).relaxed(), options)
     if out.status != Status.OPTIMAL or out.duals is None:
         raise NoSolutionError(f"county {county}: LP {out.status.value} ({out.message})")
-    return float(out.objective), np.abs(out.duals[block.fund_rows.loc[fund_ids].to_numpy()])
+    return float(out.objective), np.abs(out.duals[block.money_rows(fund_ids)])
 
 
 def county_priced(county: str, source: Any, scenario: Scenario, fund_ids: list[str], price: np.ndarray, cap: np.ndarray) -> float:
     """The county's term of the Lagrangian bound: max over its upper-fund money a <= ``cap`` (yuan) of its LP
     value minus ``price`` (value per yuan) times a."""
-    block = _county(county, source, scenario)
+    block = _county(county, source, scenario, fund_ids)
     model = _with_money(block, fund_ids, cap)
     c = model.c.copy()
-    flows = pd.Series(model.col_blocks["f"].start + np.arange(len(block.index.flows)))
-    per_unit = pd.Series(price * MONEY_UNIT, index=fund_ids).reindex(block.index.flows["fund_id"]).fillna(0.0).to_numpy()
-    c[flows.to_numpy()] += -per_unit if model.sense == "max" else per_unit
+    flows = block.index.flows
+    T = block.years
+    key = pd.Index(fund_ids).get_indexer(flows["fund_id"]) * T + (flows["year"].to_numpy() - int(block.my.years[0]) if block.my is not None else 0)
+    paying = np.flatnonzero(pd.Index(fund_ids).get_indexer(flows["fund_id"]) >= 0)
+    per_unit = np.zeros(len(flows))
+    per_unit[paying] = price[key[paying]] * MONEY_UNIT
+    c[model.col_blocks["f"]] += -per_unit if model.sense == "max" else per_unit
     options = SolveOptions(time_limit=scenario.solver.time_limit, keep=True, warm=True)
     out = block.backend.solve(replace(model, c=c).relaxed(), options)
     if out.status != Status.OPTIMAL:
@@ -221,11 +275,13 @@ def county_final(county: str, source: Any, scenario: Scenario, fund_ids: list[st
     from .solve import Solution, optimize
     from .verify import verify
 
-    block = _county(county, source, scenario)
+    block = _county(county, source, scenario, fund_ids)
+    if block.my is not None:
+        return _county_final_years(county, block, scenario, fund_ids, money)
     model = _with_money(block, fund_ids, money)
     sol = optimize(model, block.index, block.instance, scenario, lambda _msg: None, warm=True, backend=block.backend)  # from the last round's LP
     x = sol.x
-    used = pd.Series(x[model.col_blocks["f"]] * MONEY_UNIT).groupby(block.index.flows["fund_id"].to_numpy()).sum().reindex(fund_ids).fillna(0.0).to_numpy()
+    used = _used(block, model, x, fund_ids)
     emergency = float(x[block.emergency_cols].sum() * MONEY_UNIT)
     if emergency > EMERGENCY_TOL:
         return {"emergency": emergency, "used": used}
@@ -256,6 +312,51 @@ def county_final(county: str, source: Any, scenario: Scenario, fund_ids: list[st
             "plans": len(block.plans.table), "columns": model.shape[1], "rows": model.shape[0], "nonzeros": model.A.nnz}  # fmt: skip
 
 
+def _used(block: _County, model: LinearModel, x: np.ndarray, fund_ids: list[str]) -> np.ndarray:
+    """Yuan the county spends of each upper fund (multi-year: of each fund and year, fund by fund)."""
+    flows = block.index.flows
+    spent = pd.Series(x[model.col_blocks["f"]] * MONEY_UNIT)
+    if block.my is None:
+        return spent.groupby(flows["fund_id"].to_numpy()).sum().reindex(fund_ids).fillna(0.0).to_numpy()
+    by = spent.groupby([flows["fund_id"].to_numpy(), flows["year"].to_numpy()]).sum()
+    full = pd.MultiIndex.from_arrays([np.repeat(fund_ids, block.years), np.tile(block.my.years, len(fund_ids))])
+    return by.reindex(full).fillna(0.0).to_numpy()
+
+
+def _county_final_years(county: str, block: _County, scenario: Scenario, fund_ids: list[str], money: np.ndarray) -> dict[str, Any]:
+    """:func:`county_final` of a multi-year county: its MIP with the yearly money of the upper funds, its result
+    tables checked by :func:`verify_multiyear` against that money."""
+    from .solve import Solution
+
+    assert block.my is not None
+    model = _with_money(block, fund_ids, money)
+    my = replace(block.my, model=model)
+    quick = scenario.with_overrides({"solver.time_limit": min(scenario.solver.time_limit, COUNTY_MIP_SECONDS)})
+    sol = optimize_multiyear(model, my, block.instance, quick, lambda _msg: None, backend=block.backend, warm=True, villages=True)  # from the last round's LP
+    x = sol.x
+    used = _used(block, model, x, fund_ids)
+    emergency = float(x[block.emergency_cols].sum() * MONEY_UNIT)
+    if emergency > EMERGENCY_TOL:
+        return {"emergency": emergency, "used": used}
+    x = x.copy()
+    x[block.emergency_cols] = 0.0  # at most EMERGENCY_TOL yuan; its penalty is not value
+    objective = float(model.c @ x)
+    sol = Solution(x, sol.status, objective, sol.bound, sol.lp_bound, sol.gap, sol.lp_seconds, sol.mip_seconds, sol.used_full_mip)
+    ids = block.instance.funds["fund_id"].to_numpy()
+    approp = my.appropriation.copy()
+    approp[pd.Index(ids).get_indexer(fund_ids)] = money.reshape(len(fund_ids), block.years) / MONEY_UNIT
+    approp[ids == EMERGENCY] = 0.0
+    result = multiyear_result(block.instance, scenario, replace(my, appropriation=approp), model, sol)
+    bad = verify_multiyear(result, block.instance, scenario, appropriation=approp * MONEY_UNIT)
+    if bad:
+        raise VerificationError([f"county {county}: {b}" for b in bad])
+    tables = {k: result.tables[k] for k in ("households", "projects", "flows", "counties")}
+    tables["flows"] = tables["flows"][tables["flows"]["fund_id"] != EMERGENCY]
+    return {"emergency": 0.0, "used": used, "tables": tables, "objective": objective, "lp_bound": sol.lp_bound,
+            "plans": len(block.plans.table), "columns": model.shape[1], "rows": model.shape[0], "nonzeros": model.A.nnz,
+            "options": len(my.options)}  # fmt: skip
+
+
 def master_allocate(
     blocks: Blocks,
     scenario: Scenario,
@@ -266,31 +367,54 @@ def master_allocate(
     say: Callable[[str], None],
 ) -> tuple[list[np.ndarray], float, pd.DataFrame]:
     """Kelley's cutting planes over the counties' LP value functions, with a Lagrangian bound every few rounds;
-    returns each county's money per upper fund (aligned with its pairs), the best bound and the history."""
+    returns each county's money per upper fund (aligned with its pairs; multi-year: per pair and year, pair by
+    pair), the best bound and the history. With years, the master holds every upper fund's yearly
+    appropriation and carries its unspent money forward under the scenario's rule."""
     pairs = blocks.pairs
     n_pairs, n_c = len(pairs), len(blocks.counties)
     county_pos = pd.Index(blocks.counties).get_indexer(pairs["county"])
     fund_pos = pd.Index(blocks.upper["fund_id"]).get_indexer(pairs["fund_id"])
     amount = blocks.upper["amount"].to_numpy(dtype=float)
-    # start: every upper fund split among the counties it may reach in proportion to their poor households
+    yrs = scenario.years
+    T = 1 if yrs is None else yrs.last - yrs.first + 1
+    approp = amount[:, None] * (np.ones(1) if yrs is None else year_shares(yrs))[None, :]  # upper funds x years
+    carry_hi = np.zeros_like(approp) if yrs is None else carry_limits(yrs, approp)
+    n_up, n_a = len(amount), n_pairs * T
+    pair_year = (np.arange(n_pairs)[:, None] * T + np.arange(T)[None, :]).ravel()
+    fund_year = (fund_pos[:, None] * T + np.arange(T)[None, :]).ravel()  # per money column: its fund-year row
+    of_county = [pair_year.reshape(n_pairs, T)[county_pos == c].ravel() for c in range(n_c)]
+    # start: every upper fund's yearly money split among the counties it may reach in proportion to their poor households
     weight = blocks.households[county_pos]
-    a = amount[fund_pos] * weight / np.maximum(np.bincount(fund_pos, weights=weight, minlength=len(amount))[fund_pos], 1e-9)
-    cut_rows: list[tuple[int, np.ndarray, float]] = []  # (county, slope over pairs, intercept)
+    share = weight / np.maximum(np.bincount(fund_pos, weights=weight, minlength=n_up)[fund_pos], 1e-9)
+    a = (approp[fund_pos] * share[:, None]).ravel()
+    cut_rows: list[tuple[int, np.ndarray, float]] = []  # (county, slope over the money columns, intercept)
     best = (-np.inf, a.copy())
     history = []
     backend = get_backend(scenario.solver.name)
     bound = np.inf
-    radius = INITIAL_RADIUS * a  # trust region around the best allocation
+    radius = INITIAL_RADIUS * np.repeat(a.reshape(n_pairs, T).mean(axis=1), T)  # trust region around the best allocation
     expected = -np.inf  # what the master predicted for the point being evaluated
     ceiling = STALL_SHARE * scenario.solver.gap  # a stalled run may stop here, leaving the rest for the rounding
+    # fund-year rows: money given out in year t + carried out of t - carried into t <= appropriation of t
+    carry_cols = np.arange(n_up * T)
+    later = carry_cols[(carry_cols % T) < T - 1]
+    A_fund = sp.hstack(
+        [
+            sp.csr_matrix((np.ones(n_a), (fund_year, np.arange(n_a))), shape=(n_up * T, n_a)),
+            sp.csr_matrix((n_up * T, n_c)),
+            sp.csr_matrix(
+                (np.concatenate([np.ones(n_up * T), -np.ones(len(later))]), (np.concatenate([carry_cols, later + 1]), np.concatenate([carry_cols, later]))),
+                shape=(n_up * T, n_up * T),
+            ),
+        ]
+    )
     for r in range(1, max_rounds + 1):
         t = time.perf_counter()
-        results = run_counties("lp", [a[county_pos == c] for c in range(n_c)])
+        results = run_counties("lp", [a[sel] for sel in of_county])
         total = 0.0
         for c, (value, slope) in enumerate(results):  # noqa: B007
-            sel = np.flatnonzero(county_pos == c)
             slope_units = slope / MONEY_UNIT  # value per yuan
-            cut_rows.append((c, _scatter(sel, slope_units, n_pairs), value - float(slope_units @ a[sel])))
+            cut_rows.append((c, _scatter(of_county[c], slope_units, n_a), value - float(slope_units @ a[of_county[c]])))
             total += value
         if total > best[0] + 1e-9:
             if r > 1 and total - best[0] >= 0.5 * (expected - best[0]):
@@ -298,26 +422,26 @@ def master_allocate(
             best = (total, a.copy())
         elif r > 1:
             radius *= 0.5  # a null step: the new cuts stay, the region shrinks
-        # master: max sum theta_c  s.t.  theta_c - slope.a <= intercept (every cut),  sum_c a_fc <= amount_f
+        # master: max sum theta_c  s.t.  theta_c - slope.a <= intercept (every cut), the fund-year rows
         n_cuts = len(cut_rows)
         cut_c = np.array([c for c, _, _ in cut_rows])
         slopes = sp.csr_matrix(np.vstack([s for _, s, _ in cut_rows]))
-        A_cut = sp.hstack([-slopes, sp.csr_matrix((np.ones(n_cuts), (np.arange(n_cuts), cut_c)), shape=(n_cuts, n_c))])
-        A_fund = sp.hstack([sp.csr_matrix((np.ones(n_pairs), (fund_pos, np.arange(n_pairs))), shape=(len(amount), n_pairs)), sp.csr_matrix((len(amount), n_c))])
+        A_cut = sp.hstack([-slopes, sp.csr_matrix((np.ones(n_cuts), (np.arange(n_cuts), cut_c)), shape=(n_cuts, n_c)), sp.csr_matrix((n_cuts, n_up * T))])
+        n_cols = n_a + n_c + n_up * T
         master = LinearModel(
             sense="max",
-            c=np.concatenate([np.zeros(n_pairs), np.ones(n_c)]),
+            c=np.concatenate([np.zeros(n_a), np.ones(n_c), np.zeros(n_up * T)]),
             A=sp.vstack([A_cut, A_fund], format="csr"),
-            row_lo=np.full(n_cuts + len(amount), -np.inf),
-            row_hi=np.concatenate([np.array([b for _, _, b in cut_rows]), amount]),
-            col_lo=np.concatenate([np.zeros(n_pairs), np.full(n_c, -np.inf)]),
-            col_hi=np.full(n_pairs + n_c, np.inf),
-            integer=np.zeros(n_pairs + n_c, dtype=bool),
+            row_lo=np.full(n_cuts + n_up * T, -np.inf),
+            row_hi=np.concatenate([np.array([b for _, _, b in cut_rows]), approp.ravel()]),
+            col_lo=np.concatenate([np.zeros(n_a), np.full(n_c, -np.inf), np.zeros(n_up * T)]),
+            col_hi=np.concatenate([np.full(n_a + n_c, np.inf), carry_hi.ravel()]),
+            integer=np.zeros(n_cols, dtype=bool),
         )
         opts = SolveOptions(time_limit=scenario.solver.time_limit)
         free = backend.solve(master, replace(opts, duals=True))  # without the trust region: a valid upper bound
-        lo = np.concatenate([np.maximum(best[1] - radius, 0.0), master.col_lo[n_pairs:]])
-        hi = np.concatenate([best[1] + radius, master.col_hi[n_pairs:]])
+        lo = np.concatenate([np.maximum(best[1] - radius, 0.0), master.col_lo[n_a:]])
+        hi = np.concatenate([best[1] + radius, master.col_hi[n_a:]])
         out = backend.solve(master.with_bounds(lo, hi), opts)
         if free.status != Status.OPTIMAL or out.status != Status.OPTIMAL or out.x is None:
             raise NoSolutionError(f"decomposition master: {out.status.value} ({out.message})")
@@ -327,20 +451,25 @@ def master_allocate(
         lagrangian = np.nan
         if r % LAGRANGE_EVERY == 0 and gap > tol and free.duals is not None:
             # the cutting-plane bound closes slowly; pricing the upper funds at the master's duals gives
-            # L(price) = sum_c max_a [V_c(a) - price.a] + price.amount, another valid bound, tight at the optimal prices
+            # L(price) = sum_c max_a [V_c(a) - price.a] + price.appropriation + max_carry carry.(price_next - price),
+            # another valid bound, tight at the optimal prices
             price = np.abs(free.duals[n_cuts:])
-            terms = run_counties("priced", [np.vstack([price[fund_pos[county_pos == c]], amount[fund_pos[county_pos == c]]]) for c in range(n_c)])
-            lagrangian = float(sum(terms) + price @ amount)
-            bound = min(bound, lagrangian)
-            gap = max(bound - best[0], 0.0) / max(abs(bound), 1e-9)
+            rise = np.maximum(np.diff(price.reshape(n_up, T), axis=1), 0.0)
+            carried = float((carry_hi[:, :-1][rise > 0] * rise[rise > 0]).sum())
+            if np.isfinite(carried):
+                cap = np.cumsum(approp, axis=1).ravel()  # a county cannot get more of a year than appropriated up to it
+                terms = run_counties("priced", [np.vstack([price[fund_year[sel]], cap[fund_year[sel]]]) for sel in of_county])
+                lagrangian = float(sum(terms) + price @ approp.ravel() + carried)
+                bound = min(bound, lagrangian)
+                gap = max(bound - best[0], 0.0) / max(abs(bound), 1e-9)
         history.append({"round": r, "bound": bound, "counties_sum": total, "best": best[0], "gap": gap, "lagrangian": lagrangian,
                         "seconds": time.perf_counter() - t})  # fmt: skip
         priced = f" (Lagrangian {lagrangian:,.2f})" if np.isfinite(lagrangian) else ""
         say(f"round {r}: master bound {bound:,.2f}{priced}, counties {total:,.2f} (best {best[0]:,.2f}), gap {gap:.4%}")
         if gap <= tol or _stalled(history, ceiling):
             break
-        a = np.maximum(out.x[:n_pairs], 0.0)
-    alloc = [best[1][county_pos == c] for c in range(n_c)]
+        a = np.maximum(out.x[:n_a], 0.0)
+    alloc = [best[1][sel] for sel in of_county]
     return alloc, bound, pd.DataFrame(history)
 
 
@@ -359,24 +488,31 @@ def _scatter(idx: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def solve_decomposed(
-    scenario: Scenario,
-    instance: Instance | None = None,
-    folder: str | Path | None = None,
-    *,
-    scheduler: str | None = None,
-    workers: int = 2,
-    tol: float | None = None,
-    max_rounds: int = 60,
-    progress: Callable[[str], None] | None = None,
-) -> Result:
-    """Decompose by county on Dask (a LocalCluster, or the scheduler at ``scheduler``) and assemble the national
-    result from the counties' verified results.
+@dataclass
+class _Run:
+    """What the decomposition returns before assembly: the counties' final results and the loop's record."""
 
-    Give ``instance`` (held in memory: county blocks are sent to the workers, and helpers are assigned
-    nationally afterwards) or ``folder``, a partitioned instance: the driver then reads only regions, funds and
-    the household counts; each worker reads its counties' rows from the Parquet files and assigns their helpers."""
-    say = progress or (lambda msg: log.info(msg))
+    blocks: Blocks
+    finals: list[dict[str, Any]]
+    bound: float
+    history: pd.DataFrame
+    regions: pd.DataFrame
+    funds: pd.DataFrame
+    tree: RegionTree
+    hashes: dict[str, str]
+
+
+def _decompose(
+    scenario: Scenario,
+    instance: Instance | None,
+    folder: str | Path | None,
+    scheduler: str | None,
+    workers: int,
+    tol: float | None,
+    max_rounds: int,
+    say: Callable[[str], None],
+) -> _Run:
+    """Split by county, run the master's rounds and the county MIPs on Dask, repair short counties."""
     if scenario.mode != "max_lifted":
         raise InputError("--method decomposed supports mode max_lifted only (a min-cost target couples all counties)")
     if scenario.helpers.capacity_in_model:
@@ -385,7 +521,6 @@ def solve_decomposed(
 
     from .partitioned import load_frame
 
-    t0 = time.perf_counter()
     tol = scenario.solver.gap / 2 if tol is None else tol  # the other half is for the counties' rounding
     if instance is not None:
         blocks, parts = split_by_county(instance)
@@ -396,7 +531,7 @@ def solve_decomposed(
         blocks = plan_blocks(frame.funds, frame.tree, counties, frame.county_households.reindex(counties).to_numpy())
         regions, funds, tree, hashes = frame.regions, frame.funds, frame.tree, frame.hashes
     else:
-        raise ValueError("solve_decomposed needs an instance or a partitioned folder")
+        raise ValueError("the decomposition needs an instance or a partitioned folder")
     say(f"decomposing into {len(blocks.counties)} counties; {len(blocks.upper)} upper-level funds shared by the master ({len(blocks.pairs)} fund-county pairs)")
     cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR)
     client = Client(scheduler or cluster)
@@ -409,7 +544,7 @@ def solve_decomposed(
         else:
             sources = {c: client.scatter((str(folder), f), workers=pin[c]) for c, f in zip(blocks.counties, blocks.funds)}
         fund_lists = {c: list(blocks.pairs.loc[blocks.pairs["county"] == c, "fund_id"]) for c in blocks.counties}
-        per_county_helpers = instance is None and scenario.helpers.assign
+        per_county_helpers = instance is None and scenario.helpers.assign and scenario.years is None
 
         def submit(c: str, kind: str, money: np.ndarray) -> Any:
             """One county task: ``lp`` and ``final`` with its money, ``priced`` with its prices and caps (two rows)."""
@@ -439,24 +574,60 @@ def solve_decomposed(
         alloc, bound, history = master_allocate(blocks, scenario, run, tol=tol, max_rounds=max_rounds, say=say)
         say(f"solving {len(blocks.counties)} county MIPs with their allocations (each verified on its worker)")
         finals = run("final", alloc)
-        finals = _repair(blocks, alloc, finals, lambda c, money: submit(c, "final", money).result(), say)
+        finals = _repair(blocks, scenario, finals, lambda c, money: submit(c, "final", money).result(), say)
     finally:
         with contextlib.suppress(Exception):  # never hide why the run stopped
             client.run(_clear_cache)
         client.close()
         if cluster is not None:
             cluster.close()
-    result = _assemble(scenario, regions, funds, tree, hashes, finals)
-    objective = sum(f["objective"] for f in finals)
-    bound = max(bound, objective)
+    return _Run(blocks, finals, bound, history, regions, funds, tree, hashes)
+
+
+def _gap_of(run: _Run, scenario: Scenario) -> tuple[float, float, float, str]:
+    """Objective, bound, gap and status of the assembled allocation."""
+    objective = sum(f["objective"] for f in run.finals)
+    bound = max(run.bound, objective)
     g = max(bound - objective, 0.0) / max(abs(bound), 1e-9)
+    return objective, bound, g, (Status.OPTIMAL if g <= scenario.solver.gap + 1e-12 else Status.FEASIBLE).value
+
+
+def _decomposition_record(run: _Run, in_memory: bool) -> dict[str, Any]:
+    return {"counties": len(run.blocks.counties), "rounds": len(run.history),
+            "source": "in memory" if in_memory else "partitioned Parquet, read by the workers",
+            "verified": "each county on its worker; the shared funds on the driver", "history": run.history.round(6).to_dict("records")}  # fmt: skip
+
+
+def solve_decomposed(
+    scenario: Scenario,
+    instance: Instance | None = None,
+    folder: str | Path | None = None,
+    *,
+    scheduler: str | None = None,
+    workers: int = 2,
+    tol: float | None = None,
+    max_rounds: int = 60,
+    progress: Callable[[str], None] | None = None,
+) -> Result:
+    """Decompose by county on Dask (a LocalCluster, or the scheduler at ``scheduler``) and assemble the national
+    result from the counties' verified results.
+
+    Give ``instance`` (held in memory: county blocks are sent to the workers, and helpers are assigned
+    nationally afterwards) or ``folder``, a partitioned instance: the driver then reads only regions, funds and
+    the household counts; each worker reads its counties' rows from the Parquet files and assigns their helpers."""
+    say = progress or (lambda msg: log.info(msg))
+    if scenario.years is not None:
+        raise InputError("a scenario with years: is decomposed by solve_decomposed_years")
+    t0 = time.perf_counter()
+    run = _decompose(scenario, instance, folder, scheduler, workers, tol, max_rounds, say)
+    finals = run.finals
+    result = _assemble(scenario, run.regions, run.funds, run.tree, run.hashes, finals)
+    objective, bound, g, status = _gap_of(run, scenario)
     result.manifest.update(
-        status=(Status.OPTIMAL if g <= scenario.solver.gap + 1e-12 else Status.FEASIBLE).value, objective=objective, bound=bound, lp_bound=bound, gap=g,
+        status=status, objective=objective, bound=bound, lp_bound=bound, gap=g,
         solver_version=get_backend(scenario.solver.name).version(), method="decomposed",
         model={k: int(sum(f[k] for f in finals)) for k in ("columns", "rows", "nonzeros", "plans")},
-        decomposition={"counties": len(blocks.counties), "rounds": len(history),
-                       "source": "partitioned Parquet, read by the workers" if instance is None else "in memory",
-                       "verified": "each county on its worker; the shared funds on the driver", "history": history.round(6).to_dict("records")},
+        decomposition=_decomposition_record(run, instance is not None),
     )  # fmt: skip
     if instance is not None:
         result.instance = instance
@@ -467,32 +638,107 @@ def solve_decomposed(
         if assignments:
             result.attach_helpers(Assignment(*(pd.concat([getattr(a, k) for a in assignments], ignore_index=True) for k in Assignment.__dataclass_fields__)))
     result.manifest["timings"] = {"decomposed": round(time.perf_counter() - t0, 3)}
-    say(f"decomposed: objective {objective:,.2f}, bound {bound:,.2f}, gap {g:.3%} after {len(history)} rounds")
+    say(f"decomposed: objective {objective:,.2f}, bound {bound:,.2f}, gap {g:.3%} after {len(run.history)} rounds")
     return result
 
 
+def solve_decomposed_years(
+    scenario: Scenario,
+    instance: Instance | None = None,
+    folder: str | Path | None = None,
+    *,
+    scheduler: str | None = None,
+    workers: int = 2,
+    tol: float | None = None,
+    max_rounds: int = 60,
+    progress: Callable[[str], None] | None = None,
+) -> MultiYearResult:
+    """The multi-year model decomposed by county: the master shares every upper fund's yearly appropriation
+    (and carries it over) among the counties, each county solves its multi-year model with its yearly money and
+    verifies it on its worker; the driver assembles the tables and checks every fund's yearly budget."""
+    say = progress or (lambda msg: log.info(msg))
+    yrs = scenario.years
+    if yrs is None:
+        raise InputError("solve_decomposed_years needs a scenario with a years: section")
+    t0 = time.perf_counter()
+    run = _decompose(scenario, instance, folder, scheduler, workers, tol, max_rounds, say)
+    tables = {k: pd.concat([f["tables"][k] for f in run.finals], ignore_index=True) for k in ("households", "projects", "flows", "counties")}
+    years = year_list(yrs)
+    fund_ids = run.funds["fund_id"].to_numpy()
+    approp = run.funds["amount"].to_numpy(dtype=float)[:, None] * year_shares(yrs)[None, :]
+    bad = fund_year_violations(yrs, fund_ids, approp, tables["flows"])
+    if bad:
+        raise VerificationError(bad)
+    carry, _ = run_carry(yrs, approp, spent_by_year(tables["flows"], fund_ids, years))
+    tables["spending"] = spending_table(run.funds, run.tree, years, approp, tables["flows"], carry)
+    objective, bound, g, status = _gap_of(run, scenario)
+    state = {"status": status, "objective": objective, "bound": bound, "lp_bound": bound, "gap": g, "used_full_mip": False}
+    size = {k: int(sum(f[k] for f in run.finals)) for k in ("columns", "rows", "nonzeros", "options")}
+    manifest = multiyear_manifest(scenario, run.hashes, tables, state, size)
+    manifest.update(method="decomposed", decomposition=_decomposition_record(run, instance is not None),
+                    timings={"decomposed": round(time.perf_counter() - t0, 3)})  # fmt: skip
+    say(f"decomposed: objective {objective:,.2f}, bound {bound:,.2f}, gap {g:.3%} after {len(run.history)} rounds")
+    return MultiYearResult(tables=tables, manifest=manifest)
+
+
+class _Ledger:
+    """The upper funds' money per year: appropriated, used by the counties' final allocations, and what is left
+    to give (under the carry rule)."""
+
+    def __init__(self, blocks: Blocks, scenario: Scenario, finals: list[dict[str, Any]]) -> None:
+        yrs = scenario.years
+        self.T = 1 if yrs is None else yrs.last - yrs.first + 1
+        self.rule = "none" if yrs is None else yrs.carry_over
+        self.approp = blocks.upper["amount"].to_numpy(dtype=float)[:, None] * (np.ones(1) if yrs is None else year_shares(yrs))[None, :]
+        fund_pos = pd.Index(blocks.upper["fund_id"]).get_indexer(blocks.pairs["fund_id"])
+        self.rows = {c: fund_pos[(blocks.pairs["county"] == c).to_numpy()] for c in blocks.counties}
+        self.used = np.zeros_like(self.approp)
+        for c, f in zip(blocks.counties, finals):
+            np.add.at(self.used, self.rows[c], f["used"].reshape(-1, self.T))
+
+    def left_for(self, county: str) -> np.ndarray:
+        """What the county may still receive, per pair and year (the order of its money)."""
+        return _unused(self.approp, self.used, self.rule)[self.rows[county]].ravel()
+
+    def change(self, county: str, before: np.ndarray, after: np.ndarray) -> None:
+        np.add.at(self.used, self.rows[county], (after - before).reshape(-1, self.T))
+
+
 def _repair(
-    blocks: Blocks, alloc: list[np.ndarray], finals: list[dict[str, Any]], rerun: Callable[[str, np.ndarray], Any], say: Callable[[str], None]
+    blocks: Blocks,
+    scenario: Scenario,
+    finals: list[dict[str, Any]],
+    rerun: Callable[[str, np.ndarray], Any],
+    say: Callable[[str], None],
 ) -> list[dict[str, Any]]:
-    """Rounding can leave a county a little short of its floors: give it what other counties left unused of the
-    same funds, one county at a time, and re-solve it."""
-    pairs = blocks.pairs
-    amount = blocks.upper.set_index("fund_id")["amount"]
-    used = pd.concat([pd.Series(f["used"], index=pairs.loc[pairs["county"] == c, "fund_id"].to_numpy()) for c, f in zip(blocks.counties, finals)])
-    left = (amount - used.groupby(level=0).sum().reindex(amount.index).fillna(0.0)).clip(lower=0.0)
+    """Rounding can leave a county a little short of its floors: re-solve it with what it used plus what all
+    counties left unused of the same funds (multi-year: of the same fund and year, without taking what a later
+    year needs carried to it), one county at a time."""
+    ledger = _Ledger(blocks, scenario, finals)
     out = list(finals)
     for i, (c, f) in enumerate(zip(blocks.counties, finals)):
         if f["emergency"] <= EMERGENCY_TOL:
             continue
-        funds = pairs.loc[pairs["county"] == c, "fund_id"].to_numpy()
-        extra = left.reindex(funds).to_numpy()
+        extra = ledger.left_for(c)
         say(f"county {c} is {f['emergency']:,.0f} yuan short after rounding: re-solving with {extra.sum():,.0f} yuan left unused elsewhere")
-        again = rerun(c, alloc[i] + extra)
+        again = rerun(c, f["used"] + extra)
         if again["emergency"] > EMERGENCY_TOL:
             raise NoSolutionError(f"county {c}: its hard floors need {again['emergency']:,.0f} yuan more than the upper-level money left for it")
-        left.loc[funds] = np.maximum(left.loc[funds].to_numpy() - (again["used"] - f["used"]), 0.0)
+        ledger.change(c, f["used"], again["used"])
         out[i] = again
     return out
+
+
+def _unused(approp: np.ndarray, used: np.ndarray, rule: str) -> np.ndarray:
+    """Money per fund and year that one county may receive on top of what it uses, all years together, without
+    overspending any year: each year's own rest without carry-over; with carry-over, the cumulative extra may
+    reach in every year what every later year can spare of the cumulative rest."""
+    own = np.maximum(approp - used, 0.0)
+    if rule == "none":
+        return own
+    spare = np.maximum(np.minimum.accumulate(np.cumsum(approp - used, axis=1)[:, ::-1], axis=1)[:, ::-1], 0.0)
+    extra = np.diff(spare, axis=1, prepend=0.0)
+    return extra if rule == "full" else np.minimum(own, extra)
 
 
 def _assemble(scenario: Scenario, regions: pd.DataFrame, funds: pd.DataFrame, tree: RegionTree, hashes: dict[str, str], finals: list[dict[str, Any]]) -> Result:

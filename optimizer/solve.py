@@ -149,8 +149,9 @@ def solve(
     return result
 
 
-def _partitioned_source(scenario: Scenario, instance: Instance | None, method: str, churn: ChurnCap | None) -> str | None:
-    """The partitioned data folder to decompose without loading it, when that is the path to take."""
+def _partitioned_source(scenario: Scenario, instance: Instance | None, method: str, churn: ChurnCap | None, threshold: int = DECOMPOSE_FROM) -> str | None:
+    """The partitioned data folder to decompose without loading it, when that is the path to take (``auto``:
+    from ``threshold`` households)."""
     if instance is not None or method == "monolithic" or churn is not None or is_url(scenario.data_source):
         return None
     from .partitioned import is_partitioned, load_frame
@@ -158,7 +159,7 @@ def _partitioned_source(scenario: Scenario, instance: Instance | None, method: s
     folder = scenario.data_source
     if not is_partitioned(folder):
         return None
-    if method == "auto" and (scenario.mode != "max_lifted" or int(load_frame(folder).county_households.sum()) < DECOMPOSE_FROM):
+    if method == "auto" and (scenario.mode != "max_lifted" or int(load_frame(folder).county_households.sum()) < threshold):
         return None
     if scenario.data_edits:
         raise InputError(f"data edits ({', '.join(scenario.data_edits)}) are not applied to a partitioned instance solved by county; use --method monolithic")
