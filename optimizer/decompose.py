@@ -377,12 +377,11 @@ def master_allocate(
     n_pairs, n_c = len(pairs), len(blocks.counties)
     county_pos = pd.Index(blocks.counties).get_indexer(pairs["county"])
     fund_pos = pd.Index(blocks.upper["fund_id"]).get_indexer(pairs["fund_id"])
-    amount = blocks.upper["amount"].to_numpy(dtype=float)
     yrs = scenario.years
-    T = 1 if yrs is None else yrs.last - yrs.first + 1
-    approp = amount[:, None] * (np.ones(1) if yrs is None else year_shares(yrs))[None, :]  # upper funds x years
+    approp = _yearly(blocks.upper["amount"], scenario)  # upper funds x years
+    n_up, T = approp.shape
     carry_hi = np.zeros_like(approp) if yrs is None else carry_limits(yrs, approp)
-    n_up, n_a = len(amount), n_pairs * T
+    n_a = n_pairs * T
     pair_year = (np.arange(n_pairs)[:, None] * T + np.arange(T)[None, :]).ravel()
     fund_year = (fund_pos[:, None] * T + np.arange(T)[None, :]).ravel()  # per money column: its fund-year row
     of_county = [pair_year.reshape(n_pairs, T)[county_pos == c].ravel() for c in range(n_c)]
@@ -483,6 +482,12 @@ def _stalled(history: list[dict[str, float]], ceiling: float) -> bool:
     if len(history) <= STALL_ROUNDS or history[-1]["gap"] > ceiling:
         return False
     return bool(history[-1 - STALL_ROUNDS]["gap"] - history[-1]["gap"] < 0.1 * history[-1]["gap"])
+
+
+def _yearly(amount: pd.Series, scenario: Scenario) -> np.ndarray:
+    """Yuan per fund and year: the amounts split by the scenario's yearly shares (one column without years)."""
+    shares = np.ones(1) if scenario.years is None else year_shares(scenario.years)
+    return amount.to_numpy(dtype=float)[:, None] * shares[None, :]
 
 
 def _scatter(idx: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
@@ -668,7 +673,7 @@ def solve_decomposed_years(
     tables = {k: pd.concat([f["tables"][k] for f in run.finals], ignore_index=True) for k in ("households", "projects", "flows", "counties")}
     years = year_list(yrs)
     fund_ids = run.funds["fund_id"].to_numpy()
-    approp = run.funds["amount"].to_numpy(dtype=float)[:, None] * year_shares(yrs)[None, :]
+    approp = _yearly(run.funds["amount"], scenario)
     bad = fund_year_violations(yrs, fund_ids, approp, tables["flows"])
     if bad:
         raise VerificationError(bad)
@@ -689,10 +694,9 @@ class _Ledger:
     to give (under the carry rule)."""
 
     def __init__(self, blocks: Blocks, scenario: Scenario, finals: list[dict[str, Any]]) -> None:
-        yrs = scenario.years
-        self.T = 1 if yrs is None else yrs.last - yrs.first + 1
-        self.rule = "none" if yrs is None else yrs.carry_over
-        self.approp = blocks.upper["amount"].to_numpy(dtype=float)[:, None] * (np.ones(1) if yrs is None else year_shares(yrs))[None, :]
+        self.rule = "none" if scenario.years is None else scenario.years.carry_over
+        self.approp = _yearly(blocks.upper["amount"], scenario)
+        self.T = self.approp.shape[1]
         fund_pos = pd.Index(blocks.upper["fund_id"]).get_indexer(blocks.pairs["fund_id"])
         self.rows = {c: fund_pos[(blocks.pairs["county"] == c).to_numpy()] for c in blocks.counties}
         self.used = np.zeros_like(self.approp)
