@@ -261,7 +261,7 @@ def county_priced(county: str, source: Any, scenario: Scenario, fund_ids: list[s
     per_unit = np.zeros(len(flows))
     per_unit[paying] = price[key[paying]] * MONEY_UNIT
     c[model.col_blocks["f"]] += -per_unit if model.sense == "max" else per_unit
-    options = SolveOptions(time_limit=scenario.solver.time_limit, keep=True, warm=True)
+    options = SolveOptions(time_limit=scenario.solver.time_limit, keep=True, warm=True, slot="priced")  # the rounds' LP keeps its basis
     out = block.backend.solve(replace(model, c=c).relaxed(), options)
     if out.status != Status.OPTIMAL:
         raise NoSolutionError(f"county {county}: priced LP {out.status.value} ({out.message})")
@@ -302,7 +302,7 @@ def county_final(county: str, source: Any, scenario: Scenario, fund_ids: list[st
     held = block.instance.funds.copy()
     amount = pd.Series(money, index=fund_ids).reindex(held["fund_id"])
     held["amount"] = np.where(amount.notna(), amount.fillna(0.0), np.where(held["fund_id"] == EMERGENCY, 0.0, held["amount"]))
-    verify(result, block.instance.replace(funds=held), scenario)  # the verifier, on this county with its money
+    verify(result, replace(block.instance, funds=held), scenario)  # the verifier, on this county with its money (only amounts changed: no re-validation)
     size = block.instance.households.set_index("household_id")["size"].reindex(result.households["household_id"]).to_numpy()
     tables = {k: result.tables[k] for k in ("households", "projects", "flows", "regions")}
     tables["households"] = tables["households"].drop(columns=["helper_id", "need", "match_score"], errors="ignore")
@@ -441,12 +441,14 @@ def master_allocate(
             integer=np.zeros(n_cols, dtype=bool),
         )
         opts = SolveOptions(time_limit=scenario.solver.time_limit)
+        t_master = time.perf_counter()
         free = backend.solve(master, replace(opts, duals=True))  # without the trust region: a valid upper bound
         lo = np.concatenate([np.maximum(best[1] - radius, 0.0), master.col_lo[n_a:]])
         hi = np.concatenate([best[1] + radius, master.col_hi[n_a:]])
         out = backend.solve(master.with_bounds(lo, hi), opts)
         if free.status != Status.OPTIMAL or out.status != Status.OPTIMAL or out.x is None:
             raise NoSolutionError(f"decomposition master: {out.status.value} ({out.message})")
+        master_seconds = time.perf_counter() - t_master
         bound = min(bound, float(free.objective))
         expected = float(out.objective)
         gap = max(bound - best[0], 0.0) / max(abs(bound), 1e-9)
@@ -465,7 +467,7 @@ def master_allocate(
                 bound = min(bound, lagrangian)
                 gap = max(bound - best[0], 0.0) / max(abs(bound), 1e-9)
         history.append({"round": r, "bound": bound, "counties_sum": total, "best": best[0], "gap": gap, "lagrangian": lagrangian,
-                        "seconds": time.perf_counter() - t})  # fmt: skip
+                        "seconds": time.perf_counter() - t, "master_seconds": master_seconds})  # fmt: skip
         priced = f" (Lagrangian {lagrangian:,.2f})" if np.isfinite(lagrangian) else ""
         say(f"round {r}: master bound {bound:,.2f}{priced}, counties {total:,.2f} (best {best[0]:,.2f}), gap {gap:.4%}")
         if gap <= tol or _stalled(history, ceiling):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,9 @@ import pulp
 import pytest
 
 from conftest import tiny_instance, tiny_scenario, tiny_tables
+from optimizer.data import build_instance
 from optimizer.errors import SolverUnavailableError
+from optimizer.generate import generate
 from optimizer.model import build_model
 from optimizer.plans import build_plans
 from optimizer.solve import solve
@@ -48,6 +51,25 @@ def test_infeasible_model_is_reported_as_such(backend: str) -> None:
     sc = tiny_scenario()
     model, _ = build_model(inst, sc, build_plans(inst, sc))
     assert get_backend(backend).solve(model.relaxed(), SolveOptions()).status is Status.INFEASIBLE
+
+
+def test_a_warm_slot_restores_its_own_basis() -> None:
+    """Two objectives alternating on one LP (the decomposition's rounds and its priced LPs): each slot re-solves
+    from the basis it ended with, so going back to the first objective costs no simplex iteration."""
+    inst = build_instance(generate(300, seed=3))
+    sc = tiny_scenario()
+    model = build_model(inst, sc, build_plans(inst, sc))[0].relaxed()
+    priced = replace(model, c=model.c - 0.5 * (np.arange(model.shape[1]) % 3 == 0))
+    backend = get_backend("highs", private=True)
+    warm = SolveOptions(keep=True, warm=True)
+    first = backend.solve(model, warm)
+    other = backend.solve(priced, replace(warm, slot="priced"))
+    back = backend.solve(model, warm)
+    assert other.objective < first.objective - 1e-6 and other.iterations > 0
+    assert back.objective == pytest.approx(first.objective, rel=1e-9)
+    assert back.iterations == 0
+    again = backend.solve(priced, replace(warm, slot="priced"))
+    assert again.objective == pytest.approx(other.objective, rel=1e-9) and again.iterations == 0
 
 
 def test_unknown_backend_is_a_clear_error() -> None:

@@ -42,6 +42,8 @@ class SolveOptions:
     duals: bool = False  # LP only: return row duals
     keep: bool = False  # LP only: keep this LP so that a later ``warm`` solve of the same matrix can start from it
     warm: bool = False  # LP only: re-solve the kept LP with new bounds or costs (backends without it solve cold)
+    slot: str = ""  # LP only, with ``warm``: start from the basis the last solve in this slot ended with (e.g. two
+    # alternating objectives on one matrix each keep their own basis); backends without bases ignore it
     verbose: bool = False
     algorithm: str = "auto"  # LP only: "simplex", "ipm" or "ipm-no-crossover" (HiGHS; other backends ignore it)
 
@@ -55,6 +57,7 @@ class SolverOutput:
     seconds: float
     duals: np.ndarray | None = None
     message: str = ""
+    iterations: int = -1  # LP: simplex iterations of this solve (-1 where the backend does not say)
 
 
 class Backend(Protocol):

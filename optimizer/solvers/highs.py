@@ -37,6 +37,8 @@ class HighsBackend:
 
     def __init__(self) -> None:
         self._kept: tuple[LinearModel, highspy.Highs] | None = None
+        self._slot = ""  # the slot whose basis the kept LP holds
+        self._bases: dict[str, highspy.HighsBasis] = {}  # the other slots' last bases (of the kept LP's matrix)
 
     def solve(self, model: LinearModel, options: SolveOptions) -> SolverOutput:
         is_mip = bool(model.integer.any())
@@ -45,6 +47,11 @@ class HighsBackend:
             kept, self._kept = self._kept, None  # a kept LP serves one warm re-solve
         if options.warm and kept is not None and not is_mip and _same_matrix(kept[0], model):
             h = kept[1]
+            if options.slot != self._slot:
+                self._bases[self._slot] = h.getBasis()
+                if options.slot in self._bases:
+                    h.setBasis(self._bases.pop(options.slot))
+                self._slot = options.slot
             costs = np.flatnonzero(kept[0].c != model.c)
             if len(costs):
                 h.changeColsCost(len(costs), costs.astype(np.int32), np.asarray(model.c, dtype=float)[costs])
@@ -55,6 +62,9 @@ class HighsBackend:
             if len(rows):
                 h.changeRowsBounds(len(rows), rows.astype(np.int32), model.row_lo[rows], model.row_hi[rows])  # type: ignore[attr-defined]
         else:
+            if not is_mip:  # a new LP: the saved bases belonged to the one it replaces
+                self._bases.clear()
+                self._slot = options.slot
             with _quiet_stdout():  # HiGHS prints a banner on construction, before options can silence it
                 h = highspy.Highs()
             h.passModel(_to_lp(model))
@@ -101,7 +111,8 @@ class HighsBackend:
             duals = np.asarray(sol.row_dual)
         if options.keep and not is_mip:
             self._kept = (model, h)
-        return SolverOutput(status, x, objective, bound, seconds, duals, h.modelStatusToString(h.getModelStatus()))
+        iterations = -1 if is_mip else int(info.simplex_iteration_count)
+        return SolverOutput(status, x, objective, bound, seconds, duals, h.modelStatusToString(h.getModelStatus()), iterations)
 
 
 def write_model(model: LinearModel, path: str, col_names: list[str], row_names: list[str]) -> None:
