@@ -332,8 +332,11 @@ def _county_final_years(county: str, block: _County, scenario: Scenario, fund_id
     model = _with_money(block, fund_ids, money)
     my = replace(block.my, model=model)
     quick = scenario.with_overrides({"solver.time_limit": min(scenario.solver.time_limit, COUNTY_MIP_SECONDS)})
-    sol = optimize_multiyear(model, my, block.instance, quick, lambda _msg: None, backend=block.backend, warm=True, villages=True)  # from the last round's LP
-    if float(sol.x[block.emergency_cols].sum() * MONEY_UNIT) > EMERGENCY_TOL:
+    try:  # from the last round's LP
+        sol = optimize_multiyear(model, my, block.instance, quick, lambda _msg: None, backend=block.backend, warm=True, shut=block.emergency_cols)
+    except NoSolutionError:  # no whole-plan rounding within the time without emergency money
+        sol = None
+    if sol is None or float(sol.x[block.emergency_cols].sum() * MONEY_UNIT) > EMERGENCY_TOL:
         # the quick rounding could not pay the floors from this money: the general relax-and-fix and MIP, in full time
         sol = optimize_multiyear(model, my, block.instance, scenario, lambda _msg: None)
     x = sol.x

@@ -641,14 +641,15 @@ def optimize_multiyear(
     say: Progress,
     backend: Any = None,
     warm: bool = False,
-    villages: bool = False,
+    shut: np.ndarray | None = None,
 ) -> Solution:
     """LP bound, then a MIP over only the households with a fractional option (all their plan-year options free,
     every other household kept at its LP choice, all money flows and carry-over free); if that misses the gap,
     the general :func:`optimizer.solve.optimize` (village/township/county relax-and-fix, then the full MIP).
-    With ``warm``, the LP starts from the one ``backend`` kept; with ``villages``, the MIP frees every household
-    and project of the villages with a fractional decision, and its solution is returned whatever its gap (a
-    county of the decomposition: the national gap is reported)."""
+    With ``warm``, the LP starts from the one ``backend`` kept. ``shut`` (a county of the decomposition): columns
+    the MIP holds at zero where the LP left them at zero (its emergency money: a rounding that buys feasibility
+    with it keeps the MIP's heuristics busy for long), and the MIP's solution is returned whatever its gap (the
+    national gap is reported)."""
     opts = scenario.solver
     backend = backend or get_backend(opts.name)
     base = SolveOptions(time_limit=opts.time_limit, gap=opts.gap, threads=opts.threads, seed=opts.seed)
@@ -675,15 +676,15 @@ def optimize_multiyear(
     free = ~integer.copy()
     free[xb] = np.isin(hh, frac_hh)
     free[model.col_blocks["y"]] = frac[model.col_blocks["y"]]
-    if villages:
-        col_village = my.index.col_village
-        around = np.unique(col_village[np.flatnonzero(frac[: len(col_village)])])
-        free[: len(col_village)] |= np.isin(col_village, around)
     lo, hi = model.col_lo.copy(), model.col_hi.copy()
     start = np.where(integer, np.round(lp.x), lp.x)
     lo[~free] = hi[~free] = start[~free]
+    county = shut is not None
+    if county:
+        unused = shut[np.abs(lp.x[shut]) <= 1e-9]
+        hi[unused] = 0.0
     t1 = time.perf_counter()
-    sub_gap = opts.gap if villages else opts.gap / 2
+    sub_gap = opts.gap if county else opts.gap / 2
     fixed = backend.solve(model.with_bounds(lo, hi), SolveOptions(**{**base.__dict__, "gap": sub_gap, "time_limit": max(opts.time_limit - lp_seconds, 1.0)}))
     mip_seconds = time.perf_counter() - t1
     say(f"multi-year fix-and-solve over {len(frac_hh):,} households with fractional options: {fixed.status.value} in {mip_seconds:.1f} s")
@@ -691,7 +692,7 @@ def optimize_multiyear(
         x = _clean(fixed.x, integer)
         obj = float(model.c @ x)
         g = _gap(model.sense, obj, lp.objective)
-        if g <= opts.gap or villages:
+        if g <= opts.gap or county:
             return Solution(x, Status.OPTIMAL if g <= opts.gap else Status.FEASIBLE, obj, lp.objective, lp.objective, g, lp_seconds, mip_seconds, False)
         say(f"gap {g:.3%} above target {opts.gap:.3%}: running the general solve")
     try:
