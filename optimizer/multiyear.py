@@ -680,7 +680,7 @@ def optimize_multiyear(
     start = np.where(integer, np.round(lp.x), lp.x)
     lo[~free] = hi[~free] = start[~free]
     county = shut is not None
-    if county:
+    if shut is not None:
         unused = shut[np.abs(lp.x[shut]) <= 1e-9]
         hi[unused] = 0.0
     t1 = time.perf_counter()
