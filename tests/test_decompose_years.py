@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from optimizer.data import Instance, build_instance
-from optimizer.decompose import _unused
+from optimizer.decompose import _CACHE, _unused, county_final, county_lp, split_by_county
 from optimizer.errors import InputError
 from optimizer.generate import generate, generate_partitioned
 from optimizer.multiyear import read_multiyear_run, solve_multiyear, verify_multiyear
@@ -51,6 +51,24 @@ def test_decomposed_years_match_the_monolithic_model(small: Instance) -> None:
     spent = dec.tables["flows"].groupby(["fund_id", "year"])["amount"].sum()
     table = dec.tables["spending"].set_index(["fund_id", "year"])["spent"]
     assert np.allclose(table.reindex(spent.index).to_numpy(), spent.to_numpy(), atol=0.01)
+
+
+def test_a_county_rounds_its_lp_without_emergency_money(small: Instance) -> None:
+    """With ample upper money a county's LP needs no emergency money, and its rounding (a MIP over the households
+    with fractional options, the emergency money shut) is whole, paid, verified on the county and close to it."""
+    sc = _scenario()
+    blocks, parts = split_by_county(small)
+    c, part = blocks.counties[0], parts[0]
+    fund_ids = list(blocks.pairs.loc[blocks.pairs["county"] == c, "fund_id"])
+    money = np.full(len(fund_ids) * 3, 5e6)
+    try:
+        value, _ = county_lp(c, part, sc, fund_ids, money)
+        final = county_final(c, part, sc, fund_ids, money, False)
+    finally:
+        _CACHE.clear()
+    assert final["emergency"] == 0.0 and "tables" in final  # verify_multiyear ran on the county with this money
+    assert value - sc.solver.gap * value <= final["objective"] <= value + 1e-6
+    assert np.isin(final["tables"]["households"]["year"].dropna(), [2018, 2019, 2020]).all()
 
 
 def test_the_master_carries_upper_money_into_later_years(small: Instance) -> None:
