@@ -75,10 +75,11 @@ def run_nightly(
     storage.require_schema(engine)
     if scenario.nightly.current_year is not None and scenario.years is None:
         raise InputError("scenario nightly.current_year (--from-year) needs a years: section (multi-year planning)")
-    if scenario.target.county_incidence is not None:
+    if scenario.target.county_incidence is not None and scenario.years is None:
+        # a multi-year night keeps committed and started plans as decisions inside its model, so they count there
         raise InputError(
-            "the nightly job does not support target.county_incidence yet (committed households are outside the re-plan); "
-            "use target.lifted or mode max_lifted"
+            "the one-year nightly job does not support target.county_incidence (committed households are outside its re-plan); "
+            "plan with a years: section (a multi-year night counts them), or use target.lifted or mode max_lifted"
         )
     try:
         return _locked(engine, scenario, wait, say)

@@ -328,6 +328,35 @@ def test_multiyear_nights_keep_the_earlier_years(db_url: str, tmp_path: Path) ->
     assert set(read_previous(tmp_path / "v2", 2019).starts["household_id"]) == set(kept.index)
 
 
+def test_multiyear_nights_meet_a_county_incidence_target(db_url: str, tmp_path: Path) -> None:
+    """Min-cost multi-year nights with every county below 12% expected incidence at the deadline (about 19% and
+    23% before): committed and started plans are decisions inside the night's model, so they count towards the
+    target; the second night keeps them and still meets it, and the one-year job refuses the target."""
+    from optimizer.multiyear import county_schedule, verify_multiyear
+    from optimizer.nightly import multiyear_inputs, version_result
+
+    generate(400, seed=11, out=tmp_path / "data")
+    engine = _seed(db_url, tmp_path / "data")
+    path = tmp_path / "years.yaml"
+    path.write_text(MULTIYEAR + "mode: min_cost\ntarget: {county_incidence: 0.12}\n")
+    first = run_nightly(db_url, load_scenario(path))
+    assert first.status == "published"
+    v1 = storage.version_table(engine, storage.version_households, 1)
+    storage.commit(engine, list(v1.loc[v1["year"] == 2019, "household_id"].to_numpy()[:5]), [])
+    storage.set_status(engine, list(v1.loc[v1["year"] == 2018, "household_id"].to_numpy()[:10]), "exited")
+    scenario = load_scenario(path, overrides={"nightly.current_year": 2019})
+    second = run_nightly(db_url, scenario)
+    assert second.status == "published" and second.version_id == 2
+    inputs = multiyear_inputs(engine, storage.read_registry(engine), scenario)
+    result = version_result(engine, 2)
+    assert verify_multiyear(result, inputs.instance, scenario, inputs.withheld) == []  # the incidence rows included
+    schedule = county_schedule(inputs.instance, scenario, result.tables["households"])
+    assert len(schedule) == 2 and schedule["exit_year"].between(2018, 2020).all()
+    assert (schedule["poor_2020"] <= 0.12 * schedule["rural"] + 1e-3).all()
+    with pytest.raises(InputError, match="one-year nightly job does not support target.county_incidence"):
+        run_nightly(db_url, load_scenario(_scenario(tmp_path, "mode: min_cost\ntarget: {county_incidence: 0.12}\n")))
+
+
 def _manifest(engine: storage.Engine, version: int) -> dict[str, Any]:
     with engine.connect() as conn:
         return dict(json.loads(conn.execute(text("select manifest from versions where version_id = :v"), {"v": version}).scalar()))
