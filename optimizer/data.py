@@ -7,6 +7,7 @@ Every problem is collected first and reported once, naming the file, the line an
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import logging
@@ -60,6 +61,9 @@ class Instance:
     eligibility: pd.DataFrame  # measure_id, column, op, value: one row per rule
     source: str = ""
     hashes: dict[str, str] = field(default_factory=dict)
+    # county id -> expected poor households that these tables do not hold but county incidence targets count (the
+    # nightly job's committed households: one each, less its plan's expected exit)
+    poor_outside: dict[str, float] = field(default_factory=dict)
 
     @property
     def n_households(self) -> int:
@@ -69,7 +73,8 @@ class Instance:
         """A copy with some tables replaced (used by what-if edits); re-validated."""
         data = {name: getattr(self, name) for name in TABLES}
         data.update(tables)
-        return build_instance(data, source=self.source, hashes=self.hashes)
+        built = build_instance(data, source=self.source, hashes=self.hashes)
+        return dataclasses.replace(built, poor_outside=self.poor_outside) if self.poor_outside else built
 
 
 def load_instance(folder: str | Path, allow_personal_columns: bool = False, max_file_mb: float = DEFAULT_MAX_INPUT_MB) -> Instance:

@@ -30,6 +30,7 @@ import pandas as pd
 from sqlalchemy import Engine, select, update
 
 from . import storage
+from .contract import Level
 from .data import Instance
 from .edits import apply_data_edits
 from .errors import InfeasibleError, InputError, NotPublishedError, OptimizerError, VerificationError
@@ -75,12 +76,6 @@ def run_nightly(
     storage.require_schema(engine)
     if scenario.nightly.current_year is not None and scenario.years is None:
         raise InputError("scenario nightly.current_year (--from-year) needs a years: section (multi-year planning)")
-    if scenario.target.county_incidence is not None and scenario.years is None:
-        # a multi-year night keeps committed and started plans as decisions inside its model, so they count there
-        raise InputError(
-            "the one-year nightly job does not support target.county_incidence (committed households are outside its re-plan); "
-            "plan with a years: section (a multi-year night counts them), or use target.lifted or mode max_lifted"
-        )
     try:
         return _locked(engine, scenario, wait, say)
     finally:
@@ -99,7 +94,7 @@ def _locked(engine: Engine, scenario: Scenario, wait: float, say: Callable[[str]
             multi = None
             opened = storage.open_instance(reg)  # a bad row stops here, before any write
             scenario = _net_of_commitments(scenario, opened)
-            instance = apply_data_edits(opened.instance, scenario.data_edits)
+            instance = replace(apply_data_edits(opened.instance, scenario.data_edits), poor_outside=_poor_outside(reg, opened))
         input_hash = reg.input_hash(json.dumps(scenario.model_dump(mode="json"), sort_keys=True))
         if reg.current_version is not None and _version_hash(engine, reg.current_version) == input_hash:
             run_id = _ledger(engine, status="unchanged", ended=True, version_id=reg.current_version, input_hash=input_hash,
@@ -440,6 +435,20 @@ def _net_of_commitments(scenario: Scenario, opened: storage.OpenInstance) -> Sce
         done = float(opened.committed["p_success"].sum())
         return scenario.with_overrides({"target.lifted": max(scenario.target.lifted - done, 0.0)})
     return scenario
+
+
+def _poor_outside(reg: storage.Registry, opened: storage.OpenInstance) -> dict[str, float]:
+    """Per county: the committed households still poor (not exited), one each less its plan's expected exit, which
+    a county incidence target counts although they are outside the re-plan."""
+    hh = reg.tables["households"].set_index("household_id")
+    comm = opened.committed
+    comm = comm[(hh["status"].reindex(comm["household_id"]) != "exited").to_numpy()]
+    if not len(comm):
+        return {}
+    tree = opened.instance.tree
+    county = tree.ancestor_ids(tree.pos(hh["village_id"].reindex(comm["household_id"])), Level.COUNTY)
+    left = 1.0 - pd.to_numeric(comm["p_success"]).to_numpy(dtype=float)
+    return {str(k): float(v) for k, v in pd.Series(left, index=county).groupby(level=0).sum().items()}
 
 
 def _published_plans(engine: Engine, version: int | None) -> pd.DataFrame:

@@ -311,7 +311,9 @@ class _Checker:
             tree = self.inst.tree
             county = tree.ancestor_ids(tree.pos(hh["village_id"]), Level.COUNTY)
             poor = pd.Series(1.0, index=county).groupby(level=0).sum()
-            remaining = poor - pd.Series(p, index=county).groupby(level=0).sum()
+            outside = pd.Series(self.inst.poor_outside, dtype=float)  # e.g. the nightly job's committed households
+            poor = poor.add(outside, fill_value=0.0)
+            remaining = poor - pd.Series(p, index=county).groupby(level=0).sum().reindex(poor.index).fillna(0.0)
             villages = tree.villages
             rural_v = self.inst.regions["rural_households"].to_numpy(dtype=float)[villages]
             rural = pd.Series(rural_v, index=tree.ancestor_ids(villages, Level.COUNTY)).groupby(level=0).sum().reindex(poor.index).fillna(0.0)
