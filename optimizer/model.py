@@ -280,7 +280,7 @@ def build_model(instance: Instance, scenario: Scenario, plans: Plans) -> tuple[L
             add("target", np.zeros(n_x, dtype=np.int64), xs + np.arange(n_x), p, np.array([scenario.target.lifted]), np.array([INF]))
             n_target = 1
         if scenario.target.county_incidence is not None:
-            counties = incidence_table(instance)
+            counties = county_table(instance, with_outside=True)
             rate = scenario.target.incidence_limit(instance.regions["western"].to_numpy(dtype=bool)[counties["county"].to_numpy()])
             counties["need"] = np.maximum(counties["poor"] - rate * counties["rural"], 0.0)
             hh_county = tree.ancestors[hh_village, Level.COUNTY]
@@ -373,12 +373,16 @@ def _helper_network(instance: Instance, scenario: Scenario, table: pd.DataFrame,
     return net, np.flatnonzero(net.has_skill)
 
 
-def county_table(instance: Instance) -> pd.DataFrame:
-    """Poor and rural households per county (rural falls back to the poor count where not given)."""
+def county_table(instance: Instance, with_outside: bool = False) -> pd.DataFrame:
+    """Poor and rural households per county (rural falls back to the poor count where not given). ``with_outside``
+    adds the poor households the instance does not hold (``instance.poor_outside``), as county incidence targets
+    count them; a county with only those gets a row too."""
     tree = instance.tree
-    village = tree.pos(instance.households["village_id"])
-    county = tree.ancestors[village, Level.COUNTY]
-    poor = pd.Series(1, index=county).groupby(level=0).sum()
+    county = tree.ancestors[tree.pos(instance.households["village_id"]), Level.COUNTY]
+    poor = pd.Series(1.0, index=county).groupby(level=0).sum()
+    if with_outside and instance.poor_outside:
+        outside = pd.Series(instance.poor_outside, dtype=float)
+        poor = poor.add(pd.Series(outside.to_numpy(), index=tree.pos(pd.Series(outside.index, dtype=object))), fill_value=0.0).sort_index()
     villages = tree.villages
     rural_v = instance.regions["rural_households"].to_numpy()[villages]
     rural = pd.Series(rural_v, index=tree.ancestors[villages, Level.COUNTY]).groupby(level=0).sum()
@@ -386,27 +390,6 @@ def county_table(instance: Instance) -> pd.DataFrame:
     out["rural"] = rural.reindex(out["county"]).fillna(0).to_numpy(dtype=float)
     out["rural"] = np.where(out["rural"] > 0, out["rural"], out["poor"])
     out["county_id"] = tree.ids.to_numpy()[out["county"].to_numpy()]
-    return out
-
-
-def incidence_table(instance: Instance) -> pd.DataFrame:
-    """:func:`county_table` with the poor households the instance does not hold (``instance.poor_outside``) added,
-    for the county incidence targets; a county with only such households gets a row too."""
-    out = county_table(instance)
-    if not instance.poor_outside:
-        return out
-    tree = instance.tree
-    outside = pd.Series(instance.poor_outside, dtype=float)
-    missing = outside.index.difference(out["county_id"])
-    if len(missing):
-        pos = tree.pos(pd.Series(missing, dtype=object))
-        villages = tree.villages
-        rural = pd.Series(instance.regions["rural_households"].to_numpy(dtype=float)[villages], index=tree.ancestors[villages, Level.COUNTY])
-        rural = rural.groupby(level=0).sum().reindex(pos).fillna(0.0).to_numpy()
-        extra = pd.DataFrame({"county": pos, "poor": 0.0, "rural": rural, "county_id": missing.to_numpy()})
-        out = pd.concat([out, extra], ignore_index=True)
-    out["poor"] = out["poor"] + outside.reindex(out["county_id"]).fillna(0.0).to_numpy()
-    out["rural"] = np.where(out["rural"] > 0, out["rural"], out["poor"])
     return out
 
 
