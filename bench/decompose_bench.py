@@ -27,13 +27,13 @@ OUT = ROOT / "bench" / "results"
 TIME_LIMIT = 1800.0  # seconds per solve: the monolithic LP at 100,000 households needs several minutes
 
 
-def one(folder: str, method: str, workers: int) -> None:
+def one(folder: str, method: str, workers: int, max_memory_mb: float | None) -> None:
     """Solve and verify one instance; print the figures as JSON (run in its own process)."""
     from optimizer.scenario import Scenario
     from optimizer.solve import solve
     from optimizer.verify import verify
 
-    scenario = Scenario(name="bench", data=folder, solver={"time_limit": TIME_LIMIT})
+    scenario = Scenario(name="bench", data=folder, solver={"time_limit": TIME_LIMIT}, limits={"max_memory_mb": max_memory_mb})
     t = time.perf_counter()
     result = solve(scenario, method=method, workers=workers, progress=lambda m: print(f"  {time.perf_counter() - t:7.1f} s  {m}", file=sys.stderr, flush=True))
     solved = time.perf_counter() - t
@@ -44,9 +44,9 @@ def one(folder: str, method: str, workers: int) -> None:
     print(json.dumps(figures), flush=True)
 
 
-def measured(folder: Path, method: str, workers: int) -> dict[str, float]:
+def measured(folder: Path, method: str, workers: int, max_memory_mb: float | None = None) -> dict[str, float]:
     """Run :func:`one` in a child process; add the peak of the summed RSS of its process tree (GiB)."""
-    cmd = [sys.executable, __file__, "--one", str(folder), method, str(workers)]
+    cmd = [sys.executable, __file__, "--one", str(folder), method, str(workers), *([f"--max-memory-mb={max_memory_mb}"] if max_memory_mb else [])]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     root, peak = psutil.Process(proc.pid), 0
     while proc.poll() is None:
@@ -68,10 +68,11 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="+", default=[2, 1])
     ap.add_argument("--monolithic-up-to", type=int, default=100_000)
     ap.add_argument("--name", default="decompose", help="results file name under bench/results")
+    ap.add_argument("--max-memory-mb", type=float, default=None, help="limits.max_memory_mb of the scenario (a low one makes the workers lean)")
     ap.add_argument("--one", nargs=3, metavar=("FOLDER", "METHOD", "WORKERS"))
     args = ap.parse_args()
     if args.one:
-        one(args.one[0], args.one[1], int(args.one[2]))
+        one(args.one[0], args.one[1], int(args.one[2]), args.max_memory_mb)
         return
     from optimizer.generate import generate_partitioned
 
@@ -84,7 +85,8 @@ def main() -> None:
         runs += [("decomposed", w) for w in args.workers]
         for method, workers in runs:
             print(f"{n:,} households: {method}, {workers} worker(s)", flush=True)
-            row = {"households": n, "method": method, "workers": workers if method == "decomposed" else "", **measured(folder, method, workers)}
+            figures = measured(folder, method, workers, args.max_memory_mb)
+            row = {"households": n, "method": method, "workers": workers if method == "decomposed" else "", **figures}
             print(f"  {row}", flush=True)
             rows.append(row)
             write_results(pd.DataFrame(rows), OUT, args.name, _markdown(rows))

@@ -65,6 +65,8 @@ LAGRANGE_EVERY = 4  # rounds between two Lagrangian bounds (each costs one more 
 EMERGENCY_TOL = 0.05  # yuan of emergency money a county's final allocation may round away; more is repaired
 COUNTY_MIP_SECONDS = 30.0  # multi-year: time for a county's final LP and MIP (the MIP's incumbent is taken at the limit)
 EMERGENCY_PRICE = 1_000.0  # objective lost per 10,000 emergency yuan: far above any plan's value per money
+KEPT_LP_BYTES = 7_600.0  # a county's LP kept by HiGHS between rounds, per household (17.6 MiB at 2,421 households)
+LEAN_SHARE = 0.5  # of limits.max_memory_mb: kept LPs above it are kept as bases only
 _CACHE: dict[str, _County] = {}  # per worker process: county -> its model
 
 
@@ -237,18 +239,19 @@ def _with_money(block: _County, fund_ids: list[str], money: np.ndarray) -> Linea
     return replace(block.model, row_hi=hi)
 
 
-def county_lp(county: str, source: Any, scenario: Scenario, fund_ids: list[str], money: np.ndarray) -> tuple[float, np.ndarray]:
+def county_lp(county: str, source: Any, scenario: Scenario, fund_ids: list[str], money: np.ndarray, lean: bool = False) -> tuple[float, np.ndarray]:
     """The county's LP value with ``money`` (yuan) of each upper fund (multi-year: of each fund and year), and the
-    value of one more model unit of each."""
+    value of one more model unit of each (``lean``: between rounds the worker keeps the LP's basis, not the solver's
+    copy of it)."""
     block = _county(county, source, scenario, fund_ids)
-    options = SolveOptions(time_limit=scenario.solver.time_limit, duals=True, keep=True, warm=True)
+    options = SolveOptions(time_limit=scenario.solver.time_limit, duals=True, keep=True, warm=True, lean=lean)
     out = block.backend.solve(_with_money(block, fund_ids, money).relaxed(), options)
     if out.status != Status.OPTIMAL or out.duals is None:
         raise NoSolutionError(f"county {county}: LP {out.status.value} ({out.message})")
     return float(out.objective), np.abs(out.duals[block.money_rows(fund_ids)])
 
 
-def county_priced(county: str, source: Any, scenario: Scenario, fund_ids: list[str], price: np.ndarray, cap: np.ndarray) -> float:
+def county_priced(county: str, source: Any, scenario: Scenario, fund_ids: list[str], price: np.ndarray, cap: np.ndarray, lean: bool = False) -> float:
     """The county's term of the Lagrangian bound: max over its upper-fund money a <= ``cap`` (yuan) of its LP
     value minus ``price`` (value per yuan) times a."""
     block = _county(county, source, scenario, fund_ids)
@@ -261,7 +264,7 @@ def county_priced(county: str, source: Any, scenario: Scenario, fund_ids: list[s
     per_unit = np.zeros(len(flows))
     per_unit[paying] = price[key[paying]] * MONEY_UNIT
     c[model.col_blocks["f"]] += -per_unit if model.sense == "max" else per_unit
-    options = SolveOptions(time_limit=scenario.solver.time_limit, keep=True, warm=True, slot="priced")  # the rounds' LP keeps its basis
+    options = SolveOptions(time_limit=scenario.solver.time_limit, keep=True, warm=True, slot="priced", lean=lean)  # the rounds' LP keeps its basis
     out = block.backend.solve(replace(model, c=c).relaxed(), options)
     if out.status != Status.OPTIMAL:
         raise NoSolutionError(f"county {county}: priced LP {out.status.value} ({out.message})")
@@ -276,6 +279,7 @@ def county_final(county: str, source: Any, scenario: Scenario, fund_ids: list[st
     from .verify import verify
 
     block = _county(county, source, scenario, fund_ids)
+    _CACHE.pop(county, None)  # the county's last task (a repair rebuilds it): its model and kept LP go with it
     if block.my is not None:
         return _county_final_years(county, block, scenario, fund_ids, money)
     model = _with_money(block, fund_ids, money)
@@ -558,6 +562,9 @@ def _decompose(
             sources = {c: client.scatter((str(folder), f), workers=pin[c]) for c, f in zip(blocks.counties, blocks.funds)}
         fund_lists = {c: list(blocks.pairs.loc[blocks.pairs["county"] == c, "fund_id"]) for c in blocks.counties}
         per_county_helpers = instance is None and scenario.helpers.assign and scenario.years is None
+        lean = _lean(blocks, scenario)
+        if lean:
+            say("the workers keep each county's LP basis between rounds, not the LP itself (the LPs would take over half of limits.max_memory_mb)")
 
         def submit(c: str, kind: str, money: np.ndarray) -> Any:
             """One county task: ``lp`` and ``final`` with its money, ``priced`` with its prices and caps (two rows)."""
@@ -568,7 +575,9 @@ def _decompose(
             }
             fn, extra = tasks[kind]
             data = tuple(money) if kind == "priced" else (money,)
-            return client.submit(fn, c, sources[c], scenario, fund_lists[c], *data, *extra, workers=pin[c], allow_other_workers=True, retries=2, pure=False)
+            options = {} if kind == "final" else {"lean": lean}
+            args = (c, sources[c], scenario, fund_lists[c], *data, *extra)
+            return client.submit(fn, *args, **options, workers=pin[c], allow_other_workers=True, retries=2, pure=False)
 
         def run(kind: str, money: list[np.ndarray]) -> list[Any]:
             futures = [submit(c, kind, m) for c, m in zip(blocks.counties, money)]
@@ -595,6 +604,15 @@ def _decompose(
         if cluster is not None:
             cluster.close()
     return _Run(blocks, finals, bound, history, regions, funds, tree, hashes)
+
+
+def _lean(blocks: Blocks, scenario: Scenario) -> bool:
+    """Whether the counties' kept LPs (about :data:`KEPT_LP_BYTES` per household and year, measured) would take more than
+    :data:`LEAN_SHARE` of the memory limit: then the workers keep only their bases between rounds."""
+    from .limits import memory_limit_mb
+
+    years = 1 if scenario.years is None else len(year_list(scenario.years))
+    return float(blocks.households.sum()) * years * KEPT_LP_BYTES > LEAN_SHARE * memory_limit_mb(scenario) * 1e6
 
 
 def _gap_of(run: _Run, scenario: Scenario) -> tuple[float, float, float, str]:

@@ -53,15 +53,17 @@ def test_infeasible_model_is_reported_as_such(backend: str) -> None:
     assert get_backend(backend).solve(model.relaxed(), SolveOptions()).status is Status.INFEASIBLE
 
 
-def test_a_warm_slot_restores_its_own_basis() -> None:
+@pytest.mark.parametrize("lean", [False, True])
+def test_a_warm_slot_restores_its_own_basis(lean: bool) -> None:
     """Two objectives alternating on one LP (the decomposition's rounds and its priced LPs): each slot re-solves
-    from the basis it ended with, so going back to the first objective costs no simplex iteration."""
+    from the basis it ended with, so going back to the first objective costs no simplex iteration; ``lean`` keeps
+    only the bases and rebuilds the LP for each warm solve, with the same effect."""
     inst = build_instance(generate(300, seed=3))
     sc = tiny_scenario()
     model = build_model(inst, sc, build_plans(inst, sc))[0].relaxed()
     priced = replace(model, c=model.c - 0.5 * (np.arange(model.shape[1]) % 3 == 0))
     backend = get_backend("highs", private=True)
-    warm = SolveOptions(keep=True, warm=True)
+    warm = SolveOptions(keep=True, warm=True, lean=lean)
     first = backend.solve(model, warm)
     other = backend.solve(priced, replace(warm, slot="priced"))
     back = backend.solve(model, warm)

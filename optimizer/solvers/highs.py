@@ -36,7 +36,7 @@ class HighsBackend:
         return f"highspy {version('highspy')}"
 
     def __init__(self) -> None:
-        self._kept: tuple[LinearModel, highspy.Highs] | None = None
+        self._kept: tuple[LinearModel, highspy.Highs | None] | None = None  # None: kept lean, its basis in _bases
         self._slot = ""  # the slot whose basis the kept LP holds
         self._bases: dict[str, highspy.HighsBasis] = {}  # the other slots' last bases (of the kept LP's matrix)
 
@@ -45,7 +45,15 @@ class HighsBackend:
         kept = None
         if not is_mip:
             kept, self._kept = self._kept, None  # a kept LP serves one warm re-solve
-        if options.warm and kept is not None and not is_mip and _same_matrix(kept[0], model):
+        reuse = options.warm and kept is not None and not is_mip and _same_matrix(kept[0], model)
+        if reuse and kept is not None and kept[1] is None:  # kept lean: a new copy of this LP, from its slot's basis
+            with _quiet_stdout():
+                h = highspy.Highs()
+            h.passModel(_to_lp(model))
+            if options.slot in self._bases:
+                h.setBasis(self._bases.pop(options.slot))
+            self._slot = options.slot
+        elif reuse and kept is not None and kept[1] is not None:
             h = kept[1]
             if options.slot != self._slot:
                 self._bases[self._slot] = h.getBasis()
@@ -110,7 +118,9 @@ class HighsBackend:
         if options.duals and not is_mip and status == Status.OPTIMAL:
             duals = np.asarray(sol.row_dual)
         if options.keep and not is_mip:
-            self._kept = (model, h)
+            if options.lean:
+                self._bases[self._slot] = h.getBasis()
+            self._kept = (model, None if options.lean else h)
         iterations = -1 if is_mip else int(info.simplex_iteration_count)
         return SolverOutput(status, x, objective, bound, seconds, duals, h.modelStatusToString(h.getModelStatus()), iterations)
 
