@@ -38,13 +38,11 @@ from .multiyear import (
     MultiYearResult,
     build_multiyear,
     carry_limits,
-    fund_year_violations,
+    fund_year_check,
     multiyear_manifest,
     multiyear_result,
     optimize_multiyear,
-    run_carry,
     spending_table,
-    spent_by_year,
     verify_multiyear,
     year_list,
     year_shares,
@@ -697,11 +695,10 @@ def solve_decomposed_years(
     years = year_list(yrs)
     fund_ids = run.funds["fund_id"].to_numpy()
     approp = _yearly(run.funds["amount"], scenario)
-    bad = fund_year_violations(yrs, fund_ids, approp, tables["flows"])
+    bad, spent, carry = fund_year_check(yrs, fund_ids, approp, tables["flows"])
     if bad:
         raise VerificationError(bad)
-    carry, _ = run_carry(yrs, approp, spent_by_year(tables["flows"], fund_ids, years))
-    tables["spending"] = spending_table(run.funds, run.tree, years, approp, tables["flows"], carry)
+    tables["spending"] = spending_table(run.funds, run.tree, years, approp, spent, carry)
     objective, bound, g, status = _gap_of(run, scenario)
     state = {"status": status, "objective": objective, "bound": bound, "lp_bound": bound, "gap": g, "used_full_mip": False}
     size = {k: int(sum(f[k] for f in run.finals)) for k in ("columns", "rows", "nonzeros", "options")}

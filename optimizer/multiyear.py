@@ -146,8 +146,8 @@ def run_carry(years: Years, approp: np.ndarray, spent: np.ndarray) -> tuple[np.n
     return carry, over
 
 
-def spending_table(funds: pd.DataFrame, tree: RegionTree, years: np.ndarray, approp: np.ndarray, flows: pd.DataFrame, carry: np.ndarray) -> pd.DataFrame:
-    """Per fund and year: its level, appropriation, carry-in, spending (from ``flows``) and carry-out (yuan)."""
+def spending_table(funds: pd.DataFrame, tree: RegionTree, years: np.ndarray, approp: np.ndarray, spent: np.ndarray, carry: np.ndarray) -> pd.DataFrame:
+    """Per fund and year: its level, appropriation, carry-in, spending (:func:`spent_by_year`) and carry-out (yuan)."""
     T = len(years)
     level = tree.level[tree.pos(funds["region_id"])]
     spending = pd.DataFrame(
@@ -160,8 +160,7 @@ def spending_table(funds: pd.DataFrame, tree: RegionTree, years: np.ndarray, app
             "carry_in": np.concatenate([np.zeros((len(funds), 1)), carry[:, :-1]], axis=1).ravel().round(2),
         }
     )
-    spent = flows.groupby(["fund_id", "year"])["amount"].sum()
-    spending["spent"] = spent.reindex(pd.MultiIndex.from_arrays([spending["fund_id"], spending["year"]])).fillna(0.0).to_numpy().round(2)
+    spending["spent"] = spent.ravel().round(2)
     spending["carry_out"] = carry.ravel().round(2)
     return spending
 
@@ -173,16 +172,17 @@ def spent_by_year(flows: pd.DataFrame, fund_ids: np.ndarray, years: np.ndarray) 
     return spent.reindex(full).fillna(0.0).to_numpy().reshape(len(fund_ids), len(years))
 
 
-def fund_year_violations(years: Years, fund_ids: np.ndarray, approp: np.ndarray, flows: pd.DataFrame) -> list[str]:
+def fund_year_check(years: Years, fund_ids: np.ndarray, approp: np.ndarray, flows: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Every fund's yearly spending against its appropriation plus carry-over under the rule, recomputed from the
-    flows; an unknown fund in the flows is reported too."""
+    flows (an unknown fund in the flows is reported too); with the spending and carry-over (funds x years, yuan)."""
     bad = [] if flows["fund_id"].isin(fund_ids).all() else ["flow from an unknown fund"]
     yl = year_list(years)
     spent = spent_by_year(flows, fund_ids, yl)
     carry, over = run_carry(years, approp, spent)
     avail = approp + np.concatenate([np.zeros((len(fund_ids), 1)), carry[:, :-1]], axis=1)
     f, t = np.nonzero(over)
-    return bad + [f"fund {fund_ids[i]} overspent in {yl[j]}: {spent[i, j]:,.2f} > {avail[i, j]:,.2f} (appropriation plus carry-over)" for i, j in zip(f, t)]
+    bad += [f"fund {fund_ids[i]} overspent in {yl[j]}: {spent[i, j]:,.2f} > {avail[i, j]:,.2f} (appropriation plus carry-over)" for i, j in zip(f, t)]
+    return bad, spent, carry
 
 
 @dataclass(frozen=True)
@@ -893,7 +893,8 @@ def multiyear_result(instance: Instance, scenario: Scenario, my: MultiYear, mode
     flows = flows[flows["amount"] > 1e-4].reset_index(drop=True)
     flows["amount"] = flows["amount"].round(4)
     carry = x[model.col_blocks["c"]].reshape(-1, T) * MONEY_UNIT
-    spending = spending_table(instance.funds, instance.tree, my.years, my.appropriation * MONEY_UNIT, flows, carry)
+    spent = spent_by_year(flows, instance.funds["fund_id"].to_numpy(), my.years)
+    spending = spending_table(instance.funds, instance.tree, my.years, my.appropriation * MONEY_UNIT, spent, carry)
     counties = county_schedule(instance, scenario, households)
     unit = model.objective_unit
     status = {"status": sol.status.value, "objective": sol.objective * unit, "bound": sol.bound * unit, "lp_bound": sol.lp_bound * unit,
@@ -1181,7 +1182,7 @@ def verify_multiyear(
         bad.append("spending not matched by fund money in (year, village, category)")
     # yearly budgets with carry-over, recomputed from the appropriations
     approp = appropriations(instance, yrs, withheld) if appropriation is None else appropriation
-    bad += fund_year_violations(yrs, instance.funds["fund_id"].to_numpy(), approp, flows)
+    bad += fund_year_check(yrs, instance.funds["fund_id"].to_numpy(), approp, flows)[0]
     spent = flows.groupby(["fund_id", "year"])["amount"].sum()
     out = spending.set_index(["fund_id", "year"])["spent"]
     if (np.abs(out.reindex(spent.index).fillna(0.0).to_numpy() - spent.to_numpy()) > MONEY_TOL).any():
