@@ -93,6 +93,7 @@ def load_instance(folder: str | Path, allow_personal_columns: bool = False, max_
         return load_partitioned(folder, allow_personal_columns=allow_personal_columns)
     raw: dict[str, pd.DataFrame] = {}
     hashes: dict[str, str] = {}
+    files: dict[str, str] = {}
     problems: list[str] = []
     for table in TABLES:
         found = [folder / f"{table}{ext}" for ext in (".csv", ".parquet") if (folder / f"{table}{ext}").is_file()]
@@ -103,6 +104,7 @@ def load_instance(folder: str | Path, allow_personal_columns: bool = False, max_
             problems.append(f"{folder}: both {table}.csv and {table}.parquet exist; keep one so that it is clear which is read")
             continue
         path = found[0]
+        files[table] = path.name
         try:
             raw[table], hashes[path.name] = _read(path, max_file_mb * MB)
         except InputError as err:
@@ -118,19 +120,21 @@ def load_instance(folder: str | Path, allow_personal_columns: bool = False, max_
     if problems:
         raise InputError(problems)
     log.info("read %s households from %s", f"{len(raw['households']):,}", folder)
-    return build_instance(raw, source=str(folder), hashes=hashes)
+    return build_instance(raw, source=str(folder), hashes=hashes, files=files)
 
 
-def build_instance(raw: dict[str, pd.DataFrame], source: str = "", hashes: dict[str, str] | None = None) -> Instance:
-    """Type-check, cross-check and index raw tables (all strings or already typed)."""
+def build_instance(raw: dict[str, pd.DataFrame], source: str = "", hashes: dict[str, str] | None = None, files: dict[str, str] | None = None) -> Instance:
+    """Type-check, cross-check and index raw tables (all strings or already typed); ``files`` names the file each
+    table was read from, for the messages (``<table>.csv`` by default)."""
     problems: list[str] = []
     tables: dict[str, pd.DataFrame] = {}
+    names = {table: f"{table}.csv" for table in TABLES} | (files or {})
     for table, columns in TABLES.items():
-        df, errs = _coerce(raw[table], columns, f"{table}.csv")
+        df, errs = _coerce(raw[table], columns, names[table])
         tables[table] = df
         problems += errs
         if table in NONEMPTY_TABLES and len(df) == 0:
-            problems.append(f"{table}.csv: no rows (at least one is needed)")
+            problems.append(f"{names[table]}: no rows (at least one is needed)")
     if problems:
         raise InputError(problems)
 
@@ -138,8 +142,8 @@ def build_instance(raw: dict[str, pd.DataFrame], source: str = "", hashes: dict[
     problems += errs
     if problems:
         raise InputError(problems)
-    problems += _check_references(tables, tree)
-    rules, errs = _parse_eligibility(tables["measures"])
+    problems += _check_references(tables, tree, names)
+    rules, errs = _parse_eligibility(tables["measures"], names["measures"])
     problems += errs
     if problems:
         raise InputError(problems)
@@ -261,13 +265,11 @@ def _coerce(df: pd.DataFrame, columns: list[Column], source: str) -> tuple[pd.Da
             if col.required:
                 problems.append(f"{source}: missing required column '{col.name}'")
                 continue
-            values = pd.Series([col.default] * len(df), dtype=object)
-            raw = values.astype(str)
+            series, bad = _convert(pd.Series([col.default] * len(df), dtype=object).astype(str), col)
         else:
-            raw = df[col.name].astype(str).str.strip()
-        series, bad = _convert(raw, col)
+            series, bad = _convert(df[col.name], col)
         for i, why in bad[:MAX_LISTED]:
-            problems.append(f"{source} line {i + 2} ({key}={keys.iat[i]}), column {col.name}: {why}")
+            problems.append(f"{_row(source, i)} ({key}={keys.iat[i]}), column {col.name}: {why}")
         if len(bad) > MAX_LISTED:
             problems.append(f"{source}: column {col.name}: {len(bad) - MAX_LISTED} more rows with the same kind of problem")
         out[col.name] = series
@@ -275,40 +277,30 @@ def _coerce(df: pd.DataFrame, columns: list[Column], source: str) -> tuple[pd.Da
         dup = out[key].duplicated(keep="first").to_numpy()
         for i in np.flatnonzero(dup)[:MAX_LISTED]:
             first = int(np.flatnonzero(out[key].to_numpy() == out[key].iat[i])[0])
-            problems.append(f"{source} line {i + 2}, column {key}: duplicate id '{out[key].iat[i]}' (first on line {first + 2})")
+            problems.append(f"{_row(source, i)}, column {key}: duplicate id '{out[key].iat[i]}' (first on {_row(source, first).removeprefix(source + ' ')})")
     return pd.DataFrame(out), problems
 
 
-def _convert(raw: pd.Series, col: Column) -> tuple[pd.Series, list[tuple[int, str]]]:
-    bad: list[tuple[int, str]] = []
+def _convert(column: pd.Series, col: Column) -> tuple[pd.Series, list[tuple[int, str]]]:
+    """A column as the contract's kind, and the rows that are not (row, why). Typed columns (Parquet, the
+    database) are checked as they are; text is parsed."""
+    typed_number = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+    if col.kind in ("int", "float") and typed_number:
+        num = column.astype(float)
+        return _numbers(num, num.isna().to_numpy(), np.zeros(len(num), dtype=bool), column, col)
+    if col.kind == "bool" and not column.isna().any():
+        if pd.api.types.is_bool_dtype(column) or (pd.api.types.is_integer_dtype(column) and column.isin([0, 1]).all()):
+            return column.astype(bool), []
+    raw = column.astype(str).str.strip()
     empty = (raw == "") | raw.str.lower().isin(["nan", "none", "null"])
+    bad: list[tuple[int, str]] = []
     if col.kind in ("id", "ref"):
         if col.kind == "id":
             bad += [(int(i), "missing id") for i in np.flatnonzero(empty)]
         return raw.where(~empty, ""), bad
     if col.kind in ("int", "float"):
         num = pd.to_numeric(raw.where(~empty, None), errors="coerce")
-        missing = empty & col.required & (col.default is None or col.required)
-        for i in np.flatnonzero(missing):
-            bad.append((int(i), "missing value"))
-        notnum = (~empty) & num.isna()
-        bad += [(int(i), f"not a number: '{raw.iat[i]}'") for i in np.flatnonzero(notnum)]
-        num = num.fillna(col.default if col.default is not None else 0.0)
-        inf = ~np.isfinite(num.to_numpy(dtype=float))
-        bad += [(int(i), f"not a finite number: '{raw.iat[i]}'") for i in np.flatnonzero(inf)]
-        if col.kind == "int":
-            frac = np.isfinite(num.to_numpy(dtype=float)) & (num % 1 != 0)
-            bad += [(int(i), f"not a whole number: '{raw.iat[i]}'") for i in np.flatnonzero(frac)]
-        if col.minimum is not None:
-            low = num < col.minimum
-            bad += [(int(i), f"{_neg(col, raw.iat[i])} (must be >= {col.minimum:g})") for i in np.flatnonzero(low)]
-        if col.maximum is not None:
-            high = num > col.maximum
-            bad += [(int(i), f"value {raw.iat[i]} is too large (must be <= {col.maximum:g})") for i in np.flatnonzero(high)]
-        bad.sort()
-        if col.kind == "int":
-            return num.where(np.isfinite(num), 0).astype(np.int64), bad
-        return num.astype(float), bad
+        return _numbers(num, empty.to_numpy(), ((~empty) & num.isna()).to_numpy(), raw, col)
     if col.kind == "bool":
         low = raw.str.lower()
         truthy = low.isin(["1", "true", "yes", "y", "t", "1.0"])
@@ -324,35 +316,63 @@ def _convert(raw: pd.Series, col: Column) -> tuple[pd.Series, list[tuple[int, st
         return val, bad
     if col.kind == "list":
         val = raw.where(~empty, "")
+        items = val.str.split(LIST_SEP).explode().str.strip()
+        items = items[items != ""]
+        if col.required:
+            bad += [(int(i), "empty list") for i in np.flatnonzero(~val.index.isin(items.index))]
         if col.enum is not None:
             choices = {str(e.value) for e in col.enum}
             if col.enum is Category:
                 choices.add(ANY_CATEGORY)
-            for row, text in enumerate(val.to_numpy()):
-                items = [t.strip() for t in text.split(LIST_SEP) if t.strip()]
-                if col.required and not items:
-                    bad.append((row, "empty list"))
-                unknown = [t for t in items if t not in choices]
-                if unknown:
-                    bad.append((row, f"unknown value(s) {', '.join(map(repr, unknown))} (allowed: {', '.join(sorted(choices))})"))
+            unknown = items[~items.isin(choices)]
+            for row, names in unknown.groupby(level=0):
+                bad.append((int(row), f"unknown value(s) {', '.join(map(repr, names))} (allowed: {', '.join(sorted(choices))})"))
+        bad.sort()
         return val, bad
     return raw.where(~empty, str(col.default or "")), bad
+
+
+def _numbers(num: pd.Series, empty: np.ndarray, notnum: np.ndarray, text: pd.Series, col: Column) -> tuple[pd.Series, list[tuple[int, str]]]:
+    """A numeric column checked against the contract (missing, finite, whole, range); ``text`` shows a bad row."""
+    bad: list[tuple[int, str]] = []
+    if col.required:
+        bad += [(int(i), "missing value") for i in np.flatnonzero(empty)]
+    bad += [(int(i), f"not a number: '{text.iat[i]}'") for i in np.flatnonzero(notnum)]
+    num = num.fillna(col.default if col.default is not None else 0.0)
+    values = num.to_numpy(dtype=float)
+    finite = np.isfinite(values)
+    bad += [(int(i), f"not a finite number: '{text.iat[i]}'") for i in np.flatnonzero(~finite)]
+    if col.kind == "int":
+        bad += [(int(i), f"not a whole number: '{text.iat[i]}'") for i in np.flatnonzero(finite & (values % 1 != 0))]
+    if col.minimum is not None:
+        bad += [(int(i), f"{_neg(col, text.iat[i])} (must be >= {col.minimum:g})") for i in np.flatnonzero(values < col.minimum)]
+    if col.maximum is not None:
+        bad += [(int(i), f"value {text.iat[i]} is too large (must be <= {col.maximum:g})") for i in np.flatnonzero(values > col.maximum)]
+    bad.sort()
+    if col.kind == "int":
+        return num.where(np.isfinite(num), 0).astype(np.int64), bad
+    return num.astype(float), bad
+
+
+def _row(file: str, i: int) -> str:
+    """Where row ``i`` of a table is: its line in a CSV file (after the header), its row number otherwise."""
+    return f"{file} line {i + 2}" if file.endswith(".csv") else f"{file} row {i + 1}"
 
 
 def _neg(col: Column, text: str) -> str:
     return f"negative value {text}" if col.minimum == 0 else f"value {text} is too small"
 
 
-def _check_references(t: dict[str, pd.DataFrame], tree: RegionTree) -> list[str]:
-    """Cross-table checks: every reference names a row of the right kind."""
+def _check_references(t: dict[str, pd.DataFrame], tree: RegionTree, names: dict[str, str]) -> list[str]:
+    """Cross-table checks: every reference names a row of the right kind (``names``: each table's file)."""
     problems: list[str] = []
 
     def report(table: str, key: str, mask: np.ndarray, column: str, why: str) -> None:
         df = t[table]
         for i in np.flatnonzero(mask)[:MAX_LISTED]:
-            problems.append(f"{table}.csv line {i + 2} ({key}={df[key].iat[i]}), column {column}: {why.format(v=df[column].iat[i])}")
+            problems.append(f"{_row(names[table], i)} ({key}={df[key].iat[i]}), column {column}: {why.format(v=df[column].iat[i])}")
         if mask.sum() > MAX_LISTED:
-            problems.append(f"{table}.csv: column {column}: {int(mask.sum()) - MAX_LISTED} more rows with the same problem")
+            problems.append(f"{names[table]}: column {column}: {int(mask.sum()) - MAX_LISTED} more rows with the same problem")
 
     level = tree.level
     for table, key, col in (("households", "household_id", "village_id"), ("projects", "project_id", "village_id")):
@@ -368,13 +388,13 @@ def _check_references(t: dict[str, pd.DataFrame], tree: RegionTree) -> list[str]
         unknown = [r for r in _split(text) if r not in ids]
         if unknown:
             fid = t["funds"]["fund_id"].iat[i]
-            problems.append(f"funds.csv line {i + 2} (fund_id={fid}), column targets: unknown region(s) {', '.join(map(repr, unknown))}")
+            problems.append(f"{_row(names['funds'], i)} (fund_id={fid}), column targets: unknown region(s) {', '.join(map(repr, unknown))}")
     measure_set = set(known_measures)
     for i, text in enumerate(t["measures"]["combines_with"].to_numpy()):
         unknown = [m for m in _split(text) if m not in measure_set]
         if unknown:
-            names = ", ".join(map(repr, unknown))
-            problems.append(f"measures.csv line {i + 2} (measure_id={known_measures[i]}), column combines_with: unknown measure(s) {names}")
+            listed = ", ".join(map(repr, unknown))
+            problems.append(f"{_row(names['measures'], i)} (measure_id={known_measures[i]}), column combines_with: unknown measure(s) {listed}")
     rural = t["regions"]["rural_households"].to_numpy()
     hh_per_village = np.bincount(np.maximum(tree.pos(t["households"]["village_id"]), 0), minlength=len(tree.ids))
     short = (level == Level.VILLAGE) & (rural > 0) & (rural < hh_per_village)
@@ -386,13 +406,13 @@ def _split(text: str) -> list[str]:
     return [s.strip() for s in str(text).split(LIST_SEP) if s.strip()]
 
 
-def _parse_eligibility(measures: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+def _parse_eligibility(measures: pd.DataFrame, file: str = "measures.csv") -> tuple[pd.DataFrame, list[str]]:
     """Turn each measure's declarative rule string into (column, op, value) rows."""
     rows: list[tuple[str, str, str, object]] = []
     problems: list[str] = []
     causes = {c.value for c in Cause}
     for i, (mid, text) in enumerate(zip(measures["measure_id"], measures["eligibility"])):
-        where = f"measures.csv line {i + 2} (measure_id={mid}), column eligibility"
+        where = f"{_row(file, i)} (measure_id={mid}), column eligibility"
         for item in _split(text):
             key, sep, value = item.partition(":")
             key, value = key.strip(), value.strip()

@@ -142,7 +142,8 @@ def load_partitioned(
     if problems:
         raise InputError(problems)
     label = str(folder) if wanted is None else f"{folder} (counties {', '.join(wanted[:5])}{', ...' if len(wanted) > 5 else ''})"
-    return build_instance(raw, source=label, hashes=hashes)
+    names = {table: f"{table}.parquet" for table in WHOLE_TABLES} | {table: f"{table}/ (its files in order)" for table in SPLIT_TABLES}
+    return build_instance(raw, source=label, hashes=hashes, files=names)
 
 
 def _read_split(base: Path, counties: list[str] | None, places: list[str] | None) -> tuple[pd.DataFrame, list[Path]]:

@@ -150,9 +150,10 @@ class _Checker:
         self.fail("plan combines measures that are not complementary", hh_out.loc[labels.isin(bad_labels), "household_id"])
 
     def _covers(self, long: pd.DataFrame, n: int) -> dict[str, np.ndarray]:
+        covers = self.inst.measures.set_index("measure_id")["covers"].astype(str).str.split(LIST_SEP)  # per measure, not per row
         out = {}
         for g in ("living", "education", "medical", "housing"):
-            has = long["covers"].astype(str).str.split(LIST_SEP).apply(lambda items, g=g: g in items).to_numpy(dtype=bool)
+            has = covers.apply(lambda items, g=g: g in items).reindex(long["measure"]).to_numpy(dtype=bool)
             out[g] = np.bincount(long["row"].to_numpy()[has], minlength=n) > 0
         return out
 

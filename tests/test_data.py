@@ -34,6 +34,29 @@ def test_parquet_is_accepted(tmp_path: Path) -> None:
     assert load_instance(folder).n_households == 5
 
 
+def test_typed_parquet_columns_are_checked_like_text(tmp_path: Path) -> None:
+    """Numbers read typed from Parquet skip the text parsing but not the contract: a missing value, a fraction in
+    a whole-number column and a value out of range are named by file, line and column, as in a CSV."""
+    folder = tmp_path / "pq"
+    folder.mkdir()
+    tables = tiny_tables()
+    hh = tables["households"]
+    hh["size"] = hh["size"].astype(float)
+    hh.loc[1, "size"] = 2.5
+    hh["income_per_capita"] = hh["income_per_capita"].astype(float)
+    hh.loc[2, "income_per_capita"] = float("nan")
+    hh["labour"] = hh["labour"].astype(int)
+    hh.loc[3, "labour"] = -1
+    for name, df in tables.items():
+        df.to_parquet(folder / f"{name}.parquet", index=False)
+    with pytest.raises(InputError) as err:
+        load_instance(folder)
+    text = str(err.value)
+    assert "households.parquet row 2 (household_id=H2)" in text and "column size: not a whole number: '2.5'" in text
+    assert "households.parquet row 3" in text and "column income_per_capita: missing value" in text
+    assert "households.parquet row 4" in text and "column labour: negative value -1 (must be >= 0)" in text
+
+
 @pytest.mark.parametrize(
     ("column", "value"),
     [("head_name", "Zhang San"), ("phone", "13812345678"), ("id_card", "11010519491231002X"), ("note", "110105194912310021")],

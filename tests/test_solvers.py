@@ -201,3 +201,18 @@ def test_cbc_finds_improvements_smaller_than_its_default_cutoff_increment() -> N
     a, b = (results[k].manifest for k in ("highs", "pulp"))
     assert b["objective"] == pytest.approx(a["objective"], rel=1e-9, abs=1e-12)
     assert a["objective"] <= b["bound"] + 1e-12
+
+
+def test_highs_stays_silent_on_tiny_coefficients(capfd: pytest.CaptureFixture[str]) -> None:
+    """HiGHS warns on stdout about matrix values below its tolerance when the model is passed (the decomposition's
+    cuts carry such shadow prices); a quiet solve must print nothing, before and during the solve."""
+    import scipy.sparse as sp
+
+    from optimizer.model import LinearModel
+
+    A = sp.csr_matrix(np.array([[1.0, 1e-18], [1.0, 2.0]]))
+    model = LinearModel(sense="max", c=np.ones(2), A=A, row_lo=np.full(2, -np.inf), row_hi=np.array([1.0, 3.0]),
+                        col_lo=np.zeros(2), col_hi=np.full(2, np.inf), integer=np.zeros(2, dtype=bool))  # fmt: skip
+    out = get_backend("highs").solve(model, SolveOptions(time_limit=10))
+    assert out.status == Status.OPTIMAL and out.objective == pytest.approx(2.0)
+    assert capfd.readouterr().out == ""
