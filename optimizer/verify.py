@@ -153,7 +153,7 @@ class _Checker:
         covers = self.inst.measures.set_index("measure_id")["covers"].astype(str).str.split(LIST_SEP)  # per measure, not per row
         out = {}
         for g in ("living", "education", "medical", "housing"):
-            has = covers.apply(lambda items, g=g: g in items).reindex(long["measure"]).to_numpy(dtype=bool)
+            has = covers.apply(lambda items, g=g: g in items).reindex(long["measure"], fill_value=False).to_numpy(dtype=bool)
             out[g] = np.bincount(long["row"].to_numpy()[has], minlength=n) > 0
         return out
 
