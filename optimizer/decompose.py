@@ -615,10 +615,11 @@ def _local_cluster(workers: int, trim: bool = False) -> Any:
     from dask.distributed import LocalCluster
 
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
-    # a nanny also writes its variables into this process's environment, which later workers inherit
-    saved = None if trim else os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    saved = None
     if not trim:
         environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+        # a nanny also writes its variables into this process's environment, which later workers inherit
+        saved = os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     try:
         with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):  # read when each nanny is made
             return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR)

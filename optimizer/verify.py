@@ -120,7 +120,7 @@ class _Checker:
         self.fail("unknown measure in a plan", long.loc[~long["measure"].isin(m.index), "measure"].unique())
         if self.violations:
             return long
-        for col in ("batch", "category", "cost_fixed", "cost_per_person", "income_uplift", "income_kind", "covers"):
+        for col in ("batch", "category", "cost_fixed", "cost_per_person", "income_uplift", "income_kind"):
             long[col] = m[col].reindex(long["measure"]).to_numpy()
         long["size"] = hh["size"].to_numpy()[long["row"].to_numpy()]
         long["cost"] = long["cost_fixed"] + long["cost_per_person"] * long["size"]
