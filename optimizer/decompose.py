@@ -271,22 +271,31 @@ def county_priced(county: str, source: Any, scenario: Scenario, fund_ids: list[s
 
 def county_final(county: str, source: Any, scenario: Scenario, fund_ids: list[str], money: np.ndarray, helpers: bool) -> dict[str, Any]:
     """The county's allocation with its final money (relax-and-fix), as result tables checked by the verifier
-    against the county's inputs with that money; only ``emergency`` and ``used`` when it needed emergency money."""
+    against the county's inputs with that money; only ``emergency`` and ``used`` when it needed emergency money
+    (and ``seconds``, the task's time on its worker, with ``full_mip`` when the MIP ran on the whole county)."""
+    t0 = time.perf_counter()
+    block = _county(county, source, scenario, fund_ids)
+    _CACHE.pop(county, None)  # the county's last task (a repair rebuilds it): its model and kept LP go with it
+    if block.my is not None:
+        out = _county_final_years(county, block, scenario, fund_ids, money)
+    else:
+        out = _county_final_year(county, block, scenario, fund_ids, money, helpers)
+    return {**out, "seconds": time.perf_counter() - t0}
+
+
+def _county_final_year(county: str, block: _County, scenario: Scenario, fund_ids: list[str], money: np.ndarray, helpers: bool) -> dict[str, Any]:
+    """:func:`county_final` of a one-year county."""
     from .result import build_result
     from .solve import Solution, optimize
     from .verify import verify
 
-    block = _county(county, source, scenario, fund_ids)
-    _CACHE.pop(county, None)  # the county's last task (a repair rebuilds it): its model and kept LP go with it
-    if block.my is not None:
-        return _county_final_years(county, block, scenario, fund_ids, money)
     model = _with_money(block, fund_ids, money)
     sol = optimize(model, block.index, block.instance, scenario, lambda _msg: None, warm=True, backend=block.backend)  # from the last round's LP
     x = sol.x
     used = _used(block, model, x, fund_ids)
     emergency = float(x[block.emergency_cols].sum() * MONEY_UNIT)
     if emergency > EMERGENCY_TOL:
-        return {"emergency": emergency, "used": used}
+        return {"emergency": emergency, "used": used, "full_mip": sol.used_full_mip}
     n_fund = model.row_blocks["fund"].stop - model.row_blocks["fund"].start
     n_cell = model.row_blocks["balance"].stop - model.row_blocks["balance"].start
     duals = {"fund": np.full(n_fund, np.nan), "balance": np.full(n_cell, np.nan)}
@@ -310,7 +319,7 @@ def county_final(county: str, source: Any, scenario: Scenario, fund_ids: list[st
     tables["households"] = tables["households"].drop(columns=["helper_id", "need", "match_score"], errors="ignore")
     tables["regions"] = tables["regions"].drop(columns=["first_secretary_id"], errors="ignore")
     tables["flows"] = tables["flows"][tables["flows"]["fund_id"] != EMERGENCY]
-    return {"emergency": 0.0, "used": used, "tables": tables, "size": size, "assignment": assignment, "objective": objective,
+    return {"emergency": 0.0, "used": used, "tables": tables, "size": size, "assignment": assignment, "objective": objective, "full_mip": sol.used_full_mip,
             "plans": len(block.plans.table), "columns": model.shape[1], "rows": model.shape[0], "nonzeros": model.A.nnz}  # fmt: skip
 
 
@@ -338,14 +347,16 @@ def _county_final_years(county: str, block: _County, scenario: Scenario, fund_id
         sol = optimize_multiyear(model, my, block.instance, quick, lambda _msg: None, backend=block.backend, warm=True, shut=block.emergency_cols)
     except NoSolutionError:  # no whole-plan rounding within the time without emergency money
         sol = None
-    if sol is None or float(sol.x[block.emergency_cols].sum() * MONEY_UNIT) > EMERGENCY_TOL:
-        # the quick rounding could not pay the floors from this money: the general relax-and-fix and MIP, in full time
+    fallback = sol is None or float(sol.x[block.emergency_cols].sum() * MONEY_UNIT) > EMERGENCY_TOL
+    if fallback:  # the quick rounding could not pay the floors from this money: the general relax-and-fix and MIP, in full time
         sol = optimize_multiyear(model, my, block.instance, scenario, lambda _msg: None)
+    assert sol is not None
+    full_mip = fallback or sol.used_full_mip
     x = sol.x
     used = _used(block, model, x, fund_ids)
     emergency = float(x[block.emergency_cols].sum() * MONEY_UNIT)
     if emergency > EMERGENCY_TOL:
-        return {"emergency": emergency, "used": used}
+        return {"emergency": emergency, "used": used, "full_mip": full_mip}
     x = x.copy()
     x[block.emergency_cols] = 0.0  # at most EMERGENCY_TOL yuan; its penalty is not value
     objective = float(model.c @ x)
@@ -360,7 +371,7 @@ def _county_final_years(county: str, block: _County, scenario: Scenario, fund_id
         raise VerificationError([f"county {county}: {b}" for b in bad])
     tables = {k: result.tables[k] for k in ("households", "projects", "flows", "counties")}
     tables["flows"] = tables["flows"][tables["flows"]["fund_id"] != EMERGENCY]
-    return {"emergency": 0.0, "used": used, "tables": tables, "objective": objective, "lp_bound": sol.lp_bound,
+    return {"emergency": 0.0, "used": used, "tables": tables, "objective": objective, "lp_bound": sol.lp_bound, "full_mip": full_mip,
             "plans": len(block.plans.table), "columns": model.shape[1], "rows": model.shape[0], "nonzeros": model.A.nnz,
             "options": len(my.options)}  # fmt: skip
 
@@ -593,7 +604,9 @@ def _decompose(
 
         alloc, bound, history = master_allocate(blocks, scenario, run, tol=tol, max_rounds=max_rounds, say=say)
         say(f"solving {len(blocks.counties)} county MIPs with their allocations (each verified on its worker)")
+        t = time.perf_counter()
         finals = run("final", alloc)
+        say(_final_summary(blocks.counties, finals, time.perf_counter() - t))
         finals = _repair(blocks, scenario, finals, lambda c, money: submit(c, "final", money).result(), say)
     finally:
         with contextlib.suppress(Exception):  # never hide why the run stopped
@@ -602,6 +615,14 @@ def _decompose(
         if cluster is not None:
             cluster.close()
     return _Run(blocks, finals, bound, history, regions, funds, tree, hashes)
+
+
+def _final_summary(counties: list[str], finals: list[dict[str, Any]], wall: float) -> str:
+    """How the county MIPs' time was spent: in all, on the slowest counties (a long tail leaves workers idle)."""
+    seconds = np.array([f["seconds"] for f in finals])
+    slow = np.argsort(-seconds, kind="stable")[:3]
+    named = ", ".join(f"{counties[i]} {seconds[i]:.1f} s" + (" (MIP on the whole county)" if finals[i]["full_mip"] else "") for i in slow)
+    return f"county MIPs: {seconds.sum():,.1f} s of work in {wall:,.1f} s; slowest {named}"
 
 
 def _local_cluster(workers: int, trim: bool = False) -> Any:

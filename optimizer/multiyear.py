@@ -644,8 +644,9 @@ def optimize_multiyear(
     shut: np.ndarray | None = None,
 ) -> Solution:
     """LP bound, then a MIP over only the households with a fractional option (all their plan-year options free,
-    every other household kept at its LP choice, all money flows and carry-over free); if that misses the gap,
-    the general :func:`optimizer.solve.optimize` (village/township/county relax-and-fix, then the full MIP).
+    every other household kept at its LP choice), first with the money flowing into villages without such a
+    household kept at the LP's (a smaller MIP), and if that misses the gap with all flows free (the better of the
+    two is kept); if that misses the gap too, the general :func:`optimizer.solve.optimize` (village/township/county relax-and-fix, then the full MIP).
     With ``warm``, the LP starts from the one ``backend`` kept. ``shut`` (a county of the decomposition): columns
     the MIP holds at zero where the LP left them at zero (its emergency money: a rounding that buys feasibility
     with it keeps the MIP's heuristics busy for long), and the MIP's solution is returned whatever its gap (the
@@ -685,9 +686,28 @@ def optimize_multiyear(
         hi[unused] = 0.0
     t1 = time.perf_counter()
     sub_gap = opts.gap if county else opts.gap / 2
-    fixed = backend.solve(model.with_bounds(lo, hi), SolveOptions(**{**base.__dict__, "gap": sub_gap, "time_limit": max(opts.time_limit - lp_seconds, 1.0)}))
+    # first with the money flowing into other villages kept at the LP's (a small MIP), then with all flows free
+    touched = np.unique(instance.tree.ancestors[my.index.col_village[frac[: len(my.index.col_village)]], Level.VILLAGE])
+    fb = model.col_blocks["f"]
+    outside = np.zeros(model.shape[1], dtype=bool)
+    outside[fb] = ~np.isin(instance.tree.ancestors[my.index.flows["village"].to_numpy(), Level.VILLAGE], touched)
+    usable = []
+    for keep_flows in (True, False):
+        lo_k, hi_k = lo.copy(), hi.copy()
+        if keep_flows:
+            lo_k[outside] = hi_k[outside] = np.maximum(lp.x[outside], 0.0)
+        left = max(opts.time_limit - lp_seconds - (time.perf_counter() - t1), 1.0)
+        out = backend.solve(model.with_bounds(lo_k, hi_k), SolveOptions(**{**base.__dict__, "gap": sub_gap, "time_limit": left}))
+        what = "flows into other villages kept" if keep_flows else "all flows free"
+        seconds = time.perf_counter() - t1
+        say(f"multi-year fix-and-solve over {len(frac_hh):,} households with fractional options, {what}: {out.status.value} in {seconds:.1f} s")
+        if out.status.has_solution and (shut is None or float(out.x[shut].sum()) <= 1e-9):
+            usable.append(out)
+            if _gap(model.sense, out.objective, lp.objective) <= sub_gap:
+                break
+    sign = 1.0 if model.sense == "max" else -1.0
+    fixed = max(usable, key=lambda o: sign * o.objective) if usable else out
     mip_seconds = time.perf_counter() - t1
-    say(f"multi-year fix-and-solve over {len(frac_hh):,} households with fractional options: {fixed.status.value} in {mip_seconds:.1f} s")
     if fixed.status.has_solution and fixed.x is not None:
         x = _clean(fixed.x, integer)
         obj = float(model.c @ x)

@@ -65,6 +65,10 @@ def test_lean_workers_keep_bases_only_and_agree_within_the_gap(instance) -> None
     dec = solve(lean, instance, method="decomposed", workers=2, progress=said.append)
     verify(dec)
     assert any("keep each county's LP basis" in m for m in said)
+    # the county MIPs' time is reported, slowest counties by name
+    summary = [m for m in said if m.startswith("county MIPs:") and "of work in" in m]
+    counties = instance.regions.loc[instance.regions["level"] == 3, "region_id"]
+    assert len(summary) == 1 and any(c in summary[0] for c in counties)
     full = solve(Scenario(name="dec", data="unused"), instance, method="decomposed", workers=2)
     gap = lean.solver.gap
     assert dec.manifest["gap"] <= gap + 1e-9

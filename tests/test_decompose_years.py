@@ -86,7 +86,10 @@ def test_the_master_carries_upper_money_into_later_years(small: Instance) -> Non
     dec_none = solve_multiyear(none, small, method="decomposed", workers=2)
     assert verify_multiyear(dec_none, small, none) == []
     assert dec_none.tables["flows"]["year"].eq(2018).all()
-    assert dec_none.manifest["objective"] < dec.manifest["objective"]
+    # the LP with carry-over relaxes the one without: the counties' best LP value without it stays below the bound
+    # with it, and the rounded allocations differ by no more than the rounding (each county within the gap)
+    assert dec_none.manifest["decomposition"]["history"][-1]["best"] < dec.manifest["bound"]
+    assert dec_none.manifest["objective"] <= dec.manifest["objective"] * (1 + none.solver.gap)
 
 
 def test_unused_money_respects_the_carry_rule() -> None:
