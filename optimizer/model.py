@@ -33,7 +33,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .contract import ANY_CATEGORY, LIST_SEP, HelperKind, Level
-from .data import Instance
+from .data import Instance, isin
 from .helpers import ClassNetwork, class_network, household_needs
 from .plans import CATEGORIES, Plans
 from .regions import RegionTree
@@ -414,7 +414,7 @@ def add_churn_cap(model: LinearModel, instance: Instance, plans: Plans, cap: Chu
     change plan. A previous plan that is no longer offered (eligibility or prices changed) is a forced change and
     counts against the cap; when forced changes exceed it, all other households keep their plan."""
     hh_ids = instance.households["household_id"].to_numpy()
-    prev = cap.previous[cap.previous["household_id"].isin(hh_ids)]
+    prev = cap.previous[isin(cap.previous["household_id"], hh_ids)]
     rows = pd.DataFrame({"household_id": hh_ids[plans.table["hh"].to_numpy()], "plan": plan_keys(plans, instance.projects["project_id"].to_numpy())})
     rows["col"] = np.arange(len(rows)) + model.col_blocks["x"].start
     kept = rows.merge(prev[["household_id", "plan"]], on=["household_id", "plan"], how="inner")

@@ -51,7 +51,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .contract import LEVEL_NAMES, Category, Level
-from .data import Instance
+from .data import Instance, isin
 from .edits import apply_data_edits
 from .errors import InfeasibleError, InputError
 from .model import INF, MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, county_table
@@ -786,10 +786,10 @@ def fix_kept(my: MultiYear, instance: Instance, kept: Kept) -> tuple[LinearModel
     )
     keys["col"] = np.arange(len(opt))
     keys["monitored"] = opt["monitored"].to_numpy(dtype=bool)
-    starts = kept.starts[kept.starts["household_id"].isin(set(hh_ids))]
+    starts = kept.starts[isin(kept.starts["household_id"], hh_ids)]
     starts = starts.assign(monitored=_truthy(starts["monitored"]) if "monitored" in starts.columns else False)
     kept_cols = keys.merge(starts, on=["household_id", "plan", "year", "monitored"])
-    missing = starts[~starts["household_id"].isin(set(kept_cols["household_id"]))]
+    missing = starts[~isin(starts["household_id"], kept_cols["household_id"])]
     if len(missing):
         raise InputError(
             [f"household {h}: the kept plan {p} started in {y}{' with monitoring' if m else ''} is not among its options (its registry row, "
@@ -827,7 +827,7 @@ def add_churn_row(model: LinearModel, my: MultiYear, instance: Instance, cap: Ch
     keeping it. An old option that no longer exists or is forbidden (bound 0) is a forced change and counts
     against the cap; when forced changes exceed it, every other household keeps its option."""
     hh_ids = instance.households["household_id"].to_numpy()
-    prev = cap.previous[cap.previous["household_id"].isin(set(hh_ids))].drop_duplicates("household_id")
+    prev = cap.previous[isin(cap.previous["household_id"], hh_ids)].drop_duplicates("household_id")
     opt = my.options
     empty = opt["empty"].to_numpy()
     cols = model.col_blocks["x"].start + np.arange(len(opt))

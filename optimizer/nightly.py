@@ -31,7 +31,7 @@ from sqlalchemy import Engine, select, update
 
 from . import storage
 from .contract import Level
-from .data import Instance
+from .data import Instance, isin
 from .edits import apply_data_edits
 from .errors import InfeasibleError, InputError, NotPublishedError, OptimizerError, VerificationError
 from .model import ChurnCap
@@ -126,7 +126,7 @@ def _run(
 ) -> NightlyOutcome:
     published = _published_plans(engine, reg.current_version)
     open_ids = instance.households["household_id"]
-    previous = published.loc[~published["committed"] & published["household_id"].isin(open_ids), ["household_id", "plan"]].reset_index(drop=True)
+    previous = published.loc[~published["committed"] & isin(published["household_id"], open_ids), ["household_id", "plan"]].reset_index(drop=True)
     cap = ChurnCap(previous, math.floor(scenario.nightly.max_churn * len(previous)))
     say(
         f"{instance.n_households:,} open households ({len(opened.committed):,} committed, {opened.exited:,} exited); "
@@ -325,14 +325,14 @@ def _run_multiyear(engine: Engine, run_id: int, mi: MultiYearInputs, scenario: S
         raise VerificationError(bad)
     tables = _multiyear_version_tables(result, mi)
     hh = tables["households"]
-    planned = mi.published[mi.published["household_id"].isin(hh["household_id"])]
+    planned = mi.published[isin(mi.published["household_id"], hh["household_id"])]
     both = hh.merge(planned[["household_id", "plan", "year"]], on="household_id", suffixes=("", "_prev"))
     changed = int(((both["plan"] != both["plan_prev"]) | (both["year"] != both["year_prev"])).sum())
     counts = {
-        "households_added": int((~hh["household_id"].isin(mi.published["household_id"])).sum()),
+        "households_added": int((~isin(hh["household_id"], mi.published["household_id"])).sum()),
         "households_changed": changed,
         "households_unchanged": int(len(both) - changed),
-        "households_removed": int((~mi.published["household_id"].isin(hh["household_id"])).sum()),
+        "households_removed": int((~isin(mi.published["household_id"], hh["household_id"])).sum()),
     }
     man = result.manifest
     manifest = {
@@ -354,7 +354,7 @@ def multiyear_previous(mi: MultiYearInputs) -> pd.DataFrame:
     """The households the churn cap counts on a multi-year night: planned in the current version, still open
     (in the re-plan), neither committed nor with a kept start; their published plan and start year (0: never)."""
     pub = mi.published
-    keep = ~pub["committed"] & pub["household_id"].isin(mi.instance.households["household_id"]) & ~pub["household_id"].isin(mi.kept.starts["household_id"])
+    keep = ~pub["committed"] & isin(pub["household_id"], mi.instance.households["household_id"]) & ~isin(pub["household_id"], mi.kept.starts["household_id"])
     return pub.loc[keep, ["household_id", "plan", "year"]].astype({"year": np.int64}).reset_index(drop=True)
 
 
@@ -371,7 +371,7 @@ def kept_violations(result: MultiYearResult, kept: Kept) -> list[str]:
     year or monitoring choice, a kept build in another year, or a start or build before ``kept.from_year`` that was not kept."""
     bad: list[str] = []
     hh = result.tables["households"].set_index("household_id")
-    starts = kept.starts[kept.starts["household_id"].isin(hh.index)]
+    starts = kept.starts[isin(kept.starts["household_id"], hh.index)]
     year = hh["year"].reindex(starts["household_id"]).to_numpy(dtype=np.int64)
     empty = (hh["measures"].reindex(starts["household_id"]) == "none").to_numpy()
     same = (hh["plan"].reindex(starts["household_id"]).to_numpy() == starts["plan"].to_numpy()) & ((year == starts["year"].to_numpy()) | empty)
@@ -399,7 +399,7 @@ def _multiyear_version_tables(result: MultiYearResult, mi: MultiYearInputs) -> d
         helper_id="",
         year=hh["year"].astype(int),
         effect_year=hh["effect_year"].astype(int),
-        committed=hh["household_id"].isin(mi.committed_households),
+        committed=isin(hh["household_id"], mi.committed_households),
     )[[*storage.PLAN_COLUMNS, "committed"]]
     pr = result.tables["projects"]
     built_year = pd.to_numeric(pr["built_year"].replace("", 0)).astype(int)
@@ -469,10 +469,10 @@ def _churn_counts(previous: pd.DataFrame, published: pd.DataFrame, result: Resul
     both = now.merge(previous, on="household_id", how="inner", suffixes=("", "_prev"))
     changed = int((both["plan"] != both["plan_prev"]).sum())
     return {
-        "households_added": int((~now["household_id"].isin(previous["household_id"])).sum()),
+        "households_added": int((~isin(now["household_id"], previous["household_id"])).sum()),
         "households_changed": changed,
         "households_unchanged": int(len(both) - changed),
-        "households_removed": int((~published["household_id"].isin(new_version["household_id"])).sum()),
+        "households_removed": int((~isin(published["household_id"], new_version["household_id"])).sum()),
     }
 
 

@@ -51,7 +51,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from .contract import TABLES
-from .data import Instance, build_instance, load_instance, measure_rows
+from .data import Instance, build_instance, isin, load_instance, measure_rows
 from .errors import BusyError, InputError
 from .inputs import DEFAULT_MAX_INPUT_MB
 from .scenario import is_url
@@ -497,7 +497,7 @@ def open_instance(reg: Registry) -> OpenInstance:
     f["amount"] = left.clip(lower=0).where(amount.notna(), f["amount"])
 
     committed_ids = set(hh_comm["ref_id"])
-    open_hh = hh[hh["status"].isin(OPEN_STATUSES) & ~hh["household_id"].isin(committed_ids)]
+    open_hh = hh[hh["status"].isin(OPEN_STATUSES) & ~isin(hh["household_id"], committed_ids)]
     t["households"] = open_hh.drop(columns=["status"])
     t["funds"] = f.drop(columns=["spent", "committed"])
     # committed projects: already paid (free here) with the capacity their committed users took
@@ -650,7 +650,7 @@ def commit(engine: Engine, household_ids: list[str] | None = None, project_ids: 
         problems += [f"{kind} '{i}' is already committed" for i in again]
     if problems:
         raise InputError(problems)
-    rows = plans[plans["household_id"].isin(household_ids)].copy()
+    rows = plans[isin(plans["household_id"], household_ids)].copy()
     raw = {name: df.astype(object).where(df.notna(), "") for name, df in reg.tables.items()}
     raw["households"] = raw["households"].drop(columns=["status"])
     raw["funds"] = raw["funds"].drop(columns=["spent", "committed"])

@@ -14,7 +14,7 @@ import pandas as pd
 from scipy.special import erfc
 
 from .contract import ANY_CATEGORY, LIST_SEP, PROJECT_RULE, Effect, IncomeKind, Level
-from .data import Instance, rule_passes
+from .data import Instance, isin, rule_passes
 from .errors import VerificationError
 from .helpers import reach_regions
 from .outputs import read_run
@@ -90,8 +90,8 @@ class _Checker:
         # one plan per household, for exactly the registered households
         counts = hh_out["household_id"].value_counts()
         self.fail("household with more than one plan", counts.index[counts > 1])
-        self.fail("household missing from the output", hh_in.loc[~hh_in["household_id"].isin(hh_out["household_id"]), "household_id"])
-        self.fail("unknown household in the output", hh_out.loc[~hh_out["household_id"].isin(hh_in["household_id"]), "household_id"])
+        self.fail("household missing from the output", hh_in.loc[~isin(hh_in["household_id"], hh_out["household_id"]), "household_id"])
+        self.fail("unknown household in the output", hh_out.loc[~isin(hh_out["household_id"], hh_in["household_id"]), "household_id"])
         if self.violations:
             return
         hh = hh_in.set_index("household_id").loc[hh_out["household_id"]].reset_index()
