@@ -168,8 +168,8 @@ def split_by_county(instance: Instance) -> tuple[Blocks, list[Instance]]:
 class _County:
     """A county's model, kept by the worker that solves it (built once, re-solved warm every round)."""
 
-    instance: Instance
-    plans: Plans
+    instance: Instance | None  # None between rounds in lean mode (one year): the final task rebuilds it
+    plans: Plans | None
     model: LinearModel
     index: ModelIndex
     fund_rows: pd.Series  # fund_id -> row of its fund constraint (multi-year: of its first year; one row per year)
@@ -191,44 +191,65 @@ def _clear_cache() -> None:
     _CACHE.clear()
 
 
-def _county(county: str, source: Instance | tuple[str, pd.DataFrame], scenario: Scenario, fund_ids: list[str]) -> _County:
+def _county(county: str, source: Instance | tuple[str, pd.DataFrame], scenario: Scenario, fund_ids: list[str], lean: bool = False) -> _County:
     """The county's model; ``source`` is its block instance, or a partitioned folder and the block's funds,
     read here on the worker. ``fund_ids`` are the upper funds the master gives it money of (multi-year: year by
-    year; the master carries it over, and so may the county under full carry-over)."""
+    year; the master carries it over, and so may the county under full carry-over). With ``lean``, a one-year
+    county keeps only its model and flows between rounds (its instance and plans are rebuilt by its final task)."""
     if county not in _CACHE:
-        if isinstance(source, Instance):
-            instance = source
-        else:
-            from .partitioned import load_partitioned
-
-            folder, funds = source
-            instance = load_partitioned(folder, [county], funds=funds)
-        my = None
-        if scenario.years is not None:
-            my = build_multiyear(instance, scenario)
-            model, index, plans = my.model, my.index, my.plans
-        else:
-            plans = build_plans(instance, scenario)
-            model, index = build_model(instance, scenario, plans)
-        T = 1 if my is None else len(my.years)
-        ids = instance.funds["fund_id"].to_numpy()
-        rows = pd.Series(model.row_blocks["fund"].start + np.arange(len(ids)) * T, index=ids)
-        emergency_cols = model.col_blocks["f"].start + np.flatnonzero(index.flows["fund_id"].to_numpy() == EMERGENCY)
-        c = model.c.copy()
-        c[emergency_cols] = -EMERGENCY_PRICE if model.sense == "max" else EMERGENCY_PRICE
-        col_hi = model.col_hi
-        if my is not None and fund_ids and scenario.years is not None and scenario.years.carry_over != "full":
-            # under a capped rule the master carries the upper funds' money (the cap is national); with full
-            # carry-over a county may carry its own share too (cumulative spending stays within the allocations)
-            col_hi = col_hi.copy()
-            upper = pd.Index(ids).get_indexer(fund_ids)
-            col_hi[model.col_blocks["c"].start + (upper[:, None] * T + np.arange(T)[None, :]).ravel()] = 0.0
-        model = replace(model, c=c, col_hi=col_hi)
-        if my is not None:
-            my = replace(my, model=model)
-        # a backend of the county's own keeps its LP: the next round re-solves it warm (only row bounds change)
-        _CACHE[county] = _County(instance, plans, model, index, rows, emergency_cols, get_backend(scenario.solver.name, private=True), my)
+        block = _build(county, source, scenario, fund_ids)
+        _CACHE[county] = _slim(block) if lean and block.my is None else block
+        return block
     return _CACHE[county]
+
+
+def _whole(block: _County) -> tuple[Instance, Plans]:
+    """The instance and plans of a county block that was not slimmed (its final task rebuilds a slim one)."""
+    if block.instance is None or block.plans is None:
+        raise RuntimeError("a slim county block reached its final task without being rebuilt")
+    return block.instance, block.plans
+
+
+def _slim(block: _County) -> _County:
+    """What a one-year county's rounds need: the model, the flows' funds (priced rounds) and the solver's bases."""
+    index = replace(block.index, plans=block.index.plans.iloc[:0], household_ids=block.index.household_ids[:0], col_village=block.index.col_village[:0])
+    return replace(block, instance=None, plans=None, index=index)
+
+
+def _build(county: str, source: Instance | tuple[str, pd.DataFrame], scenario: Scenario, fund_ids: list[str]) -> _County:
+    """Read (or take) the county's instance and build its plans and model (see :func:`_county`)."""
+    if isinstance(source, Instance):
+        instance = source
+    else:
+        from .partitioned import load_partitioned
+
+        folder, funds = source
+        instance = load_partitioned(folder, [county], funds=funds)
+    my = None
+    if scenario.years is not None:
+        my = build_multiyear(instance, scenario)
+        model, index, plans = my.model, my.index, my.plans
+    else:
+        plans = build_plans(instance, scenario)
+        model, index = build_model(instance, scenario, plans)
+    T = 1 if my is None else len(my.years)
+    ids = instance.funds["fund_id"].to_numpy()
+    rows = pd.Series(model.row_blocks["fund"].start + np.arange(len(ids)) * T, index=ids)
+    emergency_cols = model.col_blocks["f"].start + np.flatnonzero(index.flows["fund_id"].to_numpy() == EMERGENCY)
+    c = model.c.copy()
+    c[emergency_cols] = -EMERGENCY_PRICE if model.sense == "max" else EMERGENCY_PRICE
+    col_hi = model.col_hi
+    if my is not None and fund_ids and scenario.years is not None and scenario.years.carry_over != "full":
+        # under a capped rule the master carries the upper funds' money (the cap is national); with full
+        # carry-over a county may carry its own share too (cumulative spending stays within the allocations)
+        col_hi = col_hi.copy()
+        upper = pd.Index(ids).get_indexer(fund_ids)
+        col_hi[model.col_blocks["c"].start + (upper[:, None] * T + np.arange(T)[None, :]).ravel()] = 0.0
+    model = replace(model, c=c, col_hi=col_hi)
+    if my is not None:
+        my = replace(my, model=model)
+    # a backend of the county's own keeps its LP: the next round re-solves it warm (only row bounds change)
+    return _County(instance, plans, model, index, rows, emergency_cols, get_backend(scenario.solver.name, private=True), my)
 
 
 def _with_money(block: _County, fund_ids: list[str], money: np.ndarray) -> LinearModel:
@@ -241,7 +262,7 @@ def county_lp(county: str, source: Any, scenario: Scenario, fund_ids: list[str],
     """The county's LP value with ``money`` (yuan) of each upper fund (multi-year: of each fund and year), and the
     value of one more model unit of each (``lean``: between rounds the worker keeps the LP's basis, not the solver's
     copy of it)."""
-    block = _county(county, source, scenario, fund_ids)
+    block = _county(county, source, scenario, fund_ids, lean)
     options = SolveOptions(time_limit=scenario.solver.time_limit, duals=True, keep=True, warm=True, lean=lean)
     out = block.backend.solve(_with_money(block, fund_ids, money).relaxed(), options)
     if out.status != Status.OPTIMAL or out.duals is None:
@@ -252,7 +273,7 @@ def county_lp(county: str, source: Any, scenario: Scenario, fund_ids: list[str],
 def county_priced(county: str, source: Any, scenario: Scenario, fund_ids: list[str], price: np.ndarray, cap: np.ndarray, lean: bool = False) -> float:
     """The county's term of the Lagrangian bound: max over its upper-fund money a <= ``cap`` (yuan) of its LP
     value minus ``price`` (value per yuan) times a."""
-    block = _county(county, source, scenario, fund_ids)
+    block = _county(county, source, scenario, fund_ids, lean)
     model = _with_money(block, fund_ids, cap)
     c = model.c.copy()
     flows = block.index.flows
@@ -276,6 +297,8 @@ def county_final(county: str, source: Any, scenario: Scenario, fund_ids: list[st
     t0 = time.perf_counter()
     block = _county(county, source, scenario, fund_ids)
     _CACHE.pop(county, None)  # the county's last task (a repair rebuilds it): its model and kept LP go with it
+    if block.instance is None:  # kept lean: the same model again, its LP re-solved from the kept bases
+        block = replace(_build(county, source, scenario, fund_ids), backend=block.backend)
     if block.my is not None:
         out = _county_final_years(county, block, scenario, fund_ids, money)
     else:
@@ -289,8 +312,9 @@ def _county_final_year(county: str, block: _County, scenario: Scenario, fund_ids
     from .solve import Solution, optimize
     from .verify import verify
 
+    instance, plans = _whole(block)
     model = _with_money(block, fund_ids, money)
-    sol = optimize(model, block.index, block.instance, scenario, lambda _msg: None, warm=True, backend=block.backend)  # from the last round's LP
+    sol = optimize(model, block.index, instance, scenario, lambda _msg: None, warm=True, backend=block.backend)  # from the last round's LP
     x = sol.x
     used = _used(block, model, x, fund_ids)
     emergency = float(x[block.emergency_cols].sum() * MONEY_UNIT)
@@ -303,24 +327,24 @@ def _county_final_year(county: str, block: _County, scenario: Scenario, fund_ids
     x[block.emergency_cols] = 0.0  # at most EMERGENCY_TOL yuan, well within the verifier's tolerance; its penalty is not value
     objective = float(model.c @ x)
     sol = Solution(x, sol.status, objective, sol.bound, sol.lp_bound, sol.gap, sol.lp_seconds, sol.mip_seconds, sol.used_full_mip)
-    result = build_result(block.instance, scenario, block.plans, block.index, model, sol, duals, backend_version="", timings={})
+    result = build_result(instance, scenario, plans, block.index, model, sol, duals, backend_version="", timings={})
     assignment = None
-    if helpers and len(block.instance.helpers):
-        assignment = assign_helpers(block.instance, result.households)
+    if helpers and len(instance.helpers):
+        assignment = assign_helpers(instance, result.households)
         checked = replace(result, tables=dict(result.tables))
         checked.attach_helpers(assignment)
         result = checked
-    held = block.instance.funds.copy()
+    held = instance.funds.copy()
     amount = pd.Series(money, index=fund_ids).reindex(held["fund_id"])
     held["amount"] = np.where(amount.notna(), amount.fillna(0.0), np.where(held["fund_id"] == EMERGENCY, 0.0, held["amount"]))
-    verify(result, replace(block.instance, funds=held), scenario)  # the verifier, on this county with its money (only amounts changed: no re-validation)
-    size = block.instance.households.set_index("household_id")["size"].reindex(result.households["household_id"]).to_numpy()
+    verify(result, replace(instance, funds=held), scenario)  # the verifier, on this county with its money (only amounts changed: no re-validation)
+    size = instance.households.set_index("household_id")["size"].reindex(result.households["household_id"]).to_numpy()
     tables = {k: result.tables[k] for k in ("households", "projects", "flows", "regions")}
     tables["households"] = tables["households"].drop(columns=["helper_id", "need", "match_score"], errors="ignore")
     tables["regions"] = tables["regions"].drop(columns=["first_secretary_id"], errors="ignore")
     tables["flows"] = tables["flows"][tables["flows"]["fund_id"] != EMERGENCY]
     return {"emergency": 0.0, "used": used, "tables": tables, "size": size, "assignment": assignment, "objective": objective, "full_mip": sol.used_full_mip,
-            "plans": len(block.plans.table), "columns": model.shape[1], "rows": model.shape[0], "nonzeros": model.A.nnz}  # fmt: skip
+            "plans": len(plans.table), "columns": model.shape[1], "rows": model.shape[0], "nonzeros": model.A.nnz}  # fmt: skip
 
 
 def _used(block: _County, model: LinearModel, x: np.ndarray, fund_ids: list[str]) -> np.ndarray:
@@ -339,17 +363,18 @@ def _county_final_years(county: str, block: _County, scenario: Scenario, fund_id
     tables checked by :func:`verify_multiyear` against that money."""
     from .solve import Solution
 
+    instance, plans = _whole(block)
     assert block.my is not None
     model = _with_money(block, fund_ids, money)
     my = replace(block.my, model=model)
     quick = scenario.with_overrides({"solver.time_limit": min(scenario.solver.time_limit, COUNTY_MIP_SECONDS)})
     try:  # from the last round's LP
-        sol = optimize_multiyear(model, my, block.instance, quick, lambda _msg: None, backend=block.backend, warm=True, shut=block.emergency_cols)
+        sol = optimize_multiyear(model, my, instance, quick, lambda _msg: None, backend=block.backend, warm=True, shut=block.emergency_cols)
     except NoSolutionError:  # no whole-plan rounding within the time without emergency money
         sol = None
     fallback = sol is None or float(sol.x[block.emergency_cols].sum() * MONEY_UNIT) > EMERGENCY_TOL
     if fallback:  # the quick rounding could not pay the floors from this money: the general relax-and-fix and MIP, in full time
-        sol = optimize_multiyear(model, my, block.instance, scenario, lambda _msg: None)
+        sol = optimize_multiyear(model, my, instance, scenario, lambda _msg: None)
     assert sol is not None
     full_mip = fallback or sol.used_full_mip
     x = sol.x
@@ -361,18 +386,18 @@ def _county_final_years(county: str, block: _County, scenario: Scenario, fund_id
     x[block.emergency_cols] = 0.0  # at most EMERGENCY_TOL yuan; its penalty is not value
     objective = float(model.c @ x)
     sol = Solution(x, sol.status, objective, sol.bound, sol.lp_bound, sol.gap, sol.lp_seconds, sol.mip_seconds, sol.used_full_mip)
-    ids = block.instance.funds["fund_id"].to_numpy()
+    ids = instance.funds["fund_id"].to_numpy()
     approp = my.appropriation.copy()
     approp[pd.Index(ids).get_indexer(fund_ids)] = money.reshape(len(fund_ids), block.years) / MONEY_UNIT
     approp[ids == EMERGENCY] = 0.0
-    result = multiyear_result(block.instance, scenario, replace(my, appropriation=approp), model, sol)
-    bad = verify_multiyear(result, block.instance, scenario, appropriation=approp * MONEY_UNIT)
+    result = multiyear_result(instance, scenario, replace(my, appropriation=approp), model, sol)
+    bad = verify_multiyear(result, instance, scenario, appropriation=approp * MONEY_UNIT)
     if bad:
         raise VerificationError([f"county {county}: {b}" for b in bad])
     tables = {k: result.tables[k] for k in ("households", "projects", "flows", "counties")}
     tables["flows"] = tables["flows"][tables["flows"]["fund_id"] != EMERGENCY]
     return {"emergency": 0.0, "used": used, "tables": tables, "objective": objective, "lp_bound": sol.lp_bound, "full_mip": full_mip,
-            "plans": len(block.plans.table), "columns": model.shape[1], "rows": model.shape[0], "nonzeros": model.A.nnz,
+            "plans": len(plans.table), "columns": model.shape[1], "rows": model.shape[0], "nonzeros": model.A.nnz,
             "options": len(my.options)}  # fmt: skip
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from optimizer import load_instance, solve, verify
-from optimizer.decompose import EMERGENCY, plan_blocks, split_by_county
+from optimizer.decompose import _CACHE, EMERGENCY, county_final, county_lp, plan_blocks, split_by_county
 from optimizer.errors import InputError, VerificationError
 from optimizer.generate import generate, generate_partitioned
 from optimizer.partitioned import load_frame
@@ -74,6 +74,30 @@ def test_lean_workers_keep_bases_only_and_agree_within_the_gap(instance) -> None
     assert dec.manifest["gap"] <= gap + 1e-9
     assert dec.manifest["bound"] >= full.manifest["objective"] - 1e-6 and full.manifest["bound"] >= dec.manifest["objective"] - 1e-6
     assert dec.manifest["objective"] == pytest.approx(full.manifest["objective"], rel=2 * gap)
+
+
+def test_a_lean_county_keeps_its_model_only_and_its_final_rebuilds_the_rest(instance) -> None:  # type: ignore[no-untyped-def]
+    """Between rounds a lean one-year county keeps its model, flows and LP basis, not its instance or plans; its
+    final task rebuilds them, re-solves from the kept basis and returns verified tables like a full county."""
+    scenario = Scenario(name="dec", data="unused")
+    blocks, parts = split_by_county(instance)
+    c, part = blocks.counties[0], parts[0]
+    fund_ids = list(blocks.pairs.loc[blocks.pairs["county"] == c, "fund_id"])
+    money = np.full(len(fund_ids), 2e6)
+    try:
+        value, _ = county_lp(c, part, scenario, fund_ids, money, lean=True)
+        kept = _CACHE[c]
+        assert kept.instance is None and kept.plans is None and len(kept.index.plans) == 0
+        assert county_lp(c, part, scenario, fund_ids, money, lean=True)[0] == pytest.approx(value)  # warm, from the kept basis
+        lean_final = county_final(c, part, scenario, fund_ids, money, False)
+        assert c not in _CACHE
+        county_lp(c, part, scenario, fund_ids, money)
+        full_final = county_final(c, part, scenario, fund_ids, money, False)
+    finally:
+        _CACHE.clear()
+    assert lean_final["emergency"] == 0.0 and "tables" in lean_final  # the verifier ran on the rebuilt county
+    assert lean_final["objective"] == pytest.approx(full_final["objective"], rel=scenario.solver.gap)
+    assert len(lean_final["tables"]["households"]) == part.n_households
 
 
 def test_partitioned_instance_is_read_by_the_workers(tmp_path) -> None:  # type: ignore[no-untyped-def]
