@@ -646,7 +646,8 @@ def optimize_multiyear(
     """LP bound, then a MIP over only the households with a fractional option (all their plan-year options free,
     every other household kept at its LP choice), first with the money flowing into villages without such a
     household kept at the LP's (a smaller MIP), and if that misses the gap with all flows free (the better of the
-    two is kept); if that misses the gap too, the general :func:`optimizer.solve.optimize` (village/township/county relax-and-fix, then the full MIP).
+    two is kept); if that misses the gap too, the general :func:`optimizer.solve.optimize` (village/township/county
+    relax-and-fix, then the full MIP).
     With ``warm``, the LP starts from the one ``backend`` kept. ``shut`` (a county of the decomposition): columns
     the MIP holds at zero where the LP left them at zero (its emergency money: a rounding that buys feasibility
     with it keeps the MIP's heuristics busy for long), and the MIP's solution is returned whatever its gap (the
@@ -701,7 +702,7 @@ def optimize_multiyear(
         what = "flows into other villages kept" if keep_flows else "all flows free"
         seconds = time.perf_counter() - t1
         say(f"multi-year fix-and-solve over {len(frac_hh):,} households with fractional options, {what}: {out.status.value} in {seconds:.1f} s")
-        if out.status.has_solution and (shut is None or float(out.x[shut].sum()) <= 1e-9):
+        if out.status.has_solution and (shut is None or float(out.x[shut].sum()) <= 1e-6):  # 0.01 yuan of emergency money
             usable.append(out)
             if _gap(model.sense, out.objective, lp.objective) <= sub_gap:
                 break

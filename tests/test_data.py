@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import tiny_tables
-from optimizer.data import load_instance
+from optimizer.data import isin, load_instance
 from optimizer.errors import InputError
 
 
@@ -93,3 +94,12 @@ def test_oversized_file_is_refused_before_it_is_read(tmp_path: Path, monkeypatch
     monkeypatch.setattr(Path, "read_bytes", guarded)
     with pytest.raises(InputError, match=r"households.csv: 0.1 MB is larger than the limit of 0.05 MB"):
         load_instance(folder, max_file_mb=0.05)
+
+
+def test_isin_answers_like_pandas_isin() -> None:
+    """The linear-time membership helper gives Series.isin's answer for ids, sets, missing values and mixed types."""
+    ids = pd.Series(["H1", "H2", "H3", None, "H2"])
+    for allowed in (pd.Series(["H2", "H3", "H3"]), {"H1"}, frozenset(), ["H9", None], pd.Index(["H3"]), np.array(["H1", "H2"], dtype=object)):
+        expected = ids.isin(list(allowed) if isinstance(allowed, set | frozenset) else allowed).to_numpy()
+        assert np.array_equal(isin(ids, allowed), expected), allowed
+    assert list(isin(pd.Series([1, 2, 3]), pd.Series(["1", 2]))) == [False, True, False]
