@@ -88,7 +88,7 @@ def test_a_lean_county_keeps_its_model_only_and_its_final_rebuilds_the_rest(inst
         value, _ = county_lp(c, part, scenario, fund_ids, money, lean=True)
         kept = _CACHE[c]
         assert kept.instance is None and kept.plans is None and len(kept.index.plans) == 0
-        assert county_lp(c, part, scenario, fund_ids, money, lean=True)[0] == pytest.approx(value)  # warm, from the kept basis
+        assert county_lp(c, part, scenario, fund_ids, money, lean=True)[0] == pytest.approx(value)  # again, from the slim cache
         lean_final = county_final(c, part, scenario, fund_ids, money, False)
         assert c not in _CACHE
         county_lp(c, part, scenario, fund_ids, money)
