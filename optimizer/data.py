@@ -166,20 +166,27 @@ def measure_rows(instance: Instance, households: pd.DataFrame) -> pd.DataFrame:
     "none"): ``row`` (position in ``households``), measure, size, cost, batch and category."""
     m = instance.measures.set_index("measure_id")
     size = instance.households.set_index("household_id")["size"].reindex(households["household_id"]).to_numpy(dtype=float)
-    # a few distinct labels among many households: split each label once, then repeat its measures per row
-    codes, labels = pd.factorize(households["measures"].astype(str))
-    parts = [label.split("+") for label in labels]
-    count = np.array([len(p) for p in parts], dtype=np.int64)[codes]
-    first = np.concatenate([[0], np.cumsum([len(p) for p in parts])])[:-1][codes]
-    flat = np.array([x for p in parts for x in p], dtype=object)
-    row = np.repeat(np.arange(len(households)), count)
-    at = np.repeat(first - (np.cumsum(count) - count), count) + np.arange(int(count.sum()))
-    long = pd.DataFrame({"row": row, "size": size[row], "measure": flat[at] if len(flat) else np.empty(0, dtype=object)})
+    row, measure = plan_measures(households["measures"])
+    long = pd.DataFrame({"row": row, "size": size[row], "measure": measure})
     long = long[isin(long["measure"], m.index)].reset_index(drop=True)
     long["cost"] = m["cost_fixed"].reindex(long["measure"]).to_numpy() + m["cost_per_person"].reindex(long["measure"]).to_numpy() * long["size"]
     long["batch"] = m["batch"].reindex(long["measure"]).to_numpy()
     long["category"] = m["category"].reindex(long["measure"]).to_numpy()
     return long
+
+
+def plan_measures(labels: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each measure of each plan label ("a+b", "none"): the label's position and the measure, label by label."""
+    # a few distinct labels among many households: split each label once, then repeat its measures per row
+    codes, distinct = pd.factorize(labels.astype(str))
+    parts = [label.split("+") for label in distinct]
+    lengths = np.array([len(p) for p in parts], dtype=np.int64)
+    count = lengths[codes]
+    first = (np.cumsum(lengths) - lengths)[codes]
+    flat = np.array([x for p in parts for x in p], dtype=object)
+    row = np.repeat(np.arange(len(labels)), count)
+    at = np.repeat(first - (np.cumsum(count) - count), count) + np.arange(int(count.sum()))
+    return row, flat[at] if len(flat) else np.empty(0, dtype=object)
 
 
 def isin(values: pd.Series | pd.Index | np.ndarray, allowed: object) -> np.ndarray:

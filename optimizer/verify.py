@@ -14,7 +14,7 @@ import pandas as pd
 from scipy.special import erfc
 
 from .contract import ANY_CATEGORY, LIST_SEP, PROJECT_RULE, Effect, IncomeKind, Level
-from .data import Instance, isin, rule_passes
+from .data import Instance, isin, plan_measures, rule_passes
 from .errors import VerificationError
 from .helpers import reach_regions
 from .outputs import read_run
@@ -113,8 +113,8 @@ class _Checker:
             self._helpers(hh_out)
 
     def _measures_long(self, hh_out: pd.DataFrame, hh: pd.DataFrame) -> pd.DataFrame:
-        names = hh_out["measures"].astype(str).str.split("+")
-        long = pd.DataFrame({"row": np.repeat(np.arange(len(hh_out)), names.str.len()), "measure": np.concatenate(names.to_numpy())})
+        row, measure = plan_measures(hh_out["measures"])
+        long = pd.DataFrame({"row": row, "measure": measure})
         long = long[long["measure"] != "none"].reset_index(drop=True)
         m = self.inst.measures.set_index("measure_id")
         self.fail("unknown measure in a plan", long.loc[~long["measure"].isin(m.index), "measure"].unique())
