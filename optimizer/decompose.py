@@ -263,7 +263,9 @@ def county_lp(county: str, source: Any, scenario: Scenario, fund_ids: list[str],
     value of one more model unit of each (``lean``: between rounds the worker keeps the LP's basis, not the solver's
     copy of it)."""
     block = _county(county, source, scenario, fund_ids, lean)
-    options = SolveOptions(time_limit=scenario.solver.time_limit, duals=True, keep=True, warm=True, lean=lean)
+    # a one-year county's first LP is solved cold without presolve: 19% less HiGHS time on 20 counties of the 1M
+    # instance (the multi-year county LPs gained from presolve, 6%); the later re-solves start from a basis
+    options = SolveOptions(time_limit=scenario.solver.time_limit, duals=True, keep=True, warm=True, lean=lean, presolve=block.my is not None)
     out = block.backend.solve(_with_money(block, fund_ids, money).relaxed(), options)
     if out.status != Status.OPTIMAL or out.duals is None:
         raise NoSolutionError(f"county {county}: LP {out.status.value} ({out.message})")

@@ -74,6 +74,22 @@ def test_a_warm_slot_restores_its_own_basis(lean: bool) -> None:
     assert again.objective == pytest.approx(other.objective, rel=1e-9) and again.iterations == 0
 
 
+def test_an_lp_without_presolve_has_the_same_optimum() -> None:
+    """The decomposition solves a one-year county's first LP without presolve (faster there): same optimum, by
+    another path (HiGHS's simplex iterations differ), and the backend's next LP presolves again."""
+    inst = build_instance(generate(300, seed=3))
+    sc = tiny_scenario()
+    model = build_model(inst, sc, build_plans(inst, sc))[0].relaxed()
+    backend = get_backend("highs", private=True)
+    on = backend.solve(model, SolveOptions(keep=True))
+    off = backend.solve(model, SolveOptions(keep=True, presolve=False))
+    again = backend.solve(model, SolveOptions())
+    assert off.status is on.status is Status.OPTIMAL
+    assert off.objective == pytest.approx(on.objective, rel=1e-9)
+    assert off.iterations != on.iterations
+    assert again.iterations == on.iterations
+
+
 def test_unknown_backend_is_a_clear_error() -> None:
     with pytest.raises(SolverUnavailableError, match="unknown solver 'gurobi'"):
         get_backend("gurobi")

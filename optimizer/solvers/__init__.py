@@ -48,6 +48,7 @@ class SolveOptions:
     # solve: a little slower, a fraction of the memory)
     verbose: bool = False
     algorithm: str = "auto"  # LP only: "simplex", "ipm" or "ipm-no-crossover" (HiGHS; other backends ignore it)
+    presolve: bool = True  # LP only: False solves it without presolve (HiGHS; other backends ignore it)
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,7 @@ class HighsBackend:
         h.setOptionValue("time_limit", float(options.time_limit))
         h.setOptionValue("mip_rel_gap", float(options.gap))
         h.setOptionValue("random_seed", int(options.seed))
+        h.setOptionValue("presolve", "choose" if options.presolve or is_mip else "off")
         if options.threads:
             h.setOptionValue("threads", int(options.threads))
         if not is_mip and options.algorithm != "auto":
