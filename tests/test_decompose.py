@@ -166,6 +166,23 @@ def test_lagrangian_terms_bound_the_lp(instance) -> None:  # type: ignore[no-unt
         decompose._CACHE.clear()
 
 
+def test_a_round_runs_in_a_few_pinned_batches_and_a_failure_names_its_county(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A round's county LPs go to the workers in batches (a Dask task per county cost as much as the warm LPs):
+    every county in exactly one batch, a batch's counties all pinned to its worker; an error names its county."""
+    from optimizer.decompose import BATCHES_PER_WORKER, _batches, county_batch
+
+    counties = [f"C{i:03d}" for i in range(50)]
+    pin = {c: [("w1", "w2", "w3")[i % 3]] for i, c in enumerate(counties)}
+    batches = _batches(counties, pin)
+    assert sorted(np.concatenate(batches)) == list(range(50))
+    assert all(len({pin[counties[i]][0] for i in b}) == 1 for b in batches)
+    assert len(batches) == 3 * BATCHES_PER_WORKER
+    assert len(_batches(counties[:2], pin)) == 2  # never an empty batch
+    missing = (str(tmp_path / "none"), pd.DataFrame())
+    with pytest.raises(RuntimeError, match="^county P01C01X01: "):
+        county_batch("lp", [("P01C01X01", missing, Scenario(name="dec", data="unused"), [], np.zeros(0))])
+
+
 def test_a_stalled_tail_stops_only_below_the_ceiling() -> None:
     from optimizer.decompose import STALL_ROUNDS, _stalled
 
