@@ -625,7 +625,8 @@ def _decompose(
         batches = _batches(blocks.counties, pin)
 
         def run(kind: str, money: list[np.ndarray]) -> list[Any]:
-            """A round of ``lp`` tasks (each county's money) or ``priced`` ones (its prices and caps, two rows), in batches."""
+            """A round of county tasks: ``lp`` (each county's money) or ``priced`` (its prices and caps, two rows) in
+            batches, ``final`` one task per county."""
             if kind == "final":
                 return run_finals(money)
             out: list[Any] = [None] * len(blocks.counties)

@@ -167,7 +167,7 @@ def test_lagrangian_terms_bound_the_lp(instance) -> None:  # type: ignore[no-unt
 
 
 def test_a_round_runs_in_a_few_pinned_batches_and_a_failure_names_its_county(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """A round's county LPs go to the workers in batches (a Dask task per county cost as much as the warm LPs):
+    """A round's county LPs go to the workers in batches (a Dask task per county cost a round of 400 about 1.1 s):
     every county in exactly one batch, a batch's counties all pinned to its worker; an error names its county."""
     from optimizer.decompose import BATCHES_PER_WORKER, _batches, county_batch
 
