@@ -612,12 +612,7 @@ def _decompose(
             futures = [final(c, m) for c, m in zip(blocks.counties, money)]
             out = []
             for i, (c, fut) in enumerate(zip(blocks.counties, futures)):
-                try:
-                    out.append(fut.result())
-                except (NoSolutionError, VerificationError):
-                    raise
-                except Exception as err:  # a worker error after its retries: name the county, never drop it
-                    raise NoSolutionError(f"county {c} failed after 2 retries: {type(err).__name__}: {err}") from None
+                out.append(_outcome(fut, f"county {c}"))
                 if (i + 1) % max(1, len(futures) // 10) == 0:
                     say(f"county MIPs: {i + 1} of {len(futures)} done")
             return out
@@ -625,10 +620,7 @@ def _decompose(
         batches = _batches(blocks.counties, pin)
 
         def run(kind: str, money: list[np.ndarray]) -> list[Any]:
-            """A round of county tasks: ``lp`` (each county's money) or ``priced`` (its prices and caps, two rows) in
-            batches, ``final`` one task per county."""
-            if kind == "final":
-                return run_finals(money)
+            """A round of ``lp`` tasks (each county's money) or ``priced`` ones (its prices and caps, two rows), in batches."""
             out: list[Any] = [None] * len(blocks.counties)
             futures = []
             for batch in batches:
@@ -637,20 +629,15 @@ def _decompose(
                 where = pin[named[0][1]]
                 futures.append(client.submit(county_batch, kind, items, lean=lean, workers=where, allow_other_workers=True, retries=2, pure=False))
             for batch, fut in zip(batches, futures):
-                try:
-                    for i, value in zip(batch, fut.result()):
-                        out[i] = value
-                except (NoSolutionError, VerificationError):
-                    raise
-                except Exception as err:  # a worker error after its retries: name the counties, never drop one
-                    counties = f"{blocks.counties[batch[0]]} to {blocks.counties[batch[-1]]}"
-                    raise NoSolutionError(f"a task of {len(batch)} counties ({counties}) failed after 2 retries: {type(err).__name__}: {err}") from None
+                who = f"a task of {len(batch)} counties ({blocks.counties[batch[0]]} to {blocks.counties[batch[-1]]})"
+                for i, value in zip(batch, _outcome(fut, who)):
+                    out[i] = value
             return out
 
         alloc, bound, history = master_allocate(blocks, scenario, run, tol=tol, max_rounds=max_rounds, say=say)
         say(f"solving {len(blocks.counties)} county MIPs with their allocations (each verified on its worker)")
         t = time.perf_counter()
-        finals = run("final", alloc)
+        finals = run_finals(alloc)
         say(_final_summary(blocks.counties, finals, time.perf_counter() - t))
         finals = _repair(blocks, scenario, finals, lambda c, money: final(c, money).result(), say)
     finally:
@@ -660,6 +647,17 @@ def _decompose(
         if cluster is not None:
             cluster.close()
     return _Run(blocks, finals, bound, history, regions, funds, tree, hashes)
+
+
+def _outcome(future: Any, who: str) -> Any:
+    """A task's result; a worker error after its retries becomes a :class:`NoSolutionError` naming ``who`` (a
+    county is never dropped), the optimizer's own errors pass as they are."""
+    try:
+        return future.result()
+    except (NoSolutionError, VerificationError):
+        raise
+    except Exception as err:
+        raise NoSolutionError(f"{who} failed after 2 retries: {type(err).__name__}: {err}") from None
 
 
 def county_batch(kind: str, items: list[tuple[Any, ...]], lean: bool = False) -> list[Any]:
