@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -53,6 +53,9 @@ from .result import Result, fund_table, poverty_table, roll_up_regions, run_mani
 from .scenario import Scenario
 from .solvers import SolveOptions, Status, get_backend
 
+if TYPE_CHECKING:
+    from dask.distributed import Client
+
 log = logging.getLogger(__name__)
 
 EMERGENCY = "__emergency__"
@@ -65,6 +68,7 @@ COUNTY_MIP_SECONDS = 30.0  # multi-year: time for a county's final LP and MIP (t
 EMERGENCY_PRICE = 1_000.0  # objective lost per 10,000 emergency yuan: far above any plan's value per money
 KEPT_LP_BYTES = 7_600.0  # a county's LP kept by HiGHS between rounds, per household (17.6 MiB at 2,421 households)
 BATCHES_PER_WORKER = 8  # tasks per worker in a round of county LPs (Dask's own time: about 2.8 ms a task; a warm county LP 15-30 ms)
+PROGRESS_SECONDS = 30.0  # a round of county LPs running longer than this reports how many counties are done, this often
 LEAN_SHARE = 0.5  # of limits.max_memory_mb: kept LPs above it are kept as bases only
 _CACHE: dict[str, _County] = {}  # per worker process: county -> its model
 
@@ -78,6 +82,12 @@ class Blocks:
     funds: list[pd.DataFrame]  # per county: its own funds, a copy of every upper fund that may reach it, the emergency fund
     upper: pd.DataFrame  # fund_id, amount (yuan): funds whose scope spans several counties
     pairs: pd.DataFrame  # fund_id, county, pair: which county may receive which upper fund
+
+    def county_pairs(self) -> list[np.ndarray]:
+        """Per county (in :attr:`counties` order), the positions of its rows in :attr:`pairs`, in their order."""
+        pos = pd.Index(self.counties).get_indexer(self.pairs["county"])
+        order = np.argsort(pos, kind="stable")
+        return np.split(order, np.cumsum(np.bincount(pos, minlength=len(self.counties)))[:-1])
 
 
 def plan_blocks(funds: pd.DataFrame, tree: RegionTree, counties: list[str], households: np.ndarray) -> Blocks:
@@ -428,12 +438,12 @@ def master_allocate(
     n_a = n_pairs * T
     pair_year = (np.arange(n_pairs)[:, None] * T + np.arange(T)[None, :]).ravel()
     fund_year = (fund_pos[:, None] * T + np.arange(T)[None, :]).ravel()  # per money column: its fund-year row
-    of_county = [pair_year.reshape(n_pairs, T)[county_pos == c].ravel() for c in range(n_c)]
+    of_county = [pair_year.reshape(n_pairs, T)[idx].ravel() for idx in blocks.county_pairs()]
     # start: every upper fund's yearly money split among the counties it may reach in proportion to their poor households
     weight = blocks.households[county_pos]
     share = weight / np.maximum(np.bincount(fund_pos, weights=weight, minlength=n_up)[fund_pos], 1e-9)
     a = (approp[fund_pos] * share[:, None]).ravel()
-    cut_rows: list[tuple[int, np.ndarray, float]] = []  # (county, slope over the money columns, intercept)
+    cuts: list[tuple[int, np.ndarray, float]] = []  # (county, slope over its own money columns of_county[c], intercept)
     best = (-np.inf, a.copy())
     history = []
     backend = get_backend(scenario.solver.name)
@@ -460,7 +470,7 @@ def master_allocate(
         total = 0.0
         for c, (value, slope) in enumerate(results):  # noqa: B007
             slope_units = slope / MONEY_UNIT  # value per yuan
-            cut_rows.append((c, _scatter(of_county[c], slope_units, n_a), value - float(slope_units @ a[of_county[c]])))
+            cuts.append((c, slope_units, value - float(slope_units @ a[of_county[c]])))
             total += value
         if total > best[0] + 1e-9:
             if r > 1 and total - best[0] >= 0.5 * (expected - best[0]):
@@ -469,9 +479,12 @@ def master_allocate(
         elif r > 1:
             radius *= 0.5  # a null step: the new cuts stay, the region shrinks
         # master: max sum theta_c  s.t.  theta_c - slope.a <= intercept (every cut), the fund-year rows
-        n_cuts = len(cut_rows)
-        cut_c = np.array([c for c, _, _ in cut_rows])
-        slopes = sp.csr_matrix(np.vstack([s for _, s, _ in cut_rows]))
+        n_cuts = len(cuts)
+        cut_c = np.array([c for c, _, _ in cuts])
+        cols = [of_county[c] for c in cut_c]
+        slopes = sp.csr_matrix(
+            (np.concatenate([s for _, s, _ in cuts]), (np.repeat(np.arange(n_cuts), [len(x) for x in cols]), np.concatenate(cols))), shape=(n_cuts, n_a)
+        )
         A_cut = sp.hstack([-slopes, sp.csr_matrix((np.ones(n_cuts), (np.arange(n_cuts), cut_c)), shape=(n_cuts, n_c)), sp.csr_matrix((n_cuts, n_up * T))])
         n_cols = n_a + n_c + n_up * T
         master = LinearModel(
@@ -479,7 +492,7 @@ def master_allocate(
             c=np.concatenate([np.zeros(n_a), np.ones(n_c), np.zeros(n_up * T)]),
             A=sp.vstack([A_cut, A_fund], format="csr"),
             row_lo=np.full(n_cuts + n_up * T, -np.inf),
-            row_hi=np.concatenate([np.array([b for _, _, b in cut_rows]), approp.ravel()]),
+            row_hi=np.concatenate([np.array([b for _, _, b in cuts]), approp.ravel()]),
             col_lo=np.concatenate([np.zeros(n_a), np.full(n_c, -np.inf), np.zeros(n_up * T)]),
             col_hi=np.concatenate([np.full(n_a + n_c, np.inf), carry_hi.ravel()]),
             integer=np.zeros(n_cols, dtype=bool),
@@ -536,12 +549,6 @@ def _yearly(amount: pd.Series, scenario: Scenario) -> np.ndarray:
     return amount.to_numpy(dtype=float)[:, None] * shares[None, :]
 
 
-def _scatter(idx: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    out = np.zeros(n)
-    out[idx] = values
-    return out
-
-
 @dataclass
 class _Run:
     """What the decomposition returns before assembly: the counties' final results and the loop's record."""
@@ -571,7 +578,7 @@ def _decompose(
         raise InputError("--method decomposed supports mode max_lifted only (a min-cost target couples all counties)")
     if scenario.helpers.capacity_in_model:
         raise InputError("--method decomposed does not support helpers.capacity_in_model (helpers may reach across counties)")
-    from dask.distributed import Client
+    from dask.distributed import Client, as_completed
 
     from .partitioned import load_frame
 
@@ -596,11 +603,10 @@ def _decompose(
         client.run(_clear_cache)  # workers of an existing cluster may hold the counties of an earlier run
         addrs = sorted(client.scheduler_info()["workers"])
         pin = {c: [addrs[i % len(addrs)]] for i, c in enumerate(blocks.counties)}
-        if instance is not None:
-            sources = {c: client.scatter(part, workers=pin[c]) for c, part in zip(blocks.counties, parts)}
-        else:
-            sources = {c: client.scatter((str(folder), f), workers=pin[c]) for c, f in zip(blocks.counties, blocks.funds)}
-        fund_lists = {c: list(blocks.pairs.loc[blocks.pairs["county"] == c, "fund_id"]) for c in blocks.counties}
+        data = parts if instance is not None else [(str(folder), f) for f in blocks.funds]
+        sources = _scatter_pinned(client, dict(zip(blocks.counties, data)), pin)
+        fund_ids = blocks.pairs["fund_id"].to_numpy()
+        fund_lists = {c: list(fund_ids[idx]) for c, idx in zip(blocks.counties, blocks.county_pairs())}
         per_county_helpers = instance is None and scenario.helpers.assign and scenario.years is None
 
         def final(c: str, money: np.ndarray) -> Any:
@@ -628,10 +634,17 @@ def _decompose(
                 items = [(c, sources[c], scenario, fund_lists[c], *(tuple(money[i]) if kind == "priced" else (money[i],))) for i, c in named]
                 where = pin[named[0][1]]
                 futures.append(client.submit(county_batch, kind, items, lean=lean, workers=where, allow_other_workers=True, retries=2, pure=False))
-            for batch, fut in zip(batches, futures):
+            batch_of = {fut.key: batch for batch, fut in zip(batches, futures)}
+            done, last = 0, time.perf_counter()
+            for fut in as_completed(futures):
+                batch = batch_of[fut.key]
                 who = f"a task of {len(batch)} counties ({blocks.counties[batch[0]]} to {blocks.counties[batch[-1]]})"
                 for i, value in zip(batch, _outcome(fut, who)):
                     out[i] = value
+                done += len(batch)
+                if time.perf_counter() - last >= PROGRESS_SECONDS and done < len(out):
+                    say(f"county {'LPs' if kind == 'lp' else 'priced LPs'}: {done:,} of {len(out):,} done")
+                    last = time.perf_counter()
             return out
 
         alloc, bound, history = master_allocate(blocks, scenario, run, tol=tol, max_rounds=max_rounds, say=say)
@@ -647,6 +660,17 @@ def _decompose(
         if cluster is not None:
             cluster.close()
     return _Run(blocks, finals, bound, history, regions, funds, tree, hashes)
+
+
+def _scatter_pinned(client: Client, data: dict[str, Any], pin: dict[str, list[str]]) -> dict[str, Any]:
+    """Each county's data sent to its worker: one call per worker, under random keys. Dask would otherwise hash
+    every item to name it, and a county's funds are slices of Arrow arrays whose whole buffers get hashed:
+    quadratic in the counties."""
+    futures: dict[str, Any] = {}
+    for where in sorted({tuple(w) for w in pin.values()}):
+        names = [c for c in data if tuple(pin[c]) == where]
+        futures.update(zip(names, client.scatter([data[c] for c in names], workers=list(where), hash=False)))
+    return futures
 
 
 def _outcome(future: Any, who: str) -> Any:
@@ -831,7 +855,7 @@ class _Ledger:
         self.approp = _yearly(blocks.upper["amount"], scenario)
         self.T = self.approp.shape[1]
         fund_pos = pd.Index(blocks.upper["fund_id"]).get_indexer(blocks.pairs["fund_id"])
-        self.rows = {c: fund_pos[(blocks.pairs["county"] == c).to_numpy()] for c in blocks.counties}
+        self.rows = {c: fund_pos[idx] for c, idx in zip(blocks.counties, blocks.county_pairs())}
         self.used = np.zeros_like(self.approp)
         for c, f in zip(blocks.counties, finals):
             np.add.at(self.used, self.rows[c], f["used"].reshape(-1, self.T))

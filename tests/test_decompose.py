@@ -100,9 +100,13 @@ def test_a_lean_county_keeps_its_model_only_and_its_final_rebuilds_the_rest(inst
     assert len(lean_final["tables"]["households"]) == part.n_households
 
 
-def test_partitioned_instance_is_read_by_the_workers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_partitioned_instance_is_read_by_the_workers(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """From partitioned Parquet the driver holds no household; the assembled result matches the same instance
-    solved monolithically within the gap and passes the full verifier against the whole instance."""
+    solved monolithically within the gap and passes the full verifier against the whole instance. A slow round
+    says how many counties are done."""
+    from optimizer import decompose
+
+    monkeypatch.setattr(decompose, "PROGRESS_SECONDS", 0.0)  # every round counts as slow
     folder = tmp_path / "parts"
     generate_partitioned(2500, seed=9, out=folder)
     scenario = Scenario(name="dec", data=str(folder))
@@ -111,6 +115,8 @@ def test_partitioned_instance_is_read_by_the_workers(tmp_path) -> None:  # type:
     assert dec.instance is None and dec.manifest["decomposition"]["source"].startswith("partitioned")
     assert dec.manifest["decomposition"]["counties"] == 3
     assert any("each worker reads its counties" in m for m in progress)
+    assert {m for m in progress if m.startswith("county LPs:")} <= {"county LPs: 1 of 3 done", "county LPs: 2 of 3 done"}
+    assert any(m.startswith("county LPs:") for m in progress)
     verify(dec)  # the counties on their workers, the shared funds here
     whole = load_instance(folder)
     verify(dec, whole, scenario)  # and the national verifier on the whole instance
