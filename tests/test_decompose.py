@@ -3,12 +3,14 @@ monolithic optimum within the gap; the blocks partition the instance."""
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from optimizer import load_instance, solve, verify
-from optimizer.decompose import _CACHE, EMERGENCY, county_final, county_lp, plan_blocks, split_by_county
+from optimizer.decompose import _CACHE, EMERGENCY, _clear_cache, _Spilled, county_final, county_lp, plan_blocks, split_by_county
 from optimizer.errors import InputError, VerificationError
 from optimizer.generate import generate, generate_partitioned
 from optimizer.partitioned import load_frame
@@ -87,14 +89,18 @@ def test_a_lean_county_keeps_its_model_only_and_its_final_rebuilds_the_rest(inst
     try:
         value, _ = county_lp(c, part, scenario, fund_ids, money, lean=True)
         kept = _CACHE[c]
-        assert kept.instance is None and kept.plans is None and len(kept.index.plans) == 0
+        assert isinstance(kept, _Spilled)  # on the worker's disk; only the solver's bases stay in memory
+        with kept.path.open("rb") as f:
+            slim = pickle.load(f)
+        assert slim.instance is None and slim.plans is None and len(slim.index.plans) == 0 and slim.backend is None
         assert county_lp(c, part, scenario, fund_ids, money, lean=True)[0] == pytest.approx(value)  # again, from the slim cache
         lean_final = county_final(c, part, scenario, fund_ids, money, False)
-        assert c not in _CACHE
+        assert c not in _CACHE and not kept.path.exists()
         county_lp(c, part, scenario, fund_ids, money)
         full_final = county_final(c, part, scenario, fund_ids, money, False)
     finally:
-        _CACHE.clear()
+        _clear_cache()
+    assert not kept.path.parent.exists()
     assert lean_final["emergency"] == 0.0 and "tables" in lean_final  # the verifier ran on the rebuilt county
     assert lean_final["objective"] == pytest.approx(full_final["objective"], rel=scenario.solver.gap)
     assert len(lean_final["tables"]["households"]) == part.n_households

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import threading
@@ -36,23 +37,24 @@ class HighsBackend:
         return f"highspy {version('highspy')}"
 
     def __init__(self) -> None:
-        self._kept: tuple[LinearModel, highspy.Highs | None] | None = None  # None: kept lean, its basis in _bases
+        self._kept: tuple[LinearModel, highspy.Highs] | None = None  # the last LP, for a warm re-solve
+        self._lean: bytes | None = None  # kept lean: only the last LP's matrix key (its basis is in _bases)
         self._slot = ""  # the slot whose basis the kept LP holds
         self._bases: dict[str, highspy.HighsBasis] = {}  # the other slots' last bases (of the kept LP's matrix)
 
     def solve(self, model: LinearModel, options: SolveOptions) -> SolverOutput:
         is_mip = bool(model.integer.any())
-        kept = None
-        if not is_mip:
-            kept, self._kept = self._kept, None  # a kept LP serves one warm re-solve
-        reuse = options.warm and kept is not None and not is_mip and _same_matrix(kept[0], model)
-        if reuse and kept is not None and kept[1] is None:  # kept lean: a new copy of this LP, from its slot's basis
+        kept, lean = None, None
+        if not is_mip:  # a kept LP serves one warm re-solve
+            kept, self._kept = self._kept, None
+            lean, self._lean = self._lean, None
+        if options.warm and lean is not None and lean == _matrix_key(model):  # kept lean: a new copy, from its slot's basis
             h = _new_highs(options)
             h.passModel(_to_lp(model))
             if options.slot in self._bases:
                 h.setBasis(self._bases.pop(options.slot))
             self._slot = options.slot
-        elif reuse and kept is not None and kept[1] is not None:
+        elif options.warm and kept is not None and _same_matrix(kept[0], model):
             h = kept[1]
             if options.slot != self._slot:
                 self._bases[self._slot] = h.getBasis()
@@ -122,7 +124,9 @@ class HighsBackend:
         if options.keep and not is_mip:
             if options.lean:
                 self._bases[self._slot] = h.getBasis()
-            self._kept = (model, None if options.lean else h)
+                self._lean = _matrix_key(model)
+            else:
+                self._kept = (model, h)
         iterations = -1 if is_mip else int(info.simplex_iteration_count)
         return SolverOutput(status, x, objective, bound, seconds, duals, h.modelStatusToString(h.getModelStatus()), iterations)
 
@@ -151,6 +155,15 @@ def _new_highs(options: SolveOptions) -> highspy.Highs:
 
 def _lp_safe(names: list[str]) -> list[str]:
     return [re.sub(r"[^A-Za-z0-9_.]", "_", n.replace("/", ".")) for n in names]
+
+
+def _matrix_key(model: LinearModel) -> bytes:
+    """A digest of the matrix and sense: what a lean backend keeps to know its next LP is the same one (the
+    model itself may live elsewhere between rounds, e.g. spilled to disk)."""
+    key = hashlib.blake2b(f"{model.sense} {model.A.shape} {model.A.format}".encode(), digest_size=16)
+    for part in (model.A.indptr, model.A.indices, model.A.data):
+        key.update(np.ascontiguousarray(part).data)
+    return key.digest()
 
 
 def _same_matrix(a: LinearModel, b: LinearModel) -> bool:
