@@ -222,7 +222,8 @@ def _county(county: str, source: Instance | tuple[str, pd.DataFrame], scenario: 
     """The county's model; ``source`` is its block instance, or a partitioned folder and the block's funds,
     read here on the worker. ``fund_ids`` are the upper funds the master gives it money of (multi-year: year by
     year; the master carries it over, and so may the county under full carry-over). With ``lean``, a one-year
-    county keeps only its model and flows between rounds (its instance and plans are rebuilt by its final task)."""
+    county keeps only its model and flows between rounds, on the worker's local disk (its instance and plans are
+    rebuilt by its final task)."""
     kept = _CACHE.get(county)
     if kept is None:
         block = _build(county, source, scenario, fund_ids)
@@ -346,12 +347,12 @@ def county_final(county: str, source: Any, scenario: Scenario, fund_ids: list[st
     against the county's inputs with that money; only ``emergency`` and ``used`` when it needed emergency money
     (and ``seconds``, the task's time on its worker, with ``full_mip`` when the MIP ran on the whole county)."""
     t0 = time.perf_counter()
-    block = _county(county, source, scenario, fund_ids)
     kept = _CACHE.pop(county, None)  # the county's last task (a repair rebuilds it): its model and kept LP go with it
-    if isinstance(kept, _Spilled):
+    if isinstance(kept, _Spilled):  # kept lean: the same model again, its LP re-solved from the kept bases
         kept.path.unlink(missing_ok=True)
-    if block.instance is None:  # kept lean: the same model again, its LP re-solved from the kept bases
-        block = replace(_build(county, source, scenario, fund_ids), backend=block.backend)
+        block = replace(_build(county, source, scenario, fund_ids), backend=kept.backend)
+    else:
+        block = kept if kept is not None else _build(county, source, scenario, fund_ids)
     if block.my is not None:
         out = _county_final_years(county, block, scenario, fund_ids, money)
     else:
