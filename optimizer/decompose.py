@@ -637,7 +637,8 @@ def _decompose(
     say(f"decomposing into {len(blocks.counties)} counties; {len(blocks.upper)} upper-level funds shared by the master ({len(blocks.pairs)} fund-county pairs)")
     lean = _lean(blocks, scenario)
     if lean:
-        say("the workers keep each county's LP basis between rounds, not the LP itself (the LPs would take over half of limits.max_memory_mb)")
+        say("the workers keep each county's LP basis between rounds, not the LP itself, and a one-year county's model on their local disk "
+            "(the LPs would take over half of limits.max_memory_mb)")
     cluster = None if scheduler else _local_cluster(workers, trim=lean)
     client = Client(scheduler or cluster)
     try:

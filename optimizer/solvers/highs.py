@@ -53,6 +53,8 @@ class HighsBackend:
             h.passModel(_to_lp(model))
             if options.slot in self._bases:
                 h.setBasis(self._bases.pop(options.slot))
+            elif self._slot in self._bases:  # a slot's first solve starts where the last one ended, as a kept LP does
+                h.setBasis(self._bases[self._slot])
             self._slot = options.slot
         elif options.warm and kept is not None and _same_matrix(kept[0], model):
             h = kept[1]
