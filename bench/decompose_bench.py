@@ -27,13 +27,14 @@ OUT = ROOT / "bench" / "results"
 TIME_LIMIT = 1800.0  # seconds per solve: the monolithic LP at 100,000 households needs several minutes
 
 
-def one(folder: str, method: str, workers: int, max_memory_mb: float | None) -> None:
+def one(folder: str, method: str, workers: int, max_memory_mb: float | None, gap: float | None = None) -> None:
     """Solve and verify one instance; print the figures as JSON (run in its own process)."""
     from optimizer.scenario import Scenario
     from optimizer.solve import solve
     from optimizer.verify import verify
 
-    scenario = Scenario(name="bench", data=folder, solver={"time_limit": TIME_LIMIT}, limits={"max_memory_mb": max_memory_mb})
+    solver = {"time_limit": TIME_LIMIT, **({"gap": gap} if gap is not None else {})}
+    scenario = Scenario(name="bench", data=folder, solver=solver, limits={"max_memory_mb": max_memory_mb})
     t = time.perf_counter()
     result = solve(scenario, method=method, workers=workers, progress=lambda m: print(f"  {time.perf_counter() - t:7.1f} s  {m}", file=sys.stderr, flush=True))
     solved = time.perf_counter() - t
@@ -44,9 +45,10 @@ def one(folder: str, method: str, workers: int, max_memory_mb: float | None) -> 
     print(json.dumps(figures), flush=True)
 
 
-def measured(folder: Path, method: str, workers: int, max_memory_mb: float | None = None) -> dict[str, float]:
+def measured(folder: Path, method: str, workers: int, max_memory_mb: float | None = None, gap: float | None = None) -> dict[str, float]:
     """Run :func:`one` in a child process; add the peak of the summed RSS of its process tree (GiB)."""
     cmd = [sys.executable, __file__, "--one", str(folder), method, str(workers), *([f"--max-memory-mb={max_memory_mb}"] if max_memory_mb else [])]
+    cmd += [f"--gap={gap}"] if gap is not None else []
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     root, peak = psutil.Process(proc.pid), 0
     while proc.poll() is None:
@@ -69,10 +71,11 @@ def main() -> None:
     ap.add_argument("--monolithic-up-to", type=int, default=100_000)
     ap.add_argument("--name", default="decompose", help="results file name under bench/results")
     ap.add_argument("--max-memory-mb", type=float, default=None, help="limits.max_memory_mb of the scenario (a low one makes the workers lean)")
+    ap.add_argument("--gap", type=float, default=None, help="solver.gap of the scenario (default the scenario's, 0.1%%)")
     ap.add_argument("--one", nargs=3, metavar=("FOLDER", "METHOD", "WORKERS"))
     args = ap.parse_args()
     if args.one:
-        one(args.one[0], args.one[1], int(args.one[2]), args.max_memory_mb)
+        one(args.one[0], args.one[1], int(args.one[2]), args.max_memory_mb, args.gap)
         return
     from optimizer.generate import generate_partitioned
 
@@ -85,7 +88,7 @@ def main() -> None:
         runs += [("decomposed", w) for w in args.workers]
         for method, workers in runs:
             print(f"{n:,} households: {method}, {workers} worker(s)", flush=True)
-            figures = measured(folder, method, workers, args.max_memory_mb)
+            figures = measured(folder, method, workers, args.max_memory_mb, args.gap)
             row = {"households": n, "method": method, "workers": workers if method == "decomposed" else "", **figures}
             print(f"  {row}", flush=True)
             rows.append(row)
