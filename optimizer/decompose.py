@@ -643,6 +643,9 @@ def _decompose(
     client = Client(scheduler or cluster)
     try:
         client.run(_clear_cache)  # workers of an existing cluster may hold the counties of an earlier run
+        if client.run_on_scheduler(_steals):
+            say("the scheduler steals work between workers: a stolen task rebuilds its counties cold on the other worker "
+                "(start it with distributed.scheduler.work-stealing: False)")
         addrs = sorted(client.scheduler_info()["workers"])
         pin = {c: [addrs[i % len(addrs)]] for i, c in enumerate(blocks.counties)}
         data = parts if instance is not None else [(str(folder), f) for f in blocks.funds]
@@ -760,7 +763,7 @@ def _final_summary(counties: list[str], finals: list[dict[str, Any]], wall: floa
 
 
 def _local_cluster(workers: int, trim: bool = False) -> Any:
-    """A LocalCluster of ``workers`` single-threaded processes. Unless ``trim`` (lean workers: memory first), their C
+    """A LocalCluster of ``workers`` single-threaded processes, without work stealing. Unless ``trim`` (lean workers: memory first), their C
     library keeps its default memory tuning: Dask sets MALLOC_TRIM_THRESHOLD_ in its workers to hand freed memory
     back sooner, which also fixes glibc's mmap threshold, so every array above 128 KiB is mapped and unmapped again;
     county tasks ran 14% slower with it (40 cold counties of the 1M instance: 19.7 s against 16.9 s)."""
@@ -776,11 +779,18 @@ def _local_cluster(workers: int, trim: bool = False) -> Any:
         # a nanny also writes its variables into this process's environment, which later workers inherit
         saved = os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     try:
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):  # read when each nanny is made
+        # no work stealing: a county's tasks are pinned to the worker that keeps its model; a batch stolen by the
+        # other worker rebuilt its counties there cold (at 10M 1,471 of 4,000 counties ended up on both workers)
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ, "distributed.scheduler.work-stealing": False}):
             return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR)
     finally:
         if saved is not None:
             os.environ["MALLOC_TRIM_THRESHOLD_"] = saved
+
+
+def _steals(dask_scheduler: Any) -> bool:
+    """Whether the scheduler runs Dask's work stealing (run on the scheduler)."""
+    return "stealing" in dask_scheduler.extensions
 
 
 def _lean(blocks: Blocks, scenario: Scenario) -> bool:

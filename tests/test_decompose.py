@@ -219,14 +219,15 @@ def test_workers_forget_the_counties_of_an_earlier_run() -> None:
         assert set(client.run(lambda: len(decompose._CACHE)).values()) == {0}
 
 
-def test_local_workers_keep_the_default_malloc_tuning() -> None:
+def test_local_workers_keep_the_default_malloc_tuning_and_steal_no_work() -> None:
     """Dask's workers get MALLOC_TRIM_THRESHOLD_, which fixes glibc's mmap threshold and slowed county tasks by 14%
-    (measured): our LocalCluster's workers do not carry it, unless they are lean (memory first)."""
+    (measured): our LocalCluster's workers do not carry it, unless they are lean (memory first). Its scheduler
+    does not steal work (a stolen county task rebuilt the county cold on the other worker)."""
     import os
 
-    from dask.distributed import Client
+    from dask.distributed import Client, LocalCluster
 
-    from optimizer.decompose import _local_cluster
+    from optimizer.decompose import _local_cluster, _steals
 
     seen = {}
     for trim in (True, False):  # a lean cluster first: Dask leaves its setting in this process's environment
@@ -234,6 +235,9 @@ def test_local_workers_keep_the_default_malloc_tuning() -> None:
         try:
             with Client(cluster) as client:
                 seen[trim] = list(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values())
+                assert not client.run_on_scheduler(_steals)  # county tasks stay on the worker that keeps the county
         finally:
             cluster.close()
     assert seen[False] == [None] and seen[True] != [None]
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as cluster, Client(cluster) as client:
+        assert client.run_on_scheduler(_steals)  # Dask's default, which an existing cluster may keep
