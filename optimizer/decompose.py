@@ -244,8 +244,8 @@ def _whole(block: _County) -> tuple[Instance, Plans]:
 
 def _spill(county: str, block: _County) -> _Spilled:
     """What a lean one-year county's rounds need (the model, the flows' funds for the priced rounds) written to
-    this worker's local disk, its solver's bases kept in memory: a worker's memory then does not grow with its
-    counties (about 4.6 MB each at 2,500 households, measured)."""
+    this worker's local disk, its solver's bases kept in memory: a worker's memory then hardly grows with its
+    counties (0.57 MB a county at 2,500 households against 4.40 MB kept in memory, measured in one process)."""
     global _SPILL_DIR
     if _SPILL_DIR is None:
         _SPILL_DIR = Path(tempfile.mkdtemp(prefix="optimizer-counties-", dir=_worker_directory()))

@@ -241,3 +241,17 @@ def test_local_workers_keep_the_default_malloc_tuning_and_steal_no_work() -> Non
     assert seen[False] == [None] and seen[True] != [None]
     with LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as cluster, Client(cluster) as client:
         assert client.run_on_scheduler(_steals)  # Dask's default, which an existing cluster may keep
+
+
+def test_an_existing_scheduler_runs_the_counties_and_its_work_stealing_is_reported(instance) -> None:  # type: ignore[no-untyped-def]
+    """``--scheduler ADDRESS``: the counties run on that cluster's workers and the result verifies; a scheduler
+    that steals work (Dask's default) is named, since a stolen county task rebuilds its county cold."""
+    from dask.distributed import LocalCluster
+
+    said: list[str] = []
+    scenario = Scenario(name="dec", data="unused")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
+        dec = solve(scenario, instance, method="decomposed", scheduler=cluster.scheduler_address, progress=said.append)
+    verify(dec)
+    assert dec.manifest["gap"] <= scenario.solver.gap + 1e-9
+    assert any(m.startswith("the scheduler steals work") for m in said)
