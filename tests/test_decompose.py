@@ -79,8 +79,9 @@ def test_lean_workers_keep_bases_only_and_agree_within_the_gap(instance) -> None
 
 
 def test_a_lean_county_keeps_its_model_only_and_its_final_rebuilds_the_rest(instance) -> None:  # type: ignore[no-untyped-def]
-    """Between rounds a lean one-year county keeps its model, flows and LP basis, not its instance or plans; its
-    final task rebuilds them, re-solves from the kept basis and returns verified tables like a full county."""
+    """Between rounds a lean one-year county keeps its model and flows on local disk and its LP basis in memory, not
+    its instance or plans; its final task removes the file, rebuilds them, re-solves from the kept basis and
+    returns verified tables like a full county."""
     scenario = Scenario(name="dec", data="unused")
     blocks, parts = split_by_county(instance)
     c, part = blocks.counties[0], parts[0]
