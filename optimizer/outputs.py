@@ -35,8 +35,7 @@ def write_run(result: Result, out: str | Path, formats: tuple[str, ...] = ("csv"
     try:
         for name, df in result.tables.items():
             if "csv" in formats:
-                with open(tmp / f"{name}.csv", "w", encoding="utf-8", newline="") as fh:
-                    fh.write(csv_text(df))
+                write_csv(df, tmp / f"{name}.csv")
             if "parquet" in formats:
                 df.to_parquet(tmp / f"{name}.parquet", index=False)
         (tmp / MANIFEST).write_text(json.dumps(result.manifest, indent=2, sort_keys=True, default=_json) + "\n")
@@ -55,9 +54,18 @@ def check_target(out: Path) -> None:
         raise InputError(f"--out {out}: exists and is not a run folder (no {MANIFEST}); refusing to replace it, choose another folder")
 
 
+CSV_OPTIONS: dict[str, Any] = {"index": False, "lineterminator": "\n"}
+
+
 def csv_text(table: pd.DataFrame) -> str:
     """A table as the CSV text written into run folders (``reproduce`` compares against the same bytes)."""
-    return table.to_csv(index=False, lineterminator="\n")
+    return table.to_csv(**CSV_OPTIONS)
+
+
+def write_csv(table: pd.DataFrame, path: Path) -> None:
+    """:func:`csv_text` into ``path``, in chunks: a national table's text would be gigabytes at once."""
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        table.to_csv(fh, **CSV_OPTIONS)
 
 
 def atomic_write_text(path: Path, text: str) -> Path:

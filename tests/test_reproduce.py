@@ -7,13 +7,15 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from optimizer.cli import app
 from optimizer.data import build_instance
 from optimizer.generate import generate
-from optimizer.outputs import csv_text
+from optimizer.outputs import csv_text, write_csv
 from optimizer.scenario import Scenario
 from optimizer.solve import solve
 from optimizer.verify import verify
@@ -107,3 +109,13 @@ def test_every_backend_gives_byte_identical_tables_twice(backend: str) -> None:
     verify(second)
     for name, table in first.tables.items():
         assert csv_text(table) == csv_text(second.tables[name]), f"{backend}: {name} differs between two solves"
+
+
+def test_tables_are_written_in_chunks_with_the_same_bytes(tmp_path: Path) -> None:
+    """A table far longer than one chunk of pandas' writer gives the bytes ``reproduce`` compares against."""
+    rng = np.random.default_rng(3)
+    n = 60_000
+    table = pd.DataFrame({"household_id": [f"H{i:07d}" for i in range(n)], "plan": rng.choice(["a+b", "c", ""], n),
+                          "cost": rng.random(n) * 1e4, "p": np.where(rng.random(n) < 0.1, np.nan, rng.random(n))})  # fmt: skip
+    write_csv(table, tmp_path / "t.csv")
+    assert (tmp_path / "t.csv").read_bytes() == csv_text(table).encode("utf-8")
