@@ -3,6 +3,7 @@ are not such results with a message naming them."""
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -41,3 +42,14 @@ def test_a_file_that_is_not_a_result_is_named(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "other.csv: missing column(s) method, workers, peak_gib" in done.stderr
     assert out.read_bytes() == b"old figure"  # nothing written over the earlier figure
+
+
+def test_end_to_end_time_is_plotted_where_measured(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("plot_scaling", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    plot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plot)
+    pd.DataFrame(RUNS[:2]).to_csv(tmp_path / "old.csv", index=False)
+    pd.DataFrame(RUNS[2:]).assign(end_to_end_seconds=[99.5, ""]).to_csv(tmp_path / "new.csv", index=False)
+    runs = plot.read_runs([str(tmp_path / "old.csv"), str(tmp_path / "new.csv")])
+    assert runs["seconds"].astype(float).tolist() == [4.0, 7.5, 99.5, 90.0]  # solve time where no end to end
