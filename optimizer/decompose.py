@@ -941,10 +941,10 @@ def _repair(
         if f["emergency"] <= EMERGENCY_TOL:
             continue
         extra = ledger.left_for(c)
-        say(f"county {c} is {f['emergency']:,.0f} yuan short after rounding: re-solving with {extra.sum():,.0f} yuan left unused elsewhere")
+        say(f"county {c} is {f['emergency']:,.2f} yuan short after rounding: re-solving with {extra.sum():,.0f} yuan left unused elsewhere")
         again = rerun(c, f["used"] + extra)
         if again["emergency"] > EMERGENCY_TOL:
-            raise NoSolutionError(f"county {c}: its hard floors need {again['emergency']:,.0f} yuan more than the upper-level money left for it")
+            raise NoSolutionError(f"county {c}: its hard floors need {again['emergency']:,.2f} yuan more than the upper-level money left for it")
         ledger.change(c, f["used"], again["used"])
         out[i] = again
     return out
