@@ -48,7 +48,8 @@ class HighsBackend:
         if not is_mip:  # a kept LP serves one warm re-solve
             kept, self._kept = self._kept, None
             lean, self._lean = self._lean, None
-        if options.warm and lean is not None and lean == _matrix_key(model):  # kept lean: a new copy, from its slot's basis
+        key = _matrix_key(model) if not is_mip and (lean is not None or (options.keep and options.lean)) else None  # hashed once a solve
+        if options.warm and lean is not None and lean == key:  # kept lean: a new copy, from its slot's basis
             h = _new_highs(options)
             h.passModel(_to_lp(model))
             if options.slot in self._bases:
@@ -126,7 +127,7 @@ class HighsBackend:
         if options.keep and not is_mip:
             if options.lean:
                 self._bases[self._slot] = h.getBasis()
-                self._lean = _matrix_key(model)
+                self._lean = key
             else:
                 self._kept = (model, h)
         iterations = -1 if is_mip else int(info.simplex_iteration_count)
