@@ -665,9 +665,10 @@ def _decompose(
             return client.submit(county_final, *args, workers=pin[c], allow_other_workers=True, retries=2, pure=False)
 
         def run_finals(money: list[np.ndarray]) -> list[Any]:
-            futures = [final(c, m) for c, m in zip(blocks.counties, money)]
+            futures: list[Any] = [final(c, m) for c, m in zip(blocks.counties, money)]
             out = []
-            for i, (c, fut) in enumerate(zip(blocks.counties, futures)):
+            for i, c in enumerate(blocks.counties):
+                fut, futures[i] = futures[i], None  # let go once read: a worker keeps a task's result while a future holds it
                 out.append(_outcome(fut, f"county {c}"))
                 if (i + 1) % max(1, len(futures) // 10) == 0:
                     say(f"county MIPs: {i + 1} of {len(futures)} done")
