@@ -259,7 +259,7 @@ def test_an_existing_scheduler_runs_the_counties_and_its_work_stealing_is_report
 
 def test_the_workers_let_go_of_each_county_mip_result_once_the_driver_has_read_it(instance) -> None:  # type: ignore[no-untyped-def]
     """A worker keeps a task's result while a future holds it: the driver lets go of each county's final result once
-    read, so the workers do not hold every county's tables to the end (at 10M about 1.3 MB a county)."""
+    read, so the workers do not hold every county's tables to the end (about 0.64 MB a county of 2,500 households)."""
     import time
 
     from dask.distributed import Client, LocalCluster
