@@ -243,23 +243,11 @@ def test_local_workers_keep_the_default_malloc_tuning_and_steal_no_work() -> Non
         assert client.run_on_scheduler(_steals)  # Dask's default, which an existing cluster may keep
 
 
-def test_an_existing_scheduler_runs_the_counties_and_its_work_stealing_is_reported(instance) -> None:  # type: ignore[no-untyped-def]
+def test_an_existing_scheduler_runs_the_counties_reports_work_stealing_and_lets_go_of_each_result(instance) -> None:  # type: ignore[no-untyped-def]
     """``--scheduler ADDRESS``: the counties run on that cluster's workers and the result verifies; a scheduler
-    that steals work (Dask's default) is named, since a stolen county task rebuilds its county cold."""
-    from dask.distributed import LocalCluster
-
-    said: list[str] = []
-    scenario = Scenario(name="dec", data="unused")
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
-        dec = solve(scenario, instance, method="decomposed", scheduler=cluster.scheduler_address, progress=said.append)
-    verify(dec)
-    assert dec.manifest["gap"] <= scenario.solver.gap + 1e-9
-    assert any(m.startswith("the scheduler steals work") for m in said)
-
-
-def test_the_workers_let_go_of_each_county_mip_result_once_the_driver_has_read_it(instance) -> None:  # type: ignore[no-untyped-def]
-    """A worker keeps a task's result while a future holds it: the driver lets go of each county's final result once
-    read, so the workers do not hold every county's tables to the end (about 0.64 MB a county of 2,500 households)."""
+    that steals work (Dask's default) is named, since a stolen county task rebuilds its county cold. A worker
+    keeps a task's result while a future holds it: the driver lets go of each county's final result once read, so
+    the workers do not hold every county's tables to the end (about 0.64 MB a county of 2,500 households)."""
     import time
 
     from dask.distributed import Client, LocalCluster
@@ -268,16 +256,21 @@ def test_the_workers_let_go_of_each_county_mip_result_once_the_driver_has_read_i
         keys = client.run(lambda dask_worker: [str(k) for k in dask_worker.data])
         return sum(k.startswith("county_final") for ks in keys.values() for k in ks)
 
+    said: list[str] = []
     last: list[int] = []
+    scenario = Scenario(name="dec", data="unused")
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster, Client(cluster) as client:
 
         def say(msg: str) -> None:
+            said.append(msg)
             if msg.startswith("county MIPs: 3 of 3 done"):  # the last county's result is still being read
                 deadline = time.monotonic() + 10.0
                 while held(client) > 1 and time.monotonic() < deadline:
                     time.sleep(0.05)
                 last.append(held(client))
 
-        dec = solve(Scenario(name="dec", data="unused"), instance, method="decomposed", scheduler=cluster.scheduler_address, progress=say)
+        dec = solve(scenario, instance, method="decomposed", scheduler=cluster.scheduler_address, progress=say)
     verify(dec)
+    assert dec.manifest["gap"] <= scenario.solver.gap + 1e-9
+    assert any(m.startswith("the scheduler steals work") for m in said)
     assert len(last) == 1 and last[0] <= 1  # all 3 counties were held before
