@@ -665,7 +665,7 @@ def optimize_multiyear(
         )
     if lp.status != Status.OPTIMAL or lp.x is None:
         say(f"multi-year LP: {lp.status.value}; falling back to the general solve")
-        return optimize(model, my.index, instance, scenario, say)
+        return optimize(model, my.index, instance, scenario, say, households_first=False)
     integer = model.integer
     frac = integer & (np.abs(lp.x) > 1e-7) & (np.abs(lp.x - 1) > 1e-7)
     say(f"LP bound {lp.objective:,.2f} in {lp_seconds:.1f} s; {int(frac.sum()):,} fractional decisions")
@@ -717,7 +717,7 @@ def optimize_multiyear(
             return Solution(x, Status.OPTIMAL if g <= opts.gap else Status.FEASIBLE, obj, lp.objective, lp.objective, g, lp_seconds, mip_seconds, False)
         say(f"gap {g:.3%} above target {opts.gap:.3%}: running the general solve")
     try:
-        return optimize(model, my.index, instance, scenario, say)
+        return optimize(model, my.index, instance, scenario, say, households_first=False)
     except InfeasibleError as err:
         short = err.shortfalls
         if isinstance(short, pd.DataFrame) and float(short["shortfall"].sum()) > MONEY_TOL:

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 DECOMPOSE_FROM = 150_000  # households: from here on, method auto decomposes by county
+HOUSEHOLDS = Level.VILLAGE + 1  # relax-and-fix's narrowest neighbourhood, below the village: the households with a fractional plan
 FLOOR_OF_CATEGORY = {
     Category.GUARANTEE.value: "labourless_guarantee",
     Category.EDUCATION.value: "school_education",
@@ -189,10 +190,19 @@ def _structured_bound(instance: Instance, scenario: Scenario, plans: Plans) -> f
 
 
 def optimize(
-    model: LinearModel, index: ModelIndex, instance: Instance, scenario: Scenario, say: Progress, warm: bool = False, backend: Backend | None = None
+    model: LinearModel,
+    index: ModelIndex,
+    instance: Instance,
+    scenario: Scenario,
+    say: Progress,
+    warm: bool = False,
+    backend: Backend | None = None,
+    households_first: bool = True,
 ) -> Solution:
     """LP bound, relax-and-fix, and the full MIP only if the gap is still above target (``warm``: see :func:`solve`;
-    ``backend``: one that kept this LP, e.g. a county's in the decomposition, instead of the shared one)."""
+    ``backend``: one that kept this LP, e.g. a county's in the decomposition, instead of the shared one).
+    ``households_first=False`` starts relax-and-fix at the villages (the multi-year model, whose plan columns are
+    plan-year options, tries its households itself)."""
     opts = scenario.solver
     backend = backend or get_backend(opts.name)
     deadline = time.perf_counter() + opts.time_limit
@@ -215,27 +225,37 @@ def optimize(
 
     t = time.perf_counter()
     best: SolverOutput | None = None
-    # relax-and-fix: keep the LP's integral decisions, and the money flowing into other places, except in the
-    # neighbourhood (village, then township, then county) of the fractional ones, where the MIP may move
-    # households and money; last, the same with every flow free
+    # relax-and-fix: keep the LP's integral decisions, and the money flowing into other places, except around the
+    # fractional ones, where the MIP may move households and money: first only the households with a fractional
+    # plan (and the money of their villages), then their whole village, township and county; last, the same with
+    # every flow free. A wider neighbourhood is tried while the best so far misses the gap it must reach
     anc = instance.tree.ancestors[index.col_village]
     flow_anc = instance.tree.ancestors[index.flows["village"].to_numpy()]
     n_int = len(index.col_village)
+    hh = index.plans["hh"].to_numpy()
     x_start = np.where(integer, np.round(x_lp), np.maximum(x_lp, 0.0))
-    attempts = [(level, True) for level in (5, 4, 3)] + [(3, False)]
+    attempts = [(HOUSEHOLDS, True)] * households_first + [(level, True) for level in (Level.VILLAGE, Level.TOWNSHIP, Level.COUNTY)] + [(Level.COUNTY, False)]
     for level, fix_flows in attempts if fractional.any() else []:
-        touched = np.unique(anc[fractional[:n_int], level])
+        touched = np.unique(anc[fractional[:n_int], min(level, Level.VILLAGE)])
         free = ~integer if not fix_flows else np.zeros(model.shape[1], dtype=bool)
-        free[:n_int] = np.isin(anc[:, level], touched)
+        if level == HOUSEHOLDS:
+            free[: len(hh)] = np.isin(hh, hh[fractional[: len(hh)]])
+            free[len(hh) : n_int] = fractional[len(hh) : n_int]
+        else:
+            free[:n_int] = np.isin(anc[:, level], touched)
         if fix_flows:
-            free[model.col_blocks["f"]] = np.isin(flow_anc[:, level], touched)
+            free[model.col_blocks["f"]] = np.isin(flow_anc[:, min(level, Level.VILLAGE)], touched)
         lo, hi = model.col_lo.copy(), model.col_hi.copy()
         lo[~free] = hi[~free] = x_start[~free]
         fixed = backend.solve(model.with_bounds(lo, hi), _with(base, time_limit=_left(deadline), gap=opts.gap / 2))
         what = "decisions and flows" if fix_flows else "decisions, all flows free"
-        say(f"relax-and-fix around {len(touched)} {LEVEL_NAMES[Level(level)]}(s), {int(free.sum()):,} free {what}: {fixed.status.value}")
-        if fixed.status.has_solution:
+        around = f"{len(touched)} village(s)' households with a fractional plan" if level == HOUSEHOLDS else f"{len(touched)} {LEVEL_NAMES[Level(level)]}(s)"
+        below = f", {_gap(model.sense, fixed.objective, lp_bound):.4%} below the LP bound" if fixed.status.has_solution else ""
+        say(f"relax-and-fix around {around}, {int(free.sum()):,} free {what}: {fixed.status.value}{below}")
+        if fixed.status.has_solution and (best is None or _better(model.sense, fixed.objective, best.objective)):
             best = fixed
+        # the households alone must reach half the gap (the cheap try); a wider neighbourhood the whole gap
+        if best is not None and _gap(model.sense, best.objective, lp_bound) <= (opts.gap / 2 if level == HOUSEHOLDS else opts.gap):
             break
     if not fractional.any():
         best = SolverOutput(Status.OPTIMAL, x_lp, lp.objective, lp.objective, 0.0)

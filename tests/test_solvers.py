@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -235,3 +236,40 @@ def test_highs_stays_silent_on_tiny_coefficients(capfd: pytest.CaptureFixture[st
     out = get_backend("highs").solve(model, SolveOptions(time_limit=10))
     assert out.status == Status.OPTIMAL and out.objective == pytest.approx(2.0)
     assert capfd.readouterr().out == ""
+
+
+def test_highs_runs_with_another_thread_count_than_the_run_before() -> None:
+    """HiGHS starts one thread scheduler per process with the first run's ``threads``; a later run asking for
+    another count failed with status ERROR (an analyst changing solver.threads between two solves; a county task
+    on one thread in a process that solved before)."""
+    import scipy.sparse as sp
+
+    from optimizer.model import LinearModel
+
+    model = LinearModel(sense="max", c=np.array([1.0, 2.0, 3.0]), A=sp.csr_matrix(np.array([[2.0, 3.0, 4.0]])), row_lo=np.array([-np.inf]),
+                        row_hi=np.array([6.0]), col_lo=np.zeros(3), col_hi=np.ones(3), integer=np.ones(3, dtype=bool))  # fmt: skip
+    backend = get_backend("highs")
+    for threads in (2, 1, 0, 1, 2):
+        for m in (model, model.relaxed()):
+            out = backend.solve(m, SolveOptions(time_limit=10, threads=threads))
+            assert out.status == Status.OPTIMAL, (threads, out.message)
+            assert out.objective == pytest.approx(4.0 if m is model else 13 / 3)
+
+
+@pytest.mark.parametrize("households,seed", [(2000, 3), (4000, 1)])  # the households alone miss half the gap / reach it
+def test_relax_and_fix_tries_the_households_with_a_fractional_plan_first(households: int, seed: int) -> None:
+    """The narrowest neighbourhood comes first (only the households with a fractional plan move, with the money of
+    their villages); a wider one is tried only while the best allocation misses its gap, and the result keeps
+    within the target of the LP bound and passes the verifier."""
+    from optimizer.scenario import Scenario
+
+    instance = build_instance(generate(households, seed=seed))
+    scenario = Scenario(name="rf", data="unused", solver={"gap": 0.001})
+    said: list[str] = []
+    result = solve(scenario, instance, progress=said.append)
+    tries = [m for m in said if m.startswith("relax-and-fix around")]
+    assert tries and "households with a fractional plan" in tries[0]
+    first = re.search(r"([0-9.]+)% below the LP bound", tries[0])
+    assert (first is None or float(first.group(1)) / 100 > 0.001 / 2) == (len(tries) > 1), tries
+    assert result.gap <= 0.001 + 1e-12
+    verify(result, instance, scenario)

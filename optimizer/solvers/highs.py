@@ -30,6 +30,39 @@ _STATUS = {
 GRACE = 1.25  # the HiGHS MIP may overrun its own time limit: cancel it from outside after this factor (+5 s)
 
 
+class _Scheduler:
+    """HiGHS's thread scheduler is one per process, started by the first run with that run's ``threads``; a later
+    run asking for another count fails (status ERROR). A run that asks for another count restarts it when no other
+    run is under way in the process, else runs on the one there is."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.threads: int | None = None  # what the scheduler was started with (0: HiGHS's own choice)
+        self.running = 0
+
+    @contextmanager
+    def run(self, threads: int) -> Iterator[int]:
+        """The thread count the run may ask for, held while it runs."""
+        with self.lock:
+            if self.threads is None:
+                self.threads = threads
+            elif threads and threads != self.threads:
+                if self.running == 0:
+                    highspy.Highs.resetGlobalScheduler(True)
+                    self.threads = threads
+                else:
+                    threads = 0  # the scheduler there is
+            self.running += 1
+        try:
+            yield threads
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+_SCHEDULER = _Scheduler()
+
+
 class HighsBackend:
     name = "highs"
 
@@ -84,8 +117,6 @@ class HighsBackend:
         h.setOptionValue("mip_rel_gap", float(options.gap))
         h.setOptionValue("random_seed", int(options.seed))
         h.setOptionValue("presolve", "choose" if options.presolve or is_mip else "off")
-        if options.threads:
-            h.setOptionValue("threads", int(options.threads))
         if not is_mip and options.algorithm != "auto":
             h.setOptionValue("solver", "simplex" if options.algorithm == "simplex" else "ipm")
             h.setOptionValue("run_crossover", "off" if options.algorithm == "ipm-no-crossover" else "on")
@@ -103,7 +134,9 @@ class HighsBackend:
         if is_mip:
             watchdog.start()
         try:
-            h.run()
+            with _SCHEDULER.run(int(options.threads)) as threads:
+                h.setOptionValue("threads", threads)
+                h.run()
         finally:
             watchdog.cancel()
         seconds = time.perf_counter() - t0
