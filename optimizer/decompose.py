@@ -319,7 +319,9 @@ def county_lp(county: str, source: Any, scenario: Scenario, fund_ids: list[str],
     copy of it)."""
     block = _county(county, source, scenario, fund_ids, lean)
     # a one-year county's first LP is solved cold without presolve: 19% less HiGHS time on 20 counties of the 1M
-    # instance (the multi-year county LPs gained from presolve, 6%); the later re-solves start from a basis
+    # instance (the multi-year county LPs gained from presolve, 6%); the later re-solves start from a basis. The
+    # crash basis of the monolithic LP is not used here: it took 27% off these LPs and 9 s off the 1M run's first
+    # round, but led that run to a final allocation whose county MIPs took longer (bench/README.md)
     options = SolveOptions(
         time_limit=scenario.solver.time_limit, threads=scenario.solver.threads, duals=True, keep=True, warm=True, lean=lean, presolve=block.my is not None
     )

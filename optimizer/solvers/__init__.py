@@ -49,6 +49,8 @@ class SolveOptions:
     verbose: bool = False
     algorithm: str = "auto"  # LP only: "simplex", "ipm" or "ipm-no-crossover" (HiGHS; other backends ignore it)
     presolve: bool = True  # LP only: False solves it without presolve (HiGHS; other backends ignore it)
+    crash: bool = False  # LP only, solved cold: start from the model's assignment rows (block "assign"), each with its
+    # best column basic (see highs._crash_basis; HiGHS then skips presolve; other backends ignore it)
 
 
 @dataclass(frozen=True)
