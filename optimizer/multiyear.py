@@ -58,7 +58,7 @@ from .model import INF, MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_mod
 from .plans import CATEGORIES, Plans, build_plans
 from .regions import RegionTree
 from .scenario import Scenario, Years
-from .solve import Progress, Solution, _clean, _gap, optimize
+from .solve import Progress, Solution, _clean, _gap, households_free, optimize
 from .solvers import SolveOptions, Status, get_backend
 from .storage import load_source
 
@@ -675,9 +675,7 @@ def optimize_multiyear(
     xb = model.col_blocks["x"]
     hh = my.options["hh"].to_numpy()
     frac_hh = np.unique(hh[frac[xb]])
-    free = ~integer.copy()
-    free[xb] = np.isin(hh, frac_hh)
-    free[model.col_blocks["y"]] = frac[model.col_blocks["y"]]
+    free = households_free(model, hh, frac) | ~integer
     lo, hi = model.col_lo.copy(), model.col_hi.copy()
     start = np.where(integer, np.round(lp.x), lp.x)
     lo[~free] = hi[~free] = start[~free]

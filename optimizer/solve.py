@@ -238,11 +238,10 @@ def optimize(
     attempts = [(HOUSEHOLDS, True)] * households_first + [(level, True) for level in (Level.VILLAGE, Level.TOWNSHIP, Level.COUNTY)] + [(Level.COUNTY, False)]
     for level, fix_flows in attempts if fractional.any() else []:
         touched = np.unique(anc[fractional[:n_int], min(level, Level.VILLAGE)])
-        free = ~integer if not fix_flows else np.zeros(model.shape[1], dtype=bool)
         if level == HOUSEHOLDS:
-            free[: len(hh)] = np.isin(hh, hh[fractional[: len(hh)]])
-            free[len(hh) : n_int] = fractional[len(hh) : n_int]
+            free = households_free(model, hh, fractional)
         else:
+            free = ~integer if not fix_flows else np.zeros(model.shape[1], dtype=bool)
             free[:n_int] = np.isin(anc[:, level], touched)
         if fix_flows:
             free[model.col_blocks["f"]] = np.isin(flow_anc[:, min(level, Level.VILLAGE)], touched)
@@ -280,6 +279,16 @@ def optimize(
     g = _gap(model.sense, objective, lp_bound)
     status = Status.OPTIMAL if g <= opts.gap + 1e-12 else Status.FEASIBLE
     return Solution(x, status, objective, lp_bound, lp.objective, g, lp.seconds, mip_seconds, used_full)
+
+
+def households_free(model: LinearModel, hh: np.ndarray, fractional: np.ndarray) -> np.ndarray:
+    """Relax-and-fix's narrowest neighbourhood: every plan column (multi-year: plan-year option) of a household with
+    a fractional one, and the fractional project columns (``hh``: the household of each column of block x)."""
+    xb, yb = model.col_blocks["x"], model.col_blocks["y"]
+    free = np.zeros(model.shape[1], dtype=bool)
+    free[xb] = np.isin(hh, hh[fractional[xb]])
+    free[yb] = fractional[yb]
+    return free
 
 
 def shadow_prices(model: LinearModel, x: np.ndarray, scenario: Scenario) -> dict[str, np.ndarray]:
