@@ -10,8 +10,8 @@ import pytest
 from optimizer import load_instance, solve, verify
 from optimizer.decompose import _CACHE, EMERGENCY, _clear_cache, _Spilled, county_final, county_lp, plan_blocks, split_by_county
 from optimizer.errors import InputError, VerificationError
-from optimizer.generate import generate, generate_partitioned
-from optimizer.partitioned import load_frame
+from optimizer.generate import TreeShape, generate, generate_partitioned
+from optimizer.partitioned import load_frame, load_partitioned
 from optimizer.result import region_table
 from optimizer.scenario import Scenario
 
@@ -165,6 +165,7 @@ def test_lagrangian_terms_bound_the_lp(instance) -> None:  # type: ignore[no-unt
     blocks, parts = split_by_county(instance)
     lp_bound = solve(Scenario(name="dec", data="unused"), instance, method="monolithic").manifest["lp_bound"]
     amount = blocks.upper.set_index("fund_id")["amount"]
+    scenario = Scenario(name="dec", data="unused")
     decompose._CACHE.clear()
     try:
         for price in (np.zeros(len(amount)), np.full(len(amount), 2e-5), np.linspace(0, 1e-4, len(amount))):
@@ -172,10 +173,51 @@ def test_lagrangian_terms_bound_the_lp(instance) -> None:  # type: ignore[no-unt
             terms = []
             for county, part in zip(blocks.counties, parts):
                 funds = list(blocks.pairs.loc[blocks.pairs["county"] == county, "fund_id"])
-                terms.append(decompose.county_priced(county, part, Scenario(name="dec", data="unused"), funds, priced[funds].to_numpy(), amount[funds].to_numpy()))
+                term, value, used = decompose.county_priced(county, part, scenario, funds, priced[funds].to_numpy(), amount[funds].to_numpy())
+                # the point it reached: its value minus the priced money is the term, and that money buys that value
+                assert term == pytest.approx(value - float(priced[funds].to_numpy() @ used), abs=1e-6)
+                assert (used <= amount[funds].to_numpy() + 1e-6).all()
+                assert decompose.county_lp(county, part, scenario, funds, used)[0] >= value - 1e-6
+                terms.append(term)
             assert sum(terms) + float(price @ amount.to_numpy()) >= lp_bound - 1e-6
     finally:
         decompose._CACHE.clear()
+
+
+def test_a_mix_of_evaluated_allocations_is_worth_at_least_the_mix_of_their_values(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A county's LP value is concave in its money, so the master's mix, county by county, of allocations evaluated
+    before is worth at least the same mix of their values: of two allocations (random splits of each shared fund
+    among the counties it reaches) the mix fits every fund, beats both, and the counties' LPs reach its value."""
+    from optimizer.decompose import _fund_year_rows, _inner
+    from optimizer.solvers import SolveOptions, get_backend
+
+    generate_partitioned(4000, tmp_path / "data", seed=5, shape=TreeShape(households_per_county=300))  # 13 counties, 16 shared funds
+    blocks, parts = split_by_county(load_partitioned(tmp_path / "data"))
+    scenario = Scenario(name="dec", data="unused")
+    amount = blocks.upper.set_index("fund_id")["amount"]
+    fund_ids = blocks.pairs["fund_id"].to_numpy()
+    of_county = blocks.county_pairs()
+    lists = [list(fund_ids[idx]) for idx in of_county]
+    # two splits of each shared fund among the counties it reaches, at random weights
+    rng = np.random.default_rng(3)
+    splits = []
+    for _ in range(2):
+        weight = pd.Series(rng.uniform(0.1, 1.0, len(fund_ids)), index=fund_ids)
+        splits.append((weight / weight.groupby(level=0).transform("sum") * amount.reindex(fund_ids)).to_numpy())
+    _CACHE.clear()
+    try:
+        points = [(c, a[sel], county_lp(county, part, scenario, lists[c], a[sel])[0])
+                  for a in splits for c, (county, part, sel) in enumerate(zip(blocks.counties, parts, of_county))]  # fmt: skip
+        each = [sum(v for _, _, v in points[i * len(parts) : (i + 1) * len(parts)]) for i in range(len(splits))]
+        A_money, A_carry = _fund_year_rows(pd.Index(amount.index).get_indexer(fund_ids), len(amount), 1)
+        value, mix = _inner(points, of_county, A_money, A_carry, amount.to_numpy()[:, None], np.zeros((len(amount), 1)), get_backend("highs"), SolveOptions())
+        assert value > max(each) + 1.0
+        given = pd.Series(mix, index=fund_ids).groupby(level=0).sum()
+        assert (given <= amount.reindex(given.index) + 1e-2).all()
+        worth = sum(county_lp(county, part, scenario, lists[c], mix[sel])[0] for c, (county, part, sel) in enumerate(zip(blocks.counties, parts, of_county)))
+        assert worth >= value - 1e-6
+    finally:
+        _CACHE.clear()
 
 
 def test_a_round_runs_in_a_few_pinned_batches_and_a_failure_names_its_county(tmp_path) -> None:  # type: ignore[no-untyped-def]
