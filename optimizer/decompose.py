@@ -65,6 +65,7 @@ STALL_ROUNDS = 5  # rounds over which a gap already below STALL_SHARE of the tar
 STALL_SHARE = 0.8
 INITIAL_RADIUS = 0.25  # share of the starting allocation the first step may move
 LAGRANGE_EVERY = 4  # rounds between two Lagrangian bounds (each costs one more round of county LPs)
+ROUNDING_ALLOWANCE = 0.00035  # share of the bound a one-year run's county MIPs may give up in rounding (0.017-0.035% measured)
 EMERGENCY_TOL = 0.05  # yuan of emergency money a county's final allocation may round away; more is repaired
 COUNTY_MIP_SECONDS = 30.0  # multi-year: time for a county's final LP and MIP (the MIP's incumbent is taken at the limit)
 EMERGENCY_PRICE = 1_000.0  # objective lost per 10,000 emergency yuan: far above any plan's value per money
@@ -356,14 +357,19 @@ def county_priced(
     return float(out.objective), float(model.c @ out.x), used
 
 
-def county_final(county: str, source: Any, scenario: Scenario, fund_ids: list[str], money: np.ndarray, helpers: bool) -> dict[str, Any]:
+def county_final(
+    county: str, source: Any, scenario: Scenario, fund_ids: list[str], money: np.ndarray, helpers: bool, last: bool = True
+) -> dict[str, Any]:
     """The county's allocation with its final money (relax-and-fix), as result tables checked by the verifier
     against the county's inputs with that money; only ``emergency`` and ``used`` when it needed emergency money
-    (and ``seconds``, the task's time on its worker, with ``full_mip`` when the MIP ran on the whole county)."""
+    (and ``seconds``, the task's time on its worker, with ``full_mip`` when the MIP ran on the whole county).
+    Unless ``last``, the worker keeps the county's model for more rounds."""
     t0 = time.perf_counter()
-    kept = _CACHE.pop(county, None)  # the county's last task (a repair rebuilds it): its model and kept LP go with it
+    # the county's last task (a repair rebuilds it): its model and kept LP go with it
+    kept = _CACHE.pop(county, None) if last else _CACHE.get(county)
     if isinstance(kept, _Spilled):  # kept lean: the same model again, its LP re-solved from the kept bases
-        kept.path.unlink(missing_ok=True)
+        if last:
+            kept.path.unlink(missing_ok=True)
         block = replace(_build(county, source, scenario, fund_ids), backend=kept.block.backend)
     else:
         block = kept if kept is not None else _build(county, source, scenario, fund_ids)
@@ -477,11 +483,13 @@ def master_allocate(
     tol: float,
     max_rounds: int,
     say: Callable[[str], None],
+    settle: Callable[[list[np.ndarray], float, float], float | None] | None = None,
 ) -> tuple[list[np.ndarray], float, pd.DataFrame]:
     """Kelley's cutting planes over the counties' LP value functions, with a Lagrangian bound every few rounds;
     returns each county's money per upper fund (aligned with its pairs; multi-year: per pair and year, pair by
     pair), the best bound and the history. With years, the master holds every upper fund's yearly
-    appropriation and carries its unspent money forward under the scenario's rule."""
+    appropriation and carries its unspent money forward under the scenario's rule. When the rounds close,
+    ``settle(allocation, bound, its value)`` may ask for more rounds down to a smaller tolerance (it returns it)."""
     pairs = blocks.pairs
     n_pairs, n_c = len(pairs), len(blocks.counties)
     county_pos = pd.Index(blocks.counties).get_indexer(pairs["county"])
@@ -582,7 +590,10 @@ def master_allocate(
         priced = f" (Lagrangian {lagrangian:,.2f})" if np.isfinite(lagrangian) else ""
         say(f"round {r}: master bound {bound:,.2f}{priced}, counties {total:,.2f} (best {best[0]:,.2f}, mixed {mixed[0]:,.2f}), gap {gap:.4%}")
         if gap <= tol or _stalled(history, ceiling):
-            break
+            again = None if settle is None else settle([mixed[1][sel] for sel in of_county], bound, mixed[0])
+            if again is None:
+                break
+            tol, ceiling = again, 0.0  # the rounding has shown that a stalled tail must still close
         a = np.maximum(out.x[:n_a], 0.0)
     alloc = [mixed[1][sel] for sel in of_county]
     return alloc, bound, pd.DataFrame(history)
@@ -693,7 +704,11 @@ def _decompose(
 
     from .partitioned import load_frame
 
-    tol = scenario.solver.gap / 2 if tol is None else tol  # the other half is for the counties' rounding
+    one_year = scenario.years is None
+    if tol is None:
+        # what the rounds leave for the counties' rounding: the most a one-year rounding was measured to give up
+        # (a retry below covers more); half the gap with years (their roundings gave up about 0.2%)
+        tol = max(scenario.solver.gap / 2, scenario.solver.gap - ROUNDING_ALLOWANCE) if one_year else scenario.solver.gap / 2
     if scenario.solver.threads == 0:
         # a worker is one thread, one per core: HiGHS's MIP would start a thread of its own beside it (the relax-and-fix
         # final tasks of 60 counties of the 1M instance took 74.1 s of CPU time so against 69.1 s, for the same result)
@@ -728,20 +743,39 @@ def _decompose(
         fund_lists = {c: list(fund_ids[idx]) for c, idx in zip(blocks.counties, blocks.county_pairs())}
         per_county_helpers = instance is None and scenario.helpers.assign and scenario.years is None
 
-        def final(c: str, money: np.ndarray) -> Any:
+        def final(c: str, money: np.ndarray, last: bool = True) -> Any:
             """A county's final task (one per county: a county MIP takes far longer than a task's own overhead)."""
-            args = (c, sources[c], scenario, fund_lists[c], money, per_county_helpers)
+            args = (c, sources[c], scenario, fund_lists[c], money, per_county_helpers, last)
             return client.submit(county_final, *args, workers=pin[c], allow_other_workers=True, retries=2, pure=False)
 
-        def run_finals(money: list[np.ndarray]) -> list[Any]:
-            futures: list[Any] = [final(c, m) for c, m in zip(blocks.counties, money)]
+        def run_finals(money: list[np.ndarray], last: bool) -> list[Any]:
+            say(f"solving {len(blocks.counties)} county MIPs with their allocations (each verified on its worker)")
+            t = time.perf_counter()
+            futures: list[Any] = [final(c, m, last) for c, m in zip(blocks.counties, money)]
             out = []
             for i, c in enumerate(blocks.counties):
                 fut, futures[i] = futures[i], None  # let go once read: a worker keeps a task's result while a future holds it
                 out.append(_outcome(fut, f"county {c}"))
                 if (i + 1) % max(1, len(futures) // 10) == 0:
                     say(f"county MIPs: {i + 1} of {len(futures)} done")
-            return out
+            say(_final_summary(blocks.counties, out, time.perf_counter() - t))
+            return _repair(blocks, scenario, out, lambda c, money: final(c, money).result(), say)
+
+        settled: list[tuple[list[np.ndarray], list[dict[str, Any]]]] = []
+
+        def settle(alloc: list[np.ndarray], bound: float, value: float) -> float | None:
+            """The county MIPs at the allocation the rounds closed on; more rounds (once) when their rounding gave up
+            more than the rounds left for it. The workers keep their counties' models for those rounds (unless lean)."""
+            finals = run_finals(alloc, last=lean)
+            settled.append((alloc, finals))
+            objective, target = sum(f["objective"] for f in finals), scenario.solver.gap
+            g = max(bound - objective, 0.0) / max(abs(bound), 1e-9)
+            if g <= target or len(settled) > 1:
+                return None
+            loss = max(value - objective, 0.0) / max(abs(bound), 1e-9)
+            again = max(min(target / 2, target - 1.25 * loss), target / 10)
+            say(f"the county MIPs gave up {loss:.4%} in rounding, a gap of {g:.4%} against the {target:.2%} asked: more rounds, to {again:.4%}")
+            return again
 
         batches = _batches(blocks.counties, pin)
 
@@ -767,12 +801,11 @@ def _decompose(
                     last = time.perf_counter()
             return out
 
-        alloc, bound, history = master_allocate(blocks, scenario, run, tol=tol, max_rounds=max_rounds, say=say)
-        say(f"solving {len(blocks.counties)} county MIPs with their allocations (each verified on its worker)")
-        t = time.perf_counter()
-        finals = run_finals(alloc)
-        say(_final_summary(blocks.counties, finals, time.perf_counter() - t))
-        finals = _repair(blocks, scenario, finals, lambda c, money: final(c, money).result(), say)
+        alloc, bound, history = master_allocate(blocks, scenario, run, tol=tol, max_rounds=max_rounds, say=say, settle=settle if one_year else None)
+        if settled and all(np.array_equal(x, y) for x, y in zip(settled[-1][0], alloc)):
+            finals = settled[-1][1]
+        else:  # no settling, or the rounds ran out after it: the county MIPs at the last allocation, the better one kept
+            finals = max([run_finals(alloc, last=True)] + [f for _, f in settled[-1:]], key=lambda fs: sum(f.get("objective", -np.inf) for f in fs))
     finally:
         with contextlib.suppress(Exception):  # never hide why the run stopped
             client.run(_clear_cache)
