@@ -802,10 +802,9 @@ def _decompose(
             return out
 
         alloc, bound, history = master_allocate(blocks, scenario, run, tol=tol, max_rounds=max_rounds, say=say, settle=settle if one_year else None)
-        if settled and all(np.array_equal(x, y) for x, y in zip(settled[-1][0], alloc)):
-            finals = settled[-1][1]
-        else:  # no settling, or the rounds ran out after it: the county MIPs at the last allocation, the better one kept
-            finals = max([run_finals(alloc, last=True)] + [f for _, f in settled[-1:]], key=lambda fs: sum(f.get("objective", -np.inf) for f in fs))
+        if not (settled and all(np.array_equal(x, y) for x, y in zip(settled[-1][0], alloc))):  # no settling, or the rounds ran out after it
+            settled.append((alloc, run_finals(alloc, last=True)))
+        finals = max((f for _, f in settled), key=lambda fs: sum(f["objective"] for f in fs))  # a reopening's MIPs may round worse
     finally:
         with contextlib.suppress(Exception):  # never hide why the run stopped
             client.run(_clear_cache)
