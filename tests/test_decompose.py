@@ -9,7 +9,7 @@ import pytest
 
 from optimizer import load_instance, solve, verify
 from optimizer.decompose import _CACHE, EMERGENCY, _clear_cache, _Spilled, county_final, county_lp, plan_blocks, split_by_county
-from optimizer.errors import InputError, VerificationError
+from optimizer.errors import InputError, NoSolutionError, VerificationError
 from optimizer.generate import TreeShape, generate, generate_partitioned
 from optimizer.partitioned import load_frame, load_partitioned
 from optimizer.result import region_table
@@ -284,6 +284,38 @@ def test_a_round_runs_in_a_few_pinned_batches_and_a_failure_names_its_county(tmp
     missing = (str(tmp_path / "none"), pd.DataFrame())
     with pytest.raises(RuntimeError, match="^county P01C01X01: "):
         county_batch("lp", [("P01C01X01", missing, Scenario(name="dec", data="unused"), [], np.zeros(0))])
+
+
+@pytest.mark.parametrize("lean", [False, True])
+def test_a_failed_county_is_forgotten_so_that_its_retry_starts_from_its_data(instance, lean: bool) -> None:  # type: ignore[no-untyped-def]
+    """A county whose LP fails in a batch leaves nothing behind on its worker (its kept model, its spilled file):
+    Dask's retry of the batch rebuilds it from its data and gets the county's value."""
+    from optimizer.decompose import county_batch
+    from optimizer.solvers import SolverOutput, Status
+
+    class Broken:
+        def solve(self, model, options):  # type: ignore[no-untyped-def]
+            return SolverOutput(Status.ERROR, None, float("nan"), float("nan"), 0.0, message="Unknown")
+
+    scenario = Scenario(name="dec", data="unused")
+    blocks, parts = split_by_county(instance)
+    c, part = blocks.counties[0], parts[0]
+    fund_ids = list(blocks.pairs.loc[blocks.pairs["county"] == c, "fund_id"])
+    item = (c, part, scenario, fund_ids, np.full(len(fund_ids), 2e6))
+    try:
+        [(value, _)] = county_batch("lp", [item], lean=lean)
+        kept = _CACHE[c]
+        block = kept.block if isinstance(kept, _Spilled) else kept
+        block.backend = Broken()
+        with pytest.raises(NoSolutionError, match=f"county {c}: LP error"):
+            county_batch("lp", [item], lean=lean)
+        assert c not in _CACHE
+        if isinstance(kept, _Spilled):
+            assert not kept.path.exists()
+        [(again, _)] = county_batch("lp", [item], lean=lean)
+        assert again == pytest.approx(value, rel=1e-9)
+    finally:
+        _clear_cache()
 
 
 def test_a_stalled_tail_stops_only_below_the_ceiling() -> None:

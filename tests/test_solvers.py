@@ -78,7 +78,49 @@ def test_a_warm_slot_restores_its_own_basis(lean: bool) -> None:
     assert again.objective == pytest.approx(other.objective, rel=1e-9) and again.iterations == 0
 
 
+class _WarmRunFails(dict):
+    """HiGHS's statuses, but the ``fail``-th run ends 'Unknown' (as a warm county LP of the 1M run did)."""
+
+    def __init__(self, statuses: dict, fail: int) -> None:
+        super().__init__(statuses)
+        self.runs, self.fail = 0, fail
+
+    def get(self, key, default=None):  # type: ignore[no-untyped-def]
+        self.runs += 1
+        return default if self.runs == self.fail else super().get(key, default)
+
+
+@pytest.mark.parametrize("lean", [False, True])
+def test_a_warm_start_that_ends_in_error_is_solved_again_from_scratch(lean: bool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A warm start is a shortcut: when HiGHS ends a warm-started LP without an answer, the backend solves it
+    again cold (once), with the answer of a cold solve, and keeps that LP for the next warm start."""
+    from optimizer.solvers import highs
+
+    inst = build_instance(generate(300, seed=3))
+    sc = tiny_scenario()
+    model = build_model(inst, sc, build_plans(inst, sc))[0].relaxed()
+    priced = replace(model, c=model.c - 0.5 * (np.arange(model.shape[1]) % 3 == 0))
+    statuses = _WarmRunFails(highs._STATUS, fail=2)
+    monkeypatch.setattr(highs, "_STATUS", statuses)
+    backend = get_backend("highs", private=True)
+    warm = SolveOptions(keep=True, warm=True, lean=lean, duals=True)
+    backend.solve(model, warm)
+    with caplog.at_level("WARNING", logger=highs.__name__):
+        out = backend.solve(priced, warm)
+    assert statuses.runs == 3 and "solving it again from scratch" in caplog.text
+    cold = get_backend("highs", private=True).solve(priced, SolveOptions(duals=True))
+    assert out.status is Status.OPTIMAL and out.duals is not None
+    assert out.objective == pytest.approx(cold.objective, rel=1e-9)
+    again = backend.solve(priced, warm)  # kept from the cold solve
+    assert again.iterations == 0 and again.objective == pytest.approx(cold.objective, rel=1e-9)
+    failing = _WarmRunFails(highs._STATUS, fail=1)
+    monkeypatch.setattr(highs, "_STATUS", failing)
+    assert get_backend("highs", private=True).solve(model, SolveOptions()).status is Status.ERROR  # a cold solve's error stands
+    assert failing.runs == 1
+
+
 def test_an_lp_without_presolve_has_the_same_optimum() -> None:
+
     """The decomposition solves a one-year county's first LP without presolve (faster there): same optimum, by
     another path (HiGHS's simplex iterations differ), and the backend's next LP presolves again."""
     inst = build_instance(generate(300, seed=3))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from importlib.metadata import version
 
 import highspy
@@ -27,6 +29,7 @@ _STATUS = {
     highspy.HighsModelStatus.kInterrupt: Status.TIME_LIMIT,
     highspy.HighsModelStatus.kSolutionLimit: Status.TIME_LIMIT,
 }
+log = logging.getLogger(__name__)
 GRACE = 1.25  # the HiGHS MIP may overrun its own time limit: cancel it from outside after this factor (+5 s)
 
 
@@ -82,7 +85,8 @@ class HighsBackend:
             kept, self._kept = self._kept, None
             lean, self._lean = self._lean, None
         key = _matrix_key(model) if not is_mip and (lean is not None or (options.keep and options.lean)) else None  # hashed once a solve
-        if options.warm and lean is not None and lean == key:  # kept lean: a new copy, from its slot's basis
+        started = options.warm and ((lean is not None and lean == key) or (kept is not None and _same_matrix(kept[0], model)))
+        if started and lean is not None and lean == key:  # kept lean: a new copy, from its slot's basis
             h = _new_highs(options)
             h.passModel(_to_lp(model))
             if options.slot in self._bases:
@@ -90,7 +94,7 @@ class HighsBackend:
             elif self._slot in self._bases:  # a slot's first solve starts where the last one ended, as a kept LP does
                 h.setBasis(self._bases[self._slot])
             self._slot = options.slot
-        elif options.warm and kept is not None and _same_matrix(kept[0], model):
+        elif started and kept is not None:
             h = kept[1]
             if options.slot != self._slot:
                 self._bases[self._slot] = h.getBasis()
@@ -144,6 +148,13 @@ class HighsBackend:
             watchdog.cancel()
         seconds = time.perf_counter() - t0
         status = _STATUS.get(h.getModelStatus(), Status.ERROR)
+        if status == Status.ERROR and started:
+            # a warm start is only a shortcut: HiGHS 1.16 ended a warm county LP of the 1M run 'Unknown' (the same LP
+            # every retry); the LP itself, solved from scratch, has its answer
+            log.warning("HiGHS ended a warm-started LP '%s' after %.2f s: solving it again from scratch", h.modelStatusToString(h.getModelStatus()), seconds)
+            self._kept, self._lean = None, None
+            again = self.solve(model, replace(options, warm=False))
+            return replace(again, seconds=again.seconds + seconds)
         info = h.getInfo()
         has_primal = int(info.primal_solution_status) == int(highspy.SolutionStatus.kSolutionStatusFeasible)
         if status == Status.TIME_LIMIT and has_primal:
