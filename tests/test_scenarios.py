@@ -150,11 +150,11 @@ def test_next_money_prediction_agrees_with_a_re_solve(tmp_path: Path) -> None:
     from optimizer.marginal import next_money
     from optimizer.scenario import Scenario
 
-    generate(2000, seed=9, out=tmp_path / "d")
+    generate(1000, seed=9, out=tmp_path / "d")  # 4.4 s; 2,000 households took 87 s (the MIP's last 0.01% of gap)
     sc = Scenario.model_validate({"name": "m", "data": str(tmp_path / "d"), "solver": {"gap": 1e-4}})
     table = next_money(sc, 50_000, Level.COUNTY, top=2)
     best = table.iloc[0]
-    objective = 2000.0
+    objective = 1000.0
     tolerance = 2 * 1e-4 * objective + 0.05 * best["predicted_gain"]
     assert best["predicted_gain"] > 0
     assert abs(best["objective_gain"] - best["predicted_gain"]) <= tolerance
