@@ -220,6 +220,14 @@ def _clear_cache() -> None:
         _SPILL_DIR = None
 
 
+def _forget(county: str) -> _County | _Spilled | None:
+    """Drop what this worker keeps of ``county`` (a lean county's file too) and return it."""
+    kept = _CACHE.pop(county, None)
+    if isinstance(kept, _Spilled):
+        kept.path.unlink(missing_ok=True)
+    return kept
+
+
 def _county(county: str, source: Instance | tuple[str, pd.DataFrame], scenario: Scenario, fund_ids: list[str], lean: bool = False) -> _County:
     """The county's model; ``source`` is its block instance, or a partitioned folder and the block's funds,
     read here on the worker. ``fund_ids`` are the upper funds the master gives it money of (multi-year: year by
@@ -366,10 +374,8 @@ def county_final(
     Unless ``last``, the worker keeps the county's model for more rounds."""
     t0 = time.perf_counter()
     # the county's last task (a repair rebuilds it): its model and kept LP go with it
-    kept = _CACHE.pop(county, None) if last else _CACHE.get(county)
+    kept = _forget(county) if last else _CACHE.get(county)
     if isinstance(kept, _Spilled):  # kept lean: the same model again, its LP re-solved from the kept bases
-        if last:
-            kept.path.unlink(missing_ok=True)
         block = replace(_build(county, source, scenario, fund_ids), backend=kept.block.backend)
     else:
         block = kept if kept is not None else _build(county, source, scenario, fund_ids)
@@ -847,9 +853,7 @@ def county_batch(kind: str, items: list[tuple[Any, ...]], lean: bool = False) ->
         try:
             out.append(fn(*args, lean=lean))
         except Exception as err:
-            kept = _CACHE.pop(args[0], None)
-            if isinstance(kept, _Spilled):
-                kept.path.unlink(missing_ok=True)
+            _forget(args[0])
             if isinstance(err, (NoSolutionError, VerificationError)):
                 raise
             raise RuntimeError(f"county {args[0]}: {type(err).__name__}: {err}") from err

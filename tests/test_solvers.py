@@ -120,7 +120,6 @@ def test_a_warm_start_that_ends_in_error_is_solved_again_from_scratch(lean: bool
 
 
 def test_an_lp_without_presolve_has_the_same_optimum() -> None:
-
     """The decomposition solves a one-year county's first LP without presolve (faster there): same optimum, by
     another path (HiGHS's simplex iterations differ), and the backend's next LP presolves again."""
     inst = build_instance(generate(300, seed=3))

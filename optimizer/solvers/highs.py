@@ -85,8 +85,10 @@ class HighsBackend:
             kept, self._kept = self._kept, None
             lean, self._lean = self._lean, None
         key = _matrix_key(model) if not is_mip and (lean is not None or (options.keep and options.lean)) else None  # hashed once a solve
-        started = options.warm and ((lean is not None and lean == key) or (kept is not None and _same_matrix(kept[0], model)))
-        if started and lean is not None and lean == key:  # kept lean: a new copy, from its slot's basis
+        from_lean = options.warm and lean is not None and lean == key
+        from_kept = options.warm and not from_lean and kept is not None and _same_matrix(kept[0], model)
+        started = from_lean or from_kept
+        if from_lean:  # kept lean: a new copy, from its slot's basis
             h = _new_highs(options)
             h.passModel(_to_lp(model))
             if options.slot in self._bases:
@@ -94,7 +96,8 @@ class HighsBackend:
             elif self._slot in self._bases:  # a slot's first solve starts where the last one ended, as a kept LP does
                 h.setBasis(self._bases[self._slot])
             self._slot = options.slot
-        elif started and kept is not None:
+        elif from_kept:
+            assert kept is not None
             h = kept[1]
             if options.slot != self._slot:
                 self._bases[self._slot] = h.getBasis()
@@ -152,7 +155,6 @@ class HighsBackend:
             # a warm start is only a shortcut: HiGHS 1.16 ended a warm county LP of the 1M run 'Unknown' (the same LP
             # every retry); the LP itself, solved from scratch, has its answer
             log.warning("HiGHS ended a warm-started LP '%s' after %.2f s: solving it again from scratch", h.modelStatusToString(h.getModelStatus()), seconds)
-            self._kept, self._lean = None, None
             again = self.solve(model, replace(options, warm=False))
             return replace(again, seconds=again.seconds + seconds)
         info = h.getInfo()
