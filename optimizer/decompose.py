@@ -366,12 +366,13 @@ def county_priced(
 
 
 def county_final(
-    county: str, source: Any, scenario: Scenario, fund_ids: list[str], money: np.ndarray, helpers: bool, last: bool = True
+    county: str, source: Any, scenario: Scenario, fund_ids: list[str], money: np.ndarray, helpers: bool, last: bool = True, thorough: bool = False
 ) -> dict[str, Any]:
     """The county's allocation with its final money (relax-and-fix), as result tables checked by the verifier
     against the county's inputs with that money; only ``emergency`` and ``used`` when it needed emergency money
     (and ``seconds``, the task's time on its worker, with ``full_mip`` when the MIP ran on the whole county).
-    Unless ``last``, the worker keeps the county's model for more rounds."""
+    Unless ``last``, the worker keeps the county's model for more rounds. A multi-year county rounds only the
+    households its LP left fractional unless ``thorough`` (see :func:`_county_final_years`)."""
     t0 = time.perf_counter()
     # the county's last task (a repair rebuilds it): its model and kept LP go with it
     kept = _forget(county) if last else _CACHE.get(county)
@@ -380,7 +381,7 @@ def county_final(
     else:
         block = kept if kept is not None else _build(county, source, scenario, fund_ids)
     if block.my is not None:
-        out = _county_final_years(county, block, scenario, fund_ids, money)
+        out = _county_final_years(county, block, scenario, fund_ids, money, thorough)
     else:
         out = _county_final_year(county, block, scenario, fund_ids, money, helpers)
     return {**out, "seconds": time.perf_counter() - t0}
@@ -438,9 +439,12 @@ def _used(block: _County, model: LinearModel, x: np.ndarray, fund_ids: list[str]
     return by.reindex(full).fillna(0.0).to_numpy()
 
 
-def _county_final_years(county: str, block: _County, scenario: Scenario, fund_ids: list[str], money: np.ndarray) -> dict[str, Any]:
+def _county_final_years(county: str, block: _County, scenario: Scenario, fund_ids: list[str], money: np.ndarray, thorough: bool) -> dict[str, Any]:
     """:func:`county_final` of a multi-year county: its MIP with the yearly money of the upper funds, its result
-    tables checked by :func:`verify_multiyear` against that money."""
+    tables checked by :func:`verify_multiyear` against that money. First only the households with a fractional
+    option are rounded (the rest kept at the LP's choice); when no such rounding fits the money, the county comes
+    back short and the repair gives it money other counties left (:func:`_repair`). With ``thorough`` (a repair
+    that did not pay it), the general relax-and-fix and MIP, in full time."""
     from .solve import Solution
 
     instance, plans = _whole(block)
@@ -448,15 +452,16 @@ def _county_final_years(county: str, block: _County, scenario: Scenario, fund_id
     model = _with_money(block, fund_ids, money)
     my = replace(block.my, model=model)
     quick = scenario.with_overrides({"solver.time_limit": min(scenario.solver.time_limit, COUNTY_MIP_SECONDS)})
-    try:  # from the last round's LP
-        sol = optimize_multiyear(model, my, instance, quick, lambda _msg: None, backend=block.backend, warm=True, shut=block.emergency_cols)
-    except NoSolutionError:  # no whole-plan rounding within the time without emergency money
-        sol = None
-    fallback = sol is None or float(sol.x[block.emergency_cols].sum() * MONEY_UNIT) > EMERGENCY_TOL
-    if fallback:  # the quick rounding could not pay the floors from this money: the general relax-and-fix and MIP, in full time
+    sol = None
+    if not thorough:
+        try:  # from the last round's LP
+            sol = optimize_multiyear(model, my, instance, quick, lambda _msg: None, backend=block.backend, warm=True, shut=block.emergency_cols)
+        except NoSolutionError:  # no whole-plan rounding within the time
+            sol = None
+    full_mip = sol is None
+    if sol is None:
         sol = optimize_multiyear(model, my, instance, scenario, lambda _msg: None)
-    assert sol is not None
-    full_mip = fallback or sol.used_full_mip
+    full_mip = full_mip or sol.used_full_mip
     x = sol.x
     used = _used(block, model, x, fund_ids)
     emergency = float(x[block.emergency_cols].sum() * MONEY_UNIT)
@@ -749,9 +754,9 @@ def _decompose(
         fund_lists = {c: list(fund_ids[idx]) for c, idx in zip(blocks.counties, blocks.county_pairs())}
         per_county_helpers = instance is None and scenario.helpers.assign and scenario.years is None
 
-        def final(c: str, money: np.ndarray, last: bool = True) -> Any:
+        def final(c: str, money: np.ndarray, last: bool = True, thorough: bool = False) -> Any:
             """A county's final task (one per county: a county MIP takes far longer than a task's own overhead)."""
-            args = (c, sources[c], scenario, fund_lists[c], money, per_county_helpers, last)
+            args = (c, sources[c], scenario, fund_lists[c], money, per_county_helpers, last, thorough)
             return client.submit(county_final, *args, workers=pin[c], allow_other_workers=True, retries=2, pure=False)
 
         def run_finals(money: list[np.ndarray], last: bool) -> list[Any]:
@@ -765,7 +770,7 @@ def _decompose(
                 if (i + 1) % max(1, len(futures) // 10) == 0:
                     say(f"county MIPs: {i + 1} of {len(futures)} done")
             say(_final_summary(blocks.counties, out, time.perf_counter() - t))
-            return _repair(blocks, scenario, out, lambda c, money: final(c, money).result(), say)
+            return _repair(blocks, scenario, out, lambda c, money, thorough: final(c, money, thorough=thorough).result(), say)
 
         settled: list[tuple[list[np.ndarray], list[dict[str, Any]]]] = []
 
@@ -1039,12 +1044,13 @@ def _repair(
     blocks: Blocks,
     scenario: Scenario,
     finals: list[dict[str, Any]],
-    rerun: Callable[[str, np.ndarray], Any],
+    rerun: Callable[[str, np.ndarray, bool], Any],
     say: Callable[[str], None],
 ) -> list[dict[str, Any]]:
     """Rounding can leave a county a little short of its floors: re-solve it with what it used plus what all
     counties left unused of the same funds (multi-year: of the same fund and year, without taking what a later
-    year needs carried to it), one county at a time."""
+    year needs carried to it), one county at a time. A multi-year county still short then gets the thorough
+    rounding (``rerun(county, money, thorough)``)."""
     ledger = _Ledger(blocks, scenario, finals)
     out = list(finals)
     for i, (c, f) in enumerate(zip(blocks.counties, finals)):
@@ -1052,7 +1058,11 @@ def _repair(
             continue
         extra = ledger.left_for(c)
         say(f"county {c} is {f['emergency']:,.2f} yuan short after rounding: re-solving with {extra.sum():,.0f} yuan left unused elsewhere")
-        again = rerun(c, f["used"] + extra)
+        # with years and nothing left anywhere, the quick rounding would come back as short as before
+        again = rerun(c, f["used"] + extra, False) if extra.sum() > EMERGENCY_TOL or scenario.years is None else f
+        if again["emergency"] > EMERGENCY_TOL and scenario.years is not None:
+            say(f"county {c} is still {again['emergency']:,.2f} yuan short: the general relax-and-fix and MIP over the county")
+            again = rerun(c, f["used"] + extra, True)
         if again["emergency"] > EMERGENCY_TOL:
             raise NoSolutionError(f"county {c}: its hard floors need {again['emergency']:,.2f} yuan more than the upper-level money left for it")
         ledger.change(c, f["used"], again["used"])

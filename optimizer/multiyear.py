@@ -651,7 +651,8 @@ def optimize_multiyear(
     With ``warm``, the LP starts from the one ``backend`` kept. ``shut`` (a county of the decomposition): columns
     the MIP holds at zero where the LP left them at zero (its emergency money: a rounding that buys feasibility
     with it keeps the MIP's heuristics busy for long), and the MIP's solution is returned whatever its gap (the
-    national gap is reported)."""
+    national gap is reported); when no rounding fits without emergency money, the one that needs the least (the
+    decomposition repairs the county with money other counties left)."""
     opts = scenario.solver
     backend = backend or get_backend(opts.name)
     base = SolveOptions(time_limit=opts.time_limit, gap=opts.gap, threads=opts.threads, seed=opts.seed)
@@ -680,6 +681,7 @@ def optimize_multiyear(
     start = np.where(integer, np.round(lp.x), lp.x)
     lo[~free] = hi[~free] = start[~free]
     county = shut is not None
+    hi_open = hi.copy()
     if shut is not None:
         unused = shut[np.abs(lp.x[shut]) <= 1e-9]
         hi[unused] = 0.0
@@ -704,6 +706,16 @@ def optimize_multiyear(
             usable.append(out)
             if _gap(model.sense, out.objective, lp.objective) <= sub_gap:
                 break
+    if county and not usable:
+        # no whole plans for these households fit the county's money (the LP split them across categories or years
+        # it spent to the last yuan): the rounding that needs the least emergency money (its penalty puts that
+        # first), fast, for the decomposition's repair to pay from what the other counties left
+        left = max(opts.time_limit - lp_seconds - (time.perf_counter() - t1), 1.0)
+        out = backend.solve(model.with_bounds(lo, hi_open), SolveOptions(**{**base.__dict__, "gap": sub_gap, "time_limit": left}))
+        seconds = time.perf_counter() - t1
+        say(f"multi-year fix-and-solve over {len(frac_hh):,} households with fractional options, emergency money open: {out.status.value} in {seconds:.1f} s")
+        if out.status.has_solution:
+            usable.append(out)
     sign = 1.0 if model.sense == "max" else -1.0
     fixed = max(usable, key=lambda o: sign * o.objective) if usable else out
     mip_seconds = time.perf_counter() - t1

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 
 from optimizer.data import Instance, build_instance
-from optimizer.decompose import _CACHE, _unused, county_final, county_lp, split_by_county
-from optimizer.errors import InputError
+from optimizer.decompose import _CACHE, EMERGENCY_TOL, _build, _repair, _unused, _used, _with_money, county_final, county_lp, split_by_county
+from optimizer.errors import InputError, NoSolutionError
 from optimizer.generate import generate, generate_partitioned
 from optimizer.multiyear import read_multiyear_run, solve_multiyear, verify_multiyear
 from optimizer.scenario import Scenario
+from optimizer.solvers import SolveOptions
 
 
 def _scenario(data: str = "unused", **years: object) -> Scenario:
@@ -69,6 +70,66 @@ def test_a_county_rounds_its_lp_without_emergency_money(small: Instance) -> None
     assert final["emergency"] == 0.0 and "tables" in final  # verify_multiyear ran on the county with this money
     assert value - sc.solver.gap * value <= final["objective"] <= value + 1e-6
     assert np.isin(final["tables"]["households"]["year"].dropna(), [2018, 2019, 2020]).all()
+
+
+def test_a_county_whose_lp_spent_its_money_to_the_yuan_comes_back_short_at_once(small: Instance) -> None:
+    """A county LP that spends an upper fund's money to the last yuan may split households across plans that no
+    whole plan can pay: the county's quick rounding then comes back short at once (no general MIP over the county)
+    for the repair to pay, and a little more money is enough to round it."""
+    sc = _scenario()
+    blocks, parts = split_by_county(small)
+    c, part = blocks.counties[0], parts[0]
+    fund_ids = list(blocks.pairs.loc[blocks.pairs["county"] == c, "fund_id"])
+    block = _build(c, part, sc, fund_ids)
+    money = np.full(len(fund_ids) * 3, 5e6)
+    for share in (1.0, 0.2):  # what the county's LP spends with ample money, then with a fifth of that
+        model = _with_money(block, fund_ids, money * share)
+        money = _used(block, model, block.backend.solve(model.relaxed(), SolveOptions()).x, fund_ids)
+    try:
+        value, _ = county_lp(c, part, sc, fund_ids, money)
+        short = county_final(c, part, sc, fund_ids, money, False)
+        more = county_final(c, part, sc, fund_ids, money * 1.02, False)
+    finally:
+        _CACHE.clear()
+    assert short["emergency"] > EMERGENCY_TOL and "tables" not in short and not short["full_mip"]
+    assert more["emergency"] == 0.0 and "tables" in more and more["objective"] >= value * (1 - sc.solver.gap)
+
+
+def test_a_short_multiyear_county_is_repaired_with_money_left_then_rounded_in_full(small: Instance) -> None:
+    """The repair re-solves a short county with what it used plus what the others left (quick), then, still
+    short, with the general relax-and-fix and MIP (thorough); with nothing left anywhere it goes straight to the
+    thorough rounding, and a county still short after it is an error that names it."""
+    sc = _scenario()
+    blocks, _ = split_by_county(small)
+    calls: list[tuple[str, float, bool]] = []
+    funds = blocks.pairs["fund_id"]
+    # each pair's even part of its fund's yearly money (three years, the same share each)
+    even = (funds.map(blocks.upper.set_index("fund_id")["amount"]) / funds.map(funds.value_counts()) / 3).to_numpy()
+
+    def finals(used_share: float) -> list[dict[str, object]]:
+        """Every county used ``used_share`` of its even part of every fund in every year; the first is 5 yuan short."""
+        return [{"emergency": 5.0 if i == 0 else 0.0, "used": np.repeat(used_share * even[idx], 3), "county": c}
+                for i, (c, idx) in enumerate(zip(blocks.counties, blocks.county_pairs()))]  # fmt: skip
+
+    def rerun(still_short: int):  # type: ignore[no-untyped-def]
+        def call(c: str, money: np.ndarray, thorough: bool) -> dict[str, object]:
+            calls.append((c, float(money.sum()), thorough))
+            return {"emergency": 5.0 if len(calls) <= still_short else 0.0, "used": money, "county": c}
+
+        return call
+
+    first = blocks.counties[0]
+    start = finals(0.5)
+    out = _repair(blocks, sc, start, rerun(1), lambda _m: None)
+    assert [(c, t) for c, _, t in calls] == [(first, False), (first, True)]
+    assert calls[0][1] == calls[1][1] > start[0]["used"].sum()  # what it used and half of every fund left by all
+    assert out[0]["emergency"] == 0.0 and out[1:] == start[1:]
+    calls.clear()
+    _repair(blocks, sc, finals(1.0), rerun(0), lambda _m: None)  # every yuan used: no quick retry
+    assert [t for _, _, t in calls] == [True]
+    calls.clear()
+    with pytest.raises(NoSolutionError, match=first):
+        _repair(blocks, sc, finals(0.5), rerun(2), lambda _m: None)
 
 
 def test_the_master_carries_upper_money_into_later_years(small: Instance) -> None:
