@@ -95,10 +95,17 @@ def test_migrations_build_exactly_the_schema_the_code_uses(db_url: str) -> None:
     assert diff == []
 
 
-def test_three_nights_on_the_sample(db_url: str) -> None:
-    """Registrations, exits, commitments and spending between three nights: three verified versions, churn
-    within its cap, committed plans untouched, funds never overspent."""
-    engine = _seed(db_url, ROOT / "data" / "sample")
+@pytest.fixture(scope="module")
+def nights_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("nights") / "data"
+    generate(4000, seed=11, out=folder)
+    return folder
+
+
+def test_three_nights(db_url: str, nights_data: Path) -> None:
+    """Registrations, exits, commitments and spending between three nights (4,000 generated households): three
+    verified versions, churn within its cap, committed plans untouched, funds never overspent."""
+    engine = _seed(db_url, nights_data)
     scenario = Scenario(name="nightly", data="unused")
     rng = np.random.default_rng(11)
     outcomes = []
