@@ -1057,11 +1057,11 @@ def _repair(
         if f["emergency"] <= EMERGENCY_TOL:
             continue
         extra = ledger.left_for(c)
-        say(f"county {c} is {f['emergency']:,.2f} yuan short after rounding: re-solving with {extra.sum():,.0f} yuan left unused elsewhere")
+        say(f"county {c} is {f['emergency']:,.2f} yuan short after rounding; {extra.sum():,.0f} yuan of its funds are left unused elsewhere")
         # with years and nothing left anywhere, the quick rounding would come back as short as before
         again = rerun(c, f["used"] + extra, False) if extra.sum() > EMERGENCY_TOL or scenario.years is None else f
         if again["emergency"] > EMERGENCY_TOL and scenario.years is not None:
-            say(f"county {c} is still {again['emergency']:,.2f} yuan short: the general relax-and-fix and MIP over the county")
+            say(f"county {c} is {again['emergency']:,.2f} yuan short with that money: the general relax-and-fix and MIP over the county")
             again = rerun(c, f["used"] + extra, True)
         if again["emergency"] > EMERGENCY_TOL:
             raise NoSolutionError(f"county {c}: its hard floors need {again['emergency']:,.2f} yuan more than the upper-level money left for it")
