@@ -123,7 +123,7 @@ def test_a_short_multiyear_county_is_repaired_with_money_left_then_rounded_in_fu
     out = _repair(blocks, sc, start, rerun(1), lambda _m: None)
     assert [(c, t) for c, _, t in calls] == [(first, False), (first, True)]
     assert calls[0][1] == calls[1][1] > start[0]["used"].sum()  # what it used and half of every fund left by all
-    assert out[0]["emergency"] == 0.0 and out[1:] == start[1:]
+    assert out[0]["emergency"] == 0.0 and all(a is b for a, b in zip(out[1:], start[1:]))  # the others untouched
     calls.clear()
     _repair(blocks, sc, finals(1.0), rerun(0), lambda _m: None)  # every yuan used: no quick retry
     assert [t for _, _, t in calls] == [True]
