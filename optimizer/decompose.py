@@ -454,10 +454,8 @@ def _county_final_years(county: str, block: _County, scenario: Scenario, fund_id
     quick = scenario.with_overrides({"solver.time_limit": min(scenario.solver.time_limit, COUNTY_MIP_SECONDS)})
     sol = None
     if not thorough:
-        try:  # from the last round's LP
+        with contextlib.suppress(NoSolutionError):  # no whole-plan rounding within the time; from the last round's LP
             sol = optimize_multiyear(model, my, instance, quick, lambda _msg: None, backend=block.backend, warm=True, shut=block.emergency_cols)
-        except NoSolutionError:  # no whole-plan rounding within the time
-            sol = None
     full_mip = sol is None
     if sol is None:
         sol = optimize_multiyear(model, my, instance, scenario, lambda _msg: None)

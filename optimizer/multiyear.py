@@ -59,7 +59,7 @@ from .plans import CATEGORIES, Plans, build_plans
 from .regions import RegionTree
 from .scenario import Scenario, Years
 from .solve import Progress, Solution, _clean, _gap, households_free, optimize
-from .solvers import SolveOptions, Status, get_backend
+from .solvers import SolveOptions, SolverOutput, Status, get_backend
 from .storage import load_source
 
 log = logging.getLogger(__name__)
@@ -692,17 +692,21 @@ def optimize_multiyear(
     fb = model.col_blocks["f"]
     outside = np.zeros(model.shape[1], dtype=bool)
     outside[fb] = ~np.isin(instance.tree.ancestors[my.index.flows["village"].to_numpy(), Level.VILLAGE], touched)
-    usable = []
-    for keep_flows in (True, False):
-        lo_k, hi_k = lo.copy(), hi.copy()
+
+    def fix_and_solve(keep_flows: bool, hi_v: np.ndarray, what: str) -> SolverOutput:
+        lo_k, hi_k = lo.copy(), hi_v.copy()
         if keep_flows:
             lo_k[outside] = hi_k[outside] = np.maximum(lp.x[outside], 0.0)
         left = max(opts.time_limit - lp_seconds - (time.perf_counter() - t1), 1.0)
         out = backend.solve(model.with_bounds(lo_k, hi_k), SolveOptions(**{**base.__dict__, "gap": sub_gap, "time_limit": left}))
-        what = "flows into other villages kept" if keep_flows else "all flows free"
         seconds = time.perf_counter() - t1
         say(f"multi-year fix-and-solve over {len(frac_hh):,} households with fractional options, {what}: {out.status.value} in {seconds:.1f} s")
-        if out.status.has_solution and (shut is None or float(out.x[shut].sum()) <= 1e-6):  # 0.01 yuan of emergency money
+        return out
+
+    usable = []
+    for keep_flows in (True, False):
+        out = fix_and_solve(keep_flows, hi, "flows into other villages kept" if keep_flows else "all flows free")
+        if out.status.has_solution and out.x is not None and (shut is None or float(out.x[shut].sum()) <= 1e-6):  # 0.01 yuan of emergency money
             usable.append(out)
             if _gap(model.sense, out.objective, lp.objective) <= sub_gap:
                 break
@@ -710,10 +714,7 @@ def optimize_multiyear(
         # no whole plans for these households fit the county's money (the LP split them across categories or years
         # it spent to the last yuan): the rounding that needs the least emergency money (its penalty puts that
         # first), fast, for the decomposition's repair to pay from what the other counties left
-        left = max(opts.time_limit - lp_seconds - (time.perf_counter() - t1), 1.0)
-        out = backend.solve(model.with_bounds(lo, hi_open), SolveOptions(**{**base.__dict__, "gap": sub_gap, "time_limit": left}))
-        seconds = time.perf_counter() - t1
-        say(f"multi-year fix-and-solve over {len(frac_hh):,} households with fractional options, emergency money open: {out.status.value} in {seconds:.1f} s")
+        out = fix_and_solve(False, hi_open, "emergency money open")
         if out.status.has_solution:
             usable.append(out)
     sign = 1.0 if model.sense == "max" else -1.0
