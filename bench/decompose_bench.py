@@ -55,22 +55,23 @@ def one(folder: str, method: str, workers: int, max_memory_mb: float | None, gap
 
 
 def measured(folder: Path, method: str, workers: int, max_memory_mb: float | None = None, gap: float | None = None) -> dict[str, float]:
-    """Run :func:`one` in a child process; add the peak of the summed RSS of its process tree (GiB)."""
+    """Run :func:`one` in a child process; add the peak of the summed RSS of its process tree, of the driver's alone
+    and of the largest other process (a worker) alone (GiB)."""
     cmd = [sys.executable, __file__, "--one", str(folder), method, str(workers), *([f"--max-memory-mb={max_memory_mb}"] if max_memory_mb else [])]
     cmd += [f"--gap={gap}"] if gap is not None else []
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    root, peak = psutil.Process(proc.pid), 0
+    root, peak, driver, other = psutil.Process(proc.pid), 0, 0, 0
     while proc.poll() is None:
         try:
-            tree = [root, *root.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-        except psutil.Error:
+            rss = [p.memory_info().rss for p in [root, *root.children(recursive=True)] if p.is_running()]
+            peak, driver, other = max(peak, sum(rss)), max(driver, rss[0]), max(other, *rss[1:], 0)
+        except (psutil.Error, IndexError):
             pass
         time.sleep(0.5)
     out = proc.stdout.read() if proc.stdout else ""
     if proc.returncode != 0:
         raise SystemExit(f"{method} with {workers} worker(s) on {folder} failed (exit {proc.returncode})")
-    return {**json.loads(out.strip().splitlines()[-1]), "peak_gib": peak / 2**30}
+    return {**json.loads(out.strip().splitlines()[-1]), "peak_gib": peak / 2**30, "driver_peak_gib": driver / 2**30, "worker_peak_gib": other / 2**30}
 
 
 def main() -> None:
@@ -105,11 +106,12 @@ def main() -> None:
 
 
 def _markdown(rows: list[dict]) -> list[str]:
-    lines = ["| households | method | workers | solve (s) | verify (s) | write (s) | end to end (s) | peak memory (GiB) | objective | bound | gap | rounds |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines = ["| households | method | workers | solve (s) | verify (s) | write (s) | end to end (s) | peak memory (GiB) | driver / largest worker (GiB) "
+             "| objective | bound | gap | rounds |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for r in rows:
         lines.append(f"| {r['households']:,} | {r['method']} | {r['workers']} | {r['seconds']:.1f} | {r['verify_seconds']:.1f} | {r['write_seconds']:.1f} "
-                     f"| {r['end_to_end_seconds']:.1f} | {r['peak_gib']:.2f} "
+                     f"| {r['end_to_end_seconds']:.1f} | {r['peak_gib']:.2f} | {r['driver_peak_gib']:.2f} / {r['worker_peak_gib']:.2f} "
                      f"| {r['objective']:,.2f} | {r['bound']:,.2f} | {r['gap']:.4%} | {r['rounds']} |")  # fmt: skip
     return lines
 

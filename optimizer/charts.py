@@ -98,8 +98,9 @@ def incidence(result: Result, level: Level = Level.COUNTY) -> Figure:
 
 def plans_by_measure(result: Result) -> Figure:
     """How many households receive each measure."""
-    measures = result.tables["households"]["measures"].astype(str).str.split("+").explode()
-    counts = measures[measures != "none"].value_counts().sort_values()
+    plans = result.value_counts("households", "measures").rename_axis("measure").reset_index(name="households")
+    each = plans.assign(measure=plans["measure"].astype(str).str.split("+")).explode("measure")
+    counts = each[each["measure"] != "none"].groupby("measure")["households"].sum().sort_values(kind="stable")
     fig, ax = _fig(height=0.25 * len(counts) + 1.0)
     ax.barh(counts.index, counts.to_numpy(), color=PALETTE[2])
     ax.set_xlabel("households")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import json
@@ -13,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from .errors import InputError
 from .result import OPTIONAL_TABLES, TABLE_NAMES, Result
@@ -33,7 +35,11 @@ def write_run(result: Result, out: str | Path, formats: tuple[str, ...] = ("csv"
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
     os.chmod(tmp, 0o777 & ~_umask())
     try:
-        for name, df in result.tables.items():
+        for name in result.names():
+            if name not in result.tables:
+                _write_parts(result.parts[name], tmp / name, formats)
+                continue
+            df = result.tables[name]
             if "csv" in formats:
                 write_csv(df, tmp / f"{name}.csv")
             if "parquet" in formats:
@@ -46,6 +52,25 @@ def write_run(result: Result, out: str | Path, formats: tuple[str, ...] = ("csv"
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def _write_parts(paths: list[Path], stem: Path, formats: tuple[str, ...]) -> None:
+    """A table held as parts (one Parquet file per county) into one CSV and one Parquet file, a part at a time:
+    never the whole table in memory."""
+    from .partitioned import read_parts
+
+    data = read_parts(paths)
+    with contextlib.ExitStack() as stack:
+        parquet = stack.enter_context(pq.ParquetWriter(stem.with_suffix(".parquet"), data.schema)) if "parquet" in formats else None
+        csv = stack.enter_context(open(stem.with_suffix(".csv"), "w", encoding="utf-8", newline="")) if "csv" in formats else None
+        if csv is not None:
+            data.schema.empty_table().to_pandas().to_csv(csv, **CSV_OPTIONS)
+        for fragment in data.get_fragments():
+            table = fragment.to_table(schema=data.schema)
+            if parquet is not None:
+                parquet.write_table(table)
+            if csv is not None:
+                table.to_pandas().to_csv(csv, header=False, **CSV_OPTIONS)
 
 
 def check_target(out: Path) -> None:

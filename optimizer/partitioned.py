@@ -9,6 +9,7 @@ columns, so only the chosen counties' files are opened.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,3 +186,20 @@ def _restricted(folder: Path, counties: list[str]) -> tuple[pd.DataFrame, pd.Dat
         parts.append(pq.read_table(regions_path, filters=[("region_id", "in", holders)]).to_pandas())
     regions = pd.concat(parts, ignore_index=True).sort_values("level", kind="stable").reset_index(drop=True)
     return regions, funds
+
+
+def write_part(table: pd.DataFrame, path: Path) -> Path:
+    """One block's share of an output table as one Parquet file, written whole or not at all (a retried task
+    writes it again)."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    table.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+    return path
+
+
+def read_parts(paths: list[Path]) -> ds.Dataset:
+    """The blocks' parts of one output table as one dataset, in the order given, under one schema (a column
+    that a block lacks, or holds only nulls in, takes the type the others give it)."""
+    schemas = [pq.read_schema(p) for p in paths]
+    schema = pa.unify_schemas(schemas, promote_options="permissive").remove_metadata() if schemas else pa.schema([])
+    return ds.dataset([str(p) for p in paths], schema=schema, format="parquet")

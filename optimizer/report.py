@@ -62,7 +62,11 @@ def build_report(result: Result) -> str:
         _section("budgets", "Budget use and shadow prices", charts.to_svg(charts.budget_use(result)) + _funds(t["funds"])),
         _section("regions", "Expected lifted and incidence by region", charts.to_svg(charts.incidence(result)) + _drilldown(t["regions"])),
         _section("projects", "Projects built by type", charts.to_svg(charts.projects_by_kind(result))),
-        _section("plans", "Plans by measure", charts.to_svg(charts.plans_by_measure(result)) + _households(t["households"])),
+        _section(
+            "plans",
+            "Plans by measure",
+            charts.to_svg(charts.plans_by_measure(result)) + _households(result.head("households", MAX_HOUSEHOLD_ROWS), int(m["households"])),
+        ),
     ]
     if "helpers" in t and "helpers" in m:
         parts.append(_section("helpers", "Helpers: one responsible person per household", _helpers(m["helpers"], t)))
@@ -159,7 +163,7 @@ def build_multiyear_report(result: MultiYearResult) -> str:
             + exit_cells,
         ),
         _section("plans", "Plans by household: start year, effect year, chance of being out at the deadline",
-                 _households(result.tables["households"], MULTIYEAR_HOUSEHOLD_COLUMNS)),  # fmt: skip
+                 _households(result.tables["households"].head(MAX_HOUSEHOLD_ROWS), len(result.tables["households"]), MULTIYEAR_HOUSEHOLD_COLUMNS)),  # fmt: skip
     ]
     title = html.escape(f"{m.get('scenario_name', 'run')}: multi-year allocation report, {first}–{last}")
     sub = f"status {m.get('status')} · {m.get('households', 0):,} households · mode {m.get('mode')} · deadline {last}"
@@ -279,9 +283,6 @@ def _helpers(summary: dict, t: dict[str, pd.DataFrame]) -> str:
     )
 
 
-def _households(households: pd.DataFrame, columns: list[str] | None = None) -> str:
-    sample = households.head(MAX_HOUSEHOLD_ROWS)[columns or ["household_id", "village_id", "plan", "cost", "p_success"]]
-    return (
-        f'<h3>Households (first {len(sample)} of {len(households):,}; all are in households.csv)</h3>'
-        + _table(sample, money=["cost"])
-    )
+def _households(first: pd.DataFrame, total: int, columns: list[str] | None = None) -> str:
+    sample = first[columns or ["household_id", "village_id", "plan", "cost", "p_success"]]
+    return f"<h3>Households (first {len(sample)} of {total:,}; all are in households.csv)</h3>" + _table(sample, money=["cost"])

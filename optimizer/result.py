@@ -6,6 +6,7 @@ import functools
 import platform
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,16 +31,50 @@ OPTIONAL_TABLES = ("marginal", "helpers", "shortage", "dispatch")
 
 @dataclass
 class Result:
-    """Everything a run produced: output tables keyed by name, and the manifest."""
+    """Everything a run produced: output tables keyed by name, and the manifest.
+
+    A national decomposed run keeps its households table on disk as ``parts`` (one Parquet file per county,
+    written by the counties' workers): :meth:`table` reads it whole when asked, ``write_run`` streams it."""
 
     tables: dict[str, pd.DataFrame]
     manifest: dict[str, Any]
     instance: Instance | None = field(default=None, repr=False)
     scenario: Scenario | None = field(default=None, repr=False)
+    parts: dict[str, list[Path]] = field(default_factory=dict, repr=False)
 
     @property
     def households(self) -> pd.DataFrame:
-        return self.tables["households"]
+        return self.table("households")
+
+    def table(self, name: str) -> pd.DataFrame:
+        """An output table; one held as parts on disk is read into memory (and kept there)."""
+        if name not in self.tables and name in self.parts:
+            from .partitioned import read_parts
+
+            self.tables[name] = read_parts(self.parts[name]).to_table().to_pandas()
+        return self.tables[name]
+
+    def names(self) -> list[str]:
+        """Every table's name, those held as parts included."""
+        return [*self.tables, *(k for k in self.parts if k not in self.tables)]
+
+    def head(self, name: str, n: int) -> pd.DataFrame:
+        """The first ``n`` rows of a table, reading only the parts they are in."""
+        if name in self.tables or name not in self.parts:
+            return self.tables[name].head(n)
+        from .partitioned import read_parts
+
+        return read_parts(self.parts[name]).head(n).to_pandas()
+
+    def value_counts(self, name: str, column: str) -> pd.Series:
+        """How often each value of one column occurs, reading that column part by part."""
+        if name in self.tables or name not in self.parts:
+            return self.tables[name][column].value_counts()
+        from .partitioned import read_parts
+
+        data = read_parts(self.parts[name])
+        counts = [fragment.to_table(columns=[column], schema=data.schema).column(0).to_pandas().value_counts() for fragment in data.get_fragments()]
+        return pd.concat(counts).groupby(level=0, sort=False).sum() if counts else pd.Series(dtype="int64")
 
     @property
     def regions(self) -> pd.DataFrame:
@@ -57,20 +92,23 @@ class Result:
     def gap(self) -> float:
         return float(self.manifest["gap"])
 
-    def attach_helpers(self, assignment: Assignment) -> None:
-        """Add the helper assignment: households gain helper_id and match_score, villages their first secretary."""
-        hh = self.tables["households"].drop(columns=["helper_id", "need", "match_score"], errors="ignore")
-        self.tables["households"] = hh.merge(assignment.households, on="household_id", how="left", validate="one_to_one")
+    def attach_helpers(self, assignment: Assignment, sums: dict[str, float] | None = None) -> None:
+        """Add the helper assignment: households gain helper_id and match_score, villages their first secretary.
+        With ``sums`` (:func:`household_sums` of households that already carry their helpers, e.g. parts written
+        by the counties) the households table is left as it is."""
+        if sums is None:
+            hh = self.tables["households"].drop(columns=["helper_id", "need", "match_score"], errors="ignore")
+            self.tables["households"] = hh.merge(assignment.households, on="household_id", how="left", validate="one_to_one")
+            sums = helper_sums(self.tables["households"])
         regions = self.tables["regions"].drop(columns=["first_secretary_id"], errors="ignore")
         sec = assignment.secretaries.rename(columns={"village_id": "region_id"})
         self.tables["regions"] = regions.merge(sec, on="region_id", how="left").fillna({"first_secretary_id": ""})
         self.tables["helpers"] = assignment.helpers
         self.tables["shortage"] = assignment.shortage
         self.tables["dispatch"] = assignment.dispatch
-        hh_out = self.tables["households"]
         self.manifest["helpers"] = {
-            "households_with_helper": int((hh_out["helper_id"] != "").sum()),
-            "skill_match_share": float((hh_out["match_score"] >= 10).mean()) if len(hh_out) else 0.0,
+            "households_with_helper": int(sums["with_helper"]),
+            "skill_match_share": float(sums["skill_matched"] / sums["households"]) if sums["households"] else 0.0,
             "households_short": int(assignment.shortage.loc[assignment.shortage["skill"] != "first_secretary", "households"].sum()),
             "poor_villages": int(len(assignment.secretaries)),
             "villages_with_first_secretary": int((assignment.secretaries["first_secretary_id"] != "").sum()),
@@ -129,17 +167,18 @@ def build_result(
     funds = fund_table(instance.tree, instance.funds, flows, duals["fund"] * PER_10K / MONEY_UNIT)
     regions = region_table(instance, households, projects)
     size = hh["size"].to_numpy()[table["hh"].to_numpy()]
+    sums = household_sums(households, size, scenario.poverty.line)
     status = {"status": sol.status.value, "objective": sol.objective * model.objective_unit, "bound": sol.bound * model.objective_unit,
               "lp_bound": sol.lp_bound * model.objective_unit, "gap": sol.gap, "used_full_mip": sol.used_full_mip}  # fmt: skip
     model_size = {"columns": int(model.shape[1]), "rows": int(model.shape[0]), "nonzeros": int(model.A.nnz), "plans": int(len(plans.table))}
-    manifest = run_manifest(scenario, instance.hashes, backend_version, status, households, projects, size, int(hh["size"].sum()), timings, model_size)
+    manifest = run_manifest(scenario, instance.hashes, backend_version, status, sums, projects, timings, model_size)
     tables = {
         "households": households,
         "projects": projects,
         "funds": funds,
         "flows": flows,
         "regions": regions,
-        "poverty": poverty_table(households, size, scenario.poverty.line),
+        "poverty": poverty_table(sums),
         "marginal": marginal_table(instance, index, duals["balance"] * PER_10K / MONEY_UNIT),
     }
     return Result(tables=tables, manifest=manifest, instance=instance, scenario=scenario)
@@ -169,15 +208,13 @@ def run_manifest(
     hashes: dict[str, str],
     backend_version: str,
     status: dict[str, Any],
-    households: pd.DataFrame,
+    sums: dict[str, float],
     projects: pd.DataFrame,
-    size: np.ndarray,
-    persons: int,
     timings: dict[str, float],
     model_size: dict[str, int],
 ) -> dict[str, Any]:
     """The manifest of a run: what was solved, with which software, how well, and the headline figures.
-    ``status``: status, objective, bound, lp_bound, gap, used_full_mip; ``size``: persons per row of ``households``."""
+    ``status``: status, objective, bound, lp_bound, gap, used_full_mip; ``sums``: :func:`household_sums`."""
     return {
         "scenario": scenario.model_dump(mode="json"),
         "scenario_name": scenario.name,
@@ -193,11 +230,11 @@ def run_manifest(
         "lp_bound": status["lp_bound"],
         "gap": status["gap"],
         "used_full_mip": status["used_full_mip"],
-        "expected_lifted": float(households["p_success"].sum()),
-        "persons_lifted": float((households["p_success"].to_numpy(dtype=float) * size).sum()),
-        "households": int(len(households)),
-        "persons": persons,
-        "cost": float(households["cost"].sum() + projects["cost"].sum()),
+        "expected_lifted": float(sums["expected_lifted"]),
+        "persons_lifted": float(sums["persons_lifted"]),
+        "households": int(sums["households"]),
+        "persons": int(sums["persons"]),
+        "cost": float(sums["cost"] + projects["cost"].sum()),
         "projects_built": int(projects["built"].sum()),
         "seed": scenario.solver.seed,
         "timings": {k: round(v, 3) for k, v in timings.items()},
@@ -229,16 +266,51 @@ def marginal_table(instance: Instance, index: ModelIndex, cell_value: np.ndarray
     return pd.concat(parts, ignore_index=True)
 
 
-def poverty_table(households: pd.DataFrame, size: np.ndarray, line: float) -> pd.DataFrame:
+def household_sums(households: pd.DataFrame, size: np.ndarray, line: float) -> dict[str, float]:
+    """What the manifest, the poverty table and the helper summary add up over the households table (``size``:
+    persons per row, ``line``: the poverty line). Sums of disjoint blocks add up to the sums of their union, so a
+    decomposed run needs the counties' sums, not their tables."""
+    p = households["p_success"].to_numpy(dtype=float)
+    out = {
+        "households": float(len(households)),
+        "persons": float(size.sum()),
+        "expected_lifted": float(p.sum()),
+        "persons_lifted": float((p * size).sum()),
+        "persons_poor_after": float(((1.0 - p) * size).sum()),
+        "cost": float(households["cost"].sum()),
+    }
+    for when in ("before", "after"):
+        gap = np.clip((line - households[f"income_{when}"].to_numpy(dtype=float)) / line, 0.0, None)
+        for k, term in (("P0", gap > 0), ("P1", gap), ("P2", gap**2)):
+            out[f"{k}_{when}"] = float((term * size).sum())
+    if "helper_id" in households:
+        out.update(helper_sums(households))
+    return out
+
+
+def helper_sums(households: pd.DataFrame) -> dict[str, float]:
+    """Households, those with a helper and those whose helper has their skill (a household of a county without
+    helpers has none)."""
+    return {
+        "households": float(len(households)),
+        "with_helper": float((households["helper_id"].fillna("") != "").sum()),
+        "skill_matched": float((households["match_score"] >= 10).sum()),
+    }
+
+
+def add_sums(parts: list[dict[str, float]]) -> dict[str, float]:
+    """The sums of disjoint blocks' households (keys every block has)."""
+    keys = set.intersection(*(set(p) for p in parts)) if parts else set()
+    return {k: float(sum(p[k] for p in parts)) for k in sorted(keys)}
+
+
+def poverty_table(sums: dict[str, float]) -> pd.DataFrame:
     """Foster-Greer-Thorbecke P0, P1, P2 over registered persons, before and after (mean income with the plan),
-    plus the expected headcount share after, from the success probabilities."""
-    rows = []
-    for name, income in (("before", households["income_before"].to_numpy(dtype=float)), ("after", households["income_after"].to_numpy(dtype=float))):
-        gap = np.clip((line - income) / line, 0.0, None)
-        rows.append((name, np.average(gap > 0, weights=size), np.average(gap, weights=size), np.average(gap**2, weights=size)))
+    plus the expected headcount share after, from the success probabilities (``sums``: :func:`household_sums`)."""
+    persons = sums["persons"] or np.nan
+    rows = [(when, *(sums[f"{k}_{when}"] / persons for k in ("P0", "P1", "P2"))) for when in ("before", "after")]
     df = pd.DataFrame(rows, columns=["when", "P0", "P1", "P2"]).set_index("when").T
-    expected = np.average(1.0 - households["p_success"].to_numpy(dtype=float), weights=size)
-    df.loc["expected_headcount"] = [1.0, expected]
+    df.loc["expected_headcount"] = [1.0, sums["persons_poor_after"] / persons]
     return df.rename_axis("measure").reset_index()
 
 

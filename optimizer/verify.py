@@ -85,7 +85,7 @@ class _Checker:
             self.violations.append(f"{what}: {shown}")
 
     def run(self) -> None:
-        hh_out = self.r.tables["households"]
+        hh_out = self.r.households
         hh_in = self.inst.households
         # one plan per household, for exactly the registered households
         counts = hh_out["household_id"].value_counts()

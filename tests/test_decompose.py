@@ -3,6 +3,8 @@ monolithic optimum within the gap; the blocks partition the instance."""
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +13,9 @@ from optimizer import load_instance, solve, verify
 from optimizer.decompose import _CACHE, EMERGENCY, _clear_cache, _Spilled, county_final, county_lp, plan_blocks, split_by_county
 from optimizer.errors import InputError, NoSolutionError, VerificationError
 from optimizer.generate import TreeShape, generate, generate_partitioned
+from optimizer.outputs import read_run, write_run
 from optimizer.partitioned import load_frame, load_partitioned
+from optimizer.report import write_report
 from optimizer.result import region_table
 from optimizer.scenario import Scenario
 
@@ -91,6 +95,9 @@ def test_a_lean_county_keeps_its_model_only_and_its_final_rebuilds_the_rest(inst
         assert isinstance(kept, _Spilled)  # the model's arrays on the worker's disk, the slim rest in memory
         slim = kept.block
         assert slim.instance is None and slim.plans is None and len(slim.index.plans) == 0 and slim.model.A.nnz == 0
+        # of the index only the flows' funds, as codes (the priced rounds' prices per flow)
+        assert all(len(getattr(slim.index, k)) == 0 for k in ("projects", "cells", "links", "cofin", "household_ids"))
+        assert list(slim.index.flows.columns) == ["fund_id"] and isinstance(slim.index.flows["fund_id"].dtype, pd.CategoricalDtype)
         with np.load(kept.path, allow_pickle=False) as z:
             assert len(z["A_data"]) > 0 and len(z["c"]) == z["A_shape"][1]
         assert county_lp(c, part, scenario, fund_ids, money, lean=True)[0] == pytest.approx(value)  # again, from the slim cache
@@ -124,12 +131,25 @@ def test_partitioned_instance_is_read_by_the_workers(tmp_path, monkeypatch) -> N
     assert {m for m in progress if m.startswith("county LPs:")} <= {"county LPs: 1 of 3 done", "county LPs: 2 of 3 done"}
     assert any(m.startswith("county LPs:") for m in progress)
     verify(dec)  # the counties on their workers, the shared funds here
+    assert "households" not in dec.tables and len(dec.parts["households"]) == 3  # the counties wrote them, the driver holds none
+    run = write_run(dec, tmp_path / "run")
+    assert write_report(run, dec).is_file() and "households" not in dec.tables  # written and reported part by part
     whole = load_instance(folder)
-    verify(dec, whole, scenario)  # and the national verifier on the whole instance
+    verify(dec, whole, scenario)  # and the national verifier on the whole instance (which reads the parts)
+    written = pd.read_parquet(run / "households.parquet")
+    assert sorted(written["household_id"]) == sorted(whole.households["household_id"])
+    assert written["p_success"].sum() == pytest.approx(dec.manifest["expected_lifted"], rel=1e-12)
+    assert dec.manifest["helpers"]["households_with_helper"] == int((dec.households["helper_id"].fillna("") != "").sum()) > 0
     mono = solve(scenario, whole, method="monolithic")
     assert dec.manifest["objective"] == pytest.approx(mono.manifest["objective"], rel=scenario.solver.gap)
     assert dec.manifest["bound"] >= mono.manifest["objective"] - 1e-6
-    assert set(dec.tables) >= {"households", "funds", "flows", "regions", "poverty", "helpers"}
+    assert set(dec.names()) >= {"households", "funds", "flows", "regions", "poverty", "helpers"}
+    for table in ("poverty", "regions"):
+        pd.testing.assert_frame_equal(dec.tables[table], read_run(run).tables[table], check_dtype=False, check_names=False, atol=1e-9)
+    parts = dec.parts["households"][0].parent
+    del dec
+    gc.collect()
+    assert not parts.exists()  # the parts go with the result
 
 
 def test_shared_funds_are_checked_on_the_driver(tmp_path) -> None:  # type: ignore[no-untyped-def]

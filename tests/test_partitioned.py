@@ -93,3 +93,43 @@ def test_national_shape_gives_the_issues_region_counts() -> None:
     count = {lv: len(tree.ids[lv]) for lv in tree.ids}
     assert 300 <= count[2] <= 360 and 2_600 <= count[3] <= 3_000
     assert 36_000 <= count[4] <= 44_000 and 450_000 <= count[5] <= 550_000
+
+
+def test_a_table_held_as_parts_reads_and_writes_as_the_table_it_stands_for(tmp_path: Path) -> None:
+    """Counties' households parts (one county without helpers, so without their columns) read back whole, in order,
+    under one schema; the run folder written from the parts holds the same CSV bytes and Parquet rows as one written
+    from the concatenated table; head and value counts read only what they need."""
+    from optimizer.outputs import write_run
+    from optimizer.partitioned import write_part
+    from optimizer.result import Result
+
+    rng = np.random.default_rng(3)
+
+    def county(c: str, n: int, helpers: bool) -> pd.DataFrame:
+        df = pd.DataFrame({"household_id": [f"{c}H{i:03d}" for i in range(n)], "measures": rng.choice(["none", "train", "train+loan"], n),
+                           "cost": rng.uniform(0, 5000, n).round(2), "p_success": rng.uniform(0, 1, n)})  # fmt: skip
+        if helpers:
+            df["helper_id"] = [f"{c}K{i % 4}" for i in range(n)]
+            df["match_score"] = rng.integers(0, 20, n).astype(float)
+        return df
+
+    blocks = [county("C1", 7, True), county("C2", 5, False), county("C3", 9, True)]
+    paths = [write_part(df, tmp_path / f"C{i}.parquet") for i, df in enumerate(blocks)]
+    assert not list(tmp_path.glob(".*"))  # no temporary file left beside the parts
+    manifest = {"households": 21}
+    parted = Result(tables={"poverty": pd.DataFrame({"measure": ["P0"], "before": [0.5]})}, manifest=manifest, parts={"households": paths})
+    whole = pd.concat(blocks, ignore_index=True)
+    whole["helper_id"] = whole["helper_id"].fillna("").replace("", None)  # what a column a part lacks reads as
+    assert parted.names() == ["poverty", "households"]
+    assert parted.head("households", 10)["household_id"].tolist() == whole["household_id"].head(10).tolist()
+    counts = parted.value_counts("households", "measures")
+    assert counts.sort_index().to_dict() == whole["measures"].value_counts().sort_index().to_dict()
+    assert "households" not in parted.tables  # head and counts did not read the whole table
+
+    out = write_run(parted, tmp_path / "run")
+    memory = write_run(Result(tables={"poverty": parted.tables["poverty"], "households": whole}, manifest=manifest), tmp_path / "memory")
+    assert (out / "households.csv").read_bytes() == (memory / "households.csv").read_bytes()
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "households.parquet"), pd.read_parquet(memory / "households.parquet"), check_dtype=False)
+    loaded = parted.households
+    assert loaded["household_id"].tolist() == whole["household_id"].tolist()
+    assert loaded["helper_id"].isna().sum() == 5 and np.isclose(loaded["cost"].sum(), whole["cost"].sum())
