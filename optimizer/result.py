@@ -299,9 +299,9 @@ def helper_sums(households: pd.DataFrame) -> dict[str, float]:
 
 
 def add_sums(parts: list[dict[str, float]]) -> dict[str, float]:
-    """The sums of disjoint blocks' households (keys every block has)."""
-    keys = set.intersection(*(set(p) for p in parts)) if parts else set()
-    return {k: float(sum(p[k] for p in parts)) for k in sorted(keys)}
+    """The sums of disjoint blocks' households (a block without helpers adds none with a helper)."""
+    keys = sorted(set().union(*parts))
+    return {k: float(sum(p.get(k, 0.0) for p in parts)) for k in keys}
 
 
 def poverty_table(sums: dict[str, float]) -> pd.DataFrame:

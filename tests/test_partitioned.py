@@ -133,3 +133,26 @@ def test_a_table_held_as_parts_reads_and_writes_as_the_table_it_stands_for(tmp_p
     loaded = parted.households
     assert loaded["household_id"].tolist() == whole["household_id"].tolist()
     assert loaded["helper_id"].isna().sum() == 5 and np.isclose(loaded["cost"].sum(), whole["cost"].sum())
+
+
+def test_sums_of_counties_with_and_without_helpers_are_the_sums_of_their_union() -> None:
+    """The manifest's and the poverty table's figures from the counties' sums equal those of the whole table, also
+    when one county has no helpers (its households count, none of them with a helper)."""
+    from optimizer.result import add_sums, household_sums, poverty_table
+
+    rng = np.random.default_rng(5)
+
+    def county(n: int, helpers: bool) -> pd.DataFrame:
+        df = pd.DataFrame({"p_success": rng.uniform(0, 1, n), "cost": rng.uniform(0, 5000, n), "income_before": rng.uniform(1000, 4000, n),
+                           "income_after": rng.uniform(2000, 6000, n)})  # fmt: skip
+        if helpers:
+            df["helper_id"] = np.where(rng.uniform(size=n) < 0.8, "K1", "")
+            df["match_score"] = rng.integers(0, 20, n).astype(float)
+        return df
+
+    blocks, sizes = [county(30, True), county(20, False), county(25, True)], [rng.integers(1, 6, n) for n in (30, 20, 25)]
+    summed = add_sums([household_sums(b, s, 2952.0) for b, s in zip(blocks, sizes)])
+    whole = household_sums(pd.concat(blocks, ignore_index=True), np.concatenate(sizes), 2952.0)
+    assert summed.keys() == whole.keys() and all(summed[k] == pytest.approx(whole[k], rel=1e-12) for k in whole)
+    assert summed["households"] == 75 and summed["with_helper"] == sum((b["helper_id"] != "").sum() for b in (blocks[0], blocks[2]))
+    pd.testing.assert_frame_equal(poverty_table(summed), poverty_table(whole), rtol=1e-12)
