@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from .errors import InputError
@@ -36,8 +37,9 @@ def write_run(result: Result, out: str | Path, formats: tuple[str, ...] = ("csv"
     os.chmod(tmp, 0o777 & ~_umask())
     try:
         for name in result.names():
-            if name not in result.tables:
-                _write_parts(result.parts[name], tmp / name, formats)
+            data = result.on_disk(name)
+            if data is not None:
+                _write_parts(data, tmp / name, formats)
                 continue
             df = result.tables[name]
             if "csv" in formats:
@@ -54,12 +56,9 @@ def write_run(result: Result, out: str | Path, formats: tuple[str, ...] = ("csv"
     return out
 
 
-def _write_parts(paths: list[Path], stem: Path, formats: tuple[str, ...]) -> None:
+def _write_parts(data: ds.Dataset, stem: Path, formats: tuple[str, ...]) -> None:
     """A table held as parts (one Parquet file per county) into one CSV and one Parquet file, a part at a time:
     never the whole table in memory."""
-    from .partitioned import read_parts
-
-    data = read_parts(paths)
     with contextlib.ExitStack() as stack:
         parquet = stack.enter_context(pq.ParquetWriter(stem.with_suffix(".parquet"), data.schema)) if "parquet" in formats else None
         csv = stack.enter_context(open(stem.with_suffix(".csv"), "w", encoding="utf-8", newline="")) if "csv" in formats else None

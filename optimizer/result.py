@@ -21,6 +21,8 @@ from .regions import RegionTree
 from .scenario import Scenario
 
 if TYPE_CHECKING:
+    import pyarrow.dataset as ds
+
     from .helpers import Assignment
     from .solve import Solution
 
@@ -46,12 +48,19 @@ class Result:
     def households(self) -> pd.DataFrame:
         return self.table("households")
 
+    def on_disk(self, name: str) -> ds.Dataset | None:
+        """The parts of a table that is held on disk only, as one dataset (None when it is in memory)."""
+        if name in self.tables or name not in self.parts:
+            return None
+        from .partitioned import read_parts
+
+        return read_parts(self.parts[name])
+
     def table(self, name: str) -> pd.DataFrame:
         """An output table; one held as parts on disk is read into memory (and kept there)."""
-        if name not in self.tables and name in self.parts:
-            from .partitioned import read_parts
-
-            self.tables[name] = read_parts(self.parts[name]).to_table().to_pandas()
+        data = self.on_disk(name)
+        if data is not None:
+            self.tables[name] = data.to_table().to_pandas()
         return self.tables[name]
 
     def names(self) -> list[str]:
@@ -60,19 +69,14 @@ class Result:
 
     def head(self, name: str, n: int) -> pd.DataFrame:
         """The first ``n`` rows of a table, reading only the parts they are in."""
-        if name in self.tables or name not in self.parts:
-            return self.tables[name].head(n)
-        from .partitioned import read_parts
-
-        return read_parts(self.parts[name]).head(n).to_pandas()
+        data = self.on_disk(name)
+        return self.tables[name].head(n) if data is None else data.head(n).to_pandas()
 
     def value_counts(self, name: str, column: str) -> pd.Series:
         """How often each value of one column occurs, reading that column part by part."""
-        if name in self.tables or name not in self.parts:
+        data = self.on_disk(name)
+        if data is None:
             return self.tables[name][column].value_counts()
-        from .partitioned import read_parts
-
-        data = read_parts(self.parts[name])
         counts = [fragment.to_table(columns=[column], schema=data.schema).column(0).to_pandas().value_counts() for fragment in data.get_fragments()]
         return pd.concat(counts).groupby(level=0, sort=False).sum() if counts else pd.Series(dtype="int64")
 
