@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .clib import release_freed_memory
 from .contract import ANY_CATEGORY, LIST_SEP, Level
 from .data import Instance
 from .errors import InputError, NoSolutionError, VerificationError
@@ -59,6 +60,8 @@ from .solvers import SolveOptions, Status, get_backend
 
 if TYPE_CHECKING:
     from dask.distributed import Client
+
+    from .solve import Solution
 
 log = logging.getLogger(__name__)
 
@@ -406,6 +409,9 @@ def county_final(
         out = _county_final_years(county, block, scenario, fund_ids, money, thorough)
     else:
         out = _county_final_year(county, block, scenario, fund_ids, money, helpers, parts)
+    if last:
+        del block, kept
+        release_freed_memory()  # else each dropped county leaves the worker's heap fragmented (11.5 MB a lean county at 1M)
     return {**out, "seconds": time.perf_counter() - t0}
 
 
@@ -476,7 +482,8 @@ def _county_final_years(county: str, block: _County, scenario: Scenario, fund_id
     tables checked by :func:`verify_multiyear` against that money. First only the households with a fractional
     option are rounded (the rest kept at the LP's choice); when no such rounding fits the money, the county comes
     back short and the repair gives it money other counties left (:func:`_repair`). With ``thorough`` (a repair
-    that did not pay it), the general relax-and-fix and MIP, in full time."""
+    that did not pay it), the MIP over the whole county with the emergency money shut, then if that finds nothing the
+    general relax-and-fix and MIP, in full time."""
     from .solve import Solution
 
     instance, plans = _whole(block)
@@ -489,6 +496,8 @@ def _county_final_years(county: str, block: _County, scenario: Scenario, fund_id
         with contextlib.suppress(NoSolutionError):  # no whole-plan rounding within the time; from the last round's LP
             sol = optimize_multiyear(model, my, instance, quick, lambda _msg: None, backend=block.backend, warm=True, shut=block.emergency_cols)
     full_mip = sol is None
+    if sol is None:
+        sol = _county_mip(model, block.emergency_cols, scenario)
     if sol is None:
         sol = optimize_multiyear(model, my, instance, scenario, lambda _msg: None)
     full_mip = full_mip or sol.used_full_mip
@@ -514,6 +523,29 @@ def _county_final_years(county: str, block: _County, scenario: Scenario, fund_id
     return {"emergency": 0.0, "used": used, "tables": tables, "objective": objective, "lp_bound": sol.lp_bound, "full_mip": full_mip,
             "plans": len(plans.table), "columns": model.shape[1], "rows": model.shape[0], "nonzeros": model.A.nnz,
             "options": len(my.options)}  # fmt: skip
+
+
+def _county_mip(model: LinearModel, emergency_cols: np.ndarray, scenario: Scenario) -> Solution | None:
+    """The MIP over the whole county with its emergency money shut, or None when it finds no solution in the
+    scenario's time: where rounding only the fractional households did not fit the county's money, HiGHS's own
+    search over every household with the money as hard limits does best (a county of 344 households, 3 years: 17.7 s
+    to 213.57 within the 0.5% gap, against 70.9 s to 213.48 for relax-and-fix and a MIP with the emergency money open
+    at its penalty, which keeps the MIP's heuristics busy)."""
+    from .solve import Solution
+
+    opts = scenario.solver
+    hi = model.col_hi.copy()
+    hi[emergency_cols] = 0.0
+    t = time.perf_counter()
+    options = SolveOptions(time_limit=opts.time_limit, gap=opts.gap, threads=opts.threads, seed=opts.seed)
+    out = get_backend(opts.name).solve(model.with_bounds(model.col_lo, hi), options)
+    if not out.status.has_solution or out.x is None:
+        return None
+    x = np.where(model.integer, np.round(out.x), np.maximum(out.x, 0.0))
+    objective = float(model.c @ x)
+    bound = float(out.bound) if np.isfinite(out.bound) else objective
+    gap = max(bound - objective, 0.0) / max(abs(bound), 1e-9)
+    return Solution(x, out.status, objective, bound, bound, gap, 0.0, time.perf_counter() - t, True)
 
 
 def master_allocate(

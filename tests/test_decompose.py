@@ -80,10 +80,14 @@ def test_lean_workers_keep_bases_only_and_agree_within_the_gap(instance) -> None
     assert dec.manifest["objective"] == pytest.approx(full.manifest["objective"], rel=2 * gap)
 
 
-def test_a_lean_county_keeps_its_model_only_and_its_final_rebuilds_the_rest(instance) -> None:  # type: ignore[no-untyped-def]
+def test_a_lean_county_keeps_its_model_only_and_its_final_rebuilds_the_rest(instance, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Between rounds a lean one-year county keeps its model and flows on local disk and its LP basis in memory, not
     its instance or plans; its final task removes the file, rebuilds them, re-solves from the kept basis and
-    returns verified tables like a full county."""
+    returns verified tables like a full county. A county's last task hands the freed heap back to the system."""
+    from optimizer import decompose
+
+    trims: list[int] = []
+    monkeypatch.setattr(decompose, "release_freed_memory", lambda: trims.append(1))
     scenario = Scenario(name="dec", data="unused")
     blocks, parts = split_by_county(instance)
     c, part = blocks.counties[0], parts[0]
@@ -102,9 +106,10 @@ def test_a_lean_county_keeps_its_model_only_and_its_final_rebuilds_the_rest(inst
             assert len(z["A_data"]) > 0 and len(z["c"]) == z["A_shape"][1]
         assert county_lp(c, part, scenario, fund_ids, money, lean=True)[0] == pytest.approx(value)  # again, from the slim cache
         lean_final = county_final(c, part, scenario, fund_ids, money, False)
-        assert c not in _CACHE and not kept.path.exists()
+        assert c not in _CACHE and not kept.path.exists() and len(trims) == 1
         county_lp(c, part, scenario, fund_ids, money)
-        full_final = county_final(c, part, scenario, fund_ids, money, False)
+        full_final = county_final(c, part, scenario, fund_ids, money, False, last=False)  # kept for more rounds
+        assert c in _CACHE and len(trims) == 1
     finally:
         _clear_cache()
     assert not kept.path.parent.exists()

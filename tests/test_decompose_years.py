@@ -11,7 +11,19 @@ import numpy as np
 import pytest
 
 from optimizer.data import Instance, build_instance
-from optimizer.decompose import _CACHE, EMERGENCY_TOL, _build, _repair, _unused, _used, _with_money, county_final, county_lp, split_by_county
+from optimizer.decompose import (
+    _CACHE,
+    EMERGENCY_TOL,
+    _build,
+    _county_mip,
+    _repair,
+    _unused,
+    _used,
+    _with_money,
+    county_final,
+    county_lp,
+    split_by_county,
+)
 from optimizer.errors import InputError, NoSolutionError
 from optimizer.generate import generate, generate_partitioned
 from optimizer.multiyear import read_multiyear_run, solve_multiyear, verify_multiyear
@@ -93,11 +105,19 @@ def test_a_county_whose_lp_spent_its_money_to_the_yuan_comes_back_short_at_once(
         _CACHE.clear()
     assert short["emergency"] > EMERGENCY_TOL and "tables" not in short and not short["full_mip"]
     assert more["emergency"] == 0.0 and "tables" in more and more["objective"] >= value * (1 - sc.solver.gap)
+    # the thorough rounding's first try, the MIP over every household with the money as hard limits, fits that
+    # money where rounding the fractional households alone did not; with a hundredth of it the floors cannot be paid
+    model = _with_money(block, fund_ids, money)
+    whole = _county_mip(model, block.emergency_cols, sc)
+    assert whole is not None and whole.used_full_mip and whole.gap <= sc.solver.gap
+    assert whole.x[block.emergency_cols].sum() == 0.0 and whole.objective <= value + 1e-6
+    assert whole.objective == pytest.approx(float(model.c @ whole.x)) and whole.bound >= whole.objective
+    assert _county_mip(_with_money(block, fund_ids, money * 0.01), block.emergency_cols, sc) is None
 
 
 def test_a_short_multiyear_county_is_repaired_with_money_left_then_rounded_in_full(small: Instance) -> None:
     """The repair re-solves a short county with what it used plus what the others left (quick), then, still
-    short, with the general relax-and-fix and MIP (thorough); with nothing left anywhere it goes straight to the
+    short, with the MIP over the whole county, else the general relax-and-fix and MIP (thorough); with nothing left anywhere it goes straight to the
     thorough rounding, and a county still short after it is an error that names it."""
     sc = _scenario()
     blocks, _ = split_by_county(small)
