@@ -298,8 +298,9 @@ def shadow_prices(model: LinearModel, x: np.ndarray, scenario: Scenario) -> dict
     y = model.col_blocks["y"]
     lo, hi = model.col_lo.copy(), model.col_hi.copy()
     lo[y] = hi[y] = x[y]
-    # keep it: a next solve of the same matrix (a what-if on money) starts from this basis
-    options = SolveOptions(time_limit=scenario.solver.time_limit, duals=True, warm=True, keep=scenario.solver.warm_start)
+    # from the LP's basis, in a slot of its own: the next what-if's LP (same matrix, other money) starts from the
+    # LP's optimal basis, not from this one with the projects fixed
+    options = SolveOptions(time_limit=scenario.solver.time_limit, duals=True, warm=True, keep=scenario.solver.warm_start, slot="duals")
     out = backend.solve(model.relaxed().with_bounds(lo, hi), options)
     prices = {}
     for block in ("fund", "balance"):

@@ -118,7 +118,8 @@ def test_structured_bound_is_above_the_full_lp_bound(seed: int, provinces: int, 
 
 
 def test_solve_records_the_structured_bound_above_its_lp_bound() -> None:
-    result = solve(_scenario(), _instance(1200, seed=1))
+    # the default gap: the bounds' order needs no tight MIP (at 1e-4 the full MIP ran, 28 s of this test's 28.3)
+    result = solve(_scenario(solver={"gap": 1e-3}), _instance(1200, seed=1))
     verify(result)
     m = result.manifest
     assert m["structured_bound"] >= m["lp_bound"] * (1 - 1e-9)
