@@ -76,6 +76,11 @@ def test_a_warm_slot_restores_its_own_basis(lean: bool) -> None:
     assert back.iterations == 0
     again = backend.solve(priced, replace(warm, slot="priced"))
     assert again.objective == pytest.approx(other.objective, rel=1e-9) and again.iterations == 0
+    # from_last: the slot starts where the last solve ended (here the first objective's optimum), not from its own
+    backend.solve(model, warm)
+    fresh = backend.solve(priced, replace(warm, slot="priced", from_last=True))
+    assert fresh.objective == pytest.approx(other.objective, rel=1e-9) and fresh.iterations > 0
+    assert backend.solve(model, warm).iterations == 0  # the first slot's basis was kept all the same
 
 
 class _WarmRunFails(dict):

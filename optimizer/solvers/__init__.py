@@ -44,6 +44,8 @@ class SolveOptions:
     warm: bool = False  # LP only: re-solve the kept LP with new bounds or costs (backends without it solve cold)
     slot: str = ""  # LP only, with ``warm``: start from the basis the last solve in this slot ended with (e.g. two
     # alternating objectives on one matrix each keep their own basis); backends without bases ignore it
+    from_last: bool = False  # with ``warm`` and ``slot``: start from the basis the last solve ended with, not the
+    # slot's own (dropped), still keeping the last solve's basis for its slot (the shadow prices' LP after each LP)
     lean: bool = False  # with ``keep``: keep only the basis, not the solver's copy of the LP (rebuilt for the next warm
     # solve: a little slower, a fraction of the memory)
     verbose: bool = False

@@ -91,18 +91,21 @@ class HighsBackend:
         if from_lean:  # kept lean: a new copy, from its slot's basis
             h = _new_highs(options)
             h.passModel(_to_lp(model))
-            if options.slot in self._bases:
-                h.setBasis(self._bases.pop(options.slot))
-            elif self._slot in self._bases:  # a slot's first solve starts where the last one ended, as a kept LP does
-                h.setBasis(self._bases[self._slot])
+            last = self._bases.get(self._slot)
+            own = self._bases.pop(options.slot, None)
+            # a slot's first solve starts where the last one ended, as a kept LP does
+            start = last if options.from_last or own is None else own
+            if start is not None:
+                h.setBasis(start)
             self._slot = options.slot
         elif from_kept:
             assert kept is not None
             h = kept[1]
             if options.slot != self._slot:
                 self._bases[self._slot] = h.getBasis()
-                if options.slot in self._bases:
-                    h.setBasis(self._bases.pop(options.slot))
+                own = self._bases.pop(options.slot, None)
+                if own is not None and not options.from_last:
+                    h.setBasis(own)
                 self._slot = options.slot
             costs = np.flatnonzero(kept[0].c != model.c)
             if len(costs):
