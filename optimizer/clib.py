@@ -22,7 +22,7 @@ def release_freed_memory() -> None:
 
     A long-lived worker that builds and drops one county model after another keeps the freed memory of each in
     fragmented heap arenas: 30 lean county final tasks of the 1M instance in one process grew its resident memory
-    by 11.5 MB a county, and by 1.1 MB with this call after each (``bench/README.md``)."""
+    by 11.3–11.5 MB a county, and by 1.1–1.6 MB with this call after each (two runs; ``bench/README.md``)."""
     trim = getattr(libc(), "malloc_trim", None)
     if trim is not None:
         trim(0)
