@@ -58,7 +58,7 @@ from .model import INF, MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_mod
 from .plans import CATEGORIES, Plans, build_plans
 from .regions import RegionTree
 from .scenario import Scenario, Years
-from .solve import Progress, Solution, _clean, _gap, households_free, optimize
+from .solve import Progress, Solution, _clean, _gap, households_free, optimize, solver_options
 from .solvers import SolveOptions, SolverOutput, Status, get_backend
 from .storage import load_source
 
@@ -655,7 +655,7 @@ def optimize_multiyear(
     decomposition repairs the county with money other counties left)."""
     opts = scenario.solver
     backend = backend or get_backend(opts.name)
-    base = SolveOptions(time_limit=opts.time_limit, gap=opts.gap, threads=opts.threads, seed=opts.seed)
+    base = solver_options(opts)
     t0 = time.perf_counter()
     lp = backend.solve(model.relaxed(), replace(base, warm=warm))
     lp_seconds = time.perf_counter() - t0

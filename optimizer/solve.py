@@ -25,7 +25,7 @@ from .limits import check_memory, plans_memory_mb, solve_memory_mb
 from .model import MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, add_churn_cap, build_model
 from .plans import Plans, build_plans, build_templates
 from .result import Result, build_result
-from .scenario import Scenario, is_url
+from .scenario import Scenario, SolverOptions, is_url
 from .solvers import Backend, SolveOptions, SolverOutput, Status, get_backend
 from .storage import load_source, redact
 from .structured import structured_bound
@@ -206,7 +206,7 @@ def optimize(
     opts = scenario.solver
     backend = backend or get_backend(opts.name)
     deadline = time.perf_counter() + opts.time_limit
-    base = SolveOptions(time_limit=opts.time_limit, gap=opts.gap, threads=opts.threads, seed=opts.seed)
+    base = solver_options(opts)
 
     say(f"solving the LP relaxation with {backend.name}")
     # cold, from the crash basis (generated 10,000 and 40,000 households: 1.8 s -> 1.24 s, 26.1 s -> 18.4 s of HiGHS)
@@ -347,6 +347,11 @@ def diagnose_infeasible(model: LinearModel, index: ModelIndex, instance: Instanc
         f"infeasible: the budgets cannot pay for the {what}; least extra money needed is {total:,.0f} yuan:\n" + "\n".join(lines),
         shortfalls=by,
     )
+
+
+def solver_options(opts: SolverOptions) -> SolveOptions:
+    """The backend's options for a MIP under the scenario's solver settings (time limit, gap, threads, seed)."""
+    return SolveOptions(time_limit=opts.time_limit, gap=opts.gap, threads=opts.threads, seed=opts.seed)
 
 
 def _with(opts: SolveOptions, **changes: object) -> SolveOptions:
