@@ -18,7 +18,7 @@ BASE_MB = 300.0  # interpreter, numpy/pandas/scipy, solver libraries
 HOUSEHOLD_BYTES = 500.0  # loaded tables, per household
 CELL_BYTES = 150.0  # plan generation, per household x template
 PAIR_BYTES = 5.0  # dominance pruning, per household x template^2 in one chunk
-PRUNE_CHUNK = 4000  # households per pruning chunk (plans._prune)
+PRUNE_CHUNK = 512  # households per pruning chunk (plans._prune): blocks of rows with about as many admissible plans
 PLAN_BYTES = 2500.0  # model, LP and relax-and-fix MIP, per candidate plan
 DEFAULT_SHARE = 0.8  # of physical memory, when the scenario sets no limit
 

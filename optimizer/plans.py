@@ -19,10 +19,10 @@ from scipy.special import ndtr
 from .contract import LIST_SEP, PROJECT_RULE, Category, Effect, Guarantee, IncomeKind
 from .data import Instance, rule_passes
 from .errors import InfeasibleError
+from .limits import PRUNE_CHUNK
 from .scenario import Scenario
 
 CATEGORIES = [c.value for c in Category]
-MAX_SIZE = 31  # household sizes are validated to 1..30
 PROJECT_PLANS = 2  # plans kept per household and project
 
 
@@ -126,14 +126,14 @@ def build_plans(instance: Instance, scenario: Scenario) -> Plans:
     base_ok = eligible_t & (project_only == 0)[None, :]
 
     scorer = _Scorer(instance, scenario, tpl)
-    value, p, unmet, after = scorer.score(np.arange(len(hh)), np.zeros(len(hh)), np.zeros(len(hh)))
+    value, p, unmet, after = scorer.score(np.arange(len(hh)), np.zeros(len(hh)), np.zeros(len(hh)), base_ok)
     hard = scenario.floors.mode == "hard"
     keep = base_ok & ((unmet == 0) if hard else True)
     cost = scorer.cost(np.arange(len(hh)))
     cap = scenario.equity.max_cost_per_household
     if cap is not None:
         keep &= cost <= cap + 1e-9
-    keep = _prune(keep, cost, value, p, scenario.plans.max_per_household, scorer.dominance(), hh["size"].to_numpy())
+    keep = _prune(keep, cost, value, p, scenario.plans.max_per_household, *scorer.dominance())
     no_plan = ~keep.any(axis=1)
     if no_plan.any():
         _no_plan_error(instance, scenario, np.flatnonzero(no_plan), base_ok, unmet)
@@ -206,44 +206,56 @@ class _Scorer:
             z = (np.log(np.maximum(mean, 1e-9) / self.line) - 0.5 * self.sigma**2) / self.sigma
         return ndtr(z)
 
-    def score(self, rows: np.ndarray, extra_work: np.ndarray, extra_transfer: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Objective value, success probability, unmet floors and mean income after, for ``rows`` x all templates."""
+    def score(self, rows: np.ndarray, extra_work: np.ndarray, extra_transfer: np.ndarray, where: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Objective value, success probability, unmet floors and mean income after, for ``rows`` x all templates,
+        computed where ``where`` (rows x templates) is set and 0 elsewhere: a household is eligible for about a
+        fifth of the templates, and the probabilities are most of the work of building plans."""
         tpl = self.tpl
-        cols = np.arange(len(tpl.labels))
-        work = tpl.work[cols][None, :] + extra_work[:, None]
-        helps = (tpl.work[cols][None, :] > 0) | (extra_work[:, None] > 0)
-        work = work + np.where(helps, self.helper, 0.0)
-        income = self.income[rows][:, None]
-        after = income + work + tpl.transfer[cols][None, :] + extra_transfer[:, None]
+        r, t = np.nonzero(where)
+        h = rows[r]
+        base_work, ew = tpl.work[t], extra_work[r]
+        work = base_work + ew
+        work = work + np.where((base_work > 0) | (ew > 0), self.helper, 0.0)
+        income = self.income[h]
+        after = income + work + tpl.transfer[t] + extra_transfer[r]
         p_total = self._p_income(after)
         p_work = self._p_income(income + work)
-        covered = tpl.covers[cols]  # templates x guarantees
-        missing = self.needs[rows].astype(np.int32) @ (~covered).T.astype(np.int32)
+        uncovered = ~tpl.covers[t]  # pairs x guarantees
+        missing = (self.needs[h] & uncovered).sum(axis=1, dtype=np.int32)
         guarantee = self.factor**missing
         p = p_total * guarantee
-        labour = self.labour[rows][:, None]
-        value = np.where(labour, p_work + self.tw * (p_total - p_work), p_total) * guarantee
-        unmet = self.floors[rows].astype(np.int32) @ (~covered).T.astype(np.int32)
-        value = value * self.weight[rows][:, None] - self.penalty * unmet
+        value = np.where(self.labour[h], p_work + self.tw * (p_total - p_work), p_total) * guarantee
+        unmet = (self.floors[h] & uncovered).sum(axis=1, dtype=np.int32)
+        value = value * self.weight[h] - self.penalty * unmet
         value[np.abs(value) < 1e-9] = 0.0  # no objective noise below what any solver can see
-        return value, p, unmet, after
+
+        def dense(flat: np.ndarray) -> np.ndarray:
+            out = np.zeros(where.shape, dtype=flat.dtype)
+            out[r, t] = flat
+            return out
+
+        return dense(value), dense(p), dense(unmet), dense(after)
 
     def cost(self, rows: np.ndarray) -> np.ndarray:
         """Total cost of every template for ``rows``."""
         tpl = self.tpl
         return tpl.fixed.sum(axis=1)[None, :] + self.size[rows][:, None] * tpl.per_person.sum(axis=1)[None, :]
 
-    def dominance(self) -> np.ndarray:
-        """``D[s, a, b]``: template a costs no more than b in every category for a household of size s."""
-        s = np.arange(MAX_SIZE, dtype=float)[:, None, None, None]
-        cost = self.tpl.fixed[None, :, :] + s[..., 0] * self.tpl.per_person[None, :, :]  # size x t x cat
-        return (cost[:, :, None, :] <= cost[:, None, :, :] + 1e-9).all(axis=3)
+    def dominance(self) -> tuple[np.ndarray, np.ndarray]:
+        """``D[s, a, b]``: template a costs no more than b in every category for a household of the s-th size
+        present, and each household's s."""
+        sizes, of_household = np.unique(self.size, return_inverse=True)
+        s = sizes[:, None, None]
+        cost = self.tpl.fixed[None, :, :] + s * self.tpl.per_person[None, :, :]  # size x t x cat
+        return (cost[:, :, None, :] <= cost[:, None, :, :] + 1e-9).all(axis=3), of_household
 
 
 def _prune(
-    keep: np.ndarray, cost: np.ndarray, value: np.ndarray, p: np.ndarray, k: int, dom: np.ndarray, sizes: np.ndarray, chunk: int = 4000
+    keep: np.ndarray, cost: np.ndarray, value: np.ndarray, p: np.ndarray, k: int, dom: np.ndarray, size_of: np.ndarray, chunk: int = PRUNE_CHUNK
 ) -> np.ndarray:
-    """Drop dominated plans (another costs no more in every category with as much value and p), cap at k."""
+    """Drop dominated plans (another costs no more in every category with as much value and p), cap at k.
+    ``dom[size_of[row]]`` says which template costs no more than which for that row's household size; rows
+    side by side in blocks of ``chunk`` with about as many admissible plans each keep the pairwise arrays small."""
     n, t = keep.shape
     out = np.zeros_like(keep)
     counts = keep.sum(axis=1)
@@ -256,7 +268,7 @@ def _prune(
         cols = np.argsort(~keep[rows], axis=1, kind="stable")[:, :m]  # each row's admissible templates first, in order
         kp = np.take_along_axis(keep[rows], cols, axis=1)
         v, pr, c = (np.take_along_axis(a[rows], cols, axis=1) for a in (value, p, cost))
-        d = dom[np.minimum(sizes[rows], MAX_SIZE - 1)[:, None, None], cols[:, :, None], cols[:, None, :]]
+        d = dom[size_of[rows][:, None, None], cols[:, :, None], cols[:, None, :]]
         # a dominates b: cheaper-or-equal everywhere, value and p at least as high, strictly better somewhere
         # (or equal and first in template order)
         d &= kp[:, :, None]
@@ -272,24 +284,27 @@ def _prune(
 
 def _cap(keep: np.ndarray, cost: np.ndarray, value: np.ndarray, k: int) -> np.ndarray:
     """Keep at most k plans per row: the cheapest, the most valuable, then the best value per yuan."""
-    counts = keep.sum(axis=1)
-    if (counts <= k).all():
+    over = np.flatnonzero(keep.sum(axis=1) > k)
+    if len(over) == 0:
         return keep
+    keep_o = keep[over]
     big = np.float64(1e30)
-    c = np.where(keep, cost, big)
-    v = np.where(keep, value, -big)
+    c = np.where(keep_o, cost[over], big)
+    v = np.where(keep_o, value[over], -big)
     cheapest = c.argmin(axis=1)
     best = v.argmax(axis=1)
-    base_v = v[np.arange(len(v)), cheapest]
-    base_c = c[np.arange(len(c)), cheapest]
-    eff = np.where(keep, (v - base_v[:, None]) / np.maximum(c - base_c[:, None], 1.0), -big)
-    rows = np.arange(len(v))
+    rows = np.arange(len(over))
+    base_v = v[rows, cheapest]
+    base_c = c[rows, cheapest]
+    eff = np.where(keep_o, (v - base_v[:, None]) / np.maximum(c - base_c[:, None], 1.0), -big)
     eff[rows, cheapest] = big
     eff[rows, best] = big / 2
     order = np.argsort(-eff, axis=1, kind="stable")
     rank = np.empty_like(order)
     np.put_along_axis(rank, order, np.arange(order.shape[1])[None, :].repeat(len(order), axis=0), axis=1)
-    return keep & (rank < k)
+    out = keep.copy()
+    out[over] = keep_o & (rank < k)
+    return out
 
 
 def _project_plans(
@@ -318,7 +333,7 @@ def _project_plans(
     ok = eligible_t[h] & contains & (other_only == 0)
     bonus = pr["uplift_bonus"].to_numpy(dtype=float)[j]
     is_work = instance.measures["income_kind"].to_numpy()[m] == IncomeKind.WORK.value
-    value, p, unmet, after = scorer.score(h, np.where(is_work, bonus, 0.0), np.where(is_work, 0.0, bonus))
+    value, p, unmet, after = scorer.score(h, np.where(is_work, bonus, 0.0), np.where(is_work, 0.0, bonus), ok)
     if scenario.floors.mode == "hard":
         ok &= unmet == 0
     cost = scorer.cost(h)

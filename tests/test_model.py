@@ -255,3 +255,31 @@ def test_verifier_accepts_a_solution_that_spends_nothing() -> None:
     result = solve(tiny_scenario(mode="min_cost", target={"county_incidence": 0.9}, floors={"mode": "soft"}), tiny_instance())
     assert (result.households["measures"] == "none").all() and result.tables["flows"].empty
     verify(result)
+
+
+def test_kept_plans_are_undominated_and_do_not_depend_on_the_pruning_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No kept plan of a household is dominated by another of its plans without a project (no more in any
+    category, as much value and probability, better somewhere), and the blocks the pruning works in change nothing."""
+    import optimizer.plans as plans_module
+    from optimizer.data import build_instance
+    from optimizer.generate import generate
+
+    instance = build_instance(generate(1500, seed=21))
+    scenario = Scenario(name="t", data=".").with_overrides({"plans.max_per_household": 20})
+    plans = build_plans(instance, scenario)
+    table = plans.table
+    own = np.flatnonzero(table["project"].to_numpy() < 0)
+    hh = table["hh"].to_numpy()[own]
+    cc = plans.category_cost[own].toarray()
+    v, p = table["value"].to_numpy()[own], table["p"].to_numpy()[own]
+    a, b = (x.ravel() for x in np.meshgrid(np.arange(len(own)), np.arange(len(own)), indexing="ij"))
+    same = (hh[a] == hh[b]) & (a != b)
+    a, b = a[same], b[same]
+    dominated = (cc[a] <= cc[b] + 1e-9).all(axis=1) & (v[a] >= v[b] - 1e-12) & (p[a] >= p[b] - 1e-12)
+    dominated &= (v[a] > v[b] + 1e-12) | (cc[a].sum(axis=1) < cc[b].sum(axis=1) - 1e-9)
+    assert len(a) > 1000 and not dominated.any()
+
+    prune = plans_module._prune
+    for chunk in (7, 100_000):
+        monkeypatch.setattr(plans_module, "_prune", lambda *args, chunk=chunk: prune(*args, chunk=chunk))
+        assert build_plans(instance, scenario).table.equals(table)
