@@ -157,25 +157,41 @@ def class_network(instance: Instance, helpers: pd.DataFrame, usable: np.ndarray,
     hp["hclass"] = pd.factorize(hp["home_region_id"] + "|" + hp["reach"] + "|" + (hp["skills"] if use_skills else ""))[0]
     hclass = hp.drop_duplicates("hclass").set_index("hclass").sort_index()
     cap = hp.groupby("hclass")["capacity"].sum().reindex(hclass.index).to_numpy()
-    demand = pd.DataFrame({"item": np.arange(n), "township": town, "skill": need})
-    demand["dclass"] = pd.factorize(pd.Series(town).astype(str) + "|" + pd.Series(need).astype(str))[0]
-    dclass = demand.drop_duplicates("dclass").set_index("dclass").sort_index()
-    count = demand.groupby("dclass").size().reindex(dclass.index).to_numpy()
+    need_code = pd.factorize(np.asarray(need, dtype=object), use_na_sentinel=False)[0]
+    # one class per (township, need), numbered in order of first appearance
+    dcode = pd.factorize(np.asarray(town, dtype=np.int64) * (int(need_code.max(initial=0)) + 1) + need_code)[0]
+    demand = pd.DataFrame({"item": np.arange(n), "township": town, "skill": need, "dclass": dcode})
+    first = np.unique(dcode, return_index=True)[1]
+    dclass = demand.iloc[first].set_index("dclass")
+    count = np.bincount(dcode, minlength=len(first))
 
     reach = reach_regions(instance, helpers.loc[hclass["helper"].to_numpy()].reset_index(drop=True))
-    reach["hclass"] = hclass.index.to_numpy()[reach["helper"].to_numpy()]
-    arcs = []
-    for lv in np.unique(tree.level[reach["region"].to_numpy()]):
-        r = reach[tree.level[reach["region"].to_numpy()] == lv]
-        d = pd.DataFrame({"dclass": dclass.index.to_numpy(), "region": tree.ancestors[dclass["township"].to_numpy(), lv]})
-        arcs.append(r[["hclass", "region"]].merge(d, on="region")[["hclass", "dclass"]])
-    arcs_df = pd.concat(arcs, ignore_index=True).drop_duplicates() if arcs else pd.DataFrame(columns=["hclass", "dclass"], dtype=np.int64)
-    h_idx, d_idx = arcs_df["hclass"].to_numpy(dtype=np.int64), arcs_df["dclass"].to_numpy(dtype=np.int64)
+    r_class = hclass.index.to_numpy()[reach["helper"].to_numpy()]
+    r_region = reach["region"].to_numpy()
+    tails, heads = [], []
+    for lv in np.unique(tree.level[r_region]):
+        at = tree.level[r_region] == lv
+        i, j = _equal_pairs(r_region[at], tree.ancestors[dclass["township"].to_numpy(), lv])
+        tails.append(r_class[at][i])
+        heads.append(j)
+    h_all = np.concatenate(tails) if tails else np.zeros(0, dtype=np.int64)
+    d_all = np.concatenate(heads) if heads else np.zeros(0, dtype=np.int64)
+    kept = np.sort(np.unique(h_all * max(len(dclass), 1) + d_all, return_index=True)[1])  # first of each arc, in order
+    h_idx, d_idx = h_all[kept].astype(np.int64), d_all[kept].astype(np.int64)
     skills = hclass["skills"].astype(str).str.split(LIST_SEP).to_numpy()
     has_skill = np.array([s in sk for s, sk in zip(dclass["skill"].to_numpy()[d_idx], skills[h_idx])], dtype=bool) if use_skills else np.zeros(len(h_idx), bool)
     closeness = pd.Series(hclass["home_level"].to_numpy()[h_idx]).map(CLOSENESS).fillna(1).to_numpy(dtype=np.int64)
     arc_score = SKILL_WEIGHT * has_skill + closeness
     return ClassNetwork(hp, hclass, cap, demand, dclass, count, h_idx, d_idx, has_skill, arc_score)
+
+
+def _equal_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (i, j) with ``a[i] == b[j]``, i ascending and, for one i, j ascending (the order of an inner merge)."""
+    order = np.argsort(b, kind="stable")
+    lo = np.searchsorted(b[order], a, side="left")
+    n = np.searchsorted(b[order], a, side="right") - lo
+    i = np.repeat(np.arange(len(a)), n)
+    return i, order[np.repeat(lo - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))]
 
 
 def _match(
