@@ -280,7 +280,7 @@ def _coerce(df: pd.DataFrame, columns: list[Column], source: str) -> tuple[pd.Da
     out: dict[str, pd.Series] = {}
     df = df.reset_index(drop=True)
     key = columns[0].name
-    keys = df[key].astype(str) if key in df.columns else pd.Series([""] * len(df))
+    keys = df[key].astype(str).fillna("") if key in df.columns else pd.Series([""] * len(df))
     for col in columns:
         if col.name not in df.columns:
             if col.required:
@@ -313,7 +313,8 @@ def _convert(column: pd.Series, col: Column) -> tuple[pd.Series, list[tuple[int,
         if pd.api.types.is_bool_dtype(column) or (pd.api.types.is_integer_dtype(column) and column.isin([0, 1]).all()):
             return column.astype(bool), []
     raw = column.astype(str).str.strip()
-    empty = (raw == "") | raw.str.lower().isin(["nan", "none", "null"])
+    # a null of a typed text column (Parquet, the database) stays null through astype(str): it is an empty cell
+    empty = raw.isna() | (raw == "") | raw.str.lower().isin(["nan", "none", "null"])
     bad: list[tuple[int, str]] = []
     if col.kind in ("id", "ref"):
         if col.kind == "id":

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from conftest import tiny_tables
-from optimizer.data import isin, load_instance
+from optimizer.data import build_instance, isin, load_instance
 from optimizer.errors import InputError
 
 
@@ -56,6 +56,26 @@ def test_typed_parquet_columns_are_checked_like_text(tmp_path: Path) -> None:
     assert "households.parquet row 2 (household_id=H2)" in text and "column size: not a whole number: '2.5'" in text
     assert "households.parquet row 3" in text and "column income_per_capita: missing value" in text
     assert "households.parquet row 4" in text and "column labour: negative value -1 (must be >= 0)" in text
+
+
+def test_nulls_in_typed_text_columns_are_empty_cells() -> None:
+    """A null in a typed text column (partitioned Parquet and the database hand typed tables to build_instance) is
+    an empty cell, as in a CSV: a missing id is named by its row and column, and an enum cell takes its default.
+    Before, a null household id passed the checks."""
+    tables = tiny_tables()
+    hh = tables["households"]
+    hh["household_id"] = hh["household_id"].astype("str")
+    hh.loc[2, "household_id"] = None
+    assert hh["household_id"].isna().iat[2]
+    with pytest.raises(InputError) as err:
+        build_instance(tables, files={"households": "households/ (its files in order)"})
+    assert "households/ (its files in order) row 3 (household_id=), column household_id: missing id" in str(err.value)
+
+    tables = tiny_tables()
+    helpers = tables["helpers"]
+    helpers["reach"] = helpers["reach"].astype("str")
+    helpers.loc[0, "reach"] = None
+    assert build_instance(tables).helpers["reach"].iat[0] == "county"
 
 
 @pytest.mark.parametrize(
