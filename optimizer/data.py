@@ -196,6 +196,16 @@ def isin(values: pd.Series | pd.Index | np.ndarray, allowed: object) -> np.ndarr
     return np.asarray(pool.get_indexer(values) >= 0)
 
 
+def equal_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (i, j) with ``a[i] == b[j]`` (integer keys), i ascending and, for one i, j ascending: the pairs and order
+    of ``merge(how="inner")`` without pandas' overhead on the small tables of a county."""
+    order = np.argsort(b, kind="stable")
+    lo = np.searchsorted(b[order], a, side="left")
+    n = np.searchsorted(b[order], a, side="right") - lo
+    i = np.repeat(np.arange(len(a)), n)
+    return i, order[np.repeat(lo - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))]
+
+
 def rule_passes(values: np.ndarray, op: str, value: object) -> np.ndarray:
     """Which household values satisfy one parsed eligibility rule (``==``, ``>=`` or ``<=``)."""
     if op == "==":

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .contract import LIST_SEP, Category, Cause, HelperKind, Level, Reach, Skill
-from .data import Instance, measure_rows
+from .data import Instance, equal_pairs, measure_rows
 from .solvers.flow import solve_min_cost_flow
 
 SKILL_OF_CATEGORY = {
@@ -171,7 +171,7 @@ def class_network(instance: Instance, helpers: pd.DataFrame, usable: np.ndarray,
     tails, heads = [], []
     for lv in np.unique(tree.level[r_region]):
         at = tree.level[r_region] == lv
-        i, j = _equal_pairs(r_region[at], tree.ancestors[dclass["township"].to_numpy(), lv])
+        i, j = equal_pairs(r_region[at], tree.ancestors[dclass["township"].to_numpy(), lv])
         tails.append(r_class[at][i])
         heads.append(j)
     h_all = np.concatenate(tails) if tails else np.zeros(0, dtype=np.int64)
@@ -183,15 +183,6 @@ def class_network(instance: Instance, helpers: pd.DataFrame, usable: np.ndarray,
     closeness = pd.Series(hclass["home_level"].to_numpy()[h_idx]).map(CLOSENESS).fillna(1).to_numpy(dtype=np.int64)
     arc_score = SKILL_WEIGHT * has_skill + closeness
     return ClassNetwork(hp, hclass, cap, demand, dclass, count, h_idx, d_idx, has_skill, arc_score)
-
-
-def _equal_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every (i, j) with ``a[i] == b[j]``, i ascending and, for one i, j ascending (the order of an inner merge)."""
-    order = np.argsort(b, kind="stable")
-    lo = np.searchsorted(b[order], a, side="left")
-    n = np.searchsorted(b[order], a, side="right") - lo
-    i = np.repeat(np.arange(len(a)), n)
-    return i, order[np.repeat(lo - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))]
 
 
 def _match(

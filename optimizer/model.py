@@ -33,7 +33,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .contract import ANY_CATEGORY, LIST_SEP, HelperKind, Level
-from .data import Instance, isin
+from .data import Instance, equal_pairs, isin
 from .helpers import ClassNetwork, class_network, household_needs
 from .plans import CATEGORIES, Plans
 from .regions import RegionTree
@@ -148,28 +148,35 @@ def fund_categories(instance: Instance) -> pd.DataFrame:
     long = cats.explode().str.strip()
     long = long[long != ""]
     fund = long.index.to_numpy()
-    any_ = long.to_numpy() == ANY_CATEGORY
-    out = [pd.DataFrame({"fund": fund[~any_], "cat": pd.Index(CATEGORIES).get_indexer(long.to_numpy()[~any_])})]
-    for f in fund[any_]:
-        out.append(pd.DataFrame({"fund": f, "cat": np.arange(len(CATEGORIES))}))
-    return pd.concat(out, ignore_index=True).drop_duplicates().reset_index(drop=True)
+    named = long.to_numpy()
+    any_ = named == ANY_CATEGORY
+    every = np.arange(len(CATEGORIES))
+    out = pd.DataFrame(
+        {
+            "fund": np.concatenate([fund[~any_], np.repeat(fund[any_], len(every))]),
+            "cat": np.concatenate([pd.Index(CATEGORIES).get_indexer(named[~any_]), np.tile(every, int(any_.sum()))]),
+        }
+    )
+    return out.drop_duplicates().reset_index(drop=True)
 
 
 def build_flows(instance: Instance, cells: pd.DataFrame) -> pd.DataFrame:
-    """Every (fund, cell) pair that the fund's scope and earmarks allow, with the cell's row number."""
+    """Every (fund, cell) pair that the fund's scope and earmarks allow, with the cell's row number, by fund and cell."""
     scopes = fund_scopes(instance.funds, instance.tree)
     cats = fund_categories(instance)
-    anc = instance.tree.ancestors
-    parts = []
-    for level in range(6):
+    allowed = np.zeros((len(instance.funds), len(CATEGORIES)), dtype=bool)
+    allowed[cats["fund"].to_numpy(), cats["cat"].to_numpy()] = True
+    village, cat = cells["village"].to_numpy(), cells["cat"].to_numpy()
+    funds, cell = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    for level in np.unique(scopes["level"].to_numpy()):
         sc = scopes[scopes["level"] == level]
-        if sc.empty:
-            continue
-        left = pd.DataFrame({"cell": np.arange(len(cells)), "region": anc[cells["village"].to_numpy(), level], "cat": cells["cat"].to_numpy()})
-        parts.append(left.merge(sc[["fund", "region"]], on="region")[["fund", "cell", "cat"]])
-    flows = pd.concat(parts, ignore_index=True).merge(cats, on=["fund", "cat"])
-    flows = flows.drop_duplicates(["fund", "cell"]).sort_values(["fund", "cell"]).reset_index(drop=True)
-    return flows[["fund", "cell"]]
+        i, j = equal_pairs(instance.tree.ancestors[village, level], sc["region"].to_numpy())
+        cell.append(i)
+        funds.append(sc["fund"].to_numpy()[j])
+    f, c = np.concatenate(funds), np.concatenate(cell)
+    n = max(len(cells), 1)
+    key = np.unique((f * n + c)[allowed[f, cat[c]]])
+    return pd.DataFrame({"fund": key // n, "cell": key % n})
 
 
 def build_model(instance: Instance, scenario: Scenario, plans: Plans) -> tuple[LinearModel, ModelIndex]:

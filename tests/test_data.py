@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from conftest import tiny_tables
-from optimizer.data import build_instance, isin, load_instance
+from optimizer.data import build_instance, equal_pairs, isin, load_instance
 from optimizer.errors import InputError
 
 
@@ -123,3 +123,14 @@ def test_isin_answers_like_pandas_isin() -> None:
         expected = ids.isin(list(allowed) if isinstance(allowed, set | frozenset) else allowed).to_numpy()
         assert np.array_equal(isin(ids, allowed), expected), allowed
     assert list(isin(pd.Series([1, 2, 3]), pd.Series(["1", 2]))) == [False, True, False]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_equal_pairs_answers_like_an_inner_merge(seed: int) -> None:
+    """The numpy join gives the pairs of pandas' inner merge, in its order, duplicates on both sides included."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, 8, size=40), rng.integers(0, 8, size=25)
+    i, j = equal_pairs(a, b)
+    merged = pd.DataFrame({"k": a, "i": np.arange(len(a))}).merge(pd.DataFrame({"k": b, "j": np.arange(len(b))}), on="k")
+    assert len(i) > 0 and np.array_equal(i, merged["i"].to_numpy()) and np.array_equal(j, merged["j"].to_numpy())
+    assert len(equal_pairs(a, np.zeros(0, dtype=np.int64))[0]) == 0
