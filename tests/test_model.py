@@ -261,7 +261,7 @@ def test_kept_plans_are_undominated_and_do_not_depend_on_the_pruning_blocks(monk
     """No kept plan of a household is dominated by another of its plans without a project (no more in any
     category, as much value and probability, better somewhere), and the blocks the pruning works in change nothing."""
     import optimizer.plans as plans_module
-    from optimizer.data import build_instance
+    from optimizer.data import build_instance, equal_pairs
     from optimizer.generate import generate
 
     instance = build_instance(generate(1500, seed=21))
@@ -272,9 +272,8 @@ def test_kept_plans_are_undominated_and_do_not_depend_on_the_pruning_blocks(monk
     hh = table["hh"].to_numpy()[own]
     cc = plans.category_cost[own].toarray()
     v, p = table["value"].to_numpy()[own], table["p"].to_numpy()[own]
-    a, b = (x.ravel() for x in np.meshgrid(np.arange(len(own)), np.arange(len(own)), indexing="ij"))
-    same = (hh[a] == hh[b]) & (a != b)
-    a, b = a[same], b[same]
+    a, b = equal_pairs(hh, hh)  # every pair of plans of one household
+    a, b = a[a != b], b[a != b]
     dominated = (cc[a] <= cc[b] + 1e-9).all(axis=1) & (v[a] >= v[b] - 1e-12) & (p[a] >= p[b] - 1e-12)
     dominated &= (v[a] > v[b] + 1e-12) | (cc[a].sum(axis=1) < cc[b].sum(axis=1) - 1e-9)
     assert len(a) > 1000 and not dominated.any()
