@@ -59,7 +59,7 @@ from .plans import CATEGORIES, Plans, build_plans
 from .regions import RegionTree
 from .scenario import Scenario, Years
 from .solve import Progress, Solution, _clean, _gap, households_free, optimize, solver_options
-from .solvers import SolveOptions, SolverOutput, Status, get_backend
+from .solvers import SolverOutput, Status, get_backend
 from .storage import load_source
 
 log = logging.getLogger(__name__)
@@ -698,7 +698,7 @@ def optimize_multiyear(
         if keep_flows:
             lo_k[outside] = hi_k[outside] = np.maximum(lp.x[outside], 0.0)
         left = max(opts.time_limit - lp_seconds - (time.perf_counter() - t1), 1.0)
-        out = backend.solve(model.with_bounds(lo_k, hi_k), SolveOptions(**{**base.__dict__, "gap": sub_gap, "time_limit": left}))
+        out = backend.solve(model.with_bounds(lo_k, hi_k), replace(base, gap=sub_gap, time_limit=left))
         seconds = time.perf_counter() - t1
         say(f"multi-year fix-and-solve over {len(frac_hh):,} households with fractional options, {what}: {out.status.value} in {seconds:.1f} s")
         return out

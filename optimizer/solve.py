@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -210,7 +210,7 @@ def optimize(
 
     say(f"solving the LP relaxation with {backend.name}")
     # cold, from the crash basis (generated 10,000 and 40,000 households: 1.8 s -> 1.24 s, 26.1 s -> 18.4 s of HiGHS)
-    lp = backend.solve(model.relaxed(), _with(base, time_limit=_left(deadline), keep=True, warm=warm, crash=True))
+    lp = backend.solve(model.relaxed(), replace(base, time_limit=_left(deadline), keep=True, warm=warm, crash=True))
     if lp.status == Status.INFEASIBLE:
         raise diagnose_infeasible(model, index, instance, scenario)
     if lp.status != Status.OPTIMAL or lp.x is None:
@@ -247,7 +247,7 @@ def optimize(
             free[model.col_blocks["f"]] = np.isin(flow_anc[:, min(level, Level.VILLAGE)], touched)
         lo, hi = model.col_lo.copy(), model.col_hi.copy()
         lo[~free] = hi[~free] = x_start[~free]
-        fixed = backend.solve(model.with_bounds(lo, hi), _with(base, time_limit=_left(deadline), gap=opts.gap / 2))
+        fixed = backend.solve(model.with_bounds(lo, hi), replace(base, time_limit=_left(deadline), gap=opts.gap / 2))
         what = "decisions and flows" if fix_flows else "decisions, all flows free"
         around = f"{len(touched)} village(s)' households with a fractional plan" if level == HOUSEHOLDS else f"{len(touched)} {LEVEL_NAMES[Level(level)]}(s)"
         below = f", {_gap(model.sense, fixed.objective, lp_bound):.4%} below the LP bound" if fixed.status.has_solution else ""
@@ -264,7 +264,7 @@ def optimize(
         used_full = True
         start = best.x if best is not None else None
         say("relax-and-fix left a gap above target: running the full MIP")
-        full = backend.solve(model, _with(base, time_limit=_left(deadline), start=start))
+        full = backend.solve(model, replace(base, time_limit=_left(deadline), start=start))
         if full.status == Status.INFEASIBLE:
             raise diagnose_infeasible(model, index, instance, scenario)
         if full.status.has_solution and (best is None or _better(model.sense, full.objective, best.objective)):
@@ -352,10 +352,6 @@ def diagnose_infeasible(model: LinearModel, index: ModelIndex, instance: Instanc
 def solver_options(opts: SolverOptions) -> SolveOptions:
     """The backend's options for a MIP under the scenario's solver settings (time limit, gap, threads, seed)."""
     return SolveOptions(time_limit=opts.time_limit, gap=opts.gap, threads=opts.threads, seed=opts.seed)
-
-
-def _with(opts: SolveOptions, **changes: object) -> SolveOptions:
-    return SolveOptions(**{**opts.__dict__, **changes})
 
 
 def _left(deadline: float) -> float:
