@@ -142,30 +142,24 @@ def fund_scopes(funds: pd.DataFrame, tree: RegionTree) -> pd.DataFrame:
     return pd.DataFrame({"fund": np.asarray(rows_f, dtype=np.int64), "region": pos, "level": tree.level[pos]})
 
 
-def fund_categories(instance: Instance) -> pd.DataFrame:
-    """(fund position, category position) pairs: what each fund may pay for."""
+def fund_categories(instance: Instance) -> np.ndarray:
+    """``allowed[fund position, category position]``: what each fund may pay for."""
     cats = instance.funds["categories"].str.split(LIST_SEP).reset_index(drop=True)
     long = cats.explode().str.strip()
     long = long[long != ""]
     fund = long.index.to_numpy()
     named = long.to_numpy()
     any_ = named == ANY_CATEGORY
-    every = np.arange(len(CATEGORIES))
-    out = pd.DataFrame(
-        {
-            "fund": np.concatenate([fund[~any_], np.repeat(fund[any_], len(every))]),
-            "cat": np.concatenate([pd.Index(CATEGORIES).get_indexer(named[~any_]), np.tile(every, int(any_.sum()))]),
-        }
-    )
-    return out.drop_duplicates().reset_index(drop=True)
+    allowed = np.zeros((len(cats), len(CATEGORIES)), dtype=bool)
+    allowed[fund[~any_], pd.Index(CATEGORIES).get_indexer(named[~any_])] = True
+    allowed[fund[any_]] = True
+    return allowed
 
 
 def build_flows(instance: Instance, cells: pd.DataFrame) -> pd.DataFrame:
     """Every (fund, cell) pair that the fund's scope and earmarks allow, with the cell's row number, by fund and cell."""
     scopes = fund_scopes(instance.funds, instance.tree)
-    cats = fund_categories(instance)
-    allowed = np.zeros((len(instance.funds), len(CATEGORIES)), dtype=bool)
-    allowed[cats["fund"].to_numpy(), cats["cat"].to_numpy()] = True
+    allowed = fund_categories(instance)
     village, cat = cells["village"].to_numpy(), cells["cat"].to_numpy()
     funds, cell = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
     for level in np.unique(scopes["level"].to_numpy()):
