@@ -294,6 +294,33 @@ def test_the_master_resumes_its_rounds_to_the_tolerance_its_settling_asks(instan
     assert history["gap"].iloc[-1] <= 1e-5 + 1e-12 and (history["gap"] <= 0.005).sum() >= 2
 
 
+def test_every_master_bound_stays_above_the_lp_optimum(instance) -> None:  # type: ignore[no-untyped-def]
+    """The master's cuts (its counties' LP subgradients) and its Lagrangian bounds only cut away what no county can
+    reach: round after round its bound stays above the national LP's optimum, down to within a small tolerance of it,
+    and the value of its mixed allocation below."""
+    from optimizer import decompose
+
+    blocks, parts = split_by_county(instance)
+    scenario = Scenario(name="dec", data="unused")
+    lp_bound = solve(scenario, instance, method="monolithic").manifest["lp_bound"]
+    fund_ids = blocks.pairs["fund_id"].to_numpy()
+    lists = [list(fund_ids[idx]) for idx in blocks.county_pairs()]
+
+    def run(kind: str, money: list[np.ndarray]) -> list[object]:
+        fn = decompose.county_lp if kind == "lp" else decompose.county_priced
+        return [fn(c, part, scenario, f, *(tuple(m) if kind == "priced" else (m,))) for c, part, f, m in zip(blocks.counties, parts, lists, money)]
+
+    _CACHE.clear()
+    try:
+        _, bound, history = decompose.master_allocate(blocks, scenario, run, tol=1e-6, max_rounds=3 * decompose.LAGRANGE_EVERY, say=lambda _: None)
+    finally:
+        _CACHE.clear()
+    assert history["lagrangian"].notna().any()
+    assert (history["bound"] >= lp_bound - 1e-6).all()
+    assert (history["mixed"] <= lp_bound + 1e-6).all()  # and the mixes of evaluated allocations are values the counties reach
+    assert bound <= lp_bound * (1 + 1e-4)
+
+
 def test_a_round_runs_in_a_few_pinned_batches_and_a_failure_names_its_county(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A round's county LPs go to the workers in batches (a Dask task per county cost a round of 400 about 1.1 s):
     every county in exactly one batch, a batch's counties all pinned to its worker; an error names its county."""
