@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .contract import (
@@ -45,6 +46,8 @@ PERSONAL_COLUMN = re.compile(r"(^|_)(name|names|phone|mobile|tel|telephone|id_?c
 PERSONAL_VALUE = re.compile(r"^(\d{17}[\dXx]|1[3-9]\d{9})$")  # an 18-character ID-card number, a mobile number
 NAMED_TABLES = {"regions", "measures", "funds"}  # their ``name`` column names places, programmes and funds
 NONEMPTY_TABLES = ("regions", "households", "measures")  # without rows there is nothing to plan
+_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default text type ("str")
+_EMPTY_TEXT = pa.array(["", "nan", "none", "null"])  # what an empty cell reads as, lower-cased (nulls are empty too)
 
 
 @dataclass(frozen=True)
@@ -322,46 +325,65 @@ def _convert(column: pd.Series, col: Column) -> tuple[pd.Series, list[tuple[int,
     if col.kind == "bool" and not column.isna().any():
         if pd.api.types.is_bool_dtype(column) or (pd.api.types.is_integer_dtype(column) and column.isin([0, 1]).all()):
             return column.astype(bool), []
-    raw = column.astype(str).str.strip()
-    # a null of a typed text column (Parquet, the database) stays null through astype(str): it is an empty cell
-    empty = raw.isna() | (raw == "") | raw.str.lower().isin(["nan", "none", "null"])
+    text = pc.utf8_trim_whitespace(_arrow_text(column))
+    low = pc.utf8_lower(text)
+    # a null of a typed text column (Parquet, the database) is an empty cell, as in a CSV
+    empty_cells = pc.or_(pc.is_null(low), pc.is_in(low, value_set=_EMPTY_TEXT))
+    empty = empty_cells.to_numpy(zero_copy_only=False)
     bad: list[tuple[int, str]] = []
     if col.kind in ("id", "ref"):
         if col.kind == "id":
             bad += [(int(i), "missing id") for i in np.flatnonzero(empty)]
-        return raw.where(~empty, ""), bad
+        return _text_series(pc.if_else(empty_cells, "", text)), bad
+    raw = _text_series(text)
     if col.kind in ("int", "float"):
         num = pd.to_numeric(raw.where(~empty, None), errors="coerce")
-        return _numbers(num, empty.to_numpy(), ((~empty) & num.isna()).to_numpy(), raw, col)
+        return _numbers(num, empty, ~empty & num.isna().to_numpy(), raw, col)
     if col.kind == "bool":
-        low = raw.str.lower()
-        truthy = low.isin(["1", "true", "yes", "y", "t", "1.0"])
-        falsy = low.isin(["0", "false", "no", "n", "f", "0.0", ""])
+        truthy = pc.is_in(low, value_set=pa.array(["1", "true", "yes", "y", "t", "1.0"])).to_numpy(zero_copy_only=False)
+        falsy = pc.is_in(low, value_set=pa.array(["0", "false", "no", "n", "f", "0.0", ""])).to_numpy(zero_copy_only=False)
         bad += [(int(i), f"not a yes/no value (use 0 or 1): '{raw.iat[i]}'") for i in np.flatnonzero(~(truthy | falsy))]
-        return truthy, bad
+        return pd.Series(truthy), bad
     if col.kind == "enum":
         assert col.enum is not None
         allowed = [e.value for e in col.enum]
-        val = raw.where(~empty, str(col.default) if col.default is not None else "")
-        wrong = ~val.isin(allowed)
-        bad += [(int(i), f"unknown value '{val.iat[i]}' (allowed: {', '.join(allowed)})") for i in np.flatnonzero(wrong)]
-        return val, bad
+        val = pc.if_else(empty_cells, str(col.default) if col.default is not None else "", text)
+        wrong = ~pc.is_in(val, value_set=pa.array(allowed)).to_numpy(zero_copy_only=False)
+        bad += [(int(i), f"unknown value '{val[int(i)].as_py()}' (allowed: {', '.join(allowed)})") for i in np.flatnonzero(wrong)]
+        return _text_series(val), bad
     if col.kind == "list":
-        val = raw.where(~empty, "")
-        items = val.str.split(LIST_SEP).explode().str.strip()
-        items = items[items != ""]
+        val = pc.if_else(empty_cells, "", text)
+        split = pc.split_pattern(val, LIST_SEP)
+        items = pc.utf8_trim_whitespace(pc.list_flatten(split)).to_numpy(zero_copy_only=False)
+        row = pc.list_parent_indices(split).to_numpy(zero_copy_only=False)
+        kept = items != ""
+        items, row = items[kept], row[kept]
         if col.required:
-            bad += [(int(i), "empty list") for i in np.flatnonzero(~val.index.isin(items.index))]
+            bad += [(int(i), "empty list") for i in np.flatnonzero(np.bincount(row, minlength=len(empty)) == 0)]
         if col.enum is not None:
             choices = {str(e.value) for e in col.enum}
             if col.enum is Category:
                 choices.add(ANY_CATEGORY)
-            unknown = items[~items.isin(choices)]
-            for row, names in unknown.groupby(level=0):
-                bad.append((int(row), f"unknown value(s) {', '.join(map(repr, names))} (allowed: {', '.join(sorted(choices))})"))
+            unknown = ~np.isin(items, sorted(choices))
+            for r in np.unique(row[unknown]):
+                names = items[unknown & (row == r)]
+                bad.append((int(r), f"unknown value(s) {', '.join(map(repr, names))} (allowed: {', '.join(sorted(choices))})"))
         bad.sort()
-        return val, bad
-    return raw.where(~empty, str(col.default or "")), bad
+        return _text_series(val), bad
+    return _text_series(pc.if_else(empty_cells, str(col.default or ""), text)), bad
+
+
+def _arrow_text(column: pd.Series) -> pa.Array:
+    """A column as Arrow strings (nulls kept): text is checked with Arrow's kernels, one call a column, where
+    pandas' string methods cost about 0.2 ms a call whatever the length (a county's tables: 79 ms a county)."""
+    if not (isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow"):
+        column = column.astype(_TEXT)
+    return pa.array(column.array)
+
+
+def _text_series(text: pa.Array) -> pd.Series:
+    """Arrow strings as a pandas column of the default text type."""
+    return pd.Series(text, dtype=_TEXT)
 
 
 def _numbers(num: pd.Series, empty: np.ndarray, notnum: np.ndarray, text: pd.Series, col: Column) -> tuple[pd.Series, list[tuple[int, str]]]:
