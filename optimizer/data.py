@@ -47,7 +47,9 @@ PERSONAL_VALUE = re.compile(r"^(\d{17}[\dXx]|1[3-9]\d{9})$")  # an 18-character 
 NAMED_TABLES = {"regions", "measures", "funds"}  # their ``name`` column names places, programmes and funds
 NONEMPTY_TABLES = ("regions", "households", "measures")  # without rows there is nothing to plan
 _TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default text type ("str")
-_EMPTY_TEXT = pa.array(["", "nan", "none", "null"])  # what an empty cell reads as, lower-cased (nulls are empty too)
+# what an empty cell reads as, lower-cased (nulls are empty too); a tuple, as an Arrow array made at import would
+# start Arrow's memory pool, whose reserved address space counts against the --max-memory cap (RLIMIT_DATA)
+_EMPTY_TEXT = ("", "nan", "none", "null")
 
 
 @dataclass(frozen=True)
@@ -328,7 +330,7 @@ def _convert(column: pd.Series, col: Column) -> tuple[pd.Series, list[tuple[int,
     text = pc.utf8_trim_whitespace(_arrow_text(column))
     low = pc.utf8_lower(text)
     # a null of a typed text column (Parquet, the database) is an empty cell, as in a CSV
-    empty_cells = pc.or_(pc.is_null(low), pc.is_in(low, value_set=_EMPTY_TEXT))
+    empty_cells = pc.or_(pc.is_null(low), pc.is_in(low, value_set=pa.array(_EMPTY_TEXT)))
     empty = empty_cells.to_numpy(zero_copy_only=False)
     bad: list[tuple[int, str]] = []
     if col.kind in ("id", "ref"):
