@@ -265,18 +265,27 @@ def test_a_rounding_that_gives_up_more_than_the_rounds_left_it_reopens_the_round
     assert dec.manifest["gap"] <= scenario.solver.gap + 1e-9
 
 
-def test_the_master_resumes_its_rounds_to_the_tolerance_its_settling_asks(instance) -> None:  # type: ignore[no-untyped-def]
-    """``settle`` runs when the rounds close; the tolerance it returns reopens them (once here), None ends them."""
+def _in_process(blocks, parts, scenario):  # type: ignore[no-untyped-def]
+    """The master's ``run_counties``, the counties solved one after another in this process (no Dask)."""
     from optimizer import decompose
 
-    blocks, parts = split_by_county(instance)
-    scenario = Scenario(name="dec", data="unused")
     fund_ids = blocks.pairs["fund_id"].to_numpy()
     lists = [list(fund_ids[idx]) for idx in blocks.county_pairs()]
 
     def run(kind: str, money: list[np.ndarray]) -> list[object]:
         fn = decompose.county_lp if kind == "lp" else decompose.county_priced
         return [fn(c, part, scenario, f, *(tuple(m) if kind == "priced" else (m,))) for c, part, f, m in zip(blocks.counties, parts, lists, money)]
+
+    return run
+
+
+def test_the_master_resumes_its_rounds_to_the_tolerance_its_settling_asks(instance) -> None:  # type: ignore[no-untyped-def]
+    """``settle`` runs when the rounds close; the tolerance it returns reopens them (once here), None ends them."""
+    from optimizer import decompose
+
+    blocks, parts = split_by_county(instance)
+    scenario = Scenario(name="dec", data="unused")
+    run = _in_process(blocks, parts, scenario)
 
     calls: list[float] = []
 
@@ -303,12 +312,7 @@ def test_every_master_bound_stays_above_the_lp_optimum(instance) -> None:  # typ
     blocks, parts = split_by_county(instance)
     scenario = Scenario(name="dec", data="unused")
     lp_bound = solve(scenario, instance, method="monolithic").manifest["lp_bound"]
-    fund_ids = blocks.pairs["fund_id"].to_numpy()
-    lists = [list(fund_ids[idx]) for idx in blocks.county_pairs()]
-
-    def run(kind: str, money: list[np.ndarray]) -> list[object]:
-        fn = decompose.county_lp if kind == "lp" else decompose.county_priced
-        return [fn(c, part, scenario, f, *(tuple(m) if kind == "priced" else (m,))) for c, part, f, m in zip(blocks.counties, parts, lists, money)]
+    run = _in_process(blocks, parts, scenario)
 
     _CACHE.clear()
     try:
