@@ -222,6 +222,7 @@ def _matrix_key(model: LinearModel) -> bytes:
 
 
 _STATUS_OF = np.array([highspy.HighsBasisStatus(i) for i in range(5)], dtype=object)  # kLower, kBasic, kUpper, kZero, kNonbasic
+_VAR_TYPE_OF = np.array([highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger], dtype=object)
 
 
 def _crash_basis(model: LinearModel) -> highspy.HighsBasis | None:
@@ -296,7 +297,7 @@ def _to_lp(model: LinearModel) -> highspy.HighsLp:
     lp.a_matrix_.value_ = csc.data.astype(float)
     lp.sense_ = highspy.ObjSense.kMaximize if model.sense == "max" else highspy.ObjSense.kMinimize
     if model.integer.any():
-        lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in model.integer]
+        lp.integrality_ = _VAR_TYPE_OF[model.integer.astype(np.intp)].tolist()
     return lp
 
 
