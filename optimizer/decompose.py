@@ -800,7 +800,7 @@ def _decompose(
         say("the workers keep each county's LP basis between rounds, not the LP itself, and a one-year county's model on their local disk "
             "(the LPs would take over half of limits.max_memory_mb)")
     cluster = None if scheduler else _local_cluster(workers, trim=lean)
-    client = Client(scheduler or cluster)
+    client = Client(cluster) if scheduler is None else _connect(scheduler)
     try:
         client.run(_clear_cache)  # workers of an existing cluster may hold the counties of an earlier run
         if client.run_on_scheduler(_steals):
@@ -888,6 +888,19 @@ def _decompose(
         if cluster is not None:
             cluster.close()
     return _Run(blocks, finals, bound, history, regions, funds, tree, hashes)
+
+
+def _connect(scheduler: str) -> Client:
+    """A client of the existing cluster at ``scheduler``; an address that is malformed or does not answer (within
+    Dask's connect timeout) is the user's input, reported as such."""
+    from dask.distributed import Client
+
+    try:
+        return Client(scheduler)
+    except (OSError, ValueError) as err:
+        raise InputError(
+            f"--scheduler {scheduler}: {err}; start a scheduler there (`dask scheduler`) or leave --scheduler out to run a local cluster"
+        ) from None
 
 
 def _scatter_pinned(client: Client, data: dict[str, Any], pin: dict[str, list[str]]) -> dict[str, Any]:

@@ -422,6 +422,24 @@ def test_local_workers_keep_the_default_malloc_tuning_and_steal_no_work() -> Non
         assert client.run_on_scheduler(_steals)  # Dask's default, which an existing cluster may keep
 
 
+def test_a_scheduler_address_that_is_malformed_or_does_not_answer_is_bad_input(instance) -> None:  # type: ignore[no-untyped-def]
+    """``--scheduler`` names an address: a malformed one, or one where no scheduler answers within Dask's connect
+    timeout, is the user's input (exit code 2, the option and the address named), not an unexpected error."""
+    import socket
+
+    import dask
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    scenario = Scenario(name="dec", data="unused")
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        for address, why in ((f"tcp://127.0.0.1:{port}", "Timed out"), ("127.0.0.1", "missing port"), ("http://127.0.0.1:8786", "unknown address scheme")):
+            with pytest.raises(InputError, match="--scheduler") as err:
+                solve(scenario, instance, method="decomposed", scheduler=address)
+            assert address in str(err.value) and why in str(err.value) and err.value.exit_code == 2
+
+
 def test_an_existing_scheduler_runs_the_counties_reports_work_stealing_and_lets_go_of_each_result(instance) -> None:  # type: ignore[no-untyped-def]
     """``--scheduler ADDRESS``: the counties run on that cluster's workers and the result verifies; a scheduler
     that steals work (Dask's default) is named, since a stolen county task rebuilds its county cold. A worker
