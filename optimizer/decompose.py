@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from .clib import release_freed_memory
 from .contract import ANY_CATEGORY, LIST_SEP, Level
 from .data import Instance
-from .errors import InputError, NoSolutionError, VerificationError
+from .errors import InputError, NoSolutionError, OptimizerError, VerificationError
 from .helpers import Assignment, assign_helpers
 from .model import MONEY_UNIT, LinearModel, ModelIndex, build_model, fund_scopes
 from .multiyear import (
@@ -919,7 +919,7 @@ def _outcome(future: Any, who: str) -> Any:
     county is never dropped), the optimizer's own errors pass as they are."""
     try:
         return future.result()
-    except (NoSolutionError, VerificationError):
+    except OptimizerError:
         raise
     except Exception as err:
         raise NoSolutionError(f"{who} failed after 2 retries: {type(err).__name__}: {err}") from None
@@ -929,7 +929,8 @@ def county_batch(kind: str, items: list[tuple[Any, ...]], lean: bool = False) ->
     """Several counties' ``lp`` or ``priced`` tasks (``items``: each one's arguments), one after the other, as one
     Dask task: with a task of its own per county, a round of 400 counties spent about 1.1 s in Dask alone (400
     tasks that do nothing, 2 workers; 0.12 s in 16 batches), a fifth of a warm round at 1M. An error names its
-    county and drops what the worker kept of it: Dask's retry then starts that county from its data."""
+    county (the optimizer's own errors keep their class: bad input stays bad input) and drops what the worker kept
+    of it: Dask's retry then starts that county from its data."""
     fn: Callable[..., Any] = county_lp if kind == "lp" else county_priced
     out = []
     for args in items:
@@ -937,7 +938,9 @@ def county_batch(kind: str, items: list[tuple[Any, ...]], lean: bool = False) ->
             out.append(fn(*args, lean=lean))
         except Exception as err:
             _forget(args[0])
-            if isinstance(err, (NoSolutionError, VerificationError)):
+            if isinstance(err, InputError):  # e.g. a county's unreadable file: bad input, named by its county
+                raise InputError(err.problems, source=f"county {args[0]}" + (f" ({err.source})" if err.source else "")) from None
+            if isinstance(err, OptimizerError):
                 raise
             raise RuntimeError(f"county {args[0]}: {type(err).__name__}: {err}") from err
     return out

@@ -10,7 +10,8 @@ columns, so only the chosen counties' files are opened.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from .contract import LIST_SEP, TABLES
-from .data import Instance, _coerce, _personal_columns, build_instance, file_sha256
+from .data import Instance, _coerce, _first_line, _personal_columns, build_instance, file_sha256
 from .errors import InputError
 from .regions import RegionTree, build_tree
 
@@ -71,7 +72,8 @@ def load_frame(folder: str | Path) -> Frame:
         if not path.is_file():
             raise InputError(f"{folder}: missing {table}.parquet")
         hashes[path.name] = file_sha256(path)
-        raw = pq.read_table(path).to_pandas().drop(columns=list(ANCESTOR_COLUMNS), errors="ignore")
+        with _parquet(path):
+            raw = pq.read_table(path).to_pandas().drop(columns=list(ANCESTOR_COLUMNS), errors="ignore")
         tables[table], errs = _coerce(raw, TABLES[table], f"{path}")
         problems += errs
     if problems:
@@ -82,9 +84,10 @@ def load_frame(folder: str | Path) -> Frame:
         errs.append(f"{folder / 'funds.parquet'}: unknown region_id {', '.join(map(repr, unknown[:10]))}")
     if errs:
         raise InputError(errs)
-    counts = {}
-    for county_dir in sorted((folder / "households").glob("province=*/county=*")):
-        counts[county_dir.name.split("=", 1)[1]] = sum(pq.ParquetFile(f).metadata.num_rows for f in sorted(county_dir.glob("*.parquet")))
+    counts = dict.fromkeys((d.name.split("=", 1)[1] for d in sorted((folder / "households").glob("province=*/county=*"))), 0)
+    for path in sorted((folder / "households").glob("province=*/county=*/*.parquet")):
+        with _parquet(path):
+            counts[path.parent.name.split("=", 1)[1]] += pq.ParquetFile(path).metadata.num_rows
     sizes = pd.Series(counts, dtype=np.int64)
     return Frame(tables["regions"], tables["funds"], tree, sizes[sizes > 0], hashes)
 
@@ -113,7 +116,8 @@ def load_partitioned(
             continue
         hashes[path.name] = file_sha256(path)
         if wanted is None or table == "measures":
-            raw[table] = pq.read_table(path).to_pandas()
+            with _parquet(path):
+                raw[table] = pq.read_table(path).to_pandas()
     if problems:
         raise InputError(problems)
     places = None
@@ -127,7 +131,8 @@ def load_partitioned(
         if not (folder / table).is_dir():
             problems.append(f"{folder}: missing {table}/ (partitioned by province and county)")
             continue
-        raw[table], files = _read_split(folder / table, wanted, places)
+        with _parquet(folder / table):
+            raw[table], files = _read_split(folder / table, wanted, places)
         hashes.update({str(f.relative_to(folder)): file_sha256(f) for f in files})
     if problems:
         raise InputError(problems)
@@ -165,14 +170,17 @@ def _restricted(folder: Path, counties: list[str]) -> tuple[pd.DataFrame, pd.Dat
     """Regions and funds for a set of counties, read with row filters (the national tables stay on disk): the
     counties' subtrees, their ancestors, the funds held there or targeting them, and those funds' holders."""
     regions_path, funds_path = folder / "regions.parquet", folder / "funds.parquet"
-    inside = pq.read_table(regions_path, filters=[("county", "in", counties)]).to_pandas()
+    with _parquet(regions_path):
+        inside = pq.read_table(regions_path, filters=[("county", "in", counties)]).to_pandas()
     unknown = sorted(set(counties) - set(inside.loc[inside["level"] == 3, "region_id"]))
     if unknown:
         raise InputError(f"{folder}: unknown county id(s) {', '.join(map(repr, unknown[:10]))}")
     upper_ids = sorted((set(inside["province"]) | set(inside["city"])) - {""})
-    upper = pq.read_table(regions_path, filters=[[("region_id", "in", upper_ids)], [("parent_id", "=", "")]]).to_pandas()
+    with _parquet(regions_path):
+        upper = pq.read_table(regions_path, filters=[[("region_id", "in", upper_ids)], [("parent_id", "=", "")]]).to_pandas()
     kept_ids = set(inside["region_id"]) | set(upper["region_id"])
-    funds = pq.read_table(funds_path, filters=[[("region_id", "in", sorted(kept_ids))], [("targets", "!=", "")]]).to_pandas()
+    with _parquet(funds_path):
+        funds = pq.read_table(funds_path, filters=[[("region_id", "in", sorted(kept_ids))], [("targets", "!=", "")]]).to_pandas()
     targets = funds["targets"].fillna("").astype(str)
     has_targets = targets.str.strip() != ""
     restricted = targets.copy()
@@ -183,9 +191,20 @@ def _restricted(folder: Path, counties: list[str]) -> tuple[pd.DataFrame, pd.Dat
     holders = sorted(set(funds["region_id"]) - kept_ids)  # e.g. the eastern partner of a paired fund
     parts = [inside, upper]
     if holders:
-        parts.append(pq.read_table(regions_path, filters=[("region_id", "in", holders)]).to_pandas())
+        with _parquet(regions_path):
+            parts.append(pq.read_table(regions_path, filters=[("region_id", "in", holders)]).to_pandas())
     regions = pd.concat(parts, ignore_index=True).sort_values("level", kind="stable").reset_index(drop=True)
     return regions, funds
+
+
+@contextmanager
+def _parquet(what: Path) -> Iterator[None]:
+    """Arrow's errors while reading ``what`` (a file, or a partitioned table's folder: Arrow names the file) as bad
+    input, worded as the folder loader words them."""
+    try:
+        yield
+    except (OSError, ValueError, pa.ArrowException) as err:
+        raise InputError(f"{what}: cannot be read as a Parquet table: {_first_line(err)}") from None
 
 
 def write_part(table: pd.DataFrame, path: Path) -> Path:

@@ -327,7 +327,8 @@ def test_every_master_bound_stays_above_the_lp_optimum(instance) -> None:  # typ
 
 def test_a_round_runs_in_a_few_pinned_batches_and_a_failure_names_its_county(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A round's county LPs go to the workers in batches (a Dask task per county cost a round of 400 about 1.1 s):
-    every county in exactly one batch, a batch's counties all pinned to its worker; an error names its county."""
+    every county in exactly one batch, a batch's counties all pinned to its worker; an error names its county and
+    bad input stays bad input."""
     from optimizer.decompose import BATCHES_PER_WORKER, _batches, county_batch
 
     counties = [f"C{i:03d}" for i in range(50)]
@@ -338,8 +339,10 @@ def test_a_round_runs_in_a_few_pinned_batches_and_a_failure_names_its_county(tmp
     assert len(batches) == 3 * BATCHES_PER_WORKER
     assert len(_batches(counties[:2], pin)) == 2  # never an empty batch
     missing = (str(tmp_path / "none"), pd.DataFrame())
-    with pytest.raises(RuntimeError, match="^county P01C01X01: "):
+    with pytest.raises(InputError, match="^invalid input in county P01C01X01: .* is not a partitioned instance"):  # bad input stays bad input
         county_batch("lp", [("P01C01X01", missing, Scenario(name="dec", data="unused"), [], np.zeros(0))])
+    with pytest.raises(RuntimeError, match="^county P01C01X01: TypeError: "):  # no source at all: a bug, named by its county
+        county_batch("lp", [("P01C01X01", None, Scenario(name="dec", data="unused"), [], np.zeros(0))])
 
 
 @pytest.mark.parametrize("lean", [False, True])

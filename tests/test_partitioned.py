@@ -88,6 +88,35 @@ def test_unknown_county_is_a_clear_error(folder: Path) -> None:
         load_partitioned(folder, ["NOPE"])
 
 
+@pytest.mark.parametrize("table", ["households", "projects", "funds.parquet", "regions.parquet"])
+def test_an_unreadable_parquet_file_is_bad_input_naming_the_file(folder: Path, tmp_path: Path, table: str) -> None:
+    """A corrupt file of a partitioned instance (a whole table, or one county's part of a split table) is bad
+    input whose message names the file, whether the driver reads it (``load_frame``: regions, funds and the
+    households' row counts) or a worker (``load_partitioned`` for its county), and so is a decomposed solve's:
+    exit code 2, not an unexpected error or a county that "failed after 2 retries"."""
+    import shutil
+
+    from optimizer.errors import InputError
+    from optimizer.partitioned import load_frame
+
+    copy = tmp_path / "data"
+    shutil.copytree(folder, copy)
+    county = partition_counties(copy)[0]
+    bad = copy / table if table.endswith(".parquet") else next((copy / table).glob(f"province=*/county={county}/*.parquet"))
+    bad.write_bytes(bad.read_bytes()[:100])  # cut short: no Parquet footer
+    with pytest.raises(InputError, match="cannot be read as a Parquet table") as err:
+        load_partitioned(copy, [county])
+    assert str(bad) in str(err.value)
+    if table != "projects":  # the driver reads the others
+        with pytest.raises(InputError, match="cannot be read as a Parquet table") as err:
+            load_frame(copy)
+        assert str(bad) in str(err.value)
+    else:  # only the county's worker reads it: its error reaches the caller as it is
+        with pytest.raises(InputError, match="cannot be read as a Parquet table") as err:
+            solve(Scenario(name="bad", data=str(copy)), method="decomposed", workers=1)
+        assert str(bad) in str(err.value) and err.value.exit_code == 2
+
+
 def test_national_shape_gives_the_issues_region_counts() -> None:
     tree = _Tree.build(30_000_000, 31, np.random.default_rng(0), NATIONAL)
     count = {lv: len(tree.ids[lv]) for lv in tree.ids}
