@@ -48,8 +48,9 @@ from .contract import (
     Reach,
     Skill,
 )
+from .errors import InputError
 from .outputs import atomic_write_text, replace_dir
-from .partitioned import SPLIT_TABLES, partition_dir
+from .partitioned import SPLIT_TABLES, WHOLE_TABLES, partition_dir
 from .structured import Laminar
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -325,12 +326,15 @@ def generate_partitioned(
     random stream (``SeedSequence(seed).spawn``), and written as
     ``<table>/province=<id>/county=<id>/part-0.parquet``. ``regions.parquet`` carries extra ``province``,
     ``city`` and ``county`` columns (the region's ancestors) so that a reader can take one county's subtree.
-    Same arguments, same bytes; the folder is replaced atomically. Returns the row count of every table.
+    Same arguments, same bytes; the folder is replaced atomically (one that holds anything else is refused).
+    Returns the row count of every table.
     This is another random stream than :func:`generate`: the same seed gives a different instance."""
     if provinces < 1:
         raise ValueError("provinces must be at least 1")
     if households < provinces:
         raise ValueError(f"households ({households}) must be at least the number of provinces ({provinces})")
+    out = Path(out)
+    _check_partitioned_target(out)
     say = progress or (lambda msg: None)
     tree_seq, county_seq = np.random.SeedSequence(seed).spawn(2)
     rng = np.random.default_rng(tree_seq)
@@ -342,7 +346,6 @@ def generate_partitioned(
     n_counties, n_villages = len(tree.ids[Level.COUNTY]), len(tree.ids[Level.VILLAGE])
     say(f"tree: {len(tree.ids[Level.CITY]):,} cities, {n_counties:,} counties, {len(tree.ids[Level.TOWNSHIP]):,} townships, {n_villages:,} villages")
 
-    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
     try:
@@ -377,6 +380,18 @@ def generate_partitioned(
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return counts
+
+
+def _check_partitioned_target(out: Path) -> None:
+    """Refuse to replace ``out`` when it exists and is neither empty nor (a part of) a partitioned instance: the
+    folder is replaced whole, and what else it held would be lost."""
+    if not out.exists():
+        return
+    ours = {f"{name}.parquet" for name in WHOLE_TABLES} | set(SPLIT_TABLES)
+    other = sorted(p.name for p in out.iterdir() if p.name not in ours) if out.is_dir() else [out.name]
+    if other:
+        held = ", ".join(other[:5]) + (", ..." if len(other) > 5 else "")
+        raise InputError(f"{out}: exists and is not a partitioned instance (it holds {held}); refusing to replace it, choose another folder")
 
 
 PARQUET_ROW_GROUP = 16_384  # rows per row group: a reader filtering on a county skips most of a national table

@@ -44,6 +44,24 @@ def test_same_seed_same_bytes_from_the_cli_and_the_api(folder: Path, tmp_path: P
     assert not filecmp.cmp(folder / "regions.parquet", other / "regions.parquet", shallow=False)
 
 
+def test_the_generator_never_replaces_a_folder_holding_anything_else(tmp_path: Path) -> None:
+    """The partitioned generator replaces its folder whole: a folder that holds anything but a partitioned
+    instance (here a notes file beside it) is refused before any work, and the file survives; an empty folder
+    and an earlier partitioned instance are written over."""
+    from optimizer.errors import InputError
+
+    out = tmp_path / "data"
+    out.mkdir()
+    (out / "notes.txt").write_text("precious")
+    with pytest.raises(InputError, match="exists and is not a partitioned instance .*notes.txt.*refusing to replace it"):
+        generate_partitioned(300, out, seed=1)
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"] and (out / "notes.txt").read_text() == "precious"
+    (out / "notes.txt").unlink()
+    generate_partitioned(300, out, seed=1)  # empty: written
+    generate_partitioned(300, out, seed=2)  # an instance: replaced
+    assert partition_counties(out) and not (out / "notes.txt").exists()
+
+
 def test_the_in_memory_generator_still_writes_the_sample(tmp_path: Path) -> None:
     generate(20000, seed=2020, out=tmp_path)
     names = sorted(p.name for p in (ROOT / "data" / "sample").iterdir())
