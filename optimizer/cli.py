@@ -142,14 +142,24 @@ def solve(
 def validate(
     scenario: Annotated[Path, typer.Argument(help="scenario YAML file")], set_: SetOption = None, max_input_mb: MaxInputOption = None
 ) -> None:
-    """Check a scenario and its data without solving."""
+    """Check a scenario and its data without solving (a partitioned folder that solve would decompose: in batches
+    of counties, never whole)."""
+    from .partitioned import is_partitioned, load_frame, validate_partitioned
+    from .scenario import is_url
+    from .solve import DECOMPOSE_FROM
+
     with _errors():
         sc = _load(scenario, set_, max_input_mb=max_input_mb)
-        inst = load_scenario_data(sc)
-        out_console.print(
-            f"ok: scenario '{sc.name}', {inst.n_households:,} households, {len(inst.tree.ids):,} regions, "
-            f"{len(inst.measures)} measures, {len(inst.projects):,} projects, {len(inst.funds):,} funds, {len(inst.helpers):,} helpers"
-        )
+        source, counts, how = sc.data_source, None, ""
+        if not is_url(source) and is_partitioned(source) and not sc.data_edits:
+            frame = load_frame(source)
+            if int(frame.county_households.sum()) >= DECOMPOSE_FROM:
+                counts, how = validate_partitioned(source, frame, progress=_progress()), ", checked in batches of counties"
+        if counts is None:
+            inst = load_scenario_data(sc)
+            counts = {"households": inst.n_households, "regions": len(inst.tree.ids), "measures": len(inst.measures),
+                      "projects": len(inst.projects), "funds": len(inst.funds), "helpers": len(inst.helpers)}  # fmt: skip
+        out_console.print(f"ok: scenario '{sc.name}', " + ", ".join(f"{v:,} {k}" for k, v in counts.items()) + how)
 
 
 @app.command()

@@ -10,7 +10,7 @@ columns, so only the chosen counties' files are opened.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
@@ -30,6 +31,9 @@ PARTITION = ds.partitioning(pa.schema([("province", pa.string()), ("county", pa.
 SPLIT_TABLES = ("households", "projects", "helpers")
 WHOLE_TABLES = ("regions", "measures", "funds")
 ANCESTOR_COLUMNS = ("province", "city", "county")
+KEYS = {"households": "household_id", "projects": "project_id", "helpers": "helper_id"}
+VALIDATE_BATCH = 500_000  # households per batch of counties when a partitioned folder is checked in pieces
+SHOWN_DUPLICATES = 10
 
 
 def partition_dir(province: str, county: str) -> str:
@@ -150,6 +154,71 @@ def load_partitioned(
     label = str(folder) if wanted is None else f"{folder} (counties {', '.join(wanted[:5])}{', ...' if len(wanted) > 5 else ''})"
     names = {table: f"{table}.parquet" for table in WHOLE_TABLES} | {table: f"{table}/ (its files in order)" for table in SPLIT_TABLES}
     return build_instance(raw, source=label, hashes=hashes, files=names)
+
+
+def validate_partitioned(
+    folder: str | Path, frame: Frame | None = None, progress: Callable[[str], None] | None = None, batch: int = VALIDATE_BATCH
+) -> dict[str, int]:
+    """Check a partitioned instance without loading it whole: the regions and funds (``load_frame``), then the
+    counties in batches of about ``batch`` households, each batch loaded and checked as a decomposed solve's workers
+    load their counties, and the ids that must be unique across counties. A batch with problems is checked again
+    county by county, so that each problem names its county and a row of that county's files. Raises
+    :class:`InputError` with every problem found; returns the row count of every table."""
+    folder = Path(folder)
+    frame = frame or load_frame(folder)
+    say = progress or (lambda msg: None)
+    counties = sorted(set().union(*(_county_dirs(folder / table) for table in SPLIT_TABLES)))
+    sizes = frame.county_households.reindex(counties, fill_value=0).to_numpy()
+    group = (np.cumsum(sizes) - sizes) // max(batch, 1)  # by the households before each county
+    counts = dict.fromkeys(SPLIT_TABLES, 0)
+    measures = 0
+    problems: list[str] = []
+    for g in np.unique(group):
+        chosen = [c for c, k in zip(counties, group) if k == g]
+        try:
+            instance = load_partitioned(folder, chosen)
+        except InputError:
+            for county in chosen:  # the batch again, county by county: each problem with its county and row
+                try:
+                    load_partitioned(folder, [county])
+                except InputError as err:
+                    problems += [f"county {county}: {p}" for p in err.problems]
+        else:
+            measures = len(instance.measures)
+            for table in SPLIT_TABLES:
+                counts[table] += len(getattr(instance, table))
+        say(f"checked {int(np.searchsorted(group, g, side='right')):,} of {len(counties):,} counties")
+    problems += _duplicate_ids(folder)
+    if problems:
+        raise InputError(problems, source=str(folder))
+    return {"households": counts["households"], "regions": len(frame.regions), "measures": measures, "projects": counts["projects"],
+            "funds": len(frame.funds), "helpers": counts["helpers"]}  # fmt: skip
+
+
+def _county_dirs(base: Path) -> set[str]:
+    return {p.name.split("=", 1)[1] for p in base.glob("province=*/county=*") if p.is_dir()}
+
+
+def _duplicate_ids(folder: Path) -> list[str]:
+    """Ids of households, projects or helpers that appear more than once in the whole folder (a county's own load
+    only sees its own rows), each with the counties that hold it."""
+    problems = []
+    for table, key in KEYS.items():
+        files = sorted((folder / table).glob("province=*/county=*/*.parquet"))
+        if not files:
+            continue
+        with _parquet(folder / table):
+            data = ds.dataset([str(f) for f in files], format="parquet", partitioning=PARTITION, partition_base_dir=str(folder / table))
+            ids = data.to_table(columns=[key, "county"])
+        seen = pc.value_counts(ids[key])
+        repeated = seen.filter(pc.greater(seen.field("counts"), 1)).field("values")
+        if len(repeated):
+            twice = ids.filter(pc.is_in(ids[key], value_set=repeated)).to_pandas()
+            where = twice.groupby(key, sort=True)["county"].agg(lambda c: ", ".join(sorted(set(c))))
+            shown = "; ".join(f"{k} (county {v})" for k, v in where.head(SHOWN_DUPLICATES).items())
+            more = f" and {len(where) - SHOWN_DUPLICATES:,} more" if len(where) > SHOWN_DUPLICATES else ""
+            problems.append(f"{folder / table}: {len(where):,} {key} value(s) appear more than once: {shown}{more}")
+    return problems
 
 
 def _read_split(base: Path, counties: list[str] | None, places: list[str] | None) -> tuple[pd.DataFrame, list[Path]]:

@@ -135,6 +135,51 @@ def test_an_unreadable_parquet_file_is_bad_input_naming_the_file(folder: Path, t
         assert str(bad) in str(err.value) and err.value.exit_code == 2
 
 
+def test_validation_in_batches_of_counties_counts_what_a_whole_load_counts_and_names_each_problem(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``optimizer validate`` checks a partitioned folder that solve would decompose in batches of counties, never
+    whole: the same row counts as a whole load, and a bad value named with its county and row, an id repeated
+    across two counties (which no county's own load sees) with the id and both counties."""
+    import importlib
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+    from optimizer.errors import InputError
+    from optimizer.partitioned import validate_partitioned
+
+    whole = load_partitioned(folder)
+    said: list[str] = []
+    counts = validate_partitioned(folder, progress=said.append, batch=700)
+    assert counts == {"households": whole.n_households, "regions": len(whole.tree.ids), "measures": len(whole.measures),
+                      "projects": len(whole.projects), "funds": len(whole.funds), "helpers": len(whole.helpers)}  # fmt: skip
+    assert len(said) >= 3 and said[-1].endswith(f"of {len(partition_counties(folder))} counties")
+
+    bad = tmp_path / "data"
+    shutil.copytree(folder, bad)
+    first, second = (next((bad / "households").glob(f"province=*/county={c}/*.parquet")) for c in partition_counties(bad)[:2])
+    a, b = pd.read_parquet(first), pd.read_parquet(second)
+    a.loc[a.index[4], "size"] = -3
+    b.loc[b.index[0], "household_id"] = a["household_id"].iloc[0]
+    a.to_parquet(first, index=False)
+    b.to_parquet(second, index=False)
+    with pytest.raises(InputError) as err:
+        validate_partitioned(bad, batch=700)
+    text = str(err.value)
+    c1, c2 = partition_counties(bad)[:2]
+    assert f"county {c1}: households/ (its files in order) row 5 " in text and "column size" in text
+    assert f"1 household_id value(s) appear more than once: {a['household_id'].iloc[0]} (county {c1}, {c2})" in text
+
+    monkeypatch.setattr(importlib.import_module("optimizer.solve"), "DECOMPOSE_FROM", 1000)  # solve would decompose this folder
+    scenario = tmp_path / "part.yaml"
+    scenario.write_text(f"name: part\ndata: {folder}\n")
+    result = CliRunner().invoke(app, ["validate", str(scenario)])
+    assert result.exit_code == 0, result.output
+    assert f"{whole.n_households:,} households" in result.output and "checked in batches of counties" in result.output
+
+
 def test_national_shape_gives_the_issues_region_counts() -> None:
     tree = _Tree.build(30_000_000, 31, np.random.default_rng(0), NATIONAL)
     count = {lv: len(tree.ids[lv]) for lv in tree.ids}
