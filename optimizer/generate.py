@@ -49,8 +49,8 @@ from .contract import (
     Skill,
 )
 from .errors import InputError
-from .outputs import atomic_write_text, replace_dir
-from .partitioned import SPLIT_TABLES, WHOLE_TABLES, partition_dir
+from .outputs import MANIFEST, atomic_write_text, replace_dir
+from .partitioned import SPLIT_TABLES, WHOLE_TABLES, is_partitioned, partition_dir
 from .structured import Laminar
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -305,8 +305,13 @@ def generate(households: int, seed: int = 0, provinces: int = 1, out: Path | Non
 def write_tables(tables: dict[str, pd.DataFrame], out: Path) -> None:
     """Write each table as ``out/<name>.csv`` atomically: a temporary file in ``out``, flushed, then renamed.
 
-    A reader sees either the previous file or the complete new one, never a partial write.
+    A reader sees either the previous file or the complete new one, never a partial write. A run folder or a
+    partitioned instance is refused: tables of the same names there are results, or would sit beside Parquet.
     """
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or (out / MANIFEST).is_file() or is_partitioned(out)):
+        what = "a run folder" if (out / MANIFEST).is_file() else "a partitioned instance" if out.is_dir() else "a file"
+        raise InputError(f"{out}: is {what}; refusing to write input tables into it, choose another folder")
     for name, df in tables.items():
         atomic_write_text(Path(out) / f"{name}.csv", df.to_csv(index=False, lineterminator="\n"))
 

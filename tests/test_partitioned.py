@@ -62,6 +62,27 @@ def test_the_generator_never_replaces_a_folder_holding_anything_else(tmp_path: P
     assert partition_counties(out) and not (out / "notes.txt").exists()
 
 
+def test_the_csv_generator_never_writes_into_a_run_folder_or_a_partitioned_instance(folder: Path, tmp_path: Path) -> None:
+    """A run folder holds result tables named like the inputs (households.csv...): generating into it overwrote
+    them. It is refused, as is a partitioned instance (CSV beside its Parquet); an existing CSV instance is
+    regenerated as before."""
+    from optimizer.errors import InputError
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "manifest.json").write_text("{}")
+    (run / "households.csv").write_text("household_id,plan\nH1,dibao\n")
+    with pytest.raises(InputError, match="is a run folder; refusing"):
+        generate(300, seed=1, out=run)
+    assert (run / "households.csv").read_text() == "household_id,plan\nH1,dibao\n" and not (run / "regions.csv").exists()
+    with pytest.raises(InputError, match="is a partitioned instance; refusing"):
+        generate(300, seed=1, out=folder)
+    assert not list(folder.glob("*.csv"))
+    generate(300, seed=1, out=tmp_path / "csv")
+    generate(300, seed=1, out=tmp_path / "csv")  # regenerated in place
+    assert load_instance(tmp_path / "csv").n_households == 300
+
+
 def test_the_in_memory_generator_still_writes_the_sample(tmp_path: Path) -> None:
     generate(20000, seed=2020, out=tmp_path)
     names = sorted(p.name for p in (ROOT / "data" / "sample").iterdir())
