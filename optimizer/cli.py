@@ -273,9 +273,10 @@ def export_model(
 
     from .model import build_model
     from .plans import build_plans
-    from .solvers.highs import write_model
+    from .solvers.highs import check_model_path, write_model
 
     with _errors():
+        check_model_path(out)
         sc = api.load_scenario(scenario)
         inst = load_scenario_data(sc)
         model, index = build_model(inst, sc, build_plans(inst, sc))

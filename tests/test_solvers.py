@@ -12,7 +12,7 @@ import numpy as np
 import pulp
 import pytest
 
-from conftest import tiny_instance, tiny_scenario, tiny_tables
+from conftest import ROOT, tiny_instance, tiny_scenario, tiny_tables
 from optimizer.data import build_instance
 from optimizer.errors import SolverUnavailableError
 from optimizer.generate import generate
@@ -240,6 +240,30 @@ def test_export_model_names_rows_and_columns(tmp_path: Path, suffix: str) -> Non
     text = path.read_text()
     expected = ["budget/F-CN", "assign/H1"] if suffix == ".mps" else ["budget.F_CN", "assign.H1"]
     assert all(name in text for name in expected)
+
+
+def test_export_model_refuses_other_names_and_never_leaves_a_file_half_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model file is .lp or .mps: another name was reported as written though HiGHS wrote nothing, and so was a
+    file in a folder that did not exist. Now the name is refused before any work (exit code 2), a missing folder is
+    made, and a write that fails leaves an earlier file as it was, with no temporary file beside it."""
+    import highspy
+
+    from optimizer.errors import InputError
+    from optimizer.solvers.highs import write_model
+
+    proc = _run("export-model", str(ROOT / "scenarios" / "baseline.yaml"), str(tmp_path / "m.txt"))
+    assert proc.returncode == 2 and "must end in .lp or .mps" in proc.stderr and not (tmp_path / "m.txt").exists()
+    inst = tiny_instance()
+    sc = tiny_scenario()
+    model, index = build_model(inst, sc, build_plans(inst, sc))
+    path = tmp_path / "new" / "m.mps"
+    write_model(model, str(path), index.col_names(), index.row_names())
+    assert "assign/H1" in path.read_text()
+    path.write_text("earlier")
+    monkeypatch.setattr(highspy.Highs, "writeModel", lambda self, name: highspy.HighsStatus.kError)
+    with pytest.raises(InputError, match="could not write the model"):
+        write_model(model, str(path), index.col_names(), index.row_names())
+    assert path.read_text() == "earlier" and sorted(p.name for p in path.parent.iterdir()) == ["m.mps"]
 
 
 def test_export_model_with_helpers_in_the_model(tmp_path: Path) -> None:

@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from importlib.metadata import version
+from pathlib import Path
 
 import highspy
 import numpy as np
 
+from ..errors import InputError
 from ..model import LinearModel
 from . import SolveOptions, SolverOutput, Status
 
@@ -30,6 +32,7 @@ _STATUS = {
     highspy.HighsModelStatus.kSolutionLimit: Status.TIME_LIMIT,
 }
 log = logging.getLogger(__name__)
+MODEL_SUFFIXES = (".lp", ".mps")  # the model files HiGHS writes, by their name
 GRACE = 1.25  # the HiGHS MIP may overrun its own time limit: cancel it from outside after this factor (+5 s)
 
 
@@ -187,8 +190,11 @@ class HighsBackend:
 
 
 def write_model(model: LinearModel, path: str, col_names: list[str], row_names: list[str]) -> None:
-    """Write the model with its structured names (``.lp`` or ``.mps`` by the file name), for any other solver."""
-    if path.endswith(".lp"):  # HiGHS writes LP names of letters, digits, '_' and '.' only (else it renames all)
+    """Write the model with its structured names (``.lp`` or ``.mps`` by the file name), for any other solver; into a
+    temporary file beside ``path``, renamed when complete (an earlier file there is never left half-written)."""
+    target = Path(path)
+    check_model_path(target)
+    if target.suffix == ".lp":  # HiGHS writes LP names of letters, digits, '_' and '.' only (else it renames all)
         col_names, row_names = _lp_safe(col_names), _lp_safe(row_names)
     lp = _to_lp(model)
     lp.col_names_ = col_names
@@ -197,7 +203,24 @@ def write_model(model: LinearModel, path: str, col_names: list[str], row_names: 
         h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.passModel(lp)
-    h.writeModel(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"{path}: cannot create its folder ({err})") from None
+    tmp = target.with_name(f".{target.stem}.tmp-{os.getpid()}{target.suffix}")  # the suffix tells HiGHS the format
+    try:
+        status = h.writeModel(str(tmp))
+        if status != highspy.HighsStatus.kOk or not tmp.is_file():
+            raise InputError(f"{path}: HiGHS could not write the model (status {status.name})")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def check_model_path(path: Path) -> None:
+    """A model file is named ``.lp`` or ``.mps`` (the format HiGHS writes), checked before any work."""
+    if path.suffix not in MODEL_SUFFIXES:
+        raise InputError(f"{path}: a model file must end in {' or '.join(MODEL_SUFFIXES)}, not '{path.suffix or '(no suffix)'}'")
 
 
 def _new_highs(options: SolveOptions) -> highspy.Highs:
