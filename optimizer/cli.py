@@ -197,8 +197,10 @@ def compare_cmd(
     import optimizer as api
 
     from .compare import Session, compare, comparison_chart, write_outputs
+    from .outputs import check_not_a_run
 
     with _errors():
+        check_not_a_run(out)
         loaded = [api.load_scenario(s) for s in scenarios]
         table, _ = compare(loaded, Session(progress=_progress()))
         _print_frame(table, "scenarios compared")
@@ -217,8 +219,10 @@ def sweep_cmd(
     import optimizer as api
 
     from .compare import Session, parse_set, sweep, sweep_chart, write_outputs
+    from .outputs import check_not_a_run
 
     with _errors():
+        check_not_a_run(out)
         path, values = parse_set(set_)
         table, _ = sweep(api.load_scenario(scenario), path, values, Session(progress=_progress()))
         _print_frame(table.set_index(path).T, f"sweep of {path}")
@@ -242,9 +246,10 @@ def marginal_cmd(
     from .contract import Level
     from .errors import InputError
     from .marginal import next_money
-    from .outputs import atomic_write_text
+    from .outputs import atomic_write_text, check_not_a_run
 
     with _errors():
+        check_not_a_run(out)
         names = {lv.name.lower(): lv for lv in Level}
         if level not in names:
             raise InputError(f"--level must be one of {', '.join(names)}")

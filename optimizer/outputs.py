@@ -80,6 +80,13 @@ def check_target(out: Path) -> None:
         raise InputError(f"--out {out}: exists and is not a run folder (no {MANIFEST}); refusing to replace it, choose another folder")
 
 
+def check_not_a_run(out: Path) -> None:
+    """Refuse a what-if's folder (compare, sweep, marginal) that is a run folder: its tables are that run's record,
+    and ``marginal.csv`` is one of them (checked before solving)."""
+    if (out / MANIFEST).is_file():
+        raise InputError(f"--out {out}: is a run folder (its tables are that run's record); choose another folder")
+
+
 CSV_OPTIONS: dict[str, Any] = {"index": False, "lineterminator": "\n"}
 
 

@@ -126,6 +126,28 @@ def test_shipped_deadline_scenarios_solve_and_verify_from_the_cli(name: str, dea
         assert broken.exit_code == 5 and "household cost differs" in broken.output, broken.output
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["marginal", "scenarios/baseline.yaml"], ["compare", "scenarios/baseline.yaml", "scenarios/education_first.yaml"],
+     ["sweep", "scenarios/baseline.yaml", "--set", "funds.level.central=x0.8,x1"]],  # fmt: skip
+)
+def test_a_what_if_never_writes_into_a_run_folder(tmp_path: Path, command: list[str]) -> None:
+    """``marginal --out RUN_DIR`` overwrote the run's own marginal.csv (a result table); compare and sweep would add
+    their files to the run's record. A run folder is refused before any solve (exit code 2), untouched."""
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "manifest.json").write_text("{}")
+    (run / "marginal.csv").write_text("fund_id,shadow_price\nF1,0.5\n")
+    result = CliRunner().invoke(app, [command[0], *[str(ROOT / a) if a.endswith(".yaml") else a for a in command[1:]], "--out", str(run)])
+    assert result.exit_code == 2 and "is a run folder" in result.output, result.output
+    assert sorted(p.name for p in run.iterdir()) == ["manifest.json", "marginal.csv"]
+    assert (run / "marginal.csv").read_text() == "fund_id,shadow_price\nF1,0.5\n"
+
+
 def test_compare_and_sweep_from_the_api(tiny) -> None:  # type: ignore[no-untyped-def]
     base = tiny_scenario()
     session = Session()
