@@ -54,7 +54,7 @@ def partition_counties(folder: str | Path) -> list[str]:
 @dataclass(frozen=True)
 class Frame:
     """What the decomposition's driver holds of a partitioned instance: the region tree, the funds and the
-    households per county, never the households themselves."""
+    households per county, never the households themselves; and the sha256 of every input file."""
 
     regions: pd.DataFrame
     funds: pd.DataFrame
@@ -93,6 +93,10 @@ def load_frame(folder: str | Path) -> Frame:
         with _parquet(path):
             counts[path.parent.name.split("=", 1)[1]] += pq.ParquetFile(path).metadata.num_rows
     sizes = pd.Series(counts, dtype=np.int64)
+    # every input file's hash, as a whole load records them: a run read by the workers is reproduced on the same data
+    for path in [folder / "measures.parquet", *(f for table in SPLIT_TABLES for f in sorted((folder / table).glob("province=*/county=*/*.parquet")))]:
+        if path.is_file():
+            hashes[str(path.relative_to(folder))] = file_sha256(path)
     return Frame(tables["regions"], tables["funds"], tree, sizes[sizes > 0], hashes)
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 from .data import file_sha256
 from .errors import InputError
 from .outputs import MANIFEST, csv_text, read_manifest
+from .partitioned import is_partitioned
 from .result import OPTIONAL_TABLES, TABLE_NAMES, Result, versions
 from .scenario import is_url, recorded_scenario
 from .solve import solve
@@ -55,16 +56,20 @@ def reproduce(run_dir: str | Path, progress: Callable[[str], None] | None = None
         raise InputError("the manifest records no input hashes; this run cannot be reproduced", source=str(run_dir / MANIFEST))
     if not is_url(source):  # files are checked before they are read: a changed file may not even load
         check_inputs(source, recorded, run_dir, {n: file_sha256(Path(source) / n) for n in recorded if (Path(source) / n).is_file()})
-    instance = load_source(source, max_file_mb=scenario.limits.max_input_mb)
-    check_inputs(source, recorded, run_dir, instance.hashes)  # a database, or files changed since the check
     method = str(manifest.get("method", "monolithic"))
+    instance = None
+    if not (method == "decomposed" and not is_url(source) and is_partitioned(source)):
+        instance = load_source(source, max_file_mb=scenario.limits.max_input_mb)
+        check_inputs(source, recorded, run_dir, instance.hashes)  # a database, or files changed since the check
+    # else the workers read their counties again, as the run did (the helpers were then matched county by county)
     result = solve(scenario, instance, progress=progress, method=method)
     verify(result)
     rep = Reproduction(run_dir, [], result=result)
-    names = [n for n in (*TABLE_NAMES, *OPTIONAL_TABLES) if n in result.tables or _recorded_table(run_dir, n) is not None]
+    produced = set(result.names())  # a decomposed run from a partitioned folder holds its households as parts on disk
+    names = [n for n in (*TABLE_NAMES, *OPTIONAL_TABLES) if n in produced or _recorded_table(run_dir, n) is not None]
     for name in names:
         rep.tables.append(name)
-        old, new = _recorded_table(run_dir, name), csv_text(result.tables[name]) if name in result.tables else None
+        old, new = _recorded_table(run_dir, name), csv_text(result.table(name)) if name in produced else None
         if old != new:
             rep.differences.append(describe_difference(name, old, new))
     for key in COMPARED_FIGURES:
