@@ -57,6 +57,7 @@ from .errors import InfeasibleError, InputError
 from .model import INF, MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, county_table
 from .plans import CATEGORIES, Plans, build_plans
 from .regions import RegionTree
+from .result import versions
 from .scenario import Scenario, Years
 from .solve import Progress, Solution, _clean, _gap, households_free, optimize, solver_options
 from .solvers import SolverOutput, Status, get_backend
@@ -958,6 +959,8 @@ def multiyear_manifest(
         "monitored": int(households["monitored"].sum()),
         "monitoring_cost": float(households["monitoring_cost"].sum()),
         "model": size,
+        "solver_version": get_backend(scenario.solver.name).version(),
+        "versions": versions(),
     }
 
 

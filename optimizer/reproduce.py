@@ -14,18 +14,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import file_sha256
+from .data import Instance, file_sha256
+from .edits import apply_data_edits
 from .errors import InputError
 from .outputs import MANIFEST, csv_text, read_manifest
-from .partitioned import is_partitioned
 from .result import OPTIONAL_TABLES, TABLE_NAMES, Result, versions
-from .scenario import is_url, recorded_scenario
+from .scenario import Scenario, is_url, recorded_scenario
 from .solve import solve
 from .storage import load_source, redact
 from .verify import verify
 
 SHOWN_ROWS = 5
 COMPARED_FIGURES = ("status", "objective", "bound", "lp_bound", "gap", "expected_lifted", "persons_lifted", "cost", "projects_built")
+MULTIYEAR_TABLES = ("households", "projects", "flows", "spending", "counties")
+MULTIYEAR_FIGURES = ("status", "objective", "bound", "lp_bound", "gap", "expected_out_at_deadline", "cost", "monitored", "monitoring_cost")
 
 
 @dataclass
@@ -57,28 +59,52 @@ def reproduce(run_dir: str | Path, progress: Callable[[str], None] | None = None
     if not is_url(source):  # files are checked before they are read: a changed file may not even load
         check_inputs(source, recorded, run_dir, {n: file_sha256(Path(source) / n) for n in recorded if (Path(source) / n).is_file()})
     method = str(manifest.get("method", "monolithic"))
+    multiyear = bool(manifest.get("multiyear"))
+    rolling = manifest.get("rolling") or {}
+    if multiyear and rolling.get("from_year") is not None:
+        raise InputError(
+            f"a re-plan from {rolling['from_year']} (--from-year, --previous {rolling.get('previous')}) cannot be reproduced: the earlier "
+            "years it kept came from that previous run, which is not part of this run's record",
+            source=str(run_dir / MANIFEST),
+        )
     instance = None
-    if not (method == "decomposed" and not is_url(source) and is_partitioned(source)):
+    if not str((manifest.get("decomposition") or {}).get("source", "")).startswith("partitioned"):
         instance = load_source(source, max_file_mb=scenario.limits.max_input_mb)
         check_inputs(source, recorded, run_dir, instance.hashes)  # a database, or files changed since the check
-    # else the workers read their counties again, as the run did (the helpers were then matched county by county)
-    result = solve(scenario, instance, progress=progress, method=method)
-    verify(result)
+    # else the workers read their counties again, as the run did (one year: its helpers were matched county by county)
+    result = _solve_years(scenario, instance, method, progress) if multiyear else solve(scenario, instance, progress=progress, method=method)
+    if not multiyear:
+        verify(result)
     rep = Reproduction(run_dir, [], result=result)
     produced = set(result.names())  # a decomposed run from a partitioned folder holds its households as parts on disk
-    names = [n for n in (*TABLE_NAMES, *OPTIONAL_TABLES) if n in produced or _recorded_table(run_dir, n) is not None]
-    for name in names:
+    listed = MULTIYEAR_TABLES if multiyear else (*TABLE_NAMES, *OPTIONAL_TABLES)
+    for name in [n for n in listed if n in produced or _recorded_table(run_dir, n) is not None]:
         rep.tables.append(name)
         old, new = _recorded_table(run_dir, name), csv_text(result.table(name)) if name in produced else None
         if old != new:
             rep.differences.append(describe_difference(name, old, new))
-    for key in COMPARED_FIGURES:
+    for key in MULTIYEAR_FIGURES if multiyear else COMPARED_FIGURES:
         if key in manifest and not _same(manifest[key], result.manifest.get(key)):
             rep.differences.append(f"manifest {key}: {manifest[key]!r} recorded, {result.manifest.get(key)!r} now")
-    now = {**versions(), "solver": result.manifest["solver_version"]}
-    then = {**manifest.get("versions", {}), "solver": manifest.get("solver_version", "")}
-    rep.version_changes = [f"{k} {then.get(k, '?')} -> {v}" for k, v in now.items() if then.get(k) != v]
+    if "versions" in manifest:  # multi-year runs record them since 2026-12-02
+        now = {**versions(), "solver": result.manifest.get("solver_version", "")}
+        then = {**manifest["versions"], "solver": manifest.get("solver_version", "")}
+        rep.version_changes = [f"{k} {then.get(k, '?')} -> {v}" for k, v in now.items() if then.get(k) != v]
     return rep
+
+
+def _solve_years(scenario: Scenario, instance: Instance | None, method: str, progress: Callable[[str], None] | None) -> Result:
+    """A multi-year run solved again as ``optimizer solve`` solved it, verified (a decomposed run from a partitioned
+    folder county by county on its workers)."""
+    from .errors import VerificationError
+    from .multiyear import solve_multiyear, verify_multiyear
+
+    out = solve_multiyear(scenario, instance, progress=progress, method=method)
+    if instance is not None:
+        bad = verify_multiyear(out, apply_data_edits(instance, scenario.data_edits), scenario)
+        if bad:
+            raise VerificationError(bad)
+    return Result(tables=out.tables, manifest=out.manifest)
 
 
 def check_inputs(source: str, recorded: dict[str, str], run_dir: Path, now: dict[str, str]) -> None:

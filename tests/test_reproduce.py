@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from conftest import ROOT
 from optimizer.cli import app
 from optimizer.data import build_instance
 from optimizer.generate import generate
@@ -102,6 +103,26 @@ def test_a_decomposed_run_read_from_a_partitioned_folder_is_reproduced_the_same_
     table.to_parquet(county_file, index=False)
     refused = runner.invoke(app, ["reproduce", str(tmp_path / "run")])
     assert refused.exit_code == 2 and "changed since the run" in refused.output and county_file.name in refused.output, refused.output
+
+
+def test_a_multiyear_run_is_reproduced_and_a_replan_from_a_year_is_refused(tmp_path: Path) -> None:
+    """``reproduce`` of a multi-year run re-solved it with the one-year solve, which refuses a years: section (exit
+    2 with a message that did not say why). Now it is solved as ``optimizer solve`` solved it and its five tables
+    compared; its manifest records the versions. A re-plan from a year kept decisions of a previous run that is not
+    part of its record: refused, saying so."""
+    generate(300, seed=6, out=tmp_path / "data")
+    deadline = str(ROOT / "scenarios" / "deadline_2020.yaml")
+    base = ["solve", deadline, "--set", f"data={tmp_path / 'data'}", "--no-report"]
+    solved = runner.invoke(app, [*base, "--out", str(tmp_path / "run")])
+    assert solved.exit_code == 0, solved.output
+    assert "versions" in json.loads((tmp_path / "run" / "manifest.json").read_text())
+    again = runner.invoke(app, ["reproduce", str(tmp_path / "run")])
+    assert again.exit_code == 0, again.output
+    assert "5 tables byte-identical (households, projects, flows, spending, counties)" in " ".join(again.output.split())
+    replan = runner.invoke(app, [*base, "--from-year", "2018", "--previous", str(tmp_path / "run"), "--out", str(tmp_path / "replan")])
+    assert replan.exit_code == 0, replan.output
+    refused = runner.invoke(app, ["reproduce", str(tmp_path / "replan")])
+    assert refused.exit_code == 2 and "a re-plan from 2018" in " ".join(refused.output.split()), refused.output
 
 
 def test_reproduce_names_the_table_and_rows_that_differ(run: Path, tmp_path: Path) -> None:
