@@ -181,12 +181,15 @@ def validate_partitioned(
         chosen = [c for c, k in zip(counties, group) if k == g]
         try:
             instance = load_partitioned(folder, chosen)
-        except InputError:
+        except InputError as batch_err:
+            found = len(problems)
             for county in chosen:  # the batch again, county by county: each problem with its county and row
                 try:
                     load_partitioned(folder, [county])
                 except InputError as err:
                     problems += [f"county {county}: {p}" for p in err.problems]
+            if len(problems) == found:  # only the counties together fail (an id in two of them: also reported below)
+                problems += [f"counties {chosen[0]} to {chosen[-1]}: {p}" for p in batch_err.problems]
         else:
             measures = len(instance.measures)
             for table in SPLIT_TABLES:

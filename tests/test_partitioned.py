@@ -192,6 +192,11 @@ def test_validation_in_batches_of_counties_counts_what_a_whole_load_counts_and_n
     c1, c2 = partition_counties(bad)[:2]
     assert f"county {c1}: households/ (its files in order) row 5 " in text and "column size" in text
     assert f"1 household_id value(s) appear more than once: {a['household_id'].iloc[0]} (county {c1}, {c2})" in text
+    a.loc[a.index[4], "size"] = 3  # only the repeated id is left: the batch fails, no county alone does
+    a.to_parquet(first, index=False)
+    with pytest.raises(InputError) as err:
+        validate_partitioned(bad)
+    assert f"counties {c1} to " in str(err.value) and "appear more than once" in str(err.value)
 
     monkeypatch.setattr(importlib.import_module("optimizer.solve"), "DECOMPOSE_FROM", 1000)  # solve would decompose this folder
     scenario = tmp_path / "part.yaml"
