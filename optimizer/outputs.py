@@ -75,9 +75,15 @@ def _write_parts(data: ds.Dataset, stem: Path, formats: tuple[str, ...]) -> None
 
 
 def check_target(out: Path) -> None:
-    """Refuse a run-folder target that exists and is neither a run folder nor empty (checked before solving too)."""
+    """Refuse a run-folder target that exists and is neither a run folder nor empty, or that cannot be made where it
+    is (its nearest existing parent is a file, or not writable); checked before solving too."""
     if out.exists() and not (out.is_dir() and ((out / MANIFEST).is_file() or not any(out.iterdir()))):
         raise InputError(f"--out {out}: exists and is not a run folder (no {MANIFEST}); refusing to replace it, choose another folder")
+    parent = next((p for p in Path(os.path.abspath(out)).parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise InputError(f"--out {out}: {parent} is a file, not a folder; choose another folder")
+    if parent is not None and not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"--out {out}: cannot write in {parent}; choose another folder")
 
 
 def check_not_a_run(out: Path) -> None:

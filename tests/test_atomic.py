@@ -58,3 +58,18 @@ def test_written_tables_are_byte_identical_across_runs(tmp_path: Path, name: str
             [sys.executable, "-m", "optimizer.cli", "solve", str(scenario), "--out", str(tmp_path / run), "--no-report"], capture_output=True, timeout=300
         ).returncode == 0
     assert (tmp_path / "a" / f"{name}.csv").read_bytes() == (tmp_path / "b" / f"{name}.csv").read_bytes()
+
+
+def test_a_run_folder_that_cannot_be_made_is_refused_before_solving(tmp_path: Path) -> None:
+    """``--out`` under a file was found only when the solved run was written (an unexpected FileExistsError, exit 1,
+    the solve lost). It is bad input, named before any solve (exit code 2)."""
+    from typer.testing import CliRunner
+
+    from conftest import ROOT
+    from optimizer.cli import app
+
+    (tmp_path / "model.mps").write_text("a file")
+    result = CliRunner().invoke(app, ["solve", str(ROOT / "scenarios" / "baseline.yaml"), "--out", str(tmp_path / "model.mps" / "run")])
+    assert result.exit_code == 2 and "is a file, not a folder" in " ".join(result.output.split()), result.output
+    assert "loading" not in result.output and "generating plans" not in result.output  # refused before any work
+    assert (tmp_path / "model.mps").read_text() == "a file"
