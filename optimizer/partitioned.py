@@ -46,9 +46,24 @@ def is_partitioned(folder: str | Path) -> bool:
     return (Path(folder) / "households").is_dir()
 
 
-def partition_counties(folder: str | Path) -> list[str]:
-    """Ids of the counties that have a household partition, in order (from the folder names alone)."""
-    return sorted(p.name.split("=", 1)[1] for p in (Path(folder) / "households").glob("province=*/county=*") if p.is_dir())
+def partition_counties(folder: str | Path, table: str = "households") -> list[str]:
+    """Ids of the counties that have a partition of ``table``, in order (from the folder names alone)."""
+    return sorted(p.name.split("=", 1)[1] for p in (Path(folder) / table).glob("province=*/county=*") if p.is_dir())
+
+
+def county_households(folder: str | Path) -> pd.Series:
+    """Households per county (county id -> rows, counties without any left out), from the Parquet footers alone."""
+    counts = dict.fromkeys(partition_counties(folder), 0)
+    for path in _split_files(Path(folder), "households"):
+        with _parquet(path):
+            counts[path.parent.name.split("=", 1)[1]] += pq.ParquetFile(path).metadata.num_rows
+    sizes = pd.Series(counts, dtype=np.int64)
+    return sizes[sizes > 0]
+
+
+def _split_files(folder: Path, table: str) -> list[Path]:
+    """The Parquet files of a partitioned table, in path order."""
+    return sorted((folder / table).glob("province=*/county=*/*.parquet"))
 
 
 @dataclass(frozen=True)
@@ -88,16 +103,11 @@ def load_frame(folder: str | Path) -> Frame:
         errs.append(f"{folder / 'funds.parquet'}: unknown region_id {', '.join(map(repr, unknown[:10]))}")
     if errs:
         raise InputError(errs)
-    counts = dict.fromkeys((d.name.split("=", 1)[1] for d in sorted((folder / "households").glob("province=*/county=*"))), 0)
-    for path in sorted((folder / "households").glob("province=*/county=*/*.parquet")):
-        with _parquet(path):
-            counts[path.parent.name.split("=", 1)[1]] += pq.ParquetFile(path).metadata.num_rows
-    sizes = pd.Series(counts, dtype=np.int64)
     # every input file's hash, as a whole load records them: a run read by the workers is reproduced on the same data
-    for path in [folder / "measures.parquet", *(f for table in SPLIT_TABLES for f in sorted((folder / table).glob("province=*/county=*/*.parquet")))]:
+    for path in [folder / "measures.parquet", *(f for table in SPLIT_TABLES for f in _split_files(folder, table))]:
         if path.is_file():
             hashes[str(path.relative_to(folder))] = file_sha256(path)
-    return Frame(tables["regions"], tables["funds"], tree, sizes[sizes > 0], hashes)
+    return Frame(tables["regions"], tables["funds"], tree, county_households(folder), hashes)
 
 
 def load_partitioned(
@@ -160,18 +170,16 @@ def load_partitioned(
     return build_instance(raw, source=label, hashes=hashes, files=names)
 
 
-def validate_partitioned(
-    folder: str | Path, frame: Frame | None = None, progress: Callable[[str], None] | None = None, batch: int = VALIDATE_BATCH
-) -> dict[str, int]:
+def validate_partitioned(folder: str | Path, progress: Callable[[str], None] | None = None, batch: int = VALIDATE_BATCH) -> dict[str, int]:
     """Check a partitioned instance without loading it whole: the regions and funds (``load_frame``), then the
     counties in batches of about ``batch`` households, each batch loaded and checked as a decomposed solve's workers
     load their counties, and the ids that must be unique across counties. A batch with problems is checked again
     county by county, so that each problem names its county and a row of that county's files. Raises
     :class:`InputError` with every problem found; returns the row count of every table."""
     folder = Path(folder)
-    frame = frame or load_frame(folder)
+    frame = load_frame(folder)
     say = progress or (lambda msg: None)
-    counties = sorted(set().union(*(_county_dirs(folder / table) for table in SPLIT_TABLES)))
+    counties = sorted(set().union(*(partition_counties(folder, table) for table in SPLIT_TABLES)))
     sizes = frame.county_households.reindex(counties, fill_value=0).to_numpy()
     group = (np.cumsum(sizes) - sizes) // max(batch, 1)  # by the households before each county
     counts = dict.fromkeys(SPLIT_TABLES, 0)
@@ -202,16 +210,12 @@ def validate_partitioned(
             "funds": len(frame.funds), "helpers": counts["helpers"]}  # fmt: skip
 
 
-def _county_dirs(base: Path) -> set[str]:
-    return {p.name.split("=", 1)[1] for p in base.glob("province=*/county=*") if p.is_dir()}
-
-
 def _duplicate_ids(folder: Path) -> list[str]:
     """Ids of households, projects or helpers that appear more than once in the whole folder (a county's own load
     only sees its own rows), each with the counties that hold it."""
     problems = []
     for table, key in KEYS.items():
-        files = sorted((folder / table).glob("province=*/county=*/*.parquet"))
+        files = _split_files(folder, table)
         if not files:
             continue
         with _parquet(folder / table):

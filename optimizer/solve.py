@@ -155,12 +155,12 @@ def _partitioned_source(scenario: Scenario, instance: Instance | None, method: s
     from ``threshold`` households)."""
     if instance is not None or method == "monolithic" or churn is not None or is_url(scenario.data_source):
         return None
-    from .partitioned import is_partitioned, load_frame
+    from .partitioned import county_households, is_partitioned
 
     folder = scenario.data_source
     if not is_partitioned(folder):
         return None
-    if method == "auto" and (scenario.mode != "max_lifted" or int(load_frame(folder).county_households.sum()) < threshold):
+    if method == "auto" and (scenario.mode != "max_lifted" or int(county_households(folder).sum()) < threshold):
         return None
     if scenario.data_edits:
         raise InputError(f"data edits ({', '.join(scenario.data_edits)}) are not applied to a partitioned instance solved by county; use --method monolithic")
