@@ -37,7 +37,7 @@ from .contract import ANY_CATEGORY, LIST_SEP, Level
 from .data import Instance
 from .errors import InputError, NoSolutionError, OptimizerError, VerificationError
 from .helpers import Assignment, assign_helpers
-from .model import MONEY_UNIT, LinearModel, ModelIndex, build_model, fund_scopes
+from .model import MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, fund_scopes, kept_plan_columns
 from .multiyear import (
     MultiYear,
     MultiYearResult,
@@ -66,6 +66,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EMERGENCY = "__emergency__"
+CHANGES = "__changes__"  # the nightly churn cap, shared by the master like an upper fund: MONEY_UNIT "yuan" a change of plan
 STALL_ROUNDS = 5  # rounds over which a gap already below STALL_SHARE of the target must still close by a tenth
 STALL_SHARE = 0.8
 INITIAL_RADIUS = 0.25  # share of the starting allocation the first step may move
@@ -197,6 +198,7 @@ class _County:
     emergency_cols: np.ndarray
     backend: Any
     my: MultiYear | None = None  # the multi-year model's columns, when the scenario has years
+    kept_cols: np.ndarray | None = None  # under a churn cap: the columns of its households' published plans still offered
 
     @property
     def years(self) -> int:
@@ -205,6 +207,23 @@ class _County:
     def money_rows(self, fund_ids: list[str]) -> np.ndarray:
         """The budget rows of ``fund_ids``, fund by fund and year by year (the order of the money arrays)."""
         return (self.fund_rows.loc[fund_ids].to_numpy()[:, None] + np.arange(self.years)[None, :]).ravel()
+
+    def money_offsets(self, fund_ids: list[str]) -> np.ndarray:
+        """What each money row counts beside the money (model units): the churn row, -sum of the kept plans'
+        columns <= changes - kept, counts the changes of plan as the kept plans not chosen."""
+        out = np.zeros(len(fund_ids) * self.years)
+        if self.kept_cols is not None and CHANGES in fund_ids:
+            out[fund_ids.index(CHANGES)] = -float(len(self.kept_cols))
+        return out
+
+
+@dataclass(frozen=True)
+class Churned:
+    """A county's block held in memory with its households' published plans (``previous``: household_id, plan),
+    under the nightly job's churn cap."""
+
+    instance: Instance
+    previous: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -233,12 +252,12 @@ def _forget(county: str) -> _County | _Spilled | None:
     return kept
 
 
-def _county(county: str, source: Instance | tuple[str, pd.DataFrame], scenario: Scenario, fund_ids: list[str], lean: bool = False) -> _County:
-    """The county's model; ``source`` is its block instance, or a partitioned folder and the block's funds,
-    read here on the worker. ``fund_ids`` are the upper funds the master gives it money of (multi-year: year by
-    year; the master carries it over, and so may the county under full carry-over). With ``lean``, a one-year
-    county keeps only its model and flows between rounds, on the worker's local disk (its instance and plans are
-    rebuilt by its final task)."""
+def _county(county: str, source: Instance | Churned | tuple[str, pd.DataFrame], scenario: Scenario, fund_ids: list[str], lean: bool = False) -> _County:
+    """The county's model; ``source`` is its block instance (with its published plans under a churn cap), or a
+    partitioned folder and the block's funds, read here on the worker. ``fund_ids`` are the upper funds the master
+    gives it money of (multi-year: year by year; the master carries it over, and so may the county under full
+    carry-over). With ``lean``, a one-year county keeps only its model and flows between rounds, on the worker's
+    local disk (its instance and plans are rebuilt by its final task)."""
     kept = _CACHE.get(county)
     if kept is None:
         block = _build(county, source, scenario, fund_ids)
@@ -295,9 +314,12 @@ def _worker_directory() -> str | None:
         return None
 
 
-def _build(county: str, source: Instance | tuple[str, pd.DataFrame], scenario: Scenario, fund_ids: list[str]) -> _County:
+def _build(county: str, source: Instance | Churned | tuple[str, pd.DataFrame], scenario: Scenario, fund_ids: list[str]) -> _County:
     """Read (or take) the county's instance and build its plans and model (see :func:`_county`)."""
-    if isinstance(source, Instance):
+    previous = None
+    if isinstance(source, Churned):
+        instance, previous = source.instance, source.previous
+    elif isinstance(source, Instance):
         instance = source
     else:
         from .partitioned import load_partitioned
@@ -325,16 +347,29 @@ def _build(county: str, source: Instance | tuple[str, pd.DataFrame], scenario: S
         upper = pd.Index(ids).get_indexer(fund_ids)
         col_hi[model.col_blocks["c"].start + (upper[:, None] * T + np.arange(T)[None, :]).ravel()] = 0.0
     model = replace(model, c=c, col_hi=col_hi)
+    kept_cols = None
+    if previous is not None:  # the churn row, its changes (the right-hand side) given by the master like money
+        kept_cols = kept_plan_columns(model, instance, plans, previous)
+        A = sp.csr_matrix((-np.ones(len(kept_cols)), (np.zeros(len(kept_cols), dtype=np.int64), kept_cols)), shape=(1, model.shape[1]))
+        rows[CHANGES] = model.shape[0]
+        model = model.with_rows("changes", A, np.array([-np.inf]), np.array([-float(len(kept_cols))]))
     if my is not None:
         my = replace(my, model=model)
     # a backend of the county's own keeps its LP: the next round re-solves it warm (only row bounds change)
-    return _County(instance, plans, model, index, rows, emergency_cols, get_backend(scenario.solver.name, private=True), my)
+    return _County(instance, plans, model, index, rows, emergency_cols, get_backend(scenario.solver.name, private=True), my, kept_cols)
 
 
 def _with_money(block: _County, fund_ids: list[str], money: np.ndarray) -> LinearModel:
     hi = block.model.row_hi.copy()
-    hi[block.money_rows(fund_ids)] = money / MONEY_UNIT
+    hi[block.money_rows(fund_ids)] = money / MONEY_UNIT + block.money_offsets(fund_ids)
     return replace(block.model, row_hi=hi)
+
+
+def county_kept(county: str, source: Any, scenario: Scenario, fund_ids: list[str], lean: bool = False) -> int:
+    """How many of the county's published plans are still offered (built here, the block stays for the rounds):
+    the others are forced changes, which count against the churn cap before the master shares the rest."""
+    block = _county(county, source, scenario, fund_ids, lean)
+    return 0 if block.kept_cols is None else len(block.kept_cols)
 
 
 def county_lp(county: str, source: Any, scenario: Scenario, fund_ids: list[str], money: np.ndarray, lean: bool = False) -> tuple[float, np.ndarray]:
@@ -370,14 +405,20 @@ def county_priced(
     paying = np.flatnonzero(pd.Index(fund_ids).get_indexer(flows["fund_id"]) >= 0)
     per_unit = np.zeros(len(flows))
     per_unit[paying] = price[key[paying]] * MONEY_UNIT
-    c[model.col_blocks["f"]] += -per_unit if model.sense == "max" else per_unit
+    sign = 1.0 if model.sense == "max" else -1.0
+    c[model.col_blocks["f"]] -= sign * per_unit
+    constant = 0.0
+    if block.kept_cols is not None and CHANGES in fund_ids:  # the changes, kept - sum of the kept columns, at their price
+        change = price[fund_ids.index(CHANGES)] * MONEY_UNIT
+        c[block.kept_cols] += sign * change
+        constant = -sign * change * len(block.kept_cols)
     # the rounds' LP keeps its basis
     options = SolveOptions(time_limit=scenario.solver.time_limit, threads=scenario.solver.threads, keep=True, warm=True, slot="priced", lean=lean)
     out = block.backend.solve(replace(model, c=c).relaxed(), options)
     if out.status != Status.OPTIMAL or out.x is None:
         raise NoSolutionError(f"county {county}: priced LP {out.status.value} ({out.message})")
-    used = np.maximum(model.A[block.money_rows(fund_ids)] @ out.x, 0.0) * MONEY_UNIT
-    return float(out.objective), float(model.c @ out.x), used
+    used = np.maximum(model.A[block.money_rows(fund_ids)] @ out.x - block.money_offsets(fund_ids), 0.0) * MONEY_UNIT
+    return float(out.objective) + constant, float(model.c @ out.x), used
 
 
 def county_final(
@@ -471,7 +512,10 @@ def _used(block: _County, model: LinearModel, x: np.ndarray, fund_ids: list[str]
     flows = block.index.flows
     spent = pd.Series(x[model.col_blocks["f"]] * MONEY_UNIT)
     if block.my is None:
-        return spent.groupby(flows["fund_id"].to_numpy()).sum().reindex(fund_ids).fillna(0.0).to_numpy()
+        used = spent.groupby(flows["fund_id"].to_numpy()).sum().reindex(fund_ids).fillna(0.0).to_numpy(copy=True)
+        if block.kept_cols is not None and CHANGES in fund_ids:
+            used[fund_ids.index(CHANGES)] = max(len(block.kept_cols) - float(x[block.kept_cols].sum()), 0.0) * MONEY_UNIT
+        return used
     by = spent.groupby([flows["fund_id"].to_numpy(), flows["year"].to_numpy()]).sum()
     full = pd.MultiIndex.from_arrays([np.repeat(fund_ids, block.years), np.tile(block.my.years, len(fund_ids))])
     return by.reindex(full).fillna(0.0).to_numpy()
@@ -752,6 +796,7 @@ class _Run:
     funds: pd.DataFrame
     tree: RegionTree
     hashes: dict[str, str]
+    churn: dict[str, int] | None = None  # under a churn cap: planned households, the cap and the forced changes
 
 
 def _decompose(
@@ -764,9 +809,13 @@ def _decompose(
     max_rounds: int,
     say: Callable[[str], None],
     parts: str | None = None,
+    churn: ChurnCap | None = None,
 ) -> _Run:
     """Split by county, run the master's rounds and the county MIPs on Dask, repair short counties (with ``parts``,
-    a folder the workers can write, one-year counties leave their households tables there)."""
+    a folder the workers can write, one-year counties leave their households tables there). Under a ``churn`` cap
+    (one year, in memory) the master shares the changes of plan the cap allows as it shares money."""
+    if churn is not None and (instance is None or scenario.years is not None):
+        raise InputError("a churn cap is decomposed for a one-year instance held in memory only")
     if scenario.mode != "max_lifted":
         raise InputError("--method decomposed supports mode max_lifted only (a min-cost target couples all counties)")
     if scenario.helpers.capacity_in_model:
@@ -808,7 +857,11 @@ def _decompose(
                 "(start it with distributed.scheduler.work-stealing: False)")
         addrs = sorted(client.scheduler_info()["workers"])
         pin = {c: [addrs[i % len(addrs)]] for i, c in enumerate(blocks.counties)}
-        data = pieces if instance is not None else [(str(folder), f) for f in blocks.funds]
+        data: list[Any] = pieces if instance is not None else [(str(folder), f) for f in blocks.funds]
+        planned = None
+        if churn is not None:
+            data, planned = _churned(pieces, churn.previous)
+            blocks = _with_changes(blocks, planned)
         sources = _scatter_pinned(client, dict(zip(blocks.counties, data)), pin)
         fund_ids = blocks.pairs["fund_id"].to_numpy()
         fund_lists = {c: list(fund_ids[idx]) for c, idx in zip(blocks.counties, blocks.county_pairs())}
@@ -850,13 +903,15 @@ def _decompose(
 
         batches = _batches(blocks.counties, pin)
 
-        def run(kind: str, money: list[np.ndarray]) -> list[Any]:
-            """A round of ``lp`` tasks (each county's money) or ``priced`` ones (its prices and caps, two rows), in batches."""
+        def run(kind: str, money: list[np.ndarray] | None) -> list[Any]:
+            """A round of ``lp`` tasks (each county's money), ``priced`` ones (its prices and caps, two rows) or ``kept``
+            ones (no money), in batches."""
             out: list[Any] = [None] * len(blocks.counties)
             futures = []
             for batch in batches:
                 named = [(i, blocks.counties[i]) for i in batch]
-                items = [(c, sources[c], scenario, fund_lists[c], *(tuple(money[i]) if kind == "priced" else (money[i],))) for i, c in named]
+                given = [() if money is None else tuple(money[i]) if kind == "priced" else (money[i],) for i in batch]
+                items = [(c, sources[c], scenario, fund_lists[c], *g) for (i, c), g in zip(named, given)]
                 where = pin[named[0][1]]
                 futures.append(client.submit(county_batch, kind, items, lean=lean, workers=where, allow_other_workers=True, retries=2, pure=False))
             batch_of = {fut.key: batch for batch, fut in zip(batches, futures)}
@@ -868,10 +923,19 @@ def _decompose(
                     out[i] = value
                 done += len(batch)
                 if time.perf_counter() - last >= PROGRESS_SECONDS and done < len(out):
-                    say(f"county {'LPs' if kind == 'lp' else 'priced LPs'}: {done:,} of {len(out):,} done")
+                    say(f"county {({'lp': 'LPs', 'priced': 'priced LPs', 'kept': 'models'})[kind]}: {done:,} of {len(out):,} done")
                     last = time.perf_counter()
             return out
 
+        churn_info = None
+        if churn is not None and planned is not None:
+            offered = np.array(run("kept", None), dtype=float)
+            forced = int(planned.sum() - offered.sum())
+            allowed = max(churn.max_changes - forced, 0)
+            amount = np.where(blocks.upper["fund_id"] == CHANGES, allowed * MONEY_UNIT, blocks.upper["amount"])
+            blocks = replace(blocks, upper=blocks.upper.assign(amount=amount))
+            churn_info = {"previous_households": int(planned.sum()), "max_changes": int(churn.max_changes), "forced_changes": forced}
+            say(f"churn cap: {allowed:,} changes of plan to share among the counties ({forced:,} of the {int(planned.sum()):,} planned households must change)")
         alloc, bound, history = master_allocate(blocks, scenario, run, tol=tol, max_rounds=max_rounds, say=say, settle=settle if one_year else None)
         if not (settled and all(np.array_equal(x, y) for x, y in zip(settled[-1][0], alloc))):  # no settling, or the rounds ran out after it
             settled.append((alloc, run_finals(alloc, last=True)))
@@ -887,7 +951,27 @@ def _decompose(
         client.close()
         if cluster is not None:
             cluster.close()
-    return _Run(blocks, finals, bound, history, regions, funds, tree, hashes)
+    return _Run(blocks, finals, bound, history, regions, funds, tree, hashes, churn_info)
+
+
+def _churned(pieces: list[Instance], previous: pd.DataFrame) -> tuple[list[Any], np.ndarray]:
+    """Each county's block with its households' published plans, and how many it has."""
+    county_of = pd.concat([pd.Series(i, index=p.households["household_id"].to_numpy()) for i, p in enumerate(pieces)])
+    where = county_of.reindex(previous["household_id"].to_numpy()).to_numpy()
+    have = ~np.isnan(where)
+    prev = previous.loc[have, ["household_id", "plan"]].assign(county=where[have].astype(np.int64))
+    by = dict(iter(prev.groupby("county")))
+    data = [Churned(p, by[i].drop(columns="county").reset_index(drop=True)) if i in by else p for i, p in enumerate(pieces)]
+    return data, np.bincount(prev["county"].to_numpy(), minlength=len(pieces))
+
+
+def _with_changes(blocks: Blocks, planned: np.ndarray) -> Blocks:
+    """The blocks with the churn cap as one more upper fund reaching the counties with planned households (its amount
+    is set once the counties have counted the plans still offered)."""
+    with_plans = [c for c, n in zip(blocks.counties, planned) if n > 0]
+    pairs = pd.concat([blocks.pairs, pd.DataFrame({"fund_id": CHANGES, "county": with_plans})], ignore_index=True)
+    upper = pd.concat([blocks.upper, pd.DataFrame({"fund_id": [CHANGES], "amount": [0.0]})], ignore_index=True)
+    return replace(blocks, upper=upper, pairs=pairs.assign(pair=np.arange(len(pairs))))
 
 
 def _connect(scheduler: str) -> Client:
@@ -926,12 +1010,13 @@ def _outcome(future: Any, who: str) -> Any:
 
 
 def county_batch(kind: str, items: list[tuple[Any, ...]], lean: bool = False) -> list[Any]:
-    """Several counties' ``lp`` or ``priced`` tasks (``items``: each one's arguments), one after the other, as one
-    Dask task: with a task of its own per county, a round of 400 counties spent about 1.1 s in Dask alone (400
+    """Several counties' ``lp``, ``priced`` or ``kept`` tasks (``items``: each one's arguments), one after the
+    other, as one Dask task: with a task of its own per county, a round of 400 counties spent about 1.1 s in Dask alone (400
     tasks that do nothing, 2 workers; 0.12 s in 16 batches), a fifth of a warm round at 1M. An error names its
     county (the optimizer's own errors keep their class: bad input stays bad input) and drops what the worker kept
     of it: Dask's retry then starts that county from its data."""
-    fn: Callable[..., Any] = county_lp if kind == "lp" else county_priced
+    tasks: dict[str, Callable[..., Any]] = {"lp": county_lp, "priced": county_priced, "kept": county_kept}
+    fn = tasks[kind]
     out = []
     for args in items:
         try:
@@ -1027,13 +1112,15 @@ def solve_decomposed(
     tol: float | None = None,
     max_rounds: int = 60,
     progress: Callable[[str], None] | None = None,
+    churn: ChurnCap | None = None,
 ) -> Result:
     """Decompose by county on Dask (a LocalCluster, or the scheduler at ``scheduler``) and assemble the national
     result from the counties' verified results.
 
     Give ``instance`` (held in memory: county blocks are sent to the workers, and helpers are assigned
     nationally afterwards) or ``folder``, a partitioned instance: the driver then reads only regions, funds and
-    the household counts; each worker reads its counties' rows from the Parquet files and assigns their helpers."""
+    the household counts; each worker reads its counties' rows from the Parquet files and assigns their helpers.
+    ``churn`` (with ``instance``) caps the changes of plan nationally, as :func:`optimizer.solve.solve` does."""
     say = progress or (lambda msg: log.info(msg))
     if scenario.years is not None:
         raise InputError("a scenario with years: is decomposed by solve_decomposed_years")
@@ -1042,7 +1129,7 @@ def solve_decomposed(
     # then holds the national tables that are as long as the counties, not the households (30 million at most)
     parts = tempfile.mkdtemp(prefix="optimizer-parts-") if instance is None and scheduler is None else None
     try:
-        run = _decompose(scenario, instance, folder, scheduler, workers, tol, max_rounds, say, parts)
+        run = _decompose(scenario, instance, folder, scheduler, workers, tol, max_rounds, say, parts, churn)
     except BaseException:
         if parts is not None:
             shutil.rmtree(parts, ignore_errors=True)
@@ -1058,6 +1145,8 @@ def solve_decomposed(
         model={k: int(sum(f[k] for f in finals)) for k in ("columns", "rows", "nonzeros", "plans")},
         decomposition=_decomposition_record(run, instance is not None),
     )  # fmt: skip
+    if run.churn is not None:
+        result.manifest["churn"] = run.churn
     if instance is not None:
         result.instance = instance
         if scenario.helpers.assign and len(instance.helpers):
@@ -1145,18 +1234,21 @@ def _repair(
     rounding (``rerun(county, money, thorough)``)."""
     ledger = _Ledger(blocks, scenario, finals)
     out = list(finals)
-    for i, (c, f) in enumerate(zip(blocks.counties, finals)):
+    pair_funds = blocks.pairs["fund_id"].to_numpy()
+    for i, (c, f, idx) in enumerate(zip(blocks.counties, finals, blocks.county_pairs())):
         if f["emergency"] <= EMERGENCY_TOL:
             continue
         extra = ledger.left_for(c)
-        say(f"county {c} is {f['emergency']:,.2f} yuan short after rounding; {extra.sum():,.0f} yuan of its funds are left unused elsewhere")
+        money = np.repeat(pair_funds[idx] != CHANGES, ledger.T)
+        say(f"county {c} is {f['emergency']:,.2f} yuan short after rounding; {extra[money].sum():,.0f} yuan of its funds are left unused elsewhere")
         # with years and nothing left anywhere, the quick rounding would come back as short as before
-        again = rerun(c, f["used"] + extra, False) if extra.sum() > EMERGENCY_TOL or scenario.years is None else f
+        again = rerun(c, f["used"] + extra, False) if extra[money].sum() > EMERGENCY_TOL or scenario.years is None else f
         if again["emergency"] > EMERGENCY_TOL and scenario.years is not None:
             say(f"county {c} is {again['emergency']:,.2f} yuan short with that money: the general relax-and-fix and MIP over the county")
             again = rerun(c, f["used"] + extra, True)
         if again["emergency"] > EMERGENCY_TOL:
-            raise NoSolutionError(f"county {c}: its hard floors need {again['emergency']:,.2f} yuan more than the upper-level money left for it")
+            capped = f" under the churn cap ({(f['used'] + extra)[~money].sum() / MONEY_UNIT:,.1f} changes of plan left for it)" if (~money).any() else ""
+            raise NoSolutionError(f"county {c}: its hard floors need {again['emergency']:,.2f} yuan more than the upper-level money left for it{capped}")
         ledger.change(c, f["used"], again["used"])
         out[i] = again
     return out

@@ -410,18 +410,25 @@ def plan_keys(plans: Plans, project_ids: np.ndarray) -> np.ndarray:
     return plans.table["measures"].to_numpy(dtype=object) + tied
 
 
-def add_churn_cap(model: LinearModel, instance: Instance, plans: Plans, cap: ChurnCap) -> tuple[LinearModel, dict[str, int]]:
-    """Append the row ``sum of x[h, previous plan of h] >= kept`` so that at most ``cap.max_changes`` households
-    change plan. A previous plan that is no longer offered (eligibility or prices changed) is a forced change and
-    counts against the cap; when forced changes exceed it, all other households keep their plan."""
+def kept_plan_columns(model: LinearModel, instance: Instance, plans: Plans, previous: pd.DataFrame) -> np.ndarray:
+    """The x columns of the published plans (``previous``: household_id, plan) that are still offered; a previous
+    plan not offered any more (eligibility or prices changed) has none: its household must change."""
     hh_ids = instance.households["household_id"].to_numpy()
-    prev = cap.previous[isin(cap.previous["household_id"], hh_ids)]
+    prev = previous[isin(previous["household_id"], hh_ids)]
     rows = pd.DataFrame({"household_id": hh_ids[plans.table["hh"].to_numpy()], "plan": plan_keys(plans, instance.projects["project_id"].to_numpy())})
     rows["col"] = np.arange(len(rows)) + model.col_blocks["x"].start
-    kept = rows.merge(prev[["household_id", "plan"]], on=["household_id", "plan"], how="inner")
-    forced = len(prev) - len(kept)
+    return rows.merge(prev[["household_id", "plan"]], on=["household_id", "plan"], how="inner")["col"].to_numpy()
+
+
+def add_churn_cap(model: LinearModel, instance: Instance, plans: Plans, cap: ChurnCap) -> tuple[LinearModel, dict[str, int]]:
+    """Append the row ``sum of x[h, previous plan of h] >= kept`` so that at most ``cap.max_changes`` households
+    change plan. A previous plan that is no longer offered is a forced change and counts against the cap; when
+    forced changes exceed it, all other households keep their plan."""
+    kept = kept_plan_columns(model, instance, plans, cap.previous)
+    n_prev = int(isin(cap.previous["household_id"], instance.households["household_id"].to_numpy()).sum())
+    forced = n_prev - len(kept)
     allowed = max(cap.max_changes - forced, 0)
     need = float(max(len(kept) - allowed, 0))
-    A = sp.csr_matrix((np.ones(len(kept)), (np.zeros(len(kept), dtype=np.int64), kept["col"].to_numpy())), shape=(1, model.shape[1]))
-    info = {"previous_households": int(len(prev)), "max_changes": int(cap.max_changes), "forced_changes": int(forced)}
+    A = sp.csr_matrix((np.ones(len(kept)), (np.zeros(len(kept), dtype=np.int64), kept)), shape=(1, model.shape[1]))
+    info = {"previous_households": n_prev, "max_changes": int(cap.max_changes), "forced_changes": int(forced)}
     return model.with_rows("churn", A, np.array([need]), np.array([INF])), info

@@ -33,7 +33,7 @@ from .structured import structured_bound
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
-DECOMPOSE_FROM = 150_000  # households: from here on, method auto decomposes by county
+DECOMPOSE_FROM = 40_000  # households: from here on, method auto decomposes by county (faster from about 30,000: bench/README.md)
 HOUSEHOLDS = Level.VILLAGE + 1  # relax-and-fix's narrowest neighbourhood, below the village: the households with a fractional plan
 FLOOR_OF_CATEGORY = {
     Category.GUARANTEE.value: "labourless_guarantee",
@@ -93,15 +93,15 @@ def solve(
     folder = _partitioned_source(scenario, instance, method, churn)
     if folder is not None:  # the workers read their counties; the driver never loads the households
         say(f"decomposing the partitioned instance {folder}: each worker reads its counties")
-        return _solve_decomposed(scenario, None, folder, say, timings, t0, scheduler, workers)
+        return _solve_decomposed(scenario, None, folder, say, timings, t0, scheduler, workers, None)
     if instance is None:
         say(f"loading {redact(scenario.data_source)}")
         instance = load_source(scenario.data_source, max_file_mb=scenario.limits.max_input_mb)
     instance = apply_data_edits(instance, scenario.data_edits)
     timings["load"] = time.perf_counter() - t0
 
-    if method == "decomposed" or (method == "auto" and churn is None and instance.n_households >= DECOMPOSE_FROM and scenario.mode == "max_lifted"):
-        return _solve_decomposed(scenario, instance, None, say, timings, t0, scheduler, workers)
+    if method == "decomposed" or (method == "auto" and instance.n_households >= DECOMPOSE_FROM and scenario.mode == "max_lifted"):
+        return _solve_decomposed(scenario, instance, None, say, timings, t0, scheduler, workers, churn)
 
     t = time.perf_counter()
     n_h = instance.n_households
@@ -168,11 +168,19 @@ def _partitioned_source(scenario: Scenario, instance: Instance | None, method: s
 
 
 def _solve_decomposed(
-    scenario: Scenario, instance: Instance | None, folder: str | None, say: Progress, timings: dict[str, float], t0: float, scheduler: str | None, workers: int
+    scenario: Scenario,
+    instance: Instance | None,
+    folder: str | None,
+    say: Progress,
+    timings: dict[str, float],
+    t0: float,
+    scheduler: str | None,
+    workers: int,
+    churn: ChurnCap | None,
 ) -> Result:
     from .decompose import solve_decomposed
 
-    result = solve_decomposed(scenario, instance, folder, scheduler=scheduler, workers=workers, progress=say)
+    result = solve_decomposed(scenario, instance, folder, scheduler=scheduler, workers=workers, progress=say, churn=churn)
     timings["decomposed"] = result.manifest["timings"]["decomposed"]
     timings["total"] = time.perf_counter() - t0
     result.manifest["timings"] = {k: round(v, 3) for k, v in timings.items()}

@@ -4,6 +4,7 @@ monolithic optimum within the gap; the blocks partition the instance."""
 from __future__ import annotations
 
 import gc
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -193,18 +194,87 @@ def test_lagrangian_terms_bound_the_lp(instance) -> None:  # type: ignore[no-unt
     scenario = Scenario(name="dec", data="unused")
     decompose._CACHE.clear()
     try:
-        for price in (np.zeros(len(amount)), np.full(len(amount), 2e-5), np.linspace(0, 1e-4, len(amount))):
-            priced = pd.Series(price, index=amount.index)
-            terms = []
-            for county, part in zip(blocks.counties, parts):
-                funds = list(blocks.pairs.loc[blocks.pairs["county"] == county, "fund_id"])
-                term, value, used = decompose.county_priced(county, part, scenario, funds, priced[funds].to_numpy(), amount[funds].to_numpy())
-                # the point it reached: its value minus the priced money is the term, and that money buys that value
-                assert term == pytest.approx(value - float(priced[funds].to_numpy() @ used), abs=1e-6)
-                assert (used <= amount[funds].to_numpy() + 1e-6).all()
-                assert decompose.county_lp(county, part, scenario, funds, used)[0] >= value - 1e-6
-                terms.append(term)
-            assert sum(terms) + float(price @ amount.to_numpy()) >= lp_bound - 1e-6
+        _assert_priced_terms_bound(blocks, parts, scenario, amount, lp_bound)
+    finally:
+        decompose._CACHE.clear()
+
+
+def _assert_priced_terms_bound(blocks, sources, scenario, amount, lp_bound) -> None:  # type: ignore[no-untyped-def]
+    """At three price vectors: each county's priced term is its value less its priced resources, those resources
+    fit the caps and buy that value, and the terms plus the priced amounts bound the national LP."""
+    from optimizer import decompose
+
+    for price in (np.zeros(len(amount)), np.full(len(amount), 2e-5), np.linspace(0, 1e-4, len(amount))):
+        priced = pd.Series(price, index=amount.index)
+        terms = []
+        for county, source in zip(blocks.counties, sources):
+            funds = list(blocks.pairs.loc[blocks.pairs["county"] == county, "fund_id"])
+            term, value, used = decompose.county_priced(county, source, scenario, funds, priced[funds].to_numpy(), amount[funds].to_numpy())
+            assert term == pytest.approx(value - float(priced[funds].to_numpy() @ used), abs=1e-6)
+            assert (used <= amount[funds].to_numpy() + 1e-6).all()
+            assert decompose.county_lp(county, source, scenario, funds, used)[0] >= value - 1e-6
+            terms.append(term)
+        assert sum(terms) + float(price @ amount.to_numpy()) >= lp_bound - 1e-6
+
+
+def _night_two(instance):  # type: ignore[no-untyped-def]
+    """A published allocation (15 of its plans no longer offered: forced changes), the next night's instance (30% more
+    money everywhere) and a churn cap of 60 changes."""
+    from optimizer.model import ChurnCap
+
+    scenario = Scenario(name="dec", data="unused")
+    previous = solve(scenario, instance, method="monolithic").households[["household_id", "plan"]].copy()
+    previous.loc[previous.index[:15], "plan"] = "no-longer-offered"
+    tonight = instance.replace(funds=instance.funds.assign(amount=instance.funds["amount"] * 1.3))
+    return scenario, previous, tonight, ChurnCap(previous, 60)
+
+
+def _changes(result, previous) -> int:  # type: ignore[no-untyped-def]
+    both = result.households[["household_id", "plan"]].merge(previous, on="household_id", suffixes=("", "_prev"))
+    return int((both["plan"] != both["plan_prev"]).sum())
+
+
+def test_the_master_shares_a_churn_cap_among_the_counties(instance) -> None:  # type: ignore[no-untyped-def]
+    """The nightly churn cap decomposed: the master shares the changes of plan it allows among the counties like
+    money; the assembled allocation keeps the national cap (forced changes included), verifies, and matches the
+    monolithic optimum under the same cap within the gap."""
+    scenario, previous, tonight, cap = _night_two(instance)
+    assert _changes(solve(scenario, tonight, method="monolithic"), previous) > 200  # without the cap most would move
+    mono = solve(scenario, tonight, method="monolithic", churn=cap)
+    said: list[str] = []
+    dec = solve(scenario, tonight, method="decomposed", workers=2, churn=cap, progress=said.append)
+    verify(dec, tonight, scenario)
+    assert dec.manifest["method"] == "decomposed"
+    assert dec.manifest["churn"] == mono.manifest["churn"] == {"previous_households": 3000, "max_changes": 60, "forced_changes": 15}
+    assert "churn cap: 45 changes of plan to share among the counties (15 of the 3,000 planned households must change)" in said
+    assert 15 <= _changes(dec, previous) <= 60 and _changes(mono, previous) <= 60
+    assert dec.manifest["gap"] <= scenario.solver.gap + 1e-9
+    assert dec.manifest["bound"] >= mono.manifest["objective"] - 1e-6
+    assert dec.manifest["objective"] == pytest.approx(mono.manifest["objective"], rel=scenario.solver.gap)
+    # a cap the forced changes already exceed: every household whose plan is still offered keeps it
+    tight = solve(scenario, tonight, method="decomposed", workers=2, churn=replace(cap, max_changes=10))
+    verify(tight, tonight, scenario)
+    assert _changes(tight, previous) == 15
+
+
+def test_priced_churn_terms_bound_the_lp_under_the_cap(instance) -> None:  # type: ignore[no-untyped-def]
+    """Weak duality with the churn cap priced like money: the counties' priced LPs plus the priced money and changes
+    bound the national LP under the cap, and each county's term is its value less the priced money and changes."""
+    from optimizer import decompose
+    from optimizer.model import MONEY_UNIT
+
+    scenario, previous, tonight, cap = _night_two(instance)
+    lp_bound = solve(scenario, tonight, method="monolithic", churn=cap).manifest["lp_bound"]
+    blocks, parts = split_by_county(tonight)
+    sources, planned = decompose._churned(parts, previous)
+    blocks = decompose._with_changes(blocks, planned)
+    amount = blocks.upper.set_index("fund_id")["amount"].copy()
+    amount[decompose.CHANGES] = (60 - 15) * MONEY_UNIT
+    decompose._CACHE.clear()
+    try:
+        assert sum(decompose.county_kept(c, s, scenario, []) for c, s in zip(blocks.counties, sources)) == 3000 - 15
+        assert all(list(blocks.pairs.loc[blocks.pairs["county"] == c, "fund_id"])[-1] == decompose.CHANGES for c in blocks.counties)
+        _assert_priced_terms_bound(blocks, sources, scenario, amount, lp_bound)
     finally:
         decompose._CACHE.clear()
 

@@ -152,6 +152,34 @@ def test_three_nights(db_url: str, nights_data: Path) -> None:
     assert cur == outcomes[-1].version_id and n == 3 and statuses == ["published"] * 3
 
 
+def test_nights_of_a_large_registry_decompose_under_the_churn_cap(tmp_path: Path, small_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From optimizer.solve.DECOMPOSE_FROM open households (lowered here to 1,000) a night is decomposed by county,
+    the churn cap included: the second night (30% more money in every fund) keeps its changes within the cap, and
+    far fewer than the same night without it."""
+    import importlib
+
+    from optimizer import solve
+
+    monkeypatch.setattr(importlib.import_module("optimizer.solve"), "DECOMPOSE_FROM", 1_000)
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    engine = _seed(url, small_data)
+    scenario = Scenario(name="nightly", data="unused", nightly={"max_churn": 0.02})
+    first = run_nightly(url, scenario)
+    assert first.status == "published" and _manifest(engine, first.version_id or 0)["method"] == "decomposed"
+    with engine.begin() as conn:
+        conn.execute(text("update funds set amount = amount * 1.3"))
+    second = run_nightly(url, scenario)
+    assert second.status == "published"
+    manifest = _manifest(engine, second.version_id or 0)
+    n = 1500
+    assert manifest["method"] == "decomposed" and manifest["churn"] == {"previous_households": n, "max_changes": math.floor(0.02 * n), "forced_changes": 0}
+    assert second.counts["households_changed"] <= math.floor(0.02 * n)
+    published = storage.version_table(engine, storage.version_households, first.version_id or 0)[["household_id", "plan"]]
+    free = solve(scenario, storage.open_instance(storage.read_registry(engine)).instance, method="decomposed")
+    both = free.households[["household_id", "plan"]].merge(published, on="household_id", suffixes=("", "_prev"))
+    assert int((both["plan"] != both["plan_prev"]).sum()) > 5 * math.floor(0.02 * n)
+
+
 def test_solve_reads_a_database_like_its_exported_folder(db_url: str, small_data: Path, tmp_path: Path) -> None:
     """Issue 4's database data source: a scenario whose data is a URL solves the open registry, and the same as
     the registry exported to a folder."""
