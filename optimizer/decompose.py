@@ -462,7 +462,7 @@ def _county_final_year(
     """:func:`county_final` of a one-year county."""
     from .partitioned import write_part
     from .result import build_result
-    from .solve import Solution, optimize
+    from .solve import Solution, optimize, shadow_prices
     from .verify import verify
 
     instance, plans = _whole(block)
@@ -473,11 +473,11 @@ def _county_final_year(
     emergency = float(x[block.emergency_cols].sum() * MONEY_UNIT)
     if emergency > EMERGENCY_TOL:
         return {"emergency": emergency, "used": used, "full_mip": sol.used_full_mip}
-    n_fund = model.row_blocks["fund"].stop - model.row_blocks["fund"].start
-    n_cell = model.row_blocks["balance"].stop - model.row_blocks["balance"].start
-    duals = {"fund": np.full(n_fund, np.nan), "balance": np.full(n_cell, np.nan)}
     x = x.copy()
     x[block.emergency_cols] = 0.0  # at most EMERGENCY_TOL yuan, well within the verifier's tolerance; its penalty is not value
+    # the county's shadow prices at its money, for its regions' marginal values (the national table takes each
+    # region's best over its counties); its funds' own shadow prices are not the national ones of the upper funds
+    duals = shadow_prices(model, x, scenario, backend=block.backend)
     objective = float(model.c @ x)
     sol = Solution(x, sol.status, objective, sol.bound, sol.lp_bound, sol.gap, sol.lp_seconds, sol.mip_seconds, sol.used_full_mip)
     result = build_result(instance, scenario, plans, block.index, model, sol, duals, backend_version="", timings={})
@@ -493,7 +493,7 @@ def _county_final_year(
     verify(result, replace(instance, funds=held), scenario)  # the verifier, on this county with its money (only amounts changed: no re-validation)
     size = instance.households.set_index("household_id")["size"].reindex(result.households["household_id"]).to_numpy()
     out: dict[str, Any] = {"sums": household_sums(result.households, size, scenario.poverty.line)}
-    tables = {k: result.tables[k] for k in ("projects", "flows", "regions")}
+    tables = {k: result.tables[k] for k in ("projects", "flows", "regions", "marginal")}
     if parts is not None:
         # a name of its own: a reopening's or a repair's task writes beside the part it may replace
         out["part"] = write_part(result.households, Path(parts) / f"{county}-{uuid.uuid4().hex}.parquet")
@@ -1276,7 +1276,19 @@ def _assemble(scenario: Scenario, regions: pd.DataFrame, funds: pd.DataFrame, tr
     tables["funds"] = fund_table(tree, funds, tables["flows"], np.full(len(funds), np.nan))
     tables["regions"] = roll_up_regions(regions, tree, [f["tables"]["regions"] for f in finals])
     tables["poverty"] = poverty_table(sums)
+    if all("marginal" in f["tables"] for f in finals):
+        tables["marginal"] = _best_marginal(tree, [f["tables"]["marginal"] for f in finals])
     status = {"status": "", "objective": 0.0, "bound": 0.0, "lp_bound": 0.0, "gap": 0.0, "used_full_mip": False}
     manifest = run_manifest(scenario, hashes, "", status, sums, tables["projects"], {}, {})
     parts = {"households": [Path(f["part"]) for f in finals]} if on_disk else {}
     return Result(tables=tables, manifest=manifest, scenario=scenario, parts=parts)
+
+
+def _best_marginal(tree: RegionTree, tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """The national marginal table from the counties' own (:func:`optimizer.result.marginal_table`): a region's best
+    value over the counties below it (a county's ancestors appear in every county under them), level by level in
+    the tree's order, as the monolithic table."""
+    rows = pd.concat(tables, ignore_index=True)
+    best = rows.sort_values(["region_id", "value_per_10k", "best_village"], ascending=[True, False, True], kind="stable").drop_duplicates("region_id")
+    order = np.lexsort((tree.pos(best["region_id"]), best["level"].to_numpy()))
+    return best.iloc[order].reset_index(drop=True)

@@ -299,10 +299,10 @@ def households_free(model: LinearModel, hh: np.ndarray, fractional: np.ndarray) 
     return free
 
 
-def shadow_prices(model: LinearModel, x: np.ndarray, scenario: Scenario) -> dict[str, np.ndarray]:
+def shadow_prices(model: LinearModel, x: np.ndarray, scenario: Scenario, backend: Backend | None = None) -> dict[str, np.ndarray]:
     """Shadow prices of the fund and balance rows (objective per model money unit), from the LP with the
-    project decisions fixed and plan choices relaxed."""
-    backend = get_backend(scenario.solver.name)
+    project decisions fixed and plan choices relaxed (``backend``: one that kept this model's LP, e.g. a county's)."""
+    backend = backend or get_backend(scenario.solver.name)
     y = model.col_blocks["y"]
     lo, hi = model.col_lo.copy(), model.col_hi.copy()
     lo[y] = hi[y] = x[y]

@@ -60,6 +60,31 @@ def test_decomposed_matches_monolithic_within_the_gap(instance) -> None:  # type
     national = region_table(instance, dec.households, dec.tables["projects"])
     pd.testing.assert_frame_equal(dec.regions.drop(columns="first_secretary_id"), national, check_exact=False, rtol=1e-9)
     assert dec.manifest["expected_lifted"] == pytest.approx(dec.households["p_success"].sum())
+    # the marginal table from the counties' shadow prices: the monolithic table's regions in its order, a region's
+    # value the best of its counties', each near the monolithic value (5%: the counties price money at their own
+    # allocations)
+    marginal, whole = dec.tables["marginal"], mono.tables["marginal"]
+    assert list(marginal["region_id"]) == list(whole["region_id"]) and list(marginal.columns) == list(whole.columns)
+    value = marginal.set_index("region_id")["value_per_10k"]
+    assert value[instance.tree.ids[0]] == marginal.loc[marginal["level"] == 3, "value_per_10k"].max()
+    np.testing.assert_allclose(marginal["value_per_10k"], whole["value_per_10k"], rtol=0.05)
+
+
+def test_next_money_ranks_regions_from_a_decomposed_run(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`optimizer marginal` on an instance auto decomposes (DECOMPOSE_FROM lowered to 1,000 here): the base run's
+    marginal table ranks the counties, and their re-solves with the money added gain."""
+    import importlib
+
+    from optimizer.compare import Session
+    from optimizer.marginal import next_money
+
+    monkeypatch.setattr(importlib.import_module("optimizer.solve"), "DECOMPOSE_FROM", 1000)
+    generate(3000, seed=5, out=tmp_path / "data")
+    said: list[str] = []
+    table = next_money(Scenario(name="m", data=str(tmp_path / "data")), 1_000_000.0, top=2, session=Session(progress=said.append))
+    assert sum(m.startswith("decomposing into") for m in said) == 3  # the base and both re-solves
+    assert len(table) == 2 and table["region_id"].str.len().gt(0).all()
+    assert (table["value_per_10k"] > 0).all() and (table["objective_gain"] > 0).all()
 
 
 def test_lean_workers_keep_bases_only_and_agree_within_the_gap(instance) -> None:  # type: ignore[no-untyped-def]
