@@ -100,7 +100,7 @@ def solve(
     instance = apply_data_edits(instance, scenario.data_edits)
     timings["load"] = time.perf_counter() - t0
 
-    if method == "decomposed" or (method == "auto" and instance.n_households >= DECOMPOSE_FROM and scenario.mode == "max_lifted"):
+    if method == "decomposed" or (method == "auto" and instance.n_households >= DECOMPOSE_FROM and decomposable(scenario)):
         return _solve_decomposed(scenario, instance, None, say, timings, t0, scheduler, workers, churn)
 
     t = time.perf_counter()
@@ -150,20 +150,25 @@ def solve(
     return result
 
 
+def decomposable(scenario: Scenario) -> bool:
+    """Whether ``auto`` may decompose the scenario by county: a min-cost target and helper capacities in the model
+    couple the counties (the decomposed method refuses both)."""
+    return scenario.mode == "max_lifted" and not scenario.helpers.capacity_in_model
+
+
 def _partitioned_source(scenario: Scenario, instance: Instance | None, method: str, churn: ChurnCap | None, threshold: int = DECOMPOSE_FROM) -> str | None:
     """The partitioned data folder to decompose without loading it, when that is the path to take (``auto``:
-    from ``threshold`` households)."""
-    if instance is not None or method == "monolithic" or churn is not None or is_url(scenario.data_source):
+    from ``threshold`` households). With data edits the folder is loaded whole, the edits applied, then decomposed
+    in memory when it is that large (the workers would read the folder unedited)."""
+    if instance is not None or method == "monolithic" or churn is not None or scenario.data_edits or is_url(scenario.data_source):
         return None
     from .partitioned import county_households, is_partitioned
 
     folder = scenario.data_source
     if not is_partitioned(folder):
         return None
-    if method == "auto" and (scenario.mode != "max_lifted" or int(county_households(folder).sum()) < threshold):
+    if method == "auto" and (not decomposable(scenario) or int(county_households(folder).sum()) < threshold):
         return None
-    if scenario.data_edits:
-        raise InputError(f"data edits ({', '.join(scenario.data_edits)}) are not applied to a partitioned instance solved by county; use --method monolithic")
     return folder
 
 

@@ -201,6 +201,28 @@ def test_decomposed_refuses_what_couples_counties(instance) -> None:  # type: ig
         solve(scenario, instance, method="decomposed")
 
 
+def test_auto_decomposes_what_it_can_and_applies_data_edits_first(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Above DECOMPOSE_FROM (lowered to 1,000 here): helper capacities in the model keep auto on one model (the
+    decomposed method refuses them); data edits on a partitioned folder load it whole, apply the edits, and
+    decompose in memory (the workers would read the folder unedited)."""
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("optimizer.solve"), "DECOMPOSE_FROM", 1000)
+    folder = tmp_path / "parts"
+    generate_partitioned(2500, seed=9, out=folder)
+    capacity = solve(Scenario(name="c", data=str(folder), helpers={"capacity_in_model": True}))
+    verify(capacity)
+    assert capacity.manifest["method"] == "monolithic"
+    edited = Scenario(name="e", data=str(folder), data_edits={"funds.category.guarantee": "x3"})
+    dec = solve(edited)
+    verify(dec)
+    assert dec.manifest["method"] == "decomposed" and dec.manifest["decomposition"]["source"] == "in memory"
+    before = load_partitioned(folder).funds.set_index("fund_id")["amount"]
+    after = dec.instance.funds.set_index("fund_id")["amount"]
+    guarantee = dec.instance.funds.set_index("fund_id")["categories"] == "guarantee"
+    assert guarantee.any() and np.allclose(after[guarantee], 3 * before[guarantee[guarantee].index])
+
+
 def split_upper(folder) -> list[str]:  # type: ignore[no-untyped-def]
     """The ids of the funds a partitioned instance's counties share."""
     frame = load_frame(folder)
