@@ -494,6 +494,7 @@ def _county_final_year(
     size = instance.households.set_index("household_id")["size"].reindex(result.households["household_id"]).to_numpy()
     out: dict[str, Any] = {"sums": household_sums(result.households, size, scenario.poverty.line)}
     tables = {k: result.tables[k] for k in ("projects", "flows", "regions", "marginal")}
+    tables["funds"] = result.tables["funds"].loc[result.tables["funds"]["fund_id"] != EMERGENCY, ["fund_id", "shadow_price"]]
     if parts is not None:
         # a name of its own: a reopening's or a repair's task writes beside the part it may replace
         out["part"] = write_part(result.households, Path(parts) / f"{county}-{uuid.uuid4().hex}.parquet")
@@ -1290,7 +1291,13 @@ def _assemble(scenario: Scenario, regions: pd.DataFrame, funds: pd.DataFrame, tr
     names = ("projects", "flows") if on_disk else ("households", "projects", "flows")
     tables = {k: pd.concat([f["tables"][k] for f in finals], ignore_index=True) for k in names}
     sums = add_sums([f["sums"] for f in finals])
-    tables["funds"] = fund_table(tree, funds, tables["flows"], np.full(len(funds), np.nan))
+    shadow = np.full(len(funds), np.nan)
+    if all("funds" in f["tables"] for f in finals):
+        # a county's own fund has its county's price; an upper fund the best of the counties' prices of their copies
+        # (one more 10,000 yuan of it, given where it lifts most at this allocation)
+        prices = pd.concat([f["tables"]["funds"] for f in finals], ignore_index=True).groupby("fund_id")["shadow_price"].max()
+        shadow = prices.reindex(funds["fund_id"]).to_numpy(dtype=float)
+    tables["funds"] = fund_table(tree, funds, tables["flows"], shadow)
     tables["regions"] = roll_up_regions(regions, tree, [f["tables"]["regions"] for f in finals])
     tables["poverty"] = poverty_table(sums)
     if all("marginal" in f["tables"] for f in finals):

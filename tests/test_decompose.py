@@ -68,6 +68,10 @@ def test_decomposed_matches_monolithic_within_the_gap(instance) -> None:  # type
     value = marginal.set_index("region_id")["value_per_10k"]
     assert value[instance.tree.ids[0]] == marginal.loc[marginal["level"] == 3, "value_per_10k"].max()
     np.testing.assert_allclose(marginal["value_per_10k"], whole["value_per_10k"], rtol=0.05)
+    # every fund's shadow price: a county's own from its county, an upper fund's the best of its counties'
+    prices = dec.funds.set_index("fund_id")["shadow_price"]
+    assert prices.notna().all()
+    np.testing.assert_allclose(prices.reindex(mono.funds["fund_id"]), mono.funds["shadow_price"], atol=0.05)
 
 
 def test_next_money_ranks_regions_from_a_decomposed_run(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
