@@ -1029,10 +1029,10 @@ def _outcome(future: Any, who: str) -> Any:
 
 def county_batch(kind: str, items: list[tuple[Any, ...]], lean: bool = False) -> list[Any]:
     """Several counties' ``lp``, ``priced`` or ``kept`` tasks (``items``: each one's arguments), one after the
-    other, as one Dask task: with a task of its own per county, a round of 400 counties spent about 1.1 s in Dask alone (400
-    tasks that do nothing, 2 workers; 0.12 s in 16 batches), a fifth of a warm round at 1M. An error names its
-    county (the optimizer's own errors keep their class: bad input stays bad input) and drops what the worker kept
-    of it: Dask's retry then starts that county from its data."""
+    other, as one Dask task: with a task of its own per county, a round of 400 counties spent about 1.1 s in Dask
+    alone (400 tasks that do nothing, 2 workers; 0.12 s in 16 batches), a fifth of a warm round at 1M. An error
+    names its county (the optimizer's own errors keep their class: bad input stays bad input) and drops what the
+    worker kept of it: Dask's retry then starts that county from its data."""
     tasks: dict[str, Callable[..., Any]] = {"lp": county_lp, "priced": county_priced, "kept": county_kept}
     fn = tasks[kind]
     out = []
@@ -1291,17 +1291,13 @@ def _assemble(scenario: Scenario, regions: pd.DataFrame, funds: pd.DataFrame, tr
     names = ("projects", "flows") if on_disk else ("households", "projects", "flows")
     tables = {k: pd.concat([f["tables"][k] for f in finals], ignore_index=True) for k in names}
     sums = add_sums([f["sums"] for f in finals])
-    shadow = np.full(len(funds), np.nan)
-    if all("funds" in f["tables"] for f in finals):
-        # a county's own fund has its county's price; an upper fund the best of the counties' prices of their copies
-        # (one more 10,000 yuan of it, given where it lifts most at this allocation)
-        prices = pd.concat([f["tables"]["funds"] for f in finals], ignore_index=True).groupby("fund_id")["shadow_price"].max()
-        shadow = prices.reindex(funds["fund_id"]).to_numpy(dtype=float)
-    tables["funds"] = fund_table(tree, funds, tables["flows"], shadow)
+    # a county's own fund has its county's price; an upper fund the best of the counties' prices of their copies
+    # (one more 10,000 yuan of it, given where it lifts most at this allocation)
+    prices = pd.concat([f["tables"]["funds"] for f in finals], ignore_index=True).groupby("fund_id")["shadow_price"].max()
+    tables["funds"] = fund_table(tree, funds, tables["flows"], prices.reindex(funds["fund_id"]).to_numpy(dtype=float))
     tables["regions"] = roll_up_regions(regions, tree, [f["tables"]["regions"] for f in finals])
     tables["poverty"] = poverty_table(sums)
-    if all("marginal" in f["tables"] for f in finals):
-        tables["marginal"] = _best_marginal(tree, [f["tables"]["marginal"] for f in finals])
+    tables["marginal"] = _best_marginal(tree, [f["tables"]["marginal"] for f in finals])
     status = {"status": "", "objective": 0.0, "bound": 0.0, "lp_bound": 0.0, "gap": 0.0, "used_full_mip": False}
     manifest = run_manifest(scenario, hashes, "", status, sums, tables["projects"], {}, {})
     parts = {"households": [Path(f["part"]) for f in finals]} if on_disk else {}
