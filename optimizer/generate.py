@@ -313,7 +313,7 @@ def write_tables(tables: dict[str, pd.DataFrame], out: Path) -> None:
         what = "a run folder" if (out / MANIFEST).is_file() else "a partitioned instance" if out.is_dir() else "a file"
         raise InputError(f"{out}: is {what}; refusing to write input tables into it, choose another folder")
     for name, df in tables.items():
-        atomic_write_text(Path(out) / f"{name}.csv", df.to_csv(index=False, lineterminator="\n"))
+        atomic_write_text(out / f"{name}.csv", df.to_csv(index=False, lineterminator="\n"))
 
 
 def generate_partitioned(

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -91,8 +92,7 @@ def load_frame(folder: str | Path) -> Frame:
         if not path.is_file():
             raise InputError(f"{folder}: missing {table}.parquet")
         hashes[path.name] = file_sha256(path)
-        with _parquet(path):
-            raw = pq.read_table(path).to_pandas().drop(columns=list(ANCESTOR_COLUMNS), errors="ignore")
+        raw = _read_parquet(path).drop(columns=list(ANCESTOR_COLUMNS), errors="ignore")
         tables[table], errs = _coerce(raw, TABLES[table], f"{path}")
         problems += errs
     if problems:
@@ -134,8 +134,7 @@ def load_partitioned(
             continue
         hashes[path.name] = file_sha256(path)
         if wanted is None or table == "measures":
-            with _parquet(path):
-                raw[table] = pq.read_table(path).to_pandas()
+            raw[table] = _read_parquet(path)
     if problems:
         raise InputError(problems)
     places = None
@@ -250,17 +249,14 @@ def _restricted(folder: Path, counties: list[str]) -> tuple[pd.DataFrame, pd.Dat
     """Regions and funds for a set of counties, read with row filters (the national tables stay on disk): the
     counties' subtrees, their ancestors, the funds held there or targeting them, and those funds' holders."""
     regions_path, funds_path = folder / "regions.parquet", folder / "funds.parquet"
-    with _parquet(regions_path):
-        inside = pq.read_table(regions_path, filters=[("county", "in", counties)]).to_pandas()
+    inside = _read_parquet(regions_path, [("county", "in", counties)])
     unknown = sorted(set(counties) - set(inside.loc[inside["level"] == 3, "region_id"]))
     if unknown:
         raise InputError(f"{folder}: unknown county id(s) {', '.join(map(repr, unknown[:10]))}")
     upper_ids = sorted((set(inside["province"]) | set(inside["city"])) - {""})
-    with _parquet(regions_path):
-        upper = pq.read_table(regions_path, filters=[[("region_id", "in", upper_ids)], [("parent_id", "=", "")]]).to_pandas()
+    upper = _read_parquet(regions_path, [[("region_id", "in", upper_ids)], [("parent_id", "=", "")]])
     kept_ids = set(inside["region_id"]) | set(upper["region_id"])
-    with _parquet(funds_path):
-        funds = pq.read_table(funds_path, filters=[[("region_id", "in", sorted(kept_ids))], [("targets", "!=", "")]]).to_pandas()
+    funds = _read_parquet(funds_path, [[("region_id", "in", sorted(kept_ids))], [("targets", "!=", "")]])
     targets = funds["targets"].fillna("").astype(str)
     has_targets = targets.str.strip() != ""
     restricted = targets.copy()
@@ -271,10 +267,15 @@ def _restricted(folder: Path, counties: list[str]) -> tuple[pd.DataFrame, pd.Dat
     holders = sorted(set(funds["region_id"]) - kept_ids)  # e.g. the eastern partner of a paired fund
     parts = [inside, upper]
     if holders:
-        with _parquet(regions_path):
-            parts.append(pq.read_table(regions_path, filters=[("region_id", "in", holders)]).to_pandas())
+        parts.append(_read_parquet(regions_path, [("region_id", "in", holders)]))
     regions = pd.concat(parts, ignore_index=True).sort_values("level", kind="stable").reset_index(drop=True)
     return regions, funds
+
+
+def _read_parquet(path: Path, filters: list[Any] | None = None) -> pd.DataFrame:
+    """One Parquet file as a frame, with Arrow's row ``filters`` if any; unreadable, bad input naming it."""
+    with _parquet(path):
+        return pq.read_table(path, filters=filters).to_pandas()
 
 
 @contextmanager
