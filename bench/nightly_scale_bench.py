@@ -2,11 +2,14 @@
 same nights solved monolithically.
 
 Night 1 plans the whole registry; between the nights 5% of the open households are committed, 1% exit, 1% register
-and every central fund gets 10% more money; night 2 re-plans under the churn cap (``nightly.max_churn``, 5%). Each
-method runs on a database of its own, imported from the same generated folder. Prints a Markdown table for
-bench/README.md and writes ``<name>.csv`` and ``<name>.md`` under the results folder.
+and every central fund gets 10% more money; night 2 re-plans under the churn cap (``nightly.max_churn``, 5%). With
+``--years FIRST LAST`` the nights are multi-year (relocation 5% per county and year, gap 0.5%): night 1 plans from
+FIRST, night 2 re-plans from FIRST + 1 keeping night 1's starts and builds of FIRST. Each method runs on a database
+of its own, imported from the same generated folder. Prints a Markdown table for bench/README.md and writes
+``<name>.csv`` and ``<name>.md`` under the results folder.
 
     .venv/bin/python bench/nightly_scale_bench.py --households 100000
+    .venv/bin/python bench/nightly_scale_bench.py --households 40000 --years 2018 2020 --name nightly_years_40k
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from optimizer import storage  # noqa: E402
 from optimizer.generate import generate  # noqa: E402
 from optimizer.nightly import run_nightly  # noqa: E402
 from optimizer.scenario import Scenario  # noqa: E402
-from results_io import write_results  # noqa: E402
+from results_io import markdown_table, write_results  # noqa: E402
 
 
 def _between_nights(engine: storage.Engine, version: int, rng: np.random.Generator) -> None:
@@ -48,10 +51,12 @@ def _between_nights(engine: storage.Engine, version: int, rng: np.random.Generat
         conn.execute(text("update funds set amount = amount * 1.1 where region_id in (select region_id from regions where level = 0)"))
 
 
-def two_nights(folder: Path, method: str, households: int, max_churn: float, time_limit: float) -> list[dict[str, object]]:
-    solve_module = importlib.import_module("optimizer.solve")
-    saved = solve_module.DECOMPOSE_FROM
-    solve_module.DECOMPOSE_FROM = households * 10 if method == "monolithic" else 1  # whatever its size
+def two_nights(folder: Path, method: str, households: int, max_churn: float, time_limit: float, years: list[int] | None) -> list[dict[str, object]]:
+    module = importlib.import_module("optimizer.solve" if years is None else "optimizer.multiyear")
+    names = ["DECOMPOSE_FROM"] + ([] if years is None else ["DECOMPOSE_CAPPED_FROM"])
+    saved = {name: getattr(module, name) for name in names}
+    for name in names:
+        setattr(module, name, households * 10 if method == "monolithic" else 1)  # whatever its size
     rows: list[dict[str, object]] = []
     try:
         with tempfile.TemporaryDirectory(prefix="nightly-scale-") as tmp:
@@ -61,14 +66,19 @@ def two_nights(folder: Path, method: str, households: int, max_churn: float, tim
             t = time.perf_counter()
             storage.import_folder(engine, folder)
             print(f"{method}: imported {households:,} households in {time.perf_counter() - t:.1f} s", flush=True)
-            scenario = Scenario(name="nightly", data="unused", nightly={"max_churn": max_churn}, solver={"time_limit": time_limit})
+            spec: dict[str, object] = {"name": "nightly", "data": "unused", "nightly": {"max_churn": max_churn}, "solver": {"time_limit": time_limit}}
+            if years is not None:
+                spec.update(years={"first": years[0], "last": years[1], "relocation_rate": 0.05}, plans={"max_per_household": 4},
+                            solver={"time_limit": time_limit, "gap": 0.005}, helpers={"assign": False})  # fmt: skip
+            scenario = Scenario.model_validate(spec)
             rng = np.random.default_rng(3)
             version = None
             for night in (1, 2):
                 if version is not None:
                     _between_nights(engine, version, rng)
                 t = time.perf_counter()
-                out = run_nightly(url, scenario)
+                current = None if years is None else {"nightly.current_year": years[0] + night - 1}
+                out = run_nightly(url, scenario if current is None else scenario.with_overrides(current))
                 seconds = time.perf_counter() - t
                 with engine.connect() as conn:
                     manifest = json.loads(conn.execute(text("select manifest from versions where version_id = :v"), {"v": out.version_id}).scalar())
@@ -79,7 +89,8 @@ def two_nights(folder: Path, method: str, households: int, max_churn: float, tim
                 print(rows[-1], flush=True)
                 version = out.version_id
     finally:
-        solve_module.DECOMPOSE_FROM = saved
+        for name, value in saved.items():
+            setattr(module, name, value)
     return rows
 
 
@@ -89,22 +100,19 @@ def main() -> None:
     parser.add_argument("--max-churn", type=float, default=0.05)
     parser.add_argument("--methods", nargs="+", default=["decomposed", "monolithic"], choices=["decomposed", "monolithic"])
     parser.add_argument("--time-limit", type=float, default=120.0, help="solver.time_limit (the scenario's default: 120 s)")
+    parser.add_argument("--years", type=int, nargs=2, metavar=("FIRST", "LAST"), help="multi-year nights over these years")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--name", default="nightly_scale")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="nightly-scale-data-") as tmp:
         folder = Path(tmp) / "data"
         generate(args.households, seed=7, out=folder)
-        rows = [r for m in args.methods for r in two_nights(folder, m, args.households, args.max_churn, args.time_limit)]
+        rows = [r for m in args.methods for r in two_nights(folder, m, args.households, args.max_churn, args.time_limit, args.years)]
     df = pd.DataFrame(rows)
-    lines = [
-        "| households | method | night | solved as | time (s) | objective | bound | gap | changed plan | cap |",
-        "|---:|---|---:|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in df.itertuples():
-        numbers = f"{r.objective:,.2f} | {r.bound:,.2f} | {r.gap:.4%} | {r.changed:,} | {r.cap}"
-        lines.append(f"| {r.households:,} | {r.method} | {r.night} | {r.solved_as} | {r.seconds:.1f} | {numbers} |")
-    write_results(df, args.out, args.name, lines)
+    columns = [("households", "{r.households:,}"), ("method", "{r.method}"), ("night", "{r.night}"), ("solved as", "{r.solved_as}"),
+               ("time (s)", "{r.seconds:.1f}"), ("objective", "{r.objective:,.2f}"), ("bound", "{r.bound:,.2f}"), ("gap", "{r.gap:.4%}"),
+               ("changed plan", "{r.changed:,}"), ("cap", "{r.cap}")]  # fmt: skip
+    write_results(df, args.out, args.name, markdown_table(df, columns))
 
 
 if __name__ == "__main__":

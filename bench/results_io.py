@@ -16,3 +16,12 @@ def write_results(df: pd.DataFrame, out: Path, name: str, lines: list[str]) -> s
     (out / f"{name}.md").write_text(table)
     print(table)
     return table
+
+
+def markdown_table(df: pd.DataFrame, columns: list[tuple[str, str]]) -> list[str]:
+    """The lines of a Markdown table of ``df``: ``columns`` are (header, format of a row ``r``, e.g. "{r.gap:.3%}");
+    a column whose values are text is left-aligned, the others right-aligned."""
+    text = [not pd.api.types.is_numeric_dtype(df[fmt.split("{r.")[1].split(":")[0].split("}")[0]]) for _, fmt in columns]
+    lines = ["| " + " | ".join(h for h, _ in columns) + " |", "|" + "|".join("---" if t else "---:" for t in text) + "|"]
+    lines += ["| " + " | ".join(fmt.format(r=r) for _, fmt in columns) + " |" for r in df.itertuples()]
+    return lines

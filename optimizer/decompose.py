@@ -39,23 +39,27 @@ from .errors import InputError, NoSolutionError, OptimizerError, VerificationErr
 from .helpers import Assignment, assign_helpers
 from .model import MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, fund_scopes, kept_plan_columns
 from .multiyear import (
+    Kept,
     MultiYear,
     MultiYearResult,
+    Withheld,
     build_multiyear,
     carry_limits,
+    fix_kept,
     fund_year_check,
+    kept_option_columns,
     multiyear_manifest,
     multiyear_result,
     optimize_multiyear,
     spending_table,
     verify_multiyear,
     year_list,
-    year_shares,
+    yearly_appropriations,
 )
 from .plans import Plans, build_plans
 from .regions import RegionTree
 from .result import Result, add_sums, fund_table, household_sums, poverty_table, roll_up_regions, run_manifest
-from .scenario import Scenario
+from .scenario import Scenario, Years
 from .solvers import SolveOptions, Status, get_backend
 
 if TYPE_CHECKING:
@@ -66,7 +70,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EMERGENCY = "__emergency__"
-CHANGES = "__changes__"  # the nightly churn cap, shared by the master like an upper fund: MONEY_UNIT "yuan" a change of plan
+CHANGES = "__changes__"  # the nightly churn cap, shared by the master like an upper fund (its first year only): MONEY_UNIT "yuan" a change of plan
 STALL_ROUNDS = 5  # rounds over which a gap already below STALL_SHARE of the target must still close by a tenth
 STALL_SHARE = 0.8
 INITIAL_RADIUS = 0.25  # share of the starting allocation the first step may move
@@ -93,6 +97,7 @@ class Blocks:
     funds: list[pd.DataFrame]  # per county: its own funds, a copy of every upper fund that may reach it, the emergency fund
     upper: pd.DataFrame  # fund_id, amount (yuan): funds whose scope spans several counties
     pairs: pd.DataFrame  # fund_id, county, pair: which county may receive which upper fund
+    withheld: Withheld | None = None  # with years: money of the upper funds already paid outside the plans
 
     def county_pairs(self) -> list[np.ndarray]:
         """Per county (in :attr:`counties` order), the positions of its rows in :attr:`pairs`, in their order."""
@@ -199,10 +204,15 @@ class _County:
     backend: Any
     my: MultiYear | None = None  # the multi-year model's columns, when the scenario has years
     kept_cols: np.ndarray | None = None  # under a churn cap: the columns of its households' published plans still offered
+    kept: int = 0  # under a churn cap: how many households can keep their published plan (multi-year: two columns with monitoring)
 
     @property
     def years(self) -> int:
         return 1 if self.my is None else len(self.my.years)
+
+    def changes_at(self, fund_ids: list[str]) -> int | None:
+        """Where the churn cap's changes sit in the money arrays (their first year), or None without a cap."""
+        return fund_ids.index(CHANGES) * self.years if self.kept_cols is not None and CHANGES in fund_ids else None
 
     def money_rows(self, fund_ids: list[str]) -> np.ndarray:
         """The budget rows of ``fund_ids``, fund by fund and year by year (the order of the money arrays)."""
@@ -212,18 +222,22 @@ class _County:
         """What each money row counts beside the money (model units): the churn row, -sum of the kept plans'
         columns <= changes - kept, counts the changes of plan as the kept plans not chosen."""
         out = np.zeros(len(fund_ids) * self.years)
-        if self.kept_cols is not None and CHANGES in fund_ids:
-            out[fund_ids.index(CHANGES)] = -float(len(self.kept_cols))
+        at = self.changes_at(fund_ids)
+        if at is not None:
+            out[at] = -float(self.kept)
         return out
 
 
 @dataclass(frozen=True)
-class Churned:
-    """A county's block held in memory with its households' published plans (``previous``: household_id, plan),
-    under the nightly job's churn cap."""
+class Replanned:
+    """A county's block held in memory with what a re-plan keeps of a published version: its households' published
+    plans under the churn cap (``previous``: household_id, plan, and year with years) and, with years, the starts
+    and builds kept (``kept``) and the money withheld from the county's own funds (``withheld``)."""
 
     instance: Instance
-    previous: pd.DataFrame
+    previous: pd.DataFrame | None = None
+    kept: Kept | None = None
+    withheld: Withheld | None = None
 
 
 @dataclass(frozen=True)
@@ -252,7 +266,7 @@ def _forget(county: str) -> _County | _Spilled | None:
     return kept
 
 
-def _county(county: str, source: Instance | Churned | tuple[str, pd.DataFrame], scenario: Scenario, fund_ids: list[str], lean: bool = False) -> _County:
+def _county(county: str, source: Instance | Replanned | tuple[str, pd.DataFrame], scenario: Scenario, fund_ids: list[str], lean: bool = False) -> _County:
     """The county's model; ``source`` is its block instance (with its published plans under a churn cap), or a
     partitioned folder and the block's funds, read here on the worker. ``fund_ids`` are the upper funds the master
     gives it money of (multi-year: year by year; the master carries it over, and so may the county under full
@@ -314,21 +328,24 @@ def _worker_directory() -> str | None:
         return None
 
 
-def _build(county: str, source: Instance | Churned | tuple[str, pd.DataFrame], scenario: Scenario, fund_ids: list[str]) -> _County:
+def _build(county: str, source: Instance | Replanned | tuple[str, pd.DataFrame], scenario: Scenario, fund_ids: list[str]) -> _County:
     """Read (or take) the county's instance and build its plans and model (see :func:`_county`)."""
-    previous = None
-    if isinstance(source, Churned):
-        instance, previous = source.instance, source.previous
-    elif isinstance(source, Instance):
-        instance = source
+    if isinstance(source, Instance):
+        replan = Replanned(source)
+    elif isinstance(source, Replanned):
+        replan = source
     else:
         from .partitioned import load_partitioned
 
         folder, funds = source
-        instance = load_partitioned(folder, [county], funds=funds)
+        replan = Replanned(load_partitioned(folder, [county], funds=funds))
+    instance = replan.instance
     my = None
     if scenario.years is not None:
-        my = build_multiyear(instance, scenario)
+        kept = replan.kept
+        my = build_multiyear(instance, scenario, withheld=replan.withheld, from_year=None if kept is None else kept.from_year)
+        if kept is not None:
+            my = replace(my, model=fix_kept(my, instance, kept)[0])
         model, index, plans = my.model, my.index, my.plans
     else:
         plans = build_plans(instance, scenario)
@@ -347,16 +364,22 @@ def _build(county: str, source: Instance | Churned | tuple[str, pd.DataFrame], s
         upper = pd.Index(ids).get_indexer(fund_ids)
         col_hi[model.col_blocks["c"].start + (upper[:, None] * T + np.arange(T)[None, :]).ravel()] = 0.0
     model = replace(model, c=c, col_hi=col_hi)
-    kept_cols = None
+    kept_cols, n_kept = None, 0
+    previous = replan.previous
     if previous is not None:  # the churn row, its changes (the right-hand side) given by the master like money
-        kept_cols = kept_plan_columns(model, instance, plans, previous)
-        A = sp.csr_matrix((-np.ones(len(kept_cols)), (np.zeros(len(kept_cols), dtype=np.int64), kept_cols)), shape=(1, model.shape[1]))
+        if my is None:
+            kept_cols = kept_plan_columns(model, instance, plans, previous)
+            n_kept = len(kept_cols)
+        else:
+            kept_cols, n_kept, _ = kept_option_columns(model, my, instance, previous)
+        # one row a year, as a fund's: the master gives changes in the first year only, the others stay empty
+        A = sp.csr_matrix((-np.ones(len(kept_cols)), (np.zeros(len(kept_cols), dtype=np.int64), kept_cols)), shape=(T, model.shape[1]))
         rows[CHANGES] = model.shape[0]
-        model = model.with_rows("changes", A, np.array([-np.inf]), np.array([-float(len(kept_cols))]))
+        model = model.with_rows("changes", A, np.full(T, -np.inf), np.concatenate([[-float(n_kept)], np.zeros(T - 1)]))
     if my is not None:
         my = replace(my, model=model)
     # a backend of the county's own keeps its LP: the next round re-solves it warm (only row bounds change)
-    return _County(instance, plans, model, index, rows, emergency_cols, get_backend(scenario.solver.name, private=True), my, kept_cols)
+    return _County(instance, plans, model, index, rows, emergency_cols, get_backend(scenario.solver.name, private=True), my, kept_cols, n_kept)
 
 
 def _with_money(block: _County, fund_ids: list[str], money: np.ndarray) -> LinearModel:
@@ -369,13 +392,13 @@ def county_kept(county: str, source: Any, scenario: Scenario, fund_ids: list[str
     """How many of the county's published plans are still offered (built here, the block stays for the rounds):
     the others are forced changes, which count against the churn cap before the master shares the rest."""
     block = _county(county, source, scenario, fund_ids, lean)
-    return 0 if block.kept_cols is None else len(block.kept_cols)
+    return block.kept
 
 
-def county_lp(county: str, source: Any, scenario: Scenario, fund_ids: list[str], money: np.ndarray, lean: bool = False) -> tuple[float, np.ndarray]:
-    """The county's LP value with ``money`` (yuan) of each upper fund (multi-year: of each fund and year), and the
-    value of one more model unit of each (``lean``: between rounds the worker keeps the LP's basis, not the solver's
-    copy of it)."""
+def county_lp(county: str, source: Any, scenario: Scenario, fund_ids: list[str], money: np.ndarray, lean: bool = False) -> tuple[float, np.ndarray, float]:
+    """The county's LP value with ``money`` (yuan) of each upper fund (multi-year: of each fund and year), the
+    value of one more model unit of each and the emergency money (yuan) the LP needs (``lean``: between rounds the
+    worker keeps the LP's basis, not the solver's copy of it)."""
     block = _county(county, source, scenario, fund_ids, lean)
     # a one-year county's first LP is solved cold without presolve: 19% less HiGHS time on 20 counties of the 1M
     # instance (the multi-year county LPs gained from presolve, 6%); the later re-solves start from a basis. The
@@ -385,9 +408,9 @@ def county_lp(county: str, source: Any, scenario: Scenario, fund_ids: list[str],
         time_limit=scenario.solver.time_limit, threads=scenario.solver.threads, duals=True, keep=True, warm=True, lean=lean, presolve=block.my is not None
     )
     out = block.backend.solve(_with_money(block, fund_ids, money).relaxed(), options)
-    if out.status != Status.OPTIMAL or out.duals is None:
+    if out.status != Status.OPTIMAL or out.duals is None or out.x is None:
         raise NoSolutionError(f"county {county}: LP {out.status.value} ({out.message})")
-    return float(out.objective), np.abs(out.duals[block.money_rows(fund_ids)])
+    return float(out.objective), np.abs(out.duals[block.money_rows(fund_ids)]), float(out.x[block.emergency_cols].sum() * MONEY_UNIT)
 
 
 def county_priced(
@@ -408,10 +431,11 @@ def county_priced(
     sign = 1.0 if model.sense == "max" else -1.0
     c[model.col_blocks["f"]] -= sign * per_unit
     constant = 0.0
-    if block.kept_cols is not None and CHANGES in fund_ids:  # the changes, kept - sum of the kept columns, at their price
-        change = price[fund_ids.index(CHANGES)] * MONEY_UNIT
+    at = block.changes_at(fund_ids)
+    if at is not None and block.kept_cols is not None:  # the changes, kept - sum of the kept columns, at their price
+        change = price[at] * MONEY_UNIT
         c[block.kept_cols] += sign * change
-        constant = -sign * change * len(block.kept_cols)
+        constant = -sign * change * block.kept
     # the rounds' LP keeps its basis
     options = SolveOptions(time_limit=scenario.solver.time_limit, threads=scenario.solver.threads, keep=True, warm=True, slot="priced", lean=lean)
     out = block.backend.solve(replace(model, c=c).relaxed(), options)
@@ -514,12 +538,14 @@ def _used(block: _County, model: LinearModel, x: np.ndarray, fund_ids: list[str]
     spent = pd.Series(x[model.col_blocks["f"]] * MONEY_UNIT)
     if block.my is None:
         used = spent.groupby(flows["fund_id"].to_numpy()).sum().reindex(fund_ids).fillna(0.0).to_numpy(copy=True)
-        if block.kept_cols is not None and CHANGES in fund_ids:
-            used[fund_ids.index(CHANGES)] = max(len(block.kept_cols) - float(x[block.kept_cols].sum()), 0.0) * MONEY_UNIT
-        return used
-    by = spent.groupby([flows["fund_id"].to_numpy(), flows["year"].to_numpy()]).sum()
-    full = pd.MultiIndex.from_arrays([np.repeat(fund_ids, block.years), np.tile(block.my.years, len(fund_ids))])
-    return by.reindex(full).fillna(0.0).to_numpy()
+    else:
+        by = spent.groupby([flows["fund_id"].to_numpy(), flows["year"].to_numpy()]).sum()
+        full = pd.MultiIndex.from_arrays([np.repeat(fund_ids, block.years), np.tile(block.my.years, len(fund_ids))])
+        used = by.reindex(full).fillna(0.0).to_numpy(copy=True)
+    at = block.changes_at(fund_ids)
+    if at is not None and block.kept_cols is not None:
+        used[at] = max(block.kept - float(x[block.kept_cols].sum()), 0.0) * MONEY_UNIT
+    return used
 
 
 def _county_final_years(county: str, block: _County, scenario: Scenario, fund_ids: list[str], money: np.ndarray, thorough: bool) -> dict[str, Any]:
@@ -598,20 +624,23 @@ def master_allocate(
     max_rounds: int,
     say: Callable[[str], None],
     settle: Callable[[list[np.ndarray], float, float], float | None] | None = None,
+    start: np.ndarray | None = None,
 ) -> tuple[list[np.ndarray], float, pd.DataFrame]:
     """Kelley's cutting planes over the counties' LP value functions, with a Lagrangian bound every few rounds;
     returns each county's money per upper fund (aligned with its pairs; multi-year: per pair and year, pair by
     pair), the best bound and the history. With years, the master holds every upper fund's yearly
     appropriation and carries its unspent money forward under the scenario's rule. When the rounds close,
-    ``settle(allocation, bound, its value)`` may ask for more rounds down to a smaller tolerance (it returns it)."""
+    ``settle(allocation, bound, its value)`` may ask for more rounds down to a smaller tolerance (it returns it).
+    ``start`` (yuan per pair and year) is where a re-plan starts: what the earlier plan gave each county."""
     pairs = blocks.pairs
     n_pairs, n_c = len(pairs), len(blocks.counties)
     county_pos = pd.Index(blocks.counties).get_indexer(pairs["county"])
     fund_pos = pd.Index(blocks.upper["fund_id"]).get_indexer(pairs["fund_id"])
     yrs = scenario.years
-    approp = _yearly(blocks.upper["amount"], scenario)  # upper funds x years
+    approp = _upper_yearly(blocks, scenario)  # upper funds x years
     n_up, T = approp.shape
     carry_hi = np.zeros_like(approp) if yrs is None else carry_limits(yrs, approp)
+    carry_hi[(blocks.upper["fund_id"] == CHANGES).to_numpy()] = 0.0
     n_a = n_pairs * T
     pair_year = (np.arange(n_pairs)[:, None] * T + np.arange(T)[None, :]).ravel()
     fund_year = (fund_pos[:, None] * T + np.arange(T)[None, :]).ravel()  # per money column: its fund-year row
@@ -619,10 +648,11 @@ def master_allocate(
     # start: every upper fund's yearly money split among the counties it may reach in proportion to their poor households
     weight = blocks.households[county_pos]
     share = weight / np.maximum(np.bincount(fund_pos, weights=weight, minlength=n_up)[fund_pos], 1e-9)
-    a = (approp[fund_pos] * share[:, None]).ravel()
+    a = (approp[fund_pos] * share[:, None] if start is None else _from_start(start, approp, fund_pos, share)).ravel()
     cuts: list[tuple[int, np.ndarray, float]] = []  # (county, slope over its own money columns of_county[c], intercept)
     points: list[tuple[int, np.ndarray, float]] = []  # (county, its money at an evaluated point, its LP value there)
     best = (-np.inf, a.copy())
+    best_short = 0.0  # emergency money (yuan) the counties' LPs need at the best allocation
     mixed = (-np.inf, a.copy())  # the best mix of the evaluated points (never below best)
     # multi-year: a mixed allocation's county roundings took longer (100k: 380.4 s of work against 225.2 s, three
     # counties falling back to a MIP over the whole county) for a mix worth 0.005% more than the best round's
@@ -638,16 +668,18 @@ def master_allocate(
     for r in range(1, max_rounds + 1):
         t = time.perf_counter()
         results = run_counties("lp", [a[sel] for sel in of_county])
-        total = 0.0
-        for c, (value, slope) in enumerate(results):  # noqa: B007
+        total, short = 0.0, 0.0
+        for c, (value, slope, emergency) in enumerate(results):  # noqa: B007
             slope_units = slope / MONEY_UNIT  # value per yuan
             cuts.append((c, slope_units, value - float(slope_units @ a[of_county[c]])))
             points.append((c, a[of_county[c]], value))
             total += value
+            short += emergency if emergency > EMERGENCY_TOL else 0.0
         if total > best[0] + 1e-9:
             if r > 1 and total - best[0] >= 0.5 * (expected - best[0]):
                 radius *= 2.0  # the model predicted well: a serious step, widen
             best = (total, a.copy())
+            best_short = short
         elif r > 1:
             radius *= 0.5  # a null step: the new cuts stay, the region shrinks
         # master: max sum theta_c  s.t.  theta_c - slope.a <= intercept (every cut), the fund-year rows
@@ -703,7 +735,13 @@ def master_allocate(
                         "lagrangian": lagrangian, "seconds": time.perf_counter() - t, "master_seconds": master_seconds})  # fmt: skip
         priced = f" (Lagrangian {lagrangian:,.2f})" if np.isfinite(lagrangian) else ""
         say(f"round {r}: master bound {bound:,.2f}{priced}, counties {total:,.2f} (best {best[0]:,.2f}, mixed {mixed[0]:,.2f}), gap {gap:.4%}")
-        if gap <= tol or _stalled(history, ceiling):
+        closing = gap <= tol or _stalled(history, ceiling)
+        if closing and not mixing and best_short > 0.0 and r < max_rounds:
+            # kept decisions (a re-plan) may leave a year no slack: the counties' LPs needing emergency money there
+            # cost little value but no rounding can pay them, so the rounds go on until some allocation fits
+            say(f"round {r}: at the best allocation the counties' LPs are {best_short:,.2f} yuan short: more rounds")
+            closing = False
+        if closing:
             again = None if settle is None else settle([mixed[1][sel] for sel in of_county], bound, mixed[0])
             if again is None:
                 break
@@ -711,6 +749,32 @@ def master_allocate(
         a = np.maximum(out.x[:n_a], 0.0)
     alloc = [mixed[1][sel] for sel in of_county]
     return alloc, bound, pd.DataFrame(history)
+
+
+def _from_start(start: np.ndarray, approp: np.ndarray, fund_pos: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """A re-plan's first allocation (pairs x years): what the earlier plan gave each county of each upper fund and
+    year, scaled down where the fund-year has less now, and the rest shared in proportion to poor households. The
+    kept decisions pin a county's money in the years before the re-plan; the even split left their counties'
+    LPs short there for the first 15-19 rounds (40,000 and 100,000 households)."""
+    given = np.zeros_like(approp)
+    np.add.at(given, fund_pos, start)
+    scale = np.where(given > approp, approp / np.maximum(given, 1e-9), 1.0)
+    left = approp - np.minimum(given, approp)
+    return start * scale[fund_pos] + left[fund_pos] * share[:, None]
+
+
+def _start_of(blocks: Blocks, tree: RegionTree, years: Years, flows: pd.DataFrame) -> np.ndarray:
+    """Yuan per pair and year that an earlier multi-year plan's ``flows`` (fund_id, village_id, year, amount) gave each
+    county of each upper fund."""
+    T = len(year_list(years))
+    pos = tree.pos(flows["village_id"].astype(str))
+    county = np.where(pos >= 0, tree.ancestor_ids(np.maximum(pos, 0), Level.COUNTY), "")
+    t = flows["year"].to_numpy(dtype=np.int64) - years.first
+    pair = pd.MultiIndex.from_frame(blocks.pairs[["fund_id", "county"]]).get_indexer(pd.MultiIndex.from_arrays([flows["fund_id"].astype(str), county]))
+    ok = (pair >= 0) & (t >= 0) & (t < T)
+    out = np.zeros((len(blocks.pairs), T))
+    np.add.at(out, (pair[ok], t[ok]), flows["amount"].to_numpy(dtype=float)[ok])
+    return out
 
 
 def _fund_year_rows(fund_year: np.ndarray, n_up: int, T: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
@@ -779,10 +843,18 @@ def _stalled(history: list[dict[str, float]], ceiling: float) -> bool:
     return bool(history[-1 - STALL_ROUNDS]["gap"] - history[-1]["gap"] < 0.1 * history[-1]["gap"])
 
 
-def _yearly(amount: pd.Series, scenario: Scenario) -> np.ndarray:
-    """Yuan per fund and year: the amounts split by the scenario's yearly shares (one column without years)."""
-    shares = np.ones(1) if scenario.years is None else year_shares(scenario.years)
-    return amount.to_numpy(dtype=float)[:, None] * shares[None, :]
+def _upper_yearly(blocks: Blocks, scenario: Scenario) -> np.ndarray:
+    """Yuan per upper fund and year (one column without years): the appropriations less what is withheld, and the
+    churn cap's changes in the first year."""
+    upper = blocks.upper
+    amount = upper["amount"].to_numpy(dtype=float)
+    if scenario.years is None:
+        return amount[:, None]
+    approp = yearly_appropriations(upper["fund_id"], amount, scenario.years, blocks.withheld)
+    changes = (upper["fund_id"] == CHANGES).to_numpy()
+    approp[changes] = 0.0
+    approp[changes, 0] = amount[changes]
+    return approp
 
 
 @dataclass
@@ -828,12 +900,19 @@ def _decompose(
     say: Callable[[str], None],
     parts: str | None = None,
     churn: ChurnCap | None = None,
+    kept: Kept | None = None,
+    withheld: Withheld | None = None,
 ) -> _Run:
     """Split by county, run the master's rounds and the county MIPs on Dask, repair short counties (with ``parts``,
     a folder the workers can write, one-year counties leave their households tables there). Under a ``churn`` cap
-    (one year, in memory) the master shares the changes of plan the cap allows as it shares money."""
-    if churn is not None and (instance is None or scenario.years is not None):
-        raise InputError("a churn cap is decomposed for a one-year instance held in memory only")
+    the master shares the changes of plan the cap allows as it shares money (in the first year, with years). With
+    years, ``kept`` starts and builds are fixed in their counties and ``withheld`` money is not appropriated (see
+    :func:`optimizer.multiyear.solve_multiyear`). A re-plan needs the instance in memory."""
+    replan = churn is not None or kept is not None or withheld is not None
+    if replan and instance is None:
+        raise InputError("a re-plan (churn cap, kept decisions or withheld money) is decomposed for an instance held in memory only")
+    if (kept is not None or withheld is not None) and scenario.years is None:
+        raise InputError("kept decisions and withheld money belong to a scenario with years:")
     if scenario.mode != "max_lifted":
         raise InputError("--method decomposed supports mode max_lifted only (a min-cost target couples all counties)")
     if scenario.helpers.capacity_in_model:
@@ -861,6 +940,9 @@ def _decompose(
         regions, funds, tree, hashes = frame.regions, frame.funds, frame.tree, frame.hashes
     else:
         raise ValueError("the decomposition needs an instance or a partitioned folder")
+    if withheld is not None and scenario.years is not None:
+        yearly_appropriations(funds["fund_id"], funds["amount"], scenario.years, withheld)  # an unknown fund, or more than is left: bad input
+        blocks = replace(blocks, withheld=Withheld({f: a for f, a in withheld.amount.items() if f in set(blocks.upper["fund_id"])}, withheld.from_year))
     say(f"decomposing into {len(blocks.counties)} counties; {len(blocks.upper)} upper-level funds shared by the master ({len(blocks.pairs)} fund-county pairs)")
     lean = _lean(blocks, scenario)
     if lean:
@@ -877,9 +959,10 @@ def _decompose(
         pin = {c: [addrs[i % len(addrs)]] for i, c in enumerate(blocks.counties)}
         data: list[Any] = pieces if instance is not None else [(str(folder), f) for f in blocks.funds]
         planned = None
-        if churn is not None:
-            data, planned = _churned(pieces, churn.previous)
-            blocks = _with_changes(blocks, planned)
+        if replan:
+            data, planned = _replanned(pieces, blocks, None if churn is None else churn.previous, kept, withheld)
+            if churn is not None:
+                blocks = _with_changes(blocks, planned)
         sources = _scatter_pinned(client, dict(zip(blocks.counties, data)), pin)
         fund_ids = blocks.pairs["fund_id"].to_numpy()
         fund_lists = {c: list(fund_ids[idx]) for c, idx in zip(blocks.counties, blocks.county_pairs())}
@@ -954,14 +1037,19 @@ def _decompose(
             blocks = replace(blocks, upper=blocks.upper.assign(amount=amount))
             churn_info = {"previous_households": int(planned.sum()), "max_changes": int(churn.max_changes), "forced_changes": forced}
             say(f"churn cap: {allowed:,} changes of plan to share among the counties ({forced:,} of the {int(planned.sum()):,} planned households must change)")
-        alloc, bound, history = master_allocate(blocks, scenario, run, tol=tol, max_rounds=max_rounds, say=say, settle=settle if one_year else None)
+        start = None
+        if kept is not None and kept.flows is not None and len(kept.flows) and scenario.years is not None:
+            start = _start_of(blocks, tree, scenario.years, kept.flows)
+            say(f"the master starts from the upper-level money the earlier plan gave each county ({start.sum():,.0f} yuan)")
+        first = settle if one_year else None
+        alloc, bound, history = master_allocate(blocks, scenario, run, tol=tol, max_rounds=max_rounds, say=say, settle=first, start=start)
         if not (settled and all(np.array_equal(x, y) for x, y in zip(settled[-1][0], alloc))):  # no settling, or the rounds ran out after it
             settled.append((alloc, run_finals(alloc, last=True)))
         finals = max((f for _, f in settled), key=lambda fs: sum(f["objective"] for f in fs))  # a reopening's MIPs may round worse
         if parts is not None:  # the parts of the MIPs not kept and of the repaired counties' first roundings
-            kept = {Path(f["part"]) for f in finals if "part" in f}
+            written = {Path(f["part"]) for f in finals if "part" in f}
             for path in Path(parts).glob("*.parquet"):
-                if path not in kept:
+                if path not in written:
                     path.unlink()
     finally:
         with contextlib.suppress(Exception):  # never hide why the run stopped
@@ -972,15 +1060,34 @@ def _decompose(
     return _Run(blocks, finals, bound, history, regions, funds, tree, hashes, churn_info)
 
 
-def _churned(pieces: list[Instance], previous: pd.DataFrame) -> tuple[list[Any], np.ndarray]:
-    """Each county's block with its households' published plans, and how many it has."""
-    county_of = pd.concat([pd.Series(i, index=p.households["household_id"].to_numpy()) for i, p in enumerate(pieces)])
-    where = county_of.reindex(previous["household_id"].to_numpy()).to_numpy()
-    have = ~np.isnan(where)
-    prev = previous.loc[have, ["household_id", "plan"]].assign(county=where[have].astype(np.int64))
-    by = dict(iter(prev.groupby("county")))
-    data = [Churned(p, by[i].drop(columns="county").reset_index(drop=True)) if i in by else p for i, p in enumerate(pieces)]
-    return data, np.bincount(prev["county"].to_numpy(), minlength=len(pieces))
+def _replanned(
+    pieces: list[Instance], blocks: Blocks, previous: pd.DataFrame | None, kept: Kept | None, withheld: Withheld | None
+) -> tuple[list[Any], np.ndarray]:
+    """Each county's block with its part of a re-plan (:class:`Replanned`): its households' published plans, the
+    starts and builds kept (every county gets ``kept.from_year``: no other start before it), the money withheld
+    from its own funds; and how many published plans each county has."""
+
+    def by_county(frame: pd.DataFrame, key: str, table: str) -> dict[int, pd.DataFrame]:
+        county_of = pd.concat([pd.Series(i, index=getattr(p, table)[key].to_numpy()) for i, p in enumerate(pieces)])
+        where = county_of.reindex(frame[key].to_numpy()).to_numpy()
+        have = ~np.isnan(where)
+        return {int(i): g.reset_index(drop=True) for i, g in frame[have].groupby(where[have].astype(np.int64))}
+
+    prev = {} if previous is None else by_county(previous, "household_id", "households")
+    starts = {} if kept is None else by_county(kept.starts, "household_id", "households")
+    built = {} if kept is None else by_county(kept.built, "project_id", "projects")
+    upper = set(blocks.upper["fund_id"])
+    data = []
+    for i, p in enumerate(pieces):
+        county_kept = None
+        if kept is not None:
+            county_kept = replace(kept, starts=starts.get(i, kept.starts.iloc[:0]), built=built.get(i, kept.built.iloc[:0]))
+        own = None
+        if withheld is not None:
+            own = Withheld({f: a for f, a in withheld.amount.items() if f not in upper and f in set(p.funds["fund_id"])}, withheld.from_year)
+        data.append(Replanned(p, prev.get(i), county_kept, own))
+    planned = np.array([0 if i not in prev else len(prev[i]) for i in range(len(pieces))], dtype=np.int64)
+    return data, planned
 
 
 def _with_changes(blocks: Blocks, planned: np.ndarray) -> Blocks:
@@ -1189,20 +1296,25 @@ def solve_decomposed_years(
     tol: float | None = None,
     max_rounds: int = 60,
     progress: Callable[[str], None] | None = None,
+    kept: Kept | None = None,
+    withheld: Withheld | None = None,
+    churn: ChurnCap | None = None,
 ) -> MultiYearResult:
     """The multi-year model decomposed by county: the master shares every upper fund's yearly appropriation
     (and carries it over) among the counties, each county solves its multi-year model with its yearly money and
-    verifies it on its worker; the driver assembles the tables and checks every fund's yearly budget."""
+    verifies it on its worker; the driver assembles the tables and checks every fund's yearly budget. A re-plan
+    (``kept`` decisions, ``withheld`` money, a ``churn`` cap: see :func:`optimizer.multiyear.solve_multiyear`)
+    needs ``instance``."""
     say = progress or (lambda msg: log.info(msg))
     yrs = scenario.years
     if yrs is None:
         raise InputError("solve_decomposed_years needs a scenario with a years: section")
     t0 = time.perf_counter()
-    run = _decompose(scenario, instance, folder, scheduler, workers, tol, max_rounds, say)
+    run = _decompose(scenario, instance, folder, scheduler, workers, tol, max_rounds, say, churn=churn, kept=kept, withheld=withheld)
     tables = {k: pd.concat([f["tables"][k] for f in run.finals], ignore_index=True) for k in ("households", "projects", "flows", "counties")}
     years = year_list(yrs)
     fund_ids = run.funds["fund_id"].to_numpy()
-    approp = _yearly(run.funds["amount"], scenario)
+    approp = yearly_appropriations(run.funds["fund_id"], run.funds["amount"].to_numpy(dtype=float), yrs, withheld)
     bad, spent, carry = fund_year_check(yrs, fund_ids, approp, tables["flows"])
     if bad:
         raise VerificationError(bad)
@@ -1213,6 +1325,8 @@ def solve_decomposed_years(
     manifest = multiyear_manifest(scenario, run.hashes, tables, state, size)
     manifest.update(method="decomposed", decomposition=_decomposition_record(run, instance is not None),
                     timings={"decomposed": round(time.perf_counter() - t0, 3)})  # fmt: skip
+    if run.churn is not None:
+        manifest["churn"] = run.churn
     say(f"decomposed: objective {objective:,.2f}, bound {bound:,.2f}, gap {g:.3%} after {len(run.history)} rounds")
     return MultiYearResult(tables=tables, manifest=manifest)
 
@@ -1223,7 +1337,7 @@ class _Ledger:
 
     def __init__(self, blocks: Blocks, scenario: Scenario, finals: list[dict[str, Any]]) -> None:
         self.rule = "none" if scenario.years is None else scenario.years.carry_over
-        self.approp = _yearly(blocks.upper["amount"], scenario)
+        self.approp = _upper_yearly(blocks, scenario)
         self.T = self.approp.shape[1]
         fund_pos = pd.Index(blocks.upper["fund_id"]).get_indexer(blocks.pairs["fund_id"])
         self.rows = {c: fund_pos[idx] for c, idx in zip(blocks.counties, blocks.county_pairs())}

@@ -282,10 +282,11 @@ def multiyear_inputs(engine: Engine, reg: storage.Registry, scenario: Scenario) 
     t["funds"]["spent"] = 0.0  # withheld from the current year on instead of from the whole horizon
     opened = storage.open_instance(replace(reg, tables=t, commitments=reg.commitments.iloc[0:0], charges=reg.charges.iloc[0:0]))
     withheld = Withheld(dict(zip(t["funds"]["fund_id"], spent)), current)
+    flows = None if reg.current_version is None else storage.version_table(engine, version_flows, reg.current_version)
     return MultiYearInputs(
         instance=opened.instance,
         kept=Kept(starts.astype({"year": int}).reset_index(drop=True), builds.astype({"built_year": int}).reset_index(drop=True), current,
-                  f"version {reg.current_version}" if reg.current_version is not None else "commitments"),
+                  f"version {reg.current_version}" if reg.current_version is not None else "commitments", flows),
         withheld=withheld,
         published=published,
         committed_households=frozenset(hh_comm["ref_id"]),

@@ -124,7 +124,7 @@ def test_a_lean_county_keeps_its_model_only_and_its_final_rebuilds_the_rest(inst
     fund_ids = list(blocks.pairs.loc[blocks.pairs["county"] == c, "fund_id"])
     money = np.full(len(fund_ids), 2e6)
     try:
-        value, _ = county_lp(c, part, scenario, fund_ids, money, lean=True)
+        value, _, _ = county_lp(c, part, scenario, fund_ids, money, lean=True)
         kept = _CACHE[c]
         assert isinstance(kept, _Spilled)  # the model's arrays on the worker's disk, the slim rest in memory
         slim = kept.block
@@ -317,7 +317,7 @@ def test_priced_churn_terms_bound_the_lp_under_the_cap(instance) -> None:  # typ
     scenario, previous, tonight, cap = _night_two(instance)
     lp_bound = solve(scenario, tonight, method="monolithic", churn=cap).manifest["lp_bound"]
     blocks, parts = split_by_county(tonight)
-    sources, planned = decompose._churned(parts, previous)
+    sources, planned = decompose._replanned(parts, blocks, previous, None, None)
     blocks = decompose._with_changes(blocks, planned)
     amount = blocks.upper.set_index("fund_id")["amount"].copy()
     amount[decompose.CHANGES] = (60 - 15) * MONEY_UNIT
@@ -483,7 +483,7 @@ def test_a_failed_county_is_forgotten_so_that_its_retry_starts_from_its_data(ins
     fund_ids = list(blocks.pairs.loc[blocks.pairs["county"] == c, "fund_id"])
     item = (c, part, scenario, fund_ids, np.full(len(fund_ids), 2e6))
     try:
-        [(value, _)] = county_batch("lp", [item], lean=lean)
+        [(value, _, _)] = county_batch("lp", [item], lean=lean)
         kept = _CACHE[c]
         block = kept.block if isinstance(kept, _Spilled) else kept
         block.backend = Broken()
@@ -492,7 +492,7 @@ def test_a_failed_county_is_forgotten_so_that_its_retry_starts_from_its_data(ins
         assert c not in _CACHE
         if isinstance(kept, _Spilled):
             assert not kept.path.exists()
-        [(again, _)] = county_batch("lp", [item], lean=lean)
+        [(again, _, _)] = county_batch("lp", [item], lean=lean)
         assert again == pytest.approx(value, rel=1e-9)
     finally:
         _clear_cache()

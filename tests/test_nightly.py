@@ -424,6 +424,41 @@ def _manifest(engine: storage.Engine, version: int) -> dict[str, Any]:
         return dict(json.loads(conn.execute(text("select manifest from versions where version_id = :v"), {"v": version}).scalar()))
 
 
+def test_multiyear_nights_of_a_large_registry_decompose(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From optimizer.multiyear.DECOMPOSE_FROM open households (DECOMPOSE_CAPPED_FROM under the churn cap; both lowered
+    here to 300) a multi-year night is decomposed by county, re-plan and all: on 2019-2020, night 2 (from 2020, after 10,000 yuan of F-CN-industry was
+    spent) keeps every 2019 start, holds the churn cap and verifies again from the database."""
+    import importlib
+
+    from optimizer.multiyear import verify_multiyear
+    from optimizer.nightly import multiyear_inputs, version_result
+
+    for name in ("DECOMPOSE_FROM", "DECOMPOSE_CAPPED_FROM"):
+        monkeypatch.setattr(importlib.import_module("optimizer.multiyear"), name, 300)
+    generate(900, seed=4, out=tmp_path / "data")
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    engine = _seed(url, tmp_path / "data")
+    path = tmp_path / "years.yaml"
+    # counties of 300 households give up a few percent in rounding their own money (README): a wide max_gap
+    path.write_text(MULTIYEAR.replace("nightly: {max_gap: 0.01}", "nightly: {max_gap: 0.1, max_churn: 0.1}").replace("first: 2018", "first: 2019"))
+    first = run_nightly(url, load_scenario(path))
+    assert first.status == "published" and _manifest(engine, first.version_id or 0)["method"] == "decomposed"
+    v1 = storage.version_table(engine, storage.version_households, 1)
+    storage.record_spending(engine, "F-CN-industry", 10_000.0)
+    scenario = load_scenario(path, overrides={"nightly.current_year": 2020})
+    second = run_nightly(url, scenario)
+    assert second.status == "published" and second.version_id == 2
+    manifest = _manifest(engine, 2)
+    n = int((v1["year"] != 2019).sum())
+    assert manifest["method"] == "decomposed" and manifest["churn"]["previous_households"] == n and manifest["churn"]["max_changes"] == math.floor(0.1 * n)
+    assert manifest["churn"]["changed"] <= math.floor(0.1 * n) and manifest["rolling"]["kept_households"] == int((v1["year"] == 2019).sum()) > 100
+    v2 = storage.version_table(engine, storage.version_households, 2).set_index("household_id")
+    kept = v1[v1["year"] == 2019].set_index("household_id")
+    assert (v2.loc[kept.index, "plan"] == kept["plan"]).all() and set(v2.index[v2["year"] == 2019]) == set(kept.index)
+    inputs = multiyear_inputs(engine, storage.read_registry(engine), scenario)
+    assert verify_multiyear(version_result(engine, 2), inputs.instance, scenario, inputs.withheld) == []
+
+
 def test_multiyear_nights_cap_the_churn(db_url: str, tmp_path: Path) -> None:
     """nightly.max_churn on multi-year nights. After night 1 (2018-2020), 100,000 yuan of F-CN-industry is spent and
     10 households planned from 2019 exit; re-planned from 2019, at most floor(max_churn x n) of the n households
