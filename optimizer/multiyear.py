@@ -67,7 +67,7 @@ log = logging.getLogger(__name__)
 MONEY_TOL = 0.5  # yuan
 DECOMPOSE_FROM = 10_000  # households: from here on, method auto decomposes the multi-year model by county
 # a re-plan under the churn cap (a night after the first) stays one model longer: its published plans hold most
-# households, and its one model solved 10,000 households in 5.5 s (decomposed 18.3 s), 40,000 in 68.0 s (43.4 s)
+# households, and its one model solved 10,000 households in 5.0 s (decomposed 11.0 s), 40,000 in 68.0 s (43.4 s)
 DECOMPOSE_CAPPED_FROM = 40_000
 INCIDENCE_TOL = 1e-6  # expected poor households per rural household: a county exactly at its threshold is out
 
