@@ -942,7 +942,8 @@ def _decompose(
         raise ValueError("the decomposition needs an instance or a partitioned folder")
     if withheld is not None and scenario.years is not None:
         yearly_appropriations(funds["fund_id"], funds["amount"], scenario.years, withheld)  # an unknown fund, or more than is left: bad input
-        blocks = replace(blocks, withheld=Withheld({f: a for f, a in withheld.amount.items() if f in set(blocks.upper["fund_id"])}, withheld.from_year))
+        upper = set(blocks.upper["fund_id"])
+        blocks = replace(blocks, withheld=Withheld({f: a for f, a in withheld.amount.items() if a and f in upper}, withheld.from_year))
     say(f"decomposing into {len(blocks.counties)} counties; {len(blocks.upper)} upper-level funds shared by the master ({len(blocks.pairs)} fund-county pairs)")
     lean = _lean(blocks, scenario)
     if lean:
@@ -1084,7 +1085,8 @@ def _replanned(
             county_kept = replace(kept, starts=starts.get(i, kept.starts.iloc[:0]), built=built.get(i, kept.built.iloc[:0]))
         own = None
         if withheld is not None:
-            own = Withheld({f: a for f, a in withheld.amount.items() if f not in upper and f in set(p.funds["fund_id"])}, withheld.from_year)
+            ids = set(p.funds["fund_id"]) - upper
+            own = Withheld({f: a for f, a in withheld.amount.items() if a and f in ids}, withheld.from_year)
         data.append(Replanned(p, prev.get(i), county_kept, own))
     planned = np.array([0 if i not in prev else len(prev[i]) for i in range(len(pieces))], dtype=np.int64)
     return data, planned
