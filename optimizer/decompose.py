@@ -1068,21 +1068,25 @@ def _replanned(
     starts and builds kept (every county gets ``kept.from_year``: no other start before it), the money withheld
     from its own funds; and how many published plans each county has."""
 
-    def by_county(frame: pd.DataFrame, key: str, table: str) -> dict[int, pd.DataFrame]:
-        county_of = pd.concat([pd.Series(i, index=getattr(p, table)[key].to_numpy()) for i, p in enumerate(pieces)])
-        where = county_of.reindex(frame[key].to_numpy()).to_numpy()
+    def county_of(table: str, key: str) -> pd.Series:
+        return pd.concat([pd.Series(i, index=getattr(p, table)[key].to_numpy()) for i, p in enumerate(pieces)])
+
+    def by_county(frame: pd.DataFrame, key: str, where_is: pd.Series) -> dict[int, pd.DataFrame]:
+        where = where_is.reindex(frame[key].to_numpy()).to_numpy()
         have = ~np.isnan(where)
         return {int(i): g.reset_index(drop=True) for i, g in frame[have].groupby(where[have].astype(np.int64))}
 
-    prev = {} if previous is None else by_county(previous, "household_id", "households")
-    starts = {} if kept is None else by_county(kept.starts, "household_id", "households")
-    built = {} if kept is None else by_county(kept.built, "project_id", "projects")
+    household_county = county_of("households", "household_id")
+    prev = {} if previous is None else by_county(previous, "household_id", household_county)
+    starts = {} if kept is None else by_county(kept.starts, "household_id", household_county)
+    built = {} if kept is None else by_county(kept.built, "project_id", county_of("projects", "project_id"))
     upper = set(blocks.upper["fund_id"])
     data = []
     for i, p in enumerate(pieces):
         county_kept = None
         if kept is not None:
-            county_kept = replace(kept, starts=starts.get(i, kept.starts.iloc[:0]), built=built.get(i, kept.built.iloc[:0]))
+            # the earlier plan's flows only start the master: a county's task need not carry the nation's
+            county_kept = replace(kept, starts=starts.get(i, kept.starts.iloc[:0]), built=built.get(i, kept.built.iloc[:0]), flows=None)
         own = None
         if withheld is not None:
             ids = set(p.funds["fund_id"]) - upper
