@@ -144,15 +144,14 @@ def validate(
 ) -> None:
     """Check a scenario and its data without solving (a partitioned folder that solve would decompose: in batches
     of counties, never whole)."""
-    from .partitioned import county_households, is_partitioned, validate_partitioned
-    from .scenario import is_url
-    from .solve import DECOMPOSE_FROM
+    from .partitioned import validate_partitioned
+    from .solve import partitioned_source
 
     with _errors():
         sc = _load(scenario, set_, max_input_mb=max_input_mb)
-        source, counts, how = sc.data_source, None, ""
-        if not is_url(source) and is_partitioned(source) and not sc.data_edits and int(county_households(source).sum()) >= DECOMPOSE_FROM:
-            counts, how = validate_partitioned(source, progress=_progress()), ", checked in batches of counties"
+        counts, how, folder = None, "", partitioned_source(sc)
+        if folder is not None:
+            counts, how = validate_partitioned(folder, progress=_progress()), ", checked in batches of counties"
         if counts is None:
             inst = load_scenario_data(sc)
             counts = {"households": inst.n_households, "regions": len(inst.tree.ids), "measures": len(inst.measures),

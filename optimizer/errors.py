@@ -36,9 +36,13 @@ class InfeasibleError(OptimizerError):
 
 
 class NoSolutionError(OptimizerError):
-    """The solver found no feasible allocation within its time limit."""
+    """The solver found no feasible allocation within its time limit; ``cause`` is the message without advice."""
 
     exit_code = 4
+
+    def __init__(self, message: str, cause: str | None = None):
+        super().__init__(message)
+        self.cause = cause or message
 
 
 class SolverUnavailableError(OptimizerError):

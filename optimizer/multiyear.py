@@ -53,7 +53,7 @@ import scipy.sparse as sp
 from .contract import LEVEL_NAMES, Category, Level
 from .data import Instance, isin
 from .edits import apply_data_edits
-from .errors import InfeasibleError, InputError
+from .errors import InfeasibleError, InputError, NoSolutionError
 from .model import INF, MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, county_table
 from .plans import CATEGORIES, Plans, build_plans
 from .regions import RegionTree
@@ -584,20 +584,23 @@ def solve_multiyear(
     ``method``: ``monolithic``, ``decomposed`` (by county on Dask, see
     :func:`optimizer.decompose.solve_decomposed_years`) or ``auto`` (decomposed from :data:`DECOMPOSE_FROM`
     households in max-lifted mode without helper capacities in the model, from :data:`DECOMPOSE_CAPPED_FROM` under a
-    ``churn`` cap). A re-plan of a partitioned folder loads it whole (the kept decisions and the published plans
+    ``churn`` cap; when that decomposition finds no allocation, e.g. a small county that cannot round within its
+    share of the money and of the changes, ``auto`` solves it as one model and says so in the manifest's
+    ``fallback``). A re-plan of a partitioned folder loads it whole (the kept decisions and the published plans
     are held in memory)."""
     from .decompose import solve_decomposed_years
-    from .solve import _partitioned_source, decomposable
+    from .solve import decomposable, one_model_hint, partitioned_source
 
     say = progress or (lambda msg: log.info(msg))
     t0 = time.perf_counter()
     if method not in ("auto", "monolithic", "decomposed"):
         raise InputError(f"method must be auto, monolithic or decomposed, not '{method}'")
     rolling = previous is not None or from_year is not None or kept is not None or withheld is not None or churn is not None
-    folder = None if rolling else _partitioned_source(scenario, instance, method, None, DECOMPOSE_FROM)
+    folder = None if rolling else partitioned_source(scenario, instance, method)
     if folder is not None:  # the workers read their counties; the driver never loads the households
         say(f"decomposing the partitioned instance {folder} by county: each worker reads its counties")
-        return solve_decomposed_years(scenario, None, folder, scheduler=scheduler, workers=workers, progress=say)
+        with one_model_hint(loads_whole=True):
+            return solve_decomposed_years(scenario, None, folder, scheduler=scheduler, workers=workers, progress=say)
     if previous is not None:
         if from_year is None:
             raise InputError("--previous needs --from-year")
@@ -613,29 +616,20 @@ def solve_multiyear(
     if method == "decomposed" or (method == "auto" and instance.n_households >= threshold and decomposable(scenario)):
         if kept is not None and scenario.years is not None:
             check_from_year(kept.from_year, scenario.years.first, scenario.years.last)
-        result = solve_decomposed_years(scenario, instance, scheduler=scheduler, workers=workers, progress=say, kept=kept, withheld=withheld, churn=churn)
-        fixed_info = {} if kept is None else kept_counts(kept, instance)
+        try:
+            with one_model_hint(loads_whole=False):
+                result = solve_decomposed_years(
+                    scenario, instance, scheduler=scheduler, workers=workers, progress=say, kept=kept, withheld=withheld, churn=churn
+                )
+            fixed_info = {} if kept is None else kept_counts(kept, instance)
+        except NoSolutionError as err:
+            if method == "decomposed":
+                raise
+            say(f"the decomposition by county found no allocation ({err.cause}); solving it as one model")
+            result, fixed_info = _one_model(scenario, instance, kept, withheld, churn, say, t0)
+            result.manifest["fallback"] = {"from": "decomposed", "reason": err.cause}
     else:
-        my = build_multiyear(instance, scenario, withheld=withheld, from_year=kept.from_year if kept is not None else None)
-        model = my.model
-        fixed_info = {}
-        if kept is not None:
-            model, fixed_info = fix_kept(my, instance, kept)
-        churn_info: dict[str, int] = {}
-        if churn is not None:
-            model, churn_info = add_churn_row(model, my, instance, churn)
-        t_build = time.perf_counter() - t0
-        say(f"multi-year model: {model.shape[1]:,} columns, {model.shape[0]:,} rows, {model.A.nnz:,} nonzeros ({len(my.options):,} plan-year options)")
-        sol = optimize_multiyear(model, my, instance, scenario, say)
-        result = multiyear_result(instance, scenario, my, model, sol)
-        if churn is not None:
-            result.manifest["churn"] = churn_info
-        result.manifest["timings"] = {
-            "build": round(t_build, 3),
-            "lp": round(sol.lp_seconds, 3),
-            "mip": round(sol.mip_seconds, 3),
-            "total": round(time.perf_counter() - t0, 3),
-        }
+        result, fixed_info = _one_model(scenario, instance, kept, withheld, churn, say, t0)
     result.manifest["rolling"] = {
         "from_year": kept.from_year if kept is not None else None,
         "previous": kept.source if kept is not None else None,
@@ -646,6 +640,36 @@ def solve_multiyear(
     if withheld is not None:
         result.manifest["withheld"] = {"from_year": withheld.from_year, "amount": {k: v for k, v in sorted(withheld.amount.items()) if v}}
     return result
+
+
+def _one_model(
+    scenario: Scenario, instance: Instance, kept: Kept | None, withheld: Withheld | None, churn: ChurnCap | None, say: Progress, t0: float
+) -> tuple[MultiYearResult, dict[str, int]]:
+    """The multi-year plan or re-plan as one model, with what it fixed of the kept decisions (timings: ``total``
+    since ``t0``)."""
+    t_start = time.perf_counter()
+    my = build_multiyear(instance, scenario, withheld=withheld, from_year=kept.from_year if kept is not None else None)
+    model = my.model
+    fixed_info: dict[str, int] = {}
+    if kept is not None:
+        model, fixed_info = fix_kept(my, instance, kept)
+    churn_info: dict[str, int] = {}
+    if churn is not None:
+        model, churn_info = add_churn_row(model, my, instance, churn)
+    t_build = time.perf_counter() - t_start
+    say(f"multi-year model: {model.shape[1]:,} columns, {model.shape[0]:,} rows, {model.A.nnz:,} nonzeros ({len(my.options):,} plan-year options)")
+    sol = optimize_multiyear(model, my, instance, scenario, say)
+    result = multiyear_result(instance, scenario, my, model, sol)
+    result.manifest["method"] = "monolithic"
+    if churn is not None:
+        result.manifest["churn"] = churn_info
+    result.manifest["timings"] = {
+        "build": round(t_build, 3),
+        "lp": round(sol.lp_seconds, 3),
+        "mip": round(sol.mip_seconds, 3),
+        "total": round(time.perf_counter() - t0, 3),
+    }
+    return result, fixed_info
 
 
 def optimize_multiyear(
@@ -1325,7 +1349,7 @@ def run_multiyear(
     decomposed by county is verified county by county on the workers (and every fund's yearly budget on the
     driver): the driver never loads its households."""
     from .errors import VerificationError
-    from .solve import _partitioned_source
+    from .solve import partitioned_source
 
     given: dict[str, object] = {"solver.name": solver, "solver.time_limit": time_limit, "solver.gap": gap}
     overrides = {k: v for k, v in given.items() if v is not None}
@@ -1336,7 +1360,7 @@ def run_multiyear(
 
     check_target(out or Path("out") / scenario.name)  # before solving: never replace a folder that is not a run
     kw: dict[str, Any] = {"progress": say, "previous": previous, "from_year": from_year, "method": method, "scheduler": scheduler, "workers": workers}
-    if previous is None and from_year is None and _partitioned_source(scenario, None, method, None, DECOMPOSE_FROM) is not None:
+    if previous is None and from_year is None and partitioned_source(scenario, None, method) is not None:
         result = solve_multiyear(scenario, **kw)
     else:
         raw = load_source(scenario.data_source)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -90,18 +91,27 @@ def solve(
     t0 = time.perf_counter()
     if method not in ("auto", "monolithic", "decomposed"):
         raise InputError(f"method must be auto, monolithic or decomposed, not '{method}'")
-    folder = _partitioned_source(scenario, instance, method, churn)
+    folder = partitioned_source(scenario, instance, method, churn)
     if folder is not None:  # the workers read their counties; the driver never loads the households
         say(f"decomposing the partitioned instance {folder}: each worker reads its counties")
-        return _solve_decomposed(scenario, None, folder, say, timings, t0, scheduler, workers, None)
+        with one_model_hint(loads_whole=True):
+            return _solve_decomposed(scenario, None, folder, say, timings, t0, scheduler, workers, None)
     if instance is None:
         say(f"loading {redact(scenario.data_source)}")
         instance = load_source(scenario.data_source, max_file_mb=scenario.limits.max_input_mb)
     instance = apply_data_edits(instance, scenario.data_edits)
     timings["load"] = time.perf_counter() - t0
 
+    fallback: dict[str, str] = {}
     if method == "decomposed" or (method == "auto" and instance.n_households >= DECOMPOSE_FROM and decomposable(scenario)):
-        return _solve_decomposed(scenario, instance, None, say, timings, t0, scheduler, workers, churn)
+        try:
+            with one_model_hint(loads_whole=False):
+                return _solve_decomposed(scenario, instance, None, say, timings, t0, scheduler, workers, churn)
+        except NoSolutionError as err:
+            if method == "decomposed":
+                raise
+            say(f"the decomposition by county found no allocation ({err.cause}); solving it as one model")
+            fallback = {"from": "decomposed", "reason": err.cause}
 
     t = time.perf_counter()
     n_h = instance.n_households
@@ -136,6 +146,8 @@ def solve(
     result = build_result(instance, scenario, plans, index, model, sol, duals, backend_version=backend.version(), timings=timings)
     result.manifest["warm_start"] = warm
     result.manifest["method"] = "monolithic"
+    if fallback:
+        result.manifest["fallback"] = fallback
     result.manifest["structured_bound"] = relaxed
     if scenario.helpers.assign and len(instance.helpers):
         t = time.perf_counter()
@@ -156,20 +168,33 @@ def decomposable(scenario: Scenario) -> bool:
     return scenario.mode == "max_lifted" and not scenario.helpers.capacity_in_model
 
 
-def _partitioned_source(scenario: Scenario, instance: Instance | None, method: str, churn: ChurnCap | None, threshold: int = DECOMPOSE_FROM) -> str | None:
-    """The partitioned data folder to decompose without loading it, when that is the path to take (``auto``:
-    from ``threshold`` households). With data edits the folder is loaded whole, the edits applied, then decomposed
-    in memory when it is that large (the workers would read the folder unedited)."""
+def partitioned_source(scenario: Scenario, instance: Instance | None = None, method: str = "auto", churn: ChurnCap | None = None) -> str | None:
+    """The partitioned data folder to decompose without loading it, when that is the path ``solve`` takes (``auto``:
+    from :data:`DECOMPOSE_FROM` households, a multi-year scenario from :data:`optimizer.multiyear.DECOMPOSE_FROM`).
+    With data edits the folder is loaded whole, the edits applied, then decomposed in memory when it is that large
+    (the workers would read the folder unedited)."""
     if instance is not None or method == "monolithic" or churn is not None or scenario.data_edits or is_url(scenario.data_source):
         return None
+    from . import multiyear
     from .partitioned import county_households, is_partitioned
 
     folder = scenario.data_source
     if not is_partitioned(folder):
         return None
+    threshold = DECOMPOSE_FROM if scenario.years is None else multiyear.DECOMPOSE_FROM
     if method == "auto" and (not decomposable(scenario) or int(county_households(folder).sum()) < threshold):
         return None
     return folder
+
+
+@contextmanager
+def one_model_hint(loads_whole: bool) -> Iterator[None]:
+    """A decomposition that finds no allocation names the way out (the error's ``cause`` stays the reason)."""
+    try:
+        yield
+    except NoSolutionError as err:
+        how = "loads the folder whole and solves it" if loads_whole else "solves it"
+        raise NoSolutionError(f"{err}; --method monolithic {how} as one model", err.cause) from err
 
 
 def _solve_decomposed(

@@ -227,6 +227,30 @@ def test_auto_decomposes_what_it_can_and_applies_data_edits_first(tmp_path, monk
     assert guarantee.any() and np.allclose(after[guarantee], 3 * before[guarantee[guarantee].index])
 
 
+def test_auto_solves_as_one_model_when_the_decomposition_finds_no_allocation(instance, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A decomposition that ends without an allocation (a county that cannot round within its share, here raised
+    directly) is not the end of an ``auto`` solve of an instance in memory: it solves one model, verified, and the
+    manifest says why; ``--method decomposed`` names the way out."""
+    import importlib
+
+    from optimizer import decompose
+
+    def no_allocation(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise NoSolutionError("county P01C01X01: its hard floors need 12.00 yuan more than the upper-level money left for it")
+
+    monkeypatch.setattr(decompose, "solve_decomposed", no_allocation)
+    sc = Scenario(name="dec", data="unused")
+    with pytest.raises(NoSolutionError, match="--method monolithic solves it as one model"):
+        solve(sc, instance, method="decomposed")
+    monkeypatch.setattr(importlib.import_module("optimizer.solve"), "DECOMPOSE_FROM", 100)
+    said: list[str] = []
+    run = solve(sc, instance, progress=said.append)
+    verify(run)
+    assert any(m.startswith("the decomposition by county found no allocation (county P01C01X01") for m in said)
+    assert run.manifest["method"] == "monolithic" and run.manifest["fallback"] == {
+        "from": "decomposed", "reason": "county P01C01X01: its hard floors need 12.00 yuan more than the upper-level money left for it"}  # fmt: skip
+
+
 def split_upper(folder) -> list[str]:  # type: ignore[no-untyped-def]
     """The ids of the funds a partitioned instance's counties share."""
     frame = load_frame(folder)

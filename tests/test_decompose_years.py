@@ -225,6 +225,32 @@ def test_a_decomposed_replan_keeps_the_past_the_churn_cap_and_the_withheld_money
     assert d["bound"] >= m["objective"] - 1e-6 and m["bound"] >= d["objective"] - 1e-6
 
 
+def test_a_replan_that_no_county_split_can_round_falls_back_to_one_model(small: Instance, mono: MultiYearResult, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The re-plan above (the same kept decisions and withheld money) with at most 60 changes: one county of 300 households cannot round within its share of the
+    money and of the changes. ``--method decomposed`` says so and names the way out; ``auto`` (its threshold lowered
+    here) re-plans as one model, which holds the kept decisions and the cap, and records why."""
+    import importlib
+
+    sc = _scenario()
+    mono.write(tmp_path / "first")
+    kept = read_previous(tmp_path / "first", 2019)
+    hh = mono.tables["households"]
+    previous = hh.loc[~hh["household_id"].isin(kept.starts["household_id"]), ["household_id", "plan", "year"]].astype({"year": np.int64})
+    county_fund = small.funds.loc[small.funds["region_id"] == "P01C01X02", "fund_id"].iloc[0]
+    withheld = Withheld({"F-CN-industry": 20_000.0, county_fund: 20_000.0}, 2019)
+    cap = ChurnCap(previous, 60)
+    with pytest.raises(NoSolutionError, match=r"county P01C01X\d+: .*under the churn cap.*--method monolithic solves it as one model"):
+        solve_multiyear(sc, small, method="decomposed", workers=2, kept=kept, withheld=withheld, churn=cap)
+    monkeypatch.setattr(importlib.import_module("optimizer.multiyear"), "DECOMPOSE_CAPPED_FROM", 300)
+    said: list[str] = []
+    run = solve_multiyear(sc, small, workers=2, kept=kept, withheld=withheld, churn=cap, progress=said.append)
+    assert any(m.startswith("decomposing into 3 counties") for m in said)
+    assert run.manifest["method"] == "monolithic" and run.manifest["fallback"]["from"] == "decomposed"
+    assert "under the churn cap" in run.manifest["fallback"]["reason"]
+    assert verify_multiyear(run, small, sc, withheld) == [] and kept_violations(run, kept) == []
+    assert run.manifest["churn"]["changed"] == churn_changes(run, previous) <= 60
+
+
 def test_partitioned_multiyear_from_the_command_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """`optimizer solve --method decomposed` on a partitioned folder: the workers read their counties, the run
     folder is written, and `optimizer verify` re-checks it against the whole instance."""
