@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from optimizer.data import Instance, build_instance
@@ -27,7 +28,7 @@ from optimizer.decompose import (
 from optimizer.errors import InputError, NoSolutionError
 from optimizer.generate import generate, generate_partitioned
 from optimizer.model import ChurnCap
-from optimizer.multiyear import MultiYearResult, Withheld, churn_changes, read_multiyear_run, read_previous, solve_multiyear, verify_multiyear
+from optimizer.multiyear import Kept, MultiYearResult, Withheld, churn_changes, read_multiyear_run, read_previous, solve_multiyear, verify_multiyear
 from optimizer.nightly import kept_violations
 from optimizer.scenario import Scenario
 from optimizer.solvers import SolveOptions
@@ -193,6 +194,17 @@ def test_decomposed_years_refuse_min_cost(small: Instance) -> None:
         solve_multiyear(_scenario().with_overrides({"mode": "min_cost", "target.lifted": 10.0}), small, method="decomposed")
 
 
+def _replan_inputs(small: Instance, mono: MultiYearResult, tmp_path) -> tuple[Kept, pd.DataFrame, Withheld]:  # type: ignore[no-untyped-def]
+    """A re-plan of ``mono`` from 2019: its 2018 starts and builds kept, the other households' (plan, year) as the
+    published plans, 20,000 yuan withheld from an upper fund and from a county's own fund."""
+    mono.write(tmp_path / "first")
+    kept = read_previous(tmp_path / "first", 2019)
+    hh = mono.tables["households"]
+    previous = hh.loc[~hh["household_id"].isin(kept.starts["household_id"]), ["household_id", "plan", "year"]].astype({"year": np.int64})
+    county_fund = small.funds.loc[small.funds["region_id"] == "P01C01X02", "fund_id"].iloc[0]
+    return kept, previous, Withheld({"F-CN-industry": 20_000.0, county_fund: 20_000.0}, 2019)
+
+
 def test_a_decomposed_replan_keeps_the_past_the_churn_cap_and_the_withheld_money(small: Instance, mono: MultiYearResult, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The rolling horizon decomposed by county (the nightly job's re-plan of a large registry): re-planned from 2019
     with the 2018 starts and builds of a first plan kept, 20,000 yuan withheld from an upper fund and from a
@@ -200,12 +212,7 @@ def test_a_decomposed_replan_keeps_the_past_the_churn_cap_and_the_withheld_money
     300 households could not round within its money and share of the changes, where one model re-plans). The assembled plan
     holds all three and verifies, and it agrees with the monolithic re-plan within the gaps."""
     sc = _scenario()
-    mono.write(tmp_path / "first")
-    kept = read_previous(tmp_path / "first", 2019)
-    hh = mono.tables["households"]
-    previous = hh.loc[~hh["household_id"].isin(kept.starts["household_id"]), ["household_id", "plan", "year"]].astype({"year": np.int64})
-    county_fund = small.funds.loc[small.funds["region_id"] == "P01C01X02", "fund_id"].iloc[0]
-    withheld = Withheld({"F-CN-industry": 20_000.0, county_fund: 20_000.0}, 2019)
+    kept, previous, withheld = _replan_inputs(small, mono, tmp_path)
     cap = ChurnCap(previous, 90)
     whole = solve_multiyear(sc, small, method="monolithic", kept=kept, withheld=withheld, churn=cap)
     dec = solve_multiyear(sc, small, method="decomposed", workers=2, kept=kept, withheld=withheld, churn=cap)
@@ -232,12 +239,7 @@ def test_a_replan_that_no_county_split_can_round_falls_back_to_one_model(small: 
     import importlib
 
     sc = _scenario()
-    mono.write(tmp_path / "first")
-    kept = read_previous(tmp_path / "first", 2019)
-    hh = mono.tables["households"]
-    previous = hh.loc[~hh["household_id"].isin(kept.starts["household_id"]), ["household_id", "plan", "year"]].astype({"year": np.int64})
-    county_fund = small.funds.loc[small.funds["region_id"] == "P01C01X02", "fund_id"].iloc[0]
-    withheld = Withheld({"F-CN-industry": 20_000.0, county_fund: 20_000.0}, 2019)
+    kept, previous, withheld = _replan_inputs(small, mono, tmp_path)
     cap = ChurnCap(previous, 60)
     with pytest.raises(NoSolutionError, match=r"county P01C01X\d+: .*under the churn cap.*--method monolithic solves it as one model"):
         solve_multiyear(sc, small, method="decomposed", workers=2, kept=kept, withheld=withheld, churn=cap)
