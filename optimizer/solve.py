@@ -274,6 +274,7 @@ def optimize(
     hh = index.plans["hh"].to_numpy()
     x_start = np.where(integer, np.round(x_lp), np.maximum(x_lp, 0.0))
     attempts = [(HOUSEHOLDS, True)] * households_first + [(level, True) for level in (Level.VILLAGE, Level.TOWNSHIP, Level.COUNTY)] + [(Level.COUNTY, False)]
+    tried: list[np.ndarray] = []
     for level, fix_flows in attempts if fractional.any() else []:
         touched = np.unique(anc[fractional[:n_int], min(level, Level.VILLAGE)])
         if level == HOUSEHOLDS:
@@ -283,6 +284,9 @@ def optimize(
             free[:n_int] = np.isin(anc[:, level], touched)
         if fix_flows:
             free[model.col_blocks["f"]] = np.isin(flow_anc[:, min(level, Level.VILLAGE)], touched)
+        if any(np.array_equal(free, before) for before in tried):  # e.g. a village that is its whole township
+            continue
+        tried.append(free)
         lo, hi = model.col_lo.copy(), model.col_hi.copy()
         lo[~free] = hi[~free] = x_start[~free]
         fixed = backend.solve(model.with_bounds(lo, hi), replace(base, time_limit=_left(deadline), gap=opts.gap / 2))
@@ -292,6 +296,8 @@ def optimize(
         say(f"relax-and-fix around {around}, {int(free.sum()):,} free {what}: {fixed.status.value}{below}")
         if fixed.status.has_solution and (best is None or _better(model.sense, fixed.objective, best.objective)):
             best = fixed
+        if free.all() and (fixed.status.has_solution or np.isfinite(fixed.bound)):  # every county touched: this was the full MIP
+            lp_bound = _tighter(model.sense, lp_bound, fixed.bound)
         # the households alone must reach half the gap (the cheap try); a wider neighbourhood the whole gap
         if best is not None and _gap(model.sense, best.objective, lp_bound) <= (opts.gap / 2 if level == HOUSEHOLDS else opts.gap):
             break
