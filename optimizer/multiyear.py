@@ -59,7 +59,7 @@ from .plans import CATEGORIES, Plans, build_plans
 from .regions import RegionTree
 from .result import versions
 from .scenario import Scenario, Years
-from .solve import Progress, Solution, _better, _clean, _gap, _tighter, households_free, optimize, solver_options
+from .solve import Progress, Solution, _better, _clean, _gap, _tighter, diagnose_infeasible, households_free, optimize, solver_options
 from .solvers import SolverOutput, Status, get_backend
 from .storage import load_source
 
@@ -780,21 +780,29 @@ def optimize_multiyear(
             g = _gap(model.sense, obj, bound)
             status = Status.OPTIMAL if g <= opts.gap + 1e-12 else Status.FEASIBLE
             return Solution(x, status, obj, bound, lp.objective, g, lp_seconds, time.perf_counter() - t1, True)
+        if full.status == Status.INFEASIBLE:  # proven: diagnose at once instead of running the ladder first
+            raise _no_whole_plans(diagnose_infeasible(model, my.index, instance, scenario))
         say(f"full MIP: {full.status.value}; running the general solve")
     else:
         say(f"{missed}: running the general solve")
     try:
         return optimize(model, my.index, instance, scenario, say, households_first=False)
     except InfeasibleError as err:
-        short = err.shortfalls
-        if isinstance(short, pd.DataFrame) and float(short["shortfall"].sum()) > MONEY_TOL:
-            raise
-        raise InfeasibleError(
-            "the multi-year model has no solution with whole plans although its LP relaxation has one: the hard floors (or "
-            "targets, or kept decisions) cannot all be paid with whole plans from the yearly appropriations in the years their "
-            "plans must start (delayed measures start early); try more money in the first years (years.profile: front_loaded "
-            "or years.shares), carry_over: full, shorter delays, or floors.mode: soft"
-        ) from None
+        raise _no_whole_plans(err) from None
+
+
+def _no_whole_plans(err: InfeasibleError) -> InfeasibleError:
+    """The error to raise when the MIP has no solution: the diagnosis when money is short, else why whole plans fail
+    where the LP's fractions fit."""
+    short = err.shortfalls
+    if isinstance(short, pd.DataFrame) and float(short["shortfall"].sum()) > MONEY_TOL:
+        return err
+    return InfeasibleError(
+        "the multi-year model has no solution with whole plans although its LP relaxation has one: the hard floors (or "
+        "targets, or kept decisions) cannot all be paid with whole plans from the yearly appropriations in the years their "
+        "plans must start (delayed measures start early); try more money in the first years (years.profile: front_loaded "
+        "or years.shares), carry_over: full, shorter delays, or floors.mode: soft"
+    )
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,19 @@ def test_a_small_model_whose_rounding_misses_the_gap_goes_to_the_full_mip(monkey
     assert ladder.manifest["objective"] <= m["bound"] + 1e-6
 
 
+def test_whole_plans_proven_infeasible_are_diagnosed_without_the_ladder() -> None:
+    """300 households in 2018-2020 whose LP fits only with fractions of plans: the small model's full MIP proves
+    that no whole plans fit, and the error says so at once (relax-and-fix ran its whole ladder first before)."""
+    from optimizer.errors import InfeasibleError
+
+    inst = build_instance(generate(300, seed=4))
+    sc = _scenario({"first": 2018, "last": 2020, "relocation_rate": 0.05}, solver={"time_limit": 120, "gap": 0.005})
+    said: list[str] = []
+    with pytest.raises(InfeasibleError, match="no solution with whole plans although its LP relaxation has one"):
+        solve_multiyear(sc, inst, method="monolithic", progress=said.append)
+    assert any(s.endswith("running the full MIP") for s in said) and not any(s.startswith("relax-and-fix") for s in said)
+
+
 def test_delayed_measure_starts_early() -> None:
     inst = tiny_instance()
     sc = tiny_scenario(years={"first": 2018, "last": 2020, "delay_by_batch": {"education": 2}}, helpers={"assign": False})
