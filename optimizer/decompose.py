@@ -870,6 +870,7 @@ class _Run:
     tree: RegionTree
     hashes: dict[str, str]
     churn: dict[str, int] | None = None  # under a churn cap: planned households, the cap and the forced changes
+    approp: np.ndarray | None = None  # with years: yuan per fund (of ``funds``) and year, less what was withheld
 
 
 @contextlib.contextmanager
@@ -940,8 +941,9 @@ def _decompose(
         regions, funds, tree, hashes = frame.regions, frame.funds, frame.tree, frame.hashes
     else:
         raise ValueError("the decomposition needs an instance or a partitioned folder")
+    # with years, before any county is built: an unknown withheld fund, or more withheld than is left, is bad input
+    approp = None if scenario.years is None else yearly_appropriations(funds["fund_id"], funds["amount"].to_numpy(dtype=float), scenario.years, withheld)
     if withheld is not None and scenario.years is not None:
-        yearly_appropriations(funds["fund_id"], funds["amount"], scenario.years, withheld)  # an unknown fund, or more than is left: bad input
         upper = set(blocks.upper["fund_id"])
         blocks = replace(blocks, withheld=Withheld({f: a for f, a in withheld.amount.items() if a and f in upper}, withheld.from_year))
     say(f"decomposing into {len(blocks.counties)} counties; {len(blocks.upper)} upper-level funds shared by the master ({len(blocks.pairs)} fund-county pairs)")
@@ -1058,7 +1060,7 @@ def _decompose(
         client.close()
         if cluster is not None:
             cluster.close()
-    return _Run(blocks, finals, bound, history, regions, funds, tree, hashes, churn_info)
+    return _Run(blocks, finals, bound, history, regions, funds, tree, hashes, churn_info, approp)
 
 
 def _replanned(
@@ -1320,7 +1322,8 @@ def solve_decomposed_years(
     tables = {k: pd.concat([f["tables"][k] for f in run.finals], ignore_index=True) for k in ("households", "projects", "flows", "counties")}
     years = year_list(yrs)
     fund_ids = run.funds["fund_id"].to_numpy()
-    approp = yearly_appropriations(run.funds["fund_id"], run.funds["amount"].to_numpy(dtype=float), yrs, withheld)
+    approp = run.approp
+    assert approp is not None  # a scenario with years
     bad, spent, carry = fund_year_check(yrs, fund_ids, approp, tables["flows"])
     if bad:
         raise VerificationError(bad)
