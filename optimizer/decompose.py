@@ -1041,8 +1041,9 @@ def _decompose(
             churn_info = {"previous_households": int(planned.sum()), "max_changes": int(churn.max_changes), "forced_changes": forced}
             say(f"churn cap: {allowed:,} changes of plan to share among the counties ({forced:,} of the {int(planned.sum()):,} planned households must change)")
         start = None
-        if kept is not None and kept.flows is not None and len(kept.flows) and scenario.years is not None:
-            start = _start_of(blocks, tree, scenario.years, kept.flows)
+        earlier = None if kept is None or kept.read_flows is None else kept.read_flows()
+        if earlier is not None and len(earlier) and scenario.years is not None:
+            start = _start_of(blocks, tree, scenario.years, earlier)
             say(f"the master starts from the upper-level money the earlier plan gave each county ({start.sum():,.0f} yuan)")
         first = settle if one_year else None
         alloc, bound, history = master_allocate(blocks, scenario, run, tol=tol, max_rounds=max_rounds, say=say, settle=first, start=start)
@@ -1088,7 +1089,7 @@ def _replanned(
         county_kept = None
         if kept is not None:
             # the earlier plan's flows only start the master: a county's task need not carry the nation's
-            county_kept = replace(kept, starts=starts.get(i, kept.starts.iloc[:0]), built=built.get(i, kept.built.iloc[:0]), flows=None)
+            county_kept = replace(kept, starts=starts.get(i, kept.starts.iloc[:0]), built=built.get(i, kept.built.iloc[:0]), read_flows=None)
         own = None
         if withheld is not None:
             ids = set(p.funds["fund_id"]) - upper

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -815,7 +816,9 @@ class Kept:
     built: pd.DataFrame
     from_year: int
     source: str
-    flows: pd.DataFrame | None = None  # the earlier plan's money (fund_id, village_id, year, amount): where a decomposed re-plan starts
+    # reads the earlier plan's money (fund_id, village_id, year, amount; None when it has none): where a decomposed
+    # re-plan's master starts, read only then
+    read_flows: Callable[[], pd.DataFrame | None] | None = None
 
 
 def read_previous(previous: Path, from_year: int) -> Kept:
@@ -832,16 +835,19 @@ def read_previous(previous: Path, from_year: int) -> Kept:
     built = prev_p[prev_p["built_year"].astype(str) != ""] if "built_year" in prev_p.columns else prev_p.iloc[0:0].assign(built_year=0)
     built = built[built["built_year"].astype(float) < from_year]
     early = early.assign(monitored=_truthy(early["monitored"]) if "monitored" in early.columns else False)
-    try:
-        flows = pd.read_csv(previous / "flows.csv", dtype={"fund_id": str, "village_id": str}, usecols=["fund_id", "village_id", "year", "amount"])
-    except (OSError, ValueError, pd.errors.ParserError):
-        flows = None  # only a starting point: a run folder without it is re-planned all the same
+
+    def read_flows() -> pd.DataFrame | None:
+        try:
+            return pd.read_csv(previous / "flows.csv", dtype={"fund_id": str, "village_id": str}, usecols=["fund_id", "village_id", "year", "amount"])
+        except (OSError, ValueError, pd.errors.ParserError):
+            return None  # only a starting point: a run folder without it is re-planned all the same
+
     return Kept(
         starts=early[["household_id", "plan", "year", "monitored"]].astype({"year": int}).reset_index(drop=True),
         built=built[["project_id", "built_year"]].astype({"built_year": int}).reset_index(drop=True),
         from_year=from_year,
         source=str(previous),
-        flows=flows,
+        read_flows=read_flows,
     )
 
 
@@ -869,10 +875,20 @@ def kept_counts(kept: Kept, instance: Instance) -> dict[str, int]:
     }
 
 
+def monitoring_open(starts: pd.DataFrame, effect_year: np.ndarray, from_year: int) -> np.ndarray:
+    """Per kept start (household_id, plan, year, and ``committed`` where known): whether a re-plan from ``from_year``
+    decides its monitoring again. It does for a start made before that year, not committed, none of whose years at
+    risk (effect year + 1 to the deadline, the years monitoring is paid) lies before it; once one has passed,
+    monitored or not, the choice stays (``effect_year`` per start)."""
+    committed = _truthy(starts["committed"]) if "committed" in starts.columns else np.zeros(len(starts), dtype=bool)
+    return ~committed & (starts["year"].to_numpy() < from_year) & (np.asarray(effect_year) + 1 >= from_year)
+
+
 def fix_kept(my: MultiYear, instance: Instance, kept: Kept) -> tuple[LinearModel, dict[str, int]]:
-    """Bounds that fix the kept starts and builds and forbid any other start or build before ``kept.from_year``.
-    A kept start of a household in the instance that has no such (plan, year) option is refused: the re-plan
-    would otherwise change the past silently."""
+    """Bounds that fix the kept starts and builds and forbid any other start or build before ``kept.from_year``;
+    a kept start whose monitoring is open (:func:`monitoring_open`) keeps both its variants. A kept start of a
+    household in the instance that has no such (plan, year) option is refused: the re-plan would otherwise change
+    the past silently."""
     from_year = kept.from_year
     check_from_year(from_year, int(my.years[0]), int(my.years[-1]))
     model = my.model
@@ -883,10 +899,13 @@ def fix_kept(my: MultiYear, instance: Instance, kept: Kept) -> tuple[LinearModel
         {"household_id": hh_ids[opt["hh"].to_numpy()], "plan": _plan_labels(my.plans, instance)[opt["plan"].to_numpy()], "year": opt["year"].to_numpy()}
     )
     keys["col"] = np.arange(len(opt))
-    keys["monitored"] = opt["monitored"].to_numpy(dtype=bool)
+    keys["option_monitored"] = opt["monitored"].to_numpy(dtype=bool)
+    keys["effect_year"] = keys["year"].to_numpy() + opt["delay"].to_numpy()
     starts = kept.starts[isin(kept.starts["household_id"], hh_ids)]
     starts = starts.assign(monitored=_truthy(starts["monitored"]) if "monitored" in starts.columns else False)
-    kept_cols = keys.merge(starts, on=["household_id", "plan", "year", "monitored"])
+    kept_cols = keys.merge(starts, on=["household_id", "plan", "year"])
+    is_open = monitoring_open(kept_cols, kept_cols["effect_year"].to_numpy(), from_year)
+    kept_cols = kept_cols[is_open | (kept_cols["option_monitored"].to_numpy() == kept_cols["monitored"].to_numpy(dtype=bool))]
     missing = starts[~isin(starts["household_id"], kept_cols["household_id"])]
     if len(missing):
         raise InputError(
@@ -898,7 +917,11 @@ def fix_kept(my: MultiYear, instance: Instance, kept: Kept) -> tuple[LinearModel
         )  # fmt: skip
     before = keys["year"].to_numpy() < from_year
     hi[keys["col"].to_numpy()[before & ~opt["empty"].to_numpy()]] = 0.0
-    lo[kept_cols["col"].to_numpy()] = hi[kept_cols["col"].to_numpy()] = 1.0
+    # a kept household takes one of its kept columns (two where its monitoring is open): the assign row holds the sum
+    hi[keys["col"].to_numpy()[isin(keys["household_id"], kept_cols["household_id"].to_numpy())]] = 0.0
+    cols = kept_cols["col"].to_numpy()
+    hi[cols] = 1.0
+    lo[cols[~kept_cols["household_id"].duplicated(keep=False).to_numpy()]] = 1.0
     T = len(my.years)
     n_y = len(instance.projects)
     ys = model.col_blocks["y"].start

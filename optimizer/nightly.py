@@ -14,6 +14,7 @@ whose published start is not kept), checked by :func:`optimizer.multiyear.verify
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -35,7 +36,7 @@ from .data import Instance, isin
 from .edits import apply_data_edits
 from .errors import InfeasibleError, InputError, NotPublishedError, OptimizerError, VerificationError
 from .model import ChurnCap
-from .multiyear import Kept, MultiYearResult, Withheld, churn_changes, solve_multiyear, verify_multiyear
+from .multiyear import Kept, MultiYearResult, Withheld, churn_changes, monitoring_open, solve_multiyear, verify_multiyear
 from .outputs import _json
 from .result import Result
 from .scenario import Scenario
@@ -263,8 +264,10 @@ def multiyear_inputs(engine: Engine, reg: storage.Registry, scenario: Scenario) 
         raise InputError(problems, source=reg.source)
     # a committed plan that never started keeps the empty plan, whose single option lies in the first year
     comm_starts = pd.DataFrame({"household_id": hh_comm["ref_id"], "plan": hh_comm["plan"], "year": np.where(hh_comm["year"] > 0, hh_comm["year"], yrs.first)})
-    comm_starts["monitored"] = hh_comm["monitored"].astype(bool).to_numpy()  # a kept start keeps its monitoring choice
-    starts = pd.concat([past[["household_id", "plan", "year", "monitored"]].astype({"monitored": bool}), comm_starts], ignore_index=True)
+    comm_starts["monitored"] = hh_comm["monitored"].astype(bool).to_numpy()  # a committed plan keeps its monitoring choice
+    comm_starts["committed"] = True
+    past = past[["household_id", "plan", "year", "monitored"]].astype({"monitored": bool}).assign(committed=False)
+    starts = pd.concat([past, comm_starts], ignore_index=True)
     starts = starts.drop_duplicates("household_id", keep="last")
     builds = pd.concat([built[["project_id", "built_year"]], pj_comm[["ref_id", "year"]].set_axis(["project_id", "built_year"], axis=1)], ignore_index=True)
     builds = builds.drop_duplicates("project_id", keep="last")
@@ -282,11 +285,12 @@ def multiyear_inputs(engine: Engine, reg: storage.Registry, scenario: Scenario) 
     t["funds"]["spent"] = 0.0  # withheld from the current year on instead of from the whole horizon
     opened = storage.open_instance(replace(reg, tables=t, commitments=reg.commitments.iloc[0:0], charges=reg.charges.iloc[0:0]))
     withheld = Withheld(dict(zip(t["funds"]["fund_id"], spent)), current)
-    flows = None if reg.current_version is None else storage.version_table(engine, version_flows, reg.current_version)
+    version = reg.current_version
+    read_flows = None if version is None else functools.partial(storage.version_table, engine, version_flows, version)
     return MultiYearInputs(
         instance=opened.instance,
         kept=Kept(starts.astype({"year": int}).reset_index(drop=True), builds.astype({"built_year": int}).reset_index(drop=True), current,
-                  f"version {reg.current_version}" if reg.current_version is not None else "commitments", flows),
+                  f"version {version}" if version is not None else "commitments", read_flows),
         withheld=withheld,
         published=published,
         committed_households=frozenset(hh_comm["ref_id"]),
@@ -369,7 +373,8 @@ def _churn_infeasible(cap: ChurnCap, scenario: Scenario, what: str) -> Infeasibl
 
 def kept_violations(result: MultiYearResult, kept: Kept) -> list[str]:
     """Kept decisions the result does not hold (recomputed from its tables): a kept start with another plan,
-    year or monitoring choice, a kept build in another year, or a start or build before ``kept.from_year`` that was not kept."""
+    year or monitoring choice (where it is not open again: :func:`optimizer.multiyear.monitoring_open`), a kept build
+    in another year, or a start or build before ``kept.from_year`` that was not kept."""
     bad: list[str] = []
     hh = result.tables["households"].set_index("household_id")
     starts = kept.starts[isin(kept.starts["household_id"], hh.index)]
@@ -379,6 +384,7 @@ def kept_violations(result: MultiYearResult, kept: Kept) -> list[str]:
     bad += [f"kept start changed: household {h} ({p} in {y})" for h, p, y in starts[~same][["household_id", "plan", "year"]].head(20).itertuples(index=False)]
     if "monitored" in starts.columns and "monitored" in hh.columns:
         mon = hh["monitored"].reindex(starts["household_id"]).astype(bool).to_numpy() != starts["monitored"].astype(bool).to_numpy()
+        mon &= ~monitoring_open(starts, hh["effect_year"].reindex(starts["household_id"]).to_numpy(dtype=np.int64), kept.from_year)
         bad += [f"kept start changed its monitoring: household {h}" for h in starts["household_id"][same & mon].head(20)]
     early = hh[(hh["year"] > 0) & (hh["year"] < kept.from_year)]
     extra = sorted(set(early.index) - set(kept.starts["household_id"]))

@@ -278,14 +278,25 @@ def test_verifier_catches_corrupted_monitoring(mon_rich: tuple[Instance, Scenari
     assert verify_multiyear(on, rich, sc) == []
 
 
-def test_rolling_horizon_keeps_the_monitoring_of_kept_starts(
+def test_rolling_horizon_keeps_monitoring_once_a_year_at_risk_has_passed(
     mon_rich: tuple[Instance, Scenario, MultiYearResult, MultiYearResult], tmp_path: Path
 ) -> None:
-    rich, sc, _, on = mon_rich
-    on.write(tmp_path / "run")
-    again = _checked(sc, rich, previous=tmp_path / "run", from_year=2019)
-    h1, h2 = on.tables["households"], again.tables["households"]
-    early = (h1["started"] & (h1["year"] == 2018)).to_numpy()
-    assert again.manifest["rolling"]["kept_households"] == int(early.sum()) and h1.loc[early, "monitored"].any()
-    assert (h2.loc[early, "plan"].to_numpy() == h1.loc[early, "plan"].to_numpy()).all()
-    assert (h2.loc[early, "monitored"].to_numpy() == h1.loc[early, "monitored"].to_numpy()).all()
+    """A re-plan from 2020 (no delays): a start of 2018 has been at risk in 2019, so its monitoring choice stays, monitored
+    or not; a start of 2019, at risk from 2020 on, is monitored or not as the re-plan decides. Planned first without
+    monitoring and re-planned with it, 2019 transfer exits take it up and no 2018 start does."""
+    rich, sc, off, on = mon_rich
+    for name, first in (("off", off), ("on", on)):
+        first.write(tmp_path / name)
+    from_on = _checked(sc, rich, previous=tmp_path / "on", from_year=2020)
+    from_off = _checked(sc, rich, previous=tmp_path / "off", from_year=2020)
+    h_on, h_off = on.tables["households"], off.tables["households"]
+    early_on, early_off = (h_on["started"] & (h_on["year"] == 2018)).to_numpy(), (h_off["started"] & (h_off["year"] == 2018)).to_numpy()
+    assert h_on.loc[early_on, "monitored"].any()
+    again_on, again_off = from_on.tables["households"], from_off.tables["households"]
+    assert (again_on.loc[early_on, ["plan", "year", "monitored"]].to_numpy() == h_on.loc[early_on, ["plan", "year", "monitored"]].to_numpy()).all()
+    assert not again_off.loc[early_off, "monitored"].any()
+    last = (h_off["started"] & (h_off["year"] == 2019)).to_numpy()
+    assert (again_off.loc[last, ["plan", "year"]].to_numpy() == h_off.loc[last, ["plan", "year"]].to_numpy()).all()
+    taken = again_off[last & again_off["monitored"].to_numpy(dtype=bool)]
+    assert len(taken) and (taken["monitoring_years"] == 1).all() and (taken["monitoring_cost"] == 1500).all()
+    assert from_off.manifest["rolling"]["kept_households"] == int((h_off["started"] & (h_off["year"] < 2020)).sum())
