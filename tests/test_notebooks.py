@@ -14,7 +14,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 def test_there_are_notebooks() -> None:
-    assert {p.name for p in NOTEBOOKS} >= {"what_if.ipynb", "explore_results.ipynb"}
+    assert {p.name for p in NOTEBOOKS} >= {"what_if.ipynb", "explore_results.ipynb", "deadline.ipynb"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
