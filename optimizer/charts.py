@@ -207,14 +207,28 @@ def to_svg(fig: Figure) -> str:
     return text[text.index("<svg") :]
 
 
+HEADLINES = ("households expected lifted", "households expected out at the deadline")  # one year, multi-year
+
+
+def _headline(figures: pd.DataFrame) -> tuple[np.ndarray, str]:
+    """Per scenario (a row of ``figures``): households expected lifted (one year), else expected out of poverty at
+    the deadline (multi-year); and the label naming the ones present."""
+    present = [h for h in HEADLINES if h in figures.columns]
+    values = figures[present[0]].astype(float)
+    for h in present[1:]:
+        values = values.fillna(figures[h].astype(float))
+    return values.to_numpy(), " / ".join(present)
+
+
 def comparison(table: pd.DataFrame) -> Figure:
-    """Households expected lifted and cost per scenario (a ``compare`` table: one column per scenario)."""
+    """Households expected lifted (multi-year: out at the deadline) and cost per scenario (a ``compare`` table: one
+    column per scenario)."""
     fig, ax = _fig()
     names = list(table.columns)
     x = np.arange(len(names))
-    lifted = table.loc["households expected lifted"].astype(float).to_numpy()
+    lifted, label = _headline(table.T)
     cost = table.loc["cost (yuan)"].astype(float).to_numpy() / 1e6
-    ax.bar(x - 0.2, lifted, width=0.4, color=PALETTE[0], label="households expected lifted")
+    ax.bar(x - 0.2, lifted, width=0.4, color=PALETTE[0], label=label)
     ax.set_ylabel("households")
     ax2 = ax.twinx()
     ax2.bar(x + 0.2, cost, width=0.4, color=PALETTE[1], label="cost (million yuan)")
@@ -226,12 +240,13 @@ def comparison(table: pd.DataFrame) -> Figure:
 
 
 def sweep_curve(table: pd.DataFrame, path: str) -> Figure:
-    """Households expected lifted against the swept value."""
+    """Households expected lifted (multi-year: out at the deadline) against the swept value."""
     fig, ax = _fig()
     labels = table[path].astype(str).to_numpy()
-    ax.plot(np.arange(len(table)), table["households expected lifted"].astype(float), marker="o", color=PALETTE[0])
+    lifted, label = _headline(table)
+    ax.plot(np.arange(len(table)), lifted, marker="o", color=PALETTE[0])
     ax.set_xticks(np.arange(len(table)), labels)
     ax.set_xlabel(path)
-    ax.set_ylabel("households expected lifted")
+    ax.set_ylabel(label)
     ax.set_title(f"Sweep of {path}")
     return fig

@@ -1,6 +1,8 @@
 """What-if analysis: solve several scenarios side by side, or one scenario over a series of values.
 
-Scenarios that read the same data folder share one loaded instance (data edits are applied per scenario).
+Scenarios that read the same data folder share one loaded instance (data edits are applied per scenario). A
+scenario with a ``years:`` section is solved by the multi-year model and summarized by its own figures (expected
+out of poverty at the deadline, spending and starts per year, counties below their threshold by the deadline).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import pandas as pd
 from . import charts
 from .contract import Batch, Level
 from .data import Instance
-from .errors import InputError
+from .edits import apply_data_edits
+from .errors import InputError, VerificationError
+from .multiyear import MultiYearResult, exit_schedule, solve_multiyear, spending_by_year, starts_by_year, verify_multiyear
 from .outputs import atomic_write_text
 from .report import build_table_report
 from .result import Result
@@ -25,8 +29,10 @@ from .verify import verify
 DEFAULT_EXIT_INCIDENCE = 0.03
 
 
-def summarize(result: Result) -> dict[str, float | str]:
+def summarize(result: Result | MultiYearResult) -> dict[str, float | str]:
     """The figures a planner compares across scenarios, all read from the result's tables and manifest."""
+    if isinstance(result, MultiYearResult):
+        return _summarize_years(result)
     m = result.manifest
     row: dict[str, float | str] = {
         "status": m["status"],
@@ -53,6 +59,32 @@ def summarize(result: Result) -> dict[str, float | str]:
     return row
 
 
+def _summarize_years(result: MultiYearResult) -> dict[str, float | str]:
+    """:func:`summarize` of a multi-year result."""
+    m = result.manifest
+    row: dict[str, float | str] = {
+        "status": m["status"],
+        charts.HEADLINES[1]: m["expected_out_at_deadline"],
+        "objective": m["objective"],
+        "cost (yuan)": m["cost"],
+        "gap": m["gap"],
+    }
+    spent = spending_by_year(result)
+    by_level = spent.groupby("level_name")["total"].sum()
+    for lv in Level:
+        name = lv.name.lower()
+        if name in by_level.index:
+            row[f"spent at {name} level"] = float(by_level[name])
+    for year, total in spent.groupby("year")["total"].sum().items():
+        row[f"spent in {year}"] = float(total)
+    for year, n in zip(*starts_by_year(result)[["year", "households_starting"]].to_numpy().T):
+        row["households never started" if year == "never" else f"households starting in {year}"] = float(n)
+    schedule = exit_schedule(result)
+    row["counties below their threshold by the deadline"] = float((schedule["exit_year"] > 0).sum())
+    row["counties"] = float(len(schedule))
+    return row
+
+
 class Session:
     """Solves scenarios, loading each data folder once."""
 
@@ -67,25 +99,40 @@ class Session:
         return self._instances[key]
 
     def solve(self, scenario: Scenario) -> Result:
+        """A one-year scenario, solved warm from the session's last LP and verified."""
         result = solve(scenario, self.instance(scenario), progress=self.progress, warm=True)
         verify(result)
         return result
 
+    def solve_any(self, scenario: Scenario) -> Result | MultiYearResult:
+        """A one-year scenario as :meth:`solve`, a multi-year one (a ``years:`` section) by the multi-year model,
+        verified by :func:`optimizer.multiyear.verify_multiyear`."""
+        if scenario.years is None:
+            return self.solve(scenario)
+        instance = self.instance(scenario)
+        result = solve_multiyear(scenario, instance, progress=self.progress)
+        bad = verify_multiyear(result, apply_data_edits(instance, scenario.data_edits), scenario)
+        if bad:
+            raise VerificationError(bad)
+        return result
 
-def compare(scenarios: Sequence[Scenario], session: Session | None = None) -> tuple[pd.DataFrame, list[Result]]:
+
+def compare(scenarios: Sequence[Scenario], session: Session | None = None) -> tuple[pd.DataFrame, list[Result | MultiYearResult]]:
     """Side-by-side table (one column per scenario) and the results."""
     session = session or Session()
-    results = [session.solve(sc) for sc in scenarios]
+    results = [session.solve_any(sc) for sc in scenarios]
     table = pd.DataFrame({r.manifest["scenario_name"]: summarize(r) for r in results})
     return table, results
 
 
-def sweep(scenario: Scenario, path: str, values: Sequence[object], session: Session | None = None) -> tuple[pd.DataFrame, list[Result]]:
+def sweep(
+    scenario: Scenario, path: str, values: Sequence[object], session: Session | None = None
+) -> tuple[pd.DataFrame, list[Result | MultiYearResult]]:
     """Solve ``scenario`` once per value of the dotted ``path``; one row per value."""
     session = session or Session()
     rows, results = [], []
     for value in values:
-        result = session.solve(scenario.with_overrides({path: value}))
+        result = session.solve_any(scenario.with_overrides({path: value}))
         results.append(result)
         rows.append({path: value, **summarize(result)})
     return pd.DataFrame(rows), results

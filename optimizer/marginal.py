@@ -8,6 +8,7 @@ import pandas as pd
 
 from .compare import Session
 from .contract import LEVEL_NAMES, Level
+from .errors import InputError
 from .result import Result
 from .scenario import Scenario
 
@@ -17,6 +18,11 @@ def next_money(
 ) -> pd.DataFrame:
     """For the ``top`` regions of ``level`` with the highest marginal value: predicted gain (shadow price x
     amount, an upper bound for the LP) and actual gain in expected households lifted from a re-solve."""
+    if scenario.years is not None:
+        raise InputError(
+            f"scenario '{scenario.name}' has a years: section: marginal values are computed for one-year scenarios; re-solve a "
+            "multi-year one with the money added instead, e.g. `optimizer sweep SCENARIO --set funds.add.REGION=0,10000000`"
+        )
     session = session or Session()
     base = base or session.solve(scenario)
     marginal = base.tables["marginal"]

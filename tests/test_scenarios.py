@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from conftest import ROOT, tiny_scenario
@@ -163,6 +164,41 @@ def test_compare_and_sweep_from_the_api(tiny) -> None:  # type: ignore[no-untype
     assert cold["households expected lifted"].to_numpy() == pytest.approx(lifted, rel=1e-6)
     with pytest.raises(InputError, match="PATH=V1,V2"):
         parse_set("nothing")
+
+
+def test_compare_and_sweep_solve_multiyear_scenarios() -> None:
+    """A scenario with a years: section is compared and swept by the multi-year model (the session verifies each
+    result with verify_multiyear) and summarized by its own figures: the same money front-loaded leaves more households
+    out of poverty at the deadline than back-loaded and spends more in the first year; beside a one-year scenario
+    each column keeps its own rows; the charts plot the figure each scenario has. `marginal` refuses it, naming the
+    sweep that answers its question."""
+    from optimizer.charts import comparison, sweep_curve
+    from optimizer.data import build_instance
+    from optimizer.generate import generate
+    from optimizer.marginal import next_money
+
+    instance = build_instance(generate(200, seed=11))
+    years = tiny_scenario(helpers={"assign": False}, solver={"gap": 0.005}, years={"first": 2018, "last": 2020, "delay_by_batch": {"education": 1}})
+    session = Session()
+    session._instances[years.data_source] = instance
+    path, values = parse_set("years.profile=front_loaded,even,back_loaded")
+    curve, results = sweep(years, path, values, session)
+    assert [r.manifest["scenario"]["years"]["profile"] for r in results] == ["front_loaded", "even", "back_loaded"]  # type: ignore[union-attr]
+    out = curve["households expected out at the deadline"].to_numpy()
+    assert out[0] > out[2] and "households expected lifted" not in curve.columns
+    assert curve["spent in 2018"].iloc[0] > curve["spent in 2018"].iloc[2]
+    starts = curve[[f"households starting in {y}" for y in (2018, 2019, 2020)]].sum(axis=1) + curve["households never started"]
+    assert (starts == 200).all() and (curve["counties"] == 1).all()
+    one_year = years.model_copy(update={"years": None, "name": "one year"})
+    table, _ = compare([years.with_overrides({"name": "deadline"}), one_year], session)
+    assert table.loc["households expected out at the deadline", "deadline"] == pytest.approx(out[1])
+    assert table.loc["households expected lifted", "one year"] > 0 and pd.isna(table.loc["households expected lifted", "deadline"])
+    assert pd.isna(table.loc["spent in 2018", "one year"])
+    bars = [p.get_height() for p in comparison(table).axes[0].patches]
+    assert bars == pytest.approx([out[1], table.loc["households expected lifted", "one year"]])
+    assert list(sweep_curve(curve, path).axes[0].lines[0].get_ydata()) == pytest.approx(out)
+    with pytest.raises(InputError, match="optimizer sweep SCENARIO --set funds.add.REGION"):  # one-year shadow prices only
+        next_money(years, 10_000_000)
 
 
 def test_a_what_if_on_money_starts_its_lp_from_the_last_lp_optimum(monkeypatch: pytest.MonkeyPatch) -> None:
