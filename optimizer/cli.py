@@ -270,7 +270,8 @@ def export_model(
     scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
     out: Annotated[Path, typer.Argument(help="model file to write: .lp or .mps")],
 ) -> None:
-    """Write the scenario's model with named rows and columns (budget/<fund>, balance/<village>/<category>, ...)."""
+    """Write the scenario's model with named rows and columns (budget/<fund>, balance/<village>/<category>, ...; with
+    years: the multi-year model, budget/<fund>/<year>, ...)."""
     import optimizer as api
 
     from .model import build_model
@@ -281,8 +282,16 @@ def export_model(
         check_model_path(out)
         sc = api.load_scenario(scenario)
         inst = load_scenario_data(sc)
-        model, index = build_model(inst, sc, build_plans(inst, sc))
-        write_model(model, str(out), index.col_names(), index.row_names())
+        if sc.years is not None:  # the multi-year model of a scenario with years:
+            from .multiyear import build_multiyear, multiyear_names
+
+            my = build_multiyear(inst, sc)
+            model = my.model
+            cols, rows = multiyear_names(my, inst)
+        else:
+            model, index = build_model(inst, sc, build_plans(inst, sc))
+            cols, rows = index.col_names(), index.row_names()
+        write_model(model, str(out), cols, rows)
         out_console.print(f"wrote {out}: {model.shape[1]:,} columns, {model.shape[0]:,} rows")
 
 

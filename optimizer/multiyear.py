@@ -545,6 +545,46 @@ def build_multiyear(
     return MultiYear(model, index, plans, opt, years, approp, n_f)
 
 
+def multiyear_names(my: MultiYear, instance: Instance) -> tuple[list[str], list[str]]:
+    """Column and row names of the multi-year model (``optimizer export-model``): the one-year names with the year
+    appended (``x/<household>/<measures>[@<project>]/<start year>[/monitored]``, ``budget/<fund>/<year>``,
+    ``balance/<village>/<category>/<year>``, ...), ``carry/<fund>/<year>`` and ``once/<project>``; rows of the
+    min-cost targets are numbered within their block."""
+    ix, opt, years = my.index, my.options, [str(y) for y in my.years]
+    model = my.model
+    T = len(years)
+    hid = instance.households["household_id"].to_numpy()
+    pids = instance.projects["project_id"].to_numpy().astype(str)
+    fund_ids = instance.funds["fund_id"].to_numpy()
+    table = my.plans.table
+    pk = opt["plan"].to_numpy()
+    tied = table["project"].to_numpy()[pk]
+    cols = [
+        f"x/{h}/{m}" + (f"@{pids[j]}" if j >= 0 else "") + f"/{y}" + ("/monitored" if mon else "")
+        for h, m, j, y, mon in zip(hid[opt["hh"].to_numpy()], table["measures"].to_numpy()[pk], tied, opt["year"], opt["monitored"])
+    ]
+    cols += [f"y/{p}/{y}" for p in pids for y in years]
+    cols += [f"f/{f}/{v}/{c}/{y}" for f, v, c, y in zip(ix.flows["fund_id"], ix.flows["village_id"], ix.flows["category"], ix.flows["year"])]
+    cols += [f"carry/{f}/{y}" for f in fund_ids for y in years]
+    flow_names = [f"{f}/{v}/{c}" for f, v, c in zip(ix.flows["fund_id"][::T], ix.flows["village_id"][::T], ix.flows["category"][::T])]
+    named = {
+        "assign": [f"assign/{h}" for h in hid],
+        "balance": [f"balance/{v}/{c}/{y}" for v, c, y in zip(ix.cells["village_id"], ix.cells["category"], ix.cells["year"])],
+        "fund": [f"budget/{f}/{y}" for f in ix.funds["fund_id"] for y in years],
+        "cofin": [f"cofin/{flow_names[i]}/{y}" for y in years for i in ix.cofin["flow"]],
+        "link": [f"link/{hid[h]}/{pids[j]}/{y}" for h, j in zip(ix.links["hh"], ix.links["project"]) for y in years],
+        "capacity": [f"capacity/{p}" for p in pids],
+        "once": [f"once/{p}" for p in pids],
+        "relocation": [f"relocation/{c}/{y}" for c in county_table(instance)["county_id"] for y in years],
+    }
+    rows = [""] * model.shape[0]
+    for block, sl in model.row_blocks.items():
+        names = named.get(block) or [f"{block}/{i}" for i in range(sl.stop - sl.start)]
+        assert len(names) == sl.stop - sl.start, block
+        rows[sl] = names
+    return cols, rows
+
+
 def _exit_schedule(instance: Instance, scenario: Scenario, counties: pd.DataFrame) -> np.ndarray:
     """Per county: the year by which it must be below its incidence limit (0: no requirement)."""
     yrs = scenario.years

@@ -278,6 +278,41 @@ def test_export_model_with_helpers_in_the_model(tmp_path: Path) -> None:
     assert "skill_demand." in text and "helper_capacity." in text
 
 
+def test_export_model_of_a_multiyear_scenario(tmp_path: Path) -> None:
+    """A scenario with years: exports the multi-year model (it exported the one-year model of the same data), every
+    row and column named uniquely with its year; read back, HiGHS finds the multi-year model's LP optimum."""
+    import highspy
+
+    from optimizer.data import load_instance
+    from optimizer.multiyear import build_multiyear, multiyear_names
+    from optimizer.scenario import load_scenario
+
+    generate(150, seed=11, out=tmp_path / "d")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        f"name: s\ndata: {tmp_path / 'd'}\nhelpers: {{assign: false}}\n"
+        "years: {first: 2018, last: 2020, relocation_rate: 0.05, monitoring: {cost: 1500, risk_factor: 0.3}}\n"
+    )
+    proc = _run("export-model", str(scenario), str(tmp_path / "m.mps"))
+    assert proc.returncode == 0, proc.stderr
+    inst, sc = load_instance(tmp_path / "d"), load_scenario(scenario)
+    my = build_multiyear(inst, sc)
+    cols, rows = multiyear_names(my, inst)
+    assert f"{my.model.shape[1]:,} columns, {my.model.shape[0]:,} rows" in " ".join(proc.stdout.split())
+    assert len(set(cols)) == len(cols) == my.model.shape[1] and len(set(rows)) == len(rows) == my.model.shape[0]
+    for block, prefix in (("fund", "budget/"), ("balance", "balance/"), ("link", "link/"), ("relocation", "relocation/")):
+        assert all(name.startswith(prefix) and name[-5:] in {"/2018", "/2019", "/2020"} for name in rows[my.model.row_blocks[block]]), block
+    assert all(name.startswith("once/") for name in rows[my.model.row_blocks["once"]])
+    assert any(c.endswith("/monitored") for c in cols) and "budget/F-CN-industry/2019" in rows
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.readModel(str(tmp_path / "m.mps"))
+    h.changeColsIntegrality(h.getNumCol(), np.arange(h.getNumCol(), dtype=np.int32), np.zeros(h.getNumCol(), dtype=np.uint8))
+    h.run()
+    lp = get_backend("highs").solve(my.model.relaxed(), SolveOptions())
+    assert h.getInfo().objective_function_value == pytest.approx(lp.objective, rel=1e-7)
+
+
 def test_cbc_finds_improvements_smaller_than_its_default_cutoff_increment() -> None:
     """Found by the property tests: with its default cutoff increment CBC reported 0.0335774 as optimal within
     gap 1e-6 while HiGHS and SCIP found 0.0335793 (a plan worth 2e-6 more). The adapter sets the increment."""
