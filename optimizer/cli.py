@@ -144,7 +144,12 @@ def validate(
 ) -> None:
     """Check a scenario and its data without solving (a partitioned folder that solve would decompose: in batches
     of counties, never whole)."""
-    from .partitioned import validate_partitioned
+    import pandas as pd
+
+    from .errors import InputError
+    from .model import county_table
+    from .multiyear import years_problems
+    from .partitioned import county_households, validate_partitioned
     from .solve import partitioned_source
 
     with _errors():
@@ -156,6 +161,13 @@ def validate(
             inst = load_scenario_data(sc)
             counts = {"households": inst.n_households, "regions": len(inst.tree.ids), "measures": len(inst.measures),
                       "projects": len(inst.projects), "funds": len(inst.funds), "helpers": len(inst.helpers)}  # fmt: skip
+            measure_ids, county_ids = inst.measures["measure_id"], county_table(inst)["county_id"]
+        else:
+            assert folder is not None
+            measure_ids, county_ids = pd.read_parquet(Path(folder) / "measures.parquet", columns=["measure_id"])["measure_id"], county_households(folder).index
+        problems = years_problems(sc, measure_ids, county_ids)
+        if problems:
+            raise InputError(problems, source=str(scenario))
         out_console.print(f"ok: scenario '{sc.name}', " + ", ".join(f"{v:,} {k}" for k, v in counts.items()) + how)
 
 

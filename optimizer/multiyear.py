@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -231,12 +231,32 @@ def yearly_appropriations(fund_ids: pd.Series, amount: np.ndarray, years: Years,
     return approp
 
 
+def years_problems(scenario: Scenario, measure_ids: Iterable[str] | None = None, county_ids: Iterable[str] | None = None) -> list[str]:
+    """What the scenario's ``years:`` section asks that the data does not hold (checked before any model is built,
+    and by ``optimizer validate``): delays of unknown measures (of ``measure_ids``, when given), exit years of unknown
+    counties (``county_ids``: the counties with poor households, when given; a county block of the decomposition
+    holds only its own) or outside the years, and an exit schedule without the threshold a min-cost plan must get
+    below."""
+    yrs = scenario.years
+    if yrs is None:
+        return []
+    problems = []
+    unknown = [] if measure_ids is None else sorted(set(yrs.delay_by_measure) - set(measure_ids))
+    if unknown:
+        problems.append(f"scenario years.delay_by_measure: unknown measure(s) {', '.join(unknown)}")
+    unknown = [] if county_ids is None else sorted(set(yrs.county_exit) - set(county_ids))
+    if unknown:
+        problems.append(f"scenario years.county_exit: unknown or non-poor county id(s) {', '.join(unknown)}")
+    if yrs.county_exit and scenario.mode == "min_cost" and scenario.target.county_incidence is None:
+        problems.append("scenario years.county_exit needs target.county_incidence (the threshold to get below)")
+    problems += [f"scenario years.county_exit.{cid}: year {year} outside {yrs.first}..{yrs.last}"
+                 for cid, year in yrs.county_exit.items() if not yrs.first <= year <= yrs.last]  # fmt: skip
+    return problems
+
+
 def measure_delays(instance: Instance, years: Years) -> np.ndarray:
     """Delay in years of every measure (in the order of ``instance.measures``)."""
     m = instance.measures
-    unknown = sorted(set(years.delay_by_measure) - set(m["measure_id"]))
-    if unknown:
-        raise InputError(f"scenario years.delay_by_measure: unknown measure(s) {', '.join(unknown)}")
     d = m["batch"].map(years.delay_by_batch).fillna(0).to_numpy(dtype=np.int64)
     by_id = m["measure_id"].map(years.delay_by_measure)
     return np.where(by_id.notna(), by_id.fillna(0).to_numpy(), d).astype(np.int64)
@@ -343,6 +363,9 @@ def build_multiyear(
         raise InputError("scenario has no 'years' section: multi-year planning needs years.first and years.last")
     if scenario.helpers.capacity_in_model:
         raise InputError("scenario helpers.capacity_in_model is not supported with years: (multi-year planning)")
+    problems = years_problems(scenario, instance.measures["measure_id"])
+    if problems:
+        raise InputError(problems)
     plans = plans if plans is not None else build_plans(instance, scenario)
     one = scenario.with_overrides({"mode": "max_lifted", "target.lifted": None, "target.county_incidence": None, "target.county_incidence_western": None})
     base, bidx = build_model(instance, one, plans)
@@ -592,14 +615,6 @@ def _exit_schedule(instance: Instance, scenario: Scenario, counties: pd.DataFram
     out = np.zeros(len(counties), dtype=np.int64)
     if scenario.target.county_incidence is not None:
         out[:] = yrs.last
-    unknown = sorted(set(yrs.county_exit) - set(counties["county_id"]))
-    if unknown:
-        raise InputError(f"scenario years.county_exit: unknown or non-poor county id(s) {', '.join(unknown)}")
-    if yrs.county_exit and scenario.target.county_incidence is None:
-        raise InputError("scenario years.county_exit needs target.county_incidence (the threshold to get below)")
-    for cid, year in yrs.county_exit.items():
-        if not yrs.first <= year <= yrs.last:
-            raise InputError(f"scenario years.county_exit.{cid}: year {year} outside {yrs.first}..{yrs.last}")
     given = counties["county_id"].map(yrs.county_exit)
     return np.where(given.notna(), given.fillna(0).to_numpy(), out).astype(np.int64)
 
@@ -640,6 +655,11 @@ def solve_multiyear(
     rolling = previous is not None or from_year is not None or kept is not None or withheld is not None or churn is not None
     folder = None if rolling else partitioned_source(scenario, instance, method)
     if folder is not None:  # the workers read their counties; the driver never loads the households
+        from .partitioned import county_households
+
+        problems = years_problems(scenario, county_ids=county_households(folder).index)
+        if problems:
+            raise InputError(problems)
         say(f"decomposing the partitioned instance {folder} by county: each worker reads its counties")
         with one_model_hint(loads_whole=True):
             return solve_decomposed_years(scenario, None, folder, scheduler=scheduler, workers=workers, progress=say)
@@ -654,6 +674,9 @@ def solve_multiyear(
     if instance is None:
         instance = load_source(scenario.data_source)
     instance = apply_data_edits(instance, scenario.data_edits)
+    problems = years_problems(scenario, instance.measures["measure_id"], county_table(instance)["county_id"])
+    if problems:
+        raise InputError(problems)
     threshold = DECOMPOSE_FROM if churn is None else DECOMPOSE_CAPPED_FROM
     if method == "decomposed" or (method == "auto" and instance.n_households >= threshold and decomposable(scenario)):
         if kept is not None and scenario.years is not None:

@@ -6,7 +6,7 @@ import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 import yaml
@@ -122,6 +122,13 @@ class Monitoring(_Strict):
     )
 
 
+BatchName = Literal["production", "relocation", "ecological", "education", "social_security"]
+
+
+def _default_delays() -> dict[BatchName, int]:
+    return {"education": 2, "production": 1}
+
+
 class Years(_Strict):
     """Multi-year planning to a deadline (optimizer/multiyear.py)."""
 
@@ -131,10 +138,10 @@ class Years(_Strict):
     shares: list[float] | None = Field(None, description="explicit share of every fund's amount per year (overrides profile)")
     carry_over: Literal["none", "capped", "full"] = "full"
     carry_cap: float = Field(0.2, ge=0, le=1, description="capped carry-over: at most this share of the year's appropriation")
-    delay_by_batch: dict[str, int] = Field(
-        default_factory=lambda: {"education": 2, "production": 1}, description="years from start until a measure of the batch takes effect"
+    delay_by_batch: dict[BatchName, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=lambda: _default_delays(), description="years from start until a measure of the batch takes effect"
     )
-    delay_by_measure: dict[str, int] = Field(default_factory=dict, description="per-measure delays (override the batch's)")
+    delay_by_measure: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict, description="per-measure delays (override the batch's)")
     relocation_rate: float | None = Field(None, gt=0, le=1, description="households relocated per county per year, as a share of its poor households")
     return_risk_work: float = Field(0.02, ge=0, lt=1, description="yearly chance of returning to poverty after a work-based exit")
     return_risk_transfer: float = Field(0.06, ge=0, lt=1, description="yearly chance of returning to poverty after a transfer-only exit")

@@ -300,3 +300,34 @@ def test_rolling_horizon_keeps_monitoring_once_a_year_at_risk_has_passed(
     taken = again_off[last & again_off["monitored"].to_numpy(dtype=bool)]
     assert len(taken) and (taken["monitoring_years"] == 1).all() and (taken["monitoring_cost"] == 1500).all()
     assert from_off.manifest["rolling"]["kept_households"] == int((h_off["started"] & (h_off["year"] < 2020)).sum())
+
+
+def test_what_a_years_section_asks_of_the_data_is_checked_before_any_model(small: Instance, tmp_path: Path) -> None:
+    """Delays of unknown measures, exit years of unknown counties or outside the years and an exit schedule without
+    its threshold are all reported at once, by solve_multiyear before any model is built and by `optimizer validate`
+    (exit 2, naming the scenario file; it said "ok" while solve then refused). Unknown batch names and negative delays
+    are refused by the schema (an unknown batch was silently ignored)."""
+    from pydantic import ValidationError
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+    from optimizer.errors import InputError
+
+    county = str(county_table(small)["county_id"].iloc[0])
+    years = {"first": 2018, "last": 2020, "delay_by_measure": {"NOPE": 1}, "county_exit": {"NOWHERE": 2019, county: 2030}}
+    sc = _scenario(years, mode="min_cost", target={"lifted": 10.0})
+    with pytest.raises(InputError) as err:
+        solve_multiyear(sc, small)
+    assert err.value.problems == [
+        "scenario years.delay_by_measure: unknown measure(s) NOPE",
+        "scenario years.county_exit: unknown or non-poor county id(s) NOWHERE",
+        "scenario years.county_exit needs target.county_incidence (the threshold to get below)",
+        f"scenario years.county_exit.{county}: year 2030 outside 2018..2020",
+    ]
+    generate(250, seed=11, out=tmp_path / "d")
+    (tmp_path / "s.yaml").write_text(f"name: s\ndata: {tmp_path / 'd'}\nyears: {{first: 2018, last: 2020, delay_by_measure: {{NOPE: 1}}}}\n")
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "s.yaml")])
+    assert result.exit_code == 2 and "unknown measure(s) NOPE" in result.output and "s.yaml" in result.output, result.output
+    for wrong in ({"delay_by_batch": {"educaton": 2}}, {"delay_by_measure": {"industry": -1}}):
+        with pytest.raises(ValidationError):
+            _scenario({"first": 2018, "last": 2020, **wrong})
