@@ -959,7 +959,7 @@ def _decompose(
             say("the scheduler steals work between workers: a stolen task rebuilds its counties cold on the other worker "
                 "(start it with distributed.scheduler.work-stealing: False)")
         addrs = sorted(client.scheduler_info()["workers"])
-        pin = {c: [addrs[i % len(addrs)]] for i, c in enumerate(blocks.counties)}
+        pin = _pinned(blocks.counties, blocks.households, addrs)
         data: list[Any] = pieces if instance is not None else [(str(folder), f) for f in blocks.funds]
         planned = None
         if replan:
@@ -1163,6 +1163,20 @@ def county_batch(kind: str, items: list[tuple[Any, ...]], lean: bool = False) ->
                 raise
             raise RuntimeError(f"county {args[0]}: {type(err).__name__}: {err}") from err
     return out
+
+
+def _pinned(counties: list[str], households: np.ndarray, workers: list[str]) -> dict[str, list[str]]:
+    """The worker of each county (it keeps the county's model for every round): the largest counties first, each to
+    the worker with the fewest households so far, so that the rounds' work, which grows with a county's households,
+    is shared evenly (taken in turn, the 8 counties of a 20,000-household instance gave one worker 12% more
+    households than the other)."""
+    load = np.zeros(len(workers))
+    pin = {}
+    for i in np.argsort(-np.asarray(households, dtype=float), kind="stable"):
+        w = int(np.argmin(load))
+        load[w] += households[i]
+        pin[counties[i]] = [workers[w]]
+    return pin
 
 
 def _batches(counties: list[str], pin: dict[str, list[str]]) -> list[np.ndarray]:

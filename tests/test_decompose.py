@@ -490,6 +490,19 @@ def test_a_round_runs_in_a_few_pinned_batches_and_a_failure_names_its_county(tmp
         county_batch("lp", [("P01C01X01", None, Scenario(name="dec", data="unused"), [], np.zeros(0))])
 
 
+def test_counties_are_pinned_to_share_the_households_evenly() -> None:
+    """Each county's worker: largest first, to the worker with the fewest households so far. Taken in turn, these
+    counties gave one worker four times the households of the other; every county is pinned once."""
+    from optimizer.decompose import _pinned
+
+    households = np.array([1, 900, 1, 900, 500, 450, 50])
+    counties = [f"C{i}" for i in range(len(households))]
+    pin = _pinned(counties, households, ["w1", "w2"])
+    load = {w: sum(h for c, h in zip(counties, households) if pin[c] == [w]) for w in ("w1", "w2")}
+    assert sorted(pin) == counties and load == {"w1": 1401, "w2": 1401}
+    assert _pinned(counties, households, ["w1", "w2"]) == pin and all(w == ["w"] for w in _pinned(counties, households, ["w"]).values())
+
+
 @pytest.mark.parametrize("lean", [False, True])
 def test_a_failed_county_is_forgotten_so_that_its_retry_starts_from_its_data(instance, lean: bool) -> None:  # type: ignore[no-untyped-def]
     """A county whose LP fails in a batch leaves nothing behind on its worker (its kept model, its spilled file):
