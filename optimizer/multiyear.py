@@ -233,10 +233,11 @@ def yearly_appropriations(fund_ids: pd.Series, amount: np.ndarray, years: Years,
 
 def years_problems(scenario: Scenario, measure_ids: Iterable[str] | None = None, county_ids: Iterable[str] | None = None) -> list[str]:
     """What the scenario's ``years:`` section asks that the data does not hold (checked before any model is built,
-    and by ``optimizer validate``): delays of unknown measures (of ``measure_ids``, when given), exit years of unknown
-    counties (``county_ids``: the counties with poor households, when given; a county block of the decomposition
-    holds only its own) or outside the years, and an exit schedule without the threshold a min-cost plan must get
-    below."""
+    and by ``optimizer validate``): delays of unknown measures (of ``measure_ids``, when given), exit years outside
+    the years and, in min-cost mode, where the schedule is a constraint, exit years of counties without poor
+    households (``county_ids``, when given; a county block of the decomposition holds only its own) or without the
+    threshold to get below. (In max-lifted mode the schedule is only reported: a county of a nightly registry whose
+    households have all exited keeps its entry.)"""
     yrs = scenario.years
     if yrs is None:
         return []
@@ -244,7 +245,7 @@ def years_problems(scenario: Scenario, measure_ids: Iterable[str] | None = None,
     unknown = [] if measure_ids is None else sorted(set(yrs.delay_by_measure) - set(measure_ids))
     if unknown:
         problems.append(f"scenario years.delay_by_measure: unknown measure(s) {', '.join(unknown)}")
-    unknown = [] if county_ids is None else sorted(set(yrs.county_exit) - set(county_ids))
+    unknown = [] if county_ids is None or scenario.mode != "min_cost" else sorted(set(yrs.county_exit) - set(county_ids))
     if unknown:
         problems.append(f"scenario years.county_exit: unknown or non-poor county id(s) {', '.join(unknown)}")
     if yrs.county_exit and scenario.mode == "min_cost" and scenario.target.county_incidence is None:
