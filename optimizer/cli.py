@@ -146,9 +146,8 @@ def validate(
     of counties, never whole)."""
     import pandas as pd
 
-    from .errors import InputError
     from .model import county_table
-    from .multiyear import years_problems
+    from .multiyear import check_years
     from .partitioned import county_households, validate_partitioned
     from .solve import partitioned_source
 
@@ -165,9 +164,7 @@ def validate(
         else:
             assert folder is not None
             measure_ids, county_ids = pd.read_parquet(Path(folder) / "measures.parquet", columns=["measure_id"])["measure_id"], county_households(folder).index
-        problems = years_problems(sc, measure_ids, county_ids)
-        if problems:
-            raise InputError(problems, source=str(scenario))
+        check_years(sc, measure_ids, county_ids, source=str(scenario))
         out_console.print(f"ok: scenario '{sc.name}', " + ", ".join(f"{v:,} {k}" for k, v in counts.items()) + how)
 
 

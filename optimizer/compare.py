@@ -15,9 +15,8 @@ import pandas as pd
 from . import charts
 from .contract import Batch, Level
 from .data import Instance
-from .edits import apply_data_edits
-from .errors import InputError, VerificationError
-from .multiyear import MultiYearResult, exit_schedule, solve_multiyear, spending_by_year, starts_by_year, verify_multiyear
+from .errors import InputError
+from .multiyear import MultiYearResult, exit_schedule, solve_verified, spending_by_year, starts_by_year
 from .outputs import atomic_write_text
 from .report import build_table_report
 from .result import Result
@@ -41,11 +40,7 @@ def summarize(result: Result | MultiYearResult) -> dict[str, float | str]:
         "cost (yuan)": m["cost"],
         "gap": m["gap"],
     }
-    by_level = result.tables["funds"].groupby("level_name")["spent"].sum()
-    for lv in Level:
-        name = lv.name.lower()
-        if name in by_level.index:
-            row[f"spent at {name} level"] = float(by_level[name])
+    row.update(_spent_by_level(result.tables["funds"].groupby("level_name")["spent"].sum()))
     regions = result.tables["regions"]
     root = regions[regions["level"] == Level.CENTRAL].iloc[0]
     for b in Batch:
@@ -59,6 +54,11 @@ def summarize(result: Result | MultiYearResult) -> dict[str, float | str]:
     return row
 
 
+def _spent_by_level(by_level: pd.Series) -> dict[str, float | str]:
+    """The ``spent at <level> level`` rows, in the levels' order, from yuan spent per level name."""
+    return {f"spent at {lv.name.lower()} level": float(by_level[lv.name.lower()]) for lv in Level if lv.name.lower() in by_level.index}
+
+
 def _summarize_years(result: MultiYearResult) -> dict[str, float | str]:
     """:func:`summarize` of a multi-year result."""
     m = result.manifest
@@ -70,11 +70,7 @@ def _summarize_years(result: MultiYearResult) -> dict[str, float | str]:
         "gap": m["gap"],
     }
     spent = spending_by_year(result)
-    by_level = spent.groupby("level_name")["total"].sum()
-    for lv in Level:
-        name = lv.name.lower()
-        if name in by_level.index:
-            row[f"spent at {name} level"] = float(by_level[name])
+    row.update(_spent_by_level(spent.groupby("level_name")["total"].sum()))
     for year, total in spent.groupby("year")["total"].sum().items():
         row[f"spent in {year}"] = float(total)
     for year, n in zip(*starts_by_year(result)[["year", "households_starting"]].to_numpy().T):
@@ -109,12 +105,7 @@ class Session:
         verified by :func:`optimizer.multiyear.verify_multiyear`."""
         if scenario.years is None:
             return self.solve(scenario)
-        instance = self.instance(scenario)
-        result = solve_multiyear(scenario, instance, progress=self.progress)
-        bad = verify_multiyear(result, apply_data_edits(instance, scenario.data_edits), scenario)
-        if bad:
-            raise VerificationError(bad)
-        return result
+        return solve_verified(scenario, self.instance(scenario), progress=self.progress)
 
 
 def compare(scenarios: Sequence[Scenario], session: Session | None = None) -> tuple[pd.DataFrame, list[Result | MultiYearResult]]:

@@ -54,7 +54,7 @@ import scipy.sparse as sp
 from .contract import LEVEL_NAMES, Category, Level
 from .data import Instance, isin
 from .edits import apply_data_edits
-from .errors import InfeasibleError, InputError, NoSolutionError
+from .errors import InfeasibleError, InputError, NoSolutionError, VerificationError
 from .model import INF, MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, county_table
 from .plans import CATEGORIES, Plans, build_plans
 from .regions import RegionTree
@@ -231,16 +231,19 @@ def yearly_appropriations(fund_ids: pd.Series, amount: np.ndarray, years: Years,
     return approp
 
 
-def years_problems(scenario: Scenario, measure_ids: Iterable[str] | None = None, county_ids: Iterable[str] | None = None) -> list[str]:
-    """What the scenario's ``years:`` section asks that the data does not hold (checked before any model is built,
-    and by ``optimizer validate``): delays of unknown measures (of ``measure_ids``, when given), exit years outside
-    the years and, in min-cost mode, where the schedule is a constraint, exit years of counties without poor
-    households (``county_ids``, when given; a county block of the decomposition holds only its own) or without the
-    threshold to get below. (In max-lifted mode the schedule is only reported: a county of a nightly registry whose
-    households have all exited keeps its entry.)"""
+def check_years(
+    scenario: Scenario, measure_ids: Iterable[str] | None = None, county_ids: Iterable[str] | None = None, source: str | None = None
+) -> None:
+    """Refuse (:class:`InputError`, naming ``source``, all problems at once) what the scenario's ``years:`` section
+    asks that the data does not hold (checked before any model is built, and by ``optimizer validate``): delays of
+    unknown measures (of ``measure_ids``, when given), exit years outside the years and, in min-cost mode, where
+    the schedule is a constraint, exit years of counties without poor households (``county_ids``, when given; a
+    county block of the decomposition holds only its own) or without the threshold to get below. (In max-lifted mode
+    the schedule is only reported: a county of a nightly registry whose households have all exited keeps its
+    entry.)"""
     yrs = scenario.years
     if yrs is None:
-        return []
+        return
     problems = []
     unknown = [] if measure_ids is None else sorted(set(yrs.delay_by_measure) - set(measure_ids))
     if unknown:
@@ -252,7 +255,8 @@ def years_problems(scenario: Scenario, measure_ids: Iterable[str] | None = None,
         problems.append("scenario years.county_exit needs target.county_incidence (the threshold to get below)")
     problems += [f"scenario years.county_exit.{cid}: year {year} outside {yrs.first}..{yrs.last}"
                  for cid, year in yrs.county_exit.items() if not yrs.first <= year <= yrs.last]  # fmt: skip
-    return problems
+    if problems:
+        raise InputError(problems, source=source)
 
 
 def measure_delays(instance: Instance, years: Years) -> np.ndarray:
@@ -364,9 +368,7 @@ def build_multiyear(
         raise InputError("scenario has no 'years' section: multi-year planning needs years.first and years.last")
     if scenario.helpers.capacity_in_model:
         raise InputError("scenario helpers.capacity_in_model is not supported with years: (multi-year planning)")
-    problems = years_problems(scenario, instance.measures["measure_id"])
-    if problems:
-        raise InputError(problems)
+    check_years(scenario, instance.measures["measure_id"])
     plans = plans if plans is not None else build_plans(instance, scenario)
     one = scenario.with_overrides({"mode": "max_lifted", "target.lifted": None, "target.county_incidence": None, "target.county_incidence_western": None})
     base, bidx = build_model(instance, one, plans)
@@ -658,9 +660,7 @@ def solve_multiyear(
     if folder is not None:  # the workers read their counties; the driver never loads the households
         from .partitioned import county_households
 
-        problems = years_problems(scenario, county_ids=county_households(folder).index)
-        if problems:
-            raise InputError(problems)
+        check_years(scenario, county_ids=county_households(folder).index)
         say(f"decomposing the partitioned instance {folder} by county: each worker reads its counties")
         with one_model_hint(loads_whole=True):
             return solve_decomposed_years(scenario, None, folder, scheduler=scheduler, workers=workers, progress=say)
@@ -675,9 +675,7 @@ def solve_multiyear(
     if instance is None:
         instance = load_source(scenario.data_source)
     instance = apply_data_edits(instance, scenario.data_edits)
-    problems = years_problems(scenario, instance.measures["measure_id"], county_table(instance)["county_id"])
-    if problems:
-        raise InputError(problems)
+    check_years(scenario, instance.measures["measure_id"], county_table(instance)["county_id"])
     threshold = DECOMPOSE_FROM if churn is None else DECOMPOSE_CAPPED_FROM
     if method == "decomposed" or (method == "auto" and instance.n_households >= threshold and decomposable(scenario)):
         if kept is not None and scenario.years is not None:
@@ -1188,7 +1186,6 @@ def read_multiyear_run(run_dir: str | Path) -> MultiYearResult:
 def verify_multiyear_run(run_dir: str | Path) -> MultiYearResult:
     """Verify a multi-year run folder with :func:`verify_multiyear` against the scenario, the data (with the
     scenario's data edits) and the money withheld recorded in its manifest; raise on any violation."""
-    from .errors import VerificationError
     from .scenario import recorded_scenario
 
     result = read_multiyear_run(run_dir)
@@ -1441,6 +1438,18 @@ def verify_multiyear(
     return bad
 
 
+def solve_verified(scenario: Scenario, instance: Instance, **kw: Any) -> MultiYearResult:
+    """:func:`solve_multiyear` of an instance held in memory (``kw``: its options), then :func:`verify_multiyear`
+    against that instance with the scenario's data edits; any violation raises :class:`VerificationError`."""
+    say = kw.get("progress") or (lambda msg: log.info(msg))
+    result = solve_multiyear(scenario, instance, **kw)
+    say("verifying the multi-year result")
+    bad = verify_multiyear(result, apply_data_edits(instance, scenario.data_edits), scenario)
+    if bad:
+        raise VerificationError(bad)
+    return result
+
+
 def run_multiyear(
     scenario: Scenario,
     *,
@@ -1460,7 +1469,6 @@ def run_multiyear(
     ``report.html`` (unless ``report`` is false) and print the county exit schedule. A partitioned instance
     decomposed by county is verified county by county on the workers (and every fund's yearly budget on the
     driver): the driver never loads its households."""
-    from .errors import VerificationError
     from .solve import partitioned_source
 
     given: dict[str, object] = {"solver.name": solver, "solver.time_limit": time_limit, "solver.gap": gap}
@@ -1475,12 +1483,7 @@ def run_multiyear(
     if previous is None and from_year is None and partitioned_source(scenario, None, method) is not None:
         result = solve_multiyear(scenario, **kw)
     else:
-        raw = load_source(scenario.data_source)
-        result = solve_multiyear(scenario, raw, **kw)
-        say("verifying the multi-year result")
-        bad = verify_multiyear(result, apply_data_edits(raw, scenario.data_edits), scenario)
-        if bad:
-            raise VerificationError(bad)
+        result = solve_verified(scenario, load_source(scenario.data_source), **kw)
     folder = result.write(out or Path("out") / scenario.name)
     man = result.manifest
     say(
