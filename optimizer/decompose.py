@@ -343,7 +343,7 @@ def _build(county: str, source: Instance | Replanned | tuple[str, pd.DataFrame],
     my = None
     if scenario.years is not None:
         kept = replan.kept
-        my = build_multiyear(instance, scenario, withheld=replan.withheld, from_year=None if kept is None else kept.from_year)
+        my = build_multiyear(instance, scenario, withheld=replan.withheld, kept=kept)
         if kept is not None:
             my = replace(my, model=fix_kept(my, instance, kept)[0])
         model, index, plans = my.model, my.index, my.plans

@@ -34,8 +34,10 @@ except the first year for plans that never work in time (value 0, so hard floors
 Monitoring and re-support (``years.monitoring``, off by default): every option that takes effect before the
 deadline also has a monitored variant, a separate column in the same assign row. It pays ``cost`` per year in
 each year at risk (effect year + 1 .. deadline) into the balance row of its village and ``monitoring.category``
-for that year, and its risk is ``risk_factor * r_k`` in its probability and value. With T = 1 (or monitoring
-off) no variant exists and the model is unchanged.
+for that year, and its risk is ``risk_factor * r_k`` in its probability and value. In a re-plan from year Y, a
+kept start that was not monitored in its years at risk before Y also has a variant monitored from Y on (the last
+``monitoring_years`` years only; see :func:`monitoring_choices`). With T = 1 (or monitoring off) no variant
+exists and the model is unchanged.
 """
 
 from __future__ import annotations
@@ -278,23 +280,43 @@ def transfer_only(instance: Instance, measures_label: pd.Series) -> np.ndarray:
     return flag.reindex(measures_label.to_numpy()).to_numpy(dtype=bool)
 
 
+def plan_delays(instance: Instance, plans: Plans, years: Years) -> np.ndarray:
+    """Per plan: years from its start until it takes effect (its slowest measure's delay)."""
+    member = plans.templates.member.astype(np.int64)
+    tpl_delay = np.where(member.any(axis=1), (member * measure_delays(instance, years)[None, :]).max(axis=1), 0)
+    return tpl_delay[plans.table["template"].to_numpy()]
+
+
+def survival(risk: np.ndarray, factor: float, effect_year: np.ndarray, monitoring_years: np.ndarray, last: int, year: int | np.ndarray) -> np.ndarray:
+    """Chance that a household out of poverty from ``effect_year`` is still out in ``year``: it may return in each
+    year at risk (effect year + 1 .. ``year``) with chance ``risk``, or ``risk * factor`` in the years it is
+    monitored (the last ``monitoring_years`` years up to the deadline ``last``)."""
+    elapsed = np.maximum(np.asarray(year) - effect_year, 0)
+    monitored = np.minimum(np.maximum(np.asarray(year) - (last - monitoring_years), 0), elapsed)
+    return (1.0 - risk) ** (elapsed - monitored) * (1.0 - risk * factor) ** monitored
+
+
 def build_options(
-    instance: Instance, scenario: Scenario, plans: Plans, from_year: int | None = None, can_monitor: np.ndarray | None = None
+    instance: Instance,
+    scenario: Scenario,
+    plans: Plans,
+    from_year: int | None = None,
+    can_monitor: np.ndarray | None = None,
+    late: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The (plan, start year) options kept per plan, with their value at the deadline. A plan without a start
     from ``from_year`` on (the rolling horizon's first re-planned year) that could still work gets one there that
     never works (value 0), so that hard floors stay feasible for households not started before it. With
-    ``years.monitoring``, every option taking effect before the deadline also has a monitored variant (households
-    flagged in ``can_monitor``, default all)."""
+    ``years.monitoring``, every option taking effect before the deadline also has a variant monitored in all its
+    years at risk (households flagged in ``can_monitor``, default all), and the options in ``late`` (hh, plan,
+    year_ix, monitoring_years: kept starts of a re-plan) one monitored in their last ``monitoring_years`` years
+    only."""
     yrs = scenario.years
     assert yrs is not None
     table = plans.table
     T = yrs.last - yrs.first + 1
-    delay_m = measure_delays(instance, yrs)
-    member = plans.templates.member.astype(np.int64)
-    tpl_delay = np.where(member.any(axis=1), (member * delay_m[None, :]).max(axis=1), 0)
     k = np.arange(len(table))
-    delay = tpl_delay[table["template"].to_numpy()]
+    delay = plan_delays(instance, plans, yrs)
     empty = (table["measures"] == "none").to_numpy()
     tied = table["project"].to_numpy() >= 0
     last_start = T - 1 - delay  # last year index at which the plan still works
@@ -309,9 +331,9 @@ def build_options(
     has_later = np.logical_or.reduce([ok_t[t] & (t >= earliest) for t in range(T)])
     parts = []
     for t in range(T):
-        late = ~empty & (last_start < first_start) & (t == first_start)  # never works in time: value 0
-        rolling = ~empty & ~has_later & (t == earliest)  # no start left from from_year on (equals ``late`` without it)
-        sel = ok_t[t] | late | rolling
+        late_start = ~empty & (last_start < first_start) & (t == first_start)  # never works in time: value 0
+        rolling = ~empty & ~has_later & (t == earliest)  # no start left from from_year on (equals ``late_start`` without it)
+        sel = ok_t[t] | late_start | rolling
         works = ok_t[t] | (rolling & (t <= last_start))
         parts.append(pd.DataFrame({"plan": k[sel], "year_ix": t, "works": works[sel]}))
     parts.append(pd.DataFrame({"plan": k[empty], "year_ix": 0, "works": True}))
@@ -324,7 +346,6 @@ def build_options(
     exposure = np.maximum(T - 1 - opt["year_ix"].to_numpy() - opt["delay"].to_numpy(), 0)
     opt["monitored"] = False
     opt["monitoring_years"] = 0
-    opt["monitoring_cost"] = 0.0
     mon = yrs.monitoring
     if mon is not None:
         # the re-supported variant of an option that takes effect before the deadline: monitored in every year
@@ -332,37 +353,48 @@ def build_options(
         sel = opt["works"].to_numpy() & ~opt["empty"].to_numpy() & (exposure > 0) & (opt["risk"].to_numpy() > 0)
         if can_monitor is not None:
             sel &= can_monitor[opt["hh"].to_numpy()]
-        copy = opt[sel].assign(monitored=True, monitoring_years=exposure[sel], monitoring_cost=mon.cost * exposure[sel])
-        copy["risk"] = copy["risk"] * mon.risk_factor
-        opt = pd.concat([opt, copy], ignore_index=True)
-    opt = opt.sort_values(["hh", "plan", "year_ix", "monitored"], kind="stable").reset_index(drop=True)
+        variants = [opt[sel].assign(monitored=True, monitoring_years=exposure[sel])]
+        if late is not None and len(late):  # monitored from a later year on: fewer years than all those at risk
+            cand = opt[sel].drop(columns="monitoring_years").assign(exposure=exposure[sel])
+            cand = cand.merge(late[["hh", "plan", "year_ix", "monitoring_years"]], on=["hh", "plan", "year_ix"])
+            m = cand["monitoring_years"].to_numpy()
+            variants.append(cand[(m > 0) & (m < cand["exposure"].to_numpy())].drop(columns="exposure").assign(monitored=True))
+        opt = pd.concat([opt, *variants], ignore_index=True).drop_duplicates(["hh", "plan", "year_ix", "monitoring_years"])
+    opt = opt.sort_values(["hh", "plan", "year_ix", "monitoring_years"], kind="stable").reset_index(drop=True)
+    opt["monitoring_cost"] = opt["monitoring_years"].to_numpy() * (mon.cost if mon is not None else 0.0)
     pk = opt["plan"].to_numpy()
     opt["year"] = yrs.first + opt["year_ix"].to_numpy()
-    exposure = np.maximum(T - 1 - opt["year_ix"].to_numpy() - opt["delay"].to_numpy(), 0)
+    effect = opt["year_ix"].to_numpy() + opt["delay"].to_numpy()
+    exposure = np.maximum(T - 1 - effect, 0)
     risk = opt["risk"].to_numpy()
-    survive = np.where(opt["empty"], 1.0, (1.0 - risk) ** exposure)
+    factor = mon.risk_factor if mon is not None else 1.0
+    m_years = opt["monitoring_years"].to_numpy()
+    empty_o = opt["empty"].to_numpy()
+    survive = np.where(empty_o, 1.0, survival(risk, factor, effect, m_years, T - 1, T - 1))
     works = opt["works"].to_numpy()
     opt["p_deadline"] = np.where(works, table["p"].to_numpy()[pk] * survive, 0.0)
-    # household-years out of poverty before the deadline: sum_{e <= Y < last} (1 - r)^(Y - e) = (1 - (1 - r)^n) / r
-    n_before = exposure
-    years_out = np.where(risk > 0, (1.0 - (1.0 - risk) ** n_before) / np.maximum(risk, 1e-12), n_before)
+    # household-years out of poverty before the deadline: the chance of being out in each year from the effect year on
+    years_out = sum(np.where(i < exposure, survival(risk, factor, effect, m_years, T - 1, effect + i), 0.0) for i in range(T))
     opt["value"] = np.where(works, table["value"].to_numpy()[pk] * (survive + yrs.early_weight * years_out), 0.0)
     return opt
 
 
-def out_by(options: pd.DataFrame, plans: Plans, year: int) -> np.ndarray:
+def out_by(options: pd.DataFrame, plans: Plans, year: int, years: Years) -> np.ndarray:
     """Per option: probability of being out of poverty in ``year`` (0 until the plan's effect has started)."""
-    started = options["empty"].to_numpy() | (options["year"].to_numpy() + options["delay"].to_numpy() <= year)
-    exposure = np.maximum(year - options["year"].to_numpy() - options["delay"].to_numpy(), 0)
+    effect = options["year"].to_numpy() + options["delay"].to_numpy()
+    started = options["empty"].to_numpy() | (effect <= year)
+    factor = years.monitoring.risk_factor if years.monitoring is not None else 1.0
     p = plans.table["p"].to_numpy()[options["plan"].to_numpy()]
-    return np.where(started & options["works"].to_numpy(), p * (1.0 - options["risk"].to_numpy()) ** exposure, np.where(options["empty"], p, 0.0))
+    out = p * survival(options["risk"].to_numpy(), factor, effect, options["monitoring_years"].to_numpy(), years.last, year)
+    return np.where(started & options["works"].to_numpy(), out, np.where(options["empty"], p, 0.0))
 
 
 def build_multiyear(
-    instance: Instance, scenario: Scenario, plans: Plans | None = None, withheld: Withheld | None = None, from_year: int | None = None
+    instance: Instance, scenario: Scenario, plans: Plans | None = None, withheld: Withheld | None = None, kept: Kept | None = None
 ) -> MultiYear:
-    """Compile the multi-year model (see the module docstring); ``withheld`` money is not appropriated, and every
-    plan has a start from ``from_year`` on (see :func:`build_options`)."""
+    """Compile the multi-year model (see the module docstring); ``withheld`` money is not appropriated; in a re-plan
+    (``kept``) every plan has a start from ``kept.from_year`` on and the kept starts their late monitoring variants
+    (see :func:`build_options`; :func:`fix_kept` then fixes what is kept)."""
     yrs = scenario.years
     if yrs is None:
         raise InputError("scenario has no 'years' section: multi-year planning needs years.first and years.last")
@@ -381,7 +413,9 @@ def build_multiyear(
         cells = bidx.cells
         cat = cells["cat"].to_numpy() == CATEGORIES.index(yrs.monitoring.category)
         mon_cell = pd.Series(np.flatnonzero(cat), index=cells["village"].to_numpy()[cat]).reindex(hh_village).fillna(-1).to_numpy(dtype=np.int64)
-    opt = build_options(instance, scenario, plans, from_year, can_monitor=mon_cell >= 0)
+    from_year = kept.from_year if kept is not None else None
+    late = _late_monitoring(kept, instance, plans, yrs) if kept is not None and yrs.monitoring is not None else None
+    opt = build_options(instance, scenario, plans, from_year, can_monitor=mon_cell >= 0, late=late)
     n_o = len(opt)
     n_x, n_y = plans.table.shape[0], len(instance.projects)
     n_f = base.col_blocks["f"].stop - base.col_blocks["f"].start
@@ -435,11 +469,11 @@ def build_multiyear(
         cols_b += [xs + o, ys + (coo.col[isy] - n_x) * T + t, fs + (coo.col[isf] - n_x - n_y) * T + t]
         vals_b += [v, coo.data[isy], coo.data[isf]]
     mo = np.flatnonzero(opt["monitored"].to_numpy())
-    if len(mo):  # monitoring paid in every monitored year (effect year + 1 .. deadline) from its village's cell
+    if len(mo):  # monitoring paid in every monitored year (the last monitoring_years ones) from its village's cell
         n_m = opt["monitoring_years"].to_numpy()[mo]
         within = np.arange(n_m.sum()) - np.repeat(np.cumsum(n_m) - n_m, n_m)
         o = np.repeat(mo, n_m)
-        t_m = opt_year[o] + opt["delay"].to_numpy()[o] + 1 + within
+        t_m = T - np.repeat(n_m, n_m) + within
         assert yrs.monitoring is not None
         rows_b.append(mon_cell[opt["hh"].to_numpy()[o]] + t_m * n_cells)
         cols_b.append(xs + o)
@@ -530,7 +564,7 @@ def build_multiyear(
             o = np.flatnonzero(np.isin(opt_county, counties["county"].to_numpy()[sel_c]))
             rows_i.append(row_of.reindex(opt_county[o]).to_numpy())
             cols_i.append(xs + o)
-            vals_i.append(out_by(opt, plans, int(year))[o])
+            vals_i.append(out_by(opt, plans, int(year), yrs)[o])
             need += list(np.maximum(counties["poor"].to_numpy()[sel_c] - rate[sel_c] * counties["rural"].to_numpy()[sel_c], 0.0))
         if need:
             add("incidence", np.concatenate(rows_i), np.concatenate(cols_i), np.concatenate(vals_i), np.asarray(need), np.full(len(need), INF))
@@ -573,7 +607,7 @@ def build_multiyear(
 
 def multiyear_names(my: MultiYear, instance: Instance) -> tuple[list[str], list[str]]:
     """Column and row names of the multi-year model (``optimizer export-model``): the one-year names with the year
-    appended (``x/<household>/<measures>[@<project>]/<start year>[/monitored]``, ``budget/<fund>/<year>``,
+    appended (``x/<household>/<measures>[@<project>]/<start year>[/monitored|/monitored-from-<year>]``, ``budget/<fund>/<year>``,
     ``balance/<village>/<category>/<year>``, ...), ``carry/<fund>/<year>`` and ``once/<project>``; rows of the
     min-cost targets are numbered within their block."""
     ix, opt, years = my.index, my.options, [str(y) for y in my.years]
@@ -585,9 +619,13 @@ def multiyear_names(my: MultiYear, instance: Instance) -> tuple[list[str], list[
     table = my.plans.table
     pk = opt["plan"].to_numpy()
     tied = table["project"].to_numpy()[pk]
+    # a variant monitored in fewer years than all those at risk (a re-plan's late monitoring) names its first one
+    partial = opt["monitored"].to_numpy() & (opt["monitoring_years"].to_numpy() < T - 1 - opt["year_ix"].to_numpy() - opt["delay"].to_numpy())
+    mon_from = int(my.years[-1]) + 1 - opt["monitoring_years"].to_numpy()
+    suffix = np.where(partial, [f"/monitored-from-{y}" for y in mon_from], np.where(opt["monitored"].to_numpy(), "/monitored", ""))
     cols = [
-        f"x/{h}/{m}" + (f"@{pids[j]}" if j >= 0 else "") + f"/{y}" + ("/monitored" if mon else "")
-        for h, m, j, y, mon in zip(hid[opt["hh"].to_numpy()], table["measures"].to_numpy()[pk], tied, opt["year"], opt["monitored"])
+        f"x/{h}/{m}" + (f"@{pids[j]}" if j >= 0 else "") + f"/{y}" + sfx
+        for h, m, j, y, sfx in zip(hid[opt["hh"].to_numpy()], table["measures"].to_numpy()[pk], tied, opt["year"], suffix)
     ]
     cols += [f"y/{p}/{y}" for p in pids for y in years]
     cols += [f"f/{f}/{v}/{c}/{y}" for f, v, c, y in zip(ix.flows["fund_id"], ix.flows["village_id"], ix.flows["category"], ix.flows["year"])]
@@ -712,7 +750,7 @@ def _one_model(
     """The multi-year plan or re-plan as one model, with what it fixed of the kept decisions (timings: ``total``
     since ``t0``)."""
     t_start = time.perf_counter()
-    my = build_multiyear(instance, scenario, withheld=withheld, from_year=kept.from_year if kept is not None else None)
+    my = build_multiyear(instance, scenario, withheld=withheld, kept=kept)
     model = my.model
     fixed_info: dict[str, int] = {}
     if kept is not None:
@@ -870,9 +908,10 @@ def _no_whole_plans(err: InfeasibleError) -> InfeasibleError:
 
 @dataclass(frozen=True)
 class Kept:
-    """Decisions kept from an earlier plan (rolling horizon): household starts (household_id, plan, year) and
-    projects built (project_id, built_year), fixed in the re-plan; any other start or build before
-    ``from_year`` is forbidden. Kept decisions may lie in later years too (the nightly job's commitments)."""
+    """Decisions kept from an earlier plan (rolling horizon): household starts (household_id, plan, year, and their
+    monitoring where known: ``monitored``, ``monitoring_years``, and ``committed``) and projects built (project_id,
+    built_year), fixed in the re-plan; any other start or build before ``from_year`` is forbidden. Kept decisions
+    may lie in later years too (the nightly job's commitments)."""
 
     starts: pd.DataFrame
     built: pd.DataFrame
@@ -896,7 +935,10 @@ def read_previous(previous: Path, from_year: int) -> Kept:
     early = prev_h[(prev_h["started"].astype(str).str.lower().isin(["true", "1"])) & (prev_h["year"].astype(int) < from_year)]
     built = prev_p[prev_p["built_year"].astype(str) != ""] if "built_year" in prev_p.columns else prev_p.iloc[0:0].assign(built_year=0)
     built = built[built["built_year"].astype(float) < from_year]
-    early = early.assign(monitored=_truthy(early["monitored"]) if "monitored" in early.columns else False)
+    early = early.assign(
+        monitored=_truthy(early["monitored"]) if "monitored" in early.columns else False,
+        monitoring_years=early["monitoring_years"].astype(int) if "monitoring_years" in early.columns else 0,
+    )
 
     def read_flows() -> pd.DataFrame | None:
         try:
@@ -905,18 +947,12 @@ def read_previous(previous: Path, from_year: int) -> Kept:
             return None  # only a starting point: a run folder without it is re-planned all the same
 
     return Kept(
-        starts=early[["household_id", "plan", "year", "monitored"]].astype({"year": int}).reset_index(drop=True),
+        starts=early[["household_id", "plan", "year", "monitored", "monitoring_years"]].astype({"year": int}).reset_index(drop=True),
         built=built[["project_id", "built_year"]].astype({"built_year": int}).reset_index(drop=True),
         from_year=from_year,
         source=str(previous),
         read_flows=read_flows,
     )
-
-
-def fix_before(my: MultiYear, instance: Instance, previous: Path, from_year: int) -> tuple[LinearModel, dict[str, int]]:
-    """Bounds that keep the previous run's plans and projects started before ``from_year`` and forbid any other
-    start before it."""
-    return fix_kept(my, instance, read_previous(previous, from_year))
 
 
 def check_from_year(from_year: int, first: int, last: int) -> None:
@@ -937,18 +973,45 @@ def kept_counts(kept: Kept, instance: Instance) -> dict[str, int]:
     }
 
 
-def monitoring_open(starts: pd.DataFrame, effect_year: np.ndarray, from_year: int) -> np.ndarray:
-    """Per kept start (household_id, plan, year, and ``committed`` where known): whether a re-plan from ``from_year``
-    decides its monitoring again. It does for a start made before that year, not committed, none of whose years at
-    risk (effect year + 1 to the deadline, the years monitoring is paid) lies before it; once one has passed,
-    monitored or not, the choice stays (``effect_year`` per start)."""
+def monitoring_choices(starts: pd.DataFrame, effect_year: np.ndarray, from_year: int, last: int) -> np.ndarray:
+    """Per kept start (household_id, plan, year, ``monitored``, and ``monitoring_years`` and ``committed`` where
+    known; ``effect_year`` per start): the two monitoring choices (years monitored, the last ones up to the
+    deadline ``last``; twice the same when there is no choice) a re-plan from ``from_year`` may take. A start
+    whose years at risk (effect year + 1 .. deadline) all lie ahead decides again between none and all of them; one
+    not monitored when some have passed may be monitored from ``from_year`` on; otherwise, and for a committed
+    plan, the choice stays (monitoring is not stopped halfway)."""
+    effect_year = np.asarray(effect_year, dtype=np.int64)
+    full = np.maximum(last - effect_year, 0)
+    monitored = _truthy(starts["monitored"]) if "monitored" in starts.columns else np.zeros(len(starts), dtype=bool)
+    given = pd.to_numeric(starts["monitoring_years"], errors="coerce").fillna(0).to_numpy() if "monitoring_years" in starts.columns else np.zeros(len(starts))
+    kept_m = np.where(monitored, np.where(given > 0, given, full), 0).astype(np.int64)
     committed = _truthy(starts["committed"]) if "committed" in starts.columns else np.zeros(len(starts), dtype=bool)
-    return ~committed & (starts["year"].to_numpy() < from_year) & (np.asarray(effect_year) + 1 >= from_year)
+    before = ~committed & (starts["year"].to_numpy() < from_year)
+    is_open = before & (effect_year + 1 >= from_year)
+    late = before & ~is_open & (kept_m == 0) & (from_year <= last)
+    first = np.where(is_open, 0, kept_m)
+    second = np.where(is_open, full, np.where(late, last - from_year + 1, kept_m))
+    return np.stack([first, second], axis=1)
+
+
+def _late_monitoring(kept: Kept, instance: Instance, plans: Plans, years: Years) -> pd.DataFrame:
+    """The kept starts' options (hh, plan, year_ix) with the years monitored they may take in a re-plan (see
+    :func:`monitoring_choices`) where that is fewer than all their years at risk: monitored from the re-plan's
+    year on, or from an earlier re-plan's."""
+    labels = pd.DataFrame({"hh": plans.table["hh"].to_numpy(), "plan_label": _plan_labels(plans, instance), "plan": np.arange(len(plans.table))})
+    starts = kept.starts.rename(columns={"plan": "plan_label"})
+    starts = starts.assign(hh=pd.Index(instance.households["household_id"]).get_indexer(starts["household_id"]))
+    starts = starts[starts["hh"] >= 0].merge(labels, on=["hh", "plan_label"])
+    delay = plan_delays(instance, plans, years)[starts["plan"].to_numpy()]
+    choices = monitoring_choices(starts, starts["year"].to_numpy() + delay, kept.from_year, years.last)
+    both = pd.DataFrame({"hh": np.repeat(starts["hh"].to_numpy(), 2), "plan": np.repeat(starts["plan"].to_numpy(), 2),
+                         "year_ix": np.repeat(starts["year"].to_numpy() - years.first, 2), "monitoring_years": choices.ravel()})  # fmt: skip
+    return both[both["monitoring_years"] > 0].drop_duplicates()
 
 
 def fix_kept(my: MultiYear, instance: Instance, kept: Kept) -> tuple[LinearModel, dict[str, int]]:
     """Bounds that fix the kept starts and builds and forbid any other start or build before ``kept.from_year``;
-    a kept start whose monitoring is open (:func:`monitoring_open`) keeps both its variants. A kept start of a
+    a kept start keeps the variants of its monitoring choices (:func:`monitoring_choices`). A kept start of a
     household in the instance that has no such (plan, year) option is refused: the re-plan would otherwise change
     the past silently."""
     from_year = kept.from_year
@@ -961,13 +1024,13 @@ def fix_kept(my: MultiYear, instance: Instance, kept: Kept) -> tuple[LinearModel
         {"household_id": hh_ids[opt["hh"].to_numpy()], "plan": _plan_labels(my.plans, instance)[opt["plan"].to_numpy()], "year": opt["year"].to_numpy()}
     )
     keys["col"] = np.arange(len(opt))
-    keys["option_monitored"] = opt["monitored"].to_numpy(dtype=bool)
+    keys["option_monitoring_years"] = opt["monitoring_years"].to_numpy()
     keys["effect_year"] = keys["year"].to_numpy() + opt["delay"].to_numpy()
     starts = kept.starts[isin(kept.starts["household_id"], hh_ids)]
     starts = starts.assign(monitored=_truthy(starts["monitored"]) if "monitored" in starts.columns else False)
     kept_cols = keys.merge(starts, on=["household_id", "plan", "year"])
-    is_open = monitoring_open(kept_cols, kept_cols["effect_year"].to_numpy(), from_year)
-    kept_cols = kept_cols[is_open | (kept_cols["option_monitored"].to_numpy() == kept_cols["monitored"].to_numpy(dtype=bool))]
+    choices = monitoring_choices(kept_cols, kept_cols["effect_year"].to_numpy(), from_year, int(my.years[-1]))
+    kept_cols = kept_cols[(choices == kept_cols["option_monitoring_years"].to_numpy()[:, None]).any(axis=1)]
     missing = starts[~isin(starts["household_id"], kept_cols["household_id"])]
     if len(missing):
         raise InputError(
@@ -979,7 +1042,7 @@ def fix_kept(my: MultiYear, instance: Instance, kept: Kept) -> tuple[LinearModel
         )  # fmt: skip
     before = keys["year"].to_numpy() < from_year
     hi[keys["col"].to_numpy()[before & ~opt["empty"].to_numpy()]] = 0.0
-    # a kept household takes one of its kept columns (two where its monitoring is open): the assign row holds the sum
+    # a kept household takes one of its kept columns (two where it has a monitoring choice): the assign row holds the sum
     hi[keys["col"].to_numpy()[isin(keys["household_id"], kept_cols["household_id"].to_numpy())]] = 0.0
     cols = kept_cols["col"].to_numpy()
     hi[cols] = 1.0
@@ -996,6 +1059,7 @@ def fix_kept(my: MultiYear, instance: Instance, kept: Kept) -> tuple[LinearModel
         sel = (pos >= 0) & (when == my.years[t])
         lo[ys + pos[sel] * T + t] = hi[ys + pos[sel] * T + t] = 1.0
     return model.with_bounds(lo, hi), kept_counts(kept, instance)
+
 
 
 def add_churn_row(model: LinearModel, my: MultiYear, instance: Instance, cap: ChurnCap) -> tuple[LinearModel, dict[str, int]]:
@@ -1156,7 +1220,7 @@ def county_schedule(instance: Instance, scenario: Scenario, households: pd.DataF
     exit_year = np.zeros(len(counties), dtype=np.int64)
     rural = counties["rural"].to_numpy(dtype=float)
     for year in year_list(yrs):
-        prob = _out_in(households, risk, int(year))
+        prob = _out_in(households, risk, yrs, int(year))
         poor = counties["poor"].to_numpy() - np.bincount(row, weights=prob, minlength=len(counties))
         out[f"poor_{year}"] = poor.round(3)
         below = poor - limit * rural <= INCIDENCE_TOL * np.maximum(rural, 1.0)
@@ -1274,12 +1338,10 @@ def exit_schedule(result: MultiYearResult) -> pd.DataFrame:
 
 
 def _risk(instance: Instance, scenario: Scenario, households: pd.DataFrame) -> np.ndarray:
+    """Per household of an output table: its yearly return risk when not monitored."""
     yrs = scenario.years
     assert yrs is not None
-    risk = np.where(transfer_only(instance, households["measures"].astype(str)), yrs.return_risk_transfer, yrs.return_risk_work)
-    if yrs.monitoring is not None:  # monitored households return at the reduced risk (every year at risk is monitored)
-        risk = np.where(_monitored(households), risk * yrs.monitoring.risk_factor, risk)
-    return risk
+    return np.where(transfer_only(instance, households["measures"].astype(str)), yrs.return_risk_transfer, yrs.return_risk_work)
 
 
 def _monitored(households: pd.DataFrame) -> np.ndarray:
@@ -1289,13 +1351,23 @@ def _monitored(households: pd.DataFrame) -> np.ndarray:
     return _truthy(households["monitored"])
 
 
-def _out_in(households: pd.DataFrame, risk: np.ndarray, year: int) -> np.ndarray:
+def _monitoring_years(households: pd.DataFrame, last: int) -> np.ndarray:
+    """Per household of an output table: the years it is monitored (the table's ``monitoring_years``; without that
+    column, every year from its effect to the deadline when ``monitored``)."""
+    monitored = _monitored(households)
+    if "monitoring_years" in households.columns:
+        return np.where(monitored, households["monitoring_years"].to_numpy(dtype=np.int64), 0)
+    return np.where(monitored, np.maximum(last - households["effect_year"].to_numpy(dtype=np.int64), 0), 0)
+
+
+def _out_in(households: pd.DataFrame, risk: np.ndarray, years: Years, year: int) -> np.ndarray:
     """Per household: probability of being out of poverty in ``year``, from the output table."""
     started = households["started"].astype(str).str.lower().isin(["true", "1"]).to_numpy()
     eff = households["effect_year"].to_numpy(dtype=np.int64)
     p = households["p_success"].to_numpy(dtype=float)
-    on = started & (eff <= year)
-    return np.where(~started, p, np.where(on, p * (1.0 - risk) ** np.maximum(year - eff, 0), 0.0))
+    factor = years.monitoring.risk_factor if years.monitoring is not None else 1.0
+    kept = survival(risk, factor, eff, _monitoring_years(households, years.last), years.last, year)
+    return np.where(~started, p, np.where(started & (eff <= year), p * kept, 0.0))
 
 
 def verify_multiyear(
@@ -1344,22 +1416,22 @@ def verify_multiyear(
         bad.append("plan counted as effective at the deadline though its delay ends after it")
     if (started & (hh_out["effect_year"].to_numpy(dtype=np.int64) != year + delay)).any():
         bad.append("effect year differs from start year plus the measures' delay")
-    # monitoring: only of a plan that takes effect before the deadline, in every year from its effect year + 1 to
-    # the deadline, at years.monitoring.cost per year (its money is checked with the spending below)
+    # monitoring: only of a plan that takes effect before the deadline, in its last years at risk (effect year + 1
+    # .. deadline), at years.monitoring.cost per year (its money is checked with the spending below)
     monitored = _monitored(hh_out)
-    mon_years = np.where(monitored, yrs.last - (year + delay), 0)
+    mon_years = _monitoring_years(hh_out, yrs.last)
     if monitored.any():
         if yrs.monitoring is None:
             bad.append("households monitored though the scenario has no years.monitoring")
-        elif (monitored & (~started | late | (mon_years < 1))).any():
-            bad.append("household monitored without a plan that takes effect before the deadline")
+        elif (monitored & (~started | late | (mon_years < 1) | (mon_years > yrs.last - (year + delay)))).any():
+            bad.append("household monitored without a plan that takes effect before the deadline, or in years before its effect")
+    if "monitoring_years" in hh_out.columns and (~monitored & (hh_out["monitoring_years"].to_numpy(dtype=np.int64) != 0)).any():
+        bad.append("monitoring years given for a household that is not monitored")
     mon_cost = np.where(monitored & (mon_years > 0), mon_years * (yrs.monitoring.cost if yrs.monitoring is not None else 0.0), 0.0)
-    if "monitoring_cost" in hh_out.columns:
-        given_years = hh_out["monitoring_years"].to_numpy(dtype=np.int64) if "monitoring_years" in hh_out.columns else mon_years
-        if (np.abs(hh_out["monitoring_cost"].to_numpy(dtype=float) - mon_cost) > MONEY_TOL).any() or (given_years != np.maximum(mon_years, 0)).any():
-            bad.append("monitoring years or cost differ from the years from the plan's effect to the deadline at years.monitoring.cost")
+    if "monitoring_cost" in hh_out.columns and (np.abs(hh_out["monitoring_cost"].to_numpy(dtype=float) - mon_cost) > MONEY_TOL).any():
+        bad.append("monitoring cost differs from the years monitored at years.monitoring.cost")
     risk = _risk(instance, scenario, hh_out)
-    expect = np.where(late, 0.0, _out_in(hh_out, risk, yrs.last))
+    expect = np.where(late, 0.0, _out_in(hh_out, risk, yrs, yrs.last))
     if (np.abs(expect - p_dead) > 1e-6).any():
         bad.append("probability at the deadline differs from p_success discounted by the return risk")
     # spending per (year, village, category) equals the money flowing in
@@ -1369,7 +1441,8 @@ def verify_multiyear(
     mrow = np.repeat(np.flatnonzero(mon_cost > 0), mon_years[mon_cost > 0])
     n_m = mon_years[mon_cost > 0]
     monitoring = pd.DataFrame(
-        {"year": (year + delay)[mrow] + 1 + np.arange(len(mrow)) - np.repeat(np.cumsum(n_m) - n_m, n_m), "village_id": hh_out["village_id"].to_numpy()[mrow],
+        {"year": yrs.last + 1 - mon_years[mrow] + np.arange(len(mrow)) - np.repeat(np.cumsum(n_m) - n_m, n_m),
+         "village_id": hh_out["village_id"].to_numpy()[mrow],
          "category": yrs.monitoring.category if yrs.monitoring is not None else "", "cost": yrs.monitoring.cost if yrs.monitoring is not None else 0.0}
     )  # fmt: skip
     need = pd.concat(
@@ -1426,7 +1499,7 @@ def verify_multiyear(
             limit = scenario.target.incidence_limit(instance.regions["western"].to_numpy(dtype=bool)[counties["county"].to_numpy()])
             rural = counties["rural"].to_numpy(dtype=float)
             for y in year_list(yrs):
-                poor = counties["poor"].to_numpy() - np.bincount(row, weights=_out_in(hh_out, risk, int(y)), minlength=len(counties))
+                poor = counties["poor"].to_numpy() - np.bincount(row, weights=_out_in(hh_out, risk, yrs, int(y)), minlength=len(counties))
                 over = (schedule > 0) & (schedule <= y) & (poor - limit * rural > INCIDENCE_TOL * np.maximum(rural, 1.0))
                 bad += [f"county {c} above its incidence threshold in {y} ({p:,.2f} expected poor of {r:,.0f}, threshold {t:.2%}; its year is {s})"
                         for c, p, r, t, s in zip(counties["county_id"][over], poor[over], rural[over], limit[over], schedule[over])]  # fmt: skip

@@ -36,7 +36,7 @@ from .data import Instance, isin
 from .edits import apply_data_edits
 from .errors import InfeasibleError, InputError, NotPublishedError, OptimizerError, VerificationError
 from .model import ChurnCap
-from .multiyear import Kept, MultiYearResult, Withheld, churn_changes, monitoring_open, solve_multiyear, verify_multiyear
+from .multiyear import Kept, MultiYearResult, Withheld, churn_changes, monitoring_choices, solve_multiyear, verify_multiyear
 from .outputs import _json
 from .result import Result
 from .scenario import Scenario
@@ -265,8 +265,9 @@ def multiyear_inputs(engine: Engine, reg: storage.Registry, scenario: Scenario) 
     # a committed plan that never started keeps the empty plan, whose single option lies in the first year
     comm_starts = pd.DataFrame({"household_id": hh_comm["ref_id"], "plan": hh_comm["plan"], "year": np.where(hh_comm["year"] > 0, hh_comm["year"], yrs.first)})
     comm_starts["monitored"] = hh_comm["monitored"].astype(bool).to_numpy()  # a committed plan keeps its monitoring choice
+    comm_starts["monitoring_years"] = hh_comm["monitoring_years"].astype(int).to_numpy()
     comm_starts["committed"] = True
-    past = past[["household_id", "plan", "year", "monitored"]].astype({"monitored": bool}).assign(committed=False)
+    past = past[["household_id", "plan", "year", "monitored", "monitoring_years"]].astype({"monitored": bool, "monitoring_years": int}).assign(committed=False)
     starts = pd.concat([past, comm_starts], ignore_index=True)
     starts = starts.drop_duplicates("household_id", keep="last")
     builds = pd.concat([built[["project_id", "built_year"]], pj_comm[["ref_id", "year"]].set_axis(["project_id", "built_year"], axis=1)], ignore_index=True)
@@ -373,18 +374,21 @@ def _churn_infeasible(cap: ChurnCap, scenario: Scenario, what: str) -> Infeasibl
 
 def kept_violations(result: MultiYearResult, kept: Kept) -> list[str]:
     """Kept decisions the result does not hold (recomputed from its tables): a kept start with another plan,
-    year or monitoring choice (where it is not open again: :func:`optimizer.multiyear.monitoring_open`), a kept build
+    year, or monitoring other than its choices (:func:`optimizer.multiyear.monitoring_choices`), a kept build
     in another year, or a start or build before ``kept.from_year`` that was not kept."""
     bad: list[str] = []
+    last = int(result.manifest["years"][1])
     hh = result.tables["households"].set_index("household_id")
     starts = kept.starts[isin(kept.starts["household_id"], hh.index)]
     year = hh["year"].reindex(starts["household_id"]).to_numpy(dtype=np.int64)
     empty = (hh["measures"].reindex(starts["household_id"]) == "none").to_numpy()
     same = (hh["plan"].reindex(starts["household_id"]).to_numpy() == starts["plan"].to_numpy()) & ((year == starts["year"].to_numpy()) | empty)
     bad += [f"kept start changed: household {h} ({p} in {y})" for h, p, y in starts[~same][["household_id", "plan", "year"]].head(20).itertuples(index=False)]
-    if "monitored" in starts.columns and "monitored" in hh.columns:
-        mon = hh["monitored"].reindex(starts["household_id"]).astype(bool).to_numpy() != starts["monitored"].astype(bool).to_numpy()
-        mon &= ~monitoring_open(starts, hh["effect_year"].reindex(starts["household_id"]).to_numpy(dtype=np.int64), kept.from_year)
+    if "monitored" in starts.columns and "monitoring_years" in hh.columns:
+        of = hh.reindex(starts["household_id"])
+        now = np.where(of["monitored"].astype(bool).to_numpy(), of["monitoring_years"].to_numpy(), 0)
+        choices = monitoring_choices(starts, of["effect_year"].to_numpy(dtype=np.int64), kept.from_year, last)
+        mon = (choices != now[:, None]).all(axis=1)
         bad += [f"kept start changed its monitoring: household {h}" for h in starts["household_id"][same & mon].head(20)]
     early = hh[(hh["year"] > 0) & (hh["year"] < kept.from_year)]
     extra = sorted(set(early.index) - set(kept.starts["household_id"]))
@@ -463,7 +467,7 @@ def _published_plans(engine: Engine, version: int | None) -> pd.DataFrame:
     if version is None:
         return pd.DataFrame(
             {"household_id": pd.Series(dtype=object), "plan": pd.Series(dtype=object), "committed": pd.Series(dtype=bool),
-             "year": pd.Series(dtype=np.int64), "monitored": pd.Series(dtype=bool)}
+             "year": pd.Series(dtype=np.int64), "monitored": pd.Series(dtype=bool), "monitoring_years": pd.Series(dtype=np.int64)}
         )  # fmt: skip
     prev = storage.version_table(engine, version_households, version)
     return prev.assign(committed=prev["committed"].astype(bool))

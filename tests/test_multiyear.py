@@ -262,7 +262,21 @@ def test_verifier_catches_corrupted_monitoring(mon_rich: tuple[Instance, Scenari
         h.loc[mon[0], "monitored"] = False
 
     bad = corrupted(unflag)
-    assert any("monitoring years or cost differ" in b for b in bad) and any("probability at the deadline" in b for b in bad)
+    assert any("monitoring cost differs" in b for b in bad) and any("probability at the deadline" in b for b in bad)
+    assert any("monitoring years given for a household that is not monitored" in b for b in bad)
+
+    def longer(h: pd.DataFrame, f: pd.DataFrame) -> None:  # monitored before its plan took effect
+        h.loc[mon[0], "monitoring_years"] = 2020 - h.loc[mon[0], "effect_year"] + 1
+
+    assert any("in years before its effect" in b for b in corrupted(longer))
+
+    def shorter(h: pd.DataFrame, f: pd.DataFrame) -> None:  # monitored from a year later: its first year's money is then unexplained
+        h.loc[mon[0], "monitoring_years"] -= 1
+        h.loc[mon[0], "monitoring_cost"] -= 1500.0
+
+    if (hh.loc[mon, "monitoring_years"] > 1).iloc[0]:
+        bad = corrupted(shorter)
+        assert any("probability at the deadline" in b for b in bad) and any("spending not matched" in b for b in bad)
     if len(never):
         def flag_unstarted(h: pd.DataFrame, f: pd.DataFrame) -> None:
             h.loc[never[0], "monitored"] = True
@@ -278,12 +292,13 @@ def test_verifier_catches_corrupted_monitoring(mon_rich: tuple[Instance, Scenari
     assert verify_multiyear(on, rich, sc) == []
 
 
-def test_rolling_horizon_keeps_monitoring_once_a_year_at_risk_has_passed(
+def test_rolling_horizon_decides_monitoring_of_the_years_ahead(
     mon_rich: tuple[Instance, Scenario, MultiYearResult, MultiYearResult], tmp_path: Path
 ) -> None:
-    """A re-plan from 2020 (no delays): a start of 2018 has been at risk in 2019, so its monitoring choice stays, monitored
-    or not; a start of 2019, at risk from 2020 on, is monitored or not as the re-plan decides. Planned first without
-    monitoring and re-planned with it, 2019 transfer exits take it up and no 2018 start does."""
+    """A re-plan from 2020 (no delays): a start of 2018 has been at risk in 2019; monitored then, it stays monitored;
+    not monitored then, it may be monitored from 2020 on (one year, at the reduced risk in that year only). A start
+    of 2019, at risk from 2020 on, is monitored or not as the re-plan decides. Planned first without monitoring and
+    re-planned with it, exits of both years take it up, each for 2020 only."""
     rich, sc, off, on = mon_rich
     for name, first in (("off", off), ("on", on)):
         first.write(tmp_path / name)
@@ -293,13 +308,51 @@ def test_rolling_horizon_keeps_monitoring_once_a_year_at_risk_has_passed(
     early_on, early_off = (h_on["started"] & (h_on["year"] == 2018)).to_numpy(), (h_off["started"] & (h_off["year"] == 2018)).to_numpy()
     assert h_on.loc[early_on, "monitored"].any()
     again_on, again_off = from_on.tables["households"], from_off.tables["households"]
-    assert (again_on.loc[early_on, ["plan", "year", "monitored"]].to_numpy() == h_on.loc[early_on, ["plan", "year", "monitored"]].to_numpy()).all()
-    assert not again_off.loc[early_off, "monitored"].any()
+    assert (again_on.loc[early_on, ["plan", "year"]].to_numpy() == h_on.loc[early_on, ["plan", "year"]].to_numpy()).all()
+    was = early_on & h_on["monitored"].to_numpy(dtype=bool)
+    assert (again_on.loc[was, ["monitored", "monitoring_years"]].to_numpy() == h_on.loc[was, ["monitored", "monitoring_years"]].to_numpy()).all()
+    assert (again_off.loc[early_off, ["plan", "year"]].to_numpy() == h_off.loc[early_off, ["plan", "year"]].to_numpy()).all()
+    late = again_off[early_off & again_off["monitored"].to_numpy(dtype=bool)]
+    assert len(late) and (late["monitoring_years"] == 1).all() and (late["monitoring_cost"] == 1500).all()
+    # its chance at the deadline: a year at the full risk (2019), then one at the reduced risk (2020)
+    risk = np.where(transfer_only(rich, late["measures"]), 0.06, 0.02)
+    assert np.allclose(late["p_deadline"], late["p_success"] * (1 - risk) * (1 - 0.3 * risk))
     last = (h_off["started"] & (h_off["year"] == 2019)).to_numpy()
     assert (again_off.loc[last, ["plan", "year"]].to_numpy() == h_off.loc[last, ["plan", "year"]].to_numpy()).all()
     taken = again_off[last & again_off["monitored"].to_numpy(dtype=bool)]
     assert len(taken) and (taken["monitoring_years"] == 1).all() and (taken["monitoring_cost"] == 1500).all()
+    assert from_off.manifest["objective"] > off.manifest["objective"]
     assert from_off.manifest["rolling"]["kept_households"] == int((h_off["started"] & (h_off["year"] < 2020)).sum())
+
+
+def test_monitoring_taken_up_late_is_kept_by_the_next_replan(mon_small: Instance, tmp_path: Path) -> None:
+    """2017-2020 without delays, the guarantee money tripled: planned without monitoring, re-planned from 2019 with it
+    (starts of 2017 may then be monitored in 2019-2020 only, two of their three years at risk), then re-planned from
+    2020 on that run: each start monitored from 2019 stays so, with its two years, its cost and its chance at the
+    deadline; the model names such a variant by its first year."""
+    from optimizer.multiyear import build_multiyear, multiyear_names, read_previous
+
+    rich = apply_data_edits(mon_small, {"funds.category.guarantee": "x3"})
+    years = {"first": 2017, "last": 2020, "delay_by_batch": {}}
+    sc = _scenario({**years, "monitoring": {"cost": 1500, "risk_factor": 0.3}}, solver=MON_SOLVER)
+    _checked(_scenario(years, solver=MON_SOLVER), rich).write(tmp_path / "plain")
+    second = _checked(sc, rich, previous=tmp_path / "plain", from_year=2019)
+    second.write(tmp_path / "second")
+    h2 = second.tables["households"]
+    late = (h2["year"] == 2017).to_numpy() & h2["started"].to_numpy(dtype=bool) & h2["monitored"].to_numpy(dtype=bool)
+    assert late.any() and (h2.loc[late, "monitoring_years"] == 2).all() and (h2.loc[late, "monitoring_cost"] == 3000).all()
+    risk = np.where(transfer_only(rich, h2.loc[late, "measures"]), 0.06, 0.02)
+    assert np.allclose(h2.loc[late, "p_deadline"], h2.loc[late, "p_success"] * (1 - risk) * (1 - 0.3 * risk) ** 2)
+    third = _checked(sc, rich, previous=tmp_path / "second", from_year=2020)
+    h3 = third.tables["households"].set_index("household_id")
+    kept = h2[late].set_index("household_id")
+    cols = ["plan", "year", "monitored", "monitoring_years", "monitoring_cost", "p_deadline"]
+    assert (h3.loc[kept.index, cols].to_numpy() == kept[cols].to_numpy()).all()
+    kept_run = read_previous(tmp_path / "second", 2020)
+    my = build_multiyear(rich, sc, kept=kept_run)
+    names = multiyear_names(my, rich)[0]
+    h = kept.index[0]
+    assert f"x/{h}/{kept.loc[h, 'plan']}/2017/monitored-from-2019" in names and len(set(names)) == len(names)
 
 
 def test_what_a_years_section_asks_of_the_data_is_checked_before_any_model(small: Instance, tmp_path: Path) -> None:

@@ -548,7 +548,7 @@ def test_multiyear_nights_with_monitoring(db_url: str, tmp_path: Path) -> None:
     guarantee money, 1,500 yuan a year, risk x0.3); a monitored 2019 plan is committed; night 2 from 2019 keeps
     every 2018 start (whose monitoring, paid from 2019 on, it decides again) and the commitment with its monitoring
     choice, its version verifies again from the database (monitoring years, cost and money included) and `db
-    export` carries the monitoring columns."""
+    export` carries the monitoring columns; nights from 2020 may monitor a 2018 start in 2020 only, and keep that."""
     from optimizer.multiyear import read_previous, verify_multiyear
     from optimizer.nightly import multiyear_inputs, version_result
 
@@ -592,6 +592,26 @@ def test_multiyear_nights_with_monitoring(db_url: str, tmp_path: Path) -> None:
     assert (exported.loc[kept.index, "monitored"].astype(bool) == v2.loc[kept.index, "monitored"].astype(bool)).all()
     prev = read_previous(tmp_path / "v2", 2019).starts.set_index("household_id")
     assert (prev["monitored"] == v2.loc[prev.index, "monitored"].astype(bool)).all()
+    # nights 3 and 4 from 2020, monitoring now at 300 yuan a year and risk x0.1: a 2018 start not monitored in 2019
+    # may be monitored in 2020 only; night 4 keeps every 2018 and 2019 start with its monitoring, those monitored
+    # from 2020 included
+    cheaper = tmp_path / "cheaper.yaml"
+    cheaper.write_text(MONITORING.replace("{cost: 1500, risk_factor: 0.3}", "{cost: 300, risk_factor: 0.1}"))
+    for night in (3, 4):
+        if night == 4:
+            storage.record_spending(engine, "F-CN-guarantee", 1_000.0)  # new inputs: the night publishes a new version
+        done = _cli("nightly", "--db", db_url, "--scenario", str(cheaper), "--from-year", "2020")
+        assert done.returncode == 0, done.stderr
+    v3, v4 = (storage.version_table(engine, storage.version_households, v).set_index("household_id") for v in (3, 4))
+    early = v2[(v2["year"] == 2018) & ~v2["monitored"].astype(bool)].index
+    late = v3.loc[early][v3.loc[early, "monitored"].astype(bool)]
+    assert len(late) and (late["monitoring_years"] == 1).all() and (late["monitoring_cost"] == 300).all()
+    before = v3[(v3["year"] > 0) & (v3["year"] < 2020)].index
+    cols = ["plan", "year", "monitored", "monitoring_years", "monitoring_cost"]
+    assert (v4.loc[before, cols] == v3.loc[before, cols]).all().all()
+    scenario = load_scenario(cheaper, overrides={"nightly.current_year": 2020})
+    inputs = multiyear_inputs(engine, storage.read_registry(engine), scenario)
+    assert verify_multiyear(version_result(engine, 4), apply_data_edits(inputs.instance, scenario.data_edits), scenario, inputs.withheld) == []
 
 
 def test_migration_0003_upgrades_a_0002_database(db_url: str) -> None:
