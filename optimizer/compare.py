@@ -7,7 +7,9 @@ out of poverty at the deadline, spending and starts per year, counties below the
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -82,11 +84,15 @@ def _summarize_years(result: MultiYearResult) -> dict[str, float | str]:
 
 
 class Session:
-    """Solves scenarios, loading each data folder once."""
+    """Solves scenarios, loading each data folder once; a scenario solved again (the same settings and data edits
+    under any name, e.g. a sweep's value that an earlier comparison already asked) is answered from the session's
+    last ``keep`` results."""
 
-    def __init__(self, progress: Callable[[str], None] | None = None):
+    def __init__(self, progress: Callable[[str], None] | None = None, keep: int = 8):
         self._instances: dict[str, Instance] = {}
+        self._results: OrderedDict[str, Result | MultiYearResult] = OrderedDict()
         self.progress = progress
+        self.keep = keep
 
     def instance(self, scenario: Scenario) -> Instance:
         key = scenario.data_source
@@ -96,16 +102,41 @@ class Session:
 
     def solve(self, scenario: Scenario) -> Result:
         """A one-year scenario, solved warm from the session's last LP and verified."""
-        result = solve(scenario, self.instance(scenario), progress=self.progress, warm=True)
-        verify(result)
+        if scenario.years is not None:
+            raise InputError(f"scenario '{scenario.name}' has a years: section: use Session.solve_any for multi-year scenarios")
+        result = self.solve_any(scenario)
+        assert isinstance(result, Result)
         return result
 
     def solve_any(self, scenario: Scenario) -> Result | MultiYearResult:
         """A one-year scenario as :meth:`solve`, a multi-year one (a ``years:`` section) by the multi-year model,
         verified by :func:`optimizer.multiyear.verify_multiyear`."""
+        key = scenario.model_copy(update={"name": ""}).model_dump_json()
+        if key in self._results:
+            self._results.move_to_end(key)
+            if self.progress is not None:
+                self.progress(f"scenario '{scenario.name}': the same settings were solved earlier in this session; reusing that result")
+            return _renamed(self._results[key], scenario)
+        result: Result | MultiYearResult
         if scenario.years is None:
-            return self.solve(scenario)
-        return solve_verified(scenario, self.instance(scenario), progress=self.progress)
+            result = solve(scenario, self.instance(scenario), progress=self.progress, warm=True)
+            verify(result)
+        else:
+            result = solve_verified(scenario, self.instance(scenario), progress=self.progress)
+        if self.keep > 0:
+            self._results[key] = result
+            while len(self._results) > self.keep:
+                self._results.popitem(last=False)
+        return result
+
+
+def _renamed(result: Result | MultiYearResult, scenario: Scenario) -> Result | MultiYearResult:
+    """``result`` as the result of ``scenario`` (the same settings under another name): its manifest and scenario
+    name it."""
+    manifest = {**result.manifest, "scenario_name": scenario.name, "scenario": scenario.model_dump(mode="json")}
+    if isinstance(result, Result):
+        return replace(result, manifest=manifest, scenario=scenario)
+    return replace(result, manifest=manifest)
 
 
 def compare(scenarios: Sequence[Scenario], session: Session | None = None) -> tuple[pd.DataFrame, list[Result | MultiYearResult]]:

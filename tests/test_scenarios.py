@@ -168,7 +168,14 @@ def test_a_what_if_never_writes_into_a_run_folder(tmp_path: Path, command: list[
     assert (run / "marginal.csv").read_text() == "fund_id,shadow_price\nF1,0.5\n"
 
 
-def test_compare_and_sweep_from_the_api(tiny) -> None:  # type: ignore[no-untyped-def]
+def test_compare_and_sweep_from_the_api(tiny, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Compare and sweep through one session; a sweep value with the settings of a scenario solved before (the cut)
+    is that result under the sweep's name, not a second solve."""
+    import optimizer.compare as compare_module
+
+    solved: list[str] = []
+    real_solve = compare_module.solve
+    monkeypatch.setattr(compare_module, "solve", lambda sc, *a, **kw: solved.append(sc.name) or real_solve(sc, *a, **kw))
     base = tiny_scenario()
     session = Session()
     session._instances[base.data_source] = tiny
@@ -176,10 +183,14 @@ def test_compare_and_sweep_from_the_api(tiny) -> None:  # type: ignore[no-untype
     assert list(table.columns) == ["tiny", "cut"]
     assert table.loc["households expected lifted", "cut"] < table.loc["households expected lifted", "tiny"]
     path, values = parse_set("funds.level.central=x0.5,x1,x1.5")
-    curve, _ = sweep(base, path, values, session)
+    curve, swept = sweep(base, path, values, session)
+    assert solved == ["tiny", "cut", "tiny", "tiny"]  # x0.5 was the cut's settings
+    assert swept[0].manifest["scenario_name"] == "tiny" and swept[0].tables is results[1].tables
+    assert swept[0].manifest["scenario"]["data_edits"] == {"funds.level.central": "x0.5"}
     lifted = curve["households expected lifted"].to_numpy()
     assert (lifted[1:] >= lifted[:-1] - 1e-9).all()
     cold, _ = sweep(base.with_overrides({"solver.warm_start": False}), path, values, session)
+    assert len(solved) == 7
     assert cold["households expected lifted"].to_numpy() == pytest.approx(lifted, rel=1e-6)
     with pytest.raises(InputError, match="PATH=V1,V2"):
         parse_set("nothing")
