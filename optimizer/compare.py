@@ -111,7 +111,8 @@ class Session:
     def solve_any(self, scenario: Scenario) -> Result | MultiYearResult:
         """A one-year scenario as :meth:`solve`, a multi-year one (a ``years:`` section) by the multi-year model,
         verified by :func:`optimizer.multiyear.verify_multiyear`."""
-        key = scenario.model_copy(update={"name": ""}).model_dump_json()
+        # relative paths (data:, included files) resolve against the scenario's folder, which the dump leaves out
+        key = f"{scenario.base_dir}\n{scenario.data_source}\n{scenario.model_copy(update={'name': ''}).model_dump_json()}"
         if key in self._results:
             self._results.move_to_end(key)
             if self.progress is not None:
