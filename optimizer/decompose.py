@@ -79,6 +79,7 @@ ROUNDING_ALLOWANCE = 0.00035  # share of the bound a one-year run's county MIPs 
 EMERGENCY_TOL = 0.05  # yuan of emergency money a county's final allocation may round away; more is repaired
 COUNTY_MIP_SECONDS = 30.0  # multi-year: time for a county's final LP and MIP (the MIP's incumbent is taken at the limit)
 EMERGENCY_PRICE = 1_000.0  # objective lost per 10,000 emergency yuan: far above any plan's value per money
+EXTRA_PRICE = 100.0  # per 10,000 yuan (or change of plan) offered to a county short after its repair: below the emergency money's
 KEPT_LP_BYTES = 7_600.0  # a county's LP kept by HiGHS between rounds, per household (17.6 MiB at 2,421 households)
 BATCHES_PER_WORKER = 8  # tasks per worker in a round of county LPs (Dask's own time: about 2.8 ms a task; a warm county LP 15-30 ms)
 PROGRESS_SECONDS = 30.0  # a round of county LPs running longer than this reports how many counties are done, this often
@@ -388,6 +389,40 @@ def _with_money(block: _County, fund_ids: list[str], money: np.ndarray) -> Linea
     return replace(block.model, row_hi=hi)
 
 
+def _with_extra(model: LinearModel, rows: np.ndarray, extra: np.ndarray) -> LinearModel:
+    """``model`` with one more column per money row (``rows``): up to ``extra`` (model units) more there, at
+    :data:`EXTRA_PRICE` a unit."""
+    n, k = model.shape[1], len(rows)
+    more = sp.csr_matrix((-np.ones(k), (rows, np.arange(k))), shape=(model.shape[0], k))
+    return replace(
+        model,
+        A=sp.hstack([model.A, more], format="csr"),
+        c=np.concatenate([model.c, np.full(k, -EXTRA_PRICE if model.sense == "max" else EXTRA_PRICE)]),
+        col_lo=np.concatenate([model.col_lo, np.zeros(k)]),
+        col_hi=np.concatenate([model.col_hi, extra]),
+        integer=np.concatenate([model.integer, np.zeros(k, dtype=bool)]),
+        col_blocks={**model.col_blocks, "extra": slice(n, n + k)},
+    )
+
+
+def county_extra(county: str, source: Any, scenario: Scenario, fund_ids: list[str], money: np.ndarray, extra: np.ndarray) -> np.ndarray | None:
+    """How much more than ``money`` of each upper fund and year (at most ``extra``, yuan; changes of plan under a
+    churn cap) a multi-year county short after its repair needs to pay its floors: its rounding with that much more
+    offered at a price above any plan's value per money, so that it takes only what its floors need. None when it
+    is short even so. Built cold (the county's final task let its model go)."""
+    block = _build(county, source, scenario, fund_ids)
+    assert block.my is not None and block.instance is not None
+    wide = _with_extra(_with_money(block, fund_ids, money), block.money_rows(fund_ids), extra / MONEY_UNIT)
+    quick = scenario.with_overrides({"solver.time_limit": min(scenario.solver.time_limit, COUNTY_MIP_SECONDS)})
+    try:
+        sol = optimize_multiyear(wide, replace(block.my, model=wide), block.instance, quick, lambda _msg: None, shut=block.emergency_cols)
+    except NoSolutionError:
+        return None
+    if float(sol.x[block.emergency_cols].sum() * MONEY_UNIT) > EMERGENCY_TOL:
+        return None
+    return np.asarray(sol.x[wide.col_blocks["extra"]] * MONEY_UNIT)
+
+
 def county_kept(county: str, source: Any, scenario: Scenario, fund_ids: list[str], lean: bool = False) -> int:
     """How many of the county's published plans are still offered (built here, the block stays for the rounds):
     the others are forced changes, which count against the churn cap before the master shares the rest."""
@@ -625,19 +660,23 @@ def master_allocate(
     say: Callable[[str], None],
     settle: Callable[[list[np.ndarray], float, float], float | None] | None = None,
     start: np.ndarray | None = None,
+    held: np.ndarray | None = None,
 ) -> tuple[list[np.ndarray], float, pd.DataFrame]:
     """Kelley's cutting planes over the counties' LP value functions, with a Lagrangian bound every few rounds;
     returns each county's money per upper fund (aligned with its pairs; multi-year: per pair and year, pair by
     pair), the best bound and the history. With years, the master holds every upper fund's yearly
     appropriation and carries its unspent money forward under the scenario's rule. When the rounds close,
     ``settle(allocation, bound, its value)`` may ask for more rounds down to a smaller tolerance (it returns it).
-    ``start`` (yuan per pair and year) is where a re-plan starts: what the earlier plan gave each county."""
+    ``start`` (yuan per pair and year) is where a re-plan starts: what the earlier plan gave each county. ``held``
+    (yuan per upper fund and year) is kept out of the allocation."""
     pairs = blocks.pairs
     n_pairs, n_c = len(pairs), len(blocks.counties)
     county_pos = pd.Index(blocks.counties).get_indexer(pairs["county"])
     fund_pos = pd.Index(blocks.upper["fund_id"]).get_indexer(pairs["fund_id"])
     yrs = scenario.years
     approp = _upper_yearly(blocks, scenario)  # upper funds x years
+    if held is not None:
+        approp = np.maximum(approp - held, 0.0)
     n_up, T = approp.shape
     carry_hi = np.zeros_like(approp) if yrs is None else carry_limits(yrs, approp)
     carry_hi[(blocks.upper["fund_id"] == CHANGES).to_numpy()] = 0.0
@@ -976,7 +1015,7 @@ def _decompose(
             args = (c, sources[c], scenario, fund_lists[c], money, per_county_helpers, last, thorough, parts)
             return client.submit(county_final, *args, workers=pin[c], allow_other_workers=True, retries=2, pure=False)
 
-        def run_finals(money: list[np.ndarray], last: bool) -> list[Any]:
+        def run_finals(money: list[np.ndarray], last: bool, short_ok: bool = False) -> list[Any]:
             say(f"solving {len(blocks.counties)} county MIPs with their allocations (each verified on its worker)")
             t = time.perf_counter()
             futures: list[Any] = [final(c, m, last) for c, m in zip(blocks.counties, money)]
@@ -987,7 +1026,47 @@ def _decompose(
                 if (i + 1) % max(1, len(futures) // 10) == 0:
                     say(f"county MIPs: {i + 1} of {len(futures)} done")
             say(_final_summary(blocks.counties, out, time.perf_counter() - t))
-            return _repair(blocks, scenario, out, lambda c, money, thorough: final(c, money, thorough=thorough).result(), say)
+            return _repair(blocks, scenario, out, lambda c, money, thorough: final(c, money, thorough=thorough).result(), say, short_ok)
+
+        def held_back(alloc: list[np.ndarray], finals: list[dict[str, Any]]) -> tuple[list[np.ndarray], list[dict[str, Any]], pd.DataFrame]:
+            """Counties still short after the repair (multi-year): each says what more of the upper money (and of the
+            changes) its floors need beyond its allocation (:func:`county_extra`); its allocation and that are held
+            back, the rounds share the rest again from the last allocation, and each short county gets what was held
+            for it on top of its new share."""
+            ledger = _Ledger(blocks, scenario, finals)
+            short = [i for i, f in enumerate(finals) if f["emergency"] > EMERGENCY_TOL]
+            held = np.zeros_like(ledger.approp)
+            more: dict[int, np.ndarray] = {}
+            for i in short:
+                c = blocks.counties[i]
+                rows = ledger.rows[c]
+                got = client.submit(county_extra, c, sources[c], scenario, fund_lists[c], alloc[i], np.maximum(ledger.approp[rows].ravel() - alloc[i], 0.0),
+                                    workers=pin[c], allow_other_workers=True, retries=2, pure=False).result()  # fmt: skip
+                if got is None:
+                    raise NoSolutionError(f"county {c}: its hard floors need {finals[i]['emergency']:,.2f} yuan more than all upper-level money can give")
+                more[i] = alloc[i] + got  # what its rounding was shown to fit in: kept for it whatever the new rounds give
+                np.add.at(held, rows, more[i].reshape(-1, ledger.T))
+            extra = held.sum() - sum(float(alloc[i].sum()) for i in short)
+            who = f"{len(short)} {'county' if len(short) == 1 else 'counties'} short after rounding {'needs' if len(short) == 1 else 'need'}"
+            say(f"{who} {extra:,.2f} more of the upper money (or changes): their money is held back for them, the rounds run again")
+            again = np.zeros((len(blocks.pairs), ledger.T))
+            for i, (c_pairs, a) in enumerate(zip(blocks.county_pairs(), alloc)):
+                again[c_pairs] = 0.0 if i in more else a.reshape(-1, ledger.T)
+            off = [more.get(i, np.zeros_like(a)) for i, a in enumerate(alloc)]
+
+            def on_top(kind: str, money: list[np.ndarray] | None) -> list[Any]:
+                """The rounds' county tasks with what is held for the short counties on top of their share (a priced
+                task's term then bounds its county's with the held money priced in)."""
+                if kind == "lp" and money is not None:
+                    return run(kind, [m + o for m, o in zip(money, off)])
+                got = run(kind, money)
+                if kind == "priced" and money is not None:
+                    got = [(term + float(m[0] @ o), value, used - o) for (term, value, used), m, o in zip(got, money, off)]
+                return got
+
+            new, _, rounds = master_allocate(blocks, scenario, on_top, tol=tol, max_rounds=max_rounds, say=say, start=again, held=held)
+            new = [a + o for a, o in zip(new, off)]
+            return new, run_finals(new, last=True), rounds
 
         settled: list[tuple[list[np.ndarray], list[dict[str, Any]]]] = []
 
@@ -1048,7 +1127,11 @@ def _decompose(
         first = settle if one_year else None
         alloc, bound, history = master_allocate(blocks, scenario, run, tol=tol, max_rounds=max_rounds, say=say, settle=first, start=start)
         if not (settled and all(np.array_equal(x, y) for x, y in zip(settled[-1][0], alloc))):  # no settling, or the rounds ran out after it
-            settled.append((alloc, run_finals(alloc, last=True)))
+            finals = run_finals(alloc, last=True, short_ok=not one_year)
+            if any(f["emergency"] > EMERGENCY_TOL for f in finals):
+                alloc, finals, rounds = held_back(alloc, finals)  # the first rounds' bound stays: it bounds the whole problem
+                history = pd.concat([history, rounds], ignore_index=True)
+            settled.append((alloc, finals))
         finals = max((f for _, f in settled), key=lambda fs: sum(f["objective"] for f in fs))  # a reopening's MIPs may round worse
         if parts is not None:  # the parts of the MIPs not kept and of the repaired counties' first roundings
             written = {Path(f["part"]) for f in finals if "part" in f}
@@ -1383,11 +1466,13 @@ def _repair(
     finals: list[dict[str, Any]],
     rerun: Callable[[str, np.ndarray, bool], Any],
     say: Callable[[str], None],
+    short_ok: bool = False,
 ) -> list[dict[str, Any]]:
     """Rounding can leave a county a little short of its floors: re-solve it with what it used plus what all
     counties left unused of the same funds (multi-year: of the same fund and year, without taking what a later
     year needs carried to it), one county at a time. A multi-year county still short then gets the thorough
-    rounding (``rerun(county, money, thorough)``)."""
+    rounding (``rerun(county, money, thorough)``); one short even so is an error, or with ``short_ok`` stays short
+    in the list returned (the caller holds back what it needs)."""
     ledger = _Ledger(blocks, scenario, finals)
     out = list(finals)
     pair_funds = blocks.pairs["fund_id"].to_numpy()
@@ -1402,6 +1487,10 @@ def _repair(
         if again["emergency"] > EMERGENCY_TOL and scenario.years is not None:
             say(f"county {c} is {again['emergency']:,.2f} yuan short with that money: the general relax-and-fix and MIP over the county")
             again = rerun(c, f["used"] + extra, True)
+        if again["emergency"] > EMERGENCY_TOL and short_ok:
+            say(f"county {c} is {again['emergency']:,.2f} yuan short after the repair")
+            out[i] = again
+            continue
         if again["emergency"] > EMERGENCY_TOL:
             capped = f" under the churn cap ({(f['used'] + extra)[~money].sum() / MONEY_UNIT:,.1f} changes of plan left for it)" if (~money).any() else ""
             raise NoSolutionError(f"county {c}: its hard floors need {again['emergency']:,.2f} yuan more than the upper-level money left for it{capped}")
