@@ -117,7 +117,7 @@ class Session:
             self._results.move_to_end(key)
             if self.progress is not None:
                 self.progress(f"scenario '{scenario.name}': the same settings were solved earlier in this session; reusing that result")
-            return _renamed(self._results[key], scenario)
+            return _copy_as(self._results[key], scenario)
         result: Result | MultiYearResult
         if scenario.years is None:
             result = solve(scenario, self.instance(scenario), progress=self.progress, warm=True)
@@ -125,19 +125,21 @@ class Session:
         else:
             result = solve_verified(scenario, self.instance(scenario), progress=self.progress)
         if self.keep > 0:
-            self._results[key] = result
+            self._results[key] = _copy_as(result, scenario)
             while len(self._results) > self.keep:
                 self._results.popitem(last=False)
         return result
 
 
-def _renamed(result: Result | MultiYearResult, scenario: Scenario) -> Result | MultiYearResult:
-    """``result`` as the result of ``scenario`` (the same settings under another name): its manifest and scenario
-    name it."""
+def _copy_as(result: Result | MultiYearResult, scenario: Scenario) -> Result | MultiYearResult:
+    """``result`` as the result of ``scenario`` (the same settings, perhaps under another name: its manifest and
+    scenario name it), with tables of its own: a caller editing them leaves the session's copy as it was (pandas'
+    copy-on-write makes the copies cheap)."""
     manifest = {**result.manifest, "scenario_name": scenario.name, "scenario": scenario.model_dump(mode="json")}
+    tables = {k: v.copy(deep=False) for k, v in result.tables.items()}
     if isinstance(result, Result):
-        return replace(result, manifest=manifest, scenario=scenario)
-    return replace(result, manifest=manifest)
+        return replace(result, tables=tables, manifest=manifest, scenario=scenario)
+    return replace(result, tables=tables, manifest=manifest)
 
 
 def compare(scenarios: Sequence[Scenario], session: Session | None = None) -> tuple[pd.DataFrame, list[Result | MultiYearResult]]:

@@ -179,14 +179,17 @@ def test_compare_and_sweep_from_the_api(tiny, monkeypatch) -> None:  # type: ign
     base = tiny_scenario()
     session = Session()
     session._instances[base.data_source] = tiny
-    table, results = compare([base, base.with_overrides({"funds.level.central": "x0.5", "name": "cut"})], session)
+    cut = base.with_overrides({"funds.level.central": "x0.5", "name": "cut"})
+    table, results = compare([base, cut], session)
     assert list(table.columns) == ["tiny", "cut"]
     assert table.loc["households expected lifted", "cut"] < table.loc["households expected lifted", "tiny"]
     path, values = parse_set("funds.level.central=x0.5,x1,x1.5")
     curve, swept = sweep(base, path, values, session)
     assert solved == ["tiny", "cut", "tiny", "tiny"]  # x0.5 was the cut's settings
-    assert swept[0].manifest["scenario_name"] == "tiny" and swept[0].tables is results[1].tables
+    assert swept[0].manifest["scenario_name"] == "tiny" and swept[0].tables["households"].equals(results[1].tables["households"])
     assert swept[0].manifest["scenario"]["data_edits"] == {"funds.level.central": "x0.5"}
+    results[1].tables["households"]["plan"] = "edited"  # a caller's edit does not reach the session's copy
+    assert (session.solve_any(cut).tables["households"]["plan"] != "edited").all() and len(solved) == 4
     lifted = curve["households expected lifted"].to_numpy()
     assert (lifted[1:] >= lifted[:-1] - 1e-9).all()
     cold, _ = sweep(base.with_overrides({"solver.warm_start": False}), path, values, session)
