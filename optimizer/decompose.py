@@ -1010,10 +1010,13 @@ def _decompose(
         fund_lists = {c: list(fund_ids[idx]) for c, idx in zip(blocks.counties, blocks.county_pairs())}
         per_county_helpers = instance is None and scenario.helpers.assign and scenario.years is None
 
+        def on_worker(task: Callable[..., Any], c: str, *args: Any) -> Any:
+            """``task(c, its source, scenario, its funds, *args)`` on the county's worker (one task per county)."""
+            return client.submit(task, c, sources[c], scenario, fund_lists[c], *args, workers=pin[c], allow_other_workers=True, retries=2, pure=False)
+
         def final(c: str, money: np.ndarray, last: bool = True, thorough: bool = False) -> Any:
             """A county's final task (one per county: a county MIP takes far longer than a task's own overhead)."""
-            args = (c, sources[c], scenario, fund_lists[c], money, per_county_helpers, last, thorough, parts)
-            return client.submit(county_final, *args, workers=pin[c], allow_other_workers=True, retries=2, pure=False)
+            return on_worker(county_final, c, money, per_county_helpers, last, thorough, parts)
 
         def run_finals(money: list[np.ndarray], last: bool, short_ok: bool = False) -> list[Any]:
             say(f"solving {len(blocks.counties)} county MIPs with their allocations (each verified on its worker)")
@@ -1035,18 +1038,20 @@ def _decompose(
             for it on top of its new share."""
             ledger = _Ledger(blocks, scenario, finals)
             short = [i for i, f in enumerate(finals) if f["emergency"] > EMERGENCY_TOL]
+            # every short county asked at once (each on its worker), what the others do not hold offered to it
+            rest = {i: np.maximum(ledger.approp[ledger.rows[blocks.counties[i]]].ravel() - alloc[i], 0.0) for i in short}
+            asked = {i: on_worker(county_extra, blocks.counties[i], alloc[i], rest[i]) for i in short}
             held = np.zeros_like(ledger.approp)
             more: dict[int, np.ndarray] = {}
-            for i in short:
+            extra = 0.0
+            for i, fut in asked.items():
                 c = blocks.counties[i]
-                rows = ledger.rows[c]
-                got = client.submit(county_extra, c, sources[c], scenario, fund_lists[c], alloc[i], np.maximum(ledger.approp[rows].ravel() - alloc[i], 0.0),
-                                    workers=pin[c], allow_other_workers=True, retries=2, pure=False).result()  # fmt: skip
+                got = fut.result()
                 if got is None:
                     raise NoSolutionError(f"county {c}: its hard floors need {finals[i]['emergency']:,.2f} yuan more than all upper-level money can give")
+                extra += float(got.sum())
                 more[i] = alloc[i] + got  # what its rounding was shown to fit in: kept for it whatever the new rounds give
-                np.add.at(held, rows, more[i].reshape(-1, ledger.T))
-            extra = held.sum() - sum(float(alloc[i].sum()) for i in short)
+                np.add.at(held, ledger.rows[c], more[i].reshape(-1, ledger.T))
             who = f"{len(short)} {'county' if len(short) == 1 else 'counties'} short after rounding {'needs' if len(short) == 1 else 'need'}"
             say(f"{who} {extra:,.2f} more of the upper money (or changes): their money is held back for them, the rounds run again")
             again = np.zeros((len(blocks.pairs), ledger.T))

@@ -287,12 +287,13 @@ def plan_delays(instance: Instance, plans: Plans, years: Years) -> np.ndarray:
     return tpl_delay[plans.table["template"].to_numpy()]
 
 
-def survival(risk: np.ndarray, factor: float, effect_year: np.ndarray, monitoring_years: np.ndarray, last: int, year: int | np.ndarray) -> np.ndarray:
+def survival(risk: np.ndarray, years: Years, effect_year: np.ndarray, monitoring_years: np.ndarray, year: int | np.ndarray) -> np.ndarray:
     """Chance that a household out of poverty from ``effect_year`` is still out in ``year``: it may return in each
-    year at risk (effect year + 1 .. ``year``) with chance ``risk``, or ``risk * factor`` in the years it is
-    monitored (the last ``monitoring_years`` years up to the deadline ``last``)."""
+    year at risk (effect year + 1 .. ``year``) with chance ``risk``, or ``years.monitoring.risk_factor`` times that
+    in the years it is monitored (the last ``monitoring_years`` years up to the deadline ``years.last``)."""
+    factor = years.monitoring.risk_factor if years.monitoring is not None else 1.0
     elapsed = np.maximum(np.asarray(year) - effect_year, 0)
-    monitored = np.minimum(np.maximum(np.asarray(year) - (last - monitoring_years), 0), elapsed)
+    monitored = np.minimum(np.maximum(np.asarray(year) - (years.last - monitoring_years), 0), elapsed)
     return (1.0 - risk) ** (elapsed - monitored) * (1.0 - risk * factor) ** monitored
 
 
@@ -364,17 +365,15 @@ def build_options(
     opt["monitoring_cost"] = opt["monitoring_years"].to_numpy() * (mon.cost if mon is not None else 0.0)
     pk = opt["plan"].to_numpy()
     opt["year"] = yrs.first + opt["year_ix"].to_numpy()
-    effect = opt["year_ix"].to_numpy() + opt["delay"].to_numpy()
-    exposure = np.maximum(T - 1 - effect, 0)
+    effect = opt["year"].to_numpy() + opt["delay"].to_numpy()
+    exposure = np.maximum(yrs.last - effect, 0)
     risk = opt["risk"].to_numpy()
-    factor = mon.risk_factor if mon is not None else 1.0
     m_years = opt["monitoring_years"].to_numpy()
-    empty_o = opt["empty"].to_numpy()
-    survive = np.where(empty_o, 1.0, survival(risk, factor, effect, m_years, T - 1, T - 1))
+    survive = np.where(opt["empty"].to_numpy(), 1.0, survival(risk, yrs, effect, m_years, yrs.last))
     works = opt["works"].to_numpy()
     opt["p_deadline"] = np.where(works, table["p"].to_numpy()[pk] * survive, 0.0)
     # household-years out of poverty before the deadline: the chance of being out in each year from the effect year on
-    years_out = sum(np.where(i < exposure, survival(risk, factor, effect, m_years, T - 1, effect + i), 0.0) for i in range(T))
+    years_out = sum(np.where(i < exposure, survival(risk, yrs, effect, m_years, effect + i), 0.0) for i in range(T))
     opt["value"] = np.where(works, table["value"].to_numpy()[pk] * (survive + yrs.early_weight * years_out), 0.0)
     return opt
 
@@ -383,9 +382,8 @@ def out_by(options: pd.DataFrame, plans: Plans, year: int, years: Years) -> np.n
     """Per option: probability of being out of poverty in ``year`` (0 until the plan's effect has started)."""
     effect = options["year"].to_numpy() + options["delay"].to_numpy()
     started = options["empty"].to_numpy() | (effect <= year)
-    factor = years.monitoring.risk_factor if years.monitoring is not None else 1.0
     p = plans.table["p"].to_numpy()[options["plan"].to_numpy()]
-    out = p * survival(options["risk"].to_numpy(), factor, effect, options["monitoring_years"].to_numpy(), years.last, year)
+    out = p * survival(options["risk"].to_numpy(), years, effect, options["monitoring_years"].to_numpy(), year)
     return np.where(started & options["works"].to_numpy(), out, np.where(options["empty"], p, 0.0))
 
 
@@ -1351,7 +1349,7 @@ def _monitored(households: pd.DataFrame) -> np.ndarray:
     return _truthy(households["monitored"])
 
 
-def _monitoring_years(households: pd.DataFrame, last: int) -> np.ndarray:
+def monitoring_years_of(households: pd.DataFrame, last: int) -> np.ndarray:
     """Per household of an output table: the years it is monitored (the table's ``monitoring_years``; without that
     column, every year from its effect to the deadline when ``monitored``)."""
     monitored = _monitored(households)
@@ -1365,8 +1363,7 @@ def _out_in(households: pd.DataFrame, risk: np.ndarray, years: Years, year: int)
     started = households["started"].astype(str).str.lower().isin(["true", "1"]).to_numpy()
     eff = households["effect_year"].to_numpy(dtype=np.int64)
     p = households["p_success"].to_numpy(dtype=float)
-    factor = years.monitoring.risk_factor if years.monitoring is not None else 1.0
-    kept = survival(risk, factor, eff, _monitoring_years(households, years.last), years.last, year)
+    kept = survival(risk, years, eff, monitoring_years_of(households, years.last), year)
     return np.where(~started, p, np.where(started & (eff <= year), p * kept, 0.0))
 
 
@@ -1419,7 +1416,7 @@ def verify_multiyear(
     # monitoring: only of a plan that takes effect before the deadline, in its last years at risk (effect year + 1
     # .. deadline), at years.monitoring.cost per year (its money is checked with the spending below)
     monitored = _monitored(hh_out)
-    mon_years = _monitoring_years(hh_out, yrs.last)
+    mon_years = monitoring_years_of(hh_out, yrs.last)
     if monitored.any():
         if yrs.monitoring is None:
             bad.append("households monitored though the scenario has no years.monitoring")

@@ -36,7 +36,7 @@ from .data import Instance, isin
 from .edits import apply_data_edits
 from .errors import InfeasibleError, InputError, NotPublishedError, OptimizerError, VerificationError
 from .model import ChurnCap
-from .multiyear import Kept, MultiYearResult, Withheld, churn_changes, monitoring_choices, solve_multiyear, verify_multiyear
+from .multiyear import Kept, MultiYearResult, Withheld, churn_changes, monitoring_choices, monitoring_years_of, solve_multiyear, verify_multiyear
 from .outputs import _json
 from .result import Result
 from .scenario import Scenario
@@ -386,7 +386,7 @@ def kept_violations(result: MultiYearResult, kept: Kept) -> list[str]:
     bad += [f"kept start changed: household {h} ({p} in {y})" for h, p, y in starts[~same][["household_id", "plan", "year"]].head(20).itertuples(index=False)]
     if "monitored" in starts.columns and "monitoring_years" in hh.columns:
         of = hh.reindex(starts["household_id"])
-        now = np.where(of["monitored"].astype(bool).to_numpy(), of["monitoring_years"].to_numpy(), 0)
+        now = monitoring_years_of(of, last)
         choices = monitoring_choices(starts, of["effect_year"].to_numpy(dtype=np.int64), kept.from_year, last)
         mon = (choices != now[:, None]).all(axis=1)
         bad += [f"kept start changed its monitoring: household {h}" for h in starts["household_id"][same & mon].head(20)]
