@@ -415,7 +415,7 @@ def county_extra(county: str, source: Any, scenario: Scenario, fund_ids: list[st
     wide = _with_extra(_with_money(block, fund_ids, money), block.money_rows(fund_ids), extra / MONEY_UNIT)
     quick = scenario.with_overrides({"solver.time_limit": min(scenario.solver.time_limit, COUNTY_MIP_SECONDS)})
     try:
-        sol = optimize_multiyear(wide, replace(block.my, model=wide), block.instance, quick, lambda _msg: None, shut=block.emergency_cols)
+        sol = optimize_multiyear(wide, replace(block.my, model=wide), block.instance, quick, lambda _msg: None, shut=block.emergency_cols, whole=False)
     except NoSolutionError:
         return None
     if float(sol.x[block.emergency_cols].sum() * MONEY_UNIT) > EMERGENCY_TOL:

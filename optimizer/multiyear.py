@@ -781,6 +781,7 @@ def optimize_multiyear(
     backend: Any = None,
     warm: bool = False,
     shut: np.ndarray | None = None,
+    whole: bool = True,
 ) -> Solution:
     """LP bound, then a MIP over only the households with a fractional option (all their plan-year options free,
     every other household kept at its LP choice), first with the money flowing into villages without such a
@@ -789,9 +790,11 @@ def optimize_multiyear(
     relax-and-fix, then the full MIP).
     With ``warm``, the LP starts from the one ``backend`` kept. ``shut`` (a county of the decomposition): columns
     the MIP holds at zero where the LP left them at zero (its emergency money: a rounding that buys feasibility
-    with it keeps the MIP's heuristics busy for long), and the MIP's solution is returned whatever its gap (the
-    national gap is reported); when no rounding fits without emergency money, the one that needs the least (the
-    decomposition repairs the county with money other counties left)."""
+    with it keeps the MIP's heuristics busy for long), and the rounding is returned whatever its gap (the national
+    gap is reported), the better of it and the whole county's MIP started from it when the rounding misses the gap
+    and the county model has at most :data:`FULL_MIP_UP_TO` integer columns (unless not ``whole``: a county's need
+    measured with priced extra money, whose objective is not its value); when no rounding fits without emergency
+    money, the one that needs the least (the decomposition repairs the county with money other counties left)."""
     opts = scenario.solver
     backend = backend or get_backend(opts.name)
     base = solver_options(opts)
@@ -820,10 +823,10 @@ def optimize_multiyear(
     start = np.where(integer, np.round(lp.x), lp.x)
     lo[~free] = hi[~free] = start[~free]
     county = shut is not None
-    hi_open = hi.copy()
+    hi_open, whole_hi = hi.copy(), model.col_hi.copy()  # whole_hi: the whole county's MIP, nothing fixed
     if shut is not None:
         unused = shut[np.abs(lp.x[shut]) <= 1e-9]
-        hi[unused] = 0.0
+        hi[unused] = whole_hi[unused] = 0.0
     t1 = time.perf_counter()
     sub_gap = opts.gap if county else opts.gap / 2
     # first with the money flowing into other villages kept at the LP's (a small MIP), then with all flows free
@@ -860,14 +863,32 @@ def optimize_multiyear(
     fixed = max(usable, key=lambda o: sign * o.objective) if usable else out
     mip_seconds = time.perf_counter() - t1
     xf = fixed.x if fixed.status.has_solution else None
+    small = integer.sum() <= FULL_MIP_UP_TO
     if xf is not None:
         x = _clean(xf, integer)
         obj = float(model.c @ x)
         g = _gap(model.sense, obj, lp.objective)
-        if g <= opts.gap or county:
-            return Solution(x, Status.OPTIMAL if g <= opts.gap else Status.FEASIBLE, obj, lp.objective, lp.objective, g, lp_seconds, mip_seconds, False)
+        quick = Solution(x, Status.OPTIMAL if g <= opts.gap else Status.FEASIBLE, obj, lp.objective, lp.objective, g, lp_seconds, mip_seconds, False)
+        if g <= opts.gap or (county and not small):
+            return quick
     missed = f"gap {g:.3%} above target {opts.gap:.3%}" if xf is not None else f"no rounding ({fixed.status.value})"
-    if integer.sum() <= FULL_MIP_UP_TO:
+    if shut is not None and whole and small and xf is not None and float(xf[shut].sum()) <= 1e-6:
+        # a small county whose rounding misses the gap: the MIP over the whole county with its emergency money shut,
+        # started from that rounding, and the better of the two (3 counties of 300 households, 3 years: one rounded
+        # 4.2% below its LP, and 0.9% below after the MIP's 2.2 s)
+        say(f"{missed}: running the county's whole MIP from that rounding")
+        left = max(opts.time_limit - lp_seconds - mip_seconds, 1.0)
+        full = backend.solve(model.with_bounds(model.col_lo, whole_hi), replace(base, time_limit=left, start=x, gap=opts.gap / 2))
+        if full.status.has_solution and full.x is not None and _better(model.sense, full.objective, obj):
+            x = _clean(full.x, integer)
+            obj = float(model.c @ x)
+            g = _gap(model.sense, obj, lp.objective)
+            status = Status.OPTIMAL if g <= opts.gap else Status.FEASIBLE
+            return Solution(x, status, obj, lp.objective, lp.objective, g, lp_seconds, time.perf_counter() - t1, True)
+        return quick
+    if county and xf is not None:
+        return quick
+    if small:
         # a small model's LP bound is loose (few households a county share its projects), so relax-and-fix, judged
         # against it, runs its whole ladder in vain; the full MIP also tightens the bound
         say(f"{missed}: running the full MIP")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, settings
@@ -122,3 +123,23 @@ def tiny_scenario(**sections: object) -> Scenario:
 @pytest.fixture
 def tiny() -> Instance:
     return tiny_instance()
+
+
+@pytest.fixture
+def in_process():  # type: ignore[no-untyped-def]
+    """Makes the decomposition master's ``run_counties`` for (blocks, parts, scenario): the counties solved one after
+    another in this process (no Dask; seconds where a LocalCluster takes tens); the county cache cleared after."""
+    from optimizer import decompose
+
+    def make(blocks, parts, scenario):  # type: ignore[no-untyped-def]
+        fund_ids = blocks.pairs["fund_id"].to_numpy()
+        lists = [list(fund_ids[idx]) for idx in blocks.county_pairs()]
+
+        def run(kind: str, money: list[np.ndarray]) -> list[object]:
+            fn = decompose.county_lp if kind == "lp" else decompose.county_priced
+            return [fn(c, part, scenario, f, *(tuple(m) if kind == "priced" else (m,))) for c, part, f, m in zip(blocks.counties, parts, lists, money)]
+
+        return run
+
+    yield make
+    decompose._CACHE.clear()

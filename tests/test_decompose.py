@@ -410,27 +410,13 @@ def test_a_rounding_that_gives_up_more_than_the_rounds_left_it_reopens_the_round
     assert dec.manifest["gap"] <= scenario.solver.gap + 1e-9
 
 
-def _in_process(blocks, parts, scenario):  # type: ignore[no-untyped-def]
-    """The master's ``run_counties``, the counties solved one after another in this process (no Dask)."""
-    from optimizer import decompose
-
-    fund_ids = blocks.pairs["fund_id"].to_numpy()
-    lists = [list(fund_ids[idx]) for idx in blocks.county_pairs()]
-
-    def run(kind: str, money: list[np.ndarray]) -> list[object]:
-        fn = decompose.county_lp if kind == "lp" else decompose.county_priced
-        return [fn(c, part, scenario, f, *(tuple(m) if kind == "priced" else (m,))) for c, part, f, m in zip(blocks.counties, parts, lists, money)]
-
-    return run
-
-
-def test_the_master_resumes_its_rounds_to_the_tolerance_its_settling_asks(instance) -> None:  # type: ignore[no-untyped-def]
+def test_the_master_resumes_its_rounds_to_the_tolerance_its_settling_asks(instance, in_process) -> None:  # type: ignore[no-untyped-def]
     """``settle`` runs when the rounds close; the tolerance it returns reopens them (once here), None ends them."""
     from optimizer import decompose
 
     blocks, parts = split_by_county(instance)
     scenario = Scenario(name="dec", data="unused")
-    run = _in_process(blocks, parts, scenario)
+    run = in_process(blocks, parts, scenario)
 
     calls: list[float] = []
 
@@ -448,7 +434,7 @@ def test_the_master_resumes_its_rounds_to_the_tolerance_its_settling_asks(instan
     assert history["gap"].iloc[-1] <= 1e-5 + 1e-12 and (history["gap"] <= 0.005).sum() >= 2
 
 
-def test_every_master_bound_stays_above_the_lp_optimum(instance) -> None:  # type: ignore[no-untyped-def]
+def test_every_master_bound_stays_above_the_lp_optimum(instance, in_process) -> None:  # type: ignore[no-untyped-def]
     """The master's cuts (its counties' LP subgradients) and its Lagrangian bounds only cut away what no county can
     reach: round after round its bound stays above the national LP's optimum, down to within a small tolerance of it,
     and the value of its mixed allocation below."""
@@ -457,7 +443,7 @@ def test_every_master_bound_stays_above_the_lp_optimum(instance) -> None:  # typ
     blocks, parts = split_by_county(instance)
     scenario = Scenario(name="dec", data="unused")
     lp_bound = solve(scenario, instance, method="monolithic").manifest["lp_bound"]
-    run = _in_process(blocks, parts, scenario)
+    run = in_process(blocks, parts, scenario)
 
     _CACHE.clear()
     try:

@@ -122,6 +122,29 @@ def test_a_county_whose_lp_spent_its_money_to_the_yuan_comes_back_short_at_once(
     assert _county_mip(_with_money(block, fund_ids, money * 0.01), block.emergency_cols, sc) is None
 
 
+def test_a_small_county_whose_rounding_misses_the_gap_runs_its_whole_mip(small: Instance, in_process, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """At the master's allocation the third county (300 households) rounds its fractional households 4.2% below its
+    LP (measured); a county this small then runs the MIP over all its households from that rounding and keeps the
+    better (0.9% below its LP, measured: with whole plans the county cannot reach its LP), verified on the county."""
+    from optimizer import decompose, multiyear
+
+    sc = _scenario()
+    blocks, parts = split_by_county(small)
+    alloc, _, _ = decompose.master_allocate(blocks, sc, in_process(blocks, parts, sc), tol=sc.solver.gap / 2, max_rounds=60, say=lambda _: None)
+    c, part, money = blocks.counties[2], parts[2], alloc[2]
+    fund_ids = list(blocks.pairs.loc[blocks.pairs["county"] == c, "fund_id"])
+    value, _, _ = county_lp(c, part, sc, fund_ids, money)
+    finals, small_enough = {}, multiyear.FULL_MIP_UP_TO
+    for whole in (False, True):
+        monkeypatch.setattr(multiyear, "FULL_MIP_UP_TO", small_enough if whole else 0)
+        finals[whole] = county_final(c, part, sc, fund_ids, money, False)
+        assert finals[whole]["emergency"] == 0.0 and "tables" in finals[whole]  # verified on the county
+    rounded, better = finals[False], finals[True]
+    assert rounded["objective"] < value * (1 - sc.solver.gap) and not rounded["full_mip"]
+    assert better["full_mip"] and rounded["objective"] < better["objective"] <= value + 1e-6
+    assert better["objective"] >= value * (1 - 2 * sc.solver.gap)
+
+
 def test_a_short_multiyear_county_is_repaired_with_money_left_then_rounded_in_full(small: Instance) -> None:
     """The repair re-solves a short county with what it used plus what the others left (quick), then, still
     short, with the MIP over the whole county, else the general relax-and-fix and MIP (thorough); with nothing left anywhere it goes straight to the
