@@ -112,6 +112,7 @@ def solve(
 
     from .limits import cap_process_memory
     from .outputs import check_target
+    from .result import gap_note
 
     with _errors():
         say = _progress()
@@ -136,6 +137,9 @@ def solve(
 
             say(f"wrote {write_report(target, result)}")
         _summary(result.manifest, result.summary_by_level())
+        note = gap_note(result.manifest, gap if gap is not None else sc.solver.gap)
+        if note:
+            _say("note: ", note, "yellow")
 
 
 @app.command()

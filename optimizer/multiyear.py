@@ -60,7 +60,7 @@ from .errors import InfeasibleError, InputError, NoSolutionError, VerificationEr
 from .model import INF, MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, county_table
 from .plans import CATEGORIES, Plans, build_plans
 from .regions import RegionTree
-from .result import versions
+from .result import gap_note, versions
 from .scenario import Scenario, Years
 from .solve import Progress, Solution, _better, _clean, _gap, _tighter, diagnose_infeasible, households_free, optimize, solver_options
 from .solvers import SolverOutput, Status, get_backend
@@ -1581,6 +1581,9 @@ def run_multiyear(
         f"objective {man['objective']:,.2f} (bound {man['bound']:,.2f}, gap {man['gap']:.3%}); "
         f"expected out at the deadline {man['expected_out_at_deadline']:,.1f}"
     )
+    note = gap_note(man, scenario.solver.gap)
+    if note:
+        say(note)
     c = result.tables["counties"]
     for row in c.itertuples(index=False):
         say(f"county {row.county_id}: expected exit year {row.exit_year or 'not by the deadline'}")

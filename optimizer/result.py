@@ -270,6 +270,20 @@ def marginal_table(instance: Instance, index: ModelIndex, cell_value: np.ndarray
     return pd.concat(parts, ignore_index=True)
 
 
+def gap_note(manifest: dict[str, Any], asked: float) -> str | None:
+    """What to tell a planner whose allocation is verified but not proven within the gap asked (None when it is)."""
+    gap = float(manifest["gap"])
+    if gap <= asked + 1e-12:
+        return None
+    why = (
+        "the counties round their whole plans within the money the master gave them, and small counties give up most "
+        "(--method monolithic solves an instance that fits as one model)"
+        if manifest.get("method") == "decomposed"
+        else "the solver stopped at its time limit (--time-limit gives it more)"
+    )
+    return f"gap {gap:.3%} is above the {asked:.3%} asked (solver.gap): the allocation is verified, not proven within the gap; {why}"
+
+
 def household_sums(households: pd.DataFrame, size: np.ndarray, line: float) -> dict[str, float]:
     """What the manifest, the poverty table and the helper summary add up over the households table (``size``:
     persons per row, ``line``: the poverty line). Sums of disjoint blocks add up to the sums of their union, so a

@@ -30,6 +30,7 @@ from optimizer.generate import generate, generate_partitioned
 from optimizer.model import ChurnCap
 from optimizer.multiyear import Kept, MultiYearResult, Withheld, churn_changes, read_multiyear_run, read_previous, solve_multiyear, verify_multiyear
 from optimizer.nightly import kept_violations
+from optimizer.result import gap_note
 from optimizer.scenario import Scenario
 from optimizer.solvers import SolveOptions
 
@@ -64,6 +65,10 @@ def test_decomposed_years_match_the_monolithic_model(small: Instance, mono: Mult
     assert m["bound"] >= d["objective"] - 1e-6
     assert d["objective"] == pytest.approx(m["objective"], rel=d["gap"] + m["gap"] + 1e-9)
     assert d["gap"] == pytest.approx((d["bound"] - d["objective"]) / d["bound"])
+    # what the command line tells a planner: the decomposed gap is above the one asked, the monolithic one within it
+    note = gap_note(d, sc.solver.gap)
+    assert d["gap"] > sc.solver.gap and note is not None and f"{d['gap']:.3%} is above the 0.500% asked" in note and "--method monolithic" in note
+    assert m["gap"] <= sc.solver.gap and gap_note(m, sc.solver.gap) is None
     assert d["objective"] == pytest.approx(dec.tables["households"]["value"].sum())
     assert sorted(dec.tables["households"]["household_id"]) == sorted(small.households["household_id"])
     assert d["expected_out_at_deadline"] == pytest.approx(dec.tables["households"]["p_deadline"].sum())
