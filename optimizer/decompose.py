@@ -1031,14 +1031,15 @@ def _decompose(
             say(_final_summary(blocks.counties, out, time.perf_counter() - t))
             return _repair(blocks, scenario, out, lambda c, money, thorough: final(c, money, thorough=thorough).result(), say, short_ok)
 
-        def held_back(alloc: list[np.ndarray], finals: list[dict[str, Any]]) -> tuple[list[np.ndarray], list[dict[str, Any]], pd.DataFrame]:
-            """Counties still short after the repair (multi-year): each says what more of the upper money (and of the
-            changes) its floors need beyond its allocation (:func:`county_extra`); its allocation and that are held
-            back, the rounds share the rest again from the last allocation, and each short county gets what was held
-            for it on top of its new share."""
+        def held_back(
+            alloc: list[np.ndarray], finals: list[dict[str, Any]], short: list[int], what: str
+        ) -> tuple[list[np.ndarray], list[dict[str, Any]], pd.DataFrame]:
+            """Counties (multi-year) whose rounding does not fit their allocation (``short``; ``what`` says how): each
+            says what more of the upper money (and of the changes) rounding its fractional households needs beyond its
+            allocation (:func:`county_extra`); its allocation and that are held back, the rounds share the rest again
+            from the last allocation, and each such county gets what was held for it on top of its new share."""
             ledger = _Ledger(blocks, scenario, finals)
-            short = [i for i, f in enumerate(finals) if f["emergency"] > EMERGENCY_TOL]
-            # every short county asked at once (each on its worker), what the others do not hold offered to it
+            # every such county asked at once (each on its worker), what the others do not hold offered to it
             rest = {i: np.maximum(ledger.approp[ledger.rows[blocks.counties[i]]].ravel() - alloc[i], 0.0) for i in short}
             asked = {i: on_worker(county_extra, blocks.counties[i], alloc[i], rest[i]) for i in short}
             held = np.zeros_like(ledger.approp)
@@ -1052,7 +1053,7 @@ def _decompose(
                 extra += float(got.sum())
                 more[i] = alloc[i] + got  # what its rounding was shown to fit in: kept for it whatever the new rounds give
                 np.add.at(held, ledger.rows[c], more[i].reshape(-1, ledger.T))
-            who = f"{len(short)} {'county' if len(short) == 1 else 'counties'} short after rounding {'needs' if len(short) == 1 else 'need'}"
+            who = f"{len(short)} {'county' if len(short) == 1 else 'counties'} {what} {'needs' if len(short) == 1 else 'need'}"
             say(f"{who} {extra:,.2f} more of the upper money (or changes): their money is held back for them, the rounds run again")
             again = np.zeros((len(blocks.pairs), ledger.T))
             for i, (c_pairs, a) in enumerate(zip(blocks.county_pairs(), alloc)):
@@ -1133,9 +1134,18 @@ def _decompose(
         alloc, bound, history = master_allocate(blocks, scenario, run, tol=tol, max_rounds=max_rounds, say=say, settle=first, start=start)
         if not (settled and all(np.array_equal(x, y) for x, y in zip(settled[-1][0], alloc))):  # no settling, or the rounds ran out after it
             finals = run_finals(alloc, last=True, short_ok=not one_year)
-            if any(f["emergency"] > EMERGENCY_TOL for f in finals):
-                alloc, finals, rounds = held_back(alloc, finals)  # the first rounds' bound stays: it bounds the whole problem
+            short = [i for i, f in enumerate(finals) if f["emergency"] > EMERGENCY_TOL]
+            if short:
+                alloc, finals, rounds = held_back(alloc, finals, short, "short after rounding")  # the first rounds' bound stays: it bounds the whole problem
                 history = pd.concat([history, rounds], ignore_index=True)
+            elif _gap_missed(finals, bound, scenario) and (whole := [i for i, f in enumerate(finals) if f.get("thorough")]):
+                # counties the repair rounded over all their households with the money as it was (their early years'
+                # money split for the LP, not for whole plans) may give up more than the gap allows: held back as
+                # the short ones, the better of the two allocations kept
+                settled.append((alloc, finals))
+                with contextlib.suppress(NoSolutionError):
+                    alloc, finals, rounds = held_back(alloc, finals, whole, "rounded over all their households after the repair")
+                    history = pd.concat([history, rounds], ignore_index=True)
             settled.append((alloc, finals))
         finals = max((f for _, f in settled), key=lambda fs: sum(f["objective"] for f in fs))  # a reopening's MIPs may round worse
         if parts is not None:  # the parts of the MIPs not kept and of the repaired counties' first roundings
@@ -1324,6 +1334,12 @@ def _lean(blocks: Blocks, scenario: Scenario) -> bool:
     return float(blocks.households.sum()) * years * KEPT_LP_BYTES > LEAN_SHARE * memory_limit_mb(scenario) * 1e6
 
 
+def _gap_missed(finals: list[dict[str, Any]], bound: float, scenario: Scenario) -> bool:
+    """Whether the counties' roundings leave the assembled allocation above the gap asked."""
+    objective = sum(f["objective"] for f in finals)
+    return max(bound - objective, 0.0) / max(abs(bound), 1e-9) > scenario.solver.gap
+
+
 def _gap_of(run: _Run, scenario: Scenario) -> tuple[float, float, float, str]:
     """Objective, bound, gap and status of the assembled allocation."""
     objective = sum(f["objective"] for f in run.finals)
@@ -1476,8 +1492,9 @@ def _repair(
     """Rounding can leave a county a little short of its floors: re-solve it with what it used plus what all
     counties left unused of the same funds (multi-year: of the same fund and year, without taking what a later
     year needs carried to it), one county at a time. A multi-year county still short then gets the thorough
-    rounding (``rerun(county, money, thorough)``); one short even so is an error, or with ``short_ok`` stays short
-    in the list returned (the caller holds back what it needs)."""
+    rounding (``rerun(county, money, thorough)``; its result marked ``thorough``: the caller may hold it back when
+    it gives up too much); one short even so is an error, or with ``short_ok`` stays short in the list returned (the
+    caller holds back what it needs)."""
     ledger = _Ledger(blocks, scenario, finals)
     out = list(finals)
     pair_funds = blocks.pairs["fund_id"].to_numpy()
@@ -1491,7 +1508,7 @@ def _repair(
         again = rerun(c, f["used"] + extra, False) if extra[money].sum() > EMERGENCY_TOL or scenario.years is None else f
         if again["emergency"] > EMERGENCY_TOL and scenario.years is not None:
             say(f"county {c} is {again['emergency']:,.2f} yuan short with that money: the general relax-and-fix and MIP over the county")
-            again = rerun(c, f["used"] + extra, True)
+            again = {**rerun(c, f["used"] + extra, True), "thorough": True}
         if again["emergency"] > EMERGENCY_TOL and short_ok:
             say(f"county {c} is {again['emergency']:,.2f} yuan short after the repair")
             out[i] = again

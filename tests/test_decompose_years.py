@@ -55,7 +55,8 @@ def mono(small: Instance) -> MultiYearResult:
 
 def test_decomposed_years_match_the_monolithic_model(small: Instance, mono: MultiYearResult) -> None:
     sc = _scenario()
-    dec = solve_multiyear(sc, small, method="decomposed", workers=2)
+    said: list[str] = []
+    dec = solve_multiyear(sc, small, method="decomposed", workers=2, progress=said.append)
     assert verify_multiyear(dec, small, sc) == []  # the national verifier on the assembled plan
     m, d = mono.manifest, dec.manifest
     assert d["method"] == "decomposed" and d["decomposition"]["counties"] >= 3
@@ -65,6 +66,11 @@ def test_decomposed_years_match_the_monolithic_model(small: Instance, mono: Mult
     assert m["bound"] >= d["objective"] - 1e-6
     assert d["objective"] == pytest.approx(m["objective"], rel=d["gap"] + m["gap"] + 1e-9)
     assert d["gap"] == pytest.approx((d["bound"] - d["objective"]) / d["bound"])
+    # two counties of about 300 households, short after rounding, were rounded over all their households by the
+    # repair and gave up 6-8% of their LPs (a gap of 5.1%); held back with the money their roundings need, they round
+    # again and the gap is 1.5% (measured)
+    assert any("2 counties rounded over all their households after the repair need" in m and "held back" in m for m in said)
+    assert d["gap"] <= 0.02
     # what the command line tells a planner: the decomposed gap is above the one asked, the monolithic one within it
     note = gap_note(d, sc.solver.gap)
     assert d["gap"] > sc.solver.gap and note is not None and f"{d['gap']:.3%} is above the 0.500% asked" in note and "--method monolithic" in note
