@@ -1081,8 +1081,8 @@ def _decompose(
             more than the rounds left for it. The workers keep their counties' models for those rounds (unless lean)."""
             finals = run_finals(alloc, last=lean)
             settled.append((alloc, finals))
-            objective, target = sum(f["objective"] for f in finals), scenario.solver.gap
-            g = max(bound - objective, 0.0) / max(abs(bound), 1e-9)
+            objective, _, g = _assembled(finals, bound)
+            target = scenario.solver.gap
             if g <= target or len(settled) > 1:
                 return None
             loss = max(value - objective, 0.0) / max(abs(bound), 1e-9)
@@ -1138,7 +1138,7 @@ def _decompose(
             if short:
                 alloc, finals, rounds = held_back(alloc, finals, short, "short after rounding")  # the first rounds' bound stays: it bounds the whole problem
                 history = pd.concat([history, rounds], ignore_index=True)
-            elif _gap_missed(finals, bound, scenario) and (whole := [i for i, f in enumerate(finals) if f.get("thorough")]):
+            elif _assembled(finals, bound)[2] > scenario.solver.gap and (whole := [i for i, f in enumerate(finals) if f.get("thorough")]):
                 # counties the repair rounded over all their households with the money as it was (their early years'
                 # money split for the LP, not for whole plans) may give up more than the gap allows: held back as
                 # the short ones, the better of the two allocations kept
@@ -1334,17 +1334,16 @@ def _lean(blocks: Blocks, scenario: Scenario) -> bool:
     return float(blocks.households.sum()) * years * KEPT_LP_BYTES > LEAN_SHARE * memory_limit_mb(scenario) * 1e6
 
 
-def _gap_missed(finals: list[dict[str, Any]], bound: float, scenario: Scenario) -> bool:
-    """Whether the counties' roundings leave the assembled allocation above the gap asked."""
+def _assembled(finals: list[dict[str, Any]], bound: float) -> tuple[float, float, float]:
+    """Objective, bound (never below the objective) and gap of the counties' final allocations."""
     objective = sum(f["objective"] for f in finals)
-    return max(bound - objective, 0.0) / max(abs(bound), 1e-9) > scenario.solver.gap
+    bound = max(bound, objective)
+    return objective, bound, max(bound - objective, 0.0) / max(abs(bound), 1e-9)
 
 
 def _gap_of(run: _Run, scenario: Scenario) -> tuple[float, float, float, str]:
     """Objective, bound, gap and status of the assembled allocation."""
-    objective = sum(f["objective"] for f in run.finals)
-    bound = max(run.bound, objective)
-    g = max(bound - objective, 0.0) / max(abs(bound), 1e-9)
+    objective, bound, g = _assembled(run.finals, run.bound)
     return objective, bound, g, (Status.OPTIMAL if g <= scenario.solver.gap + 1e-12 else Status.FEASIBLE).value
 
 
