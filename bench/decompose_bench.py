@@ -7,6 +7,10 @@ fresh process (the decomposed ones read the folder through the workers, the mono
 process tree (driver, Dask scheduler and workers) is sampled for the peak of its summed resident memory. End to end
 is load, plans, solve, verify and writing the run folder (CSV and Parquet, as ``optimizer solve``). Writes
 ``bench/results/<name>.csv`` and ``<name>.md`` (``--name``, default ``decompose``).
+
+With ``--registry`` each instance is imported once into a SQLite registry beside it, and the decomposition with the
+workers reading the database county by county is compared with the driver loading the registry whole and
+decomposing it in memory (``decomposed-whole``), for each worker count.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from results_io import write_results
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results"
 TIME_LIMIT = 1800.0  # seconds per solve: the monolithic LP at 100,000 households needs several minutes
+WHOLE = "-whole"  # a method's suffix: the data loaded whole by the driver (a registry database), then decomposed
 
 
 def one(folder: str, method: str, workers: int, max_memory_mb: float | None, gap: float | None = None) -> None:
@@ -35,26 +40,32 @@ def one(folder: str, method: str, workers: int, max_memory_mb: float | None, gap
     from optimizer.outputs import write_run
     from optimizer.scenario import Scenario
     from optimizer.solve import solve
+    from optimizer.storage import load_source
     from optimizer.verify import verify
 
     solver = {"time_limit": TIME_LIMIT, **({"gap": gap} if gap is not None else {})}
     scenario = Scenario(name="bench", data=folder, solver=solver, limits={"max_memory_mb": max_memory_mb})
+    whole = method.endswith(WHOLE)  # the driver loads the data whole, then decomposes them in memory
     t = time.perf_counter()
-    result = solve(scenario, method=method, workers=workers, progress=lambda m: print(f"  {time.perf_counter() - t:7.1f} s  {m}", file=sys.stderr, flush=True))
+
+    def say(msg: str) -> None:
+        print(f"  {time.perf_counter() - t:7.1f} s  {msg}", file=sys.stderr, flush=True)
+
+    result = solve(scenario, load_source(folder) if whole else None, method=method.removesuffix(WHOLE), workers=workers, progress=say)
     solved = time.perf_counter() - t
     verify(result)
     verified = time.perf_counter() - t
     with tempfile.TemporaryDirectory(prefix="decompose-bench-") as tmp:
         write_run(result, Path(tmp) / "run")
-    whole = time.perf_counter() - t
+    done = time.perf_counter() - t
     m = result.manifest
-    figures = {"seconds": solved, "verify_seconds": verified - solved, "write_seconds": whole - verified, "end_to_end_seconds": whole}
+    figures = {"seconds": solved, "verify_seconds": verified - solved, "write_seconds": done - verified, "end_to_end_seconds": done}
     figures.update(objective=m["objective"], bound=m["bound"], gap=m["gap"])
     figures["rounds"] = m.get("decomposition", {}).get("rounds", "")
     print(json.dumps(figures), flush=True)
 
 
-def measured(folder: Path, method: str, workers: int, max_memory_mb: float | None = None, gap: float | None = None) -> dict[str, float]:
+def measured(folder: Path | str, method: str, workers: int, max_memory_mb: float | None = None, gap: float | None = None) -> dict[str, float]:
     """Run :func:`one` in a child process; add the peak of the summed RSS of its process tree, of the driver's alone
     and of the largest other process (a worker) alone (GiB)."""
     cmd = [sys.executable, __file__, "--one", str(folder), method, str(workers), *([f"--max-memory-mb={max_memory_mb}"] if max_memory_mb else [])]
@@ -82,6 +93,8 @@ def main() -> None:
     ap.add_argument("--name", default="decompose", help="results file name under bench/results")
     ap.add_argument("--max-memory-mb", type=float, default=None, help="limits.max_memory_mb of the scenario (a low one makes the workers lean)")
     ap.add_argument("--gap", type=float, default=None, help="solver.gap of the scenario (default the scenario's, 0.1%%)")
+    ap.add_argument("--registry", action="store_true",
+                    help="import each instance into a SQLite registry and compare the workers reading it county by county with the driver loading it whole")
     ap.add_argument("--one", nargs=3, metavar=("FOLDER", "METHOD", "WORKERS"))
     args = ap.parse_args()
     if args.one:
@@ -94,15 +107,37 @@ def main() -> None:
         folder = OUT / "instances" / f"partitioned-{n}-seed7"
         if not folder.is_dir():
             generate_partitioned(n, out=folder, seed=7)
+        source = folder
         runs = [("monolithic", 1)] if n <= args.monolithic_up_to else []
         runs += [("decomposed", w) for w in args.workers]
+        if args.registry:
+            source = _registry(folder)
+            runs = [(m, w) for w in args.workers for m in ("decomposed", f"decomposed{WHOLE}")]
         for method, workers in runs:
             print(f"{n:,} households: {method}, {workers} worker(s)", flush=True)
-            figures = measured(folder, method, workers, args.max_memory_mb, args.gap)
-            row = {"households": n, "method": method, "workers": workers if method == "decomposed" else "", **figures}
+            figures = measured(source, method, workers, args.max_memory_mb, args.gap)
+            row = {"households": n, "method": method, "workers": workers if method != "monolithic" else "", **figures}
             print(f"  {row}", flush=True)
             rows.append(row)
             write_results(pd.DataFrame(rows), OUT, args.name, _markdown(rows))
+
+
+def _registry(folder: Path) -> str:
+    """A SQLite registry holding the instance in ``folder`` (made once, beside it)."""
+    from optimizer import storage
+
+    path = folder.with_name(f"{folder.name}.db")
+    if not path.is_file():
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.unlink(missing_ok=True)
+        engine = storage.open_db(f"sqlite:///{tmp}")
+        storage.init_db(engine)
+        t = time.perf_counter()
+        storage.import_folder(engine, folder)
+        engine.dispose()
+        tmp.rename(path)
+        print(f"imported {folder.name} into {path.name} in {time.perf_counter() - t:.1f} s", flush=True)
+    return f"sqlite:///{path}"
 
 
 def _markdown(rows: list[dict]) -> list[str]:

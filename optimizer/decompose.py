@@ -59,7 +59,7 @@ from .multiyear import (
 from .plans import Plans, build_plans
 from .regions import RegionTree
 from .result import Result, add_sums, fund_table, household_sums, poverty_table, roll_up_regions, run_manifest
-from .scenario import Scenario, Years
+from .scenario import Scenario, Years, is_url
 from .solvers import SolveOptions, Status, get_backend
 
 if TYPE_CHECKING:
@@ -192,6 +192,16 @@ def split_by_county(instance: Instance) -> tuple[Blocks, list[Instance]]:
     return blocks, instances
 
 
+@dataclass(frozen=True)
+class Stored:
+    """Where a worker reads a county's rows: a partitioned folder, or a registry database's URL (with the county's
+    region rows, which the driver holds); with the block's funds."""
+
+    where: str
+    funds: pd.DataFrame
+    regions: pd.DataFrame | None = None  # a database's only
+
+
 @dataclass
 class _County:
     """A county's model, kept by the worker that solves it (built once, re-solved warm every round)."""
@@ -267,9 +277,9 @@ def _forget(county: str) -> _County | _Spilled | None:
     return kept
 
 
-def _county(county: str, source: Instance | Replanned | tuple[str, pd.DataFrame], scenario: Scenario, fund_ids: list[str], lean: bool = False) -> _County:
-    """The county's model; ``source`` is its block instance (with its published plans under a churn cap), or a
-    partitioned folder and the block's funds, read here on the worker. ``fund_ids`` are the upper funds the master
+def _county(county: str, source: Instance | Replanned | Stored, scenario: Scenario, fund_ids: list[str], lean: bool = False) -> _County:
+    """The county's model; ``source`` is its block instance (with its published plans under a churn cap), or
+    where its rows are stored (:class:`Stored`), read here on the worker. ``fund_ids`` are the upper funds the master
     gives it money of (multi-year: year by year; the master carries it over, and so may the county under full
     carry-over). With ``lean``, a one-year county keeps only its model and flows between rounds, on the worker's
     local disk (its instance and plans are rebuilt by its final task)."""
@@ -329,17 +339,20 @@ def _worker_directory() -> str | None:
         return None
 
 
-def _build(county: str, source: Instance | Replanned | tuple[str, pd.DataFrame], scenario: Scenario, fund_ids: list[str]) -> _County:
+def _build(county: str, source: Instance | Replanned | Stored, scenario: Scenario, fund_ids: list[str]) -> _County:
     """Read (or take) the county's instance and build its plans and model (see :func:`_county`)."""
     if isinstance(source, Instance):
         replan = Replanned(source)
     elif isinstance(source, Replanned):
         replan = source
+    elif source.regions is not None:
+        from .storage import load_registry_county
+
+        replan = Replanned(load_registry_county(source.where, county, source.regions, source.funds))
     else:
         from .partitioned import load_partitioned
 
-        folder, funds = source
-        replan = Replanned(load_partitioned(folder, [county], funds=funds))
+        replan = Replanned(load_partitioned(source.where, [county], funds=source.funds))
     instance = replan.instance
     my = None
     if scenario.years is not None:
@@ -908,6 +921,7 @@ class _Run:
     funds: pd.DataFrame
     tree: RegionTree
     hashes: dict[str, str]
+    source: str  # where the counties' rows came from
     churn: dict[str, int] | None = None  # under a churn cap: planned households, the cap and the forced changes
     approp: np.ndarray | None = None  # with years: yuan per fund (of ``funds``) and year, less what was withheld
 
@@ -960,6 +974,7 @@ def _decompose(
     from dask.distributed import Client, as_completed
 
     from .partitioned import load_frame
+    from .storage import county_regions, registry_frame
 
     one_year = scenario.years is None
     if tol is None:
@@ -973,13 +988,17 @@ def _decompose(
     if instance is not None:
         blocks, pieces = split_by_county(instance)
         regions, funds, tree, hashes = instance.regions, instance.funds, instance.tree, instance.hashes
+        source = "in memory"
     elif folder is not None:
-        frame = load_frame(folder)
+        from_db = is_url(str(folder))
+        frame = registry_frame(str(folder)) if from_db else load_frame(folder)
         counties = sorted(frame.county_households.index)
         blocks = plan_blocks(frame.funds, frame.tree, counties, frame.county_households.reindex(counties).to_numpy())
         regions, funds, tree, hashes = frame.regions, frame.funds, frame.tree, frame.hashes
+        places = county_regions(frame, counties) if from_db else [None] * len(counties)
+        source = "the registry database, read by the workers county by county" if from_db else "partitioned Parquet, read by the workers"
     else:
-        raise ValueError("the decomposition needs an instance or a partitioned folder")
+        raise ValueError("the decomposition needs an instance, a partitioned folder or a registry database")
     # with years, before any county is built: an unknown withheld fund, or more withheld than is left, is bad input
     approp = None if scenario.years is None else yearly_appropriations(funds["fund_id"], funds["amount"].to_numpy(dtype=float), scenario.years, withheld)
     if withheld is not None and scenario.years is not None:
@@ -999,7 +1018,7 @@ def _decompose(
                 "(start it with distributed.scheduler.work-stealing: False)")
         addrs = sorted(client.scheduler_info()["workers"])
         pin = _pinned(blocks.counties, blocks.households, addrs)
-        data: list[Any] = pieces if instance is not None else [(str(folder), f) for f in blocks.funds]
+        data: list[Any] = pieces if instance is not None else [Stored(str(folder), f, r) for f, r in zip(blocks.funds, places)]
         planned = None
         if replan:
             data, planned = _replanned(pieces, blocks, None if churn is None else churn.previous, kept, withheld)
@@ -1159,7 +1178,7 @@ def _decompose(
         client.close()
         if cluster is not None:
             cluster.close()
-    return _Run(blocks, finals, bound, history, regions, funds, tree, hashes, churn_info, approp)
+    return _Run(blocks, finals, bound, history, regions, funds, tree, hashes, source, churn_info, approp)
 
 
 def _replanned(
@@ -1347,9 +1366,8 @@ def _gap_of(run: _Run, scenario: Scenario) -> tuple[float, float, float, str]:
     return objective, bound, g, (Status.OPTIMAL if g <= scenario.solver.gap + 1e-12 else Status.FEASIBLE).value
 
 
-def _decomposition_record(run: _Run, in_memory: bool) -> dict[str, Any]:
-    return {"counties": len(run.blocks.counties), "rounds": len(run.history),
-            "source": "in memory" if in_memory else "partitioned Parquet, read by the workers",
+def _decomposition_record(run: _Run) -> dict[str, Any]:
+    return {"counties": len(run.blocks.counties), "rounds": len(run.history), "source": run.source,
             "verified": "each county on its worker; the shared funds on the driver", "history": run.history.round(6).to_dict("records")}  # fmt: skip
 
 
@@ -1369,8 +1387,9 @@ def solve_decomposed(
     result from the counties' verified results.
 
     Give ``instance`` (held in memory: county blocks are sent to the workers, and helpers are assigned
-    nationally afterwards) or ``folder``, a partitioned instance: the driver then reads only regions, funds and
-    the household counts; each worker reads its counties' rows from the Parquet files and assigns their helpers.
+    nationally afterwards) or ``folder``, a partitioned instance or a registry database's URL: the driver then reads
+    only regions, funds and the household counts; each worker reads its counties' rows (from the Parquet files, or
+    the database) and assigns their helpers.
     ``churn`` (with ``instance``) caps the changes of plan nationally, as :func:`optimizer.solve.solve` does."""
     say = progress or (lambda msg: log.info(msg))
     if scenario.years is not None:
@@ -1394,7 +1413,7 @@ def solve_decomposed(
         status=status, objective=objective, bound=bound, lp_bound=bound, gap=g,
         solver_version=get_backend(scenario.solver.name).version(), method="decomposed",
         model={k: int(sum(f[k] for f in finals)) for k in ("columns", "rows", "nonzeros", "plans")},
-        decomposition=_decomposition_record(run, instance is not None),
+        decomposition=_decomposition_record(run),
     )  # fmt: skip
     if run.churn is not None:
         result.manifest["churn"] = run.churn
@@ -1450,7 +1469,7 @@ def solve_decomposed_years(
     state = {"status": status, "objective": objective, "bound": bound, "lp_bound": bound, "gap": g, "used_full_mip": False}
     size = {k: int(sum(f[k] for f in run.finals)) for k in ("columns", "rows", "nonzeros", "options")}
     manifest = multiyear_manifest(scenario, run.hashes, tables, state, size)
-    manifest.update(method="decomposed", decomposition=_decomposition_record(run, instance is not None),
+    manifest.update(method="decomposed", decomposition=_decomposition_record(run),
                     timings={"decomposed": round(time.perf_counter() - t0, 3)})  # fmt: skip
     if run.churn is not None:
         manifest["churn"] = run.churn

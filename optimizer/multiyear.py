@@ -61,7 +61,7 @@ from .model import INF, MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_mod
 from .plans import CATEGORIES, Plans, build_plans
 from .regions import RegionTree
 from .result import gap_note, versions
-from .scenario import Scenario, Years
+from .scenario import Scenario, Years, is_url
 from .solve import Progress, Solution, _better, _clean, _gap, _tighter, diagnose_infeasible, households_free, optimize, solver_options
 from .solvers import SolverOutput, Status, get_backend
 from .storage import load_source
@@ -685,20 +685,21 @@ def solve_multiyear(
     ``fallback``). A re-plan of a partitioned folder loads it whole (the kept decisions and the published plans
     are held in memory)."""
     from .decompose import solve_decomposed_years
-    from .solve import decomposable, one_model_hint, partitioned_source
+    from .solve import decomposable, one_model_hint, source_name, worker_source
 
     say = progress or (lambda msg: log.info(msg))
     t0 = time.perf_counter()
     if method not in ("auto", "monolithic", "decomposed"):
         raise InputError(f"method must be auto, monolithic or decomposed, not '{method}'")
     rolling = previous is not None or from_year is not None or kept is not None or withheld is not None or churn is not None
-    folder = None if rolling else partitioned_source(scenario, instance, method)
+    folder = None if rolling else worker_source(scenario, instance, method)
     if folder is not None:  # the workers read their counties; the driver never loads the households
         from .partitioned import county_households
+        from .storage import registry_counties
 
-        check_years(scenario, county_ids=county_households(folder).index)
-        say(f"decomposing the partitioned instance {folder} by county: each worker reads its counties")
-        with one_model_hint(loads_whole=True):
+        check_years(scenario, county_ids=registry_counties(folder) if is_url(folder) else county_households(folder).index)
+        say(f"decomposing {source_name(folder)} by county: each worker reads its counties")
+        with one_model_hint("the registry" if is_url(folder) else "the folder"):
             return solve_decomposed_years(scenario, None, folder, scheduler=scheduler, workers=workers, progress=say)
     if previous is not None:
         if from_year is None:
@@ -717,7 +718,7 @@ def solve_multiyear(
         if kept is not None and scenario.years is not None:
             check_from_year(kept.from_year, scenario.years.first, scenario.years.last)
         try:
-            with one_model_hint(loads_whole=False):
+            with one_model_hint():
                 result = solve_decomposed_years(
                     scenario, instance, scheduler=scheduler, workers=workers, progress=say, kept=kept, withheld=withheld, churn=churn
                 )
@@ -1552,7 +1553,7 @@ def run_multiyear(
     ``report.html`` (unless ``report`` is false) and print the county exit schedule. A partitioned instance
     decomposed by county is verified county by county on the workers (and every fund's yearly budget on the
     driver): the driver never loads its households."""
-    from .solve import partitioned_source
+    from .solve import worker_source
 
     given: dict[str, object] = {"solver.name": solver, "solver.time_limit": time_limit, "solver.gap": gap}
     overrides = {k: v for k, v in given.items() if v is not None}
@@ -1563,7 +1564,7 @@ def run_multiyear(
 
     check_target(out or Path("out") / scenario.name)  # before solving: never replace a folder that is not a run
     kw: dict[str, Any] = {"progress": say, "previous": previous, "from_year": from_year, "method": method, "scheduler": scheduler, "workers": workers}
-    if previous is None and from_year is None and partitioned_source(scenario, None, method) is not None:
+    if previous is None and from_year is None and worker_source(scenario, None, method) is not None:
         result = solve_multiyear(scenario, **kw)
     else:
         result = solve_verified(scenario, load_source(scenario.data_source), **kw)

@@ -21,7 +21,7 @@ from .outputs import MANIFEST, csv_text, read_manifest
 from .result import OPTIONAL_TABLES, TABLE_NAMES, Result, versions
 from .scenario import Scenario, is_url, recorded_scenario
 from .solve import solve
-from .storage import load_source, redact
+from .storage import load_source, redact, registry_hashes
 from .verify import verify
 
 SHOWN_ROWS = 5
@@ -68,7 +68,10 @@ def reproduce(run_dir: str | Path, progress: Callable[[str], None] | None = None
             source=str(run_dir / MANIFEST),
         )
     instance = None
-    if not str((manifest.get("decomposition") or {}).get("source", "")).startswith("partitioned"):
+    read_by = str((manifest.get("decomposition") or {}).get("source", ""))
+    if read_by.startswith("the registry database"):  # the workers read it county by county; its tables hashed in key order
+        check_inputs(source, recorded, run_dir, registry_hashes(source))
+    elif not read_by.startswith("partitioned"):
         instance = load_source(source, max_file_mb=scenario.limits.max_input_mb)
         check_inputs(source, recorded, run_dir, instance.hashes)  # a database, or files changed since the check
     # else the workers read their counties again, as the run did (one year: its helpers were matched county by county)

@@ -91,10 +91,10 @@ def solve(
     t0 = time.perf_counter()
     if method not in ("auto", "monolithic", "decomposed"):
         raise InputError(f"method must be auto, monolithic or decomposed, not '{method}'")
-    folder = partitioned_source(scenario, instance, method, churn)
+    folder = worker_source(scenario, instance, method, churn)
     if folder is not None:  # the workers read their counties; the driver never loads the households
-        say(f"decomposing the partitioned instance {folder}: each worker reads its counties")
-        with one_model_hint(loads_whole=True):
+        say(f"decomposing {source_name(folder)}: each worker reads its counties")
+        with one_model_hint("the registry" if is_url(folder) else "the folder"):
             return _solve_decomposed(scenario, None, folder, say, timings, t0, scheduler, workers, None)
     if instance is None:
         say(f"loading {redact(scenario.data_source)}")
@@ -105,7 +105,7 @@ def solve(
     fallback: dict[str, str] = {}
     if method == "decomposed" or (method == "auto" and instance.n_households >= DECOMPOSE_FROM and decomposable(scenario)):
         try:
-            with one_model_hint(loads_whole=False):
+            with one_model_hint():
                 return _solve_decomposed(scenario, instance, None, say, timings, t0, scheduler, workers, churn)
         except NoSolutionError as err:
             if method == "decomposed":
@@ -168,32 +168,46 @@ def decomposable(scenario: Scenario) -> bool:
     return scenario.mode == "max_lifted" and not scenario.helpers.capacity_in_model
 
 
-def partitioned_source(scenario: Scenario, instance: Instance | None = None, method: str = "auto", churn: ChurnCap | None = None) -> str | None:
-    """The partitioned data folder to decompose without loading it, when that is the path ``solve`` takes (``auto``:
-    from :data:`DECOMPOSE_FROM` households, a multi-year scenario from :data:`optimizer.multiyear.DECOMPOSE_FROM`).
-    With data edits the folder is loaded whole, the edits applied, then decomposed in memory when it is that large
-    (the workers would read the folder unedited)."""
-    if instance is not None or method == "monolithic" or churn is not None or scenario.data_edits or is_url(scenario.data_source):
+def worker_source(scenario: Scenario, instance: Instance | None = None, method: str = "auto", churn: ChurnCap | None = None) -> str | None:
+    """Where the workers of a decomposed solve read their counties themselves (a partitioned folder, or a registry
+    database), when that is the path ``solve`` takes (``auto``: from :data:`DECOMPOSE_FROM` households, a
+    multi-year scenario from :data:`optimizer.multiyear.DECOMPOSE_FROM`). With data edits the data are loaded whole,
+    the edits applied, then decomposed in memory when that large (the workers would read them unedited)."""
+    if instance is not None or method == "monolithic" or churn is not None or scenario.data_edits:
         return None
     from . import multiyear
     from .partitioned import county_households, is_partitioned
+    from .storage import open_households
 
-    folder = scenario.data_source
-    if not is_partitioned(folder):
+    source = scenario.data_source
+    if not is_url(source) and not is_partitioned(source):
         return None
     threshold = DECOMPOSE_FROM if scenario.years is None else multiyear.DECOMPOSE_FROM
-    if method == "auto" and (not decomposable(scenario) or int(county_households(folder).sum()) < threshold):
+    if method == "auto" and not decomposable(scenario):
         return None
-    return folder
+    if method == "auto" and (open_households(source) if is_url(source) else int(county_households(source).sum())) < threshold:
+        return None
+    return source
+
+
+def partitioned_source(scenario: Scenario, instance: Instance | None = None, method: str = "auto", churn: ChurnCap | None = None) -> str | None:
+    """The partitioned folder :func:`worker_source` would have the workers read (a database: None)."""
+    return None if is_url(scenario.data_source) else worker_source(scenario, instance, method, churn)
+
+
+def source_name(source: str) -> str:
+    """A partitioned folder or a database, named for progress messages (a password hidden)."""
+    return f"the registry database {redact(source)}" if is_url(source) else f"the partitioned instance {source}"
 
 
 @contextmanager
-def one_model_hint(loads_whole: bool) -> Iterator[None]:
-    """A decomposition that finds no allocation names the way out (the error's ``cause`` stays the reason)."""
+def one_model_hint(whole: str = "") -> Iterator[None]:
+    """A decomposition that finds no allocation names the way out (the error's ``cause`` stays the reason); ``whole``
+    names the data the one model would load whole."""
     try:
         yield
     except NoSolutionError as err:
-        how = "loads the folder whole and solves it" if loads_whole else "solves it"
+        how = f"loads {whole} whole and solves it" if whole else "solves it"
         raise NoSolutionError(f"{err}; --method monolithic {how} as one model", err.cause) from err
 
 

@@ -32,15 +32,18 @@ from sqlalchemy import (
     Engine,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
+    and_,
     create_engine,
     delete,
     event,
+    exists,
     false,
     func,
     select,
@@ -50,10 +53,12 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
-from .contract import TABLES
-from .data import Instance, build_instance, isin, load_instance, measure_rows
+from .contract import TABLES, Level
+from .data import Instance, _coerce, build_instance, isin, load_instance, measure_rows
 from .errors import BusyError, InputError
 from .inputs import DEFAULT_MAX_INPUT_MB
+from .partitioned import Frame
+from .regions import build_tree
 from .scenario import is_url
 
 STATUSES = ("registered", "exited", "returned")
@@ -234,6 +239,12 @@ lock_holder = Table(
     Column("started_at", String(32), nullable=False),
 )
 PLAN_COLUMNS = [c.name for c in version_households.columns if c.name not in ("version_id", "committed")]
+# a county's rows, read by a decomposed solve's worker (migration 0004)
+Index("ix_households_village_id", households.c.village_id)
+Index("ix_projects_village_id", projects.c.village_id)
+Index("ix_helpers_home_region_id", helpers.c.home_region_id)
+Index("ix_commitments_project_id", commitments.c.project_id)
+Index("ix_commitments_helper_id", commitments.c.helper_id)
 
 
 def now() -> str:
@@ -446,8 +457,9 @@ def read_registry(engine: Engine) -> Registry:
     return Registry(tables, comm, charges, cur, redact(str(engine.url)))
 
 
-def _frame(conn: Connection, table: Table) -> pd.DataFrame:
-    rows = conn.execute(select(table)).all()
+def _frame(conn: Connection, table: Table, where: Any = None) -> pd.DataFrame:
+    """A table's rows (those ``where`` selects), sorted by key."""
+    rows = conn.execute(select(table) if where is None else select(table).where(where)).all()
     df = pd.DataFrame(rows, columns=[c.name for c in table.columns])
     keys = [c.name for c in table.primary_key.columns]
     # sorted here, not by ORDER BY: the database's collation must not change the row order
@@ -465,62 +477,226 @@ class OpenInstance:
     exited: int
 
 
-def open_instance(reg: Registry) -> OpenInstance:
-    """Validate the registry and derive the open instance; problems name the table, the key and the column."""
-    t = {k: v.copy() for k, v in reg.tables.items()}
-    problems: list[str] = []
-    hh = t["households"]
-    bad = ~hh["status"].isin(STATUSES)
+def _registry_problems(households_status: pd.DataFrame, unknown_refs: pd.DataFrame) -> list[str]:
+    """Households with a status the registry does not know (``household_id``, ``status``) and household
+    commitments whose household is not registered (``commitment_id``, ``ref_id``)."""
     allowed = ", ".join(STATUSES)
-    for k, s in zip(hh.loc[bad, "household_id"], hh.loc[bad, "status"]):
-        problems.append(f"table households (household_id={k}), column status: unknown status '{s}' (allowed: {allowed})")
-    comm = reg.commitments
-    hh_comm = comm[comm["kind"] == "household"]
-    pj_comm = comm[comm["kind"] == "project"]
-    known = set(hh["household_id"])
-    for c, r in zip(hh_comm["commitment_id"], hh_comm["ref_id"]):
-        if r not in known:
-            problems.append(f"table commitments (commitment_id={c}), column ref_id: unknown household '{r}'")
-    f = t["funds"]
+    bad = households_status[~households_status["status"].isin(STATUSES)]
+    problems = [
+        f"table households (household_id={k}), column status: unknown status '{s}' (allowed: {allowed})" for k, s in zip(bad["household_id"], bad["status"])
+    ]
+    refs = zip(unknown_refs["commitment_id"], unknown_refs["ref_id"])
+    return problems + [f"table commitments (commitment_id={c}), column ref_id: unknown household '{r}'" for c, r in refs]
+
+
+def _open_funds(f: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The funds with what is left to plan as their amount (amount less spent and committed), and the problems."""
+    problems: list[str] = []
     for col in ("spent", "committed"):
         v = pd.to_numeric(f[col], errors="coerce")
         wrong = ~np.isfinite(v.to_numpy(dtype=float)) | (v.to_numpy(dtype=float) < 0)
         for k, x in zip(f.loc[wrong, "fund_id"], f.loc[wrong, col]):
             problems.append(f"table funds (fund_id={k}), column {col}: must be a non-negative number, not '{x}'")
     if problems:
-        raise InputError(problems, source=reg.source)
+        return f, problems
     amount = pd.to_numeric(f["amount"], errors="coerce")
     left = amount - f["spent"].astype(float) - f["committed"].astype(float)
     over = (left < -MONEY_TOL).to_numpy()
     for k, a, x in zip(f.loc[over, "fund_id"], amount[over], left[over]):
         problems.append(f"table funds (fund_id={k}), column amount: {a:,.2f} is less than spent + committed ({-x:,.2f} over)")
-    f["amount"] = left.clip(lower=0).where(amount.notna(), f["amount"])
+    return f.assign(amount=left.clip(lower=0).where(amount.notna(), f["amount"])).drop(columns=["spent", "committed"]), problems
 
-    committed_ids = set(hh_comm["ref_id"])
-    open_hh = hh[hh["status"].isin(OPEN_STATUSES) & ~isin(hh["household_id"], committed_ids)]
-    t["households"] = open_hh.drop(columns=["status"])
-    t["funds"] = f.drop(columns=["spent", "committed"])
-    # committed projects: already paid (free here) with the capacity their committed users took
+
+def _free_capacity(t: dict[str, pd.DataFrame], done: set[str], users: pd.Series, busy: pd.Series) -> None:
+    """Committed projects (``done``) are already paid, so free here; a project's capacity is less its committed
+    users (``users``: project_id -> households) and a helper's less its committed households (``busy``)."""
     p = t["projects"]
-    users = hh_comm.loc[hh_comm["project_id"] != "", "project_id"].value_counts()
-    done = p["project_id"].isin(set(pj_comm["ref_id"]))
-    p["cost"] = p["cost"].where(~done, 0.0)
+    p["cost"] = p["cost"].where(~p["project_id"].isin(done), 0.0)
     cap = pd.to_numeric(p["capacity"], errors="coerce")
     p["capacity"] = (cap - users.reindex(p["project_id"]).fillna(0).to_numpy()).clip(lower=0).where(cap.notna(), p["capacity"])
     h = t["helpers"]
-    busy = hh_comm.loc[hh_comm["helper_id"] != "", "helper_id"].value_counts()
     hcap = pd.to_numeric(h["capacity"], errors="coerce")
     h["capacity"] = (hcap - busy.reindex(h["helper_id"]).fillna(0).to_numpy()).clip(lower=0).where(hcap.notna(), h["capacity"])
+
+
+def _registry_instance(t: dict[str, pd.DataFrame], source: str, hashes: dict[str, str]) -> Instance:
+    """The instance of registry tables as stored (missing values as empty cells), problems worded by table."""
+    raw = {name: df.astype(object).where(df.notna(), "") for name, df in t.items()}
+    try:
+        return build_instance(raw, source=source, hashes=hashes)
+    except InputError as err:
+        raise InputError([as_table_location(p) for p in err.problems], source=source) from None
+
+
+def open_instance(reg: Registry) -> OpenInstance:
+    """Validate the registry and derive the open instance; problems name the table, the key and the column."""
+    t = {k: v.copy() for k, v in reg.tables.items()}
+    hh = t["households"]
+    comm = reg.commitments
+    hh_comm = comm[comm["kind"] == "household"]
+    pj_comm = comm[comm["kind"] == "project"]
+    problems = _registry_problems(hh, hh_comm[~hh_comm["ref_id"].isin(set(hh["household_id"]))])
+    t["funds"], more = _open_funds(t["funds"])
+    problems += more
     if problems:
         raise InputError(problems, source=reg.source)
-    raw = {name: df.astype(object).where(df.notna(), "") for name, df in t.items()}
+    committed_ids = set(hh_comm["ref_id"])
+    open_hh = hh[hh["status"].isin(OPEN_STATUSES) & ~isin(hh["household_id"], committed_ids)]
+    t["households"] = open_hh.drop(columns=["status"])
+    users = hh_comm.loc[hh_comm["project_id"] != "", "project_id"].value_counts()
+    busy = hh_comm.loc[hh_comm["helper_id"] != "", "helper_id"].value_counts()
+    _free_capacity(t, set(pj_comm["ref_id"]), users, busy)
     hashes = {f"{name}@db": hashlib.sha256(reg.tables[name].to_csv(index=False).encode()).hexdigest() for name in REGISTRY}
-    try:
-        instance = build_instance(raw, source=reg.source, hashes=hashes)
-    except InputError as err:
-        raise InputError([as_table_location(p) for p in err.problems], source=reg.source) from None
+    instance = _registry_instance(t, reg.source, hashes)
     committed = hh_comm.rename(columns={"ref_id": "household_id"})[PLAN_COLUMNS].reset_index(drop=True)
     return OpenInstance(instance, committed, pj_comm[["ref_id", "cost"]].rename(columns={"ref_id": "project_id"}), int((hh["status"] == "exited").sum()))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The registry read county by county (a decomposed solve's driver and workers)
+# ---------------------------------------------------------------------------------------------------------------
+_ENGINES: dict[str, Engine] = {}  # per process (a Dask worker): one engine and its connection pool per database
+SHOWN_ORPHANS = 10
+HASH_ROWS = 50_000  # rows fetched at a time while a table is hashed
+
+
+def _engine(url: str) -> Engine:
+    if url not in _ENGINES:
+        _ENGINES[url] = open_db(url)
+    return _ENGINES[url]
+
+
+def _open_households(county_villages: Any = None) -> Any:
+    """The condition on the households still open to plan (registered or returned, not committed), in the
+    villages given if any."""
+    committed = exists().where(commitments.c.kind == "household", commitments.c.ref_id == households.c.household_id)
+    cond = and_(households.c.status.in_(OPEN_STATUSES), ~committed)
+    return cond if county_villages is None else and_(households.c.village_id.in_(county_villages), cond)
+
+
+def open_households(url: str) -> int:
+    """How many households of the registry at ``url`` are open to plan (what ``solve`` would decompose)."""
+    engine = _engine(url)
+    require_schema(engine)
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(households).where(_open_households())).scalar() or 0)
+
+
+def _orphans(conn: Connection, table: Table, column: str) -> list[str]:
+    """Rows of ``table`` whose ``column`` names no region (no county would read them), as a whole load names them."""
+    key = next(iter(table.primary_key.columns))
+    ref = table.c[column]
+    stmt = select(key, ref).where(~exists().where(regions.c.region_id == ref)).order_by(key).limit(SHOWN_ORPHANS + 1)
+    rows = conn.execute(stmt).all()
+    return [f"table {table.name} ({key.name}={k}), column {column}: unknown region '{r}'" for k, r in rows[:SHOWN_ORPHANS]] + (
+        [f"table {table.name}: more rows with an unknown {column}"] if len(rows) > SHOWN_ORPHANS else []
+    )
+
+
+def registry_hashes(url: str) -> dict[str, str]:
+    """The sha256 of every registry table, the commitments and their charges, read in key order a block of rows at
+    a time (the tables are never held whole): what a run whose workers read the registry by county records."""
+    engine = _engine(url)
+    out: dict[str, str] = {}
+    with engine.connect() as conn:
+        for table in (*REGISTRY.values(), commitments, commitment_charges):
+            digest = hashlib.sha256()
+            keys = list(table.primary_key.columns)
+            result = conn.execution_options(stream_results=True, yield_per=HASH_ROWS).execute(select(table).order_by(*keys))
+            for rows in result.partitions():
+                digest.update("".join("\t".join("" if v is None else repr(v) for v in row) + "\n" for row in rows).encode())
+            out[f"{table.name}@db (by key)"] = digest.hexdigest()
+    return out
+
+
+def registry_counties(url: str) -> pd.Index:
+    """The ids of the counties with households open to plan in the registry at ``url`` (checked as by
+    :func:`registry_frame`)."""
+    return registry_frame(url, hashed=False).county_households.index
+
+
+def registry_frame(url: str, hashed: bool = True) -> Frame:
+    """What a decomposed solve's driver holds of a registry database: the region tree, the funds with what is left
+    to plan, and the open households per county, counted by the database; the households themselves stay there.
+    Checked as :func:`open_instance` checks the whole registry (statuses, commitments, funds), and every household,
+    project and helper must name a known region (else no county would read it)."""
+    engine = _engine(url)
+    require_schema(engine)
+    source = redact(str(engine.url))
+    with engine.connect() as conn, conn.begin():
+        bad_status = conn.execute(select(households.c.household_id, households.c.status).where(households.c.status.not_in(STATUSES))).all()
+        registered = exists().where(households.c.household_id == commitments.c.ref_id)
+        unknown = conn.execute(select(commitments.c.commitment_id, commitments.c.ref_id).where(commitments.c.kind == "household", ~registered)).all()
+        problems = _registry_problems(pd.DataFrame(bad_status, columns=["household_id", "status"]), pd.DataFrame(unknown, columns=["commitment_id", "ref_id"]))
+        problems += _orphans(conn, projects, "village_id") + _orphans(conn, helpers, "home_region_id")
+        region_rows = _frame(conn, regions)
+        fund_rows, more = _open_funds(_frame(conn, funds))
+        problems += more
+        per_village = pd.DataFrame(
+            conn.execute(select(households.c.village_id, func.count()).where(_open_households()).group_by(households.c.village_id)).all(),
+            columns=["village_id", "households"],
+        )
+    if problems:
+        raise InputError(problems, source=source)
+    tables = {}
+    for name, df in (("regions", region_rows), ("funds", fund_rows)):
+        tables[name], errs = _coerce(df.astype(object).where(df.notna(), ""), TABLES[name], f"{name}.csv")
+        problems += [as_table_location(p) for p in errs]
+    if problems:
+        raise InputError(problems, source=source)
+    tree, errs = build_tree(tables["regions"], "table regions")
+    unknown_holders = sorted(set(tables["funds"]["region_id"]) - set(tables["regions"]["region_id"]))
+    errs += [f"table funds: unknown region_id {', '.join(map(repr, unknown_holders[:SHOWN_ORPHANS]))}"] if unknown_holders else []
+    if errs:
+        raise InputError(errs, source=source)
+    at = tree.pos(per_village["village_id"])
+    not_village = (at < 0) | (tree.level[at] != Level.VILLAGE)
+    if not_village.any():  # no county would read them
+        where = ", ".join(map(repr, per_village["village_id"][not_village].head(SHOWN_ORPHANS)))
+        n = int(per_village["households"][not_village].sum())
+        raise InputError(f"table households: {n:,} open households name a village_id that is not a known village ({where})", source=source)
+    ids = tree.ids.to_numpy()
+    counts = pd.Series(per_village["households"].to_numpy(dtype=np.int64), index=ids[tree.ancestors[at, Level.COUNTY]]).groupby(level=0).sum()
+    return Frame(tables["regions"], tables["funds"], tree, counts.sort_index(), registry_hashes(url) if hashed else {})
+
+
+def county_regions(frame: Frame, counties: list[str]) -> list[pd.DataFrame]:
+    """Each county's region rows, as a county's own read needs them: its subtree and its ancestors."""
+    tree = frame.tree
+    mine = tree.ancestors[:, Level.COUNTY]
+    order = np.argsort(mine, kind="stable")
+    at = tree.pos(pd.Series(counties, dtype=object))
+    lo, hi = np.searchsorted(mine[order], at, side="left"), np.searchsorted(mine[order], at, side="right")
+    return [frame.regions.iloc[np.sort(np.concatenate([tree.ancestors[c, : Level.COUNTY], order[a:b]]))].reset_index(drop=True) for c, a, b in zip(at, lo, hi)]
+
+
+def load_registry_county(url: str, county: str, county_regions: pd.DataFrame, county_funds: pd.DataFrame) -> Instance:
+    """One county of the registry at ``url`` as :func:`open_instance` opens the whole: its open households, its
+    projects (committed ones free, their committed users' capacity taken), its helpers (less their committed
+    households), every measure, its regions (subtree and ancestors, from the driver) and its block's funds."""
+    engine = _engine(url)
+    levels = pd.to_numeric(county_regions["level"]).to_numpy()
+    villages = county_regions.loc[levels == Level.VILLAGE, "region_id"].tolist()
+    inside = county_regions.loc[levels >= Level.COUNTY, "region_id"].tolist()
+    kind = commitments.c.kind
+    with engine.connect() as conn, conn.begin():
+        t = {
+            "regions": county_regions,
+            "households": _frame(conn, households, _open_households(villages)).drop(columns=["status"]),
+            "measures": _frame(conn, measures),
+            "projects": _frame(conn, projects, projects.c.village_id.in_(villages)),
+            "funds": county_funds,
+            "helpers": _frame(conn, helpers, helpers.c.home_region_id.in_(inside)),
+        }
+        here = select(projects.c.project_id).where(projects.c.village_id.in_(villages))
+        done = set(conn.execute(select(commitments.c.ref_id).where(kind == "project", commitments.c.ref_id.in_(here))).scalars())
+        used = select(commitments.c.project_id, func.count()).where(kind == "household", commitments.c.project_id.in_(here)).group_by(commitments.c.project_id)
+        mine = select(helpers.c.helper_id).where(helpers.c.home_region_id.in_(inside))
+        held = select(commitments.c.helper_id, func.count()).where(kind == "household", commitments.c.helper_id.in_(mine)).group_by(commitments.c.helper_id)
+        users = pd.Series(dict(conn.execute(used).all()), dtype=float)
+        busy = pd.Series(dict(conn.execute(held).all()), dtype=float)
+    _free_capacity(t, done, users, busy)
+    return _registry_instance(t, f"{redact(url)} (county {county})", {})
 
 
 def as_table_location(problem: str) -> str:

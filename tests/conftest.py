@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from hypothesis import HealthCheck, settings
 
 from optimizer.data import Instance, build_instance
 from optimizer.scenario import Scenario
+from pgserver import PgServer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -143,3 +145,19 @@ def in_process():  # type: ignore[no-untyped-def]
 
     yield make
     decompose._CACHE.clear()
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[PgServer]:
+    # no skip: when the server cannot start, the tests fail and say why
+    server = PgServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh registry database: a SQLite file, or a database on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'registry.db'}"
+    return str(request.getfixturevalue("pg").database())

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,25 +26,9 @@ from optimizer.generate import generate
 from optimizer.nightly import run_nightly
 from optimizer.scenario import Scenario, load_scenario
 from optimizer.verify import verify
-from pgserver import PgServer
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "optimizer.cli"]
-
-
-@pytest.fixture(scope="session")
-def pg() -> Iterator[PgServer]:
-    # no skip: when the server cannot start, the tests fail and say why
-    server = PgServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'registry.db'}"
-    return request.getfixturevalue("pg").database()
 
 
 @pytest.fixture(scope="module")
@@ -615,8 +598,8 @@ def test_multiyear_nights_with_monitoring(db_url: str, tmp_path: Path) -> None:
 
 
 def test_migration_0003_upgrades_a_0002_database(db_url: str) -> None:
-    """A database at revision 0002 holding a multi-year version and a commitment is upgraded by `db init`: the
-    rows stay, read as not monitored, and the schema equals the code's."""
+    """A database at revision 0002 holding a multi-year version and a commitment is upgraded by `db init` (0003,
+    then 0004): the rows stay, read as not monitored, and the schema equals the code's (0004's indexes included)."""
     from alembic import command
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
@@ -625,7 +608,7 @@ def test_migration_0003_upgrades_a_0002_database(db_url: str) -> None:
     with engine.begin() as conn:
         command.upgrade(storage._alembic_config(conn), "0002")
     assert storage.schema_revision(engine) == "0002"
-    with pytest.raises(InputError, match="is at schema revision 0002, this optimizer needs 0003"):
+    with pytest.raises(InputError, match="is at schema revision 0002, this optimizer needs 0004"):
         storage.require_schema(engine)
     plan = {"village_id": "V1", "plan": "industry", "measures": "industry", "project_id": "", "cost": 4000.0, "p_success": 0.8, "value": 0.9,
             "income_before": 2500.0, "income_after": 4100.0, "helper_id": "", "year": 2019, "effect_year": 2020, "p_deadline": 0.78}  # fmt: skip
@@ -640,7 +623,7 @@ def test_migration_0003_upgrades_a_0002_database(db_url: str) -> None:
         conn.execute(
             text(f"insert into commitments (kind, ref_id, version_id, committed_at, {names}) values ('household', 'H1', 1, 't', {values})"), plan
         )
-    assert storage.init_db(engine) == "0003" == storage.head_revision()
+    assert storage.init_db(engine) == "0004" == storage.head_revision()  # 0003, then 0004's indexes
     storage.require_schema(engine)
     row = storage.version_table(engine, storage.version_households, 1).iloc[0]
     assert (row["household_id"], row["plan"], row["year"], row["p_deadline"]) == ("H1", "industry", 2019, 0.78)
