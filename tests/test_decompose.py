@@ -236,6 +236,37 @@ def test_the_workers_read_a_registry_database_county_by_county(db_url, tmp_path,
         reproduce(run)
 
 
+def test_a_registry_read_by_county_is_checked_on_the_driver_first(db_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Before any worker starts, the driver refuses a registry whose rows no county would read or open as a whole
+    load would: an unknown status, a project in an unknown village, an open household in a region that is not a
+    village, each named by table and key."""
+    from sqlalchemy import text
+
+    from optimizer import storage
+
+    folder = tmp_path / "data"
+    generate(300, seed=2, out=folder)
+    engine = storage.open_db(db_url)
+    storage.init_db(engine)
+    storage.import_folder(engine, folder)
+    scenario = Scenario(name="db", data=db_url)
+    with engine.begin() as conn:
+        conn.execute(text("update households set status = 'gone' where household_id = 'H0000002'"))
+        conn.execute(text("update projects set village_id = 'NOWHERE' where project_id = 'J000001'"))
+    with pytest.raises(InputError) as err:
+        solve(scenario, method="decomposed", workers=1)
+    assert "table households (household_id=H0000002), column status: unknown status 'gone'" in str(err.value)
+    assert "table projects (project_id=J000001), column village_id: unknown region 'NOWHERE'" in str(err.value)
+    with engine.begin() as conn:
+        conn.execute(text("update households set status = 'registered' where household_id = 'H0000002'"))
+        conn.execute(text("update projects set village_id = (select village_id from households where household_id = 'H0000001')"))
+        county = conn.execute(text("select region_id from regions where level = 3 order by region_id")).scalar()
+        conn.execute(text("update households set village_id = :c where household_id = 'H0000003'"), {"c": county})
+    with pytest.raises(InputError, match=f"table households: 1 open households name a village_id that is not a known village \\('{county}'\\)"):
+        solve(scenario, method="decomposed", workers=1)
+    engine.dispose()
+
+
 def test_shared_funds_are_checked_on_the_driver(tmp_path) -> None:  # type: ignore[no-untyped-def]
     folder = tmp_path / "parts"
     generate_partitioned(1500, seed=4, out=folder)
