@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -57,12 +57,14 @@ from .contract import TABLES, Level
 from .data import Instance, _coerce, build_instance, isin, load_instance, measure_rows
 from .errors import BusyError, InputError
 from .inputs import DEFAULT_MAX_INPUT_MB
-from .partitioned import Frame
 from .regions import build_tree
 from .scenario import is_url
 
 STATUSES = ("registered", "exited", "returned")
 OPEN_STATUSES = ("registered", "returned")
+if TYPE_CHECKING:
+    from .partitioned import Frame  # pyarrow.dataset: its import alone maps about 1 GB of address space (RLIMIT_DATA)
+
 LOCK_NAME = "nightly"
 PG_LOCK_KEY = 0x706F7665  # an arbitrary constant: pg_advisory_lock key of the nightly job
 MONEY_TOL = 0.5  # yuan
@@ -620,6 +622,8 @@ def registry_frame(url: str, hashed: bool = True) -> Frame:
     to plan, and the open households per county, counted by the database; the households themselves stay there.
     Checked as :func:`open_instance` checks the whole registry (statuses, commitments, funds), and every household,
     project and helper must name a known region (else no county would read it)."""
+    from .partitioned import Frame
+
     engine = _engine(url)
     require_schema(engine)
     source = redact(str(engine.url))
