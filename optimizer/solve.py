@@ -208,7 +208,8 @@ def one_model_hint(whole: str = "") -> Iterator[None]:
         yield
     except NoSolutionError as err:
         how = f"loads {whole} whole and solves it" if whole else "solves it"
-        raise NoSolutionError(f"{err}; --method monolithic {how} as one model", err.cause) from err
+        # the one model also tells a county's rounding that cannot fit its share from budgets that cannot pay the floors
+        raise NoSolutionError(f"{err}; --method monolithic {how} as one model (or names the money the hard floors lack)", err.cause) from err
 
 
 def _solve_decomposed(
