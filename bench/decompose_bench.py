@@ -95,6 +95,7 @@ def main() -> None:
     ap.add_argument("--gap", type=float, default=None, help="solver.gap of the scenario (default the scenario's, 0.1%%)")
     ap.add_argument("--registry", action="store_true",
                     help="import each instance into a SQLite registry and compare the workers reading it county by county with the driver loading it whole")
+    ap.add_argument("--registry-url", help="with --registry: the database to import into and read (e.g. a PostgreSQL one) instead of a SQLite file")
     ap.add_argument("--one", nargs=3, metavar=("FOLDER", "METHOD", "WORKERS"))
     args = ap.parse_args()
     if args.one:
@@ -111,7 +112,7 @@ def main() -> None:
         runs = [("monolithic", 1)] if n <= args.monolithic_up_to else []
         runs += [("decomposed", w) for w in args.workers]
         if args.registry:
-            source = _registry(folder)
+            source = _registry(folder, args.registry_url)
             runs = [(m, w) for w in args.workers for m in ("decomposed", f"decomposed{WHOLE}")]
         for method, workers in runs:
             print(f"{n:,} households: {method}, {workers} worker(s)", flush=True)
@@ -122,10 +123,20 @@ def main() -> None:
             write_results(pd.DataFrame(rows), OUT, args.name, _markdown(rows))
 
 
-def _registry(folder: Path) -> str:
-    """A SQLite registry holding the instance in ``folder`` (made once, beside it)."""
+def _registry(folder: Path, url: str | None = None) -> str:
+    """A registry holding the instance in ``folder``: the database at ``url`` (imported into when it holds no
+    household yet), else a SQLite file made once beside the folder."""
     from optimizer import storage
 
+    if url is not None:
+        engine = storage.open_db(url)
+        storage.init_db(engine)
+        if storage.count(engine, storage.households) == 0:
+            t = time.perf_counter()
+            storage.import_folder(engine, folder)
+            print(f"imported {folder.name} into {storage.redact(url)} in {time.perf_counter() - t:.1f} s", flush=True)
+        engine.dispose()
+        return url
     path = folder.with_name(f"{folder.name}.db")
     if not path.is_file():
         tmp = path.with_name(f".{path.name}.tmp")
