@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
-import psutil
 
-from results_io import write_results
+from results_io import run_sampled, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results"
@@ -70,19 +68,7 @@ def measured(folder: Path | str, method: str, workers: int, max_memory_mb: float
     and of the largest other process (a worker) alone (GiB)."""
     cmd = [sys.executable, __file__, "--one", str(folder), method, str(workers), *([f"--max-memory-mb={max_memory_mb}"] if max_memory_mb else [])]
     cmd += [f"--gap={gap}"] if gap is not None else []
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    root, peak, driver, other = psutil.Process(proc.pid), 0, 0, 0
-    while proc.poll() is None:
-        try:
-            rss = [p.memory_info().rss for p in [root, *root.children(recursive=True)] if p.is_running()]
-            peak, driver, other = max(peak, sum(rss)), max(driver, rss[0]), max(other, *rss[1:], 0)
-        except (psutil.Error, IndexError):
-            pass
-        time.sleep(0.5)
-    out = proc.stdout.read() if proc.stdout else ""
-    if proc.returncode != 0:
-        raise SystemExit(f"{method} with {workers} worker(s) on {folder} failed (exit {proc.returncode})")
-    return {**json.loads(out.strip().splitlines()[-1]), "peak_gib": peak / 2**30, "driver_peak_gib": driver / 2**30, "worker_peak_gib": other / 2**30}
+    return run_sampled(cmd, ROOT, f"{method} with {workers} worker(s) on {folder}")
 
 
 def main() -> None:

@@ -5,7 +5,10 @@ Night 1 plans the whole registry; between the nights 5% of the open households a
 and every central fund gets 10% more money; night 2 re-plans under the churn cap (``nightly.max_churn``, 5%). With
 ``--years FIRST LAST`` the nights are multi-year (relocation 5% per county and year, gap 0.5%): night 1 plans from
 FIRST, night 2 re-plans from FIRST + 1 keeping night 1's starts and builds of FIRST. Each method runs on a database
-of its own, imported from the same generated folder. Prints a Markdown table for bench/README.md and writes
+of its own, imported from the same generated folder; ``decomposed`` one-year nights have the workers read the
+registry county by county (``nightly.by_county``), ``decomposed-whole`` ones load it whole and decompose it in
+memory. Each night runs in a child process whose process tree is sampled for its peak memory (and the driver's).
+Prints a Markdown table for bench/README.md and writes
 ``<name>.csv`` and ``<name>.md`` under the results folder.
 
     .venv/bin/python bench/nightly_scale_bench.py --households 100000
@@ -21,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,7 +37,9 @@ from optimizer import storage  # noqa: E402
 from optimizer.generate import generate  # noqa: E402
 from optimizer.nightly import run_nightly  # noqa: E402
 from optimizer.scenario import Scenario  # noqa: E402
-from results_io import markdown_table, write_results  # noqa: E402
+from results_io import markdown_table, run_sampled, write_results  # noqa: E402
+
+WHOLE = "-whole"  # a method's suffix: nightly.by_county no (the registry loaded whole, then decomposed in memory)
 
 
 def _between_nights(engine: storage.Engine, version: int, rng: np.random.Generator) -> None:
@@ -51,46 +57,53 @@ def _between_nights(engine: storage.Engine, version: int, rng: np.random.Generat
         conn.execute(text("update funds set amount = amount * 1.1 where region_id in (select region_id from regions where level = 0)"))
 
 
+def night(spec: dict[str, Any]) -> None:
+    """One night in this process (a child of :func:`two_nights`, which samples its memory); print its figures as JSON."""
+    method = spec["method"]
+    module = importlib.import_module("optimizer.solve" if spec["years"] is None else "optimizer.multiyear")
+    for name in ["DECOMPOSE_FROM"] + ([] if spec["years"] is None else ["DECOMPOSE_CAPPED_FROM"]):
+        setattr(module, name, spec["households"] * 10 if method == "monolithic" else 1)  # whatever its size
+    scenario = Scenario.model_validate(spec["scenario"])
+    t = time.perf_counter()
+    out = run_nightly(spec["url"], scenario)
+    seconds = time.perf_counter() - t
+    engine = storage.open_db(spec["url"])
+    with engine.connect() as conn:
+        manifest = json.loads(conn.execute(text("select manifest from versions where version_id = :v"), {"v": out.version_id}).scalar())
+    churn = manifest.get("churn", {})
+    source = manifest.get("decomposition", {}).get("source", "")
+    print(json.dumps({"seconds": round(seconds, 1), "solved_as": manifest["method"] + (", read by county" if "county by county" in source else ""),
+                      "objective": manifest["objective"], "bound": manifest["bound"], "gap": manifest["gap"], "version": out.version_id,
+                      "changed": out.counts.get("households_changed", 0), "cap": churn.get("max_changes", ""), "status": out.status}))  # fmt: skip
+
+
 def two_nights(folder: Path, method: str, households: int, max_churn: float, time_limit: float, years: list[int] | None) -> list[dict[str, object]]:
-    module = importlib.import_module("optimizer.solve" if years is None else "optimizer.multiyear")
-    names = ["DECOMPOSE_FROM"] + ([] if years is None else ["DECOMPOSE_CAPPED_FROM"])
-    saved = {name: getattr(module, name) for name in names}
-    for name in names:
-        setattr(module, name, households * 10 if method == "monolithic" else 1)  # whatever its size
+    """Import ``folder`` into a SQLite registry of its own and run two nights on it, each in a child process."""
     rows: list[dict[str, object]] = []
-    try:
-        with tempfile.TemporaryDirectory(prefix="nightly-scale-") as tmp:
-            url = f"sqlite:///{Path(tmp) / 'registry.db'}"
-            engine = storage.open_db(url)
-            storage.init_db(engine)
-            t = time.perf_counter()
-            storage.import_folder(engine, folder)
-            print(f"{method}: imported {households:,} households in {time.perf_counter() - t:.1f} s", flush=True)
-            spec: dict[str, object] = {"name": "nightly", "data": "unused", "nightly": {"max_churn": max_churn}, "solver": {"time_limit": time_limit}}
-            if years is not None:
-                spec.update(years={"first": years[0], "last": years[1], "relocation_rate": 0.05}, plans={"max_per_household": 4},
-                            solver={"time_limit": time_limit, "gap": 0.005}, helpers={"assign": False})  # fmt: skip
-            scenario = Scenario.model_validate(spec)
-            rng = np.random.default_rng(3)
-            version = None
-            for night in (1, 2):
-                if version is not None:
-                    _between_nights(engine, version, rng)
-                t = time.perf_counter()
-                current = None if years is None else {"nightly.current_year": years[0] + night - 1}
-                out = run_nightly(url, scenario if current is None else scenario.with_overrides(current))
-                seconds = time.perf_counter() - t
-                with engine.connect() as conn:
-                    manifest = json.loads(conn.execute(text("select manifest from versions where version_id = :v"), {"v": out.version_id}).scalar())
-                churn = manifest.get("churn", {})
-                rows.append({"method": method, "night": night, "households": households, "seconds": round(seconds, 1), "solved_as": manifest["method"],
-                             "objective": manifest["objective"], "bound": manifest["bound"], "gap": manifest["gap"],
-                             "changed": out.counts.get("households_changed", 0), "cap": churn.get("max_changes", ""), "status": out.status})  # fmt: skip
-                print(rows[-1], flush=True)
-                version = out.version_id
-    finally:
-        for name, value in saved.items():
-            setattr(module, name, value)
+    with tempfile.TemporaryDirectory(prefix="nightly-scale-") as tmp:
+        url = f"sqlite:///{Path(tmp) / 'registry.db'}"
+        engine = storage.open_db(url)
+        storage.init_db(engine)
+        t = time.perf_counter()
+        storage.import_folder(engine, folder)
+        print(f"{method}: imported {households:,} households in {time.perf_counter() - t:.1f} s", flush=True)
+        spec: dict[str, Any] = {"name": "nightly", "data": "unused", "nightly": {"max_churn": max_churn}, "solver": {"time_limit": time_limit}}
+        if method.endswith(WHOLE):
+            spec["nightly"]["by_county"] = "no"
+        if years is not None:
+            spec.update(years={"first": years[0], "last": years[1], "relocation_rate": 0.05}, plans={"max_per_household": 4},
+                        solver={"time_limit": time_limit, "gap": 0.005}, helpers={"assign": False})  # fmt: skip
+        rng = np.random.default_rng(3)
+        version = None
+        for n in (1, 2):
+            if version is not None:
+                _between_nights(engine, version, rng)
+            scenario = spec if years is None else {**spec, "nightly": {**spec["nightly"], "current_year": years[0] + n - 1}}
+            child = {"url": url, "method": method.removesuffix(WHOLE), "households": households, "years": years, "scenario": scenario}
+            figures = run_sampled([sys.executable, __file__, "--night", json.dumps(child)], ROOT, f"{method} night {n}")
+            rows.append({"method": method, "night": n, "households": households, **figures})
+            print(rows[-1], flush=True)
+            version = int(figures["version"])
     return rows
 
 
@@ -98,19 +111,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--households", type=int, default=100_000)
     parser.add_argument("--max-churn", type=float, default=0.05)
-    parser.add_argument("--methods", nargs="+", default=["decomposed", "monolithic"], choices=["decomposed", "monolithic"])
+    parser.add_argument("--methods", nargs="+", default=["decomposed", "monolithic"], choices=["decomposed", f"decomposed{WHOLE}", "monolithic"],
+                        help=f"decomposed: one-year nights read by county by the workers; decomposed{WHOLE}: the registry loaded whole, decomposed in memory")
+    parser.add_argument("--night", help=argparse.SUPPRESS)  # a child's night (JSON)
     parser.add_argument("--time-limit", type=float, default=120.0, help="solver.time_limit (the scenario's default: 120 s)")
     parser.add_argument("--years", type=int, nargs=2, metavar=("FIRST", "LAST"), help="multi-year nights over these years")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--name", default="nightly_scale")
     args = parser.parse_args()
+    if args.night:
+        night(json.loads(args.night))
+        return
     with tempfile.TemporaryDirectory(prefix="nightly-scale-data-") as tmp:
         folder = Path(tmp) / "data"
         generate(args.households, seed=7, out=folder)
         rows = [r for m in args.methods for r in two_nights(folder, m, args.households, args.max_churn, args.time_limit, args.years)]
     df = pd.DataFrame(rows)
     columns = [("households", "{r.households:,}"), ("method", "{r.method}"), ("night", "{r.night}"), ("solved as", "{r.solved_as}"),
-               ("time (s)", "{r.seconds:.1f}"), ("objective", "{r.objective:,.2f}"), ("bound", "{r.bound:,.2f}"), ("gap", "{r.gap:.4%}"),
+               ("time (s)", "{r.seconds:.1f}"), ("peak (GiB)", "{r.peak_gib:.2f}"), ("driver peak (GiB)", "{r.driver_peak_gib:.2f}"),
+               ("objective", "{r.objective:,.2f}"), ("bound", "{r.bound:,.2f}"), ("gap", "{r.gap:.4%}"),
                ("changed plan", "{r.changed:,}"), ("cap", "{r.cap}")]  # fmt: skip
     write_results(df, args.out, args.name, markdown_table(df, columns))
 

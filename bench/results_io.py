@@ -3,9 +3,13 @@ table quoted in bench/README.md), both under the results folder; the table is pr
 
 from __future__ import annotations
 
+import json
+import subprocess
+import time
 from pathlib import Path
 
 import pandas as pd
+import psutil
 
 
 def write_results(df: pd.DataFrame, out: Path, name: str, lines: list[str]) -> str:
@@ -25,3 +29,22 @@ def markdown_table(df: pd.DataFrame, columns: list[tuple[str, str]]) -> list[str
     lines = ["| " + " | ".join(h for h, _ in columns) + " |", "|" + "|".join("---" if t else "---:" for t in text) + "|"]
     lines += ["| " + " | ".join(fmt.format(r=r) for _, fmt in columns) + " |" for r in df.itertuples()]
     return lines
+
+
+def run_sampled(cmd: list[str], cwd: Path, what: str) -> dict[str, float]:
+    """Run ``cmd`` (whose last line of output is a JSON object of figures) and sample its process tree every 0.5 s:
+    add the peak of the tree's summed resident memory, of the first process's alone (the driver) and of the largest
+    other one (a Dask worker), in GiB. ``what`` names the run in the error when it fails."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=cwd)
+    root, peak, driver, other = psutil.Process(proc.pid), 0, 0, 0
+    while proc.poll() is None:
+        try:
+            rss = [p.memory_info().rss for p in [root, *root.children(recursive=True)] if p.is_running()]
+            peak, driver, other = max(peak, sum(rss)), max(driver, rss[0]), max(other, *rss[1:], 0)
+        except (psutil.Error, IndexError):
+            pass
+        time.sleep(0.5)
+    out = proc.stdout.read() if proc.stdout else ""
+    if proc.returncode != 0:
+        raise SystemExit(f"{what} failed (exit {proc.returncode})")
+    return {**json.loads(out.strip().splitlines()[-1]), "peak_gib": peak / 2**30, "driver_peak_gib": driver / 2**30, "worker_peak_gib": other / 2**30}

@@ -65,6 +65,7 @@ from .solvers import SolveOptions, Status, get_backend
 if TYPE_CHECKING:
     from dask.distributed import Client
 
+    from .partitioned import Frame
     from .solve import Solution
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,18 @@ class Stored:
     where: str
     funds: pd.DataFrame
     regions: pd.DataFrame | None = None  # a database's only
+    night: bool = False  # a database's, read by the nightly job: with its committed households and published plans
+    version: int | None = None  # the nightly job's: the published version whose plans the churn cap keeps
+
+
+@dataclass(frozen=True)
+class StoredChurn:
+    """The churn cap of a night whose counties the workers read from the registry (:class:`Stored`): the published
+    version, its open households' uncommitted plans counted by county (the driver holds no plan), and the cap."""
+
+    version: int | None
+    planned: pd.Series  # county -> households planned in ``version``, uncommitted and still open
+    max_changes: int
 
 
 @dataclass
@@ -345,6 +358,11 @@ def _build(county: str, source: Instance | Replanned | Stored, scenario: Scenari
         replan = Replanned(source)
     elif isinstance(source, Replanned):
         replan = source
+    elif source.regions is not None and source.night:
+        from .storage import load_registry_night
+
+        instance, previous = load_registry_night(source.where, county, source.regions, source.funds, source.version)
+        replan = Replanned(instance, previous if len(previous) else None)
     elif source.regions is not None:
         from .storage import load_registry_county
 
@@ -953,18 +971,23 @@ def _decompose(
     max_rounds: int,
     say: Callable[[str], None],
     parts: str | None = None,
-    churn: ChurnCap | None = None,
+    churn: ChurnCap | StoredChurn | None = None,
     kept: Kept | None = None,
     withheld: Withheld | None = None,
+    frame: Frame | None = None,
 ) -> _Run:
     """Split by county, run the master's rounds and the county MIPs on Dask, repair short counties (with ``parts``,
     a folder the workers can write, one-year counties leave their households tables there). Under a ``churn`` cap
     the master shares the changes of plan the cap allows as it shares money (in the first year, with years). With
     years, ``kept`` starts and builds are fixed in their counties and ``withheld`` money is not appropriated (see
-    :func:`optimizer.multiyear.solve_multiyear`). A re-plan needs the instance in memory."""
-    replan = churn is not None or kept is not None or withheld is not None
+    :func:`optimizer.multiyear.solve_multiyear`). A re-plan needs the instance in memory, but for a nightly churn cap
+    on a registry the workers read (:class:`StoredChurn`). ``frame``: what the driver already read of ``folder``."""
+    stored_churn = churn if isinstance(churn, StoredChurn) else None
+    replan = (churn is not None and stored_churn is None) or kept is not None or withheld is not None
     if replan and instance is None:
         raise InputError("a re-plan (churn cap, kept decisions or withheld money) is decomposed for an instance held in memory only")
+    if stored_churn is not None and (instance is not None or not is_url(str(folder)) or scenario.years is not None):
+        raise ValueError("a StoredChurn caps a one-year night whose workers read a registry database")
     if (kept is not None or withheld is not None) and scenario.years is None:
         raise InputError("kept decisions and withheld money belong to a scenario with years:")
     if scenario.mode != "max_lifted":
@@ -991,7 +1014,8 @@ def _decompose(
         source = "in memory"
     elif folder is not None:
         from_db = is_url(str(folder))
-        frame = registry_frame(str(folder)) if from_db else load_frame(folder)
+        if frame is None:
+            frame = registry_frame(str(folder)) if from_db else load_frame(folder)
         counties = sorted(frame.county_households.index)
         blocks = plan_blocks(frame.funds, frame.tree, counties, frame.county_households.reindex(counties).to_numpy())
         regions, funds, tree, hashes = frame.regions, frame.funds, frame.tree, frame.hashes
@@ -1018,10 +1042,14 @@ def _decompose(
                 "(start it with distributed.scheduler.work-stealing: False)")
         addrs = sorted(client.scheduler_info()["workers"])
         pin = _pinned(blocks.counties, blocks.households, addrs)
-        data: list[Any] = pieces if instance is not None else [Stored(str(folder), f, r) for f, r in zip(blocks.funds, places)]
+        night, version = (False, None) if stored_churn is None else (True, stored_churn.version)
+        data: list[Any] = pieces if instance is not None else [Stored(str(folder), f, r, night, version) for f, r in zip(blocks.funds, places)]
         planned = None
+        if stored_churn is not None and stored_churn.planned.sum():
+            planned = stored_churn.planned.reindex(blocks.counties, fill_value=0).to_numpy(dtype=np.int64)
+            blocks = _with_changes(blocks, planned)
         if replan:
-            data, planned = _replanned(pieces, blocks, None if churn is None else churn.previous, kept, withheld)
+            data, planned = _replanned(pieces, blocks, churn.previous if isinstance(churn, ChurnCap) else None, kept, withheld)
             if churn is not None:
                 blocks = _with_changes(blocks, planned)
         sources = _scatter_pinned(client, dict(zip(blocks.counties, data)), pin)
@@ -1381,7 +1409,8 @@ def solve_decomposed(
     tol: float | None = None,
     max_rounds: int = 60,
     progress: Callable[[str], None] | None = None,
-    churn: ChurnCap | None = None,
+    churn: ChurnCap | StoredChurn | None = None,
+    frame: Frame | None = None,
 ) -> Result:
     """Decompose by county on Dask (a LocalCluster, or the scheduler at ``scheduler``) and assemble the national
     result from the counties' verified results.
@@ -1390,7 +1419,8 @@ def solve_decomposed(
     nationally afterwards) or ``folder``, a partitioned instance or a registry database's URL: the driver then reads
     only regions, funds and the household counts; each worker reads its counties' rows (from the Parquet files, or
     the database) and assigns their helpers.
-    ``churn`` (with ``instance``) caps the changes of plan nationally, as :func:`optimizer.solve.solve` does."""
+    ``churn`` (with ``instance``, or a :class:`StoredChurn` with a database ``folder``) caps the changes of plan
+    nationally, as :func:`optimizer.solve.solve` does; ``frame``, what the driver already read of ``folder``."""
     say = progress or (lambda msg: log.info(msg))
     if scenario.years is not None:
         raise InputError("a scenario with years: is decomposed by solve_decomposed_years")
@@ -1399,7 +1429,7 @@ def solve_decomposed(
     # then holds the national tables that are as long as the counties, not the households (30 million at most)
     parts = tempfile.mkdtemp(prefix="optimizer-parts-") if instance is None and scheduler is None else None
     try:
-        run = _decompose(scenario, instance, folder, scheduler, workers, tol, max_rounds, say, parts, churn)
+        run = _decompose(scenario, instance, folder, scheduler, workers, tol, max_rounds, say, parts, churn, frame=frame)
     except BaseException:
         if parts is not None:
             shutil.rmtree(parts, ignore_errors=True)

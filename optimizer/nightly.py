@@ -15,6 +15,7 @@ whose published start is not kept), checked by :func:`optimizer.multiyear.verify
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import math
@@ -22,27 +23,32 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, and_, case, exists, func, select, update
 
 from . import storage
 from .contract import Level
 from .data import Instance, isin
+from .decompose import StoredChurn, solve_decomposed
 from .edits import apply_data_edits
-from .errors import InfeasibleError, InputError, NotPublishedError, OptimizerError, VerificationError
+from .errors import InfeasibleError, InputError, NoSolutionError, NotPublishedError, OptimizerError, VerificationError
 from .model import ChurnCap
 from .multiyear import Kept, MultiYearResult, Withheld, churn_changes, monitoring_choices, monitoring_years_of, solve_multiyear, verify_multiyear
 from .outputs import _json
 from .result import Result
 from .scenario import Scenario
-from .solve import solve
+from .solve import auto_decomposes, decomposable, solve
 from .storage import runs, version_flows, version_households, version_projects, versions
 from .verify import verify
+
+if TYPE_CHECKING:
+    from .partitioned import Frame
 
 log = logging.getLogger(__name__)
 
@@ -87,27 +93,37 @@ def _locked(engine: Engine, scenario: Scenario, wait: float, say: Callable[[str]
     with storage.job_lock(engine, wait=wait):
         _pause("locked")
         _abandon_stale(engine)
-        say(f"reading the registry from {storage.redact(str(engine.url))}")
-        reg = storage.read_registry(engine)
-        if scenario.years is not None:
-            multi: MultiYearInputs | None = multiyear_inputs(engine, reg, scenario)  # a bad row stops here, before any write
+        url = engine.url.render_as_string(hide_password=False)
+        night: Callable[[int], NightlyOutcome]
+        scenario_json = json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
+        if by_county(url, scenario):
+            say(f"checking the registry in {storage.redact(url)}; the workers read it county by county")
+            frame = storage.registry_frame(url)  # a bad row stops here, before any write
+            current = storage.current_version(engine)
+            input_hash = hashlib.sha256((scenario_json + json.dumps(frame.hashes, sort_keys=True)).encode()).hexdigest()
+            night = functools.partial(_run_by_county, engine, url=url, frame=frame, current=current, scenario=scenario, input_hash=input_hash, say=say)
         else:
-            multi = None
-            opened = storage.open_instance(reg)  # a bad row stops here, before any write
-            scenario = _net_of_commitments(scenario, opened)
-            instance = replace(apply_data_edits(opened.instance, scenario.data_edits), poor_outside=_poor_outside(reg, opened))
-        input_hash = reg.input_hash(json.dumps(scenario.model_dump(mode="json"), sort_keys=True))
-        if reg.current_version is not None and _version_hash(engine, reg.current_version) == input_hash:
-            run_id = _ledger(engine, status="unchanged", ended=True, version_id=reg.current_version, input_hash=input_hash,
+            say(f"reading the registry from {storage.redact(url)}")
+            reg = storage.read_registry(engine)
+            current = reg.current_version
+            input_hash = reg.input_hash(scenario_json)
+            if scenario.years is not None:
+                multi = multiyear_inputs(engine, reg, scenario)  # a bad row stops here, before any write
+                night = functools.partial(_run_multiyear, engine, mi=multi, scenario=scenario, input_hash=input_hash, say=say)
+            else:
+                opened = storage.open_instance(reg)  # a bad row stops here, before any write
+                scenario = _net_of_commitments(scenario, opened)
+                instance = replace(apply_data_edits(opened.instance, scenario.data_edits), poor_outside=_poor_outside(reg, opened))
+                night = functools.partial(_run, engine, reg=reg, opened=opened, instance=instance, scenario=scenario, input_hash=input_hash, say=say)
+        if current is not None and _version_hash(engine, current) == input_hash:
+            run_id = _ledger(engine, status="unchanged", ended=True, version_id=current, input_hash=input_hash,
                              message="inputs equal those of the current version: no new version")  # fmt: skip
-            say(f"inputs unchanged since version {reg.current_version}: nothing to do")
-            return NightlyOutcome(run_id, "unchanged", reg.current_version, {})
+            say(f"inputs unchanged since version {current}: nothing to do")
+            return NightlyOutcome(run_id, "unchanged", current, {})
         run_id = _ledger(engine, status="running", input_hash=input_hash)
         storage.claim_lock(engine, run_id)
         try:
-            if multi is not None:
-                return _run_multiyear(engine, run_id, multi, scenario, input_hash, say)
-            return _run(engine, run_id, reg, opened, instance, scenario, input_hash, say)
+            return night(run_id)
         except BaseException as err:
             status = "rejected" if isinstance(err, NotPublishedError) else "failed"
             message = str(err) if isinstance(err, OptimizerError) else f"{type(err).__name__}: {err}"
@@ -115,9 +131,30 @@ def _locked(engine: Engine, scenario: Scenario, wait: float, say: Callable[[str]
             raise
 
 
+def by_county(url: str, scenario: Scenario) -> bool:
+    """Whether the night is decomposed by county with each worker reading its counties from the registry at ``url``
+    (``nightly.by_county``; ``auto``: a one-year night from :data:`optimizer.solve.DECOMPOSE_FROM` open households
+    that the decomposition can solve, without data edits, which need the registry loaded whole)."""
+    choice = scenario.nightly.by_county
+    if choice == "no":
+        return False
+    fits = {
+        "a years: section (multi-year nights load the registry whole)": scenario.years is not None,
+        "data edits (applied to the registry loaded whole)": bool(scenario.data_edits),
+        "mode min_cost or helpers.capacity_in_model (not decomposed)": not decomposable(scenario),
+    }
+    if choice == "yes":
+        why = [k for k, v in fits.items() if v]
+        if why:
+            raise InputError(f"scenario nightly.by_county: yes, but the scenario has {'; '.join(why)}")
+        return True
+    return not any(fits.values()) and auto_decomposes(scenario, storage.open_households(url))
+
+
 def _run(
     engine: Engine,
     run_id: int,
+    *,
     reg: storage.Registry,
     opened: storage.OpenInstance,
     instance: Any,
@@ -140,19 +177,76 @@ def _run(
         if not len(previous):
             raise
         solve(scenario, instance, progress=lambda _m: None)  # raises its own diagnosis when the cap is not the cause
-        raise _churn_infeasible(cap, scenario, "published plan") from None
+        raise _churn_infeasible(len(previous), cap.max_changes, scenario, "published plan") from None
     verify(result, instance, scenario)
-    tables = _version_tables(result, opened)
-    counts = _churn_counts(previous, published, result, tables["households"])
-    allowed = max(cap.max_changes, result.manifest.get("churn", {}).get("forced_changes", 0))
-    if counts["households_changed"] > allowed:
-        raise VerificationError([f"churn: {counts['households_changed']} households changed plan, the cap allows {allowed}"])
-    manifest = {**result.manifest, "nightly": {**counts, "run_id": run_id, "committed_households": len(opened.committed)}}
-    expected = float(tables["households"]["p_success"].sum())
-    version_id = _write_version(
-        engine, run_id, scenario, input_hash, tables, manifest, expected=expected, committed=len(opened.committed), counts=counts,
-        current=reg.current_version,
-    )  # fmt: skip
+    tables = {**_version_tables(result, opened.committed_projects), "households": [_with_committed(result.households, opened.committed)]}
+    return _publish(engine, run_id, scenario, input_hash, result, tables, len(opened.committed), reg.current_version, say)
+
+
+def _run_by_county(
+    engine: Engine,
+    run_id: int,
+    *,
+    url: str,
+    frame: Frame,
+    current: int | None,
+    scenario: Scenario,
+    input_hash: str,
+    say: Callable[[str], None],
+) -> NightlyOutcome:
+    """A one-year night decomposed by county, each worker reading its counties' open households, published plans and
+    committed households from the registry: the driver holds no household (``frame``: what it read, checked and
+    hashed). The version is written from the counties' households tables one county at a time, the committed plans
+    copied within the database, and only if the registry still hashes as ``frame`` did."""
+    by_village, committed, exited = storage.night_counts(url, current)
+    tree = frame.tree
+    county = tree.ancestor_ids(tree.pos(pd.Series(by_village.index, dtype=object)), Level.COUNTY)
+    planned = pd.Series(by_village.to_numpy(), index=county).groupby(level=0).sum()
+    n_planned = int(planned.sum())
+    churn = StoredChurn(current, planned, math.floor(scenario.nightly.max_churn * n_planned))
+    say(
+        f"{int(frame.county_households.sum()):,} open households ({committed:,} committed, {exited:,} exited); "
+        f"at most {churn.max_changes:,} of {n_planned:,} planned households may change plan"
+    )
+    _pause("solve")
+    try:
+        try:
+            result = solve_decomposed(scenario, None, url, progress=say, churn=churn, frame=frame)
+        except (InfeasibleError, NoSolutionError):
+            if not n_planned:
+                raise
+            solve_decomposed(scenario, None, url, progress=lambda _m: None, frame=frame)  # its own error when the cap is not the cause
+            raise _churn_infeasible(n_planned, churn.max_changes, scenario, "published plan") from None
+    except NoSolutionError as err:
+        how = "nightly.by_county: no loads the registry whole and solves such a night as one model (or names the money the hard floors lack)"
+        raise NoSolutionError(f"{err}; {how}", err.cause) from err
+    verify(result)  # each county on its worker, the shared funds here
+    paths = result.parts.get("households")
+    households = (_with_committed(pd.read_parquet(p), None) for p in paths) if paths else [_with_committed(result.households, None)]
+    tables = {**_version_tables(result, storage.committed_projects(engine)), "households": households}
+    return _publish(engine, run_id, scenario, input_hash, result, tables, committed, current, say, hashes=frame.hashes)
+
+
+def _publish(
+    engine: Engine,
+    run_id: int,
+    scenario: Scenario,
+    input_hash: str,
+    result: Result,
+    tables: Mapping[str, Iterable[pd.DataFrame]],
+    committed: int,
+    current: int | None,
+    say: Callable[[str], None],
+    hashes: dict[str, str] | None = None,
+) -> NightlyOutcome:
+    """Write a one-year night's version (its counts against ``current`` taken from the rows written, the churn cap
+    checked) and publish it; see :func:`_write_version`."""
+    churn = result.manifest.get("churn") or {}
+    allowed = max(int(churn.get("max_changes", 0)), int(churn.get("forced_changes", 0)))
+    manifest = {**result.manifest, "nightly": {"run_id": run_id, "committed_households": committed}}
+    version_id, counts, expected = _write_version(
+        engine, run_id, scenario, input_hash, tables, manifest, committed=committed, current=current, allowed=allowed if churn else None, hashes=hashes
+    )
     say(f"published version {version_id}: {expected:,.1f} households expected lifted, gap {result.gap:.3%}, {counts}")
     return NightlyOutcome(run_id, "published", version_id, counts, float(result.manifest["objective"]), float(result.gap), expected)
 
@@ -162,41 +256,57 @@ def _write_version(
     run_id: int,
     scenario: Scenario,
     input_hash: str,
-    tables: dict[str, pd.DataFrame],
+    tables: Mapping[str, Iterable[pd.DataFrame]],
     manifest: dict[str, Any],
     *,
-    expected: float,
     committed: int,
-    counts: dict[str, int],
     current: int | None,
-) -> int:
-    """Write the version, its rows, the ledger update and (when its gap is within ``nightly.max_gap``) the
-    ``current`` pointer in one transaction; raise :class:`NotPublishedError` when the gap is too large."""
+    counts: dict[str, int] | None = None,
+    expected: float | None = None,
+    allowed: int | None = None,
+    hashes: dict[str, str] | None = None,
+) -> tuple[int, dict[str, int], float]:
+    """Write the version, its rows (each table given as frames, written one after the other), the ledger update and
+    (when its gap is within ``nightly.max_gap``) the ``current`` pointer in one transaction; return the version,
+    its counts against ``current`` and its expected households lifted. ``counts`` and ``expected`` default to a
+    one-year version's, taken from the rows written (the changes of plan checked against ``allowed``). With
+    ``hashes`` (a night whose workers read the registry) the committed plans are copied from the commitments, and
+    nothing is written unless the registry still hashes as it did when the night began. Raise
+    :class:`NotPublishedError` when the gap is too large (the version is kept, unpublished)."""
     gap = float(manifest["gap"])
     publish = gap <= scenario.nightly.max_gap + 1e-12
     status = "published" if publish else "rejected"
     objective, bound = float(manifest["objective"]), float(manifest["bound"])
-    with engine.begin() as conn:
+    with _writing(engine, consistent=hashes is not None) as conn:
         version_id = conn.execute(
             versions.insert().values(
-                run_id=run_id,
-                created_at=storage.now(),
-                status=status,
-                scenario_name=scenario.name,
-                input_hash=input_hash,
-                objective=objective,
-                bound=bound,
-                gap=gap,
-                expected_lifted=expected,
-                cost=float(tables["households"]["cost"].sum() + tables["households"]["monitoring_cost"].sum() + tables["projects"]["cost"].sum()),
-                households=len(tables["households"]),
-                committed_households=committed,
-                manifest=json.dumps(manifest, sort_keys=True, default=_json),
-            )
+                run_id=run_id, created_at=storage.now(), status=status, scenario_name=scenario.name, input_hash=input_hash,
+                objective=objective, bound=bound, gap=gap, expected_lifted=0.0, cost=0.0, households=0, committed_households=committed, manifest="{}",
+            )  # fmt: skip
         ).inserted_primary_key[0]  # type: ignore[index]
-        for table, df in ((version_households, tables["households"]), (version_projects, tables["projects"]), (version_flows, tables["flows"])):
-            if len(df):
-                conn.execute(table.insert(), storage._records(df.assign(version_id=version_id), [c.name for c in table.columns]))
+        if hashes is not None and storage.hashes_of(conn) != hashes:  # after the first write: no writer can come between (SQLite)
+            raise InputError("the registry changed while the night ran (the workers may have read it after the change): nothing was written; run the job again")
+        for table, frames in ((version_households, tables["households"]), (version_projects, tables["projects"]), (version_flows, tables["flows"])):
+            for df in frames:
+                if len(df):
+                    conn.execute(table.insert(), storage._records(df.assign(version_id=version_id), [c.name for c in table.columns]))
+        if hashes is not None:
+            storage.carry_commitments(conn, version_id)
+        vh, vp = version_households, version_projects
+        totals = select(func.count(), func.sum(vh.c.p_success), func.sum(vh.c.cost + vh.c.monitoring_cost)).where(vh.c.version_id == version_id)
+        n, lifted, cost = conn.execute(totals).one()
+        cost = float(cost or 0.0) + float(conn.execute(select(func.sum(vp.c.cost)).where(vp.c.version_id == version_id)).scalar() or 0.0)
+        if counts is None:
+            counts = _churn_counts(conn, version_id, current)
+            if allowed is not None and counts["households_changed"] > allowed:
+                raise VerificationError([f"churn: {counts['households_changed']} households changed plan, the cap allows {allowed}"])
+        expected = float(lifted or 0.0) if expected is None else expected
+        manifest = {**manifest, "nightly": {**counts, **manifest.get("nightly", {})}}
+        conn.execute(
+            update(versions)
+            .where(versions.c.version_id == version_id)
+            .values(expected_lifted=expected, cost=cost, households=int(n), manifest=json.dumps(manifest, sort_keys=True, default=_json))
+        )
         _pause("write")
         if publish:
             storage.set_current(conn, version_id)
@@ -210,7 +320,18 @@ def _write_version(
             f"version {version_id} not published: gap {gap:.4%} is above nightly.max_gap {scenario.nightly.max_gap:.4%}; "
             f"version {current} stays current"
         )
-    return int(version_id)
+    return int(version_id), counts, expected
+
+
+@contextmanager
+def _writing(engine: Engine, consistent: bool) -> Iterator[Connection]:
+    """A write transaction; ``consistent``: every read in it sees one snapshot (PostgreSQL: repeatable read; SQLite's
+    write transaction holds the only write lock once it has written)."""
+    with engine.connect() as conn:
+        if consistent and engine.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield conn
 
 
 @dataclass(frozen=True)
@@ -319,7 +440,7 @@ def _run_multiyear(engine: Engine, run_id: int, mi: MultiYearInputs, scenario: S
         if not len(previous):
             raise
         solve_multiyear(scenario, instance, progress=lambda _m: None, **solve_kw)  # its own diagnosis when the cap is not the cause
-        raise _churn_infeasible(cap, scenario, "published plan and start year") from None
+        raise _churn_infeasible(len(previous), cap.max_changes, scenario, "published plan and start year") from None
     bad = verify_multiyear(result, apply_data_edits(instance, scenario.data_edits), scenario, mi.withheld)
     bad += kept_violations(result, mi.kept)
     if len(previous):
@@ -347,9 +468,9 @@ def _run_multiyear(engine: Engine, run_id: int, mi: MultiYearInputs, scenario: S
                     "kept_starts": len(mi.kept.starts), "kept_builds": len(mi.kept.built)},
     }  # fmt: skip
     expected = float(man["expected_out_at_deadline"])
-    version_id = _write_version(
-        engine, run_id, scenario, input_hash, tables, manifest, expected=expected, committed=int(hh["committed"].sum()), counts=counts,
-        current=mi.current_version,
+    version_id, _, _ = _write_version(
+        engine, run_id, scenario, input_hash, {k: [v] for k, v in tables.items()}, manifest, expected=expected,
+        committed=int(hh["committed"].sum()), counts=counts, current=mi.current_version,
     )  # fmt: skip
     say(f"published version {version_id}: {expected:,.1f} households expected out of poverty at {scenario.years.last if scenario.years else ''}, "
         f"gap {float(man['gap']):.3%}, {counts}")  # fmt: skip
@@ -364,10 +485,10 @@ def multiyear_previous(mi: MultiYearInputs) -> pd.DataFrame:
     return pub.loc[keep, ["household_id", "plan", "year"]].astype({"year": np.int64}).reset_index(drop=True)
 
 
-def _churn_infeasible(cap: ChurnCap, scenario: Scenario, what: str) -> InfeasibleError:
+def _churn_infeasible(planned: int, max_changes: int, scenario: Scenario, what: str) -> InfeasibleError:
     """The error of a night the churn cap alone makes infeasible."""
     return InfeasibleError(
-        f"the churn cap cannot be met: keeping all but {cap.max_changes:,} of the {len(cap.previous):,} planned households on their "
+        f"the churn cap cannot be met: keeping all but {max_changes:,} of the {planned:,} planned households on their "
         f"{what} leaves the floors or targets unpaid; raise nightly.max_churn (now {scenario.nightly.max_churn:g})"
     )
 
@@ -473,37 +594,48 @@ def _published_plans(engine: Engine, version: int | None) -> pd.DataFrame:
     return prev.assign(committed=prev["committed"].astype(bool))
 
 
-def _churn_counts(previous: pd.DataFrame, published: pd.DataFrame, result: Result, new_version: pd.DataFrame) -> dict[str, int]:
-    """Open households added, changed and unchanged against the current version, and households it planned
-    that the new version no longer holds (exited)."""
-    now = result.households[["household_id", "plan"]]
-    both = now.merge(previous, on="household_id", how="inner", suffixes=("", "_prev"))
-    changed = int((both["plan"] != both["plan_prev"]).sum())
+def _churn_counts(conn: Connection, version: int, current: int | None) -> dict[str, int]:
+    """A one-year version's open households added, changed and unchanged against the ``current`` version (planned
+    there, uncommitted), and the households ``current`` planned that ``version`` no longer holds (exited), counted
+    from the rows written."""
+    new, old = version_households.alias("new"), version_households.alias("old")
+    mine = and_(new.c.version_id == version, ~new.c.committed)
+    n_open = int(conn.execute(select(func.count()).select_from(new).where(mine)).scalar() or 0)
+    if current is None:
+        return {"households_added": n_open, "households_changed": 0, "households_unchanged": 0, "households_removed": 0}
+    planned = and_(old.c.household_id == new.c.household_id, old.c.version_id == current, ~old.c.committed)
+    differ = func.sum(case((new.c.plan != old.c.plan, 1), else_=0))
+    both, changed = conn.execute(select(func.count(), differ).select_from(new.join(old, planned)).where(mine)).one()
+    still = exists().where(new.c.version_id == version, new.c.household_id == old.c.household_id)
+    removed = conn.execute(select(func.count()).select_from(old).where(old.c.version_id == current, ~still)).scalar()
     return {
-        "households_added": int((~isin(now["household_id"], previous["household_id"])).sum()),
-        "households_changed": changed,
-        "households_unchanged": int(len(both) - changed),
-        "households_removed": int((~isin(published["household_id"], new_version["household_id"])).sum()),
+        "households_added": n_open - int(both),
+        "households_changed": int(changed or 0),
+        "households_unchanged": int(both) - int(changed or 0),
+        "households_removed": int(removed or 0),
     }
 
 
-def _version_tables(result: Result, opened: storage.OpenInstance) -> dict[str, pd.DataFrame]:
-    """The version as published: committed plans carried over, the open ones from the result."""
-    hh = result.households.copy()
-    if "helper_id" not in hh.columns:
-        hh["helper_id"] = ""
+def _with_committed(open_rows: pd.DataFrame, committed: pd.DataFrame | None) -> pd.DataFrame:
+    """A one-year result's households (or a county's) in the version layout, with the ``committed`` plans carried
+    over when given."""
+    hh = open_rows if "helper_id" in open_rows.columns else open_rows.assign(helper_id="")
     hh = hh.assign(year=0, effect_year=0, p_deadline=0.0, monitored=False, monitoring_years=0, monitoring_cost=0.0)[storage.PLAN_COLUMNS]
-    hh = hh.assign(committed=False)
-    carried = opened.committed.assign(committed=True)
-    households = pd.concat([carried, hh], ignore_index=True).sort_values("household_id", kind="stable").reset_index(drop=True)
-    households["helper_id"] = households["helper_id"].fillna("").astype(str)
+    hh = hh.assign(committed=False, helper_id=hh["helper_id"].fillna("").astype(str))
+    if committed is None:
+        return hh
+    return pd.concat([committed.assign(committed=True), hh], ignore_index=True).sort_values("household_id", kind="stable").reset_index(drop=True)
+
+
+def _version_tables(result: Result, committed_projects: pd.DataFrame) -> dict[str, list[pd.DataFrame]]:
+    """A one-year version's projects (the committed ones, ``project_id`` and ``cost`` charged, marked built) and flows."""
     projects = result.tables["projects"].copy()
-    done = opened.committed_projects.set_index("project_id")["cost"]
+    done = committed_projects.set_index("project_id")["cost"]
     is_done = projects["project_id"].isin(done.index)
     projects["committed"] = is_done
     projects["built"] = projects["built"].astype(bool) | is_done
     projects["cost"] = np.where(is_done, done.reindex(projects["project_id"]).to_numpy(dtype=float), projects["cost"].to_numpy(dtype=float))
-    return {"households": households, "projects": projects.assign(built_year=0), "flows": result.tables["flows"].assign(year=0)}
+    return {"projects": [projects.assign(built_year=0)], "flows": [result.tables["flows"].assign(year=0)]}
 
 
 def _ledger(engine: Engine, *, status: str, ended: bool = False, **values: Any) -> int:

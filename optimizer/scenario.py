@@ -110,6 +110,12 @@ class Nightly(_Strict):
         le=2100,
         description="multi-year scenarios: the year being planned; the published version's decisions of earlier years are kept (default years.first)",
     )
+    by_county: Literal["auto", "yes", "no"] = Field(
+        "auto",
+        description="one-year nights: decompose by county with each worker reading its counties from the registry, so that the job never "
+        "holds the households (auto: from optimizer.solve.DECOMPOSE_FROM open households, when the scenario is decomposable and has "
+        "no data edits); no: load the registry whole (a large night is then decomposed in memory)",
+    )
 
 
 class Monitoring(_Strict):

@@ -103,7 +103,7 @@ def solve(
     timings["load"] = time.perf_counter() - t0
 
     fallback: dict[str, str] = {}
-    if method == "decomposed" or (method == "auto" and instance.n_households >= DECOMPOSE_FROM and decomposable(scenario)):
+    if method == "decomposed" or (method == "auto" and auto_decomposes(scenario, instance.n_households)):
         try:
             with one_model_hint():
                 return _solve_decomposed(scenario, instance, None, say, timings, t0, scheduler, workers, churn)
@@ -166,6 +166,12 @@ def decomposable(scenario: Scenario) -> bool:
     """Whether ``auto`` may decompose the scenario by county: a min-cost target and helper capacities in the model
     couple the counties (the decomposed method refuses both)."""
     return scenario.mode == "max_lifted" and not scenario.helpers.capacity_in_model
+
+
+def auto_decomposes(scenario: Scenario, households: int) -> bool:
+    """Whether ``auto`` decomposes a one-year scenario of that many households (a multi-year one is decided by
+    :func:`optimizer.multiyear.solve_multiyear`)."""
+    return decomposable(scenario) and households >= DECOMPOSE_FROM
 
 
 def worker_source(scenario: Scenario, instance: Instance | None = None, method: str = "auto", churn: ChurnCap | None = None) -> str | None:

@@ -18,7 +18,7 @@ import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,8 +46,11 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    insert,
+    literal,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.engine import make_url
@@ -598,16 +601,20 @@ def _orphans(conn: Connection, table: Table, column: str) -> list[str]:
 def registry_hashes(url: str) -> dict[str, str]:
     """The sha256 of every registry table, the commitments and their charges, read in key order a block of rows at
     a time (the tables are never held whole): what a run whose workers read the registry by county records."""
-    engine = _engine(url)
+    with _engine(url).connect() as conn:
+        return hashes_of(conn)
+
+
+def hashes_of(conn: Connection) -> dict[str, str]:
+    """:func:`registry_hashes` read through ``conn`` (e.g. inside the transaction that writes a version)."""
     out: dict[str, str] = {}
-    with engine.connect() as conn:
-        for table in (*REGISTRY.values(), commitments, commitment_charges):
-            digest = hashlib.sha256()
-            keys = list(table.primary_key.columns)
-            result = conn.execution_options(stream_results=True, yield_per=HASH_ROWS).execute(select(table).order_by(*keys))
-            for rows in result.partitions():
-                digest.update("".join("\t".join("" if v is None else repr(v) for v in row) + "\n" for row in rows).encode())
-            out[f"{table.name}@db (by key)"] = digest.hexdigest()
+    for table in (*REGISTRY.values(), commitments, commitment_charges):
+        digest = hashlib.sha256()
+        keys = list(table.primary_key.columns)
+        result = conn.execute(select(table).order_by(*keys).execution_options(yield_per=HASH_ROWS))
+        for rows in result.partitions():
+            digest.update("".join("\t".join("" if v is None else repr(v) for v in row) + "\n" for row in rows).encode())
+        out[f"{table.name}@db (by key)"] = digest.hexdigest()
     return out
 
 
@@ -701,6 +708,71 @@ def load_registry_county(url: str, county: str, county_regions: pd.DataFrame, co
         busy = pd.Series(dict(conn.execute(held).all()), dtype=float)
     _free_capacity(t, done, users, busy)
     return _registry_instance(t, f"{redact(url)} (county {county})", {})
+
+
+def load_registry_night(
+    url: str, county: str, county_regions: pd.DataFrame, county_funds: pd.DataFrame, version: int | None
+) -> tuple[Instance, pd.DataFrame]:
+    """One county as the nightly job re-plans it (:func:`load_registry_county`, with the committed households still
+    poor that its county incidence target counts, as ``poor_outside``) and the published, uncommitted plans of its
+    open households in ``version`` (household_id, plan; none before the first version): the churn cap's."""
+    instance = load_registry_county(url, county, county_regions, county_funds)
+    levels = pd.to_numeric(county_regions["level"]).to_numpy()
+    villages = county_regions.loc[levels == Level.VILLAGE, "region_id"].tolist()
+    vh = version_households
+    mine = commitments.join(households, households.c.household_id == commitments.c.ref_id)
+    poor = (
+        select(func.count(), func.sum(1.0 - commitments.c.p_success))
+        .select_from(mine)
+        .where(commitments.c.kind == "household", households.c.status != "exited", households.c.village_id.in_(villages))
+    )
+    open_ids = select(households.c.household_id).where(_open_households(villages))
+    with _engine(url).connect() as conn, conn.begin():
+        n_poor, left = conn.execute(poor).one()
+        published = select(vh.c.household_id, vh.c.plan).where(vh.c.version_id == version, ~vh.c.committed, vh.c.household_id.in_(open_ids))
+        rows = [] if version is None else conn.execute(published).all()
+    previous = pd.DataFrame(rows, columns=["household_id", "plan"], dtype=object).sort_values("household_id", kind="stable").reset_index(drop=True)
+    return (replace(instance, poor_outside={county: float(left)}) if n_poor else instance), previous
+
+
+def night_counts(url: str, version: int | None) -> tuple[pd.Series, int, int]:
+    """What a night read by county counts before it solves: the open households planned (uncommitted) in ``version``
+    by village, and the committed and the exited households."""
+    vh = version_households
+    with _engine(url).connect() as conn, conn.begin():
+        planned: list[Any] = []
+        if version is not None:
+            stmt = (
+                select(households.c.village_id, func.count())
+                .select_from(vh.join(households, households.c.household_id == vh.c.household_id))
+                .where(vh.c.version_id == version, ~vh.c.committed, _open_households())
+                .group_by(households.c.village_id)
+            )
+            planned = list(conn.execute(stmt).all())
+        committed = conn.execute(select(func.count()).select_from(commitments).where(commitments.c.kind == "household")).scalar()
+        exited = conn.execute(select(func.count()).select_from(households).where(households.c.status == "exited")).scalar()
+    by_village = pd.Series({str(v): int(n) for v, n in planned}, dtype=np.int64)
+    return by_village, int(committed or 0), int(exited or 0)
+
+
+def committed_projects(engine: Engine) -> pd.DataFrame:
+    """The committed projects (project_id, cost charged)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(commitments.c.ref_id, commitments.c.cost).where(commitments.c.kind == "project").order_by(commitments.c.ref_id)).all()
+    return pd.DataFrame(rows, columns=["project_id", "cost"]).astype({"project_id": object, "cost": float})
+
+
+def carry_commitments(conn: Connection, version: int) -> None:
+    """Copy the committed household plans into ``version``'s rows, within the database."""
+    cols = [c for c in PLAN_COLUMNS if c != "household_id"]
+    rows = select(literal(version), commitments.c.ref_id, *(commitments.c[c] for c in cols), true()).where(commitments.c.kind == "household")
+    conn.execute(insert(version_households).from_select(["version_id", "household_id", *cols, "committed"], rows))
+
+
+def current_version(engine: Engine) -> int | None:
+    """The published version's id (None before the first)."""
+    with engine.connect() as conn:
+        return conn.execute(select(published.c.version_id).where(published.c.name == "current")).scalar()
 
 
 def as_table_location(problem: str) -> str:

@@ -163,6 +163,86 @@ def test_nights_of_a_large_registry_decompose_under_the_churn_cap(tmp_path: Path
     assert int((both["plan"] != both["plan_prev"]).sum()) > 5 * math.floor(0.02 * n)
 
 
+def test_nights_read_by_county_publish_what_nights_loaded_whole_publish(
+    db_url: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same two nights on two copies of a registry (2,500 generated households, several counties): one job's
+    workers read their counties from the registry (nightly.by_county: yes; the driver never reads it whole), the
+    other loads it whole and decomposes in memory (no). Between the nights: households and built projects
+    committed, exits, new households, spending and 20% more money. Both publish the same versions (plans,
+    committed rows, projects, flows, counts, expected), the second within its churn cap; the same inputs again
+    are 'unchanged'; a registry changed while a night ran is refused before anything is written."""
+    import importlib
+
+    from optimizer import nightly
+
+    monkeypatch.setattr(importlib.import_module("optimizer.solve"), "DECOMPOSE_FROM", 1_000)  # the whole load decomposes too
+    generate(2500, seed=7, out=tmp_path / "data")
+    other = f"sqlite:///{tmp_path / 'whole.db'}" if db_url.startswith("sqlite") else request.getfixturevalue("pg").database()
+    urls = {"yes": db_url, "no": other}
+    engines = {how: _seed(url, tmp_path / "data") for how, url in urls.items()}
+
+    def night(how: str) -> Any:
+        scenario = Scenario(name="nightly", data="unused", nightly={"by_county": how, "max_churn": 0.05})
+        with monkeypatch.context() as m:
+            if how == "yes":
+                m.setattr(storage, "read_registry", lambda *a: pytest.fail("the driver read the whole registry"))
+            return run_nightly(urls[how], scenario)
+
+    def version(how: str, v: int) -> dict[str, pd.DataFrame]:
+        tables = {"households": storage.version_households, "projects": storage.version_projects, "flows": storage.version_flows}
+        out = {k: storage.version_table(engines[how], t, v).drop(columns=["version_id", "helper_id"], errors="ignore") for k, t in tables.items()}
+        out["flows"] = out["flows"].groupby(["fund_id", "village_id", "category"], as_index=False)["amount"].sum().round(4)
+        return {k: df.sort_values(list(df.columns[:3])).reset_index(drop=True) for k, df in out.items()}
+
+    rng = np.random.default_rng(3)
+    for n in range(2):
+        if n:
+            plans = storage.version_table(engines["yes"], storage.version_households, 1)
+            built = storage.version_table(engines["yes"], storage.version_projects, 1)
+            chosen = list(rng.choice(plans["household_id"].to_numpy(), size=200, replace=False))
+            rest = list(rng.choice(np.setdiff1d(plans["household_id"].to_numpy(), chosen), size=100, replace=False))
+            new = storage.read_registry(engines["yes"]).tables["households"].sample(50, random_state=1).drop(columns=["status"])
+            for engine in engines.values():
+                storage.commit(engine, chosen, list(built.loc[built["built"].astype(bool), "project_id"].iloc[:3]))
+                storage.set_status(engine, rest, "exited")
+                storage.add_households(engine, new.assign(household_id=[f"N-{i:03d}" for i in range(50)]))
+                storage.record_spending(engine, "F-CN-industry", 100_000.0)
+                with engine.begin() as conn:
+                    conn.execute(text("update funds set amount = amount * 1.2"))
+        out = {how: night(how) for how in urls}
+        assert out["yes"].status == out["no"].status == "published"
+        assert out["yes"].counts == out["no"].counts
+        assert out["yes"].expected_lifted == pytest.approx(out["no"].expected_lifted, rel=1e-9)
+        v = out["yes"].version_id or 0
+        manifests = {how: _manifest(engines[how], v) for how in urls}
+        assert manifests["yes"]["decomposition"]["source"] == "the registry database, read by the workers county by county"
+        assert manifests["no"]["decomposition"]["source"] == "in memory"
+        assert manifests["yes"].get("churn") == manifests["no"].get("churn")
+        mine, theirs = version("yes", v), version("no", v)
+        for name in mine:
+            pd.testing.assert_frame_equal(mine[name], theirs[name], check_dtype=False, rtol=1e-9)
+    counts = out["yes"].counts
+    assert counts["households_added"] == 50 and counts["households_removed"] == 100
+    assert 0 < counts["households_changed"] <= manifests["yes"]["churn"]["max_changes"]
+    assert int(mine["households"]["committed"].astype(bool).sum()) == 200
+    assert night("yes").status == "unchanged"
+
+    real = nightly.solve_decomposed
+
+    def then_spend(*args: Any, **kw: Any) -> Any:
+        result = real(*args, **kw)
+        storage.record_spending(engines["yes"], "F-CN-industry", 1.0)  # a change the workers may or may not have read
+        return result
+
+    storage.add_households(engines["yes"], new.iloc[:1].assign(household_id=["N-late"]))
+    monkeypatch.setattr(nightly, "solve_decomposed", then_spend)
+    with pytest.raises(InputError, match="the registry changed while the night ran"):
+        night("yes")
+    cur, n_versions, statuses = _state(engines["yes"])
+    assert cur == v and n_versions == 2 and statuses[-1] == "failed"
+
+
 def test_solve_reads_a_database_like_its_exported_folder(db_url: str, small_data: Path, tmp_path: Path) -> None:
     """Issue 4's database data source: a scenario whose data is a URL solves the open registry, and the same as
     the registry exported to a folder."""
