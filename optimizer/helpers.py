@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .contract import LIST_SEP, Category, Cause, HelperKind, Level, Reach, Skill
-from .data import Instance, equal_pairs, measure_rows
+from .data import Instance, equal_pairs, isin, measure_rows
 from .solvers.flow import solve_min_cost_flow
 
 SKILL_OF_CATEGORY = {
@@ -259,7 +259,7 @@ def dispatch(instance: Instance, helpers: pd.DataFrame, shortage: pd.DataFrame, 
         h_lv = tree.level[h_pos]
         same = (h_lv >= lv) & (tree.ancestors[h_pos, np.minimum(lv, 5)] == tree.ancestors[t_pos, lv])
         relation[same] = name
-    paired = np.isin(pairs["home_region_id"].to_numpy(), helpers.loc[helpers["paired"].astype(bool), "home_region_id"].unique())
+    paired = isin(pairs["home_region_id"].to_numpy(), helpers.loc[helpers["paired"].astype(bool), "home_region_id"].unique())
     relation[paired & (relation == "elsewhere")] = "paired"
     pairs = pairs.assign(relation=relation)
     ns, nsrc = len(shortage), len(src)
