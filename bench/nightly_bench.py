@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from optimizer import storage  # noqa: E402
+from optimizer.data import isin  # noqa: E402
 from optimizer.nightly import run_nightly  # noqa: E402
 from optimizer.scenario import Scenario  # noqa: E402
 from pgserver import PgServer  # noqa: E402
@@ -44,7 +45,7 @@ def nights(url: str) -> list[dict[str, object]]:
             built = projects.loc[projects["built"].astype(bool) & ~projects["committed"].astype(bool), "project_id"].to_numpy()[:3]
             storage.commit(engine, list(chosen), list(built))
             storage.record_spending(engine, "F-CN-industry", 250_000.0)
-            rest = np.setdiff1d(open_plans["household_id"].to_numpy(), chosen)
+            rest = open_plans["household_id"].to_numpy()[~isin(open_plans["household_id"], chosen)]
             storage.set_status(engine, list(rng.choice(rest, size=300, replace=False)), "exited")
             reg = storage.read_registry(engine).tables["households"]
             new = reg.sample(200, random_state=night).drop(columns=["status"]).assign(household_id=[f"N{night}-{i:04d}" for i in range(200)])

@@ -1,4 +1,4 @@
-"""Two nights of a large registry (SQLite): the nightly job decomposed by county (churn cap included) against the
+"""Two nights of a large registry (SQLite, or PostgreSQL with ``--postgres``): the nightly job decomposed by county (churn cap included) against the
 same nights solved monolithically.
 
 Night 1 plans the whole registry; between the nights 5% of the open households are committed, 1% exit, 1% register
@@ -8,11 +8,14 @@ FIRST, night 2 re-plans from FIRST + 1 keeping night 1's starts and builds of FI
 of its own, imported from the same generated folder; ``decomposed`` one-year nights have the workers read the
 registry county by county (``nightly.by_county``), ``decomposed-whole`` ones load it whole and decompose it in
 memory. Each night runs in a child process whose process tree is sampled for its peak memory (and the driver's).
-Prints a Markdown table for bench/README.md and writes
+With ``--postgres`` each method's registry is a database of its own on a throwaway PostgreSQL server
+(``tests/pgserver.py``: Debian's ``postgresql``, as the tests use it, ``fsync=off``); the server's processes are
+not in the sampled tree. Prints a Markdown table for bench/README.md and writes
 ``<name>.csv`` and ``<name>.md`` under the results folder.
 
     .venv/bin/python bench/nightly_scale_bench.py --households 100000
     .venv/bin/python bench/nightly_scale_bench.py --households 40000 --years 2018 2020 --name nightly_years_40k
+    .venv/bin/python bench/nightly_scale_bench.py --households 100000 --methods decomposed decomposed-whole --postgres
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +36,14 @@ from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))
 
 from optimizer import storage  # noqa: E402
 from optimizer.data import isin  # noqa: E402
 from optimizer.generate import generate  # noqa: E402
 from optimizer.nightly import run_nightly  # noqa: E402
 from optimizer.scenario import Scenario  # noqa: E402
+from pgserver import PgServer  # noqa: E402
 from results_io import markdown_table, run_sampled, write_results  # noqa: E402
 
 WHOLE = "-whole"  # a method's suffix: nightly.by_county no (the registry loaded whole, then decomposed in memory)
@@ -78,11 +84,14 @@ def night(spec: dict[str, Any]) -> None:
                       "changed": out.counts.get("households_changed", 0), "cap": churn.get("max_changes", ""), "status": out.status}))  # fmt: skip
 
 
-def two_nights(folder: Path, method: str, households: int, max_churn: float, time_limit: float, years: list[int] | None) -> list[dict[str, object]]:
-    """Import ``folder`` into a SQLite registry of its own and run two nights on it, each in a child process."""
+def two_nights(
+    folder: Path, method: str, households: int, max_churn: float, time_limit: float, years: list[int] | None, database: Callable[[], str] | None = None
+) -> list[dict[str, object]]:
+    """Import ``folder`` into a registry of its own (SQLite, or the empty database ``database()`` makes) and run two
+    nights on it, each in a child process."""
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory(prefix="nightly-scale-") as tmp:
-        url = f"sqlite:///{Path(tmp) / 'registry.db'}"
+        url = f"sqlite:///{Path(tmp) / 'registry.db'}" if database is None else database()
         engine = storage.open_db(url)
         storage.init_db(engine)
         t = time.perf_counter()
@@ -119,14 +128,21 @@ def main() -> None:
     parser.add_argument("--years", type=int, nargs=2, metavar=("FIRST", "LAST"), help="multi-year nights over these years")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--name", default="nightly_scale")
+    parser.add_argument("--postgres", action="store_true", help="registries on a throwaway PostgreSQL server (tests/pgserver.py) instead of SQLite files")
     args = parser.parse_args()
     if args.night:
         night(json.loads(args.night))
         return
-    with tempfile.TemporaryDirectory(prefix="nightly-scale-data-") as tmp:
-        folder = Path(tmp) / "data"
-        generate(args.households, seed=7, out=folder)
-        rows = [r for m in args.methods for r in two_nights(folder, m, args.households, args.max_churn, args.time_limit, args.years)]
+    server = PgServer().start() if args.postgres else None
+    try:
+        with tempfile.TemporaryDirectory(prefix="nightly-scale-data-") as tmp:
+            folder = Path(tmp) / "data"
+            generate(args.households, seed=7, out=folder)
+            database = None if server is None else server.database
+            rows = [r for m in args.methods for r in two_nights(folder, m, args.households, args.max_churn, args.time_limit, args.years, database)]
+    finally:
+        if server is not None:
+            server.stop()
     df = pd.DataFrame(rows)
     columns = [("households", "{r.households:,}"), ("method", "{r.method}"), ("night", "{r.night}"), ("solved as", "{r.solved_as}"),
                ("time (s)", "{r.seconds:.1f}"), ("peak (GiB)", "{r.peak_gib:.2f}"), ("driver peak (GiB)", "{r.driver_peak_gib:.2f}"),

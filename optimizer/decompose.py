@@ -213,6 +213,7 @@ class StoredChurn:
     version: int | None
     planned: pd.Series  # county -> households planned in ``version``, uncommitted and still open
     max_changes: int
+    flows: pd.DataFrame | None = None  # ``version``'s money (fund_id, village_id, amount): where the master starts
 
 
 @dataclass
@@ -833,13 +834,13 @@ def _from_start(start: np.ndarray, approp: np.ndarray, fund_pos: np.ndarray, sha
     return start * scale[fund_pos] + left[fund_pos] * share[:, None]
 
 
-def _start_of(blocks: Blocks, tree: RegionTree, years: Years, flows: pd.DataFrame) -> np.ndarray:
-    """Yuan per pair and year that an earlier multi-year plan's ``flows`` (fund_id, village_id, year, amount) gave each
-    county of each upper fund."""
-    T = len(year_list(years))
+def _start_of(blocks: Blocks, tree: RegionTree, years: Years | None, flows: pd.DataFrame) -> np.ndarray:
+    """Yuan per pair and year that an earlier plan's ``flows`` (fund_id, village_id, amount; with years, year) gave
+    each county of each upper fund."""
+    T = 1 if years is None else len(year_list(years))
     pos = tree.pos(flows["village_id"].astype(str))
     county = np.where(pos >= 0, tree.ancestor_ids(np.maximum(pos, 0), Level.COUNTY), "")
-    t = flows["year"].to_numpy(dtype=np.int64) - years.first
+    t = np.zeros(len(flows), dtype=np.int64) if years is None else flows["year"].to_numpy(dtype=np.int64) - years.first
     pair = pd.MultiIndex.from_frame(blocks.pairs[["fund_id", "county"]]).get_indexer(pd.MultiIndex.from_arrays([flows["fund_id"].astype(str), county]))
     ok = (pair >= 0) & (t >= 0) & (t < T)
     out = np.zeros((len(blocks.pairs), T))
@@ -1173,8 +1174,8 @@ def _decompose(
             churn_info = {"previous_households": int(planned.sum()), "max_changes": int(churn.max_changes), "forced_changes": forced}
             say(f"churn cap: {allowed:,} changes of plan to share among the counties ({forced:,} of the {int(planned.sum()):,} planned households must change)")
         start = None
-        earlier = None if kept is None or kept.read_flows is None else kept.read_flows()
-        if earlier is not None and len(earlier) and scenario.years is not None:
+        earlier = churn.flows if churn is not None and kept is None else None if kept is None or kept.read_flows is None else kept.read_flows()
+        if earlier is not None and len(earlier):
             start = _start_of(blocks, tree, scenario.years, earlier)
             say(f"the master starts from the upper-level money the earlier plan gave each county ({start.sum():,.0f} yuan)")
         first = settle if one_year else None

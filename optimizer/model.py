@@ -397,10 +397,12 @@ def county_table(instance: Instance, with_outside: bool = False) -> pd.DataFrame
 @dataclass(frozen=True)
 class ChurnCap:
     """Against a published allocation: at most ``max_changes`` of the households planned there (``previous``:
-    household_id, plan) may get another plan now."""
+    household_id, plan) may get another plan now. ``flows`` (fund_id, village_id, amount), the published
+    allocation's money, is where a decomposition's master starts sharing the upper funds."""
 
     previous: pd.DataFrame
     max_changes: int
+    flows: pd.DataFrame | None = None
 
 
 def plan_keys(plans: Plans, project_ids: np.ndarray) -> np.ndarray:

@@ -165,7 +165,7 @@ def _run(
     published = _published_plans(engine, reg.current_version)
     open_ids = instance.households["household_id"]
     previous = published.loc[~published["committed"] & isin(published["household_id"], open_ids), ["household_id", "plan"]].reset_index(drop=True)
-    cap = ChurnCap(previous, math.floor(scenario.nightly.max_churn * len(previous)))
+    cap = ChurnCap(previous, math.floor(scenario.nightly.max_churn * len(previous)), _published_flows(engine, reg.current_version))
     say(
         f"{instance.n_households:,} open households ({len(opened.committed):,} committed, {opened.exited:,} exited); "
         f"at most {cap.max_changes:,} of {len(previous):,} planned households may change plan"
@@ -203,7 +203,7 @@ def _run_by_county(
     county = tree.ancestor_ids(tree.pos(pd.Series(by_village.index, dtype=object)), Level.COUNTY)
     planned = pd.Series(by_village.to_numpy(), index=county).groupby(level=0).sum()
     n_planned = int(planned.sum())
-    churn = StoredChurn(current, planned, math.floor(scenario.nightly.max_churn * n_planned))
+    churn = StoredChurn(current, planned, math.floor(scenario.nightly.max_churn * n_planned), _published_flows(engine, current))
     say(
         f"{int(frame.county_households.sum()):,} open households ({committed:,} committed, {exited:,} exited); "
         f"at most {churn.max_changes:,} of {n_planned:,} planned households may change plan"
@@ -225,6 +225,12 @@ def _run_by_county(
     households = (_with_committed(pd.read_parquet(p), None) for p in paths) if paths else [_with_committed(result.households, None)]
     tables = {**_version_tables(result, storage.committed_projects(engine)), "households": households}
     return _publish(engine, run_id, scenario, input_hash, result, tables, committed, current, say, hashes=frame.hashes)
+
+
+def _published_flows(engine: Engine, version: int | None) -> pd.DataFrame | None:
+    """The published version's money by fund and village: a decomposed night's master starts from it, so that the
+    counties can keep their published plans from the first round (an even split left them short under the cap)."""
+    return None if version is None else storage.version_table(engine, version_flows, version)
 
 
 def _publish(

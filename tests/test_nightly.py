@@ -501,6 +501,30 @@ def _flows_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return reads
 
 
+@pytest.mark.parametrize("by_county", ["yes", "no"])
+def test_a_capped_night_starts_from_the_money_the_published_version_gave(
+    tmp_path: Path, small_data: Path, monkeypatch: pytest.MonkeyPatch, by_county: str
+) -> None:
+    """A decomposed night under the churn cap starts its master from the money the published version gave each
+    county (read by county or loaded whole), so its first round's county LPs can keep their published plans. With 2%
+    more money, the even split it started from before gave a first round whose county LPs needed emergency money
+    (their sum -29,568.83 read by county) and 10 rounds, against 3 now."""
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("optimizer.solve"), "DECOMPOSE_FROM", 1_000)
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    engine = _seed(url, small_data)
+    scenario = Scenario(name="nightly", data="unused", nightly={"max_churn": 0.02, "by_county": by_county})
+    run_nightly(url, scenario)
+    with engine.begin() as conn:
+        conn.execute(text("update funds set amount = amount * 1.02"))
+    second = run_nightly(url, scenario)
+    assert second.status == "published" and second.counts["households_changed"] <= math.floor(0.02 * 1500)
+    manifest = _manifest(engine, second.version_id or 0)
+    first_round = manifest["decomposition"]["history"][0]["counties_sum"]
+    assert manifest["method"] == "decomposed" and first_round >= 0.99 * manifest["objective"], (first_round, manifest["objective"])
+
+
 def test_multiyear_nights_of_a_large_registry_decompose(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """From optimizer.multiyear.DECOMPOSE_FROM open households (DECOMPOSE_CAPPED_FROM under the churn cap; both lowered
     here to 300) a multi-year night is decomposed by county, re-plan and all: on 2019-2020, night 2 (from 2020, after 10,000 yuan of F-CN-industry was
