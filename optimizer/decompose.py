@@ -1174,7 +1174,10 @@ def _decompose(
             churn_info = {"previous_households": int(planned.sum()), "max_changes": int(churn.max_changes), "forced_changes": forced}
             say(f"churn cap: {allowed:,} changes of plan to share among the counties ({forced:,} of the {int(planned.sum()):,} planned households must change)")
         start = None
-        earlier = churn.flows if churn is not None and kept is None else None if kept is None or kept.read_flows is None else kept.read_flows()
+        if kept is not None:  # a multi-year re-plan: the published flows are read only here, when it decomposes
+            earlier = None if kept.read_flows is None else kept.read_flows()
+        else:
+            earlier = None if churn is None else churn.flows
         if earlier is not None and len(earlier):
             start = _start_of(blocks, tree, scenario.years, earlier)
             say(f"the master starts from the upper-level money the earlier plan gave each county ({start.sum():,.0f} yuan)")
