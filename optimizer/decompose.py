@@ -213,7 +213,7 @@ class StoredChurn:
     version: int | None
     planned: pd.Series  # county -> households planned in ``version``, uncommitted and still open
     max_changes: int
-    flows: pd.DataFrame | None = None  # ``version``'s money (fund_id, village_id, amount): where the master starts
+    read_flows: Callable[[], pd.DataFrame | None] | None = None  # reads ``version``'s money: where the master starts
 
 
 @dataclass
@@ -1174,10 +1174,9 @@ def _decompose(
             churn_info = {"previous_households": int(planned.sum()), "max_changes": int(churn.max_changes), "forced_changes": forced}
             say(f"churn cap: {allowed:,} changes of plan to share among the counties ({forced:,} of the {int(planned.sum()):,} planned households must change)")
         start = None
-        if kept is not None:  # a multi-year re-plan: the published flows are read only here, when it decomposes
-            earlier = None if kept.read_flows is None else kept.read_flows()
-        else:
-            earlier = None if churn is None else churn.flows
+        # a re-plan's earlier money, read only here, when it decomposes (the kept decisions', or the churn cap's)
+        read_flows = kept.read_flows if kept is not None else None if churn is None else churn.read_flows
+        earlier = None if read_flows is None else read_flows()
         if earlier is not None and len(earlier):
             start = _start_of(blocks, tree, scenario.years, earlier)
             say(f"the master starts from the upper-level money the earlier plan gave each county ({start.sum():,.0f} yuan)")

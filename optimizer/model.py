@@ -26,6 +26,7 @@ min sum_l f[l] (money spent).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -397,12 +398,13 @@ def county_table(instance: Instance, with_outside: bool = False) -> pd.DataFrame
 @dataclass(frozen=True)
 class ChurnCap:
     """Against a published allocation: at most ``max_changes`` of the households planned there (``previous``:
-    household_id, plan) may get another plan now. ``flows`` (fund_id, village_id, amount), the published
-    allocation's money, is where a decomposition's master starts sharing the upper funds."""
+    household_id, plan) may get another plan now."""
 
     previous: pd.DataFrame
     max_changes: int
-    flows: pd.DataFrame | None = None
+    # reads the published allocation's money (fund_id, village_id, amount): where a decomposition's master starts
+    # sharing the upper funds, read only then
+    read_flows: Callable[[], pd.DataFrame | None] | None = None
 
 
 def plan_keys(plans: Plans, project_ids: np.ndarray) -> np.ndarray:

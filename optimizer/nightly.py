@@ -165,7 +165,7 @@ def _run(
     published = _published_plans(engine, reg.current_version)
     open_ids = instance.households["household_id"]
     previous = published.loc[~published["committed"] & isin(published["household_id"], open_ids), ["household_id", "plan"]].reset_index(drop=True)
-    cap = ChurnCap(previous, math.floor(scenario.nightly.max_churn * len(previous)), _published_flows(engine, reg.current_version))
+    cap = ChurnCap(previous, math.floor(scenario.nightly.max_churn * len(previous)), _flows_reader(engine, reg.current_version))
     say(
         f"{instance.n_households:,} open households ({len(opened.committed):,} committed, {opened.exited:,} exited); "
         f"at most {cap.max_changes:,} of {len(previous):,} planned households may change plan"
@@ -203,7 +203,7 @@ def _run_by_county(
     county = tree.ancestor_ids(tree.pos(pd.Series(by_village.index, dtype=object)), Level.COUNTY)
     planned = pd.Series(by_village.to_numpy(), index=county).groupby(level=0).sum()
     n_planned = int(planned.sum())
-    churn = StoredChurn(current, planned, math.floor(scenario.nightly.max_churn * n_planned), _published_flows(engine, current))
+    churn = StoredChurn(current, planned, math.floor(scenario.nightly.max_churn * n_planned), _flows_reader(engine, current))
     say(
         f"{int(frame.county_households.sum()):,} open households ({committed:,} committed, {exited:,} exited); "
         f"at most {churn.max_changes:,} of {n_planned:,} planned households may change plan"
@@ -227,10 +227,11 @@ def _run_by_county(
     return _publish(engine, run_id, scenario, input_hash, result, tables, committed, current, say, hashes=frame.hashes)
 
 
-def _published_flows(engine: Engine, version: int | None) -> pd.DataFrame | None:
-    """The published version's money by fund and village: a decomposed night's master starts from it, so that the
-    counties can keep their published plans from the first round (an even split left them short under the cap)."""
-    return None if version is None else storage.version_table(engine, version_flows, version)
+def _flows_reader(engine: Engine, version: int | None) -> Callable[[], pd.DataFrame] | None:
+    """Reads the published version's money by fund and village (and year): a decomposed night's master starts from
+    it, so that the counties can keep their published plans from the first round (an even split left them short
+    under the cap). Read only when the night decomposes."""
+    return None if version is None else functools.partial(storage.version_table, engine, version_flows, version)
 
 
 def _publish(
@@ -414,7 +415,7 @@ def multiyear_inputs(engine: Engine, reg: storage.Registry, scenario: Scenario) 
     opened = storage.open_instance(replace(reg, tables=t, commitments=reg.commitments.iloc[0:0], charges=reg.charges.iloc[0:0]))
     withheld = Withheld(dict(zip(t["funds"]["fund_id"], spent)), current)
     version = reg.current_version
-    read_flows = None if version is None else functools.partial(storage.version_table, engine, version_flows, version)
+    read_flows = _flows_reader(engine, version)
     return MultiYearInputs(
         instance=opened.instance,
         kept=Kept(starts.astype({"year": int}).reset_index(drop=True), builds.astype({"built_year": int}).reset_index(drop=True), current,
