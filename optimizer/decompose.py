@@ -75,7 +75,8 @@ CHANGES = "__changes__"  # the nightly churn cap, shared by the master like an u
 STALL_ROUNDS = 5  # rounds over which a gap already below STALL_SHARE of the target must still close by a tenth
 STALL_SHARE = 0.8
 INITIAL_RADIUS = 0.25  # share of the starting allocation the first step may move
-LAGRANGE_EVERY = 4  # rounds between two Lagrangian bounds (each costs one more round of county LPs)
+LAGRANGE_EVERY = 4  # rounds between two Lagrangian bounds (each costs one more round of county LPs); the first in round 4
+LAGRANGE_EVERY_YEARS = 2  # with years, after the first: their later priced rounds cost little and the bound is what they wait for
 ROUNDING_ALLOWANCE = 0.00035  # share of the bound a one-year run's county MIPs may give up in rounding (0.017-0.035% measured)
 EMERGENCY_TOL = 0.05  # yuan of emergency money a county's final allocation may round away; more is repaired
 COUNTY_MIP_SECONDS = 30.0  # multi-year: time for a county's final LP and MIP (the MIP's incumbent is taken at the limit)
@@ -786,7 +787,7 @@ def master_allocate(
         mixed = max(mixed, _inner(points, of_county, A_money, A_carry, approp, carry_hi, backend, opts) if mixing else mixed, best, key=lambda m: m[0])
         gap = max(bound - mixed[0], 0.0) / max(abs(bound), 1e-9)
         lagrangian = np.nan
-        if r % LAGRANGE_EVERY == 0 and gap > tol and free.duals is not None:
+        if _priced_round(r, yrs is not None) and gap > tol and free.duals is not None:
             # the cutting-plane bound closes slowly; pricing the upper funds at the master's duals gives
             # L(price) = sum_c max_a [V_c(a) - price.a] + price.appropriation + max_carry carry.(price_next - price),
             # another valid bound, tight at the optimal prices
@@ -820,6 +821,14 @@ def master_allocate(
         a = np.maximum(out.x[:n_a], 0.0)
     alloc = [mixed[1][sel] for sel in of_county]
     return alloc, bound, pd.DataFrame(history)
+
+
+def _priced_round(r: int, years: bool) -> bool:
+    """Whether round ``r`` also prices the upper funds for a Lagrangian bound: from round :data:`LAGRANGE_EVERY` on,
+    every :data:`LAGRANGE_EVERY` rounds, or with years every :data:`LAGRANGE_EVERY_YEARS` (multi-year rounds reach
+    their allocation in about six rounds and then waited for round 8's bound)."""
+    every = LAGRANGE_EVERY_YEARS if years else LAGRANGE_EVERY
+    return r >= LAGRANGE_EVERY and (r - LAGRANGE_EVERY) % every == 0
 
 
 def _from_start(start: np.ndarray, approp: np.ndarray, fund_pos: np.ndarray, share: np.ndarray) -> np.ndarray:

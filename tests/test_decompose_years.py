@@ -156,6 +156,23 @@ def test_a_small_county_whose_rounding_misses_the_gap_runs_its_whole_mip(small: 
     assert better["objective"] >= value * (1 - 2 * sc.solver.gap)
 
 
+def test_multiyear_rounds_price_the_upper_funds_every_second_round_from_the_fourth(small: Instance, mono: MultiYearResult, in_process, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Multi-year rounds reach their allocation in about six rounds and then waited for round 8's Lagrangian bound:
+    they price the upper funds in rounds 4, 6, 8, ... (one-year rounds in 4, 8, 12, ...), and every such bound stays
+    above the monolithic model's LP optimum."""
+    from optimizer import decompose
+
+    monkeypatch.setattr(decompose, "STALL_SHARE", 0.0)  # no stall: the rounds run to the limit
+    sc = _scenario()
+    blocks, parts = split_by_county(small)
+    _, _, history = decompose.master_allocate(blocks, sc, in_process(blocks, parts, sc), tol=1e-9, max_rounds=9, say=lambda _: None)
+    assert len(history) == 9
+    priced = history.dropna(subset=["lagrangian"])
+    assert list(priced["round"]) == [4, 6, 8]
+    assert (priced["lagrangian"] >= mono.manifest["lp_bound"] * (1 - 1e-9)).all()
+    assert [r for r in range(1, 13) if decompose._priced_round(r, years=False)] == [4, 8, 12]
+
+
 def test_a_short_multiyear_county_is_repaired_with_money_left_then_rounded_in_full(small: Instance) -> None:
     """The repair re-solves a short county with what it used plus what the others left (quick), then, still
     short, with the MIP over the whole county, else the general relax-and-fix and MIP (thorough); with nothing left anywhere it goes straight to the
