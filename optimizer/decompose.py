@@ -635,8 +635,8 @@ def _county_final_years(county: str, block: _County, scenario: Scenario, fund_id
         with contextlib.suppress(NoSolutionError):  # no whole-plan rounding within the time; from the last round's LP
             sol = optimize_multiyear(model, my, instance, quick, lambda _msg: None, backend=block.backend, warm=True, shut=block.emergency_cols)
     full_mip = sol is None
-    if sol is None:
-        sol = _county_mip(model, block.emergency_cols, scenario)
+    if sol is None:  # within the quick time unless thorough (over a large county, 2,500 households: 440 s and more on a slow day)
+        sol = _county_mip(model, block.emergency_cols, scenario if thorough else quick)
     if sol is None:
         sol = optimize_multiyear(model, my, instance, scenario, lambda _msg: None)
     full_mip = full_mip or sol.used_full_mip
@@ -1067,13 +1067,15 @@ def _decompose(
         fund_lists = {c: list(fund_ids[idx]) for c, idx in zip(blocks.counties, blocks.county_pairs())}
         per_county_helpers = instance is None and scenario.helpers.assign and scenario.years is None
 
-        def on_worker(task: Callable[..., Any], c: str, *args: Any) -> Any:
-            """``task(c, its source, scenario, its funds, *args)`` on the county's worker (one task per county)."""
-            return client.submit(task, c, sources[c], scenario, fund_lists[c], *args, workers=pin[c], allow_other_workers=True, retries=2, pure=False)
+        def on_worker(task: Callable[..., Any], c: str, *args: Any, pinned: bool = True) -> Any:
+            """``task(c, its source, scenario, its funds, *args)`` on the county's worker (one task per county;
+            unless ``pinned``, on any)."""
+            where = {"workers": pin[c], "allow_other_workers": True} if pinned else {}
+            return client.submit(task, c, sources[c], scenario, fund_lists[c], *args, **where, retries=2, pure=False)
 
-        def final(c: str, money: np.ndarray, last: bool = True, thorough: bool = False) -> Any:
+        def final(c: str, money: np.ndarray, last: bool = True, thorough: bool = False, pinned: bool = True) -> Any:
             """A county's final task (one per county: a county MIP takes far longer than a task's own overhead)."""
-            return on_worker(county_final, c, money, per_county_helpers, last, thorough, parts)
+            return on_worker(county_final, c, money, per_county_helpers, last, thorough, parts, pinned=pinned)
 
         def run_finals(money: list[np.ndarray], last: bool, short_ok: bool = False) -> list[Any]:
             say(f"solving {len(blocks.counties)} county MIPs with their allocations (each verified on its worker)")
@@ -1086,7 +1088,13 @@ def _decompose(
                 if (i + 1) % max(1, len(futures) // 10) == 0:
                     say(f"county MIPs: {i + 1} of {len(futures)} done")
             say(_final_summary(blocks.counties, out, time.perf_counter() - t))
-            return _repair(blocks, scenario, out, lambda c, money, thorough: final(c, money, thorough=thorough).result(), say, short_ok)
+
+            def rerun(asks: list[tuple[str, np.ndarray, bool]]) -> list[dict[str, Any]]:
+                """Repairs: where the counties' models are kept (``last`` false) on their workers, else on any."""
+                futures = [final(c, m, thorough=t, pinned=not last) for c, m, t in asks]
+                return [_outcome(fut, f"county {c}") for (c, _, _), fut in zip(asks, futures)]
+
+            return _repair(blocks, scenario, out, rerun, say, short_ok)
 
         def held_back(
             alloc: list[np.ndarray], finals: list[dict[str, Any]], short: list[int], what: str
@@ -1350,7 +1358,21 @@ def _final_summary(counties: list[str], finals: list[dict[str, Any]], wall: floa
     seconds = np.array([f["seconds"] for f in finals])
     slow = np.argsort(-seconds, kind="stable")[:3]
     named = ", ".join(f"{counties[i]} {seconds[i]:.1f} s" + (" (MIP on the whole county)" if finals[i]["full_mip"] else "") for i in slow)
-    return f"county MIPs: {seconds.sum():,.1f} s of work in {wall:,.1f} s; slowest {named}"
+    said = f"county MIPs: {seconds.sum():,.1f} s of work in {wall:,.1f} s; slowest {named}"
+    rounded = [i for i, f in enumerate(finals) if "lp_bound" in f]
+    if not rounded:
+        return said
+    loss = np.array([_rounding_loss(finals[i]) for i in rounded])
+    worst = np.argsort(-loss, kind="stable")[:3]
+    lp = sum(finals[i]["lp_bound"] for i in rounded)
+    given = sum(finals[i]["lp_bound"] - finals[i]["objective"] for i in rounded)
+    most = ", ".join(f"{counties[rounded[j]]} {loss[j]:.2%}" for j in worst)
+    return f"{said}; rounding gave up {given / max(abs(lp), 1e-9):.3%} of their LP value, most {most}"
+
+
+def _rounding_loss(final: dict[str, Any]) -> float:
+    """Share of its LP value a multi-year county's rounding gave up."""
+    return max(final["lp_bound"] - final["objective"], 0.0) / max(abs(final["lp_bound"]), 1e-9)
 
 
 def _local_cluster(workers: int, trim: bool = False) -> Any:
@@ -1545,36 +1567,56 @@ def _repair(
     blocks: Blocks,
     scenario: Scenario,
     finals: list[dict[str, Any]],
-    rerun: Callable[[str, np.ndarray, bool], Any],
+    rerun: Callable[[list[tuple[str, np.ndarray, bool]]], list[dict[str, Any]]],
     say: Callable[[str], None],
     short_ok: bool = False,
 ) -> list[dict[str, Any]]:
     """Rounding can leave a county a little short of its floors: re-solve it with what it used plus what all
     counties left unused of the same funds (multi-year: of the same fund and year, without taking what a later
-    year needs carried to it), one county at a time. A multi-year county still short then gets the thorough
-    rounding (``rerun(county, money, thorough)``; its result marked ``thorough``: the caller may hold it back when
-    it gives up too much); one short even so is an error, or with ``short_ok`` stays short in the list returned (the
-    caller holds back what it needs)."""
+    year needs carried to it). Several short counties are first re-solved at once, each offered an even share of
+    what is left (their offers together cannot overspend); the rest one county at a time, each offered all that is
+    left then. A multi-year county still short then gets the thorough rounding (its result marked ``thorough``: the
+    caller may hold it back when it gives up too much); one short even so is an error, or with ``short_ok`` stays
+    short in the list returned (the caller holds back what it needs). ``rerun`` solves a list of (county, money,
+    thorough) at once."""
     ledger = _Ledger(blocks, scenario, finals)
     out = list(finals)
     pair_funds = blocks.pairs["fund_id"].to_numpy()
-    for i, (c, f, idx) in enumerate(zip(blocks.counties, finals, blocks.county_pairs())):
-        if f["emergency"] <= EMERGENCY_TOL:
+    money = [np.repeat(pair_funds[idx] != CHANGES, ledger.T) for idx in blocks.county_pairs()]
+    short = [i for i, f in enumerate(finals) if f["emergency"] > EMERGENCY_TOL]
+    for i in short:
+        left = ledger.left_for(blocks.counties[i])[money[i]].sum()
+        say(f"county {blocks.counties[i]} is {finals[i]['emergency']:,.2f} yuan short after rounding; {left:,.0f} yuan of its funds are left unused elsewhere")
+
+    def worth(i: int, extra: np.ndarray) -> bool:
+        """With years and nothing left anywhere, the quick rounding would come back as short as before."""
+        return extra[money[i]].sum() > EMERGENCY_TOL or scenario.years is None
+
+    if len(short) > 1:
+        offers = {i: ledger.left_for(blocks.counties[i]) / len(short) for i in short}
+        asked = [i for i in short if worth(i, offers[i])]
+        for i, again in zip(asked, rerun([(blocks.counties[i], finals[i]["used"] + offers[i], False) for i in asked])):
+            if again["emergency"] <= EMERGENCY_TOL:
+                ledger.change(blocks.counties[i], finals[i]["used"], again["used"])
+                out[i] = again
+        fixed = sum(out[i]["emergency"] <= EMERGENCY_TOL for i in short)
+        say(f"{fixed} of the {len(short)} short counties repaired at once, each with a {1 / len(short):.1%} share of the money left")
+    for i in short:
+        c, f = blocks.counties[i], finals[i]
+        if out[i]["emergency"] <= EMERGENCY_TOL:
             continue
         extra = ledger.left_for(c)
-        money = np.repeat(pair_funds[idx] != CHANGES, ledger.T)
-        say(f"county {c} is {f['emergency']:,.2f} yuan short after rounding; {extra[money].sum():,.0f} yuan of its funds are left unused elsewhere")
-        # with years and nothing left anywhere, the quick rounding would come back as short as before
-        again = rerun(c, f["used"] + extra, False) if extra[money].sum() > EMERGENCY_TOL or scenario.years is None else f
+        again = rerun([(c, f["used"] + extra, False)])[0] if worth(i, extra) else f
         if again["emergency"] > EMERGENCY_TOL and scenario.years is not None:
             say(f"county {c} is {again['emergency']:,.2f} yuan short with that money: the general relax-and-fix and MIP over the county")
-            again = {**rerun(c, f["used"] + extra, True), "thorough": True}
+            again = {**rerun([(c, f["used"] + extra, True)])[0], "thorough": True}
         if again["emergency"] > EMERGENCY_TOL and short_ok:
             say(f"county {c} is {again['emergency']:,.2f} yuan short after the repair")
             out[i] = again
             continue
         if again["emergency"] > EMERGENCY_TOL:
-            capped = f" under the churn cap ({(f['used'] + extra)[~money].sum() / MONEY_UNIT:,.1f} changes of plan left for it)" if (~money).any() else ""
+            changes = ~money[i]
+            capped = f" under the churn cap ({(f['used'] + extra)[changes].sum() / MONEY_UNIT:,.1f} changes of plan left for it)" if changes.any() else ""
             raise NoSolutionError(f"county {c}: its hard floors need {again['emergency']:,.2f} yuan more than the upper-level money left for it{capped}")
         ledger.change(c, f["used"], again["used"])
         out[i] = again

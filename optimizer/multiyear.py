@@ -72,6 +72,10 @@ DECOMPOSE_FROM = 10_000  # households: from here on, method auto decomposes the 
 # a re-plan under the churn cap (a night after the first) stays one model longer: its published plans hold most
 # households, and its one model solved 10,000 households in 5.0 s (decomposed 11.0 s), 40,000 in 68.0 s (43.4 s)
 DECOMPOSE_CAPPED_FROM = 40_000
+# a county's rounding with its emergency money open (when none fits without) gets at least this long: after a first
+# rounding that used the county's time (a slow day) it had 1 s, found nothing, and the county's fallback, the MIP
+# over all its households, ran 440 s and more (100,000 households, 2016-2020, 2026-12-03)
+EMERGENCY_ROUNDING_SECONDS = 10.0
 FULL_MIP_UP_TO = 25_000  # integer columns: a multi-year model this small whose first rounding misses the gap goes to the full MIP
 INCIDENCE_TOL = 1e-6  # expected poor households per rural household: a county exactly at its threshold is out
 
@@ -836,11 +840,11 @@ def optimize_multiyear(
     outside = np.zeros(model.shape[1], dtype=bool)
     outside[fb] = ~np.isin(instance.tree.ancestors[my.index.flows["village"].to_numpy(), Level.VILLAGE], touched)
 
-    def fix_and_solve(keep_flows: bool, hi_v: np.ndarray, what: str) -> SolverOutput:
+    def fix_and_solve(keep_flows: bool, hi_v: np.ndarray, what: str, at_least: float = 1.0) -> SolverOutput:
         lo_k, hi_k = lo.copy(), hi_v.copy()
         if keep_flows:
             lo_k[outside] = hi_k[outside] = np.maximum(lp.x[outside], 0.0)
-        left = max(opts.time_limit - lp_seconds - (time.perf_counter() - t1), 1.0)
+        left = max(opts.time_limit - lp_seconds - (time.perf_counter() - t1), at_least)
         out = backend.solve(model.with_bounds(lo_k, hi_k), replace(base, gap=sub_gap, time_limit=left))
         seconds = time.perf_counter() - t1
         say(f"multi-year fix-and-solve over {len(frac_hh):,} households with fractional options, {what}: {out.status.value} in {seconds:.1f} s")
@@ -857,7 +861,7 @@ def optimize_multiyear(
         # no whole plans for these households fit the county's money (the LP split them across categories or years
         # it spent to the last yuan): the rounding that needs the least emergency money (its penalty puts that
         # first), fast, for the decomposition's repair to pay from what the other counties left
-        out = fix_and_solve(False, hi_open, "emergency money open")
+        out = fix_and_solve(False, hi_open, "emergency money open", min(EMERGENCY_ROUNDING_SECONDS, opts.time_limit))
         if out.status.has_solution:
             usable.append(out)
     sign = 1.0 if model.sense == "max" else -1.0

@@ -17,6 +17,7 @@ from optimizer.decompose import (
     EMERGENCY_TOL,
     _build,
     _county_mip,
+    _Ledger,
     _repair,
     _unused,
     _used,
@@ -133,6 +134,64 @@ def test_a_county_whose_lp_spent_its_money_to_the_yuan_comes_back_short_at_once(
     assert _county_mip(_with_money(block, fund_ids, money * 0.01), block.emergency_cols, sc) is None
 
 
+def test_a_county_whose_first_roundings_used_its_time_still_gets_time_to_round_with_emergency_money(small: Instance, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """On a slow day a county's first rounding may use all its time and find nothing: its rounding with the
+    emergency money open then had 1 s, found nothing either, and the county fell back to the MIP over all its
+    households, which ran 440 s and more at 100,000 households. That rounding now gets at least
+    ``EMERGENCY_ROUNDING_SECONDS`` (within the time limit) and the county comes back short at once; a county whose
+    quick rounding finds nothing at all runs that MIP within the quick time (unless thorough)."""
+    import time
+    from dataclasses import replace
+
+    from optimizer import decompose, multiyear
+    from optimizer.solvers import SolverOutput, Status
+
+    sc = _scenario().with_overrides({"solver.time_limit": 3.0})
+    blocks, parts = split_by_county(small)
+    c, part = blocks.counties[0], parts[0]
+    fund_ids = list(blocks.pairs.loc[blocks.pairs["county"] == c, "fund_id"])
+    block = _build(c, part, sc, fund_ids)
+    money = np.full(len(fund_ids) * 3, 5e6)
+    for share in (1.0, 0.2):  # the money its LP spends to the yuan (its first roundings cannot fit it)
+        model = _with_money(block, fund_ids, money * share)
+        money = _used(block, model, block.backend.solve(model.relaxed(), SolveOptions()).x, fund_ids)
+    model = _with_money(block, fund_ids, money)
+    limits: list[float] = []
+
+    class Slow:  # the first two roundings use up their time and find nothing, as on a slow machine
+        def solve(self, m, options):  # type: ignore[no-untyped-def]
+            if not m.integer.any():
+                return block.backend.solve(m, options)
+            limits.append(options.time_limit)
+            if len(limits) <= 2:
+                time.sleep(options.time_limit)
+                return SolverOutput(Status.TIME_LIMIT, None, float("nan"), float("nan"), options.time_limit)
+            return block.backend.solve(m, options)
+
+    instance = decompose._whole(block)[0]
+    sol = multiyear.optimize_multiyear(model, replace(block.my, model=model), instance, sc, lambda _m: None, backend=Slow(), shut=block.emergency_cols)
+    assert len(limits) == 3 and limits[1] == 1.0  # the second rounding had the last second
+    assert limits[2] == min(multiyear.EMERGENCY_ROUNDING_SECONDS, 3.0)  # not 1 s
+    assert float(sol.x[block.emergency_cols].sum()) > 0.0  # a rounding with emergency money: the county comes back short
+    # no quick rounding at all: the MIP over the whole county runs within the quick time
+    seen: list[float] = []
+
+    def no_rounding(*_a, **_k):  # type: ignore[no-untyped-def]
+        raise NoSolutionError("nothing within the time")
+
+    def whole_mip(m, shut, scenario):  # type: ignore[no-untyped-def]
+        seen.append(scenario.solver.time_limit)
+        return None
+
+    monkeypatch.setattr(decompose, "optimize_multiyear", lambda *a, **k: no_rounding() if "shut" in k else multiyear.optimize_multiyear(*a, **k))
+    monkeypatch.setattr(decompose, "_county_mip", whole_mip)
+    wide = sc.with_overrides({"solver.time_limit": 120.0})
+    out = decompose._county_final_years(c, block, wide, fund_ids, money, thorough=False)
+    assert seen == [decompose.COUNTY_MIP_SECONDS] and "used" in out  # then the general rounding, as before
+    decompose._county_final_years(c, block, wide, fund_ids, money, thorough=True)
+    assert seen[1] == 120.0  # thorough: the scenario's time
+
+
 def test_a_small_county_whose_rounding_misses_the_gap_runs_its_whole_mip(small: Instance, in_process, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """At the master's allocation the third county (300 households) rounds its fractional households 4.2% below its
     LP (measured); a county this small then runs the MIP over all its households from that rounding and keeps the
@@ -190,9 +249,11 @@ def test_a_short_multiyear_county_is_repaired_with_money_left_then_rounded_in_fu
                 for i, (c, idx) in enumerate(zip(blocks.counties, blocks.county_pairs()))]  # fmt: skip
 
     def rerun(still_short: int):  # type: ignore[no-untyped-def]
-        def call(c: str, money: np.ndarray, thorough: bool) -> dict[str, object]:
+        def call(asks: list[tuple[str, np.ndarray, bool]]) -> list[dict[str, object]]:
+            assert len(asks) == 1  # one county short: one at a time
+            c, money, thorough = asks[0]
             calls.append((c, float(money.sum()), thorough))
-            return {"emergency": 5.0 if len(calls) <= still_short else 0.0, "used": money, "county": c}
+            return [{"emergency": 5.0 if len(calls) <= still_short else 0.0, "used": money, "county": c}]
 
         return call
 
@@ -208,6 +269,37 @@ def test_a_short_multiyear_county_is_repaired_with_money_left_then_rounded_in_fu
     calls.clear()
     with pytest.raises(NoSolutionError, match=first):
         _repair(blocks, sc, finals(0.5), rerun(2), lambda _m: None)
+
+
+def test_several_short_counties_are_repaired_at_once_with_even_shares_of_the_money_left(small: Instance) -> None:
+    """Nine counties of the 100,000-household multi-year run came back short (12,301-493,844 yuan) with 89-112
+    million yuan of their funds left, and their repairs ran one after the other on one worker. Several short
+    counties are now re-solved at once, each offered an even share of what is left (together never more than is
+    left); one still short then gets all that is left after them, alone, and then the thorough rounding."""
+    sc = _scenario()
+    blocks, _ = split_by_county(small)
+    funds = blocks.pairs["fund_id"]
+    even = (funds.map(blocks.upper.set_index("fund_id")["amount"]) / funds.map(funds.value_counts()) / 3).to_numpy()
+    finals = [{"emergency": 5.0 if i < 2 else 0.0, "used": np.repeat(0.5 * even[idx], 3), "county": c}
+              for i, (c, idx) in enumerate(zip(blocks.counties, blocks.county_pairs()))]  # fmt: skip
+    batches: list[list[tuple[str, np.ndarray, bool]]] = []
+
+    def rerun(asks: list[tuple[str, np.ndarray, bool]]) -> list[dict[str, object]]:
+        batches.append(asks)
+        # the second county still short with its share: it needs more than half of what is left
+        return [{"emergency": 5.0 if c == blocks.counties[1] and len(batches) == 1 else 0.0, "used": m, "county": c} for c, m, _ in asks]
+
+    ledger = _Ledger(blocks, sc, finals)
+    left = {c: ledger.left_for(c) for c in blocks.counties[:2]}
+    out = _repair(blocks, sc, finals, rerun, lambda _m: None)
+    assert [[(c, t) for c, _, t in b] for b in batches] == [[(blocks.counties[0], False), (blocks.counties[1], False)], [(blocks.counties[1], False)]]
+    for (c, money, _), f in zip(batches[0], finals):
+        assert money == pytest.approx(f["used"] + left[c] / 2)  # an even share each
+    after = _Ledger(blocks, sc, out)  # what is left once the first took its share
+    assert batches[1][0][1] == pytest.approx(finals[1]["used"] + _Ledger(blocks, sc, [out[0], *finals[1:]]).left_for(blocks.counties[1]))
+    # the offers together never overspend (full carry-over: up to each year, what was appropriated up to it)
+    assert (np.cumsum(after.used, axis=1) <= np.cumsum(after.approp, axis=1) * (1 + 1e-9) + 1e-6).all()
+    assert [o["emergency"] for o in out] == [0.0] * len(out) and all(a is b for a, b in zip(out[2:], finals[2:]))
 
 
 def test_the_master_carries_upper_money_into_later_years(small: Instance) -> None:
