@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL server for the tests: Debian's ``postgresql`` package (installed by ``.ci/run``),
+"""A throwaway PostgreSQL server for the tests: Debian's ``postgresql`` package (installed by ``make test`` when missing: ``.ci/system-packages``),
 started with ``initdb`` + ``pg_ctl`` in a temporary folder on a free port, as the ``postgres`` user when the tests
 run as root (PostgreSQL refuses to run as root). Run it by hand with ``python tests/pgserver.py``."""
 
@@ -13,7 +13,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-INSTALL_HINT = "install it with `apt-get install postgresql` (what .ci/run does) or set PG_BIN to the folder holding initdb and pg_ctl"
+INSTALL_HINT = "install it with `apt-get install postgresql` (what make test does when it runs as root) or set PG_BIN to the folder holding initdb and pg_ctl"
 
 
 def find_bin() -> Path:

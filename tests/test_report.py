@@ -81,7 +81,7 @@ def _render(run_dir: Path, tmp_path: Path, sections: tuple[str, ...], text: str)
     browser = _chromium()
     if browser is None:
         if os.environ.get("CI"):
-            pytest.fail("chromium is not installed: .ci/run installs it (apt-get install chromium)")
+            pytest.fail("chromium is not installed: make test installs it as root (apt-get install chromium)")
         pytest.skip("chromium is not installed (apt-get install chromium); CI installs it and runs this test")
     png = tmp_path / "report.png"
     url = (run_dir / "report.html").resolve().as_uri()
