@@ -295,7 +295,7 @@ def test_several_short_counties_are_repaired_at_once_with_even_shares_of_the_mon
     assert [[(c, t) for c, _, t in b] for b in batches] == [[(blocks.counties[0], False), (blocks.counties[1], False)], [(blocks.counties[1], False)]]
     for (c, money, _), f in zip(batches[0], finals):
         assert money == pytest.approx(f["used"] + left[c] / 2)  # an even share each
-    after = _Ledger(blocks, sc, out)  # what is left once the first took its share
+    after = _Ledger(blocks, sc, out)  # the money used once both are repaired
     assert batches[1][0][1] == pytest.approx(finals[1]["used"] + _Ledger(blocks, sc, [out[0], *finals[1:]]).left_for(blocks.counties[1]))
     # the offers together never overspend (full carry-over: up to each year, what was appropriated up to it)
     assert (np.cumsum(after.used, axis=1) <= np.cumsum(after.approp, axis=1) * (1 + 1e-9) + 1e-6).all()
