@@ -1359,20 +1359,14 @@ def _final_summary(counties: list[str], finals: list[dict[str, Any]], wall: floa
     slow = np.argsort(-seconds, kind="stable")[:3]
     named = ", ".join(f"{counties[i]} {seconds[i]:.1f} s" + (" (MIP on the whole county)" if finals[i]["full_mip"] else "") for i in slow)
     said = f"county MIPs: {seconds.sum():,.1f} s of work in {wall:,.1f} s; slowest {named}"
-    rounded = [i for i, f in enumerate(finals) if "lp_bound" in f]
+    rounded = [i for i, f in enumerate(finals) if "lp_bound" in f]  # multi-year counties not short
     if not rounded:
         return said
-    loss = np.array([_rounding_loss(finals[i]) for i in rounded])
-    worst = np.argsort(-loss, kind="stable")[:3]
-    lp = sum(finals[i]["lp_bound"] for i in rounded)
-    given = sum(finals[i]["lp_bound"] - finals[i]["objective"] for i in rounded)
-    most = ", ".join(f"{counties[rounded[j]]} {loss[j]:.2%}" for j in worst)
-    return f"{said}; rounding gave up {given / max(abs(lp), 1e-9):.3%} of their LP value, most {most}"
-
-
-def _rounding_loss(final: dict[str, Any]) -> float:
-    """Share of its LP value a multi-year county's rounding gave up."""
-    return max(final["lp_bound"] - final["objective"], 0.0) / max(abs(final["lp_bound"]), 1e-9)
+    lp = np.array([finals[i]["lp_bound"] for i in rounded])
+    given = lp - np.array([finals[i]["objective"] for i in rounded])
+    loss = np.maximum(given, 0.0) / np.maximum(np.abs(lp), 1e-9)
+    most = ", ".join(f"{counties[rounded[j]]} {loss[j]:.2%}" for j in np.argsort(-loss, kind="stable")[:3])
+    return f"{said}; rounding gave up {given.sum() / max(abs(lp.sum()), 1e-9):.3%} of their LP value, most {most}"
 
 
 def _local_cluster(workers: int, trim: bool = False) -> Any:
@@ -1582,15 +1576,15 @@ def _repair(
     ledger = _Ledger(blocks, scenario, finals)
     out = list(finals)
     pair_funds = blocks.pairs["fund_id"].to_numpy()
-    money = [np.repeat(pair_funds[idx] != CHANGES, ledger.T) for idx in blocks.county_pairs()]
+    is_money = [np.repeat(pair_funds[idx] != CHANGES, ledger.T) for idx in blocks.county_pairs()]  # not changes of plan
     short = [i for i, f in enumerate(finals) if f["emergency"] > EMERGENCY_TOL]
     for i in short:
-        left = ledger.left_for(blocks.counties[i])[money[i]].sum()
+        left = ledger.left_for(blocks.counties[i])[is_money[i]].sum()
         say(f"county {blocks.counties[i]} is {finals[i]['emergency']:,.2f} yuan short after rounding; {left:,.0f} yuan of its funds are left unused elsewhere")
 
     def worth(i: int, extra: np.ndarray) -> bool:
         """With years and nothing left anywhere, the quick rounding would come back as short as before."""
-        return extra[money[i]].sum() > EMERGENCY_TOL or scenario.years is None
+        return extra[is_money[i]].sum() > EMERGENCY_TOL or scenario.years is None
 
     if len(short) > 1:
         offers = {i: ledger.left_for(blocks.counties[i]) / len(short) for i in short}
@@ -1615,7 +1609,7 @@ def _repair(
             out[i] = again
             continue
         if again["emergency"] > EMERGENCY_TOL:
-            changes = ~money[i]
+            changes = ~is_money[i]
             capped = f" under the churn cap ({(f['used'] + extra)[changes].sum() / MONEY_UNIT:,.1f} changes of plan left for it)" if changes.any() else ""
             raise NoSolutionError(f"county {c}: its hard floors need {again['emergency']:,.2f} yuan more than the upper-level money left for it{capped}")
         ledger.change(c, f["used"], again["used"])
