@@ -26,8 +26,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 from optimizer.data import isin  # noqa: E402
 from optimizer.generate import generate_partitioned  # noqa: E402
 from optimizer.model import ChurnCap  # noqa: E402
-from optimizer.multiyear import Withheld, read_previous, solve_multiyear, verify_multiyear  # noqa: E402
-from optimizer.nightly import kept_violations  # noqa: E402
+from optimizer.multiyear import (  # noqa: E402
+    Withheld,
+    kept_violations,  # noqa: E402
+    read_previous,
+    solve_multiyear,
+    verify_multiyear,
+)
 from optimizer.partitioned import load_partitioned  # noqa: E402
 from optimizer.scenario import Scenario  # noqa: E402
 from results_io import markdown_table, write_results  # noqa: E402

@@ -45,12 +45,18 @@ from .multiyear import (
     Withheld,
     build_multiyear,
     carry_limits,
+    churn_changes,
     fix_kept,
     fund_year_check,
+    kept_counts,
+    kept_of,
     kept_option_columns,
+    kept_violations,
     multiyear_manifest,
     multiyear_result,
     optimize_multiyear,
+    previous_of,
+    record_replan,
     spending_table,
     verify_multiyear,
     year_list,
@@ -204,6 +210,8 @@ class Stored:
     regions: pd.DataFrame | None = None  # a database's only
     night: bool = False  # a database's, read by the nightly job: with its committed households and published plans
     version: int | None = None  # the nightly job's: the published version whose plans the churn cap keeps
+    from_year: int | None = None  # a multi-year night's: the year it re-plans from (what the version started before is kept)
+    withheld: Withheld | None = None  # a multi-year night's: money spent outside the plans, of the county's own funds
 
 
 @dataclass(frozen=True)
@@ -215,6 +223,7 @@ class StoredChurn:
     planned: pd.Series  # county -> households planned in ``version``, uncommitted and still open
     max_changes: int
     read_flows: Callable[[], pd.DataFrame | None] | None = None  # reads ``version``'s money: where the master starts
+    from_year: int | None = None  # a multi-year night's: the workers also read the starts and builds it keeps
 
 
 @dataclass
@@ -231,6 +240,8 @@ class _County:
     my: MultiYear | None = None  # the multi-year model's columns, when the scenario has years
     kept_cols: np.ndarray | None = None  # under a churn cap: the columns of its households' published plans still offered
     kept: int = 0  # under a churn cap: how many households can keep their published plan (multi-year: two columns with monitoring)
+    fixed: Kept | None = None  # a multi-year re-plan's kept starts and builds, checked in the county's result
+    previous: pd.DataFrame | None = None  # under a churn cap: the published plans, whose changes the county's result counts
 
     @property
     def years(self) -> int:
@@ -360,6 +371,15 @@ def _build(county: str, source: Instance | Replanned | Stored, scenario: Scenari
         replan = Replanned(source)
     elif isinstance(source, Replanned):
         replan = source
+    elif source.regions is not None and source.night and source.from_year is not None:
+        from .storage import load_registry_replan
+
+        assert scenario.years is not None
+        instance, published, built, commitments = load_registry_replan(source.where, county, source.regions, source.funds, source.version, source.from_year)
+        what = f"version {source.version}" if source.version is not None else "commitments"
+        fixed = kept_of(published, built, commitments, source.from_year, scenario.years.first, what)
+        previous = previous_of(published, instance.households["household_id"], fixed)
+        replan = Replanned(instance, previous if len(previous) else None, fixed, source.withheld)
     elif source.regions is not None and source.night:
         from .storage import load_registry_night
 
@@ -413,7 +433,8 @@ def _build(county: str, source: Instance | Replanned | Stored, scenario: Scenari
     if my is not None:
         my = replace(my, model=model)
     # a backend of the county's own keeps its LP: the next round re-solves it warm (only row bounds change)
-    return _County(instance, plans, model, index, rows, emergency_cols, get_backend(scenario.solver.name, private=True), my, kept_cols, n_kept)
+    backend = get_backend(scenario.solver.name, private=True)
+    return _County(instance, plans, model, index, rows, emergency_cols, backend, my, kept_cols, n_kept, replan.kept, previous)
 
 
 def _with_money(block: _County, fund_ids: list[str], money: np.ndarray) -> LinearModel:
@@ -655,13 +676,15 @@ def _county_final_years(county: str, block: _County, scenario: Scenario, fund_id
     approp[ids == EMERGENCY] = 0.0
     result = multiyear_result(instance, scenario, replace(my, appropriation=approp), model, sol)
     bad = verify_multiyear(result, instance, scenario, appropriation=approp * MONEY_UNIT)
+    bad += [] if block.fixed is None else kept_violations(result, block.fixed)
     if bad:
         raise VerificationError([f"county {county}: {b}" for b in bad])
     tables = {k: result.tables[k] for k in ("households", "projects", "flows", "counties")}
     tables["flows"] = tables["flows"][tables["flows"]["fund_id"] != EMERGENCY]
     return {"emergency": 0.0, "used": used, "tables": tables, "objective": objective, "lp_bound": sol.lp_bound, "full_mip": full_mip,
             "plans": len(plans.table), "columns": model.shape[1], "rows": model.shape[0], "nonzeros": model.A.nnz,
-            "options": len(my.options)}  # fmt: skip
+            "options": len(my.options), "kept_counts": None if block.fixed is None else kept_counts(block.fixed, instance),
+            "changed": 0 if block.previous is None else churn_changes(result, block.previous)}  # fmt: skip
 
 
 def _county_mip(model: LinearModel, emergency_cols: np.ndarray, scenario: Scenario) -> Solution | None:
@@ -990,14 +1013,16 @@ def _decompose(
     a folder the workers can write, one-year counties leave their households tables there). Under a ``churn`` cap
     the master shares the changes of plan the cap allows as it shares money (in the first year, with years). With
     years, ``kept`` starts and builds are fixed in their counties and ``withheld`` money is not appropriated (see
-    :func:`optimizer.multiyear.solve_multiyear`). A re-plan needs the instance in memory, but for a nightly churn cap
-    on a registry the workers read (:class:`StoredChurn`). ``frame``: what the driver already read of ``folder``."""
+    :func:`optimizer.multiyear.solve_multiyear`). A re-plan needs the instance in memory, but for a night on a
+    registry the workers read (:class:`StoredChurn`; with years, the workers read the starts and builds kept too,
+    and ``withheld`` comes with it). ``frame``: what the driver already read of ``folder``."""
     stored_churn = churn if isinstance(churn, StoredChurn) else None
-    replan = (churn is not None and stored_churn is None) or kept is not None or withheld is not None
+    replan = stored_churn is None and (churn is not None or kept is not None or withheld is not None)
     if replan and instance is None:
         raise InputError("a re-plan (churn cap, kept decisions or withheld money) is decomposed for an instance held in memory only")
-    if stored_churn is not None and (instance is not None or not is_url(str(folder)) or scenario.years is not None):
-        raise ValueError("a StoredChurn caps a one-year night whose workers read a registry database")
+    stored_years = stored_churn is not None and stored_churn.from_year is not None
+    if stored_churn is not None and (instance is not None or not is_url(str(folder)) or kept is not None or (scenario.years is not None) != stored_years):
+        raise ValueError("a StoredChurn caps a night whose workers read a registry database (with years: its from_year, and no kept decisions)")
     if (kept is not None or withheld is not None) and scenario.years is None:
         raise InputError("kept decisions and withheld money belong to a scenario with years:")
     if scenario.mode != "max_lifted":
@@ -1052,8 +1077,11 @@ def _decompose(
                 "(start it with distributed.scheduler.work-stealing: False)")
         addrs = sorted(client.scheduler_info()["workers"])
         pin = _pinned(blocks.counties, blocks.households, addrs)
-        night, version = (False, None) if stored_churn is None else (True, stored_churn.version)
-        data: list[Any] = pieces if instance is not None else [Stored(str(folder), f, r, night, version) for f, r in zip(blocks.funds, places)]
+        night, version, from_year = (False, None, None) if stored_churn is None else (True, stored_churn.version, stored_churn.from_year)
+        data: list[Any] = pieces if instance is not None else [
+            Stored(str(folder), f, r, night, version, from_year, None if from_year is None else _own_withheld(withheld, f, blocks.upper))
+            for f, r in zip(blocks.funds, places)
+        ]  # fmt: skip
         planned = None
         if stored_churn is not None and stored_churn.planned.sum():
             planned = stored_churn.planned.reindex(blocks.counties, fill_value=0).to_numpy(dtype=np.int64)
@@ -1248,20 +1276,23 @@ def _replanned(
     prev = {} if previous is None else by_county(previous, "household_id", household_county)
     starts = {} if kept is None else by_county(kept.starts, "household_id", household_county)
     built = {} if kept is None else by_county(kept.built, "project_id", county_of("projects", "project_id"))
-    upper = set(blocks.upper["fund_id"])
     data = []
     for i, p in enumerate(pieces):
         county_kept = None
         if kept is not None:
             # the earlier plan's flows only start the master: a county's task need not carry the nation's
             county_kept = replace(kept, starts=starts.get(i, kept.starts.iloc[:0]), built=built.get(i, kept.built.iloc[:0]), read_flows=None)
-        own = None
-        if withheld is not None:
-            ids = set(p.funds["fund_id"]) - upper
-            own = Withheld({f: a for f, a in withheld.amount.items() if a and f in ids}, withheld.from_year)
-        data.append(Replanned(p, prev.get(i), county_kept, own))
+        data.append(Replanned(p, prev.get(i), county_kept, _own_withheld(withheld, p.funds, blocks.upper)))
     planned = np.array([0 if i not in prev else len(prev[i]) for i in range(len(pieces))], dtype=np.int64)
     return data, planned
+
+
+def _own_withheld(withheld: Withheld | None, funds: pd.DataFrame, upper: pd.DataFrame) -> Withheld | None:
+    """The money withheld from a county's own funds (of its block's ``funds``, not the ``upper`` ones the master shares)."""
+    if withheld is None:
+        return None
+    ids = set(funds["fund_id"]) - set(upper["fund_id"])
+    return Withheld({f: a for f, a in withheld.amount.items() if a and f in ids}, withheld.from_year)
 
 
 def _with_changes(blocks: Blocks, planned: np.ndarray) -> Blocks:
@@ -1501,19 +1532,22 @@ def solve_decomposed_years(
     progress: Callable[[str], None] | None = None,
     kept: Kept | None = None,
     withheld: Withheld | None = None,
-    churn: ChurnCap | None = None,
+    churn: ChurnCap | StoredChurn | None = None,
+    frame: Frame | None = None,
 ) -> MultiYearResult:
     """The multi-year model decomposed by county: the master shares every upper fund's yearly appropriation
     (and carries it over) among the counties, each county solves its multi-year model with its yearly money and
     verifies it on its worker; the driver assembles the tables and checks every fund's yearly budget. A re-plan
     (``kept`` decisions, ``withheld`` money, a ``churn`` cap: see :func:`optimizer.multiyear.solve_multiyear`)
-    needs ``instance``."""
+    needs ``instance``, but for a night whose workers read the registry database ``folder`` (a
+    :class:`StoredChurn` with its ``from_year``: each county checks the starts and builds it keeps and counts its
+    changes of plan); ``frame``, what the driver already read of ``folder``."""
     say = progress or (lambda msg: log.info(msg))
     yrs = scenario.years
     if yrs is None:
         raise InputError("solve_decomposed_years needs a scenario with a years: section")
     t0 = time.perf_counter()
-    run = _decompose(scenario, instance, folder, scheduler, workers, tol, max_rounds, say, churn=churn, kept=kept, withheld=withheld)
+    run = _decompose(scenario, instance, folder, scheduler, workers, tol, max_rounds, say, churn=churn, kept=kept, withheld=withheld, frame=frame)
     tables = {k: pd.concat([f["tables"][k] for f in run.finals], ignore_index=True) for k in ("households", "projects", "flows", "counties")}
     years = year_list(yrs)
     fund_ids = run.funds["fund_id"].to_numpy()
@@ -1530,7 +1564,10 @@ def solve_decomposed_years(
     manifest.update(method="decomposed", decomposition=_decomposition_record(run),
                     timings={"decomposed": round(time.perf_counter() - t0, 3)})  # fmt: skip
     if run.churn is not None:
-        manifest["churn"] = run.churn
+        manifest["churn"] = {**run.churn, "changed": sum(f["changed"] for f in run.finals)}
+    if isinstance(churn, StoredChurn) and churn.from_year is not None:
+        counts = pd.DataFrame([f["kept_counts"] for f in run.finals]).sum().astype(int).to_dict()
+        record_replan(manifest, churn.from_year, f"version {churn.version}" if churn.version is not None else "commitments", counts, withheld)
     say(f"decomposed: objective {objective:,.2f}, bound {bound:,.2f}, gap {g:.3%} after {len(run.history)} rounds")
     return MultiYearResult(tables=tables, manifest=manifest)
 

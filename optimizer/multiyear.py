@@ -735,16 +735,17 @@ def solve_multiyear(
             result.manifest["fallback"] = {"from": "decomposed", "reason": err.cause}
     else:
         result, fixed_info = _one_model(scenario, instance, kept, withheld, churn, say, t0)
-    result.manifest["rolling"] = {
-        "from_year": kept.from_year if kept is not None else None,
-        "previous": kept.source if kept is not None else None,
-        **fixed_info,
-    }
+    record_replan(result.manifest, kept.from_year if kept is not None else None, kept.source if kept is not None else None, fixed_info, withheld)
     if churn is not None:
         result.manifest["churn"] = {**result.manifest["churn"], "changed": churn_changes(result, churn.previous)}
-    if withheld is not None:
-        result.manifest["withheld"] = {"from_year": withheld.from_year, "amount": {k: v for k, v in sorted(withheld.amount.items()) if v}}
     return result
+
+
+def record_replan(manifest: dict[str, Any], from_year: int | None, source: str | None, counts: dict[str, int], withheld: Withheld | None) -> None:
+    """Record in ``manifest`` what a re-plan kept (``counts``: :func:`kept_counts`) and the money it withheld."""
+    manifest["rolling"] = {"from_year": from_year, "previous": source, **counts}
+    if withheld is not None:
+        manifest["withheld"] = {"from_year": withheld.from_year, "amount": {k: v for k, v in sorted(withheld.amount.items()) if v}}
 
 
 def _one_model(
@@ -979,14 +980,77 @@ def check_from_year(from_year: int, first: int, last: int) -> None:
 
 def kept_counts(kept: Kept, instance: Instance) -> dict[str, int]:
     """The manifest's record of a re-plan: kept starts of the instance's households, the previous run's starts
-    before ``kept.from_year`` and its builds kept before it."""
+    before ``kept.from_year`` and its builds kept before it; and every start and build kept (later ones too)."""
     pos = pd.Index(instance.projects["project_id"]).get_indexer(kept.built["project_id"])
     when = kept.built["built_year"].to_numpy(dtype=np.int64)
     return {
         "kept_households": int(isin(kept.starts["household_id"], instance.households["household_id"].to_numpy()).sum()),
         "previous_started_before": int((kept.starts["year"] < kept.from_year).sum()),
         "kept_projects": int(((pos >= 0) & (when < kept.from_year)).sum()),
+        "kept_starts": len(kept.starts),
+        "kept_builds": len(kept.built),
     }
+
+
+def kept_of(published: pd.DataFrame, built: pd.DataFrame, commitments: pd.DataFrame, from_year: int, first_year: int, source: str) -> Kept:
+    """What a multi-year night keeps (its households' and projects' rows only need be given): the published
+    version's starts before ``from_year`` (``published``: its household rows) and builds before it (``built``: its
+    project rows), and every commitment (``commitments``: household and project rows, in commitment order), which
+    overrides the version. A committed plan that never started keeps the empty plan, whose single option lies in
+    ``first_year``; a committed plan keeps its monitoring choice."""
+    past = published[(published["year"] > 0) & (published["year"] < from_year)]
+    past = past[["household_id", "plan", "year", "monitored", "monitoring_years"]].astype({"monitored": bool, "monitoring_years": int}).assign(committed=False)
+    hh_comm, pj_comm = commitments[commitments["kind"] == "household"], commitments[commitments["kind"] == "project"]
+    comm_starts = pd.DataFrame({
+        "household_id": hh_comm["ref_id"], "plan": hh_comm["plan"], "year": np.where(hh_comm["year"] > 0, hh_comm["year"], first_year),
+        "monitored": hh_comm["monitored"].astype(bool).to_numpy(), "monitoring_years": hh_comm["monitoring_years"].astype(int).to_numpy(),
+        "committed": True,
+    })  # fmt: skip
+    starts = pd.concat([past, comm_starts], ignore_index=True).drop_duplicates("household_id", keep="last")
+    early = built[(built["built_year"] > 0) & (built["built_year"] < from_year)]
+    builds = pd.concat([early[["project_id", "built_year"]], pj_comm[["ref_id", "year"]].set_axis(["project_id", "built_year"], axis=1)], ignore_index=True)
+    builds = builds.drop_duplicates("project_id", keep="last")
+    return Kept(starts.astype({"year": int}).reset_index(drop=True), builds.astype({"built_year": int}).reset_index(drop=True), from_year, source)
+
+
+def previous_of(published: pd.DataFrame, household_ids: Iterable[Any], kept: Kept) -> pd.DataFrame:
+    """The households the churn cap counts on a multi-year night: planned in the published version (its rows
+    ``published``), planned again (``household_ids``), neither committed nor with a kept start; their published plan
+    and start year (0: never)."""
+    keep = ~published["committed"].astype(bool) & isin(published["household_id"], np.asarray(list(household_ids), dtype=object))
+    keep &= ~isin(published["household_id"], kept.starts["household_id"])
+    return published.loc[keep, ["household_id", "plan", "year"]].astype({"year": np.int64}).reset_index(drop=True)
+
+
+def kept_violations(result: MultiYearResult, kept: Kept) -> list[str]:
+    """Kept decisions the result does not hold (recomputed from its tables): a kept start with another plan,
+    year, or monitoring other than its choices (:func:`monitoring_choices`), a kept build in another year, or a
+    start or build before ``kept.from_year`` that was not kept."""
+    bad: list[str] = []
+    last = int(result.manifest["years"][1])
+    hh = result.tables["households"].set_index("household_id")
+    starts = kept.starts[isin(kept.starts["household_id"], hh.index)]
+    year = hh["year"].reindex(starts["household_id"]).to_numpy(dtype=np.int64)
+    empty = (hh["measures"].reindex(starts["household_id"]) == "none").to_numpy()
+    same = (hh["plan"].reindex(starts["household_id"]).to_numpy() == starts["plan"].to_numpy()) & ((year == starts["year"].to_numpy()) | empty)
+    bad += [f"kept start changed: household {h} ({p} in {y})" for h, p, y in starts[~same][["household_id", "plan", "year"]].head(20).itertuples(index=False)]
+    if "monitored" in starts.columns and "monitoring_years" in hh.columns:
+        of = hh.reindex(starts["household_id"])
+        now = monitoring_years_of(of, last)
+        choices = monitoring_choices(starts, of["effect_year"].to_numpy(dtype=np.int64), kept.from_year, last)
+        mon = (choices != now[:, None]).all(axis=1)
+        bad += [f"kept start changed its monitoring: household {h}" for h in starts["household_id"][same & mon].head(20)]
+    early = hh[(hh["year"] > 0) & (hh["year"] < kept.from_year)]
+    extra = sorted(set(early.index) - set(kept.starts["household_id"]))
+    bad += [f"household {h} starts before {kept.from_year} though no start was kept for it" for h in extra[:20]]
+    pr = result.tables["projects"]
+    built_year = pd.to_numeric(pr["built_year"].replace("", 0)).astype(int)
+    when = pd.Series(built_year.to_numpy(), index=pr["project_id"].to_numpy())
+    moved = kept.built[when.reindex(kept.built["project_id"]).fillna(-1).to_numpy() != kept.built["built_year"].to_numpy()]
+    bad += [f"kept project build changed: {p} (built in {y})" for p, y in moved.head(20).itertuples(index=False)]
+    new_early = set(pr["project_id"][(built_year > 0) & (built_year < kept.from_year)]) - set(kept.built["project_id"])
+    bad += [f"project {p} built before {kept.from_year} though no build was kept for it" for p in sorted(new_early)[:20]]
+    return bad
 
 
 def monitoring_choices(starts: pd.DataFrame, effect_year: np.ndarray, from_year: int, last: int) -> np.ndarray:

@@ -32,14 +32,14 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, and_, case, exists, func, select, update
 
-from . import storage
+from . import multiyear, storage
 from .contract import Level
 from .data import Instance, isin
-from .decompose import StoredChurn, solve_decomposed
+from .decompose import StoredChurn, solve_decomposed, solve_decomposed_years
 from .edits import apply_data_edits
 from .errors import InfeasibleError, InputError, NoSolutionError, NotPublishedError, OptimizerError, VerificationError
 from .model import ChurnCap
-from .multiyear import Kept, MultiYearResult, Withheld, churn_changes, monitoring_choices, monitoring_years_of, solve_multiyear, verify_multiyear
+from .multiyear import Kept, MultiYearResult, Withheld, kept_of, kept_violations, previous_of, solve_multiyear, verify_multiyear
 from .outputs import _json
 from .result import Result
 from .scenario import Scenario
@@ -96,16 +96,20 @@ def _locked(engine: Engine, scenario: Scenario, wait: float, say: Callable[[str]
         url = engine.url.render_as_string(hide_password=False)
         night: Callable[[int], NightlyOutcome]
         scenario_json = json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
-        if by_county(url, scenario):
+        current = storage.current_version(engine)
+        if by_county(url, scenario, current):
             say(f"checking the registry in {storage.redact(url)}; the workers read it county by county")
-            frame = storage.registry_frame(url)  # a bad row stops here, before any write
-            current = storage.current_version(engine)
+            from_year = _from_year(scenario)
+            frame = storage.registry_frame(url, replan=None if from_year is None else (current, from_year))  # a bad row stops here, before any write
             input_hash = hashlib.sha256((scenario_json + json.dumps(frame.hashes, sort_keys=True)).encode()).hexdigest()
-            night = functools.partial(_run_by_county, engine, url=url, frame=frame, current=current, scenario=scenario, input_hash=input_hash, say=say)
+            kw: dict[str, Any] = {"url": url, "frame": frame, "current": current, "scenario": scenario, "input_hash": input_hash, "say": say}
+            if from_year is None:
+                night = functools.partial(_run_by_county, engine, **kw)
+            else:
+                night = functools.partial(_run_multiyear_by_county, engine, from_year=from_year, **kw)
         else:
             say(f"reading the registry from {storage.redact(url)}")
             reg = storage.read_registry(engine)
-            current = reg.current_version
             input_hash = reg.input_hash(scenario_json)
             if scenario.years is not None:
                 multi = multiyear_inputs(engine, reg, scenario)  # a bad row stops here, before any write
@@ -131,15 +135,16 @@ def _locked(engine: Engine, scenario: Scenario, wait: float, say: Callable[[str]
             raise
 
 
-def by_county(url: str, scenario: Scenario) -> bool:
+def by_county(url: str, scenario: Scenario, current: int | None) -> bool:
     """Whether the night is decomposed by county with each worker reading its counties from the registry at ``url``
-    (``nightly.by_county``; ``auto``: a one-year night from :data:`optimizer.solve.DECOMPOSE_FROM` open households
-    that the decomposition can solve, without data edits, which need the registry loaded whole)."""
+    (``nightly.by_county``; ``auto``: a night of as many open households as ``solve`` decomposes (a one-year one
+    from :data:`optimizer.solve.DECOMPOSE_FROM`, a multi-year one from :data:`optimizer.multiyear.DECOMPOSE_FROM`,
+    or :data:`optimizer.multiyear.DECOMPOSE_CAPPED_FROM` once a version is published: ``current``), that the
+    decomposition can solve, without data edits, which need the registry loaded whole)."""
     choice = scenario.nightly.by_county
     if choice == "no":
         return False
     fits = {
-        "a years: section (multi-year nights load the registry whole)": scenario.years is not None,
         "data edits (applied to the registry loaded whole)": bool(scenario.data_edits),
         "mode min_cost or helpers.capacity_in_model (not decomposed)": not decomposable(scenario),
     }
@@ -148,7 +153,22 @@ def by_county(url: str, scenario: Scenario) -> bool:
         if why:
             raise InputError(f"scenario nightly.by_county: yes, but the scenario has {'; '.join(why)}")
         return True
-    return not any(fits.values()) and auto_decomposes(scenario, storage.open_households(url))
+    if any(fits.values()):
+        return False
+    if scenario.years is None:
+        return auto_decomposes(scenario, storage.open_households(url))
+    return storage.open_households(url) >= (multiyear.DECOMPOSE_FROM if current is None else multiyear.DECOMPOSE_CAPPED_FROM)
+
+
+def _from_year(scenario: Scenario) -> int | None:
+    """The year a multi-year night re-plans from (``nightly.current_year``, by default the first), None without years."""
+    yrs = scenario.years
+    if yrs is None:
+        return None
+    current = scenario.nightly.current_year or yrs.first
+    if not yrs.first <= current <= yrs.last:
+        raise InputError(f"scenario nightly.current_year: {current} lies outside years {yrs.first}..{yrs.last}")
+    return current
 
 
 def _run(
@@ -266,20 +286,22 @@ def _write_version(
     tables: Mapping[str, Iterable[pd.DataFrame]],
     manifest: dict[str, Any],
     *,
-    committed: int,
+    committed: int | None,
     current: int | None,
-    counts: dict[str, int] | None = None,
     expected: float | None = None,
     allowed: int | None = None,
     hashes: dict[str, str] | None = None,
+    years: bool = False,
 ) -> tuple[int, dict[str, int], float]:
     """Write the version, its rows (each table given as frames, written one after the other), the ledger update and
     (when its gap is within ``nightly.max_gap``) the ``current`` pointer in one transaction; return the version,
-    its counts against ``current`` and its expected households lifted. ``counts`` and ``expected`` default to a
-    one-year version's, taken from the rows written (the changes of plan checked against ``allowed``). With
-    ``hashes`` (a night whose workers read the registry) the committed plans are copied from the commitments, and
-    nothing is written unless the registry still hashes as it did when the night began. Raise
-    :class:`NotPublishedError` when the gap is too large (the version is kept, unpublished)."""
+    its counts against ``current`` (taken from the rows written, :func:`_churn_counts`; the changes of plan checked
+    against ``allowed``) and its expected households lifted (by default a one-year version's, from the rows). With
+    ``hashes`` (a night whose workers read the registry) nothing is written unless the registry still hashes as
+    it did when the night began, and a one-year version's committed plans are copied from the commitments. A
+    multi-year version (``years``) holds its committed households and projects among its rows: they are marked
+    here, and counted unless ``committed`` is given. Raise :class:`NotPublishedError` when the gap is too large
+    (the version is kept, unpublished)."""
     gap = float(manifest["gap"])
     publish = gap <= scenario.nightly.max_gap + 1e-12
     status = "published" if publish else "rejected"
@@ -288,7 +310,7 @@ def _write_version(
         version_id = conn.execute(
             versions.insert().values(
                 run_id=run_id, created_at=storage.now(), status=status, scenario_name=scenario.name, input_hash=input_hash,
-                objective=objective, bound=bound, gap=gap, expected_lifted=0.0, cost=0.0, households=0, committed_households=committed, manifest="{}",
+                objective=objective, bound=bound, gap=gap, expected_lifted=0.0, cost=0.0, households=0, committed_households=0, manifest="{}",
             )  # fmt: skip
         ).inserted_primary_key[0]  # type: ignore[index]
         if hashes is not None and storage.hashes_of(conn) != hashes:  # after the first write: no writer can come between (SQLite)
@@ -297,23 +319,27 @@ def _write_version(
             for df in frames:
                 if len(df):
                     conn.execute(table.insert(), storage._records(df.assign(version_id=version_id), [c.name for c in table.columns]))
-        if hashes is not None:
-            storage.carry_commitments(conn, version_id)
         vh, vp = version_households, version_projects
+        if years:
+            storage.mark_committed(conn, version_id)
+        elif hashes is not None:
+            storage.carry_commitments(conn, version_id)
+        if committed is None:
+            committed = int(conn.execute(select(func.count()).where(vh.c.version_id == version_id, vh.c.committed)).scalar() or 0)
         totals = select(func.count(), func.sum(vh.c.p_success), func.sum(vh.c.cost + vh.c.monitoring_cost)).where(vh.c.version_id == version_id)
         n, lifted, cost = conn.execute(totals).one()
         cost = float(cost or 0.0) + float(conn.execute(select(func.sum(vp.c.cost)).where(vp.c.version_id == version_id)).scalar() or 0.0)
-        if counts is None:
-            counts = _churn_counts(conn, version_id, current)
-            if allowed is not None and counts["households_changed"] > allowed:
-                raise VerificationError([f"churn: {counts['households_changed']} households changed plan, the cap allows {allowed}"])
+        counts = _churn_counts(conn, version_id, current, years)
+        if allowed is not None and counts["households_changed"] > allowed:
+            raise VerificationError([f"churn: {counts['households_changed']} households changed plan, the cap allows {allowed}"])
         expected = float(lifted or 0.0) if expected is None else expected
-        manifest = {**manifest, "nightly": {**counts, **manifest.get("nightly", {})}}
+        manifest = {**manifest, "nightly": {**counts, "committed_households": committed, **manifest.get("nightly", {})}}
         conn.execute(
             update(versions)
             .where(versions.c.version_id == version_id)
-            .values(expected_lifted=expected, cost=cost, households=int(n), manifest=json.dumps(manifest, sort_keys=True, default=_json))
-        )
+            .values(expected_lifted=expected, cost=cost, households=int(n), committed_households=committed,
+                    manifest=json.dumps(manifest, sort_keys=True, default=_json))
+        )  # fmt: skip
         _pause("write")
         if publish:
             storage.set_current(conn, version_id)
@@ -351,8 +377,6 @@ class MultiYearInputs:
     kept: Kept
     withheld: Withheld
     published: pd.DataFrame  # the current version's household plans (empty before the first)
-    committed_households: frozenset[str]
-    committed_projects: frozenset[str]
     current_year: int
     current_version: int | None
 
@@ -360,46 +384,28 @@ class MultiYearInputs:
 def multiyear_inputs(engine: Engine, reg: storage.Registry, scenario: Scenario) -> MultiYearInputs:
     """Validate the registry and collect the multi-year re-plan's inputs (no write)."""
     yrs = scenario.years
-    assert yrs is not None
-    current = scenario.nightly.current_year or yrs.first
-    if not yrs.first <= current <= yrs.last:
-        raise InputError(f"scenario nightly.current_year: {current} lies outside years {yrs.first}..{yrs.last}")
+    current = _from_year(scenario)
+    assert yrs is not None and current is not None
     published = _published_plans(engine, reg.current_version)
     projects = (
         storage.version_table(engine, version_projects, reg.current_version)
         if reg.current_version is not None
         else pd.DataFrame({"project_id": pd.Series(dtype=object), "built_year": pd.Series(dtype=np.int64)})
     )
-    past = published[(published["year"] > 0) & (published["year"] < current)]
-    built = projects[(projects["built_year"] > 0) & (projects["built_year"] < current)]
     comm = reg.commitments
-    hh_comm, pj_comm = comm[comm["kind"] == "household"], comm[comm["kind"] == "project"]
-    problems = [
-        f"table commitments (commitment_id={c}), column year: household {r} was committed from a one-year version (no start year); "
-        "a multi-year night keeps plans with their year only"
-        for c, r, y, m in zip(hh_comm["commitment_id"], hh_comm["ref_id"], hh_comm["year"], hh_comm["measures"]) if y == 0 and m != "none"
-    ]  # fmt: skip
-    problems += [
-        f"table commitments (commitment_id={c}), column year: project {r} was committed from a one-year version (no build year)"
-        for c, r, y in zip(pj_comm["commitment_id"], pj_comm["ref_id"], pj_comm["year"]) if y == 0
-    ]  # fmt: skip
+    with engine.connect() as conn:
+        problems = storage.replan_problems(conn)
     known = set(reg.tables["households"]["household_id"])
+    hh_comm = comm[comm["kind"] == "household"]
     problems += [
         f"table commitments (commitment_id={c}), column ref_id: unknown household '{r}'"
         for c, r in zip(hh_comm["commitment_id"], hh_comm["ref_id"]) if r not in known
     ]  # fmt: skip
     if problems:
         raise InputError(problems, source=reg.source)
-    # a committed plan that never started keeps the empty plan, whose single option lies in the first year
-    comm_starts = pd.DataFrame({"household_id": hh_comm["ref_id"], "plan": hh_comm["plan"], "year": np.where(hh_comm["year"] > 0, hh_comm["year"], yrs.first)})
-    comm_starts["monitored"] = hh_comm["monitored"].astype(bool).to_numpy()  # a committed plan keeps its monitoring choice
-    comm_starts["monitoring_years"] = hh_comm["monitoring_years"].astype(int).to_numpy()
-    comm_starts["committed"] = True
-    past = past[["household_id", "plan", "year", "monitored", "monitoring_years"]].astype({"monitored": bool, "monitoring_years": int}).assign(committed=False)
-    starts = pd.concat([past, comm_starts], ignore_index=True)
-    starts = starts.drop_duplicates("household_id", keep="last")
-    builds = pd.concat([built[["project_id", "built_year"]], pj_comm[["ref_id", "year"]].set_axis(["project_id", "built_year"], axis=1)], ignore_index=True)
-    builds = builds.drop_duplicates("project_id", keep="last")
+    version = reg.current_version
+    kept = kept_of(published, projects, comm, current, yrs.first, f"version {version}" if version is not None else "commitments")
+    starts = kept.starts
     # kept households stay in the plan whatever their status now (their money was spent, or promised, in their year);
     # commitments are decisions inside the model here, not money taken out of the funds
     t = {k: v.copy() for k, v in reg.tables.items()}
@@ -415,18 +421,14 @@ def multiyear_inputs(engine: Engine, reg: storage.Registry, scenario: Scenario) 
     opened = storage.open_instance(replace(reg, tables=t, commitments=reg.commitments.iloc[0:0], charges=reg.charges.iloc[0:0]))
     withheld = Withheld(dict(zip(t["funds"]["fund_id"], spent)), current)
     version = reg.current_version
-    read_flows = _flows_reader(engine, version)
     return MultiYearInputs(
         instance=opened.instance,
-        kept=Kept(starts.astype({"year": int}).reset_index(drop=True), builds.astype({"built_year": int}).reset_index(drop=True), current,
-                  f"version {version}" if version is not None else "commitments", read_flows),
+        kept=replace(kept, read_flows=_flows_reader(engine, version)),
         withheld=withheld,
         published=published,
-        committed_households=frozenset(hh_comm["ref_id"]),
-        committed_projects=frozenset(pj_comm["ref_id"]),
         current_year=current,
-        current_version=reg.current_version,
-    )  # fmt: skip
+        current_version=version,
+    )
 
 
 def _run_multiyear(engine: Engine, run_id: int, mi: MultiYearInputs, scenario: Scenario, input_hash: str, say: Callable[[str], None]) -> NightlyOutcome:
@@ -434,7 +436,7 @@ def _run_multiyear(engine: Engine, run_id: int, mi: MultiYearInputs, scenario: S
     instance = mi.instance
     say(
         f"{instance.n_households:,} households, years from {mi.current_year} re-planned: {len(mi.kept.starts):,} starts and "
-        f"{len(mi.kept.built):,} project builds kept ({len(mi.committed_households):,} committed households)"
+        f"{len(mi.kept.built):,} project builds kept"
     )
     previous = multiyear_previous(mi)
     cap = ChurnCap(previous, math.floor(scenario.nightly.max_churn * len(previous)))
@@ -450,34 +452,80 @@ def _run_multiyear(engine: Engine, run_id: int, mi: MultiYearInputs, scenario: S
         raise _churn_infeasible(len(previous), cap.max_changes, scenario, "published plan and start year") from None
     bad = verify_multiyear(result, apply_data_edits(instance, scenario.data_edits), scenario, mi.withheld)
     bad += kept_violations(result, mi.kept)
-    if len(previous):
-        changed_prev = churn_changes(result, previous)
-        allowed = max(cap.max_changes, result.manifest.get("churn", {}).get("forced_changes", 0))
-        if changed_prev > allowed:
-            bad.append(f"churn: {changed_prev} households changed plan or start year, the cap allows {allowed}")
+    return _publish_multiyear(engine, run_id, scenario, input_hash, result, bad, mi.current_year, mi.current_version, say)
+
+
+def _run_multiyear_by_county(
+    engine: Engine,
+    run_id: int,
+    *,
+    url: str,
+    frame: Frame,
+    current: int | None,
+    from_year: int,
+    scenario: Scenario,
+    input_hash: str,
+    say: Callable[[str], None],
+) -> NightlyOutcome:
+    """A multi-year night decomposed by county, each worker reading its counties' households, the published rows
+    and the commitments it keeps or caps from the registry (the driver holds no household of the registry; ``frame``:
+    what it read, checked and hashed). Each county checks its kept starts and builds and counts its changes; the
+    version is written only if the registry still hashes as ``frame`` did."""
+    by_village, committed, _ = storage.night_counts(url, current, from_year)
+    tree = frame.tree
+    county = tree.ancestor_ids(tree.pos(pd.Series(by_village.index, dtype=object)), Level.COUNTY)
+    planned = pd.Series(by_village.to_numpy(), index=county).groupby(level=0).sum()
+    n_planned = int(planned.sum())
+    churn = StoredChurn(current, planned, math.floor(scenario.nightly.max_churn * n_planned), _flows_reader(engine, current), from_year)
+    withheld = Withheld(storage.spent_by_fund(url), from_year)
+    say(
+        f"{int(frame.county_households.sum()):,} households, years from {from_year} re-planned ({committed:,} committed); "
+        f"at most {churn.max_changes:,} of {n_planned:,} households with a published start from {from_year} on may change plan or start year"
+    )
+    _pause("solve")
+    kw: dict[str, Any] = {"frame": frame, "withheld": withheld}
+    try:
+        try:
+            result = solve_decomposed_years(scenario, None, url, progress=say, churn=churn, **kw)
+        except (InfeasibleError, NoSolutionError):
+            if not n_planned:
+                raise
+            solve_decomposed_years(scenario, None, url, progress=lambda _m: None, churn=replace(churn, planned=planned.iloc[:0], max_changes=0), **kw)
+            raise _churn_infeasible(n_planned, churn.max_changes, scenario, "published plan and start year") from None
+    except NoSolutionError as err:
+        how = "nightly.by_county: no loads the registry whole and solves such a night as one model (or names the money the hard floors lack)"
+        raise NoSolutionError(f"{err}; {how}", err.cause) from err
+    return _publish_multiyear(engine, run_id, scenario, input_hash, result, [], from_year, current, say, hashes=frame.hashes)
+
+
+def _publish_multiyear(
+    engine: Engine,
+    run_id: int,
+    scenario: Scenario,
+    input_hash: str,
+    result: MultiYearResult,
+    bad: list[str],
+    from_year: int,
+    current: int | None,
+    say: Callable[[str], None],
+    hashes: dict[str, str] | None = None,
+) -> NightlyOutcome:
+    """Check a multi-year night's churn cap (besides the problems ``bad`` found), write its version (committed rows
+    marked, counts against ``current`` taken from the rows written) and publish it; see :func:`_write_version`."""
+    man = result.manifest
+    churn = man.get("churn")
+    if churn:
+        allowed = max(int(churn["max_changes"]), int(churn.get("forced_changes", 0)))
+        if churn["changed"] > allowed:
+            bad = [*bad, f"churn: {churn['changed']} households changed plan or start year, the cap allows {allowed}"]
     if bad:
         raise VerificationError(bad)
-    tables = _multiyear_version_tables(result, mi)
-    hh = tables["households"]
-    planned = mi.published[isin(mi.published["household_id"], hh["household_id"])]
-    both = hh.merge(planned[["household_id", "plan", "year"]], on="household_id", suffixes=("", "_prev"))
-    changed = int(((both["plan"] != both["plan_prev"]) | (both["year"] != both["year_prev"])).sum())
-    counts = {
-        "households_added": int((~isin(hh["household_id"], mi.published["household_id"])).sum()),
-        "households_changed": changed,
-        "households_unchanged": int(len(both) - changed),
-        "households_removed": int((~isin(mi.published["household_id"], hh["household_id"])).sum()),
-    }
-    man = result.manifest
-    manifest = {
-        **man,
-        "nightly": {**counts, "run_id": run_id, "current_year": mi.current_year, "committed_households": len(mi.committed_households),
-                    "kept_starts": len(mi.kept.starts), "kept_builds": len(mi.kept.built)},
-    }  # fmt: skip
+    rolling = man.get("rolling") or {}
+    nightly = {"run_id": run_id, "current_year": from_year, "kept_starts": rolling.get("kept_starts", 0), "kept_builds": rolling.get("kept_builds", 0)}
     expected = float(man["expected_out_at_deadline"])
-    version_id, _, _ = _write_version(
-        engine, run_id, scenario, input_hash, {k: [v] for k, v in tables.items()}, manifest, expected=expected,
-        committed=int(hh["committed"].sum()), counts=counts, current=mi.current_version,
+    version_id, counts, _ = _write_version(
+        engine, run_id, scenario, input_hash, {k: [v] for k, v in _multiyear_version_tables(result).items()}, {**man, "nightly": nightly},
+        expected=expected, committed=None, current=current, hashes=hashes, years=True,
     )  # fmt: skip
     say(f"published version {version_id}: {expected:,.1f} households expected out of poverty at {scenario.years.last if scenario.years else ''}, "
         f"gap {float(man['gap']):.3%}, {counts}")  # fmt: skip
@@ -485,11 +533,8 @@ def _run_multiyear(engine: Engine, run_id: int, mi: MultiYearInputs, scenario: S
 
 
 def multiyear_previous(mi: MultiYearInputs) -> pd.DataFrame:
-    """The households the churn cap counts on a multi-year night: planned in the current version, still open
-    (in the re-plan), neither committed nor with a kept start; their published plan and start year (0: never)."""
-    pub = mi.published
-    keep = ~pub["committed"] & isin(pub["household_id"], mi.instance.households["household_id"]) & ~isin(pub["household_id"], mi.kept.starts["household_id"])
-    return pub.loc[keep, ["household_id", "plan", "year"]].astype({"year": np.int64}).reset_index(drop=True)
+    """The households the churn cap counts on a multi-year night (:func:`optimizer.multiyear.previous_of`)."""
+    return previous_of(mi.published, mi.instance.households["household_id"], mi.kept)
 
 
 def _churn_infeasible(planned: int, max_changes: int, scenario: Scenario, what: str) -> InfeasibleError:
@@ -500,50 +545,15 @@ def _churn_infeasible(planned: int, max_changes: int, scenario: Scenario, what: 
     )
 
 
-def kept_violations(result: MultiYearResult, kept: Kept) -> list[str]:
-    """Kept decisions the result does not hold (recomputed from its tables): a kept start with another plan,
-    year, or monitoring other than its choices (:func:`optimizer.multiyear.monitoring_choices`), a kept build
-    in another year, or a start or build before ``kept.from_year`` that was not kept."""
-    bad: list[str] = []
-    last = int(result.manifest["years"][1])
-    hh = result.tables["households"].set_index("household_id")
-    starts = kept.starts[isin(kept.starts["household_id"], hh.index)]
-    year = hh["year"].reindex(starts["household_id"]).to_numpy(dtype=np.int64)
-    empty = (hh["measures"].reindex(starts["household_id"]) == "none").to_numpy()
-    same = (hh["plan"].reindex(starts["household_id"]).to_numpy() == starts["plan"].to_numpy()) & ((year == starts["year"].to_numpy()) | empty)
-    bad += [f"kept start changed: household {h} ({p} in {y})" for h, p, y in starts[~same][["household_id", "plan", "year"]].head(20).itertuples(index=False)]
-    if "monitored" in starts.columns and "monitoring_years" in hh.columns:
-        of = hh.reindex(starts["household_id"])
-        now = monitoring_years_of(of, last)
-        choices = monitoring_choices(starts, of["effect_year"].to_numpy(dtype=np.int64), kept.from_year, last)
-        mon = (choices != now[:, None]).all(axis=1)
-        bad += [f"kept start changed its monitoring: household {h}" for h in starts["household_id"][same & mon].head(20)]
-    early = hh[(hh["year"] > 0) & (hh["year"] < kept.from_year)]
-    extra = sorted(set(early.index) - set(kept.starts["household_id"]))
-    bad += [f"household {h} starts before {kept.from_year} though no start was kept for it" for h in extra[:20]]
-    pr = result.tables["projects"]
-    built_year = pd.to_numeric(pr["built_year"].replace("", 0)).astype(int)
-    when = pd.Series(built_year.to_numpy(), index=pr["project_id"].to_numpy())
-    moved = kept.built[when.reindex(kept.built["project_id"]).fillna(-1).to_numpy() != kept.built["built_year"].to_numpy()]
-    bad += [f"kept project build changed: {p} (built in {y})" for p, y in moved.head(20).itertuples(index=False)]
-    new_early = set(pr["project_id"][(built_year > 0) & (built_year < kept.from_year)]) - set(kept.built["project_id"])
-    bad += [f"project {p} built before {kept.from_year} though no build was kept for it" for p in sorted(new_early)[:20]]
-    return bad
-
-
-def _multiyear_version_tables(result: MultiYearResult, mi: MultiYearInputs) -> dict[str, pd.DataFrame]:
-    """The multi-year result in the version tables' layout (with the start, build and flow years)."""
+def _multiyear_version_tables(result: MultiYearResult) -> dict[str, pd.DataFrame]:
+    """The multi-year result in the version tables' layout (with the start, build and flow years; the committed rows
+    are marked in the database, :func:`_write_version`)."""
     hh = result.tables["households"]
-    households = hh.assign(
-        helper_id="",
-        year=hh["year"].astype(int),
-        effect_year=hh["effect_year"].astype(int),
-        committed=isin(hh["household_id"], mi.committed_households),
-    )[[*storage.PLAN_COLUMNS, "committed"]]
+    households = hh.assign(helper_id="", year=hh["year"].astype(int), effect_year=hh["effect_year"].astype(int), committed=False)
     pr = result.tables["projects"]
     built_year = pd.to_numeric(pr["built_year"].replace("", 0)).astype(int)
-    projects = pr.assign(built=pr["built"].astype(bool), built_year=built_year, committed=pr["project_id"].isin(mi.committed_projects))
-    return {"households": households.reset_index(drop=True), "projects": projects, "flows": result.tables["flows"]}
+    projects = pr.assign(built=pr["built"].astype(bool), built_year=built_year, committed=False)
+    return {"households": households[[*storage.PLAN_COLUMNS, "committed"]].reset_index(drop=True), "projects": projects, "flows": result.tables["flows"]}
 
 
 def version_result(engine: Engine, version: int) -> MultiYearResult:
@@ -601,17 +611,18 @@ def _published_plans(engine: Engine, version: int | None) -> pd.DataFrame:
     return prev.assign(committed=prev["committed"].astype(bool))
 
 
-def _churn_counts(conn: Connection, version: int, current: int | None) -> dict[str, int]:
+def _churn_counts(conn: Connection, version: int, current: int | None, years: bool = False) -> dict[str, int]:
     """A one-year version's open households added, changed and unchanged against the ``current`` version (planned
     there, uncommitted), and the households ``current`` planned that ``version`` no longer holds (exited), counted
-    from the rows written."""
+    from the rows written. A multi-year version counts every household it plans (committed and kept ones too), and a
+    change of start year as a change."""
     new, old = version_households.alias("new"), version_households.alias("old")
-    mine = and_(new.c.version_id == version, ~new.c.committed)
+    mine = new.c.version_id == version if years else and_(new.c.version_id == version, ~new.c.committed)
     n_open = int(conn.execute(select(func.count()).select_from(new).where(mine)).scalar() or 0)
     if current is None:
         return {"households_added": n_open, "households_changed": 0, "households_unchanged": 0, "households_removed": 0}
-    planned = and_(old.c.household_id == new.c.household_id, old.c.version_id == current, ~old.c.committed)
-    differ = func.sum(case((new.c.plan != old.c.plan, 1), else_=0))
+    planned = and_(old.c.household_id == new.c.household_id, old.c.version_id == current, *([] if years else [~old.c.committed]))
+    differ = func.sum(case(((new.c.plan != old.c.plan) | (new.c.year != old.c.year) if years else new.c.plan != old.c.plan, 1), else_=0))
     both, changed = conn.execute(select(func.count(), differ).select_from(new.join(old, planned)).where(mine)).one()
     still = exists().where(new.c.version_id == version, new.c.household_id == old.c.household_id)
     removed = conn.execute(select(func.count()).select_from(old).where(old.c.version_id == current, ~still)).scalar()

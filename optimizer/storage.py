@@ -48,6 +48,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     text,
     true,
@@ -494,16 +495,18 @@ def _registry_problems(households_status: pd.DataFrame, unknown_refs: pd.DataFra
     return problems + [f"table commitments (commitment_id={c}), column ref_id: unknown household '{r}'" for c, r in refs]
 
 
-def _open_funds(f: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """The funds with what is left to plan as their amount (amount less spent and committed), and the problems."""
+def _open_funds(f: pd.DataFrame, net: bool = True) -> tuple[pd.DataFrame, list[str]]:
+    """The funds with what is left to plan as their amount (amount less spent and committed), and the problems;
+    unless ``net`` (a multi-year night: its commitments are decisions inside the model, and what was spent is
+    withheld from the current year on), the amounts as they are."""
     problems: list[str] = []
     for col in ("spent", "committed"):
         v = pd.to_numeric(f[col], errors="coerce")
         wrong = ~np.isfinite(v.to_numpy(dtype=float)) | (v.to_numpy(dtype=float) < 0)
         for k, x in zip(f.loc[wrong, "fund_id"], f.loc[wrong, col]):
             problems.append(f"table funds (fund_id={k}), column {col}: must be a non-negative number, not '{x}'")
-    if problems:
-        return f, problems
+    if problems or not net:
+        return f.drop(columns=["spent", "committed"]), problems
     amount = pd.to_numeric(f["amount"], errors="coerce")
     left = amount - f["spent"].astype(float) - f["committed"].astype(float)
     over = (left < -MONEY_TOL).to_numpy()
@@ -579,6 +582,33 @@ def _open_households(county_villages: Any = None) -> Any:
     return cond if county_villages is None else and_(households.c.village_id.in_(county_villages), cond)
 
 
+def _replanned_households(version: int | None, from_year: int, county_villages: Any = None) -> Any:
+    """The condition on the households a multi-year night re-planning from ``from_year`` plans, whatever their
+    status: those open to plan, the committed ones and those that started before ``from_year`` in ``version`` (their
+    starts are kept), in the villages given if any."""
+    vh = version_households
+    committed = exists().where(commitments.c.kind == "household", commitments.c.ref_id == households.c.household_id)
+    started = exists().where(vh.c.version_id == version, vh.c.household_id == households.c.household_id, vh.c.year > 0, vh.c.year < from_year)
+    cond = or_(households.c.status.in_(OPEN_STATUSES), committed, *([started] if version is not None else []))
+    return cond if county_villages is None else and_(households.c.village_id.in_(county_villages), cond)
+
+
+def replan_problems(conn: Connection) -> list[str]:
+    """Commitments a multi-year night cannot keep: plans (other than the empty one) and builds committed from a
+    one-year version, which have no start or build year."""
+    kind, year = commitments.c.kind, commitments.c.year
+    stmt = select(commitments.c.commitment_id, kind, commitments.c.ref_id).where(
+        year == 0, or_(and_(kind == "household", commitments.c.measures != "none"), kind == "project")
+    )
+    rows = sorted(conn.execute(stmt).all(), key=lambda r: (r[1] != "household", r[0]))
+    return [
+        f"table commitments (commitment_id={c}), column year: household {r} was committed from a one-year version (no start year); "
+        "a multi-year night keeps plans with their year only"
+        if k == "household" else f"table commitments (commitment_id={c}), column year: project {r} was committed from a one-year version (no build year)"
+        for c, k, r in rows
+    ]  # fmt: skip
+
+
 def open_households(url: str) -> int:
     """How many households of the registry at ``url`` are open to plan (what ``solve`` would decompose)."""
     engine = _engine(url)
@@ -624,11 +654,13 @@ def registry_counties(url: str) -> pd.Index:
     return registry_frame(url, hashed=False).county_households.index
 
 
-def registry_frame(url: str, hashed: bool = True) -> Frame:
+def registry_frame(url: str, hashed: bool = True, replan: tuple[int | None, int] | None = None) -> Frame:
     """What a decomposed solve's driver holds of a registry database: the region tree, the funds with what is left
     to plan, and the open households per county, counted by the database; the households themselves stay there.
     Checked as :func:`open_instance` checks the whole registry (statuses, commitments, funds), and every household,
-    project and helper must name a known region (else no county would read it)."""
+    project and helper must name a known region (else no county would read it). With ``replan`` (a multi-year
+    night's published version and the year it re-plans from): the households that night plans, the funds' amounts
+    as they are (:func:`_open_funds`), and its commitments checked (:func:`replan_problems`)."""
     from .partitioned import Frame
 
     engine = _engine(url)
@@ -641,10 +673,11 @@ def registry_frame(url: str, hashed: bool = True) -> Frame:
         problems = _registry_problems(pd.DataFrame(bad_status, columns=["household_id", "status"]), pd.DataFrame(unknown, columns=["commitment_id", "ref_id"]))
         problems += _orphans(conn, projects, "village_id") + _orphans(conn, helpers, "home_region_id")
         region_rows = _frame(conn, regions)
-        fund_rows, more = _open_funds(_frame(conn, funds))
-        problems += more
+        fund_rows, more = _open_funds(_frame(conn, funds), net=replan is None)
+        problems += more + ([] if replan is None else replan_problems(conn))
+        planned = _open_households() if replan is None else _replanned_households(*replan)
         per_village = pd.DataFrame(
-            conn.execute(select(households.c.village_id, func.count()).where(_open_households()).group_by(households.c.village_id)).all(),
+            conn.execute(select(households.c.village_id, func.count()).where(planned).group_by(households.c.village_id)).all(),
             columns=["village_id", "households"],
         )
     if problems:
@@ -735,17 +768,58 @@ def load_registry_night(
     return (replace(instance, poor_outside={county: float(left)}) if n_poor else instance), previous
 
 
-def night_counts(url: str, version: int | None) -> tuple[pd.Series, int, int]:
+def load_registry_replan(
+    url: str, county: str, county_regions: pd.DataFrame, county_funds: pd.DataFrame, version: int | None, from_year: int
+) -> tuple[Instance, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """One county as a multi-year night re-planning from ``from_year`` plans it (as ``nightly.multiyear_inputs``
+    opens the whole registry): the households of :func:`_replanned_households`, its projects and helpers with their
+    full capacity (commitments are decisions inside the model), every measure, its regions and its block's funds
+    (amounts as they are); with its households' rows of ``version``, its projects' rows of ``version`` and its
+    commitments (households' and projects', in commitment order): what the night keeps of them."""
+    engine = _engine(url)
+    levels = pd.to_numeric(county_regions["level"]).to_numpy()
+    villages = county_regions.loc[levels == Level.VILLAGE, "region_id"].tolist()
+    inside = county_regions.loc[levels >= Level.COUNTY, "region_id"].tolist()
+    vh, vp, kind = version_households, version_projects, commitments.c.kind
+    here = select(projects.c.project_id).where(projects.c.village_id.in_(villages))
+    mine = select(households.c.household_id).where(households.c.village_id.in_(villages))
+    with engine.connect() as conn, conn.begin():
+        t = {
+            "regions": county_regions,
+            "households": _frame(conn, households, _replanned_households(version, from_year, villages)).drop(columns=["status"]),
+            "measures": _frame(conn, measures),
+            "projects": _frame(conn, projects, projects.c.village_id.in_(villages)),
+            "funds": county_funds,
+            "helpers": _frame(conn, helpers, helpers.c.home_region_id.in_(inside)),
+        }
+        ref = commitments.c.ref_id
+        comm = _frame(conn, commitments, or_(and_(kind == "household", ref.in_(mine)), and_(kind == "project", ref.in_(here))))
+        published = _frame(conn, vh, and_(vh.c.version_id == version, vh.c.household_id.in_(mine)))
+        built = _frame(conn, vp, and_(vp.c.version_id == version, vp.c.project_id.in_(here)))
+    instance = _registry_instance(t, f"{redact(url)} (county {county})", {})
+    published = published.drop(columns=["version_id"]).assign(committed=published["committed"].astype(bool))
+    return instance, published, built.drop(columns=["version_id"]), comm
+
+
+def spent_by_fund(url: str) -> dict[str, float]:
+    """Yuan spent out of each fund outside the plans (checked non-negative by :func:`registry_frame`)."""
+    with _engine(url).connect() as conn:
+        return {str(k): float(v) for k, v in conn.execute(select(funds.c.fund_id, funds.c.spent)).all()}
+
+
+def night_counts(url: str, version: int | None, from_year: int | None = None) -> tuple[pd.Series, int, int]:
     """What a night read by county counts before it solves: the open households planned (uncommitted) in ``version``
-    by village, and the committed and the exited households."""
+    by village, and the committed and the exited households. A multi-year night re-planning from ``from_year`` does
+    not count the households whose start before that year it keeps."""
     vh = version_households
     with _engine(url).connect() as conn, conn.begin():
         planned: list[Any] = []
         if version is not None:
+            kept = [] if from_year is None else [~and_(vh.c.year > 0, vh.c.year < from_year)]
             stmt = (
                 select(households.c.village_id, func.count())
                 .select_from(vh.join(households, households.c.household_id == vh.c.household_id))
-                .where(vh.c.version_id == version, ~vh.c.committed, _open_households())
+                .where(vh.c.version_id == version, ~vh.c.committed, _open_households(), *kept)
                 .group_by(households.c.village_id)
             )
             planned = list(conn.execute(stmt).all())
@@ -767,6 +841,14 @@ def carry_commitments(conn: Connection, version: int) -> None:
     cols = [c for c in PLAN_COLUMNS if c != "household_id"]
     rows = select(literal(version), commitments.c.ref_id, *(commitments.c[c] for c in cols), true()).where(commitments.c.kind == "household")
     conn.execute(insert(version_households).from_select(["version_id", "household_id", *cols, "committed"], rows))
+
+
+def mark_committed(conn: Connection, version: int) -> None:
+    """Mark a multi-year version's committed households and projects (its rows hold them: commitments are
+    decisions inside a multi-year night's model), within the database."""
+    for table, kind, key in ((version_households, "household", "household_id"), (version_projects, "project", "project_id")):
+        done = exists().where(commitments.c.kind == kind, commitments.c.ref_id == table.c[key])
+        conn.execute(update(table).where(table.c.version_id == version, done).values(committed=True))
 
 
 def current_version(engine: Engine) -> int | None:

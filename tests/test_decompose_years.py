@@ -29,8 +29,17 @@ from optimizer.decompose import (
 from optimizer.errors import InputError, NoSolutionError
 from optimizer.generate import generate, generate_partitioned
 from optimizer.model import ChurnCap
-from optimizer.multiyear import Kept, MultiYearResult, Withheld, churn_changes, read_multiyear_run, read_previous, solve_multiyear, verify_multiyear
-from optimizer.nightly import kept_violations
+from optimizer.multiyear import (
+    Kept,
+    MultiYearResult,
+    Withheld,
+    churn_changes,
+    kept_violations,
+    read_multiyear_run,
+    read_previous,
+    solve_multiyear,
+    verify_multiyear,
+)
 from optimizer.result import gap_note
 from optimizer.scenario import Scenario
 from optimizer.solvers import SolveOptions

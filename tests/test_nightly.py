@@ -528,11 +528,16 @@ def test_a_capped_night_starts_from_the_money_the_published_version_gave(
     assert manifest["method"] == "decomposed" and first_round >= 0.99 * manifest["objective"], (first_round, manifest["objective"])
 
 
-def test_multiyear_nights_of_a_large_registry_decompose(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_multiyear_nights_read_by_county_publish_what_nights_loaded_whole_publish(
+    db_url: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """From optimizer.multiyear.DECOMPOSE_FROM open households (DECOMPOSE_CAPPED_FROM under the churn cap; both lowered
-    here to 300) a multi-year night is decomposed by county, re-plan and all: on 2019-2020, night 2 (from 2020, after 10,000 yuan of F-CN-industry was
-    spent) keeps every 2019 start, holds the churn cap and verifies again from the database; its master starts from
-    the published version's flows (read only by a decomposed night)."""
+    here to 300) a multi-year night is decomposed by county, re-plan and all, and (nightly.by_county: auto) its
+    workers read their counties from the registry: the driver never reads it whole. The same two nights on a copy
+    loaded whole (no) publish the same versions. On 2019-2020: night 2 (from 2020, after commitments of households
+    and a project, exits, new households and 10,000 yuan of F-CN-industry spent) keeps every 2019 start and the
+    commitments, holds the churn cap and verifies again from the database; its master starts from the published
+    version's flows (read once, only by a decomposed night); the same inputs again are 'unchanged'."""
     import importlib
 
     from optimizer.multiyear import verify_multiyear
@@ -541,28 +546,70 @@ def test_multiyear_nights_of_a_large_registry_decompose(tmp_path: Path, monkeypa
     for name in ("DECOMPOSE_FROM", "DECOMPOSE_CAPPED_FROM"):
         monkeypatch.setattr(importlib.import_module("optimizer.multiyear"), name, 300)
     generate(900, seed=4, out=tmp_path / "data")
-    url = f"sqlite:///{tmp_path / 'registry.db'}"
-    engine = _seed(url, tmp_path / "data")
-    path = tmp_path / "years.yaml"
+    other = f"sqlite:///{tmp_path / 'whole.db'}" if db_url.startswith("sqlite") else request.getfixturevalue("pg").database()
+    urls = {"auto": db_url, "no": other}
+    engines = {how: _seed(url, tmp_path / "data") for how, url in urls.items()}
     # counties of 300 households give up a few percent in rounding their own money (README): a wide max_gap
-    path.write_text(MULTIYEAR.replace("nightly: {max_gap: 0.01}", "nightly: {max_gap: 0.1, max_churn: 0.1}").replace("first: 2018", "first: 2019"))
-    first = run_nightly(url, load_scenario(path))
-    assert first.status == "published" and _manifest(engine, first.version_id or 0)["method"] == "decomposed"
-    v1 = storage.version_table(engine, storage.version_households, 1)
-    storage.record_spending(engine, "F-CN-industry", 10_000.0)
-    scenario = load_scenario(path, overrides={"nightly.current_year": 2020})
+    text_ = MULTIYEAR.replace("nightly: {max_gap: 0.01}", "nightly: {max_gap: 0.1, max_churn: 0.1}").replace("first: 2018", "first: 2019")
+    path = tmp_path / "years.yaml"
+    path.write_text(text_)
+
+    def night(how: str, year: int) -> Any:
+        scenario = load_scenario(path, overrides={"nightly.by_county": how, "nightly.current_year": year})
+        with monkeypatch.context() as m:
+            if how == "auto":
+                m.setattr(storage, "read_registry", lambda *a: pytest.fail("the driver read the whole registry"))
+            return run_nightly(urls[how], scenario)
+
+    def version(how: str, v: int) -> dict[str, pd.DataFrame]:
+        tables = {"households": storage.version_households, "projects": storage.version_projects, "flows": storage.version_flows}
+        out = {k: storage.version_table(engines[how], t, v).drop(columns=["version_id"], errors="ignore") for k, t in tables.items()}
+        out["flows"] = out["flows"].groupby(["fund_id", "village_id", "category", "year"], as_index=False)["amount"].sum().round(4)
+        return {k: df.sort_values(list(df.columns[:4])).reset_index(drop=True) for k, df in out.items()}
+
+    first = {how: night(how, 2019) for how in urls}
+    v1 = storage.version_table(engines["auto"], storage.version_households, 1)
+    p1 = storage.version_table(engines["auto"], storage.version_projects, 1)
+    started = v1.loc[v1["year"] == 2019, "household_id"].to_numpy()
+    later = v1.loc[v1["year"] == 2020, "household_id"].to_numpy()
+    built_2020 = p1.loc[p1["built_year"] == 2020, "project_id"].to_numpy()[:1]
+    new = storage.read_registry(engines["no"]).tables["households"].head(10).drop(columns=["status"])
+    for engine in engines.values():
+        storage.commit(engine, list(later[:20]), list(built_2020))
+        storage.set_status(engine, list(started[:15]) + list(later[-15:]), "exited")
+        storage.add_households(engine, new.assign(household_id=[f"N-{i:02d}" for i in range(10)]))
+        storage.record_spending(engine, "F-CN-industry", 10_000.0)
     reads = _flows_reads(monkeypatch)
-    second = run_nightly(url, scenario)
-    assert second.status == "published" and second.version_id == 2 and reads == [1]
-    manifest = _manifest(engine, 2)
-    n = int((v1["year"] != 2019).sum())
-    assert manifest["method"] == "decomposed" and manifest["churn"]["previous_households"] == n and manifest["churn"]["max_changes"] == math.floor(0.1 * n)
-    assert manifest["churn"]["changed"] <= math.floor(0.1 * n) and manifest["rolling"]["kept_households"] == int((v1["year"] == 2019).sum()) > 100
-    v2 = storage.version_table(engine, storage.version_households, 2).set_index("household_id")
+    second = {how: night(how, 2020) for how in urls}
+    assert reads == [1, 1]  # once a night
+    for out in (first, second):
+        v = out["auto"].version_id or 0
+        assert out["auto"].status == out["no"].status == "published" and out["auto"].counts == out["no"].counts
+        assert out["auto"].expected_lifted == pytest.approx(out["no"].expected_lifted, rel=1e-9)
+        manifests = {how: _manifest(engines[how], v) for how in urls}
+        assert manifests["auto"]["decomposition"]["source"] == "the registry database, read by the workers county by county"
+        assert manifests["no"]["decomposition"]["source"] == "in memory"
+        for key in ("churn", "rolling", "withheld", "nightly"):
+            assert manifests["auto"].get(key) == manifests["no"].get(key), key
+        mine, theirs = version("auto", v), version("no", v)
+        for name in mine:
+            pd.testing.assert_frame_equal(mine[name], theirs[name], check_dtype=False, rtol=1e-9)
+    manifest = manifests["auto"]
+    n = int((v1["year"] != 2019).sum()) - 20 - 15
+    assert manifest["churn"]["previous_households"] == n and manifest["churn"]["max_changes"] == math.floor(0.1 * n)
+    assert manifest["churn"]["changed"] <= math.floor(0.1 * n) and manifest["rolling"]["kept_households"] == len(started) + 20 > 100
+    assert second["auto"].counts["households_added"] == 10 and second["auto"].counts["households_removed"] == 15
+    v2 = mine["households"].set_index("household_id")
     kept = v1[v1["year"] == 2019].set_index("household_id")
-    assert (v2.loc[kept.index, "plan"] == kept["plan"]).all() and set(v2.index[v2["year"] == 2019]) == set(kept.index)
-    inputs = multiyear_inputs(engine, storage.read_registry(engine), scenario)
-    assert verify_multiyear(version_result(engine, 2), inputs.instance, scenario, inputs.withheld) == []
+    assert (v2.loc[kept.index, "plan"] == kept["plan"]).all() and set(v2.index[v2["year"] == 2019]) == set(kept.index)  # exited ones too
+    committed = v1.set_index("household_id").loc[later[:20]]
+    assert (v2.loc[committed.index, ["plan", "year"]] == committed[["plan", "year"]]).all().all()
+    assert set(v2.index[v2["committed"].astype(bool)]) == set(committed.index) and manifest["nightly"]["committed_households"] == 20
+    assert mine["projects"].set_index("project_id").loc[built_2020, "committed"].astype(bool).all()
+    scenario = load_scenario(path, overrides={"nightly.current_year": 2020})
+    inputs = multiyear_inputs(engines["auto"], storage.read_registry(engines["auto"]), scenario)
+    assert verify_multiyear(version_result(engines["auto"], 2), inputs.instance, scenario, inputs.withheld) == []
+    assert night("auto", 2020).status == "unchanged"
 
 
 def test_multiyear_nights_cap_the_churn(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
