@@ -317,8 +317,7 @@ def _write_version(
             raise InputError("the registry changed while the night ran (the workers may have read it after the change): nothing was written; run the job again")
         for table, frames in ((version_households, tables["households"]), (version_projects, tables["projects"]), (version_flows, tables["flows"])):
             for df in frames:
-                if len(df):
-                    conn.execute(table.insert(), storage._records(df.assign(version_id=version_id), [c.name for c in table.columns]))
+                storage.insert_rows(conn, table, df.assign(version_id=version_id))
         vh, vp = version_households, version_projects
         if years:
             storage.mark_committed(conn, version_id)

@@ -253,6 +253,10 @@ Index("ix_commitments_project_id", commitments.c.project_id)
 Index("ix_commitments_helper_id", commitments.c.helper_id)
 
 
+HASH_ROWS = 50_000  # rows fetched at a time while a table is hashed
+WRITE_ROWS = 50_000  # rows inserted at a time into a version's tables
+
+
 def now() -> str:
     """UTC time stamp as stored in the ledger."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -380,6 +384,14 @@ def import_folder(engine: Engine, folder: str | Path, allow_personal_columns: bo
 def _records(df: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
     out = df[columns].astype(object)
     return [dict(zip(columns, (v.item() if isinstance(v, np.generic) else v for v in row))) for row in out.itertuples(index=False)]
+
+
+def insert_rows(conn: Connection, table: Table, df: pd.DataFrame) -> None:
+    """Insert ``df``'s rows into ``table`` :data:`WRITE_ROWS` at a time (a row's dict takes about 1 kB: a million at
+    once would hold a gigabyte)."""
+    columns, block = [c.name for c in table.columns], WRITE_ROWS
+    for start in range(0, len(df), block):
+        conn.execute(table.insert(), _records(df.iloc[start : start + block], columns))
 
 
 def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -565,7 +577,6 @@ def open_instance(reg: Registry) -> OpenInstance:
 # ---------------------------------------------------------------------------------------------------------------
 _ENGINES: dict[str, Engine] = {}  # per process (a Dask worker): one engine and its connection pool per database
 SHOWN_ORPHANS = 10
-HASH_ROWS = 50_000  # rows fetched at a time while a table is hashed
 
 
 def _engine(url: str) -> Engine:

@@ -534,7 +534,7 @@ def test_multiyear_nights_read_by_county_publish_what_nights_loaded_whole_publis
     """From optimizer.multiyear.DECOMPOSE_FROM open households (DECOMPOSE_CAPPED_FROM under the churn cap; both lowered
     here to 300) a multi-year night is decomposed by county, re-plan and all, and (nightly.by_county: auto) its
     workers read their counties from the registry: the driver never reads it whole. The same two nights on a copy
-    loaded whole (no) publish the same versions. On 2019-2020: night 2 (from 2020, after commitments of households
+    loaded whole (no) publish the same versions (their rows written 97 at a time). On 2019-2020: night 2 (from 2020, after commitments of households
     and a project, exits, new households and 10,000 yuan of F-CN-industry spent) keeps every 2019 start and the
     commitments, holds the churn cap and verifies again from the database; its master starts from the published
     version's flows (read once, only by a decomposed night); the same inputs again are 'unchanged'."""
@@ -545,6 +545,7 @@ def test_multiyear_nights_read_by_county_publish_what_nights_loaded_whole_publis
 
     for name in ("DECOMPOSE_FROM", "DECOMPOSE_CAPPED_FROM"):
         monkeypatch.setattr(importlib.import_module("optimizer.multiyear"), name, 300)
+    monkeypatch.setattr(storage, "WRITE_ROWS", 97)  # the versions' rows written in blocks
     generate(900, seed=4, out=tmp_path / "data")
     other = f"sqlite:///{tmp_path / 'whole.db'}" if db_url.startswith("sqlite") else request.getfixturevalue("pg").database()
     urls = {"auto": db_url, "no": other}
