@@ -5,9 +5,9 @@ Night 1 plans the whole registry; between the nights 5% of the open households a
 and every central fund gets 10% more money; night 2 re-plans under the churn cap (``nightly.max_churn``, 5%). With
 ``--years FIRST LAST`` the nights are multi-year (relocation 5% per county and year, gap 0.5%): night 1 plans from
 FIRST, night 2 re-plans from FIRST + 1 keeping night 1's starts and builds of FIRST. Each method runs on a database
-of its own, imported from the same generated folder; ``decomposed`` one-year nights have the workers read the
-registry county by county (``nightly.by_county``), ``decomposed-whole`` ones load it whole and decompose it in
-memory. Each night runs in a child process whose process tree is sampled for its peak memory (and the driver's).
+of its own, imported from the same generated folder; ``decomposed`` nights have the workers read the registry
+county by county (``nightly.by_county``; multi-year ones with the starts and builds they keep), ``decomposed-whole``
+ones load it whole and decompose it in memory. Each night runs in a child process whose process tree is sampled for its peak memory (and the driver's).
 With ``--postgres`` each method's registry is a database of its own on a throwaway PostgreSQL server
 (``tests/pgserver.py``: Debian's ``postgresql``, as the tests use it, ``fsync=off``); the server's processes are
 not in the sampled tree. Prints a Markdown table for bench/README.md and writes
@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--households", type=int, default=100_000)
     parser.add_argument("--max-churn", type=float, default=0.05)
     parser.add_argument("--methods", nargs="+", default=["decomposed", "monolithic"], choices=["decomposed", f"decomposed{WHOLE}", "monolithic"],
-                        help=f"decomposed: one-year nights read by county by the workers; decomposed{WHOLE}: the registry loaded whole, decomposed in memory")
+                        help=f"decomposed: nights read by county by the workers; decomposed{WHOLE}: the registry loaded whole, decomposed in memory")
     parser.add_argument("--night", help=argparse.SUPPRESS)  # a child's night (JSON)
     parser.add_argument("--time-limit", type=float, default=120.0, help="solver.time_limit (the scenario's default: 120 s)")
     parser.add_argument("--years", type=int, nargs=2, metavar=("FIRST", "LAST"), help="multi-year nights over these years")

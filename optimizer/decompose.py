@@ -241,7 +241,7 @@ class _County:
     kept_cols: np.ndarray | None = None  # under a churn cap: the columns of its households' published plans still offered
     kept: int = 0  # under a churn cap: how many households can keep their published plan (multi-year: two columns with monitoring)
     fixed: Kept | None = None  # a multi-year re-plan's kept starts and builds, checked in the county's result
-    previous: pd.DataFrame | None = None  # under a churn cap: the published plans, whose changes the county's result counts
+    previous: pd.DataFrame | None = None  # multi-year, under a churn cap: the published plans, whose changes its result counts
 
     @property
     def years(self) -> int:
@@ -434,7 +434,7 @@ def _build(county: str, source: Instance | Replanned | Stored, scenario: Scenari
         my = replace(my, model=model)
     # a backend of the county's own keeps its LP: the next round re-solves it warm (only row bounds change)
     backend = get_backend(scenario.solver.name, private=True)
-    return _County(instance, plans, model, index, rows, emergency_cols, backend, my, kept_cols, n_kept, replan.kept, previous)
+    return _County(instance, plans, model, index, rows, emergency_cols, backend, my, kept_cols, n_kept, replan.kept, None if my is None else previous)
 
 
 def _with_money(block: _County, fund_ids: list[str], money: np.ndarray) -> LinearModel:

@@ -489,7 +489,8 @@ def _run_multiyear_by_county(
         except (InfeasibleError, NoSolutionError):
             if not n_planned:
                 raise
-            solve_decomposed_years(scenario, None, url, progress=lambda _m: None, churn=replace(churn, planned=planned.iloc[:0], max_changes=0), **kw)
+            # every published plan free to change: its own error when the cap is not the cause
+            solve_decomposed_years(scenario, None, url, progress=lambda _m: None, churn=replace(churn, max_changes=n_planned), **kw)
             raise _churn_infeasible(n_planned, churn.max_changes, scenario, "published plan and start year") from None
     except NoSolutionError as err:
         how = "nightly.by_county: no loads the registry whole and solves such a night as one model (or names the money the hard floors lack)"

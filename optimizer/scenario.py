@@ -6,7 +6,7 @@ import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
@@ -118,6 +118,12 @@ class Nightly(_Strict):
         "years, when the scenario is decomposable and has no data edits); no: load the registry whole (a large night is then "
         "decomposed in memory)",
     )
+
+    @field_validator("by_county", mode="before")
+    @classmethod
+    def _yes_or_no(cls, v: Any) -> Any:
+        """YAML reads an unquoted ``yes`` or ``no`` as a boolean."""
+        return {True: "yes", False: "no"}.get(v, v) if isinstance(v, bool) else v
 
 
 class Monitoring(_Strict):

@@ -613,6 +613,26 @@ def test_multiyear_nights_read_by_county_publish_what_nights_loaded_whole_publis
     assert night("auto", 2020).status == "unchanged"
 
 
+def test_a_multiyear_night_read_by_county_names_a_churn_cap_that_cannot_be_met(tmp_path: Path) -> None:
+    """A multi-year night read by county (nightly.by_county: yes, unquoted in YAML) whose cap allows no change after
+    390,000 yuan of the central guarantee fund was spent from 2020 on: the night without the cap solves, so the
+    error names the cap (exit 3 on the command line) and version 1 stays current."""
+    from optimizer.errors import InfeasibleError
+
+    generate(900, seed=4, out=tmp_path / "data")
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    engine = _seed(url, tmp_path / "data")
+    path = tmp_path / "years.yaml"
+    path.write_text(MULTIYEAR.replace("nightly: {max_gap: 0.01}", "nightly: {max_gap: 0.1, max_churn: 0.0, by_county: yes}").replace("first: 2018", "first: 2019"))
+    first = run_nightly(url, load_scenario(path))
+    assert first.status == "published" and _manifest(engine, 1)["decomposition"]["source"] == "the registry database, read by the workers county by county"
+    storage.record_spending(engine, "F-CN-guarantee", 390_000.0)
+    with pytest.raises(InfeasibleError, match=r"the churn cap cannot be met: keeping all but 0 of the \d+ planned households on their published plan and start year"):
+        run_nightly(url, load_scenario(path, overrides={"nightly.current_year": 2020}))
+    cur, n_versions, statuses = _state(engine)
+    assert (cur, n_versions, statuses) == (1, 1, ["published", "failed"])
+
+
 def test_multiyear_nights_cap_the_churn(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """nightly.max_churn on multi-year nights. After night 1 (2018-2020), 100,000 yuan of F-CN-industry is spent and
     10 households planned from 2019 exit; re-planned from 2019, at most floor(max_churn x n) of the n households
