@@ -166,6 +166,23 @@ def test_nights_of_a_large_registry_decompose_under_the_churn_cap(tmp_path: Path
     assert int((both["plan"] != both["plan_prev"]).sum()) > 5 * math.floor(0.02 * n)
 
 
+def _night(url: str, scenario: Scenario, monkeypatch: pytest.MonkeyPatch, by_county: bool) -> Any:
+    """A night; ``by_county``: one whose driver must not read the whole registry (reading it fails the test)."""
+    with monkeypatch.context() as m:
+        if by_county:
+            m.setattr(storage, "read_registry", lambda *a: pytest.fail("the driver read the whole registry"))
+        return run_nightly(url, scenario)
+
+
+def _version(engine: storage.Engine, version: int, flow_keys: list[str]) -> dict[str, pd.DataFrame]:
+    """A version's households, projects and flows (summed by ``flow_keys``), sorted by their first columns: two
+    registries' versions compared."""
+    tables = {"households": storage.version_households, "projects": storage.version_projects, "flows": storage.version_flows}
+    out = {k: storage.version_table(engine, t, version).drop(columns=["version_id", "helper_id"], errors="ignore") for k, t in tables.items()}
+    out["flows"] = out["flows"].groupby(flow_keys, as_index=False)["amount"].sum().round(4)
+    return {k: df.sort_values(list(df.columns[: len(flow_keys)])).reset_index(drop=True) for k, df in out.items()}
+
+
 def test_nights_read_by_county_publish_what_nights_loaded_whole_publish(
     db_url: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -187,16 +204,10 @@ def test_nights_read_by_county_publish_what_nights_loaded_whole_publish(
 
     def night(how: str) -> Any:
         scenario = Scenario(name="nightly", data="unused", nightly={"by_county": how, "max_churn": 0.05})
-        with monkeypatch.context() as m:
-            if how == "yes":
-                m.setattr(storage, "read_registry", lambda *a: pytest.fail("the driver read the whole registry"))
-            return run_nightly(urls[how], scenario)
+        return _night(urls[how], scenario, monkeypatch, by_county=how == "yes")
 
     def version(how: str, v: int) -> dict[str, pd.DataFrame]:
-        tables = {"households": storage.version_households, "projects": storage.version_projects, "flows": storage.version_flows}
-        out = {k: storage.version_table(engines[how], t, v).drop(columns=["version_id", "helper_id"], errors="ignore") for k, t in tables.items()}
-        out["flows"] = out["flows"].groupby(["fund_id", "village_id", "category"], as_index=False)["amount"].sum().round(4)
-        return {k: df.sort_values(list(df.columns[:3])).reset_index(drop=True) for k, df in out.items()}
+        return _version(engines[how], v, ["fund_id", "village_id", "category"])
 
     rng = np.random.default_rng(3)
     for n in range(2):
@@ -557,16 +568,10 @@ def test_multiyear_nights_read_by_county_publish_what_nights_loaded_whole_publis
 
     def night(how: str, year: int) -> Any:
         scenario = load_scenario(path, overrides={"nightly.by_county": how, "nightly.current_year": year})
-        with monkeypatch.context() as m:
-            if how == "auto":
-                m.setattr(storage, "read_registry", lambda *a: pytest.fail("the driver read the whole registry"))
-            return run_nightly(urls[how], scenario)
+        return _night(urls[how], scenario, monkeypatch, by_county=how == "auto")
 
     def version(how: str, v: int) -> dict[str, pd.DataFrame]:
-        tables = {"households": storage.version_households, "projects": storage.version_projects, "flows": storage.version_flows}
-        out = {k: storage.version_table(engines[how], t, v).drop(columns=["version_id"], errors="ignore") for k, t in tables.items()}
-        out["flows"] = out["flows"].groupby(["fund_id", "village_id", "category", "year"], as_index=False)["amount"].sum().round(4)
-        return {k: df.sort_values(list(df.columns[:4])).reset_index(drop=True) for k, df in out.items()}
+        return _version(engines[how], v, ["fund_id", "village_id", "category", "year"])
 
     first = {how: night(how, 2019) for how in urls}
     v1 = storage.version_table(engines["auto"], storage.version_households, 1)
