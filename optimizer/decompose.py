@@ -51,6 +51,7 @@ from .multiyear import (
     kept_counts,
     kept_of,
     kept_option_columns,
+    kept_source,
     kept_violations,
     multiyear_manifest,
     multiyear_result,
@@ -376,8 +377,7 @@ def _build(county: str, source: Instance | Replanned | Stored, scenario: Scenari
 
         assert scenario.years is not None
         instance, published, built, commitments = load_registry_replan(source.where, county, source.regions, source.funds, source.version, source.from_year)
-        what = f"version {source.version}" if source.version is not None else "commitments"
-        fixed = kept_of(published, built, commitments, source.from_year, scenario.years.first, what)
+        fixed = kept_of(published, built, commitments, source.from_year, scenario.years.first, kept_source(source.version))
         previous = previous_of(published, instance.households["household_id"], fixed)
         replan = Replanned(instance, previous if len(previous) else None, fixed, source.withheld)
     elif source.regions is not None and source.night:
@@ -1567,7 +1567,7 @@ def solve_decomposed_years(
         manifest["churn"] = {**run.churn, "changed": sum(f["changed"] for f in run.finals)}
     if isinstance(churn, StoredChurn) and churn.from_year is not None:
         counts = pd.DataFrame([f["kept_counts"] for f in run.finals]).sum().astype(int).to_dict()
-        record_replan(manifest, churn.from_year, f"version {churn.version}" if churn.version is not None else "commitments", counts, withheld)
+        record_replan(manifest, churn.from_year, kept_source(churn.version), counts, withheld)
     say(f"decomposed: objective {objective:,.2f}, bound {bound:,.2f}, gap {g:.3%} after {len(run.history)} rounds")
     return MultiYearResult(tables=tables, manifest=manifest)
 

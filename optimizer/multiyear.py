@@ -992,6 +992,11 @@ def kept_counts(kept: Kept, instance: Instance) -> dict[str, int]:
     }
 
 
+def kept_source(version: int | None) -> str:
+    """Where a multi-year night's kept decisions come from: the published ``version``, or the commitments alone."""
+    return f"version {version}" if version is not None else "commitments"
+
+
 def kept_of(published: pd.DataFrame, built: pd.DataFrame, commitments: pd.DataFrame, from_year: int, first_year: int, source: str) -> Kept:
     """What a multi-year night keeps (its households' and projects' rows only need be given): the published
     version's starts before ``from_year`` (``published``: its household rows) and builds before it (``built``: its

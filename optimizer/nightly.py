@@ -39,7 +39,7 @@ from .decompose import StoredChurn, solve_decomposed, solve_decomposed_years
 from .edits import apply_data_edits
 from .errors import InfeasibleError, InputError, NoSolutionError, NotPublishedError, OptimizerError, VerificationError
 from .model import ChurnCap
-from .multiyear import Kept, MultiYearResult, Withheld, kept_of, kept_violations, previous_of, solve_multiyear, verify_multiyear
+from .multiyear import Kept, MultiYearResult, Withheld, kept_of, kept_source, kept_violations, previous_of, solve_multiyear, verify_multiyear
 from .outputs import _json
 from .result import Result
 from .scenario import Scenario
@@ -385,10 +385,11 @@ def multiyear_inputs(engine: Engine, reg: storage.Registry, scenario: Scenario) 
     yrs = scenario.years
     current = _from_year(scenario)
     assert yrs is not None and current is not None
-    published = _published_plans(engine, reg.current_version)
+    version = reg.current_version
+    published = _published_plans(engine, version)
     projects = (
-        storage.version_table(engine, version_projects, reg.current_version)
-        if reg.current_version is not None
+        storage.version_table(engine, version_projects, version)
+        if version is not None
         else pd.DataFrame({"project_id": pd.Series(dtype=object), "built_year": pd.Series(dtype=np.int64)})
     )
     comm = reg.commitments
@@ -402,14 +403,12 @@ def multiyear_inputs(engine: Engine, reg: storage.Registry, scenario: Scenario) 
     ]  # fmt: skip
     if problems:
         raise InputError(problems, source=reg.source)
-    version = reg.current_version
-    kept = kept_of(published, projects, comm, current, yrs.first, f"version {version}" if version is not None else "commitments")
-    starts = kept.starts
+    kept = kept_of(published, projects, comm, current, yrs.first, kept_source(version))
     # kept households stay in the plan whatever their status now (their money was spent, or promised, in their year);
     # commitments are decisions inside the model here, not money taken out of the funds
     t = {k: v.copy() for k, v in reg.tables.items()}
     hh = t["households"]
-    hh.loc[hh["household_id"].isin(set(starts["household_id"])), "status"] = "registered"
+    hh.loc[hh["household_id"].isin(set(kept.starts["household_id"])), "status"] = "registered"
     spent = pd.to_numeric(t["funds"]["spent"], errors="coerce").to_numpy(dtype=float)
     wrong = ~np.isfinite(spent) | (spent < 0)
     if wrong.any():
@@ -419,7 +418,6 @@ def multiyear_inputs(engine: Engine, reg: storage.Registry, scenario: Scenario) 
     t["funds"]["spent"] = 0.0  # withheld from the current year on instead of from the whole horizon
     opened = storage.open_instance(replace(reg, tables=t, commitments=reg.commitments.iloc[0:0], charges=reg.charges.iloc[0:0]))
     withheld = Withheld(dict(zip(t["funds"]["fund_id"], spent)), current)
-    version = reg.current_version
     return MultiYearInputs(
         instance=opened.instance,
         kept=replace(kept, read_flows=_flows_reader(engine, version)),

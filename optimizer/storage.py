@@ -725,24 +725,36 @@ def county_regions(frame: Frame, counties: list[str]) -> list[pd.DataFrame]:
     return [frame.regions.iloc[np.sort(np.concatenate([tree.ancestors[c, : Level.COUNTY], order[a:b]]))].reset_index(drop=True) for c, a, b in zip(at, lo, hi)]
 
 
+def _county_places(county_regions: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """A county's villages (where its households and projects are) and its regions from the county down (where its
+    helpers live), from its region rows."""
+    levels = pd.to_numeric(county_regions["level"]).to_numpy()
+    ids = county_regions["region_id"]
+    return ids[levels == Level.VILLAGE].tolist(), ids[levels >= Level.COUNTY].tolist()
+
+
+def _county_tables(conn: Connection, county_regions: pd.DataFrame, county_funds: pd.DataFrame, planned: Any) -> dict[str, pd.DataFrame]:
+    """A county's registry tables as stored: the households ``planned`` selects (their status dropped), its projects
+    and helpers, every measure, its regions and its block's funds."""
+    villages, inside = _county_places(county_regions)
+    return {
+        "regions": county_regions,
+        "households": _frame(conn, households, planned).drop(columns=["status"]),
+        "measures": _frame(conn, measures),
+        "projects": _frame(conn, projects, projects.c.village_id.in_(villages)),
+        "funds": county_funds,
+        "helpers": _frame(conn, helpers, helpers.c.home_region_id.in_(inside)),
+    }
+
+
 def load_registry_county(url: str, county: str, county_regions: pd.DataFrame, county_funds: pd.DataFrame) -> Instance:
     """One county of the registry at ``url`` as :func:`open_instance` opens the whole: its open households, its
     projects (committed ones free, their committed users' capacity taken), its helpers (less their committed
     households), every measure, its regions (subtree and ancestors, from the driver) and its block's funds."""
-    engine = _engine(url)
-    levels = pd.to_numeric(county_regions["level"]).to_numpy()
-    villages = county_regions.loc[levels == Level.VILLAGE, "region_id"].tolist()
-    inside = county_regions.loc[levels >= Level.COUNTY, "region_id"].tolist()
+    villages, inside = _county_places(county_regions)
     kind = commitments.c.kind
-    with engine.connect() as conn, conn.begin():
-        t = {
-            "regions": county_regions,
-            "households": _frame(conn, households, _open_households(villages)).drop(columns=["status"]),
-            "measures": _frame(conn, measures),
-            "projects": _frame(conn, projects, projects.c.village_id.in_(villages)),
-            "funds": county_funds,
-            "helpers": _frame(conn, helpers, helpers.c.home_region_id.in_(inside)),
-        }
+    with _engine(url).connect() as conn, conn.begin():
+        t = _county_tables(conn, county_regions, county_funds, _open_households(villages))
         here = select(projects.c.project_id).where(projects.c.village_id.in_(villages))
         done = set(conn.execute(select(commitments.c.ref_id).where(kind == "project", commitments.c.ref_id.in_(here))).scalars())
         used = select(commitments.c.project_id, func.count()).where(kind == "household", commitments.c.project_id.in_(here)).group_by(commitments.c.project_id)
@@ -761,8 +773,7 @@ def load_registry_night(
     poor that its county incidence target counts, as ``poor_outside``) and the published, uncommitted plans of its
     open households in ``version`` (household_id, plan; none before the first version): the churn cap's."""
     instance = load_registry_county(url, county, county_regions, county_funds)
-    levels = pd.to_numeric(county_regions["level"]).to_numpy()
-    villages = county_regions.loc[levels == Level.VILLAGE, "region_id"].tolist()
+    villages, _ = _county_places(county_regions)
     vh = version_households
     mine = commitments.join(households, households.c.household_id == commitments.c.ref_id)
     poor = (
@@ -787,22 +798,12 @@ def load_registry_replan(
     full capacity (commitments are decisions inside the model), every measure, its regions and its block's funds
     (amounts as they are); with its households' rows of ``version``, its projects' rows of ``version`` and its
     commitments (households' and projects', in commitment order): what the night keeps of them."""
-    engine = _engine(url)
-    levels = pd.to_numeric(county_regions["level"]).to_numpy()
-    villages = county_regions.loc[levels == Level.VILLAGE, "region_id"].tolist()
-    inside = county_regions.loc[levels >= Level.COUNTY, "region_id"].tolist()
+    villages, _ = _county_places(county_regions)
     vh, vp, kind = version_households, version_projects, commitments.c.kind
     here = select(projects.c.project_id).where(projects.c.village_id.in_(villages))
     mine = select(households.c.household_id).where(households.c.village_id.in_(villages))
-    with engine.connect() as conn, conn.begin():
-        t = {
-            "regions": county_regions,
-            "households": _frame(conn, households, _replanned_households(version, from_year, villages)).drop(columns=["status"]),
-            "measures": _frame(conn, measures),
-            "projects": _frame(conn, projects, projects.c.village_id.in_(villages)),
-            "funds": county_funds,
-            "helpers": _frame(conn, helpers, helpers.c.home_region_id.in_(inside)),
-        }
+    with _engine(url).connect() as conn, conn.begin():
+        t = _county_tables(conn, county_regions, county_funds, _replanned_households(version, from_year, villages))
         ref = commitments.c.ref_id
         comm = _frame(conn, commitments, or_(and_(kind == "household", ref.in_(mine)), and_(kind == "project", ref.in_(here))))
         published = _frame(conn, vh, and_(vh.c.version_id == version, vh.c.household_id.in_(mine)))
