@@ -129,7 +129,9 @@ class HighsBackend:
             if crash is not None:
                 h.setBasis(crash)
         h.setOptionValue("output_flag", bool(options.verbose))
-        h.setOptionValue("time_limit", float(options.time_limit))
+        # HiGHS (1.16) holds the time limit against its object's run clock, which every run of a kept LP adds to: a
+        # county's kept LP past its 30 s of rounds stopped its final LP at once ('time_limit') and came back short
+        h.setOptionValue("time_limit", h.getRunTime() + float(options.time_limit))
         h.setOptionValue("mip_rel_gap", float(options.gap))
         h.setOptionValue("random_seed", int(options.seed))
         h.setOptionValue("presolve", "choose" if options.presolve or is_mip else "off")
