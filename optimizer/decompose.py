@@ -1109,12 +1109,15 @@ def _decompose(
             say(f"solving {len(blocks.counties)} county MIPs with their allocations (each verified on its worker)")
             t = time.perf_counter()
             futures: list[Any] = [final(c, m, last) for c, m in zip(blocks.counties, money)]
-            out = []
-            for i, c in enumerate(blocks.counties):
-                fut, futures[i] = futures[i], None  # let go once read: a worker keeps a task's result while a future holds it
-                out.append(_outcome(fut, f"county {c}"))
-                if (i + 1) % max(1, len(futures) // 10) == 0:
-                    say(f"county MIPs: {i + 1} of {len(futures)} done")
+            where = {fut.key: i for i, fut in enumerate(futures)}
+            out: list[Any] = [None] * len(futures)
+            # counted as they finish (read in order, one slow county held back the count of all after it)
+            for done, fut in enumerate(as_completed(futures), start=1):
+                i = where[fut.key]
+                futures[i] = None  # let go once read: a worker keeps a task's result while a future holds it
+                out[i] = _outcome(fut, f"county {blocks.counties[i]}")
+                if done % max(1, len(futures) // 10) == 0:
+                    say(f"county MIPs: {done} of {len(futures)} done")
             say(_final_summary(blocks.counties, out, time.perf_counter() - t))
 
             def rerun(asks: list[tuple[str, np.ndarray, bool]]) -> list[dict[str, Any]]:

@@ -655,6 +655,7 @@ def test_a_scheduler_address_that_is_malformed_or_does_not_answer_is_bad_input(i
     import socket
 
     import dask
+    import dask.distributed  # noqa: F401  # its config first: leaving the config.set below would drop all of it, set before
 
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
@@ -698,3 +699,41 @@ def test_an_existing_scheduler_runs_the_counties_reports_work_stealing_and_lets_
     assert dec.manifest["gap"] <= scenario.solver.gap + 1e-9
     assert any(m.startswith("the scheduler steals work") for m in said)
     assert len(last) == 1 and last[0] <= 1  # all 3 counties were held before
+
+
+_SLOW: dict = {"county": None, "finished": []}  # the slow county of the test below, and when it finished
+
+
+def _slow_county_final(county: str, *args, **kwargs):  # type: ignore[no-untyped-def]
+    """:func:`county_final`, 3 s slower for ``_SLOW["county"]`` (on an in-process cluster's worker threads)."""
+    import time
+
+    out = county_final(county, *args, **kwargs)
+    if county == _SLOW["county"]:
+        time.sleep(3.0)
+        _SLOW["finished"].append(time.monotonic())
+    return out
+
+
+def test_the_county_mips_are_counted_as_they_finish(instance, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The progress of the county MIPs counts the counties as they finish: read in county order, one slow county
+    (a multi-year one took 104.6 s) held back the count of every county after it."""
+    import time
+
+    from dask.distributed import LocalCluster
+
+    import optimizer.decompose as decompose
+
+    blocks, _ = split_by_county(instance)
+    monkeypatch.setitem(_SLOW, "county", blocks.counties[0])
+    monkeypatch.setitem(_SLOW, "finished", [])
+    monkeypatch.setattr(decompose, "county_final", _slow_county_final)
+    said: list[tuple[float, str]] = []
+    scenario = Scenario(name="dec", data="unused")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
+        dec = solve(scenario, instance, method="decomposed", scheduler=cluster.scheduler_address, progress=lambda m: said.append((time.monotonic(), m)))
+    verify(dec)
+    counts = [(t, m) for t, m in said if m.startswith("county MIPs: ") and m.endswith(" done")]
+    n = len(blocks.counties)
+    assert [m for _, m in counts] == [f"county MIPs: {k} of {n} done" for k in range(1, n + 1)]
+    assert len(_SLOW["finished"]) == 1 and counts[0][0] < _SLOW["finished"][0]  # counted while the slow county still ran
