@@ -73,8 +73,9 @@ DECOMPOSE_FROM = 10_000  # households: from here on, method auto decomposes the 
 # households, and its one model solved 10,000 households in 5.0 s (decomposed 11.0 s), 40,000 in 68.0 s (43.4 s)
 DECOMPOSE_CAPPED_FROM = 40_000
 # a county's rounding with its emergency money open (when none fits without) gets at least this long: after a first
-# rounding that used the county's time (a slow day) it had 1 s, found nothing, and the county's fallback, the MIP
-# over all its households, ran 440 s and more (100,000 households, 2016-2020, 2026-12-03)
+# rounding that used the county's time (most likely HiGHS's cumulative clock, since fixed in solvers/highs.py) it had
+# 1 s, found nothing, and the county's fallback, the MIP over all its households, ran 440 s and more (100,000
+# households, 2016-2020, 2026-12-03)
 EMERGENCY_ROUNDING_SECONDS = 10.0
 FULL_MIP_UP_TO = 25_000  # integer columns: a multi-year model this small whose first rounding misses the gap goes to the full MIP
 INCIDENCE_TOL = 1e-6  # expected poor households per rural household: a county exactly at its threshold is out
