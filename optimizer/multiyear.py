@@ -60,7 +60,7 @@ from .errors import InfeasibleError, InputError, NoSolutionError, VerificationEr
 from .model import INF, MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, county_table
 from .plans import CATEGORIES, Plans, build_plans
 from .regions import RegionTree
-from .result import gap_note, versions
+from .result import gap_note, project_ids, versions
 from .scenario import Scenario, Years, is_url
 from .solve import Progress, Solution, _better, _clean, _gap, _tighter, diagnose_infeasible, households_free, optimize, solver_options
 from .solvers import SolverOutput, Status, get_backend
@@ -1196,9 +1196,8 @@ def _truthy(col: pd.Series) -> np.ndarray:
 
 
 def _plan_labels(plans: Plans, instance: Instance) -> np.ndarray:
-    proj_ids = instance.projects["project_id"].to_numpy()
     p = plans.table["project"].to_numpy()
-    return plans.table["measures"].to_numpy(dtype=object) + np.where(p >= 0, "@" + proj_ids[np.maximum(p, 0)].astype(object), "")
+    return plans.table["measures"].to_numpy(dtype=object) + np.where(p >= 0, "@" + project_ids(instance, p), "")
 
 
 def multiyear_result(instance: Instance, scenario: Scenario, my: MultiYear, model: LinearModel, sol: Solution) -> MultiYearResult:
@@ -1213,8 +1212,6 @@ def multiyear_result(instance: Instance, scenario: Scenario, my: MultiYear, mode
     o = opt.iloc[chosen].sort_values("hh").reset_index(drop=True)
     table = my.plans.table.iloc[o["plan"].to_numpy()].reset_index(drop=True)
     hh = instance.households
-    proj_ids = instance.projects["project_id"].to_numpy()
-    tied = table["project"].to_numpy() >= 0
     started = ~o["empty"].to_numpy()
     households = pd.DataFrame(
         {
@@ -1222,7 +1219,7 @@ def multiyear_result(instance: Instance, scenario: Scenario, my: MultiYear, mode
             "village_id": hh["village_id"].to_numpy()[o["hh"].to_numpy()],
             "plan": _plan_labels(my.plans, instance)[o["plan"].to_numpy()],
             "measures": table["measures"].to_numpy(),
-            "project_id": np.where(tied, proj_ids[np.maximum(table["project"].to_numpy(), 0)].astype(object), ""),
+            "project_id": project_ids(instance, table["project"].to_numpy()),
             "started": started,
             "year": np.where(started, o["year"].to_numpy(), 0),
             "effect_year": np.where(started, o["year"].to_numpy() + o["delay"].to_numpy(), 0),

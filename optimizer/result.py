@@ -124,6 +124,12 @@ class Result:
         return f.groupby("level_name", sort=False)[["amount", "spent"]].sum().reindex([LEVEL_NAMES[lv] for lv in Level]).dropna()
 
 
+def project_ids(instance: Instance, project: np.ndarray) -> np.ndarray:
+    """The ids of the projects that plan rows are tied to (their ``project`` positions), "" for a plan tied to none
+    (-1; also where the instance has no project at all)."""
+    return np.append(instance.projects["project_id"].to_numpy(dtype=object), "")[project]
+
+
 def build_result(
     instance: Instance,
     scenario: Scenario,
@@ -143,9 +149,8 @@ def build_result(
     hh = instance.households
     order = np.argsort(table["hh"].to_numpy(), kind="stable")
     table = table.iloc[order].reset_index(drop=True)
-    proj_ids = np.append(instance.projects["project_id"].to_numpy(dtype=object), "")  # -1 (no project) reads the ""
     tied = table["project"].to_numpy() >= 0
-    tied_id = proj_ids[table["project"].to_numpy()]
+    tied_id = project_ids(instance, table["project"].to_numpy())
     households = pd.DataFrame(
         {
             "household_id": hh["household_id"].to_numpy()[table["hh"].to_numpy()],

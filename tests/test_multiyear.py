@@ -13,9 +13,9 @@ from conftest import tiny_instance, tiny_scenario
 from optimizer.contract import Level
 from optimizer.data import Instance, build_instance
 from optimizer.edits import apply_data_edits
-from optimizer.generate import generate
+from optimizer.generate import generate, write_tables
 from optimizer.model import county_table
-from optimizer.multiyear import MultiYearResult, solve_multiyear, transfer_only, verify_multiyear
+from optimizer.multiyear import MultiYearResult, run_multiyear, solve_multiyear, transfer_only, verify_multiyear, verify_multiyear_run
 from optimizer.scenario import Scenario
 from optimizer.solve import solve
 
@@ -91,6 +91,22 @@ def test_delayed_measure_starts_early() -> None:
     assert len(edu) > 0
     assert (edu["year"] == 2018).all()  # the only start that takes effect by the deadline
     assert (edu["p_deadline"] > 0).all()
+
+
+def test_data_without_projects_solves_writes_and_verifies(tmp_path: Path) -> None:
+    """No village project at all (a county of the decomposition may hold none): every plan is untied, and the run
+    is written with an empty project column and read back verified (the plan labels indexed the empty project
+    table and failed)."""
+    tables = generate(150, seed=5)
+    tables["projects"] = tables["projects"].iloc[:0]
+    write_tables(tables, tmp_path / "data")
+    sc = _scenario({"first": 2018, "last": 2020}, data=str(tmp_path / "data"))
+    r = run_multiyear(sc, out=tmp_path / "run", progress=lambda _m: None)
+    hh = r.tables["households"]
+    assert len(hh) == len(tables["households"]) and hh["started"].any()
+    assert (hh["project_id"] == "").all() and not hh["plan"].str.contains("@").any()
+    again = verify_multiyear_run(tmp_path / "run")
+    assert again.manifest["objective"] == pytest.approx(r.manifest["objective"])
 
 
 def test_carry_over_rules_bind(small: Instance) -> None:
