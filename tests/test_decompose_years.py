@@ -112,6 +112,24 @@ def test_a_county_rounds_its_lp_without_emergency_money(small: Instance) -> None
     assert np.isin(final["tables"]["households"]["year"].dropna(), [2018, 2019, 2020]).all()
 
 
+def test_a_county_without_projects_rounds_and_builds_its_tables(small: Instance) -> None:
+    """A county block holding no village project (its plans all untied) rounds and builds its verified tables on
+    its worker (the plan labels indexed the empty project table: every such county failed its final task)."""
+    sc = _scenario()
+    blocks, parts = split_by_county(small)
+    c, part = blocks.counties[0], parts[0].replace(projects=parts[0].projects.iloc[:0])
+    fund_ids = list(blocks.pairs.loc[blocks.pairs["county"] == c, "fund_id"])
+    money = np.full(len(fund_ids) * 3, 5e6)
+    try:
+        county_lp(c, part, sc, fund_ids, money)
+        final = county_final(c, part, sc, fund_ids, money, False)
+    finally:
+        _CACHE.clear()
+    assert final["emergency"] == 0.0 and "tables" in final
+    households = final["tables"]["households"]
+    assert households["started"].any() and (households["project_id"] == "").all()
+
+
 def test_a_county_whose_lp_spent_its_money_to_the_yuan_comes_back_short_at_once(small: Instance) -> None:
     """A county LP that spends an upper fund's money to the last yuan may split households across plans that no
     whole plan can pay: the county's quick rounding then comes back short at once (no general MIP over the county)
