@@ -407,11 +407,17 @@ class ChurnCap:
     read_flows: Callable[[], pd.DataFrame | None] | None = None
 
 
-def plan_keys(plans: Plans, project_ids: np.ndarray) -> np.ndarray:
-    """The output's plan label of every plan row: measures, plus ``@project`` when tied to one."""
-    proj = plans.table["project"].to_numpy()
-    tied = np.where(proj >= 0, "@" + project_ids[np.maximum(proj, 0)].astype(object), "")
-    return plans.table["measures"].to_numpy(dtype=object) + tied
+def project_ids(instance: Instance, project: np.ndarray) -> np.ndarray:
+    """The ids of the projects that plan rows are tied to (their ``project`` positions), "" for a plan tied to none
+    (-1; also where the instance has no project at all)."""
+    return np.append(instance.projects["project_id"].to_numpy(dtype=object), "")[project]
+
+
+def plan_keys(table: pd.DataFrame, instance: Instance) -> np.ndarray:
+    """The output's plan label of plan rows (a plans table or rows of it): measures, plus ``@project`` when tied
+    to one. The results, the churn cap and a re-plan's kept starts all match plans by it."""
+    p = table["project"].to_numpy()
+    return table["measures"].to_numpy(dtype=object) + np.where(p >= 0, "@" + project_ids(instance, p), "")
 
 
 def kept_plan_columns(model: LinearModel, instance: Instance, plans: Plans, previous: pd.DataFrame) -> np.ndarray:
@@ -419,7 +425,7 @@ def kept_plan_columns(model: LinearModel, instance: Instance, plans: Plans, prev
     plan not offered any more (eligibility or prices changed) has none: its household must change."""
     hh_ids = instance.households["household_id"].to_numpy()
     prev = previous[isin(previous["household_id"], hh_ids)]
-    rows = pd.DataFrame({"household_id": hh_ids[plans.table["hh"].to_numpy()], "plan": plan_keys(plans, instance.projects["project_id"].to_numpy())})
+    rows = pd.DataFrame({"household_id": hh_ids[plans.table["hh"].to_numpy()], "plan": plan_keys(plans.table, instance)})
     rows["col"] = np.arange(len(rows)) + model.col_blocks["x"].start
     return rows.merge(prev[["household_id", "plan"]], on=["household_id", "plan"], how="inner")["col"].to_numpy()
 

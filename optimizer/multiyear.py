@@ -57,10 +57,10 @@ from .contract import LEVEL_NAMES, Category, Level
 from .data import Instance, isin
 from .edits import apply_data_edits
 from .errors import InfeasibleError, InputError, NoSolutionError, VerificationError
-from .model import INF, MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, county_table
+from .model import INF, MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, county_table, plan_keys, project_ids
 from .plans import CATEGORIES, Plans, build_plans
 from .regions import RegionTree
-from .result import gap_note, project_ids, versions
+from .result import gap_note, versions
 from .scenario import Scenario, Years, is_url
 from .solve import Progress, Solution, _better, _clean, _gap, _tighter, diagnose_infeasible, households_free, optimize, solver_options
 from .solvers import SolverOutput, Status, get_backend
@@ -1084,7 +1084,7 @@ def _late_monitoring(kept: Kept, instance: Instance, plans: Plans, years: Years)
     """The kept starts' options (hh, plan, year_ix) with the years monitored they may take in a re-plan (see
     :func:`monitoring_choices`) where that is fewer than all their years at risk: monitored from the re-plan's
     year on, or from an earlier re-plan's."""
-    labels = pd.DataFrame({"hh": plans.table["hh"].to_numpy(), "plan_label": _plan_labels(plans, instance), "plan": np.arange(len(plans.table))})
+    labels = pd.DataFrame({"hh": plans.table["hh"].to_numpy(), "plan_label": plan_keys(plans.table, instance), "plan": np.arange(len(plans.table))})
     starts = kept.starts.rename(columns={"plan": "plan_label"})
     starts = starts.assign(hh=pd.Index(instance.households["household_id"]).get_indexer(starts["household_id"]))
     starts = starts[starts["hh"] >= 0].merge(labels, on=["hh", "plan_label"])
@@ -1107,7 +1107,7 @@ def fix_kept(my: MultiYear, instance: Instance, kept: Kept) -> tuple[LinearModel
     opt = my.options
     hh_ids = instance.households["household_id"].to_numpy()
     keys = pd.DataFrame(
-        {"household_id": hh_ids[opt["hh"].to_numpy()], "plan": _plan_labels(my.plans, instance)[opt["plan"].to_numpy()], "year": opt["year"].to_numpy()}
+        {"household_id": hh_ids[opt["hh"].to_numpy()], "plan": plan_keys(my.plans.table, instance)[opt["plan"].to_numpy()], "year": opt["year"].to_numpy()}
     )
     keys["col"] = np.arange(len(opt))
     keys["option_monitoring_years"] = opt["monitoring_years"].to_numpy()
@@ -1173,7 +1173,7 @@ def kept_option_columns(model: LinearModel, my: MultiYear, instance: Instance, p
     empty = opt["empty"].to_numpy()
     cols = model.col_blocks["x"].start + np.arange(len(opt))
     keys = pd.DataFrame(
-        {"household_id": hh_ids[opt["hh"].to_numpy()], "plan": _plan_labels(my.plans, instance)[opt["plan"].to_numpy()],
+        {"household_id": hh_ids[opt["hh"].to_numpy()], "plan": plan_keys(my.plans.table, instance)[opt["plan"].to_numpy()],
          "year": np.where(empty, 0, opt["year"].to_numpy()), "col": cols}
     )[model.col_hi[cols] > 0]  # fmt: skip
     old = prev[["household_id", "plan", "year"]].astype({"year": np.int64})
@@ -1195,11 +1195,6 @@ def _truthy(col: pd.Series) -> np.ndarray:
     return col.astype(str).str.lower().isin(["true", "1"]).to_numpy()
 
 
-def _plan_labels(plans: Plans, instance: Instance) -> np.ndarray:
-    p = plans.table["project"].to_numpy()
-    return plans.table["measures"].to_numpy(dtype=object) + np.where(p >= 0, "@" + project_ids(instance, p), "")
-
-
 def multiyear_result(instance: Instance, scenario: Scenario, my: MultiYear, model: LinearModel, sol: Solution) -> MultiYearResult:
     """Households (with ``year``), projects (with ``built_year``), flows per year, spending per year and
     fund with carry-over, and each county's expected poor per year and exit year."""
@@ -1217,7 +1212,7 @@ def multiyear_result(instance: Instance, scenario: Scenario, my: MultiYear, mode
         {
             "household_id": hh["household_id"].to_numpy()[o["hh"].to_numpy()],
             "village_id": hh["village_id"].to_numpy()[o["hh"].to_numpy()],
-            "plan": _plan_labels(my.plans, instance)[o["plan"].to_numpy()],
+            "plan": plan_keys(table, instance),
             "measures": table["measures"].to_numpy(),
             "project_id": project_ids(instance, table["project"].to_numpy()),
             "started": started,

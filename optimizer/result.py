@@ -15,7 +15,7 @@ import pandas as pd
 from . import __version__
 from .contract import LEVEL_NAMES, Batch, Level
 from .data import Instance, measure_rows
-from .model import MONEY_UNIT, LinearModel, ModelIndex
+from .model import MONEY_UNIT, LinearModel, ModelIndex, plan_keys, project_ids
 from .plans import Plans
 from .regions import RegionTree
 from .scenario import Scenario
@@ -124,12 +124,6 @@ class Result:
         return f.groupby("level_name", sort=False)[["amount", "spent"]].sum().reindex([LEVEL_NAMES[lv] for lv in Level]).dropna()
 
 
-def project_ids(instance: Instance, project: np.ndarray) -> np.ndarray:
-    """The ids of the projects that plan rows are tied to (their ``project`` positions), "" for a plan tied to none
-    (-1; also where the instance has no project at all)."""
-    return np.append(instance.projects["project_id"].to_numpy(dtype=object), "")[project]
-
-
 def build_result(
     instance: Instance,
     scenario: Scenario,
@@ -149,13 +143,12 @@ def build_result(
     hh = instance.households
     order = np.argsort(table["hh"].to_numpy(), kind="stable")
     table = table.iloc[order].reset_index(drop=True)
-    tied = table["project"].to_numpy() >= 0
     tied_id = project_ids(instance, table["project"].to_numpy())
     households = pd.DataFrame(
         {
             "household_id": hh["household_id"].to_numpy()[table["hh"].to_numpy()],
             "village_id": hh["village_id"].to_numpy()[table["hh"].to_numpy()],
-            "plan": table["measures"].to_numpy() + np.where(tied, "@" + tied_id, ""),
+            "plan": plan_keys(table, instance),
             "measures": table["measures"].to_numpy(),
             "project_id": tied_id,
             "cost": table["cost"].to_numpy().round(2),
