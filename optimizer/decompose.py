@@ -85,6 +85,7 @@ INITIAL_RADIUS = 0.25  # share of the starting allocation the first step may mov
 LAGRANGE_EVERY = 4  # rounds between two Lagrangian bounds (each costs one more round of county LPs); the first in round 4
 LAGRANGE_EVERY_YEARS = 2  # with years, after the first: their later priced rounds cost little and the bound is what they wait for
 ROUNDING_ALLOWANCE = 0.00035  # share of the bound a one-year run's county MIPs may give up in rounding (0.017-0.035% measured)
+YEARS_ROUNDING_ALLOWANCE = 0.0024  # the same for a multi-year run (100,000 households: 0.211-0.237% measured)
 EMERGENCY_TOL = 0.05  # yuan of emergency money a county's final allocation may round away; more is repaired
 COUNTY_MIP_SECONDS = 30.0  # multi-year: time for a county's final LP and MIP (the MIP's incumbent is taken at the limit)
 EMERGENCY_PRICE = 1_000.0  # objective lost per 10,000 emergency yuan: far above any plan's value per money
@@ -1036,9 +1037,10 @@ def _decompose(
 
     one_year = scenario.years is None
     if tol is None:
-        # what the rounds leave for the counties' rounding: the most a one-year rounding was measured to give up
-        # (a retry below covers more); half the gap with years (their roundings gave up about 0.2%)
-        tol = max(scenario.solver.gap / 2, scenario.solver.gap - ROUNDING_ALLOWANCE) if one_year else scenario.solver.gap / 2
+        # what the rounds leave for the counties' rounding: the most a rounding was measured to give up (the
+        # rounds reopen when it gives up more), never less than half the gap
+        allowance = ROUNDING_ALLOWANCE if one_year else YEARS_ROUNDING_ALLOWANCE
+        tol = max(scenario.solver.gap / 2, scenario.solver.gap - allowance)
     if scenario.solver.threads == 0:
         # a worker is one thread, one per core: HiGHS's MIP would start a thread of its own beside it (the relax-and-fix
         # final tasks of 60 counties of the 1M instance took 74.1 s of CPU time so against 69.1 s, for the same result)
@@ -1174,9 +1176,13 @@ def _decompose(
 
         def settle(alloc: list[np.ndarray], bound: float, value: float) -> float | None:
             """The county MIPs at the allocation the rounds closed on; more rounds (once) when their rounding gave up
-            more than the rounds left for it. The workers keep their counties' models for those rounds (unless lean)."""
-            finals = run_finals(alloc, last=lean)
+            more than the rounds left for it. The workers keep their counties' models for those rounds (unless lean).
+            A multi-year county that rounds short, or that the repair rounded over all its households, ends the
+            rounds here: what follows them holds its money back."""
+            finals = run_finals(alloc, last=lean, short_ok=not one_year)
             settled.append((alloc, finals))
+            if any(f["emergency"] > EMERGENCY_TOL or f.get("thorough") for f in finals):
+                return None
             objective, _, g = _assembled(finals, bound)
             target = scenario.solver.gap
             if g <= target or len(settled) > 1:
@@ -1228,10 +1234,10 @@ def _decompose(
         if earlier is not None and len(earlier):
             start = _start_of(blocks, tree, scenario.years, earlier)
             say(f"the master starts from the upper-level money the earlier plan gave each county ({start.sum():,.0f} yuan)")
-        first = settle if one_year else None
-        alloc, bound, history = master_allocate(blocks, scenario, run, tol=tol, max_rounds=max_rounds, say=say, settle=first, start=start)
-        if not (settled and all(np.array_equal(x, y) for x, y in zip(settled[-1][0], alloc))):  # no settling, or the rounds ran out after it
-            finals = run_finals(alloc, last=True, short_ok=not one_year)
+        alloc, bound, history = master_allocate(blocks, scenario, run, tol=tol, max_rounds=max_rounds, say=say, settle=settle, start=start)
+        reused = bool(settled) and all(np.array_equal(x, y) for x, y in zip(settled[-1][0], alloc))  # else no settling, or the rounds ran out after it
+        if not reused or not one_year:
+            finals = settled[-1][1] if reused else run_finals(alloc, last=True, short_ok=not one_year)
             short = [i for i, f in enumerate(finals) if f["emergency"] > EMERGENCY_TOL]
             if short:
                 alloc, finals, rounds = held_back(alloc, finals, short, "short after rounding")  # the first rounds' bound stays: it bounds the whole problem
@@ -1245,7 +1251,8 @@ def _decompose(
                     alloc, finals, rounds = held_back(alloc, finals, whole, "rounded over all their households after the repair")
                     history = pd.concat([history, rounds], ignore_index=True)
             settled.append((alloc, finals))
-        finals = max((f for _, f in settled), key=lambda fs: sum(f["objective"] for f in fs))  # a reopening's MIPs may round worse
+        complete = [fs for _, fs in settled if all(f["emergency"] <= EMERGENCY_TOL for f in fs)]  # not a short county's first rounding
+        finals = max(complete, key=lambda fs: sum(f["objective"] for f in fs))  # a reopening's MIPs may round worse
         if parts is not None:  # the parts of the MIPs not kept and of the repaired counties' first roundings
             written = {Path(f["part"]) for f in finals if "part" in f}
             for path in Path(parts).glob("*.parquet"):

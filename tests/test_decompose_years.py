@@ -259,6 +259,27 @@ def test_multiyear_rounds_price_the_upper_funds_every_second_round_from_the_four
     assert [r for r in range(1, 13) if decompose._priced_round(r, years=False)] == [4, 8, 12]
 
 
+def test_multiyear_rounds_reopen_when_the_county_roundings_give_up_more_than_they_left(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Multi-year rounds stop at the gap less what a multi-year rounding was measured to give up; when the county
+    MIPs give up more, the master goes on to a smaller tolerance and the county MIPs run again, as in one year.
+    Here the rounds are made to close at twice the gap asked; the assembled plan verifies nationally."""
+    from optimizer import decompose
+
+    sc = _scenario()
+    monkeypatch.setattr(decompose, "YEARS_ROUNDING_ALLOWANCE", -sc.solver.gap)
+    instance = build_instance(generate(2000, seed=1))
+    said: list[str] = []
+    run = decompose.solve_decomposed_years(sc, instance, workers=2, progress=said.append)
+    reopened = [m for m in said if "more rounds, to" in m]
+    assert len(reopened) == 1
+    history = pd.DataFrame(run.manifest["decomposition"]["history"])
+    first_close = int(np.flatnonzero(history["gap"] <= 2 * sc.solver.gap)[0])
+    assert len(history) > first_close + 1  # rounds after the first closing
+    assert sum("solving" in m and "county MIPs" in m for m in said) >= 2
+    assert verify_multiyear(run, instance, sc) == []
+    assert run.manifest["objective"] <= run.manifest["bound"] * (1 + 1e-9)
+
+
 def test_a_short_multiyear_county_is_repaired_with_money_left_then_rounded_in_full(small: Instance) -> None:
     """The repair re-solves a short county with what it used plus what the others left (quick), then, still
     short, with the MIP over the whole county, else the general relax-and-fix and MIP (thorough); with nothing left anywhere it goes straight to the
