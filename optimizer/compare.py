@@ -7,6 +7,7 @@ out of poverty at the deadline, spending and starts per year, counties below the
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -137,9 +138,18 @@ def _copy_as(result: Result | MultiYearResult, scenario: Scenario) -> Result | M
     copy-on-write makes the copies cheap)."""
     manifest = {**result.manifest, "scenario_name": scenario.name, "scenario": scenario.model_dump(mode="json")}
     tables = {k: v.copy(deep=False) for k, v in result.tables.items()}
+    copy: Result | MultiYearResult
     if isinstance(result, Result):
-        return replace(result, tables=tables, manifest=manifest, scenario=scenario)
-    return replace(result, tables=tables, manifest=manifest)
+        copy = replace(result, tables=tables, manifest=manifest, scenario=scenario)
+    else:
+        copy = replace(result, tables=tables, manifest=manifest)
+    if copy.parts:  # tables on disk live as long as the result that wrote them: the copy holds it
+        weakref.finalize(copy, _holds, result)
+    return copy
+
+
+def _holds(_result: object) -> None:
+    """Nothing: its argument, held by a finalizer, lives as long as the object finalized."""
 
 
 def compare(scenarios: Sequence[Scenario], session: Session | None = None) -> tuple[pd.DataFrame, list[Result | MultiYearResult]]:

@@ -26,7 +26,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,7 @@ from .multiyear import (
     churn_changes,
     fix_kept,
     fund_year_check,
+    household_totals,
     kept_counts,
     kept_of,
     kept_option_columns,
@@ -76,6 +77,7 @@ if TYPE_CHECKING:
     from .solve import Solution
 
 log = logging.getLogger(__name__)
+_R = TypeVar("_R", Result, MultiYearResult)
 
 EMERGENCY = "__emergency__"
 CHANGES = "__changes__"  # the nightly churn cap, shared by the master like an upper fund (its first year only): MONEY_UNIT "yuan" a change of plan
@@ -562,7 +564,7 @@ def county_final(
     else:
         block = kept if kept is not None else _build(county, source, scenario, fund_ids)
     if block.my is not None:
-        out = _county_final_years(county, block, scenario, fund_ids, money, thorough)
+        out = _county_final_years(county, block, scenario, fund_ids, money, thorough, parts)
     else:
         out = _county_final_year(county, block, scenario, fund_ids, money, helpers, parts)
     if last:
@@ -639,13 +641,17 @@ def _used(block: _County, model: LinearModel, x: np.ndarray, fund_ids: list[str]
     return used
 
 
-def _county_final_years(county: str, block: _County, scenario: Scenario, fund_ids: list[str], money: np.ndarray, thorough: bool) -> dict[str, Any]:
+def _county_final_years(
+    county: str, block: _County, scenario: Scenario, fund_ids: list[str], money: np.ndarray, thorough: bool, parts: str | None = None
+) -> dict[str, Any]:
     """:func:`county_final` of a multi-year county: its MIP with the yearly money of the upper funds, its result
-    tables checked by :func:`verify_multiyear` against that money. First only the households with a fractional
+    tables checked by :func:`verify_multiyear` against that money (with ``parts``, its households table written
+    there, and its ``totals`` returned). First only the households with a fractional
     option are rounded (the rest kept at the LP's choice); when no such rounding fits the money, the county comes
     back short and the repair gives it money other counties left (:func:`_repair`). With ``thorough`` (a repair
     that did not pay it), the MIP over the whole county with the emergency money shut, then if that finds nothing the
     general relax-and-fix and MIP, in full time."""
+    from .partitioned import write_part
     from .solve import Solution
 
     instance, plans = _whole(block)
@@ -683,7 +689,10 @@ def _county_final_years(county: str, block: _County, scenario: Scenario, fund_id
         raise VerificationError([f"county {county}: {b}" for b in bad])
     tables = {k: result.tables[k] for k in ("households", "projects", "flows", "counties")}
     tables["flows"] = tables["flows"][tables["flows"]["fund_id"] != EMERGENCY]
-    return {"emergency": 0.0, "used": used, "tables": tables, "objective": objective, "lp_bound": sol.lp_bound, "full_mip": full_mip,
+    out: dict[str, Any] = {"totals": household_totals(tables["households"])}
+    if parts is not None:
+        out["part"] = write_part(tables.pop("households"), Path(parts) / f"{county}-{uuid.uuid4().hex}.parquet")
+    return {**out, "emergency": 0.0, "used": used, "tables": tables, "objective": objective, "lp_bound": sol.lp_bound, "full_mip": full_mip,
             "plans": len(plans.table), "columns": model.shape[1], "rows": model.shape[0], "nonzeros": model.A.nnz,
             "options": len(my.options), "kept_counts": None if block.fixed is None else kept_counts(block.fixed, instance),
             "changed": 0 if block.previous is None else churn_changes(result, block.previous)}  # fmt: skip
@@ -1505,19 +1514,11 @@ def solve_decomposed(
     if scenario.years is not None:
         raise InputError("a scenario with years: is decomposed by solve_decomposed_years")
     t0 = time.perf_counter()
-    # read from a folder on this machine's cluster, the counties write their households tables to disk: the driver
-    # then holds the national tables that are as long as the counties, not the households (30 million at most)
-    parts = tempfile.mkdtemp(prefix="optimizer-parts-") if instance is None and scheduler is None else None
-    try:
+    parts = _parts_folder(instance, scheduler)
+    with _removed_on_failure(parts):
         run = _decompose(scenario, instance, folder, scheduler, workers, tol, max_rounds, say, parts, churn, frame=frame)
-    except BaseException:
-        if parts is not None:
-            shutil.rmtree(parts, ignore_errors=True)
-        raise
     finals = run.finals
-    result = _assemble(scenario, run.regions, run.funds, run.tree, run.hashes, finals)
-    if parts is not None:
-        weakref.finalize(result, shutil.rmtree, parts, True)  # the parts live as long as the result
+    result = _kept_with(_assemble(scenario, run.regions, run.funds, run.tree, run.hashes, finals), parts)
     objective, bound, g, status = _gap_of(run, scenario)
     result.manifest.update(
         status=status, objective=objective, bound=bound, lp_bound=bound, gap=g,
@@ -1558,7 +1559,8 @@ def solve_decomposed_years(
 ) -> MultiYearResult:
     """The multi-year model decomposed by county: the master shares every upper fund's yearly appropriation
     (and carries it over) among the counties, each county solves its multi-year model with its yearly money and
-    verifies it on its worker; the driver assembles the tables and checks every fund's yearly budget. A re-plan
+    verifies it on its worker; the driver assembles the tables and checks every fund's yearly budget. Read from a
+    folder on this machine's cluster, the households table stays on disk as the counties' parts. A re-plan
     (``kept`` decisions, ``withheld`` money, a ``churn`` cap: see :func:`optimizer.multiyear.solve_multiyear`)
     needs ``instance``, but for a night whose workers read the registry database ``folder`` (a
     :class:`StoredChurn` with its ``from_year``: each county checks the starts and builds it keeps and counts its
@@ -1568,8 +1570,11 @@ def solve_decomposed_years(
     if yrs is None:
         raise InputError("solve_decomposed_years needs a scenario with a years: section")
     t0 = time.perf_counter()
-    run = _decompose(scenario, instance, folder, scheduler, workers, tol, max_rounds, say, churn=churn, kept=kept, withheld=withheld, frame=frame)
-    tables = {k: pd.concat([f["tables"][k] for f in run.finals], ignore_index=True) for k in ("households", "projects", "flows", "counties")}
+    parts = _parts_folder(instance, scheduler)
+    with _removed_on_failure(parts):
+        run = _decompose(scenario, instance, folder, scheduler, workers, tol, max_rounds, say, parts, churn, kept, withheld, frame)
+    tables, on_disk = _joined(run.finals, ("households", "projects", "flows", "counties"))
+    result = _kept_with(MultiYearResult(tables=tables, manifest={}, parts=on_disk), parts)
     years = year_list(yrs)
     fund_ids = run.funds["fund_id"].to_numpy()
     approp = run.approp
@@ -1581,7 +1586,7 @@ def solve_decomposed_years(
     objective, bound, g, status = _gap_of(run, scenario)
     state = {"status": status, "objective": objective, "bound": bound, "lp_bound": bound, "gap": g, "used_full_mip": False}
     size = {k: int(sum(f[k] for f in run.finals)) for k in ("columns", "rows", "nonzeros", "options")}
-    manifest = multiyear_manifest(scenario, run.hashes, tables, state, size)
+    manifest = multiyear_manifest(scenario, run.hashes, tables, state, size, add_sums([f["totals"] for f in run.finals]))
     manifest.update(method="decomposed", decomposition=_decomposition_record(run),
                     timings={"decomposed": round(time.perf_counter() - t0, 3)})  # fmt: skip
     if run.churn is not None:
@@ -1590,7 +1595,8 @@ def solve_decomposed_years(
         counts = pd.DataFrame([f["kept_counts"] for f in run.finals]).sum().astype(int).to_dict()
         record_replan(manifest, churn.from_year, kept_source(churn.version), counts, withheld)
     say(f"decomposed: objective {objective:,.2f}, bound {bound:,.2f}, gap {g:.3%} after {len(run.history)} rounds")
-    return MultiYearResult(tables=tables, manifest=manifest)
+    result.manifest = manifest
+    return result
 
 
 class _Ledger:
@@ -1690,9 +1696,7 @@ def _unused(approp: np.ndarray, used: np.ndarray, rule: str) -> np.ndarray:
 def _assemble(scenario: Scenario, regions: pd.DataFrame, funds: pd.DataFrame, tree: RegionTree, hashes: dict[str, str], finals: list[dict[str, Any]]) -> Result:
     """The national result tables from the counties' tables (what they share, the upper funds, is checked by
     :func:`optimizer.verify.verify`)."""
-    on_disk = bool(finals) and all("part" in f for f in finals)
-    names = ("projects", "flows") if on_disk else ("households", "projects", "flows")
-    tables = {k: pd.concat([f["tables"][k] for f in finals], ignore_index=True) for k in names}
+    tables, parts = _joined(finals, ("households", "projects", "flows"))
     sums = add_sums([f["sums"] for f in finals])
     # a county's own fund has its county's price; an upper fund the best of the counties' prices of their copies
     # (one more 10,000 yuan of it, given where it lifts most at this allocation)
@@ -1703,8 +1707,40 @@ def _assemble(scenario: Scenario, regions: pd.DataFrame, funds: pd.DataFrame, tr
     tables["marginal"] = _best_marginal(tree, [f["tables"]["marginal"] for f in finals])
     status = {"status": "", "objective": 0.0, "bound": 0.0, "lp_bound": 0.0, "gap": 0.0, "used_full_mip": False}
     manifest = run_manifest(scenario, hashes, "", status, sums, tables["projects"], {}, {})
-    parts = {"households": [Path(f["part"]) for f in finals]} if on_disk else {}
     return Result(tables=tables, manifest=manifest, scenario=scenario, parts=parts)
+
+
+def _joined(finals: list[dict[str, Any]], names: tuple[str, ...]) -> tuple[dict[str, pd.DataFrame], dict[str, list[Path]]]:
+    """The counties' tables ``names`` concatenated, and the households table's parts (in county order) instead of
+    the table when every county wrote its households to disk."""
+    on_disk = bool(finals) and all("part" in f for f in finals)
+    tables = {k: pd.concat([f["tables"][k] for f in finals], ignore_index=True) for k in names if not (on_disk and k == "households")}
+    return tables, ({"households": [Path(f["part"]) for f in finals]} if on_disk else {})
+
+
+def _parts_folder(instance: Instance | None, scheduler: str | None) -> str | None:
+    """Where the counties write their households tables (a new temporary folder) when they read them from a folder
+    on this machine's cluster: the driver then holds the national tables that are as long as the counties, not the
+    households (30 million at most). None when the driver sends the rows, or the workers may be elsewhere."""
+    return tempfile.mkdtemp(prefix="optimizer-parts-") if instance is None and scheduler is None else None
+
+
+def _kept_with(result: _R, parts: str | None) -> _R:
+    """``result``, the folder ``parts`` removed when it is garbage-collected: the parts live as long as the result."""
+    if parts is not None:
+        weakref.finalize(result, shutil.rmtree, parts, True)
+    return result
+
+
+@contextlib.contextmanager
+def _removed_on_failure(parts: str | None) -> Iterator[None]:
+    """The folder ``parts`` removed if what runs inside fails."""
+    try:
+        yield
+    except BaseException:
+        if parts is not None:
+            shutil.rmtree(parts, ignore_errors=True)
+        raise
 
 
 def _best_marginal(tree: RegionTree, tables: list[pd.DataFrame]) -> pd.DataFrame:

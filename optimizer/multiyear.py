@@ -45,7 +45,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,7 @@ from .errors import InfeasibleError, InputError, NoSolutionError, VerificationEr
 from .model import INF, MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, county_table, plan_keys, project_ids
 from .plans import CATEGORIES, Plans, build_plans
 from .regions import RegionTree
-from .result import gap_note, versions
+from .result import Tables, gap_note, versions
 from .scenario import Scenario, Years, is_url
 from .solve import Progress, Solution, _better, _clean, _gap, _tighter, diagnose_infeasible, households_free, optimize, solver_options
 from .solvers import SolverOutput, Status, get_backend
@@ -95,11 +95,13 @@ class MultiYear:
 
 
 @dataclass
-class MultiYearResult:
-    """Output tables (households with ``year``, spending per year, projects, flows, counties) and a manifest."""
+class MultiYearResult(Tables):
+    """Output tables (households with ``year``, spending per year, projects, flows, counties) and a manifest; a
+    national decomposed run keeps its households table on disk as ``parts`` (see :class:`optimizer.result.Tables`)."""
 
     tables: dict[str, pd.DataFrame]
     manifest: dict[str, Any]
+    parts: dict[str, list[Path]] = field(default_factory=dict, repr=False)
 
     def write(self, folder: str | Path) -> Path:
         """Write every table as CSV and the manifest as JSON, replacing ``folder`` atomically (a reader sees the
@@ -107,7 +109,7 @@ class MultiYearResult:
         from .outputs import write_run
         from .result import Result
 
-        return write_run(Result(tables=self.tables, manifest=self.manifest), folder, formats=("csv",))
+        return write_run(Result(tables=self.tables, manifest=self.manifest, parts=self.parts), folder, formats=("csv",))
 
 
 def year_list(years: Years) -> np.ndarray:
@@ -1034,7 +1036,7 @@ def kept_violations(result: MultiYearResult, kept: Kept) -> list[str]:
     start or build before ``kept.from_year`` that was not kept."""
     bad: list[str] = []
     last = int(result.manifest["years"][1])
-    hh = result.tables["households"].set_index("household_id")
+    hh = result.table("households").set_index("household_id")
     starts = kept.starts[isin(kept.starts["household_id"], hh.index)]
     year = hh["year"].reindex(starts["household_id"]).to_numpy(dtype=np.int64)
     empty = (hh["measures"].reindex(starts["household_id"]) == "none").to_numpy()
@@ -1185,7 +1187,7 @@ def kept_option_columns(model: LinearModel, my: MultiYear, instance: Instance, p
 def churn_changes(result: MultiYearResult, previous: pd.DataFrame) -> int:
     """Households of ``previous`` (household_id, plan, year) in the result whose plan or start year differs,
     recomputed from the result's household table (the empty plan has year 0 in both)."""
-    hh = result.tables["households"]
+    hh = result.table("households")
     now = pd.DataFrame({"household_id": hh["household_id"], "plan": hh["plan"], "year": hh["year"].astype(np.int64)})
     both = now.merge(previous[["household_id", "plan", "year"]].astype({"year": np.int64}), on="household_id", suffixes=("", "_prev"))
     return int(((both["plan"] != both["plan_prev"]) | (both["year"] != both["year_prev"])).sum())
@@ -1252,12 +1254,18 @@ def multiyear_result(instance: Instance, scenario: Scenario, my: MultiYear, mode
 
 
 def multiyear_manifest(
-    scenario: Scenario, hashes: dict[str, str], tables: dict[str, pd.DataFrame], status: dict[str, Any], size: dict[str, int]
+    scenario: Scenario,
+    hashes: dict[str, str],
+    tables: dict[str, pd.DataFrame],
+    status: dict[str, Any],
+    size: dict[str, int],
+    totals: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """The run manifest of a multi-year result: scenario, inputs, solver status and the totals of its tables."""
+    """The run manifest of a multi-year result: scenario, inputs, solver status and the totals of its tables
+    (``totals``: :func:`household_totals` of the households table when it is not among ``tables``)."""
     yrs = scenario.years
     assert yrs is not None
-    households, projects = tables["households"], tables["projects"]
+    t = household_totals(tables["households"]) if totals is None else totals
     return {
         "scenario": scenario.model_dump(mode="json"),
         "scenario_name": scenario.name,
@@ -1267,14 +1275,27 @@ def multiyear_manifest(
         "years": [int(yrs.first), int(yrs.last)],
         "mode": scenario.mode,
         **status,
-        "expected_out_at_deadline": float(households["p_deadline"].sum()),
-        "households": int(len(households)),
-        "cost": float(households["cost"].sum() + households["monitoring_cost"].sum() + projects["cost"].sum()),
-        "monitored": int(households["monitored"].sum()),
-        "monitoring_cost": float(households["monitoring_cost"].sum()),
+        "expected_out_at_deadline": t["expected_out_at_deadline"],
+        "households": int(t["households"]),
+        "cost": float(t["cost"] + tables["projects"]["cost"].sum()),
+        "monitored": int(t["monitored"]),
+        "monitoring_cost": t["monitoring_cost"],
         "model": size,
         "solver_version": get_backend(scenario.solver.name).version(),
         "versions": versions(),
+    }
+
+
+def household_totals(households: pd.DataFrame) -> dict[str, float]:
+    """What the manifest adds up over a multi-year households table; the totals of disjoint blocks add up to those
+    of their union, so a decomposed run needs the counties' totals, not their tables."""
+    monitoring = float(households["monitoring_cost"].sum())
+    return {
+        "expected_out_at_deadline": float(households["p_deadline"].sum()),
+        "households": float(len(households)),
+        "cost": float(households["cost"].sum()) + monitoring,
+        "monitored": float(households["monitored"].sum()),
+        "monitoring_cost": monitoring,
     }
 
 
@@ -1371,21 +1392,31 @@ def budget_by_year(result: MultiYearResult) -> pd.DataFrame:
 def starts_by_year(result: MultiYearResult) -> pd.DataFrame:
     """Per planning year: households starting a plan, plans taking effect, the cost of the plans started and
     the households they are expected to have out of poverty at the deadline; a last row ``never`` for the
-    households left with the empty plan."""
-    hh = result.tables["households"]
-    started = hh["started"].astype(str).str.lower().isin(["true", "1"]).to_numpy()
-    year = hh["year"].astype(int).to_numpy()
-    effect = hh["effect_year"].astype(int).to_numpy()
-    cost = hh["cost"].astype(float).to_numpy()
-    p = hh["p_deadline"].astype(float).to_numpy()
-    rows = [
-        {"year": str(y), "households_starting": int((started & (year == y)).sum()), "taking_effect": int((started & (effect == y)).sum()),
-         "cost": float(cost[started & (year == y)].sum()), "expected_out_at_deadline": float(p[started & (year == y)].sum())}
-        for y in run_years(result)
-    ]  # fmt: skip
-    rows.append({"year": "never", "households_starting": int((~started).sum()), "taking_effect": 0, "cost": 0.0,
-                 "expected_out_at_deadline": float(p[~started].sum())})  # fmt: skip
-    return pd.DataFrame(rows)
+    households left with the empty plan. Read part by part when the households table is on disk."""
+    years = run_years(result)
+    first, n = years[0], len(years)
+    # rows: starting, taking effect, cost, expected out; columns: the years, then never
+    sums = np.zeros((4, n + 1))
+    for hh in result.frames("households", ["started", "year", "effect_year", "cost", "p_deadline"]):
+        started = hh["started"].astype(str).str.lower().isin(["true", "1"]).to_numpy()
+        slot = np.where(started, hh["year"].astype(int).to_numpy() - first, n)
+        ok = ~started | ((slot >= 0) & (slot < n))
+        effect = hh["effect_year"].astype(int).to_numpy() - first
+        took = started & (effect >= 0) & (effect < n)
+        sums[0] += np.bincount(slot[ok], minlength=n + 1)
+        sums[1, :n] += np.bincount(effect[took], minlength=n)
+        sums[2] += np.bincount(slot[ok], weights=hh["cost"].astype(float).to_numpy()[ok], minlength=n + 1)
+        sums[3] += np.bincount(slot[ok], weights=hh["p_deadline"].astype(float).to_numpy()[ok], minlength=n + 1)
+    sums[2, n] = 0.0
+    return pd.DataFrame(
+        {
+            "year": [*(str(y) for y in years), "never"],
+            "households_starting": sums[0].astype(int),
+            "taking_effect": sums[1].astype(int),
+            "cost": sums[2],
+            "expected_out_at_deadline": sums[3],
+        }
+    )
 
 
 def exit_schedule(result: MultiYearResult) -> pd.DataFrame:
@@ -1459,7 +1490,7 @@ def verify_multiyear(
     yrs = scenario.years
     assert yrs is not None
     bad: list[str] = []
-    hh_out = result.tables["households"]
+    hh_out = result.table("households")
     flows = result.tables["flows"]
     spending = result.tables["spending"]
     projects = result.tables["projects"]

@@ -522,7 +522,7 @@ def _publish_multiyear(
     nightly = {"run_id": run_id, "current_year": from_year, "kept_starts": rolling.get("kept_starts", 0), "kept_builds": rolling.get("kept_builds", 0)}
     expected = float(man["expected_out_at_deadline"])
     version_id, counts, _ = _write_version(
-        engine, run_id, scenario, input_hash, {k: [v] for k, v in _multiyear_version_tables(result).items()}, {**man, "nightly": nightly},
+        engine, run_id, scenario, input_hash, _multiyear_version_tables(result), {**man, "nightly": nightly},
         expected=expected, committed=None, current=current, hashes=hashes, years=True,
     )  # fmt: skip
     say(f"published version {version_id}: {expected:,.1f} households expected out of poverty at {scenario.years.last if scenario.years else ''}, "
@@ -543,15 +543,17 @@ def _churn_infeasible(planned: int, max_changes: int, scenario: Scenario, what: 
     )
 
 
-def _multiyear_version_tables(result: MultiYearResult) -> dict[str, pd.DataFrame]:
+def _multiyear_version_tables(result: MultiYearResult) -> dict[str, Iterable[pd.DataFrame]]:
     """The multi-year result in the version tables' layout (with the start, build and flow years; the committed rows
-    are marked in the database, :func:`_write_version`)."""
-    hh = result.tables["households"]
-    households = hh.assign(helper_id="", year=hh["year"].astype(int), effect_year=hh["effect_year"].astype(int), committed=False)
+    are marked in the database, :func:`_write_version`); its households part by part when they are on disk."""
+    households = (
+        hh.assign(helper_id="", year=hh["year"].astype(int), effect_year=hh["effect_year"].astype(int), committed=False)[[*storage.PLAN_COLUMNS, "committed"]]
+        for hh in result.frames("households")
+    )
     pr = result.tables["projects"]
     built_year = pd.to_numeric(pr["built_year"].replace("", 0)).astype(int)
     projects = pr.assign(built=pr["built"].astype(bool), built_year=built_year, committed=False)
-    return {"households": households[[*storage.PLAN_COLUMNS, "committed"]].reset_index(drop=True), "projects": projects, "flows": result.tables["flows"]}
+    return {"households": households, "projects": [projects], "flows": [result.tables["flows"]]}
 
 
 def version_result(engine: Engine, version: int) -> MultiYearResult:

@@ -163,7 +163,7 @@ def build_multiyear_report(result: MultiYearResult) -> str:
             + exit_cells,
         ),
         _section("plans", "Plans by household: start year, effect year, chance of being out at the deadline",
-                 _households(result.tables["households"].head(MAX_HOUSEHOLD_ROWS), len(result.tables["households"]), MULTIYEAR_HOUSEHOLD_COLUMNS)),  # fmt: skip
+                 _households(result.head("households", MAX_HOUSEHOLD_ROWS), result.rows("households"), MULTIYEAR_HOUSEHOLD_COLUMNS)),  # fmt: skip
     ]
     title = html.escape(f"{m.get('scenario_name', 'run')}: multi-year allocation report, {first}–{last}")
     sub = f"status {m.get('status')} · {m.get('households', 0):,} households · mode {m.get('mode')} · deadline {last}"

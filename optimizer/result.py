@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import platform
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -31,22 +32,12 @@ TABLE_NAMES = ("households", "projects", "funds", "flows", "regions", "poverty")
 OPTIONAL_TABLES = ("marginal", "helpers", "shortage", "dispatch")
 
 
-@dataclass
-class Result:
-    """Everything a run produced: output tables keyed by name, and the manifest.
-
-    A national decomposed run keeps its households table on disk as ``parts`` (one Parquet file per county,
-    written by the counties' workers): :meth:`table` reads it whole when asked, ``write_run`` streams it."""
+class Tables:
+    """Output tables by name, a table held as ``parts`` on disk (one Parquet file per county, written by the counties'
+    workers on a national decomposed run) included: read whole only when asked, written and summed part by part."""
 
     tables: dict[str, pd.DataFrame]
-    manifest: dict[str, Any]
-    instance: Instance | None = field(default=None, repr=False)
-    scenario: Scenario | None = field(default=None, repr=False)
-    parts: dict[str, list[Path]] = field(default_factory=dict, repr=False)
-
-    @property
-    def households(self) -> pd.DataFrame:
-        return self.table("households")
+    parts: dict[str, list[Path]]
 
     def on_disk(self, name: str) -> ds.Dataset | None:
         """The parts of a table that is held on disk only, as one dataset (None when it is in memory)."""
@@ -72,13 +63,44 @@ class Result:
         data = self.on_disk(name)
         return self.tables[name].head(n) if data is None else data.head(n).to_pandas()
 
-    def value_counts(self, name: str, column: str) -> pd.Series:
-        """How often each value of one column occurs, reading that column part by part."""
+    def rows(self, name: str) -> int:
+        """A table's number of rows (of a table on disk, from its parts' metadata)."""
+        data = self.on_disk(name)
+        return len(self.tables[name]) if data is None else int(data.count_rows())
+
+    def frames(self, name: str, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
+        """A table (its ``columns``) part by part: the whole table once when it is in memory."""
         data = self.on_disk(name)
         if data is None:
+            yield self.tables[name] if columns is None else self.tables[name][columns]
+            return
+        for fragment in data.get_fragments():
+            yield fragment.to_table(columns=columns, schema=data.schema).to_pandas()
+
+    def value_counts(self, name: str, column: str) -> pd.Series:
+        """How often each value of one column occurs, reading that column part by part."""
+        if name in self.tables:
             return self.tables[name][column].value_counts()
-        counts = [fragment.to_table(columns=[column], schema=data.schema).column(0).to_pandas().value_counts() for fragment in data.get_fragments()]
+        counts = [frame[column].value_counts() for frame in self.frames(name, [column])]
         return pd.concat(counts).groupby(level=0, sort=False).sum() if counts else pd.Series(dtype="int64")
+
+
+@dataclass
+class Result(Tables):
+    """Everything a run produced: output tables keyed by name, and the manifest.
+
+    A national decomposed run keeps its households table on disk as ``parts`` (:class:`Tables`): :meth:`table`
+    reads it whole when asked, ``write_run`` streams it."""
+
+    tables: dict[str, pd.DataFrame]
+    manifest: dict[str, Any]
+    instance: Instance | None = field(default=None, repr=False)
+    scenario: Scenario | None = field(default=None, repr=False)
+    parts: dict[str, list[Path]] = field(default_factory=dict, repr=False)
+
+    @property
+    def households(self) -> pd.DataFrame:
+        return self.table("households")
 
     @property
     def regions(self) -> pd.DataFrame:

@@ -517,3 +517,42 @@ def test_partitioned_multiyear_from_the_command_line(tmp_path) -> None:  # type:
     assert run.manifest["method"] == "decomposed" and run.manifest["decomposition"]["source"].startswith("partitioned")
     check = subprocess.run([*cli, "verify", str(out)], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr[-2000:]
+
+
+def test_a_partitioned_multiyear_run_keeps_its_households_on_disk(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Decomposed from a partitioned folder, the counties write their households tables to disk and the driver
+    holds none: the manifest, the starts per year, the report and the written run come from the parts, and match
+    the same folder loaded whole and decomposed in memory (the same counties, so the same plans); the national
+    verifier reads the parts; the parts go with the result."""
+    import gc
+
+    from optimizer.multiyear import household_totals, starts_by_year
+    from optimizer.report import write_report
+    from optimizer.storage import load_source
+
+    folder = tmp_path / "data"
+    generate_partitioned(1500, folder, seed=3)
+    sc = _scenario(str(folder))
+    disk = solve_multiyear(sc, method="decomposed", workers=2)
+    assert "households" not in disk.tables and len(disk.parts["households"]) == disk.manifest["decomposition"]["counties"]
+    whole = load_source(str(folder))
+    memory = solve_multiyear(sc, whole, method="decomposed", workers=2)
+    assert "households" in memory.tables and not memory.parts
+    for key in ("objective", "bound", "expected_out_at_deadline", "households", "cost", "monitored", "monitoring_cost"):
+        assert disk.manifest[key] == pytest.approx(memory.manifest[key], rel=1e-12), key
+    totals = household_totals(memory.tables["households"])
+    assert disk.manifest["expected_out_at_deadline"] == pytest.approx(totals["expected_out_at_deadline"], rel=1e-12)
+    assert disk.rows("households") == len(memory.tables["households"]) == disk.manifest["households"]
+    pd.testing.assert_frame_equal(starts_by_year(disk), starts_by_year(memory), rtol=1e-12)
+    assert starts_by_year(disk)["households_starting"].sum() == len(whole.households)
+    run = disk.write(tmp_path / "run")
+    assert write_report(run, disk).is_file() and "households" not in disk.tables  # written and reported part by part
+    written = pd.read_csv(run / "households.csv")
+    expected = pd.read_csv(memory.write(tmp_path / "memory") / "households.csv")
+    pd.testing.assert_frame_equal(written, expected)
+    assert verify_multiyear(disk, whole, sc) == []  # reads the parts whole
+    assert "households" in disk.tables
+    parts = disk.parts["households"][0].parent
+    del disk
+    gc.collect()
+    assert not parts.exists()
