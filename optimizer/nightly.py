@@ -241,8 +241,7 @@ def _run_by_county(
         how = "nightly.by_county: no loads the registry whole and solves such a night as one model (or names the money the hard floors lack)"
         raise NoSolutionError(f"{err}; {how}", err.cause) from err
     verify(result)  # each county on its worker, the shared funds here
-    paths = result.parts.get("households")
-    households = (_with_committed(pd.read_parquet(p), None) for p in paths) if paths else [_with_committed(result.households, None)]
+    households = (_with_committed(hh, None) for hh in result.frames("households"))
     tables = {**_version_tables(result, storage.committed_projects(engine)), "households": households}
     return _publish(engine, run_id, scenario, input_hash, result, tables, committed, current, say, hashes=frame.hashes)
 
