@@ -102,7 +102,8 @@ def test_lean_workers_keep_bases_only_and_agree_within_the_gap(instance) -> None
     # the county MIPs' time is reported, slowest counties by name
     summary = [m for m in said if m.startswith("county MIPs:") and "of work in" in m]
     counties = instance.regions.loc[instance.regions["level"] == 3, "region_id"]
-    assert len(summary) == 1 and any(c in summary[0] for c in counties)
+    settled = 1 + sum("more rounds, to" in m for m in said)  # the rounds may reopen once their rounding gave up too much
+    assert len(summary) == settled and all(any(c in m for c in counties) for m in summary)
     full = solve(Scenario(name="dec", data="unused"), instance, method="decomposed", workers=2)
     gap = lean.solver.gap
     assert dec.manifest["gap"] <= gap + 1e-9
@@ -698,7 +699,8 @@ def test_an_existing_scheduler_runs_the_counties_reports_work_stealing_and_lets_
     verify(dec)
     assert dec.manifest["gap"] <= scenario.solver.gap + 1e-9
     assert any(m.startswith("the scheduler steals work") for m in said)
-    assert len(last) == 1 and last[0] <= 1  # all 3 counties were held before
+    settled = 1 + sum("more rounds, to" in m for m in said)  # the rounds may reopen once their rounding gave up too much
+    assert len(last) == settled and max(last) <= 1  # all 3 counties were held before
 
 
 _SLOW: dict = {"county": None, "finished": []}  # the slow county of the test below, and when it finished
@@ -735,5 +737,6 @@ def test_the_county_mips_are_counted_as_they_finish(instance, monkeypatch) -> No
     verify(dec)
     counts = [(t, m) for t, m in said if m.startswith("county MIPs: ") and m.endswith(" done")]
     n = len(blocks.counties)
-    assert [m for _, m in counts] == [f"county MIPs: {k} of {n} done" for k in range(1, n + 1)]
-    assert len(_SLOW["finished"]) == 1 and counts[0][0] < _SLOW["finished"][0]  # counted while the slow county still ran
+    settled = 1 + sum("more rounds, to" in m for _, m in said)  # the rounds may reopen once their rounding gave up too much
+    assert [m for _, m in counts] == [f"county MIPs: {k} of {n} done" for k in range(1, n + 1)] * settled
+    assert len(_SLOW["finished"]) == settled and counts[0][0] < _SLOW["finished"][0]  # counted while the slow county still ran
