@@ -493,12 +493,14 @@ def county_lp(county: str, source: Any, scenario: Scenario, fund_ids: list[str],
     value of one more model unit of each and the emergency money (yuan) the LP needs (``lean``: between rounds the
     worker keeps the LP's basis, not the solver's copy of it)."""
     block = _county(county, source, scenario, fund_ids, lean)
-    # a one-year county's first LP is solved cold without presolve: 19% less HiGHS time on 20 counties of the 1M
-    # instance (the multi-year county LPs gained from presolve, 6%); the later re-solves start from a basis. The
-    # crash basis of the monolithic LP is not used here: it took 27% off these LPs and 9 s off the 1M run's first
-    # round, but led that run to a final allocation whose county MIPs took longer (bench/README.md)
+    # a one-year county's first LP is solved without presolve (19% less HiGHS time on 20 counties of the 1M instance;
+    # the multi-year county LPs gained from presolve, 6%), from the crash basis of the monolithic LP: the 1M run's
+    # first round 67 s against 80 s, 0.98x end to end (its county MIPs took 8% more work; bench/README.md). The
+    # later re-solves start from a basis
+    one_year = block.my is None
     options = SolveOptions(
-        time_limit=scenario.solver.time_limit, threads=scenario.solver.threads, duals=True, keep=True, warm=True, lean=lean, presolve=block.my is not None
+        time_limit=scenario.solver.time_limit, threads=scenario.solver.threads, duals=True, keep=True, warm=True, lean=lean,
+        presolve=not one_year, crash=one_year,
     )
     out = block.backend.solve(_with_money(block, fund_ids, money).relaxed(), options)
     if out.status != Status.OPTIMAL or out.duals is None or out.x is None:
