@@ -93,7 +93,7 @@ class HighsBackend:
         started = from_lean or from_kept
         if from_lean:  # kept lean: a new copy, from its slot's basis
             h = _new_highs(options)
-            h.passModel(_to_lp(model))
+            _pass(h, model)
             last = self._bases.get(self._slot)
             own = self._bases.pop(options.slot, None)
             # a slot's first solve starts where the last one ended, as a kept LP does
@@ -124,7 +124,7 @@ class HighsBackend:
                 self._bases.clear()
                 self._slot = options.slot
             h = _new_highs(options)
-            h.passModel(_to_lp(model))
+            _pass(h, model)
             crash = _crash_basis(model) if options.crash and not is_mip else None
             if crash is not None:
                 h.setBasis(crash)
@@ -304,6 +304,21 @@ def _quiet_stdout() -> Iterator[None]:
         os.dup2(saved, 1)
         os.close(saved)
         os.close(devnull)
+
+
+def _pass(h: highspy.Highs, model: LinearModel) -> None:
+    """Give HiGHS the model as arrays: a county's model of 39,085 columns in 2.3 ms, where filling a ``HighsLp``
+    (:func:`_to_lp`, whose fields copy element by element) took 13.6 ms."""
+    csc = model.A.tocsc()
+    sense = highspy.ObjSense.kMaximize if model.sense == "max" else highspy.ObjSense.kMinimize
+    c, col_lo, col_hi, row_lo, row_hi = (np.ascontiguousarray(v, dtype=np.float64) for v in (model.c, model.col_lo, model.col_hi, model.row_lo, model.row_hi))
+    status = h.passModel(
+        int(model.shape[1]), int(model.shape[0]), int(csc.nnz), int(highspy.MatrixFormat.kColwise), int(sense), 0.0,
+        c, col_lo, col_hi, row_lo, row_hi, csc.indptr.astype(np.int32), csc.indices.astype(np.int32), np.ascontiguousarray(csc.data, dtype=np.float64),
+        model.integer.astype(np.int32),  # full length even for an LP: HiGHS reads one entry per column (0: continuous)
+    )  # fmt: skip
+    if status == highspy.HighsStatus.kError:
+        raise RuntimeError(f"HiGHS refused a model of {model.shape[0]} rows and {model.shape[1]} columns")
 
 
 def _to_lp(model: LinearModel) -> highspy.HighsLp:
