@@ -431,3 +431,31 @@ def test_a_crash_basis_gives_the_same_lp_optimum_in_fewer_iterations() -> None:
     assert _crash_basis(no_block) is None
     out = get_backend("highs", private=True).solve(no_block, SolveOptions(time_limit=60, presolve=False, crash=True))
     assert out.iterations == slack.iterations and out.objective == pytest.approx(slack.objective, rel=1e-9)
+
+
+def test_highs_receives_the_model_as_built() -> None:
+    """The arrays handed to HiGHS (``Highs.passModel``) are the model's: costs, bounds (infinite ones included),
+    matrix, sense and which columns are integer, as HiGHS reads them back; and the same for a minimisation."""
+    import highspy
+
+    from optimizer.scenario import Scenario
+    from optimizer.solvers.highs import _pass
+
+    instance = build_instance(generate(300, seed=5))
+    scenario = Scenario(name="pass", data="unused")
+    model = build_model(instance, scenario, build_plans(instance, scenario))[0]
+    assert model.integer.any() and not model.integer.all() and np.isinf(model.row_lo).any() and np.isinf(model.col_hi).any()
+    for m in (model, replace(model, sense="min", c=-model.c)):
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        _pass(h, m)
+        lp = h.getLp()
+        assert (lp.num_row_, lp.num_col_) == m.shape
+        for got, want in ((lp.col_cost_, m.c), (lp.col_lower_, m.col_lo), (lp.col_upper_, m.col_hi), (lp.row_lower_, m.row_lo), (lp.row_upper_, m.row_hi)):
+            got = np.asarray(got)
+            assert np.array_equal(np.isinf(got), np.isinf(want)) and np.array_equal(got[np.isfinite(got)], want[np.isfinite(want)])
+        csc = m.A.tocsc()
+        assert np.array_equal(lp.a_matrix_.start_, csc.indptr) and np.array_equal(lp.a_matrix_.index_, csc.indices)
+        assert np.array_equal(lp.a_matrix_.value_, csc.data)
+        assert [int(v) for v in lp.integrality_] == m.integer.astype(int).tolist()
+        assert lp.sense_ == (highspy.ObjSense.kMaximize if m.sense == "max" else highspy.ObjSense.kMinimize)
