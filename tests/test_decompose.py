@@ -4,6 +4,7 @@ monolithic optimum within the gap; the blocks partition the instance."""
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterable
 from dataclasses import replace
 
 import numpy as np
@@ -102,7 +103,7 @@ def test_lean_workers_keep_bases_only_and_agree_within_the_gap(instance) -> None
     # the county MIPs' time is reported, slowest counties by name
     summary = [m for m in said if m.startswith("county MIPs:") and "of work in" in m]
     counties = instance.regions.loc[instance.regions["level"] == 3, "region_id"]
-    settled = 1 + sum("more rounds, to" in m for m in said)  # the rounds may reopen once their rounding gave up too much
+    settled = _settlings(said)
     assert len(summary) == settled and all(any(c in m for c in counties) for m in summary)
     full = solve(Scenario(name="dec", data="unused"), instance, method="decomposed", workers=2)
     gap = lean.solver.gap
@@ -699,8 +700,14 @@ def test_an_existing_scheduler_runs_the_counties_reports_work_stealing_and_lets_
     verify(dec)
     assert dec.manifest["gap"] <= scenario.solver.gap + 1e-9
     assert any(m.startswith("the scheduler steals work") for m in said)
-    settled = 1 + sum("more rounds, to" in m for m in said)  # the rounds may reopen once their rounding gave up too much
+    settled = _settlings(said)
     assert len(last) == settled and max(last) <= 1  # all 3 counties were held before
+
+
+def _settlings(said: Iterable[str]) -> int:
+    """How many times a run's rounds settled on an allocation and ran the county MIPs: once, and once more for every
+    reopening (the rounds reopen when the rounding gave up more than they left)."""
+    return 1 + sum("more rounds, to" in m for m in said)
 
 
 _SLOW: dict = {"county": None, "finished": []}  # the slow county of the test below, and when it finished
@@ -737,6 +744,6 @@ def test_the_county_mips_are_counted_as_they_finish(instance, monkeypatch) -> No
     verify(dec)
     counts = [(t, m) for t, m in said if m.startswith("county MIPs: ") and m.endswith(" done")]
     n = len(blocks.counties)
-    settled = 1 + sum("more rounds, to" in m for _, m in said)  # the rounds may reopen once their rounding gave up too much
+    settled = _settlings(m for _, m in said)
     assert [m for _, m in counts] == [f"county MIPs: {k} of {n} done" for k in range(1, n + 1)] * settled
     assert len(_SLOW["finished"]) == settled and counts[0][0] < _SLOW["finished"][0]  # counted while the slow county still ran
