@@ -475,19 +475,21 @@ def test_a_mix_of_evaluated_allocations_is_worth_at_least_the_mix_of_their_value
 def test_a_rounding_that_gives_up_more_than_the_rounds_left_it_reopens_the_rounds(instance, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The rounds leave part of the gap to the county MIPs' rounding; when the rounding gives up more, the master
     goes on to a smaller tolerance (from its cuts, the counties keeping their models) and the county MIPs run
-    again: here the rounds are made to close at twice the gap asked, and the result still meets it."""
+    again: here the rounds are made to close at ten times the gap asked (at twice it, the Lagrangian bound of round 4
+    already proved the gap asked), and the result still meets it."""
     from optimizer import decompose
 
-    monkeypatch.setattr(decompose, "ROUNDING_ALLOWANCE", -Scenario(name="dec", data="unused").solver.gap)  # rounds close at 2x the gap
-    said: list[str] = []
     scenario = Scenario(name="dec", data="unused")
+    wide = 10
+    monkeypatch.setattr(decompose, "ROUNDING_ALLOWANCE", -(wide - 1) * scenario.solver.gap)  # rounds close at 10x the gap
+    said: list[str] = []
     dec = decompose.solve_decomposed(scenario, instance, workers=2, progress=said.append)
     verify(dec)
     reopened = [m for m in said if "more rounds" in m]
     assert len(reopened) == 1
     assert sum("solving" in m and "county MIPs" in m for m in said) == 2
     history = pd.DataFrame(dec.manifest["decomposition"]["history"])
-    first_close = int(np.flatnonzero(history["gap"] <= 2 * scenario.solver.gap)[0])
+    first_close = int(np.flatnonzero(history["gap"] <= wide * scenario.solver.gap)[0])
     assert len(history) > first_close + 1  # rounds after the first closing
     assert dec.manifest["gap"] <= scenario.solver.gap + 1e-9
 
@@ -508,7 +510,7 @@ def test_the_master_resumes_its_rounds_to_the_tolerance_its_settling_asks(instan
 
     _CACHE.clear()
     try:
-        alloc, bound, history = decompose.master_allocate(blocks, scenario, run, tol=0.005, max_rounds=60, say=lambda _: None, settle=settle)
+        alloc, bound, history, _ = decompose.master_allocate(blocks, scenario, run, tol=0.005, max_rounds=60, say=lambda _: None, settle=settle)
     finally:
         _CACHE.clear()
     assert len(calls) == 2
@@ -529,7 +531,7 @@ def test_every_master_bound_stays_above_the_lp_optimum(instance, in_process) -> 
 
     _CACHE.clear()
     try:
-        _, bound, history = decompose.master_allocate(blocks, scenario, run, tol=1e-6, max_rounds=3 * decompose.LAGRANGE_EVERY, say=lambda _: None)
+        _, bound, history, _ = decompose.master_allocate(blocks, scenario, run, tol=1e-6, max_rounds=3 * decompose.LAGRANGE_EVERY, say=lambda _: None)
     finally:
         _CACHE.clear()
     assert history["lagrangian"].notna().any()
