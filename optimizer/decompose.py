@@ -1205,9 +1205,9 @@ def _decompose(
                     got = [(term + float(m[0] @ o), value, used - o) for (term, value, used), m, o in zip(got, money, off)]
                 return got
 
-            new, _, rounds, _ = master_allocate(blocks, scenario, on_top, tol=tol, max_rounds=max_rounds, say=say, start=again, held=held)
-            new = [a + o for a, o in zip(new, off)]
-            return new, run_finals(new, last=True), rounds
+            rounds = master_allocate(blocks, scenario, on_top, tol=tol, max_rounds=max_rounds, say=say, start=again, held=held)
+            new = [a + o for a, o in zip(rounds.alloc, off)]
+            return new, run_finals(new, last=True), rounds.history
 
         settled: list[tuple[list[np.ndarray], list[dict[str, Any]]]] = []
 

@@ -227,7 +227,7 @@ def test_a_small_county_whose_rounding_misses_the_gap_runs_its_whole_mip(small: 
 
     sc = _scenario()
     blocks, parts = split_by_county(small)
-    alloc, _, _, _ = decompose.master_allocate(blocks, sc, in_process(blocks, parts, sc), tol=sc.solver.gap / 2, max_rounds=60, say=lambda _: None)
+    alloc = decompose.master_allocate(blocks, sc, in_process(blocks, parts, sc), tol=sc.solver.gap / 2, max_rounds=60, say=lambda _: None).alloc
     c, part, money = blocks.counties[2], parts[2], alloc[2]
     fund_ids = list(blocks.pairs.loc[blocks.pairs["county"] == c, "fund_id"])
     value, _, _ = county_lp(c, part, sc, fund_ids, money)
@@ -251,7 +251,7 @@ def test_multiyear_rounds_price_the_upper_funds_every_second_round_from_the_four
     monkeypatch.setattr(decompose, "STALL_SHARE", 0.0)  # no stall: the rounds run to the limit
     sc = _scenario()
     blocks, parts = split_by_county(small)
-    _, _, history, _ = decompose.master_allocate(blocks, sc, in_process(blocks, parts, sc), tol=1e-9, max_rounds=9, say=lambda _: None)
+    history = decompose.master_allocate(blocks, sc, in_process(blocks, parts, sc), tol=1e-9, max_rounds=9, say=lambda _: None).history
     assert len(history) == 9
     priced = history.dropna(subset=["lagrangian"])
     assert list(priced["round"]) == [4, 6, 8]
