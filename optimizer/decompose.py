@@ -89,6 +89,7 @@ LAGRANGE_EVERY = 4  # rounds between two Lagrangian bounds (each costs one more 
 LAGRANGE_EVERY_YEARS = 2  # with years, after the first: their later priced rounds cost little and the bound is what they wait for
 ROUNDING_ALLOWANCE = 0.00035  # share of the bound a one-year run's county MIPs may give up in rounding (0.017-0.035% measured)
 YEARS_ROUNDING_ALLOWANCE = 0.003  # the same for a multi-year run (0.156-0.287% measured; the most on the 20,000-household sample)
+NARROW_SHARE = 0.75  # of the gap left above the counties' LP values, what their narrow roundings may give up (see _to_widen)
 EMERGENCY_TOL = 0.05  # yuan of emergency money a county's final allocation may round away; more is repaired
 COUNTY_MIP_SECONDS = 30.0  # multi-year: time for a county's final LP and MIP (the MIP's incumbent is taken at the limit)
 EMERGENCY_PRICE = 1_000.0  # objective lost per 10,000 emergency yuan: far above any plan's value per money
@@ -100,6 +101,7 @@ LEAN_SHARE = 0.5  # of limits.max_memory_mb: kept LPs above it are kept as bases
 _CACHE: dict[str, _County | _Spilled] = {}  # per worker process: county -> its model (lean: on local disk)
 _MODEL_ARRAYS = ("c", "row_lo", "row_hi", "col_lo", "col_hi", "integer")  # a spilled model's arrays, besides A's
 _SPILL_DIR: Path | None = None  # per worker process: where its lean counties' models are kept
+_ROUNDED: dict[str, tuple[np.ndarray, Solution]] = {}  # per worker process: county -> its narrow rounding and the money it was for
 
 
 @dataclass(frozen=True)
@@ -295,6 +297,7 @@ def _clear_cache() -> None:
     """Forget the county models this worker process holds (run on every worker by the driver)."""
     global _SPILL_DIR
     _CACHE.clear()
+    _ROUNDED.clear()
     if _SPILL_DIR is not None:
         shutil.rmtree(_SPILL_DIR, ignore_errors=True)
         _SPILL_DIR = None
@@ -303,6 +306,7 @@ def _clear_cache() -> None:
 def _forget(county: str) -> _County | _Spilled | None:
     """Drop what this worker keeps of ``county`` (a lean county's file too) and return it."""
     kept = _CACHE.pop(county, None)
+    _ROUNDED.pop(county, None)
     if isinstance(kept, _Spilled):
         kept.path.unlink(missing_ok=True)
     return kept
@@ -508,6 +512,24 @@ def county_lp(county: str, source: Any, scenario: Scenario, fund_ids: list[str],
     return float(out.objective), np.abs(out.duals[block.money_rows(fund_ids)]), float(out.x[block.emergency_cols].sum() * MONEY_UNIT)
 
 
+def county_round(county: str, source: Any, scenario: Scenario, fund_ids: list[str], money: np.ndarray, lean: bool = False) -> tuple[float, float, float]:
+    """A one-year county's first rounding with ``money``: only its households with a fractional plan are rounded
+    (relax-and-fix's narrowest try, about a tenth of a second; widening it around their villages took 0.3-2.1 s
+    where it was needed, 19 of 65 counties of the 1M instance). Returns the LP value, the rounding's value and the
+    emergency money (yuan) it needs; the worker keeps the rounding for the county's final task, which widens it only
+    when asked (:func:`_to_widen`: where the run's gap needs it)."""
+    from .solve import optimize
+
+    block = _county(county, source, scenario, fund_ids, lean)
+    instance, _ = _whole(block)
+    model = _with_money(block, fund_ids, money)
+    sol = optimize(model, block.index, instance, scenario, lambda _msg: None, warm=True, backend=block.backend, narrow=True)
+    _ROUNDED[county] = (np.array(money, copy=True), sol)
+    x = sol.x.copy()
+    x[block.emergency_cols] = 0.0
+    return float(sol.lp_bound), float(model.c @ x), float(sol.x[block.emergency_cols].sum() * MONEY_UNIT)
+
+
 def county_priced(
     county: str, source: Any, scenario: Scenario, fund_ids: list[str], price: np.ndarray, cap: np.ndarray, lean: bool = False
 ) -> tuple[float, float, np.ndarray]:
@@ -550,6 +572,7 @@ def county_final(
     last: bool = True,
     thorough: bool = False,
     parts: str | None = None,
+    widen: bool = True,
 ) -> dict[str, Any]:
     """The county's allocation with its final money (relax-and-fix), as result tables checked by the verifier
     against the county's inputs with that money; only ``emergency`` and ``used`` when it needed emergency money
@@ -557,8 +580,11 @@ def county_final(
     Unless ``last``, the worker keeps the county's model for more rounds. A multi-year county rounds only the
     households its LP left fractional unless ``thorough`` (see :func:`_county_final_years`). A one-year county
     also returns its households' ``sums`` (what the manifest adds up); with ``parts`` (a folder the driver reads
-    too) it writes its households table there, helpers included, and returns the file (``part``), not the table."""
+    too) it writes its households table there, helpers included, and returns the file (``part``), not the table.
+    Unless ``widen``, a one-year county keeps its rounding by :func:`county_round` with that money, if its worker has it."""
     t0 = time.perf_counter()
+    rounded = _ROUNDED.pop(county, None)
+    narrow = None if widen or rounded is None or not np.array_equal(rounded[0], money) else rounded[1]
     # the county's last task (a repair rebuilds it): its model and kept LP go with it
     kept = _forget(county) if last else _CACHE.get(county)
     if isinstance(kept, _Spilled):  # kept lean: the same model again, its LP re-solved from the kept bases
@@ -568,7 +594,7 @@ def county_final(
     if block.my is not None:
         out = _county_final_years(county, block, scenario, fund_ids, money, thorough, parts)
     else:
-        out = _county_final_year(county, block, scenario, fund_ids, money, helpers, parts)
+        out = _county_final_year(county, block, scenario, fund_ids, money, helpers, parts, narrow)
     if last:
         del block, kept
         release_freed_memory()  # else each dropped county leaves the worker's heap fragmented (11.3–11.5 MB a lean county at 1M)
@@ -576,9 +602,9 @@ def county_final(
 
 
 def _county_final_year(
-    county: str, block: _County, scenario: Scenario, fund_ids: list[str], money: np.ndarray, helpers: bool, parts: str | None
+    county: str, block: _County, scenario: Scenario, fund_ids: list[str], money: np.ndarray, helpers: bool, parts: str | None, narrow: Solution | None
 ) -> dict[str, Any]:
-    """:func:`county_final` of a one-year county."""
+    """:func:`county_final` of a one-year county (``narrow``: its rounding with this money, kept as it is)."""
     from .partitioned import write_part
     from .result import build_result
     from .solve import Solution, optimize, shadow_prices
@@ -586,7 +612,7 @@ def _county_final_year(
 
     instance, plans = _whole(block)
     model = _with_money(block, fund_ids, money)
-    sol = optimize(model, block.index, instance, scenario, lambda _msg: None, warm=True, backend=block.backend)  # from the last round's LP
+    sol = narrow or optimize(model, block.index, instance, scenario, lambda _msg: None, warm=True, backend=block.backend)  # from the last round's LP
     x = sol.x
     used = _used(block, model, x, fund_ids)
     emergency = float(x[block.emergency_cols].sum() * MONEY_UNIT)
@@ -1131,14 +1157,25 @@ def _decompose(
             where = {"workers": pin[c], "allow_other_workers": True} if pinned else {}
             return client.submit(task, c, sources[c], scenario, fund_lists[c], *args, **where, retries=2, pure=False)
 
-        def final(c: str, money: np.ndarray, last: bool = True, thorough: bool = False, pinned: bool = True) -> Any:
+        def final(c: str, money: np.ndarray, last: bool = True, thorough: bool = False, pinned: bool = True, widen: bool = True) -> Any:
             """A county's final task (one per county: a county MIP takes far longer than a task's own overhead)."""
-            return on_worker(county_final, c, money, per_county_helpers, last, thorough, parts, pinned=pinned)
+            return on_worker(county_final, c, money, per_county_helpers, last, thorough, parts, widen, pinned=pinned)
 
-        def run_finals(money: list[np.ndarray], last: bool, short_ok: bool = False) -> list[Any]:
+        def run_finals(money: list[np.ndarray], last: bool, short_ok: bool = False, bound: float | None = None) -> list[Any]:
+            """The counties' final tasks with ``money``. Given the rounds' ``bound``, one-year counties whose models stay
+            on their workers first round their households with a fractional plan alone, and only those whose losses the
+            run's gap cannot carry widen their rounding."""
+            widen = np.ones(len(blocks.counties), dtype=bool)
+            if bound is not None and one_year and not lean:
+                t = time.perf_counter()
+                lp, value, emergency = np.array(run("round", money), dtype=float).reshape(-1, 3).T
+                widen = _to_widen(lp, value, emergency, bound, scenario.solver.gap)
+                say(f"county roundings of the households with a fractional plan: {time.perf_counter() - t:.1f} s, gave up "
+                    f"{max(lp.sum() - value.sum(), 0.0) / max(abs(lp.sum()), 1e-9):.4%} of the LP value; "
+                    f"{int(widen.sum())} of {len(widen)} counties widen theirs (the gap allows the others)")
             say(f"solving {len(blocks.counties)} county MIPs with their allocations (each verified on its worker)")
             t = time.perf_counter()
-            futures: list[Any] = [final(c, m, last) for c, m in zip(blocks.counties, money)]
+            futures: list[Any] = [final(c, m, last, widen=bool(w)) for c, m, w in zip(blocks.counties, money, widen)]
             where = {fut.key: i for i, fut in enumerate(futures)}
             out: list[Any] = [None] * len(futures)
             # counted as they finish (read in order, one slow county held back the count of all after it)
@@ -1216,7 +1253,7 @@ def _decompose(
             more than the rounds left for it. The workers keep their counties' models for those rounds (unless lean).
             A multi-year county that rounds short, or that the repair rounded over all its households, ends the
             rounds here: what follows them holds its money back."""
-            finals = run_finals(alloc, last=lean, short_ok=not one_year)
+            finals = run_finals(alloc, last=lean, short_ok=not one_year, bound=bound)
             settled.append((alloc, finals))
             if any(f["emergency"] > EMERGENCY_TOL or f.get("thorough") for f in finals):
                 return None
@@ -1232,8 +1269,8 @@ def _decompose(
         batches = _batches(blocks.counties, pin)
 
         def run(kind: str, money: list[np.ndarray] | None) -> list[Any]:
-            """A round of ``lp`` tasks (each county's money), ``priced`` ones (its prices and caps, two rows) or ``kept``
-            ones (no money), in batches."""
+            """A round of ``lp`` or ``round`` tasks (each county's money), ``priced`` ones (its prices and caps, two rows)
+            or ``kept`` ones (no money), in batches."""
             out: list[Any] = [None] * len(blocks.counties)
             futures = []
             for batch in batches:
@@ -1251,7 +1288,7 @@ def _decompose(
                     out[i] = value
                 done += len(batch)
                 if time.perf_counter() - last >= PROGRESS_SECONDS and done < len(out):
-                    say(f"county {({'lp': 'LPs', 'priced': 'priced LPs', 'kept': 'models'})[kind]}: {done:,} of {len(out):,} done")
+                    say(f"county {({'lp': 'LPs', 'priced': 'priced LPs', 'kept': 'models', 'round': 'roundings'})[kind]}: {done:,} of {len(out):,} done")
                     last = time.perf_counter()
             return out
 
@@ -1274,7 +1311,7 @@ def _decompose(
         alloc, bound, history, prices = master_allocate(blocks, scenario, run, tol=tol, max_rounds=max_rounds, say=say, settle=settle, start=start)
         reused = bool(settled) and all(np.array_equal(x, y) for x, y in zip(settled[-1][0], alloc))  # else no settling, or the rounds ran out after it
         if not reused or not one_year:
-            finals = settled[-1][1] if reused else run_finals(alloc, last=True, short_ok=not one_year)
+            finals = settled[-1][1] if reused else run_finals(alloc, last=True, short_ok=not one_year, bound=bound)
             short = [i for i, f in enumerate(finals) if f["emergency"] > EMERGENCY_TOL]
             if short:
                 alloc, finals, rounds = held_back(alloc, finals, short, "short after rounding")  # the first rounds' bound stays: it bounds the whole problem
@@ -1387,12 +1424,12 @@ def _outcome(future: Any, who: str) -> Any:
 
 
 def county_batch(kind: str, items: list[tuple[Any, ...]], lean: bool = False) -> list[Any]:
-    """Several counties' ``lp``, ``priced`` or ``kept`` tasks (``items``: each one's arguments), one after the
+    """Several counties' ``lp``, ``priced``, ``kept`` or ``round`` tasks (``items``: each one's arguments), one after the
     other, as one Dask task: with a task of its own per county, a round of 400 counties spent about 1.1 s in Dask
     alone (400 tasks that do nothing, 2 workers; 0.12 s in 16 batches), a fifth of a warm round at 1M. An error
     names its county (the optimizer's own errors keep their class: bad input stays bad input) and drops what the
     worker kept of it: Dask's retry then starts that county from its data."""
-    tasks: dict[str, Callable[..., Any]] = {"lp": county_lp, "priced": county_priced, "kept": county_kept}
+    tasks: dict[str, Callable[..., Any]] = {"lp": county_lp, "priced": county_priced, "kept": county_kept, "round": county_round}
     fn = tasks[kind]
     out = []
     for args in items:
@@ -1429,6 +1466,20 @@ def _batches(counties: list[str], pin: dict[str, list[str]]) -> list[np.ndarray]
     for i, c in enumerate(counties):
         by_worker.setdefault(pin[c][0], []).append(i)
     return [b for idx in by_worker.values() for b in np.array_split(np.array(idx), min(len(idx), BATCHES_PER_WORKER))]
+
+
+def _to_widen(lp: np.ndarray, value: np.ndarray, emergency: np.ndarray, bound: float, gap: float) -> np.ndarray:
+    """Which counties widen their first rounding (``value`` against their ``lp`` values): those that need emergency
+    money, then the largest losses until the others' fit in :data:`NARROW_SHARE` of what the gap leaves above the
+    counties' LP values (the widened ones, most within half the gap of their LP, spend some of the rest)."""
+    widen = emergency > EMERGENCY_TOL
+    loss = np.where(widen, 0.0, np.maximum(lp - value, 0.0))
+    allowed = NARROW_SHARE * (gap * abs(bound) - max(bound - lp.sum(), 0.0))
+    order = np.argsort(-loss, kind="stable")
+    left = loss.sum() - np.concatenate([[0.0], np.cumsum(loss[order])])  # kept narrow after widening the first k
+    k = int(np.argmax(left <= allowed)) if (left <= allowed).any() else len(order)
+    widen[order[:k]] = True
+    return widen
 
 
 def _final_summary(counties: list[str], finals: list[dict[str, Any]], wall: float) -> str:

@@ -257,11 +257,13 @@ def optimize(
     warm: bool = False,
     backend: Backend | None = None,
     households_first: bool = True,
+    narrow: bool = False,
 ) -> Solution:
     """LP bound, relax-and-fix, and the full MIP only if the gap is still above target (``warm``: see :func:`solve`;
     ``backend``: one that kept this LP, e.g. a county's in the decomposition, instead of the shared one).
     ``households_first=False`` starts relax-and-fix at the villages (the multi-year model, whose plan columns are
-    plan-year options, tries its households itself)."""
+    plan-year options, tries its households itself). ``narrow`` stops after the households' own neighbourhood,
+    whatever its gap (the decomposition's first rounding of a county: the run's gap decides which counties widen)."""
     opts = scenario.solver
     backend = backend or get_backend(opts.name)
     deadline = time.perf_counter() + opts.time_limit
@@ -296,7 +298,7 @@ def optimize(
     x_start = np.where(integer, np.round(x_lp), np.maximum(x_lp, 0.0))
     attempts = [(HOUSEHOLDS, True)] * households_first + [(level, True) for level in (Level.VILLAGE, Level.TOWNSHIP, Level.COUNTY)] + [(Level.COUNTY, False)]
     tried: list[np.ndarray] = []
-    for level, fix_flows in attempts if fractional.any() else []:
+    for level, fix_flows in (attempts[:1] if narrow else attempts) if fractional.any() else []:
         touched = np.unique(anc[fractional[:n_int], min(level, Level.VILLAGE)])
         if level == HOUSEHOLDS:
             free = households_free(model, hh, fractional)
@@ -325,7 +327,7 @@ def optimize(
     if not fractional.any():
         best = SolverOutput(Status.OPTIMAL, x_lp, lp.objective, lp.objective, 0.0)
     used_full = False
-    if best is None or _gap(model.sense, best.objective, lp_bound) > opts.gap:
+    if best is None or (_gap(model.sense, best.objective, lp_bound) > opts.gap and not narrow):
         used_full = True
         start = best.x if best is not None else None
         say("relax-and-fix left a gap above target: running the full MIP")

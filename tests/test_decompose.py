@@ -12,7 +12,20 @@ import pandas as pd
 import pytest
 
 from optimizer import load_instance, solve, verify
-from optimizer.decompose import _CACHE, EMERGENCY, Stored, _clear_cache, _Spilled, county_final, county_lp, plan_blocks, split_by_county
+from optimizer.decompose import (
+    _CACHE,
+    EMERGENCY,
+    NARROW_SHARE,
+    Stored,
+    _clear_cache,
+    _Spilled,
+    _to_widen,
+    county_final,
+    county_lp,
+    county_round,
+    plan_blocks,
+    split_by_county,
+)
 from optimizer.errors import InputError, NoSolutionError, VerificationError
 from optimizer.generate import TreeShape, generate, generate_partitioned
 from optimizer.outputs import read_run, write_run
@@ -470,6 +483,47 @@ def test_a_mix_of_evaluated_allocations_is_worth_at_least_the_mix_of_their_value
         assert worth >= value - 1e-6
     finally:
         _CACHE.clear()
+
+
+def test_a_county_keeps_its_narrow_rounding_unless_asked_to_widen_it(instance) -> None:  # type: ignore[no-untyped-def]
+    """A one-year county's first rounding (its households with a fractional plan alone) is what its final task keeps
+    when not asked to widen, verified like any other; widened, the final is at least as good; a rounding made for
+    other money is never reused."""
+    scenario = Scenario(name="dec", data="unused")
+    blocks, parts = split_by_county(instance)
+    c, part = blocks.counties[0], parts[0]
+    fund_ids = list(blocks.pairs.loc[blocks.pairs["county"] == c, "fund_id"])
+    money = np.full(len(fund_ids), 2e6)
+    try:
+        value, _, _ = county_lp(c, part, scenario, fund_ids, money)
+        lp, narrow, emergency = county_round(c, part, scenario, fund_ids, money)
+        assert lp == pytest.approx(value) and narrow <= lp + 1e-6 and emergency == 0.0
+        kept = county_final(c, part, scenario, fund_ids, money, False, last=False, widen=False)
+        assert kept["objective"] == pytest.approx(narrow, abs=1e-9) and "tables" in kept  # verified on the way
+        county_round(c, part, scenario, fund_ids, money)
+        wide = county_final(c, part, scenario, fund_ids, money, False, last=False)
+        assert wide["objective"] >= narrow - 1e-6
+        county_round(c, part, scenario, fund_ids, money)
+        other = county_final(c, part, scenario, fund_ids, 0.9 * money, False, last=False, widen=False)
+        county_lp(c, part, scenario, fund_ids, 0.9 * money)
+        fresh = county_final(c, part, scenario, fund_ids, 0.9 * money, False)
+        assert other["objective"] == pytest.approx(fresh["objective"], rel=1e-9)
+    finally:
+        _clear_cache()
+
+
+def test_counties_widen_their_rounding_where_the_gap_needs_it() -> None:
+    """Counties short of money after rounding always widen; then the largest losses, until the rest fit in their
+    share of what the gap leaves above the counties' LP values; all when the LP values alone miss the gap."""
+    lp = np.full(4, 100.0)
+    value = np.array([99.9, 99.5, 100.0, 98.0])
+    emergency = np.array([0.0, 0.0, 0.0, 10.0])
+    assert _to_widen(lp, value, emergency, 401.0, 0.01).tolist() == [False, False, False, True]
+    # 0.6 lost by the other three against 0.75 x (1.4035 - 1) = 0.30: the largest loss widens, 0.1 left
+    assert NARROW_SHARE == 0.75
+    assert _to_widen(lp, value, emergency, 401.0, 0.0035).tolist() == [False, True, False, True]
+    assert _to_widen(lp, value, emergency, 401.0, 0.001).all()
+    assert not _to_widen(lp, lp, np.zeros(4), 400.0, 0.001).any()
 
 
 def test_a_rounding_that_gives_up_more_than_the_rounds_left_it_reopens_the_rounds(instance, monkeypatch) -> None:  # type: ignore[no-untyped-def]
