@@ -42,6 +42,14 @@ def instance(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
     return load_instance(folder)
 
 
+def _first_county(instance):  # type: ignore[no-untyped-def]
+    """The instance's first county: its name, its block instance, its upper funds and 2 million yuan of each."""
+    blocks, parts = split_by_county(instance)
+    c = blocks.counties[0]
+    fund_ids = list(blocks.pairs.loc[blocks.pairs["county"] == c, "fund_id"])
+    return c, parts[0], fund_ids, np.full(len(fund_ids), 2e6)
+
+
 def test_blocks_partition_households_and_share_upper_funds(instance) -> None:  # type: ignore[no-untyped-def]
     blocks, parts = split_by_county(instance)
     assert len(blocks.counties) >= 3
@@ -134,10 +142,7 @@ def test_a_lean_county_keeps_its_model_only_and_its_final_rebuilds_the_rest(inst
     trims: list[int] = []
     monkeypatch.setattr(decompose, "release_freed_memory", lambda: trims.append(1))
     scenario = Scenario(name="dec", data="unused")
-    blocks, parts = split_by_county(instance)
-    c, part = blocks.counties[0], parts[0]
-    fund_ids = list(blocks.pairs.loc[blocks.pairs["county"] == c, "fund_id"])
-    money = np.full(len(fund_ids), 2e6)
+    c, part, fund_ids, money = _first_county(instance)
     try:
         value, _, _ = county_lp(c, part, scenario, fund_ids, money, lean=True)
         kept = _CACHE[c]
@@ -490,10 +495,7 @@ def test_a_county_keeps_its_narrow_rounding_unless_asked_to_widen_it(instance) -
     when not asked to widen, verified like any other; widened, the final is at least as good; a rounding made for
     other money is never reused."""
     scenario = Scenario(name="dec", data="unused")
-    blocks, parts = split_by_county(instance)
-    c, part = blocks.counties[0], parts[0]
-    fund_ids = list(blocks.pairs.loc[blocks.pairs["county"] == c, "fund_id"])
-    money = np.full(len(fund_ids), 2e6)
+    c, part, fund_ids, money = _first_county(instance)
     try:
         value, _, _ = county_lp(c, part, scenario, fund_ids, money)
         lp, narrow, emergency = county_round(c, part, scenario, fund_ids, money)
@@ -639,10 +641,8 @@ def test_a_failed_county_is_forgotten_so_that_its_retry_starts_from_its_data(ins
             return SolverOutput(Status.ERROR, None, float("nan"), float("nan"), 0.0, message="Unknown")
 
     scenario = Scenario(name="dec", data="unused")
-    blocks, parts = split_by_county(instance)
-    c, part = blocks.counties[0], parts[0]
-    fund_ids = list(blocks.pairs.loc[blocks.pairs["county"] == c, "fund_id"])
-    item = (c, part, scenario, fund_ids, np.full(len(fund_ids), 2e6))
+    c, part, fund_ids, money = _first_county(instance)
+    item = (c, part, scenario, fund_ids, money)
     try:
         [(value, _, _)] = county_batch("lp", [item], lean=lean)
         kept = _CACHE[c]
