@@ -1470,14 +1470,20 @@ def _batches(counties: list[str], pin: dict[str, list[str]]) -> list[np.ndarray]
 
 def _to_widen(lp: np.ndarray, value: np.ndarray, emergency: np.ndarray, bound: float, gap: float) -> np.ndarray:
     """Which counties widen their first rounding (``value`` against their ``lp`` values): those that need emergency
-    money, then the largest losses until the others' fit in :data:`NARROW_SHARE` of what the gap leaves above the
-    counties' LP values (the widened ones, most within half the gap of their LP, spend some of the rest)."""
-    widen = emergency > EMERGENCY_TOL
-    loss = np.where(widen, 0.0, np.maximum(lp - value, 0.0))
+    money, then the largest losses, until the others' losses and what the widened ones may still give up (the gap
+    of their own LP their relax-and-fix accepts) fit in :data:`NARROW_SHARE` of what the gap leaves above the
+    counties' LP values; all of them when no such choice fits."""
+    must = emergency > EMERGENCY_TOL
+    loss = np.where(must, np.inf, np.maximum(lp - value, 0.0))
+    worst = np.minimum(loss, gap * np.abs(lp))  # what a widened county may still give up
     allowed = NARROW_SHARE * (gap * abs(bound) - max(bound - lp.sum(), 0.0))
-    order = np.argsort(-loss, kind="stable")
-    left = loss.sum() - np.concatenate([[0.0], np.cumsum(loss[order])])  # kept narrow after widening the first k
-    k = int(np.argmax(left <= allowed)) if (left <= allowed).any() else len(order)
+    order = np.argsort(-loss, kind="stable")  # the counties short of money first
+    # the run's loss after widening the first k of them, for k = 0..n
+    kept = np.concatenate([np.cumsum(loss[order][::-1])[::-1], [0.0]])
+    widened = np.concatenate([[0.0], np.cumsum(worst[order])])
+    fits = np.flatnonzero((kept + widened <= allowed) & (np.arange(len(order) + 1) >= must.sum()))
+    k = int(fits[0]) if len(fits) else len(order)
+    widen = np.zeros(len(order), dtype=bool)
     widen[order[:k]] = True
     return widen
 

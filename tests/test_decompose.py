@@ -515,16 +515,18 @@ def test_a_county_keeps_its_narrow_rounding_unless_asked_to_widen_it(instance) -
 
 
 def test_counties_widen_their_rounding_where_the_gap_needs_it() -> None:
-    """Counties short of money after rounding always widen; then the largest losses, until the rest fit in their
-    share of what the gap leaves above the counties' LP values; all when the LP values alone miss the gap."""
+    """Counties short of money after rounding always widen; then the largest losses, until the others' and what the
+    widened ones may still give up (the gap of their own LP) fit in their share of what the gap leaves above the
+    counties' LP values; all when none fits."""
     lp = np.full(4, 100.0)
-    value = np.array([99.9, 99.5, 100.0, 98.0])
+    value = np.array([99.9, 98.0, 100.0, 98.0])
     emergency = np.array([0.0, 0.0, 0.0, 10.0])
-    assert _to_widen(lp, value, emergency, 401.0, 0.01).tolist() == [False, False, False, True]
-    # 0.6 lost by the other three against 0.75 x (1.4035 - 1) = 0.30: the largest loss widens, 0.1 left
     assert NARROW_SHARE == 0.75
-    assert _to_widen(lp, value, emergency, 401.0, 0.0035).tolist() == [False, True, False, True]
-    assert _to_widen(lp, value, emergency, 401.0, 0.001).all()
+    # 0.75 x 8 = 6 allowed: 2.1 kept and at most 2 for the short county
+    assert _to_widen(lp, value, emergency, 400.0, 0.02).tolist() == [False, False, False, True]
+    # 0.75 x 2.4 = 1.8: 2.1 + 0.6 too much; widening the loss of 2 leaves 0.1 + 0.6 + 0.6
+    assert _to_widen(lp, value, emergency, 400.0, 0.006).tolist() == [False, True, False, True]
+    assert _to_widen(lp, value, emergency, 401.0, 0.001).all()  # the LP values alone miss the gap
     assert not _to_widen(lp, lp, np.zeros(4), 400.0, 0.001).any()
 
 
