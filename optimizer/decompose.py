@@ -96,6 +96,7 @@ EMERGENCY_PRICE = 1_000.0  # objective lost per 10,000 emergency yuan: far above
 EXTRA_PRICE = 100.0  # per 10,000 yuan (or change of plan) offered to a county short after its repair: below the emergency money's
 KEPT_LP_BYTES = 7_600.0  # a county's LP kept by HiGHS between rounds, per household (17.6 MiB at 2,421 households)
 BATCHES_PER_WORKER = 8  # tasks per worker in a round of county LPs (Dask's own time: about 2.8 ms a task; a warm county LP 15-30 ms)
+WORKER_WAIT_SECONDS = 120.0  # for the workers of a new local cluster, or the first worker of an existing scheduler
 PROGRESS_SECONDS = 30.0  # a round of county LPs running longer than this reports how many counties are done, this often
 LEAN_SHARE = 0.5  # of limits.max_memory_mb: kept LPs above it are kept as bases only
 _CACHE: dict[str, _County | _Spilled] = {}  # per worker process: county -> its model (lean: on local disk)
@@ -1127,6 +1128,7 @@ def _decompose(
     cluster = None if scheduler else _local_cluster(workers, trim=lean)
     client = Client(cluster) if scheduler is None else _connect(scheduler)
     try:
+        _await_workers(client, workers if scheduler is None else 1, scheduler)
         client.run(_clear_cache)  # workers of an existing cluster may hold the counties of an earlier run
         if client.run_on_scheduler(_steals):
             say("the scheduler steals work between workers: a stolen task rebuilds its counties cold on the other worker "
@@ -1399,6 +1401,18 @@ def _connect(scheduler: str) -> Client:
         raise InputError(
             f"--scheduler {scheduler}: {err}; start a scheduler there (`dask scheduler`) or leave --scheduler out to run a local cluster"
         ) from None
+
+
+def _await_workers(client: Client, n: int, scheduler: str | None) -> None:
+    """Wait until ``n`` workers run: a local cluster's client may connect before its workers have registered (on a
+    busy machine a run once found none, and had no worker to pin its counties to); an existing scheduler without a
+    worker is the user's to start."""
+    try:
+        client.wait_for_workers(n, timeout=WORKER_WAIT_SECONDS)
+    except TimeoutError as err:
+        if scheduler is not None:
+            raise InputError(f"--scheduler {scheduler}: no worker joined within {WORKER_WAIT_SECONDS:g} s; start one (`dask worker {scheduler}`)") from None
+        raise RuntimeError(f"the local Dask cluster did not start its {n} workers within {WORKER_WAIT_SECONDS:g} s ({err})") from None
 
 
 def _scatter_pinned(client: Client, data: dict[str, Any], pin: dict[str, list[str]]) -> dict[str, Any]:

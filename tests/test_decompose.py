@@ -728,6 +728,21 @@ def test_a_scheduler_address_that_is_malformed_or_does_not_answer_is_bad_input(i
             assert address in str(err.value) and why in str(err.value) and err.value.exit_code == 2
 
 
+def test_a_scheduler_without_workers_is_reported_after_a_wait(instance, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The driver waits for workers before it pins its counties to them (a local cluster's may still be starting);
+    an existing scheduler that no worker joins in that time is the user's to fix, named with the command to run."""
+    from dask.distributed import LocalCluster
+
+    from optimizer import decompose
+
+    monkeypatch.setattr(decompose, "WORKER_WAIT_SECONDS", 1.0)
+    scenario = Scenario(name="dec", data="unused")
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster:
+        with pytest.raises(InputError, match="no worker joined within 1 s") as err:
+            solve(scenario, instance, method="decomposed", scheduler=cluster.scheduler_address)
+    assert f"dask worker {cluster.scheduler_address}" in str(err.value) and err.value.exit_code == 2
+
+
 def test_an_existing_scheduler_runs_the_counties_reports_work_stealing_and_lets_go_of_each_result(instance) -> None:  # type: ignore[no-untyped-def]
     """``--scheduler ADDRESS``: the counties run on that cluster's workers and the result verifies; a scheduler
     that steals work (Dask's default) is named, since a stolen county task rebuilds its county cold. A worker
