@@ -526,9 +526,16 @@ def county_round(county: str, source: Any, scenario: Scenario, fund_ids: list[st
     model = _with_money(block, fund_ids, money)
     sol = optimize(model, block.index, instance, scenario, lambda _msg: None, warm=True, backend=block.backend, narrow=True)
     _ROUNDED[county] = (np.array(money, copy=True), sol)
+    clean, emergency = _without_emergency(block, model, sol)
+    return float(sol.lp_bound), clean.objective, emergency
+
+
+def _without_emergency(block: _County, model: LinearModel, sol: Solution) -> tuple[Solution, float]:
+    """``sol`` with the county's emergency money taken out (its penalty is not value) and valued again, and the
+    emergency money (yuan) it used: at most EMERGENCY_TOL of it is rounded away, more makes the county short."""
     x = sol.x.copy()
     x[block.emergency_cols] = 0.0
-    return float(sol.lp_bound), float(model.c @ x), float(sol.x[block.emergency_cols].sum() * MONEY_UNIT)
+    return replace(sol, x=x, objective=float(model.c @ x)), float(sol.x[block.emergency_cols].sum() * MONEY_UNIT)
 
 
 def county_priced(
@@ -608,24 +615,20 @@ def _county_final_year(
     """:func:`county_final` of a one-year county (``narrow``: its rounding with this money, kept as it is)."""
     from .partitioned import write_part
     from .result import build_result
-    from .solve import Solution, optimize, shadow_prices
+    from .solve import optimize, shadow_prices
     from .verify import verify
 
     instance, plans = _whole(block)
     model = _with_money(block, fund_ids, money)
     sol = narrow or optimize(model, block.index, instance, scenario, lambda _msg: None, warm=True, backend=block.backend)  # from the last round's LP
-    x = sol.x
-    used = _used(block, model, x, fund_ids)
-    emergency = float(x[block.emergency_cols].sum() * MONEY_UNIT)
+    used = _used(block, model, sol.x, fund_ids)
+    sol, emergency = _without_emergency(block, model, sol)  # at most EMERGENCY_TOL yuan, well within the verifier's tolerance
     if emergency > EMERGENCY_TOL:
         return {"emergency": emergency, "used": used, "full_mip": sol.used_full_mip}
-    x = x.copy()
-    x[block.emergency_cols] = 0.0  # at most EMERGENCY_TOL yuan, well within the verifier's tolerance; its penalty is not value
+    x, objective = sol.x, sol.objective
     # the county's shadow prices at its money, for its regions' marginal values (the national table takes each
     # region's best over its counties); its funds' own shadow prices are not the national ones of the upper funds
     duals = shadow_prices(model, x, scenario, backend=block.backend)
-    objective = float(model.c @ x)
-    sol = Solution(x, sol.status, objective, sol.bound, sol.lp_bound, sol.gap, sol.lp_seconds, sol.mip_seconds, sol.used_full_mip)
     result = build_result(instance, scenario, plans, block.index, model, sol, duals, backend_version="", timings={})
     assignment = None
     if helpers and len(instance.helpers):
@@ -681,7 +684,6 @@ def _county_final_years(
     that did not pay it), the MIP over the whole county with the emergency money shut, then if that finds nothing the
     general relax-and-fix and MIP, in full time."""
     from .partitioned import write_part
-    from .solve import Solution
 
     instance, plans = _whole(block)
     assert block.my is not None
@@ -698,15 +700,11 @@ def _county_final_years(
     if sol is None:
         sol = optimize_multiyear(model, my, instance, scenario, lambda _msg: None)
     full_mip = full_mip or sol.used_full_mip
-    x = sol.x
-    used = _used(block, model, x, fund_ids)
-    emergency = float(x[block.emergency_cols].sum() * MONEY_UNIT)
+    used = _used(block, model, sol.x, fund_ids)
+    sol, emergency = _without_emergency(block, model, sol)
     if emergency > EMERGENCY_TOL:
         return {"emergency": emergency, "used": used, "full_mip": full_mip}
-    x = x.copy()
-    x[block.emergency_cols] = 0.0  # at most EMERGENCY_TOL yuan; its penalty is not value
-    objective = float(model.c @ x)
-    sol = Solution(x, sol.status, objective, sol.bound, sol.lp_bound, sol.gap, sol.lp_seconds, sol.mip_seconds, sol.used_full_mip)
+    objective = sol.objective
     ids = instance.funds["fund_id"].to_numpy()
     approp = my.appropriation.copy()
     approp[pd.Index(ids).get_indexer(fund_ids)] = money.reshape(len(fund_ids), block.years) / MONEY_UNIT
@@ -1495,7 +1493,7 @@ def _to_widen(lp: np.ndarray, value: np.ndarray, emergency: np.ndarray, bound: f
     # the run's loss after widening the first k of them, for k = 0..n
     kept = np.concatenate([np.cumsum(loss[order][::-1])[::-1], [0.0]])
     widened = np.concatenate([[0.0], np.cumsum(worst[order])])
-    fits = np.flatnonzero((kept + widened <= allowed) & (np.arange(len(order) + 1) >= must.sum()))
+    fits = np.flatnonzero(kept + widened <= allowed)  # never before every short county: their losses are infinite
     k = int(fits[0]) if len(fits) else len(order)
     widen = np.zeros(len(order), dtype=bool)
     widen[order[:k]] = True
