@@ -69,6 +69,31 @@ def test_a_small_model_whose_rounding_misses_the_gap_goes_to_the_full_mip(monkey
     assert ladder.manifest["objective"] <= m["bound"] + 1e-6
 
 
+def test_a_large_models_lp_by_the_interior_point_has_the_same_bound(small: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model from ``IPM_FROM_ROWS`` rows on has its LP solved by the interior point (with crossover): here every
+    model does, and the LP bound is the simplex's, the plan verified and within the gap."""
+    import importlib
+
+    from optimizer.solvers import highs
+
+    sc = _scenario({"first": 2018, "last": 2020, "relocation_rate": 0.05}, solver={"time_limit": 120, "gap": 0.005})
+    simplex = _checked(sc, small, method="monolithic")
+    asked: list[str] = []
+    solve_lp = highs.HighsBackend.solve
+
+    def recorded(self: highs.HighsBackend, model, options):  # type: ignore[no-untyped-def]
+        if not model.integer.any():
+            asked.append(options.algorithm)
+        return solve_lp(self, model, options)
+
+    monkeypatch.setattr(highs.HighsBackend, "solve", recorded)
+    monkeypatch.setattr(importlib.import_module("optimizer.multiyear"), "IPM_FROM_ROWS", 0)
+    ipm = _checked(sc, small, method="monolithic")
+    assert asked[0] == "ipm"
+    assert ipm.manifest["lp_bound"] == pytest.approx(simplex.manifest["lp_bound"], rel=1e-7)
+    assert ipm.manifest["gap"] <= 0.005
+
+
 def test_whole_plans_proven_infeasible_are_diagnosed_without_the_ladder() -> None:
     """300 households in 2018-2020 whose LP fits only with fractions of plans: the small model's full MIP proves
     that no whole plans fit, and the error says so at once (relax-and-fix ran its whole ladder first before)."""

@@ -83,6 +83,29 @@ def test_a_warm_slot_restores_its_own_basis(lean: bool) -> None:
     assert backend.solve(model, warm).iterations == 0  # the first slot's basis was kept all the same
 
 
+@pytest.mark.parametrize("lean", [False, True])
+def test_an_interior_point_lp_leaves_a_basis_for_the_warm_simplex(lean: bool) -> None:
+    """``algorithm`` chooses how an LP solved cold is solved: the interior point (a large multi-year LP) ends with a
+    crossover basis, and the warm re-solves after it are the simplex's from that basis (a kept LP keeps its HiGHS
+    options: without resetting them every warm round would have been a new interior-point solve)."""
+    inst = build_instance(generate(300, seed=3))
+    sc = tiny_scenario()
+    model = build_model(inst, sc, build_plans(inst, sc))[0].relaxed()
+    backend = get_backend("highs", private=True)
+    ipm = SolveOptions(keep=True, warm=True, lean=lean, algorithm="ipm")
+    first = backend.solve(model, ipm)
+    simplex = get_backend("highs", private=True).solve(model, SolveOptions())
+    assert first.status is Status.OPTIMAL and first.iterations == 0  # no simplex pivots before the crossover
+    assert first.objective == pytest.approx(simplex.objective, rel=1e-9) and simplex.iterations > 0
+    assert backend.solve(model, ipm).iterations == 0  # warm from the crossover's optimal basis
+    hi = model.col_hi.copy()
+    hi[int(np.argmax(first.x * model.c))] = 0.0
+    changed = backend.solve(replace(model, col_hi=hi), ipm)
+    cold = get_backend("highs", private=True).solve(replace(model, col_hi=hi), SolveOptions())
+    assert changed.objective == pytest.approx(cold.objective, rel=1e-9)
+    assert 0 < changed.iterations < cold.iterations  # a few pivots of the simplex from the basis, not a new interior point
+
+
 def test_a_kept_lp_gets_its_whole_time_limit_on_every_solve() -> None:
     """HiGHS holds its time limit against its object's run clock, which every run of a kept LP adds to: a warm
     re-solve given less time than the kept LP had already run stopped at once ('time_limit', no iteration), as the

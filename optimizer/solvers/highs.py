@@ -126,7 +126,7 @@ class HighsBackend:
                 self._slot = options.slot
             h = _new_highs(options)
             _pass(h, model)
-            crash = _crash_basis(model) if options.crash and not is_mip else None
+            crash = _crash_basis(model) if options.crash and not is_mip and options.algorithm == "auto" else None
             if crash is not None:
                 h.setBasis(crash)
         h.setOptionValue("output_flag", bool(options.verbose))
@@ -136,9 +136,10 @@ class HighsBackend:
         h.setOptionValue("mip_rel_gap", float(options.gap))
         h.setOptionValue("random_seed", int(options.seed))
         h.setOptionValue("presolve", "choose" if options.presolve or is_mip else "off")
-        if not is_mip and options.algorithm != "auto":
-            h.setOptionValue("solver", "simplex" if options.algorithm == "simplex" else "ipm")
-            h.setOptionValue("run_crossover", "off" if options.algorithm == "ipm-no-crossover" else "on")
+        if not is_mip:  # set every time: a kept LP keeps its options, and a warm start is the simplex's
+            algorithm = "auto" if started else options.algorithm
+            h.setOptionValue("solver", {"auto": "choose", "simplex": "simplex"}.get(algorithm, "ipm"))
+            h.setOptionValue("run_crossover", "off" if algorithm == "ipm-no-crossover" else "on")
         if is_mip and options.start is not None:
             sol = highspy.HighsSolution()
             sol.col_value = np.asarray(options.start, dtype=float)
