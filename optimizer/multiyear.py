@@ -80,8 +80,9 @@ EMERGENCY_ROUNDING_SECONDS = 10.0
 FULL_MIP_UP_TO = 25_000  # integer columns: a multi-year model this small whose first rounding misses the gap goes to the full MIP
 # rows: a multi-year model's LP this large is solved by HiGHS's interior point (with crossover), not its dual simplex:
 # 5,000 / 10,000 / 20,000 households (35,160 / 67,976 / 134,780 rows) took 12.2 / 32.9 / 104.4 s against 17.9 / 100.6 s
-# and over 300 s (2026-12-04). Not the county LPs of the decomposition's rounds: the 100,000 instance's first round was 13 s
-# shorter with it and its warm rounds, from the crossover's bases, 11 s longer
+# and over 300 s; a re-plan of 40,000 from 2019 16.3 s against 49.2 s (2026-12-04). Not with a churn row, which spans
+# most columns (the same re-plan capped: 64.6 s against 49.9 s), nor for the county LPs of the decomposition's rounds
+# (the 100,000 instance's first round was 13 s shorter with it, its warm rounds from the crossover's bases 11 s longer)
 IPM_FROM_ROWS = 26_000
 INCIDENCE_TOL = 1e-6  # expected poor households per rural household: a county exactly at its threshold is out
 
@@ -813,7 +814,8 @@ def optimize_multiyear(
     backend = backend or get_backend(opts.name)
     base = solver_options(opts)
     t0 = time.perf_counter()
-    lp = backend.solve(model.relaxed(), replace(base, warm=warm, algorithm="ipm" if model.shape[0] >= IPM_FROM_ROWS else "auto"))
+    ipm = model.shape[0] >= IPM_FROM_ROWS and "churn" not in model.row_blocks
+    lp = backend.solve(model.relaxed(), replace(base, warm=warm, algorithm="ipm" if ipm else "auto"))
     lp_seconds = time.perf_counter() - t0
     if lp.status == Status.INFEASIBLE:
         raise InfeasibleError(

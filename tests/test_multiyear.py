@@ -14,7 +14,7 @@ from optimizer.contract import Level
 from optimizer.data import Instance, build_instance
 from optimizer.edits import apply_data_edits
 from optimizer.generate import generate, write_tables
-from optimizer.model import county_table
+from optimizer.model import ChurnCap, county_table
 from optimizer.multiyear import MultiYearResult, run_multiyear, solve_multiyear, transfer_only, verify_multiyear, verify_multiyear_run
 from optimizer.scenario import Scenario
 from optimizer.solve import solve
@@ -71,7 +71,8 @@ def test_a_small_model_whose_rounding_misses_the_gap_goes_to_the_full_mip(monkey
 
 def test_a_large_models_lp_by_the_interior_point_has_the_same_bound(small: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
     """A model from ``IPM_FROM_ROWS`` rows on has its LP solved by the interior point (with crossover): here every
-    model does, and the LP bound is the simplex's, the plan verified and within the gap."""
+    model does, and the LP bound is the simplex's, the plan verified and within the gap. A model with a churn row
+    (a capped re-plan: one row over most columns) keeps the simplex."""
     import importlib
 
     from optimizer.solvers import highs
@@ -92,6 +93,10 @@ def test_a_large_models_lp_by_the_interior_point_has_the_same_bound(small: Insta
     assert asked[0] == "ipm"
     assert ipm.manifest["lp_bound"] == pytest.approx(simplex.manifest["lp_bound"], rel=1e-7)
     assert ipm.manifest["gap"] <= 0.005
+    asked.clear()
+    previous = ipm.tables["households"][["household_id", "plan", "year"]]
+    capped = _checked(sc, small, method="monolithic", churn=ChurnCap(previous, 5))
+    assert asked[0] == "auto" and capped.manifest["churn"]["changed"] <= 5
 
 
 def test_whole_plans_proven_infeasible_are_diagnosed_without_the_ladder() -> None:
