@@ -95,7 +95,7 @@ def test_an_interior_point_lp_leaves_a_basis_for_the_warm_simplex(lean: bool) ->
     ipm = SolveOptions(keep=True, warm=True, lean=lean, algorithm="ipm")
     first = backend.solve(model, ipm)
     simplex = get_backend("highs", private=True).solve(model, SolveOptions())
-    assert first.status is Status.OPTIMAL and first.iterations == 0  # no simplex pivots before the crossover
+    assert first.status is Status.OPTIMAL
     assert first.objective == pytest.approx(simplex.objective, rel=1e-9) and simplex.iterations > 0
     assert backend.solve(model, ipm).iterations == 0  # warm from the crossover's optimal basis
     hi = model.col_hi.copy()
