@@ -126,7 +126,8 @@ class HighsBackend:
                 self._slot = options.slot
             h = _new_highs(options)
             _pass(h, model)
-            crash = _crash_basis(model) if options.crash and not is_mip and options.algorithm == "auto" else None
+            simplex = not options.algorithm.startswith("ipm")  # a crash basis is a start for the simplex only
+            crash = _crash_basis(model) if options.crash and not is_mip and simplex else None
             if crash is not None:
                 h.setBasis(crash)
         h.setOptionValue("output_flag", bool(options.verbose))
