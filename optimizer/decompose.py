@@ -438,7 +438,7 @@ def _build(county: str, source: Instance | Replanned | Stored, scenario: Scenari
         # one row a year, as a fund's: the master gives changes in the first year only, the others stay empty
         A = sp.csr_matrix((-np.ones(len(kept_cols)), (np.zeros(len(kept_cols), dtype=np.int64), kept_cols)), shape=(T, model.shape[1]))
         rows[CHANGES] = model.shape[0]
-        model = model.with_rows("changes", A, np.full(T, -np.inf), np.concatenate([[-float(n_kept)], np.zeros(T - 1)]))
+        model = model.with_rows("churn", A, np.full(T, -np.inf), np.concatenate([[-float(n_kept)], np.zeros(T - 1)]))
     if my is not None:
         my = replace(my, model=model)
     # a backend of the county's own keeps its LP: the next round re-solves it warm (only row bounds change)

@@ -80,8 +80,9 @@ EMERGENCY_ROUNDING_SECONDS = 10.0
 FULL_MIP_UP_TO = 25_000  # integer columns: a multi-year model this small whose first rounding misses the gap goes to the full MIP
 # rows: a multi-year model's LP this large is solved by HiGHS's interior point (with crossover), not its dual simplex:
 # 5,000 / 10,000 / 20,000 households (35,160 / 67,976 / 134,780 rows) took 12.2 / 32.9 / 104.4 s against 17.9 / 100.6 s
-# and over 300 s; a re-plan of 40,000 from 2019 16.3 s against 49.2 s (2026-12-04). Not with a churn row, which spans
-# most columns (the same re-plan capped: 64.6 s against 49.9 s), nor for the county LPs of the decomposition's rounds
+# and over 300 s; a re-plan of 40,000 from 2019 16.3 s against 49.2 s (2026-12-04). Not with a churn row (block "churn",
+# one model's or a county's), one row over every published plan's columns (the same re-plan capped: 64.6 s against
+# 49.9 s), nor for the county LPs of the decomposition's rounds
 # (the 100,000 instance's first round was 13 s shorter with it, its warm rounds from the crossover's bases 11 s longer)
 IPM_FROM_ROWS = 26_000
 INCIDENCE_TOL = 1e-6  # expected poor households per rural household: a county exactly at its threshold is out

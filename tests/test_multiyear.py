@@ -72,7 +72,7 @@ def test_a_small_model_whose_rounding_misses_the_gap_goes_to_the_full_mip(monkey
 def test_a_large_models_lp_by_the_interior_point_has_the_same_bound(small: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
     """A model from ``IPM_FROM_ROWS`` rows on has its LP solved by the interior point (with crossover): here every
     model does, and the LP bound is the simplex's, the plan verified and within the gap. A model with a churn row
-    (a capped re-plan: one row over most columns) keeps the simplex."""
+    (a capped re-plan: one row over every published plan's columns) keeps the simplex."""
     import importlib
 
     from optimizer.solvers import highs
