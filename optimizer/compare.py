@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -87,13 +88,65 @@ def _summarize_years(result: MultiYearResult) -> dict[str, float | str]:
 class Session:
     """Solves scenarios, loading each data folder once; a scenario solved again (the same settings and data edits
     under any name, e.g. a sweep's value that an earlier comparison already asked) is answered from the session's
-    last ``keep`` results."""
+    last ``keep`` results.
 
-    def __init__(self, progress: Callable[[str], None] | None = None, keep: int = 8):
+    A scenario large enough to decompose by county (``method``: ``auto``, ``decomposed`` or ``monolithic``, as for
+    :func:`optimizer.solve.solve`) runs on a Dask cluster that lives as long as the session: a local one of
+    ``workers`` processes, started at the first such solve, or the one at ``scheduler``. Its workers keep the
+    county models between solves, so a what-if on upper-level money starts every county from its last LP instead
+    of reading, planning, building and solving it cold. Close the session (``close()``, or use it in a ``with``
+    block) to stop its cluster."""
+
+    def __init__(
+        self,
+        progress: Callable[[str], None] | None = None,
+        keep: int = 8,
+        *,
+        method: str = "auto",
+        workers: int = 2,
+        scheduler: str | None = None,
+    ):
         self._instances: dict[str, Instance] = {}
         self._results: OrderedDict[str, Result | MultiYearResult] = OrderedDict()
         self.progress = progress
         self.keep = keep
+        self.method = method
+        self.workers = workers
+        self._scheduler = scheduler
+        self._cluster: Any = None
+        self._stop: weakref.finalize | None = None
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the session's local cluster, if it started one (a ``scheduler`` given is left running)."""
+        if self._stop is not None:
+            self._stop()
+            self._stop, self._cluster = None, None
+
+    def _cluster_for(self, scenario: Scenario, households: int) -> str | None:
+        """The scheduler a solve of ``scenario`` decomposes on, or None when it solves one model."""
+        from .multiyear import DECOMPOSE_FROM as YEARS_FROM
+        from .solve import auto_decomposes, decomposable
+
+        if self.method == "monolithic":
+            return None
+        if self.method == "auto":
+            large = decomposable(scenario) and households >= YEARS_FROM if scenario.years is not None else auto_decomposes(scenario, households)
+            if not large:
+                return None
+        if self._scheduler is not None:
+            return self._scheduler
+        if self._cluster is None:
+            from .decompose import _local_cluster
+
+            self._cluster = _local_cluster(self.workers)
+            self._stop = weakref.finalize(self, self._cluster.close)
+        return str(self._cluster.scheduler_address)
 
     def instance(self, scenario: Scenario) -> Instance:
         key = scenario.data_source
@@ -120,11 +173,14 @@ class Session:
                 self.progress(f"scenario '{scenario.name}': the same settings were solved earlier in this session; reusing that result")
             return _copy_as(self._results[key], scenario)
         result: Result | MultiYearResult
+        instance = self.instance(scenario)
+        scheduler = self._cluster_for(scenario, instance.n_households)
+        keep = scheduler is not None
         if scenario.years is None:
-            result = solve(scenario, self.instance(scenario), progress=self.progress, warm=True)
+            result = solve(scenario, instance, progress=self.progress, warm=True, method=self.method, scheduler=scheduler, workers=self.workers, keep=keep)
             verify(result)
         else:
-            result = solve_verified(scenario, self.instance(scenario), progress=self.progress)
+            result = solve_verified(scenario, instance, progress=self.progress, method=self.method, scheduler=scheduler, workers=self.workers, keep=keep)
         if self.keep > 0:
             self._results[key] = _copy_as(result, scenario)
             while len(self._results) > self.keep:

@@ -17,6 +17,8 @@ use it.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 import shutil
 import tempfile
@@ -103,6 +105,7 @@ _CACHE: dict[str, _County | _Spilled] = {}  # per worker process: county -> its 
 _MODEL_ARRAYS = ("c", "row_lo", "row_hi", "col_lo", "col_hi", "integer")  # a spilled model's arrays, besides A's
 _SPILL_DIR: Path | None = None  # per worker process: where its lean counties' models are kept
 _ROUNDED: dict[str, tuple[np.ndarray, Solution]] = {}  # per worker process: county -> its narrow rounding and the money it was for
+_KEYS: dict[str, str] = {}  # per worker process, in a run that keeps its models: county -> what its model is built from (see _county_keys)
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,24 @@ def split_by_county(instance: Instance) -> tuple[Blocks, list[Instance]]:
     return blocks, instances
 
 
+def _county_keys(scenario: Scenario, blocks: Blocks, pieces: list[Instance]) -> dict[str, str]:
+    """What each county's model is built from, hashed: the scenario's settings that shape a county model, the
+    county's tables, and its funds with the upper funds' amounts left out (the master sets those every round). A
+    run that keeps its models reuses, in the next run, those whose key is the same (a what-if on upper money)."""
+    shaping = scenario.model_dump(mode="json", exclude={"name", "description", "data_edits", "nightly", "limits", "solver"})
+    base = hashlib.sha256(json.dumps([shaping, scenario.solver.name], sort_keys=True).encode()).digest()
+    upper = blocks.upper["fund_id"]
+    keys = {}
+    for county, piece in zip(blocks.counties, pieces):
+        funds = piece.funds.assign(amount=piece.funds["amount"].where(~piece.funds["fund_id"].isin(upper), 0.0))
+        digest = hashlib.sha256(base)
+        for table in (piece.households, piece.regions, piece.measures, piece.projects, piece.helpers, funds):
+            digest.update(json.dumps([str(c) for c in table.columns]).encode())
+            digest.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
+        keys[county] = digest.hexdigest()
+    return keys
+
+
 @dataclass(frozen=True)
 class Stored:
     """Where a worker reads a county's rows: a partitioned folder, or a registry database's URL (with the county's
@@ -250,6 +271,7 @@ class _County:
     kept: int = 0  # under a churn cap: how many households can keep their published plan (multi-year: two columns with monitoring)
     fixed: Kept | None = None  # a multi-year re-plan's kept starts and builds, checked in the county's result
     previous: pd.DataFrame | None = None  # multi-year, under a churn cap: the published plans, whose changes its result counts
+    key: str | None = None  # in a run that keeps its models: what the model is built from; a later run with the same key reuses it
 
     @property
     def years(self) -> int:
@@ -299,9 +321,23 @@ def _clear_cache() -> None:
     global _SPILL_DIR
     _CACHE.clear()
     _ROUNDED.clear()
+    _KEYS.clear()
     if _SPILL_DIR is not None:
         shutil.rmtree(_SPILL_DIR, ignore_errors=True)
         _SPILL_DIR = None
+
+
+def _keep_counties(keys: dict[str, str]) -> int:
+    """Keep only the county models this worker built, in an earlier run, from what ``keys`` (county -> key) says
+    this run's counties are built from; later builds are stamped with those keys. Returns how many it kept."""
+    _ROUNDED.clear()
+    for county, kept in list(_CACHE.items()):
+        block = kept.block if isinstance(kept, _Spilled) else kept
+        if block.key is None or keys.get(county) != block.key:
+            _forget(county)
+    _KEYS.clear()
+    _KEYS.update(keys)
+    return len(_CACHE)
 
 
 def _forget(county: str) -> _County | _Spilled | None:
@@ -443,7 +479,9 @@ def _build(county: str, source: Instance | Replanned | Stored, scenario: Scenari
         my = replace(my, model=model)
     # a backend of the county's own keeps its LP: the next round re-solves it warm (only row bounds change)
     backend = get_backend(scenario.solver.name, private=True)
-    return _County(instance, plans, model, index, rows, emergency_cols, backend, my, kept_cols, n_kept, replan.kept, None if my is None else previous)
+    return _County(
+        instance, plans, model, index, rows, emergency_cols, backend, my, kept_cols, n_kept, replan.kept, None if my is None else previous, _KEYS.get(county)
+    )
 
 
 def _with_money(block: _County, fund_ids: list[str], money: np.ndarray) -> LinearModel:
@@ -1029,6 +1067,7 @@ class _Run:
     churn: dict[str, int] | None = None  # under a churn cap: planned households, the cap and the forced changes
     approp: np.ndarray | None = None  # with years: yuan per fund (of ``funds``) and year, less what was withheld
     prices: np.ndarray | None = None  # value per yuan per upper fund (of ``blocks.upper``) and year: the best Lagrangian bound's
+    kept_models: int | None = None  # with keep: the county models kept from the run before that this one started from
 
 
 @contextlib.contextmanager
@@ -1062,6 +1101,7 @@ def _decompose(
     kept: Kept | None = None,
     withheld: Withheld | None = None,
     frame: Frame | None = None,
+    keep: bool = False,
 ) -> _Run:
     """Split by county, run the master's rounds and the county MIPs on Dask, repair short counties (with ``parts``,
     a folder the workers can write, one-year counties leave their households tables there). Under a ``churn`` cap
@@ -1069,7 +1109,10 @@ def _decompose(
     years, ``kept`` starts and builds are fixed in their counties and ``withheld`` money is not appropriated (see
     :func:`optimizer.multiyear.solve_multiyear`). A re-plan needs the instance in memory, but for a night on a
     registry the workers read (:class:`StoredChurn`; with years, the workers read the starts and builds kept too,
-    and ``withheld`` comes with it). ``frame``: what the driver already read of ``folder``."""
+    and ``withheld`` comes with it). ``frame``: what the driver already read of ``folder``. With ``keep`` (an instance
+    in memory on the cluster at ``scheduler``, neither a re-plan nor lean), the workers keep the county models for the
+    next run: a county built from the same data and settings (:func:`_county_keys`) starts that run from its last
+    LP instead of being read, planned, built and solved cold."""
     stored_churn = churn if isinstance(churn, StoredChurn) else None
     replan = stored_churn is None and (churn is not None or kept is not None or withheld is not None)
     if replan and instance is None:
@@ -1123,11 +1166,21 @@ def _decompose(
     if lean:
         say("the workers keep each county's LP basis between rounds, not the LP itself, and a one-year county's model on their local disk "
             "(the LPs would take over half of limits.max_memory_mb)")
+    if keep and (scheduler is None or instance is None or replan):
+        raise ValueError("keep needs an instance in memory and a scheduler that outlives the run, and no re-plan")
+    if keep and lean:
+        say("lean workers keep no county models for the next solve")
+        keep = False
     cluster = None if scheduler else _local_cluster(workers, trim=lean)
     client = Client(cluster) if scheduler is None else _connect(scheduler)
+    failed, kept_models = True, None
     try:
         _await_workers(client, workers if scheduler is None else 1, scheduler)
-        client.run(_clear_cache)  # workers of an existing cluster may hold the counties of an earlier run
+        if keep:
+            kept_models = sum(client.run(_keep_counties, _county_keys(scenario, blocks, pieces)).values())
+            say(f"{kept_models:,} of {len(blocks.counties):,} county models kept from the last run start warm")
+        else:
+            client.run(_clear_cache)  # workers of an existing cluster may hold the counties of an earlier run
         if client.run_on_scheduler(_steals):
             say("the scheduler steals work between workers: a stolen task rebuilds its counties cold on the other worker "
                 "(start it with distributed.scheduler.work-stealing: False)")
@@ -1188,8 +1241,8 @@ def _decompose(
             say(_final_summary(blocks.counties, out, time.perf_counter() - t))
 
             def rerun(asks: list[tuple[str, np.ndarray, bool]]) -> list[dict[str, Any]]:
-                """Repairs: where the counties' models are kept (``last`` false) on their workers, else on any."""
-                futures = [final(c, m, thorough=t, pinned=not last) for c, m, t in asks]
+                """Repairs: where the counties' models are kept (``last`` false) on their workers, which keep them, else on any."""
+                futures = [final(c, m, last, thorough=t, pinned=not last) for c, m, t in asks]
                 return [_outcome(fut, f"county {c}") for (c, _, _), fut in zip(asks, futures)]
 
             return _repair(blocks, scenario, out, rerun, say, short_ok)
@@ -1244,7 +1297,7 @@ def _decompose(
 
             rounds = master_allocate(blocks, scenario, on_top, tol=tol, max_rounds=max_rounds, say=say, start=again, held=held)
             new = [a + o for a, o in zip(rounds.alloc, off)]
-            return new, run_finals(new, last=True), rounds.history
+            return new, run_finals(new, last=not keep), rounds.history
 
         settled: list[tuple[list[np.ndarray], list[dict[str, Any]]]] = []
 
@@ -1311,7 +1364,7 @@ def _decompose(
         alloc, bound, history, prices = master_allocate(blocks, scenario, run, tol=tol, max_rounds=max_rounds, say=say, settle=settle, start=start)
         reused = bool(settled) and all(np.array_equal(x, y) for x, y in zip(settled[-1][0], alloc))  # else no settling, or the rounds ran out after it
         if not reused or not one_year:
-            finals = settled[-1][1] if reused else run_finals(alloc, last=True, short_ok=not one_year, bound=bound)
+            finals = settled[-1][1] if reused else run_finals(alloc, last=not keep, short_ok=not one_year, bound=bound)
             short = [i for i, f in enumerate(finals) if f["emergency"] > EMERGENCY_TOL]
             if short:
                 alloc, finals, rounds = held_back(alloc, finals, short, "short after rounding")  # the first rounds' bound stays: it bounds the whole problem
@@ -1332,13 +1385,15 @@ def _decompose(
             for path in Path(parts).glob("*.parquet"):
                 if path not in written:
                     path.unlink()
+        failed = False
     finally:
-        with contextlib.suppress(Exception):  # never hide why the run stopped
-            client.run(_clear_cache)
+        if failed or not keep:
+            with contextlib.suppress(Exception):  # never hide why the run stopped
+                client.run(_clear_cache)
         client.close()
         if cluster is not None:
             cluster.close()
-    return _Run(blocks, finals, bound, history, regions, funds, tree, hashes, source, churn_info, approp, prices)
+    return _Run(blocks, finals, bound, history, regions, funds, tree, hashes, source, churn_info, approp, prices, kept_models)
 
 
 def _replanned(
@@ -1570,8 +1625,11 @@ def _gap_of(run: _Run, scenario: Scenario) -> tuple[float, float, float, str]:
 
 
 def _decomposition_record(run: _Run) -> dict[str, Any]:
-    return {"counties": len(run.blocks.counties), "rounds": len(run.history), "source": run.source,
-            "verified": "each county on its worker; the shared funds on the driver", "history": run.history.round(6).to_dict("records")}  # fmt: skip
+    record = {"counties": len(run.blocks.counties), "rounds": len(run.history), "source": run.source,
+              "verified": "each county on its worker; the shared funds on the driver", "history": run.history.round(6).to_dict("records")}  # fmt: skip
+    if run.kept_models is not None:
+        record["kept_models"] = run.kept_models
+    return record
 
 
 def solve_decomposed(
@@ -1586,6 +1644,7 @@ def solve_decomposed(
     progress: Callable[[str], None] | None = None,
     churn: ChurnCap | StoredChurn | None = None,
     frame: Frame | None = None,
+    keep: bool = False,
 ) -> Result:
     """Decompose by county on Dask (a LocalCluster, or the scheduler at ``scheduler``) and assemble the national
     result from the counties' verified results.
@@ -1595,14 +1654,16 @@ def solve_decomposed(
     only regions, funds and the household counts; each worker reads its counties' rows (from the Parquet files, or
     the database) and assigns their helpers.
     ``churn`` (with ``instance``, or a :class:`StoredChurn` with a database ``folder``) caps the changes of plan
-    nationally, as :func:`optimizer.solve.solve` does; ``frame``, what the driver already read of ``folder``."""
+    nationally, as :func:`optimizer.solve.solve` does; ``frame``, what the driver already read of ``folder``. With
+    ``keep`` (``instance`` given and a ``scheduler`` that outlives the run, as a what-if session's), the workers keep
+    the county models for the next solve (see :func:`_decompose`)."""
     say = progress or (lambda msg: log.info(msg))
     if scenario.years is not None:
         raise InputError("a scenario with years: is decomposed by solve_decomposed_years")
     t0 = time.perf_counter()
     parts = _parts_folder(instance, scheduler)
     with _removed_on_failure(parts):
-        run = _decompose(scenario, instance, folder, scheduler, workers, tol, max_rounds, say, parts, churn, frame=frame)
+        run = _decompose(scenario, instance, folder, scheduler, workers, tol, max_rounds, say, parts, churn, frame=frame, keep=keep)
     finals = run.finals
     upper = None if run.prices is None else pd.Series(run.prices[:, 0] * MONEY_UNIT, index=run.blocks.upper["fund_id"].to_numpy())
     result = _kept_with(_assemble(scenario, run.regions, run.funds, run.tree, run.hashes, finals, upper), parts)
@@ -1643,6 +1704,7 @@ def solve_decomposed_years(
     withheld: Withheld | None = None,
     churn: ChurnCap | StoredChurn | None = None,
     frame: Frame | None = None,
+    keep: bool = False,
 ) -> MultiYearResult:
     """The multi-year model decomposed by county: the master shares every upper fund's yearly appropriation
     (and carries it over) among the counties, each county solves its multi-year model with its yearly money and
@@ -1651,7 +1713,7 @@ def solve_decomposed_years(
     (``kept`` decisions, ``withheld`` money, a ``churn`` cap: see :func:`optimizer.multiyear.solve_multiyear`)
     needs ``instance``, but for a night whose workers read the registry database ``folder`` (a
     :class:`StoredChurn` with its ``from_year``: each county checks the starts and builds it keeps and counts its
-    changes of plan); ``frame``, what the driver already read of ``folder``."""
+    changes of plan); ``frame``, what the driver already read of ``folder``; ``keep`` as for :func:`solve_decomposed`."""
     say = progress or (lambda msg: log.info(msg))
     yrs = scenario.years
     if yrs is None:
@@ -1659,7 +1721,7 @@ def solve_decomposed_years(
     t0 = time.perf_counter()
     parts = _parts_folder(instance, scheduler)
     with _removed_on_failure(parts):
-        run = _decompose(scenario, instance, folder, scheduler, workers, tol, max_rounds, say, parts, churn, kept, withheld, frame)
+        run = _decompose(scenario, instance, folder, scheduler, workers, tol, max_rounds, say, parts, churn, kept, withheld, frame, keep)
     tables, on_disk = _joined(run.finals, ("households", "projects", "flows", "counties"))
     result = _kept_with(MultiYearResult(tables=tables, manifest={}, parts=on_disk), parts)
     years = year_list(yrs)

@@ -685,6 +685,7 @@ def solve_multiyear(
     method: str = "auto",
     scheduler: str | None = None,
     workers: int = 2,
+    keep: bool = False,
 ) -> MultiYearResult:
     """Solve a scenario with a ``years`` section; with ``previous`` (a run folder) and ``from_year``, keep what
     that run decided for the years before ``from_year`` and re-plan the rest (rolling horizon). ``kept`` gives
@@ -697,7 +698,8 @@ def solve_multiyear(
     ``churn`` cap; when that decomposition finds no allocation, e.g. a small county that cannot round within its
     share of the money and of the changes, ``auto`` solves it as one model and says so in the manifest's
     ``fallback``). A re-plan of a partitioned folder loads it whole (the kept decisions and the published plans
-    are held in memory)."""
+    are held in memory). ``keep``: as :func:`optimizer.solve.solve`'s, for a decomposed solve of an instance in memory
+    that re-plans nothing."""
     from .decompose import solve_decomposed_years
     from .solve import decomposable, one_model_hint, source_name, worker_source
 
@@ -734,7 +736,8 @@ def solve_multiyear(
         try:
             with one_model_hint():
                 result = solve_decomposed_years(
-                    scenario, instance, scheduler=scheduler, workers=workers, progress=say, kept=kept, withheld=withheld, churn=churn
+                    scenario, instance, scheduler=scheduler, workers=workers, progress=say, kept=kept, withheld=withheld, churn=churn,
+                    keep=keep and not rolling,
                 )
             fixed_info = {} if kept is None else kept_counts(kept, instance)
         except NoSolutionError as err:

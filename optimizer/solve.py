@@ -71,6 +71,7 @@ def solve(
     scheduler: str | None = None,
     workers: int = 2,
     warm: bool = False,
+    keep: bool = False,
 ) -> Result:
     """Solve a scenario end to end and return its verified-ready :class:`Result`; ``churn`` caps how many
     households of a published allocation may change plan (the nightly job). ``method`` is ``monolithic``,
@@ -79,7 +80,10 @@ def solve(
 
     With ``warm`` (what-if sessions: compare, sweep, marginal) and ``solver.warm_start``, the LP starts from the
     basis kept by the previous solve in this process when only bounds changed: faster, but the allocation may
-    then depend on what was solved before. Without it a solve depends only on its scenario and inputs."""
+    then depend on what was solved before. Without it a solve depends only on its scenario and inputs. ``keep`` is
+    its counterpart for a decomposed solve on the cluster at ``scheduler`` (see :class:`optimizer.compare.Session`):
+    the workers keep the county models for the next solve, which starts a county from its last LP when only
+    upper-level money changed."""
     say = progress or (lambda msg: log.info(msg))
     if scenario.years is not None:
         raise InputError(f"scenario '{scenario.name}' has a years: section: solve it with optimizer.multiyear.solve_multiyear (or `optimizer solve`)")
@@ -95,7 +99,7 @@ def solve(
     if folder is not None:  # the workers read their counties; the driver never loads the households
         say(f"decomposing {source_name(folder)}: each worker reads its counties")
         with one_model_hint("the registry" if is_url(folder) else "the folder"):
-            return _solve_decomposed(scenario, None, folder, say, timings, t0, scheduler, workers, None)
+            return _solve_decomposed(scenario, None, folder, say, timings, t0, scheduler, workers, None, False)
     if instance is None:
         say(f"loading {redact(scenario.data_source)}")
         instance = load_source(scenario.data_source, max_file_mb=scenario.limits.max_input_mb)
@@ -106,7 +110,7 @@ def solve(
     if method == "decomposed" or (method == "auto" and auto_decomposes(scenario, instance.n_households)):
         try:
             with one_model_hint():
-                return _solve_decomposed(scenario, instance, None, say, timings, t0, scheduler, workers, churn)
+                return _solve_decomposed(scenario, instance, None, say, timings, t0, scheduler, workers, churn, keep and churn is None)
         except NoSolutionError as err:
             if method == "decomposed":
                 raise
@@ -228,10 +232,11 @@ def _solve_decomposed(
     scheduler: str | None,
     workers: int,
     churn: ChurnCap | None,
+    keep: bool,
 ) -> Result:
     from .decompose import solve_decomposed
 
-    result = solve_decomposed(scenario, instance, folder, scheduler=scheduler, workers=workers, progress=say, churn=churn)
+    result = solve_decomposed(scenario, instance, folder, scheduler=scheduler, workers=workers, progress=say, churn=churn, keep=keep)
     timings["decomposed"] = result.manifest["timings"]["decomposed"]
     timings["total"] = time.perf_counter() - t0
     result.manifest["timings"] = {k: round(v, 3) for k, v in timings.items()}

@@ -820,3 +820,38 @@ def test_the_county_mips_are_counted_as_they_finish(instance, monkeypatch) -> No
     settled = _settlings(m for _, m in said)
     assert [m for _, m in counts] == [f"county MIPs: {k} of {n} done" for k in range(1, n + 1)] * settled
     assert len(_SLOW["finished"]) == settled and counts[0][0] < _SLOW["finished"][0]  # counted while the slow county still ran
+
+
+def test_a_session_keeps_the_county_models_for_what_ifs_on_upper_money(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A what-if session decomposes on a cluster of its own whose workers keep the county models: with less central
+    money every county starts from its last LP, and the result verifies and agrees with a fresh solve within the
+    gap; a county's own money changed rebuilds that county alone, a measure changed rebuilds them all."""
+    from optimizer.compare import Session
+
+    generate(3000, seed=5, out=tmp_path / "data")
+    base = Scenario(name="base", data=str(tmp_path / "data"))
+    instance = load_instance(tmp_path / "data")
+    blocks, _ = split_by_county(instance)
+    n = len(blocks.counties)
+    own = instance.funds[~instance.funds["fund_id"].isin(blocks.upper["fund_id"])]
+    county = str(own["region_id"].iloc[0])
+    measure = str(instance.measures["measure_id"].iloc[0])
+    said: list[str] = []
+    with Session(progress=said.append, method="decomposed", workers=2) as session:
+        first = session.solve(base)
+        less = base.with_overrides({"name": "less", "funds.level.central": "x0.8"})
+        warm = session.solve(less)
+        one = session.solve(less.with_overrides({"name": "one", f"funds.region.{county}": "x0.5"}))
+        dearer = session.solve(base.with_overrides({"name": "dearer", f"measures.{measure}.cost_fixed": "x1.1"}))
+        cluster = session._cluster
+        assert cluster is not None and cluster.status.name == "running"
+    assert cluster.status.name == "closed"  # the session's cluster stops with it
+    kept = [r.manifest["decomposition"]["kept_models"] for r in (first, warm, one, dearer)]
+    assert kept == [0, n, n - 1, 0]
+    assert f"{n:,} of {n:,} county models kept from the last run start warm" in said
+    cold = solve(less, instance, method="decomposed", workers=2)  # a fresh cluster; solve applies the data edits
+    gap = base.solver.gap
+    for r in (warm, cold):
+        assert r.manifest["gap"] <= gap + 1e-9
+    assert warm.manifest["objective"] == pytest.approx(cold.manifest["objective"], rel=gap)
+    assert warm.manifest["objective"] < first.manifest["objective"]

@@ -556,3 +556,22 @@ def test_a_partitioned_multiyear_run_keeps_its_households_on_disk(tmp_path) -> N
     del disk
     gc.collect()
     assert not parts.exists()
+
+
+def test_a_session_starts_a_multiyear_what_if_from_the_county_models_it_kept(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A what-if session's decomposed multi-year solves: the second, with more central money, starts every county
+    from the model its worker kept (the repaired ones too), passes the multi-year verifier and agrees with the same
+    what-if solved afresh within their gaps."""
+    from optimizer.compare import Session
+
+    generate(900, seed=4, out=tmp_path / "data")
+    base = _scenario(str(tmp_path / "data"))
+    more = base.with_overrides({"name": "more", "funds.level.central": "x1.2"})
+    with Session(method="decomposed", workers=2) as session:
+        first = session.solve_any(base)
+        warm = session.solve_any(more)
+    n = first.manifest["decomposition"]["counties"]
+    assert [r.manifest["decomposition"]["kept_models"] for r in (first, warm)] == [0, n]
+    fresh = solve_multiyear(more, method="decomposed", workers=2)
+    assert warm.manifest["objective"] == pytest.approx(fresh.manifest["objective"], rel=max(warm.manifest["gap"], fresh.manifest["gap"]))
+    assert warm.manifest["objective"] > first.manifest["objective"]
