@@ -212,7 +212,8 @@ def compare_cmd(
     with _errors():
         check_not_a_run(out)
         loaded = [api.load_scenario(s) for s in scenarios]
-        table, _ = compare(loaded, Session(progress=_progress()))
+        with Session(progress=_progress()) as session:  # its cluster, if a solve decomposed, stops with it
+            table, _ = compare(loaded, session)
         _print_frame(table, "scenarios compared")
         say = _progress()
         written = write_outputs(table, comparison_chart(table), out, "compare", "Scenarios compared")
@@ -234,7 +235,8 @@ def sweep_cmd(
     with _errors():
         check_not_a_run(out)
         path, values = parse_set(set_)
-        table, _ = sweep(api.load_scenario(scenario), path, values, Session(progress=_progress()))
+        with Session(progress=_progress()) as session:
+            table, _ = sweep(api.load_scenario(scenario), path, values, session)
         _print_frame(table.set_index(path).T, f"sweep of {path}")
         say = _progress()
         written = write_outputs(table.set_index(path), sweep_chart(table, path), out, "sweep", f"Sweep of {path}")
@@ -263,7 +265,8 @@ def marginal_cmd(
         names = {lv.name.lower(): lv for lv in Level}
         if level not in names:
             raise InputError(f"--level must be one of {', '.join(names)}")
-        table = next_money(api.load_scenario(scenario), amount, names[level], top, Session(progress=_progress()))
+        with Session(progress=_progress()) as session:
+            table = next_money(api.load_scenario(scenario), amount, names[level], top, session)
         _print_frame(table.set_index("region_id").T, f"where {amount:,.0f} more yuan lifts most")
         out_console.print(f"wrote {atomic_write_text(out / 'marginal.csv', table.to_csv(index=False, lineterminator=chr(10)))}")
 

@@ -1537,12 +1537,13 @@ def _batches(counties: list[str], pin: dict[str, list[str]]) -> list[np.ndarray]
 
 def _to_widen(lp: np.ndarray, value: np.ndarray, emergency: np.ndarray, bound: float, gap: float) -> np.ndarray:
     """Which counties widen their first rounding (``value`` against their ``lp`` values): those that need emergency
-    money, then the largest losses, until the others' losses and what the widened ones may still give up (the gap
-    of their own LP their relax-and-fix accepts) fit in :data:`NARROW_SHARE` of what the gap leaves above the
-    counties' LP values; all of them when no such choice fits."""
+    money, then the largest losses, until the others' losses and what the widened ones may still give up (the most a
+    county's relax-and-fix was measured to give up, :data:`ROUNDING_ALLOWANCE` of its LP, within the gap) fit in
+    :data:`NARROW_SHARE` of what the gap leaves above the counties' LP values; all of them when no such choice
+    fits. A widened county that gives up more shows in the assembled gap, and the rounds reopen."""
     must = emergency > EMERGENCY_TOL
     loss = np.where(must, np.inf, np.maximum(lp - value, 0.0))
-    worst = np.minimum(loss, gap * np.abs(lp))  # what a widened county may still give up
+    worst = np.minimum(loss, min(gap, ROUNDING_ALLOWANCE) * np.abs(lp))  # what a widened county may still give up
     allowed = NARROW_SHARE * (gap * abs(bound) - max(bound - lp.sum(), 0.0))
     order = np.argsort(-loss, kind="stable")  # the counties short of money first
     # the run's loss after widening the first k of them, for k = 0..n

@@ -23,7 +23,9 @@ def next_money(
             f"scenario '{scenario.name}' has a years: section: marginal values are computed for one-year scenarios; re-solve a "
             "multi-year one with the money added instead, e.g. `optimizer sweep SCENARIO --set funds.add.REGION=0,10000000`"
         )
-    session = session or Session()
+    if session is None:
+        with Session() as own:  # its cluster, if a solve decomposed, stops with it
+            return next_money(scenario, amount, level, top, own, base)
     base = base or session.solve(scenario)
     marginal = base.tables["marginal"]
     candidates = marginal[marginal["level"] == int(level)].sort_values(["value_per_10k", "region_id"], ascending=[False, True]).head(top)
