@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from results_io import run_sampled, write_results
+from results_io import instance_folder, run_sampled, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results"
@@ -87,13 +87,9 @@ def main() -> None:
     if args.one:
         one(args.one[0], args.one[1], int(args.one[2]), args.max_memory_mb, args.gap)
         return
-    from optimizer.generate import generate_partitioned
-
     rows = []
     for n in args.sizes:
-        folder = OUT / "instances" / f"partitioned-{n}-seed7"
-        if not folder.is_dir():
-            generate_partitioned(n, out=folder, seed=7)
+        folder = instance_folder(OUT, n)
         source = folder
         runs = [("monolithic", 1)] if n <= args.monolithic_up_to else []
         runs += [("decomposed", w) for w in args.workers]

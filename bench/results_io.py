@@ -31,6 +31,16 @@ def markdown_table(df: pd.DataFrame, columns: list[tuple[str, str]]) -> list[str
     return lines
 
 
+def instance_folder(out: Path, n: int) -> Path:
+    """The partitioned instance of ``n`` households (seed 7) under ``out/instances``, generated the first time."""
+    from optimizer.generate import generate_partitioned
+
+    folder = out / "instances" / f"partitioned-{n}-seed7"
+    if not folder.is_dir():
+        generate_partitioned(n, out=folder, seed=7)
+    return folder
+
+
 def run_sampled(cmd: list[str], cwd: Path, what: str) -> dict[str, float]:
     """Run ``cmd`` (whose last line of output is a JSON object of figures) and sample its process tree every 0.5 s:
     add the peak of the tree's summed resident memory, of the first process's alone (the driver) and of the largest

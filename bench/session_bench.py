@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from results_io import markdown_table, write_results
+from results_io import instance_folder, markdown_table, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results"
@@ -70,13 +70,9 @@ def main() -> None:
     if args.one:
         one(args.one[0], args.one[1], args.workers)
         return
-    from optimizer.generate import generate_partitioned
-
     rows = []
     for n in args.sizes:
-        folder = OUT / "instances" / f"partitioned-{n}-seed7"
-        if not folder.is_dir():
-            generate_partitioned(n, out=folder, seed=7)
+        folder = instance_folder(OUT, n)
         print(f"{n:,} households: base, then {args.what_if} warm in the same session and in a fresh one", flush=True)
         cmd = [sys.executable, __file__, "--one", str(folder), args.what_if, f"--workers={args.workers}"]
         done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
