@@ -123,7 +123,8 @@ class Session:
         self.close()
 
     def close(self) -> None:
-        """Stop the session's local cluster, if it started one (a ``scheduler`` given is left running)."""
+        """Stop the session's local cluster, if it started one (a ``scheduler`` given is left running, its workers
+        holding the county models until the next decomposed solve on it, which clears or reuses them)."""
         if self._stop is not None:
             self._stop()
             self._stop, self._cluster = None, None

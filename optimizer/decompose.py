@@ -92,6 +92,7 @@ LAGRANGE_EVERY_YEARS = 2  # with years, after the first: their later priced roun
 ROUNDING_ALLOWANCE = 0.00035  # share of the bound a one-year run's county MIPs may give up in rounding (0.017-0.035% measured)
 YEARS_ROUNDING_ALLOWANCE = 0.003  # the same for a multi-year run (0.156-0.287% measured; the most on the 20,000-household sample)
 NARROW_SHARE = 0.75  # of the gap left above the counties' LP values, what their narrow roundings may give up (see _to_widen)
+WIDENED_LOSS = 0.00035  # share of its LP a widened county's relax-and-fix is counted to give up: the most measured for a run's (see _to_widen)
 EMERGENCY_TOL = 0.05  # yuan of emergency money a county's final allocation may round away; more is repaired
 COUNTY_MIP_SECONDS = 30.0  # multi-year: time for a county's final LP and MIP (the MIP's incumbent is taken at the limit)
 EMERGENCY_PRICE = 1_000.0  # objective lost per 10,000 emergency yuan: far above any plan's value per money
@@ -1538,12 +1539,12 @@ def _batches(counties: list[str], pin: dict[str, list[str]]) -> list[np.ndarray]
 def _to_widen(lp: np.ndarray, value: np.ndarray, emergency: np.ndarray, bound: float, gap: float) -> np.ndarray:
     """Which counties widen their first rounding (``value`` against their ``lp`` values): those that need emergency
     money, then the largest losses, until the others' losses and what the widened ones may still give up (the most a
-    county's relax-and-fix was measured to give up, :data:`ROUNDING_ALLOWANCE` of its LP, within the gap) fit in
+    run's relax-and-fix was measured to give up, :data:`WIDENED_LOSS` of their LP, within the gap) fit in
     :data:`NARROW_SHARE` of what the gap leaves above the counties' LP values; all of them when no such choice
     fits. A widened county that gives up more shows in the assembled gap, and the rounds reopen."""
     must = emergency > EMERGENCY_TOL
     loss = np.where(must, np.inf, np.maximum(lp - value, 0.0))
-    worst = np.minimum(loss, min(gap, ROUNDING_ALLOWANCE) * np.abs(lp))  # what a widened county may still give up
+    worst = np.minimum(loss, min(gap, WIDENED_LOSS) * np.abs(lp))  # what a widened county may still give up
     allowed = NARROW_SHARE * (gap * abs(bound) - max(bound - lp.sum(), 0.0))
     order = np.argsort(-loss, kind="stable")  # the counties short of money first
     # the run's loss after widening the first k of them, for k = 0..n

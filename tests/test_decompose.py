@@ -16,7 +16,7 @@ from optimizer.decompose import (
     _CACHE,
     EMERGENCY,
     NARROW_SHARE,
-    ROUNDING_ALLOWANCE,
+    WIDENED_LOSS,
     Stored,
     _clear_cache,
     _Spilled,
@@ -528,9 +528,9 @@ def test_counties_widen_their_rounding_where_the_gap_needs_it() -> None:
     # 0.75 x 2.4 = 1.8: 2.1 + 0.6 too much; widening the loss of 2 leaves 0.1 + 0.6 + 0.6
     assert _to_widen(lp, value, emergency, 400.0, 0.006).tolist() == [False, True, False, True]
     assert _to_widen(lp, value, emergency, 401.0, 0.001).all()  # the LP values alone miss the gap
-    # 0.75 x 0.2 = 0.15: a widened county counts 0.035 (ROUNDING_ALLOWANCE of its LP), not its whole gap of 0.1,
+    # 0.75 x 0.2 = 0.15: a widened county counts 0.035 (WIDENED_LOSS of its LP), not its whole gap of 0.1,
     # with which no choice would fit and all four would widen
-    assert ROUNDING_ALLOWANCE == 0.00035
+    assert WIDENED_LOSS == 0.00035
     assert _to_widen(lp, value, np.zeros(4), 400.2, 0.001).tolist() == [True, True, False, True]
     assert not _to_widen(lp, lp, np.zeros(4), 400.0, 0.001).any()
 
