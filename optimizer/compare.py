@@ -131,15 +131,10 @@ class Session:
 
     def _cluster_for(self, scenario: Scenario, households: int) -> str | None:
         """The scheduler a solve of ``scenario`` decomposes on, or None when it solves one model."""
-        from .multiyear import DECOMPOSE_FROM as YEARS_FROM
-        from .solve import auto_decomposes, decomposable
+        from .solve import auto_decomposes
 
-        if self.method == "monolithic":
+        if self.method == "monolithic" or (self.method == "auto" and not auto_decomposes(scenario, households)):
             return None
-        if self.method == "auto":
-            large = decomposable(scenario) and households >= YEARS_FROM if scenario.years is not None else auto_decomposes(scenario, households)
-            if not large:
-                return None
         if self._scheduler is not None:
             return self._scheduler
         if self._cluster is None:

@@ -701,7 +701,7 @@ def solve_multiyear(
     are held in memory). ``keep``: as :func:`optimizer.solve.solve`'s, for a decomposed solve of an instance in memory
     that re-plans nothing."""
     from .decompose import solve_decomposed_years
-    from .solve import decomposable, one_model_hint, source_name, worker_source
+    from .solve import auto_decomposes, one_model_hint, source_name, worker_source
 
     say = progress or (lambda msg: log.info(msg))
     t0 = time.perf_counter()
@@ -729,8 +729,7 @@ def solve_multiyear(
         instance = load_source(scenario.data_source)
     instance = apply_data_edits(instance, scenario.data_edits)
     check_years(scenario, instance.measures["measure_id"], county_table(instance)["county_id"])
-    threshold = DECOMPOSE_FROM if churn is None else DECOMPOSE_CAPPED_FROM
-    if method == "decomposed" or (method == "auto" and instance.n_households >= threshold and decomposable(scenario)):
+    if method == "decomposed" or (method == "auto" and auto_decomposes(scenario, instance.n_households, capped=churn is not None)):
         if kept is not None and scenario.years is not None:
             check_from_year(kept.from_year, scenario.years.first, scenario.years.last)
         try:

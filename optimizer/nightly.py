@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, and_, case, exists, func, select, update
 
-from . import multiyear, storage
+from . import storage
 from .contract import Level
 from .data import Instance, isin
 from .decompose import StoredChurn, solve_decomposed, solve_decomposed_years
@@ -155,9 +155,7 @@ def by_county(url: str, scenario: Scenario, current: int | None) -> bool:
         return True
     if any(fits.values()):
         return False
-    if scenario.years is None:
-        return auto_decomposes(scenario, storage.open_households(url))
-    return storage.open_households(url) >= (multiyear.DECOMPOSE_FROM if current is None else multiyear.DECOMPOSE_CAPPED_FROM)
+    return auto_decomposes(scenario, storage.open_households(url), capped=scenario.years is not None and current is not None)
 
 
 def _from_year(scenario: Scenario) -> int | None:

@@ -172,10 +172,17 @@ def decomposable(scenario: Scenario) -> bool:
     return scenario.mode == "max_lifted" and not scenario.helpers.capacity_in_model
 
 
-def auto_decomposes(scenario: Scenario, households: int) -> bool:
-    """Whether ``auto`` decomposes a one-year scenario of that many households (a multi-year one is decided by
-    :func:`optimizer.multiyear.solve_multiyear`)."""
-    return decomposable(scenario) and households >= DECOMPOSE_FROM
+def auto_decomposes(scenario: Scenario, households: int, capped: bool = False) -> bool:
+    """Whether ``auto`` decomposes a scenario of that many households: a one-year one from :data:`DECOMPOSE_FROM`, a
+    multi-year one from :data:`optimizer.multiyear.DECOMPOSE_FROM` (``capped``, a re-plan under a churn cap: from
+    :data:`optimizer.multiyear.DECOMPOSE_CAPPED_FROM`)."""
+    from . import multiyear
+
+    if scenario.years is None:
+        threshold = DECOMPOSE_FROM
+    else:
+        threshold = multiyear.DECOMPOSE_CAPPED_FROM if capped else multiyear.DECOMPOSE_FROM
+    return decomposable(scenario) and households >= threshold
 
 
 def worker_source(scenario: Scenario, instance: Instance | None = None, method: str = "auto", churn: ChurnCap | None = None) -> str | None:
@@ -185,17 +192,15 @@ def worker_source(scenario: Scenario, instance: Instance | None = None, method: 
     the edits applied, then decomposed in memory when that large (the workers would read them unedited)."""
     if instance is not None or method == "monolithic" or churn is not None or scenario.data_edits:
         return None
-    from . import multiyear
     from .partitioned import county_households, is_partitioned
     from .storage import open_households
 
     source = scenario.data_source
     if not is_url(source) and not is_partitioned(source):
         return None
-    threshold = DECOMPOSE_FROM if scenario.years is None else multiyear.DECOMPOSE_FROM
-    if method == "auto" and not decomposable(scenario):
+    if method == "auto" and not decomposable(scenario):  # before counting the households
         return None
-    if method == "auto" and (open_households(source) if is_url(source) else int(county_households(source).sum())) < threshold:
+    if method == "auto" and not auto_decomposes(scenario, open_households(source) if is_url(source) else int(county_households(source).sum())):
         return None
     return source
 
