@@ -265,16 +265,25 @@ def load_scenario(path: str | Path, overrides: dict[str, object] | None = None) 
     edits: dict[str, object] = _mapping(data.pop("overrides", None), "overrides", str(path))
     edits.update(overrides or {})
     data_edits = {k: v for k, v in edits.items() if k.startswith(DATA_EDIT_PREFIXES)}
+    where: dict[tuple[str, ...], int | str] = dict(lines)
     for key, value in edits.items():
         if key in data_edits:
             continue
         _set_path(data, key.split("."), value, str(path))
+        # a problem with an overridden value is where the override was given, not where the file set it first
+        at = tuple(key.split("."))
+        for known in [k for k in where if k[: len(at)] == at]:
+            del where[known]
+        given = OVERRIDDEN if overrides and key in overrides else lines.get(("overrides", key))
+        if given is not None:
+            where[at] = given
     data.setdefault("name", path.stem)
     data["base_dir"] = str(root)
     data["data_edits"] = {**_mapping(data.get("data_edits"), "data_edits", str(path)), **data_edits}
-    return validate_scenario(data, str(path), lines)
+    return validate_scenario(data, str(path), where)
 
 
+OVERRIDDEN = "given by --set or overrides=, not in the file"
 MAX_YAML_DEPTH = 32  # a scenario nests three levels deep; far deeper is an attack on the parser
 MAX_YAML_NODES = 10_000  # nodes after expanding aliases: refuses "billion laughs" before anything expands them
 PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")}
@@ -448,8 +457,9 @@ def recorded_scenario(manifest: dict[str, object], source: str) -> Scenario:
     return validate_scenario({**scenario, "data": str(manifest["data"]), "base_dir": ""}, source)
 
 
-def validate_scenario(data: dict[str, object], source: str, lines: dict[tuple[str, ...], int] | None = None) -> Scenario:
-    """Validate a scenario mapping; every problem names its YAML path (and line, when known)."""
+def validate_scenario(data: dict[str, object], source: str, lines: dict[tuple[str, ...], int | str] | None = None) -> Scenario:
+    """Validate a scenario mapping; every problem names its YAML path and, when known, its line (``lines``: the line
+    of a path, or a note such as :data:`OVERRIDDEN` for it and what lies below it)."""
     try:
         return Scenario.model_validate(data)
     except ValidationError as err:
@@ -458,7 +468,9 @@ def validate_scenario(data: dict[str, object], source: str, lines: dict[tuple[st
             loc = tuple(str(p) for p in e["loc"])
             where = ".".join(loc) or "(top level)"
             line = (lines or {}).get(loc)
-            at = f" (line {line})" if line else ""
+            if line is None:
+                line = next((n for k in range(len(loc) - 1, 0, -1) if isinstance(n := (lines or {}).get(loc[:k]), str)), None)
+            at = f" (line {line})" if isinstance(line, int) and line else f" ({line})" if line else ""
             hint = ""
             if e["type"] == "extra_forbidden":
                 hint = _did_you_mean(loc)
