@@ -276,9 +276,30 @@ def _print_frame(df: Any, title: str) -> None:
     t.add_column("")
     for col in df.columns:
         t.add_column(str(col), justify="right")
-    for name, row in df.iterrows():
-        t.add_row(str(name), *[f"{v:,.4g}" if isinstance(v, float) and abs(v) < 1 else (f"{v:,.1f}" if isinstance(v, float) else str(v)) for v in row])
-    out_console.print(t)
+    rows = [[str(name), *[_cell(str(name), v) for v in row]] for name, row in df.iterrows()]
+    _print_whole(t, rows)
+
+
+def _cell(what: str, v: Any) -> str:
+    """A figure of the row ``what`` as a planner reads it: a gap as a percentage, counts and yuan whole."""
+    if not isinstance(v, float):
+        return str(v)
+    if "gap" in what:
+        return f"{v:.4%}"
+    if v.is_integer():
+        return f"{v:,.0f}"
+    return f"{v:,.4g}" if abs(v) < 1 else f"{v:,.1f}"
+
+
+def _print_whole(t: Table, rows: list[list[str]]) -> None:
+    """Print ``t`` with ``rows``, every cell whole: wider than the terminal (or the 80 columns of a pipe) the lines
+    run on, where rich would cut figures and headers short."""
+    for i, column in enumerate(t.columns):
+        column.no_wrap = True
+        column.min_width = max([len(str(column.header)), *(len(r[i]) for r in rows)])
+    for r in rows:
+        t.add_row(*r)
+    out_console.print(t, crop=False)
 
 
 @app.command("export-model")
@@ -375,7 +396,7 @@ def nightly(
     6 another job holds the lock, 7 solved but not published (gap above nightly.max_gap)."""
     import optimizer as api
 
-    from .nightly import run_nightly
+    from .nightly import counts_text, run_nightly
 
     with _errors():
         say = _progress()
@@ -384,11 +405,10 @@ def nightly(
         if outcome.status == "unchanged":
             out_console.print(f"unchanged: version {outcome.version_id} stays current (run {outcome.run_id})")
         else:
-            counts = ", ".join(f"{k.removeprefix('households_')} {v:,}" for k, v in outcome.counts.items())
             what = f"expected out of poverty at {sc.years.last}" if sc.years is not None else "expected lifted"
             out_console.print(
                 f"published version {outcome.version_id} (run {outcome.run_id}): {outcome.expected_lifted:,.1f} households {what}, "
-                f"gap {outcome.gap:.3%}; households {counts}"
+                f"gap {outcome.gap:.3%}; {counts_text(outcome.counts)}"
             )
 
 
@@ -464,13 +484,14 @@ def db_ledger(
         cols = ["run_id", "kind", "status", "version_id", "started_at", "gap", "households_added", "households_changed", "households_unchanged"]
         for c in cols:
             t.add_column(c.removeprefix("households_").replace("_id", ""))
+        rows = []
         for row in df.itertuples(index=False):
             cells = ["" if pd.isna(getattr(row, c)) else str(getattr(row, c)) for c in cols]
             cells[4] = cells[4][:19]
             cells[5] = "" if pd.isna(row.gap) else f"{row.gap:.3%}"
             cells[6:] = ["" if pd.isna(getattr(row, c)) else f"{int(getattr(row, c)):,}" for c in cols[6:]]
-            t.add_row(*cells)
-        out_console.print(t)
+            rows.append(cells)
+        _print_whole(t, rows)
         for row in df.itertuples(index=False):
             if isinstance(row.message, str) and row.message:
                 out_console.print(f"run {row.run_id}: {row.message}", highlight=False)

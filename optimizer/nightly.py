@@ -70,6 +70,11 @@ class NightlyOutcome:
     message: str = ""
 
 
+def counts_text(counts: dict[str, int]) -> str:
+    """A version's household counts against the one before, as the job reports them: "households added 20,000, ..."."""
+    return "households " + ", ".join(f"{k.removeprefix('households_')} {v:,}" for k, v in counts.items())
+
+
 def run_nightly(
     url: str,
     scenario: Scenario,
@@ -271,7 +276,7 @@ def _publish(
     version_id, counts, expected = _write_version(
         engine, run_id, scenario, input_hash, tables, manifest, committed=committed, current=current, allowed=allowed if churn else None, hashes=hashes
     )
-    say(f"published version {version_id}: {expected:,.1f} households expected lifted, gap {result.gap:.3%}, {counts}")
+    say(f"published version {version_id}: {expected:,.1f} households expected lifted, gap {result.gap:.3%}; {counts_text(counts)}")
     return NightlyOutcome(run_id, "published", version_id, counts, float(result.manifest["objective"]), float(result.gap), expected)
 
 
@@ -523,7 +528,7 @@ def _publish_multiyear(
         expected=expected, committed=None, current=current, hashes=hashes, years=True,
     )  # fmt: skip
     say(f"published version {version_id}: {expected:,.1f} households expected out of poverty at {scenario.years.last if scenario.years else ''}, "
-        f"gap {float(man['gap']):.3%}, {counts}")  # fmt: skip
+        f"gap {float(man['gap']):.3%}; {counts_text(counts)}")  # fmt: skip
     return NightlyOutcome(run_id, "published", version_id, counts, float(man["objective"]), float(man["gap"]), expected)
 
 

@@ -299,6 +299,8 @@ def test_cli_rerun_is_idempotent_and_rollback_works(db_url: str, small_data: Pat
     assert list(ledger["status"]) == ["published", "published", "unchanged", "published"]
     assert list(ledger["kind"]) == ["publish", "nightly", "nightly", "nightly"]
     assert ledger["households_added"].iloc[-1] == 1500
+    shown = _cli("db", "ledger", "--db", db_url).stdout  # piped: 80 columns, where rich cut headers and dates short
+    assert "…" not in shown and "unchanged" in shown and "1,500" in shown, shown
 
 
 def test_bad_registry_row_stops_before_any_write(db_url: str, small_data: Path, tmp_path: Path) -> None:

@@ -168,6 +168,19 @@ def test_a_what_if_never_writes_into_a_run_folder(tmp_path: Path, command: list[
     assert (run / "marginal.csv").read_text() == "fund_id,shadow_price\nF1,0.5\n"
 
 
+def test_what_if_tables_print_figures_whole_and_as_planners_read_them() -> None:
+    """The compare table on a pipe (80 columns): a gap as a percentage, counts and yuan whole, no cell cut short."""
+    from optimizer import cli
+
+    names = [f"a_scenario_with_a_long_name_{i}" for i in range(3)]
+    table = pd.DataFrame({n: ["optimal", 0.000171, 223_806_180.0, 8.0, 15_665.37] for n in names}, index=["status", "gap", "cost (yuan)", "counties", "lifted"])
+    with cli.out_console.capture() as captured:
+        cli._print_frame(table, "scenarios compared")
+    shown = captured.get()
+    assert "…" not in shown and all(n in shown for n in names), shown
+    assert "0.0171%" in shown and "223,806,180 " in shown and " 8 " in shown and "15,665.4" in shown, shown
+
+
 def test_compare_and_sweep_from_the_api(tiny, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Compare and sweep through one session; a sweep value with the settings of a scenario solved before (the cut)
     is that result under the sweep's name, not a second solve."""
