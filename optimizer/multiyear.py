@@ -1456,6 +1456,26 @@ def exit_schedule(result: MultiYearResult) -> pd.DataFrame:
     )
 
 
+def exit_schedule_line(schedule: pd.DataFrame, named: int = 10) -> str:
+    """One progress line for :func:`exit_schedule`: how many counties exit in each year, how many not by the
+    deadline and how many late against their target, naming up to ``named`` of those (a national run has thousands
+    of counties; the whole schedule is ``counties.csv``)."""
+    years = schedule.loc[schedule["exit_year"] > 0, "exit_year"].value_counts().sort_index()
+    parts = [", ".join(f"{n:,} in {y}" for y, n in years.items())] if len(years) else []
+
+    def some(ids: pd.Series) -> str:
+        more = f" and {len(ids) - named:,} more" if len(ids) > named else ""
+        return ", ".join(ids.iloc[:named].astype(str)) + more
+
+    never = schedule.loc[schedule["exit_year"] == 0, "county_id"]
+    if len(never):
+        parts.append(f"{len(never):,} not by the deadline ({some(never)})")
+    late = schedule.loc[schedule["status"] == "late", "county_id"]
+    if len(late):
+        parts.append(f"{len(late):,} late against their target ({some(late)})")
+    return f"county exit schedule of {len(schedule):,} counties: " + ("; ".join(parts) or "none") + " (counties.csv)"
+
+
 def _risk(instance: Instance, scenario: Scenario, households: pd.DataFrame) -> np.ndarray:
     """Per household of an output table: its yearly return risk when not monitored."""
     yrs = scenario.years
@@ -1684,9 +1704,7 @@ def run_multiyear(
     note = gap_note(man, scenario.solver.gap)
     if note:
         say(note)
-    c = result.tables["counties"]
-    for row in c.itertuples(index=False):
-        say(f"county {row.county_id}: expected exit year {row.exit_year or 'not by the deadline'}")
+    say(exit_schedule_line(exit_schedule(result)))
     say(f"wrote {folder}")
     if report:
         from .report import write_report

@@ -15,7 +15,16 @@ from optimizer.data import Instance, build_instance
 from optimizer.edits import apply_data_edits
 from optimizer.generate import generate, write_tables
 from optimizer.model import ChurnCap, county_table
-from optimizer.multiyear import MultiYearResult, run_multiyear, solve_multiyear, transfer_only, verify_multiyear, verify_multiyear_run
+from optimizer.multiyear import (
+    MultiYearResult,
+    exit_schedule,
+    exit_schedule_line,
+    run_multiyear,
+    solve_multiyear,
+    transfer_only,
+    verify_multiyear,
+    verify_multiyear_run,
+)
 from optimizer.scenario import Scenario
 from optimizer.solve import solve
 
@@ -243,6 +252,19 @@ def test_county_exit_schedule_holds_and_an_earlier_year_never_costs_less() -> No
     assert lp_bounds[-1] > costs[0]
     bad = verify_multiyear(runs[0][0], inst, runs[-1][1])
     assert bad and all(b.startswith("county P01C01X02 above its incidence threshold in 20") for b in bad)
+    line = exit_schedule_line(exit_schedule(runs[-1][0]))
+    assert line.startswith("county exit schedule of 2 counties: ") and "not by the deadline" not in line and "late" not in line, line
+
+
+def test_the_exit_schedule_line_counts_years_and_names_a_few_counties_not_out() -> None:
+    """A national run has thousands of counties: one progress line counts them by exit year and names at most ten
+    of those not out by the deadline and of those late against their target."""
+    schedule = pd.DataFrame(
+        {"county_id": [f"C{i:02d}" for i in range(14)], "exit_year": [2018, 2018, 2019] + [0] * 11, "status": ["on time", "on time", "late"] + ["late"] * 11}
+    )
+    line = exit_schedule_line(schedule)
+    assert line.startswith("county exit schedule of 14 counties: 2 in 2018, 1 in 2019; 11 not by the deadline (C03, C04,"), line
+    assert "C12 and 1 more); 12 late against their target (C02," in line and "C13" not in line, line
 
 
 # monitoring and re-support (years.monitoring): 150 households, 2018-2020, no delays, gap 0.5%
