@@ -218,11 +218,17 @@ def _table(df: pd.DataFrame, pct: list[str] | None = None, money: list[str] | No
 
 
 def _funds(funds: pd.DataFrame) -> str:
-    by_level = funds.groupby("level_name", sort=False).agg(amount=("amount", "sum"), spent=("spent", "sum"), shadow_price=("shadow_price", "max"))
+    by_level = (
+        funds.assign(left=funds["spent"] < funds["amount"] - 0.5)  # half a yuan: rounding, not money left
+        .groupby("level_name", sort=False)
+        .agg(amount=("amount", "sum"), spent=("spent", "sum"), highest_shadow_price=("shadow_price", "max"), funds_unspent=("left", "sum"))
+    )
     by_level = by_level.reindex([LEVEL_NAMES[lv] for lv in Level]).dropna().reset_index()
     top = funds.sort_values("shadow_price", ascending=False).head(30)[["fund_id", "level_name", "categories", "amount", "spent", "shadow_price"]]
     return (
-        '<p class="note">Shadow price: expected households lifted per extra 10,000 yuan in that fund (LP with project decisions fixed).</p>'
+        '<p class="note">Shadow price: expected households lifted per extra 10,000 yuan in that fund (LP with project decisions fixed); '
+        "a level shows the highest of its funds' (an earmarked fund may bind while another of the level has money left: "
+        "funds_unspent counts those).</p>"
         + _table(by_level, money=["amount", "spent"])
         + "<h3>Funds with the highest shadow price</h3>"
         + _table(top, money=["amount", "spent"])

@@ -54,6 +54,20 @@ def test_headline_figures_match_the_tables(run_dir: Path) -> None:
     assert shown["persons_lifted"] == pytest.approx(result.manifest["persons_lifted"])
 
 
+def test_the_levels_table_counts_the_funds_with_money_left(run_dir: Path) -> None:
+    """A level's shadow price is the highest of its funds' (an earmarked fund may bind while another has money left):
+    its row says so and counts the funds of the level with money left."""
+    from optimizer import read_run
+
+    funds = read_run(run_dir).tables["funds"]
+    html = (run_dir / "report.html").read_text()
+    assert "<th>highest_shadow_price</th><th>funds_unspent</th>" in html
+    for level, group in funds.groupby("level_name"):
+        left = int((group["spent"] < group["amount"] - 0.5).sum())
+        row = re.search(rf"<tr><td>{level}</td>(?:<td>[^<]*</td>){{3}}<td>([^<]*)</td></tr>", html)
+        assert row is not None and int(row.group(1)) == left, (level, left)
+
+
 def test_report_is_self_contained_with_every_section(run_dir: Path) -> None:
     html = (run_dir / "report.html").read_text()
     for section in SECTIONS:
