@@ -497,6 +497,32 @@ def test_a_replan_that_no_county_split_can_round_falls_back_to_one_model(small: 
     assert run.manifest["churn"]["changed"] == churn_changes(run, previous) <= 5
 
 
+def test_auto_decomposes_a_replan_later_than_a_first_plan(small: Instance, mono: MultiYearResult, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A multi-year first plan decomposes from DECOMPOSE_FROM households, a re-plan under the churn cap from
+    DECOMPOSE_CAPPED_FROM, a re-plan of kept decisions without it from DECOMPOSE_REPLAN_FROM (its one model's interior
+    point is faster below that); one year from optimizer.solve.DECOMPOSE_FROM whatever it re-plans. With the first
+    threshold lowered below this instance, its re-plan without a cap still solves as one model."""
+    import importlib
+
+    from optimizer import multiyear
+
+    solve = importlib.import_module("optimizer.solve")  # the package exports a function of that name
+    sc = _scenario()
+    one_year = Scenario.model_validate({"name": "one", "data": "unused"})
+    for threshold, kw in ((multiyear.DECOMPOSE_FROM, {}), (multiyear.DECOMPOSE_CAPPED_FROM, {"capped": True}),
+                          (multiyear.DECOMPOSE_CAPPED_FROM, {"capped": True, "replan": True}),
+                          (multiyear.DECOMPOSE_REPLAN_FROM, {"replan": True})):  # fmt: skip
+        assert not solve.auto_decomposes(sc, threshold - 1, **kw) and solve.auto_decomposes(sc, threshold, **kw), kw
+        assert solve.auto_decomposes(one_year, solve.DECOMPOSE_FROM, **kw) and not solve.auto_decomposes(one_year, solve.DECOMPOSE_FROM - 1, **kw)
+    assert multiyear.DECOMPOSE_FROM < multiyear.DECOMPOSE_CAPPED_FROM < multiyear.DECOMPOSE_REPLAN_FROM
+    monkeypatch.setattr(importlib.import_module("optimizer.multiyear"), "DECOMPOSE_FROM", 300)
+    kept, _, withheld = _replan_inputs(small, mono, tmp_path)
+    said: list[str] = []
+    run = solve_multiyear(sc, small, workers=2, kept=kept, withheld=withheld, progress=said.append)
+    assert run.manifest["method"] == "monolithic" and not any(m.startswith("decomposing") for m in said)
+    assert verify_multiyear(run, small, sc, withheld) == [] and kept_violations(run, kept) == []
+
+
 def test_partitioned_multiyear_from_the_command_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """`optimizer solve --method decomposed` on a partitioned folder: the workers read their counties, the run
     folder is written, and `optimizer verify` re-checks it against the whole instance."""
