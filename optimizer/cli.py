@@ -100,7 +100,11 @@ def solve(
     max_input_mb: MaxInputOption = None,
     report: Annotated[bool, typer.Option("--report/--no-report", help="write report.html into the run folder")] = True,
     method: Annotated[
-        str, typer.Option(help="auto (decomposed from 40,000 households, multi-year from 10,000), monolithic or decomposed (by county, on Dask)")
+        str,
+        typer.Option(
+            help="auto (decomposed from 40,000 households; multi-year from 10,000, a --from-year re-plan from 100,000), "
+            "monolithic or decomposed (by county, on Dask)"
+        ),
     ] = "auto",
     scheduler: Annotated[Optional[str], typer.Option(help="decomposed: address of an existing Dask scheduler (default: a local cluster)")] = None,
     workers: Annotated[int, typer.Option(help="decomposed: workers of the local Dask cluster", min=1)] = 2,
