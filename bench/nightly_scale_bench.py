@@ -68,7 +68,7 @@ def night(spec: dict[str, Any]) -> None:
     """One night in this process (a child of :func:`two_nights`, which samples its memory); print its figures as JSON."""
     method = spec["method"]
     module = importlib.import_module("optimizer.solve" if spec["years"] is None else "optimizer.multiyear")
-    for name in ["DECOMPOSE_FROM"] + ([] if spec["years"] is None else ["DECOMPOSE_CAPPED_FROM"]):
+    for name in ["DECOMPOSE_FROM"] + ([] if spec["years"] is None else ["DECOMPOSE_REPLAN_FROM"]):
         setattr(module, name, spec["households"] * 10 if method == "monolithic" else 1)  # whatever its size
     scenario = Scenario.model_validate(spec["scenario"])
     t = time.perf_counter()

@@ -102,7 +102,7 @@ def solve(
     method: Annotated[
         str,
         typer.Option(
-            help="auto (decomposed from 40,000 households; multi-year from 10,000, a --from-year re-plan from 100,000), "
+            help="auto (decomposed from 40,000 households; multi-year from 10,000, a multi-year re-plan from 40,000), "
             "monolithic or decomposed (by county, on Dask)"
         ),
     ] = "auto",

@@ -41,6 +41,7 @@ from .errors import InputError, NoSolutionError, OptimizerError, VerificationErr
 from .helpers import Assignment, assign_helpers
 from .model import MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, fund_scopes, kept_plan_columns
 from .multiyear import (
+    MONEY_TOL,
     Kept,
     MultiYear,
     MultiYearResult,
@@ -94,6 +95,7 @@ YEARS_ROUNDING_ALLOWANCE = 0.003  # the same for a multi-year run (0.156-0.287% 
 NARROW_SHARE = 0.75  # of the gap left above the counties' LP values, what their narrow roundings may give up (see _to_widen)
 WIDENED_LOSS = 0.00035  # share of its LP a widened county's relax-and-fix is counted to give up: the most measured for a run's (see _to_widen)
 EMERGENCY_TOL = 0.05  # yuan of emergency money a county's final allocation may round away; more is repaired
+FREE_KEPT_YEARS_AFTER = 8  # rounds after which a re-plan whose best allocation leaves counties short frees its kept years' money
 COUNTY_MIP_SECONDS = 30.0  # multi-year: time for a county's final LP and MIP (the MIP's incumbent is taken at the limit)
 EMERGENCY_PRICE = 1_000.0  # objective lost per 10,000 emergency yuan: far above any plan's value per money
 EXTRA_PRICE = 100.0  # per 10,000 yuan (or change of plan) offered to a county short after its repair: below the emergency money's
@@ -805,13 +807,17 @@ def master_allocate(
     settle: Callable[[list[np.ndarray], float, float], float | None] | None = None,
     start: np.ndarray | None = None,
     held: np.ndarray | None = None,
+    kept_years: int = 0,
 ) -> Allocation:
     """Kelley's cutting planes over the counties' LP value functions, with a Lagrangian bound every few rounds
     (:class:`Allocation`). With years, the master holds every upper fund's yearly
     appropriation and carries its unspent money forward under the scenario's rule. When the rounds close,
     ``settle(allocation, bound, its value)`` may ask for more rounds down to a smaller tolerance (it returns it).
-    ``start`` (yuan per pair and year) is where a re-plan starts: what the earlier plan gave each county. ``held``
-    (yuan per upper fund and year) is kept out of the allocation."""
+    ``start`` (yuan per pair and year) is where a re-plan starts: what the earlier plan gave each county; its first
+    ``kept_years`` years (a re-plan's kept years, whose decisions that money paid) stay there in every step where
+    the fund-year still holds it (the bound's master and the prices are free), unless the best allocation still
+    leaves counties short after :data:`FREE_KEPT_YEARS_AFTER` rounds. ``held`` (yuan per upper fund and
+    year) is kept out of the allocation."""
     pairs = blocks.pairs
     n_pairs, n_c = len(pairs), len(blocks.counties)
     county_pos = pd.Index(blocks.counties).get_indexer(pairs["county"])
@@ -831,6 +837,8 @@ def master_allocate(
     weight = blocks.households[county_pos]
     share = weight / np.maximum(np.bincount(fund_pos, weights=weight, minlength=n_up)[fund_pos], 1e-9)
     a = (approp[fund_pos] * share[:, None] if start is None else _from_start(start, approp, fund_pos, share)).ravel()
+    pinned = _pinned_years(start, approp, fund_pos, kept_years)
+    a_start = a.copy()
     cuts: list[tuple[int, np.ndarray, float]] = []  # (county, slope over its own money columns of_county[c], intercept)
     prices = None  # of the Lagrangian bound that gave the best bound
     points: list[tuple[int, np.ndarray, float]] = []  # (county, its money at an evaluated point, its LP value there)
@@ -891,11 +899,19 @@ def master_allocate(
         lo = np.concatenate([np.maximum(best[1] - radius, 0.0), master.col_lo[n_a:]])
         hi = np.concatenate([best[1] + radius, master.col_hi[n_a:]])
         out = backend.solve(master.with_bounds(lo, hi), replace(opts, duals=True))
-        if free.status != Status.OPTIMAL or out.status != Status.OPTIMAL or out.x is None:
-            raise NoSolutionError(f"decomposition master: {out.status.value} ({out.message})")
+        step = out
+        if r >= FREE_KEPT_YEARS_AFTER and best_short > 0.0:
+            pinned[:] = False  # still short: the earlier plan's money may not pay the kept decisions now (costs edited?)
+        if pinned.any():
+            # the kept years' money stays where the kept decisions were paid: moved, it left counties a few yuan short
+            # there for dozens of rounds (an uncapped re-plan of 60,000 households: 45 rounds); prices from the step without
+            lo[:n_a][pinned] = hi[:n_a][pinned] = a_start[pinned]
+            step = backend.solve(master.with_bounds(lo, hi), opts)
+        if free.status != Status.OPTIMAL or out.status != Status.OPTIMAL or step.status != Status.OPTIMAL or step.x is None:
+            raise NoSolutionError(f"decomposition master: {step.status.value} ({step.message})")
         master_seconds = time.perf_counter() - t_master
         bound = min(bound, float(free.objective))
-        expected = float(out.objective)
+        expected = float(step.objective)
         mixed = max(mixed, _inner(points, of_county, A_money, A_carry, approp, carry_hi, backend, opts) if mixing else mixed, best, key=lambda m: m[0])
         gap = max(bound - mixed[0], 0.0) / max(abs(bound), 1e-9)
         lagrangian = np.nan
@@ -907,7 +923,10 @@ def master_allocate(
             # cuts are loose (100,000 households: round 4's bound 78,004.06 against 78,075.85, 4 rounds against 8)
             price = np.abs(out.duals[n_cuts:])
             rise = np.maximum(np.diff(price.reshape(n_up, T), axis=1), 0.0)
-            carried = float((carry_hi[:, :-1][rise > 0] * rise[rise > 0]).sum())
+            # no fund carries out of a year more than was appropriated up to it: under full carry-over a price rising
+            # from one year to the next then costs a finite term (before, that round's bound was skipped)
+            most = np.minimum(carry_hi, np.cumsum(approp, axis=1))[:, :-1]
+            carried = float((most[rise > 0] * rise[rise > 0]).sum())
             if np.isfinite(carried):
                 cap = np.cumsum(approp, axis=1).ravel()  # a county cannot get more of a year than appropriated up to it
                 terms = run_counties("priced", [np.vstack([price[fund_year[sel]], cap[fund_year[sel]]]) for sel in of_county])
@@ -933,7 +952,7 @@ def master_allocate(
             if again is None:
                 break
             tol, ceiling = again, 0.0  # the rounding has shown that a stalled tail must still close
-        a = np.maximum(out.x[:n_a], 0.0)
+        a = np.maximum(step.x[:n_a], 0.0)
     alloc = [mixed[1][sel] for sel in of_county]
     return Allocation(alloc, bound, pd.DataFrame(history), prices)
 
@@ -944,6 +963,21 @@ def _priced_round(r: int, years: bool) -> bool:
     their allocation in about six rounds and then waited for round 8's bound)."""
     every = LAGRANGE_EVERY_YEARS if years else LAGRANGE_EVERY
     return r >= LAGRANGE_EVERY and (r - LAGRANGE_EVERY) % every == 0
+
+
+def _pinned_years(start: np.ndarray | None, approp: np.ndarray, fund_pos: np.ndarray, kept_years: int) -> np.ndarray:
+    """Which money columns (pairs x years, pair by pair) the master's steps keep at ``start``: those of the first
+    ``kept_years`` years of the fund-years that still hold what the earlier plan gave (elsewhere the start was
+    scaled down, and the rounds must find the money)."""
+    n_pairs, T = len(fund_pos), approp.shape[1]
+    if start is None or not kept_years:
+        return np.zeros(n_pairs * T, dtype=bool)
+    given = np.zeros_like(approp)
+    np.add.at(given, fund_pos, start)
+    # half a yuan over (the earlier plan's flows are written to the cent) is still held: the start, scaled down by
+    # _from_start, then stays within a few cents of it (strictly, 60,000 households: most kept years free, 20 rounds)
+    holds = given <= approp * (1 + 1e-9) + MONEY_TOL
+    return (holds[fund_pos] & (np.arange(T)[None, :] < kept_years)).ravel()
 
 
 def _from_start(start: np.ndarray, approp: np.ndarray, fund_pos: np.ndarray, share: np.ndarray) -> np.ndarray:
@@ -1362,7 +1396,11 @@ def _decompose(
         if earlier is not None and len(earlier):
             start = _start_of(blocks, tree, scenario.years, earlier)
             say(f"the master starts from the upper-level money the earlier plan gave each county ({start.sum():,.0f} yuan)")
-        alloc, bound, history, prices = master_allocate(blocks, scenario, run, tol=tol, max_rounds=max_rounds, say=say, settle=settle, start=start)
+        from_year = kept.from_year if kept is not None else None if stored_churn is None else stored_churn.from_year
+        kept_years = 0 if start is None or from_year is None or scenario.years is None else max(from_year - scenario.years.first, 0)
+        alloc, bound, history, prices = master_allocate(
+            blocks, scenario, run, tol=tol, max_rounds=max_rounds, say=say, settle=settle, start=start, kept_years=kept_years
+        )
         reused = bool(settled) and all(np.array_equal(x, y) for x, y in zip(settled[-1][0], alloc))  # else no settling, or the rounds ran out after it
         if not reused or not one_year:
             finals = settled[-1][1] if reused else run_finals(alloc, last=not keep, short_ok=not one_year, bound=bound)

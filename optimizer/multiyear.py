@@ -69,15 +69,12 @@ from .storage import load_source
 log = logging.getLogger(__name__)
 MONEY_TOL = 0.5  # yuan
 DECOMPOSE_FROM = 10_000  # households: from here on, method auto decomposes the multi-year model by county
-# a re-plan under the churn cap (a night after the first) stays one model longer: its published plans hold most
-# households, and its one model solved 10,000 households in 5.0 s (decomposed 11.0 s), 40,000 in 68.0 s (43.4 s)
-DECOMPOSE_CAPPED_FROM = 40_000
-# a re-plan without the cap (optimizer solve --from-year Y --previous DIR) even longer: its kept years leave fewer
-# choices, and the one model's interior point beat the decomposition below 100,000 households (2018-2020 from 2019:
-# 14.7 / 22.4 / 36.0 s against 22.1 / 37.3 / 54.4 s at 40,000 / 60,000 / 80,000, 47.4 s against 30.3 s at 100,000,
-# the one model's objective 0.06-0.14% higher; the 20,000 sample from 2018: 16 s, where the decomposition came out
-# short after 59 s; 2026-12-04, bench/README.md)
-DECOMPOSE_REPLAN_FROM = 100_000
+# a re-plan that keeps earlier years (a night after the first, under the churn cap, or optimizer solve --from-year Y
+# --previous DIR) stays one model longer: its kept years and published plans leave fewer choices. One model against
+# decomposed, 2018-2020 from 2019 (2026-12-04, bench/README.md): under the cap 10,000 households 5.0 s against 11.0 s
+# (2026-12-02), 40,000 68.0 s against 13.4 s; without it 20,000 7.0 s against 6.5 s, 40,000 14.7 s against 12.8 s,
+# 100,000 47.4 s against 25.5 s (the one model's objective 0.05-0.14% higher, its gap under 0.05%)
+DECOMPOSE_REPLAN_FROM = 40_000
 # a county's rounding with its emergency money open (when none fits without) gets at least this long: after a first
 # rounding that used the county's time (most likely HiGHS's cumulative clock, since fixed in solvers/highs.py) it had
 # 1 s, found nothing, and the county's fallback, the MIP over all its households, ran 440 s and more (100,000
@@ -700,8 +697,8 @@ def solve_multiyear(
     ``previous`` with household_id, plan, year) may change plan or start year (see :func:`add_churn_row`).
     ``method``: ``monolithic``, ``decomposed`` (by county on Dask, see
     :func:`optimizer.decompose.solve_decomposed_years`) or ``auto`` (decomposed from :data:`DECOMPOSE_FROM`
-    households in max-lifted mode without helper capacities in the model, from :data:`DECOMPOSE_CAPPED_FROM` under a
-    ``churn`` cap, from :data:`DECOMPOSE_REPLAN_FROM` for a re-plan that keeps earlier years without it; when that
+    households in max-lifted mode without helper capacities in the model, from :data:`DECOMPOSE_REPLAN_FROM` for a
+    re-plan that keeps earlier years or is under a ``churn`` cap; when that
     decomposition finds no allocation, e.g. a small county that cannot round within its share of the money and of
     the changes, ``auto`` solves it as one model and says so in the manifest's ``fallback``). A re-plan of a
     partitioned folder loads it whole (the kept decisions and the published plans are held in memory). ``keep``: as
@@ -736,7 +733,7 @@ def solve_multiyear(
     instance = apply_data_edits(instance, scenario.data_edits)
     check_years(scenario, instance.measures["measure_id"], county_table(instance)["county_id"])
     replan = _keeps_years(scenario, kept)
-    if method == "decomposed" or (method == "auto" and auto_decomposes(scenario, instance.n_households, capped=churn is not None, replan=replan)):
+    if method == "decomposed" or (method == "auto" and auto_decomposes(scenario, instance.n_households, replan=replan or churn is not None)):
         if kept is not None and scenario.years is not None:
             check_from_year(kept.from_year, scenario.years.first, scenario.years.last)
         try:

@@ -144,7 +144,7 @@ def by_county(url: str, scenario: Scenario, current: int | None) -> bool:
     """Whether the night is decomposed by county with each worker reading its counties from the registry at ``url``
     (``nightly.by_county``; ``auto``: a night of as many open households as ``solve`` decomposes (a one-year one
     from :data:`optimizer.solve.DECOMPOSE_FROM`, a multi-year one from :data:`optimizer.multiyear.DECOMPOSE_FROM`,
-    or :data:`optimizer.multiyear.DECOMPOSE_CAPPED_FROM` once a version is published: ``current``), that the
+    or :data:`optimizer.multiyear.DECOMPOSE_REPLAN_FROM` once a version is published: ``current``), that the
     decomposition can solve, without data edits, which need the registry loaded whole)."""
     choice = scenario.nightly.by_county
     if choice == "no":
@@ -160,7 +160,7 @@ def by_county(url: str, scenario: Scenario, current: int | None) -> bool:
         return True
     if any(fits.values()):
         return False
-    return auto_decomposes(scenario, storage.open_households(url), capped=scenario.years is not None and current is not None)
+    return auto_decomposes(scenario, storage.open_households(url), replan=scenario.years is not None and current is not None)
 
 
 def _from_year(scenario: Scenario) -> int | None:

@@ -114,7 +114,7 @@ class Nightly(_Strict):
         "auto",
         description="decompose the night by county with each worker reading its counties from the registry (a multi-year night: with "
         "the starts and builds it keeps), so that the job never holds the registry's households (auto: from as many open households "
-        "as solve decomposes, optimizer.solve.DECOMPOSE_FROM, or optimizer.multiyear.DECOMPOSE_FROM and DECOMPOSE_CAPPED_FROM with "
+        "as solve decomposes, optimizer.solve.DECOMPOSE_FROM, or optimizer.multiyear.DECOMPOSE_FROM and DECOMPOSE_REPLAN_FROM with "
         "years, when the scenario is decomposable and has no data edits); no: load the registry whole (a large night is then "
         "decomposed in memory)",
     )

@@ -172,17 +172,14 @@ def decomposable(scenario: Scenario) -> bool:
     return scenario.mode == "max_lifted" and not scenario.helpers.capacity_in_model
 
 
-def auto_decomposes(scenario: Scenario, households: int, capped: bool = False, replan: bool = False) -> bool:
+def auto_decomposes(scenario: Scenario, households: int, replan: bool = False) -> bool:
     """Whether ``auto`` decomposes a scenario of that many households: a one-year one from :data:`DECOMPOSE_FROM`, a
-    multi-year one from :data:`optimizer.multiyear.DECOMPOSE_FROM` (``capped``, a re-plan under a churn cap: from
-    :data:`optimizer.multiyear.DECOMPOSE_CAPPED_FROM`; else a ``replan`` of kept decisions: from
-    :data:`optimizer.multiyear.DECOMPOSE_REPLAN_FROM`)."""
+    multi-year one from :data:`optimizer.multiyear.DECOMPOSE_FROM` (a ``replan``, which keeps earlier years or is
+    under a churn cap: from :data:`optimizer.multiyear.DECOMPOSE_REPLAN_FROM`)."""
     from . import multiyear
 
     if scenario.years is None:
         threshold = DECOMPOSE_FROM
-    elif capped:
-        threshold = multiyear.DECOMPOSE_CAPPED_FROM
     else:
         threshold = multiyear.DECOMPOSE_REPLAN_FROM if replan else multiyear.DECOMPOSE_FROM
     return decomposable(scenario) and households >= threshold

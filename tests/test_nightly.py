@@ -544,7 +544,7 @@ def test_a_capped_night_starts_from_the_money_the_published_version_gave(
 def test_multiyear_nights_read_by_county_publish_what_nights_loaded_whole_publish(
     db_url: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """From optimizer.multiyear.DECOMPOSE_FROM open households (DECOMPOSE_CAPPED_FROM under the churn cap; both lowered
+    """From optimizer.multiyear.DECOMPOSE_FROM open households (DECOMPOSE_REPLAN_FROM under the churn cap; both lowered
     here to 300) a multi-year night is decomposed by county, re-plan and all, and (nightly.by_county: auto) its
     workers read their counties from the registry: the driver never reads it whole. The same two nights on a copy
     loaded whole (no) publish the same versions (their rows written 97 at a time). On 2019-2020: night 2 (from 2020, after commitments of households
@@ -556,7 +556,7 @@ def test_multiyear_nights_read_by_county_publish_what_nights_loaded_whole_publis
     from optimizer.multiyear import verify_multiyear
     from optimizer.nightly import multiyear_inputs, version_result
 
-    for name in ("DECOMPOSE_FROM", "DECOMPOSE_CAPPED_FROM"):
+    for name in ("DECOMPOSE_FROM", "DECOMPOSE_REPLAN_FROM"):
         monkeypatch.setattr(importlib.import_module("optimizer.multiyear"), name, 300)
     monkeypatch.setattr(storage, "WRITE_ROWS", 97)  # the versions' rows written in blocks
     generate(900, seed=4, out=tmp_path / "data")
