@@ -57,6 +57,7 @@ from .multiyear import (
     kept_option_columns,
     kept_source,
     kept_violations,
+    kept_years,
     multiyear_manifest,
     multiyear_result,
     optimize_multiyear,
@@ -836,8 +837,12 @@ def master_allocate(
     # start: every upper fund's yearly money split among the counties it may reach in proportion to their poor households
     weight = blocks.households[county_pos]
     share = weight / np.maximum(np.bincount(fund_pos, weights=weight, minlength=n_up)[fund_pos], 1e-9)
-    a = (approp[fund_pos] * share[:, None] if start is None else _from_start(start, approp, fund_pos, share)).ravel()
-    pinned = _pinned_years(start, approp, fund_pos, kept_years)
+    if start is None:
+        given, a = None, (approp[fund_pos] * share[:, None]).ravel()
+    else:
+        given = _given(start, approp, fund_pos)
+        a = _from_start(start, given, approp, fund_pos, share).ravel()
+    pinned = _pinned_years(given, approp, fund_pos, kept_years)
     a_start = a.copy()
     cuts: list[tuple[int, np.ndarray, float]] = []  # (county, slope over its own money columns of_county[c], intercept)
     prices = None  # of the Lagrangian bound that gave the best bound
@@ -907,8 +912,10 @@ def master_allocate(
             # there for dozens of rounds (an uncapped re-plan of 60,000 households: 45 rounds); prices from the step without
             lo[:n_a][pinned] = hi[:n_a][pinned] = a_start[pinned]
             step = backend.solve(master.with_bounds(lo, hi), opts)
-        if free.status != Status.OPTIMAL or out.status != Status.OPTIMAL or step.status != Status.OPTIMAL or step.x is None:
-            raise NoSolutionError(f"decomposition master: {step.status.value} ({step.message})")
+        failed = next((o for o in (free, out, step) if o.status != Status.OPTIMAL or o.x is None), None)
+        if failed is not None or step.x is None:
+            failed = failed or step
+            raise NoSolutionError(f"decomposition master: {failed.status.value} ({failed.message})")
         master_seconds = time.perf_counter() - t_master
         bound = min(bound, float(free.objective))
         expected = float(step.objective)
@@ -965,28 +972,31 @@ def _priced_round(r: int, years: bool) -> bool:
     return r >= LAGRANGE_EVERY and (r - LAGRANGE_EVERY) % every == 0
 
 
-def _pinned_years(start: np.ndarray | None, approp: np.ndarray, fund_pos: np.ndarray, kept_years: int) -> np.ndarray:
-    """Which money columns (pairs x years, pair by pair) the master's steps keep at ``start``: those of the first
-    ``kept_years`` years of the fund-years that still hold what the earlier plan gave (elsewhere the start was
-    scaled down, and the rounds must find the money)."""
-    n_pairs, T = len(fund_pos), approp.shape[1]
-    if start is None or not kept_years:
-        return np.zeros(n_pairs * T, dtype=bool)
+def _given(start: np.ndarray, approp: np.ndarray, fund_pos: np.ndarray) -> np.ndarray:
+    """What a re-plan's ``start`` (yuan per pair and year) gives of each upper fund and year."""
     given = np.zeros_like(approp)
     np.add.at(given, fund_pos, start)
+    return given
+
+
+def _pinned_years(given: np.ndarray | None, approp: np.ndarray, fund_pos: np.ndarray, kept_years: int) -> np.ndarray:
+    """Which money columns (pairs x years, pair by pair) the master's steps keep at the start: those of the first
+    ``kept_years`` years of the fund-years that still hold what the earlier plan ``given`` (:func:`_given`; elsewhere
+    the start was scaled down, and the rounds must find the money)."""
+    n_pairs, T = len(fund_pos), approp.shape[1]
+    if given is None or not kept_years:
+        return np.zeros(n_pairs * T, dtype=bool)
     # half a yuan over (the earlier plan's flows are written to the cent) is still held: the start, scaled down by
     # _from_start, then stays within a few cents of it (strictly, 60,000 households: most kept years free, 20 rounds)
     holds = given <= approp * (1 + 1e-9) + MONEY_TOL
     return (holds[fund_pos] & (np.arange(T)[None, :] < kept_years)).ravel()
 
 
-def _from_start(start: np.ndarray, approp: np.ndarray, fund_pos: np.ndarray, share: np.ndarray) -> np.ndarray:
+def _from_start(start: np.ndarray, given: np.ndarray, approp: np.ndarray, fund_pos: np.ndarray, share: np.ndarray) -> np.ndarray:
     """A re-plan's first allocation (pairs x years): what the earlier plan gave each county of each upper fund and
-    year, scaled down where the fund-year has less now, and the rest shared in proportion to poor households. The
-    kept decisions pin a county's money in the years before the re-plan; the even split left their counties'
-    LPs short there for the first 15-19 rounds (40,000 and 100,000 households)."""
-    given = np.zeros_like(approp)
-    np.add.at(given, fund_pos, start)
+    year (``given`` in all, :func:`_given`), scaled down where the fund-year has less now, and the rest shared in
+    proportion to poor households. The kept decisions pin a county's money in the years before the re-plan; the
+    even split left their counties' LPs short there for the first 15-19 rounds (40,000 and 100,000 households)."""
     scale = np.where(given > approp, approp / np.maximum(given, 1e-9), 1.0)
     left = approp - np.minimum(given, approp)
     return start * scale[fund_pos] + left[fund_pos] * share[:, None]
@@ -1397,9 +1407,8 @@ def _decompose(
             start = _start_of(blocks, tree, scenario.years, earlier)
             say(f"the master starts from the upper-level money the earlier plan gave each county ({start.sum():,.0f} yuan)")
         from_year = kept.from_year if kept is not None else None if stored_churn is None else stored_churn.from_year
-        kept_years = 0 if start is None or from_year is None or scenario.years is None else max(from_year - scenario.years.first, 0)
         alloc, bound, history, prices = master_allocate(
-            blocks, scenario, run, tol=tol, max_rounds=max_rounds, say=say, settle=settle, start=start, kept_years=kept_years
+            blocks, scenario, run, tol=tol, max_rounds=max_rounds, say=say, settle=settle, start=start, kept_years=kept_years(scenario, from_year)
         )
         reused = bool(settled) and all(np.array_equal(x, y) for x, y in zip(settled[-1][0], alloc))  # else no settling, or the rounds ran out after it
         if not reused or not one_year:

@@ -732,8 +732,8 @@ def solve_multiyear(
         instance = load_source(scenario.data_source)
     instance = apply_data_edits(instance, scenario.data_edits)
     check_years(scenario, instance.measures["measure_id"], county_table(instance)["county_id"])
-    replan = _keeps_years(scenario, kept)
-    if method == "decomposed" or (method == "auto" and auto_decomposes(scenario, instance.n_households, replan=replan or churn is not None)):
+    replan = churn is not None or (kept is not None and kept_years(scenario, kept.from_year) > 0)
+    if method == "decomposed" or (method == "auto" and auto_decomposes(scenario, instance.n_households, replan=replan)):
         if kept is not None and scenario.years is not None:
             check_from_year(kept.from_year, scenario.years.first, scenario.years.last)
         try:
@@ -956,9 +956,10 @@ class Kept:
     read_flows: Callable[[], pd.DataFrame | None] | None = None
 
 
-def _keeps_years(scenario: Scenario, kept: Kept | None) -> bool:
-    """Whether ``kept`` fixes the years before its ``from_year`` (a first night's commitments alone keep none)."""
-    return kept is not None and scenario.years is not None and kept.from_year > scenario.years.first
+def kept_years(scenario: Scenario, from_year: int | None) -> int:
+    """How many of the scenario's years a re-plan from ``from_year`` keeps (none for a first night's commitments
+    alone, whose ``from_year`` is the first year)."""
+    return 0 if from_year is None or scenario.years is None else max(from_year - scenario.years.first, 0)
 
 
 def read_previous(previous: Path, from_year: int) -> Kept:
