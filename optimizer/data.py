@@ -169,15 +169,22 @@ def build_instance(raw: dict[str, pd.DataFrame], source: str = "", hashes: dict[
 def measure_rows(instance: Instance, households: pd.DataFrame) -> pd.DataFrame:
     """One row per (household, measure) of a plan table with ``household_id`` and ``measures`` ("a+b",
     "none"): ``row`` (position in ``households``), measure, size, cost, batch and category."""
-    m = instance.measures.set_index("measure_id")
-    size = instance.households.set_index("household_id")["size"].reindex(households["household_id"]).to_numpy(dtype=float)
+    m = instance.measures
+    size = household_sizes(instance, households)
     row, measure = plan_measures(households["measures"])
-    long = pd.DataFrame({"row": row, "size": size[row], "measure": measure})
-    long = long[isin(long["measure"], m.index)].reset_index(drop=True)
-    long["cost"] = m["cost_fixed"].reindex(long["measure"]).to_numpy() + m["cost_per_person"].reindex(long["measure"]).to_numpy() * long["size"]
-    long["batch"] = m["batch"].reindex(long["measure"]).to_numpy()
-    long["category"] = m["category"].reindex(long["measure"]).to_numpy()
-    return long
+    pos = pd.Index(m["measure_id"]).get_indexer(measure)
+    known = pos >= 0  # "none" and unknown labels give no row
+    row, measure, pos = row[known], measure[known], pos[known]
+    cost = m["cost_fixed"].to_numpy(dtype=float)[pos] + m["cost_per_person"].to_numpy(dtype=float)[pos] * size[row]
+    return pd.DataFrame(
+        {"row": row, "size": size[row], "measure": measure, "cost": cost, "batch": m["batch"].to_numpy()[pos], "category": m["category"].to_numpy()[pos]}
+    )
+
+
+def household_sizes(instance: Instance, households: pd.DataFrame) -> np.ndarray:
+    """Persons in each household of a table with ``household_id`` (NaN for one the instance does not hold)."""
+    at = pd.Index(instance.households["household_id"]).get_indexer(households["household_id"])
+    return np.where(at >= 0, instance.households["size"].to_numpy(dtype=float)[at], np.nan)
 
 
 def plan_measures(labels: pd.Series) -> tuple[np.ndarray, np.ndarray]:

@@ -38,7 +38,7 @@ import scipy.sparse as sp
 
 from .clib import release_freed_memory
 from .contract import ANY_CATEGORY, LIST_SEP, Level
-from .data import Instance
+from .data import Instance, household_sizes
 from .errors import InputError, NoSolutionError, OptimizerError, VerificationError
 from .helpers import Assignment, assign_helpers
 from .model import MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, fund_scopes, kept_plan_columns
@@ -708,7 +708,7 @@ def _county_final_year(
     amount = pd.Series(money, index=fund_ids).reindex(held["fund_id"])
     held["amount"] = np.where(amount.notna(), amount.fillna(0.0), np.where(held["fund_id"] == EMERGENCY, 0.0, held["amount"]))
     verify(result, replace(instance, funds=held), scenario)  # the verifier, on this county with its money (only amounts changed: no re-validation)
-    size = instance.households.set_index("household_id")["size"].reindex(result.households["household_id"]).to_numpy()
+    size = household_sizes(instance, result.households)
     out: dict[str, Any] = {"sums": household_sums(result.households, size, scenario.poverty.line)}
     tables = {k: result.tables[k] for k in ("projects", "flows", "regions", "marginal")}
     tables["funds"] = result.tables["funds"].loc[result.tables["funds"]["fund_id"] != EMERGENCY, ["fund_id", "shadow_price"]]

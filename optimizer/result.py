@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import __version__
 from .contract import LEVEL_NAMES, Batch, Level
-from .data import Instance, measure_rows
+from .data import Instance, household_sizes, measure_rows
 from .model import MONEY_UNIT, LinearModel, ModelIndex, plan_keys, project_ids
 from .plans import Plans
 from .regions import RegionTree
@@ -270,20 +270,24 @@ def marginal_table(instance: Instance, index: ModelIndex, cell_value: np.ndarray
     """Per region: expected households lifted per extra 10,000 yuan of unearmarked money held there, i.e. the
     best shadow price of any (village, category) in its subtree, and where that is."""
     tree = instance.tree
-    cells = index.cells.assign(value=cell_value)
+    cells = index.cells
+    village, village_id, category = cells["village"].to_numpy(), cells["village_id"].to_numpy(), cells["category"].to_numpy()
+    value = np.asarray(cell_value, dtype=float)
+    # per region the first cell by value (highest), then village id, then table order
+    by_id = pd.factorize(village_id, sort=True)[0]
     parts = []
     for level in range(6):
-        anc = tree.ancestors[cells["village"].to_numpy(), level]
-        best = cells.assign(region=anc).sort_values(["region", "value", "village_id"], ascending=[True, False, True], kind="stable")
-        best = best.drop_duplicates("region")
+        region = tree.ancestors[village, level]
+        order = np.lexsort((np.arange(len(region)), by_id, -value, region))
+        first = order[np.r_[True, region[order][1:] != region[order][:-1]]] if len(order) else order
         parts.append(
             pd.DataFrame(
                 {
-                    "region_id": tree.ids.to_numpy()[best["region"].to_numpy()],
+                    "region_id": tree.ids.to_numpy()[region[first]],
                     "level": level,
-                    "value_per_10k": best["value"].to_numpy().round(6),
-                    "best_village": best["village_id"].to_numpy(),
-                    "best_category": best["category"].to_numpy(),
+                    "value_per_10k": value[first].round(6),
+                    "best_village": village_id[first],
+                    "best_category": category[first],
                 }
             )
         )
@@ -357,9 +361,9 @@ def region_table(instance: Instance, households: pd.DataFrame, projects: pd.Data
     tree = instance.tree
     n_r = len(tree.ids)
     v = tree.pos(households["village_id"])
-    size = instance.households.set_index("household_id")["size"].reindex(households["household_id"]).to_numpy(dtype=float)
+    size = household_sizes(instance, households)
     long = measure_rows(instance, households)
-    long["village"] = v[long["row"].to_numpy()]
+    village = v[long["row"].to_numpy()]
     columns: dict[str, np.ndarray] = {}
     per_village: dict[str, np.ndarray] = {
         "households": np.bincount(v, minlength=n_r).astype(float),
@@ -367,9 +371,12 @@ def region_table(instance: Instance, households: pd.DataFrame, projects: pd.Data
         "expected_lifted": np.bincount(v, weights=households["p_success"].to_numpy(), minlength=n_r),
         "persons_lifted": np.bincount(v, weights=households["p_success"].to_numpy() * size, minlength=n_r),
     }
-    for b in Batch:
-        sel = (long["batch"] == b.value).to_numpy()
-        per_village[f"spend_{b.value}"] = np.bincount(long["village"].to_numpy()[sel], weights=long["cost"].to_numpy()[sel], minlength=n_r)
+    batches = [b.value for b in Batch]
+    batch = pd.Index(batches).get_indexer(long["batch"])
+    known = batch >= 0
+    spend = np.bincount(village[known] * len(batches) + batch[known], weights=long["cost"].to_numpy()[known], minlength=n_r * len(batches))
+    for i, name in enumerate(batches):
+        per_village[f"spend_{name}"] = spend[i :: len(batches)]
     pv = tree.pos(projects["village_id"])
     per_village["spend_projects"] = np.bincount(pv, weights=projects["cost"].to_numpy(dtype=float), minlength=n_r)
     per_village["projects_built"] = np.bincount(pv, weights=projects["built"].to_numpy(dtype=float), minlength=n_r)
@@ -384,7 +391,7 @@ def _sum_up(tree: RegionTree, per_village: np.ndarray) -> np.ndarray:
     """Per region, the sum of a per-village quantity over the villages of its subtree."""
     total = np.zeros(len(tree.ids))
     for level in range(6):
-        np.add.at(total, tree.ancestors[tree.villages, level], per_village[tree.villages])
+        total += np.bincount(tree.ancestors[tree.villages, level], weights=per_village[tree.villages], minlength=len(tree.ids))
     return total
 
 

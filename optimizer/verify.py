@@ -73,6 +73,12 @@ def _shared_funds(result: Result) -> None:
         raise VerificationError(problems)
 
 
+def _pairs(frame: pd.DataFrame, rows: np.ndarray, a: str, sep: str, b: str) -> pd.Series:
+    """"a{sep}b" of the offending ``rows`` of ``frame`` (built for those only: most checks find none)."""
+    bad = frame.loc[rows]
+    return bad[a].astype(str) + sep + bad[b].astype(str)
+
+
 class _Checker:
     def __init__(self, result: Result, instance: Instance, scenario: Scenario):
         self.r, self.inst, self.sc = result, instance, scenario
@@ -114,27 +120,30 @@ class _Checker:
 
     def _measures_long(self, hh_out: pd.DataFrame, hh: pd.DataFrame) -> pd.DataFrame:
         row, measure = plan_measures(hh_out["measures"])
-        long = pd.DataFrame({"row": row, "measure": measure})
-        long = long[long["measure"] != "none"].reset_index(drop=True)
-        m = self.inst.measures.set_index("measure_id")
-        self.fail("unknown measure in a plan", long.loc[~long["measure"].isin(m.index), "measure"].unique())
+        given = measure != "none"
+        row, measure = row[given], measure[given]
+        m = self.inst.measures
+        pos = pd.Index(m["measure_id"]).get_indexer(measure)
+        self.fail("unknown measure in a plan", pd.unique(measure[pos < 0]))
         if self.violations:
-            return long
+            return pd.DataFrame({"row": row, "measure": measure})
+        long = pd.DataFrame({"row": row, "measure": measure})
         for col in ("batch", "category", "cost_fixed", "cost_per_person", "income_uplift", "income_kind"):
-            long[col] = m[col].reindex(long["measure"]).to_numpy()
-        long["size"] = hh["size"].to_numpy()[long["row"].to_numpy()]
+            long[col] = m[col].to_numpy()[pos]
+        long["size"] = hh["size"].to_numpy()[row]
         long["cost"] = long["cost_fixed"] + long["cost_per_person"] * long["size"]
-        long["household_id"] = hh_out["household_id"].to_numpy()[long["row"].to_numpy()]
-        long["village_id"] = hh_out["village_id"].to_numpy()[long["row"].to_numpy()]
+        long["household_id"] = hh_out["household_id"].to_numpy()[row]
+        long["village_id"] = hh_out["village_id"].to_numpy()[row]
         return long
 
     def _eligibility(self, long: pd.DataFrame, hh: pd.DataFrame) -> None:
+        measure, row, ids = long["measure"].to_numpy(), long["row"].to_numpy(), long["household_id"].to_numpy()
         for rule in self.inst.eligibility.itertuples(index=False):
             if rule.column == PROJECT_RULE:
                 continue
-            sel = long[long["measure"] == rule.measure_id]
-            ok = rule_passes(hh[rule.column].to_numpy()[sel["row"].to_numpy()], rule.op, rule.value)
-            self.fail(f"measure {rule.measure_id} given to ineligible households ({rule.column} {rule.op} {rule.value})", sel.loc[~ok, "household_id"])
+            sel = np.flatnonzero(measure == rule.measure_id)
+            ok = rule_passes(hh[rule.column].to_numpy()[row[sel]], rule.op, rule.value)
+            self.fail(f"measure {rule.measure_id} given to ineligible households ({rule.column} {rule.op} {rule.value})", ids[sel[~ok]])
 
     def _combinations(self, hh_out: pd.DataFrame) -> None:
         allowed = set()
@@ -218,10 +227,10 @@ class _Checker:
         spos = tree.pos(pairs["scope"])
         inside = tree.ancestors[pairs["village"].to_numpy(), tree.level[spos]] == spos
         in_scope = np.bincount(pairs["flow"].to_numpy()[inside], minlength=len(flows)) > 0
-        self.fail("fund spends outside its region or paired targets", (flows["fund_id"] + "->" + flows["village_id"])[~in_scope])
+        self.fail("fund spends outside its region or paired targets", _pairs(flows, ~in_scope, "fund_id", "->", "village_id"))
         cats = funds["categories"].reindex(flows["fund_id"]).astype(str).str.split(LIST_SEP).to_numpy()
         ok_cat = np.array([ANY_CATEGORY in c or cat in c for c, cat in zip(cats, flows["category"])], dtype=bool)
-        self.fail("fund spends on a category outside its earmarks", (flows["fund_id"] + ":" + flows["category"])[~ok_cat])
+        self.fail("fund spends on a category outside its earmarks", _pairs(flows, ~ok_cat, "fund_id", ":", "category"))
         spent = flows.groupby("fund_id")["amount"].sum()
         amount = funds["amount"].reindex(spent.index)
         self.fail("fund overspent", spent.index[spent > amount + MONEY_TOL + 1e-7 * amount])
@@ -239,7 +248,7 @@ class _Checker:
         share = funds["co_financing"].reindex(flows["fund_id"]).to_numpy(dtype=float)
         cell_total = flows.groupby(["village_id", "category"])["amount"].transform("sum").to_numpy()
         over = flows["amount"].to_numpy() > (1 - share) * cell_total + MONEY_TOL
-        self.fail("co-financing share exceeded", (flows["fund_id"] + "->" + flows["village_id"])[over])
+        self.fail("co-financing share exceeded", _pairs(flows, over, "fund_id", "->", "village_id"))
 
     def _probabilities(self, hh_out: pd.DataFrame, hh: pd.DataFrame, long: pd.DataFrame, covers: dict[str, np.ndarray]) -> None:
         sc = self.sc

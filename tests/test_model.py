@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import re
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -238,6 +240,40 @@ def test_verifier_catches_money_spent_outside_a_fund_scope() -> None:
     flows.loc[row, "village_id"] = "V2"  # a village fund paying in another village
     with pytest.raises(VerificationError, match="outside its region"):
         verify(result)
+
+
+def _eligibility_raised(inst: Instance) -> Instance:
+    rules = inst.eligibility.copy()
+    rules.loc[rules["measure_id"] == "medical", "value"] = 5.0  # H2 and H4 have one chronic illness
+    return replace(inst, eligibility=rules)
+
+
+def _funds_changed(inst: Instance, fund: str, column: str, value: object) -> Instance:
+    funds = inst.funds.copy()
+    funds.loc[funds["fund_id"] == fund, column] = value
+    return replace(inst, funds=funds)
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "message"),
+    [
+        (lambda r, i: (r.tables["households"].loc.__setitem__((4, "measures"), "ranger+nosuch"), i)[1], "unknown measure in a plan: nosuch$"),
+        (lambda r, i: _eligibility_raised(i), r"measure medical given to ineligible households \(chronic_illness >= 5.0\): H2, H4$"),
+        (lambda r, i: _funds_changed(i, "F-E1", "categories", "education"), "fund spends on a category outside its earmarks: F-E1:industry$"),
+        (lambda r, i: _funds_changed(i, "F-T1", "co_financing", 0.75), "co-financing share exceeded: F-T1->V1$"),  # 3,000 of 10,500
+    ],
+    ids=["unknown measure", "ineligible", "earmark", "co-financing"],
+)
+def test_the_verifier_names_each_offender(corrupt, message: str) -> None:  # type: ignore[no-untyped-def]
+    """Each check names what breaks it (a household, a measure, a fund and its village or category), and only that."""
+    from optimizer.errors import VerificationError
+
+    result = solve(tiny_scenario(), tiny_instance())
+    verify(result)
+    instance = corrupt(result, result.instance)
+    with pytest.raises(VerificationError) as err:
+        verify(result, instance)
+    assert any(re.search(message, v) for v in err.value.violations), err.value.violations
 
 
 def test_instance_without_projects_solves_and_verifies() -> None:
