@@ -238,12 +238,12 @@ def _county_keys(scenario: Scenario, blocks: Blocks, pieces: list[Instance]) -> 
 
 @dataclass(frozen=True)
 class Stored:
-    """Where a worker reads a county's rows: a partitioned folder, or a registry database's URL (with the county's
-    region rows, which the driver holds); with the block's funds."""
+    """Where a worker reads a county's rows: a partitioned folder, or a registry database's URL; with the block's funds
+    and the county's region rows (its subtree and ancestors), which the driver holds."""
 
     where: str
     funds: pd.DataFrame
-    regions: pd.DataFrame | None = None  # a database's only
+    regions: pd.DataFrame | None = None  # a partitioned county without them reads them from the folder
     night: bool = False  # a database's, read by the nightly job: with its committed households and published plans
     version: int | None = None  # the nightly job's: the published version whose plans the churn cap keeps
     from_year: int | None = None  # a multi-year night's: the year it re-plans from (what the version started before is kept)
@@ -447,7 +447,14 @@ def _build(county: str, source: Instance | Replanned | Stored, scenario: Scenari
         replan = Replanned(source)
     elif isinstance(source, Replanned):
         replan = source
-    elif source.regions is not None and source.night and source.from_year is not None:
+    elif not is_url(source.where):
+        from .partitioned import load_partitioned
+
+        # the driver holds the files' hashes (and, from a run's driver, the county's region rows)
+        replan = Replanned(load_partitioned(source.where, [county], funds=source.funds, regions=source.regions, record_hashes=False))
+    elif source.regions is None:
+        raise ValueError(f"county {county}: a registry's county is read with its region rows from the driver")
+    elif source.night and source.from_year is not None:
         from .storage import load_registry_replan
 
         assert scenario.years is not None
@@ -455,19 +462,15 @@ def _build(county: str, source: Instance | Replanned | Stored, scenario: Scenari
         fixed = kept_of(published, built, commitments, source.from_year, scenario.years.first, kept_source(source.version))
         previous = previous_of(published, instance.households["household_id"], fixed)
         replan = Replanned(instance, previous if len(previous) else None, fixed, source.withheld)
-    elif source.regions is not None and source.night:
+    elif source.night:
         from .storage import load_registry_night
 
         instance, previous = load_registry_night(source.where, county, source.regions, source.funds, source.version)
         replan = Replanned(instance, previous if len(previous) else None)
-    elif source.regions is not None:
+    else:
         from .storage import load_registry_county
 
         replan = Replanned(load_registry_county(source.where, county, source.regions, source.funds))
-    else:
-        from .partitioned import load_partitioned
-
-        replan = Replanned(load_partitioned(source.where, [county], funds=source.funds))
     instance = replan.instance
     my = None
     if scenario.years is not None:
@@ -1223,7 +1226,9 @@ def _decompose(
         counties = sorted(frame.county_households.index)
         blocks = plan_blocks(frame.funds, frame.tree, counties, frame.county_households.reindex(counties).to_numpy())
         regions, funds, tree, hashes = frame.regions, frame.funds, frame.tree, frame.hashes
-        places = county_regions(frame, counties) if from_db else [None] * len(counties)
+        # each county's region rows from the driver: read by each county, the national regions and funds files cost
+        # it a time that grew with the country (27.6 ms a county at 1M households, 53.0 ms at 10M)
+        places = county_regions(frame, counties)
         source = "the registry database, read by the workers county by county" if from_db else "partitioned Parquet, read by the workers"
     else:
         raise ValueError("the decomposition needs an instance, a partitioned folder or a registry database")

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from .contract import LIST_SEP, TABLES
+from .contract import LIST_SEP, TABLES, Level
 from .data import Instance, _coerce, _first_line, _personal_columns, build_instance, file_sha256
 from .errors import InputError
 from .regions import RegionTree, build_tree
@@ -111,7 +111,12 @@ def load_frame(folder: str | Path) -> Frame:
 
 
 def load_partitioned(
-    folder: str | Path, counties: Iterable[str] | None = None, allow_personal_columns: bool = False, funds: pd.DataFrame | None = None
+    folder: str | Path,
+    counties: Iterable[str] | None = None,
+    allow_personal_columns: bool = False,
+    funds: pd.DataFrame | None = None,
+    regions: pd.DataFrame | None = None,
+    record_hashes: bool = True,
 ) -> Instance:
     """Load a partitioned instance, whole (``counties`` None) or restricted to ``counties``.
 
@@ -119,7 +124,9 @@ def load_partitioned(
     projects and helpers, every fund held in a kept region, and paired-assistance funds whose targets
     include kept regions (targets outside them are dropped). Funds held above the counties keep their
     full amount: how much of it these counties may use is for the caller (the decomposition) to decide; it may
-    pass the ``funds`` table to use instead (validated with the rest)."""
+    pass the ``funds`` table to use instead, and the counties' ``regions`` rows (subtrees and ancestors, as
+    :func:`optimizer.storage.county_regions` gives them), validated with the rest: then neither national table is
+    read. Unless ``record_hashes``, the files' sha256 are not computed (a decomposition's driver has them)."""
     folder = Path(folder)
     if not is_partitioned(folder):
         raise InputError(f"'{folder}' is not a partitioned instance (no households/ folder)")
@@ -132,16 +139,19 @@ def load_partitioned(
         if not path.is_file():
             problems.append(f"{folder}: missing {table}.parquet")
             continue
-        hashes[path.name] = file_sha256(path)
+        if record_hashes:
+            hashes[path.name] = file_sha256(path)
         if wanted is None or table == "measures":
             raw[table] = _read_parquet(path)
     if problems:
         raise InputError(problems)
     places = None
     if wanted is not None:
-        raw["regions"], raw["funds"] = _restricted(folder, wanted)
-        county_rows = raw["regions"][raw["regions"]["level"] == 3]
-        places = [partition_dir(p, c) for p, c in zip(county_rows["province"], county_rows["region_id"]) if c in wanted]
+        if regions is None:
+            raw["regions"], raw["funds"] = _restricted(folder, wanted)
+        else:
+            raw["regions"] = regions.sort_values("level", kind="stable").reset_index(drop=True)  # as _restricted orders them
+        places = _places(folder, raw["regions"], wanted)
     if funds is not None:
         raw["funds"] = funds
     for table in SPLIT_TABLES:
@@ -150,7 +160,8 @@ def load_partitioned(
             continue
         with _parquet(folder / table):
             raw[table], files = _read_split(folder / table, wanted, places)
-        hashes.update({str(f.relative_to(folder)): file_sha256(f) for f in files})
+        if record_hashes:
+            hashes.update({str(f.relative_to(folder)): file_sha256(f) for f in files})
     if problems:
         raise InputError(problems)
     raw["regions"] = raw["regions"].drop(columns=[c for c in ANCESTOR_COLUMNS if c in raw["regions"].columns])
@@ -243,6 +254,23 @@ def _read_split(base: Path, counties: list[str] | None, places: list[str] | None
     table = dataset.to_table(filter=expr)
     df = table.drop_columns([c for c in ("province", "county") if c in table.column_names]).to_pandas()
     return df, used
+
+
+def _places(folder: Path, regions: pd.DataFrame, counties: list[str]) -> list[str]:
+    """The partition folders of ``counties``: each with its province, up the parents in ``regions`` (which hold the
+    counties and their ancestors)."""
+    parent = dict(zip(regions["region_id"], regions["parent_id"]))
+    level = dict(zip(regions["region_id"], pd.to_numeric(regions["level"])))
+    unknown = [c for c in counties if level.get(c) != Level.COUNTY]
+    if unknown:
+        raise InputError(f"{folder}: unknown county id(s) {', '.join(map(repr, unknown[:10]))}")
+    places = []
+    for county in counties:
+        province = county
+        while level.get(province, Level.PROVINCE) > Level.PROVINCE:
+            province = parent[province]
+        places.append(partition_dir(province, county))
+    return places
 
 
 def _restricted(folder: Path, counties: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
