@@ -273,12 +273,12 @@ def marginal_table(instance: Instance, index: ModelIndex, cell_value: np.ndarray
     cells = index.cells
     village, village_id, category = cells["village"].to_numpy(), cells["village_id"].to_numpy(), cells["category"].to_numpy()
     value = np.asarray(cell_value, dtype=float)
-    # per region the first cell by value (highest), then village id, then table order
+    # per region the first cell by value (highest), then village id, then table order (lexsort is stable)
     by_id = pd.factorize(village_id, sort=True)[0]
     parts = []
     for level in range(6):
         region = tree.ancestors[village, level]
-        order = np.lexsort((np.arange(len(region)), by_id, -value, region))
+        order = np.lexsort((by_id, -value, region))
         first = order[np.r_[True, region[order][1:] != region[order][:-1]]] if len(order) else order
         parts.append(
             pd.DataFrame(

@@ -125,9 +125,9 @@ class _Checker:
         m = self.inst.measures
         pos = pd.Index(m["measure_id"]).get_indexer(measure)
         self.fail("unknown measure in a plan", pd.unique(measure[pos < 0]))
-        if self.violations:
-            return pd.DataFrame({"row": row, "measure": measure})
         long = pd.DataFrame({"row": row, "measure": measure})
+        if self.violations:
+            return long
         for col in ("batch", "category", "cost_fixed", "cost_per_person", "income_uplift", "income_kind"):
             long[col] = m[col].to_numpy()[pos]
         long["size"] = hh["size"].to_numpy()[row]

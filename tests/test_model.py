@@ -286,6 +286,32 @@ def test_instance_without_projects_solves_and_verifies() -> None:
     assert (result.households["project_id"] == "").all() and len(result.tables["projects"]) == 0
 
 
+@pytest.mark.parametrize("values", ["solved", "ties", "some missing"])
+def test_the_marginal_table_names_each_regions_best_cell(values: str) -> None:
+    """Per region and level, the (village, category) cell of highest value below it, ties to the smallest village id
+    then to the first cell, a missing value last; regions in order, level by level."""
+    from optimizer.result import PER_10K, marginal_table
+
+    instance = build_instance(generate(400, seed=11))
+    scenario = Scenario(name="m", data="unused")
+    model, index = build_model(instance, scenario, build_plans(instance, scenario))
+    rng = np.random.default_rng(3)
+    value = {"solved": rng.random(len(index.cells)), "ties": np.round(rng.random(len(index.cells)), 1)}.get(values)
+    if value is None:
+        value = np.where(rng.random(len(index.cells)) < 0.3, np.nan, rng.random(len(index.cells)))
+    table = marginal_table(instance, index, value * PER_10K)
+    tree = instance.tree
+    cells = index.cells.assign(value=value * PER_10K)
+    for level in range(6):
+        cells["region"] = tree.ancestors[cells["village"].to_numpy(), level]
+        ranked = cells.sort_values(["region", "value", "village_id"], ascending=[True, False, True], kind="stable", na_position="last")
+        best = ranked.drop_duplicates("region")
+        mine = table[table["level"] == level]
+        assert list(mine["region_id"]) == list(tree.ids.to_numpy()[best["region"].to_numpy()])
+        assert list(mine["best_village"]) == list(best["village_id"]) and list(mine["best_category"]) == list(best["category"])
+        np.testing.assert_array_equal(mine["value_per_10k"].to_numpy(), best["value"].to_numpy().round(6))
+
+
 def test_verifier_accepts_a_solution_that_spends_nothing() -> None:
     """Found by the property tests: with no measure given and no money flowing, the verifier crashed on empty
     arrays. A min-cost target that the households already meet, with soft floors, spends nothing."""
