@@ -20,7 +20,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import pickle
 import shutil
 import tempfile
 import time
@@ -33,7 +32,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import scipy.sparse as sp
 
 from .clib import release_freed_memory
@@ -108,7 +106,6 @@ WORKER_WAIT_SECONDS = 120.0  # for the workers of a new local cluster, or the fi
 PROGRESS_SECONDS = 30.0  # a round of county LPs running longer than this reports how many counties are done, this often
 LEAN_SHARE = 0.5  # of limits.max_memory_mb: kept LPs above it are kept as bases only
 _CACHE: dict[str, _County | _Spilled] = {}  # per worker process: county -> its model (lean: on local disk)
-_SPILL_CODEC = "zstd"  # a lean county's spilled state: 4-5x smaller, 5-10 ms a county to compress and read back
 _MODEL_ARRAYS = ("c", "row_lo", "row_hi", "col_lo", "col_hi", "integer")  # a spilled model's arrays, besides A's
 _SPILL_DIR: Path | None = None  # per worker process: where its lean counties' models are kept
 _ROUNDED: dict[str, tuple[np.ndarray, Solution]] = {}  # per worker process: county -> its narrow rounding and the money it was for
@@ -266,7 +263,7 @@ class StoredChurn:
 class _County:
     """A county's model, kept by the worker that solves it (built once, re-solved warm every round)."""
 
-    instance: Instance | None  # None between rounds in lean mode (one year): the final task reads it back
+    instance: Instance | None  # None between rounds in lean mode (one year): the final task rebuilds it
     plans: Plans | None
     model: LinearModel
     index: ModelIndex
@@ -316,17 +313,11 @@ class Replanned:
 
 @dataclass(frozen=True)
 class _Spilled:
-    """A lean county between rounds: its model's arrays on the worker's local disk (``path``, plain ``.npz``) and, for
-    its final task, its instance, plans and model index beside them (``state``, pickled and compressed), the rest of its
-    slim block (flows, rows, LP bases) here."""
+    """A lean county between rounds: its model's arrays on the worker's local disk (``path``, plain ``.npz``), the
+    rest of its slim block (flows, rows, LP bases) here."""
 
     path: Path
-    state: Path
     block: _County
-
-    def unlink(self) -> None:
-        self.path.unlink(missing_ok=True)
-        self.state.unlink(missing_ok=True)
 
 
 def _clear_cache() -> None:
@@ -358,7 +349,7 @@ def _forget(county: str) -> _County | _Spilled | None:
     kept = _CACHE.pop(county, None)
     _ROUNDED.pop(county, None)
     if isinstance(kept, _Spilled):
-        kept.unlink()
+        kept.path.unlink(missing_ok=True)
     return kept
 
 
@@ -367,30 +358,18 @@ def _county(county: str, source: Instance | Replanned | Stored, scenario: Scenar
     where its rows are stored (:class:`Stored`), read here on the worker. ``fund_ids`` are the upper funds the master
     gives it money of (multi-year: year by year; the master carries it over, and so may the county under full
     carry-over). With ``lean``, a one-year county keeps only its model and flows between rounds, on the worker's
-    local disk, with its instance and plans for its final task."""
+    local disk (its instance and plans are rebuilt by its final task)."""
     kept = _CACHE.get(county)
     if kept is None:
         block = _build(county, source, scenario, fund_ids)
         _CACHE[county] = _spill(county, block) if lean and block.my is None else block
         return block
-    return _with_model(kept) if isinstance(kept, _Spilled) else kept
-
-
-def _with_model(kept: _Spilled) -> _County:
-    """A lean county's slim block with its model read back from its worker's disk (for a round)."""
-    with np.load(kept.path, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in _MODEL_ARRAYS}
-        A = sp.csr_matrix((z["A_data"], z["A_indices"], z["A_indptr"]), shape=tuple(z["A_shape"]))
-    return replace(kept.block, model=replace(kept.block.model, A=A, **arrays))
-
-
-def _unspilled(kept: _Spilled) -> _County:
-    """A lean county's whole block again, its instance, plans and index read back from its worker's disk too (for its
-    final task, which read, validated and planned the county again before: 0.16 s a county of the 1M instance)."""
-    data = kept.state.read_bytes()
-    size = int.from_bytes(data[:8], "little")
-    instance, plans, index = pickle.loads(pa.decompress(data[8:], decompressed_size=size, codec=_SPILL_CODEC, asbytes=True))
-    return replace(_with_model(kept), instance=instance, plans=plans, index=index)
+    if isinstance(kept, _Spilled):
+        with np.load(kept.path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in _MODEL_ARRAYS}
+            A = sp.csr_matrix((z["A_data"], z["A_indices"], z["A_indptr"]), shape=tuple(z["A_shape"]))
+        return replace(kept.block, model=replace(kept.block.model, A=A, **arrays))
+    return kept
 
 
 def _whole(block: _County) -> tuple[Instance, Plans]:
@@ -403,8 +382,7 @@ def _whole(block: _County) -> tuple[Instance, Plans]:
 def _spill(county: str, block: _County) -> _Spilled:
     """What a lean one-year county's rounds need: the model's arrays written to this worker's local disk, the
     flows' funds (priced rounds), rows and solver's bases kept in memory: a worker's memory then grows less with its
-    counties (1.86 MB a county at 2,500 households against 4.40 MB kept in memory, measured in one process). Its
-    instance, plans and index go to that disk too, for its final task."""
+    counties (1.86 MB a county at 2,500 households against 4.40 MB kept in memory, measured in one process)."""
     global _SPILL_DIR
     if _SPILL_DIR is None:
         _SPILL_DIR = Path(tempfile.mkdtemp(prefix="optimizer-counties-", dir=_worker_directory()))
@@ -417,12 +395,8 @@ def _spill(county: str, block: _County) -> _Spilled:
     m = block.model
     path = _SPILL_DIR / f"{county}.npz"
     np.savez(path, A_data=m.A.data, A_indices=m.A.indices, A_indptr=m.A.indptr, A_shape=np.array(m.A.shape), **{k: getattr(m, k) for k in _MODEL_ARRAYS})
-    # the final task's instance, plans and index: 0.2-0.5 MB a county of 2,500 households compressed (1.5-3 MB pickled)
-    state = path.with_suffix(".state")
-    blob = pickle.dumps((block.instance, block.plans, ix), protocol=pickle.HIGHEST_PROTOCOL)
-    state.write_bytes(len(blob).to_bytes(8, "little") + pa.compress(blob, codec=_SPILL_CODEC, asbytes=True))
     empty = replace(m, A=sp.csr_matrix((0, 0)), **{k: getattr(m, k)[:0].copy() for k in _MODEL_ARRAYS})
-    return _Spilled(path, state, replace(block, instance=None, plans=None, index=index, model=empty))
+    return _Spilled(path, replace(block, instance=None, plans=None, index=index, model=empty))
 
 
 def _empty_like(frame: pd.DataFrame) -> pd.DataFrame:
@@ -664,12 +638,12 @@ def county_final(
     t0 = time.perf_counter()
     rounded = _ROUNDED.pop(county, None)
     narrow = None if widen or rounded is None or not np.array_equal(rounded[0], money) else rounded[1]
-    kept = _CACHE.get(county)
-    try:  # kept lean: the same block again, its LP re-solved from the kept bases
-        block = _unspilled(kept) if isinstance(kept, _Spilled) else kept if kept is not None else _build(county, source, scenario, fund_ids)
-    finally:
-        if last:  # the county's last task (a repair, or Dask's retry, builds it again): its model and kept LP go with it
-            _forget(county)
+    # the county's last task (a repair rebuilds it): its model and kept LP go with it
+    kept = _forget(county) if last else _CACHE.get(county)
+    if isinstance(kept, _Spilled):  # kept lean: the same model again, its LP re-solved from the kept bases
+        block = replace(_build(county, source, scenario, fund_ids), backend=kept.block.backend)
+    else:
+        block = kept if kept is not None else _build(county, source, scenario, fund_ids)
     if block.my is not None:
         out = _county_final_years(county, block, scenario, fund_ids, money, thorough, parts)
     else:
