@@ -148,7 +148,7 @@ def build_instance(raw: dict[str, pd.DataFrame], source: str = "", hashes: dict[
     if problems:
         raise InputError(problems)
     problems += _check_references(tables, tree, names)
-    rules, errs = _parse_eligibility(tables["measures"], names["measures"])
+    rules, errs = parse_eligibility(tables["measures"], names["measures"])
     problems += errs
     if problems:
         raise InputError(problems)
@@ -469,7 +469,7 @@ def _split(text: str) -> list[str]:
     return [s.strip() for s in str(text).split(LIST_SEP) if s.strip()]
 
 
-def _parse_eligibility(measures: pd.DataFrame, file: str = "measures.csv") -> tuple[pd.DataFrame, list[str]]:
+def parse_eligibility(measures: pd.DataFrame, file: str = "measures.csv") -> tuple[pd.DataFrame, list[str]]:
     """Turn each measure's declarative rule string into (column, op, value) rows."""
     rows: list[tuple[str, str, str, object]] = []
     problems: list[str] = []

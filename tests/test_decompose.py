@@ -134,10 +134,11 @@ def test_lean_workers_keep_bases_only_and_agree_within_the_gap(instance) -> None
     assert dec.manifest["objective"] == pytest.approx(full.manifest["objective"], rel=2 * gap)
 
 
-def test_a_lean_county_keeps_its_model_only_and_its_final_rebuilds_the_rest(instance, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_lean_county_keeps_its_model_only_and_its_final_reads_the_rest_back(instance, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Between rounds a lean one-year county keeps its model and flows on local disk and its LP basis in memory, not
-    its instance or plans; its final task removes the file, rebuilds them, re-solves from the kept basis and
-    returns verified tables like a full county. A county's last task hands the freed heap back to the system."""
+    its instance or plans (those wait on the disk too); its final task reads them back without building the county
+    again, removes the files, re-solves from the kept basis and returns verified tables like a full county. A
+    county's last task hands the freed heap back to the system."""
     from optimizer import decompose
 
     trims: list[int] = []
@@ -155,9 +156,12 @@ def test_a_lean_county_keeps_its_model_only_and_its_final_rebuilds_the_rest(inst
         assert list(slim.index.flows.columns) == ["fund_id"] and isinstance(slim.index.flows["fund_id"].dtype, pd.CategoricalDtype)
         with np.load(kept.path, allow_pickle=False) as z:
             assert len(z["A_data"]) > 0 and len(z["c"]) == z["A_shape"][1]
+        assert kept.inputs is not None and kept.inputs.stat().st_size > 0
         assert county_lp(c, part, scenario, fund_ids, money, lean=True)[0] == pytest.approx(value)  # again, from the slim cache
-        lean_final = county_final(c, part, scenario, fund_ids, money, False)
-        assert c not in _CACHE and not kept.path.exists() and len(trims) == 1
+        with monkeypatch.context() as m:
+            m.setattr(decompose, "_build", lambda *a: pytest.fail("a lean county's final task built it again"))
+            lean_final = county_final(c, part, scenario, fund_ids, money, False)
+        assert c not in _CACHE and not kept.path.exists() and not kept.inputs.exists() and len(trims) == 1
         county_lp(c, part, scenario, fund_ids, money)
         full_final = county_final(c, part, scenario, fund_ids, money, False, last=False)  # kept for more rounds
         assert c in _CACHE and len(trims) == 1
@@ -659,11 +663,30 @@ def test_a_failed_county_is_forgotten_so_that_its_retry_starts_from_its_data(ins
             county_batch("lp", [item], lean=lean)
         assert c not in _CACHE
         if isinstance(kept, _Spilled):
-            assert not kept.path.exists()
+            assert not kept.path.exists() and kept.inputs is not None and not kept.inputs.exists()
         [(again, _, _)] = county_batch("lp", [item], lean=lean)
         assert again == pytest.approx(value, rel=1e-9)
     finally:
         _clear_cache()
+
+
+def test_a_lean_final_that_cannot_read_its_county_back_forgets_it_so_that_its_retry_builds_it(instance) -> None:  # type: ignore[no-untyped-def]
+    """A lean county whose inputs are gone from its worker's disk fails its final task and leaves nothing behind
+    there: Dask's retry builds the county from its data and returns its verified tables."""
+    scenario = Scenario(name="dec", data="unused")
+    c, part, fund_ids, money = _first_county(instance)
+    try:
+        county_lp(c, part, scenario, fund_ids, money, lean=True)
+        kept = _CACHE[c]
+        assert isinstance(kept, _Spilled) and kept.inputs is not None
+        kept.inputs.unlink()
+        with pytest.raises(FileNotFoundError):
+            county_final(c, part, scenario, fund_ids, money, False)
+        assert c not in _CACHE and not kept.path.exists()
+        again = county_final(c, part, scenario, fund_ids, money, False)
+    finally:
+        _clear_cache()
+    assert again["emergency"] == 0.0 and len(again["tables"]["households"]) == part.n_households
 
 
 def test_a_stalled_tail_stops_only_below_the_ceiling() -> None:
