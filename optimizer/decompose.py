@@ -175,13 +175,21 @@ def plan_blocks(funds: pd.DataFrame, tree: RegionTree, counties: list[str], hous
     own.loc[~inside, "region_id"] = ids[c_own[~inside]]
     emergency = {**{c: funds[c].iloc[0] for c in funds.columns}, "fund_id": EMERGENCY, "name": "emergency", "amount": 1e12,
                  "categories": ANY_CATEGORY, "targets": "", "co_financing": 0.0, "paired": False}  # fmt: skip
-    own_by = dict(iter(own.groupby("county")))
-    copies_by = dict(iter(copies.assign(county=reach["county"].to_numpy()).groupby("county")))
-    block_funds = []
-    for c, cid in zip(county_pos, counties):
-        parts = [own_by.get(c, own.iloc[:0]), copies_by.get(c, copies.iloc[:0])]
-        table = pd.concat([*parts, pd.DataFrame([{**emergency, "region_id": cid}])], ignore_index=True)
-        block_funds.append(table.drop(columns=["county"]))
+    # each county's own funds, its copies of upper funds and its emergency fund, in that order: one table cut in
+    # slices (a table built per county: 13.8 s against 2.4 s for 4,000 counties)
+    tagged = [
+        own,
+        copies.assign(county=reach["county"].to_numpy()),
+        pd.DataFrame({**{c: [v] * len(counties) for c, v in emergency.items()}, "region_id": list(counties), "county": county_pos}),
+    ]
+    rows = pd.concat(tagged, ignore_index=True)
+    rank = pd.Index(county_pos).get_indexer(rows["county"].to_numpy())
+    part = np.repeat(np.arange(len(tagged)), [len(t) for t in tagged])
+    mine = np.flatnonzero(rank >= 0)
+    rows = rows.drop(columns=["county"]).iloc[mine[np.lexsort((part[mine], rank[mine]))]]
+    sizes = np.bincount(rank[mine], minlength=len(counties))
+    ends = np.cumsum(sizes)
+    block_funds = [rows.iloc[e - n : e].reset_index(drop=True) for n, e in zip(sizes, ends)]
     upper = pd.DataFrame({"fund_id": funds["fund_id"].to_numpy()[is_upper], "amount": funds["amount"].to_numpy(dtype=float)[is_upper]})
     pairs = pd.DataFrame({"fund_id": funds["fund_id"].to_numpy()[reach["fund"]], "county": ids[reach["county"]], "pair": reach["pair"].to_numpy()})
     return Blocks(list(counties), np.asarray(households, dtype=float), block_funds, upper.reset_index(drop=True), pairs)

@@ -23,7 +23,6 @@ class RegionTree:
     level: np.ndarray
     parent: np.ndarray
     ancestors: np.ndarray
-    graph: nx.DiGraph
 
     def pos(self, region_ids: pd.Series | list[str] | np.ndarray) -> np.ndarray:
         """Positions of the given region ids (-1 for unknown ids)."""
@@ -61,16 +60,17 @@ def build_tree(regions: pd.DataFrame, source: str = "regions.csv") -> tuple[Regi
     for i in roots:
         if level[i] != Level.CENTRAL:
             problems.append(f"{source} line {line[i]} (region_id={ids[i]}), column level: the root must be level 0 (central), not {level[i]}")
-    graph = nx.DiGraph()
-    graph.add_nodes_from(ids)
     ok = parent >= 0
-    graph.add_edges_from(zip(ids[parent[ok]], ids[ok]))
-    try:
-        cycle = nx.find_cycle(graph)
-        problems.append(f"{source}: column parent_id: cycle in the region tree: {' -> '.join(str(a) for a, _ in cycle)} -> {cycle[0][0]}")
-    except nx.NetworkXNoCycle:
-        pass
     skip = np.flatnonzero(ok & (level != level[np.maximum(parent, 0)] + 1))
+    if len(skip):  # where every link steps down one level, there is no cycle
+        graph = nx.DiGraph()
+        graph.add_nodes_from(ids)
+        graph.add_edges_from(zip(ids[parent[ok]], ids[ok]))
+        try:
+            cycle = nx.find_cycle(graph)
+            problems.append(f"{source}: column parent_id: cycle in the region tree: {' -> '.join(str(a) for a, _ in cycle)} -> {cycle[0][0]}")
+        except nx.NetworkXNoCycle:
+            pass
     for i in skip[:20]:
         p = parent[i]
         problems.append(
@@ -78,7 +78,7 @@ def build_tree(regions: pd.DataFrame, source: str = "regions.csv") -> tuple[Regi
             f"cannot have a {_lvname(level[p])} (level {level[p]}) as parent '{ids[p]}'; levels must step by one"
         )
     if problems:
-        return RegionTree(ids, level, parent, np.empty((0, 6), dtype=np.int64), graph), problems
+        return RegionTree(ids, level, parent, np.empty((0, 6), dtype=np.int64)), problems
 
     ancestors = np.full((len(ids), 6), -1, dtype=np.int64)
     ancestors[np.arange(len(ids)), level] = np.arange(len(ids))
@@ -86,7 +86,7 @@ def build_tree(regions: pd.DataFrame, source: str = "regions.csv") -> tuple[Regi
         # every region at or below level lv inherits the parent of its level-lv ancestor
         rows = np.flatnonzero(ancestors[:, lv] >= 0)
         ancestors[rows, lv - 1] = parent[ancestors[rows, lv]]
-    return RegionTree(ids, level, parent, ancestors, graph), problems
+    return RegionTree(ids, level, parent, ancestors), problems
 
 
 def _lvname(level: int) -> str:

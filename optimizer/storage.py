@@ -722,7 +722,11 @@ def county_regions(frame: Frame, counties: list[str]) -> list[pd.DataFrame]:
     order = np.argsort(mine, kind="stable")
     at = tree.pos(pd.Series(counties, dtype=object))
     lo, hi = np.searchsorted(mine[order], at, side="left"), np.searchsorted(mine[order], at, side="right")
-    return [frame.regions.iloc[np.sort(np.concatenate([tree.ancestors[c, : Level.COUNTY], order[a:b]]))].reset_index(drop=True) for c, a, b in zip(at, lo, hi)]
+    rows = [np.sort(np.concatenate([tree.ancestors[c, : Level.COUNTY], order[a:b]])) for c, a, b in zip(at, lo, hi)]
+    ends = np.cumsum([len(r) for r in rows])
+    # one take of the rows of every county, then a slice each (a take per county: 7.8 s against 0.6 s for 4,000)
+    taken = frame.regions.iloc[np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)]
+    return [taken.iloc[e - len(r) : e].reset_index(drop=True) for r, e in zip(rows, ends)]
 
 
 def _county_places(county_regions: pd.DataFrame) -> tuple[list[str], list[str]]:

@@ -25,7 +25,7 @@ SCENARIO = Scenario(name="spill", data="unused")
 
 
 def _same(a: Any, b: Any, what: str) -> None:
-    """Equal values of equal types, field by field (the region tree's graph is built from the same arrays)."""
+    """Equal values of equal types, field by field."""
     if isinstance(a, pd.DataFrame):
         pd.testing.assert_frame_equal(a, b, check_exact=True, obj=what)
     elif isinstance(a, np.ndarray):
@@ -37,8 +37,7 @@ def _same(a: Any, b: Any, what: str) -> None:
     elif dataclasses.is_dataclass(a):
         assert type(a) is type(b), what
         for f in dataclasses.fields(a):
-            if f.name != "graph":
-                _same(getattr(a, f.name), getattr(b, f.name), f"{what}.{f.name}")
+            _same(getattr(a, f.name), getattr(b, f.name), f"{what}.{f.name}")
     else:
         assert a == b and type(a) is type(b), what
 
