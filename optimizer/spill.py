@@ -69,7 +69,7 @@ def write_inputs(path: Path, instance: Instance, plans: Plans, index: ModelIndex
         if isinstance(value, pd.DataFrame):
             if not put(f"instance.{f.name}", value):
                 return False
-        elif isinstance(value, str | dict):
+        elif isinstance(value, str | dict) and _as_json(value):
             head["instance"][f.name] = value
         else:
             return False
@@ -130,3 +130,11 @@ def read_inputs(path: Path, max_measures: int) -> tuple[Instance, Plans, ModelIn
 
 def _text_type(kind: pa.DataType) -> bool:
     return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind))
+
+
+def _as_json(value: str | dict[str, Any]) -> bool:
+    """Whether JSON gives ``value`` back as it is (a dict's keys text, its values text or numbers)."""
+    try:
+        return bool(json.loads(json.dumps(value)) == value)
+    except (TypeError, ValueError):
+        return False

@@ -90,4 +90,7 @@ def test_what_the_formats_would_not_give_back_is_not_written(tmp_path: Path) -> 
     odd = dataclasses.replace(instance, households=instance.households.assign(tags=[["a"]] * instance.n_households))
     path = tmp_path / "county.arrows"
     assert not write_inputs(path, odd, plans, index)
-    assert not path.exists() and not list(tmp_path.glob("county.*"))
+    assert not write_inputs(path, dataclasses.replace(instance, poor_outside={"X": {1, 2}}), plans, index)  # no JSON for a set
+    assert not list(tmp_path.glob("county.*"))
+    assert write_inputs(path, dataclasses.replace(instance, poor_outside={"X": 1.5}), plans, index)
+    assert read_inputs(path, SCENARIO.plans.max_measures)[0].poor_outside == {"X": 1.5}
