@@ -181,6 +181,13 @@ def measure_rows(instance: Instance, households: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def cut_rows(frame: pd.DataFrame, sizes: np.ndarray) -> list[pd.DataFrame]:
+    """``frame`` cut into consecutive slices of ``sizes`` rows, each indexed from 0 (per-group tables taken once and
+    sliced: a take per group on an Arrow-backed table costs about a millisecond each)."""
+    ends = np.cumsum(sizes)
+    return [frame.iloc[e - n : e].reset_index(drop=True) for n, e in zip(sizes, ends)]
+
+
 def household_sizes(instance: Instance, households: pd.DataFrame) -> np.ndarray:
     """Persons in each household of a table with ``household_id`` (NaN for one the instance does not hold)."""
     at = pd.Index(instance.households["household_id"]).get_indexer(households["household_id"])

@@ -36,7 +36,7 @@ import scipy.sparse as sp
 
 from .clib import release_freed_memory
 from .contract import ANY_CATEGORY, LIST_SEP, Level
-from .data import Instance, household_sizes
+from .data import Instance, cut_rows, household_sizes
 from .errors import InputError, NoSolutionError, OptimizerError, VerificationError
 from .helpers import Assignment, assign_helpers
 from .model import MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, fund_scopes, kept_plan_columns
@@ -187,9 +187,7 @@ def plan_blocks(funds: pd.DataFrame, tree: RegionTree, counties: list[str], hous
     part = np.repeat(np.arange(len(tagged)), [len(t) for t in tagged])
     mine = np.flatnonzero(rank >= 0)
     rows = rows.drop(columns=["county"]).iloc[mine[np.lexsort((part[mine], rank[mine]))]]
-    sizes = np.bincount(rank[mine], minlength=len(counties))
-    ends = np.cumsum(sizes)
-    block_funds = [rows.iloc[e - n : e].reset_index(drop=True) for n, e in zip(sizes, ends)]
+    block_funds = cut_rows(rows, np.bincount(rank[mine], minlength=len(counties)))
     upper = pd.DataFrame({"fund_id": funds["fund_id"].to_numpy()[is_upper], "amount": funds["amount"].to_numpy(dtype=float)[is_upper]})
     pairs = pd.DataFrame({"fund_id": funds["fund_id"].to_numpy()[reach["fund"]], "county": ids[reach["county"]], "pair": reach["pair"].to_numpy()})
     return Blocks(list(counties), np.asarray(households, dtype=float), block_funds, upper.reset_index(drop=True), pairs)
@@ -401,7 +399,8 @@ def _whole(block: _County) -> tuple[Instance, Plans]:
 def _spill(county: str, block: _County) -> _Spilled:
     """What a lean one-year county's rounds need: the model's arrays written to this worker's local disk, the
     flows' funds (priced rounds), rows and solver's bases kept in memory: a worker's memory then grows less with its
-    counties (1.86 MB a county at 2,500 households against 4.40 MB kept in memory, measured in one process)."""
+    counties (1.86 MB a county at 2,500 households against 4.40 MB kept in memory, measured in one process). Its
+    instance, plans and index go to that disk too, for its final task (:func:`optimizer.spill.write_inputs`)."""
     global _SPILL_DIR
     if _SPILL_DIR is None:
         _SPILL_DIR = Path(tempfile.mkdtemp(prefix="optimizer-counties-", dir=_worker_directory()))

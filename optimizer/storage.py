@@ -58,7 +58,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from .contract import TABLES, Level
-from .data import Instance, _coerce, build_instance, isin, load_instance, measure_rows
+from .data import Instance, _coerce, build_instance, cut_rows, isin, load_instance, measure_rows
 from .errors import BusyError, InputError
 from .inputs import DEFAULT_MAX_INPUT_MB
 from .regions import build_tree
@@ -723,10 +723,9 @@ def county_regions(frame: Frame, counties: list[str]) -> list[pd.DataFrame]:
     at = tree.pos(pd.Series(counties, dtype=object))
     lo, hi = np.searchsorted(mine[order], at, side="left"), np.searchsorted(mine[order], at, side="right")
     rows = [np.sort(np.concatenate([tree.ancestors[c, : Level.COUNTY], order[a:b]])) for c, a, b in zip(at, lo, hi)]
-    ends = np.cumsum([len(r) for r in rows])
     # one take of the rows of every county, then a slice each (a take per county: 7.8 s against 0.6 s for 4,000)
     taken = frame.regions.iloc[np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)]
-    return [taken.iloc[e - len(r) : e].reset_index(drop=True) for r, e in zip(rows, ends)]
+    return cut_rows(taken, np.array([len(r) for r in rows], dtype=np.int64))
 
 
 def _county_places(county_regions: pd.DataFrame) -> tuple[list[str], list[str]]:
