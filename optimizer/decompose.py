@@ -891,8 +891,7 @@ def master_allocate(
         results = run_counties("lp", [a[sel] for sel in of_county])
         total, short = 0.0, 0.0
         for c, (value, slope, emergency) in enumerate(results):  # noqa: B007
-            slope_units = slope / MONEY_UNIT  # value per yuan
-            cuts.append((c, slope_units, value - float(slope_units @ a[of_county[c]])))
+            cuts.append((c, slope, value - float(slope @ a[of_county[c]]) / MONEY_UNIT))
             points.append((c, a[of_county[c]], value))
             total += value
             short += emergency if emergency > EMERGENCY_TOL else 0.0
@@ -903,7 +902,9 @@ def master_allocate(
             best_short = short
         elif r > 1:
             radius *= 0.5  # a null step: the new cuts stay, the region shrinks
-        # master: max sum theta_c  s.t.  theta_c - slope.a <= intercept (every cut), the fund-year rows
+        # master: max sum theta_c  s.t.  theta_c - slope.a <= intercept (every cut), the fund-year rows; its money in
+        # model units, as the counties' slopes (in yuan, the 30M master's rows spanned 1e-5 to 4e10 and HiGHS took
+        # minutes a round)
         n_cuts = len(cuts)
         cut_c = np.array([c for c, _, _ in cuts])
         cols = [of_county[c] for c in cut_c]
@@ -917,16 +918,16 @@ def master_allocate(
             c=np.concatenate([np.zeros(n_a), np.ones(n_c), np.zeros(n_up * T)]),
             A=sp.vstack([A_cut, A_fund], format="csr"),
             row_lo=np.full(n_cuts + n_up * T, -np.inf),
-            row_hi=np.concatenate([np.array([b for _, _, b in cuts]), approp.ravel()]),
+            row_hi=np.concatenate([np.array([b for _, _, b in cuts]), approp.ravel() / MONEY_UNIT]),
             col_lo=np.concatenate([np.zeros(n_a), np.full(n_c, -np.inf), np.zeros(n_up * T)]),
-            col_hi=np.concatenate([np.full(n_a + n_c, np.inf), carry_hi.ravel()]),
+            col_hi=np.concatenate([np.full(n_a + n_c, np.inf), carry_hi.ravel() / MONEY_UNIT]),
             integer=np.zeros(n_cols, dtype=bool),
         )
-        opts = SolveOptions(time_limit=scenario.solver.time_limit)
+        opts = SolveOptions(time_limit=scenario.solver.time_limit, presolve=False)
         t_master = time.perf_counter()
         free = backend.solve(master, opts)  # without the trust region: a valid upper bound
-        lo = np.concatenate([np.maximum(best[1] - radius, 0.0), master.col_lo[n_a:]])
-        hi = np.concatenate([best[1] + radius, master.col_hi[n_a:]])
+        lo = np.concatenate([np.maximum(best[1] - radius, 0.0) / MONEY_UNIT, master.col_lo[n_a:]])
+        hi = np.concatenate([(best[1] + radius) / MONEY_UNIT, master.col_hi[n_a:]])
         out = backend.solve(master.with_bounds(lo, hi), replace(opts, duals=True))
         step = out
         if r >= FREE_KEPT_YEARS_AFTER and best_short > 0.0:
@@ -934,7 +935,7 @@ def master_allocate(
         if pinned.any():
             # the kept years' money stays where the kept decisions were paid: moved, it left counties a few yuan short
             # there for dozens of rounds (an uncapped re-plan of 60,000 households: 45 rounds); prices from the step without
-            lo[:n_a][pinned] = hi[:n_a][pinned] = a_start[pinned]
+            lo[:n_a][pinned] = hi[:n_a][pinned] = a_start[pinned] / MONEY_UNIT
             step = backend.solve(master.with_bounds(lo, hi), opts)
         failed = next((o for o in (free, out, step) if o.status != Status.OPTIMAL or o.x is None), None)
         if failed is not None or step.x is None:
@@ -952,7 +953,7 @@ def master_allocate(
             # another valid bound, tight at the optimal prices. The duals of the master within its trust region, where
             # its cuts are close to the counties' values, not of the master without it, whose optimum lies where the
             # cuts are loose (100,000 households: round 4's bound 78,004.06 against 78,075.85, 4 rounds against 8)
-            price = np.abs(out.duals[n_cuts:])
+            price = np.abs(out.duals[n_cuts:]) / MONEY_UNIT  # value per yuan
             rise = np.maximum(np.diff(price.reshape(n_up, T), axis=1), 0.0)
             # no fund carries out of a year more than was appropriated up to it: under full carry-over a price rising
             # from one year to the next then costs a finite term (before, that round's bound was skipped)
@@ -983,7 +984,7 @@ def master_allocate(
             if again is None:
                 break
             tol, ceiling = again, 0.0  # the rounding has shown that a stalled tail must still close
-        a = np.maximum(step.x[:n_a], 0.0)
+        a = np.maximum(step.x[:n_a], 0.0) * MONEY_UNIT
     alloc = [mixed[1][sel] for sel in of_county]
     return Allocation(alloc, bound, pd.DataFrame(history), prices)
 
@@ -1090,7 +1091,7 @@ def _inner(
         col_hi=np.concatenate([np.full(n_p, np.inf), carry_hi.ravel() / MONEY_UNIT]),
         integer=np.zeros(n_p + n_up_t, dtype=bool),
     )
-    out = backend.solve(mix, opts)
+    out = backend.solve(mix, replace(opts, algorithm="ipm"))
     if out.status != Status.OPTIMAL or out.x is None:
         return -np.inf, np.zeros(n_a)
     w = np.maximum(out.x[:n_p], 0.0)
@@ -1326,30 +1327,38 @@ def _decompose(
             allocation (:func:`county_extra`); its allocation and that are held back, the rounds share the rest again
             from the last allocation, and each such county gets what was held for it on top of its new share."""
             ledger = _Ledger(blocks, scenario, finals)
-            # every such county asked at once (each on its worker), what the others do not hold offered to it
-            rest = {i: np.maximum(ledger.approp[ledger.rows[blocks.counties[i]]].ravel() - alloc[i], 0.0) for i in short}
-            asked = {i: on_worker(county_extra, blocks.counties[i], alloc[i], rest[i]) for i in short}
-            held = np.zeros_like(ledger.approp)
-            more: dict[int, np.ndarray] = {}
-            extra = 0.0
-            for i, fut in asked.items():
-                c = blocks.counties[i]
-                got = fut.result()
-                if got is None:
-                    raise NoSolutionError(f"county {c}: its hard floors need {finals[i]['emergency']:,.2f} yuan more than all upper-level money can give")
-                extra += float(got.sum())
-                more[i] = alloc[i] + got  # what its rounding was shown to fit in: kept for it whatever the new rounds give
-                np.add.at(held, ledger.rows[c], more[i].reshape(-1, ledger.T))
+            rows = [ledger.rows[blocks.counties[i]] for i in short]
             who = f"{len(short)} {'county' if len(short) == 1 else 'counties'} {what} {'needs' if len(short) == 1 else 'need'}"
-            # each was offered all the money but its own share, so together they may hold more than there is: the master
-            # would then share what is left of nothing, and the assembled plan overspend
-            over = held > ledger.approp * (1 + 1e-9) + EMERGENCY_TOL
-            if over.any():
-                yl = year_list(scenario.years) if scenario.years is not None else np.zeros(1, dtype=int)
-                f, t = np.nonzero(over)
-                fund_ids = blocks.upper["fund_id"].to_numpy()
-                what_over = "; ".join(f"{fund_ids[i]} in {yl[j]}: {held[i, j]:,.2f} against {ledger.approp[i, j]:,.2f}" for i, j in zip(f[:3], t[:3]))
-                raise NoSolutionError(f"{who} {extra:,.2f} more of the upper money (or changes), more than there is together ({what_over})")
+
+            def needed(i: int, got: np.ndarray | None, blame: str) -> np.ndarray:
+                if got is None:
+                    raise NoSolutionError(f"county {blocks.counties[i]}: its hard floors need {finals[i]['emergency']:,.2f} yuan more than {blame}")
+                return got
+
+            def holding(got: list[np.ndarray], skip: int = -1) -> np.ndarray:
+                """What the short counties hold (their allocations and what they need beyond), but the ``skip``-th."""
+                held = np.zeros_like(ledger.approp)
+                for k, (i, r, g) in enumerate(zip(short, rows, got)):
+                    if k != skip:
+                        np.add.at(held, r, (alloc[i] + g).reshape(-1, ledger.T))
+                return held
+
+            # every such county asked at once (each on its worker), all the money but its own share offered to it
+            asked = [on_worker(county_extra, blocks.counties[i], alloc[i], np.maximum(ledger.approp[r].ravel() - alloc[i], 0.0)) for i, r in zip(short, rows)]
+            got = [needed(i, fut.result(), "all upper-level money can give") for i, fut in zip(short, asked)]
+            if (holding(got) > ledger.approp * (1 + 1e-9) + EMERGENCY_TOL).any():
+                # together they hold more than there is (the master would share what is left of nothing, and the assembled
+                # plan overspend): asked again one after the other, each offered what the others do not hold (their
+                # allocations, and what the earlier ones were shown to need)
+                say(f"{who} more of the upper money together than there is: asked again one after the other")
+                got = [np.zeros_like(alloc[i]) for i in short]
+                for k, (i, r) in enumerate(zip(short, rows)):
+                    offer = np.maximum((ledger.approp - holding(got, skip=k))[r].ravel() - alloc[i], 0.0)
+                    asked_again = on_worker(county_extra, blocks.counties[i], alloc[i], offer).result()
+                    got[k] = needed(i, asked_again, "the upper-level money the other short counties leave")
+            held = holding(got)
+            more = {i: alloc[i] + g for i, g in zip(short, got)}  # what its rounding was shown to fit in: kept for it whatever the new rounds give
+            extra = float(sum(g.sum() for g in got))
             say(f"{who} {extra:,.2f} more of the upper money (or changes): their money is held back for them, the rounds run again")
             again = np.zeros((len(blocks.pairs), ledger.T))
             for i, (c_pairs, a) in enumerate(zip(blocks.county_pairs(), alloc)):
