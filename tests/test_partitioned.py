@@ -13,8 +13,8 @@ import pytest
 
 from conftest import ROOT
 from optimizer import load_instance, solve, verify
-from optimizer.generate import NATIONAL, _Tree, generate, generate_partitioned
-from optimizer.partitioned import load_frame, load_partitioned, partition_counties
+from optimizer.generate import NATIONAL, _Tree, generate, generate_partitioned, regions_and_funds
+from optimizer.partitioned import county_households, load_frame, load_partitioned, partition_counties
 from optimizer.scenario import Scenario
 
 
@@ -42,6 +42,18 @@ def test_same_seed_same_bytes_from_the_cli_and_the_api(folder: Path, tmp_path: P
     other = tmp_path / "other"
     generate_partitioned(3000, other, seed=5, provinces=2)
     assert not filecmp.cmp(folder / "regions.parquet", other / "regions.parquet", shallow=False)
+
+
+def test_regions_and_funds_are_those_of_the_partitioned_instance(folder: Path) -> None:
+    """The master's benchmark builds its blocks from the regions and funds alone: the same rows as the partitioned
+    instance of the same arguments, and its poor households per county, without generating the households."""
+    tables, per_county = regions_and_funds(3000, seed=4, provinces=2)
+    for name in ("regions", "funds", "measures"):
+        written = pd.read_parquet(folder / f"{name}.parquet")
+        pd.testing.assert_frame_equal(tables[name], written[tables[name].columns], check_dtype=False)
+    counted = county_households(folder)
+    pd.testing.assert_series_equal(per_county[per_county > 0].sort_index(), counted.sort_index(), check_names=False, check_dtype=False)
+    assert per_county.sum() == 3000
 
 
 def test_the_generator_never_replaces_a_folder_holding_anything_else(tmp_path: Path) -> None:
