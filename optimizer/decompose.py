@@ -108,8 +108,29 @@ PROGRESS_SECONDS = 30.0  # a round of county LPs running longer than this report
 LEAN_SHARE = 0.5  # of limits.max_memory_mb: kept LPs above it are kept as bases only
 _CACHE: dict[str, _County | _Spilled] = {}  # per worker process: county -> its model (lean: on local disk)
 _SPILL_DIR: Path | None = None  # per worker process: where its lean counties' models are kept
-_ROUNDED: dict[str, tuple[np.ndarray, Solution]] = {}  # per worker process: county -> its narrow rounding and the money it was for
+_ROUNDED: dict[str, _Rounded] = {}  # per worker process: county -> its narrow rounding and the money it was for
 _KEYS: dict[str, str] = {}  # per worker process, in a run that keeps its models: county -> what its model is built from (see _county_keys)
+
+
+class _Rounded(NamedTuple):
+    """A one-year county's narrow rounding kept on its worker for its final task: the money it was for, and the
+    solution with its point as its nonzeros (a lean worker keeps thousands of them)."""
+
+    money: np.ndarray
+    solution: Solution  # x empty
+    at: np.ndarray
+    values: np.ndarray
+    n: int
+
+    @classmethod
+    def of(cls, money: np.ndarray, sol: Solution) -> _Rounded:
+        at = np.flatnonzero(sol.x)
+        return cls(np.array(money, copy=True), replace(sol, x=sol.x[:0]), at, sol.x[at], len(sol.x))
+
+    def whole(self) -> Solution:
+        x = np.zeros(self.n)
+        x[self.at] = self.values
+        return replace(self.solution, x=x)
 
 
 @dataclass(frozen=True)
@@ -584,11 +605,12 @@ def county_round(county: str, source: Any, scenario: Scenario, fund_ids: list[st
     when asked (:func:`_to_widen`: where the run's gap needs it)."""
     from .solve import optimize
 
-    block = _county(county, source, scenario, fund_ids, lean)
+    kept = _CACHE.get(county)
+    block = _unspilled(kept, county, source, scenario, fund_ids) if isinstance(kept, _Spilled) else _county(county, source, scenario, fund_ids, lean)
     instance, _ = _whole(block)
     model = _with_money(block, fund_ids, money)
-    sol = optimize(model, block.index, instance, scenario, lambda _msg: None, warm=True, backend=block.backend, narrow=True)
-    _ROUNDED[county] = (np.array(money, copy=True), sol)
+    sol = optimize(model, block.index, instance, scenario, lambda _msg: None, warm=True, backend=block.backend, narrow=True, lean=lean)
+    _ROUNDED[county] = _Rounded.of(money, sol)
     clean, emergency = _without_emergency(block, model, sol)
     return float(sol.lp_bound), clean.objective, emergency
 
@@ -655,7 +677,7 @@ def county_final(
     Unless ``widen``, a one-year county keeps its rounding by :func:`county_round` with that money, if its worker has it."""
     t0 = time.perf_counter()
     rounded = _ROUNDED.pop(county, None)
-    narrow = None if widen or rounded is None or not np.array_equal(rounded[0], money) else rounded[1]
+    narrow = None if widen or rounded is None or not np.array_equal(rounded.money, money) else rounded.whole()
     kept = _CACHE.get(county)
     try:  # kept lean: the same block again, its LP re-solved from the kept bases
         if isinstance(kept, _Spilled):
@@ -1287,11 +1309,11 @@ def _decompose(
             return on_worker(county_final, c, money, per_county_helpers, last, thorough, parts, widen, pinned=pinned)
 
         def run_finals(money: list[np.ndarray], last: bool, short_ok: bool = False, bound: float | None = None) -> list[Any]:
-            """The counties' final tasks with ``money``. Given the rounds' ``bound``, one-year counties whose models stay
-            on their workers first round their households with a fractional plan alone, and only those whose losses the
-            run's gap cannot carry widen their rounding."""
+            """The counties' final tasks with ``money``. Given the rounds' ``bound``, one-year counties first round their
+            households with a fractional plan alone (a lean worker reads each county back from its disk for it), and
+            only those whose losses the run's gap cannot carry widen their rounding."""
             widen = np.ones(len(blocks.counties), dtype=bool)
-            if bound is not None and one_year and not lean:
+            if bound is not None and one_year:
                 t = time.perf_counter()
                 lp, value, emergency = np.array(run("round", money), dtype=float).reshape(-1, 3).T
                 widen = _to_widen(lp, value, emergency, bound, scenario.solver.gap)

@@ -268,12 +268,14 @@ def optimize(
     backend: Backend | None = None,
     households_first: bool = True,
     narrow: bool = False,
+    lean: bool = False,
 ) -> Solution:
     """LP bound, relax-and-fix, and the full MIP only if the gap is still above target (``warm``: see :func:`solve`;
     ``backend``: one that kept this LP, e.g. a county's in the decomposition, instead of the shared one).
     ``households_first=False`` starts relax-and-fix at the villages (the multi-year model, whose plan columns are
     plan-year options, tries its households itself). ``narrow`` stops after the households' own neighbourhood,
-    whatever its gap (the decomposition's first rounding of a county: the run's gap decides which counties widen)."""
+    whatever its gap (the decomposition's first rounding of a county: the run's gap decides which counties widen).
+    ``lean``: the backend keeps the LP's basis, not its copy of the LP (a lean worker rounds thousands of counties)."""
     opts = scenario.solver
     backend = backend or get_backend(opts.name)
     deadline = time.perf_counter() + opts.time_limit
@@ -281,7 +283,7 @@ def optimize(
 
     say(f"solving the LP relaxation with {backend.name}")
     # cold, from the crash basis (generated 10,000 and 40,000 households: 1.8 s -> 1.24 s, 26.1 s -> 18.4 s of HiGHS)
-    lp = backend.solve(model.relaxed(), replace(base, time_limit=_left(deadline), keep=True, warm=warm, crash=True))
+    lp = backend.solve(model.relaxed(), replace(base, time_limit=_left(deadline), keep=True, lean=lean, warm=warm, crash=True))
     if lp.status == Status.INFEASIBLE:
         raise diagnose_infeasible(model, index, instance, scenario)
     if lp.status != Status.OPTIMAL or lp.x is None:

@@ -14,6 +14,7 @@ import pytest
 from optimizer import load_instance, solve, verify
 from optimizer.decompose import (
     _CACHE,
+    _ROUNDED,
     EMERGENCY,
     NARROW_SHARE,
     WIDENED_LOSS,
@@ -122,6 +123,7 @@ def test_lean_workers_keep_bases_only_and_agree_within_the_gap(instance) -> None
     dec = solve(lean, instance, method="decomposed", workers=2, progress=said.append)
     verify(dec)
     assert any("keep each county's LP basis" in m for m in said)
+    assert any(m.startswith("county roundings of the households with a fractional plan") for m in said)  # lean ones too
     # the county MIPs' time is reported, slowest counties by name
     summary = [m for m in said if m.startswith("county MIPs:") and "of work in" in m]
     counties = instance.regions.loc[instance.regions["level"] == 3, "region_id"]
@@ -171,6 +173,28 @@ def test_a_lean_county_keeps_its_model_only_and_its_final_reads_the_rest_back(in
     assert lean_final["emergency"] == 0.0 and "tables" in lean_final  # the verifier ran on the rebuilt county
     assert lean_final["objective"] == pytest.approx(full_final["objective"], rel=scenario.solver.gap)
     assert len(lean_final["tables"]["households"]) == part.n_households
+
+
+def test_a_lean_county_rounds_narrowly_from_its_disk_and_keeps_the_rounding_compact(instance) -> None:  # type: ignore[no-untyped-def]
+    """A lean county's first rounding reads the county back from its worker's disk, leaves its solver holding the LP's
+    basis only (a lean worker rounds thousands of counties before their final tasks) and keeps the rounding as its
+    nonzeros; a final task not asked to widen returns that rounding, verified."""
+    scenario = Scenario(name="dec", data="unused")
+    c, part, fund_ids, money = _first_county(instance)
+    try:
+        county_lp(c, part, scenario, fund_ids, money, lean=True)
+        lp, value, emergency = county_round(c, part, scenario, fund_ids, money, lean=True)
+        kept = _CACHE[c]
+        assert isinstance(kept, _Spilled) and kept.block.instance is None  # still on the disk
+        assert kept.block.backend._kept is None  # type: ignore[attr-defined]
+        rounded = _ROUNDED[c]
+        assert rounded.solution.x.size == 0 and len(rounded.at) == np.count_nonzero(rounded.whole().x) < rounded.n
+        final = county_final(c, part, scenario, fund_ids, money, False, widen=False)
+        assert c not in _ROUNDED and c not in _CACHE
+    finally:
+        _clear_cache()
+    assert emergency == 0.0 and final["emergency"] == 0.0 and "tables" in final
+    assert final["objective"] == pytest.approx(value) and value <= lp + 1e-6
 
 
 def test_partitioned_instance_is_read_by_the_workers(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
