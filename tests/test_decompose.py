@@ -136,6 +136,20 @@ def test_lean_workers_keep_bases_only_and_agree_within_the_gap(instance) -> None
     assert dec.manifest["objective"] == pytest.approx(full.manifest["objective"], rel=2 * gap)
 
 
+def test_lean_workers_under_a_wide_gap_round_their_counties_in_the_final_tasks_only(instance) -> None:  # type: ignore[no-untyped-def]
+    """Under a gap of LEAN_NARROW_BELOW or more a lean run skips the counties' first narrow roundings (each would
+    read its county back from disk once more, and a county's own relax-and-fix seldom widens there); it verifies."""
+    from optimizer.decompose import LEAN_NARROW_BELOW
+
+    said: list[str] = []
+    lean = Scenario(name="dec", data="unused", limits={"max_memory_mb": 20}, solver={"gap": LEAN_NARROW_BELOW})
+    dec = solve(lean, instance, method="decomposed", workers=2, progress=said.append)
+    verify(dec)
+    assert any("keep each county's LP basis" in m for m in said)
+    assert not any(m.startswith("county roundings of the households with a fractional plan") for m in said)
+    assert dec.manifest["gap"] <= LEAN_NARROW_BELOW + 1e-9
+
+
 def test_a_lean_county_keeps_its_model_only_and_its_final_reads_the_rest_back(instance, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Between rounds a lean one-year county keeps its model and flows on local disk and its LP basis in memory, not
     its instance or plans (those wait on the disk too); its final task reads them back without building the county
