@@ -88,12 +88,10 @@ def measure(households: int, rounds: int, gap: float) -> list[dict[str, Any]]:
         return out
 
     scenario = Scenario(name="master-bench", data="unused", solver={"gap": gap})
-    said: list[str] = []
     seen: list[int] = []  # county task calls before each round's record
     t0 = time.perf_counter()
 
     def say(msg: str) -> None:
-        said.append(msg)
         seen.append(len(county_seconds))
         print(f"{households:,} households, {time.perf_counter() - t0:7.1f} s: {msg}", flush=True)
 
@@ -110,7 +108,7 @@ def measure(households: int, rounds: int, gap: float) -> list[dict[str, Any]]:
             "lp_seconds": h["master_seconds"],
             "mix_and_rest_seconds": h["seconds"] - task - h["master_seconds"],
             "gap": h["gap"],
-        }  # fmt: skip
+        }
         for (_, h), task in zip(history.iterrows(), tasks)
     ]
 
