@@ -1373,7 +1373,8 @@ def _decompose(
             # every such county asked at once (each on its worker), all the money but its own share offered to it
             asked = [on_worker(county_extra, blocks.counties[i], alloc[i], np.maximum(ledger.approp[r].ravel() - alloc[i], 0.0)) for i, r in zip(short, rows)]
             got = [needed(i, fut.result(), "all upper-level money can give") for i, fut in zip(short, asked)]
-            if (holding(got) > ledger.approp * (1 + 1e-9) + EMERGENCY_TOL).any():
+            held = holding(got)
+            if (held > ledger.approp * (1 + 1e-9) + EMERGENCY_TOL).any():
                 # together they hold more than there is (the master would share what is left of nothing, and the assembled
                 # plan overspend): asked again one after the other, each offered what the others do not hold (their
                 # allocations, and what the earlier ones were shown to need)
@@ -1383,7 +1384,7 @@ def _decompose(
                     offer = np.maximum((ledger.approp - holding(got, skip=k))[r].ravel() - alloc[i], 0.0)
                     asked_again = on_worker(county_extra, blocks.counties[i], alloc[i], offer).result()
                     got[k] = needed(i, asked_again, "the upper-level money the other short counties leave")
-            held = holding(got)
+                held = holding(got)
             more = {i: alloc[i] + g for i, g in zip(short, got)}  # what its rounding was shown to fit in: kept for it whatever the new rounds give
             extra = float(sum(g.sum() for g in got))
             say(f"{who} {extra:,.2f} more of the upper money (or changes): their money is held back for them, the rounds run again")

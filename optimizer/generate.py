@@ -341,8 +341,7 @@ def generate_partitioned(
     out = Path(out)
     _check_partitioned_target(out)
     say = progress or (lambda msg: None)
-    county_seq = np.random.SeedSequence(seed).spawn(2)[1]
-    tree, paired, whole = _national(households, seed, provinces, shape)
+    tree, paired, whole, county_seq = _national(households, seed, provinces, shape)
     whole["regions"] = pd.concat([whole["regions"], pd.DataFrame(_ancestor_columns(tree))], axis=1)
     n_counties, n_villages = len(tree.ids[Level.COUNTY]), len(tree.ids[Level.VILLAGE])
     say(f"tree: {len(tree.ids[Level.CITY]):,} cities, {n_counties:,} counties, {len(tree.ids[Level.TOWNSHIP]):,} townships, {n_villages:,} villages")
@@ -388,17 +387,21 @@ def regions_and_funds(households: int, seed: int = 0, provinces: int = 1, shape:
     (the same rows) and its poor households per county, without generating the households, projects and helpers:
     what a benchmark of the decomposition's master, which shares the upper funds among the counties, needs at
     national scale (seconds for 30 million households)."""
-    tree, _, whole = _national(households, seed, provinces, shape)
+    tree, _, whole, _ = _national(households, seed, provinces, shape)
     return whole, pd.Series(tree.hh[Level.COUNTY], index=tree.ids[Level.COUNTY], name="households")
 
 
-def _national(households: int, seed: int, provinces: int, shape: TreeShape | None) -> tuple[_Tree, list[np.ndarray], dict[str, pd.DataFrame]]:
-    """The region tree, the paired counties and the whole (unpartitioned) tables of a partitioned instance."""
-    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[0])
+def _national(
+    households: int, seed: int, provinces: int, shape: TreeShape | None
+) -> tuple[_Tree, list[np.ndarray], dict[str, pd.DataFrame], np.random.SeedSequence]:
+    """The region tree, the paired counties and the whole (unpartitioned) tables of a partitioned instance, and the
+    seed sequence its counties' streams are spawned from."""
+    tree_seq, county_seq = np.random.SeedSequence(seed).spawn(2)
+    rng = np.random.default_rng(tree_seq)
     tree = _Tree.build(households, provinces, rng, shape or COMPACT)
     paired = _paired_counties(tree, rng)
     whole = {"regions": tree.table(), "measures": measures_table(), "funds": _funds(tree, paired, rng)}
-    return tree, paired, {name: df[[c.name for c in TABLES[name]]].reset_index(drop=True) for name, df in whole.items()}
+    return tree, paired, {name: df[[c.name for c in TABLES[name]]].reset_index(drop=True) for name, df in whole.items()}, county_seq
 
 
 def _check_partitioned_target(out: Path) -> None:
