@@ -198,7 +198,8 @@ def reproduce(run_dir: Annotated[Path, typer.Argument(help="run folder written b
         for change in rep.version_changes:
             _say("note: ", f"version differs from the run: {change}", "yellow")
         if not rep.identical:
-            raise NotReproducedError(f"{run_dir} not reproduced; differences:\n" + "\n".join(f"  - {d}" for d in rep.differences))
+            why = f"\n{rep.why}" if rep.why else ""
+            raise NotReproducedError(f"{run_dir} not reproduced; differences:\n" + "\n".join(f"  - {d}" for d in rep.differences) + why)
         out_console.print(f"reproduced {run_dir}: {len(rep.tables)} tables byte-identical ({', '.join(rep.tables)})")
 
 

@@ -716,7 +716,7 @@ def _county_final_year(
     used = _used(block, model, sol.x, fund_ids)
     sol, emergency = _without_emergency(block, model, sol)  # at most EMERGENCY_TOL yuan, well within the verifier's tolerance
     if emergency > EMERGENCY_TOL:
-        return {"emergency": emergency, "used": used, "full_mip": sol.used_full_mip}
+        return {"emergency": emergency, "used": used, "full_mip": sol.used_full_mip, "stopped": sol.stopped}
     x, objective = sol.x, sol.objective
     # the county's shadow prices at its money, for its regions' marginal values (the national table takes each
     # region's best over its counties); its funds' own shadow prices are not the national ones of the upper funds
@@ -746,7 +746,7 @@ def _county_final_year(
     tables["regions"] = tables["regions"].drop(columns=["first_secretary_id"], errors="ignore")
     tables["flows"] = tables["flows"][tables["flows"]["fund_id"] != EMERGENCY]
     return {**out, "emergency": 0.0, "used": used, "tables": tables, "assignment": assignment, "objective": objective, "full_mip": sol.used_full_mip,
-            "plans": len(plans.table), "columns": model.shape[1], "rows": model.shape[0], "nonzeros": model.A.nnz}  # fmt: skip
+            "stopped": sol.stopped, "plans": len(plans.table), "columns": model.shape[1], "rows": model.shape[0], "nonzeros": model.A.nnz}  # fmt: skip
 
 
 def _used(block: _County, model: LinearModel, x: np.ndarray, fund_ids: list[str]) -> np.ndarray:
@@ -795,7 +795,7 @@ def _county_final_years(
     used = _used(block, model, sol.x, fund_ids)
     sol, emergency = _without_emergency(block, model, sol)
     if emergency > EMERGENCY_TOL:
-        return {"emergency": emergency, "used": used, "full_mip": full_mip}
+        return {"emergency": emergency, "used": used, "full_mip": full_mip, "stopped": sol.stopped}
     objective = sol.objective
     ids = instance.funds["fund_id"].to_numpy()
     approp = my.appropriation.copy()
@@ -812,7 +812,7 @@ def _county_final_years(
     if parts is not None:
         out["part"] = write_part(tables.pop("households"), Path(parts) / f"{county}-{uuid.uuid4().hex}.parquet")
     return {**out, "emergency": 0.0, "used": used, "tables": tables, "objective": objective, "lp_bound": sol.lp_bound, "full_mip": full_mip,
-            "plans": len(plans.table), "columns": model.shape[1], "rows": model.shape[0], "nonzeros": model.A.nnz,
+            "stopped": sol.stopped, "plans": len(plans.table), "columns": model.shape[1], "rows": model.shape[0], "nonzeros": model.A.nnz,
             "options": len(my.options), "kept_counts": None if block.fixed is None else kept_counts(block.fixed, instance),
             "changed": 0 if block.previous is None else churn_changes(result, block.previous)}  # fmt: skip
 
@@ -833,7 +833,8 @@ def _county_mip(model: LinearModel, emergency_cols: np.ndarray, scenario: Scenar
         return None
     x = _clean(out.x, model.integer)
     objective = float(model.c @ x)
-    return Solution(x, out.status, objective, out.bound, out.bound, _gap(model.sense, objective, out.bound), 0.0, time.perf_counter() - t, True)
+    g = _gap(model.sense, objective, out.bound)
+    return Solution(x, out.status, objective, out.bound, out.bound, g, 0.0, time.perf_counter() - t, True, out.status.stopped)
 
 
 class Allocation(NamedTuple):
@@ -1673,6 +1674,10 @@ def _final_summary(counties: list[str], finals: list[dict[str, Any]], wall: floa
     slow = np.argsort(-seconds, kind="stable")[:3]
     named = ", ".join(f"{counties[i]} {seconds[i]:.1f} s" + (" (MIP on the whole county)" if finals[i]["full_mip"] else "") for i in slow)
     said = f"county MIPs: {seconds.sum():,.1f} s of work in {wall:,.1f} s; slowest {named}"
+    stopped = _stopped_counties(counties, finals)
+    if stopped:
+        more = " ..." if len(stopped) > 3 else ""
+        said += f"; {len(stopped)} stopped at their time limit ({', '.join(stopped[:3])}{more}), so their roundings depend on the machine's speed"
     rounded = [i for i, f in enumerate(finals) if "lp_bound" in f]  # multi-year counties not short
     if not rounded:
         return said
@@ -1736,9 +1741,15 @@ def _gap_of(run: _Run, scenario: Scenario) -> tuple[float, float, float, str]:
     return objective, bound, g, (Status.OPTIMAL if g <= scenario.solver.gap + 1e-12 else Status.FEASIBLE).value
 
 
+def _stopped_counties(counties: list[str], finals: list[dict[str, Any]]) -> list[str]:
+    """The counties whose final MIP stopped at its time limit: their roundings depend on the machine's speed."""
+    return [c for c, f in zip(counties, finals) if f["stopped"]]
+
+
 def _decomposition_record(run: _Run) -> dict[str, Any]:
     record = {"counties": len(run.blocks.counties), "rounds": len(run.history), "source": run.source,
-              "verified": "each county on its worker; the shared funds on the driver", "history": run.history.round(6).to_dict("records")}  # fmt: skip
+              "verified": "each county on its worker; the shared funds on the driver", "history": run.history.round(6).to_dict("records"),
+              "stopped_at_time_limit": _stopped_counties(run.blocks.counties, run.finals)}  # fmt: skip
     if run.kept_models is not None:
         record["kept_models"] = run.kept_models
     return record
@@ -1786,6 +1797,7 @@ def solve_decomposed(
         model={k: int(sum(f[k] for f in finals)) for k in ("columns", "rows", "nonzeros", "plans")},
         decomposition=_decomposition_record(run),
     )  # fmt: skip
+    result.manifest["stopped_at_time_limit"] = bool(result.manifest["decomposition"]["stopped_at_time_limit"])
     if run.churn is not None:
         result.manifest["churn"] = run.churn
     if instance is not None:
@@ -1845,10 +1857,12 @@ def solve_decomposed_years(
         raise VerificationError(bad)
     tables["spending"] = spending_table(run.funds, run.tree, years, approp, spent, carry)
     objective, bound, g, status = _gap_of(run, scenario)
-    state = {"status": status, "objective": objective, "bound": bound, "lp_bound": bound, "gap": g, "used_full_mip": False}
+    record = _decomposition_record(run)
+    state = {"status": status, "objective": objective, "bound": bound, "lp_bound": bound, "gap": g, "used_full_mip": False,
+             "stopped_at_time_limit": bool(record["stopped_at_time_limit"])}  # fmt: skip
     size = {k: int(sum(f[k] for f in run.finals)) for k in ("columns", "rows", "nonzeros", "options")}
     manifest = multiyear_manifest(scenario, run.hashes, tables, state, size, add_sums([f["totals"] for f in run.finals]))
-    manifest.update(method="decomposed", decomposition=_decomposition_record(run),
+    manifest.update(method="decomposed", decomposition=record,
                     timings={"decomposed": round(time.perf_counter() - t0, 3)})  # fmt: skip
     if run.churn is not None:
         manifest["churn"] = {**run.churn, "changed": sum(f["changed"] for f in run.finals)}
@@ -1973,7 +1987,7 @@ def _assemble(
     tables["regions"] = roll_up_regions(regions, tree, [f["tables"]["regions"] for f in finals])
     tables["poverty"] = poverty_table(sums)
     tables["marginal"] = _best_marginal(tree, [f["tables"]["marginal"] for f in finals])
-    status = {"status": "", "objective": 0.0, "bound": 0.0, "lp_bound": 0.0, "gap": 0.0, "used_full_mip": False}
+    status = {"status": "", "objective": 0.0, "bound": 0.0, "lp_bound": 0.0, "gap": 0.0, "used_full_mip": False, "stopped_at_time_limit": False}
     manifest = run_manifest(scenario, hashes, "", status, sums, tables["projects"], {}, {})
     return Result(tables=tables, manifest=manifest, scenario=scenario, parts=parts)
 

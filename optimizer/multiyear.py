@@ -858,12 +858,16 @@ def optimize_multiyear(
     outside = np.zeros(model.shape[1], dtype=bool)
     outside[fb] = ~np.isin(instance.tree.ancestors[my.index.flows["village"].to_numpy(), Level.VILLAGE], touched)
 
+    stopped = False
+
     def fix_and_solve(keep_flows: bool, hi_v: np.ndarray, what: str, at_least: float = 1.0) -> SolverOutput:
+        nonlocal stopped
         lo_k, hi_k = lo.copy(), hi_v.copy()
         if keep_flows:
             lo_k[outside] = hi_k[outside] = np.maximum(lp.x[outside], 0.0)
         left = max(opts.time_limit - lp_seconds - (time.perf_counter() - t1), at_least)
         out = backend.solve(model.with_bounds(lo_k, hi_k), replace(base, gap=sub_gap, time_limit=left))
+        stopped |= out.status.stopped
         seconds = time.perf_counter() - t1
         say(f"multi-year fix-and-solve over {len(frac_hh):,} households with fractional options, {what}: {out.status.value} in {seconds:.1f} s")
         return out
@@ -891,7 +895,7 @@ def optimize_multiyear(
         x = _clean(xf, integer)
         obj = float(model.c @ x)
         g = _gap(model.sense, obj, lp.objective)
-        quick = Solution(x, Status.OPTIMAL if g <= opts.gap else Status.FEASIBLE, obj, lp.objective, lp.objective, g, lp_seconds, mip_seconds, False)
+        quick = Solution(x, Status.OPTIMAL if g <= opts.gap else Status.FEASIBLE, obj, lp.objective, lp.objective, g, lp_seconds, mip_seconds, False, stopped)
         if g <= opts.gap or (county and not small):
             return quick
     missed = f"gap {g:.3%} above target {opts.gap:.3%}" if xf is not None else f"no rounding ({fixed.status.value})"
@@ -907,12 +911,13 @@ def optimize_multiyear(
         left = max(opts.time_limit - lp_seconds - mip_seconds, 1.0)
         hi_full = whole_hi if from_rounding else model.col_hi
         full = backend.solve(model.with_bounds(model.col_lo, hi_full), replace(base, time_limit=left, start=xf, gap=opts.gap / 2))
+        stopped |= full.status.stopped
         if full.status.has_solution and full.x is not None:
             x = _clean(xf if xf is not None and not _better(model.sense, full.objective, obj) else full.x, integer)
             obj, bound = float(model.c @ x), _tighter(model.sense, lp.objective, full.bound)
             g = _gap(model.sense, obj, bound)
             status = Status.OPTIMAL if g <= opts.gap + 1e-12 else Status.FEASIBLE
-            return Solution(x, status, obj, bound, lp.objective, g, lp_seconds, time.perf_counter() - t1, True)
+            return Solution(x, status, obj, bound, lp.objective, g, lp_seconds, time.perf_counter() - t1, True, stopped)
         if from_rounding:
             return quick
         if full.status == Status.INFEASIBLE:  # proven: diagnose at once instead of running the ladder first
@@ -921,9 +926,10 @@ def optimize_multiyear(
     else:
         say(f"{missed}: running the general solve")
     try:
-        return optimize(model, my.index, instance, scenario, say, households_first=False)
+        general = optimize(model, my.index, instance, scenario, say, households_first=False)
     except InfeasibleError as err:
         raise _no_whole_plans(err) from None
+    return replace(general, stopped=general.stopped or stopped)
 
 
 def _no_whole_plans(err: InfeasibleError) -> InfeasibleError:
@@ -1267,7 +1273,7 @@ def multiyear_result(instance: Instance, scenario: Scenario, my: MultiYear, mode
     counties = county_schedule(instance, scenario, households)
     unit = model.objective_unit
     status = {"status": sol.status.value, "objective": sol.objective * unit, "bound": sol.bound * unit, "lp_bound": sol.lp_bound * unit,
-              "gap": sol.gap, "used_full_mip": sol.used_full_mip}  # fmt: skip
+              "gap": sol.gap, "used_full_mip": sol.used_full_mip, "stopped_at_time_limit": sol.stopped}  # fmt: skip
     size = {"columns": int(model.shape[1]), "rows": int(model.shape[0]), "nonzeros": int(model.A.nnz), "options": int(len(opt))}
     tables = {"households": households, "projects": projects, "flows": flows, "spending": spending, "counties": counties}
     return MultiYearResult(tables=tables, manifest=multiyear_manifest(scenario, instance.hashes, tables, status, size))

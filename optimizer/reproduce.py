@@ -38,6 +38,7 @@ class Reproduction:
     tables: list[str]
     differences: list[str] = field(default_factory=list)
     version_changes: list[str] = field(default_factory=list)
+    why: str | None = None  # what may explain the differences without any change of inputs or code
     result: Result | None = field(default=None, repr=False)
 
     @property
@@ -89,6 +90,8 @@ def reproduce(run_dir: str | Path, progress: Callable[[str], None] | None = None
     for key in MULTIYEAR_FIGURES if multiyear else COMPARED_FIGURES:
         if key in manifest and not _same(manifest[key], result.manifest.get(key)):
             rep.differences.append(f"manifest {key}: {manifest[key]!r} recorded, {result.manifest.get(key)!r} now")
+    if rep.differences:
+        rep.why = time_limit_note(manifest)
     if "versions" in manifest:  # multi-year runs record them since 2026-12-02
         now = {**versions(), "solver": result.manifest.get("solver_version", "")}
         then = {**manifest["versions"], "solver": manifest.get("solver_version", "")}
@@ -108,6 +111,20 @@ def _solve_years(scenario: Scenario, instance: Instance | None, method: str, pro
         if bad:
             raise VerificationError(bad)
     return Result(tables=out.tables, manifest=out.manifest)
+
+
+def time_limit_note(manifest: dict[str, object]) -> str | None:
+    """Why a run whose solve stopped at a time limit may not come out the same (None when it did not stop)."""
+    if not manifest.get("stopped_at_time_limit"):
+        return None
+    decomposition = manifest.get("decomposition")
+    counties = decomposition.get("stopped_at_time_limit") if isinstance(decomposition, dict) else None
+    if counties:
+        shown = ", ".join(counties[:SHOWN_ROWS]) + (" ..." if len(counties) > SHOWN_ROWS else "")
+        what = f"the MIPs of {len(counties)} of this run's counties ({shown}) stopped at their time limit"
+    else:
+        what = "this run's MIP stopped at its time limit (solver.time_limit)"
+    return f"{what}: where a MIP stops depends on the machine's speed and load, so a re-solve may differ without any change of inputs or code"
 
 
 def check_inputs(source: str, recorded: dict[str, str], run_dir: Path, now: dict[str, str]) -> None:

@@ -193,7 +193,8 @@ def build_result(
     size = hh["size"].to_numpy()[table["hh"].to_numpy()]
     sums = household_sums(households, size, scenario.poverty.line)
     status = {"status": sol.status.value, "objective": sol.objective * model.objective_unit, "bound": sol.bound * model.objective_unit,
-              "lp_bound": sol.lp_bound * model.objective_unit, "gap": sol.gap, "used_full_mip": sol.used_full_mip}  # fmt: skip
+              "lp_bound": sol.lp_bound * model.objective_unit, "gap": sol.gap, "used_full_mip": sol.used_full_mip,
+              "stopped_at_time_limit": sol.stopped}  # fmt: skip
     model_size = {"columns": int(model.shape[1]), "rows": int(model.shape[0]), "nonzeros": int(model.A.nnz), "plans": int(len(plans.table))}
     manifest = run_manifest(scenario, instance.hashes, backend_version, status, sums, projects, timings, model_size)
     tables = {
@@ -238,7 +239,7 @@ def run_manifest(
     model_size: dict[str, int],
 ) -> dict[str, Any]:
     """The manifest of a run: what was solved, with which software, how well, and the headline figures.
-    ``status``: status, objective, bound, lp_bound, gap, used_full_mip; ``sums``: :func:`household_sums`."""
+    ``status``: status, objective, bound, lp_bound, gap, used_full_mip, stopped_at_time_limit; ``sums``: :func:`household_sums`."""
     return {
         "scenario": scenario.model_dump(mode="json"),
         "scenario_name": scenario.name,
@@ -254,6 +255,7 @@ def run_manifest(
         "lp_bound": status["lp_bound"],
         "gap": status["gap"],
         "used_full_mip": status["used_full_mip"],
+        "stopped_at_time_limit": status["stopped_at_time_limit"],
         "expected_lifted": float(sums["expected_lifted"]),
         "persons_lifted": float(sums["persons_lifted"]),
         "households": int(sums["households"]),

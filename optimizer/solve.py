@@ -56,6 +56,7 @@ class Solution:
     lp_seconds: float
     mip_seconds: float
     used_full_mip: bool
+    stopped: bool = False  # a MIP of the solve stopped at its time limit: the result depends on the machine's speed
 
 
 def solve(
@@ -310,6 +311,7 @@ def optimize(
     x_start = np.where(integer, np.round(x_lp), np.maximum(x_lp, 0.0))
     attempts = [(HOUSEHOLDS, True)] * households_first + [(level, True) for level in (Level.VILLAGE, Level.TOWNSHIP, Level.COUNTY)] + [(Level.COUNTY, False)]
     tried: list[np.ndarray] = []
+    stopped = False
     for level, fix_flows in (attempts[:1] if narrow else attempts) if fractional.any() else []:
         touched = np.unique(anc[fractional[:n_int], min(level, Level.VILLAGE)])
         if level == HOUSEHOLDS:
@@ -325,6 +327,7 @@ def optimize(
         lo, hi = model.col_lo.copy(), model.col_hi.copy()
         lo[~free] = hi[~free] = x_start[~free]
         fixed = backend.solve(model.with_bounds(lo, hi), replace(base, time_limit=_left(deadline), gap=opts.gap / 2))
+        stopped |= fixed.status.stopped
         what = "decisions and flows" if fix_flows else "decisions, all flows free"
         around = f"{len(touched)} village(s)' households with a fractional plan" if level == HOUSEHOLDS else f"{len(touched)} {LEVEL_NAMES[Level(level)]}(s)"
         below = f", {_gap(model.sense, fixed.objective, lp_bound):.4%} below the LP bound" if fixed.status.has_solution else ""
@@ -344,6 +347,7 @@ def optimize(
         start = best.x if best is not None else None
         say("relax-and-fix left a gap above target: running the full MIP")
         full = backend.solve(model, replace(base, time_limit=_left(deadline), start=start))
+        stopped |= full.status.stopped
         if full.status == Status.INFEASIBLE:
             raise diagnose_infeasible(model, index, instance, scenario)
         if full.status.has_solution and (best is None or _better(model.sense, full.objective, best.objective)):
@@ -357,7 +361,7 @@ def optimize(
     objective = float(model.c @ x)
     g = _gap(model.sense, objective, lp_bound)
     status = Status.OPTIMAL if g <= opts.gap + 1e-12 else Status.FEASIBLE
-    return Solution(x, status, objective, lp_bound, lp.objective, g, lp.seconds, mip_seconds, used_full)
+    return Solution(x, status, objective, lp_bound, lp.objective, g, lp.seconds, mip_seconds, used_full, stopped)
 
 
 def households_free(model: LinearModel, hh: np.ndarray, fractional: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ from optimizer.decompose import (
     WIDENED_LOSS,
     Stored,
     _clear_cache,
+    _final_summary,
     _Spilled,
     _to_widen,
     county_final,
@@ -76,6 +77,7 @@ def test_decomposed_matches_monolithic_within_the_gap(instance) -> None:  # type
     gap = scenario.solver.gap
     assert dec.manifest["method"] == "decomposed" and dec.manifest["decomposition"]["rounds"] >= 1
     assert dec.manifest["gap"] <= gap + 1e-9
+    assert dec.manifest["stopped_at_time_limit"] is False and dec.manifest["decomposition"]["stopped_at_time_limit"] == []  # tiny county MIPs
     # the decomposed bound is a valid bound of the monolithic optimum, and the two optima agree within the gap
     assert dec.manifest["bound"] >= mono.manifest["objective"] - 1e-6
     assert dec.manifest["objective"] == pytest.approx(mono.manifest["objective"], rel=gap)
@@ -921,3 +923,11 @@ def test_a_session_keeps_the_county_models_for_what_ifs_on_upper_money(tmp_path)
         assert r.manifest["gap"] <= gap + 1e-9
     assert warm.manifest["objective"] == pytest.approx(cold.manifest["objective"], rel=gap)
     assert warm.manifest["objective"] < first.manifest["objective"]
+
+
+def test_the_county_mips_summary_names_the_counties_stopped_at_their_time_limit() -> None:
+    """A county MIP that stops at its time limit makes the run depend on the machine's speed: the summary says which."""
+    finals = [{"seconds": s, "full_mip": False, "stopped": s > 20} for s in (30.1, 2.0, 30.2, 1.0, 30.0, 31.0)]
+    said = _final_summary(["A", "B", "C", "D", "E", "F"], finals, 60.0)
+    assert "4 stopped at their time limit (A, C, E ...), so their roundings depend on the machine's speed" in said
+    assert "stopped" not in _final_summary(["B", "D"], [finals[1], finals[3]], 3.0)

@@ -70,6 +70,7 @@ def test_decomposed_years_match_the_monolithic_model(small: Instance, mono: Mult
     assert verify_multiyear(dec, small, sc) == []  # the national verifier on the assembled plan
     m, d = mono.manifest, dec.manifest
     assert d["method"] == "decomposed" and d["decomposition"]["counties"] >= 3
+    assert d["stopped_at_time_limit"] == bool(d["decomposition"]["stopped_at_time_limit"]) and m["stopped_at_time_limit"] in (True, False)
     # each side's bound is valid for the other's solution, and the optima agree within the two gaps; the
     # decomposed gap is larger here (counties of about 300 households each round within their own money)
     assert d["bound"] >= m["objective"] - 1e-6

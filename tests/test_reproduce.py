@@ -143,6 +143,24 @@ def test_reproduce_names_the_table_and_rows_that_differ(run: Path, tmp_path: Pat
     assert f"households: 1 of 300 rows differ: line 5 (household_id={household})" in result.output
     assert "flows:" in result.output and "rows recorded" in result.output
     assert "regions" not in result.output.split("differences:")[1]  # identical tables are not listed
+    assert "time limit" not in result.output  # the run was proven: no time limit to blame
+
+
+def test_a_run_stopped_at_its_time_limit_is_given_as_the_reason_it_differs(run: Path, tmp_path: Path) -> None:
+    """A run whose MIP stopped at its time limit may come out otherwise on a re-solve: `reproduce` still reports
+    the differences (exit 9) and says what may explain them."""
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    assert manifest["stopped_at_time_limit"] is False
+    (copy / "manifest.json").write_text(json.dumps({**manifest, "stopped_at_time_limit": True}))
+    flows = copy / "flows.csv"
+    flows.write_text("\n".join(flows.read_text().split("\n")[:-2]) + "\n")  # a row fewer
+    (copy / "flows.parquet").unlink(missing_ok=True)
+    result = runner.invoke(app, ["reproduce", str(copy)])
+    assert result.exit_code == 9, result.output
+    said = " ".join(result.output.split())
+    assert "flows:" in said and "this run's MIP stopped at its time limit (solver.time_limit): where a MIP stops depends on the machine's speed" in said
 
 
 @pytest.mark.parametrize("backend", ["highs", "pulp", "ortools"])

@@ -482,3 +482,42 @@ def test_highs_receives_the_model_as_built() -> None:
         assert np.array_equal(lp.a_matrix_.value_, csc.data)
         assert [int(v) for v in lp.integrality_] == m.integer.astype(int).tolist()
         assert lp.sense_ == (highspy.ObjSense.kMaximize if m.sense == "max" else highspy.ObjSense.kMinimize)
+
+
+class _StopsAtTimeLimit:
+    """A backend whose MIPs report that they stopped at their time limit with what they found (LPs as they are)."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.name = "highs"
+
+    def version(self) -> str:
+        return "stops at its time limit"
+
+    def solve(self, model: object, options: SolveOptions) -> object:
+        out = self.inner.solve(model, options)  # type: ignore[attr-defined]
+        return replace(out, status=Status.FEASIBLE) if model.integer.any() and out.status is Status.OPTIMAL else out  # type: ignore[attr-defined]
+
+
+def test_a_mip_stopped_at_its_time_limit_is_recorded_and_explains_a_difference(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where a MIP stops at its time limit depends on the machine's speed: the manifest records that the solve
+    stopped there, and `reproduce` gives it as the reason a re-solve may differ; a proven solve records that it did not."""
+    import importlib
+
+    from optimizer.reproduce import time_limit_note
+
+    solve_module = importlib.import_module("optimizer.solve")
+    inst = build_instance(generate(300, seed=3))
+    sc = tiny_scenario()
+    proven = solve(sc, inst)
+    verify(proven)
+    assert proven.manifest["stopped_at_time_limit"] is False and time_limit_note(proven.manifest) is None
+    real = get_backend("highs")
+    monkeypatch.setattr(solve_module, "get_backend", lambda name=None, private=False: _StopsAtTimeLimit(real))
+    stopped = solve(sc, inst)
+    verify(stopped)
+    assert stopped.manifest["stopped_at_time_limit"] is True
+    note = time_limit_note(stopped.manifest)
+    assert note is not None and "this run's MIP stopped at its time limit (solver.time_limit)" in note
+    counties = {"stopped_at_time_limit": True, "decomposition": {"stopped_at_time_limit": ["A", "B"]}}
+    assert "the MIPs of 2 of this run's counties (A, B) stopped at their time limit" in (time_limit_note(counties) or "")

@@ -31,6 +31,12 @@ class Status(str, Enum):
     def has_solution(self) -> bool:
         return self in (Status.OPTIMAL, Status.FEASIBLE)
 
+    @property
+    def stopped(self) -> bool:
+        """Ended at its time limit before proving its answer: where it stops, and so what it returns, depends on
+        the machine's speed and load."""
+        return self in (Status.FEASIBLE, Status.TIME_LIMIT)
+
 
 @dataclass(frozen=True)
 class SolveOptions:
