@@ -71,9 +71,11 @@ def one(
     done = time.perf_counter() - t
     solved, verified = solved - t, verified - t
     m = result.manifest
-    figures = {"seconds": solved, "verify_seconds": verified - solved, "write_seconds": done - verified, "end_to_end_seconds": done}
+    figures: dict[str, Any] = {"seconds": solved, "verify_seconds": verified - solved, "write_seconds": done - verified, "end_to_end_seconds": done}
     figures.update(objective=m["objective"], bound=m["bound"], gap=m["gap"])
     figures["rounds"] = m.get("decomposition", {}).get("rounds", "")
+    decomposition = m.get("decomposition", {})
+    figures["stopped"] = ";".join(decomposition["stopped_at_time_limit"]) if decomposition else str(m["stopped_at_time_limit"])
     print(json.dumps(figures), flush=True)
 
 
