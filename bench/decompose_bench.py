@@ -73,8 +73,8 @@ def one(
     m = result.manifest
     figures: dict[str, Any] = {"seconds": solved, "verify_seconds": verified - solved, "write_seconds": done - verified, "end_to_end_seconds": done}
     figures.update(objective=m["objective"], bound=m["bound"], gap=m["gap"])
-    figures["rounds"] = m.get("decomposition", {}).get("rounds", "")
     decomposition = m.get("decomposition", {})
+    figures["rounds"] = decomposition.get("rounds", "")
     figures["stopped"] = ";".join(decomposition["stopped_at_time_limit"]) if decomposition else str(m["stopped_at_time_limit"])
     print(json.dumps(figures), flush=True)
 
