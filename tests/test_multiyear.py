@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import tiny_instance, tiny_scenario
+from conftest import StopsAtTimeLimit, tiny_instance, tiny_scenario
 from optimizer.contract import Level
 from optimizer.data import Instance, build_instance
 from optimizer.edits import apply_data_edits
@@ -76,6 +76,21 @@ def test_a_small_model_whose_rounding_misses_the_gap_goes_to_the_full_mip(monkey
     ladder = _checked(sc, inst, method="monolithic", progress=said.append)
     assert any(s.startswith("relax-and-fix") for s in said)
     assert ladder.manifest["objective"] <= m["bound"] + 1e-6
+
+
+def test_a_multiyear_mip_stopped_at_its_time_limit_is_recorded(small: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The multi-year rounding's MIPs, like the one-year ladder's, record a stop at their time limit in the manifest."""
+    import importlib
+
+    from optimizer.solvers import get_backend
+
+    sc = _scenario({"first": 2018, "last": 2020}, solver={"time_limit": 120, "gap": 0.005})
+    proven = _checked(sc, small, method="monolithic")
+    assert proven.manifest["stopped_at_time_limit"] is False
+    real = get_backend("highs")
+    monkeypatch.setattr(importlib.import_module("optimizer.multiyear"), "get_backend", lambda name=None, private=False: StopsAtTimeLimit(real))
+    stopped = _checked(sc, small, method="monolithic")
+    assert stopped.manifest["stopped_at_time_limit"] is True
 
 
 def test_a_large_models_lp_by_the_interior_point_has_the_same_bound(small: Instance, monkeypatch: pytest.MonkeyPatch) -> None:

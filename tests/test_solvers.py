@@ -12,7 +12,7 @@ import numpy as np
 import pulp
 import pytest
 
-from conftest import ROOT, tiny_instance, tiny_scenario, tiny_tables
+from conftest import ROOT, StopsAtTimeLimit, tiny_instance, tiny_scenario, tiny_tables
 from optimizer.data import build_instance
 from optimizer.errors import SolverUnavailableError
 from optimizer.generate import generate
@@ -484,21 +484,6 @@ def test_highs_receives_the_model_as_built() -> None:
         assert lp.sense_ == (highspy.ObjSense.kMaximize if m.sense == "max" else highspy.ObjSense.kMinimize)
 
 
-class _StopsAtTimeLimit:
-    """A backend whose MIPs report that they stopped at their time limit with what they found (LPs as they are)."""
-
-    def __init__(self, inner: object) -> None:
-        self.inner = inner
-        self.name = "highs"
-
-    def version(self) -> str:
-        return "stops at its time limit"
-
-    def solve(self, model: object, options: SolveOptions) -> object:
-        out = self.inner.solve(model, options)  # type: ignore[attr-defined]
-        return replace(out, status=Status.FEASIBLE) if model.integer.any() and out.status is Status.OPTIMAL else out  # type: ignore[attr-defined]
-
-
 def test_a_mip_stopped_at_its_time_limit_is_recorded_and_explains_a_difference(monkeypatch: pytest.MonkeyPatch) -> None:
     """Where a MIP stops at its time limit depends on the machine's speed: the manifest records that the solve
     stopped there, and `reproduce` gives it as the reason a re-solve may differ; a proven solve records that it did not."""
@@ -513,7 +498,7 @@ def test_a_mip_stopped_at_its_time_limit_is_recorded_and_explains_a_difference(m
     verify(proven)
     assert proven.manifest["stopped_at_time_limit"] is False and time_limit_note(proven.manifest) is None
     real = get_backend("highs")
-    monkeypatch.setattr(solve_module, "get_backend", lambda name=None, private=False: _StopsAtTimeLimit(real))
+    monkeypatch.setattr(solve_module, "get_backend", lambda name=None, private=False: StopsAtTimeLimit(real))
     stopped = solve(sc, inst)
     verify(stopped)
     assert stopped.manifest["stopped_at_time_limit"] is True
