@@ -1791,13 +1791,13 @@ def solve_decomposed(
     upper = None if run.prices is None else pd.Series(run.prices[:, 0] * MONEY_UNIT, index=run.blocks.upper["fund_id"].to_numpy())
     result = _kept_with(_assemble(scenario, run.regions, run.funds, run.tree, run.hashes, finals, upper), parts)
     objective, bound, g, status = _gap_of(run, scenario)
+    record = _decomposition_record(run)
     result.manifest.update(
         status=status, objective=objective, bound=bound, lp_bound=bound, gap=g,
         solver_version=get_backend(scenario.solver.name).version(), method="decomposed",
         model={k: int(sum(f[k] for f in finals)) for k in ("columns", "rows", "nonzeros", "plans")},
-        decomposition=_decomposition_record(run),
+        decomposition=record, stopped_at_time_limit=bool(record["stopped_at_time_limit"]),
     )  # fmt: skip
-    result.manifest["stopped_at_time_limit"] = bool(result.manifest["decomposition"]["stopped_at_time_limit"])
     if run.churn is not None:
         result.manifest["churn"] = run.churn
     if instance is not None:
