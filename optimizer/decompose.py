@@ -369,6 +369,15 @@ def _clear_cache() -> None:
         _SPILL_DIR = None
 
 
+async def _last_heartbeat(dask_worker: Any) -> None:
+    """Stop this worker's heartbeats and send one last, answered, before our local cluster closes (run on every
+    worker by the driver): a heartbeat still waiting for a busy scheduler when its worker closes its connections
+    was logged with a ``CommClosedError`` traceback (10M and 30M runs; a cluster holding 12,000 scattered keys, about
+    one close in three)."""
+    dask_worker.periodic_callbacks["heartbeat"].stop()
+    await dask_worker.heartbeat()
+
+
 def _keep_counties(keys: dict[str, str]) -> int:
     """Keep only the county models this worker built, in an earlier run, from what ``keys`` (county -> key) says
     this run's counties are built from; later builds are stamped with those keys. Returns how many it kept."""
@@ -1502,6 +1511,9 @@ def _decompose(
         if failed or not keep:
             with contextlib.suppress(Exception):  # never hide why the run stopped
                 client.run(_clear_cache)
+        if cluster is not None:
+            with contextlib.suppress(Exception):
+                client.run(_last_heartbeat)
         client.close()
         if cluster is not None:
             cluster.close()
