@@ -372,8 +372,8 @@ def _clear_cache() -> None:
 async def _last_heartbeat(dask_worker: Any) -> None:
     """Stop this worker's heartbeats and send one last, answered, before our local cluster closes (run on every
     worker by the driver): a heartbeat still waiting for a busy scheduler when its worker closes its connections
-    was logged with a ``CommClosedError`` traceback (10M and 30M runs; a cluster holding 12,000 scattered keys, about
-    one close in three)."""
+    was logged with a ``CommClosedError`` traceback (10M and 30M runs; 6 of 14 closes of a cluster holding 12,000
+    scattered keys, none of 20 with this)."""
     dask_worker.periodic_callbacks["heartbeat"].stop()
     await dask_worker.heartbeat()
 
