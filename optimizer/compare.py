@@ -138,10 +138,10 @@ class Session:
         if self._scheduler is not None:
             return self._scheduler
         if self._cluster is None:
-            from .decompose import _local_cluster
+            from .decompose import _local_cluster, close_local_cluster
 
             self._cluster = _local_cluster(self.workers)
-            self._stop = weakref.finalize(self, self._cluster.close)
+            self._stop = weakref.finalize(self, close_local_cluster, self._cluster)
         return str(self._cluster.scheduler_address)
 
     def instance(self, scenario: Scenario) -> Instance:

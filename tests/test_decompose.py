@@ -756,10 +756,11 @@ def test_workers_forget_the_counties_of_an_earlier_run() -> None:
 def test_local_workers_stop_their_heartbeats_before_the_cluster_closes(capfd) -> None:  # type: ignore[no-untyped-def]
     """A heartbeat still waiting for the scheduler when its worker closes was logged with a CommClosedError traceback
     (10M and 30M runs; here, with 6,000 scattered keys a worker, 6 of 14 closes without the last heartbeat, none of 20
-    with it): the driver stops the heartbeats of its own cluster's workers, after one last answered, before closing."""
+    with it): the heartbeats of our own cluster's workers stop, after one last answered, before it closes (a
+    decomposed run's cluster, or a what-if session's)."""
     from dask.distributed import Client
 
-    from optimizer.decompose import _last_heartbeat, _local_cluster
+    from optimizer.decompose import _last_heartbeat, _local_cluster, close_local_cluster
 
     cluster = _local_cluster(2)
     try:
@@ -770,7 +771,7 @@ def test_local_workers_stop_their_heartbeats_before_the_cluster_closes(capfd) ->
             beating = client.run(lambda dask_worker: dask_worker.periodic_callbacks["heartbeat"].is_running())
             assert list(beating.values()) == [False, False]
     finally:
-        cluster.close()
+        close_local_cluster(cluster)
     assert "during heartbeat" not in capfd.readouterr().err
 
 
