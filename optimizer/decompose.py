@@ -98,6 +98,9 @@ NARROW_SHARE = 0.75  # of the gap left above the counties' LP values, what their
 WIDENED_LOSS = 0.00035  # share of its LP a widened county's relax-and-fix is counted to give up: the most measured for a run's (see _to_widen)
 EMERGENCY_TOL = 0.05  # yuan of emergency money a county's final allocation may round away; more is repaired
 FREE_KEPT_YEARS_AFTER = 8  # rounds after which a re-plan whose best allocation leaves counties short frees its kept years' money
+# a multi-year county's first LP from this many rows goes by PDLP, the crossover and the simplex from its basis: 0.40-0.76x the
+# dual simplex's time from 2,369 households (16,367 rows) up, 0.97-1.8x below 1,800 (the 100,000 instance's counties)
+PDLP_FROM_ROWS = 15_000
 COUNTY_MIP_SECONDS = 30.0  # multi-year: time for a county's final LP and MIP (the MIP's incumbent is taken at the limit)
 EMERGENCY_PRICE = 1_000.0  # objective lost per 10,000 emergency yuan: far above any plan's value per money
 EXTRA_PRICE = 100.0  # per 10,000 yuan (or change of plan) offered to a county short after its repair: below the emergency money's
@@ -597,14 +600,16 @@ def county_lp(county: str, source: Any, scenario: Scenario, fund_ids: list[str],
     block = _county(county, source, scenario, fund_ids, lean)
     # a one-year county's first LP is solved without presolve (19% less HiGHS time on 20 counties of the 1M instance;
     # the multi-year county LPs gained from presolve, 6%), from the crash basis of the monolithic LP: the 1M run's
-    # first round 67 s against 80 s, 0.98x end to end (its county MIPs took 8% more work; bench/README.md). The
-    # later re-solves start from a basis
+    # first round 67 s against 80 s, 0.98x end to end (its county MIPs took 8% more work; bench/README.md). A large
+    # multi-year county's first LP goes by PDLP and a crossover to the simplex (PDLP_FROM_ROWS). The later re-solves
+    # start from a basis
     one_year = block.my is None
+    model = _with_money(block, fund_ids, money).relaxed()
     options = SolveOptions(
         time_limit=scenario.solver.time_limit, threads=scenario.solver.threads, duals=True, keep=True, warm=True, lean=lean,
-        presolve=not one_year, crash=one_year,
+        presolve=not one_year, crash=one_year, algorithm="pdlp" if not one_year and model.shape[0] >= PDLP_FROM_ROWS else "auto",
     )
-    out = block.backend.solve(_with_money(block, fund_ids, money).relaxed(), options)
+    out = block.backend.solve(model, options)
     if out.status != Status.OPTIMAL or out.duals is None or out.x is None:
         raise NoSolutionError(f"county {county}: LP {out.status.value} ({out.message})")
     return float(out.objective), np.abs(out.duals[block.money_rows(fund_ids)]), float(out.x[block.emergency_cols].sum() * MONEY_UNIT)

@@ -115,6 +115,39 @@ def test_a_county_rounds_its_lp_without_emergency_money(small: Instance) -> None
     assert np.isin(final["tables"]["households"]["year"].dropna(), [2018, 2019, 2020]).all()
 
 
+def test_a_large_county_solves_its_first_lp_by_pdlp_to_the_simplex_optimum(small: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A multi-year county LP of PDLP_FROM_ROWS rows or more is first solved by PDLP, the crossover and the simplex
+    from its basis: the same LP value and duals as the simplex alone, and a basis its later rounds and its rounding
+    start from."""
+    from optimizer import decompose
+    from optimizer.solvers import highs
+
+    sc = _scenario()
+    blocks, parts = split_by_county(small)
+    c, part = blocks.counties[0], parts[0]
+    fund_ids = list(blocks.pairs.loc[blocks.pairs["county"] == c, "fund_id"])
+    money = np.full(len(fund_ids) * 3, 5e5)
+    ran: list[int] = []
+    first_order = highs._first_order
+    monkeypatch.setattr(highs, "_first_order", lambda h: ran.append(len(out)) or first_order(h))
+    out: dict[int, tuple[float, np.ndarray, float, dict[str, object]]] = {}
+    for rows in (10**9, 0):  # the simplex alone, then PDLP first
+        monkeypatch.setattr(decompose, "PDLP_FROM_ROWS", rows)
+        try:
+            value, duals, _ = county_lp(c, part, sc, fund_ids, money)
+            again = county_lp(c, part, sc, fund_ids, money * 1.1)[0]  # warm, from the kept basis
+            final = county_final(c, part, sc, fund_ids, money, False)
+        finally:
+            _CACHE.clear()
+        out[rows] = (value, duals, again, final)
+    assert ran == [1]  # the first LP of the second run only: the warm re-solve is the simplex's
+    (v0, d0, a0, f0), (v1, d1, a1, f1) = out[10**9], out[0]
+    assert v1 == pytest.approx(v0, rel=1e-9) and a1 == pytest.approx(a0, rel=1e-9) and a1 > v1
+    assert np.allclose(d1, d0, atol=1e-6 * max(1.0, np.abs(d0).max()))
+    assert f0["emergency"] == f1["emergency"] == 0.0 and "tables" in f0 and "tables" in f1  # each verified on the county
+    assert v1 * (1 - sc.solver.gap) <= f1["objective"] <= v1 + 1e-6
+
+
 def test_a_county_without_projects_rounds_and_builds_its_tables(small: Instance) -> None:
     """A county block holding no village project (its plans all untied) rounds and builds its verified tables on
     its worker (the plan labels indexed the empty project table: every such county failed its final task)."""

@@ -54,6 +54,18 @@ def test_infeasible_model_is_reported_as_such(backend: str) -> None:
     assert get_backend(backend).solve(model.relaxed(), SolveOptions()).status is Status.INFEASIBLE
 
 
+@pytest.mark.parametrize("algorithm", ["ipm", "pdlp"])
+def test_an_infeasible_lp_is_reported_as_such_by_every_algorithm(algorithm: str) -> None:
+    """PDLP has no point to give the crossover for an infeasible LP: the simplex after it, from no basis, says so."""
+    t = tiny_tables()
+    funds = t["funds"].copy()
+    funds["amount"] = "0"
+    inst = tiny_instance(funds=funds)
+    sc = tiny_scenario()
+    model, _ = build_model(inst, sc, build_plans(inst, sc))
+    assert get_backend("highs", private=True).solve(model.relaxed(), SolveOptions(algorithm=algorithm)).status is Status.INFEASIBLE
+
+
 @pytest.mark.parametrize("lean", [False, True])
 def test_a_warm_slot_restores_its_own_basis(lean: bool) -> None:
     """Two objectives alternating on one LP (the decomposition's rounds and its priced LPs): each slot re-solves
@@ -83,20 +95,27 @@ def test_a_warm_slot_restores_its_own_basis(lean: bool) -> None:
     assert backend.solve(model, warm).iterations == 0  # the first slot's basis was kept all the same
 
 
+@pytest.mark.parametrize("algorithm", ["ipm", "pdlp"])
 @pytest.mark.parametrize("lean", [False, True])
-def test_an_interior_point_lp_leaves_a_basis_for_the_warm_simplex(lean: bool) -> None:
-    """``algorithm`` chooses how an LP solved cold is solved: the interior point (a large multi-year LP) ends with a
-    crossover basis, and the warm re-solves after it are the simplex's from that basis (a kept LP keeps its HiGHS
-    options: without resetting them every warm round would have been a new interior-point solve)."""
+def test_an_interior_point_or_first_order_lp_leaves_a_basis_for_the_warm_simplex(lean: bool, algorithm: str) -> None:
+    """``algorithm`` chooses how an LP solved cold is solved: the interior point (a large multi-year LP) or PDLP (a
+    multi-year county's first LP) ends with a crossover basis, and the warm re-solves after it are the simplex's from
+    that basis (a kept LP keeps its HiGHS options: without resetting them every warm round would have been a new
+    interior-point solve)."""
     inst = build_instance(generate(300, seed=3))
     sc = tiny_scenario()
     model = build_model(inst, sc, build_plans(inst, sc))[0].relaxed()
     backend = get_backend("highs", private=True)
-    ipm = SolveOptions(keep=True, warm=True, lean=lean, algorithm="ipm")
+    ipm = SolveOptions(keep=True, warm=True, lean=lean, algorithm=algorithm, duals=True)
     first = backend.solve(model, ipm)
-    simplex = get_backend("highs", private=True).solve(model, SolveOptions())
-    assert first.status is Status.OPTIMAL
+    simplex = get_backend("highs", private=True).solve(model, SolveOptions(duals=True))
+    assert first.status is Status.OPTIMAL and first.duals is not None and simplex.duals is not None
     assert first.objective == pytest.approx(simplex.objective, rel=1e-9) and simplex.iterations > 0
+    # an exact vertex, not PDLP's approximate point (off by about its tolerance, 1e-4)
+    assert first.x is not None
+    activity = model.A @ first.x
+    assert (activity >= model.row_lo - 1e-6).all() and (activity <= model.row_hi + 1e-6).all()
+    assert (first.x >= model.col_lo - 1e-9).all() and (first.x <= model.col_hi + 1e-9).all()
     assert backend.solve(model, ipm).iterations == 0  # warm from the crossover's optimal basis
     hi = model.col_hi.copy()
     hi[int(np.argmax(first.x * model.c))] = 0.0

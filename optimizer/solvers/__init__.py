@@ -55,8 +55,8 @@ class SolveOptions:
     lean: bool = False  # with ``keep``: keep only the basis, not the solver's copy of the LP (rebuilt for the next warm
     # solve: a little slower, a fraction of the memory)
     verbose: bool = False
-    algorithm: str = "auto"  # LP solved cold only: "simplex", "ipm" or "ipm-no-crossover" (HiGHS; a warm start is the
-    # simplex's, and other backends ignore it)
+    algorithm: str = "auto"  # LP solved cold only: "simplex", "ipm", "ipm-no-crossover" or "pdlp" (first order, then
+    # crossover and simplex to a vertex) (HiGHS; a warm start is the simplex's, and other backends ignore it)
     presolve: bool = True  # LP only: False solves it without presolve (HiGHS; other backends ignore it)
     crash: bool = False  # LP only, solved cold: start from the model's assignment rows (block "assign"), each with its
     # best column basic (see highs._crash_basis; HiGHS then skips presolve; other backends ignore it)

@@ -1,0 +1,69 @@
+# The scripts of "PDLP and a crossover for a large multi-year county's first LP" (bench/README.md), joined:
+# usage: .venv/bin/python bench/results/s28_pdlp_county.py 1,3,10,20,30,39 1e-4  (county ranks by size, tolerances)
+"""Multi-year county LPs of the 100k instance at the proportional share, one process."""
+import sys, time
+import numpy as np
+from optimizer.partitioned import load_frame
+from optimizer.storage import county_regions
+from optimizer import decompose as d
+from optimizer.scenario import Scenario
+from optimizer.multiyear import yearly_appropriations
+
+folder = "/work/main/bench/results/instances/partitioned-100000-seed7"
+frame = load_frame(folder)
+allc = sorted(frame.county_households.index)
+hhs = frame.county_households.reindex(allc).to_numpy()
+blocks = d.plan_blocks(frame.funds, frame.tree, allc, hhs)
+places = county_regions(frame, allc)
+sc = Scenario(name="p", data=folder, years={"first": 2016, "last": 2020, "relocation_rate": 0.05}, helpers={"assign": False}).with_overrides({"solver.threads": 1})
+approp = yearly_appropriations(frame.funds["fund_id"], frame.funds["amount"].to_numpy(dtype=float), sc.years)
+fpos = {f: i for i, f in enumerate(frame.funds["fund_id"])}
+pairs = blocks.pairs
+h = hhs[pairs["county"].map({c: i for i, c in enumerate(allc)}).to_numpy()]
+share = h / pairs.assign(h=h).groupby("fund_id")["h"].transform("sum").to_numpy()
+money_pairs = share[:, None] * approp[pairs["fund_id"].map(fpos).to_numpy()]  # pairs x T
+cp = blocks.county_pairs()
+fund_ids = pairs["fund_id"].to_numpy()
+
+def items(which):
+    out = []
+    for i in which:
+        c = allc[i]
+        src = d.Stored(folder, blocks.funds[i], places[i])
+        out.append((c, src, sc, list(fund_ids[cp[i]]), money_pairs[cp[i]].ravel(), hhs[i]))
+    return out
+
+def model_of(c, src, s, f, m):
+    block = d._county(c, src, s, f)
+    model = d._with_money(block, f, m).relaxed()
+    d._forget(c)
+    return model
+import sys, time
+import highspy
+from optimizer.solvers import SolveOptions
+from optimizer.solvers.highs import _pass, _new_highs
+order = np.argsort(-hhs)
+pick = [int(order[k]) for k in map(int, sys.argv[1].split(","))]
+tols = [float(x) for x in sys.argv[2].split(",")]
+tot = {}
+for c, src, s, f, m, n in items(pick):
+    model = model_of(c, src, s, f, m)
+    line = [c, n]
+    for tol in [None] + tols:
+        hh = _new_highs(SolveOptions(threads=1)); _pass(hh, model)
+        hh.setOptionValue("output_flag", False); hh.setOptionValue("threads", 1)
+        t = time.perf_counter()
+        if tol is None:
+            hh.setOptionValue("solver", "simplex"); hh.run(); parts = ()
+        else:
+            hh.setOptionValue("solver", "pdlp"); hh.setOptionValue("pdlp_optimality_tolerance", tol)
+            hh.run(); t1 = time.perf_counter()
+            sol = hh.getSolution(); hh.crossover(sol); t2 = time.perf_counter()
+            b = hh.getBasis(); hh.setOptionValue("solver", "simplex"); hh.setOptionValue("presolve", "off")
+            hh.setBasis(b); hh.run(); t3 = time.perf_counter()
+            parts = (round(t1 - t, 2), round(t2 - t1, 2), round(t3 - t2, 2))
+        dt = time.perf_counter() - t
+        tot[tol] = tot.get(tol, 0) + dt
+        line.append((tol, round(dt, 2), parts, round(hh.getInfo().objective_function_value, 3), hh.getInfo().simplex_iteration_count))
+    print(*line, flush=True)
+print({k: round(v, 2) for k, v in tot.items()}, {k: round(v / tot[None], 3) for k, v in tot.items()})
