@@ -98,8 +98,8 @@ NARROW_SHARE = 0.75  # of the gap left above the counties' LP values, what their
 WIDENED_LOSS = 0.00035  # share of its LP a widened county's relax-and-fix is counted to give up: the most measured for a run's (see _to_widen)
 EMERGENCY_TOL = 0.05  # yuan of emergency money a county's final allocation may round away; more is repaired
 FREE_KEPT_YEARS_AFTER = 8  # rounds after which a re-plan whose best allocation leaves counties short frees its kept years' money
-# a multi-year county's first LP from this many rows goes by PDLP, the crossover and the simplex from its basis: 0.40-0.76x the
-# dual simplex's time from 2,369 households (16,367 rows) up, 0.97-1.8x below 1,800 (the 100,000 instance's counties)
+# a multi-year county's first LP from this many rows goes by PDLP, the crossover and the simplex from its basis: 0.37-0.81x the
+# dual simplex's time from 2,600 households up, 0.53-1.11x at 2,100-2,500, 0.85-1.82x at 1,808 and below (bench/README.md)
 PDLP_FROM_ROWS = 15_000
 COUNTY_MIP_SECONDS = 30.0  # multi-year: time for a county's final LP and MIP (the MIP's incumbent is taken at the limit)
 EMERGENCY_PRICE = 1_000.0  # objective lost per 10,000 emergency yuan: far above any plan's value per money
