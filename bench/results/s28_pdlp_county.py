@@ -1,5 +1,7 @@
 # The scripts of "PDLP and a crossover for a large multi-year county's first LP" (bench/README.md), joined:
-# usage: .venv/bin/python bench/results/s28_pdlp_county.py 1,3,10,20,30,39 1e-4  (county ranks by size, tolerances)
+# usage: .venv/bin/python bench/results/s28_pdlp_county.py 1,3,10,20,30,39 1e-4  (county ranks by size, then PDLP
+# tolerances or variants: nopre (PDLP without presolve), hi / hi5 / hi6 (hipdlp at 1e-4 / 1e-5 / 1e-6), rs3 (restart
+# strategy 3), sc1 (scaling mode 1), each at 1e-4 otherwise)
 """Multi-year county LPs of the 100k instance at the proportional share, one process."""
 import sys, time
 import numpy as np
@@ -44,7 +46,22 @@ from optimizer.solvers import SolveOptions
 from optimizer.solvers.highs import _pass, _new_highs
 order = np.argsort(-hhs)
 pick = [int(order[k]) for k in map(int, sys.argv[1].split(","))]
-tols = [float(x) for x in sys.argv[2].split(",")]
+tols = sys.argv[2].split(",")
+
+
+def configure(hh, tol):
+    """PDLP as the variant ``tol`` asks (see the usage above)."""
+    hi = tol.startswith("hi")
+    hh.setOptionValue("solver", "hipdlp" if hi else "pdlp")
+    tolerance = float("1e-" + tol[2:]) if hi and len(tol) > 2 else 1e-4 if hi or not tol[0].isdigit() else float(tol)
+    hh.setOptionValue("pdlp_optimality_tolerance", tolerance)
+    if tol == "nopre":
+        hh.setOptionValue("presolve", "off")
+    if tol.startswith("rs"):
+        hh.setOptionValue("pdlp_restart_strategy", int(tol[2:]))
+    if tol.startswith("sc"):
+        hh.setOptionValue("pdlp_scaling_mode", int(tol[2:]))
+
 tot = {}
 for c, src, s, f, m, n in items(pick):
     model = model_of(c, src, s, f, m)
@@ -56,7 +73,7 @@ for c, src, s, f, m, n in items(pick):
         if tol is None:
             hh.setOptionValue("solver", "simplex"); hh.run(); parts = ()
         else:
-            hh.setOptionValue("solver", "pdlp"); hh.setOptionValue("pdlp_optimality_tolerance", tol)
+            configure(hh, tol)
             hh.run(); t1 = time.perf_counter()
             sol = hh.getSolution(); hh.crossover(sol); t2 = time.perf_counter()
             b = hh.getBasis(); hh.setOptionValue("solver", "simplex"); hh.setOptionValue("presolve", "off")
