@@ -1,0 +1,40 @@
+"""Multi-year county models of the 100,000 instance at the proportional share (each upper fund's yearly money shared
+by households), one process, one thread: what the county scripts of bench/README.md share (s28_pdlp_county.py,
+s29_projects_county.py)."""
+import sys, time
+import numpy as np
+from optimizer.partitioned import load_frame
+from optimizer.storage import county_regions
+from optimizer import decompose as d
+from optimizer.scenario import Scenario
+from optimizer.multiyear import yearly_appropriations
+
+folder = "/work/main/bench/results/instances/partitioned-100000-seed7"
+frame = load_frame(folder)
+allc = sorted(frame.county_households.index)
+hhs = frame.county_households.reindex(allc).to_numpy()
+blocks = d.plan_blocks(frame.funds, frame.tree, allc, hhs)
+places = county_regions(frame, allc)
+sc = Scenario(name="p", data=folder, years={"first": 2016, "last": 2020, "relocation_rate": 0.05}, helpers={"assign": False}).with_overrides({"solver.threads": 1})
+approp = yearly_appropriations(frame.funds["fund_id"], frame.funds["amount"].to_numpy(dtype=float), sc.years)
+fpos = {f: i for i, f in enumerate(frame.funds["fund_id"])}
+pairs = blocks.pairs
+h = hhs[pairs["county"].map({c: i for i, c in enumerate(allc)}).to_numpy()]
+share = h / pairs.assign(h=h).groupby("fund_id")["h"].transform("sum").to_numpy()
+money_pairs = share[:, None] * approp[pairs["fund_id"].map(fpos).to_numpy()]  # pairs x T
+cp = blocks.county_pairs()
+fund_ids = pairs["fund_id"].to_numpy()
+
+def items(which):
+    out = []
+    for i in which:
+        c = allc[i]
+        src = d.Stored(folder, blocks.funds[i], places[i])
+        out.append((c, src, sc, list(fund_ids[cp[i]]), money_pairs[cp[i]].ravel(), hhs[i]))
+    return out
+
+def model_of(c, src, s, f, m):
+    block = d._county(c, src, s, f)
+    model = d._with_money(block, f, m).relaxed()
+    d._forget(c)
+    return model
