@@ -62,7 +62,19 @@ from .plans import CATEGORIES, Plans, build_plans
 from .regions import RegionTree
 from .result import Tables, gap_note, versions
 from .scenario import Scenario, Years, is_url
-from .solve import Progress, Solution, _better, _clean, _gap, _tighter, diagnose_infeasible, households_free, optimize, solver_options
+from .solve import (
+    Progress,
+    Solution,
+    _better,
+    _clean,
+    _gap,
+    _tighter,
+    diagnose_infeasible,
+    fractional_columns,
+    households_free,
+    optimize,
+    solver_options,
+)
 from .solvers import Backend, SolveOptions, SolverOutput, Status, get_backend
 from .storage import load_source
 
@@ -836,7 +848,7 @@ def optimize_multiyear(
         say(f"multi-year LP: {lp.status.value}; falling back to the general solve")
         return optimize(model, my.index, instance, scenario, say, households_first=False)
     integer = model.integer
-    frac = integer & (np.abs(lp.x) > 1e-7) & (np.abs(lp.x - 1) > 1e-7)
+    frac = fractional_columns(integer, lp.x)
     say(f"LP bound {lp.objective:,.2f} in {lp_seconds:.1f} s; {int(frac.sum()):,} fractional decisions")
     if not frac.any():
         x = _clean(lp.x, integer)
@@ -844,7 +856,7 @@ def optimize_multiyear(
     county = shut is not None
     if shut is not None and "churn" not in model.row_blocks and frac[model.col_blocks["y"]].any():  # (a county under a churn cap
         # spends its few changes on the households it rounds: moving those of a rounded project can exhaust them)
-        lp, frac = _projects_rounded(model, backend, base, lp, shut, opts.gap / 2, say)
+        lp, frac = _projects_rounded(model, backend, base, lp, frac, shut, opts.gap / 2, say)
     xb = model.col_blocks["x"]
     hh = my.options["hh"].to_numpy()
     frac_hh = np.unique(hh[frac[xb]])
@@ -939,17 +951,17 @@ def optimize_multiyear(
 
 
 def _projects_rounded(
-    model: LinearModel, backend: Backend, base: SolveOptions, lp: SolverOutput, shut: np.ndarray, most: float, say: Progress
+    model: LinearModel, backend: Backend, base: SolveOptions, lp: SolverOutput, frac: np.ndarray, shut: np.ndarray, most: float, say: Progress
 ) -> tuple[SolverOutput, np.ndarray]:
     """A county's LP (kept by ``backend``) with its fractional projects rounded (half built or more: built, else
     not; none of them when that leaves no room), re-solved warm until none is fractional, and its fractional
-    decisions; the LP as it was when no rounding fits or the rounding gives up more than ``most`` (a share of the
-    LP). Its objective stays the LP's: the bound. Households that share a project built in part split their plans in
+    decisions; the LP as it was, with its own (``frac``), when no rounding fits or the rounding gives up more than
+    ``most`` (a share of the LP). Its objective stays the LP's: the bound. Households that share a project built in part split their plans in
     its proportion, so each such project draws dozens of them into the MIP (a county of 7,055 households: 510 with a
     fractional option, 30 after its projects were rounded). In a small county a project may carry much of the LP's
     value (one of 270 households over three years: 8.0% of it), and its MIP over all households does better."""
     assert lp.x is not None
-    integer, yb = model.integer, model.col_blocks["y"]
+    yb = model.col_blocks["y"]
     lo, hi = model.col_lo.copy(), model.col_hi.copy()
     hi[shut[np.abs(lp.x[shut]) <= 1e-9]] = 0.0
     x: np.ndarray = lp.x
@@ -972,15 +984,15 @@ def _projects_rounded(
             lo_y = lo
         if out.status != Status.OPTIMAL or out.x is None:
             say(f"rounding the fractional projects: {out.status.value}; kept the LP as it was")
-            return lp, integer & (np.abs(lp.x) > 1e-7) & (np.abs(lp.x - 1) > 1e-7)
+            return lp, frac
         x, lo, hi = out.x, lo_y, hi_y
-    frac = integer & (np.abs(x) > 1e-7) & (np.abs(x - 1) > 1e-7)
     loss = _gap(model.sense, out.objective, lp.objective)
     if loss > most:
         say(f"rounding the fractional projects gave up {loss:.3%} of the LP: kept the LP as it was")
-        return lp, integer & (np.abs(lp.x) > 1e-7) & (np.abs(lp.x - 1) > 1e-7)
-    say(f"projects rounded: LP {out.objective:,.2f}; {int(frac.sum()):,} fractional decisions")
-    return replace(out, objective=lp.objective), frac
+        return lp, frac
+    rounded = fractional_columns(model.integer, x)
+    say(f"projects rounded: LP {out.objective:,.2f}; {int(rounded.sum()):,} fractional decisions")
+    return replace(out, objective=lp.objective), rounded
 
 
 def _no_whole_plans(err: InfeasibleError) -> InfeasibleError:

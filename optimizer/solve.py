@@ -295,7 +295,7 @@ def optimize(
     lp_bound = lp.objective
     integer = model.integer
     x_lp = lp.x
-    fractional = integer & (np.abs(x_lp) > 1e-7) & (np.abs(x_lp - 1) > 1e-7)
+    fractional = fractional_columns(integer, x_lp)
     say(f"LP bound {lp_bound:,.2f} in {lp.seconds:.1f} s; {int(fractional.sum()):,} fractional decisions")
 
     t = time.perf_counter()
@@ -362,6 +362,11 @@ def optimize(
     g = _gap(model.sense, objective, lp_bound)
     status = Status.OPTIMAL if g <= opts.gap + 1e-12 else Status.FEASIBLE
     return Solution(x, status, objective, lp_bound, lp.objective, g, lp.seconds, mip_seconds, used_full, stopped)
+
+
+def fractional_columns(integer: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The integer columns an LP solution ``x`` leaves strictly between 0 and 1 (binary decisions to round)."""
+    return integer & (np.abs(x) > 1e-7) & (np.abs(x - 1) > 1e-7)
 
 
 def households_free(model: LinearModel, hh: np.ndarray, fractional: np.ndarray) -> np.ndarray:

@@ -135,7 +135,7 @@ def test_a_county_rounds_its_fractional_projects_before_its_households(small: In
     assert lp.x is not None
     before = integer & (np.abs(lp.x - np.round(lp.x)) > 1e-7)
     said: list[str] = []
-    out, frac = _projects_rounded(model, block.backend, options, lp, block.emergency_cols, 0.02, said.append)
+    out, frac = _projects_rounded(model, block.backend, options, lp, before, block.emergency_cols, 0.02, said.append)
     assert out.x is not None and before[y].sum() >= 2
     assert np.allclose(out.x[y], np.round(out.x[y]), atol=1e-9) and not frac[y].any()
     assert frac.sum() < before.sum() and np.array_equal(frac, integer & (np.abs(out.x - np.round(out.x)) > 1e-7))
@@ -147,7 +147,7 @@ def test_a_county_rounds_its_fractional_projects_before_its_households(small: In
     loss = (lp.objective - rounded) / lp.objective  # 1.4% here (measured)
     said.clear()
     again = block.backend.solve(model.relaxed(), SolveOptions(keep=True))
-    back, frac_back = _projects_rounded(model, block.backend, options, again, block.emergency_cols, loss / 2, said.append)
+    back, frac_back = _projects_rounded(model, block.backend, options, again, before, block.emergency_cols, loss / 2, said.append)
     assert back is again and np.array_equal(frac_back, before)
     assert said == [f"rounding the fractional projects gave up {loss:.3%} of the LP: kept the LP as it was"]
 
