@@ -1293,15 +1293,18 @@ def _decompose(
     failed, kept_models = True, None
     try:
         _await_workers(client, workers if scheduler is None else 1, scheduler)
+        # the workers are those that answer: the client's cached scheduler identity, left as it was when a refresh
+        # fails, once listed none of the workers just waited for (CI, two test processes on two cores)
         if keep:
-            kept_models = sum(client.run(_keep_counties, _county_keys(scenario, blocks, pieces)).values())
+            kept_by_worker = client.run(_keep_counties, _county_keys(scenario, blocks, pieces))
+            kept_models = sum(kept_by_worker.values())
+            addrs = sorted(kept_by_worker)
             say(f"{kept_models:,} of {len(blocks.counties):,} county models kept from the last run start warm")
         else:
-            client.run(_clear_cache)  # workers of an existing cluster may hold the counties of an earlier run
+            addrs = sorted(client.run(_clear_cache))  # workers of an existing cluster may hold the counties of an earlier run
         if client.run_on_scheduler(_steals):
             say("the scheduler steals work between workers: a stolen task rebuilds its counties cold on the other worker "
                 "(start it with distributed.scheduler.work-stealing: False)")
-        addrs = sorted(client.scheduler_info()["workers"])
         pin = _pinned(blocks.counties, blocks.households, addrs)
         night, version, from_year = (False, None, None) if stored_churn is None else (True, stored_churn.version, stored_churn.from_year)
         data: list[Any] = pieces if instance is not None else [
@@ -1647,6 +1650,8 @@ def _pinned(counties: list[str], households: np.ndarray, workers: list[str]) -> 
     the worker with the fewest households so far, so that the rounds' work, which grows with a county's households,
     is shared evenly (taken in turn, the 8 counties of a 20,000-household instance gave one worker 12% more
     households than the other)."""
+    if not workers:
+        raise RuntimeError("no Dask worker answered the driver: the cluster lost its workers after they started")
     load = np.zeros(len(workers))
     pin = {}
     for i in np.argsort(-np.asarray(households, dtype=float), kind="stable"):
