@@ -1,0 +1,27 @@
+import sys, time
+sys.path.insert(0, "/work/main/bench/results"); sys.path.insert(0, "/tmp/prof")
+import numpy as np, scipy.sparse as sp, highspy
+from county_shares import d, hhs, items
+from town import highs_of
+order = np.argsort(hhs)
+rng = np.random.default_rng(1)
+for k in [int(a) for a in sys.argv[1].split(",")]:
+    c, src, s, f, m, n = items([order[k]])[0]
+    block = d._county(c, src, s, f)
+    model = d._with_money(block, f, m).relaxed()
+    m2 = m * rng.uniform(0.88, 1.12, size=len(m))
+    model2 = d._with_money(block, f, m2).relaxed()
+    A = sp.csr_matrix(model.A)
+    nonempty = np.diff(A.indptr) > 0
+    for label, rows in (("all rows", np.arange(A.shape[0])), ("no empty rows", np.flatnonzero(nonempty))):
+        res = []
+        for rep in range(2):
+            h = highs_of(model.c, A[rows], model.col_lo, model.col_hi, model.row_lo[rows], model.row_hi[rows], model.sense)
+            t0 = time.perf_counter(); h.run(); cold = time.perf_counter() - t0
+            # warm: the changed money's bounds
+            h.changeRowsBounds(len(rows), np.arange(len(rows), dtype=np.int32), model2.row_lo[rows], model2.row_hi[rows])
+            h.changeColsBounds(A.shape[1], np.arange(A.shape[1], dtype=np.int32), model2.col_lo, model2.col_hi)
+            t0 = time.perf_counter(); h.run(); warm = time.perf_counter() - t0
+            res.append((cold, warm, h.getInfo().objective_function_value))
+        print(c, n, label, len(rows), " ".join(f"cold {a:.2f} warm {b:.2f} obj {o:.3f}" for a, b, o in res), flush=True)
+    d._forget(c)
