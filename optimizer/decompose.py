@@ -1292,7 +1292,8 @@ def _decompose(
     client = Client(cluster) if scheduler is None else _connect(scheduler)
     failed, kept_models = True, None
     try:
-        _await_workers(client, workers if scheduler is None else 1, scheduler)
+        if scheduler is not None:
+            _await_workers(client, scheduler)
         # the workers are those that answer: the client's cached scheduler identity, left as it was when a refresh
         # fails, once listed none of the workers just waited for (CI, two test processes on two cores)
         if keep:
@@ -1589,16 +1590,12 @@ def _connect(scheduler: str) -> Client:
         ) from None
 
 
-def _await_workers(client: Client, n: int, scheduler: str | None) -> None:
-    """Wait until ``n`` workers run: a local cluster's client may connect before its workers have registered (on a
-    busy machine a run once found none, and had no worker to pin its counties to); an existing scheduler without a
-    worker is the user's to start."""
+def _await_workers(client: Client, scheduler: str) -> None:
+    """Wait until the existing ``scheduler`` has a worker: one without is the user's to start."""
     try:
-        client.wait_for_workers(n, timeout=WORKER_WAIT_SECONDS)
-    except TimeoutError as err:
-        if scheduler is not None:
-            raise InputError(f"--scheduler {scheduler}: no worker joined within {WORKER_WAIT_SECONDS:g} s; start one (`dask worker {scheduler}`)") from None
-        raise RuntimeError(f"the local Dask cluster did not start its {n} workers within {WORKER_WAIT_SECONDS:g} s ({err})") from None
+        client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
+    except TimeoutError:
+        raise InputError(f"--scheduler {scheduler}: no worker joined within {WORKER_WAIT_SECONDS:g} s; start one (`dask worker {scheduler}`)") from None
 
 
 def _scatter_pinned(client: Client, data: dict[str, Any], pin: dict[str, list[str]]) -> dict[str, Any]:
@@ -1731,10 +1728,18 @@ def _local_cluster(workers: int, trim: bool = False) -> Any:
         # no work stealing: a county's tasks are pinned to the worker that keeps its model; a batch stolen by the
         # other worker rebuilt its counties there cold (at 10M 1,471 of 4,000 counties ended up on both workers)
         with dask.config.set({"distributed.nanny.pre-spawn-environ": environ, "distributed.scheduler.work-stealing": False}):
-            return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR)
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR)
     finally:
         if saved is not None:
             os.environ["MALLOC_TRIM_THRESHOLD_"] = saved
+    # its workers may register after it returns (on a busy machine a run once found none to pin its counties to); a
+    # what-if session's first solve, pinning to the one there was, would leave the second nothing kept on the other
+    try:
+        cluster.wait_for_workers(workers, timeout=WORKER_WAIT_SECONDS)
+    except TimeoutError as err:
+        close_local_cluster(cluster)
+        raise RuntimeError(f"the local Dask cluster did not start its {workers} workers within {WORKER_WAIT_SECONDS:g} s ({err})") from None
+    return cluster
 
 
 def close_local_cluster(cluster: Any) -> None:
