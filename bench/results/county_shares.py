@@ -1,8 +1,8 @@
 """Multi-year county models of the 100,000 instance at the proportional share (each upper fund's yearly money shared
 by households), one process, one thread: what the county scripts of bench/README.md share (s28_pdlp_county.py,
 s29_projects_county.py)."""
-import sys, time
-import numpy as np
+import highspy
+import scipy.sparse as sp
 from optimizer.partitioned import load_frame
 from optimizer.storage import county_regions
 from optimizer import decompose as d
@@ -38,3 +38,17 @@ def model_of(c, src, s, f, m):
     model = d._with_money(block, f, m).relaxed()
     d._forget(c)
     return model
+
+
+def highs_of(c, A, clo, chi, rlo, rhi, sense):
+    """A silent one-thread HiGHS holding the LP (the county scripts that call HiGHS directly)."""
+    h = highspy.Highs(); h.setOptionValue("output_flag", False); h.setOptionValue("threads", 1)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = A.shape[1], A.shape[0]
+    lp.col_cost_ = c; lp.col_lower_ = clo; lp.col_upper_ = chi; lp.row_lower_ = rlo; lp.row_upper_ = rhi
+    lp.sense_ = highspy.ObjSense.kMaximize if sense == "max" else highspy.ObjSense.kMinimize
+    Ac = sp.csc_matrix(A)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = Ac.indptr; lp.a_matrix_.index_ = Ac.indices; lp.a_matrix_.value_ = Ac.data
+    h.passModel(lp)
+    return h

@@ -1,6 +1,6 @@
 """Multi-year county roundings of the 100,000 instance at the proportional share (each upper fund's yearly money
 shared by households), one process, one thread: the LP cold, then optimize_multiyear as a county's final task runs it
-(warm, emergency money shut), gap 0.5%, 30 s. Usage: s29_projects_county.py 39,38,37 (ranks by size, 39 the largest);
+(warm, emergency money shut), gap 0.5%, 30 s (the cold LP 300 s: the largest county's took 27-31 s). Usage: s29_projects_county.py 39,38,37 (ranks by size, 39 the largest);
 the code before through PYTHONPATH=<worktree>."""
 import sys, time
 import numpy as np
@@ -18,7 +18,7 @@ for k in [int(a) for a in sys.argv[1].split(",")]:
     my = replace(block.my, model=model)
     quick = s.with_overrides({"solver.time_limit": 30, "solver.gap": 0.005})
     t = time.perf_counter()
-    lp = block.backend.solve(model.relaxed(), replace(solver_options(quick.solver), keep=True))
+    lp = block.backend.solve(model.relaxed(), replace(solver_options(quick.solver), keep=True, time_limit=300))
     tl = time.perf_counter() - t
     msgs: list[str] = []
     t = time.perf_counter()

@@ -2,20 +2,8 @@
 import sys, time
 sys.path.insert(0, "/work/main/bench/results")
 import numpy as np, scipy.sparse as sp, highspy
-from county_shares import d, hhs, items
+from county_shares import d, highs_of, hhs, items
 from optimizer.contract import Level
-
-def highs_of(c, A, clo, chi, rlo, rhi, sense):
-    h = highspy.Highs(); h.setOptionValue("output_flag", False); h.setOptionValue("threads", 1)
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = A.shape[1], A.shape[0]
-    lp.col_cost_ = c; lp.col_lower_ = clo; lp.col_upper_ = chi; lp.row_lower_ = rlo; lp.row_upper_ = rhi
-    lp.sense_ = highspy.ObjSense.kMaximize if sense == "max" else highspy.ObjSense.kMinimize
-    Ac = sp.csc_matrix(A)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = Ac.indptr; lp.a_matrix_.index_ = Ac.indices; lp.a_matrix_.value_ = Ac.data
-    h.passModel(lp)
-    return h
 
 order = np.argsort(hhs)
 for k in [int(a) for a in sys.argv[1].split(",")]:

@@ -1,0 +1,34 @@
+"""A county's priced LP (its upper money priced, up to twice its share) from its plain LP's basis: dual against primal simplex."""
+import sys, time
+sys.path.insert(0, "/work/main/bench/results")
+import numpy as np, scipy.sparse as sp
+from county_shares import d, highs_of, hhs, items
+
+order = np.argsort(hhs)
+for k in [int(a) for a in sys.argv[1].split(",")]:
+    c, src, s, f, m, n = items([order[k]])[0]
+    block = d._county(c, src, s, f)
+    model = d._with_money(block, f, m).relaxed()
+    A = sp.csr_matrix(model.A)
+    h = highs_of(model.c, A, model.col_lo, model.col_hi, model.row_lo, model.row_hi, model.sense)
+    t0 = time.perf_counter(); h.run(); cold = time.perf_counter() - t0
+    basis = h.getBasis()
+    rows = block.money_rows(f)
+    duals = np.abs(np.asarray(h.getSolution().row_dual)[rows])
+    capped = d._with_money(block, f, 2 * m).relaxed()
+    flows = block.index.flows
+    key = d.pd.Index(f).get_indexer(flows["fund_id"]) * block.years + (flows["year"].to_numpy() - int(block.my.years[0]))
+    paying = np.flatnonzero(d.pd.Index(f).get_indexer(flows["fund_id"]) >= 0)
+    for scale in (0.9, 1.1):
+        price = duals * scale  # value per model unit
+        per = np.zeros(len(flows)); per[paying] = price[key[paying]]
+        cc = model.c.copy(); cc[model.col_blocks["f"]] -= per
+        out = []
+        for strategy in (1, 4):  # 1: dual simplex, 4: primal simplex
+            g = highs_of(cc, A, capped.col_lo, capped.col_hi, capped.row_lo, capped.row_hi, model.sense)
+            g.setOptionValue("simplex_strategy", strategy)
+            g.setBasis(basis)
+            t0 = time.perf_counter(); g.run(); t = time.perf_counter() - t0
+            out.append(f"{'dual' if strategy == 1 else 'primal'} {t:.2f} s {g.getInfo().simplex_iteration_count} its obj {g.getInfo().objective_function_value:.3f}")
+        print(f"{c} hh={n} cold {cold:.2f} s; prices x{scale}: " + "; ".join(out), flush=True)
+    d._forget(c)
