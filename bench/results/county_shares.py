@@ -2,6 +2,7 @@
 by households), one process, one thread: what the county scripts of bench/README.md share (s28_pdlp_county.py,
 s29_projects_county.py)."""
 import highspy
+import numpy as np
 import scipy.sparse as sp
 from optimizer.partitioned import load_frame
 from optimizer.storage import county_regions
@@ -52,3 +53,15 @@ def highs_of(c, A, clo, chi, rlo, rhi, sense):
     lp.a_matrix_.start_ = Ac.indptr; lp.a_matrix_.index_ = Ac.indices; lp.a_matrix_.value_ = Ac.data
     h.passModel(lp)
     return h
+
+
+def county_models(ranks):
+    """Each county of ``ranks`` ("39,38": ranks by size, 39 the largest) at its share: its name, households, block,
+    funds, money, relaxed model and that model's matrix (CSR); the county's block is forgotten after."""
+    order = np.argsort(hhs)
+    for k in [int(a) for a in ranks.split(",")]:
+        c, src, s, f, m, n = items([order[k]])[0]
+        block = d._county(c, src, s, f)
+        model = d._with_money(block, f, m).relaxed()
+        yield c, n, block, f, m, model, sp.csr_matrix(model.A)
+        d._forget(c)

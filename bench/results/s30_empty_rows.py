@@ -1,17 +1,12 @@
 """A multi-year county LP with and without its empty rows (the first year's link rows), cold and warm after a random +-12% change of its money."""
 import sys, time
 sys.path.insert(0, "/work/main/bench/results")
-import numpy as np, scipy.sparse as sp
-from county_shares import d, highs_of, hhs, items
-order = np.argsort(hhs)
+import numpy as np
+from county_shares import county_models, d, highs_of
 rng = np.random.default_rng(1)
-for k in [int(a) for a in sys.argv[1].split(",")]:
-    c, src, s, f, m, n = items([order[k]])[0]
-    block = d._county(c, src, s, f)
-    model = d._with_money(block, f, m).relaxed()
+for c, n, block, f, m, model, A in county_models(sys.argv[1]):
     m2 = m * rng.uniform(0.88, 1.12, size=len(m))
     model2 = d._with_money(block, f, m2).relaxed()
-    A = sp.csr_matrix(model.A)
     nonempty = np.diff(A.indptr) > 0
     for label, rows in (("all rows", np.arange(A.shape[0])), ("no empty rows", np.flatnonzero(nonempty))):
         res = []
@@ -24,4 +19,3 @@ for k in [int(a) for a in sys.argv[1].split(",")]:
             t0 = time.perf_counter(); h.run(); warm = time.perf_counter() - t0
             res.append((cold, warm, h.getInfo().objective_function_value))
         print(c, n, label, len(rows), " ".join(f"cold {a:.2f} warm {b:.2f} obj {o:.3f}" for a, b, o in res), flush=True)
-    d._forget(c)

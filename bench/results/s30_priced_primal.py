@@ -1,15 +1,10 @@
 """A county's priced LP (its upper money priced, up to twice its share) from its plain LP's basis: dual against primal simplex."""
 import sys, time
 sys.path.insert(0, "/work/main/bench/results")
-import numpy as np, scipy.sparse as sp
-from county_shares import d, highs_of, hhs, items
+import numpy as np
+from county_shares import county_models, d, highs_of
 
-order = np.argsort(hhs)
-for k in [int(a) for a in sys.argv[1].split(",")]:
-    c, src, s, f, m, n = items([order[k]])[0]
-    block = d._county(c, src, s, f)
-    model = d._with_money(block, f, m).relaxed()
-    A = sp.csr_matrix(model.A)
+for c, n, block, f, m, model, A in county_models(sys.argv[1]):
     h = highs_of(model.c, A, model.col_lo, model.col_hi, model.row_lo, model.row_hi, model.sense)
     t0 = time.perf_counter(); h.run(); cold = time.perf_counter() - t0
     basis = h.getBasis()
@@ -31,4 +26,3 @@ for k in [int(a) for a in sys.argv[1].split(",")]:
             t0 = time.perf_counter(); g.run(); t = time.perf_counter() - t0
             out.append(f"{'dual' if strategy == 1 else 'primal'} {t:.2f} s {g.getInfo().simplex_iteration_count} its obj {g.getInfo().objective_function_value:.3f}")
         print(f"{c} hh={n} cold {cold:.2f} s; prices x{scale}: " + "; ".join(out), flush=True)
-    d._forget(c)

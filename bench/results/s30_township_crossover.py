@@ -1,17 +1,12 @@
 """Prototype: a multi-year county LP from its townships' LPs (money shared by households) through a crossover."""
 import sys, time
 sys.path.insert(0, "/work/main/bench/results")
-import numpy as np, scipy.sparse as sp, highspy
-from county_shares import d, highs_of, hhs, items
+import numpy as np, highspy
+from county_shares import county_models, d, highs_of
 from optimizer.contract import Level
 
-order = np.argsort(hhs)
-for k in [int(a) for a in sys.argv[1].split(",")]:
-    c, src, s, f, m, n = items([order[k]])[0]
-    block = d._county(c, src, s, f)
-    model = d._with_money(block, f, m).relaxed()
+for c, n, block, f, m, model, A in county_models(sys.argv[1]):
     my, tree = block.my, d._whole(block)[0].tree
-    A = sp.csr_matrix(model.A)
     nr, nc = A.shape
     town = np.full(nc, -1)
     cv = my.index.col_village
@@ -83,4 +78,3 @@ for k in [int(a) for a in sys.argv[1].split(",")]:
         h.run()
         tt = time.perf_counter() - t0
         print(f"  {mode}: crossover {st} {tc:.2f} s, then simplex: {tt:.2f} s in all, {h.getInfo().simplex_iteration_count} its, objective {h.getInfo().objective_function_value:.3f}; with townships {subs + tt:.2f} s against {cold:.2f}", flush=True)
-    d._forget(c)
