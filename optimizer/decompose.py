@@ -1249,7 +1249,7 @@ def _decompose(
         # round their projects first (not under a churn cap: optimize_multiyear), which gives up more in rounding
         # for county MIPs twice as fast (a round at 100,000 households takes 20-30 s, the county MIPs 115-170 s)
         allowance = ROUNDING_ALLOWANCE if one_year else YEARS_ROUNDING_ALLOWANCE
-        capped = churn is not None and not (isinstance(churn, StoredChurn) and not churn.planned.sum())  # a first night: no cap
+        capped = churn is not None and (stored_churn is None or bool(stored_churn.planned.sum()))  # a first night: no cap
         floor = 2 if one_year or capped else 4
         tol = max(scenario.solver.gap / floor, scenario.solver.gap - allowance)
     if scenario.solver.threads == 0:

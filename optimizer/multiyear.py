@@ -968,19 +968,20 @@ def _projects_rounded(
     out = lp
     cols = np.arange(yb.start, yb.stop)
     opts = replace(base, warm=True, keep=True)
+    relaxed = model.relaxed()
     for _ in range(PROJECT_ROUNDING_LPS):
         y = x[yb]
-        part = np.abs(y - np.round(y)) > 1e-7
+        part = fractional_columns(model.integer[yb], y)
         if not part.any():
             break
         lo_y, hi_y = lo.copy(), hi.copy()
         lo_y[cols[part & (y >= 0.5)]] = 1.0
         hi_y[cols[part & (y < 0.5)]] = 0.0
-        out = backend.solve(model.relaxed().with_bounds(lo_y, hi_y), opts)
+        out = backend.solve(relaxed.with_bounds(lo_y, hi_y), opts)
         if out.status != Status.OPTIMAL or out.x is None:  # no money to build them all: none of them then
             hi_y = hi.copy()
             hi_y[cols[part]] = 0.0
-            out = backend.solve(model.relaxed().with_bounds(lo, hi_y), opts)
+            out = backend.solve(relaxed.with_bounds(lo, hi_y), opts)
             lo_y = lo
         if out.status != Status.OPTIMAL or out.x is None:
             say(f"rounding the fractional projects: {out.status.value}; kept the LP as it was")
