@@ -25,7 +25,7 @@ from .outputs import atomic_write_text
 from .report import build_table_report
 from .result import Result
 from .scenario import Scenario, parse_value
-from .solve import solve
+from .solve import check_method, solve
 from .storage import load_source
 from .verify import verify
 
@@ -106,6 +106,7 @@ class Session:
         workers: int = 2,
         scheduler: str | None = None,
     ):
+        check_method(method, scheduler)  # a bad method or a useless scheduler, named before any solve
         self._instances: dict[str, Instance] = {}
         self._results: OrderedDict[str, Result | MultiYearResult] = OrderedDict()
         self.progress = progress

@@ -717,12 +717,11 @@ def solve_multiyear(
     partitioned folder loads it whole (the kept decisions and the published plans are held in memory). ``keep``: as
     :func:`optimizer.solve.solve`'s, for a decomposed solve of an instance in memory that re-plans nothing."""
     from .decompose import solve_decomposed_years
-    from .solve import auto_decomposes, one_model_hint, source_name, worker_source
+    from .solve import ONE_MODEL_NOTE, auto_decomposes, check_method, one_model_hint, source_name, worker_source
 
     say = progress or (lambda msg: log.info(msg))
     t0 = time.perf_counter()
-    if method not in ("auto", "monolithic", "decomposed"):
-        raise InputError(f"method must be auto, monolithic or decomposed, not '{method}'")
+    check_method(method, scheduler)
     rolling = previous is not None or from_year is not None or kept is not None or withheld is not None or churn is not None
     folder = None if rolling else worker_source(scenario, instance, method)
     if folder is not None:  # the workers read their counties; the driver never loads the households
@@ -763,6 +762,8 @@ def solve_multiyear(
             result, fixed_info = _one_model(scenario, instance, kept, withheld, churn, say, t0)
             result.manifest["fallback"] = {"from": "decomposed", "reason": err.cause}
     else:
+        if scheduler is not None:
+            say(ONE_MODEL_NOTE)
         result, fixed_info = _one_model(scenario, instance, kept, withheld, churn, say, t0)
     record_replan(result.manifest, kept.from_year if kept is not None else None, kept.source if kept is not None else None, fixed_info, withheld)
     if churn is not None:

@@ -94,8 +94,7 @@ def solve(
         scenario = scenario.with_overrides(overrides)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    if method not in ("auto", "monolithic", "decomposed"):
-        raise InputError(f"method must be auto, monolithic or decomposed, not '{method}'")
+    check_method(method, scheduler)
     folder = worker_source(scenario, instance, method, churn)
     if folder is not None:  # the workers read their counties; the driver never loads the households
         say(f"decomposing {source_name(folder)}: each worker reads its counties")
@@ -117,6 +116,8 @@ def solve(
                 raise
             say(f"the decomposition by county found no allocation ({err.cause}); solving it as one model")
             fallback = {"from": "decomposed", "reason": err.cause}
+    elif scheduler is not None:
+        say(ONE_MODEL_NOTE)
 
     t = time.perf_counter()
     n_h = instance.n_households
@@ -171,6 +172,18 @@ def decomposable(scenario: Scenario) -> bool:
     """Whether ``auto`` may decompose the scenario by county: a min-cost target and helper capacities in the model
     couple the counties (the decomposed method refuses both)."""
     return scenario.mode == "max_lifted" and not scenario.helpers.capacity_in_model
+
+
+ONE_MODEL_NOTE = "auto solves this scenario as one model: the Dask scheduler given (--scheduler) serves a decomposed solve only (--method decomposed)"
+
+
+def check_method(method: str, scheduler: str | None) -> None:
+    """``method`` is auto, monolithic or decomposed; a ``scheduler`` address (the cluster of a decomposed solve) has
+    no use with monolithic, and a solve that ``auto`` keeps on one model says so (:data:`ONE_MODEL_NOTE`)."""
+    if method not in ("auto", "monolithic", "decomposed"):
+        raise InputError(f"method must be auto, monolithic or decomposed, not '{method}'")
+    if scheduler is not None and method == "monolithic":
+        raise InputError(f"a Dask scheduler ({scheduler}, --scheduler) is the cluster of a decomposed solve: it has no use with --method monolithic")
 
 
 def auto_decomposes(scenario: Scenario, households: int, replan: bool = False) -> bool:

@@ -396,6 +396,32 @@ def test_auto_solves_as_one_model_when_the_decomposition_finds_no_allocation(ins
         "from": "decomposed", "reason": "county P01C01X01: its hard floors need 12.00 yuan more than the upper-level money left for it"}  # fmt: skip
 
 
+def test_a_scheduler_serves_a_decomposed_solve_only(instance) -> None:  # type: ignore[no-untyped-def]
+    """A Dask scheduler's address is the cluster of a decomposed solve: with the monolithic method it is refused
+    before anything is loaded or solved (one-year, multi-year, a what-if session); a solve that ``auto`` keeps on one
+    model (3,000 households, below DECOMPOSE_FROM) says that the address went unused, and solves without it (no
+    scheduler answers there)."""
+    import importlib
+
+    from optimizer.compare import Session
+    from optimizer.multiyear import solve_multiyear
+
+    nowhere = "tcp://127.0.0.1:1"
+    sc = Scenario(name="dec", data="unused")
+    years = Scenario(name="dec", data="unused", years={"first": 2018, "last": 2020})
+    for refused in (
+        lambda: solve(sc, instance, method="monolithic", scheduler=nowhere),
+        lambda: solve_multiyear(years, instance, method="monolithic", scheduler=nowhere),
+        lambda: Session(method="monolithic", scheduler=nowhere),
+    ):
+        with pytest.raises(InputError, match=f"scheduler \\({nowhere}, --scheduler\\) .* no use with --method monolithic"):
+            refused()
+    said: list[str] = []
+    run = solve(sc, instance, scheduler=nowhere, progress=said.append)
+    verify(run)
+    assert run.manifest["method"] == "monolithic" and importlib.import_module("optimizer.solve").ONE_MODEL_NOTE in said
+
+
 def split_upper(folder) -> list[str]:  # type: ignore[no-untyped-def]
     """The ids of the funds a partitioned instance's counties share."""
     frame = load_frame(folder)
