@@ -1,6 +1,8 @@
 """Multi-year county models of the 100,000 instance at the proportional share (each upper fund's yearly money shared
-by households), one process, one thread: what the county scripts of bench/README.md share (s28_pdlp_county.py,
-s29_projects_county.py)."""
+by households), one process, one thread: what the county scripts of bench/README.md share (s28_pdlp_county.py, s30_priced_primal.py,
+s29_projects_county.py, s31_priced_extra.py)."""
+import time
+
 import highspy
 import numpy as np
 import scipy.sparse as sp
@@ -65,3 +67,22 @@ def county_models(ranks):
         model = d._with_money(block, f, m).relaxed()
         yield c, n, block, f, m, model, sp.csr_matrix(model.A)
         d._forget(c)
+
+
+def plain_then_priced(block, f, m, model, A, cap_times, crash=False):
+    """The county's plain LP solved once (cold, or from the crash basis without presolve) and what its priced LPs
+    need: the time, the basis, the money rows and their duals, the model with the money at ``cap_times`` its share,
+    each flow's money row among ``f``'s (fund by fund and year by year) and the flows those funds pay."""
+    from types import SimpleNamespace
+    from optimizer.solvers.highs import _crash_basis
+
+    h = highs_of(model.c, A, model.col_lo, model.col_hi, model.row_lo, model.row_hi, model.sense)
+    if crash:
+        h.setOptionValue("presolve", "off"); h.setBasis(_crash_basis(model))
+    t0 = time.perf_counter(); h.run(); cold = time.perf_counter() - t0
+    rows = block.money_rows(f)
+    flows = block.index.flows
+    fund = d.pd.Index(f).get_indexer(flows["fund_id"])
+    year = flows["year"].to_numpy() - int(block.my.years[0]) if block.my is not None else 0
+    return SimpleNamespace(cold=cold, basis=h.getBasis(), rows=rows, duals=np.abs(np.asarray(h.getSolution().row_dual)[rows]),
+                           capped=d._with_money(block, f, cap_times * m).relaxed(), key=fund * block.years + year, paying=np.flatnonzero(fund >= 0))

@@ -2,18 +2,12 @@
 import sys, time
 sys.path.insert(0, "/work/main/bench/results")
 import numpy as np
-from county_shares import county_models, d, highs_of
+from county_shares import county_models, highs_of, plain_then_priced
 
 for c, n, block, f, m, model, A in county_models(sys.argv[1]):
-    h = highs_of(model.c, A, model.col_lo, model.col_hi, model.row_lo, model.row_hi, model.sense)
-    t0 = time.perf_counter(); h.run(); cold = time.perf_counter() - t0
-    basis = h.getBasis()
-    rows = block.money_rows(f)
-    duals = np.abs(np.asarray(h.getSolution().row_dual)[rows])
-    capped = d._with_money(block, f, 2 * m).relaxed()
+    lp = plain_then_priced(block, f, m, model, A, 2)
+    cold, basis, rows, duals, capped, key, paying = lp.cold, lp.basis, lp.rows, lp.duals, lp.capped, lp.key, lp.paying
     flows = block.index.flows
-    key = d.pd.Index(f).get_indexer(flows["fund_id"]) * block.years + (flows["year"].to_numpy() - int(block.my.years[0]))
-    paying = np.flatnonzero(d.pd.Index(f).get_indexer(flows["fund_id"]) >= 0)
     for scale in (0.9, 1.1):
         price = duals * scale  # value per model unit
         per = np.zeros(len(flows)); per[paying] = price[key[paying]]

@@ -1,29 +1,9 @@
 """Final tasks of 20 one-year counties of the 1M instance (LP, narrow rounding, final), one process: where the time goes."""
 import cProfile, pstats, sys, time
-import numpy as np
-sys.path.insert(0, "/tmp/prof")
-from optimizer.partitioned import load_frame
-from optimizer.storage import county_regions
-from optimizer import decompose as d
-from optimizer.scenario import Scenario
+sys.path.insert(0, "/work/main/bench/results")
+from county_shares_1m import d, sc, spread
 
-folder = "/work/main/bench/results/instances/partitioned-1000000-seed7"
-frame = load_frame(folder)
-allc = sorted(frame.county_households.index)
-hhs = frame.county_households.reindex(allc).to_numpy()
-blocks = d.plan_blocks(frame.funds, frame.tree, allc, hhs)
-sc = Scenario(name="p", data=folder).with_overrides({"solver.threads": 1})
-pairs = blocks.pairs
-fpos = {f: i for i, f in enumerate(frame.funds["fund_id"])}
-amount = frame.funds["amount"].to_numpy(dtype=float)
-h = hhs[pairs["county"].map({c: i for i, c in enumerate(allc)}).to_numpy()]
-share = h / pairs.assign(h=h).groupby("fund_id")["h"].transform("sum").to_numpy()
-money_pairs = share * amount[pairs["fund_id"].map(fpos).to_numpy()]
-cp = blocks.county_pairs()
-fund_ids = pairs["fund_id"].to_numpy()
-pick = list(range(0, 400, 20))
-places = county_regions(frame, [allc[i] for i in pick])
-items = [(allc[i], d.Stored(folder, blocks.funds[i], places[k]), list(fund_ids[cp[i]]), money_pairs[cp[i]]) for k, i in enumerate(pick)]
+items = [(c, src, f, m) for c, src, f, m, _ in spread(20)]
 import tempfile
 parts = tempfile.mkdtemp()
 

@@ -4,47 +4,18 @@ import sys, time
 sys.path.insert(0, "/work/main/bench/results")
 import numpy as np
 import scipy.sparse as sp
-from county_shares import highs_of
-from optimizer.partitioned import load_frame
-from optimizer.storage import county_regions
-from optimizer import decompose as d
-from optimizer.scenario import Scenario
-from optimizer.solvers.highs import _crash_basis
+from county_shares import highs_of, plain_then_priced
+from county_shares_1m import d, sc, spread
 
-folder = "/work/main/bench/results/instances/partitioned-1000000-seed7"
-frame = load_frame(folder)
-allc = sorted(frame.county_households.index)
-hhs = frame.county_households.reindex(allc).to_numpy()
-blocks = d.plan_blocks(frame.funds, frame.tree, allc, hhs)
-sc = Scenario(name="p", data=folder).with_overrides({"solver.threads": 1})
-pairs = blocks.pairs
-fpos = {f: i for i, f in enumerate(frame.funds["fund_id"])}
-amount = frame.funds["amount"].to_numpy(dtype=float)
-h = hhs[pairs["county"].map({c: i for i, c in enumerate(allc)}).to_numpy()]
-share = h / pairs.assign(h=h).groupby("fund_id")["h"].transform("sum").to_numpy()
-money_pairs = share * amount[pairs["fund_id"].map(fpos).to_numpy()]
-cp = blocks.county_pairs()
-fund_ids = pairs["fund_id"].to_numpy()
-count = int(sys.argv[1])
-pick = list(range(0, len(allc), len(allc) // count))[:count]
-places = county_regions(frame, [allc[i] for i in pick])
 rng = np.random.default_rng(0)
 tot = {}
-for j, i in enumerate(pick):
-    c = allc[i]; f = list(fund_ids[cp[i]]); m = money_pairs[cp[i]]
-    block = d._county(c, d.Stored(folder, blocks.funds[i], places[j]), sc, f)
+for c, src, f, m, n in spread(int(sys.argv[1])):
+    block = d._county(c, src, sc, f)
     model = d._with_money(block, f, m).relaxed()
     A = sp.csr_matrix(model.A)
-    hg = highs_of(model.c, A, model.col_lo, model.col_hi, model.row_lo, model.row_hi, model.sense)
-    hg.setOptionValue("presolve", "off"); hg.setBasis(_crash_basis(model))
-    t0 = time.perf_counter(); hg.run(); cold = time.perf_counter() - t0
-    basis = hg.getBasis()
-    rows = block.money_rows(f)
-    duals = np.abs(np.asarray(hg.getSolution().row_dual)[rows])
-    capped = d._with_money(block, f, 3 * m).relaxed()
+    lp = plain_then_priced(block, f, m, model, A, 3, crash=True)
+    cold, basis, rows, duals, capped, key, paying = lp.cold, lp.basis, lp.rows, lp.duals, lp.capped, lp.key, lp.paying
     flows = block.index.flows
-    key = d.pd.Index(f).get_indexer(flows["fund_id"])
-    paying = np.flatnonzero(key >= 0)
     k = len(rows)
     for name, scale in (("x0.9", np.full(k, 0.9)), ("x1.1", np.full(k, 1.1)), ("U(.8,1.2)", rng.uniform(0.8, 1.2, k))):
         price = duals * scale
@@ -66,6 +37,6 @@ for j, i in enumerate(pick):
         t0 = time.perf_counter(); e.run(); t_e = time.perf_counter() - t0
         term_e = e.getInfo().objective_function_value - float(price @ money)
         tot["now"] = tot.get("now", 0.0) + t_now; tot["buysell"] = tot.get("buysell", 0.0) + t_e
-        print(f"{c} hh={hhs[i]} cold {cold:.3f}; {name}: now {t_now:.3f} s {it_now} its {term_now:.4f}; buy/sell {t_e:.3f} s {e.getInfo().simplex_iteration_count} its {term_e:.4f}", flush=True)
+        print(f"{c} hh={n} cold {cold:.3f}; {name}: now {t_now:.3f} s {it_now} its {term_now:.4f}; buy/sell {t_e:.3f} s {e.getInfo().simplex_iteration_count} its {term_e:.4f}", flush=True)
     d._forget(c)
 print({k: round(v, 2) for k, v in tot.items()}, round(tot["buysell"] / tot["now"], 3))

@@ -4,7 +4,10 @@ import sys, time
 import numpy as np
 import scipy.sparse as sp
 from dataclasses import replace
-exec(open("bench/results/s31_final_1m.py").read().split("prep(); t = time.perf_counter()")[0])
+sys.path.insert(0, "/work/main/bench/results")
+from county_shares_1m import d, sc, spread
+
+items = [(c, src, f, m) for c, src, f, m, _ in spread(20)]
 import importlib
 S = importlib.import_module("optimizer.solve")
 from optimizer.model import LinearModel
