@@ -93,6 +93,7 @@ INITIAL_RADIUS_YEARS = 0.05  # with years: large first steps cost the warm count
 LAGRANGE_EVERY = 4  # rounds between two Lagrangian bounds (each costs one more round of county LPs); the first in round 4
 LAGRANGE_EVERY_YEARS = 2  # with years, after the first: their later priced rounds cost little and the bound is what they wait for
 ROUNDING_ALLOWANCE = 0.00035  # share of the bound a one-year run's county MIPs may give up in rounding (0.017-0.035% measured)
+ONE_YEAR_START_FROM = 20_000  # households: a first multi-year plan's master starts from the one-year rounds' shares
 YEARS_ROUNDING_ALLOWANCE = 0.003  # the same for a multi-year run (0.156-0.287% measured; the most on the 20,000-household sample)
 NARROW_SHARE = 0.75  # of the gap left above the counties' LP values, what their narrow roundings may give up (see _to_widen)
 WIDENED_LOSS = 0.00035  # share of its LP a widened county's relax-and-fix is counted to give up: the most measured for a run's (see _to_widen)
@@ -1030,6 +1031,25 @@ def master_allocate(
     return Allocation(alloc, bound, pd.DataFrame(history), prices)
 
 
+def _one_year_start(
+    blocks: Blocks, scenario: Scenario, run: Callable[..., list[Any]], tol: float, say: Callable[[str], None]
+) -> np.ndarray:
+    """A first multi-year plan's starting allocation (yuan per pair and year): each county's share of every upper
+    fund from the one-year rounds (the same counties, all years' money at once, at the multi-year run's tolerance),
+    the same share in every year. The multi-year rounds from there closed at round 4 instead of round 6 at 100,000
+    households (2016-2020; a one-year round costs a tenth of a multi-year one: bench/README.md)."""
+    t = time.perf_counter()
+    one = scenario.model_copy(update={"years": None})
+    rounds = master_allocate(blocks, one, lambda kind, money: run(kind, money, one), tol=tol, max_rounds=LAGRANGE_EVERY * 2, say=lambda _msg: None)
+    given = np.zeros(len(blocks.pairs))
+    for idx, money in zip(blocks.county_pairs(), rounds.alloc):
+        given[idx] = money
+    fund_pos = pd.Index(blocks.upper["fund_id"]).get_indexer(blocks.pairs["fund_id"])
+    share = given / np.maximum(np.bincount(fund_pos, weights=given, minlength=len(blocks.upper))[fund_pos], 1e-9)
+    say(f"the master starts from each county's share of the upper funds in the one-year rounds ({len(rounds.history)} rounds, {time.perf_counter() - t:.1f} s)")
+    return _upper_yearly(blocks, scenario)[fund_pos] * share[:, None]
+
+
 def _priced_round(r: int, years: bool) -> bool:
     """Whether round ``r`` also prices the upper funds for a Lagrangian bound: from round :data:`LAGRANGE_EVERY` on,
     every :data:`LAGRANGE_EVERY` rounds, or with years every :data:`LAGRANGE_EVERY_YEARS` (multi-year rounds reach
@@ -1452,15 +1472,15 @@ def _decompose(
 
         batches = _batches(blocks.counties, pin)
 
-        def run(kind: str, money: list[np.ndarray] | None) -> list[Any]:
+        def run(kind: str, money: list[np.ndarray] | None, tasks: Scenario = scenario) -> list[Any]:
             """A round of ``lp`` or ``round`` tasks (each county's money), ``priced`` ones (its prices and caps, two rows)
-            or ``kept`` ones (no money), in batches."""
+            or ``kept`` ones (no money), in batches (``tasks``: the scenario the counties build their models of)."""
             out: list[Any] = [None] * len(blocks.counties)
             futures = []
             for batch in batches:
                 named = [(i, blocks.counties[i]) for i in batch]
                 given = [() if money is None else tuple(money[i]) if kind == "priced" else (money[i],) for i in batch]
-                items = [(c, sources[c], scenario, fund_lists[c], *g) for (i, c), g in zip(named, given)]
+                items = [(c, sources[c], tasks, fund_lists[c], *g) for (i, c), g in zip(named, given)]
                 where = pin[named[0][1]]
                 futures.append(client.submit(county_batch, kind, items, lean=lean, workers=where, allow_other_workers=True, retries=2, pure=False))
             batch_of = {fut.key: batch for batch, fut in zip(batches, futures)}
@@ -1492,6 +1512,9 @@ def _decompose(
         if earlier is not None and len(earlier):
             start = _start_of(blocks, tree, scenario.years, earlier)
             say(f"the master starts from the upper-level money the earlier plan gave each county ({start.sum():,.0f} yuan)")
+        elif not one_year and not replan and churn is None and not keep and blocks.households.sum() >= ONE_YEAR_START_FROM:
+            start = _one_year_start(blocks, scenario, run, tol, say)
+            client.run(_clear_cache)  # the one-year county models go; the multi-year rounds build their own
         from_year = kept.from_year if kept is not None else None if stored_churn is None else stored_churn.from_year
         alloc, bound, history, prices = master_allocate(
             blocks, scenario, run, tol=tol, max_rounds=max_rounds, say=say, settle=settle, start=start, kept_years=kept_years(scenario, from_year)

@@ -97,6 +97,23 @@ def test_decomposed_years_match_the_monolithic_model(small: Instance, mono: Mult
     assert np.allclose(table.reindex(spent.index).to_numpy(), spent.to_numpy(), atol=0.01)
 
 
+def test_a_first_plan_starts_its_master_from_the_one_year_shares(small: Instance, mono: MultiYearResult, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """From ONE_YEAR_START_FROM households (lowered here) a first multi-year plan runs the one-year rounds first, on the
+    same counties, and its master starts from each county's share of every upper fund there: the plan verifies and
+    agrees with the monolithic optimum within the two gaps."""
+    from optimizer import decompose
+
+    monkeypatch.setattr(decompose, "ONE_YEAR_START_FROM", 500)
+    sc = _scenario()
+    said: list[str] = []
+    dec = solve_multiyear(sc, small, method="decomposed", workers=2, progress=said.append)
+    assert any(m.startswith("the master starts from each county's share of the upper funds in the one-year rounds") for m in said)
+    assert verify_multiyear(dec, small, sc) == []
+    d, m = dec.manifest, mono.manifest
+    assert d["method"] == "decomposed" and d["bound"] >= m["objective"] - 1e-6 and m["bound"] >= d["objective"] - 1e-6
+    assert d["objective"] == pytest.approx(m["objective"], rel=d["gap"] + m["gap"] + 1e-9)
+
+
 def test_a_county_rounds_its_lp_without_emergency_money(small: Instance) -> None:
     """With ample upper money a county's LP needs no emergency money, and its rounding (a MIP over the households
     with fractional options, the emergency money shut) is whole, paid, verified on the county and close to it."""
