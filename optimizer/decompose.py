@@ -158,6 +158,15 @@ class Blocks:
         order = np.argsort(pos, kind="stable")
         return np.split(order, np.cumsum(np.bincount(pos, minlength=len(self.counties)))[:-1])
 
+    def fund_pos(self) -> np.ndarray:
+        """Per pair, the position of its fund in :attr:`upper`."""
+        return pd.Index(self.upper["fund_id"]).get_indexer(self.pairs["fund_id"])
+
+    def shares(self, weight: np.ndarray) -> np.ndarray:
+        """Per pair, its share of its fund in proportion to ``weight`` (per pair); 0 for a fund that weighs nothing."""
+        fund_pos = self.fund_pos()
+        return weight / np.maximum(np.bincount(fund_pos, weights=weight, minlength=len(self.upper))[fund_pos], 1e-9)
+
 
 def plan_blocks(funds: pd.DataFrame, tree: RegionTree, counties: list[str], households: np.ndarray) -> Blocks:
     """Split the funds among the counties that have poor households (from the tree and the funds alone: the
@@ -888,7 +897,7 @@ def master_allocate(
     pairs = blocks.pairs
     n_pairs, n_c = len(pairs), len(blocks.counties)
     county_pos = pd.Index(blocks.counties).get_indexer(pairs["county"])
-    fund_pos = pd.Index(blocks.upper["fund_id"]).get_indexer(pairs["fund_id"])
+    fund_pos = blocks.fund_pos()
     yrs = scenario.years
     approp = _upper_yearly(blocks, scenario)  # upper funds x years
     if held is not None:
@@ -901,8 +910,7 @@ def master_allocate(
     fund_year = (fund_pos[:, None] * T + np.arange(T)[None, :]).ravel()  # per money column: its fund-year row
     of_county = [pair_year.reshape(n_pairs, T)[idx].ravel() for idx in blocks.county_pairs()]
     # start: every upper fund's yearly money split among the counties it may reach in proportion to their poor households
-    weight = blocks.households[county_pos]
-    share = weight / np.maximum(np.bincount(fund_pos, weights=weight, minlength=n_up)[fund_pos], 1e-9)
+    share = blocks.shares(blocks.households[county_pos])
     if start is None:
         given, a = None, (approp[fund_pos] * share[:, None]).ravel()
     else:
@@ -1044,10 +1052,8 @@ def _one_year_start(
     given = np.zeros(len(blocks.pairs))
     for idx, money in zip(blocks.county_pairs(), rounds.alloc):
         given[idx] = money
-    fund_pos = pd.Index(blocks.upper["fund_id"]).get_indexer(blocks.pairs["fund_id"])
-    share = given / np.maximum(np.bincount(fund_pos, weights=given, minlength=len(blocks.upper))[fund_pos], 1e-9)
     say(f"the master starts from each county's share of the upper funds in the one-year rounds ({len(rounds.history)} rounds, {time.perf_counter() - t:.1f} s)")
-    return _upper_yearly(blocks, scenario)[fund_pos] * share[:, None]
+    return _upper_yearly(blocks, scenario)[blocks.fund_pos()] * blocks.shares(given)[:, None]
 
 
 def _priced_round(r: int, years: bool) -> bool:
@@ -1942,7 +1948,7 @@ class _Ledger:
         self.rule = "none" if scenario.years is None else scenario.years.carry_over
         self.approp = _upper_yearly(blocks, scenario)
         self.T = self.approp.shape[1]
-        fund_pos = pd.Index(blocks.upper["fund_id"]).get_indexer(blocks.pairs["fund_id"])
+        fund_pos = blocks.fund_pos()
         self.rows = {c: fund_pos[idx] for c, idx in zip(blocks.counties, blocks.county_pairs())}
         self.used = np.zeros_like(self.approp)
         for c, f in zip(blocks.counties, finals):
