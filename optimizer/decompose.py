@@ -976,8 +976,11 @@ def master_allocate(
         opts = SolveOptions(time_limit=scenario.solver.time_limit, presolve=False)
         t_master = time.perf_counter()
         free = backend.solve(master, opts)  # without the trust region: a valid upper bound
-        lo = np.concatenate([np.maximum(best[1] - radius, 0.0) / MONEY_UNIT, master.col_lo[n_a:]])
-        hi = np.concatenate([(best[1] + radius) / MONEY_UNIT, master.col_hi[n_a:]])
+        # never narrower than half a yuan: the best point is a solver's, within its tolerance of the fund rows, and
+        # held to it the master was infeasible (by 5e-8, a re-plan's rounds run again with short counties held back)
+        reach = np.maximum(radius, MONEY_TOL)
+        lo = np.concatenate([np.maximum(best[1] - reach, 0.0) / MONEY_UNIT, master.col_lo[n_a:]])
+        hi = np.concatenate([(best[1] + reach) / MONEY_UNIT, master.col_hi[n_a:]])
         out = backend.solve(master.with_bounds(lo, hi), replace(opts, duals=True))
         step = out
         if r >= FREE_KEPT_YEARS_AFTER and best_short > 0.0:
@@ -1447,10 +1450,12 @@ def _decompose(
                 task's term then bounds its county's with the held money priced in)."""
                 if kind == "lp" and money is not None:
                     return run(kind, [m + o for m, o in zip(money, off)])
-                got = run(kind, money)
-                if kind == "priced" and money is not None:
-                    got = [(term + float(m[0] @ o), value, used - o) for (term, value, used), m, o in zip(got, money, off)]
-                return got
+                if kind != "priced" or money is None:
+                    return run(kind, money)
+                # the county's money is its share a plus the held o: max_a V(a + o) - price.a = max_b V(b) - price.b + price.o,
+                # b up to the cap plus o (capped at the master's cap alone, the term could fall below the county's LP value)
+                got = run(kind, [np.vstack([m[0], m[1] + o]) for m, o in zip(money, off)])
+                return [(term + float(m[0] @ o), value, used - o) for (term, value, used), m, o in zip(got, money, off)]
 
             rounds = master_allocate(blocks, scenario, on_top, tol=tol, max_rounds=max_rounds, say=say, start=again, held=held)
             new = [a + o for a, o in zip(rounds.alloc, off)]

@@ -16,8 +16,8 @@ Rows
     fund        per (F, t): sum_l f[l,t] + c[F,t] - c[F,t-1] <= appropriation[F,t]
     carry       c[F,t] <= cap * appropriation[F,t] (capped), c = 0 (none), free (full); c[F,last] = 0
     cofin       the one-year co-financing rows, per year
-    link        per (h, j, t): sum_{k of h tied to j} x[k,t] - sum_{s<t} y[j,s] <= 0       (tight form)
-    capacity    per j: sum_{o tied to j} x[o] - capacity[j] sum_t y[j,t] <= 0
+    link        per (h, j, t): sum_{k of h tied to j, u<=t} x[k,u] - sum_{s<t} y[j,s] <= 0  (tight, cumulative)
+    capacity    per (j, t): sum_{o tied to j, started by t} x[o] - capacity[j] sum_{s<t} y[j,s] <= 0  (cumulative)
     once        per j: sum_t y[j,t] <= 1
     relocation  per (county, t): households starting a relocation plan in t <= rate * poor households
     target      min_cost: expected out of poverty at the deadline >= target (and per county incidence; and a county
@@ -542,24 +542,29 @@ def build_multiyear(
             link_of = pd.Index(links["hh"].to_numpy() * n_y + links["project"].to_numpy())
             li = link_of.get_indexer(hh * n_y + proj)
             n_l = len(links)
-            rows_l = [li * T + opt_year[tied_o]]
-            cols_l = [xs + tied_o]
-            vals_l = [np.ones(len(tied_o))]
+            # cumulative: an option starting in t counts in the rows of years u = t..T-1 (started by u <= built before u)
+            n_rep = T - opt_year[tied_o]
+            u_o = np.repeat(opt_year[tied_o], n_rep) + np.arange(n_rep.sum()) - np.repeat(np.cumsum(n_rep) - n_rep, n_rep)
+            x_cols = np.repeat(xs + tied_o, n_rep)
+            uy, sy = np.nonzero(np.arange(T)[:, None] > np.arange(T)[None, :])  # year u, year s < u
             lj = links["project"].to_numpy()
-            for t in range(1, T):
-                for s in range(t):
-                    rows_l.append(np.arange(n_l) * T + t)
-                    cols_l.append(ys + lj * T + s)
-                    vals_l.append(-np.ones(n_l))
-            add("link", np.concatenate(rows_l), np.concatenate(cols_l), np.concatenate(vals_l), np.full(n_l * T, -INF), np.zeros(n_l * T))
+            add(
+                "link",
+                np.concatenate([np.repeat(li, n_rep) * T + u_o, (np.arange(n_l)[:, None] * T + uy[None, :]).ravel()]),
+                np.concatenate([x_cols, (ys + lj[:, None] * T + sy[None, :]).ravel()]),
+                np.concatenate([np.ones(len(x_cols)), -np.ones(n_l * len(uy))]),
+                np.full(n_l * T, -INF),
+                np.zeros(n_l * T),
+            )
+            # per (j, u), the same way: households on j started by u <= capacity * built before u
             cap = instance.projects["capacity"].to_numpy(dtype=float)
             add(
                 "capacity",
-                np.concatenate([proj, np.repeat(np.arange(n_y), T)]),
-                np.concatenate([xs + tied_o, ys + np.arange(n_y * T)]),
-                np.concatenate([np.ones(len(tied_o)), -np.repeat(cap, T)]),
-                np.full(n_y, -INF),
-                np.zeros(n_y),
+                np.concatenate([np.repeat(proj, n_rep) * T + u_o, (np.arange(n_y)[:, None] * T + uy[None, :]).ravel()]),
+                np.concatenate([x_cols, (ys + np.arange(n_y)[:, None] * T + sy[None, :]).ravel()]),
+                np.concatenate([np.ones(len(x_cols)), -np.repeat(cap, len(uy))]),
+                np.full(n_y * T, -INF),
+                np.zeros(n_y * T),
             )
         add("once", np.repeat(np.arange(n_y), T), ys + np.arange(n_y * T), np.ones(n_y * T), np.full(n_y, -INF), np.ones(n_y))
     # relocation capacity per county and year
@@ -665,7 +670,7 @@ def multiyear_names(my: MultiYear, instance: Instance) -> tuple[list[str], list[
         "fund": [f"budget/{f}/{y}" for f in ix.funds["fund_id"] for y in years],
         "cofin": [f"cofin/{flow_names[i]}/{y}" for y in years for i in ix.cofin["flow"]],
         "link": [f"link/{hid[h]}/{pids[j]}/{y}" for h, j in zip(ix.links["hh"], ix.links["project"]) for y in years],
-        "capacity": [f"capacity/{p}" for p in pids],
+        "capacity": [f"capacity/{p}/{y}" for p in pids for y in years],
         "once": [f"once/{p}" for p in pids],
         "relocation": [f"relocation/{c}/{y}" for c in county_table(instance)["county_id"] for y in years],
     }

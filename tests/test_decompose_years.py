@@ -4,6 +4,7 @@ verifier and agrees with the monolithic multi-year optimum within the gaps."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -81,8 +82,11 @@ def test_decomposed_years_match_the_monolithic_model(small: Instance, mono: Mult
     # repair and gave up 6-8% of their LPs (a gap of 5.1%); held back with the money their roundings need, they round
     # again and the gap is 1.3% (measured)
     assert any("2 counties rounded over all their households after the repair need" in m and "held back" in m for m in said)
-    # offered all the money but its own share, each took some of the same fund's money: asked again in turn (measured)
-    assert any("more of the upper money together than there is: asked again one after the other" in m for m in said)
+    # every Lagrangian bound, in the rounds run again too, lies above the counties' LPs it bounds (with the held
+    # counties' money capped at the master's share, a term fell below its LP: 590.38 against 597.99)
+    priced = [re.search(r"\(Lagrangian ([\d,.]+)\), counties ([\d,.]+)", m) for m in said]
+    pairs = [(float(p[1].replace(",", "")), float(p[2].replace(",", ""))) for p in priced if p]
+    assert len(pairs) >= 2 and all(bound >= counties - 0.01 for bound, counties in pairs)
     assert d["gap"] <= 0.02
     # what the command line tells a planner: the decomposed gap is above the one asked, the monolithic one within it
     note = gap_note(d, sc.solver.gap)
@@ -95,6 +99,21 @@ def test_decomposed_years_match_the_monolithic_model(small: Instance, mono: Mult
     spent = dec.tables["flows"].groupby(["fund_id", "year"])["amount"].sum()
     table = dec.tables["spending"].set_index(["fund_id", "year"])["spent"]
     assert np.allclose(table.reindex(spent.index).to_numpy(), spent.to_numpy(), atol=0.01)
+
+
+def test_short_counties_whose_needs_overlap_are_asked_again_in_turn() -> None:
+    """Two counties short after their repair, each offered all the upper money but its own share, each take some of
+    the same fund's money: together more than there is. Asked again one after the other, each offered what the other
+    does not hold, they fit, and the assembled plan verifies (seed 4 did this before the cumulative project links
+    made its counties' LPs tighter)."""
+    inst = build_instance(generate(900, seed=2))
+    sc = _scenario()
+    said: list[str] = []
+    dec = solve_multiyear(sc, inst, method="decomposed", workers=2, progress=said.append)
+    assert any("more of the upper money together than there is: asked again one after the other" in m for m in said)
+    assert any("held back" in m for m in said)
+    assert verify_multiyear(dec, inst, sc) == []
+    assert dec.manifest["objective"] <= dec.manifest["bound"] + 1e-6
 
 
 def test_a_first_plan_starts_its_master_from_the_one_year_shares(small: Instance, mono: MultiYearResult, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -230,7 +249,7 @@ def test_a_county_whose_lp_spent_its_money_to_the_yuan_comes_back_short_at_once(
     fund_ids = list(blocks.pairs.loc[blocks.pairs["county"] == c, "fund_id"])
     block = _build(c, part, sc, fund_ids)
     money = np.full(len(fund_ids) * 3, 5e6)
-    for share in (1.0, 0.2):  # what the county's LP spends with ample money, then with a fifth of that
+    for share in (1.0, 0.4):  # what the county's LP spends with ample money, then with two fifths of that
         model = _with_money(block, fund_ids, money * share)
         money = _used(block, model, block.backend.solve(model.relaxed(), SolveOptions()).x, fund_ids)
     try:
@@ -310,9 +329,10 @@ def test_a_county_whose_first_roundings_used_its_time_still_gets_time_to_round_w
 
 
 def test_a_small_county_whose_rounding_misses_the_gap_runs_its_whole_mip(small: Instance, in_process, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """At the master's allocation the third county (300 households) rounds its fractional households 4.2% below its
-    LP (measured); a county this small then runs the MIP over all its households from that rounding and keeps the
-    better (0.9% below its LP, measured: with whole plans the county cannot reach its LP), verified on the county."""
+    """At the master's allocation the third county (300 households) rounds its fractional households 1.3% below its
+    LP (measured; 4.2% before the cumulative project links); a county this small then runs the MIP over all its
+    households from that rounding and keeps the better (1.0% below its LP, measured: with whole plans the county
+    cannot reach its LP), verified on the county."""
     from optimizer import decompose, multiyear
 
     sc = _scenario()
@@ -329,7 +349,7 @@ def test_a_small_county_whose_rounding_misses_the_gap_runs_its_whole_mip(small: 
     rounded, better = finals[False], finals[True]
     assert rounded["objective"] < value * (1 - sc.solver.gap) and not rounded["full_mip"]
     assert better["full_mip"] and rounded["objective"] < better["objective"] <= value + 1e-6
-    assert better["objective"] >= value * (1 - 2 * sc.solver.gap)
+    assert better["objective"] >= value * (1 - 3 * sc.solver.gap)
 
 
 def test_multiyear_rounds_price_the_upper_funds_every_second_round_from_the_fourth(small: Instance, mono: MultiYearResult, in_process, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -386,7 +406,7 @@ def test_multiyear_rounds_reopen_when_the_county_roundings_give_up_more_than_the
     sc = _scenario()
     monkeypatch.setattr(decompose, "YEARS_ROUNDING_ALLOWANCE", -sc.solver.gap)
     monkeypatch.setattr(decompose, "INITIAL_RADIUS_YEARS", 0.5)  # a path measured to close without a short county, then reopen
-    instance = build_instance(generate(2000, seed=1))
+    instance = build_instance(generate(2000, seed=2))
     said: list[str] = []
     run = decompose.solve_decomposed_years(sc, instance, workers=2, progress=said.append)
     reopened = [m for m in said if "more rounds, to" in m]
@@ -552,28 +572,24 @@ def _kept_years_free(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(importlib.import_module("optimizer.decompose"), "_pinned_years", free)
 
 
-def test_a_replan_whose_counties_round_short_holds_back_their_money(small: Instance, mono: MultiYearResult, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """The re-plan above with at most 5 changes. Its master's steps keep each county's money of the kept year where
-    the earlier plan paid its kept decisions: no county comes out short. With that year free (as before 2026-12-04),
-    two of the three counties cannot round within their share of the money and of the changes even with what the
-    others left (7,357.89 and 949.08 yuan short, measured). Each says what more its floors need; that and its
-    allocation are held back for it, the rounds share the rest again, and the plan then rounds. Both ways it holds the
-    kept decisions and the cap, verifies, and agrees with the one model within the gaps."""
+def test_a_replan_whose_counties_round_short_holds_back_their_money(small: Instance, mono: MultiYearResult, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The re-plan above with at most 5 changes: one of the three counties cannot round within its share of the money
+    and of the changes even with what the others left (1,720.42 yuan short after its repair, measured; before the
+    cumulative project links this took the kept year's money free to move, as before 2026-12-04). It says what more
+    its floors need; that and its allocation are held back for it, the rounds share the rest again, and the plan then
+    rounds. It holds the kept decisions and the cap, verifies, and agrees with the one model within the gaps."""
     sc = _scenario()
     kept, previous, withheld = _replan_inputs(small, mono, tmp_path)
     cap = ChurnCap(previous, 5)
     whole = solve_multiyear(sc, small, method="monolithic", kept=kept, withheld=withheld, churn=cap)
-    for free in (False, True):
-        if free:
-            _kept_years_free(monkeypatch)
-        said: list[str] = []
-        run = solve_multiyear(sc, small, method="decomposed", workers=2, kept=kept, withheld=withheld, churn=cap, progress=said.append)
-        assert any("short after rounding need" in m and "held back" in m for m in said) == free, said
-        assert verify_multiyear(run, small, sc, withheld) == [] and kept_violations(run, kept) == []
-        assert run.manifest["churn"]["changed"] == churn_changes(run, previous) <= 5
-        gap = run.manifest["gap"] + whole.manifest["gap"]
-        assert run.manifest["objective"] >= whole.manifest["objective"] * (1 - gap) - 1e-6
-        assert whole.manifest["objective"] >= run.manifest["objective"] * (1 - gap) - 1e-6
+    said: list[str] = []
+    run = solve_multiyear(sc, small, method="decomposed", workers=2, kept=kept, withheld=withheld, churn=cap, progress=said.append)
+    assert any("short after rounding need" in m and "held back" in m for m in said), said
+    assert verify_multiyear(run, small, sc, withheld) == [] and kept_violations(run, kept) == []
+    assert run.manifest["churn"]["changed"] == churn_changes(run, previous) <= 5
+    gap = run.manifest["gap"] + whole.manifest["gap"]
+    assert run.manifest["objective"] >= whole.manifest["objective"] * (1 - gap) - 1e-6
+    assert whole.manifest["objective"] >= run.manifest["objective"] * (1 - gap) - 1e-6
 
 
 def test_a_replan_whose_start_no_longer_pays_its_kept_year_frees_that_money(small: Instance, mono: MultiYearResult, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -600,7 +616,10 @@ def test_a_replan_whose_start_no_longer_pays_its_kept_year_frees_that_money(smal
     said: list[str] = []
     run = solve_multiyear(sc, small, method="decomposed", workers=2, kept=kept, withheld=withheld, progress=said.append)
     rounds = run.manifest["decomposition"]["history"]
-    assert 2 < len(rounds) < 60 and rounds[1]["counties_sum"] < 0, len(rounds)  # short in the kept year (its penalty), then not
+    # short in the kept year (its penalty), then not, long before the rounds' limit; the county MIPs then ran
+    fits = [r["round"] for r in rounds if r["counties_sum"] > 0]
+    assert rounds[1]["counties_sum"] < 0 and fits and fits[0] < 30, fits[:1]
+    assert any("solving" in m and "county MIPs" in m for m in said)
     assert verify_multiyear(run, small, sc, withheld) == [] and kept_violations(run, kept) == []
     gap = run.manifest["gap"] + whole.manifest["gap"]
     assert run.manifest["objective"] >= whole.manifest["objective"] * (1 - gap) - 1e-6
