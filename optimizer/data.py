@@ -204,8 +204,13 @@ def plan_measures(labels: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     first = (np.cumsum(lengths) - lengths)[codes]
     flat = np.array([x for p in parts for x in p], dtype=object)
     row = np.repeat(np.arange(len(labels)), count)
-    at = np.repeat(first - (np.cumsum(count) - count), count) + np.arange(int(count.sum()))
+    at = np.repeat(first, count) + run_positions(count)
     return row, flat[at] if len(flat) else np.empty(0, dtype=object)
+
+
+def run_positions(counts: np.ndarray) -> np.ndarray:
+    """For runs of ``counts[i]`` elements laid one after the other, each element's position within its run."""
+    return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
 def isin(values: pd.Series | pd.Index | np.ndarray, allowed: object) -> np.ndarray:

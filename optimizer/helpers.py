@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .contract import LIST_SEP, Category, Cause, HelperKind, Level, Reach, Skill
-from .data import Instance, equal_pairs, isin, measure_rows
+from .data import Instance, equal_pairs, isin, measure_rows, run_positions
 from .solvers.flow import solve_min_cost_flow
 
 SKILL_OF_CATEGORY = {
@@ -220,7 +220,7 @@ def _match(
     offset_h = np.empty(len(used), dtype=np.int64)
     offset_h[order_h] = off_h
     f = used[pos]
-    within = np.arange(f.sum()) - np.repeat(np.cumsum(f) - f, f)
+    within = run_positions(f)
     item_rows = items[np.repeat(item_start[d_idx[pos]] + offset_d[pos], f) + within]
     helper_rows = slots_helper[np.repeat(slot_start[h_idx[pos]] + offset_h[pos], f) + within]
     helper_of = np.full(n, -1, dtype=np.int64)

@@ -54,7 +54,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .contract import LEVEL_NAMES, Category, Level
-from .data import Instance, isin
+from .data import Instance, isin, run_positions
 from .edits import apply_data_edits
 from .errors import InfeasibleError, InputError, NoSolutionError, VerificationError
 from .model import INF, MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, county_table, plan_keys, project_ids
@@ -473,8 +473,7 @@ def build_multiyear(
         r, k, v = coo.row[isx], coo.col[isx], coo.data[isx]
         counts = np.diff(by_plan.indptr)[k]
         starts = np.repeat(by_plan.indptr[k], counts)
-        within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        o = by_plan.indices[starts + within]
+        o = by_plan.indices[starts + run_positions(counts)]
         rr, vv = np.repeat(r, counts), np.repeat(v, counts)
         if year is not None:
             keep = opt_year[o] == year
@@ -499,9 +498,8 @@ def build_multiyear(
     mo = np.flatnonzero(opt["monitored"].to_numpy())
     if len(mo):  # monitoring paid in every monitored year (the last monitoring_years ones) from its village's cell
         n_m = opt["monitoring_years"].to_numpy()[mo]
-        within = np.arange(n_m.sum()) - np.repeat(np.cumsum(n_m) - n_m, n_m)
         o = np.repeat(mo, n_m)
-        t_m = T - np.repeat(n_m, n_m) + within
+        t_m = T - np.repeat(n_m, n_m) + run_positions(n_m)
         assert yrs.monitoring is not None
         rows_b.append(mon_cell[opt["hh"].to_numpy()[o]] + t_m * n_cells)
         cols_b.append(xs + o)
@@ -544,7 +542,7 @@ def build_multiyear(
             n_l = len(links)
             # cumulative: an option starting in t counts in the rows of years u = t..T-1 (started by u <= built before u)
             n_rep = T - opt_year[tied_o]
-            u_o = np.repeat(opt_year[tied_o], n_rep) + np.arange(n_rep.sum()) - np.repeat(np.cumsum(n_rep) - n_rep, n_rep)
+            u_o = np.repeat(opt_year[tied_o], n_rep) + run_positions(n_rep)
             x_cols = np.repeat(xs + tied_o, n_rep)
             uy, sy = np.nonzero(np.arange(T)[:, None] > np.arange(T)[None, :])  # year u, year s < u
             lj = links["project"].to_numpy()
@@ -1665,7 +1663,7 @@ def verify_multiyear(
     mrow = np.repeat(np.flatnonzero(mon_cost > 0), mon_years[mon_cost > 0])
     n_m = mon_years[mon_cost > 0]
     monitoring = pd.DataFrame(
-        {"year": yrs.last + 1 - mon_years[mrow] + np.arange(len(mrow)) - np.repeat(np.cumsum(n_m) - n_m, n_m),
+        {"year": yrs.last + 1 - mon_years[mrow] + run_positions(n_m),
          "village_id": hh_out["village_id"].to_numpy()[mrow],
          "category": yrs.monitoring.category if yrs.monitoring is not None else "", "cost": yrs.monitoring.cost if yrs.monitoring is not None else 0.0}
     )  # fmt: skip
