@@ -16,6 +16,7 @@ from optimizer.edits import apply_data_edits
 from optimizer.generate import generate, write_tables
 from optimizer.model import ChurnCap, county_table
 from optimizer.multiyear import (
+    MultiYear,
     MultiYearResult,
     build_multiyear,
     exit_schedule,
@@ -138,6 +139,19 @@ def test_whole_plans_proven_infeasible_are_diagnosed_without_the_ladder() -> Non
     assert any(s.endswith("running the full MIP") for s in said) and not any(s.startswith("relax-and-fix") for s in said)
 
 
+def _started_and_built_before(my: MultiYear, inst: Instance, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """From a solution ``x`` of ``my``: per household, project and year, the share started on the project that year;
+    per project and year, the share built before it (also read by bench/results/s32_link_lp.py)."""
+    opt, T = my.options, len(my.years)
+    proj = my.plans.table["project"].to_numpy()[opt["plan"].to_numpy()]
+    tied = proj >= 0
+    n_y = len(inst.projects)
+    started = np.zeros((len(inst.households), n_y, T))
+    np.add.at(started, (opt["hh"].to_numpy()[tied], proj[tied], opt["year_ix"].to_numpy()[tied]), x[my.model.col_blocks["x"]][tied])
+    built = x[my.model.col_blocks["y"]].reshape(n_y, T)
+    return started, np.cumsum(built, axis=1) - built
+
+
 def test_the_lp_starts_no_more_of_a_household_on_a_project_than_was_built_before() -> None:
     """The link rows count a household's options on a project cumulatively: in the LP relaxation, the share of a
     household started on project j by year u never exceeds the share of j built before u. Counted year by year
@@ -147,14 +161,7 @@ def test_the_lp_starts_no_more_of_a_household_on_a_project_than_was_built_before
     sc = _scenario({"first": 2016, "last": 2020, "relocation_rate": 0.05})
     my = build_multiyear(inst, sc)
     x = get_backend("highs").solve(my.model.relaxed(), SolveOptions()).x
-    opt, T = my.options, len(my.years)
-    proj = my.plans.table["project"].to_numpy()[opt["plan"].to_numpy()]
-    tied = proj >= 0
-    n_y = len(inst.projects)
-    started = np.zeros((len(inst.households), n_y, T))
-    np.add.at(started, (opt["hh"].to_numpy()[tied], proj[tied], opt["year_ix"].to_numpy()[tied]), x[my.model.col_blocks["x"]][tied])
-    built = x[my.model.col_blocks["y"]].reshape(n_y, T)
-    built_before = np.cumsum(built, axis=1) - built
+    started, built_before = _started_and_built_before(my, inst, x)
     assert started.sum() > 1.0  # households do start on projects
     assert (np.cumsum(started, axis=2) <= built_before[None, :, :] + 1e-6).all()
     capacity = inst.projects["capacity"].to_numpy(dtype=float)
