@@ -98,6 +98,7 @@ YEARS_ROUNDING_ALLOWANCE = 0.003  # the same for a multi-year run (0.156-0.287% 
 NARROW_SHARE = 0.75  # of the gap left above the counties' LP values, what their narrow roundings may give up (see _to_widen)
 WIDENED_LOSS = 0.00035  # share of its LP a widened county's relax-and-fix is counted to give up: the most measured for a run's (see _to_widen)
 EMERGENCY_TOL = 0.05  # yuan of emergency money a county's final allocation may round away; more is repaired
+HOLD_BACK_CYCLES = 3  # multi-year: times the rounds run again with short counties' money held back; a county short after is an error
 FREE_KEPT_YEARS_AFTER = 8  # rounds after which a re-plan whose best allocation leaves counties short frees its kept years' money
 # a multi-year county's first LP from this many rows goes by PDLP, the crossover and the simplex from its basis: 0.37-0.81x the
 # dual simplex's time from 2,600 households up, 0.53-1.11x at 2,100-2,500, 0.85-1.82x at 1,808 and below (bench/README.md)
@@ -901,7 +902,7 @@ def master_allocate(
     yrs = scenario.years
     approp = _upper_yearly(blocks, scenario)  # upper funds x years
     if held is not None:
-        approp = np.maximum(approp - held, 0.0)
+        approp = left_after(approp, held)
     n_up, T = approp.shape
     carry_hi = np.zeros_like(approp) if yrs is None else carry_limits(yrs, approp)
     carry_hi[(blocks.upper["fund_id"] == CHANGES).to_numpy()] = 0.0
@@ -1040,6 +1041,18 @@ def master_allocate(
         a = np.maximum(step.x[:n_a], 0.0) * MONEY_UNIT
     alloc = [mixed[1][sel] for sel in of_county]
     return Allocation(alloc, bound, pd.DataFrame(history), prices)
+
+
+def left_after(approp: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """What the master may share of each upper fund and year (yuan, funds x years) when ``held`` is kept for short
+    counties. A year held beyond its appropriation was paid with money carried into it, so the years before have that
+    much less (cut at the year alone, the master shared that money again and the assembled plan overspent)."""
+    left = approp - held
+    for t in range(left.shape[1] - 1, 0, -1):
+        short = np.minimum(left[:, t], 0.0)
+        left[:, t] -= short
+        left[:, t - 1] += short
+    return np.maximum(left, 0.0)
 
 
 def _one_year_start(
@@ -1399,12 +1412,14 @@ def _decompose(
             return _repair(blocks, scenario, out, rerun, say, short_ok)
 
         def held_back(
-            alloc: list[np.ndarray], finals: list[dict[str, Any]], short: list[int], what: str
+            alloc: list[np.ndarray], finals: list[dict[str, Any]], short: list[int], what: str, cycles: int = HOLD_BACK_CYCLES
         ) -> tuple[list[np.ndarray], list[dict[str, Any]], pd.DataFrame]:
             """Counties (multi-year) whose rounding does not fit their allocation (``short``; ``what`` says how): each
             says what more of the upper money (and of the changes) rounding its fractional households needs beyond its
             allocation (:func:`county_extra`); its allocation and that are held back, the rounds share the rest again
-            from the last allocation, and each such county gets what was held for it on top of its new share."""
+            from the last allocation, and each such county gets what was held for it on top of its new share. Counties
+            short after that are held back with these (a county that fits now is held at what it has), up to
+            ``cycles`` times in all."""
             ledger = _Ledger(blocks, scenario, finals)
             rows = [ledger.rows[blocks.counties[i]] for i in short]
             who = f"{len(short)} {'county' if len(short) == 1 else 'counties'} {what} {'needs' if len(short) == 1 else 'need'}"
@@ -1459,7 +1474,13 @@ def _decompose(
 
             rounds = master_allocate(blocks, scenario, on_top, tol=tol, max_rounds=max_rounds, say=say, start=again, held=held)
             new = [a + o for a, o in zip(rounds.alloc, off)]
-            return new, run_finals(new, last=not keep), rounds.history
+            finals = run_finals(new, last=not keep, short_ok=cycles > 1)
+            still = [i for i, f in enumerate(finals) if f["emergency"] > EMERGENCY_TOL]
+            if not still:
+                return new, finals, rounds.history
+            # the new shares took money from other counties, now short themselves
+            new, finals, later = held_back(new, finals, sorted(set(short) | set(still)), "short after the rounds run again", cycles - 1)
+            return new, finals, pd.concat([rounds.history, later], ignore_index=True)
 
         settled: list[tuple[list[np.ndarray], list[dict[str, Any]]]] = []
 
