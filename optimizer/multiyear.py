@@ -539,31 +539,28 @@ def build_multiyear(
             hh = opt["hh"].to_numpy()[tied_o]
             link_of = pd.Index(links["hh"].to_numpy() * n_y + links["project"].to_numpy())
             li = link_of.get_indexer(hh * n_y + proj)
-            n_l = len(links)
             # cumulative: an option starting in t counts in the rows of years u = t..T-1 (started by u <= built before u)
             n_rep = T - opt_year[tied_o]
             u_o = np.repeat(opt_year[tied_o], n_rep) + run_positions(n_rep)
             x_cols = np.repeat(xs + tied_o, n_rep)
             uy, sy = np.nonzero(np.arange(T)[:, None] > np.arange(T)[None, :])  # year u, year s < u
-            lj = links["project"].to_numpy()
-            add(
-                "link",
-                np.concatenate([np.repeat(li, n_rep) * T + u_o, (np.arange(n_l)[:, None] * T + uy[None, :]).ravel()]),
-                np.concatenate([x_cols, (ys + lj[:, None] * T + sy[None, :]).ravel()]),
-                np.concatenate([np.ones(len(x_cols)), -np.ones(n_l * len(uy))]),
-                np.full(n_l * T, -INF),
-                np.zeros(n_l * T),
-            )
+
+            def started_by_built_before(name: str, group: np.ndarray, project: np.ndarray, times: np.ndarray) -> None:
+                """Rows per (group g, year u): the tied options of g (``group`` per option) started by u <= ``times[g]``
+                x project[g] built before u."""
+                n_g = len(project)
+                add(
+                    name,
+                    np.concatenate([np.repeat(group, n_rep) * T + u_o, (np.arange(n_g)[:, None] * T + uy[None, :]).ravel()]),
+                    np.concatenate([x_cols, (ys + project[:, None] * T + sy[None, :]).ravel()]),
+                    np.concatenate([np.ones(len(x_cols)), -np.repeat(times, len(uy))]),
+                    np.full(n_g * T, -INF),
+                    np.zeros(n_g * T),
+                )
+
+            started_by_built_before("link", li, links["project"].to_numpy(), np.ones(len(links)))
             # per (j, u), the same way: households on j started by u <= capacity * built before u
-            cap = instance.projects["capacity"].to_numpy(dtype=float)
-            add(
-                "capacity",
-                np.concatenate([np.repeat(proj, n_rep) * T + u_o, (np.arange(n_y)[:, None] * T + uy[None, :]).ravel()]),
-                np.concatenate([x_cols, (ys + np.arange(n_y)[:, None] * T + sy[None, :]).ravel()]),
-                np.concatenate([np.ones(len(x_cols)), -np.repeat(cap, len(uy))]),
-                np.full(n_y * T, -INF),
-                np.zeros(n_y * T),
-            )
+            started_by_built_before("capacity", proj, np.arange(n_y), instance.projects["capacity"].to_numpy(dtype=float))
         add("once", np.repeat(np.arange(n_y), T), ys + np.arange(n_y * T), np.ones(n_y * T), np.full(n_y, -INF), np.ones(n_y))
     # relocation capacity per county and year
     hh_county = tree.ancestors[hh_village, Level.COUNTY]
