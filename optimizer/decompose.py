@@ -100,9 +100,9 @@ WIDENED_LOSS = 0.00035  # share of its LP a widened county's relax-and-fix is co
 EMERGENCY_TOL = 0.05  # yuan of emergency money a county's final allocation may round away; more is repaired
 HOLD_BACK_CYCLES = 3  # multi-year: times the rounds run again with short counties' money held back; a county short after is an error
 FREE_KEPT_YEARS_AFTER = 8  # rounds after which a re-plan whose best allocation leaves counties short frees its kept years' money
-# a multi-year county's first LP from this many rows goes by PDLP, the crossover and the simplex from its basis: 0.37-0.81x the
-# dual simplex's time from 2,600 households up, 0.53-1.11x at 2,100-2,500, 0.85-1.82x at 1,808 and below (bench/README.md)
-PDLP_FROM_ROWS = 15_000
+# a multi-year county's first LP from this many rows goes by PDLP, the crossover and the simplex from its basis: 0.64-0.85x the
+# dual simplex's time from 26,500 rows (about 4,000 households) up, 0.68-3.62x between 15,000 and 26,000 (bench/README.md)
+PDLP_FROM_ROWS = 26_000
 COUNTY_MIP_SECONDS = 30.0  # multi-year: time for a county's final LP and MIP (the MIP's incumbent is taken at the limit)
 EMERGENCY_PRICE = 1_000.0  # objective lost per 10,000 emergency yuan: far above any plan's value per money
 EXTRA_PRICE = 100.0  # per 10,000 yuan (or change of plan) offered to a county short after its repair: below the emergency money's
