@@ -227,7 +227,7 @@ def equal_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lo = np.searchsorted(b[order], a, side="left")
     n = np.searchsorted(b[order], a, side="right") - lo
     i = np.repeat(np.arange(len(a)), n)
-    return i, order[np.repeat(lo - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))]
+    return i, order[np.repeat(lo, n) + run_positions(n)]
 
 
 def rule_passes(values: np.ndarray, op: str, value: object) -> np.ndarray:
