@@ -1767,7 +1767,12 @@ def _local_cluster(workers: int, trim: bool = False) -> Any:
     """A LocalCluster of ``workers`` single-threaded processes, without work stealing. Unless ``trim`` (lean workers: memory first), their C
     library keeps its default memory tuning: Dask sets MALLOC_TRIM_THRESHOLD_ in its workers to hand freed memory
     back sooner, which also fixes glibc's mmap threshold, so every array above 128 KiB is mapped and unmapped again;
-    county tasks ran 14% slower with it (40 cold counties of the 1M instance: 19.7 s against 16.9 s)."""
+    county tasks ran 14% slower with it (40 cold counties of the 1M instance: 19.7 s against 16.9 s).
+
+    Those workers are forked from a server process that imported this package once (multiprocessing's forkserver,
+    started by the first such cluster of this process): a spawned worker imported it anew, about 1.3 s of the 2.5 s a
+    cluster cost, where a later cluster of the same process (what-ifs without a session, the test suite) now starts in
+    0.2 s. Lean workers are still spawned: a forked worker has its server's environment, not the trim variable."""
     import os
 
     import dask
@@ -1775,6 +1780,7 @@ def _local_cluster(workers: int, trim: bool = False) -> Any:
 
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
     saved = None
+    method = "spawn" if trim else "forkserver"
     if not trim:
         environ.pop("MALLOC_TRIM_THRESHOLD_", None)
         # a nanny also writes its variables into this process's environment, which later workers inherit
@@ -1782,7 +1788,10 @@ def _local_cluster(workers: int, trim: bool = False) -> Any:
     try:
         # no work stealing: a county's tasks are pinned to the worker that keeps its model; a batch stolen by the
         # other worker rebuilt its counties there cold (at 10M 1,471 of 4,000 counties ended up on both workers)
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ, "distributed.scheduler.work-stealing": False}):
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ, "distributed.scheduler.work-stealing": False,
+                              "distributed.worker.multiprocessing-method": method}):  # fmt: skip
+            if method == "forkserver":
+                _preload_forkserver()
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR)
     finally:
         if saved is not None:
@@ -1795,6 +1804,14 @@ def _local_cluster(workers: int, trim: bool = False) -> Any:
         close_local_cluster(cluster)
         raise RuntimeError(f"the local Dask cluster did not start its {workers} workers within {WORKER_WAIT_SECONDS:g} s ({err})") from None
     return cluster
+
+
+def _preload_forkserver() -> None:
+    """Have the forkserver import this module (with Dask's own choice, which it makes once per process, first) before
+    it forks a worker; it reads the list when it starts, so a server already running keeps its own."""
+    from distributed.utils import get_mp_context
+
+    get_mp_context().set_forkserver_preload(["distributed", __name__])
 
 
 def close_local_cluster(cluster: Any) -> None:
