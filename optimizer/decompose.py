@@ -1785,7 +1785,7 @@ def _local_cluster(workers: int, trim: bool = False) -> Any:
     Those workers are forked from a server process that imported this package once (multiprocessing's forkserver,
     started by the first such cluster of this process): a spawned worker imported it anew, about 1.3 s of the 2.5 s a
     cluster cost, where a later cluster of the same process (what-ifs without a session, the test suite) now starts in
-    0.2 s. Lean workers are still spawned: a forked worker has its server's environment, not the trim variable."""
+    0.1 s. Lean workers are still spawned: a forked worker has its server's environment, not the trim variable."""
     import os
 
     import dask
