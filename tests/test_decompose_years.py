@@ -124,19 +124,21 @@ def test_short_counties_whose_needs_overlap_are_asked_again_in_turn() -> None:
     assert dec.manifest["objective"] <= dec.manifest["bound"] + 1e-6
 
 
-def test_a_first_plan_starts_its_master_from_the_one_year_shares(small: Instance, mono: MultiYearResult, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_first_plan_starts_its_master_from_the_one_year_shares(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """From ONE_YEAR_START_FROM households (lowered here) a first multi-year plan runs the one-year rounds first, on the
     same counties, and its master starts from each county's share of every upper fund there: the plan verifies and
-    agrees with the monolithic optimum within the two gaps."""
+    agrees with the monolithic optimum within the two gaps. (Seed 8: its counties' roundings fit their money, where
+    seed 4's went through the repairs and hold-backs, 45 s against 5 s.)"""
     from optimizer import decompose
 
     monkeypatch.setattr(decompose, "ONE_YEAR_START_FROM", 500)
+    inst = build_instance(generate(900, seed=8))
     sc = _scenario()
     said: list[str] = []
-    dec = solve_multiyear(sc, small, method="decomposed", workers=2, progress=said.append)
+    dec = solve_multiyear(sc, inst, method="decomposed", workers=2, progress=said.append)
     assert any(m.startswith("the master starts from each county's share of the upper funds in the one-year rounds") for m in said)
-    assert verify_multiyear(dec, small, sc) == []
-    d, m = dec.manifest, mono.manifest
+    assert verify_multiyear(dec, inst, sc) == []
+    d, m = dec.manifest, solve_multiyear(sc, inst, method="monolithic").manifest
     assert d["method"] == "decomposed" and d["bound"] >= m["objective"] - 1e-6 and m["bound"] >= d["objective"] - 1e-6
     assert d["objective"] == pytest.approx(m["objective"], rel=d["gap"] + m["gap"] + 1e-9)
 
