@@ -1034,18 +1034,19 @@ def master_allocate(
         say(f"round {r}: master bound {bound:,.2f}{priced}, counties {total:,.2f} (best {best[0]:,.2f}, mixed {mixed[0]:,.2f}), gap {gap:.4%}")
         closing = gap <= tol or _stalled(history, ceiling)
         shorts.append(best_short)
-        # the emergency money's price is far above any plan's value per money: a bound that the best allocation's
-        # penalty alone exceeds leaves no allocation where the counties fit
-        stuck = (r >= FREE_KEPT_YEARS_AFTER + SHORT_STALL_ROUNDS and shorts[-1 - SHORT_STALL_ROUNDS] - best_short <= EMERGENCY_TOL
-                 and best_short * EMERGENCY_PRICE / MONEY_UNIT > bound - best[0])  # fmt: skip
-        if closing and not mixing and best_short > 0.0 and stuck:
-            say(f"round {r}: the counties' LPs stay {best_short:,.2f} yuan short at the best allocation, no less in "
-                f"{SHORT_STALL_ROUNDS} rounds: the county roundings and repairs take it from here")
-        elif closing and not mixing and best_short > 0.0 and r < max_rounds:
-            # kept decisions (a re-plan) may leave a year no slack: the counties' LPs needing emergency money there
-            # cost little value but no rounding can pay them, so the rounds go on until some allocation fits
-            say(f"round {r}: at the best allocation the counties' LPs are {best_short:,.2f} yuan short: more rounds")
-            closing = False
+        if closing and not mixing and best_short > 0.0:
+            # the emergency money's price is far above any plan's value per money: a bound that the best allocation's
+            # penalty alone exceeds leaves no allocation where the counties fit
+            stuck = (r >= FREE_KEPT_YEARS_AFTER + SHORT_STALL_ROUNDS and shorts[-1 - SHORT_STALL_ROUNDS] - best_short <= EMERGENCY_TOL
+                     and best_short * EMERGENCY_PRICE / MONEY_UNIT > bound - best[0])  # fmt: skip
+            if stuck:
+                say(f"round {r}: the counties' LPs stay {best_short:,.2f} yuan short at the best allocation, no less in "
+                    f"{SHORT_STALL_ROUNDS} rounds: the county roundings and repairs take it from here")
+            elif r < max_rounds:
+                # kept decisions (a re-plan) may leave a year no slack: the counties' LPs needing emergency money there
+                # cost little value but no rounding can pay them, so the rounds go on until some allocation fits
+                say(f"round {r}: at the best allocation the counties' LPs are {best_short:,.2f} yuan short: more rounds")
+                closing = False
         if closing:
             again = None if settle is None else settle([mixed[1][sel] for sel in of_county], bound, mixed[0])
             if again is None:
@@ -1820,8 +1821,9 @@ def _local_cluster(workers: int, trim: bool = False) -> Any:
 
 
 def _preload_forkserver() -> None:
-    """Have the forkserver import this module (with Dask's own choice, which it makes once per process, first) before
-    it forks a worker; it reads the list when it starts, so a server already running keeps its own."""
+    """Have the forkserver import this module before it forks a worker. Dask sets its own preload list the first time
+    it is asked for the context in a process, so it is asked first and its list replaced; the server reads the list
+    when it starts, so one already running keeps its own."""
     from distributed.utils import get_mp_context
 
     get_mp_context().set_forkserver_preload(["distributed", __name__])
