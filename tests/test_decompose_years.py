@@ -767,14 +767,17 @@ def test_a_partitioned_multiyear_run_keeps_its_households_on_disk(tmp_path) -> N
 def test_a_session_starts_a_multiyear_what_if_from_the_county_models_it_kept(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A what-if session's decomposed multi-year solves: the second, with more central money, starts every county
     from the model its worker kept (the repaired ones too), passes the multi-year verifier and agrees with the same
-    what-if solved afresh within their gaps."""
+    what-if solved afresh within their gaps. (Seed 12: a county of the first solve is short after rounding and
+    repaired, as on seed 4, in a third of its time.)"""
     from optimizer.compare import Session
 
-    generate(900, seed=4, out=tmp_path / "data")
+    generate(900, seed=12, out=tmp_path / "data")
     base = _scenario(str(tmp_path / "data"))
     more = base.with_overrides({"name": "more", "funds.level.central": "x1.2"})
-    with Session(method="decomposed", workers=2) as session:
+    said: list[str] = []
+    with Session(method="decomposed", workers=2, progress=said.append) as session:
         first = session.solve_any(base)
+        assert any("short after rounding" in m for m in said)
         warm = session.solve_any(more)
     n = first.manifest["decomposition"]["counties"]
     assert [r.manifest["decomposition"]["kept_models"] for r in (first, warm)] == [0, n]
