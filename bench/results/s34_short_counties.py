@@ -7,28 +7,14 @@ from dataclasses import replace
 
 import pandas as pd
 
-from optimizer import decompose
-from optimizer.data import build_instance
-from optimizer.decompose import MONEY_UNIT, _build, _with_money, split_by_county
-from optimizer.generate import generate
-from optimizer.multiyear import optimize_multiyear
+sys.path.insert(0, "bench/results")
+from small_counties import allocate, blocks, lists, parts, sc  # noqa: E402
 
-sys.path.insert(0, "tests")
-from test_decompose_years import _scenario  # noqa: E402
+from optimizer import decompose  # noqa: E402
+from optimizer.decompose import MONEY_UNIT, _build, _with_money  # noqa: E402
+from optimizer.multiyear import optimize_multiyear  # noqa: E402
 
-inst = build_instance(generate(900, seed=int(sys.argv[1])))
-sc = _scenario()
-blocks, parts = split_by_county(inst)
-pair_funds = blocks.pairs["fund_id"].to_numpy()
-lists = [list(pair_funds[idx]) for idx in blocks.county_pairs()]
-
-
-def run(kind: str, money: list) -> list:  # type: ignore[type-arg]
-    fn = decompose.county_lp if kind == "lp" else decompose.county_priced
-    return [fn(c, part, sc, f, *(tuple(m) if kind == "priced" else (m,))) for c, part, f, m in zip(blocks.counties, parts, lists, money)]
-
-
-alloc = decompose.master_allocate(blocks, sc, run, tol=sc.solver.gap / 2, max_rounds=60, say=lambda _: None).alloc
+alloc = allocate().alloc
 decompose._CACHE.clear()
 for c, part, f, m in zip(blocks.counties, parts, lists, alloc):
     block = _build(c, part, sc, f)

@@ -1,29 +1,21 @@
 # Session 35: from the repository root: .venv/bin/python bench/results/s35_projects_fixed.py SEED
 """Experiment: master rounds, then each county's projects rounded at the allocation (y fixed in its cached model),
 master rounds again from there; then every county's whole MIP (emergency shut) at both allocations."""
-import sys, time
+import sys
 from dataclasses import replace
-import numpy as np
-from optimizer import decompose
-from optimizer.data import build_instance
-from optimizer.decompose import _build, _with_money, split_by_county, _county
-from optimizer.generate import generate
-from optimizer.solvers import get_backend
-from optimizer.solve import solver_options
-sys.path.insert(0, "tests")
-from test_decompose_years import _scenario  # noqa: E402
 
-inst = build_instance(generate(900, seed=int(sys.argv[1])))
-sc = _scenario()
-blocks, parts = split_by_county(inst)
-pair_funds = blocks.pairs["fund_id"].to_numpy()
-lists = [list(pair_funds[idx]) for idx in blocks.county_pairs()]
-def run(kind, money):
-    fn = decompose.county_lp if kind == "lp" else decompose.county_priced
-    return [fn(c, part, sc, f, *(tuple(m) if kind == "priced" else (m,))) for c, part, f, m in zip(blocks.counties, parts, lists, money)]
-A1 = decompose.master_allocate(blocks, sc, run, tol=sc.solver.gap / 2, max_rounds=60, say=lambda _: None)
+import numpy as np
+
+sys.path.insert(0, "bench/results")
+from small_counties import allocate, blocks, lists, parts, sc  # noqa: E402
+
+from optimizer import decompose  # noqa: E402
+from optimizer.decompose import _build, _county, _with_money  # noqa: E402
+from optimizer.solve import solver_options  # noqa: E402
+from optimizer.solvers import get_backend  # noqa: E402
+
+A1 = allocate()
 be = get_backend("highs")
-ybounds = []
 for c, part, f, m in zip(blocks.counties, parts, lists, A1.alloc):
     block = _county(c, part, sc, f)
     model = _with_money(block, f, m)
@@ -34,10 +26,9 @@ for c, part, f, m in zip(blocks.counties, parts, lists, A1.alloc):
     r = np.round(y)
     lo[yb] = r; hi[yb] = r
     print(c, "fractional y", int(((y > 1e-6) & (y < 1 - 1e-6)).sum()), "of", len(y), "built", int(r.sum()))
-    ybounds.append((lo, hi))
     block.model = block.model.with_bounds(lo, hi)
     decompose._CACHE[c] = block
-A2 = decompose.master_allocate(blocks, sc, run, tol=sc.solver.gap / 2, max_rounds=60, say=lambda _: None, start=np.vstack([a.reshape(1, -1) for a in A1.alloc]) if False else None)
+A2 = allocate()
 print("bounds", A1.bound, A2.bound)
 decompose._CACHE.clear()
 for name, A in (("plain", A1), ("projects fixed", A2)):
