@@ -104,9 +104,10 @@ FREE_KEPT_YEARS_AFTER = 8  # rounds after which a re-plan whose best allocation 
 # this many rounds left them as short and the emergency money's penalty exceeds what the master's bound leaves above it
 # (900 households, 2018-2020, short counties' money held back: 55 rounds from round 6 at a 0.0000% gap, none fitting)
 SHORT_STALL_ROUNDS = 4
-# a multi-year county's first LP from this many rows goes by PDLP, the crossover and the simplex from its basis: 0.64-0.85x the
+# a multi-year county's first LP from this many rows (its lazy rows left out) goes by PDLP, the crossover and the simplex from its basis: 0.64-0.85x the
 # dual simplex's time from 26,500 rows (about 4,000 households) up, 0.68-3.62x between 15,000 and 26,000 (bench/README.md)
 PDLP_FROM_ROWS = 26_000
+LAZY_ROWS: str | None = "link"  # a multi-year county LP's row block left free until violated (None: all rows from the start)
 COUNTY_MIP_SECONDS = 30.0  # multi-year: time for a county's final LP and MIP (the MIP's incumbent is taken at the limit)
 EMERGENCY_PRICE = 1_000.0  # objective lost per 10,000 emergency yuan: far above any plan's value per money
 EXTRA_PRICE = 100.0  # per 10,000 yuan (or change of plan) offered to a county short after its repair: below the emergency money's
@@ -608,10 +609,12 @@ def county_kept(county: str, source: Any, scenario: Scenario, fund_ids: list[str
     return block.kept
 
 
-def county_lp(county: str, source: Any, scenario: Scenario, fund_ids: list[str], money: np.ndarray, lean: bool = False) -> tuple[float, np.ndarray, float]:
+def county_lp(
+    county: str, source: Any, scenario: Scenario, fund_ids: list[str], money: np.ndarray, lean: bool = False, lazy: bool = True
+) -> tuple[float, np.ndarray, float]:
     """The county's LP value with ``money`` (yuan) of each upper fund (multi-year: of each fund and year), the
     value of one more model unit of each and the emergency money (yuan) the LP needs (``lean``: between rounds the
-    worker keeps the LP's basis, not the solver's copy of it)."""
+    worker keeps the LP's basis, not the solver's copy of it; ``lazy``: :data:`LAZY_ROWS` left free until violated)."""
     block = _county(county, source, scenario, fund_ids, lean)
     # a one-year county's first LP is solved without presolve (19% less HiGHS time on 20 counties of the 1M instance;
     # the multi-year county LPs gained from presolve, 6%), from the crash basis of the monolithic LP: the 1M run's
@@ -620,14 +623,28 @@ def county_lp(county: str, source: Any, scenario: Scenario, fund_ids: list[str],
     # start from a basis
     one_year = block.my is None
     model = _with_money(block, fund_ids, money).relaxed()
+    rows = _lazy_rows(block, model) if lazy else None
     options = SolveOptions(
         time_limit=scenario.solver.time_limit, threads=scenario.solver.threads, duals=True, keep=True, warm=True, lean=lean,
-        presolve=not one_year, crash=one_year, algorithm="pdlp" if not one_year and model.shape[0] >= PDLP_FROM_ROWS else "auto",
+        presolve=not one_year, crash=one_year, lazy=rows, algorithm="pdlp" if not one_year and _rows_held(model, rows) >= PDLP_FROM_ROWS else "auto",
     )
     out = block.backend.solve(model, options)
     if out.status != Status.OPTIMAL or out.duals is None or out.x is None:
         raise NoSolutionError(f"county {county}: LP {out.status.value} ({out.message})")
     return float(out.objective), np.abs(out.duals[block.money_rows(fund_ids)]), float(out.x[block.emergency_cols].sum() * MONEY_UNIT)
+
+
+def _lazy_rows(block: _County, model: LinearModel) -> str | None:
+    """The row block a county's LPs leave free until violated: a multi-year county's project links (most of its rows,
+    few of them binding: the LP of 4,286 households took 0.71x the time, 951 of its 17,212 links bounded; bench notes).
+    Whole plans need none of them (the capacity rows imply them when projects are whole)."""
+    return LAZY_ROWS if block.my is not None and LAZY_ROWS in model.row_blocks else None
+
+
+def _rows_held(model: LinearModel, lazy: str | None) -> int:
+    """The rows of ``model`` its LP starts with, ``lazy``'s left out."""
+    left = model.row_blocks[lazy] if lazy is not None else slice(0, 0)
+    return int(model.shape[0] - (left.stop - left.start))
 
 
 def county_round(county: str, source: Any, scenario: Scenario, fund_ids: list[str], money: np.ndarray, lean: bool = False) -> tuple[float, float, float]:
@@ -657,7 +674,7 @@ def _without_emergency(block: _County, model: LinearModel, sol: Solution) -> tup
 
 
 def county_priced(
-    county: str, source: Any, scenario: Scenario, fund_ids: list[str], price: np.ndarray, cap: np.ndarray, lean: bool = False
+    county: str, source: Any, scenario: Scenario, fund_ids: list[str], price: np.ndarray, cap: np.ndarray, lean: bool = False, lazy: bool = True
 ) -> tuple[float, float, np.ndarray]:
     """The county's term of the Lagrangian bound: max over its upper-fund money a <= ``cap`` (yuan) of its LP
     value minus ``price`` (value per yuan) times a; with the LP value and the money a (yuan) of the point that
@@ -680,7 +697,10 @@ def county_priced(
         c[block.kept_cols] += sign * change
         constant = -sign * change * block.kept
     # the rounds' LP keeps its basis
-    options = SolveOptions(time_limit=scenario.solver.time_limit, threads=scenario.solver.threads, keep=True, warm=True, slot="priced", lean=lean)
+    options = SolveOptions(
+        time_limit=scenario.solver.time_limit, threads=scenario.solver.threads, keep=True, warm=True, slot="priced", lean=lean,
+        lazy=_lazy_rows(block, model) if lazy else None,
+    )
     out = block.backend.solve(replace(model, c=c).relaxed(), options)
     if out.status != Status.OPTIMAL or out.x is None:
         raise NoSolutionError(f"county {county}: priced LP {out.status.value} ({out.message})")
@@ -1528,7 +1548,8 @@ def _decompose(
                 given = [() if money is None else tuple(money[i]) if kind == "priced" else (money[i],) for i in batch]
                 items = [(c, sources[c], tasks, fund_lists[c], *g) for (i, c), g in zip(named, given)]
                 where = pin[named[0][1]]
-                futures.append(client.submit(county_batch, kind, items, lean=lean, workers=where, allow_other_workers=True, retries=2, pure=False))
+                lazy = LAZY_ROWS is not None  # the driver's: a test may set it
+                futures.append(client.submit(county_batch, kind, items, lean=lean, lazy=lazy, workers=where, allow_other_workers=True, retries=2, pure=False))
             batch_of = {fut.key: batch for batch, fut in zip(batches, futures)}
             done, last = 0, time.perf_counter()
             for fut in as_completed(futures):
@@ -1689,18 +1710,20 @@ def _outcome(future: Any, who: str) -> Any:
         raise NoSolutionError(f"{who} failed after 2 retries: {type(err).__name__}: {err}") from None
 
 
-def county_batch(kind: str, items: list[tuple[Any, ...]], lean: bool = False) -> list[Any]:
+def county_batch(kind: str, items: list[tuple[Any, ...]], lean: bool = False, lazy: bool = True) -> list[Any]:
     """Several counties' ``lp``, ``priced``, ``kept`` or ``round`` tasks (``items``: each one's arguments), one after the
     other, as one Dask task: with a task of its own per county, a round of 400 counties spent about 1.1 s in Dask
     alone (400 tasks that do nothing, 2 workers; 0.12 s in 16 batches), a fifth of a warm round at 1M. An error
     names its county (the optimizer's own errors keep their class: bad input stays bad input) and drops what the
-    worker kept of it: Dask's retry then starts that county from its data."""
+    worker kept of it: Dask's retry then starts that county from its data. ``lazy``: the driver's choice for the LPs
+    (:data:`LAZY_ROWS` set)."""
     tasks: dict[str, Callable[..., Any]] = {"lp": county_lp, "priced": county_priced, "kept": county_kept, "round": county_round}
     fn = tasks[kind]
+    options = {"lean": lean, **({"lazy": lazy} if kind in ("lp", "priced") else {})}
     out = []
     for args in items:
         try:
-            out.append(fn(*args, lean=lean))
+            out.append(fn(*args, **options))
         except Exception as err:
             _forget(args[0])
             if isinstance(err, InputError):  # e.g. a county's unreadable file: bad input, named by its county

@@ -32,7 +32,7 @@ from optimizer.decompose import (
 )
 from optimizer.errors import InputError, NoSolutionError
 from optimizer.generate import generate, generate_partitioned
-from optimizer.model import ChurnCap
+from optimizer.model import MONEY_UNIT, ChurnCap
 from optimizer.multiyear import (
     Kept,
     MultiYearResult,
@@ -104,13 +104,17 @@ def test_decomposed_years_match_the_monolithic_model(small: Instance, mono: Mult
     assert np.allclose(table.reindex(spent.index).to_numpy(), spent.to_numpy(), atol=0.01)
 
 
-def test_short_counties_whose_needs_overlap_are_asked_again_in_turn() -> None:
+def test_short_counties_whose_needs_overlap_are_asked_again_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:
     """Two counties short after their repair, each offered all the upper money but its own share, each take some of
     the same fund's money: together more than there is. Asked again one after the other, each offered what the other
     does not hold, they fit, and the assembled plan verifies (seed 4 did this before the cumulative project links
     made its counties' LPs tighter). The rounds run again with their money held back close on an allocation whose
     counties' LPs stay short; they stop asking for more rounds once the kept years are free and a few rounds left
-    them as short (before: 55 rounds at a 0.0000% gap)."""
+    them as short (before: 55 rounds at a 0.0000% gap). The county LPs hold all their link rows here: with them left
+    free until violated the LPs end at other vertices of the same value, and this seed's counties take another path."""
+    from optimizer import decompose
+
+    monkeypatch.setattr(decompose, "LAZY_ROWS", None)
     inst = build_instance(generate(900, seed=2))
     sc = _scenario()
     said: list[str] = []
@@ -229,6 +233,40 @@ def test_a_large_county_solves_its_first_lp_by_pdlp_to_the_simplex_optimum(small
     assert np.allclose(d1, d0, atol=1e-6 * max(1.0, np.abs(d0).max()))
     assert f0["emergency"] == f1["emergency"] == 0.0 and "tables" in f0 and "tables" in f1  # each verified on the county
     assert v1 * (1 - sc.solver.gap) <= f1["objective"] <= v1 + 1e-6
+
+
+def test_a_county_lp_with_lazy_links_has_the_whole_lps_values_and_cuts(small: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A multi-year county's LPs leave their project link rows free until violated (decompose.LAZY_ROWS): the first
+    LP, a warm re-solve with more money and the priced LP at one price have the values of the LPs holding every link
+    row, with most link rows never bounded; the money duals still give the master valid cuts (the LP with more money
+    is below the first LP's value plus its duals times the extra money; such LPs are degenerate, so the duals need
+    not be the same), and the county rounds within the gap."""
+    from optimizer import decompose
+
+    sc = _scenario()
+    blocks, parts = split_by_county(small)
+    c, part = blocks.counties[0], parts[0]
+    fund_ids = list(blocks.pairs.loc[blocks.pairs["county"] == c, "fund_id"])
+    money = np.full(len(fund_ids) * 3, 5e5)
+    price = None
+    out = {}
+    for lazy in (None, "link"):
+        monkeypatch.setattr(decompose, "LAZY_ROWS", lazy)
+        try:
+            value, duals, _ = county_lp(c, part, sc, fund_ids, money)
+            again, more, _ = county_lp(c, part, sc, fund_ids, money * 1.3)
+            price = more / MONEY_UNIT * 1.1 if price is None else price
+            priced = decompose.county_priced(c, part, sc, fund_ids, price, money * 2)[0]
+            bounded = _CACHE[c].backend._bounded  # type: ignore[union-attr]
+            final = county_final(c, part, sc, fund_ids, money, False)
+        finally:
+            _CACHE.clear()
+        assert again <= value + duals @ (0.3 * money / MONEY_UNIT) + 1e-6  # a valid cut
+        out[lazy] = (value, again, priced, bounded, final)
+    (v0, a0, p0, b0, f0), (v1, a1, p1, b1, f1) = out[None], out["link"]
+    assert b0 is None and b1 is not None and 0 < b1.sum() < len(b1) / 2
+    assert v1 == pytest.approx(v0, rel=1e-9) and a1 == pytest.approx(a0, rel=1e-9) and p1 == pytest.approx(p0, rel=1e-9) and a1 > v1
+    assert f0["emergency"] == f1["emergency"] == 0.0 and "tables" in f1 and v1 * (1 - sc.solver.gap) <= f1["objective"] <= v1 + 1e-6
 
 
 def test_a_county_without_projects_rounds_and_builds_its_tables(small: Instance) -> None:

@@ -515,3 +515,29 @@ def test_a_mip_stopped_at_its_time_limit_is_recorded_and_explains_a_difference(m
     assert note is not None and "this run's MIP stopped at its time limit (solver.time_limit)" in note
     counties = {"stopped_at_time_limit": True, "decomposition": {"stopped_at_time_limit": ["A", "B"]}}
     assert "the MIPs of 2 of this run's counties (A, B) stopped at their time limit" in (time_limit_note(counties) or "")
+
+
+def test_highs_lazy_rows_give_the_whole_lps_optimum_and_duals_bounding_only_the_violated_ones() -> None:
+    """Row generation (SolveOptions.lazy): the rows of the block start free and are bounded where the optimum violates
+    them, so the LP ends at the whole LP's optimum with its duals (0 on rows never bounded); a kept LP's warm re-solve
+    with other bounds keeps the rows bounded so far and bounds more as needed; a solve without ``lazy`` holds them all."""
+    import scipy.sparse as sp
+
+    from optimizer.model import LinearModel
+
+    # max x0 + x1 + x2, x <= 1; lazy rows x0 <= 0.5, x1 <= 0.3, x2 <= 2 (never binding); x0 + x1 + x2 <= 10
+    A = sp.csr_matrix(np.array([[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0], [1.0, 1.0, 1.0]]))
+    model = LinearModel(sense="max", c=np.ones(3), A=A, row_lo=np.full(4, -np.inf), row_hi=np.array([0.5, 0.3, 2.0, 10.0]),
+                        col_lo=np.zeros(3), col_hi=np.ones(3), integer=np.zeros(3, dtype=bool), row_blocks={"lazy": slice(0, 3), "sum": slice(3, 4)})  # fmt: skip
+    whole = get_backend("highs").solve(model, SolveOptions(duals=True))
+    backend = get_backend("highs")
+    lazy = backend.solve(model, SolveOptions(duals=True, keep=True, lazy="lazy"))
+    assert lazy.status == whole.status == Status.OPTIMAL and lazy.objective == pytest.approx(whole.objective) == pytest.approx(1.8)
+    assert lazy.duals is not None and whole.duals is not None
+    np.testing.assert_allclose(np.abs(lazy.duals), np.abs(whole.duals), atol=1e-9)
+    assert list(backend._bounded) == [True, True, False]  # type: ignore[attr-defined]
+    tighter = replace(model, row_hi=np.array([0.2, 0.3, 0.4, 10.0]))  # the third row now binds: bounded warm
+    warm = backend.solve(tighter, SolveOptions(duals=True, keep=True, warm=True, lazy="lazy"))
+    assert warm.objective == pytest.approx(0.9) and list(backend._bounded) == [True, True, True]  # type: ignore[attr-defined]
+    plain = backend.solve(model, SolveOptions(keep=True, warm=True))  # without lazy: the whole LP, every row held
+    assert plain.objective == pytest.approx(1.8) and backend._bounded is None  # type: ignore[attr-defined]

@@ -60,6 +60,9 @@ class SolveOptions:
     presolve: bool = True  # LP only: False solves it without presolve (HiGHS; other backends ignore it)
     crash: bool = False  # LP only, solved cold: start from the model's assignment rows (block "assign"), each with its
     # best column basic (see highs._crash_basis; HiGHS then skips presolve; other backends ignore it)
+    lazy: str | None = None  # LP only: a row block whose rows HiGHS leaves free until a solution violates them, then
+    # bounds for good (row generation: an optimum of the whole LP with optimal duals, 0 on the rows never bounded; a kept
+    # LP keeps which are bounded; other backends, lean LPs and MIPs take the whole model)
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ GRACE = 1.25  # the HiGHS MIP may overrun its own time limit: cancel it from out
 # PDLP's stopping tolerance before the crossover ("pdlp" algorithm): tighter took longer (1e-5: 1.31x the time of 1e-4 on
 # three multi-year county LPs), looser no shorter (PDLP's checks stop it at about the same iteration)
 PDLP_TOLERANCE = 1e-4
+LAZY_TOL = 1e-7  # a lazy row violated by more than this (HiGHS's primal feasibility tolerance) is bounded and the LP re-solved
 
 
 class _Scheduler:
@@ -84,6 +85,7 @@ class HighsBackend:
         self._lean: bytes | None = None  # kept lean: only the last LP's matrix key (its basis is in _bases)
         self._slot = ""  # the slot whose basis the kept LP holds
         self._bases: dict[str, highspy.HighsBasis] = {}  # the other slots' last bases (of the kept LP's matrix)
+        self._bounded: np.ndarray | None = None  # of the kept LP's lazy rows, those bounded (None: all its rows are)
 
     def solve(self, model: LinearModel, options: SolveOptions) -> SolverOutput:
         is_mip = bool(model.integer.any())
@@ -95,6 +97,14 @@ class HighsBackend:
         from_lean = options.warm and lean is not None and lean == key
         from_kept = options.warm and not from_lean and kept is not None and _same_matrix(kept[0], model)
         started = from_lean or from_kept
+        lazy = model.row_blocks.get(options.lazy or "") if not is_mip and not options.lean else None
+        bounded = None
+        if not is_mip:  # goes with the kept LP
+            bounded, self._bounded = self._bounded, None
+        if lazy is not None:
+            n_lazy = lazy.stop - lazy.start
+            bounded = bounded if from_kept and bounded is not None else np.full(n_lazy, from_kept)  # a kept LP without lazy rows bounds all
+        full, model = model, _freed(model, lazy, bounded)  # ``model``: what HiGHS holds
         if from_lean:  # kept lean: a new copy, from its slot's basis
             h = _new_highs(options)
             _pass(h, model)
@@ -164,6 +174,11 @@ class HighsBackend:
                     _first_order(h)
                 else:
                     h.run()
+                iterations = 0 if is_mip else int(h.getInfo().simplex_iteration_count)
+                if lazy is not None:
+                    assert bounded is not None
+                    iterations += _bound_violated(h, full, lazy, bounded)
+                    model = _freed(full, lazy, bounded)
         finally:
             watchdog.cancel()
         seconds = time.perf_counter() - t0
@@ -172,7 +187,7 @@ class HighsBackend:
             # a warm start is only a shortcut: HiGHS 1.16 ended a warm county LP of the 1M run 'Unknown' (the same LP
             # every retry); the LP itself, solved from scratch, has its answer
             log.warning("HiGHS ended a warm-started LP '%s' after %.2f s: solving it again from scratch", h.modelStatusToString(h.getModelStatus()), seconds)
-            again = self.solve(model, replace(options, warm=False))
+            again = self.solve(full, replace(options, warm=False))
             return replace(again, seconds=again.seconds + seconds)
         info = h.getInfo()
         has_primal = int(info.primal_solution_status) == int(highspy.SolutionStatus.kSolutionStatusFeasible)
@@ -196,8 +211,37 @@ class HighsBackend:
                 self._lean = key
             else:
                 self._kept = (model, h)
-        iterations = -1 if is_mip else int(info.simplex_iteration_count)
-        return SolverOutput(status, x, objective, bound, seconds, duals, h.modelStatusToString(h.getModelStatus()), iterations)
+                self._bounded = bounded if lazy is not None else None
+        return SolverOutput(status, x, objective, bound, seconds, duals, h.modelStatusToString(h.getModelStatus()), -1 if is_mip else iterations)
+
+
+def _freed(model: LinearModel, lazy: slice | None, bounded: np.ndarray | None) -> LinearModel:
+    """``model`` with the rows of ``lazy`` not ``bounded`` free (what HiGHS holds of an LP solved with lazy rows)."""
+    if lazy is None or bounded is None or bounded.all():
+        return model
+    rows = np.arange(lazy.start, lazy.stop)[~bounded]
+    lo, hi = model.row_lo.copy(), model.row_hi.copy()
+    lo[rows], hi[rows] = -np.inf, np.inf
+    return replace(model, row_lo=lo, row_hi=hi)
+
+
+def _bound_violated(h: highspy.Highs, model: LinearModel, lazy: slice, bounded: np.ndarray) -> int:
+    """Row generation: bound the free rows of ``lazy`` that the optimum in ``h`` violates (marked in ``bounded``) and
+    re-solve from its basis until it violates none: then it is ``model``'s optimum. Returns the re-solves' simplex
+    iterations."""
+    A, lo, hi = model.A[lazy], model.row_lo[lazy], model.row_hi[lazy]
+    iterations = 0
+    while h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+        act = A @ np.asarray(h.getSolution().col_value)
+        violated = ~bounded & ((act > hi + LAZY_TOL) | (act < lo - LAZY_TOL))
+        if not violated.any():
+            break
+        rows = (lazy.start + np.flatnonzero(violated)).astype(np.int32)
+        h.changeRowsBounds(len(rows), rows, lo[violated], hi[violated])  # type: ignore[attr-defined]
+        bounded |= violated
+        h.run()
+        iterations += int(h.getInfo().simplex_iteration_count)
+    return iterations
 
 
 def write_model(model: LinearModel, path: str, col_names: list[str], row_names: list[str]) -> None:
