@@ -623,7 +623,7 @@ def county_lp(
     # start from a basis
     one_year = block.my is None
     model = _with_money(block, fund_ids, money).relaxed()
-    rows = _lazy_rows(block, model) if lazy else None
+    rows = _lazy_rows(block, model, lazy)
     options = SolveOptions(
         time_limit=scenario.solver.time_limit, threads=scenario.solver.threads, duals=True, keep=True, warm=True, lean=lean,
         presolve=not one_year, crash=one_year, lazy=rows, algorithm="pdlp" if not one_year and _rows_held(model, rows) >= PDLP_FROM_ROWS else "auto",
@@ -634,11 +634,12 @@ def county_lp(
     return float(out.objective), np.abs(out.duals[block.money_rows(fund_ids)]), float(out.x[block.emergency_cols].sum() * MONEY_UNIT)
 
 
-def _lazy_rows(block: _County, model: LinearModel) -> str | None:
-    """The row block a county's LPs leave free until violated: a multi-year county's project links (most of its rows,
-    few of them binding: the LP of 4,286 households took 0.71x the time, 951 of its 17,212 links bounded; bench notes).
-    Whole plans need none of them (the capacity rows imply them when projects are whole)."""
-    return LAZY_ROWS if block.my is not None and LAZY_ROWS in model.row_blocks else None
+def _lazy_rows(block: _County, model: LinearModel, lazy: bool) -> str | None:
+    """The row block a county's LPs leave free until violated (unless not ``lazy``: the driver's choice): a multi-year
+    county's project links (most of its rows, few of them binding: the LP of 4,286 households took 0.71x the time, 951
+    of its 17,212 links bounded; bench notes). Whole plans need none of them (the capacity rows imply them when
+    projects are whole)."""
+    return LAZY_ROWS if lazy and block.my is not None and LAZY_ROWS in model.row_blocks else None
 
 
 def _rows_held(model: LinearModel, lazy: str | None) -> int:
@@ -699,7 +700,7 @@ def county_priced(
     # the rounds' LP keeps its basis
     options = SolveOptions(
         time_limit=scenario.solver.time_limit, threads=scenario.solver.threads, keep=True, warm=True, slot="priced", lean=lean,
-        lazy=_lazy_rows(block, model) if lazy else None,
+        lazy=_lazy_rows(block, model, lazy),
     )
     out = block.backend.solve(replace(model, c=c).relaxed(), options)
     if out.status != Status.OPTIMAL or out.x is None:
@@ -1543,12 +1544,12 @@ def _decompose(
             or ``kept`` ones (no money), in batches (``tasks``: the scenario the counties build their models of)."""
             out: list[Any] = [None] * len(blocks.counties)
             futures = []
+            lazy = LAZY_ROWS is not None  # the driver's: a test may set it
             for batch in batches:
                 named = [(i, blocks.counties[i]) for i in batch]
                 given = [() if money is None else tuple(money[i]) if kind == "priced" else (money[i],) for i in batch]
                 items = [(c, sources[c], tasks, fund_lists[c], *g) for (i, c), g in zip(named, given)]
                 where = pin[named[0][1]]
-                lazy = LAZY_ROWS is not None  # the driver's: a test may set it
                 futures.append(client.submit(county_batch, kind, items, lean=lean, lazy=lazy, workers=where, allow_other_workers=True, retries=2, pure=False))
             batch_of = {fut.key: batch for batch, fut in zip(batches, futures)}
             done, last = 0, time.perf_counter()

@@ -174,7 +174,7 @@ class HighsBackend:
                     _first_order(h)
                 else:
                     h.run()
-                iterations = 0 if is_mip else int(h.getInfo().simplex_iteration_count)
+                iterations = -1 if is_mip else int(h.getInfo().simplex_iteration_count)
                 if lazy is not None:
                     assert bounded is not None
                     iterations += _bound_violated(h, full, lazy, bounded)
@@ -212,7 +212,7 @@ class HighsBackend:
             else:
                 self._kept = (model, h)
                 self._bounded = bounded if lazy is not None else None
-        return SolverOutput(status, x, objective, bound, seconds, duals, h.modelStatusToString(h.getModelStatus()), -1 if is_mip else iterations)
+        return SolverOutput(status, x, objective, bound, seconds, duals, h.modelStatusToString(h.getModelStatus()), iterations)
 
 
 def _freed(model: LinearModel, lazy: slice | None, bounded: np.ndarray | None) -> LinearModel:
