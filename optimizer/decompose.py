@@ -72,7 +72,7 @@ from .plans import Plans, build_plans
 from .regions import RegionTree
 from .result import Result, add_sums, fund_table, household_sums, poverty_table, roll_up_regions, run_manifest
 from .scenario import Scenario, Years, is_url
-from .solvers import SolveOptions, Status, get_backend
+from .solvers import Backend, SolveOptions, Status, get_backend
 from .spill import read_inputs, read_model, write_inputs, write_model
 
 if TYPE_CHECKING:
@@ -109,6 +109,10 @@ SHORT_STALL_ROUNDS = 4
 PDLP_FROM_ROWS = 26_000
 LAZY_ROWS: str | None = "link"  # a multi-year county LP's row block left free until violated (None: all rows from the start)
 COUNTY_MIP_SECONDS = 30.0  # multi-year: time for a county's final LP and MIP (the MIP's incumbent is taken at the limit)
+# the solver of a multi-year county's roundings (MIPs with most columns fixed at the LP's choice) when the scenario's is
+# HiGHS and its solver.rounding is unset: CBC took 0.30x HiGHS's time on the 40 counties of the 100,000-household
+# instance, for 0.07% more value (bench/README.md)
+ROUNDING_SOLVER = "pulp"
 EMERGENCY_PRICE = 1_000.0  # objective lost per 10,000 emergency yuan: far above any plan's value per money
 EXTRA_PRICE = 100.0  # per 10,000 yuan (or change of plan) offered to a county short after its repair: below the emergency money's
 KEPT_LP_BYTES = 7_600.0  # a county's LP kept by HiGHS between rounds, per household (17.6 MiB at 2,421 households)
@@ -594,7 +598,9 @@ def county_extra(county: str, source: Any, scenario: Scenario, fund_ids: list[st
     wide = _with_extra(_with_money(block, fund_ids, money), block.money_rows(fund_ids), extra / MONEY_UNIT)
     quick = scenario.with_overrides({"solver.time_limit": min(scenario.solver.time_limit, COUNTY_MIP_SECONDS)})
     try:
-        sol = optimize_multiyear(wide, replace(block.my, model=wide), block.instance, quick, lambda _msg: None, shut=block.emergency_cols, whole=False)
+        sol = optimize_multiyear(
+            wide, replace(block.my, model=wide), block.instance, quick, lambda _msg: None, shut=block.emergency_cols, whole=False, rounding=_rounding(scenario)
+        )
     except NoSolutionError:
         return None
     if float(sol.x[block.emergency_cols].sum() * MONEY_UNIT) > EMERGENCY_TOL:
@@ -835,7 +841,9 @@ def _county_final_years(
     sol = None
     if not thorough:
         with contextlib.suppress(NoSolutionError):  # no whole-plan rounding within the time; from the last round's LP
-            sol = optimize_multiyear(model, my, instance, quick, lambda _msg: None, backend=block.backend, warm=True, shut=block.emergency_cols)
+            sol = optimize_multiyear(
+                model, my, instance, quick, lambda _msg: None, backend=block.backend, warm=True, shut=block.emergency_cols, rounding=_rounding(scenario)
+            )
     full_mip = sol is None
     if sol is None:  # within the quick time unless thorough (over a large county, 2,500 households: 440 s and more on a slow day)
         sol = _county_mip(model, block.emergency_cols, scenario if thorough else quick)
@@ -865,6 +873,13 @@ def _county_final_years(
             "stopped": sol.stopped, "plans": len(plans.table), "columns": model.shape[1], "rows": model.shape[0], "nonzeros": model.A.nnz,
             "options": len(my.options), "kept_counts": None if block.fixed is None else kept_counts(block.fixed, instance),
             "changed": 0 if block.previous is None else churn_changes(result, block.previous)}  # fmt: skip
+
+
+def _rounding(scenario: Scenario) -> Backend:
+    """The backend of a multi-year county's roundings: the scenario's ``solver.rounding``, else :data:`ROUNDING_SOLVER`
+    where its solver is HiGHS, else its solver."""
+    opts = scenario.solver
+    return get_backend(opts.rounding or (ROUNDING_SOLVER if opts.name == "highs" else opts.name))
 
 
 def _county_mip(model: LinearModel, emergency_cols: np.ndarray, scenario: Scenario) -> Solution | None:

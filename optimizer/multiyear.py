@@ -818,6 +818,7 @@ def optimize_multiyear(
     warm: bool = False,
     shut: np.ndarray | None = None,
     whole: bool = True,
+    rounding: Backend | None = None,
 ) -> Solution:
     """LP bound, then a MIP over only the households with a fractional option (all their plan-year options free,
     every other household kept at its LP choice), first with the money flowing into villages without such a
@@ -831,7 +832,8 @@ def optimize_multiyear(
     gap is reported), the better of it and the whole county's MIP started from it when the rounding misses the gap
     and the county model has at most :data:`FULL_MIP_UP_TO` integer columns (unless not ``whole``: a county's need
     measured with priced extra money, whose objective is not its value); when no rounding fits without emergency
-    money, the one that needs the least (the decomposition repairs the county with money other counties left)."""
+    money, the one that needs the least (the decomposition repairs the county with money other counties left).
+    ``rounding``: the backend of those roundings' MIPs (``backend`` by default)."""
     opts = scenario.solver
     backend = backend or get_backend(opts.name)
     base = solver_options(opts)
@@ -885,7 +887,7 @@ def optimize_multiyear(
         if keep_flows:
             lo_k[outside] = hi_k[outside] = np.maximum(lp.x[outside], 0.0)
         left = max(opts.time_limit - lp_seconds - (time.perf_counter() - t1), at_least)
-        out = backend.solve(model.with_bounds(lo_k, hi_k), replace(base, gap=sub_gap, time_limit=left))
+        out = (rounding or backend).solve(model.with_bounds(lo_k, hi_k), replace(base, gap=sub_gap, time_limit=left))
         stopped |= out.status.stopped
         seconds = time.perf_counter() - t1
         say(f"multi-year fix-and-solve over {len(frac_hh):,} households with fractional options, {what}: {out.status.value} in {seconds:.1f} s")

@@ -93,6 +93,11 @@ class SolverOptions(_Strict):
     threads: int = Field(0, ge=0, description="0 lets the solver choose")
     seed: int = 0
     warm_start: bool = Field(True, description="re-solve from the previous LP basis when only bounds changed (what-ifs on money)")
+    rounding: Literal["highs", "pulp", "ortools"] | None = Field(
+        None,
+        description="solver of a decomposed multi-year county's rounding MIPs (most of their columns fixed at the LP's choice); "
+        "default: pulp (CBC) when name is highs, else name",
+    )
 
 
 class Nightly(_Strict):

@@ -9,7 +9,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pulp
 import pytest
 
 from conftest import ROOT, StopsAtTimeLimit, tiny_instance, tiny_scenario, tiny_tables
@@ -20,16 +19,54 @@ from optimizer.model import build_model
 from optimizer.plans import build_plans
 from optimizer.solve import solve
 from optimizer.solvers import SolveOptions, Status, get_backend
-from optimizer.solvers.pulp_cbc import _status
+from optimizer.solvers.pulp_cbc import cbc_status
 from optimizer.verify import verify
 
 
-def test_pulp_time_limit_stop_is_not_reported_optimal() -> None:
-    # PuLP says "Optimal" (status 1) when CBC stopped on time with an incumbent; sol_status tells the truth
-    assert _status(pulp.LpStatusOptimal, pulp.LpSolutionIntegerFeasible) is Status.FEASIBLE
-    assert _status(pulp.LpStatusOptimal, pulp.LpSolutionOptimal) is Status.OPTIMAL
-    assert _status(pulp.LpStatusNotSolved, pulp.LpSolutionNoSolutionFound) is Status.TIME_LIMIT
-    assert _status(pulp.LpStatusInfeasible, pulp.LpSolutionInfeasible) is Status.INFEASIBLE
+def test_cbc_time_limit_stop_is_not_reported_optimal() -> None:
+    # CBC's first line of its solution file says how it ended; a stop on time keeps the incumbent, if any, as feasible
+    assert cbc_status("Stopped on time - objective value -12.5", is_mip=True) is Status.FEASIBLE
+    assert cbc_status("Stopped on time (no integer solution - continuous used) - objective value -13", is_mip=True) is Status.TIME_LIMIT
+    assert cbc_status("Stopped on time - objective value -12.5", is_mip=False) is Status.TIME_LIMIT
+    assert cbc_status("Optimal (within gap tolerance) - objective value -12.5", is_mip=True) is Status.OPTIMAL
+    assert cbc_status("Integer infeasible - objective value 0", is_mip=True) is Status.INFEASIBLE
+    assert cbc_status("Infeasible - objective value 0", is_mip=False) is Status.INFEASIBLE
+    assert cbc_status("Unbounded - objective value 0", is_mip=False) is Status.UNBOUNDED
+
+
+@pytest.mark.parametrize("integer", [False, True])
+def test_cbc_gets_every_kind_of_row_and_bound_through_its_mps_file(integer: bool) -> None:
+    """Ranged, equality, one-sided and free rows; fixed, free, negative and general integer columns; a row left with
+    fixed columns only: CBC's optimum is HiGHS's, and its LP duals have HiGHS's value against the row bounds."""
+    import scipy.sparse as sp
+
+    from optimizer.model import LinearModel
+
+    A = sp.csr_matrix(np.array([
+        [1.0, 1.0, 0.0, 0.0, 1.0, 0.0],   # ranged 2..7
+        [1.0, -1.0, 2.0, 0.0, 0.0, 0.0],  # equality 1
+        [0.0, 1.0, 1.0, 1.0, 0.0, 0.0],   # >= -3
+        [0.0, 0.0, 0.0, 1.0, 1.0, 0.0],   # free
+        [0.0, 0.0, 0.0, 0.0, 0.0, 1.0],   # only the fixed column: 2 <= 2.5
+        [-1.0, 0.0, 0.0, 1.0, 0.0, 0.0],  # <= 4 (bounds the column with no upper bound)
+    ]))  # fmt: skip
+    model = LinearModel(
+        sense="max", c=np.array([1.0, 2.0, -0.5, 0.25, 1.5, 3.0]), A=A,
+        row_lo=np.array([2.0, 1.0, -3.0, -np.inf, -np.inf, -np.inf]), row_hi=np.array([7.0, 1.0, np.inf, np.inf, 2.5, 4.0]),
+        col_lo=np.array([0.0, -2.0, -np.inf, -5.0, 0.0, 2.0]), col_hi=np.array([3.0, 4.0, 6.0, np.inf, 1.0, 2.0]),
+        integer=np.array([integer, integer, False, integer, integer, False]),
+    )  # fmt: skip
+    options = SolveOptions(duals=True, gap=1e-9, time_limit=20)
+    cbc, highs = get_backend("pulp").solve(model, options), get_backend("highs", private=True).solve(model, options)
+    assert cbc.status is highs.status is Status.OPTIMAL and cbc.x is not None
+    assert cbc.objective == pytest.approx(highs.objective, abs=1e-9)
+    activity = model.A @ cbc.x
+    assert np.all(activity >= model.row_lo - 1e-7) and np.all(activity <= model.row_hi + 1e-7)
+    assert np.all(cbc.x >= model.col_lo - 1e-9) and np.all(cbc.x <= model.col_hi + 1e-9)
+    if not integer:
+        assert cbc.duals is not None and highs.duals is not None
+        assert cbc.duals[4] == 0.0  # the fixed column's row is not CBC's
+        np.testing.assert_allclose(cbc.duals, highs.duals, atol=1e-9)
 
 
 @pytest.mark.parametrize("backend", ["highs", "pulp", "ortools"])
