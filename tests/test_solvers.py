@@ -69,6 +69,39 @@ def test_cbc_gets_every_kind_of_row_and_bound_through_its_mps_file(integer: bool
         np.testing.assert_allclose(cbc.duals, highs.duals, atol=1e-9)
 
 
+def test_cbc_asks_the_gap_of_the_whole_objective_when_most_columns_are_fixed() -> None:
+    """A rounding MIP: 400 columns fixed (most of the value), a knapsack of 40 free ones. CBC's plan is within the gap
+    of the true optimum, counted on the whole objective, and the bound it reports is above that optimum."""
+    import scipy.sparse as sp
+
+    from optimizer.model import LinearModel
+
+    rng = np.random.default_rng(3)
+    n_fixed, n_free = 400, 40
+    value = np.concatenate([rng.uniform(0.5, 1.0, n_fixed), rng.uniform(0.5, 1.0, n_free)])
+    weight = np.concatenate([rng.uniform(1, 3, n_fixed), rng.uniform(1, 3, n_free)])
+    ones = np.ones(n_fixed + n_free)
+    model = LinearModel(
+        sense="max", c=value, A=sp.csr_matrix(weight[None, :]), row_lo=np.array([-np.inf]), row_hi=np.array([weight[:n_fixed].sum() + 25.0]),
+        col_lo=np.concatenate([ones[:n_fixed], np.zeros(n_free)]), col_hi=ones, integer=np.ones(n_fixed + n_free, dtype=bool),
+    )  # fmt: skip
+    exact = get_backend("highs", private=True).solve(model, SolveOptions(gap=0.0, time_limit=30))
+    gap = 0.005
+    cbc = get_backend("pulp").solve(model, SolveOptions(gap=gap, time_limit=30))
+    assert exact.status is cbc.status is Status.OPTIMAL and cbc.x is not None
+    assert np.allclose(cbc.x[:n_fixed], 1.0) and float(weight @ cbc.x) <= model.row_hi[0] + 1e-7
+    assert cbc.objective >= exact.objective * (1 - gap) - 1e-9
+    assert cbc.bound >= exact.objective - 1e-9
+
+
+def test_a_multiyear_county_rounds_with_cbc_unless_the_scenario_says_otherwise() -> None:
+    from optimizer.decompose import _rounding
+
+    assert _rounding(tiny_scenario()).name == "pulp"
+    assert _rounding(tiny_scenario(solver={"rounding": "highs"})).name == "highs"
+    assert _rounding(tiny_scenario(solver={"name": "ortools"})).name == "ortools"
+
+
 @pytest.mark.parametrize("backend", ["highs", "pulp", "ortools"])
 def test_lp_duals_have_one_value_per_row_and_match_the_bound(backend: str) -> None:
     inst = tiny_instance()
