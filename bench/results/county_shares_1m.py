@@ -1,12 +1,15 @@
 """One-year county tasks of the 1M instance at the proportional share (each upper fund's money shared by poor
 households), one process, one thread: what the one-year county scripts of bench/README.md share
-(s31_final_1m.py, s31_submip.py, s31_priced_extra_1y.py)."""
+(s31_final_1m.py, s31_submip.py, s31_priced_extra_1y.py; s36_oneyear_*.py on the 100,000 instance, whose folder
+COUNTY_SHARES_FOLDER names)."""
+import os
+
 from optimizer import decompose as d
 from optimizer.partitioned import load_frame
 from optimizer.scenario import Scenario
 from optimizer.storage import county_regions
 
-folder = "/work/main/bench/results/instances/partitioned-1000000-seed7"
+folder = os.environ.get("COUNTY_SHARES_FOLDER", "/work/main/bench/results/instances/partitioned-1000000-seed7")
 frame = load_frame(folder)
 allc = sorted(frame.county_households.index)
 hhs = frame.county_households.reindex(allc).to_numpy()

@@ -1,7 +1,6 @@
 # Session 36: what s36_cbc_vs_highs.py and s36_highs_reduced.py share
 import glob, os, subprocess, sys, time
 import numpy as np, scipy.sparse as sp, highspy, pulp
-CBC = pulp.apis.PULP_CBC_CMD().path
 
 def load(path):
     z = np.load(path)
