@@ -22,7 +22,7 @@ from . import SolveOptions, SolverOutput, Status
 # (around 1e-5): a better plan worth less than that was missed while CBC reported "optimal" (found by the
 # property tests: 0.0335774 reported with gap 1e-6 where 0.0335793 was feasible). Set it, and count it in the bound.
 CUTOFF_INCREMENT = 1e-9
-# an absolute gap above this leaves CBC its own increment (1e-4 or less where costs are fractional, so within the gap):
+# an absolute gap above this leaves CBC its own increment (1e-5 unless the costs are integral, so within the gap):
 # any increment given, even 0.06, kept it searching for 30 s on a county rounding that it closed in 0.8 s at its own
 OWN_INCREMENT_ABOVE = 1e-3
 CBC = pulp.apis.coin_api.PULP_CBC_CMD.pulp_cbc_path  # the binary PuLP ships (its class, not an instance: PuLP 3 warns
