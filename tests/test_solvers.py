@@ -94,6 +94,21 @@ def test_cbc_asks_the_gap_of_the_whole_objective_when_most_columns_are_fixed() -
     assert cbc.bound >= exact.objective - 1e-9
 
 
+def test_a_cbc_process_that_hangs_is_stopped_and_reported(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from optimizer.solvers import pulp_cbc
+
+    hang = tmp_path / "cbc"
+    hang.write_text("#!/bin/sh\nexec sleep 30\n")
+    hang.chmod(0o755)
+    monkeypatch.setattr(pulp_cbc, "CBC", str(hang))
+    monkeypatch.setattr(pulp_cbc, "GRACE_SECONDS", 0.5)
+    inst = tiny_instance()
+    sc = tiny_scenario()
+    model, _ = build_model(inst, sc, build_plans(inst, sc))
+    out = get_backend("pulp").solve(model, SolveOptions(time_limit=0.5))
+    assert out.status is Status.TIME_LIMIT and out.x is None and "did not stop" in out.message
+
+
 def test_a_multiyear_county_rounds_with_cbc_unless_the_scenario_says_otherwise() -> None:
     from optimizer.decompose import _rounding
 

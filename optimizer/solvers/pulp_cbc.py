@@ -27,6 +27,7 @@ CUTOFF_INCREMENT = 1e-9
 OWN_INCREMENT_ABOVE = 1e-3
 CBC = pulp.apis.coin_api.PULP_CBC_CMD.pulp_cbc_path  # the binary PuLP ships (its class, not an instance: PuLP 3 warns
 # that the class goes in PuLP 4, whose CBC comes as a separate package)
+GRACE_SECONDS = 60.0  # past its time limit, CBC's process is stopped (it stops itself at the limit; this is for a hang)
 FEASIBILITY_TOL = 1e-7  # a row without free columns violated by more (relative to its bound) makes the model infeasible
 
 
@@ -73,7 +74,11 @@ class PulpBackend:
                 cmd += ["-ratioGap", f"{float(options.gap):g}", "-allowableGap", f"{allowable:.17g}"]
                 cmd += [] if allowable > OWN_INCREMENT_ABOVE else ["-increment", f"{CUTOFF_INCREMENT:g}"]
             cmd += ["-solve", "-printingOptions", "all", "-solution", str(sol)]
-            run = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            try:
+                run = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=float(options.time_limit) + GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                said = f"CBC did not stop within {GRACE_SECONDS:g} s of its {float(options.time_limit):g} s limit"
+                return SolverOutput(Status.TIME_LIMIT, None, float("nan"), float("nan"), time.perf_counter() - t0, message=said)
             if options.verbose:
                 print(run.stdout)
             if not sol.exists():
