@@ -91,8 +91,10 @@ class PulpBackend:
         x[free] = col_values
         objective = float(model.c @ x)
         if status == Status.OPTIMAL:
-            # CBC proved optimality within its gaps but does not print its bound: derive the weakest one
-            slack = max(float(options.gap) * abs(float(reduced.c @ col_values)), allowable, CUTOFF_INCREMENT) if is_mip else 0.0
+            # CBC proved optimality within its gaps but does not print its bound: derive the weakest one (its relative
+            # gap may count against the bound, larger than the plan by up to the gap)
+            gap = min(float(options.gap), 0.5)
+            slack = max(gap * abs(float(reduced.c @ col_values)) / (1 - gap), allowable, CUTOFF_INCREMENT) if is_mip else 0.0
             bound = objective - sign * slack
         else:
             bound = float("nan")
