@@ -1,8 +1,9 @@
-"""CBC, the binary PuLP ships. The model goes to CBC as an MPS file written in bulk (no Python object per
-coefficient), without its fixed columns (their part moves into the row bounds, and the gap asked still counts the
-whole objective), and CBC's own status line is read, so that a time-limit stop is never reported as optimal. On
-the decomposition's county rounding MIPs (most columns fixed at the LP's choice) CBC took 0.30x HiGHS's time for
-0.07% more value (40 counties of the 100,000-household multi-year instance, bench/README.md)."""
+"""CBC, the binary PuLP ships. The model goes to CBC as an MPS file written by :func:`highs.write_model` (the
+writer ``export-model`` uses; no Python object per coefficient), without its fixed columns (their part moves into
+the row bounds, and the gap asked still counts the whole objective), and CBC's own status line is read, so that a
+time-limit stop is never reported as optimal. On the decomposition's county rounding MIPs (most columns fixed at the
+LP's choice) CBC took 0.30x HiGHS's time for 0.07% more value (40 counties of the 100,000-household multi-year
+instance, bench/README.md)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pulp
 
 from ..model import LinearModel
 from . import SolveOptions, SolverOutput, Status
+from .highs import write_model
 
 # CBC accepts a new incumbent only if it beats the last by its cutoff increment, which it otherwise sets itself
 # (around 1e-5): a better plan worth less than that was missed while CBC reported "optimal" (found by the
@@ -67,7 +69,8 @@ class PulpBackend:
         )  # fmt: skip
         with tempfile.TemporaryDirectory(prefix="cbc-") as tmp:
             mps, sol = Path(tmp) / "model.mps", Path(tmp) / "solution.txt"
-            write_mps(reduced, mps)
+            n_rows, n_cols = reduced.shape
+            write_model(reduced, str(mps), [f"C{j}" for j in range(n_cols)], [f"R{i}" for i in range(n_rows)])
             cmd = [CBC, str(mps), "-sec", f"{float(options.time_limit):g}", "-timeMode", "elapsed"]
             cmd += ["-threads", str(int(options.threads) or 1), "-randomSeed", str(int(options.seed) + 1), "-randomCbcSeed", str(int(options.seed) + 1)]
             if is_mip:
@@ -107,63 +110,6 @@ class PulpBackend:
 
 def _violated(activity: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> bool:
     return bool(np.any(activity < lo - FEASIBILITY_TOL * np.maximum(1.0, np.abs(lo))) or np.any(activity > hi + FEASIBILITY_TOL * np.maximum(1.0, np.abs(hi))))
-
-
-MARKER = "    MARKER                 'MARKER'                 "
-
-
-def write_mps(model: LinearModel, path: Path) -> None:
-    """``model`` (minimized; every row bounded on at least one side) as a fixed-format MPS file (what CBC's reader
-    takes in every section; numbers may run past their field), columns ``C<j>`` and rows ``R<i>`` by position (up to
-    ten million of each). Every column gets explicit bounds, its integer ones between markers."""
-    n_rows, n_cols = model.shape
-    if max(n_rows, n_cols) > 10_000_000:
-        raise ValueError(f"a model of {n_rows:,} rows and {n_cols:,} columns is too large for 8-character MPS names")
-    lo, hi = model.row_lo, model.row_hi
-    kind = np.where(lo == hi, "E", np.where(np.isfinite(hi), "L", "G"))
-    rows = np.char.add("R", np.arange(n_rows).astype(str))
-    cols = np.char.add("C", np.arange(n_cols).astype(str))
-    A = model.A.tocsc()
-    # every column's objective entry (declares it even without rows), then its rows; integer columns first
-    entry_col = np.concatenate([np.arange(n_cols), np.repeat(np.arange(n_cols), np.diff(A.indptr))])
-    entry_row = np.concatenate([np.full(n_cols, "OBJ"), rows[A.indices]])
-    entry_val = np.concatenate([model.c, A.data])
-    order = np.lexsort((np.arange(len(entry_col)), entry_col, ~model.integer[entry_col]))
-    n_int = int(model.integer[entry_col].sum())
-    integer_cards = _cards("", cols[entry_col[order[:n_int]]], entry_row[order[:n_int]], entry_val[order[:n_int]])
-    cards = _cards("", cols[entry_col[order[n_int:]]], entry_row[order[n_int:]], entry_val[order[n_int:]])
-    rhs = np.where(kind == "G", lo, hi)
-    has_rhs = rhs != 0
-    ranged = (kind == "L") & np.isfinite(lo)
-    clo, chi = model.col_lo, model.col_hi
-    fx, both = clo == chi, clo != chi
-    bounds = [
-        _cards("FX", "BND", cols[fx], clo[fx]),
-        _cards("MI", "BND", cols[both & ~np.isfinite(clo)]),
-        _cards("LO", "BND", cols[both & np.isfinite(clo)], clo[both & np.isfinite(clo)]),
-        _cards("UP", "BND", cols[both & np.isfinite(chi)], chi[both & np.isfinite(chi)]),
-        _cards("PL", "BND", cols[both & ~np.isfinite(chi)]),
-    ]
-    with open(path, "w", encoding="ascii") as f:
-        f.write("NAME          MODEL\nROWS\n N  OBJ\n")
-        f.write("".join(np.char.add(np.char.add(np.char.add(" ", kind), "  "), np.char.add(rows, "\n"))))
-        f.write("COLUMNS\n")
-        if n_int:
-            f.write(f"{MARKER}'INTORG'\n{integer_cards}{MARKER}'INTEND'\n")
-        f.write(cards)
-        f.write("RHS\n" + _cards("", "RHS", rows[has_rhs], rhs[has_rhs]))
-        if ranged.any():
-            f.write("RANGES\n" + _cards("", "RNG", rows[ranged], (hi - lo)[ranged]))
-        f.write("BOUNDS\n" + "".join(bounds) + "ENDATA\n")
-
-
-def _cards(field: str, first: np.ndarray | str, second: np.ndarray, value: np.ndarray | None = None) -> str:
-    """MPS data cards in fixed columns: ``field`` in 2-3, ``first`` from 5, ``second`` from 15, ``value`` from 25."""
-    if not len(second):
-        return ""
-    head = np.char.add(np.char.add(" " + field.ljust(2) + " ", np.char.ljust(np.asarray(first, dtype=str), 10)), np.char.ljust(second.astype(str), 10))
-    text = head if value is None else np.char.add(head, np.char.mod("%.17g", value))
-    return "".join(np.char.add(text, "\n").tolist())
 
 
 def read_solution(path: Path, shape: tuple[int, int]) -> tuple[str, np.ndarray, np.ndarray]:
