@@ -94,7 +94,8 @@ LAGRANGE_EVERY = 4  # rounds between two Lagrangian bounds (each costs one more 
 LAGRANGE_EVERY_YEARS = 2  # with years, after the first: their later priced rounds cost little and the bound is what they wait for
 ROUNDING_ALLOWANCE = 0.00035  # share of the bound a one-year run's county MIPs may give up in rounding (0.017-0.035% measured)
 ONE_YEAR_START_FROM = 20_000  # households: a first multi-year plan's master starts from the one-year rounds' shares
-YEARS_ROUNDING_ALLOWANCE = 0.003  # the same for a multi-year run (0.156-0.287% measured; the most on the 20,000-household sample)
+YEARS_ROUNDING_ALLOWANCE = 0.003  # the same for a multi-year run (HiGHS's roundings 0.156-0.287%, CBC's 0.060-0.065%; at 0.0015
+# deadline_2020's rounds stopped a round earlier, for 0.96x the time and a plan 0.073% lower: bench notes)
 NARROW_SHARE = 0.75  # of the gap left above the counties' LP values, what their narrow roundings may give up (see _to_widen)
 WIDENED_LOSS = 0.00035  # share of its LP a widened county's relax-and-fix is counted to give up: the most measured for a run's (see _to_widen)
 EMERGENCY_TOL = 0.05  # yuan of emergency money a county's final allocation may round away; more is repaired
