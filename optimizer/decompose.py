@@ -17,6 +17,7 @@ use it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -37,7 +38,7 @@ import scipy.sparse as sp
 from .clib import release_freed_memory
 from .contract import ANY_CATEGORY, LIST_SEP, Level
 from .data import Instance, cut_rows, household_sizes
-from .errors import InputError, NoSolutionError, OptimizerError, VerificationError
+from .errors import InputError, NoSolutionError, OptimizerError, SolverUnavailableError, VerificationError
 from .helpers import Assignment, assign_helpers
 from .model import MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, fund_scopes, kept_plan_columns
 from .multiyear import (
@@ -878,9 +879,20 @@ def _county_final_years(
 
 def _rounding(scenario: Scenario) -> Backend:
     """The backend of a multi-year county's roundings: the scenario's ``solver.rounding``, else :data:`ROUNDING_SOLVER`
-    where its solver is HiGHS, else its solver."""
+    where its solver is HiGHS and it can run here (else HiGHS, said once), else its solver."""
     opts = scenario.solver
-    return get_backend(opts.rounding or (ROUNDING_SOLVER if opts.name == "highs" else opts.name))
+    if opts.rounding is not None or opts.name != "highs":
+        return get_backend(opts.rounding or opts.name)
+    try:
+        return get_backend(ROUNDING_SOLVER)
+    except SolverUnavailableError as err:
+        _say_once(f"county roundings by HiGHS: {err}")
+        return get_backend(opts.name)
+
+
+@functools.cache
+def _say_once(message: str) -> None:
+    log.warning(message)
 
 
 def _county_mip(model: LinearModel, emergency_cols: np.ndarray, scenario: Scenario) -> Solution | None:
@@ -2006,6 +2018,7 @@ def solve_decomposed_years(
     yrs = scenario.years
     if yrs is None:
         raise InputError("solve_decomposed_years needs a scenario with a years: section")
+    rounding = _rounding(scenario)  # a rounding solver asked for that cannot run here stops the run before it starts
     t0 = time.perf_counter()
     parts = _parts_folder(instance, scheduler)
     with _removed_on_failure(parts):
@@ -2026,7 +2039,7 @@ def solve_decomposed_years(
              "stopped_at_time_limit": bool(record["stopped_at_time_limit"])}  # fmt: skip
     size = {k: int(sum(f[k] for f in run.finals)) for k in ("columns", "rows", "nonzeros", "options")}
     manifest = multiyear_manifest(scenario, run.hashes, tables, state, size, add_sums([f["totals"] for f in run.finals]))
-    manifest.update(method="decomposed", decomposition=record,
+    manifest.update(method="decomposed", decomposition=record, rounding_solver=rounding.version(),
                     timings={"decomposed": round(time.perf_counter() - t0, 3)})  # fmt: skip
     if run.churn is not None:
         manifest["churn"] = {**run.churn, "changed": sum(f["changed"] for f in run.finals)}

@@ -128,6 +128,7 @@ def test_short_counties_whose_needs_overlap_are_asked_again_in_turn(monkeypatch:
     assert sum(m.endswith("yuan short: more rounds") for m in said) <= FREE_KEPT_YEARS_AFTER + SHORT_STALL_ROUNDS
     assert verify_multiyear(dec, inst, sc) == []
     assert dec.manifest["objective"] <= dec.manifest["bound"] + 1e-6
+    assert dec.manifest["rounding_solver"].startswith("highspy")
 
 
 def test_a_first_plan_starts_its_master_from_the_one_year_shares(monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -596,6 +597,7 @@ def test_a_decomposed_replan_keeps_the_past_the_churn_cap_and_the_withheld_money
     whole = solve_multiyear(sc, small, method="monolithic", kept=kept, withheld=withheld, churn=cap)
     dec = solve_multiyear(sc, small, method="decomposed", workers=2, kept=kept, withheld=withheld, churn=cap)
     assert dec.manifest["method"] == "decomposed" and len(kept.starts) > 100
+    assert dec.manifest["rounding_solver"].startswith("pulp")  # CBC rounds the counties by default
     for run in (whole, dec):
         assert verify_multiyear(run, small, sc, withheld) == []
         assert kept_violations(run, kept) == []

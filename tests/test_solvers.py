@@ -117,6 +117,27 @@ def test_a_multiyear_county_rounds_with_cbc_unless_the_scenario_says_otherwise()
     assert _rounding(tiny_scenario(solver={"name": "ortools"})).name == "ortools"
 
 
+def test_without_a_runnable_cbc_the_pulp_backend_says_why_and_county_roundings_fall_back_to_highs(tmp_path, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    from optimizer.decompose import _rounding
+    from optimizer.errors import SolverUnavailableError
+    from optimizer.solvers import pulp_cbc
+
+    missing = tmp_path / "bin" / "cbc"
+    monkeypatch.setattr(pulp_cbc, "CBC", str(missing))
+    with pytest.raises(SolverUnavailableError, match=f"solver 'pulp' is not available: PuLP's CBC binary is not at {missing}"):
+        get_backend("pulp")
+    with caplog.at_level("WARNING", logger="optimizer.decompose"):
+        assert _rounding(tiny_scenario()).name == "highs"
+    assert f"county roundings by HiGHS: solver 'pulp' is not available: PuLP's CBC binary is not at {missing}" in caplog.text
+    with pytest.raises(SolverUnavailableError, match="CBC binary"):
+        _rounding(tiny_scenario(solver={"rounding": "pulp"}))  # asked for by name: no fallback
+    plain = tmp_path / "cbc"
+    plain.write_text("#!/bin/sh\n")
+    monkeypatch.setattr(pulp_cbc, "CBC", str(plain))
+    with pytest.raises(SolverUnavailableError, match="is not executable"):
+        get_backend("pulp")
+
+
 @pytest.mark.parametrize("backend", ["highs", "pulp", "ortools"])
 def test_lp_duals_have_one_value_per_row_and_match_the_bound(backend: str) -> None:
     inst = tiny_instance()

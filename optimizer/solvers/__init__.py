@@ -97,4 +97,7 @@ def get_backend(name: str, private: bool = False) -> Backend:
         module = importlib.import_module(f".{BACKENDS[name]}", __name__)
     except ImportError as err:
         raise SolverUnavailableError(f"solver '{name}' is not available: {err}") from None
+    why = getattr(module, "unavailable", lambda: None)()  # a backend that runs a program checks it is there
+    if why is not None:
+        raise SolverUnavailableError(f"solver '{name}' is not available: {why}")
     return type(module.BACKEND)() if private else module.BACKEND  # type: ignore[no-any-return]

@@ -7,6 +7,7 @@ instance, bench/README.md)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 import time
@@ -31,6 +32,15 @@ CBC = pulp.apis.coin_api.PULP_CBC_CMD.pulp_cbc_path  # the binary PuLP ships (it
 # that the class goes in PuLP 4, whose CBC comes as a separate package)
 GRACE_SECONDS = 60.0  # past its time limit, CBC's process is stopped (it stops itself at the limit; this is for a hang)
 FEASIBILITY_TOL = 1e-7  # a row without free columns violated by more (relative to its bound) makes the model infeasible
+
+
+def unavailable() -> str | None:
+    """Why CBC cannot run here (PuLP ships no binary for this platform, or it is not executable), else None."""
+    if not CBC or not Path(CBC).is_file():
+        return f"PuLP's CBC binary is not at {CBC} (PuLP ships none for this platform; pip install another PuLP 3 wheel)"
+    if not os.access(CBC, os.X_OK):
+        return f"PuLP's CBC binary at {CBC} is not executable"
+    return None
 
 
 class PulpBackend:
