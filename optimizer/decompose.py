@@ -841,10 +841,11 @@ def _county_final_years(
     my = replace(block.my, model=model)
     quick = scenario.with_overrides({"solver.time_limit": min(scenario.solver.time_limit, COUNTY_MIP_SECONDS)})
     sol = None
+    rounding = _rounding(scenario)
     if not thorough:
         with contextlib.suppress(NoSolutionError):  # no whole-plan rounding within the time; from the last round's LP
             sol = optimize_multiyear(
-                model, my, instance, quick, lambda _msg: None, backend=block.backend, warm=True, shut=block.emergency_cols, rounding=_rounding(scenario)
+                model, my, instance, quick, lambda _msg: None, backend=block.backend, warm=True, shut=block.emergency_cols, rounding=rounding
             )
     full_mip = sol is None
     if sol is None:  # within the quick time unless thorough (over a large county, 2,500 households: 440 s and more on a slow day)
@@ -874,7 +875,7 @@ def _county_final_years(
     return {**out, "emergency": 0.0, "used": used, "tables": tables, "objective": objective, "lp_bound": sol.lp_bound, "full_mip": full_mip,
             "stopped": sol.stopped, "plans": len(plans.table), "columns": model.shape[1], "rows": model.shape[0], "nonzeros": model.A.nnz,
             "options": len(my.options), "kept_counts": None if block.fixed is None else kept_counts(block.fixed, instance),
-            "changed": 0 if block.previous is None else churn_changes(result, block.previous)}  # fmt: skip
+            "changed": 0 if block.previous is None else churn_changes(result, block.previous), "rounding": rounding.version()}  # fmt: skip
 
 
 def _rounding(scenario: Scenario) -> Backend:
@@ -2018,7 +2019,7 @@ def solve_decomposed_years(
     yrs = scenario.years
     if yrs is None:
         raise InputError("solve_decomposed_years needs a scenario with a years: section")
-    rounding = _rounding(scenario)  # a rounding solver asked for that cannot run here stops the run before it starts
+    _rounding(scenario)  # a rounding solver asked for that cannot run here stops the run before it starts
     t0 = time.perf_counter()
     parts = _parts_folder(instance, scheduler)
     with _removed_on_failure(parts):
@@ -2039,7 +2040,8 @@ def solve_decomposed_years(
              "stopped_at_time_limit": bool(record["stopped_at_time_limit"])}  # fmt: skip
     size = {k: int(sum(f[k] for f in run.finals)) for k in ("columns", "rows", "nonzeros", "options")}
     manifest = multiyear_manifest(scenario, run.hashes, tables, state, size, add_sums([f["totals"] for f in run.finals]))
-    manifest.update(method="decomposed", decomposition=record, rounding_solver=rounding.version(),
+    rounding = ", ".join(sorted({f["rounding"] for f in run.finals}))  # as each worker found its solvers
+    manifest.update(method="decomposed", decomposition=record, rounding_solver=rounding,
                     timings={"decomposed": round(time.perf_counter() - t0, 3)})  # fmt: skip
     if run.churn is not None:
         manifest["churn"] = {**run.churn, "changed": sum(f["changed"] for f in run.finals)}
