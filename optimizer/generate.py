@@ -122,7 +122,6 @@ NATIONAL_PROVINCES = 31
 # ---------------------------------------------------------------------------------------------------------------
 # Households
 # ---------------------------------------------------------------------------------------------------------------
-POVERTY_LINE = 4000.0  # yuan per person per year, 2020 prices (2,300 at 2010 prices)
 CAUSE_SHARES = {  # main registered cause; illness the most common (about 42%)
     Cause.ILLNESS: 0.42,
     Cause.LACK_OF_CAPITAL: 0.17,

@@ -114,7 +114,6 @@ class MultiYear:
     options: pd.DataFrame  # plan, hh, year, delay, works, p_deadline, value (one row per x column)
     years: np.ndarray
     appropriation: np.ndarray  # funds x years, model money units
-    n_flows: int  # one-year flows
 
 
 @dataclass
@@ -630,7 +629,7 @@ def build_multiyear(
     proj_village = np.repeat(bidx.col_village[n_x:], T)
     cells_t = pd.concat([bidx.cells.assign(year=y) for y in years], ignore_index=True)  # balance rows are year-major
     index = replace(bidx, flows=flows_t, cells=cells_t, col_village=np.concatenate([plan_village, proj_village]), n_target=n_target, n_helper_arcs=0)
-    return MultiYear(model, index, plans, opt, years, approp, n_f)
+    return MultiYear(model, index, plans, opt, years, approp)
 
 
 def multiyear_names(my: MultiYear, instance: Instance) -> tuple[list[str], list[str]]:
