@@ -137,6 +137,10 @@ ELIGIBILITY_KEYS = ("labour_min", "labour_max", "requires_flag", "excludes_flag"
 PROJECT_RULE = "project"  # eligibility rows with this column name a project kind the measure needs
 
 LIST_SEP = ";"
+# Largest amount of money (yuan) and count an input cell may hold: far above any fund, project or household, and low
+# enough that sums and products over a whole country stay exact to the cent in float64 (1e308 overflows them).
+MAX_YUAN = 1e12
+MAX_COUNT = 1e9
 
 
 @dataclass(frozen=True)
@@ -162,7 +166,7 @@ TABLES: dict[str, list[Column]] = {
         Column("parent_id", "ref", required=True, default=""),
         Column("level", "int", minimum=0, maximum=5),
         Column("name", "str", required=False, default=""),
-        Column("rural_households", "int", required=False, minimum=0, default=0),
+        Column("rural_households", "int", required=False, minimum=0, maximum=MAX_COUNT, default=0),
         Column("western", "bool", required=False, default=False),
         *_flags(VILLAGE_FLAGS, required=False),
     ],
@@ -170,7 +174,7 @@ TABLES: dict[str, list[Column]] = {
         Column("household_id", "id"),
         Column("village_id", "ref"),
         Column("size", "int", minimum=1, maximum=30),
-        Column("income_per_capita", "float", minimum=0),
+        Column("income_per_capita", "float", minimum=0, maximum=MAX_YUAN),
         Column("labour", "int", minimum=0, maximum=30),
         Column("school_children", "int", minimum=0, maximum=30, required=False, default=0),
         *_flags(HOUSEHOLD_FLAGS, required=False),
@@ -181,9 +185,9 @@ TABLES: dict[str, list[Column]] = {
         Column("name", "str", required=False, default=""),
         Column("batch", "enum", enum=Batch),
         Column("category", "enum", enum=Category),
-        Column("cost_fixed", "float", minimum=0),
-        Column("cost_per_person", "float", minimum=0),
-        Column("income_uplift", "float", minimum=0),
+        Column("cost_fixed", "float", minimum=0, maximum=MAX_YUAN),
+        Column("cost_per_person", "float", minimum=0, maximum=MAX_YUAN),
+        Column("income_uplift", "float", minimum=0, maximum=MAX_YUAN),
         Column("income_kind", "enum", enum=IncomeKind),
         Column("covers", "list", required=False, enum=Guarantee, default=""),
         Column("eligibility", "str", required=False, default=""),
@@ -194,17 +198,17 @@ TABLES: dict[str, list[Column]] = {
         Column("village_id", "ref"),
         Column("kind", "enum", enum=ProjectKind),
         Column("category", "enum", enum=Category),
-        Column("cost", "float", minimum=0),
-        Column("capacity", "int", minimum=0),
+        Column("cost", "float", minimum=0, maximum=MAX_YUAN),
+        Column("capacity", "int", minimum=0, maximum=MAX_COUNT),
         Column("measure_id", "ref"),
         Column("effect", "enum", enum=Effect),
-        Column("uplift_bonus", "float", minimum=0, required=False, default=0.0),
+        Column("uplift_bonus", "float", minimum=0, maximum=MAX_YUAN, required=False, default=0.0),
     ],
     "funds": [
         Column("fund_id", "id"),
         Column("region_id", "ref"),
         Column("name", "str", required=False, default=""),
-        Column("amount", "float", minimum=0),
+        Column("amount", "float", minimum=0, maximum=MAX_YUAN),
         Column("categories", "list", enum=Category),
         Column("targets", "list", required=False, default=""),
         Column("co_financing", "float", required=False, minimum=0, maximum=0.95, default=0.0),
@@ -214,7 +218,7 @@ TABLES: dict[str, list[Column]] = {
         Column("helper_id", "id"),
         Column("home_region_id", "ref"),
         Column("kind", "enum", enum=HelperKind),
-        Column("capacity", "int", minimum=0),
+        Column("capacity", "int", minimum=0, maximum=MAX_COUNT),
         Column("skills", "list", required=False, enum=Skill, default=""),
         Column("reach", "enum", required=False, enum=Reach, default="county"),
         Column("paired", "bool", required=False, default=False),

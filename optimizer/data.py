@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import difflib
 import hashlib
 import io
 import logging
@@ -99,11 +100,13 @@ def load_instance(folder: str | Path, allow_personal_columns: bool = False, max_
     raw: dict[str, pd.DataFrame] = {}
     hashes: dict[str, str] = {}
     files: dict[str, str] = {}
+    lines: dict[str, np.ndarray] = {}
     problems: list[str] = []
     for table in TABLES:
         found = [folder / f"{table}{ext}" for ext in (".csv", ".parquet") if (folder / f"{table}{ext}").is_file()]
         if not found:
-            problems.append(f"{folder}: missing {table}.csv (or {table}.parquet)")
+            odd = [p for p in (folder / f"{table}.csv", folder / f"{table}.parquet") if p.exists()]
+            problems.append(f"{odd[0]}: not a file (a folder?)" if odd else f"{folder}: missing {table}.csv (or {table}.parquet)")
             continue
         if len(found) > 1:
             problems.append(f"{folder}: both {table}.csv and {table}.parquet exist; keep one so that it is clear which is read")
@@ -115,6 +118,8 @@ def load_instance(folder: str | Path, allow_personal_columns: bool = False, max_
         except InputError as err:
             problems.extend(err.problems)
             continue
+        if "lines" in raw[table].attrs:
+            lines[path.name] = raw[table].attrs.pop("lines")
         personal = _personal_columns(table, raw[table])
         if personal and not allow_personal_columns:
             problems.append(
@@ -122,10 +127,37 @@ def load_instance(folder: str | Path, allow_personal_columns: bool = False, max_
                 "remove them (the optimizer needs only opaque ids) or pass allow_personal_columns=True"
             )
         raw[table] = raw[table].drop(columns=personal)
+        _warn_unread_columns(path, raw[table].columns, [c.name for c in TABLES[table]])
     if problems:
         raise InputError(problems)
     log.info("read %s households from %s", f"{len(raw['households']):,}", folder)
-    return build_instance(raw, source=str(folder), hashes=hashes, files=files)
+    try:
+        return build_instance(raw, source=str(folder), hashes=hashes, files=files)
+    except InputError as err:
+        raise InputError([_at_file_lines(p, lines) for p in err.problems], source=err.source) from None
+
+
+def _at_file_lines(problem: str, lines: dict[str, np.ndarray]) -> str:
+    """A problem about ``FILE line N`` (N = data row + 2) with every line number of it as the file's own, for the files
+    whose blank lines or multi-line fields put rows elsewhere (``lines``: each data row's first line)."""
+    at = next((a for name, a in lines.items() if problem.startswith(f"{name} line ")), None)
+    if at is None:
+        return problem
+
+    def line(m: re.Match[str]) -> str:
+        row = int(m.group(1)) - 2
+        return str(at[row]) if 0 <= row < len(at) else m.group(1)
+
+    return re.sub(r"(?<=\bline )(\d+)", line, problem)
+
+
+def _warn_unread_columns(path: Path, columns: pd.Index, known: list[str]) -> None:
+    """A column the optimizer does not read may be a misspelt optional one, whose default is then used instead."""
+    unread = [str(c) for c in columns if str(c) not in known]
+    if unread:
+        close = {c: difflib.get_close_matches(c, known, n=1) for c in unread}
+        listed = ", ".join(f"'{c}'" + (f" (did you mean '{close[c][0]}'?)" if close[c] else "") for c in unread)
+        log.warning("%s: column(s) %s not read by the optimizer; they are ignored", path, listed)
 
 
 def build_instance(raw: dict[str, pd.DataFrame], source: str = "", hashes: dict[str, str] | None = None, files: dict[str, str] | None = None) -> Instance:
@@ -280,7 +312,22 @@ def _read(path: Path, limit_bytes: float) -> tuple[pd.DataFrame, str]:
         raise InputError(f"{path}{_parser_problem(str(err))}") from None
     except (pd.errors.EmptyDataError, ValueError) as err:
         raise InputError(f"{path}: cannot be read as a table: {_first_line(err)}") from None
+    if text.count("\n") + (not text.endswith("\n")) != len(df) + 1:
+        at = _record_lines(text)
+        if len(at) == len(df):
+            df.attrs["lines"] = at
     return df, hashlib.sha256(data).hexdigest()
+
+
+def _record_lines(text: str) -> np.ndarray:
+    """The line on which each data row of a CSV text starts, skipping blank lines as pandas does."""
+    reader = csv.reader(io.StringIO(text))
+    starts, last = [], 0
+    for record in reader:
+        if record:
+            starts.append(last + 1)
+        last = reader.line_num
+    return np.asarray(starts[1:], dtype=np.int64)
 
 
 def _parser_problem(message: str) -> str:
@@ -419,10 +466,11 @@ def _numbers(num: pd.Series, empty: np.ndarray, notnum: np.ndarray, text: pd.Ser
     bad += [(int(i), f"not a finite number: '{text.iat[i]}'") for i in np.flatnonzero(~finite)]
     if col.kind == "int":
         bad += [(int(i), f"not a whole number: '{text.iat[i]}'") for i in np.flatnonzero(finite & (values % 1 != 0))]
+    given = ~notnum & ~(empty & col.required)  # the rows above are reported once, not again as out of range
     if col.minimum is not None:
-        bad += [(int(i), f"{_neg(col, text.iat[i])} (must be >= {col.minimum:g})") for i in np.flatnonzero(values < col.minimum)]
+        bad += [(int(i), f"{_neg(col, text.iat[i])} (must be >= {col.minimum:g})") for i in np.flatnonzero(given & (values < col.minimum))]
     if col.maximum is not None:
-        bad += [(int(i), f"value {text.iat[i]} is too large (must be <= {col.maximum:g})") for i in np.flatnonzero(values > col.maximum)]
+        bad += [(int(i), f"value {text.iat[i]} is too large (must be <= {col.maximum:g})") for i in np.flatnonzero(given & (values > col.maximum))]
     bad.sort()
     if col.kind == "int":
         return num.where(np.isfinite(num), 0).astype(np.int64), bad
@@ -439,7 +487,8 @@ def _neg(col: Column, text: str) -> str:
 
 
 def _check_references(t: dict[str, pd.DataFrame], tree: RegionTree, names: dict[str, str]) -> list[str]:
-    """Cross-table checks: every reference names a row of the right kind (``names``: each table's file)."""
+    """Cross-table and cross-column checks: every reference names a row of the right kind, no household counts more
+    workers or school children than members (``names``: each table's file)."""
     problems: list[str] = []
 
     def report(table: str, key: str, mask: np.ndarray, column: str, why: str) -> None:
@@ -470,6 +519,9 @@ def _check_references(t: dict[str, pd.DataFrame], tree: RegionTree, names: dict[
         if unknown:
             listed = ", ".join(map(repr, unknown))
             problems.append(f"{_row(names['measures'], i)} (measure_id={known_measures[i]}), column combines_with: unknown measure(s) {listed}")
+    size = t["households"]["size"].to_numpy()
+    for col in ("labour", "school_children"):
+        report("households", "household_id", t["households"][col].to_numpy() > size, col, "{v} is more than the household's size")
     rural = t["regions"]["rural_households"].to_numpy()
     hh_per_village = np.bincount(np.maximum(tree.pos(t["households"]["village_id"]), 0), minlength=len(tree.ids))
     short = (level == Level.VILLAGE) & (rural > 0) & (rural < hh_per_village)

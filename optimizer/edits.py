@@ -16,15 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import numpy as np
 import pandas as pd
 
-from .contract import LEVEL_NAMES, LIST_SEP, Category
+from .contract import LEVEL_NAMES, LIST_SEP
 from .data import Instance
 from .errors import InputError
-from .scenario import Scenario
-
-MEASURE_FIELDS = ("cost_fixed", "cost_per_person", "income_uplift")
+from .scenario import Scenario, data_edit_problem
 
 
 def load_scenario_data(scenario: Scenario) -> Instance:
@@ -46,58 +43,44 @@ def apply_data_edits(instance: Instance, edits: Mapping[str, object]) -> Instanc
     for key, value in sorted(edits.items()):
         parts = key.split(".")
         where = f"overrides: {key}"
+        problem = data_edit_problem(key, value)
+        if problem:
+            raise InputError(f"{where}: {problem}")
         if parts[0] == "funds":
-            if parts[1:2] == ["paired"] and len(parts) == 2:
+            if parts[1] == "paired":
                 rows = funds["paired"].to_numpy(dtype=bool)
-            elif len(parts) == 3 and parts[1] == "level":
-                if parts[2] not in names:
-                    raise InputError(f"{where}: unknown level '{parts[2]}' (levels: {', '.join(names)})")
+            elif parts[1] == "level":
                 rows = level_of == int(names[parts[2]])
-            elif len(parts) == 3 and parts[1] == "region":
+            elif parts[1] == "region":
                 rows = (funds["region_id"] == parts[2]).to_numpy()
                 if not rows.any():
                     raise InputError(f"{where}: no fund is held at region '{parts[2]}'")
-            elif len(parts) == 3 and parts[1] == "category":
-                if parts[2] not in {c.value for c in Category}:
-                    raise InputError(f"{where}: unknown category '{parts[2]}'")
+            elif parts[1] == "category":
                 rows = funds["categories"].str.split(LIST_SEP).apply(lambda cs, c=parts[2]: c in cs).to_numpy()
-            elif len(parts) == 3 and parts[1] == "add":
+            elif parts[1] == "add":
                 if parts[2] not in set(instance.tree.ids):
                     raise InputError(f"{where}: unknown region '{parts[2]}'")
-                amount = _apply(pd.Series([0.0]), value, where, allow_set=True).iat[0]
                 extra = {c: "" for c in funds.columns} | {
                     "fund_id": f"F-extra-{parts[2]}", "region_id": parts[2], "name": "extra money (what-if)",
-                    "amount": amount, "categories": "any", "co_financing": 0.0, "paired": False,
+                    "amount": _apply(pd.Series([0.0]), value).iat[0], "categories": "any", "co_financing": 0.0, "paired": False,
                 }
                 funds = pd.concat([funds, pd.DataFrame([extra])], ignore_index=True)
                 level_of = instance.tree.level[instance.tree.pos(funds["region_id"])]
                 continue
-            elif len(parts) == 3 and parts[1] == "fund":
+            else:
                 rows = (funds["fund_id"] == parts[2]).to_numpy()
                 if not rows.any():
                     raise InputError(f"{where}: unknown fund '{parts[2]}'")
-            else:
-                raise InputError(
-                    f"{where}: unknown fund override (use funds.level.<level>, funds.region.<id>, funds.category.<c>, funds.paired, funds.fund.<id>)"
-                )
-            single = parts[1] == "fund"
-            funds.loc[rows, "amount"] = _apply(funds.loc[rows, "amount"], value, where, allow_set=single)
-        elif parts[0] == "measures" and len(parts) == 3:
+            funds.loc[rows, "amount"] = _apply(funds.loc[rows, "amount"], value)
+        else:
             mid, field = parts[1], parts[2]
             rows = (measures["measure_id"] == mid).to_numpy()
             if not rows.any():
                 raise InputError(f"{where}: unknown measure '{mid}'")
-            if field == "enabled":
-                if not isinstance(value, bool):
-                    raise InputError(f"{where}: enabled must be true or false")
-                if not value:
-                    off.append(mid)
-            elif field in MEASURE_FIELDS:
-                measures.loc[rows, field] = _apply(measures.loc[rows, field], value, where, allow_set=True)
-            else:
-                raise InputError(f"{where}: unknown measure field '{field}' (fields: {', '.join((*MEASURE_FIELDS, 'enabled'))})")
-        else:
-            raise InputError(f"{where}: unknown data override")
+            if field != "enabled":
+                measures.loc[rows, field] = _apply(measures.loc[rows, field], value)
+            elif not value:
+                off.append(mid)
     if off:
         # nobody qualifies: a size above the contract's maximum is impossible
         impossible = measures["measure_id"].isin(off)
@@ -107,17 +90,8 @@ def apply_data_edits(instance: Instance, edits: Mapping[str, object]) -> Instanc
     return instance.replace(funds=funds, measures=measures)
 
 
-def _apply(current: pd.Series, value: object, where: str, allow_set: bool) -> pd.Series:
-    if isinstance(value, str) and value.startswith("x"):
-        try:
-            factor = float(value[1:])
-        except ValueError:
-            raise InputError(f"{where}: '{value}' is not a factor like x0.8") from None
-        if not np.isfinite(factor) or factor < 0:
-            raise InputError(f"{where}: factor must be a non-negative number")
-        return current.astype(float) * factor
-    if allow_set and isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value < 0 or not np.isfinite(value):
-            raise InputError(f"{where}: value must be a non-negative number")
-        return pd.Series(float(value), index=current.index)
-    raise InputError(f"{where}: expected a factor like 'x0.8'" + (" or a number" if allow_set else ""))
+def _apply(current: pd.Series, value: object) -> pd.Series:
+    """``current`` times a factor ``"x0.8"``, or set to a number (a value :func:`data_edit_problem` accepts)."""
+    if isinstance(value, str):
+        return current.astype(float) * float(value[1:])
+    return pd.Series(float(value), index=current.index)  # type: ignore[arg-type]

@@ -4,6 +4,8 @@ is only exact for small amounts."""
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from .compare import Session
@@ -18,6 +20,10 @@ def next_money(
 ) -> pd.DataFrame:
     """For the ``top`` regions of ``level`` with the highest marginal value: predicted gain (shadow price x
     amount, an upper bound for the LP) and actual gain in expected households lifted from a re-solve."""
+    if not (math.isfinite(amount) and amount > 0):
+        raise InputError(f"the extra money (amount, --amount) must be a positive number of yuan, got {amount:g}")
+    if top < 1:
+        raise InputError(f"the number of candidates to re-solve (top, --top) must be at least 1, got {top}")
     if scenario.years is not None:
         raise InputError(
             f"scenario '{scenario.name}' has a years: section: marginal values are computed for one-year scenarios; re-solve a "
@@ -43,4 +49,5 @@ def next_money(
                 "gap": max(extra.manifest["gap"], base.manifest["gap"]),
             }
         )
-    return pd.DataFrame(rows).sort_values("objective_gain", ascending=False, kind="stable").reset_index(drop=True)
+    columns = ["region_id", "level", "value_per_10k", "predicted_gain", "objective_gain", "lifted_gain", "gap"]
+    return pd.DataFrame(rows, columns=columns).sort_values("objective_gain", ascending=False, kind="stable").reset_index(drop=True)

@@ -144,8 +144,6 @@ def year_shares(years: Years) -> np.ndarray:
     T = years.last - years.first + 1
     if years.shares is not None:
         w = np.asarray(years.shares, dtype=float)
-        if (w < 0).any() or w.sum() <= 0:
-            raise InputError("scenario years.shares: shares must be non-negative with a positive sum")
     elif years.profile == "even":
         w = np.ones(T)
     elif years.profile == "front_loaded":
@@ -844,7 +842,8 @@ def optimize_multiyear(
     if lp.status == Status.INFEASIBLE:
         raise InfeasibleError(
             "the multi-year model is infeasible: hard floors, targets or plans tied to the years cannot all be paid from the yearly "
-            "appropriations (try carry_over: full, another profile, years.max_start_years unset, or floors.mode: soft)"
+            "appropriations in the years their plans must start (try carry_over: full, another profile, shorter delays in "
+            "years.delay_by_batch, years.max_start_years unset, or floors.mode: soft)"
         )
     if lp.status != Status.OPTIMAL or lp.x is None:
         say(f"multi-year LP: {lp.status.value}; falling back to the general solve")

@@ -86,8 +86,6 @@ def run_nightly(
     say = progress or (lambda msg: log.info(msg))
     engine = storage.open_db(url)  # a command-line URL: a relative SQLite path is relative to the working folder
     storage.require_schema(engine)
-    if scenario.nightly.current_year is not None and scenario.years is None:
-        raise InputError("scenario nightly.current_year (--from-year) needs a years: section (multi-year planning)")
     try:
         return _locked(engine, scenario, wait, say)
     finally:
@@ -168,10 +166,7 @@ def _from_year(scenario: Scenario) -> int | None:
     yrs = scenario.years
     if yrs is None:
         return None
-    current = scenario.nightly.current_year or yrs.first
-    if not yrs.first <= current <= yrs.last:
-        raise InputError(f"scenario nightly.current_year: {current} lies outside years {yrs.first}..{yrs.last}")
-    return current
+    return scenario.nightly.current_year or yrs.first
 
 
 def _run(

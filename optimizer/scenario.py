@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,8 +11,9 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError, field_validator, model_validator
 
+from .contract import LEVEL_NAMES, Category
 from .errors import InputError
 from .inputs import DEFAULT_MAX_INPUT_MB, decode_utf8, read_bytes
 
@@ -26,29 +28,29 @@ class _Strict(BaseModel):
 
 
 class Poverty(_Strict):
-    line: float = Field(4000.0, gt=0, description="poverty line, yuan per person per year")
-    year: int = Field(2020, ge=2010, le=2100)
+    line: StrictFloat = Field(4000.0, gt=0, description="poverty line, yuan per person per year")
+    year: StrictInt = Field(2020, ge=2010, le=2100)
 
 
 class Probability(_Strict):
-    income_sigma: float = Field(0.25, gt=0, le=2, description="log-normal spread of realised income")
-    helper_uplift: float = Field(0.0, ge=0, description="yuan per person added to work income by a matched helper")
-    uncovered_guarantee_factor: float = Field(
+    income_sigma: StrictFloat = Field(0.25, gt=0, le=2, description="log-normal spread of realised income")
+    helper_uplift: StrictFloat = Field(0.0, ge=0, description="yuan per person added to work income by a matched helper")
+    uncovered_guarantee_factor: StrictFloat = Field(
         0.0, ge=0, le=1, description="factor on p when a needed guarantee (education, medical, housing) is not covered"
     )
 
 
 class Objective(_Strict):
     weight: Literal["households", "persons", "depth"] = "households"
-    transfer_exit_weight: float = Field(
+    transfer_exit_weight: StrictFloat = Field(
         0.8, ge=0, le=1, description="value of an exit that relies on transfers, for households that can work"
     )
 
 
 class Target(_Strict):
-    lifted: float | None = Field(None, ge=0, description="min_cost: expected households lifted to reach")
-    county_incidence: float | None = Field(None, gt=0, lt=1, description="min_cost: max expected incidence per county")
-    county_incidence_western: float | None = Field(
+    lifted: StrictFloat | None = Field(None, ge=0, description="min_cost: expected households lifted to reach")
+    county_incidence: StrictFloat | None = Field(None, gt=0, lt=1, description="min_cost: max expected incidence per county")
+    county_incidence_western: StrictFloat | None = Field(
         None, gt=0, lt=1, description="min_cost: max incidence for counties flagged western (default: county_incidence)"
     )
 
@@ -60,23 +62,23 @@ class Target(_Strict):
 
 
 class Equity(_Strict):
-    min_county_coverage: float | None = Field(
+    min_county_coverage: StrictFloat | None = Field(
         None, ge=0, le=1, description="share of every county's poor households that must receive a non-empty plan"
     )
-    max_cost_per_household: float | None = Field(None, gt=0, description="yuan: plans costing more are not offered")
+    max_cost_per_household: StrictFloat | None = Field(None, gt=0, description="yuan: plans costing more are not offered")
 
 
 class Floors(_Strict):
     mode: Literal["hard", "soft"] = "hard"
-    penalty: float = Field(2.0, ge=0, description="soft mode: objective lost per household whose floor is unmet")
+    penalty: StrictFloat = Field(2.0, ge=0, description="soft mode: objective lost per household whose floor is unmet")
     labourless_guarantee: bool = True
     school_education: bool = True
     unsafe_house_renovation: bool = True
 
 
 class Plans(_Strict):
-    max_per_household: int = Field(6, ge=1, le=20)
-    max_measures: int = Field(3, ge=1, le=4)
+    max_per_household: StrictInt = Field(6, ge=1, le=20)
+    max_measures: StrictInt = Field(3, ge=1, le=4)
 
 
 class HelperOptions(_Strict):
@@ -88,10 +90,10 @@ class HelperOptions(_Strict):
 
 class SolverOptions(_Strict):
     name: Literal["highs", "pulp", "ortools"] = "highs"
-    time_limit: float = Field(120.0, gt=0, description="seconds")
-    gap: float = Field(1e-3, ge=0, lt=1, description="relative MIP gap at which to stop")
-    threads: int = Field(0, ge=0, description="0 lets the solver choose")
-    seed: int = 0
+    time_limit: StrictFloat = Field(120.0, gt=0, description="seconds")
+    gap: StrictFloat = Field(1e-3, ge=0, lt=1, description="relative MIP gap at which to stop")
+    threads: StrictInt = Field(0, ge=0, description="0 lets the solver choose")
+    seed: StrictInt = 0
     warm_start: bool = Field(True, description="re-solve from the previous LP basis when only bounds changed (what-ifs on money)")
     rounding: Literal["highs", "pulp", "ortools"] | None = Field(
         None,
@@ -101,15 +103,15 @@ class SolverOptions(_Strict):
 
 
 class Nightly(_Strict):
-    max_churn: float = Field(
+    max_churn: StrictFloat = Field(
         0.05,
         ge=0,
         le=1,
         description="share of the households planned in the published version that a nightly re-plan may move to another plan "
         "(multi-year: of the open households whose published start is not kept, to another plan or start year)",
     )
-    max_gap: float = Field(0.005, ge=0, lt=1, description="publish a nightly allocation only when its gap to the bound is at most this")
-    current_year: int | None = Field(
+    max_gap: StrictFloat = Field(0.005, ge=0, lt=1, description="publish a nightly allocation only when its gap to the bound is at most this")
+    current_year: StrictInt | None = Field(
         None,
         ge=2000,
         le=2100,
@@ -134,8 +136,8 @@ class Nightly(_Strict):
 class Monitoring(_Strict):
     """Monitoring and re-support of households that exited (multi-year planning, optimizer/multiyear.py)."""
 
-    cost: float = Field(..., ge=0, description="yuan per monitored household per year, paid from funds in the year it is spent")
-    risk_factor: float = Field(..., ge=0, le=1, description="a monitored household's yearly return risk is multiplied by this")
+    cost: StrictFloat = Field(..., ge=0, description="yuan per monitored household per year, paid from funds in the year it is spent")
+    risk_factor: StrictFloat = Field(..., ge=0, le=1, description="a monitored household's yearly return risk is multiplied by this")
     category: Literal["industry", "relocation", "ecological", "education", "guarantee", "infrastructure", "housing"] = Field(
         "guarantee", description="spending category the monitoring is paid from (the funds earmarked for it may pay)"
     )
@@ -151,22 +153,22 @@ def _default_delays() -> dict[BatchName, int]:
 class Years(_Strict):
     """Multi-year planning to a deadline (optimizer/multiyear.py)."""
 
-    first: int = Field(..., ge=2000, le=2100, description="first planning year")
-    last: int = Field(..., ge=2000, le=2100, description="deadline: the year by which households should be out of poverty")
+    first: StrictInt = Field(..., ge=2000, le=2100, description="first planning year")
+    last: StrictInt = Field(..., ge=2000, le=2100, description="deadline: the year by which households should be out of poverty")
     profile: Literal["even", "front_loaded", "back_loaded"] = Field("even", description="how funds.csv amounts split over the years")
-    shares: list[float] | None = Field(None, description="explicit share of every fund's amount per year (overrides profile)")
+    shares: list[StrictFloat] | None = Field(None, description="explicit share of every fund's amount per year (overrides profile)")
     carry_over: Literal["none", "capped", "full"] = "full"
-    carry_cap: float = Field(0.2, ge=0, le=1, description="capped carry-over: at most this share of the year's appropriation")
-    delay_by_batch: dict[BatchName, Annotated[int, Field(ge=0)]] = Field(
+    carry_cap: StrictFloat = Field(0.2, ge=0, le=1, description="capped carry-over: at most this share of the year's appropriation")
+    delay_by_batch: dict[BatchName, Annotated[StrictInt, Field(ge=0)]] = Field(
         default_factory=lambda: _default_delays(), description="years from start until a measure of the batch takes effect"
     )
-    delay_by_measure: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict, description="per-measure delays (override the batch's)")
-    relocation_rate: float | None = Field(None, gt=0, le=1, description="households relocated per county per year, as a share of its poor households")
-    return_risk_work: float = Field(0.02, ge=0, lt=1, description="yearly chance of returning to poverty after a work-based exit")
-    return_risk_transfer: float = Field(0.06, ge=0, lt=1, description="yearly chance of returning to poverty after a transfer-only exit")
-    early_weight: float = Field(0.1, ge=0, le=1, description="objective weight of each expected household-year out of poverty before the deadline")
-    county_exit: dict[str, int] = Field(default_factory=dict, description="min_cost: county_id -> year by which its incidence must be below target")
-    max_start_years: int | None = Field(None, ge=1, description="keep at most this many start years per plan (the earliest that work); None keeps all")
+    delay_by_measure: dict[str, Annotated[StrictInt, Field(ge=0)]] = Field(default_factory=dict, description="per-measure delays (override the batch's)")
+    relocation_rate: StrictFloat | None = Field(None, gt=0, le=1, description="households relocated per county per year, as a share of its poor households")
+    return_risk_work: StrictFloat = Field(0.02, ge=0, lt=1, description="yearly chance of returning to poverty after a work-based exit")
+    return_risk_transfer: StrictFloat = Field(0.06, ge=0, lt=1, description="yearly chance of returning to poverty after a transfer-only exit")
+    early_weight: StrictFloat = Field(0.1, ge=0, le=1, description="objective weight of each expected household-year out of poverty before the deadline")
+    county_exit: dict[str, StrictInt] = Field(default_factory=dict, description="min_cost: county_id -> year by which its incidence must be below target")
+    max_start_years: StrictInt | None = Field(None, ge=1, description="keep at most this many start years per plan (the earliest that work); None keeps all")
     monitoring: Monitoring | None = Field(
         None, description="offer monitoring and re-support of exited households from their plan's effect to the deadline (None: off)"
     )
@@ -177,12 +179,14 @@ class Years(_Strict):
             raise ValueError("years.last must not be before years.first")
         if self.shares is not None and len(self.shares) != self.last - self.first + 1:
             raise ValueError("years.shares needs one share per year from first to last")
+        if self.shares is not None and (min(self.shares) < 0 or sum(self.shares) <= 0):
+            raise ValueError("years.shares must be non-negative with a positive sum")
         return self
 
 
 class Limits(_Strict):
-    max_input_mb: float = Field(DEFAULT_MAX_INPUT_MB, gt=0, description="largest input file in MB (10^6 bytes; Parquet: uncompressed)")
-    max_memory_mb: float | None = Field(
+    max_input_mb: StrictFloat = Field(DEFAULT_MAX_INPUT_MB, gt=0, description="largest input file in MB (10^6 bytes; Parquet: uncompressed)")
+    max_memory_mb: StrictFloat | None = Field(
         None, gt=0, description="memory the monolithic solve may use, in MB (default: 80% of physical memory); larger models are refused"
     )
 
@@ -222,6 +226,11 @@ class Scenario(_Strict):
     def _target_matches_mode(self) -> Scenario:
         if self.mode == "min_cost" and self.target.lifted is None and self.target.county_incidence is None:
             raise ValueError("mode min_cost needs target.lifted or target.county_incidence")
+        current = self.nightly.current_year
+        if current is not None and self.years is None:
+            raise ValueError("nightly.current_year (--from-year) needs a years: section (multi-year planning)")
+        if current is not None and self.years is not None and not self.years.first <= current <= self.years.last:
+            raise ValueError(f"nightly.current_year (--from-year) {current} lies outside years {self.years.first}..{self.years.last}")
         return self
 
     @property
@@ -273,6 +282,9 @@ def load_scenario(path: str | Path, overrides: dict[str, object] | None = None) 
     where: dict[tuple[str, ...], int | str] = dict(lines)
     for key, value in edits.items():
         if key in data_edits:
+            given = OVERRIDDEN if overrides and key in overrides else lines.get(("overrides", key))
+            if given is not None:
+                where[("data_edits", key)] = given
             continue
         _set_path(data, key.split("."), value, str(path))
         # a problem with an overridden value is where the override was given, not where the file set it first
@@ -396,6 +408,8 @@ def _compose(path: Path, root: Path, chain: list[Path]) -> tuple[dict[str, objec
         return data, lines
     if not isinstance(parent, str):
         raise InputError(f"{path}: extends must be a file name, got {type(parent).__name__}")
+    if (real.parent / parent).resolve().is_relative_to(root) and not (real.parent / parent).is_file():
+        raise InputError(f"{path} line {lines.get(('extends',), 1)}: extends '{parent}', which is not a file in {real.parent}")
     base, _ = _compose(real.parent / parent, root, [*chain, real])
     overrides = {**_mapping(base.pop("overrides", None), "overrides", str(path)), **_mapping(data.pop("overrides", None), "overrides", str(path))}
     merged = _merge(base, data)
@@ -464,23 +478,74 @@ def recorded_scenario(manifest: dict[str, object], source: str) -> Scenario:
 
 def validate_scenario(data: dict[str, object], source: str, lines: dict[tuple[str, ...], int | str] | None = None) -> Scenario:
     """Validate a scenario mapping; every problem names its YAML path and, when known, its line (``lines``: the line
-    of a path, or a note such as :data:`OVERRIDDEN` for it and what lies below it)."""
+    of a path, or a note such as :data:`OVERRIDDEN` for it and what lies below it; a data edit's key is under
+    ``data_edits``)."""
+    lines = lines or {}
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as err:
         problems = []
         for e in err.errors():
             loc = tuple(str(p) for p in e["loc"])
-            where = ".".join(loc) or "(top level)"
-            line = (lines or {}).get(loc)
-            if line is None:
-                line = next((n for k in range(len(loc) - 1, 0, -1) if isinstance(n := (lines or {}).get(loc[:k]), str)), None)
-            at = f" (line {line})" if isinstance(line, int) and line else f" ({line})" if line else ""
-            hint = ""
-            if e["type"] == "extra_forbidden":
-                hint = _did_you_mean(loc)
-            problems.append(f"{where}{at}: {e['msg']}{hint}")
+            hint = _did_you_mean(loc) if e["type"] == "extra_forbidden" else ""
+            problems.append(f"{'.'.join(loc) or '(top level)'}{_where(loc, lines)}: {e['msg']}{hint}")
         raise InputError(problems, source=source) from None
+    edits = [(key, data_edit_problem(key, value)) for key, value in scenario.data_edits.items()]
+    problems = [f"data_edits.{key}{_where(('data_edits', key), lines)}: {why}" for key, why in edits if why]
+    if problems:
+        raise InputError(problems, source=source)
+    return scenario
+
+
+def _where(loc: tuple[str, ...], lines: dict[tuple[str, ...], int | str]) -> str:
+    """`` (line N)`` or a note on where the value at ``loc`` was given; empty when not known."""
+    line = lines.get(loc)
+    if line is None:
+        line = next((n for k in range(len(loc) - 1, 0, -1) if isinstance(n := lines.get(loc[:k]), str)), None)
+    at = f" (line {line})" if isinstance(line, int) and line else f" ({line})" if line else ""
+    given = [f"{'.'.join(k)} {v}" for k, v in lines.items() if isinstance(v, str) and len(k) > len(loc) and k[: len(loc)] == loc]
+    if given:  # a rule over a section that a value given outside the file may break
+        at = f"{at[:-1]}; {'; '.join(given)})" if at else f" ({'; '.join(given)})"
+    return at
+
+
+MEASURE_FIELDS = ("cost_fixed", "cost_per_person", "income_uplift")
+FUND_EDITS = "funds.level.<level>, funds.region.<id>, funds.category.<c>, funds.paired, funds.fund.<id>, funds.add.<id>"
+
+
+def data_edit_problem(key: str, value: object) -> str | None:
+    """What is wrong with a data edit (see :mod:`optimizer.edits`) that shows without the data: the form of its key,
+    a level, category or field it names, its value. None when nothing is."""
+    parts = key.split(".")
+    if parts[0] == "funds":
+        if parts[1:] == ["paired"]:
+            return _edit_value_problem(value, allow_set=False)
+        if len(parts) != 3 or parts[1] not in ("level", "region", "category", "fund", "add"):
+            return f"unknown fund override (use {FUND_EDITS})"
+        if parts[1] == "level" and parts[2] not in LEVEL_NAMES.values():
+            return f"unknown level '{parts[2]}' (levels: {', '.join(LEVEL_NAMES.values())})"
+        if parts[1] == "category" and parts[2] not in {c.value for c in Category}:
+            return f"unknown category '{parts[2]}' (categories: {', '.join(c.value for c in Category)})"
+        return _edit_value_problem(value, allow_set=parts[1] in ("fund", "add"))
+    if parts[0] == "measures" and len(parts) == 3:
+        if parts[2] == "enabled":
+            return None if isinstance(value, bool) else "enabled must be true or false"
+        if parts[2] not in MEASURE_FIELDS:
+            return f"unknown measure field '{parts[2]}' (fields: {', '.join((*MEASURE_FIELDS, 'enabled'))})"
+        return _edit_value_problem(value, allow_set=True)
+    return f"unknown data override (use {FUND_EDITS}, measures.<id>.<field>)"
+
+
+def _edit_value_problem(value: object, allow_set: bool) -> str | None:
+    if isinstance(value, str) and value.startswith("x"):
+        try:
+            factor = float(value[1:])
+        except ValueError:
+            return f"'{value}' is not a factor like x0.8"
+        return None if math.isfinite(factor) and factor >= 0 else "factor must be a non-negative number"
+    if allow_set and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return None if math.isfinite(value) and value >= 0 else "value must be a non-negative number"
+    return "expected a factor like 'x0.8'" + (" or a number" if allow_set else "")
 
 
 def _did_you_mean(loc: tuple[str, ...]) -> str:

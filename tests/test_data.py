@@ -93,6 +93,18 @@ def test_personal_data_columns_are_dropped_when_allowed(tmp_path: Path, column: 
     assert inst.n_households == 5 and column not in inst.households.columns
 
 
+def test_a_column_the_optimizer_does_not_read_is_named_with_the_one_meant(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A misspelt optional column would silently fall back to its default (no school children, so no education
+    floors): the loader warns about every column it ignores and names the contract column it resembles."""
+    tables = tiny_tables()
+    tables["households"] = tables["households"].rename(columns={"school_children": "school_childrn"}).assign(notes="x")
+    with caplog.at_level("WARNING", logger="optimizer.data"):
+        inst = load_instance(_write(tmp_path / "data", tables))
+    assert int(inst.households["school_children"].sum()) == 0
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert "households.csv" in warning and "'school_childrn' (did you mean 'school_children'?)" in warning and "'notes'" in warning
+
+
 def test_utf8_with_byte_order_mark_is_read(tmp_path: Path) -> None:
     """Spreadsheets save UTF-8 with a byte-order mark; it must not become part of the first column name."""
     folder = _write(tmp_path / "data", tiny_tables())

@@ -168,6 +168,18 @@ def test_a_what_if_never_writes_into_a_run_folder(tmp_path: Path, command: list[
     assert (run / "marginal.csv").read_text() == "fund_id,shadow_price\nF1,0.5\n"
 
 
+@pytest.mark.parametrize(("option", "said"), [(["--top", "0"], "(top, --top) must be at least 1"), (["--amount", "-5"], "(amount, --amount) must be a positive")])
+def test_marginal_refuses_its_bad_options_before_any_solve(tmp_path: Path, option: list[str], said: str) -> None:
+    """``--top 0`` ended in a KeyError and ``--amount -5`` in a data-edit message, both after a full solve."""
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+
+    result = CliRunner().invoke(app, ["marginal", str(ROOT / "scenarios/baseline.yaml"), *option, "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2 and said in " ".join(result.output.split()), result.output
+    assert result.output.startswith("error:") and not (tmp_path / "m").exists()  # no progress of a solve before it
+
+
 def test_what_if_tables_print_figures_whole_and_as_planners_read_them() -> None:
     """The compare table on a pipe (80 columns): a gap as a percentage, counts and yuan whole, no cell cut short."""
     from optimizer import cli
