@@ -389,7 +389,7 @@ app.add_typer(db_app, name="db")
 def nightly(
     db: DbOption,
     scenario: Annotated[Path, typer.Option("--scenario", help="scenario YAML file (its data: is ignored; the database is the data)")],
-    wait: Annotated[float, typer.Option(help="seconds to wait for a running job's lock before giving up (exit 6)")] = 0.0,
+    wait: Annotated[float, typer.Option(min=0, help="seconds to wait for a running job's lock before giving up (exit 6)")] = 0.0,
     from_year: Annotated[
         Optional[int], typer.Option("--from-year", help="multi-year scenarios: the year being planned (sets nightly.current_year); earlier years are kept")
     ] = None,

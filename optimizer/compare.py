@@ -206,7 +206,14 @@ def _holds(_result: object) -> None:
 
 
 def compare(scenarios: Sequence[Scenario], session: Session | None = None) -> tuple[pd.DataFrame, list[Result | MultiYearResult]]:
-    """Side-by-side table (one column per scenario) and the results."""
+    """Side-by-side table (one column per scenario, named by the scenario's name) and the results."""
+    if len(scenarios) < 2:
+        raise InputError(f"compare needs two or more scenarios, got {len(scenarios)}")
+    names = [sc.name for sc in scenarios]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InputError(f"scenario name(s) {', '.join(map(repr, repeated))} given more than once: each names a column of the comparison; "
+                         "give every scenario its own name: field")  # fmt: skip
     session = session or Session()
     results = [session.solve_any(sc) for sc in scenarios]
     table = pd.DataFrame({r.manifest["scenario_name"]: summarize(r) for r in results})
@@ -216,11 +223,17 @@ def compare(scenarios: Sequence[Scenario], session: Session | None = None) -> tu
 def sweep(
     scenario: Scenario, path: str, values: Sequence[object], session: Session | None = None
 ) -> tuple[pd.DataFrame, list[Result | MultiYearResult]]:
-    """Solve ``scenario`` once per value of the dotted ``path``; one row per value."""
+    """Solve ``scenario`` once per value of the dotted ``path``; one row per value (every value checked first)."""
+    variants = []
+    for value in values:
+        try:
+            variants.append(scenario.with_overrides({path: value}))
+        except InputError as err:
+            raise InputError([f"{path}={value}: {p}" for p in err.problems], source=err.source) from None
     session = session or Session()
     rows, results = [], []
-    for value in values:
-        result = session.solve_any(scenario.with_overrides({path: value}))
+    for value, variant in zip(values, variants):
+        result = session.solve_any(variant)
         results.append(result)
         rows.append({path: value, **summarize(result)})
     return pd.DataFrame(rows), results

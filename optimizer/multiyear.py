@@ -1421,7 +1421,7 @@ def county_schedule(instance: Instance, scenario: Scenario, households: pd.DataF
 
 def read_multiyear_run(run_dir: str | Path) -> MultiYearResult:
     """Read a multi-year run folder (its CSV tables and manifest) back."""
-    from .outputs import read_manifest
+    from .outputs import read_manifest, read_table
 
     run_dir = Path(run_dir)
     manifest = read_manifest(run_dir)
@@ -1433,7 +1433,7 @@ def read_multiyear_run(run_dir: str | Path) -> MultiYearResult:
         path = run_dir / f"{name}.csv"
         if not path.is_file():
             raise InputError(f"{run_dir}: missing {name}.csv")
-        tables[name] = pd.read_csv(path, keep_default_na=False, dtype=text)
+        tables[name] = read_table(path, text)
     return MultiYearResult(tables=tables, manifest=manifest)
 
 

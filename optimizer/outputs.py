@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .clib import libc
+from .data import file_sha256
 from .errors import InputError
 from .result import OPTIONAL_TABLES, TABLE_NAMES, Result
 
@@ -23,6 +25,15 @@ if TYPE_CHECKING:
     import pyarrow.dataset as ds
 
 MANIFEST = "manifest.json"
+OUTPUT_HASHES = "output_hashes"
+# Manifest keys that verify, report and reproduce read, with the JSON type each must have when present.
+MANIFEST_TYPES: dict[str, tuple[type, ...]] = {
+    **dict.fromkeys(("objective", "bound", "lp_bound", "gap", "expected_lifted", "persons_lifted", "cost", "expected_out_at_deadline"), (int, float)),
+    "households": (int,),
+    **dict.fromkeys(("scenario", "input_hashes", OUTPUT_HASHES, "helpers", "timings", "decomposition", "versions"), (dict,)),
+    **dict.fromkeys(("data", "scenario_name", "status", "method", "solver_version"), (str,)),
+    "years": (list,),
+}
 _RENAME_EXCHANGE = 2
 
 
@@ -48,7 +59,9 @@ def write_run(result: Result, out: str | Path, formats: tuple[str, ...] = ("csv"
                 write_csv(df, tmp / f"{name}.csv")
             if "parquet" in formats:
                 df.to_parquet(tmp / f"{name}.parquet", index=False)
-        (tmp / MANIFEST).write_text(json.dumps(result.manifest, indent=2, sort_keys=True, default=_json) + "\n")
+        written = {f.name: file_sha256(f) for f in sorted(tmp.iterdir())}  # what verify, report and reproduce check first
+        manifest = {**result.manifest, OUTPUT_HASHES: written}
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=_json) + "\n")
         for f in tmp.iterdir():
             _fsync(f)
         replace_dir(tmp, out)
@@ -79,6 +92,10 @@ def check_target(out: Path) -> None:
     is (its nearest existing parent is a file, or not writable); checked before solving too."""
     if out.exists() and not (out.is_dir() and ((out / MANIFEST).is_file() or not any(out.iterdir()))):
         raise InputError(f"--out {out}: exists and is not a run folder (no {MANIFEST}); refusing to replace it, choose another folder")
+    _check_can_make(out)
+
+
+def _check_can_make(out: Path) -> None:
     parent = next((p for p in Path(os.path.abspath(out)).parents if p.exists()), None)
     if parent is not None and not parent.is_dir():
         raise InputError(f"--out {out}: {parent} is a file, not a folder; choose another folder")
@@ -87,10 +104,13 @@ def check_target(out: Path) -> None:
 
 
 def check_not_a_run(out: Path) -> None:
-    """Refuse a what-if's folder (compare, sweep, marginal) that is a run folder: its tables are that run's record,
-    and ``marginal.csv`` is one of them (checked before solving)."""
+    """Refuse a what-if's folder (compare, sweep, marginal) that is a run folder (its tables are that run's record,
+    and ``marginal.csv`` is one of them), a file, or cannot be made; checked before solving."""
     if (out / MANIFEST).is_file():
         raise InputError(f"--out {out}: is a run folder (its tables are that run's record); choose another folder")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: is a file, not a folder; choose another folder")
+    _check_can_make(out)
 
 
 CSV_OPTIONS: dict[str, Any] = {"index": False, "lineterminator": "\n"}
@@ -168,7 +188,34 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
         raise InputError(f"{path}: not valid JSON: {err}") from None
     if not isinstance(manifest, dict):
         raise InputError(f"{path}: not a run manifest (a JSON object is expected)")
+    wrong = [f"key '{k}' must be {' or '.join(t.__name__ for t in kinds)}, not {type(manifest[k]).__name__} ({manifest[k]!r:.40})"
+             for k, kinds in MANIFEST_TYPES.items() if k in manifest and (not isinstance(manifest[k], kinds) or isinstance(manifest[k], bool))]  # fmt: skip
+    if wrong:
+        raise InputError(wrong, source=str(path))
     return manifest
+
+
+def changed_outputs(run_dir: str | Path, manifest: dict[str, Any]) -> list[str]:
+    """The files of a run folder that are missing or differ from what the run wrote, by the sha256 its manifest
+    records (none for a run written before it recorded them)."""
+    problems = []
+    for name, digest in sorted((manifest.get(OUTPUT_HASHES) or {}).items()):
+        path = Path(run_dir) / Path(name).name
+        if not path.is_file():
+            problems.append(f"{name}: missing from the run folder (the run wrote it)")
+        elif file_sha256(path) != digest:
+            problems.append(f"{name}: changed or damaged since the run wrote it (its sha256 differs from {MANIFEST}'s {OUTPUT_HASHES})")
+    return problems
+
+
+def read_table(path: Path, text_columns: dict[str, type[str]] | None = None) -> pd.DataFrame:
+    """One table of a run folder (Parquet or CSV), or a clear error naming the file."""
+    try:
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path, keep_default_na=False, dtype=text_columns)
+    except (OSError, ValueError, pa.ArrowException) as err:
+        raise InputError(f"{path}: cannot be read as a run table: {str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}") from None
 
 
 def read_run(run_dir: str | Path) -> Result:
@@ -179,10 +226,8 @@ def read_run(run_dir: str | Path) -> Result:
     text_columns = {c: str for c in ("project_id", "region_id", "parent_id", "helper_id", "first_secretary_id", "home_region_id")}
     for name in TABLE_NAMES + OPTIONAL_TABLES:
         pq, csv = run_dir / f"{name}.parquet", run_dir / f"{name}.csv"
-        if pq.is_file():
-            tables[name] = pd.read_parquet(pq)
-        elif csv.is_file():
-            tables[name] = pd.read_csv(csv, keep_default_na=False, dtype=text_columns)
+        if pq.is_file() or csv.is_file():
+            tables[name] = read_table(pq if pq.is_file() else csv, text_columns)
         elif name in TABLE_NAMES:
             raise InputError(f"{run_dir}: missing {name}.parquet / {name}.csv")
     return Result(tables=tables, manifest=manifest)

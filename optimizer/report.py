@@ -13,8 +13,9 @@ import pandas as pd
 
 from . import charts, multiyear
 from .contract import LEVEL_NAMES, Level
+from .errors import InputError
 from .multiyear import MultiYearResult, read_multiyear_run
-from .outputs import atomic_write_text, read_manifest, read_run
+from .outputs import atomic_write_text, changed_outputs, read_manifest, read_run
 from .result import Result
 
 REPORT = "report.html"
@@ -93,7 +94,11 @@ def write_report(run_dir: str | Path, result: Result | MultiYearResult | None = 
     the multi-year report."""
     run_dir = Path(run_dir)
     if result is None:
-        result = read_multiyear_run(run_dir) if read_manifest(run_dir).get("multiyear") else read_run(run_dir)
+        manifest = read_manifest(run_dir)
+        changed = changed_outputs(run_dir, manifest)
+        if changed:
+            raise InputError(changed, source=f"{run_dir}: its files are not those the run wrote, so a report would show figures it did not produce")
+        result = read_multiyear_run(run_dir) if manifest.get("multiyear") else read_run(run_dir)
     page = build_multiyear_report(result) if isinstance(result, MultiYearResult) else build_report(result)
     return atomic_write_text(run_dir / REPORT, page)
 

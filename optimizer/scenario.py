@@ -300,7 +300,7 @@ def load_scenario(path: str | Path, overrides: dict[str, object] | None = None) 
     return validate_scenario(data, str(path), where)
 
 
-OVERRIDDEN = "given by --set or overrides=, not in the file"
+OVERRIDDEN = "given on the command line (--set, --from-year) or by overrides=, not in the file"
 MAX_YAML_DEPTH = 32  # a scenario nests three levels deep; far deeper is an attack on the parser
 MAX_YAML_NODES = 10_000  # nodes after expanding aliases: refuses "billion laughs" before anything expands them
 PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")}

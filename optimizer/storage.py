@@ -471,7 +471,7 @@ def read_registry(engine: Engine) -> Registry:
             tables[name] = _frame(conn, table)
         comm = _frame(conn, commitments)
         charges = _frame(conn, commitment_charges)
-        cur = conn.execute(select(published.c.version_id).where(published.c.name == "current")).scalar()
+        cur = _published(conn)
     return Registry(tables, comm, charges, cur, redact(str(engine.url)))
 
 
@@ -866,10 +866,20 @@ def mark_committed(conn: Connection, version: int) -> None:
         conn.execute(update(table).where(table.c.version_id == version, done).values(committed=True))
 
 
+def _published(conn: Connection) -> int | None:
+    """The published version's id (None before the first); a pointer to a version the database does not hold (the
+    database changed outside the optimizer, where SQLite's foreign keys are off by default) is refused, not read as none."""
+    cur = conn.execute(select(published.c.version_id).where(published.c.name == "current")).scalar()
+    if cur is not None and conn.execute(select(versions.c.version_id).where(versions.c.version_id == cur)).scalar() is None:
+        raise InputError(f"the published version {cur} does not exist in the database (changed outside the optimizer?); "
+                         "publish one of its versions again with `optimizer db publish VERSION`")  # fmt: skip
+    return None if cur is None else int(cur)
+
+
 def current_version(engine: Engine) -> int | None:
     """The published version's id (None before the first)."""
     with engine.connect() as conn:
-        return conn.execute(select(published.c.version_id).where(published.c.name == "current")).scalar()
+        return _published(conn)
 
 
 def as_table_location(problem: str) -> str:
@@ -903,7 +913,7 @@ def resolve_version(engine: Engine, version: str | int) -> int:
     """A version number, or ``current`` for the published one; unknown versions are refused."""
     with engine.connect() as conn:
         if str(version) == "current":
-            cur = conn.execute(select(published.c.version_id).where(published.c.name == "current")).scalar()
+            cur = _published(conn)
             if cur is None:
                 raise InputError("no version has been published yet")
             return int(cur)

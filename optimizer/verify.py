@@ -14,13 +14,13 @@ import pandas as pd
 from scipy.special import erfc
 
 from .contract import ANY_CATEGORY, LIST_SEP, PROJECT_RULE, Effect, IncomeKind, Level
-from .data import Instance, isin, plan_measures, rule_passes
-from .errors import VerificationError
+from .data import Instance, file_sha256, isin, plan_measures, rule_passes
+from .errors import InputError, VerificationError
 from .helpers import reach_regions
-from .outputs import read_run
+from .outputs import MANIFEST, changed_outputs, read_manifest, read_run
 from .result import Result
-from .scenario import Scenario, recorded_scenario
-from .storage import load_source
+from .scenario import Scenario, is_url, recorded_scenario
+from .storage import load_source, redact
 
 MONEY_TOL = 0.5  # yuan, absolute, plus a relative 1e-7
 PROB_TOL = 1e-7
@@ -29,19 +29,55 @@ SHOWN = 10
 
 def verify_run(run_dir: str | Path) -> Result:
     """Verify a run folder against the inputs named in its manifest; raise on any violation. A multi-year run
-    folder is checked by :func:`optimizer.multiyear.verify_multiyear_run`."""
-    from .outputs import read_manifest
+    folder is checked by :func:`optimizer.multiyear.verify_multiyear_run`.
 
-    if read_manifest(Path(run_dir)).get("multiyear"):
-        from .multiyear import verify_multiyear_run
+    Its files are first checked against the sha256 the run recorded: a changed or damaged file is a violation
+    (with the recomputed ones, when it can still be read), and an input that changed since the run is refused
+    (:class:`InputError`) rather than reported as the run's violation."""
+    run_dir = Path(run_dir)
+    manifest = read_manifest(run_dir)
+    check_folder_inputs(manifest, recorded_scenario(manifest, str(run_dir / MANIFEST)).data_source, run_dir, "verified")
+    changed = changed_outputs(run_dir, manifest)
+    try:
+        if manifest.get("multiyear"):
+            from .multiyear import verify_multiyear_run
 
-        checked = verify_multiyear_run(run_dir)
-        return Result(tables=checked.tables, manifest=checked.manifest)
-    result = read_run(run_dir)
-    scenario = recorded_scenario(result.manifest, f"{run_dir}/manifest.json")
-    instance = load_source(scenario.data_source, max_file_mb=scenario.limits.max_input_mb)
-    verify(result, instance, scenario)
+            checked = verify_multiyear_run(run_dir)
+            result = Result(tables=checked.tables, manifest=checked.manifest)
+        else:
+            result = read_run(run_dir)
+            scenario = recorded_scenario(result.manifest, str(run_dir / MANIFEST))
+            verify(result, load_source(scenario.data_source, max_file_mb=scenario.limits.max_input_mb), scenario)
+    except VerificationError as err:
+        raise VerificationError(changed + err.violations) from None
+    except InputError as err:
+        raise InputError(err.problems + changed, source=err.source) from None
+    if changed:
+        raise VerificationError(changed)
     return result
+
+
+def check_folder_inputs(manifest: dict[str, object], source: str, run_dir: Path, purpose: str) -> None:
+    """Refuse a run whose input folder's files (a database is not checked here) differ from those it recorded:
+    they are checked before they are read, since a changed file may not even load."""
+    recorded = manifest.get("input_hashes")
+    if isinstance(recorded, dict) and recorded and not is_url(source):
+        now = {n: file_sha256(Path(source) / n) for n in recorded if (Path(source) / n).is_file()}
+        check_inputs(source, recorded, run_dir, now, purpose)
+
+
+def check_inputs(source: str, recorded: dict[str, str], run_dir: Path, now: dict[str, str], purpose: str = "reproduced") -> None:
+    """Refuse when an input recorded in the manifest (a file, or a table of a database) is missing from ``now``
+    or its sha256 differs."""
+    problems = []
+    where = redact(source)
+    for name, digest in sorted(recorded.items()):
+        if name not in now:
+            problems.append(f"{where}/{name}: missing (it was read by the run)")
+        elif now[name] != digest:
+            problems.append(f"{where}/{name}: changed since the run (sha256 {digest[:12]}... recorded, {now[name][:12]}... now)")
+    if problems:
+        raise InputError(problems, source=f"{run_dir}: the inputs differ from those recorded, so the run cannot be {purpose}")
 
 
 def verify(result: Result, instance: Instance | None = None, scenario: Scenario | None = None) -> None:

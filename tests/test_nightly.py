@@ -3,11 +3,13 @@ bad rows and time limits. Every test runs on both databases."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -301,6 +303,20 @@ def test_cli_rerun_is_idempotent_and_rollback_works(db_url: str, small_data: Pat
     assert ledger["households_added"].iloc[-1] == 1500
     shown = _cli("db", "ledger", "--db", db_url).stdout  # piped: 80 columns, where rich cut headers and dates short
     assert "…" not in shown and "unchanged" in shown and "1,500" in shown, shown
+
+
+def test_a_published_pointer_to_a_missing_version_is_refused(small_data: Path, tmp_path: Path) -> None:
+    """SQLite enforces the published version's foreign key only when asked: a pointer changed outside the optimizer was
+    read as "nothing published", and the next night re-planned every household with no churn cap."""
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    engine = _seed(url, small_data)
+    sc = load_scenario(_scenario(tmp_path))
+    assert run_nightly(url, sc).version_id == 1
+    with contextlib.closing(sqlite3.connect(tmp_path / "registry.db")) as outside, outside:  # its foreign keys off, as sqlite3's are
+        outside.execute("update published set version_id = 99")
+    with pytest.raises(InputError, match=r"the published version 99 does not exist in the database"):
+        run_nightly(url, sc)
+    assert _state(engine)[:2] == (99, 1)
 
 
 def test_bad_registry_row_stops_before_any_write(db_url: str, small_data: Path, tmp_path: Path) -> None:

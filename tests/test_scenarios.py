@@ -180,6 +180,33 @@ def test_marginal_refuses_its_bad_options_before_any_solve(tmp_path: Path, optio
     assert result.output.startswith("error:") and not (tmp_path / "m").exists()  # no progress of a solve before it
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [(["compare", "baseline.yaml"], "compare needs two or more scenarios, got 1"),
+     (["compare", "baseline.yaml", "baseline.yaml"], "'baseline' given more than once: each names a column"),
+     (["sweep", "baseline.yaml", "--set", "poverty.line=3500,abc"], "poverty.line=abc: poverty.line: Input should be a valid number"),
+     (["compare", "baseline.yaml", "education_first.yaml", "--out", "FILE"], "is a file, not a folder"),
+     (["sweep", "baseline.yaml", "--set", "poverty.line=3500", "--out", "FILE"], "is a file, not a folder"),
+     (["export-model", "baseline.yaml", "DIR.lp"], "DIR.lp: is a folder; name a model file to write"),
+     (["nightly", "--db", "sqlite:///x.db", "--scenario", "nightly.yaml", "--wait", "-1"], "greater than or equal to 0")],  # fmt: skip
+)
+def test_what_ifs_refuse_what_they_cannot_finish_before_any_solve(tmp_path: Path, args: list[str], said: str) -> None:
+    """One scenario to compare, two of the same name (one column held the second's figures under the first's
+    name), a sweep value that is not a number (found after the values before it were solved), an --out or a model
+    file that cannot be written (found after every solve), a negative wait: each refused first, with exit code 2."""
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+
+    (tmp_path / "FILE").write_text("x")
+    (tmp_path / "DIR.lp").mkdir()
+    paths = {"FILE": str(tmp_path / "FILE"), "DIR.lp": str(tmp_path / "DIR.lp")}
+    argv = [str(ROOT / "scenarios" / a) if a.endswith(".yaml") else paths.get(a, a) for a in args]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 2 and said in " ".join(result.output.split()), result.output
+    assert "Traceback" not in result.output and not (tmp_path / "x.db").exists()
+
+
 def test_what_if_tables_print_figures_whole_and_as_planners_read_them() -> None:
     """The compare table on a pipe (80 columns): a gap as a percentage, counts and yuan whole, no cell cut short."""
     from optimizer import cli

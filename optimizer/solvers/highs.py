@@ -289,9 +289,11 @@ def _first_order(h: highspy.Highs) -> None:
 
 
 def check_model_path(path: Path) -> None:
-    """A model file is named ``.lp`` or ``.mps`` (the format HiGHS writes), checked before any work."""
+    """A model file is named ``.lp`` or ``.mps`` (the format HiGHS writes) and is not a folder, checked before any work."""
     if path.suffix not in MODEL_SUFFIXES:
         raise InputError(f"{path}: a model file must end in {' or '.join(MODEL_SUFFIXES)}, not '{path.suffix or '(no suffix)'}'")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; name a model file to write")
 
 
 def _new_highs(options: SolveOptions) -> highspy.Highs:
