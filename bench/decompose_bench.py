@@ -186,7 +186,7 @@ def _registry(folder: Path, url: str | None = None) -> str:
     from optimizer import storage
 
     if url is not None:
-        engine = storage.open_db(url)
+        engine = storage.open_db(url, create=True)
         storage.init_db(engine)
         if storage.count(engine, storage.households) == 0:
             t = time.perf_counter()
@@ -198,7 +198,7 @@ def _registry(folder: Path, url: str | None = None) -> str:
     if not path.is_file():
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.unlink(missing_ok=True)
-        engine = storage.open_db(f"sqlite:///{tmp}")
+        engine = storage.open_db(f"sqlite:///{tmp}", create=True)
         storage.init_db(engine)
         t = time.perf_counter()
         storage.import_folder(engine, folder)

@@ -27,7 +27,7 @@ from pgserver import PgServer  # noqa: E402
 
 def nights(url: str) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
-    engine = storage.open_db(url)
+    engine = storage.open_db(url, create=True)
     t = time.perf_counter()
     storage.init_db(engine)
     storage.import_folder(engine, ROOT / "data" / "sample")

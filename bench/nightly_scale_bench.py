@@ -92,7 +92,7 @@ def two_nights(
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory(prefix="nightly-scale-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'registry.db'}" if database is None else database()
-        engine = storage.open_db(url)
+        engine = storage.open_db(url, create=True)
         storage.init_db(engine)
         t = time.perf_counter()
         storage.import_folder(engine, folder)

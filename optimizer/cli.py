@@ -423,7 +423,7 @@ def db_init(db: DbOption) -> None:
     from . import storage
 
     with _errors():
-        rev = storage.init_db(storage.open_db(db))
+        rev = storage.init_db(storage.open_db(db, create=True))
         out_console.print(f"ok: {storage.redact(db)} at schema revision {rev}")
 
 

@@ -285,8 +285,9 @@ def redact(url: str) -> str:
         return re.sub(r"://[^@/]*@", "://***@", url)
 
 
-def open_db(url: str, base_dir: str | Path | None = None) -> Engine:
-    """Connect (and check the connection), with a clear error for a bad URL or an unreachable server."""
+def open_db(url: str, base_dir: str | Path | None = None, create: bool = False) -> Engine:
+    """Connect (and check the connection), with a clear error for a bad URL or an unreachable server. A SQLite file
+    is made only with ``create`` (``optimizer db init``): a mistyped path would leave an empty database behind."""
     url = normalize_url(url, base_dir)
     try:
         backend = make_url(url).get_backend_name()
@@ -302,6 +303,8 @@ def open_db(url: str, base_dir: str | Path | None = None) -> Engine:
         db = engine.url.database or ""
         if db and db != ":memory:" and not Path(db).parent.is_dir():
             raise InputError(f"database URL '{redact(url)}': folder {Path(db).parent} does not exist")
+        if db and db != ":memory:" and not create and not Path(db).is_file():
+            raise InputError(f"database URL '{redact(url)}': no database file {db}; make one with `optimizer db init --db URL`")
         event.listen(engine, "connect", _sqlite_pragmas)
     try:
         with engine.connect() as conn:

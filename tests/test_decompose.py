@@ -264,7 +264,7 @@ def test_the_workers_read_a_registry_database_county_by_county(db_url, tmp_path,
 
     folder = tmp_path / "data"
     generate(2500, seed=7, out=folder)  # its first version builds projects
-    engine = storage.open_db(db_url)
+    engine = storage.open_db(db_url, create=True)
     storage.init_db(engine)
     storage.import_folder(engine, folder)
     first = run_nightly(db_url, Scenario(name="nightly", data="unused"))
@@ -311,7 +311,7 @@ def test_a_registry_read_by_county_is_checked_on_the_driver_first(db_url, tmp_pa
 
     folder = tmp_path / "data"
     generate(300, seed=2, out=folder)
-    engine = storage.open_db(db_url)
+    engine = storage.open_db(db_url, create=True)
     storage.init_db(engine)
     storage.import_folder(engine, folder)
     scenario = Scenario(name="db", data=db_url)

@@ -41,7 +41,7 @@ def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _seed(url: str, folder: Path) -> storage.Engine:
-    engine = storage.open_db(url)
+    engine = storage.open_db(url, create=True)
     storage.init_db(engine)
     storage.import_folder(engine, folder)
     return engine
@@ -70,7 +70,7 @@ def test_migrations_build_exactly_the_schema_the_code_uses(db_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    engine = storage.open_db(db_url)
+    engine = storage.open_db(db_url, create=True)
     with pytest.raises(InputError, match="has no optimizer schema: run `optimizer db init"):
         storage.require_schema(engine)
     assert storage.init_db(engine) == storage.head_revision()
@@ -802,7 +802,7 @@ def test_migration_0003_upgrades_a_0002_database(db_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    engine = storage.open_db(db_url)
+    engine = storage.open_db(db_url, create=True)
     with engine.begin() as conn:
         command.upgrade(storage._alembic_config(conn), "0002")
     assert storage.schema_revision(engine) == "0002"
@@ -837,6 +837,9 @@ def test_unknown_database_and_missing_schema_are_clear_errors(tmp_path: Path) ->
     sc = str(_scenario(tmp_path))
     missing = _cli("nightly", "--db", f"sqlite:///{tmp_path}/nope/x.db", "--scenario", sc)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+    absent = _cli("nightly", "--db", f"sqlite:///{tmp_path}/absent.db", "--scenario", sc)  # a mistyped path left an empty file
+    assert absent.returncode == 2 and "no database file" in absent.stderr and not (tmp_path / "absent.db").exists()
+    (tmp_path / "empty.db").touch()
     empty = _cli("nightly", "--db", f"sqlite:///{tmp_path}/empty.db", "--scenario", sc)
     assert empty.returncode == 2 and "run `optimizer db init --db URL` first" in empty.stderr
     wrong = _cli("nightly", "--db", "mysql://u@h/db", "--scenario", sc)

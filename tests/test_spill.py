@@ -54,7 +54,7 @@ def _county(where: str, tmp_path: Path) -> Instance:
 
     generate(600, seed=3, out=tmp_path / "csv")
     url = f"sqlite:///{tmp_path / 'registry.db'}"
-    engine = storage.open_db(url)
+    engine = storage.open_db(url, create=True)
     storage.init_db(engine)
     storage.import_folder(engine, tmp_path / "csv")
     frame = storage.registry_frame(url)
