@@ -35,9 +35,13 @@ def main(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks on
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
+MEMORY_ADVICE = "lower plans.max_per_household or split the run by county (the decomposed method, where available)"
+
+
 @contextmanager
-def _errors() -> Iterator[None]:
-    """Print our errors as messages and exit with their code; tracebacks only with --debug."""
+def _errors(memory_advice: str = MEMORY_ADVICE) -> Iterator[None]:
+    """Print our errors as messages and exit with their code; tracebacks only with --debug. ``memory_advice``: what
+    to do when memory runs out, for the command at hand."""
     try:
         yield
     except OptimizerError as err:
@@ -49,8 +53,7 @@ def _errors() -> Iterator[None]:
         if _debug:
             console.print_exception()
         limit = ResourceLimitError(
-            "out of memory: the run needed more memory than this machine (or --max-memory) allows; "
-            "lower plans.max_per_household or split the run by county (the decomposed method, where available)"
+            f"out of memory: the run needed more memory than this machine (or --max-memory) allows; {memory_advice}"
         )
         _say("error: ", str(limit), "bold red")
         raise typer.Exit(limit.exit_code) from None
@@ -365,7 +368,7 @@ def generate(
     from .generate import NATIONAL, NATIONAL_HOUSEHOLDS, NATIONAL_PROVINCES, generate_partitioned
     from .generate import generate as gen
 
-    with _errors():
+    with _errors("generate fewer households, or stream them to disk with --partitioned"):
         say = _progress()
         n = households or (NATIONAL_HOUSEHOLDS if national else 20000)
         p = provinces or (NATIONAL_PROVINCES if national else 1)
