@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .contract import LEVEL_NAMES, Category
 from .errors import InputError
@@ -23,34 +23,45 @@ def is_url(text: str) -> bool:
     return re.match(r"^[a-z][a-z0-9+]*://", text) is not None
 
 
+def _not_a_boolean(value: Any) -> Any:
+    """YAML's true and false are not numbers (pydantic would read them as 1 and 0: a poverty line of 1 yuan)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError("a number is needed, not true or false")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_not_a_boolean)]
+Whole = Annotated[int, BeforeValidator(_not_a_boolean)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Poverty(_Strict):
-    line: StrictFloat = Field(4000.0, gt=0, description="poverty line, yuan per person per year")
-    year: StrictInt = Field(2020, ge=2010, le=2100)
+    line: Number = Field(4000.0, gt=0, description="poverty line, yuan per person per year")
+    year: Whole = Field(2020, ge=2010, le=2100)
 
 
 class Probability(_Strict):
-    income_sigma: StrictFloat = Field(0.25, gt=0, le=2, description="log-normal spread of realised income")
-    helper_uplift: StrictFloat = Field(0.0, ge=0, description="yuan per person added to work income by a matched helper")
-    uncovered_guarantee_factor: StrictFloat = Field(
+    income_sigma: Number = Field(0.25, gt=0, le=2, description="log-normal spread of realised income")
+    helper_uplift: Number = Field(0.0, ge=0, description="yuan per person added to work income by a matched helper")
+    uncovered_guarantee_factor: Number = Field(
         0.0, ge=0, le=1, description="factor on p when a needed guarantee (education, medical, housing) is not covered"
     )
 
 
 class Objective(_Strict):
     weight: Literal["households", "persons", "depth"] = "households"
-    transfer_exit_weight: StrictFloat = Field(
+    transfer_exit_weight: Number = Field(
         0.8, ge=0, le=1, description="value of an exit that relies on transfers, for households that can work"
     )
 
 
 class Target(_Strict):
-    lifted: StrictFloat | None = Field(None, ge=0, description="min_cost: expected households lifted to reach")
-    county_incidence: StrictFloat | None = Field(None, gt=0, lt=1, description="min_cost: max expected incidence per county")
-    county_incidence_western: StrictFloat | None = Field(
+    lifted: Number | None = Field(None, ge=0, description="min_cost: expected households lifted to reach")
+    county_incidence: Number | None = Field(None, gt=0, lt=1, description="min_cost: max expected incidence per county")
+    county_incidence_western: Number | None = Field(
         None, gt=0, lt=1, description="min_cost: max incidence for counties flagged western (default: county_incidence)"
     )
 
@@ -62,23 +73,23 @@ class Target(_Strict):
 
 
 class Equity(_Strict):
-    min_county_coverage: StrictFloat | None = Field(
+    min_county_coverage: Number | None = Field(
         None, ge=0, le=1, description="share of every county's poor households that must receive a non-empty plan"
     )
-    max_cost_per_household: StrictFloat | None = Field(None, gt=0, description="yuan: plans costing more are not offered")
+    max_cost_per_household: Number | None = Field(None, gt=0, description="yuan: plans costing more are not offered")
 
 
 class Floors(_Strict):
     mode: Literal["hard", "soft"] = "hard"
-    penalty: StrictFloat = Field(2.0, ge=0, description="soft mode: objective lost per household whose floor is unmet")
+    penalty: Number = Field(2.0, ge=0, description="soft mode: objective lost per household whose floor is unmet")
     labourless_guarantee: bool = True
     school_education: bool = True
     unsafe_house_renovation: bool = True
 
 
 class Plans(_Strict):
-    max_per_household: StrictInt = Field(6, ge=1, le=20)
-    max_measures: StrictInt = Field(3, ge=1, le=4)
+    max_per_household: Whole = Field(6, ge=1, le=20)
+    max_measures: Whole = Field(3, ge=1, le=4)
 
 
 class HelperOptions(_Strict):
@@ -90,10 +101,10 @@ class HelperOptions(_Strict):
 
 class SolverOptions(_Strict):
     name: Literal["highs", "pulp", "ortools"] = "highs"
-    time_limit: StrictFloat = Field(120.0, gt=0, description="seconds")
-    gap: StrictFloat = Field(1e-3, ge=0, lt=1, description="relative MIP gap at which to stop")
-    threads: StrictInt = Field(0, ge=0, description="0 lets the solver choose")
-    seed: StrictInt = 0
+    time_limit: Number = Field(120.0, gt=0, description="seconds")
+    gap: Number = Field(1e-3, ge=0, lt=1, description="relative MIP gap at which to stop")
+    threads: Whole = Field(0, ge=0, description="0 lets the solver choose")
+    seed: Whole = 0
     warm_start: bool = Field(True, description="re-solve from the previous LP basis when only bounds changed (what-ifs on money)")
     rounding: Literal["highs", "pulp", "ortools"] | None = Field(
         None,
@@ -103,15 +114,15 @@ class SolverOptions(_Strict):
 
 
 class Nightly(_Strict):
-    max_churn: StrictFloat = Field(
+    max_churn: Number = Field(
         0.05,
         ge=0,
         le=1,
         description="share of the households planned in the published version that a nightly re-plan may move to another plan "
         "(multi-year: of the open households whose published start is not kept, to another plan or start year)",
     )
-    max_gap: StrictFloat = Field(0.005, ge=0, lt=1, description="publish a nightly allocation only when its gap to the bound is at most this")
-    current_year: StrictInt | None = Field(
+    max_gap: Number = Field(0.005, ge=0, lt=1, description="publish a nightly allocation only when its gap to the bound is at most this")
+    current_year: Whole | None = Field(
         None,
         ge=2000,
         le=2100,
@@ -136,8 +147,8 @@ class Nightly(_Strict):
 class Monitoring(_Strict):
     """Monitoring and re-support of households that exited (multi-year planning, optimizer/multiyear.py)."""
 
-    cost: StrictFloat = Field(..., ge=0, description="yuan per monitored household per year, paid from funds in the year it is spent")
-    risk_factor: StrictFloat = Field(..., ge=0, le=1, description="a monitored household's yearly return risk is multiplied by this")
+    cost: Number = Field(..., ge=0, description="yuan per monitored household per year, paid from funds in the year it is spent")
+    risk_factor: Number = Field(..., ge=0, le=1, description="a monitored household's yearly return risk is multiplied by this")
     category: Literal["industry", "relocation", "ecological", "education", "guarantee", "infrastructure", "housing"] = Field(
         "guarantee", description="spending category the monitoring is paid from (the funds earmarked for it may pay)"
     )
@@ -153,22 +164,22 @@ def _default_delays() -> dict[BatchName, int]:
 class Years(_Strict):
     """Multi-year planning to a deadline (optimizer/multiyear.py)."""
 
-    first: StrictInt = Field(..., ge=2000, le=2100, description="first planning year")
-    last: StrictInt = Field(..., ge=2000, le=2100, description="deadline: the year by which households should be out of poverty")
+    first: Whole = Field(..., ge=2000, le=2100, description="first planning year")
+    last: Whole = Field(..., ge=2000, le=2100, description="deadline: the year by which households should be out of poverty")
     profile: Literal["even", "front_loaded", "back_loaded"] = Field("even", description="how funds.csv amounts split over the years")
-    shares: list[StrictFloat] | None = Field(None, description="explicit share of every fund's amount per year (overrides profile)")
+    shares: list[Number] | None = Field(None, description="explicit share of every fund's amount per year (overrides profile)")
     carry_over: Literal["none", "capped", "full"] = "full"
-    carry_cap: StrictFloat = Field(0.2, ge=0, le=1, description="capped carry-over: at most this share of the year's appropriation")
-    delay_by_batch: dict[BatchName, Annotated[StrictInt, Field(ge=0)]] = Field(
+    carry_cap: Number = Field(0.2, ge=0, le=1, description="capped carry-over: at most this share of the year's appropriation")
+    delay_by_batch: dict[BatchName, Annotated[Whole, Field(ge=0)]] = Field(
         default_factory=lambda: _default_delays(), description="years from start until a measure of the batch takes effect"
     )
-    delay_by_measure: dict[str, Annotated[StrictInt, Field(ge=0)]] = Field(default_factory=dict, description="per-measure delays (override the batch's)")
-    relocation_rate: StrictFloat | None = Field(None, gt=0, le=1, description="households relocated per county per year, as a share of its poor households")
-    return_risk_work: StrictFloat = Field(0.02, ge=0, lt=1, description="yearly chance of returning to poverty after a work-based exit")
-    return_risk_transfer: StrictFloat = Field(0.06, ge=0, lt=1, description="yearly chance of returning to poverty after a transfer-only exit")
-    early_weight: StrictFloat = Field(0.1, ge=0, le=1, description="objective weight of each expected household-year out of poverty before the deadline")
-    county_exit: dict[str, StrictInt] = Field(default_factory=dict, description="min_cost: county_id -> year by which its incidence must be below target")
-    max_start_years: StrictInt | None = Field(None, ge=1, description="keep at most this many start years per plan (the earliest that work); None keeps all")
+    delay_by_measure: dict[str, Annotated[Whole, Field(ge=0)]] = Field(default_factory=dict, description="per-measure delays (override the batch's)")
+    relocation_rate: Number | None = Field(None, gt=0, le=1, description="households relocated per county per year, as a share of its poor households")
+    return_risk_work: Number = Field(0.02, ge=0, lt=1, description="yearly chance of returning to poverty after a work-based exit")
+    return_risk_transfer: Number = Field(0.06, ge=0, lt=1, description="yearly chance of returning to poverty after a transfer-only exit")
+    early_weight: Number = Field(0.1, ge=0, le=1, description="objective weight of each expected household-year out of poverty before the deadline")
+    county_exit: dict[str, Whole] = Field(default_factory=dict, description="min_cost: county_id -> year by which its incidence must be below target")
+    max_start_years: Whole | None = Field(None, ge=1, description="keep at most this many start years per plan (the earliest that work); None keeps all")
     monitoring: Monitoring | None = Field(
         None, description="offer monitoring and re-support of exited households from their plan's effect to the deadline (None: off)"
     )
@@ -185,8 +196,8 @@ class Years(_Strict):
 
 
 class Limits(_Strict):
-    max_input_mb: StrictFloat = Field(DEFAULT_MAX_INPUT_MB, gt=0, description="largest input file in MB (10^6 bytes; Parquet: uncompressed)")
-    max_memory_mb: StrictFloat | None = Field(
+    max_input_mb: Number = Field(DEFAULT_MAX_INPUT_MB, gt=0, description="largest input file in MB (10^6 bytes; Parquet: uncompressed)")
+    max_memory_mb: Number | None = Field(
         None, gt=0, description="memory the monolithic solve may use, in MB (default: 80% of physical memory); larger models are refused"
     )
 

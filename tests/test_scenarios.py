@@ -207,6 +207,20 @@ def test_what_ifs_refuse_what_they_cannot_finish_before_any_solve(tmp_path: Path
     assert "Traceback" not in result.output and not (tmp_path / "x.db").exists()
 
 
+def test_numbers_from_numpy_are_numbers_and_booleans_are_not() -> None:
+    """A sweep over ``np.arange`` gives numpy integers, which count as numbers; YAML's true does not (it was read
+    as 1: a poverty line of 1 yuan)."""
+    import numpy as np
+
+    from optimizer.errors import InputError
+    from optimizer.scenario import Scenario
+
+    sc = Scenario(name="x", data="d")
+    assert sc.with_overrides({"plans.max_per_household": np.int64(4)}).plans.max_per_household == 4
+    with pytest.raises(InputError, match="poverty.line: Value error, a number is needed, not true or false"):
+        sc.with_overrides({"poverty.line": True})
+
+
 def test_what_if_tables_print_figures_whole_and_as_planners_read_them() -> None:
     """The compare table on a pipe (80 columns): a gap as a percentage, counts and yuan whole, no cell cut short."""
     from optimizer import cli
