@@ -47,6 +47,7 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    inspect,
     literal,
     or_,
     select,
@@ -359,13 +360,17 @@ def head_revision() -> str:
 
 
 def require_schema(engine: Engine) -> None:
-    """Refuse a database whose schema is missing or older than this program's."""
+    """Refuse a database whose schema is missing, older than this program's, or without one of its tables."""
     rev, head = schema_revision(engine), head_revision()
     where = redact(str(engine.url))
     if rev is None:
         raise InputError(f"database '{where}' has no optimizer schema: run `optimizer db init --db URL` first")
     if rev != head:
         raise InputError(f"database '{where}' is at schema revision {rev}, this optimizer needs {head}: run `optimizer db init --db URL` to upgrade")
+    missing = sorted(set(metadata.tables) - set(inspect(engine).get_table_names()))
+    if missing:  # dropped outside the optimizer: every later statement on them would fail half-way through a job
+        raise InputError(f"database '{where}' lacks table(s) {', '.join(missing)} of schema revision {rev} (changed outside the optimizer?); "
+                         "restore it from a backup, or make a new registry with `optimizer db init` and `optimizer db import`")  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -305,7 +305,7 @@ def test_cli_rerun_is_idempotent_and_rollback_works(db_url: str, small_data: Pat
     assert "…" not in shown and "unchanged" in shown and "1,500" in shown, shown
 
 
-def test_a_published_pointer_to_a_missing_version_is_refused(small_data: Path, tmp_path: Path) -> None:
+def test_a_registry_changed_outside_the_optimizer_is_refused(small_data: Path, tmp_path: Path) -> None:
     """SQLite enforces the published version's foreign key only when asked: a pointer changed outside the optimizer was
     read as "nothing published", and the next night re-planned every household with no churn cap."""
     url = f"sqlite:///{tmp_path / 'registry.db'}"
@@ -317,6 +317,10 @@ def test_a_published_pointer_to_a_missing_version_is_refused(small_data: Path, t
     with pytest.raises(InputError, match=r"the published version 99 does not exist in the database"):
         run_nightly(url, sc)
     assert _state(engine)[:2] == (99, 1)
+    with contextlib.closing(sqlite3.connect(tmp_path / "registry.db")) as outside, outside:  # a table dropped: an OperationalError mid-job
+        outside.execute("drop table version_flows")
+    with pytest.raises(InputError, match=r"lacks table\(s\) version_flows of schema revision"):
+        run_nightly(url, sc)
 
 
 def test_bad_registry_row_stops_before_any_write(db_url: str, small_data: Path, tmp_path: Path) -> None:
