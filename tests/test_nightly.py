@@ -307,7 +307,8 @@ def test_cli_rerun_is_idempotent_and_rollback_works(db_url: str, small_data: Pat
 
 def test_a_registry_changed_outside_the_optimizer_is_refused(small_data: Path, tmp_path: Path) -> None:
     """SQLite enforces the published version's foreign key only when asked: a pointer changed outside the optimizer was
-    read as "nothing published", and the next night re-planned every household with no churn cap."""
+    read as "nothing published", and the next night re-planned every household with no churn cap. A table dropped
+    outside it failed the job half-way. Both are refused before the job starts."""
     url = f"sqlite:///{tmp_path / 'registry.db'}"
     engine = _seed(url, small_data)
     sc = load_scenario(_scenario(tmp_path))

@@ -188,7 +188,7 @@ def test_marginal_refuses_its_bad_options_before_any_solve(tmp_path: Path, optio
      (["compare", "baseline.yaml", "education_first.yaml", "--out", "FILE"], "is a file, not a folder"),
      (["sweep", "baseline.yaml", "--set", "poverty.line=3500", "--out", "FILE"], "is a file, not a folder"),
      (["export-model", "baseline.yaml", "DIR.lp"], "DIR.lp: is a folder; name a model file to write"),
-     (["nightly", "--db", "sqlite:///x.db", "--scenario", "nightly.yaml", "--wait", "-1"], "greater than or equal to 0")],  # fmt: skip
+     (["nightly", "--db", "DB", "--scenario", "nightly.yaml", "--wait", "-1"], "greater than or equal to 0")],  # fmt: skip
 )
 def test_what_ifs_refuse_what_they_cannot_finish_before_any_solve(tmp_path: Path, args: list[str], said: str) -> None:
     """One scenario to compare, two of the same name (one column held the second's figures under the first's
@@ -200,7 +200,7 @@ def test_what_ifs_refuse_what_they_cannot_finish_before_any_solve(tmp_path: Path
 
     (tmp_path / "FILE").write_text("x")
     (tmp_path / "DIR.lp").mkdir()
-    paths = {"FILE": str(tmp_path / "FILE"), "DIR.lp": str(tmp_path / "DIR.lp")}
+    paths = {"FILE": str(tmp_path / "FILE"), "DIR.lp": str(tmp_path / "DIR.lp"), "DB": f"sqlite:///{tmp_path / 'x.db'}"}
     argv = [str(ROOT / "scenarios" / a) if a.endswith(".yaml") else paths.get(a, a) for a in args]
     result = CliRunner().invoke(app, argv)
     assert result.exit_code == 2 and said in " ".join(result.output.split()), result.output
