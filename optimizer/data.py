@@ -114,12 +114,12 @@ def load_instance(folder: str | Path, allow_personal_columns: bool = False, max_
         path = found[0]
         files[table] = path.name
         try:
-            raw[table], hashes[path.name] = _read(path, max_file_mb * MB)
+            raw[table], hashes[path.name], at = _read(path, max_file_mb * MB)
         except InputError as err:
             problems.extend(err.problems)
             continue
-        if "lines" in raw[table].attrs:
-            lines[path.name] = raw[table].attrs.pop("lines")
+        if at is not None:
+            lines[path.name] = at
         personal = _personal_columns(table, raw[table])
         if personal and not allow_personal_columns:
             problems.append(
@@ -284,8 +284,9 @@ def _personal_columns(table: str, df: pd.DataFrame) -> list[str]:
     return out
 
 
-def _read(path: Path, limit_bytes: float) -> tuple[pd.DataFrame, str]:
-    """Read one file as strings (empty string for missing), so that typing is ours to report; also its sha256.
+def _read(path: Path, limit_bytes: float) -> tuple[pd.DataFrame, str, np.ndarray | None]:
+    """Read one file as strings (empty string for missing), so that typing is ours to report; also its sha256 and,
+    for a CSV whose blank lines or multi-line fields put rows off their ``row + 2`` line, each row's line.
 
     The size limit is checked before reading; CSV must be UTF-8 with unique column names."""
     option = "limits.max_input_mb in the scenario, --max-input-mb on the command line"
@@ -297,7 +298,7 @@ def _read(path: Path, limit_bytes: float) -> tuple[pd.DataFrame, str]:
             df = pd.read_parquet(path)
         except (OSError, ValueError, pa.ArrowException) as err:
             raise InputError(f"{path}: cannot be read as a Parquet table: {_first_line(err)}") from None
-        return df.astype(object).where(df.notna(), "").astype(str), file_sha256(path)
+        return df.astype(object).where(df.notna(), "").astype(str), file_sha256(path), None
     data = read_bytes(path, limit_bytes, option)
     text = decode_utf8(data, path)
     if not text.strip():
@@ -312,11 +313,8 @@ def _read(path: Path, limit_bytes: float) -> tuple[pd.DataFrame, str]:
         raise InputError(f"{path}{_parser_problem(str(err))}") from None
     except (pd.errors.EmptyDataError, ValueError) as err:
         raise InputError(f"{path}: cannot be read as a table: {_first_line(err)}") from None
-    if text.count("\n") + (not text.endswith("\n")) != len(df) + 1:
-        at = _record_lines(text)
-        if len(at) == len(df):
-            df.attrs["lines"] = at
-    return df, hashlib.sha256(data).hexdigest()
+    at = _record_lines(text) if text.count("\n") + (not text.endswith("\n")) != len(df) + 1 else None
+    return df, hashlib.sha256(data).hexdigest(), at if at is not None and len(at) == len(df) else None
 
 
 def _record_lines(text: str) -> np.ndarray:

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .clib import libc
-from .data import file_sha256
+from .data import _first_line, file_sha256
 from .errors import InputError
 from .result import OPTIONAL_TABLES, TABLE_NAMES, Result
 
@@ -215,7 +215,7 @@ def read_table(path: Path, text_columns: dict[str, type[str]] | None = None) -> 
             return pd.read_parquet(path)
         return pd.read_csv(path, keep_default_na=False, dtype=text_columns)
     except (OSError, ValueError, pa.ArrowException) as err:
-        raise InputError(f"{path}: cannot be read as a run table: {str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}") from None
+        raise InputError(f"{path}: cannot be read as a run table: {_first_line(err)}") from None
 
 
 def read_run(run_dir: str | Path) -> Result:

@@ -36,7 +36,8 @@ def verify_run(run_dir: str | Path) -> Result:
     (:class:`InputError`) rather than reported as the run's violation."""
     run_dir = Path(run_dir)
     manifest = read_manifest(run_dir)
-    check_folder_inputs(manifest, recorded_scenario(manifest, str(run_dir / MANIFEST)).data_source, run_dir, "verified")
+    scenario = recorded_scenario(manifest, str(run_dir / MANIFEST))
+    check_folder_inputs(manifest, scenario.data_source, run_dir, "verified")
     changed = changed_outputs(run_dir, manifest)
     try:
         if manifest.get("multiyear"):
@@ -46,7 +47,6 @@ def verify_run(run_dir: str | Path) -> Result:
             result = Result(tables=checked.tables, manifest=checked.manifest)
         else:
             result = read_run(run_dir)
-            scenario = recorded_scenario(result.manifest, str(run_dir / MANIFEST))
             verify(result, load_source(scenario.data_source, max_file_mb=scenario.limits.max_input_mb), scenario)
     except VerificationError as err:
         raise VerificationError(changed + err.violations) from None
