@@ -36,7 +36,7 @@ from .contract import (
     ProjectKind,
 )
 from .errors import InputError
-from .inputs import DEFAULT_MAX_INPUT_MB, MB, check_size, decode_utf8, read_bytes
+from .inputs import DEFAULT_MAX_INPUT_MB, MB, TableRows, check_size, decode_utf8, read_bytes
 from .regions import RegionTree, build_tree
 
 log = logging.getLogger(__name__)
@@ -99,8 +99,7 @@ def load_instance(folder: str | Path, allow_personal_columns: bool = False, max_
         return load_partitioned(folder, allow_personal_columns=allow_personal_columns)
     raw: dict[str, pd.DataFrame] = {}
     hashes: dict[str, str] = {}
-    files: dict[str, str] = {}
-    lines: dict[str, np.ndarray] = {}
+    rows: dict[str, TableRows] = {}
     problems: list[str] = []
     for table in TABLES:
         found = [folder / f"{table}{ext}" for ext in (".csv", ".parquet") if (folder / f"{table}{ext}").is_file()]
@@ -112,14 +111,12 @@ def load_instance(folder: str | Path, allow_personal_columns: bool = False, max_
             problems.append(f"{folder}: both {table}.csv and {table}.parquet exist; keep one so that it is clear which is read")
             continue
         path = found[0]
-        files[table] = path.name
         try:
-            raw[table], hashes[path.name], at = _read(path, max_file_mb * MB)
+            raw[table], hashes[path.name], lines = _read(path, max_file_mb * MB)
         except InputError as err:
             problems.extend(err.problems)
             continue
-        if at is not None:
-            lines[path.name] = at
+        rows[table] = TableRows(path.name, lines)
         personal = _personal_columns(table, raw[table])
         if personal and not allow_personal_columns:
             problems.append(
@@ -131,24 +128,7 @@ def load_instance(folder: str | Path, allow_personal_columns: bool = False, max_
     if problems:
         raise InputError(problems)
     log.info("read %s households from %s", f"{len(raw['households']):,}", folder)
-    try:
-        return build_instance(raw, source=str(folder), hashes=hashes, files=files)
-    except InputError as err:
-        raise InputError([_at_file_lines(p, lines) for p in err.problems], source=err.source) from None
-
-
-def _at_file_lines(problem: str, lines: dict[str, np.ndarray]) -> str:
-    """A problem about ``FILE line N`` (N = data row + 2) with every line number of it as the file's own, for the files
-    whose blank lines or multi-line fields put rows elsewhere (``lines``: each data row's first line)."""
-    at = next((a for name, a in lines.items() if problem.startswith(f"{name} line ")), None)
-    if at is None:
-        return problem
-
-    def line(m: re.Match[str]) -> str:
-        row = int(m.group(1)) - 2
-        return str(at[row]) if 0 <= row < len(at) else m.group(1)
-
-    return re.sub(r"(?<=\bline )(\d+)", line, problem)
+    return build_instance(raw, source=str(folder), hashes=hashes, rows=rows)
 
 
 def _warn_unread_columns(path: Path, columns: pd.Index, known: list[str]) -> None:
@@ -160,27 +140,32 @@ def _warn_unread_columns(path: Path, columns: pd.Index, known: list[str]) -> Non
         log.warning("%s: column(s) %s not read by the optimizer; they are ignored", path, listed)
 
 
-def build_instance(raw: dict[str, pd.DataFrame], source: str = "", hashes: dict[str, str] | None = None, files: dict[str, str] | None = None) -> Instance:
-    """Type-check, cross-check and index raw tables (all strings or already typed); ``files`` names the file each
-    table was read from, for the messages (``<table>.csv`` by default)."""
+def build_instance(
+    raw: dict[str, pd.DataFrame],
+    source: str = "",
+    hashes: dict[str, str] | None = None,
+    rows: dict[str, TableRows] | None = None,
+) -> Instance:
+    """Type-check, cross-check and index raw tables (all strings or already typed); ``rows`` says where each table's
+    rows were read from, for the messages (``<table>.csv`` with a row on each line by default)."""
     problems: list[str] = []
     tables: dict[str, pd.DataFrame] = {}
-    names = {table: f"{table}.csv" for table in TABLES} | (files or {})
+    rows = {table: TableRows(f"{table}.csv") for table in TABLES} | (rows or {})
     for table, columns in TABLES.items():
-        df, errs = _coerce(raw[table], columns, names[table])
+        df, errs = _coerce(raw[table], columns, rows[table])
         tables[table] = df
         problems += errs
         if table in NONEMPTY_TABLES and len(df) == 0:
-            problems.append(f"{names[table]}: no rows (at least one is needed)")
+            problems.append(f"{rows[table].file}: no rows (at least one is needed)")
     if problems:
         raise InputError(problems)
 
-    tree, errs = build_tree(tables["regions"])
+    tree, errs = build_tree(tables["regions"], rows["regions"])
     problems += errs
     if problems:
         raise InputError(problems)
-    problems += _check_references(tables, tree, names)
-    rules, errs = parse_eligibility(tables["measures"], names["measures"])
+    problems += _check_references(tables, tree, rows)
+    rules, errs = parse_eligibility(tables["measures"], rows["measures"])
     problems += errs
     if problems:
         raise InputError(problems)
@@ -353,9 +338,10 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _coerce(df: pd.DataFrame, columns: list[Column], source: str) -> tuple[pd.DataFrame, list[str]]:
+def _coerce(df: pd.DataFrame, columns: list[Column], rows: TableRows) -> tuple[pd.DataFrame, list[str]]:
     """Check and convert each contract column; collect problems with file, line and column."""
     problems: list[str] = []
+    source = rows.file
     out: dict[str, pd.Series] = {}
     df = df.reset_index(drop=True)
     key = columns[0].name
@@ -369,7 +355,7 @@ def _coerce(df: pd.DataFrame, columns: list[Column], source: str) -> tuple[pd.Da
         else:
             series, bad = _convert(df[col.name], col)
         for i, why in bad[:MAX_LISTED]:
-            problems.append(f"{_row(source, i)} ({key}={keys.iat[i]}), column {col.name}: {why}")
+            problems.append(f"{rows.at(i)} ({key}={keys.iat[i]}), column {col.name}: {why}")
         if len(bad) > MAX_LISTED:
             problems.append(f"{source}: column {col.name}: {len(bad) - MAX_LISTED} more rows with the same kind of problem")
         out[col.name] = series
@@ -377,7 +363,8 @@ def _coerce(df: pd.DataFrame, columns: list[Column], source: str) -> tuple[pd.Da
         dup = out[key].duplicated(keep="first").to_numpy()
         for i in np.flatnonzero(dup)[:MAX_LISTED]:
             first = int(np.flatnonzero(out[key].to_numpy() == out[key].iat[i])[0])
-            problems.append(f"{_row(source, i)}, column {key}: duplicate id '{out[key].iat[i]}' (first on {_row(source, first).removeprefix(source + ' ')})")
+            first_on = f" (first on {rows.where(first)})" if rows.numbered else ""
+            problems.append(f"{rows.at(i)}, column {key}: duplicate id '{out[key].iat[i]}'{first_on}")
     return pd.DataFrame(out), problems
 
 
@@ -475,26 +462,21 @@ def _numbers(num: pd.Series, empty: np.ndarray, notnum: np.ndarray, text: pd.Ser
     return num.astype(float), bad
 
 
-def _row(file: str, i: int) -> str:
-    """Where row ``i`` of a table is: its line in a CSV file (after the header), its row number otherwise."""
-    return f"{file} line {i + 2}" if file.endswith(".csv") else f"{file} row {i + 1}"
-
-
 def _neg(col: Column, text: str) -> str:
     return f"negative value {text}" if col.minimum == 0 else f"value {text} is too small"
 
 
-def _check_references(t: dict[str, pd.DataFrame], tree: RegionTree, names: dict[str, str]) -> list[str]:
+def _check_references(t: dict[str, pd.DataFrame], tree: RegionTree, rows: dict[str, TableRows]) -> list[str]:
     """Cross-table and cross-column checks: every reference names a row of the right kind, no household counts more
-    workers or school children than members (``names``: each table's file)."""
+    workers or school children than members (``rows``: where each table's rows are)."""
     problems: list[str] = []
 
     def report(table: str, key: str, mask: np.ndarray, column: str, why: str) -> None:
         df = t[table]
         for i in np.flatnonzero(mask)[:MAX_LISTED]:
-            problems.append(f"{_row(names[table], i)} ({key}={df[key].iat[i]}), column {column}: {why.format(v=df[column].iat[i])}")
+            problems.append(f"{rows[table].at(i)} ({key}={df[key].iat[i]}), column {column}: {why.format(v=df[column].iat[i])}")
         if mask.sum() > MAX_LISTED:
-            problems.append(f"{names[table]}: column {column}: {int(mask.sum()) - MAX_LISTED} more rows with the same problem")
+            problems.append(f"{rows[table].file}: column {column}: {int(mask.sum()) - MAX_LISTED} more rows with the same problem")
 
     level = tree.level
     for table, key, col in (("households", "household_id", "village_id"), ("projects", "project_id", "village_id")):
@@ -510,13 +492,13 @@ def _check_references(t: dict[str, pd.DataFrame], tree: RegionTree, names: dict[
         unknown = [r for r in _split(text) if r not in ids]
         if unknown:
             fid = t["funds"]["fund_id"].iat[i]
-            problems.append(f"{_row(names['funds'], i)} (fund_id={fid}), column targets: unknown region(s) {', '.join(map(repr, unknown))}")
+            problems.append(f"{rows['funds'].at(i)} (fund_id={fid}), column targets: unknown region(s) {', '.join(map(repr, unknown))}")
     measure_set = set(known_measures)
     for i, text in enumerate(t["measures"]["combines_with"].to_numpy()):
         unknown = [m for m in _split(text) if m not in measure_set]
         if unknown:
             listed = ", ".join(map(repr, unknown))
-            problems.append(f"{_row(names['measures'], i)} (measure_id={known_measures[i]}), column combines_with: unknown measure(s) {listed}")
+            problems.append(f"{rows['measures'].at(i)} (measure_id={known_measures[i]}), column combines_with: unknown measure(s) {listed}")
     size = t["households"]["size"].to_numpy()
     for col in ("labour", "school_children"):
         report("households", "household_id", t["households"][col].to_numpy() > size, col, "{v} is more than the household's size")
@@ -531,13 +513,13 @@ def _split(text: str) -> list[str]:
     return [s.strip() for s in str(text).split(LIST_SEP) if s.strip()]
 
 
-def parse_eligibility(measures: pd.DataFrame, file: str = "measures.csv") -> tuple[pd.DataFrame, list[str]]:
+def parse_eligibility(measures: pd.DataFrame, rows: TableRows = TableRows("measures.csv")) -> tuple[pd.DataFrame, list[str]]:
     """Turn each measure's declarative rule string into (column, op, value) rows."""
-    rows: list[tuple[str, str, str, object]] = []
+    rules: list[tuple[str, str, str, object]] = []
     problems: list[str] = []
     causes = {c.value for c in Cause}
     for i, (mid, text) in enumerate(zip(measures["measure_id"], measures["eligibility"])):
-        where = f"{_row(file, i)} (measure_id={mid}), column eligibility"
+        where = f"{rows.at(i)} (measure_id={mid}), column eligibility"
         for item in _split(text):
             key, sep, value = item.partition(":")
             key, value = key.strip(), value.strip()
@@ -549,13 +531,13 @@ def parse_eligibility(measures: pd.DataFrame, file: str = "measures.csv") -> tup
                 if value not in kinds:
                     problems.append(f"{where}: unknown project kind '{value}' in '{item}' (kinds: {', '.join(sorted(kinds))})")
                 else:
-                    rows.append((mid, PROJECT_RULE, "requires", value))
+                    rules.append((mid, PROJECT_RULE, "requires", value))
                 continue
             if key == "requires_cause":
                 if value not in causes:
                     problems.append(f"{where}: unknown cause '{value}' in '{item}'")
                 else:
-                    rows.append((mid, "cause", "==", value))
+                    rules.append((mid, "cause", "==", value))
                 continue
             if key in ("requires_flag", "excludes_flag"):
                 column, number = value, "1" if key == "requires_flag" else "0"
@@ -569,7 +551,7 @@ def parse_eligibility(measures: pd.DataFrame, file: str = "measures.csv") -> tup
                 problems.append(f"{where}: rule '{item}' names unknown household column '{column}' (known: {', '.join(ELIGIBILITY_COLUMNS)})")
                 continue
             try:
-                rows.append((mid, column, op, float(number)))
+                rules.append((mid, column, op, float(number)))
             except ValueError:
                 problems.append(f"{where}: rule '{item}' needs a number, got '{number}'")
-    return pd.DataFrame(rows, columns=["measure_id", "column", "op", "value"]), problems
+    return pd.DataFrame(rules, columns=["measure_id", "column", "op", "value"]), problems

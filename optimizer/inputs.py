@@ -6,12 +6,38 @@ Latin-1 is refused the same way: before any parsing, with the limit or the fix i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from .errors import InputError
 
 MB = 1_000_000  # limits are stated in MB of 10^6 bytes
 DEFAULT_MAX_INPUT_MB = 100.0  # per input file: households.csv of about 1.5 million households
+
+
+@dataclass(frozen=True)
+class TableRows:
+    """Where a table's rows are, for messages: its file (or database table) and, for a CSV whose blank lines or
+    multi-line fields put rows elsewhere than line ``row + 2``, the line each data row starts on. The rows of a
+    database table (``numbered=False``) have no order worth naming: their keys say which they are."""
+
+    file: str
+    lines: np.ndarray | None = None
+    numbered: bool = True
+
+    def where(self, i: int) -> str:
+        """Row ``i`` as ``line N`` of a CSV file (the header is line 1), ``row N`` of anything numbered else."""
+        if not self.numbered:
+            return ""
+        if not self.file.endswith(".csv"):
+            return f"row {i + 1}"
+        return f"line {int(self.lines[i]) if self.lines is not None else i + 2}"
+
+    def at(self, i: int) -> str:
+        """Row ``i`` with its file: ``households.csv line 7``."""
+        return f"{self.file} {self.where(i)}".rstrip()
 
 
 def check_size(path: Path, size: int, limit_bytes: float, option: str) -> None:

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from .contract import LIST_SEP, TABLES, Level
 from .data import Instance, _coerce, _first_line, _personal_columns, build_instance, file_sha256
 from .errors import InputError
+from .inputs import TableRows
 from .regions import RegionTree, build_tree
 
 PARTITION = ds.partitioning(pa.schema([("province", pa.string()), ("county", pa.string())]), flavor="hive")
@@ -93,7 +94,7 @@ def load_frame(folder: str | Path) -> Frame:
             raise InputError(f"{folder}: missing {table}.parquet")
         hashes[path.name] = file_sha256(path)
         raw = _read_parquet(path).drop(columns=list(ANCESTOR_COLUMNS), errors="ignore")
-        tables[table], errs = _coerce(raw, TABLES[table], f"{path}")
+        tables[table], errs = _coerce(raw, TABLES[table], TableRows(f"{path}"))
         problems += errs
     if problems:
         raise InputError(problems)
@@ -176,8 +177,8 @@ def load_partitioned(
     if problems:
         raise InputError(problems)
     label = str(folder) if wanted is None else f"{folder} (counties {', '.join(wanted[:5])}{', ...' if len(wanted) > 5 else ''})"
-    names = {table: f"{table}.parquet" for table in WHOLE_TABLES} | {table: f"{table}/ (its files in order)" for table in SPLIT_TABLES}
-    return build_instance(raw, source=label, hashes=hashes, files=names)
+    rows = {table: TableRows(f"{table}.parquet") for table in WHOLE_TABLES} | {table: TableRows(f"{table}/ (its files in order)") for table in SPLIT_TABLES}
+    return build_instance(raw, source=label, hashes=hashes, rows=rows)
 
 
 def validate_partitioned(folder: str | Path, progress: Callable[[str], None] | None = None, batch: int = VALIDATE_BATCH) -> dict[str, int]:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .contract import LEVEL_NAMES, Level
+from .inputs import TableRows
 
 
 @dataclass(frozen=True)
@@ -38,28 +39,30 @@ class RegionTree:
         return np.flatnonzero(self.level == Level.VILLAGE)
 
 
-def build_tree(regions: pd.DataFrame, source: str = "regions.csv") -> tuple[RegionTree, list[str]]:
+def build_tree(regions: pd.DataFrame, rows: TableRows | str = "regions.csv") -> tuple[RegionTree, list[str]]:
     """Check the tree shape (one root, known parents, no cycles, no skipped level) and index it.
 
-    Returns the tree and the list of problems; the tree is only usable when the list is empty.
+    Returns the tree and the list of problems; the tree is only usable when the list is empty. ``rows`` says where
+    the table's rows are, for the messages (a file or table name, or :class:`TableRows` with each row's line).
     """
+    rows = TableRows(rows) if isinstance(rows, str) else rows
+    source = rows.file
     problems: list[str] = []
     ids = pd.Index(regions["region_id"].astype(str))
     parent_ids = regions["parent_id"].astype(str).to_numpy()
     level = regions["level"].to_numpy(dtype=np.int64)
-    line = np.arange(len(regions)) + 2
 
     roots = np.flatnonzero(parent_ids == "")
     if len(roots) != 1:
-        where = ", ".join(f"line {line[i]} ({ids[i]})" for i in roots[:5]) or "none"
+        where = ", ".join(f"{ids[i]}" + (f" on {rows.where(i)}" if rows.numbered else "") for i in roots[:5]) or "none"
         problems.append(f"{source}: column parent_id: the tree needs exactly one root (empty parent_id), found {len(roots)}: {where}")
     parent = ids.get_indexer(pd.Index(parent_ids))
     unknown = np.flatnonzero((parent < 0) & (parent_ids != ""))
     for i in unknown[:20]:
-        problems.append(f"{source} line {line[i]} (region_id={ids[i]}), column parent_id: unknown parent '{parent_ids[i]}'")
+        problems.append(f"{rows.at(int(i))} (region_id={ids[i]}), column parent_id: unknown parent '{parent_ids[i]}'")
     for i in roots:
         if level[i] != Level.CENTRAL:
-            problems.append(f"{source} line {line[i]} (region_id={ids[i]}), column level: the root must be level 0 (central), not {level[i]}")
+            problems.append(f"{rows.at(int(i))} (region_id={ids[i]}), column level: the root must be level 0 (central), not {level[i]}")
     ok = parent >= 0
     skip = np.flatnonzero(ok & (level != level[np.maximum(parent, 0)] + 1))
     if len(skip):  # where every link steps down one level, there is no cycle
@@ -74,7 +77,7 @@ def build_tree(regions: pd.DataFrame, source: str = "regions.csv") -> tuple[Regi
     for i in skip[:20]:
         p = parent[i]
         problems.append(
-            f"{source} line {line[i]} (region_id={ids[i]}), column level: a {_lvname(level[i])} (level {level[i]}) "
+            f"{rows.at(int(i))} (region_id={ids[i]}), column level: a {_lvname(level[i])} (level {level[i]}) "
             f"cannot have a {_lvname(level[p])} (level {level[p]}) as parent '{ids[p]}'; levels must step by one"
         )
     if problems:
@@ -84,8 +87,8 @@ def build_tree(regions: pd.DataFrame, source: str = "regions.csv") -> tuple[Regi
     ancestors[np.arange(len(ids)), level] = np.arange(len(ids))
     for lv in range(5, 0, -1):
         # every region at or below level lv inherits the parent of its level-lv ancestor
-        rows = np.flatnonzero(ancestors[:, lv] >= 0)
-        ancestors[rows, lv - 1] = parent[ancestors[rows, lv]]
+        below = np.flatnonzero(ancestors[:, lv] >= 0)
+        ancestors[below, lv - 1] = parent[ancestors[below, lv]]
     return RegionTree(ids, level, parent, ancestors), problems
 
 

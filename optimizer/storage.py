@@ -61,7 +61,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 from .contract import TABLES, Level
 from .data import Instance, _coerce, build_instance, cut_rows, isin, load_instance, measure_rows
 from .errors import BusyError, InputError
-from .inputs import DEFAULT_MAX_INPUT_MB
+from .inputs import DEFAULT_MAX_INPUT_MB, TableRows
 from .regions import build_tree
 from .scenario import is_url
 
@@ -551,9 +551,9 @@ def _registry_instance(t: dict[str, pd.DataFrame], source: str, hashes: dict[str
     """The instance of registry tables as stored (missing values as empty cells), problems worded by table."""
     raw = {name: df.astype(object).where(df.notna(), "") for name, df in t.items()}
     try:
-        return build_instance(raw, source=source, hashes=hashes)
+        return build_instance(raw, source=source, hashes=hashes, rows={name: _table_rows(name) for name in raw})
     except InputError as err:
-        raise InputError([as_table_location(p) for p in err.problems], source=source) from None
+        raise InputError(err.problems, source=source) from None
 
 
 def open_instance(reg: Registry) -> OpenInstance:
@@ -703,11 +703,11 @@ def registry_frame(url: str, hashed: bool = True, replan: tuple[int | None, int]
         raise InputError(problems, source=source)
     tables = {}
     for name, df in (("regions", region_rows), ("funds", fund_rows)):
-        tables[name], errs = _coerce(df.astype(object).where(df.notna(), ""), TABLES[name], f"{name}.csv")
-        problems += [as_table_location(p) for p in errs]
+        tables[name], errs = _coerce(df.astype(object).where(df.notna(), ""), TABLES[name], _table_rows(name))
+        problems += errs
     if problems:
         raise InputError(problems, source=source)
-    tree, errs = build_tree(tables["regions"], "table regions")
+    tree, errs = build_tree(tables["regions"], _table_rows("regions"))
     unknown_holders = sorted(set(tables["funds"]["region_id"]) - set(tables["regions"]["region_id"]))
     errs += [f"table funds: unknown region_id {', '.join(map(repr, unknown_holders[:SHOWN_ORPHANS]))}"] if unknown_holders else []
     if errs:
@@ -890,11 +890,9 @@ def current_version(engine: Engine) -> int | None:
         return _published(conn)
 
 
-def as_table_location(problem: str) -> str:
-    """Say 'table households (household_id=H1)' where the folder loader says 'households.csv line 7 (...)'."""
-    problem = re.sub(r"^(\w+)\.csv line \d+ (\()", r"table \1 \2", problem)
-    problem = re.sub(r"^(\w+)\.csv line \d+, ", r"table \1, ", problem)
-    return re.sub(r"^(\w+)\.csv:", r"table \1:", problem)
+def _table_rows(name: str) -> TableRows:
+    """A registry table's rows, named by their keys in messages: 'table households (household_id=H1)'."""
+    return TableRows(f"table {name}", numbered=False)
 
 
 def load_source(source: str, max_file_mb: float = DEFAULT_MAX_INPUT_MB) -> Instance:

@@ -12,6 +12,7 @@ import pytest
 from conftest import tiny_tables
 from optimizer.data import build_instance, equal_pairs, isin, load_instance
 from optimizer.errors import InputError
+from optimizer.inputs import TableRows
 
 
 def _write(tmp: Path, tables: dict[str, pd.DataFrame]) -> Path:
@@ -68,7 +69,7 @@ def test_nulls_in_typed_text_columns_are_empty_cells() -> None:
     hh.loc[2, "household_id"] = None
     assert hh["household_id"].isna().iat[2]
     with pytest.raises(InputError) as err:
-        build_instance(tables, files={"households": "households/ (its files in order)"})
+        build_instance(tables, rows={"households": TableRows("households/ (its files in order)")})
     assert "households/ (its files in order) row 3 (household_id=), column household_id: missing id" in str(err.value)
 
     tables = tiny_tables()
