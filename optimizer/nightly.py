@@ -100,6 +100,7 @@ def _locked(engine: Engine, scenario: Scenario, wait: float, say: Callable[[str]
         night: Callable[[int], NightlyOutcome]
         scenario_json = json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
         current = storage.current_version(engine)
+        _check_year_not_past(engine, current, _from_year(scenario))
         if by_county(url, scenario, current):
             say(f"checking the registry in {storage.redact(url)}; the workers read it county by county")
             from_year = _from_year(scenario)
@@ -159,6 +160,23 @@ def by_county(url: str, scenario: Scenario, current: int | None) -> bool:
     if any(fits.values()):
         return False
     return auto_decomposes(scenario, storage.open_households(url), replan=scenario.years is not None and current is not None)
+
+
+def _check_year_not_past(engine: Engine, current: int | None, from_year: int | None) -> None:
+    """Refuse a multi-year night that re-plans from a year before the one the published version re-planned from:
+    that version kept the decisions of the years before its own as done, and they would be planned again."""
+    if current is None or from_year is None:
+        return
+    with engine.connect() as conn:
+        manifest = json.loads(conn.execute(select(versions.c.manifest).where(versions.c.version_id == current)).scalar_one())
+    published = (manifest.get("nightly") or {}).get("current_year") if manifest.get("multiyear") else None
+    if published is not None and from_year < int(published):
+        raise InputError(
+            f"scenario nightly.current_year: {from_year} is before {published}, the year from which the published version "
+            f"{current} re-planned: the decisions of {from_year} to {int(published) - 1} were kept as done and would be "
+            f"planned again. Set nightly.current_year (--from-year) to {published} or later, or publish a version that "
+            f"re-planned from {from_year} or earlier (optimizer db ledger, optimizer db publish VERSION)"
+        )
 
 
 def _from_year(scenario: Scenario) -> int | None:

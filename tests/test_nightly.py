@@ -461,6 +461,10 @@ def test_multiyear_nights_keep_the_earlier_years(db_url: str, tmp_path: Path) ->
     # the export is a multi-year run folder that `solve --from-year --previous` reads
     storage.export_version(engine, "current", tmp_path / "v2")
     assert set(read_previous(tmp_path / "v2", 2019).starts["household_id"]) == set(kept.index)
+    # a night may not go back to a year the published version kept as done; nothing is written
+    back = _cli("nightly", "--db", db_url, "--scenario", str(path), "--from-year", "2018")
+    assert back.returncode == 2 and "nightly.current_year: 2018 is before 2019, the year from which the published version 2" in back.stderr
+    assert _state(engine) == (2, 2, ["published", "published"])
 
 
 def test_multiyear_nights_meet_a_county_incidence_target(db_url: str, tmp_path: Path) -> None:
