@@ -15,12 +15,13 @@ from scipy.special import erfc
 
 from .contract import ANY_CATEGORY, LIST_SEP, PROJECT_RULE, Effect, IncomeKind, Level
 from .data import Instance, file_sha256, isin, plan_measures, rule_passes
+from .edits import load_scenario_data
 from .errors import InputError, VerificationError
 from .helpers import reach_regions
 from .outputs import MANIFEST, changed_outputs, read_manifest, read_run
 from .result import Result
 from .scenario import Scenario, is_url, recorded_scenario
-from .storage import load_source, redact
+from .storage import redact
 
 MONEY_TOL = 0.5  # yuan, absolute, plus a relative 1e-7
 PROB_TOL = 1e-7
@@ -47,7 +48,7 @@ def verify_run(run_dir: str | Path) -> Result:
             result = Result(tables=checked.tables, manifest=checked.manifest)
         else:
             result = read_run(run_dir)
-            verify(result, load_source(scenario.data_source, max_file_mb=scenario.limits.max_input_mb), scenario)
+            verify(result, load_scenario_data(scenario), scenario)
     except VerificationError as err:
         raise VerificationError(changed + err.violations) from None
     except InputError as err:
@@ -81,7 +82,16 @@ def check_inputs(source: str, recorded: dict[str, str], run_dir: Path, now: dict
 
 
 def verify(result: Result, instance: Instance | None = None, scenario: Scenario | None = None) -> None:
-    """Raise :class:`VerificationError` listing every violated constraint (silent when all hold)."""
+    """Raise :class:`VerificationError` listing every violated constraint (silent when all hold).
+
+    ``instance`` is the data as solved, with the scenario's data edits applied
+    (:func:`optimizer.edits.load_scenario_data`); by default the result's own. A ``scenario`` whose data edits differ
+    from the result's needs its own ``instance``: the result's would check it against other money."""
+    if instance is None and scenario is not None and result.scenario is not None and scenario.data_edits != result.scenario.data_edits:
+        raise InputError(
+            "verify: the scenario's data edits differ from those the result was solved with; give the instance they make "
+            "(optimizer.edits.load_scenario_data(scenario)) as well"
+        )
     instance = instance or result.instance
     scenario = scenario or result.scenario
     if instance is None and (result.manifest.get("decomposition") or {}).get("verified"):
@@ -127,6 +137,9 @@ class _Checker:
             self.violations.append(f"{what}: {shown}")
 
     def run(self) -> None:
+        self._finite()
+        if self.violations:
+            return
         hh_out = self.r.households
         hh_in = self.inst.households
         # one plan per household, for exactly the registered households
@@ -153,6 +166,96 @@ class _Checker:
         self._equity(hh_out)
         if "helpers" in self.r.tables and "helper_id" in hh_out.columns:
             self._helpers(hh_out)
+        self._summaries(hh_out, hh, long)
+
+    def _finite(self) -> None:
+        """Every number in the tables and the manifest's figures is a number: NaN passes every ``abs(a - b) > tol``."""
+        for name, df in self.r.tables.items():
+            for col in df.columns:
+                if pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col]):
+                    bad = ~np.isfinite(df[col].to_numpy(dtype=float))
+                    self.fail(f"{name} table: column {col} is not a finite number in the rows of", df.loc[bad, df.columns[0]])
+        man = self.r.manifest
+        for key in ("objective", "expected_lifted", "persons_lifted", "cost", "bound", "gap"):
+            value = man.get(key)
+            if value is None:
+                continue
+            ok = isinstance(value, int | float) and not isinstance(value, bool) and not np.isnan(value)
+            if not ok or (key not in ("bound", "gap") and not np.isfinite(value)):
+                self.violations.append(f"manifest: {key} is {value!r}, not a number")
+
+    def _summaries(self, hh_out: pd.DataFrame, hh: pd.DataFrame, long: pd.DataFrame) -> None:
+        """The tables and figures that add up the plans (funds, regions, poverty, the manifest) say what the plans
+        and flows say: analysts read these, not the plans."""
+        flows = self.r.tables["flows"]
+        pr_in = self.inst.projects
+        built = self.r.tables["projects"].set_index("project_id")["built"].astype(str).str.lower().isin(["true", "1"])
+        built = built.reindex(pr_in["project_id"]).fillna(False).to_numpy(dtype=bool)
+        project_cost = np.where(built, pr_in["cost"].to_numpy(dtype=float), 0.0)
+        p = hh_out["p_success"].to_numpy(dtype=float)
+        size = hh["size"].to_numpy(dtype=float)
+        funds = self.r.tables.get("funds")
+        if funds is not None:
+            spent = flows.groupby("fund_id")["amount"].sum().reindex(funds["fund_id"]).fillna(0.0).to_numpy()
+            off = ~(np.abs(funds["spent"].to_numpy(dtype=float) - spent) <= 0.01 + 1e-9 * spent)
+            self.fail("funds table: spent differs from the fund's flows", funds.loc[off, "fund_id"])
+        regions = self.r.tables.get("regions")
+        if regions is not None:
+            self._regions(regions, hh_out, long, built, project_cost, p)
+        poverty = self.r.tables.get("poverty")
+        if poverty is not None and "expected_headcount" in set(poverty["measure"]):
+            after = float(poverty.set_index("measure").loc["expected_headcount", "after"])
+            if size.sum() > 0 and abs(after - ((1.0 - p) * size).sum() / size.sum()) > 1e-9:
+                self.violations.append(f"poverty table: expected headcount after is {after:.9f}, recomputed {((1.0 - p) * size).sum() / size.sum():.9f}")
+        man = self.r.manifest
+        cost = float(long["cost"].sum() + project_cost.sum())
+        figures = {"households": (float(len(hh_out)), 0.0), "projects_built": (float(built.sum()), 0.0),
+                   "cost": (cost, MONEY_TOL + 1e-7 * cost), "persons_lifted": (float((p * size).sum()), 1e-6 * max(1.0, float((p * size).sum())))}  # fmt: skip
+        for key, (value, tol) in figures.items():
+            if key in man and not abs(float(man[key]) - value) <= tol:
+                self.violations.append(f"manifest: {key} is {man[key]} but {value:,.6g} recomputed")
+        if man.get("status") and man.get("objective") is not None and man.get("bound") is not None:
+            obj, bound = float(man["objective"]), float(man["bound"])
+            ahead = bound < obj - 1e-6 * max(1.0, abs(obj)) if self.sc.mode == "max_lifted" else bound > obj + MONEY_TOL + 1e-9 * abs(obj)
+            if ahead:
+                self.violations.append(f"manifest: the bound {bound:,.6f} is on the wrong side of the objective {obj:,.6f}")
+            if "gap" in man and not float(man["gap"]) >= -1e-9:
+                self.violations.append(f"manifest: gap {man['gap']} is negative")
+
+    def _regions(self, regions: pd.DataFrame, hh_out: pd.DataFrame, long: pd.DataFrame, built: np.ndarray, project_cost: np.ndarray, p: np.ndarray) -> None:
+        """Each region's households, expected lifted, spending, projects built, rural households and incidence after,
+        summed over its subtree."""
+        tree = self.inst.tree
+        n_r = len(tree.ids)
+        v = tree.pos(hh_out["village_id"])
+        pv = tree.pos(self.inst.projects["village_id"])
+        per_village = {
+            "households": np.bincount(v, minlength=n_r).astype(float),
+            "expected_lifted": np.bincount(v, weights=p, minlength=n_r),
+            "spend_total": np.bincount(v[long["row"].to_numpy()], weights=long["cost"].to_numpy(dtype=float), minlength=n_r)
+            + np.bincount(pv, weights=project_cost, minlength=n_r),
+            "projects_built": np.bincount(pv, weights=built.astype(float), minlength=n_r),
+            "rural_households": np.where(tree.level == Level.VILLAGE, self.inst.regions["rural_households"].to_numpy(dtype=float), 0.0),
+        }
+        villages = tree.villages
+        up = tree.ancestors[villages]  # each village's region at every level, itself included
+        totals = {k: np.sum([np.bincount(up[:, lv], weights=w[villages], minlength=n_r) for lv in range(6)], axis=0) for k, w in per_village.items()}
+        rows = tree.pos(regions["region_id"])
+        self.fail("regions table: unknown region", regions.loc[rows < 0, "region_id"])
+        if self.violations:
+            return
+        for col, want in totals.items():
+            if col in regions.columns:
+                got = regions[col].to_numpy(dtype=float)
+                off = ~(np.abs(got - want[rows]) <= (MONEY_TOL if col.startswith("spend") else 1e-6) + 1e-7 * np.abs(want[rows]))
+                self.fail(f"regions table: {col} differs from its households' sum", regions.loc[off, "region_id"])
+        if "incidence_after" in regions.columns:
+            rural = totals["rural_households"][rows]
+            base = np.where(rural > 0, rural, totals["households"][rows])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                want_inc = np.where(base > 0, (totals["households"][rows] - totals["expected_lifted"][rows]) / base, 0.0)
+            off = ~(np.abs(regions["incidence_after"].to_numpy(dtype=float) - want_inc) <= 1e-6)
+            self.fail("regions table: incidence_after differs from the recomputed one", regions.loc[off, "region_id"])
 
     def _measures_long(self, hh_out: pd.DataFrame, hh: pd.DataFrame) -> pd.DataFrame:
         row, measure = plan_measures(hh_out["measures"])

@@ -14,8 +14,9 @@ import pytest
 
 from conftest import ROOT
 from optimizer import load_instance, load_scenario, read_run, solve, verify, verify_run, write_run
-from optimizer.errors import VerificationError
+from optimizer.errors import InputError, VerificationError
 from optimizer.generate import generate
+from optimizer.result import Result
 from optimizer.scenario import Scenario
 
 
@@ -69,6 +70,47 @@ def test_solve_write_and_verify_from_files(small: Path, tmp_path: Path) -> None:
     flows.to_parquet(run / "flows.parquet", index=False)
     with pytest.raises(VerificationError):
         verify_run(run)
+
+
+def test_a_run_with_data_edits_is_verified_against_the_edited_money(small: Path, tmp_path: Path) -> None:
+    """`verify_run` applies the run's data edits. It loaded the data without them: a run with tripled central money
+    failed (`fund overspent`, as `optimizer verify` of the shipped paired_assistance_doubled scenario did), and a
+    cut one was checked against the uncut money."""
+    more = solve(_scenario(small).with_overrides({"funds.level.central": "x3"}))
+    verify(more)
+    spent = more.tables["funds"].set_index("fund_id")["spent"]
+    base_amount = load_instance(small).funds.set_index("fund_id")["amount"]
+    assert (spent > base_amount.reindex(spent.index) + 1).any()  # the edit's money is spent
+    verify_run(write_run(more, tmp_path / "more"))
+    # a scenario whose edits differ from the result's is not checked against the result's instance
+    with pytest.raises(InputError, match="data edits differ"):
+        verify(more, None, _scenario(small))
+    with pytest.raises(VerificationError, match="fund overspent"):
+        verify(more, load_instance(small), _scenario(small))
+
+
+def test_the_verifier_checks_the_tables_analysts_read(small: Path) -> None:
+    """NaN passed every `abs(a - b) > tol`, and the funds, regions and poverty tables and the manifest's cost,
+    bound and gap were not checked: each change below passed `verify`."""
+    result = solve(_scenario(small))
+    verify(result)
+
+    def broken(change: Callable[[Result], None], message: str) -> None:
+        r = Result(tables={k: v.copy() for k, v in result.tables.items()}, manifest=dict(result.manifest), instance=result.instance, scenario=result.scenario)
+        change(r)
+        with pytest.raises(VerificationError, match=message):
+            verify(r)
+
+    broken(lambda r: r.tables["households"].__setitem__("p_success", float("nan")), "households table: column p_success is not a finite number")
+    broken(lambda r: r.manifest.__setitem__("objective", float("nan")), "manifest: objective is nan, not a number")
+    broken(lambda r: r.tables["funds"].__setitem__("spent", 0.0), "funds table: spent differs from the fund's flows")
+    broken(lambda r: r.tables["regions"].__setitem__("expected_lifted", r.tables["regions"]["expected_lifted"] * 2), "regions table: expected_lifted differs")
+    broken(lambda r: r.tables["regions"].__setitem__("spend_total", 0.0), "regions table: spend_total differs")
+    broken(lambda r: r.tables["regions"].__setitem__("incidence_after", 0.0), "regions table: incidence_after differs")
+    broken(lambda r: r.tables["poverty"].__setitem__("after", 0.0), "poverty table: expected headcount after")
+    broken(lambda r: r.manifest.__setitem__("cost", r.manifest["cost"] * 2), "manifest: cost is")
+    broken(lambda r: r.manifest.__setitem__("bound", r.manifest["objective"] - 10), "manifest: the bound .* is on the wrong side")
+    broken(lambda r: r.manifest.__setitem__("gap", -1.0), "manifest: gap -1.0 is negative")
 
 
 def test_a_run_folder_changed_after_it_was_written_is_named_file_by_file(small: Path, tmp_path: Path) -> None:
