@@ -19,7 +19,7 @@ import pandas as pd
 from . import charts
 from .contract import Batch, Level
 from .data import Instance
-from .errors import InputError
+from .errors import InputError, check_argument
 from .multiyear import MultiYearResult, exit_schedule, solve_verified, spending_by_year, starts_by_year
 from .outputs import atomic_write_text
 from .report import build_table_report
@@ -107,6 +107,10 @@ class Session:
         scheduler: str | None = None,
     ):
         check_method(method, scheduler)  # a bad method or a useless scheduler, named before any solve
+        check_argument(keep, int, "Session: keep")
+        check_argument(workers, int, "Session: workers")
+        if keep < 0 or workers < 1:
+            raise InputError(f"Session: keep must be at least 0 and workers at least 1, not keep={keep}, workers={workers}")
         self._instances: dict[str, Instance] = {}
         self._results: OrderedDict[str, Result | MultiYearResult] = OrderedDict()
         self.progress = progress
@@ -207,6 +211,9 @@ def _holds(_result: object) -> None:
 
 def compare(scenarios: Sequence[Scenario], session: Session | None = None) -> tuple[pd.DataFrame, list[Result | MultiYearResult]]:
     """Side-by-side table (one column per scenario, named by the scenario's name) and the results."""
+    check_argument(scenarios, (list, tuple), "compare: scenarios (a list of Scenario)")
+    for i, sc in enumerate(scenarios):
+        check_argument(sc, Scenario, f"compare: scenarios[{i}]")
     if len(scenarios) < 2:
         raise InputError(f"compare needs two or more scenarios, got {len(scenarios)}")
     names = [sc.name for sc in scenarios]
@@ -224,6 +231,9 @@ def sweep(
     scenario: Scenario, path: str, values: Sequence[object], session: Session | None = None
 ) -> tuple[pd.DataFrame, list[Result | MultiYearResult]]:
     """Solve ``scenario`` once per value of the dotted ``path``; one row per value (every value checked first)."""
+    check_argument(scenario, Scenario, "sweep: scenario")
+    check_argument(path, str, "sweep: path (a dotted scenario path such as funds.level.central)")
+    check_argument(values, (list, tuple), "sweep: values")
     variants = []
     for value in values:
         try:
@@ -244,8 +254,10 @@ def parse_set(text: str) -> tuple[str, list[object]]:
     path, sep, raw = text.partition("=")
     if not sep or not path or not raw:
         raise InputError(f"--set '{text}': expected PATH=V1,V2,... (e.g. funds.level.central=x0.6,x0.8,x1.0)")
-    values = [parse_value(v.strip(), f"--set {path.strip()}") for v in raw.split(",") if v.strip()]
-    return path.strip(), values
+    items = [v.strip() for v in raw.split(",")]
+    if "" in items:
+        raise InputError(f"--set '{text}': value {items.index('') + 1} is empty (a comma too many?)")
+    return path.strip(), [parse_value(v, f"--set {path.strip()}") for v in items]
 
 
 def write_outputs(table: pd.DataFrame, svg: str, out: Path, name: str, title: str) -> list[Path]:

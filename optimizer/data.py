@@ -35,7 +35,7 @@ from .contract import (
     Level,
     ProjectKind,
 )
-from .errors import InputError
+from .errors import InputError, check_argument
 from .inputs import DEFAULT_MAX_INPUT_MB, MB, TableRows, check_size, decode_utf8, read_bytes
 from .regions import RegionTree, build_tree
 
@@ -70,17 +70,21 @@ class Instance:
     # county id -> expected poor households that these tables do not hold but county incidence targets count (the
     # nightly job's committed households: one each, less its plan's expected exit)
     poor_outside: dict[str, float] = field(default_factory=dict)
+    # why these tables are not those of the files at ``source`` (tables replaced in memory); empty when they are
+    changed: str = ""
 
     @property
     def n_households(self) -> int:
         return len(self.households)
 
     def replace(self, **tables: pd.DataFrame) -> Instance:
-        """A copy with some tables replaced (used by what-if edits); re-validated."""
+        """A copy with some tables replaced, re-validated. It no longer is what its files hold, so a run solved on it
+        records that and is not verified or reproduced from those files (``changed``)."""
         data = {name: getattr(self, name) for name in TABLES}
         data.update(tables)
         built = build_instance(data, source=self.source, hashes=self.hashes)
-        return dataclasses.replace(built, poor_outside=self.poor_outside) if self.poor_outside else built
+        why = self.changed or f"{', '.join(sorted(tables))} replaced in memory (Instance.replace)"
+        return dataclasses.replace(built, poor_outside=self.poor_outside, changed=why)
 
 
 def load_instance(folder: str | Path, allow_personal_columns: bool = False, max_file_mb: float = DEFAULT_MAX_INPUT_MB) -> Instance:
@@ -90,6 +94,7 @@ def load_instance(folder: str | Path, allow_personal_columns: bool = False, max_
     (they are then dropped: the optimizer needs none of them). A file larger than ``max_file_mb`` (MB of
     10^6 bytes; for Parquet its uncompressed size) is refused before it is read. A folder written as partitioned
     Parquet (``households/`` a folder) is read by :func:`optimizer.partitioned.load_partitioned`."""
+    check_argument(folder, (str, Path), "load_instance: folder")
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"data folder '{folder}' does not exist or is not a folder")

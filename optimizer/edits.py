@@ -14,11 +14,12 @@ Keys (values ``"x0.8"`` multiply; plain numbers set, where a single row is addre
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import pandas as pd
 
-from .contract import LEVEL_NAMES, LIST_SEP
+from .contract import LEVEL_NAMES, LIST_SEP, MAX_YUAN
 from .data import Instance
 from .errors import InputError
 from .scenario import Scenario, data_edit_problem
@@ -62,7 +63,7 @@ def apply_data_edits(instance: Instance, edits: Mapping[str, object]) -> Instanc
                     raise InputError(f"{where}: unknown region '{parts[2]}'")
                 extra = {c: "" for c in funds.columns} | {
                     "fund_id": f"F-extra-{parts[2]}", "region_id": parts[2], "name": "extra money (what-if)",
-                    "amount": _apply(pd.Series([0.0]), value).iat[0], "categories": "any", "co_financing": 0.0, "paired": False,
+                    "amount": _apply(pd.Series([0.0]), value, where).iat[0], "categories": "any", "co_financing": 0.0, "paired": False,
                 }
                 funds = pd.concat([funds, pd.DataFrame([extra])], ignore_index=True)
                 level_of = instance.tree.level[instance.tree.pos(funds["region_id"])]
@@ -71,14 +72,14 @@ def apply_data_edits(instance: Instance, edits: Mapping[str, object]) -> Instanc
                 rows = (funds["fund_id"] == parts[2]).to_numpy()
                 if not rows.any():
                     raise InputError(f"{where}: unknown fund '{parts[2]}'")
-            funds.loc[rows, "amount"] = _apply(funds.loc[rows, "amount"], value)
+            funds.loc[rows, "amount"] = _apply(funds.loc[rows, "amount"], value, where)
         else:
             mid, field = parts[1], parts[2]
             rows = (measures["measure_id"] == mid).to_numpy()
             if not rows.any():
                 raise InputError(f"{where}: unknown measure '{mid}'")
             if field != "enabled":
-                measures.loc[rows, field] = _apply(measures.loc[rows, field], value)
+                measures.loc[rows, field] = _apply(measures.loc[rows, field], value, where)
             elif not value:
                 off.append(mid)
     if off:
@@ -87,11 +88,17 @@ def apply_data_edits(instance: Instance, edits: Mapping[str, object]) -> Instanc
         measures.loc[impossible, "eligibility"] = measures.loc[impossible, "eligibility"].astype(str).str.cat(
             pd.Series("max:size=0", index=measures.index[impossible]), sep=LIST_SEP
         ).str.strip(LIST_SEP)
-    return instance.replace(funds=funds, measures=measures)
+    # the edits are the scenario's, recorded with the run: the data are still those of the files
+    return dataclasses.replace(instance.replace(funds=funds, measures=measures), changed=instance.changed)
 
 
-def _apply(current: pd.Series, value: object) -> pd.Series:
-    """``current`` times a factor ``"x0.8"``, or set to a number (a value :func:`data_edit_problem` accepts)."""
+def _apply(current: pd.Series, value: object, where: str) -> pd.Series:
+    """``current`` times a factor ``"x0.8"``, or set to a number (a value :func:`data_edit_problem` accepts); at
+    most the data's limit for money, so that the edit, not an input file, is named when it is too large."""
     if isinstance(value, str):
-        return current.astype(float) * float(value[1:])
-    return pd.Series(float(value), index=current.index)  # type: ignore[arg-type]
+        out = current.astype(float) * float(value[1:])
+    else:
+        out = pd.Series(float(value), index=current.index)  # type: ignore[arg-type]
+    if (out > MAX_YUAN).any():
+        raise InputError(f"{where}: makes an amount of {out.max():.6g} yuan, above the data's limit of {MAX_YUAN:.0e}")
+    return out

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .compare import Session
 from .contract import LEVEL_NAMES, Level
-from .errors import InputError
+from .errors import InputError, check_argument
 from .result import Result
 from .scenario import Scenario
 
@@ -20,6 +20,12 @@ def next_money(
 ) -> pd.DataFrame:
     """For the ``top`` regions of ``level`` with the highest marginal value: predicted gain (shadow price x
     amount, an upper bound for the LP) and actual gain in expected households lifted from a re-solve."""
+    check_argument(scenario, Scenario, "next_money: scenario")
+    check_argument(amount, (int, float), "the extra money (amount, --amount)")
+    check_argument(top, int, "the number of candidates to re-solve (top, --top)")
+    if level not in tuple(Level):
+        raise InputError(f"the level (level, --level) must be one of {', '.join(f'{int(lv)} ({n})' for lv, n in LEVEL_NAMES.items())}, got {level!r}")
+    level = Level(level)
     if not (math.isfinite(amount) and amount > 0):
         raise InputError(f"the extra money (amount, --amount) must be a positive number of yuan, got {amount:g}")
     if top < 1:

@@ -43,6 +43,8 @@ exists and the model is unchanged.
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -56,7 +58,7 @@ import scipy.sparse as sp
 from .contract import LEVEL_NAMES, Category, Level
 from .data import Instance, isin, run_positions
 from .edits import apply_data_edits
-from .errors import InfeasibleError, InputError, NoSolutionError, VerificationError
+from .errors import InfeasibleError, InputError, NoSolutionError, VerificationError, check_argument
 from .model import INF, MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, county_table, plan_keys, project_ids
 from .plans import CATEGORIES, Plans, build_plans
 from .regions import RegionTree
@@ -229,6 +231,13 @@ class Withheld:
     amount: dict[str, float]  # yuan by fund_id
     from_year: int
 
+    def __post_init__(self) -> None:
+        check_argument(self.amount, dict, "Withheld: amount (yuan by fund_id)")
+        check_argument(self.from_year, numbers.Integral, "Withheld: from_year")
+        bad = [f"{k}: {v!r}" for k, v in self.amount.items() if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= v < math.inf]
+        if bad:
+            raise InputError(f"Withheld: money withheld must be a non-negative number of yuan per fund, not {', '.join(bad[:5])}")
+
 
 def appropriations(instance: Instance, years: Years, withheld: Withheld | None = None) -> np.ndarray:
     """Yuan per fund and year: each fund's amount split by ``shares`` or by the profile, less what is withheld."""
@@ -238,7 +247,6 @@ def appropriations(instance: Instance, years: Years, withheld: Withheld | None =
 def yearly_appropriations(fund_ids: pd.Series, amount: np.ndarray, years: Years, withheld: Withheld | None = None) -> np.ndarray:
     """:func:`appropriations` of the funds ``fund_ids`` with their ``amount`` (yuan): the decomposition's master
     holds the upper funds only."""
-    T = years.last - years.first + 1
     approp = np.asarray(amount, dtype=float)[:, None] * year_shares(years)[None, :]
     if withheld is None or not any(withheld.amount.values()):
         return approp
@@ -246,7 +254,9 @@ def yearly_appropriations(fund_ids: pd.Series, amount: np.ndarray, years: Years,
     unknown = sorted(set(withheld.amount) - set(fund_ids))
     if unknown:
         raise InputError(f"money withheld from unknown fund(s): {', '.join(unknown)}")
-    t0 = min(max(withheld.from_year - years.first, 0), T - 1)
+    if not years.first <= withheld.from_year <= years.last:
+        raise InputError(f"money withheld from {withheld.from_year}, a year outside the horizon {years.first}-{years.last}")
+    t0 = withheld.from_year - years.first
     held = fund_ids.map(withheld.amount).fillna(0.0).to_numpy(dtype=float)
     rest = approp[:, t0:].sum(axis=1)
     over = held > rest + MONEY_TOL
@@ -716,6 +726,11 @@ def solve_multiyear(
     from .decompose import solve_decomposed_years
     from .solve import ONE_MODEL_NOTE, auto_decomposes, check_method, one_model_hint, source_name, worker_source
 
+    check_argument(scenario, Scenario, "solve_multiyear: scenario (made by optimizer.load_scenario)")
+    check_argument(instance, (Instance, type(None)), "solve_multiyear: instance")
+    check_argument(from_year, (numbers.Integral, type(None)), "solve_multiyear: from_year (--from-year)")
+    check_argument(previous, (str, Path, type(None)), "solve_multiyear: previous (--previous)")
+    check_argument(withheld, (Withheld, type(None)), "solve_multiyear: withheld")
     say = progress or (lambda msg: log.info(msg))
     t0 = time.perf_counter()
     check_method(method, scheduler)

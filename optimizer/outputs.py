@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from .clib import libc
 from .data import _first_line, file_sha256
-from .errors import InputError
+from .errors import InputError, check_argument
 from .result import OPTIONAL_TABLES, TABLE_NAMES, Result
 
 if TYPE_CHECKING:
@@ -26,12 +26,14 @@ if TYPE_CHECKING:
 
 MANIFEST = "manifest.json"
 OUTPUT_HASHES = "output_hashes"
+INPUTS_DIFFER = "inputs_differ"  # why a run's tables were not those of its scenario's data (the run is checked in memory only)
+FORMATS = ("csv", "parquet")
 # Manifest keys that verify, report and reproduce read, with the JSON type each must have when present.
 MANIFEST_TYPES: dict[str, tuple[type, ...]] = {
     **dict.fromkeys(("objective", "bound", "lp_bound", "gap", "expected_lifted", "persons_lifted", "cost", "expected_out_at_deadline"), (int, float)),
     "households": (int,),
     **dict.fromkeys(("scenario", "input_hashes", OUTPUT_HASHES, "helpers", "timings", "decomposition", "versions"), (dict,)),
-    **dict.fromkeys(("data", "scenario_name", "status", "method", "solver_version"), (str,)),
+    **dict.fromkeys(("data", "scenario_name", "status", "method", "solver_version", INPUTS_DIFFER), (str,)),
     "years": (list,),
 }
 _RENAME_EXCHANGE = 2
@@ -42,6 +44,11 @@ def write_run(result: Result, out: str | Path, formats: tuple[str, ...] = ("csv"
 
     An existing ``out`` is replaced only when it is a run folder (it has a manifest) or empty: a mistyped
     ``--out`` never swaps away a data or scenario folder."""
+    check_argument(result, Result, "write_run: result")
+    check_argument(out, (str, Path), "write_run: out")
+    unknown = [f for f in formats if f not in FORMATS] if isinstance(formats, tuple | list) else [formats]
+    if unknown or not formats:
+        raise InputError(f"write_run: formats must name one or more of {', '.join(FORMATS)}, not {formats!r}")
     out = Path(out)
     check_target(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -61,6 +68,9 @@ def write_run(result: Result, out: str | Path, formats: tuple[str, ...] = ("csv"
                 df.to_parquet(tmp / f"{name}.parquet", index=False)
         written = {f.name: file_sha256(f) for f in sorted(tmp.iterdir())}  # what verify, report and reproduce check first
         manifest = {**result.manifest, OUTPUT_HASHES: written}
+        differ = inputs_differ(result)
+        if differ:
+            manifest[INPUTS_DIFFER] = differ
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=_json) + "\n")
         for f in tmp.iterdir():
             _fsync(f)
@@ -69,6 +79,18 @@ def write_run(result: Result, out: str | Path, formats: tuple[str, ...] = ("csv"
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def inputs_differ(result: Result) -> str:
+    """Why the data a result was solved on are not the files its manifest names, or "" when they are."""
+    inst, data = result.instance, str(result.manifest.get("data") or "")
+    if inst is None:
+        return ""
+    if inst.changed:
+        return inst.changed
+    if data and inst.source and Path(inst.source).is_dir() and Path(data).is_dir() and Path(inst.source).resolve() != Path(data).resolve():
+        return f"solved on the data of {inst.source}, not on the scenario's {data}"
+    return ""
 
 
 def _write_parts(data: ds.Dataset, stem: Path, formats: tuple[str, ...]) -> None:
@@ -190,6 +212,8 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
         raise InputError(f"{path}: not a run manifest (a JSON object is expected)")
     wrong = [f"key '{k}' must be {' or '.join(t.__name__ for t in kinds)}, not {type(manifest[k]).__name__} ({manifest[k]!r:.40})"
              for k, kinds in MANIFEST_TYPES.items() if k in manifest and (not isinstance(manifest[k], kinds) or isinstance(manifest[k], bool))]  # fmt: skip
+    if "scenario" not in manifest:
+        wrong.append("key 'scenario' is missing: every run records the scenario it solved")
     if wrong:
         raise InputError(wrong, source=str(path))
     return manifest
@@ -220,8 +244,11 @@ def read_table(path: Path, text_columns: dict[str, type[str]] | None = None) -> 
 
 def read_run(run_dir: str | Path) -> Result:
     """Read a run folder back (Parquet when present, else CSV)."""
+    check_argument(run_dir, (str, Path), "read_run: run_dir")
     run_dir = Path(run_dir)
     manifest = read_manifest(run_dir)
+    if manifest.get("multiyear"):
+        raise InputError(f"{run_dir} is a multi-year run folder: read it with optimizer.multiyear.read_multiyear_run")
     tables: dict[str, pd.DataFrame] = {}
     text_columns = {c: str for c in ("project_id", "region_id", "parent_id", "helper_id", "first_secretary_id", "home_region_id")}
     for name in TABLE_NAMES + OPTIONAL_TABLES:

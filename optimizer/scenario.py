@@ -13,8 +13,8 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .contract import LEVEL_NAMES, Category
-from .errors import InputError
+from .contract import LEVEL_NAMES, MAX_YUAN, Category
+from .errors import InputError, check_argument
 from .inputs import DEFAULT_MAX_INPUT_MB, decode_utf8, read_bytes
 
 
@@ -262,16 +262,19 @@ class Scenario(_Strict):
 
     def with_overrides(self, overrides: dict[str, object]) -> Scenario:
         """A copy with dotted-path overrides applied (scenario fields and data edits alike)."""
+        source = f"scenario '{self.name}'"
         data = self.model_dump()
         edits = dict(self.data_edits)
-        for key, value in overrides.items():
-            if key.startswith(DATA_EDIT_PREFIXES):
+        for key, value in _mapping(overrides, "overrides", source).items():
+            if key == "data_edits":  # a mapping of edits, as in a file's data_edits:
+                edits.update(_mapping(value, "overrides: data_edits", source))  # type: ignore[arg-type]
+            elif key.startswith(DATA_EDIT_PREFIXES):
                 edits[key] = value  # type: ignore[assignment]
             else:
-                _set_path(data, key.split("."), value, f"scenario '{self.name}'")
+                _set_path(data, key.split("."), value, source)
         data["data_edits"] = edits
         data["base_dir"] = self.base_dir
-        return validate_scenario(data, f"scenario '{self.name}'")
+        return validate_scenario(data, source)
 
 
 MAX_EXTENDS = 20
@@ -284,11 +287,12 @@ def load_scenario(path: str | Path, overrides: dict[str, object] | None = None) 
 
     ``overrides`` (dotted path -> value) are applied last, as if written in the file's ``overrides:``.
     """
+    check_argument(path, (str, Path), "load_scenario: path")
     path = Path(path)
     root = path.resolve().parent
     data, lines = _compose(path, root, [])
     edits: dict[str, object] = _mapping(data.pop("overrides", None), "overrides", str(path))
-    edits.update(overrides or {})
+    edits.update(_mapping(overrides, "overrides=", str(path)))
     data_edits = {k: v for k, v in edits.items() if k.startswith(DATA_EDIT_PREFIXES)}
     where: dict[tuple[str, ...], int | str] = dict(lines)
     for key, value in edits.items():
@@ -555,7 +559,7 @@ def _edit_value_problem(value: object, allow_set: bool) -> str | None:
             return f"'{value}' is not a factor like x0.8"
         return None if math.isfinite(factor) and factor >= 0 else "factor must be a non-negative number"
     if allow_set and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return None if math.isfinite(value) and value >= 0 else "value must be a non-negative number"
+        return None if math.isfinite(value) and 0 <= value <= MAX_YUAN else f"value must be a non-negative number of at most {MAX_YUAN:.0e}"
     return "expected a factor like 'x0.8'" + (" or a number" if allow_set else "")
 
 

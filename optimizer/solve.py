@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from .contract import LEVEL_NAMES, Category, Level
 from .data import Instance
 from .edits import apply_data_edits
-from .errors import InfeasibleError, InputError, NoSolutionError
+from .errors import InfeasibleError, InputError, NoSolutionError, check_argument
 from .helpers import assign_helpers
 from .limits import check_memory, plans_memory_mb, solve_memory_mb
 from .model import MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, add_churn_cap, build_model
@@ -85,6 +85,11 @@ def solve(
     its counterpart for a decomposed solve on the cluster at ``scheduler`` (see :class:`optimizer.compare.Session`):
     the workers keep the county models for the next solve, which starts a county from its last LP when only
     upper-level money changed."""
+    check_argument(scenario, Scenario, "solve: scenario (made by optimizer.load_scenario)")
+    check_argument(instance, (Instance, type(None)), "solve: instance (made by optimizer.load_instance, or None to load the scenario's data)")
+    check_argument(workers, int, "solve: workers")
+    if workers < 1:
+        raise InputError(f"solve: workers must be at least 1, not {workers}")
     say = progress or (lambda msg: log.info(msg))
     if scenario.years is not None:
         raise InputError(f"scenario '{scenario.name}' has a years: section: solve it with optimizer.multiyear.solve_multiyear (or `optimizer solve`)")

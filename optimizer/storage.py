@@ -60,7 +60,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 
 from .contract import TABLES, Level
 from .data import Instance, _coerce, build_instance, cut_rows, isin, load_instance, measure_rows
-from .errors import BusyError, InputError
+from .errors import BusyError, InputError, check_argument
 from .inputs import DEFAULT_MAX_INPUT_MB, TableRows
 from .regions import build_tree
 from .scenario import is_url
@@ -895,10 +895,11 @@ def _table_rows(name: str) -> TableRows:
     return TableRows(f"table {name}", numbered=False)
 
 
-def load_source(source: str, max_file_mb: float = DEFAULT_MAX_INPUT_MB) -> Instance:
+def load_source(source: str | Path, max_file_mb: float = DEFAULT_MAX_INPUT_MB) -> Instance:
     """The instance of a data folder (files above ``max_file_mb`` refused), or the open instance of a database
     registry (``Scenario.data_source``)."""
-    if is_url(source):
+    check_argument(source, (str, Path), "load_source: source")
+    if isinstance(source, str) and is_url(source):
         return open_instance(read_registry(open_db(source))).instance
     return load_instance(source, max_file_mb=max_file_mb)
 

@@ -16,9 +16,9 @@ from scipy.special import erfc
 from .contract import ANY_CATEGORY, LIST_SEP, PROJECT_RULE, Effect, IncomeKind, Level
 from .data import Instance, file_sha256, isin, plan_measures, rule_passes
 from .edits import load_scenario_data
-from .errors import InputError, VerificationError
+from .errors import InputError, VerificationError, check_argument
 from .helpers import reach_regions
-from .outputs import MANIFEST, changed_outputs, read_manifest, read_run
+from .outputs import INPUTS_DIFFER, MANIFEST, changed_outputs, read_manifest, read_run
 from .result import Result
 from .scenario import Scenario, is_url, recorded_scenario
 from .storage import redact
@@ -35,6 +35,7 @@ def verify_run(run_dir: str | Path) -> Result:
     Its files are first checked against the sha256 the run recorded: a changed or damaged file is a violation
     (with the recomputed ones, when it can still be read), and an input that changed since the run is refused
     (:class:`InputError`) rather than reported as the run's violation."""
+    check_argument(run_dir, (str, Path), "verify_run: run_dir")
     run_dir = Path(run_dir)
     manifest = read_manifest(run_dir)
     scenario = recorded_scenario(manifest, str(run_dir / MANIFEST))
@@ -59,8 +60,16 @@ def verify_run(run_dir: str | Path) -> Result:
 
 
 def check_folder_inputs(manifest: dict[str, object], source: str, run_dir: Path, purpose: str) -> None:
-    """Refuse a run whose input folder's files (a database is not checked here) differ from those it recorded:
-    they are checked before they are read, since a changed file may not even load."""
+    """Refuse a run solved on data that were not its scenario's files (:func:`optimizer.outputs.inputs_differ`), or
+    whose input folder's files (a database is not checked here) differ from those it recorded: they are checked
+    before they are read, since a changed file may not even load."""
+    differ = manifest.get(INPUTS_DIFFER)
+    if differ:
+        raise InputError(
+            f"the run was not solved on its scenario's data ({differ}), so it cannot be {purpose} from them; "
+            "check its Result in Python with optimizer.verify(result), which uses the data it was solved on",
+            source=str(run_dir),
+        )
     recorded = manifest.get("input_hashes")
     if isinstance(recorded, dict) and recorded and not is_url(source):
         now = {n: file_sha256(Path(source) / n) for n in recorded if (Path(source) / n).is_file()}
@@ -87,6 +96,9 @@ def verify(result: Result, instance: Instance | None = None, scenario: Scenario 
     ``instance`` is the data as solved, with the scenario's data edits applied
     (:func:`optimizer.edits.load_scenario_data`); by default the result's own. A ``scenario`` whose data edits differ
     from the result's needs its own ``instance``: the result's would check it against other money."""
+    check_argument(result, Result, "verify: result (a one-year Result; a multi-year one is checked by optimizer.multiyear.verify_multiyear)")
+    check_argument(instance, (Instance, type(None)), "verify: instance")
+    check_argument(scenario, (Scenario, type(None)), "verify: scenario")
     if instance is None and scenario is not None and result.scenario is not None and scenario.data_edits != result.scenario.data_edits:
         raise InputError(
             "verify: the scenario's data edits differ from those the result was solved with; give the instance they make "
@@ -98,7 +110,10 @@ def verify(result: Result, instance: Instance | None = None, scenario: Scenario 
         _shared_funds(result)  # each county was verified on its worker against its inputs and its share of the money
         return
     if instance is None or scenario is None:
-        raise ValueError("verify needs the instance and the scenario (or a Result that carries them)")
+        raise InputError(
+            "verify needs the instance and the scenario the result was solved with (a Result read back by read_run carries "
+            "neither: check a run folder with optimizer.verify_run(run_dir))"
+        )
     v = _Checker(result, instance, scenario)
     v.run()
     if v.violations:

@@ -1,0 +1,134 @@
+"""The Python API as analysts call it: arguments of the wrong kind, what-ifs on data changed in memory, edits given
+as a mapping, and refusals before any solve. Found by a fuzzing pass over the API; each case here failed before
+(a deep AttributeError or TypeError, a silently dropped edit, a lost run folder, a run that `optimizer verify`
+blamed for a bug)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from optimizer import load_instance, load_scenario, load_source, read_run, solve, verify, verify_run, write_run
+from optimizer.compare import Session, compare, parse_set, sweep
+from optimizer.errors import InputError
+from optimizer.generate import generate
+from optimizer.marginal import next_money
+from optimizer.multiyear import Withheld, yearly_appropriations
+from optimizer.reproduce import reproduce
+from optimizer.scenario import Scenario, Years
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("api") / "data"
+    generate(400, seed=5, out=folder)
+    return folder
+
+
+def _scenario(folder: Path, **more: object) -> Scenario:
+    return Scenario.model_validate({"name": "api", "data": str(folder), "solver": {"gap": 1e-3, "time_limit": 60}, **more})
+
+
+def test_arguments_of_the_wrong_kind_are_named_at_the_door(data: Path, tmp_path: Path) -> None:
+    sc = _scenario(data)
+    cases = [
+        (lambda: solve("scenarios/baseline.yaml"), r"solve: scenario \(made by optimizer.load_scenario\) must be a Scenario, not str"),  # type: ignore[arg-type]
+        (lambda: solve(sc, str(data)), "solve: instance"),  # type: ignore[arg-type]
+        (lambda: solve(sc, method="decomposed", workers=0), "workers must be at least 1"),
+        (lambda: verify(None), "verify: result"),  # type: ignore[arg-type]
+        (lambda: write_run(None, tmp_path / "x"), "write_run: result"),  # type: ignore[arg-type]
+        (lambda: read_run(None), "read_run: run_dir"),  # type: ignore[arg-type]
+        (lambda: verify_run(None), "verify_run: run_dir"),  # type: ignore[arg-type]
+        (lambda: load_scenario(None), "load_scenario: path"),  # type: ignore[arg-type]
+        (lambda: load_instance(None), "load_instance: folder"),  # type: ignore[arg-type]
+        (lambda: Session(workers=0), "workers at least 1"),
+        (lambda: Session(keep=-1), "keep must be at least 0"),
+        (lambda: compare(sc), "compare: scenarios"),  # type: ignore[arg-type]
+        (lambda: compare([sc, None]), r"compare: scenarios\[1\]"),  # type: ignore[list-item]
+        (lambda: sweep(sc, None, [1]), "sweep: path"),  # type: ignore[arg-type]
+        (lambda: sc.with_overrides([]), "overrides must be a mapping"),  # type: ignore[arg-type]
+        (lambda: next_money(sc, "1e6"), r"the extra money \(amount, --amount\) must be a int or float"),  # type: ignore[arg-type]
+        (lambda: next_money(sc, 1e6, level=7), "the level"),  # type: ignore[arg-type]
+        (lambda: next_money(sc, 1e6, top=1.5), r"--top\) must be a int"),  # type: ignore[arg-type]
+        (lambda: parse_set("funds.level.central=x0.8,x1.2,"), "value 3 is empty"),
+    ]
+    for call, message in cases:
+        with pytest.raises(InputError, match=message):
+            call()
+    assert load_source(Path(data)).n_households == 400  # a Path is a folder too (it was a TypeError in re.match)
+
+
+def test_write_run_refuses_formats_it_cannot_write_and_keeps_the_run_there(data: Path, tmp_path: Path) -> None:
+    result = solve(_scenario(data))
+    verify(result)
+    run = write_run(result, tmp_path / "run")
+    before = sorted(p.name for p in run.iterdir())
+    for formats in ((), ("xlsx",), "csv"):
+        with pytest.raises(InputError, match="formats must name one or more of csv, parquet"):
+            write_run(result, run, formats=formats)  # type: ignore[arg-type]
+    assert sorted(p.name for p in run.iterdir()) == before  # it was replaced by a folder holding the manifest only
+    verify_run(run)
+
+
+def test_a_run_on_data_changed_in_memory_is_verified_in_memory_and_refused_from_files(data: Path, tmp_path: Path) -> None:
+    sc = _scenario(data)
+    inst = load_instance(data)
+    rich = inst.replace(funds=inst.funds.assign(amount=inst.funds["amount"] * 3))
+    assert rich.changed and not inst.changed
+    result = solve(sc, rich)
+    verify(result)
+    run = write_run(result, tmp_path / "rich")
+    assert json.loads((run / "manifest.json").read_text())["inputs_differ"] == "funds replaced in memory (Instance.replace)"
+    for check in (verify_run, reproduce):
+        with pytest.raises(InputError, match="not solved on its scenario's data"):
+            check(run)
+    # another folder's data given with the scenario (a copy: its files could change apart from the scenario's)
+    other = tmp_path / "other"
+    shutil.copytree(data, other)
+    run2 = write_run(solve(sc, load_instance(other)), tmp_path / "other-run")
+    with pytest.raises(InputError, match=f"solved on the data of {other}"):
+        verify_run(run2)
+    # the scenario's own edits are not a change: the run verifies from its files
+    edited = solve(sc.with_overrides({"funds.level.central": "x2"}), inst)
+    verify_run(write_run(edited, tmp_path / "edited"))
+
+
+def test_data_edits_given_as_a_mapping_and_edits_past_the_data_limit(data: Path) -> None:
+    sc = _scenario(data)
+    kept = sc.with_overrides({"data_edits": {"funds.level.central": "x0.5"}})
+    assert kept.data_edits == {"funds.level.central": "x0.5"}  # it was silently dropped
+    with pytest.raises(InputError, match="data_edits must be a mapping"):
+        sc.with_overrides({"data_edits": "x"})
+    with pytest.raises(InputError, match="unknown data override"):
+        sc.with_overrides({"data_edits": {"bogus": 1}})
+    with pytest.raises(InputError, match="value must be a non-negative number of at most 1e"):
+        sc.with_overrides({"funds.fund.F-CN-industry": 1e300})
+    fund = load_instance(data).funds["fund_id"].iat[0]
+    with pytest.raises(InputError, match=f"overrides: funds.fund.{fund}: makes an amount of .* yuan, above the data's limit"):
+        solve(sc.with_overrides({f"funds.fund.{fund}": "x1e300"}))  # it named funds.csv, a file nobody touched
+
+
+def test_money_withheld_is_checked_where_it_is_given() -> None:
+    with pytest.raises(InputError, match="non-negative number of yuan per fund"):
+        Withheld({"F1": -1e9}, from_year=2018)  # it added money
+    with pytest.raises(InputError, match="from_year must be a Integral"):
+        Withheld({"F1": 1.0}, from_year=2018.5)  # type: ignore[arg-type]
+    years = Years(first=2018, last=2020)
+    with pytest.raises(InputError, match="a year outside the horizon 2018-2020"):
+        yearly_appropriations(["F1"], [100.0], years, Withheld({"F1": 1.0}, from_year=1999))  # type: ignore[arg-type]
+    assert yearly_appropriations(["F1"], [300.0], years, Withheld({"F1": 30.0}, from_year=2019)).sum() == pytest.approx(270.0)  # type: ignore[arg-type]
+
+
+def test_a_manifest_without_its_scenario_is_not_a_run(data: Path, tmp_path: Path) -> None:
+    run = write_run(solve(_scenario(data)), tmp_path / "run")
+    manifest = json.loads((run / "manifest.json").read_text())
+    del manifest["scenario"]
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(InputError, match="key 'scenario' is missing"):
+        read_run(run)
+    (run / "manifest.json").write_text(json.dumps({**manifest, "scenario": {}, "multiyear": True}))
+    with pytest.raises(InputError, match="is a multi-year run folder: read it with optimizer.multiyear.read_multiyear_run"):
+        read_run(run)  # it said: missing funds.parquet
