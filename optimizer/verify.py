@@ -7,6 +7,7 @@ data loader and the contract with the rest of the program.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -120,6 +121,30 @@ def verify(result: Result, instance: Instance | None = None, scenario: Scenario 
         raise VerificationError(v.violations)
 
 
+def _listed(items: list[object]) -> str:
+    return ", ".join(map(str, items[:SHOWN])) + (f" (+{len(items) - SHOWN} more)" if len(items) > SHOWN else "")
+
+
+def non_finite(tables: dict[str, pd.DataFrame], manifest: dict[str, object]) -> list[str]:
+    """Every number in the tables and the manifest's figures is a number: NaN passes every ``abs(a - b) > tol``.
+    (A bound or gap may be infinite: a solve stopped before it had one.)"""
+    out = []
+    for name, df in tables.items():
+        for col in df.columns:
+            if pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col]):
+                bad = ~np.isfinite(df[col].to_numpy(dtype=float))
+                if bad.any():
+                    out.append(f"{name} table: column {col} is not a finite number in the rows of: {_listed(list(df.loc[bad, df.columns[0]]))}")
+    for key in ("objective", "expected_lifted", "expected_out_at_deadline", "persons_lifted", "cost", "bound", "gap"):
+        value = manifest.get(key)
+        if value is None:
+            continue
+        number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
+        if math.isnan(number) or (key not in ("bound", "gap") and not math.isfinite(number)):
+            out.append(f"manifest: {key} is {value!r}, not a number")
+    return out
+
+
 def _shared_funds(result: Result) -> None:
     """What the counties of a decomposed run share: no fund spends more than it holds, by the flows table."""
     funds, flows = result.tables["funds"], result.tables["flows"]
@@ -148,8 +173,7 @@ class _Checker:
     def fail(self, what: str, offenders: pd.Series | np.ndarray | list[str]) -> None:
         items = list(offenders)
         if items:
-            shown = ", ".join(map(str, items[:SHOWN])) + (f" (+{len(items) - SHOWN} more)" if len(items) > SHOWN else "")
-            self.violations.append(f"{what}: {shown}")
+            self.violations.append(f"{what}: {_listed(items)}")
 
     def run(self) -> None:
         self._finite()
@@ -184,20 +208,7 @@ class _Checker:
         self._summaries(hh_out, hh, long)
 
     def _finite(self) -> None:
-        """Every number in the tables and the manifest's figures is a number: NaN passes every ``abs(a - b) > tol``."""
-        for name, df in self.r.tables.items():
-            for col in df.columns:
-                if pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col]):
-                    bad = ~np.isfinite(df[col].to_numpy(dtype=float))
-                    self.fail(f"{name} table: column {col} is not a finite number in the rows of", df.loc[bad, df.columns[0]])
-        man = self.r.manifest
-        for key in ("objective", "expected_lifted", "persons_lifted", "cost", "bound", "gap"):
-            value = man.get(key)
-            if value is None:
-                continue
-            ok = isinstance(value, int | float) and not isinstance(value, bool) and not np.isnan(value)
-            if not ok or (key not in ("bound", "gap") and not np.isfinite(value)):
-                self.violations.append(f"manifest: {key} is {value!r}, not a number")
+        self.violations += non_finite(self.r.tables, self.r.manifest)
 
     def _summaries(self, hh_out: pd.DataFrame, hh: pd.DataFrame, long: pd.DataFrame) -> None:
         """The tables and figures that add up the plans (funds, regions, poverty, the manifest) say what the plans

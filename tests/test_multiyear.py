@@ -215,6 +215,11 @@ def test_verifier_catches_a_corrupted_yearly_budget(small: Instance) -> None:
     flows.loc[flows["year"] == year, "amount"] *= 3.0
     bad = verify_multiyear(r, small, sc)
     assert any(f"overspent in {year}" in b for b in bad)
+    # NaN passed every comparison of the multi-year verifier too
+    flows.loc[flows.index[0], "amount"] = float("nan")
+    assert any("flows table: column amount is not a finite number" in b for b in verify_multiyear(r, small, sc))
+    nan_objective = MultiYearResult(tables=r.tables, manifest={**r.manifest, "expected_out_at_deadline": float("nan")})
+    assert "manifest: expected_out_at_deadline is nan, not a number" in verify_multiyear(nan_objective, small, sc)
 
 
 def test_rolling_horizon_reproduces_the_plan(small: Instance, tmp_path: Path) -> None:
