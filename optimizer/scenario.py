@@ -454,7 +454,9 @@ def _merge(base: dict[str, object], child: dict[str, object]) -> dict[str, objec
 def _set_path(data: dict[str, object], keys: list[str], value: object, source: str) -> None:
     node = data
     for key in keys[:-1]:
-        child = node.setdefault(key, {})
+        if node.get(key) is None:  # an optional section not given (years: absent, or None once validated)
+            node[key] = {}
+        child = node[key]
         if not isinstance(child, dict):
             raise InputError(f"overrides: '{'.'.join(keys)}' goes through '{key}', which is not a section", source=source)
         node = child

@@ -100,6 +100,8 @@ def test_data_edits_given_as_a_mapping_and_edits_past_the_data_limit(data: Path)
     sc = _scenario(data)
     kept = sc.with_overrides({"data_edits": {"funds.level.central": "x0.5"}})
     assert kept.data_edits == {"funds.level.central": "x0.5"}  # it was silently dropped
+    years = sc.with_overrides({"years.first": 2018, "years.last": 2020})  # it said "'years' is not a section"
+    assert years.years is not None and (years.years.first, years.years.last) == (2018, 2020)
     with pytest.raises(InputError, match="data_edits must be a mapping"):
         sc.with_overrides({"data_edits": "x"})
     with pytest.raises(InputError, match="unknown data override"):
