@@ -116,6 +116,21 @@ def tiny_instance(**edits: pd.DataFrame) -> Instance:
     return build_instance(tables, source="tiny")
 
 
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of 2,000 generated households (seed 3), made once per test module."""
+    from optimizer.generate import generate
+
+    folder = tmp_path_factory.mktemp("gen") / "data"
+    generate(2000, seed=3, out=folder)
+    return folder
+
+
+def folder_scenario(folder: Path, **solver: object) -> Scenario:
+    """The default scenario on the data of ``folder``, solved to a 0.1% gap."""
+    return Scenario.model_validate({"name": "small", "data": str(folder), "solver": {"gap": 1e-3, "time_limit": 120, **solver}})
+
+
 def tiny_scenario(**sections: object) -> Scenario:
     base = {"name": "tiny", "data": "unused", "plans": {"max_per_household": 4}, "solver": {"time_limit": 60, "gap": 1e-6}}
     base.update(sections)  # type: ignore[arg-type]

@@ -11,32 +11,21 @@ from pathlib import Path
 
 import pytest
 
+from conftest import folder_scenario
 from optimizer import load_instance, load_scenario, load_source, read_run, solve, verify, verify_run, write_run
 from optimizer.compare import Session, compare, parse_set, sweep
 from optimizer.errors import InputError
-from optimizer.generate import generate
 from optimizer.marginal import next_money
 from optimizer.multiyear import Withheld, yearly_appropriations
 from optimizer.reproduce import reproduce
-from optimizer.scenario import Scenario, Years
+from optimizer.scenario import Years
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("api") / "data"
-    generate(400, seed=5, out=folder)
-    return folder
-
-
-def _scenario(folder: Path, **more: object) -> Scenario:
-    return Scenario.model_validate({"name": "api", "data": str(folder), "solver": {"gap": 1e-3, "time_limit": 60}, **more})
-
-
-def test_arguments_of_the_wrong_kind_are_named_at_the_door(data: Path, tmp_path: Path) -> None:
-    sc = _scenario(data)
+def test_arguments_of_the_wrong_kind_are_named_at_the_door(small: Path, tmp_path: Path) -> None:
+    sc = folder_scenario(small)
     cases = [
         (lambda: solve("scenarios/baseline.yaml"), r"solve: scenario \(made by optimizer.load_scenario\) must be a Scenario, not str"),  # type: ignore[arg-type]
-        (lambda: solve(sc, str(data)), "solve: instance"),  # type: ignore[arg-type]
+        (lambda: solve(sc, str(small)), "solve: instance"),  # type: ignore[arg-type]
         (lambda: solve(sc, method="decomposed", workers=0), "workers must be at least 1"),
         (lambda: verify(None), "verify: result"),  # type: ignore[arg-type]
         (lambda: write_run(None, tmp_path / "x"), "write_run: result"),  # type: ignore[arg-type]
@@ -58,11 +47,11 @@ def test_arguments_of_the_wrong_kind_are_named_at_the_door(data: Path, tmp_path:
     for call, message in cases:
         with pytest.raises(InputError, match=message):
             call()
-    assert load_source(Path(data)).n_households == 400  # a Path is a folder too (it was a TypeError in re.match)
+    assert load_source(Path(small)).n_households == 2000  # a Path is a folder too (it was a TypeError in re.match)
 
 
-def test_write_run_refuses_formats_it_cannot_write_and_keeps_the_run_there(data: Path, tmp_path: Path) -> None:
-    result = solve(_scenario(data))
+def test_write_run_refuses_formats_it_cannot_write_and_keeps_the_run_there(small: Path, tmp_path: Path) -> None:
+    result = solve(folder_scenario(small))
     verify(result)
     run = write_run(result, tmp_path / "run")
     before = sorted(p.name for p in run.iterdir())
@@ -73,9 +62,9 @@ def test_write_run_refuses_formats_it_cannot_write_and_keeps_the_run_there(data:
     verify_run(run)
 
 
-def test_a_run_on_data_changed_in_memory_is_verified_in_memory_and_refused_from_files(data: Path, tmp_path: Path) -> None:
-    sc = _scenario(data)
-    inst = load_instance(data)
+def test_a_run_on_data_changed_in_memory_is_verified_in_memory_and_refused_from_files(small: Path, tmp_path: Path) -> None:
+    sc = folder_scenario(small)
+    inst = load_instance(small)
     rich = inst.replace(funds=inst.funds.assign(amount=inst.funds["amount"] * 3))
     assert rich.changed and not inst.changed
     result = solve(sc, rich)
@@ -87,7 +76,7 @@ def test_a_run_on_data_changed_in_memory_is_verified_in_memory_and_refused_from_
             check(run)
     # another folder's data given with the scenario (a copy: its files could change apart from the scenario's)
     other = tmp_path / "other"
-    shutil.copytree(data, other)
+    shutil.copytree(small, other)
     run2 = write_run(solve(sc, load_instance(other)), tmp_path / "other-run")
     with pytest.raises(InputError, match=f"solved on the data of {other}"):
         verify_run(run2)
@@ -96,8 +85,8 @@ def test_a_run_on_data_changed_in_memory_is_verified_in_memory_and_refused_from_
     verify_run(write_run(edited, tmp_path / "edited"))
 
 
-def test_data_edits_given_as_a_mapping_and_edits_past_the_data_limit(data: Path) -> None:
-    sc = _scenario(data)
+def test_data_edits_given_as_a_mapping_and_edits_past_the_data_limit(small: Path) -> None:
+    sc = folder_scenario(small)
     kept = sc.with_overrides({"data_edits": {"funds.level.central": "x0.5"}})
     assert kept.data_edits == {"funds.level.central": "x0.5"}  # it was silently dropped
     years = sc.with_overrides({"years.first": 2018, "years.last": 2020})  # it said "'years' is not a section"
@@ -108,7 +97,7 @@ def test_data_edits_given_as_a_mapping_and_edits_past_the_data_limit(data: Path)
         sc.with_overrides({"data_edits": {"bogus": 1}})
     with pytest.raises(InputError, match="value must be a non-negative number of at most 1e"):
         sc.with_overrides({"funds.fund.F-CN-industry": 1e300})
-    fund = load_instance(data).funds["fund_id"].iat[0]
+    fund = load_instance(small).funds["fund_id"].iat[0]
     with pytest.raises(InputError, match=f"overrides: funds.fund.{fund}: makes an amount of .* yuan, above the data's limit"):
         solve(sc.with_overrides({f"funds.fund.{fund}": "x1e300"}))  # it named funds.csv, a file nobody touched
 
@@ -124,8 +113,8 @@ def test_money_withheld_is_checked_where_it_is_given() -> None:
     assert yearly_appropriations(["F1"], [300.0], years, Withheld({"F1": 30.0}, from_year=2019)).sum() == pytest.approx(270.0)  # type: ignore[arg-type]
 
 
-def test_a_manifest_without_its_scenario_is_not_a_run(data: Path, tmp_path: Path) -> None:
-    run = write_run(solve(_scenario(data)), tmp_path / "run")
+def test_a_manifest_without_its_scenario_is_not_a_run(small: Path, tmp_path: Path) -> None:
+    run = write_run(solve(folder_scenario(small)), tmp_path / "run")
     manifest = json.loads((run / "manifest.json").read_text())
     del manifest["scenario"]
     (run / "manifest.json").write_text(json.dumps(manifest))

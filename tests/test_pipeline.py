@@ -12,23 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, folder_scenario
 from optimizer import load_instance, load_scenario, read_run, solve, verify, verify_run, write_run
 from optimizer.errors import InputError, VerificationError
 from optimizer.generate import generate
 from optimizer.result import Result
-from optimizer.scenario import Scenario
-
-
-@pytest.fixture(scope="module")
-def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("gen") / "data"
-    generate(2000, seed=3, out=folder)
-    return folder
-
-
-def _scenario(folder: Path, **solver: object) -> Scenario:
-    return Scenario.model_validate({"name": "small", "data": str(folder), "solver": {"gap": 1e-3, "time_limit": 120, **solver}})
 
 
 def test_generator_is_deterministic(tmp_path: Path) -> None:
@@ -54,7 +42,7 @@ def test_generated_instance_is_valid_and_has_six_levels(small: Path) -> None:
 
 
 def test_solve_write_and_verify_from_files(small: Path, tmp_path: Path) -> None:
-    result = solve(_scenario(small))
+    result = solve(folder_scenario(small))
     verify(result)
     assert result.manifest["gap"] <= 1e-3
     assert result.manifest["bound"] >= result.manifest["objective"] - 1e-6
@@ -76,7 +64,7 @@ def test_a_run_with_data_edits_is_verified_against_the_edited_money(small: Path,
     """`verify_run` applies the run's data edits. It loaded the data without them: a run with tripled central money
     failed (`fund overspent`, as `optimizer verify` of the shipped paired_assistance_doubled scenario did), and a
     cut one was checked against the uncut money."""
-    more = solve(_scenario(small).with_overrides({"funds.level.central": "x3"}))
+    more = solve(folder_scenario(small).with_overrides({"funds.level.central": "x3"}))
     verify(more)
     spent = more.tables["funds"].set_index("fund_id")["spent"]
     base_amount = load_instance(small).funds.set_index("fund_id")["amount"]
@@ -84,15 +72,15 @@ def test_a_run_with_data_edits_is_verified_against_the_edited_money(small: Path,
     verify_run(write_run(more, tmp_path / "more"))
     # a scenario whose edits differ from the result's is not checked against the result's instance
     with pytest.raises(InputError, match="data edits differ"):
-        verify(more, None, _scenario(small))
+        verify(more, None, folder_scenario(small))
     with pytest.raises(VerificationError, match="fund overspent"):
-        verify(more, load_instance(small), _scenario(small))
+        verify(more, load_instance(small), folder_scenario(small))
 
 
 def test_the_verifier_checks_the_tables_analysts_read(small: Path) -> None:
     """NaN passed every `abs(a - b) > tol`, and the funds, regions and poverty tables and the manifest's cost,
     bound and gap were not checked: each change below passed `verify`."""
-    result = solve(_scenario(small))
+    result = solve(folder_scenario(small))
     verify(result)
 
     def broken(change: Callable[[Result], None], message: str) -> None:
@@ -120,7 +108,7 @@ def test_a_run_folder_changed_after_it_was_written_is_named_file_by_file(small: 
     from optimizer.errors import InputError
     from optimizer.report import write_report
 
-    run = write_run(solve(_scenario(small)), tmp_path / "run")
+    run = write_run(solve(folder_scenario(small)), tmp_path / "run")
     assert set(json.loads((run / "manifest.json").read_text())["output_hashes"]) == {p.name for p in run.iterdir()} - {"manifest.json"}
 
     def damaged(name: str, change: Callable[[Path], None]) -> Path:
@@ -147,15 +135,15 @@ def test_a_run_folder_changed_after_it_was_written_is_named_file_by_file(small: 
         verify_run(damaged("manifest", wrong_type))
     data = tmp_path / "data"
     shutil.copytree(small, data)
-    moved = write_run(solve(_scenario(data)), tmp_path / "run2")
+    moved = write_run(solve(folder_scenario(data)), tmp_path / "run2")
     (data / "funds.csv").write_text((data / "funds.csv").read_text().replace(",", ", ", 1))
     with pytest.raises(InputError, match=r"so the run cannot be verified: .*/funds.csv: changed since the run"):
         verify_run(moved)
 
 
 def test_highs_and_ortools_agree_within_gap(small: Path) -> None:
-    a = solve(_scenario(small, name="highs"))
-    b = solve(_scenario(small, name="ortools"))
+    a = solve(folder_scenario(small, name="highs"))
+    b = solve(folder_scenario(small, name="ortools"))
     verify(a)
     verify(b)
     tol = 1e-3 * a.manifest["objective"]
