@@ -37,7 +37,7 @@ from .contract import Level
 from .data import Instance, isin
 from .decompose import StoredChurn, solve_decomposed, solve_decomposed_years
 from .edits import apply_data_edits
-from .errors import InfeasibleError, InputError, NoSolutionError, NotPublishedError, OptimizerError, VerificationError
+from .errors import BusyError, InfeasibleError, InputError, NoSolutionError, NotPublishedError, OptimizerError, VerificationError
 from .model import ChurnCap
 from .multiyear import Kept, MultiYearResult, Withheld, kept_of, kept_source, kept_violations, previous_of, solve_multiyear, verify_multiyear
 from .outputs import _json
@@ -100,7 +100,7 @@ def _locked(engine: Engine, scenario: Scenario, wait: float, say: Callable[[str]
         night: Callable[[int], NightlyOutcome]
         scenario_json = json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
         current = storage.current_version(engine)
-        _check_year_not_past(engine, current, _from_year(scenario))
+        _check_against_published(engine, current, scenario)
         if by_county(url, scenario, current):
             say(f"checking the registry in {storage.redact(url)}; the workers read it county by county")
             from_year = _from_year(scenario)
@@ -113,16 +113,20 @@ def _locked(engine: Engine, scenario: Scenario, wait: float, say: Callable[[str]
                 night = functools.partial(_run_multiyear_by_county, engine, from_year=from_year, **kw)
         else:
             say(f"reading the registry from {storage.redact(url)}")
+            with engine.connect() as conn:
+                hashes = storage.hashes_of(conn)  # before the read: a change after it refuses the version, never slips in
             reg = storage.read_registry(engine)
             input_hash = reg.input_hash(scenario_json)
             if scenario.years is not None:
                 multi = multiyear_inputs(engine, reg, scenario)  # a bad row stops here, before any write
-                night = functools.partial(_run_multiyear, engine, mi=multi, scenario=scenario, input_hash=input_hash, say=say)
+                night = functools.partial(_run_multiyear, engine, mi=multi, scenario=scenario, input_hash=input_hash, say=say, hashes=hashes)
             else:
                 opened = storage.open_instance(reg)  # a bad row stops here, before any write
                 scenario = _net_of_commitments(scenario, opened)
                 instance = replace(apply_data_edits(opened.instance, scenario.data_edits), poor_outside=_poor_outside(reg, opened))
-                night = functools.partial(_run, engine, reg=reg, opened=opened, instance=instance, scenario=scenario, input_hash=input_hash, say=say)
+                night = functools.partial(
+                    _run, engine, reg=reg, opened=opened, instance=instance, scenario=scenario, input_hash=input_hash, say=say, hashes=hashes
+                )
         if current is not None and _version_hash(engine, current) == input_hash:
             run_id = _ledger(engine, status="unchanged", ended=True, version_id=current, input_hash=input_hash,
                              message="inputs equal those of the current version: no new version")  # fmt: skip
@@ -162,14 +166,24 @@ def by_county(url: str, scenario: Scenario, current: int | None) -> bool:
     return auto_decomposes(scenario, storage.open_households(url), replan=scenario.years is not None and current is not None)
 
 
-def _check_year_not_past(engine: Engine, current: int | None, from_year: int | None) -> None:
-    """Refuse a multi-year night that re-plans from a year before the one the published version re-planned from:
-    that version kept the decisions of the years before its own as done, and they would be planned again."""
-    if current is None or from_year is None:
+def _check_against_published(engine: Engine, current: int | None, scenario: Scenario) -> None:
+    """Refuse a night that would undo what the published version kept as done: a multi-year night re-planning from a
+    year before the one that version re-planned from (its decisions of the years between would be planned again),
+    or a one-year night after a multi-year version (its starts of past years would be dropped)."""
+    if current is None:
         return
     with engine.connect() as conn:
         manifest = json.loads(conn.execute(select(versions.c.manifest).where(versions.c.version_id == current)).scalar_one())
-    published = (manifest.get("nightly") or {}).get("current_year") if manifest.get("multiyear") else None
+    if not manifest.get("multiyear"):
+        return
+    published = (manifest.get("nightly") or {}).get("current_year")
+    from_year = _from_year(scenario)
+    if from_year is None:
+        raise InputError(
+            f"scenario '{scenario.name}' has no years: section, but the published version {current} is a multi-year plan: a one-year "
+            f"night would drop the starts it kept as done. Run the nightly job with the multi-year scenario, or publish a "
+            f"one-year version first (optimizer db ledger, optimizer db publish VERSION)"
+        )
     if published is not None and from_year < int(published):
         raise InputError(
             f"scenario nightly.current_year: {from_year} is before {published}, the year from which the published version "
@@ -197,6 +211,7 @@ def _run(
     scenario: Scenario,
     input_hash: str,
     say: Callable[[str], None],
+    hashes: dict[str, str],
 ) -> NightlyOutcome:
     published = _published_plans(engine, reg.current_version)
     open_ids = instance.households["household_id"]
@@ -216,7 +231,7 @@ def _run(
         raise _churn_infeasible(len(previous), cap.max_changes, scenario, "published plan") from None
     verify(result, instance, scenario)
     tables = {**_version_tables(result, opened.committed_projects), "households": [_with_committed(result.households, opened.committed)]}
-    return _publish(engine, run_id, scenario, input_hash, result, tables, len(opened.committed), reg.current_version, say)
+    return _publish(engine, run_id, scenario, input_hash, result, tables, len(opened.committed), reg.current_version, say, hashes=hashes)
 
 
 def _run_by_county(
@@ -259,7 +274,7 @@ def _run_by_county(
     verify(result)  # each county on its worker, the shared funds here
     households = (_with_committed(hh, None) for hh in result.frames("households"))
     tables = {**_version_tables(result, storage.committed_projects(engine)), "households": households}
-    return _publish(engine, run_id, scenario, input_hash, result, tables, committed, current, say, hashes=frame.hashes)
+    return _publish(engine, run_id, scenario, input_hash, result, tables, committed, current, say, hashes=frame.hashes, carry=True)
 
 
 def _flows_reader(engine: Engine, version: int | None) -> Callable[[], pd.DataFrame] | None:
@@ -279,7 +294,8 @@ def _publish(
     committed: int,
     current: int | None,
     say: Callable[[str], None],
-    hashes: dict[str, str] | None = None,
+    hashes: dict[str, str],
+    carry: bool = False,
 ) -> NightlyOutcome:
     """Write a one-year night's version (its counts against ``current`` taken from the rows written, the churn cap
     checked) and publish it; see :func:`_write_version`."""
@@ -287,7 +303,8 @@ def _publish(
     allowed = max(int(churn.get("max_changes", 0)), int(churn.get("forced_changes", 0)))
     manifest = {**result.manifest, "nightly": {"run_id": run_id, "committed_households": committed}}
     version_id, counts, expected = _write_version(
-        engine, run_id, scenario, input_hash, tables, manifest, committed=committed, current=current, allowed=allowed if churn else None, hashes=hashes
+        engine, run_id, scenario, input_hash, tables, manifest, committed=committed, current=current, allowed=allowed if churn else None, hashes=hashes,
+        carry=carry,
     )
     say(f"published version {version_id}: {expected:,.1f} households expected lifted, gap {result.gap:.3%}; {counts_text(counts)}")
     return NightlyOutcome(run_id, "published", version_id, counts, float(result.manifest["objective"]), float(result.gap), expected)
@@ -305,15 +322,17 @@ def _write_version(
     current: int | None,
     expected: float | None = None,
     allowed: int | None = None,
-    hashes: dict[str, str] | None = None,
+    hashes: dict[str, str],
+    carry: bool = False,
     years: bool = False,
 ) -> tuple[int, dict[str, int], float]:
     """Write the version, its rows (each table given as frames, written one after the other), the ledger update and
     (when its gap is within ``nightly.max_gap``) the ``current`` pointer in one transaction; return the version,
     its counts against ``current`` (taken from the rows written, :func:`_churn_counts`; the changes of plan checked
-    against ``allowed``) and its expected households lifted (by default a one-year version's, from the rows). With
-    ``hashes`` (a night whose workers read the registry) nothing is written unless the registry still hashes as
-    it did when the night began, and a one-year version's committed plans are copied from the commitments. A
+    against ``allowed``) and its expected households lifted (by default a one-year version's, from the rows). Nothing
+    is written unless the registry still hashes as it did when the night began (``hashes``): a commitment, spending
+    or import made while the night ran would otherwise be contradicted by the version it publishes. With ``carry``
+    (a one-year night whose workers read the registry) the committed plans are copied from the commitments. A
     multi-year version (``years``) holds its committed households and projects among its rows: they are marked
     here, and counted unless ``committed`` is given. Raise :class:`NotPublishedError` when the gap is too large
     (the version is kept, unpublished)."""
@@ -321,22 +340,25 @@ def _write_version(
     publish = gap <= scenario.nightly.max_gap + 1e-12
     status = "published" if publish else "rejected"
     objective, bound = float(manifest["objective"]), float(manifest["bound"])
-    with _writing(engine, consistent=hashes is not None) as conn:
+    with _writing(engine, consistent=True) as conn:
         version_id = conn.execute(
             versions.insert().values(
                 run_id=run_id, created_at=storage.now(), status=status, scenario_name=scenario.name, input_hash=input_hash,
                 objective=objective, bound=bound, gap=gap, expected_lifted=0.0, cost=0.0, households=0, committed_households=0, manifest="{}",
             )  # fmt: skip
         ).inserted_primary_key[0]  # type: ignore[index]
-        if hashes is not None and storage.hashes_of(conn) != hashes:  # after the first write: no writer can come between (SQLite)
-            raise InputError("the registry changed while the night ran (the workers may have read it after the change): nothing was written; run the job again")
+        if storage.hashes_of(conn) != hashes:  # after the first write: no writer can come between (SQLite)
+            raise BusyError(
+                "the registry changed while the night ran (a commitment, spending or import since it read it): nothing was written; "
+                "run the job again"
+            )
         for table, frames in ((version_households, tables["households"]), (version_projects, tables["projects"]), (version_flows, tables["flows"])):
             for df in frames:
                 storage.insert_rows(conn, table, df.assign(version_id=version_id))
         vh, vp = version_households, version_projects
         if years:
             storage.mark_committed(conn, version_id)
-        elif hashes is not None:
+        elif carry:
             storage.carry_commitments(conn, version_id)
         if committed is None:
             committed = int(conn.execute(select(func.count()).where(vh.c.version_id == version_id, vh.c.committed)).scalar() or 0)
@@ -443,7 +465,9 @@ def multiyear_inputs(engine: Engine, reg: storage.Registry, scenario: Scenario) 
     )
 
 
-def _run_multiyear(engine: Engine, run_id: int, mi: MultiYearInputs, scenario: Scenario, input_hash: str, say: Callable[[str], None]) -> NightlyOutcome:
+def _run_multiyear(
+    engine: Engine, run_id: int, mi: MultiYearInputs, scenario: Scenario, input_hash: str, say: Callable[[str], None], hashes: dict[str, str]
+) -> NightlyOutcome:
     """Re-plan the years from ``mi.current_year`` on with everything kept fixed; verify; publish."""
     instance = mi.instance
     say(
@@ -464,7 +488,7 @@ def _run_multiyear(engine: Engine, run_id: int, mi: MultiYearInputs, scenario: S
         raise _churn_infeasible(len(previous), cap.max_changes, scenario, "published plan and start year") from None
     bad = verify_multiyear(result, apply_data_edits(instance, scenario.data_edits), scenario, mi.withheld)
     bad += kept_violations(result, mi.kept)
-    return _publish_multiyear(engine, run_id, scenario, input_hash, result, bad, mi.current_year, mi.current_version, say)
+    return _publish_multiyear(engine, run_id, scenario, input_hash, result, bad, mi.current_year, mi.current_version, say, hashes=hashes)
 
 
 def _run_multiyear_by_county(
@@ -521,7 +545,7 @@ def _publish_multiyear(
     from_year: int,
     current: int | None,
     say: Callable[[str], None],
-    hashes: dict[str, str] | None = None,
+    hashes: dict[str, str],
 ) -> NightlyOutcome:
     """Check a multi-year night's churn cap (besides the problems ``bad`` found), write its version (committed rows
     marked, counts against ``current`` taken from the rows written) and publish it; see :func:`_write_version`."""

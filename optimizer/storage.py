@@ -444,9 +444,16 @@ def record_spending(engine: Engine, fund_id: str, amount: float) -> None:
     if not np.isfinite(amount) or amount < 0:
         raise InputError(f"spending on fund {fund_id}: amount must be a non-negative number, not {amount}")
     with engine.begin() as conn:
-        res = conn.execute(update(funds).where(funds.c.fund_id == fund_id).values(spent=funds.c.spent + amount))
-        if res.rowcount != 1:
+        row = conn.execute(select(funds.c.amount, funds.c.spent, funds.c.committed).where(funds.c.fund_id == fund_id)).first()
+        if row is None:
             raise InputError(f"spending: unknown fund '{fund_id}'")
+        left = float(row.amount) - float(row.spent) - float(row.committed)
+        if amount > left + 0.005:
+            raise InputError(
+                f"spending on fund {fund_id}: {amount:,.2f} yuan is more than its {left:,.2f} left (amount {float(row.amount):,.2f}, "
+                f"spent {float(row.spent):,.2f}, committed {float(row.committed):,.2f}); import the fund's new amount first if it grew"
+            )
+        conn.execute(update(funds).where(funds.c.fund_id == fund_id).values(spent=funds.c.spent + amount))
 
 
 @dataclass(frozen=True)
@@ -1058,6 +1065,11 @@ def commit(engine: Engine, household_ids: list[str] | None = None, project_ids: 
         ]  # fmt: skip
         if records:
             conn.execute(commitments.insert(), records)
+        if _published(conn) != v:  # after the first write, no night can publish in between (SQLite's write lock)
+            raise BusyError(
+                f"a night published version {_published(conn)} while these plans of version {v} were being committed: nothing was "
+                "committed; check the new version's plans and commit again"
+            )
         id_rows = conn.execute(select(commitments.c.commitment_id, commitments.c.kind, commitments.c.ref_id)).all()
         ids = pd.DataFrame(id_rows, columns=["commitment_id", "kind", "ref_id"])
         charges = charges.merge(ids, on=["kind", "ref_id"], how="left")

@@ -23,7 +23,7 @@ from sqlalchemy import text
 
 from optimizer import storage
 from optimizer.edits import apply_data_edits
-from optimizer.errors import InputError
+from optimizer.errors import BusyError, InputError
 from optimizer.generate import generate
 from optimizer.nightly import run_nightly
 from optimizer.scenario import Scenario, load_scenario
@@ -253,10 +253,29 @@ def test_nights_read_by_county_publish_what_nights_loaded_whole_publish(
 
     storage.add_households(engines["yes"], new.iloc[:1].assign(household_id=["N-late"]))
     monkeypatch.setattr(nightly, "solve_decomposed", then_spend)
-    with pytest.raises(InputError, match="the registry changed while the night ran"):
+    with pytest.raises(BusyError, match="the registry changed while the night ran"):
         night("yes")
     cur, n_versions, statuses = _state(engines["yes"])
     assert cur == v and n_versions == 2 and statuses[-1] == "failed"
+
+    # a night that loads the registry whole checks it too: plans committed while it ran stay those of the
+    # published version (it published a version that gave the committed households other plans)
+    plans = storage.version_table(engines["no"], storage.version_households, v)
+    ids = list(plans.loc[~plans["committed"].astype(bool) & (plans["plan"] != "none"), "household_id"].head(5))
+    solve_whole = nightly.solve
+
+    def then_commit(*args: Any, **kw: Any) -> Any:
+        result = solve_whole(*args, **kw)
+        storage.commit(engines["no"], ids)
+        return result
+
+    storage.add_households(engines["no"], new.iloc[:1].assign(household_id=["N-late"]))
+    monkeypatch.setattr(nightly, "solve", then_commit)
+    with pytest.raises(BusyError, match="the registry changed while the night ran"):
+        night("no")
+    assert _state(engines["no"])[0] == v
+    committed = storage.read_registry(engines["no"]).commitments.set_index("ref_id").loc[ids]
+    assert (committed["plan"] == plans.set_index("household_id").loc[ids, "plan"]).all()
 
 
 def test_solve_reads_a_database_like_its_exported_folder(db_url: str, small_data: Path, tmp_path: Path) -> None:
@@ -297,6 +316,21 @@ def test_cli_rerun_is_idempotent_and_rollback_works(db_url: str, small_data: Pat
     assert refused.returncode == 2
     assert "household 'H0000003' has exited" in refused.stderr and "household 'NOPE' has no plan in the current version 1" in refused.stderr
     storage.set_status(engine, ["H0000003"], "returned")
+    # spending beyond what a fund has left is refused (it passed, and every later night failed on the fund)
+    over = _cli("db", "spend", "F-CN-industry", "1e308", "--db", db_url)
+    assert over.returncode == 2 and "spending on fund F-CN-industry: " in over.stderr and "left (amount" in over.stderr
+    # plans of a version that is no longer current when they are written are not committed (a night published
+    # between the command's read and its write: its commitments contradicted the new version)
+    planned = storage.version_table(engine, storage.version_households, 1)
+    some = list(planned.loc[planned["plan"] != "none", "household_id"].head(3))
+    real_resolve = storage.resolve_version
+    try:
+        storage.resolve_version = lambda eng, version: 2  # type: ignore[assignment,misc]
+        with pytest.raises(BusyError, match="a night published version 1 while these plans of version 2 were being committed"):
+            storage.commit(engine, some)
+    finally:
+        storage.resolve_version = real_resolve  # type: ignore[assignment]
+    assert storage.read_registry(engine).commitments.empty
     ledger = pd.read_csv(io.StringIO(_cli("db", "ledger", "--db", db_url, "--csv").stdout))
     assert list(ledger["status"]) == ["published", "published", "unchanged", "published"]
     assert list(ledger["kind"]) == ["publish", "nightly", "nightly", "nightly"]
@@ -464,6 +498,12 @@ def test_multiyear_nights_keep_the_earlier_years(db_url: str, tmp_path: Path) ->
     # a night may not go back to a year the published version kept as done; nothing is written
     back = _cli("nightly", "--db", db_url, "--scenario", str(path), "--from-year", "2018")
     assert back.returncode == 2 and "nightly.current_year: 2018 is before 2019, the year from which the published version 2" in back.stderr
+    assert _state(engine) == (2, 2, ["published", "published"])
+    # nor may a one-year night follow it: it dropped every start kept as done
+    one_year = tmp_path / "one_year.yaml"
+    one_year.write_text(MULTIYEAR.replace("years: {first: 2018, last: 2020}\n", ""))
+    flat = _cli("nightly", "--db", db_url, "--scenario", str(one_year))
+    assert flat.returncode == 2 and "has no years: section, but the published version 2 is a multi-year plan" in flat.stderr
     assert _state(engine) == (2, 2, ["published", "published"])
 
 
