@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.exc import SQLAlchemyError
 
 from .edits import load_scenario_data
 from .errors import InputError, OptimizerError, ResourceLimitError
@@ -49,6 +50,12 @@ def _errors(memory_advice: str = MEMORY_ADVICE) -> Iterator[None]:
             console.print_exception()
         _say("error: ", str(err), "bold red")
         raise typer.Exit(err.exit_code) from None
+    except SQLAlchemyError as err:
+        if _debug:
+            console.print_exception()
+        first = str(getattr(err, "orig", None) or err).strip().splitlines()[0]  # not the statement and its rows
+        _say("error: ", f"the database refused the operation: {first} (check that it is writable and reachable; nothing of this command was kept)", "bold red")
+        raise typer.Exit(2) from None
     except MemoryError:
         if _debug:
             console.print_exception()

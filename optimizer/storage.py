@@ -338,6 +338,15 @@ def init_db(engine: Engine) -> str:
     """Create or upgrade the schema to the newest migration; returns the revision."""
     from alembic import command
 
+    rev, where = schema_revision(engine), redact(str(engine.url))
+    if rev is not None and rev not in known_revisions():
+        raise _newer_schema(where, rev)
+    own = sorted(set(inspect(engine).get_table_names()) - {"alembic_version"})
+    if rev is None and own:
+        raise InputError(
+            f"database '{where}' already holds tables of its own ({', '.join(own[:8])}{', ...' if len(own) > 8 else ''}) and no optimizer schema: "
+            "db init makes a registry in an empty database only; give it a new SQLite file or another PostgreSQL database"
+        )
     with engine.begin() as conn:
         command.upgrade(_alembic_config(conn), "head")
     return schema_revision(engine) or ""
@@ -353,10 +362,22 @@ def schema_revision(engine: Engine) -> str | None:
 
 def head_revision() -> str:
     """The newest migration shipped with this version of the optimizer."""
+    return known_revisions()[-1]
+
+
+def known_revisions() -> list[str]:
+    """The migrations shipped with this version of the optimizer, oldest first."""
     from alembic.script import ScriptDirectory
 
     with create_engine("sqlite://").connect() as conn:
-        return str(ScriptDirectory.from_config(_alembic_config(conn)).get_current_head())
+        return [str(s.revision) for s in reversed(list(ScriptDirectory.from_config(_alembic_config(conn)).walk_revisions()))]
+
+
+def _newer_schema(where: str, rev: str) -> InputError:
+    return InputError(
+        f"database '{where}' is at schema revision {rev}, which this optimizer does not know (it knows up to {head_revision()}): "
+        "a newer optimizer made or upgraded it; use that version, or upgrade this one"
+    )
 
 
 def require_schema(engine: Engine) -> None:
@@ -365,6 +386,8 @@ def require_schema(engine: Engine) -> None:
     where = redact(str(engine.url))
     if rev is None:
         raise InputError(f"database '{where}' has no optimizer schema: run `optimizer db init --db URL` first")
+    if rev not in known_revisions():
+        raise _newer_schema(where, rev)
     if rev != head:
         raise InputError(f"database '{where}' is at schema revision {rev}, this optimizer needs {head}: run `optimizer db init --db URL` to upgrade")
     missing = sorted(set(metadata.tables) - set(inspect(engine).get_table_names()))
@@ -947,12 +970,38 @@ def publish(engine: Engine, version: str | int) -> int:
         status = conn.execute(select(versions.c.status).where(versions.c.version_id == v)).scalar()
         if status == "rejected":
             raise InputError(f"version {v} was rejected by the nightly job (gap above tolerance) and cannot be published")
+        clash = _contradicted_commitments(conn, v)
+        if clash:
+            raise InputError(
+                f"version {v} contradicts {len(clash)} commitment(s) made since it was written ({', '.join(clash[:5])}"
+                f"{', ...' if len(clash) > 5 else ''}): published, it would show those households without their committed plans; "
+                "run the nightly job instead, which keeps every commitment"
+            )
         set_current(conn, v)
         stamp = now()
         conn.execute(
             runs.insert().values(kind="publish", started_at=stamp, ended_at=stamp, status="published", version_id=v, pid=os.getpid(), host=socket.gethostname())
         )
     return v
+
+
+def _contradicted_commitments(conn: Connection, version: int) -> list[str]:
+    """The committed households whose committed plan (and start year) ``version`` does not hold, as 'id: why'."""
+    vh, c = version_households, commitments
+    rows = conn.execute(
+        select(c.c.ref_id, c.c.plan, c.c.year, vh.c.plan, vh.c.year)
+        .select_from(c.outerjoin(vh, (vh.c.household_id == c.c.ref_id) & (vh.c.version_id == version)))
+        .where(c.c.kind == "household")
+        .order_by(c.c.ref_id)
+    ).all()
+    out = []
+    for ref, plan, year, v_plan, v_year in rows:
+        if v_plan is None:
+            out.append(f"{ref}: not in the version")
+        elif v_plan != plan or int(v_year or 0) != int(year or 0):
+            since, v_since = (f" from {y}" if y else "" for y in (year, v_year))
+            out.append(f"{ref}: committed to {plan}{since}, the version says {v_plan}{v_since}")
+    return out
 
 
 def set_current(conn: Connection, version: int) -> None:
@@ -1005,13 +1054,15 @@ def export_registry(engine: Engine, folder: str | Path) -> Path:
 def commit(engine: Engine, household_ids: list[str] | None = None, project_ids: list[str] | None = None) -> pd.DataFrame:
     """Commit plans and projects of the current version: fix them and charge their cost to the funds that pay
     for them there (in proportion to the version's flows into their village and category). Returns the charges."""
-    household_ids, project_ids = list(household_ids or []), list(project_ids or [])
+    household_ids, project_ids = list(dict.fromkeys(household_ids or [])), list(dict.fromkeys(project_ids or []))
     v = resolve_version(engine, "current")
     plans = version_table(engine, version_households, v)
     projs = version_table(engine, version_projects, v)
     flows = version_table(engine, version_flows, v)
     reg = read_registry(engine)
     problems = [f"household '{h}' has no plan in the current version {v}" for h in sorted(set(household_ids) - set(plans["household_id"]))]
+    none = plans.loc[isin(plans["household_id"], household_ids) & (plans["plan"] == "none"), "household_id"]
+    problems += [f"household '{h}' gets no measure in the current version {v} (plan none): there is nothing to commit" for h in sorted(none)]
     built = projs.loc[projs["built"].astype(bool), "project_id"]
     problems += [f"project '{p}' is not built in the current version {v}" for p in sorted(set(project_ids) - set(built))]
     status = reg.tables["households"].set_index("household_id")["status"]

@@ -331,12 +331,65 @@ def test_cli_rerun_is_idempotent_and_rollback_works(db_url: str, small_data: Pat
     finally:
         storage.resolve_version = real_resolve  # type: ignore[assignment]
     assert storage.read_registry(engine).commitments.empty
+    # a household without measures has nothing to commit (it was committed, and left out of every later night)
+    idle = planned.loc[planned["plan"] == "none", "household_id"].head(1).tolist()
+    if idle:
+        with pytest.raises(InputError, match=f"household '{idle[0]}' gets no measure in the current version 1"):
+            storage.commit(engine, idle)
+    # publishing a version that contradicts a commitment made since is refused (it showed the household without it)
+    storage.commit(engine, some[:1])
+    with engine.begin() as conn:
+        conn.execute(text("update version_households set plan = 'none' where version_id = 2 and household_id = :h"), {"h": some[0]})
+    contradicted = _cli("db", "publish", "2", "--db", db_url)
+    assert contradicted.returncode == 2 and f"version 2 contradicts 1 commitment(s) made since it was written ({some[0]}: committed to" in contradicted.stderr
+    assert _state(engine)[0] == 1
     ledger = pd.read_csv(io.StringIO(_cli("db", "ledger", "--db", db_url, "--csv").stdout))
     assert list(ledger["status"]) == ["published", "published", "unchanged", "published"]
     assert list(ledger["kind"]) == ["publish", "nightly", "nightly", "nightly"]
     assert ledger["households_added"].iloc[-1] == 1500
     shown = _cli("db", "ledger", "--db", db_url).stdout  # piped: 80 columns, where rich cut headers and dates short
     assert "…" not in shown and "unchanged" in shown and "1,500" in shown, shown
+
+
+def test_db_init_refuses_a_database_of_other_tables_and_a_schema_from_a_newer_optimizer(tmp_path: Path) -> None:
+    """`db init` of a database with tables of its own failed half-way with a raw SQL error and left tables behind;
+    a registry at a revision this optimizer does not know was told to run `db init`, which then crashed. A database
+    that refuses to write is named as such, without the statement and its rows (it was an unexpected error, exit 1)."""
+    import sqlite3
+
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("create table households (x integer)")
+    res = _cli("db", "init", "--db", f"sqlite:///{foreign}")
+    assert res.returncode == 2 and "already holds tables of its own (households) and no optimizer schema" in res.stderr, res.stderr
+    with sqlite3.connect(foreign) as conn:
+        assert [r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")] == ["households"]
+    url = f"sqlite:///{tmp_path / 'reg.db'}"
+    assert _cli("db", "init", "--db", url).returncode == 0
+    with sqlite3.connect(tmp_path / "reg.db") as conn:
+        conn.execute("update alembic_version set version_num = '0099'")
+    for command in (["db", "init"], ["db", "ledger"]):
+        res = _cli(*command, "--db", url)
+        assert res.returncode == 2 and "schema revision 0099, which this optimizer does not know" in res.stderr, res.stderr
+    with sqlite3.connect(tmp_path / "reg.db") as conn:
+        conn.execute("update alembic_version set version_num = :head", {"head": storage.head_revision()})
+    # a database that refuses to write (made read-only outside the optimizer)
+    from sqlalchemy.exc import OperationalError
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+
+    def refused(*args: Any) -> None:
+        raise OperationalError("UPDATE funds SET spent=? WHERE fund_id = ?", (1.0, "F1"), sqlite3.OperationalError("attempt to write a readonly database"))
+
+    real_spend = storage.record_spending
+    try:
+        storage.record_spending = refused  # type: ignore[assignment]
+        ro = CliRunner().invoke(app, ["db", "spend", "F1", "1", "--db", url])
+    finally:
+        storage.record_spending = real_spend  # type: ignore[assignment]
+    assert ro.exit_code == 2 and "the database refused the operation: attempt to write a readonly database" in ro.output, ro.output
+    assert "UPDATE" not in ro.output and "F1" not in ro.output.split("refused")[1]
 
 
 def test_a_registry_changed_outside_the_optimizer_is_refused(small_data: Path, tmp_path: Path) -> None:
