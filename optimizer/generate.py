@@ -311,6 +311,9 @@ def write_tables(tables: dict[str, pd.DataFrame], out: Path) -> None:
     if out.exists() and (not out.is_dir() or (out / MANIFEST).is_file() or is_partitioned(out)):
         what = "a run folder" if (out / MANIFEST).is_file() else "a partitioned instance" if out.is_dir() else "a file"
         raise InputError(f"{out}: is {what}; refusing to write input tables into it, choose another folder")
+    beside = sorted(f"{name}.parquet" for name in tables if (out / f"{name}.parquet").exists())
+    if beside:  # a CSV beside its Parquet twin makes the folder unreadable (which one is meant?)
+        raise InputError(f"{out}: holds {', '.join(beside)}; the CSV tables written beside them would make the folder unreadable, choose another folder")
     for name, df in tables.items():
         atomic_write_text(out / f"{name}.csv", df.to_csv(index=False, lineterminator="\n"))
 

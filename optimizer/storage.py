@@ -409,6 +409,14 @@ def import_folder(engine: Engine, folder: str | Path, allow_personal_columns: bo
         for name, table in REGISTRY.items():
             df = getattr(instance, name)
             counts[name] = _upsert(conn, table, _records(df, [c.name for c in TABLES[name]]))
+        f = funds.c
+        short = conn.execute(select(f.fund_id, f.amount, f.spent, f.committed).where(f.amount < f.spent + f.committed - 0.005)).all()
+        if short:  # every later night would fail on them; nothing of the import is kept
+            raise InputError(
+                [f"funds (fund_id={i}), column amount: {a:,.2f} is less than the {s + c:,.2f} already spent ({s:,.2f}) and committed ({c:,.2f})"
+                 for i, a, s, c in short],
+                source=str(folder),
+            )  # fmt: skip
     return counts
 
 
@@ -1080,6 +1088,10 @@ def commit(engine: Engine, household_ids: list[str] | None = None, project_ids: 
     raw["funds"] = raw["funds"].drop(columns=["spent", "committed"])
     instance = build_instance(raw, source=reg.source)
     long = measure_rows(instance, rows)
+    # the version's cost of each plan, split over its categories as today's measure costs split it
+    today = long.groupby("row")["cost"].transform("sum").to_numpy()
+    planned_cost = rows["cost"].to_numpy(dtype=float)[long["row"].to_numpy()]
+    long["cost"] = np.where(today > 0, long["cost"].to_numpy() * planned_cost / np.where(today > 0, today, 1.0), 0.0)
     long["ref_id"] = rows["household_id"].to_numpy()[long["row"].to_numpy()]
     long["village_id"] = rows["village_id"].to_numpy()[long["row"].to_numpy()]
     pj = projs[projs["project_id"].isin(project_ids)]

@@ -8,6 +8,7 @@ import io
 import json
 import math
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -336,8 +337,27 @@ def test_cli_rerun_is_idempotent_and_rollback_works(db_url: str, small_data: Pat
     if idle:
         with pytest.raises(InputError, match=f"household '{idle[0]}' gets no measure in the current version 1"):
             storage.commit(engine, idle)
+    # a commitment is charged what the version planned, whatever the measures cost today (it was charged today's
+    # prices: three times the plan after an import of tripled costs)
+    with engine.begin() as conn:
+        conn.execute(text("update measures set cost_fixed = cost_fixed * 3, cost_per_person = cost_per_person * 3"))
+    charges = storage.commit(engine, some[:1])
+    assert charges["amount"].sum() == pytest.approx(float(planned.set_index("household_id").loc[some[0], "cost"]), rel=1e-9)
+    # an import may not cut a fund below what was spent and committed from it (every later night failed on it)
+    cut = tmp_path / "cut"
+    shutil.copytree(small_data, cut)
+    funds_csv = pd.read_csv(cut / "funds.csv").assign(amount=0.0)
+    funds_csv.to_csv(cut / "funds.csv", index=False)
+    before_import = storage.read_registry(engine).tables["funds"]
+    refused_import = _cli("db", "import", str(cut), "--db", db_url)
+    assert refused_import.returncode == 2 and "(fund_id=F-CN-industry), column amount: 0.00 is less than the" in refused_import.stderr
+    pd.testing.assert_frame_equal(storage.read_registry(engine).tables["funds"], before_import)
+    # the registry exported into a folder of Parquet tables would leave it unreadable
+    pd.read_csv(cut / "regions.csv").to_parquet(cut / "regions.parquet")
+    (cut / "regions.csv").unlink()
+    beside = _cli("db", "export", "registry", str(cut), "--db", db_url)
+    assert beside.returncode == 2 and "holds regions.parquet" in beside.stderr and not (cut / "regions.csv").exists()
     # publishing a version that contradicts a commitment made since is refused (it showed the household without it)
-    storage.commit(engine, some[:1])
     with engine.begin() as conn:
         conn.execute(text("update version_households set plan = 'none' where version_id = 2 and household_id = :h"), {"h": some[0]})
     contradicted = _cli("db", "publish", "2", "--db", db_url)
