@@ -102,7 +102,8 @@ def test_three_nights(db_url: str, nights_data: Path, monkeypatch: pytest.Monkey
             current = storage.version_table(engine, storage.version_households, outcomes[-1].version_id)
             open_plans = current[~current["committed"].astype(bool)]
             # money is committed for a tenth of the open households and a few built projects, and some is spent
-            chosen = rng.choice(open_plans["household_id"].to_numpy(), size=len(open_plans) // 10, replace=False)
+            helped = open_plans.loc[open_plans["plan"] != "none", "household_id"].to_numpy()  # a plan of none has nothing to commit
+            chosen = rng.choice(helped, size=len(open_plans) // 10, replace=False)
             projects = storage.version_table(engine, storage.version_projects, outcomes[-1].version_id)
             built = projects.loc[projects["built"].astype(bool) & ~projects["committed"].astype(bool), "project_id"].to_numpy()[:3]
             charges = storage.commit(engine, list(chosen), list(built))
