@@ -480,7 +480,7 @@ def db_publish(version: Annotated[str, typer.Argument(help="version number to ma
 @db_app.command("ledger")
 def db_ledger(
     db: DbOption,
-    limit: Annotated[int, typer.Option(help="rows to show")] = 20,
+    limit: Annotated[int, typer.Option(min=1, help="rows to show")] = 20,
     csv: Annotated[bool, typer.Option("--csv", help="print every column as CSV (for scripts and monitoring)")] = False,
 ) -> None:
     """Show the newest runs: status, version, gap and household counts."""

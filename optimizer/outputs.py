@@ -113,25 +113,25 @@ def check_target(out: Path) -> None:
     """Refuse a run-folder target that exists and is neither a run folder nor empty, or that cannot be made where it
     is (its nearest existing parent is a file, or not writable); checked before solving too."""
     if out.exists() and not (out.is_dir() and ((out / MANIFEST).is_file() or not any(out.iterdir()))):
-        raise InputError(f"--out {out}: exists and is not a run folder (no {MANIFEST}); refusing to replace it, choose another folder")
+        raise InputError(f"output folder {out}: exists and is not a run folder (no {MANIFEST}); refusing to replace it, choose another folder")
     _check_can_make(out)
 
 
 def _check_can_make(out: Path) -> None:
     parent = next((p for p in Path(os.path.abspath(out)).parents if p.exists()), None)
     if parent is not None and not parent.is_dir():
-        raise InputError(f"--out {out}: {parent} is a file, not a folder; choose another folder")
+        raise InputError(f"output folder {out}: {parent} is a file, not a folder; choose another folder")
     if parent is not None and not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"--out {out}: cannot write in {parent}; choose another folder")
+        raise InputError(f"output folder {out}: cannot write in {parent}; choose another folder")
 
 
 def check_not_a_run(out: Path) -> None:
     """Refuse a what-if's folder (compare, sweep, marginal) that is a run folder (its tables are that run's record,
     and ``marginal.csv`` is one of them), a file, or cannot be made; checked before solving."""
     if (out / MANIFEST).is_file():
-        raise InputError(f"--out {out}: is a run folder (its tables are that run's record); choose another folder")
+        raise InputError(f"output folder {out}: is a run folder (its tables are that run's record); choose another folder")
     if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: is a file, not a folder; choose another folder")
+        raise InputError(f"output folder {out}: is a file, not a folder; choose another folder")
     _check_can_make(out)
 
 

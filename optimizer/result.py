@@ -305,7 +305,7 @@ def gap_note(manifest: dict[str, Any], asked: float) -> str | None:
         "the counties round their whole plans within the money the master gave them, and small counties give up most "
         "(--method monolithic solves an instance that fits as one model)"
         if manifest.get("method") == "decomposed"
-        else "the solver stopped at its time limit (--time-limit gives it more)"
+        else "the solver stopped at its time limit (solver.time_limit, or --time-limit of optimizer solve, gives it more)"
     )
     return f"gap {gap:.3%} is above the {asked:.3%} asked (solver.gap): the allocation is verified, not proven within the gap; {why}"
 

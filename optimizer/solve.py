@@ -308,7 +308,7 @@ def optimize(
     if lp.status != Status.OPTIMAL or lp.x is None:
         raise NoSolutionError(
             f"no solution within the time limit of {opts.time_limit:g} s: the LP relaxation did not finish ({lp.message}); "
-            "raise solver.time_limit or use --time-limit"
+            "raise solver.time_limit in the scenario (or --time-limit of optimizer solve)"
         )
     lp_bound = lp.objective
     integer = model.integer
