@@ -30,7 +30,7 @@ def check_argument(value: object, kinds: type | tuple[type, ...], what: str) -> 
     the same mistake is an AttributeError about a column or a method."""
     if not isinstance(value, kinds) or isinstance(value, bool) and bool not in (kinds if isinstance(kinds, tuple) else (kinds,)):
         names = " or ".join(k.__name__ for k in (kinds if isinstance(kinds, tuple) else (kinds,)))
-        raise InputError(f"{what} must be a {names}, not {type(value).__name__} {value!r:.60}")
+        raise InputError(f"{what} must be of type {names}, not {type(value).__name__} {value!r:.60}")
 
 
 class InfeasibleError(OptimizerError):

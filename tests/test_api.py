@@ -24,7 +24,7 @@ from optimizer.scenario import Years
 def test_arguments_of_the_wrong_kind_are_named_at_the_door(small: Path, tmp_path: Path) -> None:
     sc = folder_scenario(small)
     cases = [
-        (lambda: solve("scenarios/baseline.yaml"), r"solve: scenario \(made by optimizer.load_scenario\) must be a Scenario, not str"),  # type: ignore[arg-type]
+        (lambda: solve("scenarios/baseline.yaml"), r"solve: scenario \(made by optimizer.load_scenario\) must be of type Scenario, not str"),  # type: ignore[arg-type]
         (lambda: solve(sc, str(small)), "solve: instance"),  # type: ignore[arg-type]
         (lambda: solve(sc, method="decomposed", workers=0), "workers must be at least 1"),
         (lambda: verify(None), "verify: result"),  # type: ignore[arg-type]
@@ -39,9 +39,9 @@ def test_arguments_of_the_wrong_kind_are_named_at_the_door(small: Path, tmp_path
         (lambda: compare([sc, None]), r"compare: scenarios\[1\]"),  # type: ignore[list-item]
         (lambda: sweep(sc, None, [1]), "sweep: path"),  # type: ignore[arg-type]
         (lambda: sc.with_overrides([]), "overrides must be a mapping"),  # type: ignore[arg-type]
-        (lambda: next_money(sc, "1e6"), r"the extra money \(amount, --amount\) must be a int or float"),  # type: ignore[arg-type]
+        (lambda: next_money(sc, "1e6"), r"the extra money \(amount, --amount\) must be of type int or float"),  # type: ignore[arg-type]
         (lambda: next_money(sc, 1e6, level=7), "the level"),  # type: ignore[arg-type]
-        (lambda: next_money(sc, 1e6, top=1.5), r"--top\) must be a int"),  # type: ignore[arg-type]
+        (lambda: next_money(sc, 1e6, top=1.5), r"--top\) must be of type int"),  # type: ignore[arg-type]
         (lambda: parse_set("funds.level.central=x0.8,x1.2,"), "value 3 is empty"),
     ]
     for call, message in cases:
@@ -105,7 +105,7 @@ def test_data_edits_given_as_a_mapping_and_edits_past_the_data_limit(small: Path
 def test_money_withheld_is_checked_where_it_is_given() -> None:
     with pytest.raises(InputError, match="non-negative number of yuan per fund"):
         Withheld({"F1": -1e9}, from_year=2018)  # it added money
-    with pytest.raises(InputError, match="from_year must be a Integral"):
+    with pytest.raises(InputError, match="from_year must be of type Integral"):
         Withheld({"F1": 1.0}, from_year=2018.5)  # type: ignore[arg-type]
     years = Years(first=2018, last=2020)
     with pytest.raises(InputError, match="a year outside the horizon 2018-2020"):
