@@ -7,6 +7,7 @@ out of poverty at the deadline, spending and starts per year, counties below the
 
 from __future__ import annotations
 
+import numbers
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -14,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from . import charts
@@ -107,8 +109,8 @@ class Session:
         scheduler: str | None = None,
     ):
         check_method(method, scheduler)  # a bad method or a useless scheduler, named before any solve
-        check_argument(keep, int, "Session: keep")
-        check_argument(workers, int, "Session: workers")
+        check_argument(keep, numbers.Integral, "Session: keep")
+        check_argument(workers, numbers.Integral, "Session: workers")
         if keep < 0 or workers < 1:
             raise InputError(f"Session: keep must be at least 0 and workers at least 1, not keep={keep}, workers={workers}")
         self._instances: dict[str, Instance] = {}
@@ -233,7 +235,7 @@ def sweep(
     """Solve ``scenario`` once per value of the dotted ``path``; one row per value (every value checked first)."""
     check_argument(scenario, Scenario, "sweep: scenario")
     check_argument(path, str, "sweep: path (a dotted scenario path such as funds.level.central)")
-    check_argument(values, (list, tuple), "sweep: values")
+    check_argument(values, (list, tuple, range, np.ndarray, pd.Series), "sweep: values")
     variants = []
     for value in values:
         try:

@@ -5,6 +5,7 @@ is only exact for small amounts."""
 from __future__ import annotations
 
 import math
+import numbers
 
 import pandas as pd
 
@@ -21,8 +22,8 @@ def next_money(
     """For the ``top`` regions of ``level`` with the highest marginal value: predicted gain (shadow price x
     amount, an upper bound for the LP) and actual gain in expected households lifted from a re-solve."""
     check_argument(scenario, Scenario, "next_money: scenario")
-    check_argument(amount, (int, float), "the extra money (amount, --amount)")
-    check_argument(top, int, "the number of candidates to re-solve (top, --top)")
+    check_argument(amount, numbers.Real, "the extra money (amount, --amount)")
+    check_argument(top, numbers.Integral, "the number of candidates to re-solve (top, --top)")
     if level not in tuple(Level):
         raise InputError(f"the level (level, --level) must be one of {', '.join(f'{int(lv)} ({n})' for lv, n in LEVEL_NAMES.items())}, got {level!r}")
     level = Level(level)

@@ -9,6 +9,7 @@ Only when that leaves a gap above the target does the full MIP run, warm-started
 from __future__ import annotations
 
 import logging
+import numbers
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -87,7 +88,7 @@ def solve(
     upper-level money changed."""
     check_argument(scenario, Scenario, "solve: scenario (made by optimizer.load_scenario)")
     check_argument(instance, (Instance, type(None)), "solve: instance (made by optimizer.load_instance, or None to load the scenario's data)")
-    check_argument(workers, int, "solve: workers")
+    check_argument(workers, numbers.Integral, "solve: workers")
     if workers < 1:
         raise InputError(f"solve: workers must be at least 1, not {workers}")
     say = progress or (lambda msg: log.info(msg))

@@ -9,6 +9,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import folder_scenario
@@ -39,15 +40,16 @@ def test_arguments_of_the_wrong_kind_are_named_at_the_door(small: Path, tmp_path
         (lambda: compare([sc, None]), r"compare: scenarios\[1\]"),  # type: ignore[list-item]
         (lambda: sweep(sc, None, [1]), "sweep: path"),  # type: ignore[arg-type]
         (lambda: sc.with_overrides([]), "overrides must be a mapping"),  # type: ignore[arg-type]
-        (lambda: next_money(sc, "1e6"), r"the extra money \(amount, --amount\) must be of type int or float"),  # type: ignore[arg-type]
+        (lambda: next_money(sc, "1e6"), r"the extra money \(amount, --amount\) must be of type Real"),  # type: ignore[arg-type]
         (lambda: next_money(sc, 1e6, level=7), "the level"),  # type: ignore[arg-type]
-        (lambda: next_money(sc, 1e6, top=1.5), r"--top\) must be of type int"),  # type: ignore[arg-type]
+        (lambda: next_money(sc, 1e6, top=1.5), r"--top\) must be of type Integral"),  # type: ignore[arg-type]
         (lambda: parse_set("funds.level.central=x0.8,x1.2,"), "value 3 is empty"),
     ]
     for call, message in cases:
         with pytest.raises(InputError, match=message):
             call()
     assert load_source(Path(small)).n_households == 2000  # a Path is a folder too (it was a TypeError in re.match)
+    Session(keep=np.int64(3), workers=np.int64(1)).close()  # numbers from numpy are numbers (a sweep's values are)
 
 
 def test_write_run_refuses_formats_it_cannot_write_and_keeps_the_run_there(small: Path, tmp_path: Path) -> None:
