@@ -334,10 +334,11 @@ def test_cli_rerun_is_idempotent_and_rollback_works(db_url: str, small_data: Pat
         storage.resolve_version = real_resolve  # type: ignore[assignment]
     assert storage.read_registry(engine).commitments.empty
     # a household without measures has nothing to commit (it was committed, and left out of every later night)
-    idle = planned.loc[planned["plan"] == "none", "household_id"].head(1).tolist()
-    if idle:
-        with pytest.raises(InputError, match=f"household '{idle[0]}' gets no measure in the current version 1"):
-            storage.commit(engine, idle)
+    idle = planned.loc[~planned["household_id"].isin(some), "household_id"].iat[0]
+    with engine.begin() as conn:  # a version that gives it nothing (this one helps every household)
+        conn.execute(text("update version_households set plan = 'none', measures = 'none' where version_id = 1 and household_id = :h"), {"h": idle})
+    with pytest.raises(InputError, match=f"household '{idle}' gets no measure in the current version 1"):
+        storage.commit(engine, [idle])
     # a commitment is charged what the version planned, whatever the measures cost today (it was charged today's
     # prices: three times the plan after an import of tripled costs)
     with engine.begin() as conn:
