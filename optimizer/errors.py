@@ -28,8 +28,9 @@ class InputError(OptimizerError):
 def check_argument(value: object, kinds: type | tuple[type, ...], what: str) -> None:
     """Refuse an argument of the wrong kind at the public API's door, naming it and what it should be: deep inside,
     the same mistake is an AttributeError about a column or a method."""
-    if not isinstance(value, kinds) or isinstance(value, bool) and bool not in (kinds if isinstance(kinds, tuple) else (kinds,)):
-        names = " or ".join(k.__name__ for k in (kinds if isinstance(kinds, tuple) else (kinds,)))
+    allowed = kinds if isinstance(kinds, tuple) else (kinds,)
+    if not isinstance(value, allowed) or isinstance(value, bool) and bool not in allowed:
+        names = " or ".join(k.__name__ for k in allowed)
         raise InputError(f"{what} must be of type {names}, not {type(value).__name__} {value!r:.60}")
 
 

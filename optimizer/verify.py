@@ -7,6 +7,7 @@ data loader and the contract with the rest of the program.
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -175,6 +176,12 @@ class _Checker:
         if items:
             self.violations.append(f"{what}: {_listed(items)}")
 
+    @functools.cached_property
+    def _built(self) -> np.ndarray:
+        """Whether the output builds each input project (in the input's order; a project it omits is not built)."""
+        flag = self.r.tables["projects"].set_index("project_id")["built"].astype(str).str.lower().isin(["true", "1"])
+        return flag.reindex(self.inst.projects["project_id"]).fillna(False).to_numpy(dtype=bool)
+
     def run(self) -> None:
         self._finite()
         if self.violations:
@@ -215,8 +222,7 @@ class _Checker:
         and flows say: analysts read these, not the plans."""
         flows = self.r.tables["flows"]
         pr_in = self.inst.projects
-        built = self.r.tables["projects"].set_index("project_id")["built"].astype(str).str.lower().isin(["true", "1"])
-        built = built.reindex(pr_in["project_id"]).fillna(False).to_numpy(dtype=bool)
+        built = self._built
         project_cost = np.where(built, pr_in["cost"].to_numpy(dtype=float), 0.0)
         p = hh_out["p_success"].to_numpy(dtype=float)
         size = hh["size"].to_numpy(dtype=float)
@@ -351,7 +357,7 @@ class _Checker:
     def _projects(self, hh_out: pd.DataFrame, long: pd.DataFrame) -> None:
         pr_in = self.inst.projects.set_index("project_id")
         pr_out = self.r.tables["projects"].set_index("project_id")
-        built = pr_out["built"].astype(str).str.lower().isin(["true", "1"]).reindex(pr_in.index).fillna(False).to_numpy(dtype=bool)
+        built = self._built
         built_s = pd.Series(built, index=pr_in.index)
         cost_out = pr_out["cost"].reindex(pr_in.index).fillna(0).to_numpy(dtype=float)
         self.fail("project cost differs from its input cost", pr_in.index[np.abs(cost_out - np.where(built, pr_in["cost"], 0.0)) > MONEY_TOL])
