@@ -6,6 +6,7 @@ allocation not published (gap above tolerance), 8 over the memory limit, 9 repro
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -395,11 +396,20 @@ db_app = typer.Typer(no_args_is_help=True, help="The registry database: init, im
 app.add_typer(db_app, name="db")
 
 
+def _seconds(value: float) -> float:
+    """A number of seconds, at least 0 (nan, which passes a range check, is refused by name)."""
+    if math.isnan(value) or value < 0:
+        raise typer.BadParameter(f"must be a number of seconds, at least 0 ({value} given)")
+    return value
+
+
 @app.command()
 def nightly(
     db: DbOption,
     scenario: Annotated[Path, typer.Option("--scenario", help="scenario YAML file (its data: is ignored; the database is the data)")],
-    wait: Annotated[float, typer.Option(min=0, help="seconds to wait for a running job's lock before giving up (exit 6)")] = 0.0,
+    wait: Annotated[
+        float, typer.Option(callback=_seconds, help="seconds to wait for a running job's lock before giving up (exit 6; inf: no limit)")
+    ] = 0.0,
     from_year: Annotated[
         Optional[int], typer.Option("--from-year", help="multi-year scenarios: the year being planned (sets nightly.current_year); earlier years are kept")
     ] = None,

@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 
 PAUSE_ENV = "OPTIMIZER_PAUSE_AT"  # fault injection for the kill tests: locked, solve or write
 PAUSE_SECONDS_ENV = "OPTIMIZER_PAUSE_SECONDS"
+# scenario fields that do not change a night's allocation: editing them alone leaves the inputs 'unchanged'
+NOT_HASHED = {"name", "description", "data", "limits"}
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ def _locked(engine: Engine, scenario: Scenario, wait: float, say: Callable[[str]
         _abandon_stale(engine)
         url = engine.url.render_as_string(hide_password=False)
         night: Callable[[int], NightlyOutcome]
-        scenario_json = json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
+        scenario_json = json.dumps(scenario.model_dump(mode="json", exclude=NOT_HASHED), sort_keys=True)
         current = storage.current_version(engine)
         _check_against_published(engine, current, scenario)
         if by_county(url, scenario, current):
@@ -132,6 +134,7 @@ def _locked(engine: Engine, scenario: Scenario, wait: float, say: Callable[[str]
                              message="inputs equal those of the current version: no new version")  # fmt: skip
             say(f"inputs unchanged since version {current}: nothing to do")
             return NightlyOutcome(run_id, "unchanged", current, {})
+        _refuse_rejected_again(engine, input_hash, current)
         run_id = _ledger(engine, status="running", input_hash=input_hash)
         storage.claim_lock(engine, run_id)
         try:
@@ -720,6 +723,27 @@ def _abandon_stale(engine: Engine) -> None:
             conn.execute(update(runs).where(runs.c.run_id.in_(stale)).values(status="abandoned", message=why))
     for run_id in stale:
         log.warning("run %s was abandoned (killed or crashed); the current version is unaffected", run_id)
+
+
+def _refuse_rejected_again(engine: Engine, input_hash: str, current: int | None) -> None:
+    """Raise :class:`NotPublishedError` without solving when a version of these very inputs was rejected for its gap:
+    the same solve would store the same rejected version again every night. Changing ``nightly.max_gap`` or
+    ``solver.time_limit`` changes the inputs."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(versions.c.version_id, versions.c.gap)
+            .where(versions.c.input_hash == input_hash, versions.c.status == "rejected")
+            .order_by(versions.c.version_id.desc())
+            .limit(1)
+        ).first()
+    if row is None:
+        return
+    message = (
+        f"inputs equal those of version {row.version_id}, rejected for its gap {row.gap:.4%}: not solved again; "
+        f"version {current} stays current (raise nightly.max_gap or solver.time_limit, or change the registry)"
+    )
+    _ledger(engine, status="rejected", ended=True, version_id=row.version_id, input_hash=input_hash, message=message)
+    raise NotPublishedError(message)
 
 
 def _version_hash(engine: Engine, version: int) -> str | None:

@@ -301,7 +301,9 @@ def test_cli_rerun_is_idempotent_and_rollback_works(db_url: str, small_data: Pat
     first = _cli("nightly", "--db", db_url, "--scenario", sc)
     assert first.returncode == 0, first.stderr
     assert "published version 1" in first.stdout
-    again = _cli("nightly", "--db", db_url, "--scenario", sc)
+    renamed = tmp_path / "renamed.yaml"  # neither name, description nor limits changes the allocation
+    renamed.write_text("name: renamed\ndescription: the same night\ndata: elsewhere\nlimits: {max_input_mb: 50}\n")
+    again = _cli("nightly", "--db", db_url, "--scenario", str(renamed))
     assert again.returncode == 0 and "unchanged: version 1 stays current" in again.stdout
     assert _state(engine) == (1, 1, ["published", "unchanged"])
     # a change in the registry makes a new version; publishing the old one rolls back
@@ -499,6 +501,9 @@ def test_time_limit_and_gap_tolerance_keep_the_previous_version(db_url: str, sma
     assert "not published: gap" in strict.stderr and "version 1 stays current" in strict.stderr
     cur, n, statuses = _state(engine)
     assert (cur, n, statuses) == (1, 2, ["published", "failed", "rejected"])
+    again = _cli("nightly", "--db", db_url, "--scenario", str(_scenario(tmp_path, "nightly:\n  max_gap: 0.0\n")))
+    assert again.returncode == 7 and "inputs equal those of version 2, rejected for its gap" in again.stderr, again.stderr
+    assert _state(engine) == (1, 2, ["published", "failed", "rejected", "rejected"])  # not solved, nor stored, again
     refused = _cli("db", "publish", "2", "--db", db_url)
     assert refused.returncode == 2 and "was rejected" in refused.stderr
 

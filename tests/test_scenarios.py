@@ -188,12 +188,13 @@ def test_marginal_refuses_its_bad_options_before_any_solve(tmp_path: Path, optio
      (["compare", "baseline.yaml", "education_first.yaml", "--out", "FILE"], "is a file, not a folder"),
      (["sweep", "baseline.yaml", "--set", "poverty.line=3500", "--out", "FILE"], "is a file, not a folder"),
      (["export-model", "baseline.yaml", "DIR.lp"], "DIR.lp: is a folder; name a model file to write"),
-     (["nightly", "--db", "DB", "--scenario", "nightly.yaml", "--wait", "-1"], "greater than or equal to 0")],  # fmt: skip
+     (["nightly", "--db", "DB", "--scenario", "nightly.yaml", "--wait", "-1"], "must be a number of seconds, at least 0 (-1.0"),
+     (["nightly", "--db", "DB", "--scenario", "nightly.yaml", "--wait", "nan"], "must be a number of seconds, at least 0 (nan")],  # fmt: skip
 )
 def test_what_ifs_refuse_what_they_cannot_finish_before_any_solve(tmp_path: Path, args: list[str], said: str) -> None:
     """One scenario to compare, two of the same name (one column held the second's figures under the first's
     name), a sweep value that is not a number (found after the values before it were solved), an --out or a model
-    file that cannot be written (found after every solve), a negative wait: each refused first, with exit code 2."""
+    file that cannot be written (found after every solve), a negative wait or one of nan: each refused first, with exit code 2."""
     from typer.testing import CliRunner
 
     from optimizer.cli import app
