@@ -397,8 +397,13 @@ def _sum_up(tree: RegionTree, per_village: np.ndarray) -> np.ndarray:
     return total
 
 
+REGION_COUNTS = ("households", "persons", "projects_built", "rural_households")  # whole numbers, summed as floats
+
+
 def _finish_regions(out: pd.DataFrame) -> pd.DataFrame:
-    """Add total spending and the incidence of poverty before and after to the additive per-region columns."""
+    """Add total spending and the incidence of poverty before and after to the additive per-region columns, and
+    give the counts their integer type."""
+    out[list(REGION_COUNTS)] = np.rint(out[list(REGION_COUNTS)].to_numpy(dtype=float)).astype(np.int64)
     out["spend_total"] = out[[c for c in out.columns if c.startswith("spend_") and c != "spend_total"]].sum(axis=1)
     rural = np.where(out["rural_households"] > 0, out["rural_households"], out["households"])
     with np.errstate(divide="ignore", invalid="ignore"):
