@@ -392,7 +392,7 @@ def generate(
 DbOption = Annotated[
     str, typer.Option("--db", envvar="OPTIMIZER_DB", help="database URL: sqlite:///path.db or postgresql://user@host/db (or env OPTIMIZER_DB)")
 ]
-db_app = typer.Typer(no_args_is_help=True, help="The registry database: init, import, export, publish, ledger, commit, spend.")
+db_app = typer.Typer(no_args_is_help=True, help="The registry database: init, import, export, publish, ledger, commit, status, spend.")
 app.add_typer(db_app, name="db")
 
 
@@ -457,7 +457,12 @@ def db_import(
 
     with _errors():
         counts = storage.import_folder(storage.open_db(db), folder)
-        out_console.print("imported: " + ", ".join(f"{k} +{v['inserted']:,} ~{v['updated']:,}" for k, v in counts.items()))
+        for k, v in counts.items():
+            out_console.print(f"imported {k}: {v['inserted']:,} new, {v['updated']:,} changed, {v['unchanged']:,} unchanged")
+        absent = counts["households"]["absent"]
+        if absent:
+            _say("warning: ", f"{absent:,} open households of the registry are not in {folder}: they stay open and planned; "
+                 "mark those that left poverty with `optimizer db status exited --ids-file FILE`", "yellow")  # fmt: skip
 
 
 @db_app.command("export")
@@ -533,16 +538,39 @@ def db_commit(
     from . import storage
 
     with _errors():
-        ids = list(household or [])
-        if ids_file is not None:
-            try:
-                ids += [line.strip() for line in ids_file.read_text(encoding="utf-8").splitlines() if line.strip()]
-            except (OSError, UnicodeDecodeError) as err:
-                raise InputError(f"{ids_file}: cannot read the ids: {err}") from None
+        ids = _ids(household, ids_file)
         engine = storage.open_db(db)
         storage.require_schema(engine)
         charges = storage.commit(engine, ids, list(project or []))
         out_console.print(f"committed {len(ids):,} households and {len(project or []):,} projects; {charges['amount'].sum():,.2f} yuan charged")
+
+
+@db_app.command("status")
+def db_status(
+    status: Annotated[str, typer.Argument(help="exited (out of poverty: no longer planned), returned (back in poverty) or registered")],
+    db: DbOption,
+    household: Annotated[Optional[list[str]], typer.Option(help="household id (repeatable)")] = None,
+    ids_file: Annotated[Optional[Path], typer.Option("--ids-file", help="file of household ids, one per line")] = None,
+) -> None:
+    """Mark households exited, returned or registered: the next night plans the open ones (registered, returned)."""
+    from . import storage
+
+    with _errors():
+        ids = _ids(household, ids_file)
+        engine = storage.open_db(db)
+        storage.require_schema(engine)
+        out_console.print(f"marked {storage.set_status(engine, ids, status):,} households {status}")
+
+
+def _ids(given: list[str] | None, ids_file: Path | None) -> list[str]:
+    """Household ids from repeated options and a file of one id per line."""
+    ids = list(given or [])
+    if ids_file is not None:
+        try:
+            ids += [line.strip() for line in ids_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except (OSError, UnicodeDecodeError) as err:
+            raise InputError(f"{ids_file}: cannot read the ids: {err}") from None
+    return ids
 
 
 @db_app.command("spend")

@@ -40,6 +40,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -400,15 +401,16 @@ def require_schema(engine: Engine) -> None:
 # Registry: import, read, edit
 # ---------------------------------------------------------------------------------------------------------------
 def import_folder(engine: Engine, folder: str | Path, allow_personal_columns: bool = False) -> dict[str, dict[str, int]]:
-    """Validate a data folder and upsert its six tables into the registry (new households are ``registered``);
-    returns inserted and updated counts per table. All or nothing: one transaction."""
+    """Validate a data folder and upsert its six tables into the registry (new households are ``registered``).
+    Returns per table the rows ``inserted``, ``updated`` (changed), ``unchanged`` and ``absent`` (in the registry,
+    not in the folder: they are kept; for households, only open ones count, as they stay planned). All or nothing:
+    one transaction."""
     require_schema(engine)
     instance = load_instance(folder, allow_personal_columns=allow_personal_columns)
     counts: dict[str, dict[str, int]] = {}
     with engine.begin() as conn:
         for name, table in REGISTRY.items():
-            df = getattr(instance, name)
-            counts[name] = _upsert(conn, table, _records(df, [c.name for c in TABLES[name]]))
+            counts[name] = _upsert(conn, table, getattr(instance, name), name)
         f = funds.c
         short = conn.execute(select(f.fund_id, f.amount, f.spent, f.committed).where(f.amount < f.spent + f.committed - 0.005)).all()
         if short:  # every later night would fail on them; nothing of the import is kept
@@ -427,26 +429,40 @@ def _records(df: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
 
 def insert_rows(conn: Connection, table: Table, df: pd.DataFrame) -> None:
     """Insert ``df``'s rows into ``table`` :data:`WRITE_ROWS` at a time (a row's dict takes about 1 kB: a million at
-    once would hold a gigabyte)."""
-    columns, block = [c.name for c in table.columns], WRITE_ROWS
+    once would hold a gigabyte); columns ``df`` lacks take their defaults."""
+    columns, block = [c.name for c in table.columns if c.name in df.columns], WRITE_ROWS
     for start in range(0, len(df), block):
         conn.execute(table.insert(), _records(df.iloc[start : start + block], columns))
 
 
-def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> dict[str, int]:
-    key = next(iter(table.primary_key.columns)).name
-    existing = set(conn.execute(select(table.c[key])).scalars())
-    new = [r for r in rows if r[key] not in existing]
-    old = [r for r in rows if r[key] in existing]
-    if new:
-        conn.execute(table.insert(), new)
-    if old:
-        from sqlalchemy import bindparam
+def _upsert(conn: Connection, table: Table, df: pd.DataFrame, name: str) -> dict[str, int]:
+    """Insert the rows of ``df`` new to ``table`` and update those whose values changed (see :func:`import_folder`)."""
+    cols = [c.name for c in TABLES[name]]
+    key = cols[0]
+    stored = [table.c[c] for c in cols] + ([table.c.status] if name == "households" else [])
+    old = pd.DataFrame(conn.execute(select(*stored)).all(), columns=[c.name for c in stored])
+    both = df[cols].merge(old, on=key, how="left", suffixes=("", "_old"), indicator=True, validate="one_to_one")
+    known = (both["_merge"] == "both").to_numpy()
+    changed = known & np.any([_differs(both[c.name], both[f"{c.name}_old"], c.kind) for c in TABLES[name][1:]], axis=0)
+    if (~known).any():
+        insert_rows(conn, table, df.loc[~known, cols])
+    if changed.any():
+        stmt = table.update().where(table.c[key] == bindparam("_key")).values({c: bindparam(c) for c in cols[1:]})
+        conn.execute(stmt, [{**r, "_key": r[key]} for r in _records(df.loc[changed], cols)])
+    absent = ~old[key].isin(df[key])
+    if name == "households":
+        absent &= old["status"].isin(OPEN_STATUSES)
+    return {"inserted": int((~known).sum()), "updated": int(changed.sum()), "unchanged": int((known & ~changed).sum()), "absent": int(absent.sum())}
 
-        cols = [c for c in rows[0] if c != key]
-        stmt = table.update().where(table.c[key] == bindparam("_key")).values({c: bindparam(c) for c in cols})
-        conn.execute(stmt, [{**r, "_key": r[key]} for r in old])
-    return {"inserted": len(new), "updated": len(old)}
+
+def _differs(new: pd.Series, old: pd.Series, kind: str) -> np.ndarray:
+    """Whether each value of an imported column differs from the stored one (missing on both sides is the same)."""
+    if kind in ("int", "float", "bool"):
+        a, b = (pd.to_numeric(x.astype(object), errors="coerce").to_numpy(dtype=float) for x in (new, old))
+        return ~np.isclose(a, b, rtol=1e-12, atol=0.0, equal_nan=True)
+    a, b = new.astype(object), old.astype(object)
+    missing = a.isna().to_numpy() & b.isna().to_numpy()
+    return ~missing & (a.astype(str).to_numpy() != b.astype(str).to_numpy())
 
 
 def add_households(engine: Engine, df: pd.DataFrame) -> int:
@@ -462,12 +478,19 @@ def add_households(engine: Engine, df: pd.DataFrame) -> int:
 
 
 def set_status(engine: Engine, household_ids: list[str], status: str) -> int:
-    """Mark households registered, exited or returned."""
+    """Mark households registered, exited or returned; all or none (an unknown id refuses the lot)."""
     if status not in STATUSES:
         raise InputError(f"unknown household status '{status}' (allowed: {', '.join(STATUSES)})")
+    ids = list(dict.fromkeys(household_ids))
+    if not ids:
+        raise InputError("no household ids given")
     with engine.begin() as conn:
-        res = conn.execute(update(households).where(households.c.household_id.in_(household_ids)).values(status=status))
-    return int(res.rowcount)
+        known = set(conn.execute(select(households.c.household_id)).scalars())
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            raise InputError(f"{len(unknown):,} household ids are not in the registry: {', '.join(unknown[:10])}{' …' if len(unknown) > 10 else ''}")
+        conn.execute(update(households).where(households.c.household_id == bindparam("_id")).values(status=status), [{"_id": i} for i in ids])
+    return len(ids)
 
 
 def record_spending(engine: Engine, fund_id: str, amount: float) -> None:

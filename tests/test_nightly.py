@@ -375,6 +375,36 @@ def test_cli_rerun_is_idempotent_and_rollback_works(db_url: str, small_data: Pat
     assert "…" not in shown and "unchanged" in shown and "1,500" in shown, shown
 
 
+def test_db_import_counts_what_changed_warns_of_absent_households_and_db_status_marks_them(db_url: str, small_data: Path, tmp_path: Path) -> None:
+    """`db import` counted every row it already held as updated, and a folder without some households left them
+    open and planned without a word (only the Python API could mark them exited). It now counts changed and
+    unchanged rows, warns of open households the folder lacks, and `db status` marks households by id."""
+    engine = _seed(db_url, small_data)
+    folder = tmp_path / "again"
+    shutil.copytree(small_data, folder)
+    hh = pd.read_csv(folder / "households.csv")
+    left = list(hh["household_id"].iloc[:5])
+    hh.loc[5:6, "size"] += 1  # two households changed
+    hh.iloc[5:].to_csv(folder / "households.csv", index=False)
+    imported = _cli("db", "import", str(folder), "--db", db_url)
+    assert imported.returncode == 0, imported.stderr
+    assert "imported households: 0 new, 2 changed, 1,493 unchanged" in imported.stdout, imported.stdout
+    assert "imported funds: 0 new, 0 changed, 53 unchanged" in imported.stdout
+    assert "warning: 5 open households of the registry are not in" in imported.stderr
+    (tmp_path / "left.txt").write_text("\n".join(left) + "\n")
+    marked = _cli("db", "status", "exited", "--ids-file", str(tmp_path / "left.txt"), "--db", db_url)
+    assert marked.returncode == 0 and "marked 5 households exited" in marked.stdout, marked.stderr
+    again = _cli("db", "import", str(folder), "--db", db_url)
+    assert "imported households: 0 new, 0 changed, 1,495 unchanged" in again.stdout and "warning" not in again.stderr, again.stdout + again.stderr
+    for args, said in ((["exited", "--household", "NOPE", "--household", left[0]], "1 household ids are not in the registry: NOPE"),
+                       (["gone", "--household", left[0]], "unknown household status 'gone'"), (["returned"], "no household ids given")):  # fmt: skip
+        refused = _cli("db", "status", *args, "--db", db_url)
+        assert refused.returncode == 2 and said in refused.stderr, refused.stderr
+    with engine.connect() as conn:
+        statuses = dict(conn.execute(text("select household_id, status from households where status <> 'registered'")).all())
+    assert statuses == dict.fromkeys(left, "exited")  # the refused commands changed nothing
+
+
 def test_db_init_refuses_a_database_of_other_tables_and_a_schema_from_a_newer_optimizer(tmp_path: Path) -> None:
     """`db init` of a database with tables of its own failed half-way with a raw SQL error and left tables behind;
     a registry at a revision this optimizer does not know was told to run `db init`, which then crashed. A database
