@@ -330,7 +330,7 @@ class _County:
     kept_cols: np.ndarray | None = None  # under a churn cap: the columns of its households' published plans still offered
     kept: int = 0  # under a churn cap: how many households can keep their published plan (multi-year: two columns with monitoring)
     fixed: Kept | None = None  # a multi-year re-plan's kept starts and builds, checked in the county's result
-    previous: pd.DataFrame | None = None  # multi-year, under a churn cap: the published plans, whose changes its result counts
+    previous: pd.DataFrame | None = None  # under a churn cap: the published plans (multi-year: whose changes its result counts; one year: their helpers)
     key: str | None = None  # in a run that keeps its models: what the model is built from; a later run with the same key reuses it
 
     @property
@@ -564,7 +564,7 @@ def _build(county: str, source: Instance | Replanned | Stored, scenario: Scenari
     # a backend of the county's own keeps its LP: the next round re-solves it warm (only row bounds change)
     backend = get_backend(scenario.solver.name, private=True)
     return _County(
-        instance, plans, model, index, rows, emergency_cols, backend, my, kept_cols, n_kept, replan.kept, None if my is None else previous, _KEYS.get(county)
+        instance, plans, model, index, rows, emergency_cols, backend, my, kept_cols, n_kept, replan.kept, previous, _KEYS.get(county)
     )
 
 
@@ -782,7 +782,7 @@ def _county_final_year(
     result = build_result(instance, scenario, plans, block.index, model, sol, duals, backend_version="", timings={})
     assignment = None
     if helpers and len(instance.helpers):
-        assignment = assign_helpers(instance, result.households)
+        assignment = assign_helpers(instance, result.households, block.previous)
         checked = replace(result, tables=dict(result.tables))
         checked.attach_helpers(assignment)
         result = checked
@@ -1980,7 +1980,7 @@ def solve_decomposed(
     if instance is not None:
         result.instance = instance
         if scenario.helpers.assign and len(instance.helpers):
-            result.attach_helpers(assign_helpers(instance, result.households))
+            result.attach_helpers(assign_helpers(instance, result.households, churn.previous if isinstance(churn, ChurnCap) else None))
     else:
         assignments = [f["assignment"] for f in finals if f["assignment"] is not None]
         if assignments:

@@ -95,15 +95,22 @@ def reach_regions(instance: Instance, helpers: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
-def assign_helpers(instance: Instance, households: pd.DataFrame) -> Assignment:
+def assign_helpers(instance: Instance, households: pd.DataFrame, previous: pd.DataFrame | None = None) -> Assignment:
     """Assign one helper to every household of ``households`` (a solve's output) and one first secretary
-    to every poor village, within reach and capacity, maximising skill match then closeness."""
+    to every poor village, within reach and capacity, maximising skill match then closeness. With ``previous``
+    (household_id, helper_id: a published allocation's), a household keeps its helper wherever that costs no
+    match score (see :func:`_keep_previous`): the responsible helper stays the same from one night to the next."""
     tree = instance.tree
     helpers = instance.helpers.reset_index(drop=True)
     need = household_needs(instance, households)
     hh_town = tree.ancestors[tree.pos(households["village_id"]), Level.TOWNSHIP]
     cadres = helpers["kind"].to_numpy() == HelperKind.HOUSEHOLD_HELPER.value
-    helper_of, score, short, idle = _match(instance, helpers, cadres, hh_town, need, use_skills=True)
+    prev = None
+    if previous is not None and "helper_id" in previous.columns:
+        was = previous.set_index("household_id")["helper_id"].reindex(households["household_id"]).fillna("").astype(str)
+        prev = pd.Index(helpers["helper_id"]).get_indexer(was)
+        prev[prev >= 0] = np.where(cadres[prev[prev >= 0]], prev[prev >= 0], -1)
+    helper_of, score, short, idle = _match(instance, helpers, cadres, hh_town, need, use_skills=True, prev=prev)
     hh_out = pd.DataFrame(
         {
             "household_id": households["household_id"].to_numpy(),
@@ -145,10 +152,16 @@ class ClassNetwork:
     d_idx: np.ndarray  # arc heads (demand class)
     has_skill: np.ndarray  # the arc's helpers have the skill the demand class needs
     score: np.ndarray  # match score of the arc
+    keeps: np.ndarray  # the arc leads to the class of its demand items' previous helper
+    with_previous: int  # demand items that had a previous helper
 
 
-def class_network(instance: Instance, helpers: pd.DataFrame, usable: np.ndarray, town: np.ndarray, need: np.ndarray, use_skills: bool) -> ClassNetwork:
-    """Group helpers and demand items into classes and connect every helper class to the classes it reaches."""
+def class_network(
+    instance: Instance, helpers: pd.DataFrame, usable: np.ndarray, town: np.ndarray, need: np.ndarray, use_skills: bool, prev: np.ndarray | None = None
+) -> ClassNetwork:
+    """Group helpers and demand items into classes and connect every helper class to the classes it reaches; with
+    ``prev`` (each item's previous helper, a row of ``helpers`` or -1) items of different previous helper classes
+    are in different demand classes."""
     tree = instance.tree
     n = len(town)
     hp = helpers[usable].reset_index().rename(columns={"index": "helper"})
@@ -158,9 +171,13 @@ def class_network(instance: Instance, helpers: pd.DataFrame, usable: np.ndarray,
     hclass = hp.drop_duplicates("hclass").set_index("hclass").sort_index()
     cap = hp.groupby("hclass")["capacity"].sum().reindex(hclass.index).to_numpy()
     need_code = pd.factorize(np.asarray(need, dtype=object), use_na_sentinel=False)[0]
-    # one class per (township, need), numbered in order of first appearance
-    dcode = pd.factorize(np.asarray(town, dtype=np.int64) * (int(need_code.max(initial=0)) + 1) + need_code)[0]
-    demand = pd.DataFrame({"item": np.arange(n), "township": town, "skill": need, "dclass": dcode})
+    class_of = np.full(len(helpers) + 1, -1, dtype=np.int64)  # the last entry: no previous helper
+    class_of[hp["helper"].to_numpy()] = hp["hclass"].to_numpy()
+    was = class_of[np.full(n, -1) if prev is None else prev]
+    # one class per (township, need, previous helper class), numbered in order of first appearance
+    key = (np.asarray(town, dtype=np.int64) * (int(need_code.max(initial=0)) + 1) + need_code) * (len(hclass) + 1) + was + 1
+    dcode = pd.factorize(key)[0]
+    demand = pd.DataFrame({"item": np.arange(n), "township": town, "skill": need, "dclass": dcode, "previous": was})
     first = np.unique(dcode, return_index=True)[1]
     dclass = demand.iloc[first].set_index("dclass")
     count = np.bincount(dcode, minlength=len(first))
@@ -182,15 +199,17 @@ def class_network(instance: Instance, helpers: pd.DataFrame, usable: np.ndarray,
     has_skill = np.array([s in sk for s, sk in zip(dclass["skill"].to_numpy()[d_idx], skills[h_idx])], dtype=bool) if use_skills else np.zeros(len(h_idx), bool)
     closeness = pd.Series(hclass["home_level"].to_numpy()[h_idx]).map(CLOSENESS).fillna(1).to_numpy(dtype=np.int64)
     arc_score = SKILL_WEIGHT * has_skill + closeness
-    return ClassNetwork(hp, hclass, cap, demand, dclass, count, h_idx, d_idx, has_skill, arc_score)
+    keeps = hclass.index.to_numpy()[h_idx] == dclass["previous"].to_numpy()[d_idx]
+    return ClassNetwork(hp, hclass, cap, demand, dclass, count, h_idx, d_idx, has_skill, arc_score, keeps, int((was >= 0).sum()))
 
 
 def _match(
-    instance: Instance, helpers: pd.DataFrame, usable: np.ndarray, town: np.ndarray, need: np.ndarray, use_skills: bool
+    instance: Instance, helpers: pd.DataFrame, usable: np.ndarray, town: np.ndarray, need: np.ndarray, use_skills: bool, prev: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, pd.DataFrame]:
     """Min-cost flow from helper classes to (township, need) classes; returns helper per demand item, score,
-    the shortage by class and the idle capacity by helper class."""
-    net = class_network(instance, helpers, usable, town, need, use_skills)
+    the shortage by class and the idle capacity by helper class. ``prev``: each item's previous helper (row of
+    ``helpers``, -1 for none), kept where that costs no score."""
+    net = class_network(instance, helpers, usable, town, need, use_skills, prev)
     hp, hclass, cap, demand, dclass, count = net.hp, net.hclass, net.cap, net.demand, net.dclass, net.count
     h_idx, d_idx, arc_score = net.h_idx, net.d_idx, net.score
     n = len(town)
@@ -199,7 +218,10 @@ def _match(
     tails = np.concatenate([h_idx, np.full(nd, src), np.arange(nh), [src]])
     heads = np.concatenate([nh + d_idx, nh + np.arange(nd), np.full(nh, sink), [sink]])
     caps = np.concatenate([np.minimum(cap[h_idx], count[d_idx]), count, cap, [n]])
-    costs = np.concatenate([MAX_SCORE - arc_score, np.full(nd, SHORTAGE_COST), np.zeros(nh), [0]])
+    # lexicographic: match score first; among allocations of equal score, the most items with their previous helper's class
+    scale = net.with_previous + 1
+    arc_cost = (MAX_SCORE - arc_score) * scale + (~net.keeps if net.with_previous else 0)
+    costs = np.concatenate([arc_cost, np.full(nd, SHORTAGE_COST * scale), np.zeros(nh), [0]])
     supplies = np.concatenate([cap, -count, [n], [-(cap.sum())]])
     flow = solve_min_cost_flow(tails, heads, caps, costs, supplies)
     used = flow[: len(h_idx)]
@@ -227,12 +249,43 @@ def _match(
     helper_of[item_rows] = helper_rows
     score = np.zeros(n, dtype=np.int64)
     score[item_rows] = np.repeat(arc_score[pos], f)
+    if net.with_previous:
+        capacity = np.zeros(len(helpers), dtype=np.int64)
+        capacity[hp["helper"].to_numpy()] = hp["capacity"].to_numpy()
+        class_of = np.full(len(helpers), -1, dtype=np.int64)
+        class_of[hp["helper"].to_numpy()] = hp["hclass"].to_numpy()
+        helper_of = _keep_previous(helper_of, np.asarray(prev), capacity, class_of)
 
     short_flow = flow[len(h_idx) : len(h_idx) + nd]
     shortage = pd.DataFrame({"township": dclass["township"].to_numpy(), "skill": dclass["skill"].to_numpy(), "households": short_flow})
+    shortage = shortage.groupby(["township", "skill"], sort=False, as_index=False, dropna=False)["households"].sum()  # over the previous helpers' classes
     idle_cap = flow[len(h_idx) + nd : len(h_idx) + nd + nh]
     idle = pd.DataFrame({"home_region_id": hclass["home_region_id"].to_numpy(), "skills": hclass["skills"].to_numpy(), "idle": idle_cap})
     return helper_of, score, shortage[shortage["households"] > 0].reset_index(drop=True), idle[idle["idle"] > 0].reset_index(drop=True)
+
+
+def _keep_previous(helper_of: np.ndarray, prev: np.ndarray, capacity: np.ndarray, class_of: np.ndarray) -> np.ndarray:
+    """Within each class of interchangeable helpers (same home, reach and skills) the flow fixes only how many
+    items the class serves: the items it sends to the class of their previous helper get that helper back, up to
+    its capacity, and the rest fill the room left."""
+    helper_of, n = helper_of.copy(), len(capacity)
+    matched = helper_of >= 0
+    cls = np.where(matched, class_of[np.maximum(helper_of, 0)], -1)
+    same = matched & (prev >= 0) & (class_of[np.maximum(prev, 0)] == cls)
+    stay = np.flatnonzero(same)
+    stay = stay[np.argsort(prev[stay], kind="stable")]
+    stay = stay[run_positions(np.bincount(prev[stay], minlength=n)[np.unique(prev[stay])]) < capacity[prev[stay]]]
+    fill = np.setdiff1d(np.flatnonzero(matched), stay)
+    room = capacity - np.bincount(prev[stay], minlength=n)
+    slots = np.flatnonzero(class_of >= 0)
+    slots = slots[np.argsort(class_of[slots], kind="stable")]
+    slots = np.repeat(slots, room[slots])
+    fill = fill[np.argsort(cls[fill], kind="stable")]
+    slot_start = np.searchsorted(class_of[slots], np.arange(int(class_of.max(initial=-1)) + 1))
+    fill_rank = run_positions(np.bincount(cls[fill], minlength=len(slot_start))[np.unique(cls[fill])])
+    helper_of[stay] = prev[stay]
+    helper_of[fill] = slots[slot_start[cls[fill]] + fill_rank]
+    return helper_of
 
 
 def _offsets(groups: np.ndarray, amounts: np.ndarray) -> np.ndarray:

@@ -218,7 +218,7 @@ def _run(
 ) -> NightlyOutcome:
     published = _published_plans(engine, reg.current_version)
     open_ids = instance.households["household_id"]
-    previous = published.loc[~published["committed"] & isin(published["household_id"], open_ids), ["household_id", "plan"]].reset_index(drop=True)
+    previous = published.loc[~published["committed"] & isin(published["household_id"], open_ids), ["household_id", "plan", "helper_id"]].reset_index(drop=True)
     cap = ChurnCap(previous, math.floor(scenario.nightly.max_churn * len(previous)), _flows_reader(engine, reg.current_version))
     say(
         f"{instance.n_households:,} open households ({len(opened.committed):,} committed, {opened.exited:,} exited); "
@@ -646,7 +646,7 @@ def _published_plans(engine: Engine, version: int | None) -> pd.DataFrame:
     """Every household plan of the current version (empty before the first)."""
     if version is None:
         return pd.DataFrame(
-            {"household_id": pd.Series(dtype=object), "plan": pd.Series(dtype=object), "committed": pd.Series(dtype=bool),
+            {"household_id": pd.Series(dtype=object), "plan": pd.Series(dtype=object), "helper_id": pd.Series(dtype=object), "committed": pd.Series(dtype=bool),
              "year": pd.Series(dtype=np.int64), "monitored": pd.Series(dtype=bool), "monitoring_years": pd.Series(dtype=np.int64)}
         )  # fmt: skip
     prev = storage.version_table(engine, version_households, version)

@@ -163,7 +163,7 @@ def solve(
     result.manifest["structured_bound"] = relaxed
     if scenario.helpers.assign and len(instance.helpers):
         t = time.perf_counter()
-        result.attach_helpers(assign_helpers(instance, result.households))
+        result.attach_helpers(assign_helpers(instance, result.households, None if churn is None else churn.previous))
         timings["helpers"] = time.perf_counter() - t
         h = result.manifest["helpers"]
         say(f"helpers: {h['households_with_helper']:,} households matched, {h['households_short']:,} short")

@@ -843,7 +843,8 @@ def load_registry_night(
 ) -> tuple[Instance, pd.DataFrame]:
     """One county as the nightly job re-plans it (:func:`load_registry_county`, with the committed households still
     poor that its county incidence target counts, as ``poor_outside``) and the published, uncommitted plans of its
-    open households in ``version`` (household_id, plan; none before the first version): the churn cap's."""
+    open households in ``version`` (household_id, plan, helper_id; none before the first version): the churn cap's,
+    and the helpers they keep where they can."""
     instance = load_registry_county(url, county, county_regions, county_funds)
     villages, _ = _county_places(county_regions)
     vh = version_households
@@ -856,9 +857,9 @@ def load_registry_night(
     open_ids = select(households.c.household_id).where(_open_households(villages))
     with _engine(url).connect() as conn, conn.begin():
         n_poor, left = conn.execute(poor).one()
-        published = select(vh.c.household_id, vh.c.plan).where(vh.c.version_id == version, ~vh.c.committed, vh.c.household_id.in_(open_ids))
+        published = select(vh.c.household_id, vh.c.plan, vh.c.helper_id).where(vh.c.version_id == version, ~vh.c.committed, vh.c.household_id.in_(open_ids))
         rows = [] if version is None else conn.execute(published).all()
-    previous = pd.DataFrame(rows, columns=["household_id", "plan"], dtype=object).sort_values("household_id", kind="stable").reset_index(drop=True)
+    previous = pd.DataFrame(rows, columns=["household_id", "plan", "helper_id"], dtype=object).sort_values("household_id", kind="stable").reset_index(drop=True)
     return (replace(instance, poor_outside={county: float(left)}) if n_poor else instance), previous
 
 
