@@ -60,6 +60,7 @@ from .data import Instance, isin, run_positions
 from .edits import apply_data_edits
 from .errors import InfeasibleError, InputError, NoSolutionError, VerificationError, check_argument
 from .model import INF, MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, county_table, plan_keys, project_ids
+from .outputs import INPUTS_DIFFER, inputs_differ
 from .plans import CATEGORIES, Plans, build_plans
 from .regions import RegionTree
 from .result import Tables, gap_note, versions
@@ -780,6 +781,9 @@ def solve_multiyear(
     record_replan(result.manifest, kept.from_year if kept is not None else None, kept.source if kept is not None else None, fixed_info, withheld)
     if churn is not None:
         result.manifest["churn"] = {**result.manifest["churn"], "changed": churn_changes(result, churn.previous)}
+    differ = inputs_differ(instance, str(result.manifest.get("data") or ""))
+    if differ:  # written with the run: verify and reproduce refuse its folder, as a one-year run's
+        result.manifest[INPUTS_DIFFER] = differ
     return result
 
 

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .clib import libc
-from .data import _first_line, file_sha256
+from .data import Instance, _first_line, file_sha256
 from .errors import InputError, check_argument
 from .result import OPTIONAL_TABLES, TABLE_NAMES, Result
 
@@ -68,7 +68,7 @@ def write_run(result: Result, out: str | Path, formats: tuple[str, ...] = ("csv"
                 df.to_parquet(tmp / f"{name}.parquet", index=False)
         written = {f.name: file_sha256(f) for f in sorted(tmp.iterdir())}  # what verify, report and reproduce check first
         manifest = {**result.manifest, OUTPUT_HASHES: written}
-        differ = inputs_differ(result)
+        differ = inputs_differ(result.instance, str(result.manifest.get("data") or ""))
         if differ:
             manifest[INPUTS_DIFFER] = differ
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=_json) + "\n")
@@ -81,9 +81,9 @@ def write_run(result: Result, out: str | Path, formats: tuple[str, ...] = ("csv"
     return out
 
 
-def inputs_differ(result: Result) -> str:
-    """Why the data a result was solved on are not the files its manifest names, or "" when they are."""
-    inst, data = result.instance, str(result.manifest.get("data") or "")
+def inputs_differ(inst: Instance | None, data: str) -> str:
+    """Why the data ``inst`` (a result's, when it holds them) are not the files ``data`` of its scenario, or ""
+    when they are."""
     if inst is None:
         return ""
     if inst.changed:

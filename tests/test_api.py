@@ -17,7 +17,7 @@ from optimizer import load_instance, load_scenario, load_source, read_run, solve
 from optimizer.compare import Session, compare, parse_set, sweep
 from optimizer.errors import InputError
 from optimizer.marginal import next_money
-from optimizer.multiyear import Withheld, yearly_appropriations
+from optimizer.multiyear import Withheld, solve_multiyear, verify_multiyear, yearly_appropriations
 from optimizer.reproduce import reproduce
 from optimizer.scenario import Years
 
@@ -85,6 +85,13 @@ def test_a_run_on_data_changed_in_memory_is_verified_in_memory_and_refused_from_
     # the scenario's own edits are not a change: the run verifies from its files
     edited = solve(sc.with_overrides({"funds.level.central": "x2"}), inst)
     verify_run(write_run(edited, tmp_path / "edited"))
+    # a multi-year run records it too (it failed verification from the files: its result holds no instance)
+    two = sc.with_overrides({"years.first": 2019, "years.last": 2020})
+    planned = solve_multiyear(two, rich)
+    assert verify_multiyear(planned, rich, two) == []
+    assert planned.manifest["inputs_differ"] == "funds replaced in memory (Instance.replace)"
+    with pytest.raises(InputError, match="not solved on its scenario's data"):
+        verify_run(planned.write(tmp_path / "rich-years"))
 
 
 def test_data_edits_given_as_a_mapping_and_edits_past_the_data_limit(small: Path) -> None:
