@@ -154,6 +154,7 @@ class ClassNetwork:
     score: np.ndarray  # match score of the arc
     keeps: np.ndarray  # the arc leads to the class of its demand items' previous helper
     with_previous: int  # demand items that had a previous helper
+    class_of: np.ndarray  # helper row -> its class (-1: not usable), and -1 once more at the end (no helper)
 
 
 def class_network(
@@ -200,7 +201,7 @@ def class_network(
     closeness = pd.Series(hclass["home_level"].to_numpy()[h_idx]).map(CLOSENESS).fillna(1).to_numpy(dtype=np.int64)
     arc_score = SKILL_WEIGHT * has_skill + closeness
     keeps = hclass.index.to_numpy()[h_idx] == dclass["previous"].to_numpy()[d_idx]
-    return ClassNetwork(hp, hclass, cap, demand, dclass, count, h_idx, d_idx, has_skill, arc_score, keeps, int((was >= 0).sum()))
+    return ClassNetwork(hp, hclass, cap, demand, dclass, count, h_idx, d_idx, has_skill, arc_score, keeps, int((was >= 0).sum()), class_of)
 
 
 def _match(
@@ -250,11 +251,9 @@ def _match(
     score = np.zeros(n, dtype=np.int64)
     score[item_rows] = np.repeat(arc_score[pos], f)
     if net.with_previous:
-        capacity = np.zeros(len(helpers), dtype=np.int64)
+        capacity = np.zeros(len(net.class_of), dtype=np.int64)
         capacity[hp["helper"].to_numpy()] = hp["capacity"].to_numpy()
-        class_of = np.full(len(helpers), -1, dtype=np.int64)
-        class_of[hp["helper"].to_numpy()] = hp["hclass"].to_numpy()
-        helper_of = _keep_previous(helper_of, np.asarray(prev), capacity, class_of)
+        helper_of = _keep_previous(helper_of, np.asarray(prev), capacity, net.class_of)
 
     short_flow = flow[len(h_idx) : len(h_idx) + nd]
     shortage = pd.DataFrame({"township": dclass["township"].to_numpy(), "skill": dclass["skill"].to_numpy(), "households": short_flow})
