@@ -463,6 +463,9 @@ def db_import(
         if absent:
             _say("warning: ", f"{absent:,} open households of the registry are not in {folder}: they stay open and planned; "
                  "mark those that left poverty with `optimizer db status exited --ids-file FILE`", "yellow")  # fmt: skip
+        kept = [f"{v['absent']:,} {k}" for k, v in counts.items() if k != "households" and v["absent"]]
+        if kept:
+            _say("warning: ", f"rows of the registry not in {folder} are kept, and the next night uses them: {', '.join(kept)}", "yellow")
 
 
 @db_app.command("export")
