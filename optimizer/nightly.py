@@ -726,13 +726,15 @@ def _abandon_stale(engine: Engine) -> None:
 
 
 def _refuse_rejected_again(engine: Engine, input_hash: str, current: int | None) -> None:
-    """Raise :class:`NotPublishedError` without solving when a version of these very inputs was rejected for its gap:
-    the same solve would store the same rejected version again every night. Changing ``nightly.max_gap`` or
-    ``solver.time_limit`` changes the inputs."""
+    """Raise :class:`NotPublishedError` without solving when a version of these very inputs was rejected for its gap
+    since the current version was published (its churn cap was against the same version): the same solve would
+    store the same rejected version again every night. Changing ``nightly.max_gap`` or ``solver.time_limit``
+    changes the inputs."""
     with engine.connect() as conn:
+        published = conn.execute(select(func.coalesce(func.max(runs.c.run_id), 0)).where(runs.c.status == "published")).scalar()
         row = conn.execute(
             select(versions.c.version_id, versions.c.gap)
-            .where(versions.c.input_hash == input_hash, versions.c.status == "rejected")
+            .where(versions.c.input_hash == input_hash, versions.c.status == "rejected", versions.c.run_id > published)
             .order_by(versions.c.version_id.desc())
             .limit(1)
         ).first()
