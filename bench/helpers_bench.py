@@ -1,5 +1,7 @@
 """Helper assignment at scale (issue 5): time to assign one helper per household and a first secretary per
-poor village on generated instances. Plans come from ``build_plans`` (each household's highest-value plan,
+poor village on generated instances, and the next night's assignment given these helpers (a twentieth of the
+households gone): its time, the share of households that keep their helper, and the share an assignment that
+ignores them keeps by chance. Plans come from ``build_plans`` (each household's highest-value plan,
 ignoring budgets: the assignment only needs the measures, and solving a 1,000,000-household allocation is
 not what is timed here).
 
@@ -38,6 +40,15 @@ def run(size: int, seed: int) -> dict[str, float]:
     a = assign_helpers(instance, households)
     seconds = time.perf_counter() - t
     hh = a.households
+    # the next night: a twentieth of the households exited, the others keep their plans and, where no score is
+    # lost, their helpers
+    fewer = households[households.index % 20 != 0].reset_index(drop=True)
+    t = time.perf_counter()
+    again = assign_helpers(instance, fewer, hh[["household_id", "helper_id"]]).households
+    again_s = time.perf_counter() - t
+    fresh = assign_helpers(instance, fewer).households
+    was = fewer["household_id"].map(hh.set_index("household_id")["helper_id"])
+    assert again["match_score"].sum() == fresh["match_score"].sum(), "keeping helpers must cost no match score"
     return {
         "households": size,
         "helpers": len(instance.helpers),
@@ -48,6 +59,9 @@ def run(size: int, seed: int) -> dict[str, float]:
         "short": int(a.shortage.loc[a.shortage["skill"] != "first_secretary", "households"].sum()),
         "villages_with_secretary": round(float((a.secretaries["first_secretary_id"] != "").mean()), 4),
         "dispatch_rows": len(a.dispatch),
+        "next_night_assign_s": round(again_s, 2),
+        "kept_share": round(float((again["helper_id"] == was).mean()), 4),
+        "kept_by_chance": round(float((fresh["helper_id"] == was).mean()), 4),
     }
 
 

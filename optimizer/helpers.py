@@ -99,7 +99,7 @@ def assign_helpers(instance: Instance, households: pd.DataFrame, previous: pd.Da
     """Assign one helper to every household of ``households`` (a solve's output) and one first secretary
     to every poor village, within reach and capacity, maximising skill match then closeness. With ``previous``
     (household_id, helper_id: a published allocation's), a household keeps its helper wherever that costs no
-    match score (see :func:`_keep_previous`): the responsible helper stays the same from one night to the next."""
+    match score (see :func:`_match`): the responsible helper stays the same from one night to the next."""
     tree = instance.tree
     helpers = instance.helpers.reset_index(drop=True)
     need = household_needs(instance, households)
@@ -152,17 +152,17 @@ class ClassNetwork:
     d_idx: np.ndarray  # arc heads (demand class)
     has_skill: np.ndarray  # the arc's helpers have the skill the demand class needs
     score: np.ndarray  # match score of the arc
-    keeps: np.ndarray  # the arc leads to the class of its demand items' previous helper
-    with_previous: int  # demand items that had a previous helper
+    keep_arc: np.ndarray  # with previous helpers: per keep arc, the arc it doubles (helper class of the items' previous helper to their class)
+    keep_count: np.ndarray  # per keep arc, the items it may carry
+    item_keep: np.ndarray  # per item, its keep arc (-1: no previous helper, or one whose class does not reach it)
     class_of: np.ndarray  # helper row -> its class (-1: not usable), and -1 once more at the end (no helper)
-
 
 def class_network(
     instance: Instance, helpers: pd.DataFrame, usable: np.ndarray, town: np.ndarray, need: np.ndarray, use_skills: bool, prev: np.ndarray | None = None
 ) -> ClassNetwork:
     """Group helpers and demand items into classes and connect every helper class to the classes it reaches; with
-    ``prev`` (each item's previous helper, a row of ``helpers`` or -1) items of different previous helper classes
-    are in different demand classes."""
+    ``prev`` (each item's previous helper, a row of ``helpers`` or -1), a keep arc beside each arc from the class of
+    some items' previous helper to their class, for those items."""
     tree = instance.tree
     n = len(town)
     hp = helpers[usable].reset_index().rename(columns={"index": "helper"})
@@ -172,13 +172,9 @@ def class_network(
     hclass = hp.drop_duplicates("hclass").set_index("hclass").sort_index()
     cap = hp.groupby("hclass")["capacity"].sum().reindex(hclass.index).to_numpy()
     need_code = pd.factorize(np.asarray(need, dtype=object), use_na_sentinel=False)[0]
-    class_of = np.full(len(helpers) + 1, -1, dtype=np.int64)  # the last entry: no previous helper
-    class_of[hp["helper"].to_numpy()] = hp["hclass"].to_numpy()
-    was = class_of[np.full(n, -1) if prev is None else prev]
-    # one class per (township, need, previous helper class), numbered in order of first appearance
-    key = (np.asarray(town, dtype=np.int64) * (int(need_code.max(initial=0)) + 1) + need_code) * (len(hclass) + 1) + was + 1
-    dcode = pd.factorize(key)[0]
-    demand = pd.DataFrame({"item": np.arange(n), "township": town, "skill": need, "dclass": dcode, "previous": was})
+    # one class per (township, need), numbered in order of first appearance
+    dcode = pd.factorize(np.asarray(town, dtype=np.int64) * (int(need_code.max(initial=0)) + 1) + need_code)[0]
+    demand = pd.DataFrame({"item": np.arange(n), "township": town, "skill": need, "dclass": dcode})
     first = np.unique(dcode, return_index=True)[1]
     dclass = demand.iloc[first].set_index("dclass")
     count = np.bincount(dcode, minlength=len(first))
@@ -200,8 +196,23 @@ def class_network(
     has_skill = np.array([s in sk for s, sk in zip(dclass["skill"].to_numpy()[d_idx], skills[h_idx])], dtype=bool) if use_skills else np.zeros(len(h_idx), bool)
     closeness = pd.Series(hclass["home_level"].to_numpy()[h_idx]).map(CLOSENESS).fillna(1).to_numpy(dtype=np.int64)
     arc_score = SKILL_WEIGHT * has_skill + closeness
-    keeps = hclass.index.to_numpy()[h_idx] == dclass["previous"].to_numpy()[d_idx]
-    return ClassNetwork(hp, hclass, cap, demand, dclass, count, h_idx, d_idx, has_skill, arc_score, keeps, int((was >= 0).sum()), class_of)
+    class_of = np.full(len(helpers) + 1, -1, dtype=np.int64)  # the last entry: no previous helper
+    class_of[hp["helper"].to_numpy()] = hp["hclass"].to_numpy()
+    was = class_of[np.full(n, -1) if prev is None else prev]
+    # keep arcs: one per (previous helper class, demand class) of some items, where that class reaches them
+    arc_keys = h_idx * max(len(dclass), 1) + d_idx
+    order = np.argsort(arc_keys, kind="stable")
+    wanted = was * max(len(dclass), 1) + dcode
+    at = np.minimum(np.searchsorted(arc_keys[order], wanted), max(len(order) - 1, 0))
+    reached = (was >= 0) & (arc_keys[order][at] == wanted) if len(order) else np.zeros(n, dtype=bool)
+    keys = np.unique(wanted[reached])
+    keep_arc = order[np.searchsorted(arc_keys[order], keys)]
+    item_keep = np.full(n, -1, dtype=np.int64)
+    item_keep[reached] = np.searchsorted(keys, wanted[reached])
+    keep_count = np.bincount(item_keep[reached], minlength=len(keys))
+    return ClassNetwork(
+        hp, hclass, cap, demand, dclass, count, h_idx, d_idx, has_skill, arc_score, keep_arc, keep_count, item_keep, class_of
+    )
 
 
 def _match(
@@ -213,63 +224,67 @@ def _match(
     net = class_network(instance, helpers, usable, town, need, use_skills, prev)
     hp, hclass, cap, demand, dclass, count = net.hp, net.hclass, net.cap, net.demand, net.dclass, net.count
     h_idx, d_idx, arc_score = net.h_idx, net.d_idx, net.score
-    n = len(town)
+    n, m, k = len(town), len(net.h_idx), len(net.keep_arc)
     nh, nd = len(hclass), len(dclass)
     src, sink = nh + nd, nh + nd + 1
-    tails = np.concatenate([h_idx, np.full(nd, src), np.arange(nh), [src]])
-    heads = np.concatenate([nh + d_idx, nh + np.arange(nd), np.full(nh, sink), [sink]])
-    caps = np.concatenate([np.minimum(cap[h_idx], count[d_idx]), count, cap, [n]])
-    # lexicographic: match score first; among allocations of equal score, the most items with their previous helper's class
-    scale = net.with_previous + 1
-    arc_cost = (MAX_SCORE - arc_score) * scale + (~net.keeps if net.with_previous else 0)
-    costs = np.concatenate([arc_cost, np.full(nd, SHORTAGE_COST * scale), np.zeros(nh), [0]])
+    kh, kd = h_idx[net.keep_arc], d_idx[net.keep_arc]
+    tails = np.concatenate([h_idx, kh, np.full(nd, src), np.arange(nh), [src]])
+    heads = np.concatenate([nh + d_idx, nh + kd, nh + np.arange(nd), np.full(nh, sink), [sink]])
+    caps = np.concatenate([np.minimum(cap[h_idx], count[d_idx]), np.minimum(cap[kh], net.keep_count), count, cap, [n]])
+    # lexicographic: match score first; among allocations of equal score, the most items kept in their previous
+    # helper's class. A keep arc costs one unit less than the arc it doubles, on a scale where one point of score
+    # outweighs what any simple cycle of the residual network can keep: its keep arcs, two per class it passes
+    scale = min(int(net.keep_count.sum()), 2 * min(nh, nd) + 4) + 1
+    base = (MAX_SCORE - arc_score) * scale
+    costs = np.concatenate([base + (k > 0), base[net.keep_arc], np.full(nd, SHORTAGE_COST * scale), np.zeros(nh), [0]])
     supplies = np.concatenate([cap, -count, [n], [-(cap.sum())]])
     flow = solve_min_cost_flow(tails, heads, caps, costs, supplies)
-    used = flow[: len(h_idx)]
+    arc_of = _items_arcs(demand["dclass"].to_numpy(), d_idx, flow[:m], net.item_keep, net.keep_arc, flow[m : m + k])
+    matched = arc_of >= 0
+    capacity = np.zeros(len(net.class_of), dtype=np.int64)
+    capacity[hp["helper"].to_numpy()] = hp["capacity"].to_numpy()
+    cls, score = np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    cls[matched], score[matched] = h_idx[arc_of[matched]], arc_score[arc_of[matched]]
+    helper_of = _individuals(cls, np.full(n, -1) if prev is None else np.asarray(prev), capacity, net.class_of)
+    flow = flow[m + k :]  # the shortage and idle arcs
 
-    # split class flows back to individual items (sorted by class) and helper capacity slots
-    items = demand.sort_values(["dclass", "item"], kind="stable")["item"].to_numpy()
-    item_start = np.concatenate([[0], np.cumsum(count)])[:-1]
-    by_class = hp.sort_values(["hclass", "helper"], kind="stable")
-    slots_helper = np.repeat(by_class["helper"].to_numpy(), by_class["capacity"].to_numpy())
-    slot_start = np.concatenate([[0], np.cumsum(cap)])[:-1]
-    pos = np.flatnonzero(used > 0)
-    order_d = pos[np.lexsort((h_idx[pos], d_idx[pos]))]
-    off_d = _offsets(d_idx[order_d], used[order_d])
-    order_h = pos[np.lexsort((d_idx[pos], h_idx[pos]))]
-    off_h = _offsets(h_idx[order_h], used[order_h])
-    offset_d = np.empty(len(used), dtype=np.int64)
-    offset_d[order_d] = off_d
-    offset_h = np.empty(len(used), dtype=np.int64)
-    offset_h[order_h] = off_h
-    f = used[pos]
-    within = run_positions(f)
-    item_rows = items[np.repeat(item_start[d_idx[pos]] + offset_d[pos], f) + within]
-    helper_rows = slots_helper[np.repeat(slot_start[h_idx[pos]] + offset_h[pos], f) + within]
-    helper_of = np.full(n, -1, dtype=np.int64)
-    helper_of[item_rows] = helper_rows
-    score = np.zeros(n, dtype=np.int64)
-    score[item_rows] = np.repeat(arc_score[pos], f)
-    if net.with_previous:
-        capacity = np.zeros(len(net.class_of), dtype=np.int64)
-        capacity[hp["helper"].to_numpy()] = hp["capacity"].to_numpy()
-        helper_of = _keep_previous(helper_of, np.asarray(prev), capacity, net.class_of)
-
-    short_flow = flow[len(h_idx) : len(h_idx) + nd]
-    shortage = pd.DataFrame({"township": dclass["township"].to_numpy(), "skill": dclass["skill"].to_numpy(), "households": short_flow})
-    shortage = shortage.groupby(["township", "skill"], sort=False, as_index=False, dropna=False)["households"].sum()  # over the previous helpers' classes
-    idle_cap = flow[len(h_idx) + nd : len(h_idx) + nd + nh]
+    shortage = pd.DataFrame({"township": dclass["township"].to_numpy(), "skill": dclass["skill"].to_numpy(), "households": flow[:nd]})
+    idle_cap = flow[nd : nd + nh]
     idle = pd.DataFrame({"home_region_id": hclass["home_region_id"].to_numpy(), "skills": hclass["skills"].to_numpy(), "idle": idle_cap})
     return helper_of, score, shortage[shortage["households"] > 0].reset_index(drop=True), idle[idle["idle"] > 0].reset_index(drop=True)
 
 
-def _keep_previous(helper_of: np.ndarray, prev: np.ndarray, capacity: np.ndarray, class_of: np.ndarray) -> np.ndarray:
-    """Within each class of interchangeable helpers (same home, reach and skills) the flow fixes only how many
-    items the class serves: the items it sends to the class of their previous helper get that helper back, up to
-    its capacity, and the rest fill the room left."""
-    helper_of, n = helper_of.copy(), len(capacity)
-    matched = helper_of >= 0
-    cls = np.where(matched, class_of[np.maximum(helper_of, 0)], -1)
+def _items_arcs(
+    dclass: np.ndarray, d_idx: np.ndarray, used: np.ndarray, item_keep: np.ndarray, keep_arc: np.ndarray, kept: np.ndarray
+) -> np.ndarray:
+    """The arc that serves each item (-1: short): a keep arc's flow goes to its own items, the arcs' flow into a
+    class to its other items, in item order."""
+    n = len(dclass)
+    arc_of = np.full(n, -1, dtype=np.int64)
+    mine = np.flatnonzero(item_keep >= 0)
+    mine = mine[np.argsort(item_keep[mine], kind="stable")]
+    taken = mine[run_positions(np.bincount(item_keep[mine], minlength=len(keep_arc))[np.unique(item_keep[mine])]) < kept[item_keep[mine]]]
+    arc_of[taken] = keep_arc[item_keep[taken]]
+    rest = np.setdiff1d(np.arange(n), taken)
+    rest = rest[np.argsort(dclass[rest], kind="stable")]
+    arcs = np.flatnonzero(used > 0)
+    arcs = arcs[np.argsort(d_idx[arcs], kind="stable")]
+    seq = np.repeat(arcs, used[arcs])  # the arcs into each class, one entry per item they serve
+    n_class = int(dclass.max(initial=-1)) + 1
+    start = np.searchsorted(d_idx[seq], np.arange(n_class))
+    into = np.bincount(d_idx[seq], minlength=n_class)
+    rank = run_positions(np.bincount(dclass[rest], minlength=n_class)[np.unique(dclass[rest])])
+    served = rank < into[dclass[rest]]
+    arc_of[rest[served]] = seq[start[dclass[rest[served]]] + rank[served]]
+    return arc_of
+
+
+def _individuals(cls: np.ndarray, prev: np.ndarray, capacity: np.ndarray, class_of: np.ndarray) -> np.ndarray:
+    """Each item's helper within the class the flow gave it (-1: none): the items of the class of their previous
+    helper get that helper back, up to its capacity, and the rest fill the room left in helper order."""
+    n = len(capacity)
+    helper_of = np.full(len(cls), -1, dtype=np.int64)
+    matched = cls >= 0
     same = matched & (prev >= 0) & (class_of[np.maximum(prev, 0)] == cls)
     stay = np.flatnonzero(same)
     stay = stay[np.argsort(prev[stay], kind="stable")]
@@ -285,14 +300,6 @@ def _keep_previous(helper_of: np.ndarray, prev: np.ndarray, capacity: np.ndarray
     helper_of[stay] = prev[stay]
     helper_of[fill] = slots[slot_start[cls[fill]] + fill_rank]
     return helper_of
-
-
-def _offsets(groups: np.ndarray, amounts: np.ndarray) -> np.ndarray:
-    """Running start of each amount within its group (rows already sorted by group)."""
-    total = np.cumsum(amounts) - amounts
-    first = np.r_[True, groups[1:] != groups[:-1]]
-    base = np.maximum.accumulate(np.where(first, total, 0))
-    return total - base
 
 
 def dispatch(instance: Instance, helpers: pd.DataFrame, shortage: pd.DataFrame, idle: pd.DataFrame) -> pd.DataFrame:
