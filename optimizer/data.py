@@ -427,6 +427,9 @@ def _convert(column: pd.Series, col: Column) -> tuple[pd.Series, list[tuple[int,
                 names = items[unknown & (row == r)]
                 bad.append((int(r), f"unknown value(s) {', '.join(map(repr, names))} (allowed: {', '.join(sorted(choices))})"))
         bad.sort()
+        # one spelling for every reader: items trimmed, empty ones dropped ("a; b;" is "a;b")
+        sep = re.escape(LIST_SEP)
+        val = pc.replace_substring_regex(pc.replace_substring_regex(pc.utf8_trim_whitespace(val), rf"\s*{sep}[\s{sep}]*", LIST_SEP), rf"^{sep}|{sep}$", "")
         return _text_series(val), bad
     return _text_series(pc.if_else(empty_cells, str(col.default or ""), text)), bad
 

@@ -127,6 +127,16 @@ def test_a_generated_night_keeps_its_helpers(small: Path) -> None:
     assert same > 0.85 and by_chance < 0.5, (same, by_chance)
 
 
+def test_lists_written_with_spaces_are_the_same_lists() -> None:
+    """Skills written ``health; social_work`` passed validation but never matched (the space stayed in the item):
+    every list column is read in one spelling, items trimmed and empty ones dropped."""
+    spaced = HELPERS.assign(skills=[" health ; social_work;", "agriculture ;; education", "employment", "health", "agriculture"])
+    inst = _instance(spaced)
+    assert list(inst.helpers["skills"]) == list(HELPERS["skills"])
+    hh = solve(tiny_scenario(), inst).households
+    assert assign_helpers(inst, hh).households.equals(assign_helpers(_instance(), hh).households)
+
+
 def test_capacity_and_reach_bind_and_shortage_is_reported() -> None:
     helpers = HELPERS.copy()
     helpers["capacity"] = [1, 1, 0, 0, 0]  # 2 slots for 5 households, no first secretary
