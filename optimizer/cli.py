@@ -514,7 +514,7 @@ def db_ledger(
             sys.stdout.write(df.to_csv(index=False, lineterminator="\n"))
             return
         t = Table(title="ledger, newest first")
-        cols = ["run_id", "kind", "status", "version_id", "started_at", "gap", "households_added", "households_changed", "households_unchanged"]
+        cols = ["run_id", "kind", "status", "version_id", "started_at", "gap", *(f"households_{k}" for k in ("added", "changed", "unchanged", "removed"))]
         for c in cols:
             t.add_column(c.removeprefix("households_").replace("_id", ""))
         rows = []
@@ -570,9 +570,11 @@ def _ids(given: list[str] | None, ids_file: Path | None) -> list[str]:
     ids = list(given or [])
     if ids_file is not None:
         try:
-            ids += [line.strip() for line in ids_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+            ids += [line.strip() for line in ids_file.read_text(encoding="utf-8-sig").splitlines() if line.strip()]  # a BOM is not part of an id
         except (OSError, UnicodeDecodeError) as err:
             raise InputError(f"{ids_file}: cannot read the ids: {err}") from None
+        if not ids:
+            raise InputError(f"{ids_file}: no household ids in the file")
     return ids
 
 

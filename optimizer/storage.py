@@ -488,7 +488,8 @@ def set_status(engine: Engine, household_ids: list[str], status: str) -> int:
         known = set(conn.execute(select(households.c.household_id)).scalars())
         unknown = [i for i in ids if i not in known]
         if unknown:
-            raise InputError(f"{len(unknown):,} household ids are not in the registry: {', '.join(unknown[:10])}{' …' if len(unknown) > 10 else ''}")
+            are = "id is" if len(unknown) == 1 else "ids are"
+            raise InputError(f"{len(unknown):,} household {are} not in the registry: {', '.join(unknown[:10])}{' …' if len(unknown) > 10 else ''}")
         conn.execute(update(households).where(households.c.household_id == bindparam("_id")).values(status=status), [{"_id": i} for i in ids])
     return len(ids)
 
@@ -504,7 +505,7 @@ def record_spending(engine: Engine, fund_id: str, amount: float) -> None:
         left = float(row.amount) - float(row.spent) - float(row.committed)
         if amount > left + 0.005:
             raise InputError(
-                f"spending on fund {fund_id}: {amount:,.2f} yuan is more than its {left:,.2f} left (amount {float(row.amount):,.2f}, "
+                f"spending on fund {fund_id}: {amount:,.4f} yuan is more than its {max(left, 0.0):,.4f} left (amount {float(row.amount):,.2f}, "
                 f"spent {float(row.spent):,.2f}, committed {float(row.committed):,.2f}); import the fund's new amount first if it grew"
             )
         conn.execute(update(funds).where(funds.c.fund_id == fund_id).values(spent=funds.c.spent + amount))
@@ -1046,7 +1047,9 @@ def ledger(engine: Engine, limit: int = 20) -> pd.DataFrame:
     """The newest ledger rows."""
     with engine.connect() as conn:
         rows = conn.execute(select(runs).order_by(runs.c.run_id.desc()).limit(limit)).all()
-    return pd.DataFrame(rows, columns=[c.name for c in runs.columns])
+    df = pd.DataFrame(rows, columns=[c.name for c in runs.columns])
+    whole = [c.name for c in runs.columns if isinstance(c.type, Integer)]
+    return df.astype(dict.fromkeys(whole, "Int64"))  # counts stay whole numbers where some rows have none
 
 
 def export_version(engine: Engine, version: str | int, folder: str | Path) -> Path:
@@ -1218,7 +1221,8 @@ def _busy_or_sleep(engine: Engine, deadline: float, poll: float) -> None:
     if time.monotonic() >= deadline:
         with engine.connect() as conn:
             h = conn.execute(select(lock_holder).where(lock_holder.c.name == LOCK_NAME)).first()
-        who = f"run {h.run_id} (pid {h.pid} on {h.host}, started {h.started_at})" if h is not None else "another process"
+        run = f"run {h.run_id} " if h is not None and h.run_id is not None else ""  # a night has no run before it solves
+        who = f"{run}(pid {h.pid} on {h.host}, started {h.started_at})" if h is not None else "another process"
         raise BusyError(f"another nightly job holds the lock: {who}; wait for it, or pass --wait SECONDS")
     time.sleep(poll)
 

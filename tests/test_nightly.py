@@ -367,12 +367,14 @@ def test_cli_rerun_is_idempotent_and_rollback_works(db_url: str, small_data: Pat
     contradicted = _cli("db", "publish", "2", "--db", db_url)
     assert contradicted.returncode == 2 and f"version 2 contradicts 1 commitment(s) made since it was written ({some[0]}: committed to" in contradicted.stderr
     assert _state(engine)[0] == 1
-    ledger = pd.read_csv(io.StringIO(_cli("db", "ledger", "--db", db_url, "--csv").stdout))
+    csv_text = _cli("db", "ledger", "--db", db_url, "--csv").stdout
+    assert ",1500," in csv_text and ".0," not in csv_text  # whole numbers, where the publish row has no counts
+    ledger = pd.read_csv(io.StringIO(csv_text))
     assert list(ledger["status"]) == ["published", "published", "unchanged", "published"]
     assert list(ledger["kind"]) == ["publish", "nightly", "nightly", "nightly"]
     assert ledger["households_added"].iloc[-1] == 1500
     shown = _cli("db", "ledger", "--db", db_url).stdout  # piped: 80 columns, where rich cut headers and dates short
-    assert "…" not in shown and "unchanged" in shown and "1,500" in shown, shown
+    assert "…" not in shown and "unchanged" in shown and "removed" in shown and "1,500" in shown, shown
 
 
 def test_db_import_counts_what_changed_warns_of_absent_households_and_db_status_marks_them(db_url: str, small_data: Path, tmp_path: Path) -> None:
@@ -394,12 +396,12 @@ def test_db_import_counts_what_changed_warns_of_absent_households_and_db_status_
     assert "imported funds: 0 new, 0 changed, 52 unchanged" in imported.stdout
     assert "warning: 5 open households of the registry are not in" in imported.stderr
     assert "are kept, and the next night uses them: 1 funds" in imported.stderr
-    (tmp_path / "left.txt").write_text("\n".join(left) + "\n")
+    (tmp_path / "left.txt").write_text("\n".join(left) + "\n", encoding="utf-8-sig")  # with a BOM, as Excel and Notepad write
     marked = _cli("db", "status", "exited", "--ids-file", str(tmp_path / "left.txt"), "--db", db_url)
     assert marked.returncode == 0 and "marked 5 households exited" in marked.stdout, marked.stderr
     again = _cli("db", "import", str(folder), "--db", db_url)
     assert "imported households: 0 new, 0 changed, 1,495 unchanged" in again.stdout and "open households" not in again.stderr, again.stderr
-    for args, said in ((["exited", "--household", "NOPE", "--household", left[0]], "1 household ids are not in the registry: NOPE"),
+    for args, said in ((["exited", "--household", "NOPE", "--household", left[0]], "1 household id is not in the registry: NOPE"),
                        (["gone", "--household", left[0]], "unknown household status 'gone'"), (["returned"], "no household ids given")):  # fmt: skip
         refused = _cli("db", "status", *args, "--db", db_url)
         assert refused.returncode == 2 and said in refused.stderr, refused.stderr
