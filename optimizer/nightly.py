@@ -390,7 +390,7 @@ def _write_version(
     if not publish:
         raise NotPublishedError(
             f"version {version_id} not published: gap {gap:.4%} is above nightly.max_gap {scenario.nightly.max_gap:.4%}; "
-            f"version {current} stays current"
+            f"version {current} stays current ({_gap_advice(manifest)})"
         )
     return int(version_id), counts, expected
 
@@ -733,7 +733,7 @@ def _refuse_rejected_again(engine: Engine, input_hash: str, current: int | None)
     with engine.connect() as conn:
         published = conn.execute(select(func.coalesce(func.max(runs.c.run_id), 0)).where(runs.c.status == "published")).scalar()
         row = conn.execute(
-            select(versions.c.version_id, versions.c.gap)
+            select(versions.c.version_id, versions.c.gap, versions.c.manifest)
             .where(versions.c.input_hash == input_hash, versions.c.status == "rejected", versions.c.run_id > published)
             .order_by(versions.c.version_id.desc())
             .limit(1)
@@ -742,10 +742,18 @@ def _refuse_rejected_again(engine: Engine, input_hash: str, current: int | None)
         return
     message = (
         f"inputs equal those of version {row.version_id}, rejected for its gap {row.gap:.4%}: not solved again; "
-        f"version {current} stays current (raise nightly.max_gap or solver.time_limit, or change the registry)"
+        f"version {current} stays current ({_gap_advice(json.loads(row.manifest))})"
     )
     _ledger(engine, status="rejected", ended=True, version_id=row.version_id, input_hash=input_hash, message=message)
     raise NotPublishedError(message)
+
+
+def _gap_advice(manifest: dict[str, Any]) -> str:
+    """What would close a rejected night's gap: more time when the solver stopped at its limit, else a wider
+    ``nightly.max_gap`` (the rounding of the LP cannot prove less on these inputs)."""
+    if manifest.get("stopped_at_time_limit"):
+        return "the solver stopped at solver.time_limit: raise it, or raise nightly.max_gap"
+    return "the solve finished within its time: more time gives the same gap; raise nightly.max_gap, or change the registry"
 
 
 def _version_hash(engine: Engine, version: int) -> str | None:

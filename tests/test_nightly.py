@@ -534,6 +534,7 @@ def test_time_limit_and_gap_tolerance_keep_the_previous_version(db_url: str, sma
     strict = _cli("nightly", "--db", db_url, "--scenario", str(_scenario(tmp_path, "nightly:\n  max_gap: 0.0\n")))
     assert strict.returncode == 7, strict.stderr
     assert "not published: gap" in strict.stderr and "version 1 stays current" in strict.stderr
+    assert "more time gives the same gap; raise nightly.max_gap" in strict.stderr  # it did not stop at its time limit
     cur, n, statuses = _state(engine)
     assert (cur, n, statuses) == (1, 2, ["published", "failed", "rejected"])
     again = _cli("nightly", "--db", db_url, "--scenario", str(_scenario(tmp_path, "nightly:\n  max_gap: 0.0\n")))
