@@ -21,7 +21,7 @@ from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
 from .edits import load_scenario_data
-from .errors import InputError, OptimizerError, ResourceLimitError
+from .errors import BusyError, InputError, OptimizerError, ResourceLimitError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Precision poverty alleviation optimizer.")
 # no markup: messages carry user text (ids, paths, values) that must print as written, brackets included
@@ -55,6 +55,11 @@ def _errors(memory_advice: str = MEMORY_ADVICE) -> Iterator[None]:
         if _debug:
             console.print_exception()
         first = str(getattr(err, "orig", None) or err).strip().splitlines()[0]  # not the statement and its rows
+        if "database is locked" in first:  # SQLite's busy timeout ran out: another job (a night publishing) writes
+            busy = BusyError("the database is busy: another job, such as a night writing its version, held its write lock for the whole "
+                             "wait; nothing of this command was kept; run it again")  # fmt: skip
+            _say("error: ", str(busy), "bold red")
+            raise typer.Exit(busy.exit_code) from None
         _say("error: ", f"the database refused the operation: {first} (check that it is writable and reachable; nothing of this command was kept)", "bold red")
         raise typer.Exit(2) from None
     except MemoryError:

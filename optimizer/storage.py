@@ -74,6 +74,7 @@ if TYPE_CHECKING:
 LOCK_NAME = "nightly"
 PG_LOCK_KEY = 0x706F7665  # an arbitrary constant: pg_advisory_lock key of the nightly job
 MONEY_TOL = 0.5  # yuan
+BUSY_TIMEOUT_MS = 30_000  # how long a SQLite statement waits for another job's write lock
 
 metadata = MetaData()
 
@@ -320,7 +321,7 @@ def open_db(url: str, base_dir: str | Path | None = None, create: bool = False) 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=FULL")
     cur.close()

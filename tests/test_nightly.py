@@ -410,7 +410,7 @@ def test_db_import_counts_what_changed_warns_of_absent_households_and_db_status_
     assert statuses == dict.fromkeys(left, "exited")  # the refused commands changed nothing
 
 
-def test_db_init_refuses_a_database_of_other_tables_and_a_schema_from_a_newer_optimizer(tmp_path: Path) -> None:
+def test_db_init_refuses_a_database_of_other_tables_and_a_schema_from_a_newer_optimizer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`db init` of a database with tables of its own failed half-way with a raw SQL error and left tables behind;
     a registry at a revision this optimizer does not know was told to run `db init`, which then crashed. A database
     that refuses to write is named as such, without the statement and its rows (it was an unexpected error, exit 1)."""
@@ -449,6 +449,15 @@ def test_db_init_refuses_a_database_of_other_tables_and_a_schema_from_a_newer_op
         storage.record_spending = real_spend  # type: ignore[assignment]
     assert ro.exit_code == 2 and "the database refused the operation: attempt to write a readonly database" in ro.output, ro.output
     assert "UPDATE" not in ro.output and "F1" not in ro.output.split("refused")[1]
+    # a write lock held longer than the busy timeout (a night writing its version) is another job's, not a fault
+    monkeypatch.setattr(storage, "BUSY_TIMEOUT_MS", 200)
+    with sqlite3.connect(tmp_path / "reg.db") as conn:
+        conn.execute("insert into funds (fund_id, amount) values ('F1', 10.0)")
+    with sqlite3.connect(tmp_path / "reg.db", isolation_level=None) as holder:
+        holder.execute("BEGIN IMMEDIATE")
+        held = CliRunner().invoke(app, ["db", "spend", "F1", "1", "--db", url])
+        holder.execute("ROLLBACK")
+    assert held.exit_code == 6 and "the database is busy: another job" in " ".join(held.output.split()), held.output
 
 
 def test_a_registry_changed_outside_the_optimizer_is_refused(small_data: Path, tmp_path: Path) -> None:
