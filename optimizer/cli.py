@@ -456,21 +456,36 @@ def db_init(db: DbOption) -> None:
 def db_import(
     folder: Annotated[Path, typer.Argument(help="data folder (six CSV or Parquet tables)")],
     db: DbOption,
+    absent_ids: Annotated[
+        Optional[Path], typer.Option("--absent-ids", help="write the ids of the registry's open households the folder lacks, one per line (for db status)")
+    ] = None,
 ) -> None:
-    """Validate a data folder and upsert it into the registry (one transaction; new households are registered)."""
+    """Validate a data folder and upsert it into the registry (one transaction; new households are registered, and
+    no household's status changes)."""
     from . import storage
+    from .outputs import atomic_write_text
 
     with _errors():
-        counts = storage.import_folder(storage.open_db(db), folder)
-        for k, v in counts.items():
+        done = storage.import_folder(storage.open_db(db), folder)
+        for k, v in done.counts.items():
             out_console.print(f"imported {k}: {v['inserted']:,} new, {v['updated']:,} changed, {v['unchanged']:,} unchanged")
-        absent = counts["households"]["absent"]
-        if absent:
-            _say("warning: ", f"{absent:,} open households of the registry are not in {folder}: they stay open and planned; "
+        if absent_ids is not None:
+            atomic_write_text(absent_ids, "".join(f"{i}\n" for i in done.absent))
+        if done.absent:
+            where = f"their ids are in {absent_ids}" if absent_ids is not None else "--absent-ids FILE writes their ids"
+            _say("warning: ", f"{len(done.absent):,} open households of the registry are not in {folder}: they stay open and planned ({where}); "
                  "mark those that left poverty with `optimizer db status exited --ids-file FILE`", "yellow")  # fmt: skip
-        kept = [f"{v['absent']:,} {k}" for k, v in counts.items() if k != "households" and v["absent"]]
+        if done.exited:
+            _say("warning: ", f"{len(done.exited):,} households of {folder} are exited in the registry and stay so ({_first(done.exited)}); "
+                 "`optimizer db status returned` re-opens those back in poverty", "yellow")  # fmt: skip
+        kept = [f"{v['absent']:,} {k}" for k, v in done.counts.items() if k != "households" and v["absent"]]
         if kept:
             _say("warning: ", f"rows of the registry not in {folder} are kept, and the next night uses them: {', '.join(kept)}", "yellow")
+
+
+def _first(ids: list[str], n: int = 10) -> str:
+    """Up to ``n`` ids, and an ellipsis when there are more."""
+    return ", ".join(ids[:n]) + (", …" if len(ids) > n else "")
 
 
 @db_app.command("export")

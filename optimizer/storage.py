@@ -401,15 +401,26 @@ def require_schema(engine: Engine) -> None:
 # ---------------------------------------------------------------------------------------------------------------
 # Registry: import, read, edit
 # ---------------------------------------------------------------------------------------------------------------
-def import_folder(engine: Engine, folder: str | Path, allow_personal_columns: bool = False) -> dict[str, dict[str, int]]:
-    """Validate a data folder and upsert its six tables into the registry (new households are ``registered``).
-    Returns per table the rows ``inserted``, ``updated`` (changed), ``unchanged`` and ``absent`` (in the registry,
-    not in the folder: they are kept; for households, only open ones count, as they stay planned). All or nothing:
-    one transaction."""
+@dataclass(frozen=True)
+class Imported:
+    """What :func:`import_folder` did: per table the rows ``inserted``, ``updated`` (changed), ``unchanged`` and
+    ``absent`` (in the registry, not in the folder: kept; for households only open ones count, as they stay
+    planned); the ids of those open households, and of the folder's households the registry holds as exited (they
+    stay exited)."""
+
+    counts: dict[str, dict[str, int]]
+    absent: list[str]
+    exited: list[str]
+
+
+def import_folder(engine: Engine, folder: str | Path, allow_personal_columns: bool = False) -> Imported:
+    """Validate a data folder and upsert its six tables into the registry (new households are ``registered``; a
+    household's status is never changed by an import). All or nothing: one transaction."""
     require_schema(engine)
     instance = load_instance(folder, allow_personal_columns=allow_personal_columns)
     counts: dict[str, dict[str, int]] = {}
     with engine.begin() as conn:
+        status = pd.DataFrame(conn.execute(select(households.c.household_id, households.c.status)).all(), columns=["household_id", "status"])
         for name, table in REGISTRY.items():
             counts[name] = _upsert(conn, table, getattr(instance, name), name)
         f = funds.c
@@ -420,7 +431,10 @@ def import_folder(engine: Engine, folder: str | Path, allow_personal_columns: bo
                  for i, a, s, c in short],
                 source=str(folder),
             )  # fmt: skip
-    return counts
+    in_folder = isin(status["household_id"], instance.households["household_id"].to_numpy())
+    open_ = status["status"].isin(OPEN_STATUSES).to_numpy()
+    ids = status["household_id"].astype(str)
+    return Imported(counts, sorted(ids[~in_folder & open_]), sorted(ids[in_folder & (status["status"] == "exited").to_numpy()]))
 
 
 def _records(df: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
@@ -450,9 +464,9 @@ def _upsert(conn: Connection, table: Table, df: pd.DataFrame, name: str) -> dict
     if changed.any():
         stmt = table.update().where(table.c[key] == bindparam("_key")).values({c: bindparam(c) for c in cols[1:]})
         conn.execute(stmt, [{**r, "_key": r[key]} for r in _records(df.loc[changed], cols)])
-    absent = ~old[key].isin(df[key])
+    absent = ~isin(old[key], df[key].to_numpy())
     if name == "households":
-        absent &= old["status"].isin(OPEN_STATUSES)
+        absent &= old["status"].isin(OPEN_STATUSES).to_numpy()
     return {"inserted": int((~known).sum()), "updated": int(changed.sum()), "unchanged": int((known & ~changed).sum()), "absent": int(absent.sum())}
 
 

@@ -379,8 +379,9 @@ def test_cli_rerun_is_idempotent_and_rollback_works(db_url: str, small_data: Pat
 
 def test_db_import_counts_what_changed_warns_of_absent_households_and_db_status_marks_them(db_url: str, small_data: Path, tmp_path: Path) -> None:
     """`db import` counted every row it already held as updated, and a folder without some households left them
-    open and planned without a word (only the Python API could mark them exited). It now counts changed and
-    unchanged rows, warns of open households the folder lacks, and `db status` marks households by id."""
+    open and planned without a word (only the Python API could mark them exited), as it kept exited households
+    the folder lists exited. It now counts changed and unchanged rows, warns of both (writing the ids of the
+    missing ones on request), and `db status` marks households by id."""
     engine = _seed(db_url, small_data)
     folder = tmp_path / "again"
     shutil.copytree(small_data, folder)
@@ -390,17 +391,20 @@ def test_db_import_counts_what_changed_warns_of_absent_households_and_db_status_
     hh.iloc[5:].to_csv(folder / "households.csv", index=False)
     funds = pd.read_csv(folder / "funds.csv")
     funds.iloc[1:].to_csv(folder / "funds.csv", index=False)  # a fund the registry keeps
-    imported = _cli("db", "import", str(folder), "--db", db_url)
+    imported = _cli("db", "import", str(folder), "--db", db_url, "--absent-ids", str(tmp_path / "absent.txt"))
     assert imported.returncode == 0, imported.stderr
+    assert (tmp_path / "absent.txt").read_text().split() == left
     assert "imported households: 0 new, 2 changed, 1,493 unchanged" in imported.stdout, imported.stdout
     assert "imported funds: 0 new, 0 changed, 52 unchanged" in imported.stdout
     assert "warning: 5 open households of the registry are not in" in imported.stderr
     assert "are kept, and the next night uses them: 1 funds" in imported.stderr
-    (tmp_path / "left.txt").write_text("\n".join(left) + "\n", encoding="utf-8-sig")  # with a BOM, as Excel and Notepad write
+    (tmp_path / "left.txt").write_text((tmp_path / "absent.txt").read_text(), encoding="utf-8-sig")  # with a BOM, as Excel and Notepad write
     marked = _cli("db", "status", "exited", "--ids-file", str(tmp_path / "left.txt"), "--db", db_url)
     assert marked.returncode == 0 and "marked 5 households exited" in marked.stdout, marked.stderr
     again = _cli("db", "import", str(folder), "--db", db_url)
     assert "imported households: 0 new, 0 changed, 1,495 unchanged" in again.stdout and "open households" not in again.stderr, again.stderr
+    back = _cli("db", "import", str(small_data), "--db", db_url)  # the original folder lists them: an import never re-opens one
+    assert f"5 households of {small_data} are exited in the registry and stay so ({', '.join(left)})" in back.stderr, back.stderr
     for args, said in ((["exited", "--household", "NOPE", "--household", left[0]], "1 household id is not in the registry: NOPE"),
                        (["gone", "--household", left[0]], "unknown household status 'gone'"), (["returned"], "no household ids given")):  # fmt: skip
         refused = _cli("db", "status", *args, "--db", db_url)
