@@ -103,6 +103,7 @@ def _locked(engine: Engine, scenario: Scenario, wait: float, say: Callable[[str]
         scenario_json = json.dumps(scenario.model_dump(mode="json", exclude=NOT_HASHED), sort_keys=True)
         current = storage.current_version(engine)
         _check_against_published(engine, current, scenario)
+        _require_open_households(engine, current)
         if by_county(url, scenario, current):
             say(f"checking the registry in {storage.redact(url)}; the workers read it county by county")
             from_year = _from_year(scenario)
@@ -167,6 +168,17 @@ def by_county(url: str, scenario: Scenario, current: int | None) -> bool:
     if any(fits.values()):
         return False
     return auto_decomposes(scenario, storage.open_households(url), replan=scenario.years is not None and current is not None)
+
+
+def _require_open_households(engine: Engine, current: int | None) -> None:
+    """Refuse, by name, a night with no household to plan (every one exited): it read as an empty households table."""
+    h = storage.households
+    with engine.connect() as conn:
+        n_open, n_all = conn.execute(select(func.sum(case((h.c.status.in_(storage.OPEN_STATUSES), 1), else_=0)), func.count()).select_from(h)).one()
+    if not n_open:
+        what = f"all {n_all:,} households of the registry have exited" if n_all else "the registry holds no household"
+        stays = f"version {current} stays current" if current is not None else "no version is published"
+        raise InputError(f"no open household to plan: {what}; {stays} (`optimizer db status returned` re-opens one)")
 
 
 def _check_against_published(engine: Engine, current: int | None, scenario: Scenario) -> None:

@@ -412,6 +412,9 @@ def test_db_import_counts_what_changed_warns_of_absent_households_and_db_status_
     with engine.connect() as conn:
         statuses = dict(conn.execute(text("select household_id, status from households where status <> 'registered'")).all())
     assert statuses == dict.fromkeys(left, "exited")  # the refused commands changed nothing
+    storage.set_status(engine, list(hh["household_id"]), "exited")  # every household out of poverty
+    none_left = _cli("nightly", "--db", db_url, "--scenario", str(_scenario(tmp_path)))
+    assert none_left.returncode == 2 and "no open household to plan: all 1,500 households of the registry have exited" in none_left.stderr
 
 
 def test_db_init_refuses_a_database_of_other_tables_and_a_schema_from_a_newer_optimizer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
