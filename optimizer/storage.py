@@ -1077,6 +1077,8 @@ def export_version(engine: Engine, version: str | int, folder: str | Path) -> Pa
     with engine.connect() as conn:
         row = conn.execute(select(versions).where(versions.c.version_id == v)).one()
     manifest = {**json.loads(row.manifest), "version_id": v, "version_status": row.status, "created_at": row.created_at}
+    # its data were the registry as it was that night, not the files its scenario's data: names (verify refuses it so)
+    manifest.update(data=redact(engine.url.render_as_string(hide_password=False)), inputs_differ=f"version {v} of a registry database, as it was that night")
     if manifest.get("multiyear"):  # the layout of a multi-year run folder: `solve --from-year Y --previous` reads it
         from .nightly import version_result
 

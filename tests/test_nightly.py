@@ -315,6 +315,8 @@ def test_cli_rerun_is_idempotent_and_rollback_works(db_url: str, small_data: Pat
     exported = _cli("db", "export", "current", str(tmp_path / "v1"), "--db", db_url)
     assert exported.returncode == 0, exported.stderr
     assert len(pd.read_csv(tmp_path / "v1" / "households.csv")) == 1500
+    checked = _cli("verify", str(tmp_path / "v1"))  # it listed made-up input files under the scenario's unused data:
+    assert checked.returncode == 2 and "not solved on its scenario's data (version 1 of a registry database" in checked.stderr, checked.stderr
     storage.set_status(engine, ["H0000003"], "exited")
     refused = _cli("db", "commit", "--household", "H0000003", "--household", "NOPE", "--db", db_url)
     assert refused.returncode == 2
