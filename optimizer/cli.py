@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from .edits import load_scenario_data
@@ -399,6 +400,17 @@ DbOption = Annotated[
 ]
 db_app = typer.Typer(no_args_is_help=True, help="The registry database: init, import, export, publish, ledger, commit, status, spend.")
 app.add_typer(db_app, name="db")
+HouseholdOption = Annotated[Optional[list[str]], typer.Option("--household", help="household id (repeatable)")]
+IdsFileOption = Annotated[Optional[Path], typer.Option("--ids-file", help="file of household ids, one per line")]
+
+
+def _registry(db: str) -> Engine:
+    """The registry database at ``db``, at this optimizer's schema revision."""
+    from . import storage
+
+    engine = storage.open_db(db)
+    storage.require_schema(engine)
+    return engine
 
 
 def _seconds(value: float) -> float:
@@ -498,8 +510,7 @@ def db_export(
     from . import storage
 
     with _errors():
-        engine = storage.open_db(db)
-        storage.require_schema(engine)
+        engine = _registry(db)
         path = storage.export_registry(engine, folder) if version == "registry" else storage.export_version(engine, version, folder)
         out_console.print(f"wrote {path}")
 
@@ -510,8 +521,7 @@ def db_publish(version: Annotated[str, typer.Argument(help="version number to ma
     from . import storage
 
     with _errors():
-        engine = storage.open_db(db)
-        storage.require_schema(engine)
+        engine = _registry(db)
         out_console.print(f"version {storage.publish(engine, version)} is current")
 
 
@@ -527,8 +537,7 @@ def db_ledger(
     from . import storage
 
     with _errors():
-        engine = storage.open_db(db)
-        storage.require_schema(engine)
+        engine = _registry(db)
         df = storage.ledger(engine, limit)
         if csv:
             sys.stdout.write(df.to_csv(index=False, lineterminator="\n"))
@@ -553,17 +562,16 @@ def db_ledger(
 @db_app.command("commit")
 def db_commit(
     db: DbOption,
-    household: Annotated[Optional[list[str]], typer.Option(help="household id to commit (repeatable)")] = None,
+    household: HouseholdOption = None,
     project: Annotated[Optional[list[str]], typer.Option(help="project id to commit (repeatable)")] = None,
-    ids_file: Annotated[Optional[Path], typer.Option("--ids-file", help="file of household ids, one per line")] = None,
+    ids_file: IdsFileOption = None,
 ) -> None:
     """Commit plans and projects of the current version: they stay fixed and their cost is charged to their funds."""
     from . import storage
 
     with _errors():
         ids = _ids(household, ids_file)
-        engine = storage.open_db(db)
-        storage.require_schema(engine)
+        engine = _registry(db)
         charges = storage.commit(engine, ids, list(project or []))
         out_console.print(f"committed {len(ids):,} households and {len(project or []):,} projects; {charges['amount'].sum():,.2f} yuan charged")
 
@@ -572,16 +580,15 @@ def db_commit(
 def db_status(
     status: Annotated[str, typer.Argument(help="exited (out of poverty: no longer planned), returned (back in poverty) or registered")],
     db: DbOption,
-    household: Annotated[Optional[list[str]], typer.Option(help="household id (repeatable)")] = None,
-    ids_file: Annotated[Optional[Path], typer.Option("--ids-file", help="file of household ids, one per line")] = None,
+    household: HouseholdOption = None,
+    ids_file: IdsFileOption = None,
 ) -> None:
     """Mark households exited, returned or registered: the next night plans the open ones (registered, returned)."""
     from . import storage
 
     with _errors():
         ids = _ids(household, ids_file)
-        engine = storage.open_db(db)
-        storage.require_schema(engine)
+        engine = _registry(db)
         out_console.print(f"marked {storage.set_status(engine, ids, status):,} households {status}")
 
 
@@ -608,8 +615,7 @@ def db_spend(
     from . import storage
 
     with _errors():
-        engine = storage.open_db(db)
-        storage.require_schema(engine)
+        engine = _registry(db)
         storage.record_spending(engine, fund, amount)
         out_console.print(f"recorded {amount:,.2f} yuan spent from {fund}")
 
