@@ -756,7 +756,7 @@ def _refuse_rejected_again(engine: Engine, input_hash: str, current: int | None)
         f"inputs equal those of version {row.version_id}, rejected for its gap {row.gap:.4%}: not solved again; "
         f"version {current} stays current ({_gap_advice(json.loads(row.manifest))})"
     )
-    _ledger(engine, status="rejected", ended=True, version_id=row.version_id, input_hash=input_hash, message=message)
+    _ledger(engine, status="rejected", ended=True, version_id=row.version_id, gap=row.gap, input_hash=input_hash, message=message)
     raise NotPublishedError(message)
 
 

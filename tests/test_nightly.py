@@ -558,6 +558,8 @@ def test_time_limit_and_gap_tolerance_keep_the_previous_version(db_url: str, sma
     again = _cli("nightly", "--db", db_url, "--scenario", str(_scenario(tmp_path, "nightly:\n  max_gap: 0.0\n")))
     assert again.returncode == 7 and "inputs equal those of version 2, rejected for its gap" in again.stderr, again.stderr
     assert _state(engine) == (1, 2, ["published", "failed", "rejected", "rejected"])  # not solved, nor stored, again
+    gaps = pd.read_csv(io.StringIO(_cli("db", "ledger", "--db", db_url, "--csv").stdout))["gap"]
+    assert gaps.iloc[0] == pytest.approx(gaps.iloc[1])  # the repeat shows the gap of the version it repeats
     assert _cli("db", "publish", "1", "--db", db_url).returncode == 0  # a publish since: the cap is against it, so it solves
     after = _cli("nightly", "--db", db_url, "--scenario", str(_scenario(tmp_path, "nightly:\n  max_gap: 0.0\n")))
     assert after.returncode == 7 and "version 3 not published: gap" in after.stderr, after.stderr
