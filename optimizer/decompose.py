@@ -301,6 +301,7 @@ class Stored:
     version: int | None = None  # the nightly job's: the published version whose plans the churn cap keeps
     from_year: int | None = None  # a multi-year night's: the year it re-plans from (what the version started before is kept)
     withheld: Withheld | None = None  # a multi-year night's: money spent outside the plans, of the county's own funds
+    helpers: pd.DataFrame | None = None  # a one-year night's: the county's shares of the helpers homed above it
 
 
 @dataclass(frozen=True)
@@ -516,7 +517,7 @@ def _build(county: str, source: Instance | Replanned | Stored, scenario: Scenari
     elif source.night:
         from .storage import load_registry_night
 
-        instance, previous = load_registry_night(source.where, county, source.regions, source.funds, source.version)
+        instance, previous = load_registry_night(source.where, county, source.regions, source.funds, source.version, source.helpers)
         replan = Replanned(instance, previous if len(previous) else None)
     else:
         from .storage import load_registry_county
@@ -1414,9 +1415,14 @@ def _decompose(
                 "(start it with distributed.scheduler.work-stealing: False)")
         pin = _pinned(blocks.counties, blocks.households, addrs)
         night, version, from_year = (False, None, None) if stored_churn is None else (True, stored_churn.version, stored_churn.from_year)
+        shares: dict[str, pd.DataFrame] = {}
+        if night and one_year and scenario.helpers.assign:
+            from .storage import upper_helper_shares
+
+            shares = upper_helper_shares(str(folder), tree, pd.Series(blocks.households, index=blocks.counties))
         data: list[Any] = pieces if instance is not None else [
-            Stored(str(folder), f, r, night, version, from_year, None if from_year is None else _own_withheld(withheld, f, blocks.upper))
-            for f, r in zip(blocks.funds, places)
+            Stored(str(folder), f, r, night, version, from_year, None if from_year is None else _own_withheld(withheld, f, blocks.upper), shares.get(c))
+            for c, f, r in zip(blocks.counties, blocks.funds, places)
         ]  # fmt: skip
         planned = None
         if stored_churn is not None and stored_churn.planned.sum():

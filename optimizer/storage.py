@@ -60,10 +60,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from .contract import TABLES, Level
-from .data import Instance, _coerce, build_instance, cut_rows, isin, load_instance, measure_rows
+from .data import Instance, _coerce, build_instance, cut_rows, equal_pairs, isin, load_instance, measure_rows, run_positions
 from .errors import BusyError, InputError, check_argument
 from .inputs import DEFAULT_MAX_INPUT_MB, TableRows
-from .regions import build_tree
+from .regions import RegionTree, build_tree
 from .scenario import is_url
 
 STATUSES = ("registered", "exited", "returned")
@@ -821,28 +821,74 @@ def _county_places(county_regions: pd.DataFrame) -> tuple[list[str], list[str]]:
     return ids[levels == Level.VILLAGE].tolist(), ids[levels >= Level.COUNTY].tolist()
 
 
-def _county_tables(conn: Connection, county_regions: pd.DataFrame, county_funds: pd.DataFrame, planned: Any) -> dict[str, pd.DataFrame]:
+def _county_tables(
+    conn: Connection, county_regions: pd.DataFrame, county_funds: pd.DataFrame, planned: Any, upper: pd.DataFrame | None = None
+) -> dict[str, pd.DataFrame]:
     """A county's registry tables as stored: the households ``planned`` selects (their status dropped), its projects
-    and helpers, every measure, its regions and its block's funds."""
+    and helpers (with ``upper``, its shares of helpers homed above it: :func:`upper_helper_shares`), every measure,
+    its regions and its block's funds."""
     villages, inside = _county_places(county_regions)
+    own = _frame(conn, helpers, helpers.c.home_region_id.in_(inside))
     return {
         "regions": county_regions,
         "households": _frame(conn, households, planned).drop(columns=["status"]),
         "measures": _frame(conn, measures),
         "projects": _frame(conn, projects, projects.c.village_id.in_(villages)),
         "funds": county_funds,
-        "helpers": _frame(conn, helpers, helpers.c.home_region_id.in_(inside)),
+        "helpers": own if upper is None or upper.empty else pd.concat([own, upper[own.columns]], ignore_index=True),
     }
 
 
-def load_registry_county(url: str, county: str, county_regions: pd.DataFrame, county_funds: pd.DataFrame) -> Instance:
+def upper_helper_shares(url: str, tree: RegionTree, county_households: pd.Series) -> dict[str, pd.DataFrame]:
+    """Helpers homed above county level (a city's, a province's) shared among the counties under their home unit in
+    proportion to their open households (``county_households``: county_id -> households), their capacity less the
+    households committed to them split by largest remainder: each county's worker assigns its share as one of its
+    own helpers, and the shares of a helper add up to its free capacity. Per county, the helper rows with the share
+    as capacity. Helpers homed outside the tree's counties' ancestors (paired partners) are not shared."""
+    above = tree.ids.to_numpy()[tree.level < Level.COUNTY].tolist()
+    with _engine(url).connect() as conn, conn.begin():
+        h = _frame(conn, helpers, helpers.c.home_region_id.in_(above))
+        held = select(commitments.c.helper_id, func.count()).where(commitments.c.kind == "household", commitments.c.helper_id.in_(h["helper_id"].tolist()))
+        busy = pd.Series(dict(conn.execute(held.group_by(commitments.c.helper_id)).all()), dtype=float)
+    if h.empty:
+        return {}
+    counties = county_households[county_households > 0]
+    home = tree.pos(h["home_region_id"])
+    at = tree.pos(pd.Series(counties.index, dtype=object))
+    rows, cols = [], []
+    for lv in np.unique(tree.level[home]):
+        mine = np.flatnonzero(tree.level[home] == lv)
+        i, j = equal_pairs(home[mine], tree.ancestors[at, lv])
+        rows.append(mine[i])
+        cols.append(j)
+    helper, county = np.concatenate(rows), np.concatenate(cols)
+    free = (pd.to_numeric(h["capacity"], errors="coerce").fillna(0).to_numpy() - busy.reindex(h["helper_id"]).fillna(0).to_numpy()).clip(min=0)
+    weight = counties.to_numpy(dtype=float)[county]
+    total = np.bincount(helper, weights=weight, minlength=len(h))
+    quota = free[helper] * weight / np.maximum(total[helper], 1.0)
+    share = np.floor(quota + 1e-9)
+    left = free - np.bincount(helper, weights=share, minlength=len(h))
+    order = np.lexsort((county, -(quota - share), helper))  # largest remainders first, within each helper
+    rank = run_positions(np.bincount(helper[order], minlength=len(h))[np.unique(helper[order])])
+    extra = np.zeros(len(order))
+    extra[order] = rank < np.round(left[helper[order]])
+    share += extra
+    out = h.iloc[helper].assign(capacity=share.astype(np.int64), county_id=counties.index.to_numpy()[county])
+    out = out[out["capacity"] > 0]
+    return {c: df.drop(columns=["county_id"]).reset_index(drop=True) for c, df in out.groupby("county_id", sort=False)}
+
+
+def load_registry_county(
+    url: str, county: str, county_regions: pd.DataFrame, county_funds: pd.DataFrame, upper: pd.DataFrame | None = None
+) -> Instance:
     """One county of the registry at ``url`` as :func:`open_instance` opens the whole: its open households, its
     projects (committed ones free, their committed users' capacity taken), its helpers (less their committed
-    households), every measure, its regions (subtree and ancestors, from the driver) and its block's funds."""
+    households; with ``upper``, its shares of the helpers homed above it), every measure, its regions (subtree and
+    ancestors, from the driver) and its block's funds."""
     villages, inside = _county_places(county_regions)
     kind = commitments.c.kind
     with _engine(url).connect() as conn, conn.begin():
-        t = _county_tables(conn, county_regions, county_funds, _open_households(villages))
+        t = _county_tables(conn, county_regions, county_funds, _open_households(villages), upper)
         here = select(projects.c.project_id).where(projects.c.village_id.in_(villages))
         done = set(conn.execute(select(commitments.c.ref_id).where(kind == "project", commitments.c.ref_id.in_(here))).scalars())
         used = select(commitments.c.project_id, func.count()).where(kind == "household", commitments.c.project_id.in_(here)).group_by(commitments.c.project_id)
@@ -855,13 +901,13 @@ def load_registry_county(url: str, county: str, county_regions: pd.DataFrame, co
 
 
 def load_registry_night(
-    url: str, county: str, county_regions: pd.DataFrame, county_funds: pd.DataFrame, version: int | None
+    url: str, county: str, county_regions: pd.DataFrame, county_funds: pd.DataFrame, version: int | None, upper: pd.DataFrame | None = None
 ) -> tuple[Instance, pd.DataFrame]:
     """One county as the nightly job re-plans it (:func:`load_registry_county`, with the committed households still
     poor that its county incidence target counts, as ``poor_outside``) and the published, uncommitted plans of its
     open households in ``version`` (household_id, plan, helper_id; none before the first version): the churn cap's,
     and the helpers they keep where they can."""
-    instance = load_registry_county(url, county, county_regions, county_funds)
+    instance = load_registry_county(url, county, county_regions, county_funds, upper)
     villages, _ = _county_places(county_regions)
     vh = version_households
     mine = commitments.join(households, households.c.household_id == commitments.c.ref_id)
