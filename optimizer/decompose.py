@@ -301,7 +301,7 @@ class Stored:
     version: int | None = None  # the nightly job's: the published version whose plans the churn cap keeps
     from_year: int | None = None  # a multi-year night's: the year it re-plans from (what the version started before is kept)
     withheld: Withheld | None = None  # a multi-year night's: money spent outside the plans, of the county's own funds
-    helpers: pd.DataFrame | None = None  # a one-year night's: the county's shares of the helpers homed above it
+    helpers: pd.DataFrame | None = None  # a registry's, one year: the county's shares of the helpers homed above it
 
 
 @dataclass(frozen=True)
@@ -522,7 +522,7 @@ def _build(county: str, source: Instance | Replanned | Stored, scenario: Scenari
     else:
         from .storage import load_registry_county
 
-        replan = Replanned(load_registry_county(source.where, county, source.regions, source.funds))
+        replan = Replanned(load_registry_county(source.where, county, source.regions, source.funds, source.helpers))
     instance = replan.instance
     my = None
     if scenario.years is not None:
@@ -1416,7 +1416,7 @@ def _decompose(
         pin = _pinned(blocks.counties, blocks.households, addrs)
         night, version, from_year = (False, None, None) if stored_churn is None else (True, stored_churn.version, stored_churn.from_year)
         shares: dict[str, pd.DataFrame] = {}
-        if night and one_year and scenario.helpers.assign:
+        if instance is None and is_url(str(folder)) and one_year and scenario.helpers.assign:
             from .storage import upper_helper_shares
 
             shares = upper_helper_shares(str(folder), tree, pd.Series(blocks.households, index=blocks.counties))
