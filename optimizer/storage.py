@@ -845,11 +845,12 @@ def upper_helper_shares(url: str, tree: RegionTree, county_households: pd.Series
     households committed to them split by largest remainder: each county's worker assigns its share as one of its
     own helpers, and the shares of a helper add up to its free capacity. Per county, the helper rows with the share
     as capacity. Helpers homed outside the tree's counties' ancestors (paired partners) are not shared."""
-    above = tree.ids.to_numpy()[tree.level < Level.COUNTY].tolist()
+    above = helpers.c.home_region_id.in_(tree.ids.to_numpy()[tree.level < Level.COUNTY].tolist())
     with _engine(url).connect() as conn, conn.begin():
-        h = _frame(conn, helpers, helpers.c.home_region_id.in_(above))
-        held = select(commitments.c.helper_id, func.count()).where(commitments.c.kind == "household", commitments.c.helper_id.in_(h["helper_id"].tolist()))
-        busy = pd.Series(dict(conn.execute(held.group_by(commitments.c.helper_id)).all()), dtype=float)
+        h = _frame(conn, helpers, above)
+        theirs = commitments.c.helper_id.in_(select(helpers.c.helper_id).where(above))  # a subquery: they may be many
+        held = select(commitments.c.helper_id, func.count()).where(commitments.c.kind == "household", theirs).group_by(commitments.c.helper_id)
+        busy = pd.Series(dict(conn.execute(held).all()), dtype=float)
     if h.empty:
         return {}
     counties = county_households[county_households > 0]

@@ -314,7 +314,15 @@ def test_a_night_read_by_county_shares_the_helpers_homed_above_its_counties(
         short[how] = int((hh["helper_id"] == "").sum())
         if how == "yes":
             home_level = helpers["home_region_id"].map(storage.read_registry(engine).tables["regions"].set_index("region_id")["level"]).astype(int)
-            assert (home_level.reindex(load.index) < 3).any()  # helpers homed above county serve households
+            upper = hh["helper_id"].map(home_level) < 3
+            assert upper.any()  # helpers homed above county serve households
+            # households committed with such a helper take its capacity: the next night shares what is left
+            storage.commit(engine, list(hh.loc[upper & (hh["plan"] != "none"), "household_id"].head(60)))
+            storage.record_spending(engine, "F-CN-industry", 1_000.0)
+            again = _night(urls[how], Scenario(name="n", data="unused", nightly={"by_county": how}), monkeypatch, by_county=True)
+            later = storage.version_table(engine, storage.version_households, again.version_id)
+            both = later.loc[later["helper_id"] != "", "helper_id"].value_counts()
+            assert (both <= pd.to_numeric(helpers["capacity"]).reindex(both.index)).all()
     assert short["yes"] <= 1.1 * short["no"] + 5, short
 
 
