@@ -235,6 +235,11 @@ def run_positions(counts: np.ndarray) -> np.ndarray:
     return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
+def group_ranks(groups: np.ndarray) -> np.ndarray:
+    """Each element's position among the equal values before it, ``groups`` sorted."""
+    return np.arange(len(groups)) - np.searchsorted(groups, groups, side="left")
+
+
 def isin(values: pd.Series | pd.Index | np.ndarray, allowed: object) -> np.ndarray:
     """``values.isin(allowed)`` as a boolean array for id columns of household scale: pandas' ``isin`` on Arrow
     strings builds one Python scalar per allowed value (1,000,000 ids here: 3.97 s against 0.70 s this way)."""

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .contract import LIST_SEP, Category, Cause, HelperKind, Level, Reach, Skill
-from .data import Instance, equal_pairs, isin, measure_rows, run_positions
+from .data import Instance, equal_pairs, group_ranks, isin, measure_rows
 from .solvers.flow import solve_min_cost_flow
 
 SKILL_OF_CATEGORY = {
@@ -263,7 +263,7 @@ def _items_arcs(
     arc_of = np.full(n, -1, dtype=np.int64)
     mine = np.flatnonzero(item_keep >= 0)
     mine = mine[np.argsort(item_keep[mine], kind="stable")]
-    taken = mine[run_positions(np.bincount(item_keep[mine], minlength=len(keep_arc))[np.unique(item_keep[mine])]) < kept[item_keep[mine]]]
+    taken = mine[group_ranks(item_keep[mine]) < kept[item_keep[mine]]]
     arc_of[taken] = keep_arc[item_keep[taken]]
     rest = np.setdiff1d(np.arange(n), taken)
     rest = rest[np.argsort(dclass[rest], kind="stable")]
@@ -273,7 +273,7 @@ def _items_arcs(
     n_class = int(dclass.max(initial=-1)) + 1
     start = np.searchsorted(d_idx[seq], np.arange(n_class))
     into = np.bincount(d_idx[seq], minlength=n_class)
-    rank = run_positions(np.bincount(dclass[rest], minlength=n_class)[np.unique(dclass[rest])])
+    rank = group_ranks(dclass[rest])
     served = rank < into[dclass[rest]]
     arc_of[rest[served]] = seq[start[dclass[rest[served]]] + rank[served]]
     return arc_of
@@ -288,7 +288,7 @@ def _individuals(cls: np.ndarray, prev: np.ndarray, capacity: np.ndarray, class_
     same = matched & (prev >= 0) & (class_of[np.maximum(prev, 0)] == cls)
     stay = np.flatnonzero(same)
     stay = stay[np.argsort(prev[stay], kind="stable")]
-    stay = stay[run_positions(np.bincount(prev[stay], minlength=n)[np.unique(prev[stay])]) < capacity[prev[stay]]]
+    stay = stay[group_ranks(prev[stay]) < capacity[prev[stay]]]
     fill = np.setdiff1d(np.flatnonzero(matched), stay)
     room = capacity - np.bincount(prev[stay], minlength=n)
     slots = np.flatnonzero(class_of >= 0)
@@ -296,7 +296,7 @@ def _individuals(cls: np.ndarray, prev: np.ndarray, capacity: np.ndarray, class_
     slots = np.repeat(slots, room[slots])
     fill = fill[np.argsort(cls[fill], kind="stable")]
     slot_start = np.searchsorted(class_of[slots], np.arange(int(class_of.max(initial=-1)) + 1))
-    fill_rank = run_positions(np.bincount(cls[fill], minlength=len(slot_start))[np.unique(cls[fill])])
+    fill_rank = group_ranks(cls[fill])
     helper_of[stay] = prev[stay]
     helper_of[fill] = slots[slot_start[cls[fill]] + fill_rank]
     return helper_of

@@ -60,7 +60,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from .contract import TABLES, Level
-from .data import Instance, _coerce, build_instance, cut_rows, equal_pairs, isin, load_instance, measure_rows, run_positions
+from .data import Instance, _coerce, build_instance, cut_rows, equal_pairs, group_ranks, isin, load_instance, measure_rows
 from .errors import BusyError, InputError, check_argument
 from .inputs import DEFAULT_MAX_INPUT_MB, TableRows
 from .regions import RegionTree, build_tree
@@ -420,9 +420,10 @@ def import_folder(engine: Engine, folder: str | Path, allow_personal_columns: bo
     instance = load_instance(folder, allow_personal_columns=allow_personal_columns)
     counts: dict[str, dict[str, int]] = {}
     with engine.begin() as conn:
-        status = pd.DataFrame(conn.execute(select(households.c.household_id, households.c.status)).all(), columns=["household_id", "status"])
         for name, table in REGISTRY.items():
-            counts[name] = _upsert(conn, table, getattr(instance, name), name)
+            counts[name], stored = _upsert(conn, table, getattr(instance, name), name)
+            if name == "households":
+                status = stored[["household_id", "status"]]
         f = funds.c
         short = conn.execute(select(f.fund_id, f.amount, f.spent, f.committed).where(f.amount < f.spent + f.committed - 0.005)).all()
         if short:  # every later night would fail on them; nothing of the import is kept
@@ -432,9 +433,10 @@ def import_folder(engine: Engine, folder: str | Path, allow_personal_columns: bo
                 source=str(folder),
             )  # fmt: skip
     in_folder = isin(status["household_id"], instance.households["household_id"].to_numpy())
-    open_ = status["status"].isin(OPEN_STATUSES).to_numpy()
     ids = status["household_id"].astype(str)
-    return Imported(counts, sorted(ids[~in_folder & open_]), sorted(ids[in_folder & (status["status"] == "exited").to_numpy()]))
+    absent = sorted(ids[~in_folder & status["status"].isin(OPEN_STATUSES).to_numpy()])
+    counts["households"]["absent"] = len(absent)  # open ones only: they stay planned
+    return Imported(counts, absent, sorted(ids[in_folder & (status["status"] == "exited").to_numpy()]))
 
 
 def _records(df: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
@@ -450,8 +452,9 @@ def insert_rows(conn: Connection, table: Table, df: pd.DataFrame) -> None:
         conn.execute(table.insert(), _records(df.iloc[start : start + block], columns))
 
 
-def _upsert(conn: Connection, table: Table, df: pd.DataFrame, name: str) -> dict[str, int]:
-    """Insert the rows of ``df`` new to ``table`` and update those whose values changed (see :func:`import_folder`)."""
+def _upsert(conn: Connection, table: Table, df: pd.DataFrame, name: str) -> tuple[dict[str, int], pd.DataFrame]:
+    """Insert the rows of ``df`` new to ``table`` and update those whose values changed (see :func:`import_folder`);
+    return the counts and the rows as they were stored before (households with their status)."""
     cols = [c.name for c in TABLES[name]]
     key = cols[0]
     stored = [table.c[c] for c in cols] + ([table.c.status] if name == "households" else [])
@@ -464,10 +467,8 @@ def _upsert(conn: Connection, table: Table, df: pd.DataFrame, name: str) -> dict
     if changed.any():
         stmt = table.update().where(table.c[key] == bindparam("_key")).values({c: bindparam(c) for c in cols[1:]})
         conn.execute(stmt, [{**r, "_key": r[key]} for r in _records(df.loc[changed], cols)])
-    absent = ~isin(old[key], df[key].to_numpy())
-    if name == "households":
-        absent &= old["status"].isin(OPEN_STATUSES).to_numpy()
-    return {"inserted": int((~known).sum()), "updated": int(changed.sum()), "unchanged": int((known & ~changed).sum()), "absent": int(absent.sum())}
+    absent = int((~isin(old[key], df[key].to_numpy())).sum())
+    return {"inserted": int((~known).sum()), "updated": int(changed.sum()), "unchanged": int((known & ~changed).sum()), "absent": absent}, old
 
 
 def _differs(new: pd.Series, old: pd.Series, kind: str) -> np.ndarray:
@@ -870,7 +871,7 @@ def upper_helper_shares(url: str, tree: RegionTree, county_households: pd.Series
     share = np.floor(quota + 1e-9)
     left = free - np.bincount(helper, weights=share, minlength=len(h))
     order = np.lexsort((county, -(quota - share), helper))  # largest remainders first, within each helper
-    rank = run_positions(np.bincount(helper[order], minlength=len(h))[np.unique(helper[order])])
+    rank = group_ranks(helper[order])
     extra = np.zeros(len(order))
     extra[order] = rank < np.round(left[helper[order]])
     share += extra
