@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import tempfile
 import time
@@ -49,6 +50,7 @@ def one(
 ) -> None:
     """Solve, verify and write one instance (the run folder as ``optimizer solve`` writes it, into a temporary
     folder); print the figures as JSON (run in its own process)."""
+    from optimizer.errors import NoSolutionError
     from optimizer.scenario import Scenario
     from optimizer.storage import load_source
 
@@ -67,7 +69,13 @@ def one(
 
     instance = load_source(folder) if whole else None
     solve_verify_write = _one_year if years is None else _multi_year
-    solved, verified, result = solve_verify_write(scenario, instance, method.removesuffix(WHOLE), workers, say)
+    try:
+        solved, verified, result = solve_verify_write(scenario, instance, method.removesuffix(WHOLE), workers, say)
+    except NoSolutionError as e:  # a row of its own: the time and memory it took to find nothing (the monolithic 1M)
+        stopped = time.perf_counter() - t
+        nothing = {"objective": math.nan, "bound": math.nan, "gap": math.nan, "rounds": ""}
+        print(json.dumps({"seconds": stopped, "verify_seconds": 0.0, "write_seconds": 0.0, "end_to_end_seconds": stopped, **nothing, "stopped": str(e)}))
+        return
     done = time.perf_counter() - t
     solved, verified = solved - t, verified - t
     m = result.manifest
@@ -217,9 +225,14 @@ def _markdown(rows: list[dict]) -> list[str]:
     for r in rows:
         lines.append((f"| {r['years']} " if years else "") + f"| {r['households']:,} | {r['method']} | {r['workers']} | {r['seconds']:.1f} "
                      f"| {r['verify_seconds']:.1f} | {r['write_seconds']:.1f} | {r['end_to_end_seconds']:.1f} | {r['peak_gib']:.2f} "
-                     f"| {r['driver_peak_gib']:.2f} / {r['worker_peak_gib']:.2f} | {r['objective']:,.2f} | {r['bound']:,.2f} | {r['gap']:.4%} "
-                     f"| {r['rounds']} |")  # fmt: skip
+                     f"| {r['driver_peak_gib']:.2f} / {r['worker_peak_gib']:.2f} | {_shown(r['objective'], ',.2f')} | {_shown(r['bound'], ',.2f')} "
+                     f"| {_shown(r['gap'], '.4%')} | {r['rounds']} |")  # fmt: skip
     return lines
+
+
+def _shown(value: float, spec: str) -> str:
+    """``value`` in ``spec``; a dash for a run that found no solution."""
+    return "—" if math.isnan(value) else format(value, spec)
 
 if __name__ == "__main__":
     main()
