@@ -437,7 +437,7 @@ def build_multiyear(
     if scenario.helpers.capacity_in_model:
         raise InputError("scenario helpers.capacity_in_model is not supported with years: (multi-year planning)")
     check_years(scenario, instance.measures["measure_id"])
-    plans = plans if plans is not None else build_plans(instance, scenario)
+    plans = plans if plans is not None else build_plans(instance, scenario, kept.starts if kept is not None else None)
     one = scenario.with_overrides({"mode": "max_lifted", "target.lifted": None, "target.county_incidence": None, "target.county_incidence_western": None})
     base, bidx = build_model(instance, one, plans)
     years = year_list(yrs)

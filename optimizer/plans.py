@@ -110,9 +110,13 @@ def project_only_measures(instance: Instance) -> list[str]:
     return sorted(set(declared) | set(enabled))
 
 
-def build_plans(instance: Instance, scenario: Scenario) -> Plans:
-    """Generate, score and prune every household's candidate plans."""
+def build_plans(instance: Instance, scenario: Scenario, keep: pd.DataFrame | None = None) -> Plans:
+    """Generate, score and prune every household's candidate plans. ``keep`` (household_id, plan label as the
+    outputs write it) holds plans decided before, such as a re-plan's kept starts: each stays a candidate while its
+    household is eligible for its measures (and its project exists), whatever the pruning, the hard floors or the
+    cost cap, so that changing those settings cannot drop a decision already taken."""
     tpl = build_templates(instance.measures, scenario.plans.max_measures)
+    kept = _kept_cells(instance, tpl, keep)
     hh = instance.households
     eligible_m = eligibility(instance)
     projects = instance.projects
@@ -134,6 +138,9 @@ def build_plans(instance: Instance, scenario: Scenario) -> Plans:
     if cap is not None:
         keep &= cost <= cap + 1e-9
     keep = _prune(keep, cost, value, p, scenario.plans.max_per_household, *scorer.dominance())
+    plain = kept["project"].to_numpy() < 0
+    h_k, t_k = kept["hh"].to_numpy()[plain], kept["template"].to_numpy()[plain]
+    keep[h_k, t_k] |= base_ok[h_k, t_k]
     no_plan = ~keep.any(axis=1)
     if no_plan.any():
         _no_plan_error(instance, scenario, np.flatnonzero(no_plan), base_ok, unmet)
@@ -153,7 +160,7 @@ def build_plans(instance: Instance, scenario: Scenario) -> Plans:
         )
     ]
     if len(projects):
-        frames.append(_project_plans(instance, scenario, tpl, scorer, eligible_t, project_only, enabled_by_project))
+        frames.append(_project_plans(instance, scenario, tpl, scorer, eligible_t, project_only, enabled_by_project, kept[~plain]))
     table = pd.concat(frames, ignore_index=True)
     table = table.sort_values(["hh", "project", "cost", "template"], kind="stable").reset_index(drop=True)
     table["measures"] = np.asarray(tpl.labels, dtype=object)[table["template"].to_numpy()]
@@ -315,8 +322,10 @@ def _project_plans(
     eligible_t: np.ndarray,
     project_only: np.ndarray,
     enabled: np.ndarray,
+    kept: pd.DataFrame,
 ) -> pd.DataFrame:
-    """Plans tied to one project of the household's village: the project enables or boosts a measure."""
+    """Plans tied to one project of the household's village: the project enables or boosts a measure; the ``kept``
+    ones (hh, template, project) stay whenever their household is eligible (:func:`build_plans`)."""
     hh = instance.households
     pr = instance.projects.reset_index(drop=True)
     measure_pos = pd.Index(instance.measures["measure_id"]).get_indexer(pr["measure_id"])
@@ -331,6 +340,9 @@ def _project_plans(
     # other project-only measures than m would need a second project
     other_only = project_only[None, :] - (tpl.member[:, m].T & enabled[m][:, None])
     ok = eligible_t[h] & contains & (other_only == 0)
+    at = pairs.reset_index().merge(kept, on=["hh", "project"])
+    pair_k, t_k = at["index"].to_numpy(), at["template"].to_numpy()
+    may_keep = ok[pair_k, t_k]
     bonus = pr["uplift_bonus"].to_numpy(dtype=float)[j]
     is_work = instance.measures["income_kind"].to_numpy()[m] == IncomeKind.WORK.value
     value, p, unmet, after = scorer.score(h, np.where(is_work, bonus, 0.0), np.where(is_work, 0.0, bonus), ok)
@@ -340,6 +352,7 @@ def _project_plans(
     if scenario.equity.max_cost_per_household is not None:
         ok &= cost <= scenario.equity.max_cost_per_household + 1e-9
     ok = _cap(ok, cost, value, PROJECT_PLANS)
+    ok[pair_k, t_k] |= may_keep
     r, t = np.nonzero(ok)
     return pd.DataFrame(
         {
@@ -353,6 +366,21 @@ def _project_plans(
             "income_after": after[r, t],
         }
     )
+
+
+def _kept_cells(instance: Instance, tpl: Templates, keep: pd.DataFrame | None) -> pd.DataFrame:
+    """The positions (hh, template, project or -1) of the ``keep`` plans whose household, measure set and project
+    the instance still has; the others cannot be offered, and whoever keeps them says so."""
+    if keep is None or keep.empty:
+        return pd.DataFrame({"hh": np.zeros(0, dtype=np.int64), "template": np.zeros(0, dtype=np.int64), "project": np.zeros(0, dtype=np.int64)})
+    label = keep["plan"].astype(str)
+    measures, project = label.str.partition("@").iloc[:, [0, 2]].T.to_numpy()
+    hh = pd.Index(instance.households["household_id"]).get_indexer(keep["household_id"])
+    template = pd.Index(tpl.labels).get_indexer(measures)
+    pos = pd.Index(instance.projects["project_id"]).get_indexer(project) if len(instance.projects) else np.full(len(keep), -1)
+    pos = np.where(project == "", -1, np.where(pos < 0, -2, pos))
+    cells = pd.DataFrame({"hh": hh, "template": template, "project": pos})
+    return cells[(hh >= 0) & (template >= 0) & (pos >= -1)].drop_duplicates().reset_index(drop=True)
 
 
 def _no_plan_error(instance: Instance, scenario: Scenario, rows: np.ndarray, base_ok: np.ndarray, unmet: np.ndarray) -> None:

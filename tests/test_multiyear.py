@@ -235,6 +235,23 @@ def test_rolling_horizon_reproduces_the_plan(small: Instance, tmp_path: Path) ->
     assert again.manifest["objective"] == pytest.approx(first.manifest["objective"], rel=2 * gap)
 
 
+def test_a_replan_keeps_plans_that_its_settings_would_prune_now(small: Instance, tmp_path: Path) -> None:
+    """Re-planned with one candidate plan a household (the first run had four), and again with soft floors: the
+    kept starts of 2019 are offered and kept all the same, where the re-plan refused them before."""
+    sc = _scenario({"first": 2019, "last": 2020})
+    first = _checked(sc, small)
+    first.write(tmp_path / "run")
+    h1 = first.tables["households"]
+    early = (h1["year"] == 2019).to_numpy()
+    for change in ({"plans.max_per_household": 1}, {"floors.mode": "soft", "plans.max_per_household": 2}):
+        narrow = sc.with_overrides(change)
+        again = _checked(narrow, small, previous=tmp_path / "run", from_year=2020)
+        h2 = again.tables["households"]
+        assert again.manifest["rolling"]["kept_households"] == int(early.sum()) > 0
+        assert (h2.loc[early, "plan"].to_numpy() == h1.loc[early, "plan"].to_numpy()).all()
+        assert (h2.loc[early, "year"] == 2019).all()
+
+
 def test_carry_over_rules_are_strictly_ordered_and_the_cap_is_verified(small: Instance) -> None:
     """All money in the first year, relocation housing limited to 1% of a county's poor per year: households
     that wait for housing need money carried into later years. No carry-over < capped (20% of the first year's
