@@ -60,7 +60,7 @@ from .data import Instance, isin, run_positions
 from .edits import apply_data_edits
 from .errors import InfeasibleError, InputError, NoSolutionError, VerificationError, check_argument
 from .model import INF, MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, county_table, plan_keys, project_ids
-from .outputs import INPUTS_DIFFER, inputs_differ
+from .outputs import INPUTS_DIFFER, changed_outputs, inputs_differ, read_manifest
 from .plans import CATEGORIES, Plans, build_plans
 from .regions import RegionTree
 from .result import Tables, gap_note, versions
@@ -1053,22 +1053,44 @@ def kept_years(scenario: Scenario, from_year: int | None) -> int:
 
 
 def read_previous(previous: Path, from_year: int) -> Kept:
-    """The decisions of a previous multi-year run folder before ``from_year``."""
+    """The decisions of a previous multi-year run folder before ``from_year``. The run's households and projects
+    tables must be as it wrote them (its manifest's hashes) and well formed: a re-plan keeps what they say."""
+    manifest = read_manifest(previous)
+    if not manifest.get("multiyear"):
+        raise InputError(f"--previous {previous}: a one-year run; a re-plan from a year keeps the starts of a multi-year run (a scenario with years:)")
+    changed = [c for c in changed_outputs(previous, manifest) if c.split(":")[0] in ("households.csv", "projects.csv")]
+    if changed:
+        raise InputError(
+            "; ".join(changed) + ". A re-plan keeps what that run decided: solve it again, or record what was done in the registry "
+            "(db commit) and re-plan with optimizer nightly",
+            source=f"--previous {previous}",
+        )
     try:
-        prev_h = pd.read_csv(previous / "households.csv", dtype={"household_id": str, "project_id": str}, keep_default_na=False)
-        prev_p = pd.read_csv(previous / "projects.csv", dtype={"project_id": str}, keep_default_na=False)
-    except (OSError, pd.errors.ParserError) as e:
+        prev_h = pd.read_csv(previous / "households.csv", dtype=str, keep_default_na=False)
+        prev_p = pd.read_csv(previous / "projects.csv", dtype=str, keep_default_na=False)
+    except (OSError, ValueError, pd.errors.ParserError) as e:
         raise InputError(f"--previous {previous}: cannot read the previous run ({e})") from e
     for col in ("household_id", "plan", "year", "started"):
         if col not in prev_h.columns:
             raise InputError(f"--previous {previous}/households.csv: missing column '{col}' (not a multi-year run)")
-    early = prev_h[(prev_h["started"].astype(str).str.lower().isin(["true", "1"])) & (prev_h["year"].astype(int) < from_year)]
-    built = prev_p[prev_p["built_year"].astype(str) != ""] if "built_year" in prev_p.columns else prev_p.iloc[0:0].assign(built_year=0)
-    built = built[built["built_year"].astype(float) < from_year]
-    early = early.assign(
-        monitored=_truthy(early["monitored"]) if "monitored" in early.columns else False,
-        monitoring_years=early["monitoring_years"].astype(int) if "monitoring_years" in early.columns else 0,
-    )
+    h_path, p_path = f"{previous}/households.csv", f"{previous}/projects.csv"
+    problems: list[str] = []
+    year = _whole_numbers(prev_h, "year", h_path, problems)
+    started = _flags(prev_h, "started", h_path, problems)
+    none = np.zeros(len(prev_h), dtype=np.int64)
+    monitored = _flags(prev_h, "monitored", h_path, problems) if "monitored" in prev_h.columns else none.astype(bool)
+    monitoring_years = _whole_numbers(prev_h, "monitoring_years", h_path, problems) if "monitoring_years" in prev_h.columns else none
+    twice = prev_h["household_id"].duplicated(keep=False).to_numpy()
+    problems += [f"{h_path}, row {i + 2}: household {prev_h['household_id'].iat[i]} appears more than once" for i in np.flatnonzero(twice)[:20]]
+    built = prev_p.iloc[0:0].assign(built_year=0)
+    if "built_year" in prev_p.columns:
+        given = prev_p["built_year"].str.strip() != ""
+        built_year = _whole_numbers(prev_p[given], "built_year", p_path, problems)
+        built = prev_p[given].assign(built_year=built_year)
+    if problems:
+        raise InputError(problems)
+    early = prev_h.assign(year=year, monitored=monitored, monitoring_years=monitoring_years)[started & (year < from_year)]
+    built = built[built["built_year"] < from_year]
 
     def read_flows() -> pd.DataFrame | None:
         try:
@@ -1077,12 +1099,29 @@ def read_previous(previous: Path, from_year: int) -> Kept:
             return None  # only a starting point: a run folder without it is re-planned all the same
 
     return Kept(
-        starts=early[["household_id", "plan", "year", "monitored", "monitoring_years"]].astype({"year": int}).reset_index(drop=True),
+        starts=early[["household_id", "plan", "year", "monitored", "monitoring_years"]].reset_index(drop=True),
         built=built[["project_id", "built_year"]].astype({"built_year": int}).reset_index(drop=True),
         from_year=from_year,
         source=str(previous),
         read_flows=read_flows,
     )
+
+
+def _whole_numbers(frame: pd.DataFrame, col: str, path: str, problems: list[str]) -> np.ndarray:
+    """Column ``col`` of a run table read as text, as integers; each cell that is not one is added to ``problems``
+    by row (the file's line) and value."""
+    num = pd.to_numeric(frame[col].str.strip(), errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(~np.isfinite(num) | (num != np.round(num)))
+    problems += [f"{path}, row {frame.index[i] + 2}, column {col}: {frame[col].iat[i]!r} is not a whole number" for i in bad[:20]]
+    return np.where(np.isfinite(num), num, 0).astype(np.int64)
+
+
+def _flags(frame: pd.DataFrame, col: str, path: str, problems: list[str]) -> np.ndarray:
+    """Column ``col`` of a run table read as text, as booleans (True/False, 1/0); other cells go to ``problems``."""
+    text = frame[col].str.strip().str.lower()
+    bad = np.flatnonzero(~text.isin(["true", "false", "1", "0"]).to_numpy())
+    problems += [f"{path}, row {frame.index[i] + 2}, column {col}: {frame[col].iat[i]!r} is neither True nor False" for i in bad[:20]]
+    return text.isin(["true", "1"]).to_numpy()
 
 
 def check_from_year(from_year: int, first: int, last: int) -> None:

@@ -252,6 +252,44 @@ def test_a_replan_keeps_plans_that_its_settings_would_prune_now(small: Instance,
         assert (h2.loc[early, "year"] == 2019).all()
 
 
+def test_a_replan_refuses_a_previous_run_edited_or_malformed(small: Instance, tmp_path: Path) -> None:
+    """A previous run whose households table changed since it was written is refused by name; one whose manifest
+    was made to match its edits is read strictly: each bad cell and duplicated household named by file and row,
+    exit 2, where a bad year crashed and an unreadable 'started' un-kept a start silently. A one-year run is
+    refused as such."""
+    import json
+
+    from optimizer.data import file_sha256
+    from optimizer.errors import InputError
+    from optimizer.outputs import write_run
+
+    sc = _scenario({"first": 2019, "last": 2020})
+    first = _checked(sc, small)
+    first.write(tmp_path / "run")
+    path = tmp_path / "run" / "households.csv"
+    hh = pd.read_csv(path, dtype=str, keep_default_na=False)
+    started = hh.index[hh["started"] == "True"]
+    hh.loc[started[0], "year"] = "abc"
+    hh.loc[started[1], "started"] = "maybe"
+    twice = hh.loc[started[2], "household_id"]
+    hh = pd.concat([hh, hh.loc[[started[2]]]])
+    hh.to_csv(path, index=False)
+    with pytest.raises(InputError, match=r"households.csv: changed or damaged since the run wrote it .*solve it again"):
+        solve_multiyear(sc, small, previous=tmp_path / "run", from_year=2020)
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    manifest["output_hashes"]["households.csv"] = file_sha256(path)
+    (tmp_path / "run" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(InputError) as err:
+        solve_multiyear(sc, small, previous=tmp_path / "run", from_year=2020)
+    problems = "\n".join(err.value.problems)
+    assert f"row {started[0] + 2}, column year: 'abc' is not a whole number" in problems
+    assert f"row {started[1] + 2}, column started: 'maybe' is neither True nor False" in problems
+    assert problems.count(f"household {twice} appears more than once") == 2
+    write_run(solve(sc.model_copy(update={"years": None}), small), tmp_path / "one")
+    with pytest.raises(InputError, match="a one-year run"):
+        solve_multiyear(sc, small, previous=tmp_path / "one", from_year=2020)
+
+
 def test_carry_over_rules_are_strictly_ordered_and_the_cap_is_verified(small: Instance) -> None:
     """All money in the first year, relocation housing limited to 1% of a county's poor per year: households
     that wait for housing need money carried into later years. No carry-over < capped (20% of the first year's
