@@ -810,7 +810,10 @@ def _one_model(
         model, churn_info = add_churn_row(model, my, instance, churn)
     t_build = time.perf_counter() - t_start
     say(f"multi-year model: {model.shape[1]:,} columns, {model.shape[0]:,} rows, {model.A.nnz:,} nonzeros ({len(my.options):,} plan-year options)")
-    sol = optimize_multiyear(model, my, instance, scenario, say)
+    try:
+        sol = optimize_multiyear(model, my, instance, scenario, say)
+    except InfeasibleError as err:
+        raise kept_infeasible(err, kept, fixed_info) from None
     result = multiyear_result(instance, scenario, my, model, sol)
     result.manifest["method"] = "monolithic"
     if churn is not None:
@@ -859,11 +862,7 @@ def optimize_multiyear(
     lp = backend.solve(model.relaxed(), replace(base, warm=warm, keep=shut is not None, algorithm="ipm" if ipm else "auto"))
     lp_seconds = time.perf_counter() - t0
     if lp.status == Status.INFEASIBLE:
-        raise InfeasibleError(
-            "the multi-year model is infeasible: hard floors, targets or plans tied to the years cannot all be paid from the yearly "
-            "appropriations in the years their plans must start (try carry_over: full, another profile, shorter delays in "
-            "years.delay_by_batch, years.max_start_years unset, or floors.mode: soft)"
-        )
+        raise diagnose_infeasible(model, my.index, instance, scenario, forced=_forced(model, my))
     if lp.status != Status.OPTIMAL or lp.x is None:
         say(f"multi-year LP: {lp.status.value}; falling back to the general solve")
         return optimize(model, my.index, instance, scenario, say, households_first=False)
@@ -959,7 +958,7 @@ def optimize_multiyear(
         if from_rounding:
             return quick
         if full.status == Status.INFEASIBLE:  # proven: diagnose at once instead of running the ladder first
-            raise _no_whole_plans(diagnose_infeasible(model, my.index, instance, scenario))
+            raise _no_whole_plans(diagnose_infeasible(model, my.index, instance, scenario, forced=_forced(model, my)))
         say(f"full MIP: {full.status.value}; running the general solve")
     else:
         say(f"{missed}: running the general solve")
@@ -1016,6 +1015,12 @@ def _projects_rounded(
     return replace(out, objective=lp.objective), rounded
 
 
+def _forced(model: LinearModel, my: MultiYear) -> str:
+    """What makes a multi-year model spend besides its floors: its targets, and in a re-plan its kept starts (plan-year
+    options held at 1)."""
+    return "target or kept start" if model.col_lo[: len(my.options)].any() else "target"
+
+
 def _no_whole_plans(err: InfeasibleError) -> InfeasibleError:
     """The error to raise when the MIP has no solution: the diagnosis when money is short, else why whole plans fail
     where the LP's fractions fit."""
@@ -1028,6 +1033,20 @@ def _no_whole_plans(err: InfeasibleError) -> InfeasibleError:
         "plans must start (delayed measures start early); try more money in the first years (years.profile: front_loaded "
         "or years.shares), carry_over: full, shorter delays, or floors.mode: soft"
     )
+
+
+def kept_infeasible(err: InfeasibleError, kept: Kept | None, counts: dict[str, int]) -> InfeasibleError:
+    """``err`` of a re-plan, with what it kept: the kept decisions are paid as the scenario sets the money of their
+    years now, so a change applied to every year (a cut, say) may leave them unpaid."""
+    if kept is None or not (counts.get("kept_starts") or counts.get("kept_builds")):
+        return err
+    note = (
+        f"This re-plan from {kept.from_year} keeps {counts.get('kept_starts', 0):,} starts and {counts.get('kept_builds', 0):,} project "
+        f"builds of {kept.source}, paid from the appropriations of their years as the scenario sets them now: a change to "
+        f"every year's money can leave them unpaid; change the money from {kept.from_year} on instead (years.shares, or the "
+        "Python API's Withheld), or plan again from the first year."
+    )
+    return InfeasibleError(f"{err}\n{note}", shortfalls=err.shortfalls)
 
 
 @dataclass(frozen=True)

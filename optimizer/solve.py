@@ -419,8 +419,9 @@ def shadow_prices(model: LinearModel, x: np.ndarray, scenario: Scenario, backend
     return prices
 
 
-def diagnose_infeasible(model: LinearModel, index: ModelIndex, instance: Instance, scenario: Scenario) -> InfeasibleError:
-    """Find the least emergency money per (village, category) that makes the floors and targets payable."""
+def diagnose_infeasible(model: LinearModel, index: ModelIndex, instance: Instance, scenario: Scenario, forced: str = "target") -> InfeasibleError:
+    """Find the least emergency money per (village, category) that makes the floors and targets payable; money short
+    in a category no floor asks for is put down to ``forced`` (what else makes the model spend)."""
     rows = model.row_blocks["balance"]
     n_cells = rows.stop - rows.start
     slack = sp.csr_matrix((-np.ones(n_cells), (np.arange(rows.start, rows.stop), np.arange(n_cells))), shape=(model.shape[0], n_cells))
@@ -445,11 +446,14 @@ def diagnose_infeasible(model: LinearModel, index: ModelIndex, instance: Instanc
     cells = cells[cells["shortfall"] > 0.5]
     county = instance.tree.ancestors[cells["village"].to_numpy(), 3]
     cells = cells.assign(county_id=instance.tree.ids.to_numpy()[county])
-    by = cells.groupby(["county_id", "category"], sort=True)["shortfall"].sum().reset_index()
-    by["floor"] = by["category"].map(FLOOR_OF_CATEGORY).fillna("target")
-    lines = [f"  - {r.county_id}: {r.shortfall:,.0f} yuan short for {r.category} ({r.floor})" for r in by.itertuples()][:30]
+    keys = ["county_id", "category", *(["year"] if "year" in cells.columns else [])]  # a multi-year model's cells by year
+    by = cells.groupby(keys, sort=True)["shortfall"].sum().reset_index()
+    by["floor"] = by["category"].map(FLOOR_OF_CATEGORY).fillna(forced)
+    when = [f" in {y}" for y in by["year"]] if "year" in by.columns else [""] * len(by)
+    lines = [f"  - {r.county_id}: {r.shortfall:,.0f} yuan short for {r.category}{w} ({r.floor})" for r, w in zip(by.itertuples(), when)][:30]
     total = float(short.sum())
     what = "hard floors" if scenario.mode == "max_lifted" else "targets and hard floors"
+    what = what if forced == "target" else "hard floors, targets and kept starts"
     return InfeasibleError(
         f"infeasible: the budgets cannot pay for the {what}; least extra money needed is {total:,.0f} yuan:\n" + "\n".join(lines),
         shortfalls=by,

@@ -290,6 +290,26 @@ def test_a_replan_refuses_a_previous_run_edited_or_malformed(small: Instance, tm
         solve_multiyear(sc, small, previous=tmp_path / "one", from_year=2020)
 
 
+def test_an_infeasible_replan_names_the_years_short_and_what_it_keeps(small: Instance, tmp_path: Path) -> None:
+    """Every fund cut to a fifth in every year, kept years included: the re-plan cannot pay the starts it keeps. The
+    error names county, category and year short and says the kept starts are what must be paid, where it gave one
+    generic sentence before; a first plan on the cut money is short of its hard floors alone."""
+    from optimizer.errors import InfeasibleError
+
+    sc = _scenario({"first": 2019, "last": 2020})
+    _checked(sc, small).write(tmp_path / "run")
+    poor = apply_data_edits(small, {f"funds.level.{level}": "x0.2" for level in ("central", "province", "city", "county")})
+    with pytest.raises(InfeasibleError) as err:
+        solve_multiyear(sc, poor, previous=tmp_path / "run", from_year=2020)
+    msg = str(err.value)
+    assert "hard floors, targets and kept starts" in msg and " in 2019 (target or kept start)" in msg
+    assert "This re-plan from 2020 keeps" in msg and "change the money from 2020 on instead" in msg
+    assert float(err.value.shortfalls["shortfall"].sum()) > 0
+    with pytest.raises(InfeasibleError, match=r"cannot pay for the hard floors; ") as first:  # a first plan keeps nothing
+        solve_multiyear(sc, poor)
+    assert "kept" not in str(first.value)
+
+
 def test_carry_over_rules_are_strictly_ordered_and_the_cap_is_verified(small: Instance) -> None:
     """All money in the first year, relocation housing limited to 1% of a county's poor per year: households
     that wait for housing need money carried into later years. No carry-over < capped (20% of the first year's
