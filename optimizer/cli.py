@@ -245,20 +245,26 @@ def compare_cmd(
 @app.command("sweep")
 def sweep_cmd(
     scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
-    set_: Annotated[str, typer.Option("--set", help="PATH=V1,V2,... e.g. funds.level.central=x0.6,x0.8,x1")],
+    set_: Annotated[
+        list[str],
+        typer.Option("--set", help="PATH=V1,V2,... the field swept, e.g. funds.level.central=x0.6,x0.8,x1; further --set PATH=VALUE: held"),
+    ],
     out: Annotated[Path, typer.Option(help="folder for sweep.csv and sweep.svg")] = Path("out/sweep"),
 ) -> None:
     """Solve one scenario for each value of a field; write the curve of households lifted."""
-    import optimizer as api
-
     from .compare import Session, parse_set, sweep, sweep_chart, write_outputs
+    from .errors import InputError
     from .outputs import check_not_a_run
 
     with _errors():
         check_not_a_run(out)
-        path, values = parse_set(set_)
+        path, values = parse_set(set_[0])
+        twice = [item for item in set_[1:] if item.partition("=")[0].strip() == path]
+        if twice:
+            raise InputError(f"--set {twice[0]}: {path} is the field swept (the first --set); a further --set holds another field")
+        held = _load(scenario, set_[1:])
         with Session(progress=_progress()) as session:
-            table, _ = sweep(api.load_scenario(scenario), path, values, session)
+            table, _ = sweep(held, path, values, session)
         _print_frame(table.set_index(path).T, f"sweep of {path}")
         say = _progress()
         written = write_outputs(table.set_index(path), sweep_chart(table, path), out, "sweep", f"Sweep of {path}")

@@ -146,6 +146,23 @@ def test_shipped_deadline_scenarios_solve_and_verify_from_the_cli(name: str, dea
         assert broken.exit_code == 5 and "household cost differs" in broken.output, broken.output
 
 
+def test_a_sweep_holds_the_fields_of_its_further_sets(deadline_data: Path, tmp_path: Path) -> None:
+    """``sweep --set A=v1,v2 --set B=w``: B holds for every value of A. Before, the second --set replaced the
+    first, and the "sweep" was one solve of w."""
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+
+    out = tmp_path / "sweep"
+    argv = ["sweep", str(ROOT / "scenarios" / "baseline.yaml"), "--set", "poverty.line=3000,3500", "--set", f"data={deadline_data}", "--out", str(out)]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "sweep.csv")
+    assert table["poverty.line"].tolist() == [3000, 3500]
+    assert (table["counties"] == 2).all() and (table["households expected lifted"] < 500).all()  # the 500 generated, not the sample
+    assert table["households expected lifted"].iloc[0] > table["households expected lifted"].iloc[1]  # a higher line lifts fewer
+
+
 @pytest.mark.parametrize(
     "command",
     [["marginal", "scenarios/baseline.yaml"], ["compare", "scenarios/baseline.yaml", "scenarios/education_first.yaml"],
@@ -187,6 +204,8 @@ def test_marginal_refuses_its_bad_options_before_any_solve(tmp_path: Path, optio
      (["sweep", "baseline.yaml", "--set", "poverty.line=3500,abc"], "poverty.line=abc: poverty.line: Input should be a valid number"),
      (["compare", "baseline.yaml", "education_first.yaml", "--out", "FILE"], "is a file, not a folder"),
      (["sweep", "baseline.yaml", "--set", "poverty.line=3500", "--out", "FILE"], "is a file, not a folder"),
+     (["sweep", "baseline.yaml", "--set", "poverty.line=3500,3600", "--set", "poverty.line=3700"], "poverty.line is the field swept (the first --set)"),
+     (["sweep", "baseline.yaml", "--set", "poverty.line=3500,3600", "--set", "solver.gap=abc"], "solver.gap (given on the command line (--set, --from-year) or by overrides=, not in the file): Input should be a valid number"),
      (["export-model", "baseline.yaml", "DIR.lp"], "DIR.lp: is a folder; name a model file to write"),
      (["nightly", "--db", "DB", "--scenario", "nightly.yaml", "--wait", "-1"], "must be a number of seconds, at least 0 (-1.0"),
      (["nightly", "--db", "DB", "--scenario", "nightly.yaml", "--wait", "nan"], "must be a number of seconds, at least 0 (nan")],  # fmt: skip
