@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,9 @@ from .scenario import Scenario, recorded_scenario
 from .solve import solve
 from .storage import load_source, registry_hashes
 from .verify import check_folder_inputs, check_inputs, verify
+
+if TYPE_CHECKING:
+    from .multiyear import MultiYearResult
 
 SHOWN_ROWS = 5
 COMPARED_FIGURES = ("status", "objective", "bound", "lp_bound", "gap", "expected_lifted", "persons_lifted", "cost", "projects_built")
@@ -39,7 +43,7 @@ class Reproduction:
     differences: list[str] = field(default_factory=list)
     version_changes: list[str] = field(default_factory=list)
     why: str | None = None  # what may explain the differences without any change of inputs or code
-    result: Result | None = field(default=None, repr=False)
+    result: Result | MultiYearResult | None = field(default=None, repr=False)
 
     @property
     def identical(self) -> bool:
@@ -75,8 +79,11 @@ def reproduce(run_dir: str | Path, progress: Callable[[str], None] | None = None
         instance = load_source(source, max_file_mb=scenario.limits.max_input_mb)
         check_inputs(source, recorded, run_dir, instance.hashes)  # a database, or files changed since the check
     # else the workers read their counties again, as the run did (one year: its helpers were matched county by county)
-    result = _solve_years(scenario, instance, method, progress) if multiyear else solve(scenario, instance, progress=progress, method=method)
-    if not multiyear:
+    result: Result | MultiYearResult
+    if multiyear:
+        result = _solve_years(scenario, instance, method, progress)
+    else:
+        result = solve(scenario, instance, progress=progress, method=method)
         verify(result)
     rep = Reproduction(run_dir, [], result=result)
     rep.differences += changed_outputs(run_dir, manifest)  # the recorded tables are compared as CSV; their Parquet twins too
@@ -99,7 +106,7 @@ def reproduce(run_dir: str | Path, progress: Callable[[str], None] | None = None
     return rep
 
 
-def _solve_years(scenario: Scenario, instance: Instance | None, method: str, progress: Callable[[str], None] | None) -> Result:
+def _solve_years(scenario: Scenario, instance: Instance | None, method: str, progress: Callable[[str], None] | None) -> MultiYearResult:
     """A multi-year run solved again as ``optimizer solve`` solved it, verified (a decomposed run from a partitioned
     folder county by county on its workers)."""
     from .errors import VerificationError
@@ -110,7 +117,7 @@ def _solve_years(scenario: Scenario, instance: Instance | None, method: str, pro
         bad = verify_multiyear(out, apply_data_edits(instance, scenario.data_edits), scenario)
         if bad:
             raise VerificationError(bad)
-    return Result(tables=out.tables, manifest=out.manifest)
+    return out  # with its households' parts on disk, which live as long as it does
 
 
 def time_limit_note(manifest: dict[str, object]) -> str | None:

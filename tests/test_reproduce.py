@@ -105,6 +105,20 @@ def test_a_decomposed_run_read_from_a_partitioned_folder_is_reproduced_the_same_
     assert refused.exit_code == 2 and "changed since the run" in refused.output and county_file.name in refused.output, refused.output
 
 
+def test_a_multiyear_run_decomposed_from_a_partitioned_folder_is_reproduced(tmp_path: Path) -> None:
+    """Its re-solve holds the households as the counties' parts on disk: reproduce dropped them (and their folder
+    with the re-solve's result) and reported "households: recorded, not produced now", exit 9."""
+    from optimizer.generate import generate_partitioned
+
+    generate_partitioned(900, tmp_path / "data", seed=3)
+    (tmp_path / "s.yaml").write_text("name: part\ndata: data\nyears: {first: 2018, last: 2020, relocation_rate: 0.05}\nsolver:\n  gap: 0.005\n")
+    solved = runner.invoke(app, ["solve", str(tmp_path / "s.yaml"), "--method", "decomposed", "--workers", "1", "--out", str(tmp_path / "run"), "--no-report"])
+    assert solved.exit_code == 0, solved.output
+    again = runner.invoke(app, ["reproduce", str(tmp_path / "run")])
+    assert again.exit_code == 0, again.output
+    assert "5 tables byte-identical (households, projects, flows, spending, counties)" in " ".join(again.output.split())
+
+
 def test_a_multiyear_run_is_reproduced_and_a_replan_from_a_year_is_refused(tmp_path: Path) -> None:
     """``reproduce`` of a multi-year run re-solved it with the one-year solve, which refuses a years: section (exit
     2 with a message that did not say why). Now it is solved as ``optimizer solve`` solved it and its five tables
