@@ -38,7 +38,7 @@ import scipy.sparse as sp
 from .clib import release_freed_memory
 from .contract import ANY_CATEGORY, LIST_SEP, Level
 from .data import Instance, cut_rows, household_sizes
-from .errors import InputError, NoSolutionError, OptimizerError, SolverUnavailableError, VerificationError
+from .errors import InfeasibleError, InputError, NoSolutionError, OptimizerError, SolverUnavailableError, VerificationError
 from .helpers import Assignment, assign_helpers
 from .model import MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, fund_scopes, kept_plan_columns
 from .multiyear import (
@@ -1441,7 +1441,7 @@ def _decompose(
             """``task(c, its source, scenario, its funds, *args)`` on the county's worker (one task per county;
             unless ``pinned``, on any)."""
             where = {"workers": pin[c], "allow_other_workers": True} if pinned else {}
-            return client.submit(task, c, sources[c], scenario, fund_lists[c], *args, **where, retries=2, pure=False)
+            return client.submit(_refusing, task, c, sources[c], scenario, fund_lists[c], *args, **where, retries=2, pure=False)
 
         def final(c: str, money: np.ndarray, last: bool = True, thorough: bool = False, pinned: bool = True, widen: bool = True) -> Any:
             """A county's final task (one per county: a county MIP takes far longer than a task's own overhead)."""
@@ -1509,7 +1509,7 @@ def _decompose(
 
             # every such county asked at once (each on its worker), all the money but its own share offered to it
             asked = [on_worker(county_extra, blocks.counties[i], alloc[i], np.maximum(ledger.approp[r].ravel() - alloc[i], 0.0)) for i, r in zip(short, rows)]
-            got = [needed(i, fut.result(), "all upper-level money can give") for i, fut in zip(short, asked)]
+            got = [needed(i, _outcome(fut, f"county {blocks.counties[i]}"), "all upper-level money can give") for i, fut in zip(short, asked)]
             held = holding(got)
             if (held > ledger.approp * (1 + 1e-9) + EMERGENCY_TOL).any():
                 # together they hold more than there is (the master would share what is left of nothing, and the assembled
@@ -1519,7 +1519,7 @@ def _decompose(
                 got = [np.zeros_like(alloc[i]) for i in short]
                 for k, (i, r) in enumerate(zip(short, rows)):
                     offer = np.maximum((ledger.approp - holding(got, skip=k))[r].ravel() - alloc[i], 0.0)
-                    asked_again = on_worker(county_extra, blocks.counties[i], alloc[i], offer).result()
+                    asked_again = _outcome(on_worker(county_extra, blocks.counties[i], alloc[i], offer), f"county {blocks.counties[i]}")
                     got[k] = needed(i, asked_again, "the upper-level money the other short counties leave")
                 held = holding(got)
             more = {i: alloc[i] + g for i, g in zip(short, got)}  # what its rounding was shown to fit in: kept for it whatever the new rounds give
@@ -1735,23 +1735,43 @@ def _scatter_pinned(client: Client, data: dict[str, Any], pin: dict[str, list[st
     return futures
 
 
+@dataclass(frozen=True)
+class _Refused:
+    """A county task's bad input or infeasibility, returned rather than raised: Dask would run it twice more to the
+    same end and log each failure, traceback included, as a worker's error."""
+
+    error: OptimizerError
+
+
+def _refusing(task: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``task(*args, **kwargs)`` on a worker, its bad input or infeasibility as :class:`_Refused`."""
+    try:
+        return task(*args, **kwargs)
+    except (InputError, InfeasibleError) as err:
+        return _Refused(err)
+
+
 def _outcome(future: Any, who: str) -> Any:
     """A task's result; a worker error after its retries becomes a :class:`NoSolutionError` naming ``who`` (a
     county is never dropped), the optimizer's own errors pass as they are."""
     try:
-        return future.result()
+        value = future.result()
     except OptimizerError:
         raise
     except Exception as err:
         raise NoSolutionError(f"{who} failed after 2 retries: {type(err).__name__}: {err}") from None
+    if isinstance(value, _Refused):
+        raise value.error
+    return value
 
 
-def county_batch(kind: str, items: list[tuple[Any, ...]], lean: bool = False, lazy: bool = True) -> list[Any]:
+def county_batch(kind: str, items: list[tuple[Any, ...]], lean: bool = False, lazy: bool = True) -> list[Any] | _Refused:
     """Several counties' ``lp``, ``priced``, ``kept`` or ``round`` tasks (``items``: each one's arguments), one after the
     other, as one Dask task: with a task of its own per county, a round of 400 counties spent about 1.1 s in Dask
     alone (400 tasks that do nothing, 2 workers; 0.12 s in 16 batches), a fifth of a warm round at 1M. An error
-    names its county (the optimizer's own errors keep their class: bad input stays bad input) and drops what the
-    worker kept of it: Dask's retry then starts that county from its data. ``lazy``: the driver's choice for the LPs
+    names its county (the optimizer's own errors keep their class: bad input stays bad input, and is returned as
+    :class:`_Refused` with infeasibility) and drops what the worker kept of it: Dask's retry then starts that county
+    from its data. ``lazy``: the driver's choice for the LPs
     (:data:`LAZY_ROWS` set)."""
     tasks: dict[str, Callable[..., Any]] = {"lp": county_lp, "priced": county_priced, "kept": county_kept, "round": county_round}
     fn = tasks[kind]
@@ -1763,7 +1783,9 @@ def county_batch(kind: str, items: list[tuple[Any, ...]], lean: bool = False, la
         except Exception as err:
             _forget(args[0])
             if isinstance(err, InputError):  # e.g. a county's unreadable file: bad input, named by its county
-                raise InputError(err.problems, source=f"county {args[0]}" + (f" ({err.source})" if err.source else "")) from None
+                return _Refused(InputError(err.problems, source=f"county {args[0]}" + (f" ({err.source})" if err.source else "")))
+            if isinstance(err, InfeasibleError):
+                return _Refused(err)
             if isinstance(err, OptimizerError):
                 raise
             raise RuntimeError(f"county {args[0]}: {type(err).__name__}: {err}") from err

@@ -24,6 +24,10 @@ class InputError(OptimizerError):
             msg = f"{head} ({len(self.problems)} problems):\n" + "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(msg)
 
+    def __reduce__(self) -> tuple[type, tuple[list[str], str | None]]:
+        # rebuilt from its problems (a county's error comes back from a Dask worker pickled), not from its message
+        return (type(self), (self.problems, self.source))
+
 
 def check_argument(value: object, kinds: type | tuple[type, ...], what: str) -> None:
     """Refuse an argument of the wrong kind at the public API's door, naming it and what it should be: deep inside,
@@ -94,3 +98,6 @@ class VerificationError(OptimizerError):
         shown = "\n".join(f"  - {v}" for v in violations[:50])
         more = f"\n  ... and {len(violations) - 50} more" if len(violations) > 50 else ""
         super().__init__(f"verification failed ({len(violations)} violations):\n{shown}{more}")
+
+    def __reduce__(self) -> tuple[type, tuple[list[str]]]:
+        return (type(self), (self.violations,))

@@ -174,11 +174,12 @@ def test_a_county_given_its_region_rows_reads_neither_national_table(folder: Pat
 
 
 @pytest.mark.parametrize("table", ["households", "projects", "funds.parquet", "regions.parquet"])
-def test_an_unreadable_parquet_file_is_bad_input_naming_the_file(folder: Path, tmp_path: Path, table: str) -> None:
+def test_an_unreadable_parquet_file_is_bad_input_naming_the_file(folder: Path, tmp_path: Path, table: str, capfd: pytest.CaptureFixture[str]) -> None:
     """A corrupt file of a partitioned instance (a whole table, or one county's part of a split table) is bad
     input whose message names the file, whether the driver reads it (``load_frame``: regions, funds and the
     households' row counts) or a worker (``load_partitioned`` for its county), and so is a decomposed solve's:
-    exit code 2, not an unexpected error or a county that "failed after 2 retries"."""
+    exit code 2, not an unexpected error or a county that "failed after 2 retries"; its worker neither retries the
+    county nor logs the error with its traceback (Dask's "Compute Failed", three times)."""
     import shutil
 
     from optimizer.errors import InputError
@@ -197,9 +198,12 @@ def test_an_unreadable_parquet_file_is_bad_input_naming_the_file(folder: Path, t
             load_frame(copy)
         assert str(bad) in str(err.value)
     else:  # only the county's worker reads it: its error reaches the caller as it is
-        with pytest.raises(InputError, match="cannot be read as a Parquet table") as err:
+        capfd.readouterr()
+        with pytest.raises(InputError, match="^invalid input in county .*cannot be read as a Parquet table") as err:
             solve(Scenario(name="bad", data=str(copy)), method="decomposed", workers=1)
         assert str(bad) in str(err.value) and err.value.exit_code == 2
+        logged = capfd.readouterr().err
+        assert "Compute Failed" not in logged and "Traceback" not in logged, logged
 
 
 def test_validation_in_batches_of_counties_counts_what_a_whole_load_counts_and_names_each_problem(
