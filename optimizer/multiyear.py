@@ -863,9 +863,14 @@ def optimize_multiyear(
     lp_seconds = time.perf_counter() - t0
     if lp.status == Status.INFEASIBLE:
         raise diagnose_infeasible(model, my.index, instance, scenario, forced=_forced(model, my))
+    if lp.status.stopped and lp.x is None:
+        raise NoSolutionError(
+            f"no solution within the time limit of {opts.time_limit:g} s: the multi-year LP relaxation did not finish ({lp.message}); "
+            "raise solver.time_limit in the scenario (or --time-limit of optimizer solve)"
+        )
     if lp.status != Status.OPTIMAL or lp.x is None:
         say(f"multi-year LP: {lp.status.value}; falling back to the general solve")
-        return optimize(model, my.index, instance, scenario, say, households_first=False)
+        return optimize(model, my.index, instance, _time_left(scenario, t0), say, households_first=False)
     integer = model.integer
     frac = fractional_columns(integer, lp.x)
     say(f"LP bound {lp.objective:,.2f} in {lp_seconds:.1f} s; {int(frac.sum()):,} fractional decisions")
@@ -963,7 +968,7 @@ def optimize_multiyear(
     else:
         say(f"{missed}: running the general solve")
     try:
-        general = optimize(model, my.index, instance, scenario, say, households_first=False)
+        general = optimize(model, my.index, instance, _time_left(scenario, t0), say, households_first=False)
     except InfeasibleError as err:
         raise _no_whole_plans(err) from None
     return replace(general, stopped=general.stopped or stopped)
@@ -1013,6 +1018,13 @@ def _projects_rounded(
     rounded = fractional_columns(model.integer, x)
     say(f"projects rounded: LP {out.objective:,.2f}; {int(rounded.sum()):,} fractional decisions")
     return replace(out, objective=lp.objective), rounded
+
+
+def _time_left(scenario: Scenario, t0: float) -> Scenario:
+    """``scenario`` with what is left since ``t0`` of its solver time limit (the whole solve's): the general solve a
+    multi-year model falls back to must not start the clock again."""
+    left = max(scenario.solver.time_limit - (time.perf_counter() - t0), 1.0)
+    return scenario.model_copy(update={"solver": scenario.solver.model_copy(update={"time_limit": left})})
 
 
 def _forced(model: LinearModel, my: MultiYear) -> str:
@@ -1077,7 +1089,14 @@ def read_previous(previous: Path, from_year: int) -> Kept:
     manifest = read_manifest(previous)
     if not manifest.get("multiyear"):
         raise InputError(f"--previous {previous}: a one-year run; a re-plan from a year keeps the starts of a multi-year run (a scenario with years:)")
-    changed = [c for c in changed_outputs(previous, manifest) if c.split(":")[0] in ("households.csv", "projects.csv")]
+    before = (manifest.get("rolling") or {}).get("from_year")
+    if isinstance(before, int) and from_year < before:
+        raise InputError(
+            f"--from-year {from_year} is before {before}, the year from which the previous run {previous} re-planned: its decisions of "
+            f"{from_year} to {before - 1} were kept as done and would be planned again. Re-plan from {before} or later, or from "
+            f"the run it kept them from ({(manifest.get('rolling') or {}).get('previous')})"
+        )
+    changed = [c for c in changed_outputs(previous, manifest) if c.split(":")[0] in ("households.csv", "projects.csv", "flows.csv")]
     if changed:
         raise InputError(
             "; ".join(changed) + ". A re-plan keeps what that run decided: solve it again, or record what was done in the registry "
@@ -1113,9 +1132,10 @@ def read_previous(previous: Path, from_year: int) -> Kept:
 
     def read_flows() -> pd.DataFrame | None:
         try:
-            return pd.read_csv(previous / "flows.csv", dtype={"fund_id": str, "village_id": str}, usecols=["fund_id", "village_id", "year", "amount"])
+            flows = pd.read_csv(previous / "flows.csv", dtype={"fund_id": str, "village_id": str}, usecols=["fund_id", "village_id", "year", "amount"])
+            return flows.astype({"year": np.int64, "amount": float})
         except (OSError, ValueError, pd.errors.ParserError):
-            return None  # only a starting point: a run folder without it is re-planned all the same
+            return None  # only a starting point: a run folder without it (or with a cell unread) is re-planned all the same
 
     return Kept(
         starts=early[["household_id", "plan", "year", "monitored", "monitoring_years"]].reset_index(drop=True),
@@ -1496,6 +1516,49 @@ def county_schedule(instance: Instance, scenario: Scenario, households: pd.DataF
     return out
 
 
+def _spending_problems(spending: pd.DataFrame, fund_ids: np.ndarray, yrs: Years, approp: np.ndarray, spent: np.ndarray) -> list[str]:
+    """The spending table as planners read it, against the funds and flows: one row per fund and year, each fund's
+    appropriation as the scenario splits it, carry-in the year before's carry-out, and carry-out within what is
+    left of the year's money and the carry-over rule (``approp``, ``spent``: funds x years, yuan)."""
+    years = year_list(yrs)
+    cols = ["appropriation", "carry_in", "carry_out"]
+    full = pd.MultiIndex.from_arrays([np.repeat(fund_ids, len(years)), np.tile(years, len(fund_ids))])
+    table = spending.astype({"year": np.int64}).set_index(["fund_id", "year"])
+    if len(table) != len(full) or not table.index.isin(full).all():
+        return ["spending table does not hold one row per fund and planning year"]
+    app, came_in, carried = (table[c].reindex(full).to_numpy(dtype=float).reshape(len(fund_ids), len(years)) for c in cols)
+    tol = MONEY_TOL + 1e-7 * np.abs(app)
+    bad = []
+    if (np.abs(app - approp) > tol).any():
+        bad.append("spending table's appropriation differs from the funds' amounts split over the years")
+    if (np.abs(came_in[:, 0]) > tol[:, 0]).any() or (np.abs(came_in[:, 1:] - carried[:, :-1]) > tol[:, 1:]).any():
+        bad.append("spending table's carry-in differs from the year before's carry-out")
+    left = np.minimum(approp + came_in - spent, carry_limits(yrs, approp))
+    if ((carried > left + tol) | (carried < -tol)).any():
+        bad.append(f"spending table's carry-out exceeds what the year leaves or the carry-over rule ({yrs.carry_over}) allows")
+    return bad
+
+
+def _county_problems(counties: pd.DataFrame, instance: Instance, scenario: Scenario, households: pd.DataFrame) -> list[str]:
+    """The counties table (each county's expected poor by year, threshold and exit year) against the same schedule
+    recomputed from the households table."""
+    want = county_schedule(instance, scenario, households).set_index("county_id")
+    got = counties.astype({"county_id": str}).set_index("county_id")
+    if got.index.duplicated().any() or set(got.index) != set(want.index):
+        return ["counties table does not hold one row per county"]
+    got = got.reindex(want.index)
+    bad = []
+    for col in [c for c in want.columns if c not in ("county",)]:
+        if col not in got.columns:
+            bad.append(f"counties table lacks column {col}")
+            continue
+        g, w = pd.to_numeric(got[col], errors="coerce").to_numpy(dtype=float), want[col].to_numpy(dtype=float)
+        off = ~(np.abs(g - w) <= 2e-3 + 1e-9 * np.abs(w))
+        bad += [f"county {c}: {col} {x} differs from {y:g} recomputed from the households and the scenario"
+                for c, x, y in zip(want.index[off], got[col][off], w[off])][:10]
+    return bad
+
+
 def read_multiyear_run(run_dir: str | Path) -> MultiYearResult:
     """Read a multi-year run folder (its CSV tables and manifest) back."""
     from .outputs import read_manifest, read_table
@@ -1762,11 +1825,15 @@ def verify_multiyear(
         bad.append("spending not matched by fund money in (year, village, category)")
     # yearly budgets with carry-over, recomputed from the appropriations
     approp = appropriations(instance, yrs, withheld) if appropriation is None else appropriation
-    bad += fund_year_check(yrs, instance.funds["fund_id"].to_numpy(), approp, flows)[0]
+    fund_bad, spent_fy, _ = fund_year_check(yrs, instance.funds["fund_id"].to_numpy(), approp, flows)
+    bad += fund_bad
     spent = flows.groupby(["fund_id", "year"])["amount"].sum()
     out = spending.set_index(["fund_id", "year"])["spent"]
     if (np.abs(out.reindex(spent.index).fillna(0.0).to_numpy() - spent.to_numpy()) > MONEY_TOL).any():
         bad.append("spending table differs from the flows")
+    if appropriation is None:  # a county of the decomposition carries within the master's money: its table is not the run's
+        bad += _spending_problems(spending, instance.funds["fund_id"].to_numpy(), yrs, approp, spent_fy)
+    bad += _county_problems(result.tables["counties"], instance, scenario, hh_out)
     # projects: built once, before the plans that need them, within capacity
     tied = hh_out[hh_out["project_id"].astype(str) != ""]
     by = pd.Series(pd.to_numeric(built["built_year"]).to_numpy(), index=built["project_id"].to_numpy())

@@ -310,6 +310,70 @@ def test_an_infeasible_replan_names_the_years_short_and_what_it_keeps(small: Ins
     assert "kept" not in str(first.value)
 
 
+def test_a_replan_may_not_go_back_before_its_previous_replan(small: Instance, tmp_path: Path) -> None:
+    """A re-plan from 2020 keeps the starts of 2019 as done; a re-plan from 2019 of that re-plan would plan them
+    again, and is refused as the nightly job refuses it (it was solved, and changed kept starts); from 2020 it runs."""
+    from optimizer.errors import InputError
+
+    sc = _scenario({"first": 2019, "last": 2020})
+    _checked(sc, small).write(tmp_path / "first")
+    _checked(sc, small, previous=tmp_path / "first", from_year=2020).write(tmp_path / "r2020")
+    with pytest.raises(InputError, match=r"--from-year 2019 is before 2020, the year from which the previous run .*r2020 re-planned"):
+        solve_multiyear(sc, small, previous=tmp_path / "r2020", from_year=2019)
+    assert _checked(sc, small, previous=tmp_path / "r2020", from_year=2020).manifest["rolling"]["from_year"] == 2020
+
+
+def test_a_multiyear_lp_stopped_at_the_time_limit_says_so_at_once(small: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The LP relaxation stopped by the time limit: the solve stops there, naming the scenario's limit, where it
+    fell back to the general solve with the whole limit again (twice the time asked for)."""
+    import importlib
+    from dataclasses import replace
+
+    from optimizer.errors import NoSolutionError
+    from optimizer.solvers import Status
+
+    real = get_backend("highs")
+    calls: list[bool] = []
+
+    class LpStops:
+        name = "highs"
+
+        def version(self) -> str:
+            return "its LPs stop at the time limit"
+
+        def solve(self, model, options):  # type: ignore[no-untyped-def]
+            calls.append(bool(model.integer.any()))
+            out = real.solve(model, options)
+            return out if model.integer.any() else replace(out, status=Status.TIME_LIMIT, x=None, message="Time limit reached")
+
+    monkeypatch.setattr(importlib.import_module("optimizer.multiyear"), "get_backend", lambda name=None, private=False: LpStops())
+    with pytest.raises(NoSolutionError, match=r"time limit of 120 s: the multi-year LP relaxation did not finish"):
+        solve_multiyear(_scenario({"first": 2019, "last": 2020}), small, method="monolithic")
+    assert calls == [False]
+
+
+def test_the_verifier_checks_the_counties_and_spending_tables(small: Instance) -> None:
+    """What planners read in counties.csv (expected poor by year, threshold, exit year) and spending.csv
+    (appropriation, carry-in, carry-out) is recomputed; before, any value there verified."""
+    from dataclasses import replace as copied
+
+    sc = _scenario({"first": 2019, "last": 2020})
+    r = _checked(sc, small)
+    cases = [
+        ("counties", "exit_year", 2019, "exit_year 2019 differs from"),
+        ("counties", "poor_2020", 1.0, "poor_2020 1.0 differs from"),
+        ("counties", "threshold", 0.5, "threshold 0.5 differs from"),
+        ("spending", "appropriation", 1e9, "spending table's appropriation differs"),
+        ("spending", "carry_out", 1e9, "spending table's carry-out exceeds"),
+        ("spending", "carry_in", 5.0, "spending table's carry-in differs"),
+    ]
+    for table, col, value, said in cases:
+        edited = r.tables[table].copy()
+        edited.loc[edited.index[0], col] = value
+        bad = verify_multiyear(copied(r, tables={**r.tables, table: edited}), small, sc)
+        assert any(said in b for b in bad), (table, col, bad)
+
+
 def test_carry_over_rules_are_strictly_ordered_and_the_cap_is_verified(small: Instance) -> None:
     """All money in the first year, relocation housing limited to 1% of a county's poor per year: households
     that wait for housing need money carried into later years. No carry-over < capped (20% of the first year's
@@ -323,7 +387,8 @@ def test_carry_over_rules_are_strictly_ordered_and_the_cap_is_verified(small: In
     assert (sp["carry_out"] > 0.2 * sp["appropriation"] + 1.0).any()
     capped = _scenario({**years, "carry_over": "capped"})
     bad = verify_multiyear(runs["full"], small, capped)
-    assert bad and all("overspent in" in b and "(appropriation plus carry-over)" in b for b in bad)
+    assert bad[:-1] and all("overspent in" in b and "(appropriation plus carry-over)" in b for b in bad[:-1])
+    assert bad[-1] == "spending table's carry-out exceeds what the year leaves or the carry-over rule (capped) allows"
     assert verify_multiyear(runs["full"], small, _scenario({**years, "carry_over": "full"})) == []
 
 
