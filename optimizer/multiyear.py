@@ -757,6 +757,8 @@ def solve_multiyear(
         instance = load_source(scenario.data_source)
     instance = apply_data_edits(instance, scenario.data_edits)
     check_years(scenario, instance.measures["measure_id"], county_table(instance)["county_id"])
+    if previous is not None and kept is not None:
+        _check_kept_present(kept, instance)
     replan = churn is not None or (kept is not None and kept_years(scenario, kept.from_year) > 0)
     if method == "decomposed" or (method == "auto" and auto_decomposes(scenario, instance.n_households, replan=replan)):
         if kept is not None and scenario.years is not None:
@@ -785,6 +787,21 @@ def solve_multiyear(
     if differ:  # written with the run: verify and reproduce refuse its folder, as a one-year run's
         result.manifest[INPUTS_DIFFER] = differ
     return result
+
+
+def _check_kept_present(kept: Kept, instance: Instance) -> None:
+    """Refuse a re-plan of a previous run whose kept starts or builds the data no longer holds: their money was spent
+    in their years, and without their rows the re-plan would spend it again."""
+    gone_h = sorted(set(kept.starts["household_id"]) - set(instance.households["household_id"]))
+    gone_p = sorted(set(kept.built["project_id"]) - set(instance.projects["project_id"]))
+    problems = [
+        f"the previous run started {len(ids):,} {what} before {kept.from_year} that the data no longer holds ({', '.join(ids[:5])}"
+        f"{', ...' if len(ids) > 5 else ''}): their money was spent in those years, and a re-plan without their rows would spend it "
+        "again; put the rows back (a kept decision is not planned again), or plan from the first year"
+        for ids, what in ((gone_h, "household plans"), (gone_p, "project builds")) if ids
+    ]  # fmt: skip
+    if problems:
+        raise InputError(problems, source=f"--previous {kept.source}")
 
 
 def record_replan(manifest: dict[str, Any], from_year: int | None, source: str | None, counts: dict[str, int], withheld: Withheld | None) -> None:

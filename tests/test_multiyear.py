@@ -374,6 +374,22 @@ def test_the_verifier_checks_the_counties_and_spending_tables(small: Instance) -
         assert any(said in b for b in bad), (table, col, bad)
 
 
+def test_a_replan_refuses_data_without_the_households_it_keeps(small: Instance, tmp_path: Path) -> None:
+    """Two households started in 2019 are gone from the data of the re-plan from 2020: their 2019 money was spent,
+    and the re-plan spent it again from 2020 on (full carry-over). Refused by name now."""
+    from optimizer.errors import InputError
+
+    sc = _scenario({"first": 2019, "last": 2020})
+    first = _checked(sc, small)
+    first.write(tmp_path / "run")
+    hh = first.tables["households"]
+    gone = sorted(hh.loc[hh["started"].astype(bool) & (hh["year"] == 2019), "household_id"].head(2))
+    tables = generate(250, seed=11)
+    tables["households"] = tables["households"][~tables["households"]["household_id"].isin(gone)]
+    with pytest.raises(InputError, match=rf"started 2 household plans before 2020 that the data no longer holds \({gone[0]}, {gone[1]}\)"):
+        solve_multiyear(sc, build_instance(tables), previous=tmp_path / "run", from_year=2020)
+
+
 def test_carry_over_rules_are_strictly_ordered_and_the_cap_is_verified(small: Instance) -> None:
     """All money in the first year, relocation housing limited to 1% of a county's poor per year: households
     that wait for housing need money carried into later years. No carry-over < capped (20% of the first year's
