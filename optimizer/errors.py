@@ -14,19 +14,21 @@ class InputError(OptimizerError):
 
     exit_code = 2
 
-    def __init__(self, problems: list[str] | str, source: str | None = None):
+    def __init__(self, problems: list[str] | str, source: str | None = None, total: int | None = None):
+        """``total``: how many problems there are when ``problems`` lists only the first of them."""
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         self.source = source
+        self.total = total
         head = f"invalid input in {source}" if source else "invalid input"
         if len(self.problems) == 1:
             msg = f"{head}: {self.problems[0]}"
         else:
-            msg = f"{head} ({len(self.problems)} problems):\n" + "\n".join(f"  - {p}" for p in self.problems)
+            msg = f"{head} ({total if total is not None else len(self.problems):,} problems):\n" + "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(msg)
 
-    def __reduce__(self) -> tuple[type, tuple[list[str], str | None]]:
+    def __reduce__(self) -> tuple[type, tuple[list[str], str | None, int | None]]:
         # rebuilt from its problems (a county's error comes back from a Dask worker pickled), not from its message
-        return (type(self), (self.problems, self.source))
+        return (type(self), (self.problems, self.source, self.total))
 
 
 def check_argument(value: object, kinds: type | tuple[type, ...], what: str) -> None:

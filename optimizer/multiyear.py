@@ -1069,12 +1069,16 @@ def kept_infeasible(err: InfeasibleError, kept: Kept | None, counts: dict[str, i
     years now, so a change applied to every year (a cut, say) may leave them unpaid."""
     if kept is None or not (counts.get("kept_starts") or counts.get("kept_builds")):
         return err
-    note = (
-        f"This re-plan from {kept.from_year} keeps {counts.get('kept_starts', 0):,} starts and {counts.get('kept_builds', 0):,} project "
-        f"builds of {kept.source}, paid from the appropriations of their years as the scenario sets them now: a change to "
-        f"every year's money can leave them unpaid; change the money from {kept.from_year} on instead (years.shares, or the "
-        "Python API's Withheld), or plan again from the first year."
-    )
+    starts, builds = counts.get("kept_starts", 0), counts.get("kept_builds", 0)
+    note = f"This re-plan from {kept.from_year} keeps {starts:,} starts and {builds:,} project builds of {kept.source}"
+    if err.shortfalls is None:  # not money: a capacity or target the kept starts break
+        note += ", which the scenario as it is now must still admit; or plan again from the first year."
+    else:
+        note += (
+            ", paid from the appropriations of their years as the scenario sets them now: a change to every year's money can leave "
+            f"them unpaid; change the money from {kept.from_year} on instead (years.shares, or the Python API's Withheld), or plan "
+            "again from the first year."
+        )
     return InfeasibleError(f"{err}\n{note}", shortfalls=err.shortfalls)
 
 
@@ -1326,12 +1330,18 @@ def fix_kept(my: MultiYear, instance: Instance, kept: Kept) -> tuple[LinearModel
     kept_cols = kept_cols[(choices == kept_cols["option_monitoring_years"].to_numpy()[:, None]).any(axis=1)]
     missing = starts[~isin(starts["household_id"], kept_cols["household_id"])]
     if len(missing):
+        first = int(my.years[0])
+
+        def why(y: int, m: bool) -> str:
+            if y < first:
+                return f"it lies before years.first ({first}) of the scenario"
+            return f"its registry row, the measures{', years.monitoring' if m else ''} or the years changed"
+
         raise InputError(
-            [f"household {h}: the kept plan {p} started in {y}{' with monitoring' if m else ''} is not among its options (its registry row, "
-             f"the measures{', years.monitoring' if m else ''} or the years changed)"
+            [f"household {h}: the kept plan {p} started in {y}{' with monitoring' if m else ''} is not among its options ({why(y, m)})"
              for h, p, y, m in missing[["household_id", "plan", "year", "monitored"]].head(20).itertuples(index=False)]
             + ([f"... and {len(missing) - 20} more"] if len(missing) > 20 else []),
-            source=kept.source,
+            source=kept.source, total=len(missing),
         )  # fmt: skip
     before = keys["year"].to_numpy() < from_year
     hi[keys["col"].to_numpy()[before & ~opt["empty"].to_numpy()]] = 0.0
@@ -1848,9 +1858,12 @@ def verify_multiyear(
     out = spending.set_index(["fund_id", "year"])["spent"]
     if (np.abs(out.reindex(spent.index).fillna(0.0).to_numpy() - spent.to_numpy()) > MONEY_TOL).any():
         bad.append("spending table differs from the flows")
-    if appropriation is None:  # a county of the decomposition carries within the master's money: its table is not the run's
+    # a county of the decomposition carries within the master's money (its table is not the run's); a night's stored
+    # version keeps what it spent only
+    if appropriation is None and {"appropriation", "carry_in", "carry_out"} <= set(spending.columns):
         bad += _spending_problems(spending, instance.funds["fund_id"].to_numpy(), yrs, approp, spent_fy)
-    bad += _county_problems(result.tables["counties"], instance, scenario, hh_out)
+    if "counties" in result.tables:  # a night's version holds no counties table
+        bad += _county_problems(result.tables["counties"], instance, scenario, hh_out)
     # projects: built once, before the plans that need them, within capacity
     tied = hh_out[hh_out["project_id"].astype(str) != ""]
     by = pd.Series(pd.to_numeric(built["built_year"]).to_numpy(), index=built["project_id"].to_numpy())

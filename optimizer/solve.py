@@ -437,6 +437,13 @@ def diagnose_infeasible(model: LinearModel, index: ModelIndex, instance: Instanc
     )
     out = get_backend(scenario.solver.name).solve(phase1, SolveOptions(time_limit=scenario.solver.time_limit))
     if not out.status.has_solution or out.x is None:
+        if "year" in index.cells.columns:  # a multi-year model: its capacities and kept starts bind too
+            return InfeasibleError(
+                "infeasible even with unlimited money: the targets or the county exit schedule ask for more expected exits than "
+                "any plan can give, or the starts it must keep exceed a capacity (relocation per county and year: "
+                "years.relocation_rate; projects) (lower target.lifted, raise target.county_incidence, move years.county_exit later, "
+                "or raise years.relocation_rate)"
+            )
         return InfeasibleError(
             "infeasible even with unlimited money: the targets ask for more expected exits than any plan can give "
             "(lower target.lifted / raise target.county_incidence)"

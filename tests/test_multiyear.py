@@ -390,6 +390,22 @@ def test_a_replan_refuses_data_without_the_households_it_keeps(small: Instance, 
         solve_multiyear(sc, build_instance(tables), previous=tmp_path / "run", from_year=2020)
 
 
+def test_kept_starts_before_a_moved_first_year_are_refused_as_such(small: Instance, tmp_path: Path) -> None:
+    """The re-plan's scenario now starts in 2020, after the kept starts of 2019: each is named with that reason (it
+    read "its registry row, the measures or the years changed"), and the count is of all of them, not of the lines shown."""
+    from optimizer.errors import InputError
+
+    sc = _scenario({"first": 2019, "last": 2020})
+    first = _checked(sc, small)
+    first.write(tmp_path / "run")
+    n = int((first.tables["households"]["year"] == 2019).sum())
+    assert n > 21
+    with pytest.raises(InputError) as err:
+        solve_multiyear(_scenario({"first": 2020, "last": 2020}), small, previous=tmp_path / "run", from_year=2020)
+    assert f"({n:,} problems)" in str(err.value) and err.value.problems[-1] == f"... and {n - 20} more"
+    assert all(p.endswith("started in 2019 is not among its options (it lies before years.first (2020) of the scenario)") for p in err.value.problems[:20])
+
+
 def test_carry_over_rules_are_strictly_ordered_and_the_cap_is_verified(small: Instance) -> None:
     """All money in the first year, relocation housing limited to 1% of a county's poor per year: households
     that wait for housing need money carried into later years. No carry-over < capped (20% of the first year's
