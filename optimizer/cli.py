@@ -172,7 +172,7 @@ def validate(
     import pandas as pd
 
     from .model import county_table
-    from .multiyear import check_years
+    from .multiyear import check_years, exit_schedule_warning
     from .partitioned import county_households, validate_partitioned
     from .solve import partitioned_source
 
@@ -190,6 +190,9 @@ def validate(
             assert folder is not None
             measure_ids, county_ids = pd.read_parquet(Path(folder) / "measures.parquet", columns=["measure_id"])["measure_id"], county_households(folder).index
         check_years(sc, measure_ids, county_ids, source=str(scenario))
+        warning = exit_schedule_warning(sc, county_ids)
+        if warning:
+            _say("warning: ", warning, "yellow")
         out_console.print(f"ok: scenario '{sc.name}', " + ", ".join(f"{v:,} {k}" for k, v in counts.items()) + how)
 
 

@@ -271,6 +271,29 @@ def yearly_appropriations(fund_ids: pd.Series, amount: np.ndarray, years: Years,
     return approp
 
 
+def unknown_exit_counties(scenario: Scenario, county_ids: Iterable[str] | None) -> list[str]:
+    """The ids of ``years.county_exit`` that are not among ``county_ids`` (the counties with poor households; none
+    when they are not given): refused in min-cost mode, where the schedule is a constraint, a warning otherwise."""
+    if scenario.years is None or county_ids is None:
+        return []
+    return sorted(set(scenario.years.county_exit) - set(county_ids))
+
+
+def exit_schedule_warning(scenario: Scenario, county_ids: Iterable[str] | None) -> str | None:
+    """The warning for ``years.county_exit`` entries of max-lifted mode that name no county with poor households
+    (a misspelt id would otherwise pass unnoticed: the schedule is only reported there)."""
+    unknown = unknown_exit_counties(scenario, county_ids) if scenario.mode != "min_cost" else []
+    if not unknown:
+        return None
+    return f"years.county_exit names no county with poor households in the data: {', '.join(unknown[:10])}{' ...' if len(unknown) > 10 else ''} (reported only)"
+
+
+def _warn_exit_schedule(scenario: Scenario, county_ids: Iterable[str], say: Progress) -> None:
+    warning = exit_schedule_warning(scenario, county_ids)
+    if warning:
+        say(f"warning: {warning}")
+
+
 def check_years(
     scenario: Scenario, measure_ids: Iterable[str] | None = None, county_ids: Iterable[str] | None = None, source: str | None = None
 ) -> None:
@@ -288,7 +311,7 @@ def check_years(
     unknown = [] if measure_ids is None else sorted(set(yrs.delay_by_measure) - set(measure_ids))
     if unknown:
         problems.append(f"scenario years.delay_by_measure: unknown measure(s) {', '.join(unknown)}")
-    unknown = [] if county_ids is None or scenario.mode != "min_cost" else sorted(set(yrs.county_exit) - set(county_ids))
+    unknown = [] if scenario.mode != "min_cost" else unknown_exit_counties(scenario, county_ids)
     if unknown:
         problems.append(f"scenario years.county_exit: unknown or non-poor county id(s) {', '.join(unknown)}")
     if yrs.county_exit and scenario.mode == "min_cost" and scenario.target.county_incidence is None:
@@ -741,7 +764,9 @@ def solve_multiyear(
         from .partitioned import county_households
         from .storage import registry_counties
 
-        check_years(scenario, county_ids=registry_counties(folder) if is_url(folder) else county_households(folder).index)
+        county_ids = registry_counties(folder) if is_url(folder) else county_households(folder).index
+        check_years(scenario, county_ids=county_ids)
+        _warn_exit_schedule(scenario, county_ids, say)
         say(f"decomposing {source_name(folder)} by county: each worker reads its counties")
         with one_model_hint("the registry" if is_url(folder) else "the folder"):
             return solve_decomposed_years(scenario, None, folder, scheduler=scheduler, workers=workers, progress=say)
@@ -756,7 +781,9 @@ def solve_multiyear(
     if instance is None:
         instance = load_source(scenario.data_source)
     instance = apply_data_edits(instance, scenario.data_edits)
-    check_years(scenario, instance.measures["measure_id"], county_table(instance)["county_id"])
+    county_ids = county_table(instance)["county_id"]
+    check_years(scenario, instance.measures["measure_id"], county_ids)
+    _warn_exit_schedule(scenario, county_ids, say)
     if previous is not None and kept is not None:
         _check_kept_present(kept, instance)
     replan = churn is not None or (kept is not None and kept_years(scenario, kept.from_year) > 0)

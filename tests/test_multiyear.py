@@ -406,6 +406,19 @@ def test_kept_starts_before_a_moved_first_year_are_refused_as_such(small: Instan
     assert all(p.endswith("started in 2019 is not among its options (it lies before years.first (2020) of the scenario)") for p in err.value.problems[:20])
 
 
+def test_a_misspelt_county_in_the_exit_schedule_is_a_warning_in_max_lifted_mode(small: Instance) -> None:
+    """In max-lifted mode the schedule is only reported (a registry county whose households all exited keeps its
+    entry), so an unknown id is not refused, but it no longer passes unnoticed; min-cost mode refuses it."""
+    from optimizer.errors import InputError
+
+    years = {"first": 2019, "last": 2020, "county_exit": {"P01C01X99": 2020}}
+    said: list[str] = []
+    _checked(_scenario(years), small, progress=said.append)
+    assert "warning: years.county_exit names no county with poor households in the data: P01C01X99 (reported only)" in said
+    with pytest.raises(InputError, match="unknown or non-poor county id.*P01C01X99"):
+        solve_multiyear(_scenario(years, mode="min_cost", target={"county_incidence": 0.2}), small)
+
+
 def test_carry_over_rules_are_strictly_ordered_and_the_cap_is_verified(small: Instance) -> None:
     """All money in the first year, relocation housing limited to 1% of a county's poor per year: households
     that wait for housing need money carried into later years. No carry-over < capped (20% of the first year's
