@@ -242,6 +242,8 @@ class Scenario(_Strict):
             raise ValueError("nightly.current_year (--from-year) needs a years: section (multi-year planning)")
         if current is not None and self.years is not None and not self.years.first <= current <= self.years.last:
             raise ValueError(f"nightly.current_year (--from-year) {current} lies outside years {self.years.first}..{self.years.last}")
+        if self.years is not None and self.helpers.capacity_in_model:
+            raise ValueError("helpers.capacity_in_model is not supported with years: (multi-year planning)")
         return self
 
     @property
