@@ -454,6 +454,8 @@ def _merge(base: dict[str, object], child: dict[str, object]) -> dict[str, objec
 
 
 def _set_path(data: dict[str, object], keys: list[str], value: object, source: str) -> None:
+    """Set ``keys`` (a dotted path) in ``data``; a mapping given for a section is merged into it, as ``extends``
+    merges, so that ``solver: {time_limit: 100}`` keeps the section's other fields."""
     node = data
     for key in keys[:-1]:
         if node.get(key) is None:  # an optional section not given (years: absent, or None once validated)
@@ -462,7 +464,8 @@ def _set_path(data: dict[str, object], keys: list[str], value: object, source: s
         if not isinstance(child, dict):
             raise InputError(f"overrides: '{'.'.join(keys)}' goes through '{key}', which is not a section", source=source)
         node = child
-    node[keys[-1]] = value
+    here = node.get(keys[-1])
+    node[keys[-1]] = _merge(here, value) if isinstance(value, dict) and isinstance(here, dict) else value
 
 
 def parse_value(text: str, where: str) -> object:

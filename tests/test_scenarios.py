@@ -75,6 +75,20 @@ def test_data_edits_scale_funds_and_change_measures(tiny) -> None:  # type: igno
     assert not result.households["measures"].str.contains("medical").any()
 
 
+def test_a_section_given_as_a_mapping_in_overrides_is_merged_into_it(tmp_path: Path) -> None:
+    """``with_overrides({"solver": {"time_limit": 100}})`` replaced the whole section: solver.gap fell back to its
+    default, and ``{"years": {...}}`` dropped years.relocation_rate (no relocation limit in the model). A mapping is
+    now merged, as ``extends`` merges; a file's ``overrides:`` likewise."""
+    sc = load_scenario(ROOT / "scenarios" / "deadline_2020.yaml")
+    assert sc.years is not None and sc.years.relocation_rate is not None
+    timed = sc.with_overrides({"solver": {"time_limit": 100}})
+    assert (timed.solver.gap, timed.solver.time_limit) == (sc.solver.gap, 100)
+    front = sc.with_overrides({"years": {"profile": "front_loaded"}})
+    assert front.years is not None and (front.years.profile, front.years.relocation_rate) == ("front_loaded", sc.years.relocation_rate)
+    (tmp_path / "s.yaml").write_text("data: d\nsolver: {gap: 0.02}\noverrides:\n  solver: {time_limit: 50}\n")
+    assert (load_scenario(tmp_path / "s.yaml").solver.gap, load_scenario(tmp_path / "s.yaml").solver.time_limit) == (0.02, 50)
+
+
 # solving every shipped scenario on the 20,000-household sample took 20-36 s each on a slow day (the default suite
 # then passed 15 minutes): the baseline stays in the default suite, the others solve there on generated data
 @pytest.mark.parametrize("name", [n if n == "baseline" else pytest.param(n, marks=pytest.mark.slow) for n in SHIPPED])
