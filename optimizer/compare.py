@@ -159,6 +159,7 @@ class Session:
 
     def solve(self, scenario: Scenario) -> Result:
         """A one-year scenario, solved warm from the session's last LP and verified."""
+        check_argument(scenario, Scenario, "Session.solve: scenario (a Scenario: optimizer.load_scenario(path))")
         if scenario.years is not None:
             raise InputError(f"scenario '{scenario.name}' has a years: section: use Session.solve_any for multi-year scenarios")
         result = self.solve_any(scenario)
@@ -168,8 +169,8 @@ class Session:
     def solve_any(self, scenario: Scenario) -> Result | MultiYearResult:
         """A one-year scenario as :meth:`solve`, a multi-year one (a ``years:`` section) by the multi-year model,
         verified by :func:`optimizer.multiyear.verify_multiyear`."""
-        # relative paths (data:, included files) resolve against the scenario's folder, which the dump leaves out
-        key = f"{scenario.base_dir}\n{scenario.data_source}\n{scenario.model_copy(update={'name': ''}).model_dump_json()}"
+        check_argument(scenario, Scenario, "Session.solve_any: scenario (a Scenario: optimizer.load_scenario(path))")
+        key = question(scenario)
         if key in self._results:
             self._results.move_to_end(key)
             if self.progress is not None:
@@ -211,6 +212,12 @@ def _holds(_result: object) -> None:
     """Nothing: its argument, held by a finalizer, lives as long as the object finalized."""
 
 
+def question(scenario: Scenario) -> str:
+    """What ``scenario`` asks, whatever its name: two scenarios of the same question have the same solution."""
+    # relative paths (data:, included files) resolve against the scenario's folder, which the dump leaves out
+    return f"{scenario.base_dir}\n{scenario.data_source}\n{scenario.model_copy(update={'name': ''}).model_dump_json()}"
+
+
 def compare(scenarios: Sequence[Scenario], session: Session | None = None) -> tuple[pd.DataFrame, list[Result | MultiYearResult]]:
     """Side-by-side table (one column per scenario, named by the scenario's name) and the results."""
     check_argument(scenarios, (list, tuple), "compare: scenarios (a list of Scenario)")
@@ -223,6 +230,7 @@ def compare(scenarios: Sequence[Scenario], session: Session | None = None) -> tu
     if repeated:
         raise InputError(f"scenario name(s) {', '.join(map(repr, repeated))} given more than once: each names a column of the comparison; "
                          "give every scenario its own name: field")  # fmt: skip
+    check_argument(session, (Session, type(None)), "compare: session")
     session = session or Session()
     results = [session.solve_any(sc) for sc in scenarios]
     table = pd.DataFrame({r.manifest["scenario_name"]: summarize(r) for r in results})
@@ -242,6 +250,7 @@ def sweep(
             variants.append(scenario.with_overrides({path: value}))
         except InputError as err:
             raise InputError([f"{path}={value}: {p}" for p in err.problems], source=err.source) from None
+    check_argument(session, (Session, type(None)), "sweep: session")
     session = session or Session()
     rows, results = [], []
     for value, variant in zip(values, variants):

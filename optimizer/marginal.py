@@ -9,7 +9,7 @@ import numbers
 
 import pandas as pd
 
-from .compare import Session
+from .compare import Session, question
 from .contract import LEVEL_NAMES, Level
 from .errors import InputError, check_argument
 from .result import Result
@@ -22,6 +22,13 @@ def next_money(
     """For the ``top`` regions of ``level`` with the highest marginal value: predicted gain (shadow price x
     amount, an upper bound for the LP) and actual gain in expected households lifted from a re-solve."""
     check_argument(scenario, Scenario, "next_money: scenario")
+    check_argument(session, (Session, type(None)), "next_money: session")
+    check_argument(base, (Result, type(None)), "next_money: base (the Result of the scenario, or None)")
+    if base is not None and base.scenario is not None and question(base.scenario) != question(scenario):
+        raise InputError(
+            "next_money: base was solved for another scenario (its settings, data or data edits differ): its marginal values "
+            "and objective would be another scenario's; give this scenario's result, or none"
+        )
     check_argument(amount, numbers.Real, "the extra money (amount, --amount)")
     check_argument(top, numbers.Integral, "the number of candidates to re-solve (top, --top)")
     if level not in tuple(Level):
