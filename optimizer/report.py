@@ -16,7 +16,7 @@ from .contract import LEVEL_NAMES, Level
 from .errors import InputError
 from .multiyear import MultiYearResult, read_multiyear_run
 from .outputs import atomic_write_text, changed_outputs, read_manifest, read_run
-from .result import Result
+from .result import Result, gap_note
 
 REPORT = "report.html"
 SECTIONS = ("headline", "poverty", "spending", "budgets", "regions", "projects", "plans")
@@ -62,7 +62,7 @@ def build_report(result: Result) -> str:
         ),
         _section("budgets", "Budget use and shadow prices", charts.to_svg(charts.budget_use(result)) + _funds(t["funds"])),
         _section("regions", "Expected lifted and incidence by region", charts.to_svg(charts.incidence(result)) + _drilldown(t["regions"])),
-        _section("projects", "Projects built by type", charts.to_svg(charts.projects_by_kind(result))),
+        _section("projects", "Projects built by type", _projects(result)),
         _section(
             "plans",
             "Plans by measure",
@@ -75,7 +75,7 @@ def build_report(result: Result) -> str:
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
         f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{CSS}</style></head><body>'
-        f"<header><h1>{title}</h1><p>{html.escape(_subtitle(m))}</p></header><main>{''.join(parts)}</main>"
+        f"<header><h1>{title}</h1><p>{html.escape(_subtitle(m))}</p>{_gap_note(m)}</header><main>{''.join(parts)}</main>"
         f"<script>{SCRIPT}</script></body></html>"
     )
 
@@ -171,17 +171,32 @@ def build_multiyear_report(result: MultiYearResult) -> str:
                  _households(result.head("households", MAX_HOUSEHOLD_ROWS), result.rows("households"), MULTIYEAR_HOUSEHOLD_COLUMNS)),  # fmt: skip
     ]
     title = html.escape(f"{m.get('scenario_name', 'run')}: multi-year allocation report, {first}–{last}")
-    sub = f"status {m.get('status')} · {m.get('households', 0):,} households · mode {m.get('mode')} · deadline {last}"
+    sub = f"{_subtitle(m)} · deadline {last}"
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
         f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{CSS}</style></head><body>'
-        f"<header><h1>{title}</h1><p>{html.escape(sub)}</p></header><main>{''.join(parts)}</main>"
+        f"<header><h1>{title}</h1><p>{html.escape(sub)}</p>{_gap_note(m)}</header><main>{''.join(parts)}</main>"
         f"<script>{SCRIPT}</script></body></html>"
     )
 
 
+def _projects(result: Result) -> str:
+    """The chart of projects built by type; a line when the data offer none (an empty chart read as a failure)."""
+    if result.rows("projects") == 0:
+        return '<p class="note">No candidate projects in the data: every plan is a household plan.</p>'
+    return charts.to_svg(charts.projects_by_kind(result))
+
+
 def _subtitle(m: dict) -> str:
-    return f"status {m.get('status')} · solver {m.get('solver')} · {m.get('households', 0):,} households · mode {m.get('mode')}"
+    method = f" · method {m['method']}" if m.get("method") else ""
+    return f"status {m.get('status')} · solver {m.get('solver')}{method} · {m.get('households', 0):,} households · mode {m.get('mode')}"
+
+
+def _gap_note(m: dict) -> str:
+    """Why a verified allocation is not proven within the gap asked, as the command line says it (empty otherwise)."""
+    asked = ((m.get("scenario") or {}).get("solver") or {}).get("gap")
+    note = gap_note(m, float(asked)) if isinstance(asked, (int, float)) and "gap" in m else None
+    return f'<p class="note" id="gap-note">{html.escape(note)}</p>' if note else ""
 
 
 def _section(key: str, title: str, body: str) -> str:

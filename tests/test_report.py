@@ -79,7 +79,28 @@ def test_report_is_self_contained_with_every_section(run_dir: Path) -> None:
 
 def test_tiny_run_report_builds() -> None:
     result = solve(tiny_scenario(), tiny_instance())
-    assert "Headline" in build_report(result)
+    page = build_report(result)
+    assert "Headline" in page and 'id="gap-note"' not in page and "method monolithic" in page
+
+
+def test_a_run_without_projects_says_so_instead_of_an_empty_chart() -> None:
+    from conftest import tiny_tables
+
+    page = build_report(solve(tiny_scenario(), tiny_instance(projects=tiny_tables()["projects"].iloc[0:0])))
+    assert "No candidate projects in the data" in page
+
+
+def test_a_report_says_why_its_gap_is_above_the_one_asked() -> None:
+    """A decomposed run just above its gap: the command line said why and what to do, the report only "status
+    feasible"; it now carries the same note, and the method in its subtitle."""
+    from dataclasses import replace
+
+    result = solve(tiny_scenario(), tiny_instance())
+    asked = result.manifest["scenario"]["solver"]["gap"]
+    above = replace(result, manifest={**result.manifest, "status": "feasible", "method": "decomposed", "gap": 2 * asked + 0.001})
+    page = build_report(above)
+    assert "method decomposed" in page and 'id="gap-note"' in page
+    assert "the counties round their whole plans within the money the master gave them" in page
 
 
 def _chromium() -> str | None:
