@@ -1189,7 +1189,7 @@ def read_previous(previous: Path, from_year: int) -> Kept:
         starts=early[["household_id", "plan", "year", "monitored", "monitoring_years"]].reset_index(drop=True),
         built=built[["project_id", "built_year"]].astype({"built_year": int}).reset_index(drop=True),
         from_year=from_year,
-        source=str(previous),
+        source=str(previous.resolve()),  # the record names the run wherever the command ran
         read_flows=read_flows,
     )
 
