@@ -1132,8 +1132,8 @@ def kept_years(scenario: Scenario, from_year: int | None) -> int:
 
 
 def read_previous(previous: Path, from_year: int) -> Kept:
-    """The decisions of a previous multi-year run folder before ``from_year``. The run's households and projects
-    tables must be as it wrote them (its manifest's hashes) and well formed: a re-plan keeps what they say."""
+    """The decisions of a previous multi-year run folder before ``from_year``. The run's households, projects and
+    flows tables must be as it wrote them (its manifest's hashes) and well formed: a re-plan keeps what they say."""
     manifest = read_manifest(previous)
     if not manifest.get("multiyear"):
         raise InputError(f"--previous {previous}: a one-year run; a re-plan from a year keeps the starts of a multi-year run (a scenario with years:)")

@@ -110,13 +110,13 @@ def project_only_measures(instance: Instance) -> list[str]:
     return sorted(set(declared) | set(enabled))
 
 
-def build_plans(instance: Instance, scenario: Scenario, keep: pd.DataFrame | None = None) -> Plans:
-    """Generate, score and prune every household's candidate plans. ``keep`` (household_id, plan label as the
+def build_plans(instance: Instance, scenario: Scenario, decided: pd.DataFrame | None = None) -> Plans:
+    """Generate, score and prune every household's candidate plans. ``decided`` (household_id, plan label as the
     outputs write it) holds plans decided before, such as a re-plan's kept starts: each stays a candidate while its
     household is eligible for its measures (and its project exists), whatever the pruning, the hard floors or the
     cost cap, so that changing those settings cannot drop a decision already taken."""
     tpl = build_templates(instance.measures, scenario.plans.max_measures)
-    kept = _kept_cells(instance, tpl, keep)
+    kept = _kept_cells(instance, tpl, decided)
     hh = instance.households
     eligible_m = eligibility(instance)
     projects = instance.projects
@@ -368,16 +368,16 @@ def _project_plans(
     )
 
 
-def _kept_cells(instance: Instance, tpl: Templates, keep: pd.DataFrame | None) -> pd.DataFrame:
-    """The positions (hh, template, project or -1) of the ``keep`` plans whose household, measure set and project
+def _kept_cells(instance: Instance, tpl: Templates, decided: pd.DataFrame | None) -> pd.DataFrame:
+    """The positions (hh, template, project or -1) of the ``decided`` plans whose household, measure set and project
     the instance still has; the others cannot be offered, and whoever keeps them says so."""
-    if keep is None or keep.empty:
+    if decided is None or decided.empty:
         return pd.DataFrame({"hh": np.zeros(0, dtype=np.int64), "template": np.zeros(0, dtype=np.int64), "project": np.zeros(0, dtype=np.int64)})
-    label = keep["plan"].astype(str)
+    label = decided["plan"].astype(str)
     measures, project = label.str.partition("@").iloc[:, [0, 2]].T.to_numpy()
-    hh = pd.Index(instance.households["household_id"]).get_indexer(keep["household_id"])
+    hh = pd.Index(instance.households["household_id"]).get_indexer(decided["household_id"])
     template = pd.Index(tpl.labels).get_indexer(measures)
-    pos = pd.Index(instance.projects["project_id"]).get_indexer(project) if len(instance.projects) else np.full(len(keep), -1)
+    pos = pd.Index(instance.projects["project_id"]).get_indexer(project) if len(instance.projects) else np.full(len(decided), -1)
     pos = np.where(project == "", -1, np.where(pos < 0, -2, pos))
     cells = pd.DataFrame({"hh": hh, "template": template, "project": pos})
     return cells[(hh >= 0) & (template >= 0) & (pos >= -1)].drop_duplicates().reset_index(drop=True)
