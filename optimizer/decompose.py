@@ -1585,7 +1585,8 @@ def _decompose(
                 given = [() if money is None else tuple(money[i]) if kind == "priced" else (money[i],) for i in batch]
                 items = [(c, sources[c], tasks, fund_lists[c], *g) for (i, c), g in zip(named, given)]
                 where = pin[named[0][1]]
-                futures.append(client.submit(county_batch, kind, items, lean=lean, lazy=lazy, workers=where, allow_other_workers=True, retries=2, pure=False))
+                futures.append(client.submit(_refusing, county_batch, kind, items, lean=lean, lazy=lazy, workers=where, allow_other_workers=True, retries=2,
+                                             pure=False))  # fmt: skip
             batch_of = {fut.key: batch for batch, fut in zip(batches, futures)}
             done, last = 0, time.perf_counter()
             for fut in as_completed(futures):
@@ -1744,7 +1745,8 @@ class _Refused:
 
 
 def _refusing(task: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """``task(*args, **kwargs)`` on a worker, its bad input or infeasibility as :class:`_Refused`."""
+    """``task(*args, **kwargs)`` on a worker (every county task is submitted through it), its bad input or
+    infeasibility as :class:`_Refused`."""
     try:
         return task(*args, **kwargs)
     except (InputError, InfeasibleError) as err:
@@ -1765,13 +1767,12 @@ def _outcome(future: Any, who: str) -> Any:
     return value
 
 
-def county_batch(kind: str, items: list[tuple[Any, ...]], lean: bool = False, lazy: bool = True) -> list[Any] | _Refused:
+def county_batch(kind: str, items: list[tuple[Any, ...]], lean: bool = False, lazy: bool = True) -> list[Any]:
     """Several counties' ``lp``, ``priced``, ``kept`` or ``round`` tasks (``items``: each one's arguments), one after the
     other, as one Dask task: with a task of its own per county, a round of 400 counties spent about 1.1 s in Dask
     alone (400 tasks that do nothing, 2 workers; 0.12 s in 16 batches), a fifth of a warm round at 1M. An error
-    names its county (the optimizer's own errors keep their class: bad input stays bad input, and is returned as
-    :class:`_Refused` with infeasibility) and drops what the worker kept of it: Dask's retry then starts that county
-    from its data. ``lazy``: the driver's choice for the LPs
+    names its county (the optimizer's own errors keep their class: bad input stays bad input) and drops what the
+    worker kept of it: Dask's retry then starts that county from its data. ``lazy``: the driver's choice for the LPs
     (:data:`LAZY_ROWS` set)."""
     tasks: dict[str, Callable[..., Any]] = {"lp": county_lp, "priced": county_priced, "kept": county_kept, "round": county_round}
     fn = tasks[kind]
@@ -1783,9 +1784,7 @@ def county_batch(kind: str, items: list[tuple[Any, ...]], lean: bool = False, la
         except Exception as err:
             _forget(args[0])
             if isinstance(err, InputError):  # e.g. a county's unreadable file: bad input, named by its county
-                return _Refused(InputError(err.problems, source=f"county {args[0]}" + (f" ({err.source})" if err.source else "")))
-            if isinstance(err, InfeasibleError):
-                return _Refused(err)
+                raise InputError(err.problems, source=f"county {args[0]}" + (f" ({err.source})" if err.source else "")) from None
             if isinstance(err, OptimizerError):
                 raise
             raise RuntimeError(f"county {args[0]}: {type(err).__name__}: {err}") from err

@@ -679,7 +679,7 @@ def test_a_round_runs_in_a_few_pinned_batches_and_a_failure_names_its_county(tmp
     """A round's county LPs go to the workers in batches (a Dask task per county cost a round of 400 about 1.1 s):
     every county in exactly one batch, a batch's counties all pinned to its worker; an error names its county and
     bad input stays bad input."""
-    from optimizer.decompose import BATCHES_PER_WORKER, _batches, _Refused, county_batch
+    from optimizer.decompose import BATCHES_PER_WORKER, _batches, _Refused, _refusing, county_batch
 
     counties = [f"C{i:03d}" for i in range(50)]
     pin = {c: [("w1", "w2", "w3")[i % 3]] for i, c in enumerate(counties)}
@@ -689,7 +689,7 @@ def test_a_round_runs_in_a_few_pinned_batches_and_a_failure_names_its_county(tmp
     assert len(batches) == 3 * BATCHES_PER_WORKER
     assert len(_batches(counties[:2], pin)) == 2  # never an empty batch
     missing = Stored(str(tmp_path / "none"), pd.DataFrame())
-    refused = county_batch("lp", [("P01C01X01", missing, Scenario(name="dec", data="unused"), [], np.zeros(0))])
+    refused = _refusing(county_batch, "lp", [("P01C01X01", missing, Scenario(name="dec", data="unused"), [], np.zeros(0))])
     assert isinstance(refused, _Refused) and isinstance(refused.error, InputError)  # returned: Dask would retry and log it
     assert re.match("^invalid input in county P01C01X01: .* is not a partitioned instance", str(refused.error))  # bad input stays bad input
     with pytest.raises(RuntimeError, match="^county P01C01X01: AttributeError: "):  # no source at all: a bug, named by its county
