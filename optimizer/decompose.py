@@ -1784,7 +1784,7 @@ def county_batch(kind: str, items: list[tuple[Any, ...]], lean: bool = False, la
         except Exception as err:
             _forget(args[0])
             if isinstance(err, InputError):  # e.g. a county's unreadable file: bad input, named by its county
-                raise InputError(err.problems, source=f"county {args[0]}" + (f" ({err.source})" if err.source else "")) from None
+                raise InputError(err.problems, source=f"county {args[0]}" + (f" ({err.source})" if err.source else ""), total=err.total) from None
             if isinstance(err, OptimizerError):
                 raise
             raise RuntimeError(f"county {args[0]}: {type(err).__name__}: {err}") from err
