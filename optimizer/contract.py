@@ -137,6 +137,7 @@ ELIGIBILITY_KEYS = ("labour_min", "labour_max", "requires_flag", "excludes_flag"
 PROJECT_RULE = "project"  # eligibility rows with this column name a project kind the measure needs
 
 LIST_SEP = ";"
+PLAN_PROJECT_SEP = "@"  # a plan label tied to a project: its measures, this, the project id ("industry+employment@PJ7")
 # Largest amount of money (yuan) and count an input cell may hold: far above any fund, project or household, and low
 # enough that sums and products over a whole country stay exact to the cent in float64 (1e308 overflows them).
 MAX_YUAN = 1e12

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .contract import ANY_CATEGORY, LIST_SEP, HelperKind, Level
+from .contract import ANY_CATEGORY, LIST_SEP, PLAN_PROJECT_SEP, HelperKind, Level
 from .data import Instance, equal_pairs, isin
 from .helpers import ClassNetwork, class_network, household_needs
 from .plans import CATEGORIES, Plans
@@ -417,7 +417,7 @@ def plan_keys(table: pd.DataFrame, instance: Instance) -> np.ndarray:
     """The output's plan label of plan rows (a plans table or rows of it): measures, plus ``@project`` when tied
     to one. The results, the churn cap and a re-plan's kept starts all match plans by it."""
     p = table["project"].to_numpy()
-    return table["measures"].to_numpy(dtype=object) + np.where(p >= 0, "@" + project_ids(instance, p), "")
+    return table["measures"].to_numpy(dtype=object) + np.where(p >= 0, PLAN_PROJECT_SEP + project_ids(instance, p), "")
 
 
 def kept_plan_columns(model: LinearModel, instance: Instance, plans: Plans, previous: pd.DataFrame) -> np.ndarray:

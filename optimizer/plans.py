@@ -16,7 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.special import ndtr
 
-from .contract import LIST_SEP, PROJECT_RULE, Category, Effect, Guarantee, IncomeKind
+from .contract import LIST_SEP, PLAN_PROJECT_SEP, PROJECT_RULE, Category, Effect, Guarantee, IncomeKind
 from .data import Instance, rule_passes
 from .errors import InfeasibleError
 from .limits import PRUNE_CHUNK
@@ -374,7 +374,7 @@ def _kept_cells(instance: Instance, tpl: Templates, decided: pd.DataFrame | None
     if decided is None or decided.empty:
         return pd.DataFrame({"hh": np.zeros(0, dtype=np.int64), "template": np.zeros(0, dtype=np.int64), "project": np.zeros(0, dtype=np.int64)})
     label = decided["plan"].astype(str)
-    measures, project = label.str.partition("@").iloc[:, [0, 2]].T.to_numpy()
+    measures, project = label.str.partition(PLAN_PROJECT_SEP).iloc[:, [0, 2]].T.to_numpy()
     hh = pd.Index(instance.households["household_id"]).get_indexer(decided["household_id"])
     template = pd.Index(tpl.labels).get_indexer(measures)
     pos = pd.Index(instance.projects["project_id"]).get_indexer(project) if len(instance.projects) else np.full(len(decided), -1)
