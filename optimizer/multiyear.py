@@ -1137,12 +1137,13 @@ def read_previous(previous: Path, from_year: int) -> Kept:
     manifest = read_manifest(previous)
     if not manifest.get("multiyear"):
         raise InputError(f"--previous {previous}: a one-year run; a re-plan from a year keeps the starts of a multi-year run (a scenario with years:)")
-    before = (manifest.get("rolling") or {}).get("from_year")
+    rolling = manifest.get("rolling") or {}
+    before = rolling.get("from_year")
     if isinstance(before, int) and from_year < before:
         raise InputError(
             f"--from-year {from_year} is before {before}, the year from which the previous run {previous} re-planned: its decisions of "
             f"{from_year} to {before - 1} were kept as done and would be planned again. Re-plan from {before} or later, or from "
-            f"the run it kept them from ({(manifest.get('rolling') or {}).get('previous')})"
+            f"the run it kept them from ({rolling.get('previous')})"
         )
     changed = [c for c in changed_outputs(previous, manifest) if c.split(":")[0] in ("households.csv", "projects.csv", "flows.csv")]
     if changed:
