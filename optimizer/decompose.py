@@ -864,7 +864,7 @@ def _county_final_years(
     approp[pd.Index(ids).get_indexer(fund_ids)] = money.reshape(len(fund_ids), block.years) / MONEY_UNIT
     approp[ids == EMERGENCY] = 0.0
     result = multiyear_result(instance, scenario, replace(my, appropriation=approp), model, sol)
-    bad = verify_multiyear(result, instance, scenario, appropriation=approp * MONEY_UNIT)
+    bad = verify_multiyear(result, instance, scenario, appropriation=approp * MONEY_UNIT, from_year=None if block.fixed is None else block.fixed.from_year)
     bad += [] if block.fixed is None else kept_violations(result, block.fixed)
     if bad:
         raise VerificationError([f"county {county}: {b}" for b in bad])

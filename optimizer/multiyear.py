@@ -114,9 +114,10 @@ class MultiYear:
     model: LinearModel
     index: ModelIndex
     plans: Plans
-    options: pd.DataFrame  # plan, hh, year, delay, works, p_deadline, value (one row per x column)
+    options: pd.DataFrame  # plan, hh, year, delay, works, p_deadline, value, cost (one row per x column)
     years: np.ndarray
     appropriation: np.ndarray  # funds x years, model money units
+    project_cost: np.ndarray  # per project, yuan: today's price, or what a kept build was paid (see kept_prices)
 
 
 @dataclass
@@ -475,6 +476,9 @@ def build_multiyear(
     from_year = kept.from_year if kept is not None else None
     late = _late_monitoring(kept, instance, plans, yrs) if kept is not None and yrs.monitoring is not None else None
     opt = build_options(instance, scenario, plans, from_year, can_monitor=mon_cell >= 0, late=late)
+    opt["cost"], project_cost = kept_prices(instance, plans, opt, kept)
+    plan_scale = _price_ratio(opt["cost"].to_numpy(), plans.table["cost"].to_numpy(dtype=float)[opt["plan"].to_numpy()])
+    project_scale = _price_ratio(project_cost, instance.projects["cost"].to_numpy(dtype=float))
     n_o = len(opt)
     n_x, n_y = plans.table.shape[0], len(instance.projects)
     n_f = base.col_blocks["f"].stop - base.col_blocks["f"].start
@@ -525,7 +529,9 @@ def build_multiyear(
         r, o, v = x_entries(coo, t)
         rows_b += [r + t * n_cells, coo.row[isy] + t * n_cells, coo.row[isf] + t * n_cells]
         cols_b += [xs + o, ys + (coo.col[isy] - n_x) * T + t, fs + (coo.col[isf] - n_x - n_y) * T + t]
-        vals_b += [v, coo.data[isy], coo.data[isf]]
+        # a start or build kept from before from_year is charged what it was paid (kept_prices)
+        paid_y = project_scale[coo.col[isy] - n_x] if from_year is not None and years[t] < from_year else 1.0
+        vals_b += [v * plan_scale[o], coo.data[isy] * paid_y, coo.data[isf]]
     mo = np.flatnonzero(opt["monitored"].to_numpy())
     if len(mo):  # monitoring paid in every monitored year (the last monitoring_years ones) from its village's cell
         n_m = opt["monitoring_years"].to_numpy()[mo]
@@ -661,7 +667,46 @@ def build_multiyear(
     proj_village = np.repeat(bidx.col_village[n_x:], T)
     cells_t = pd.concat([bidx.cells.assign(year=y) for y in years], ignore_index=True)  # balance rows are year-major
     index = replace(bidx, flows=flows_t, cells=cells_t, col_village=np.concatenate([plan_village, proj_village]), n_target=n_target, n_helper_arcs=0)
-    return MultiYear(model, index, plans, opt, years, approp)
+    return MultiYear(model, index, plans, opt, years, approp, project_cost)
+
+
+def kept_prices(instance: Instance, plans: Plans, options: pd.DataFrame, kept: Kept | None) -> tuple[np.ndarray, np.ndarray]:
+    """What each option's plan and each project cost (yuan): today's price from the data, except for a start or
+    build that a re-plan keeps from before ``kept.from_year`` with a recorded ``cost``, which costs what it was paid.
+    Past years' money is spent: a household's new size or a measure's new price must not re-price it (which would
+    spend money again, or leave the kept years short)."""
+    plan_cost = plans.table["cost"].to_numpy(dtype=float)[options["plan"].to_numpy()]
+    project_cost = instance.projects["cost"].to_numpy(dtype=float).copy()
+    if kept is None:
+        return plan_cost, project_cost
+    starts = kept.starts
+    if "cost" in starts.columns:
+        starts = starts[(starts["year"].to_numpy() < kept.from_year) & starts["cost"].notna().to_numpy()]
+        hh_pos = pd.Index(instance.households["household_id"]).get_indexer(starts["household_id"])
+        of_kept = np.flatnonzero(isin(options["hh"], hh_pos[hh_pos >= 0]))
+        labels = plan_keys(plans.table.iloc[options["plan"].to_numpy()[of_kept]], instance)
+        keys = pd.DataFrame({"hh": options["hh"].to_numpy()[of_kept], "plan": labels, "year": options["year"].to_numpy()[of_kept], "at": of_kept})
+        recorded = pd.DataFrame({"hh": hh_pos, "plan": starts["plan"].to_numpy(), "year": starts["year"].to_numpy(), "paid": starts["cost"].to_numpy(float)})
+        paid = keys.merge(recorded, on=["hh", "plan", "year"])
+        plan_cost[paid["at"].to_numpy()] = paid["paid"].to_numpy()
+    built = kept.built
+    if "cost" in built.columns:
+        built = built[(built["built_year"].to_numpy() < kept.from_year) & built["cost"].notna().to_numpy()]
+        pos = pd.Index(instance.projects["project_id"]).get_indexer(built["project_id"])
+        project_cost[pos[pos >= 0]] = built["cost"].to_numpy(dtype=float)[pos >= 0]
+    return plan_cost, project_cost
+
+
+def _price_ratio(paid: np.ndarray, today: np.ndarray) -> np.ndarray:
+    """Per column, what it was paid over what it costs today, by which its money entries are scaled (1 at today's
+    price; a kept decision that costs nothing today but was paid cannot be charged through its measures)."""
+    unpriced = (today <= 0) & (paid > MONEY_TOL)
+    if unpriced.any():
+        raise InputError(
+            f"{int(unpriced.sum())} start(s) or build(s) kept from the previous plan were paid but cost nothing at today's prices: their "
+            "money cannot be charged to their measures' categories; give the measures or projects their cost back, or plan from the first year"
+        )
+    return np.divide(paid, today, out=np.ones_like(paid), where=today > 0)
 
 
 def multiyear_names(my: MultiYear, instance: Instance) -> tuple[list[str], list[str]]:
@@ -1092,8 +1137,8 @@ def _no_whole_plans(err: InfeasibleError) -> InfeasibleError:
 
 
 def kept_infeasible(err: InfeasibleError, kept: Kept | None, counts: dict[str, int]) -> InfeasibleError:
-    """``err`` of a re-plan, with what it kept: the kept decisions are paid as the scenario sets the money of their
-    years now, so a change applied to every year (a cut, say) may leave them unpaid."""
+    """``err`` of a re-plan, with what it kept: the kept decisions are paid (what they were paid) from the money of their
+    years as the scenario sets it now, so a change applied to every year (a cut, say) may leave them unpaid."""
     if kept is None or not (counts.get("kept_starts") or counts.get("kept_builds")):
         return err
     starts, builds = counts.get("kept_starts", 0), counts.get("kept_builds", 0)
@@ -1102,8 +1147,9 @@ def kept_infeasible(err: InfeasibleError, kept: Kept | None, counts: dict[str, i
         note += ", which the scenario as it is now must still admit; or plan again from the first year."
     else:
         note += (
-            ", paid from the appropriations of their years as the scenario sets them now: a change to every year's money can leave "
-            f"them unpaid; change the money from {kept.from_year} on instead (years.shares, or the Python API's Withheld), or plan "
+            ", charged what that run paid them, from the appropriations of their years as the scenario sets them now: a change to every "
+            f"year's money can leave them unpaid, and what they spent is not there for the households left to plan from {kept.from_year} at "
+            f"today's prices; change the money from {kept.from_year} on instead (years.shares, or the Python API's Withheld), or plan "
             "again from the first year."
         )
     return InfeasibleError(f"{err}\n{note}", shortfalls=err.shortfalls)
@@ -1114,7 +1160,9 @@ class Kept:
     """Decisions kept from an earlier plan (rolling horizon): household starts (household_id, plan, year, and their
     monitoring where known: ``monitored``, ``monitoring_years``, and ``committed``) and projects built (project_id,
     built_year), fixed in the re-plan; any other start or build before ``from_year`` is forbidden. Kept decisions
-    may lie in later years too (the nightly job's commitments)."""
+    may lie in later years too (the nightly job's commitments). An optional ``cost`` column of either (yuan; NaN:
+    unknown) is what the start or build was paid: one before ``from_year`` is charged that, not today's price
+    (see :func:`kept_prices`)."""
 
     starts: pd.DataFrame
     built: pd.DataFrame
@@ -1162,21 +1210,23 @@ def read_previous(previous: Path, from_year: int) -> Kept:
             raise InputError(f"--previous {previous}/households.csv: missing column '{col}' (not a multi-year run)")
     h_path, p_path = f"{previous}/households.csv", f"{previous}/projects.csv"
     problems: list[str] = []
-    year = _whole_numbers(prev_h, "year", h_path, problems)
+    year = _numbers(prev_h, "year", h_path, problems)
     started = _flags(prev_h, "started", h_path, problems)
     none = np.zeros(len(prev_h), dtype=np.int64)
     monitored = _flags(prev_h, "monitored", h_path, problems) if "monitored" in prev_h.columns else none.astype(bool)
-    monitoring_years = _whole_numbers(prev_h, "monitoring_years", h_path, problems) if "monitoring_years" in prev_h.columns else none
+    monitoring_years = _numbers(prev_h, "monitoring_years", h_path, problems) if "monitoring_years" in prev_h.columns else none
+    cost = _numbers(prev_h, "cost", h_path, problems, whole=False) if "cost" in prev_h.columns else np.full(len(prev_h), np.nan)
     twice = prev_h["household_id"].duplicated(keep=False).to_numpy()
     problems += [f"{h_path}, row {i + 2}: household {prev_h['household_id'].iat[i]} appears more than once" for i in np.flatnonzero(twice)[:20]]
     built = prev_p.iloc[0:0].assign(built_year=0)
     if "built_year" in prev_p.columns:
         given = prev_p["built_year"].str.strip() != ""
-        built_year = _whole_numbers(prev_p[given], "built_year", p_path, problems)
+        built_year = _numbers(prev_p[given], "built_year", p_path, problems)
         built = prev_p[given].assign(built_year=built_year)
+    built = built.assign(cost=_numbers(built, "cost", p_path, problems, whole=False) if "cost" in built.columns else np.nan)
     if problems:
         raise InputError(problems)
-    early = prev_h.assign(year=year, monitored=monitored, monitoring_years=monitoring_years)[started & (year < from_year)]
+    early = prev_h.assign(year=year, monitored=monitored, monitoring_years=monitoring_years, cost=cost)[started & (year < from_year)]
     built = built[built["built_year"] < from_year]
 
     def read_flows() -> pd.DataFrame | None:
@@ -1187,21 +1237,23 @@ def read_previous(previous: Path, from_year: int) -> Kept:
             return None  # only a starting point: a run folder without it (or with a cell unread) is re-planned all the same
 
     return Kept(
-        starts=early[["household_id", "plan", "year", "monitored", "monitoring_years"]].reset_index(drop=True),
-        built=built[["project_id", "built_year"]].astype({"built_year": int}).reset_index(drop=True),
+        starts=early[["household_id", "plan", "year", "monitored", "monitoring_years", "cost"]].reset_index(drop=True),
+        built=built[["project_id", "built_year", "cost"]].astype({"built_year": int}).reset_index(drop=True),
         from_year=from_year,
         source=str(previous.resolve()),  # the record names the run wherever the command ran
         read_flows=read_flows,
     )
 
 
-def _whole_numbers(frame: pd.DataFrame, col: str, path: str, problems: list[str]) -> np.ndarray:
-    """Column ``col`` of a run table read as text, as integers; each cell that is not one is added to ``problems``
-    by row (the file's line) and value."""
+def _numbers(frame: pd.DataFrame, col: str, path: str, problems: list[str], whole: bool = True) -> np.ndarray:
+    """Column ``col`` of a run table read as text, as integers (``whole``) or non-negative amounts; each cell that
+    is not one is added to ``problems`` by row (the file's line) and value."""
     num = pd.to_numeric(frame[col].str.strip(), errors="coerce").to_numpy(dtype=float)
-    bad = np.flatnonzero(~np.isfinite(num) | (num != np.round(num)))
-    problems += [f"{path}, row {frame.index[i] + 2}, column {col}: {frame[col].iat[i]!r} is not a whole number" for i in bad[:20]]
-    return np.where(np.isfinite(num), num, 0).astype(np.int64)
+    bad = np.flatnonzero(~np.isfinite(num) | ((num != np.round(num)) if whole else (num < 0)))
+    what = "a whole number" if whole else "an amount (a number, 0 or more)"
+    problems += [f"{path}, row {frame.index[i] + 2}, column {col}: {frame[col].iat[i]!r} is not {what}" for i in bad[:20]]
+    num = np.where(np.isfinite(num), num, 0)
+    return num.astype(np.int64) if whole else num
 
 
 def _flags(frame: pd.DataFrame, col: str, path: str, problems: list[str]) -> np.ndarray:
@@ -1244,18 +1296,28 @@ def kept_of(published: pd.DataFrame, built: pd.DataFrame, commitments: pd.DataFr
     overrides the version. A committed plan that never started keeps the empty plan, whose single option lies in
     ``first_year``; a committed plan keeps its monitoring choice."""
     past = published[(published["year"] > 0) & (published["year"] < from_year)]
-    past = past[["household_id", "plan", "year", "monitored", "monitoring_years"]].astype({"monitored": bool, "monitoring_years": int}).assign(committed=False)
+    past = past.assign(cost=past["cost"] if "cost" in past.columns else np.nan)
+    past = past[["household_id", "plan", "year", "monitored", "monitoring_years", "cost"]]
+    past = past.astype({"monitored": bool, "monitoring_years": int, "cost": float}).assign(committed=False)
     hh_comm, pj_comm = commitments[commitments["kind"] == "household"], commitments[commitments["kind"] == "project"]
     comm_starts = pd.DataFrame({
         "household_id": hh_comm["ref_id"], "plan": hh_comm["plan"], "year": np.where(hh_comm["year"] > 0, hh_comm["year"], first_year),
         "monitored": hh_comm["monitored"].astype(bool).to_numpy(), "monitoring_years": hh_comm["monitoring_years"].astype(int).to_numpy(),
         "committed": True,
     })  # fmt: skip
+    comm_starts["cost"] = _paid(past, comm_starts, ["household_id", "plan", "year"])  # a committed start the version paid
     starts = pd.concat([past, comm_starts], ignore_index=True).drop_duplicates("household_id", keep="last")
     early = built[(built["built_year"] > 0) & (built["built_year"] < from_year)]
-    builds = pd.concat([early[["project_id", "built_year"]], pj_comm[["ref_id", "year"]].set_axis(["project_id", "built_year"], axis=1)], ignore_index=True)
-    builds = builds.drop_duplicates("project_id", keep="last")
+    early = early.assign(cost=early["cost"] if "cost" in early.columns else np.nan)[["project_id", "built_year", "cost"]]
+    comm_builds = pj_comm[["ref_id", "year"]].set_axis(["project_id", "built_year"], axis=1)
+    comm_builds = comm_builds.assign(cost=_paid(early, comm_builds, ["project_id", "built_year"]))
+    builds = pd.concat([early, comm_builds], ignore_index=True).drop_duplicates("project_id", keep="last")
     return Kept(starts.astype({"year": int}).reset_index(drop=True), builds.astype({"built_year": int}).reset_index(drop=True), from_year, source)
+
+
+def _paid(paid: pd.DataFrame, decisions: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """The ``cost`` of ``paid`` for each of ``decisions`` with the same ``keys`` (NaN where none)."""
+    return paid.drop_duplicates(keys).set_index(keys)["cost"].reindex(pd.MultiIndex.from_frame(decisions[keys])).to_numpy(dtype=float)
 
 
 def previous_of(published: pd.DataFrame, household_ids: Iterable[Any], kept: Kept) -> pd.DataFrame:
@@ -1279,6 +1341,12 @@ def kept_violations(result: MultiYearResult, kept: Kept) -> list[str]:
     empty = (hh["measures"].reindex(starts["household_id"]) == "none").to_numpy()
     same = (hh["plan"].reindex(starts["household_id"]).to_numpy() == starts["plan"].to_numpy()) & ((year == starts["year"].to_numpy()) | empty)
     bad += [f"kept start changed: household {h} ({p} in {y})" for h, p, y in starts[~same][["household_id", "plan", "year"]].head(20).itertuples(index=False)]
+    if "cost" in starts.columns:  # what a start before from_year was paid stays its cost (kept_prices)
+        paid = starts["cost"].to_numpy(dtype=float)
+        now = pd.to_numeric(hh["cost"].reindex(starts["household_id"])).to_numpy(dtype=float)
+        repriced = same & (starts["year"].to_numpy() < kept.from_year) & np.isfinite(paid) & (np.abs(now - paid) > MONEY_TOL)
+        bad += [f"kept start re-priced: household {h} was paid {c:,.2f} yuan, now {n:,.2f}"
+                for h, c, n in zip(starts["household_id"][repriced].head(20), paid[repriced], now[repriced])]  # fmt: skip
     if "monitored" in starts.columns and "monitoring_years" in hh.columns:
         of = hh.reindex(starts["household_id"])
         now = monitoring_years_of(of, last)
@@ -1463,7 +1531,7 @@ def multiyear_result(instance: Instance, scenario: Scenario, my: MultiYear, mode
             "started": started,
             "year": np.where(started, o["year"].to_numpy(), 0),
             "effect_year": np.where(started, o["year"].to_numpy() + o["delay"].to_numpy(), 0),
-            "cost": table["cost"].to_numpy().round(2),
+            "cost": o["cost"].to_numpy().round(2),
             "p_success": table["p"].to_numpy(),
             "p_deadline": o["p_deadline"].to_numpy(),
             "value": o["value"].to_numpy(),
@@ -1479,7 +1547,7 @@ def multiyear_result(instance: Instance, scenario: Scenario, my: MultiYear, mode
     projects = instance.projects[["project_id", "village_id", "kind", "category"]].assign(
         built=yb.any(axis=1),
         built_year=np.where(yb.any(axis=1), built_year.astype(object), ""),
-        cost=np.where(yb.any(axis=1), instance.projects["cost"].to_numpy(), 0.0),
+        cost=np.where(yb.any(axis=1), my.project_cost, 0.0),
     )
     flows = my.index.flows[["fund_id", "village_id", "category", "year"]].assign(amount=x[model.col_blocks["f"]] * MONEY_UNIT)
     flows = flows[flows["amount"] > 1e-4].reset_index(drop=True)
@@ -1785,9 +1853,16 @@ def _out_in(households: pd.DataFrame, risk: np.ndarray, years: Years, year: int)
 
 
 def verify_multiyear(
-    result: MultiYearResult, instance: Instance, scenario: Scenario, withheld: Withheld | None = None, appropriation: np.ndarray | None = None
+    result: MultiYearResult,
+    instance: Instance,
+    scenario: Scenario,
+    withheld: Withheld | None = None,
+    appropriation: np.ndarray | None = None,
+    from_year: int | None = None,
 ) -> list[str]:
-    """Recompute from the output tables and the inputs (not the model): household costs from the measures,
+    """Recompute from the output tables and the inputs (not the model): household costs from the measures (a start
+    or build before a re-plan's ``from_year``, default the manifest's ``rolling.from_year``, costs what its table
+    says it was paid, spread over its measures as they cost today: see :func:`kept_prices`),
     spending per (year, village, category) against the flows, every fund's yearly spending against its
     appropriation plus carry-over under the scenario's rule, delays against the deadline, projects built before
     the plans that need them, project capacities, relocation per county and year, and the objective.
@@ -1823,8 +1898,12 @@ def verify_multiyear(
     started = hh_out["started"].astype(str).str.lower().isin(["true", "1"]).to_numpy()
     year = hh_out["year"].to_numpy(dtype=np.int64)
     cost = np.bincount(long["row"].to_numpy(), weights=long["cost"].to_numpy(), minlength=len(hh_out))
-    if (np.abs(cost - hh_out["cost"].to_numpy(dtype=float)) > MONEY_TOL).any():
+    from_year = from_year if from_year is not None else (result.manifest.get("rolling") or {}).get("from_year")
+    paid_before = started & (year < from_year) if from_year is not None else np.zeros(len(hh_out), dtype=bool)
+    paid = hh_out["cost"].to_numpy(dtype=float)
+    if (~paid_before & (np.abs(cost - paid) > MONEY_TOL)).any():
         bad.append("household cost differs from its measures' cost")
+    long["cost"] *= np.where(paid_before, np.divide(paid, cost, out=np.ones_like(cost), where=cost > 0), 1.0)[long["row"].to_numpy()]
     if (started & ((year < yrs.first) | (year > yrs.last))).any() or (~started & (cost > 0)).any():
         bad.append("plan started outside the planning years (or a paid plan never started)")
     delay = np.zeros(len(hh_out), dtype=np.int64)
@@ -1870,7 +1949,8 @@ def verify_multiyear(
             monitoring,
             pd.DataFrame({"year": built["built_year"].astype(int).to_numpy(), "village_id": pr_in["village_id"].reindex(built["project_id"]).to_numpy(),
                           "category": pr_in["category"].reindex(built["project_id"]).to_numpy(),
-                          "cost": pr_in["cost"].reindex(built["project_id"]).to_numpy()}),
+                          "cost": np.where(pd.to_numeric(built["built_year"]).to_numpy() < (from_year or 0), built["cost"].to_numpy(dtype=float),
+                                           pr_in["cost"].reindex(built["project_id"]).to_numpy())}),
         ],
         ignore_index=True,
     ).groupby(["year", "village_id", "category"])["cost"].sum()  # fmt: skip

@@ -390,6 +390,53 @@ def test_a_replan_refuses_data_without_the_households_it_keeps(small: Instance, 
         solve_multiyear(sc, build_instance(tables), previous=tmp_path / "run", from_year=2020)
 
 
+def test_a_replan_charges_kept_starts_what_they_were_paid(small: Instance, tmp_path: Path) -> None:
+    """Every measure 5% dearer and two kept households larger by two people: the re-plan from 2020 charges the
+    starts of 2019 what the first run paid them, so 2019 spends what it spent (before, it re-priced them: more
+    money spent in 2019, or an infeasible re-plan). The result verifies; a kept row's cost tampered with does not."""
+    sc = _scenario({"first": 2019, "last": 2020})
+    first = _checked(sc, small)
+    first.write(tmp_path / "run")
+    h1 = first.tables["households"]
+    kept = h1[h1["started"].astype(bool) & (h1["year"] == 2019)]
+    bigger = kept.sort_values("cost")["household_id"].head(2).tolist()
+    tables = generate(250, seed=11)
+    tables["measures"] = tables["measures"].assign(cost_fixed=lambda m: m["cost_fixed"] * 1.05, cost_per_person=lambda m: m["cost_per_person"] * 1.05)
+    grown = tables["households"]["household_id"].isin(bigger)
+    tables["households"] = tables["households"].assign(size=np.where(grown, tables["households"]["size"] + 2, tables["households"]["size"]))
+    dearer = build_instance(tables)
+    again = _checked(sc, dearer, previous=tmp_path / "run", from_year=2020)
+    h2 = again.tables["households"].set_index("household_id")
+    assert h2.loc[kept["household_id"], "cost"].to_numpy() == pytest.approx(kept["cost"].to_numpy())
+    spent = [r.tables["spending"].groupby("year")["spent"].sum() for r in (first, again)]
+    assert spent[1][2019] == pytest.approx(spent[0][2019], abs=0.05)
+    fresh = _checked(sc, dearer)  # today's prices, nothing kept: the same starts cost more
+    h3 = fresh.tables["households"].set_index("household_id")
+    same = h3.loc[kept["household_id"], "plan"].to_numpy() == kept["plan"].to_numpy()
+    assert (h3.loc[kept["household_id"], "cost"].to_numpy()[same] > kept["cost"].to_numpy()[same]).all() and same.any()
+    tampered = again.tables["households"].copy()
+    row = tampered.index[tampered["household_id"] == bigger[0]][0]
+    tampered.loc[row, "cost"] += 100.0
+    bad = verify_multiyear(MultiYearResult(tables={**again.tables, "households": tampered}, manifest=again.manifest), dearer, sc)
+    assert "spending not matched by fund money in (year, village, category)" in bad
+
+
+def test_a_nights_kept_starts_carry_what_the_version_paid() -> None:
+    """kept_of takes the published version's cost of a start and build before the current year, and gives a
+    commitment of that same start the cost the version paid; a commitment of another plan has none (today's price)."""
+    from optimizer.multiyear import kept_of
+
+    published = pd.DataFrame({"household_id": ["H1", "H2", "H3"], "plan": ["a", "b", "c"], "year": [2019, 2019, 2020], "monitored": False,
+                              "monitoring_years": 0, "cost": [100.0, 200.0, 300.0], "committed": False})  # fmt: skip
+    built = pd.DataFrame({"project_id": ["P1", "P2"], "built_year": [2019, 2019], "cost": [5000.0, 7000.0]})
+    commitments = pd.DataFrame({"kind": ["household", "household", "project"], "ref_id": ["H1", "H2", "P2"], "plan": ["a", "z", ""], "year": [2019, 2019, 2019],
+                                "monitored": False, "monitoring_years": 0})  # fmt: skip
+    kept = kept_of(published, built, commitments, 2020, 2019, "version 1")
+    cost = kept.starts.set_index("household_id")["cost"]
+    assert cost["H1"] == 100.0 and np.isnan(cost["H2"]) and "H3" not in cost.index
+    assert kept.built.set_index("project_id")["cost"].to_dict() == {"P1": 5000.0, "P2": 7000.0}
+
+
 def test_kept_starts_before_a_moved_first_year_are_refused_as_such(small: Instance, tmp_path: Path) -> None:
     """The re-plan's scenario now starts in 2020, after the kept starts of 2019: each is named with that reason (it
     read "its registry row, the measures or the years changed"), and the count is of all of them, not of the lines shown."""
