@@ -60,7 +60,7 @@ from .data import Instance, isin, run_positions
 from .edits import apply_data_edits
 from .errors import InfeasibleError, InputError, NoSolutionError, VerificationError, check_argument
 from .model import INF, MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, county_table, plan_keys, project_ids
-from .outputs import INPUTS_DIFFER, changed_outputs, inputs_differ, read_manifest
+from .outputs import INPUTS_DIFFER, OUTPUT_HASHES, changed_outputs, inputs_differ, read_manifest
 from .plans import CATEGORIES, Plans, build_plans
 from .regions import RegionTree
 from .result import Tables, gap_note, versions
@@ -104,6 +104,7 @@ FULL_MIP_UP_TO = 25_000  # integer columns: a multi-year model this small whose 
 # (the 100,000 instance's first round was 13 s shorter with it, its warm rounds from the crossover's bases 11 s longer)
 IPM_FROM_ROWS = 26_000
 PROJECT_ROUNDING_LPS = 5  # a county's MIP: at most this many LPs rounding its fractional projects first
+KEPT_FROM = ("households.csv", "projects.csv", "flows.csv")  # the tables of a previous run that a re-plan reads
 INCIDENCE_TOL = 1e-6  # expected poor households per rural household: a county exactly at its threshold is out
 
 
@@ -852,7 +853,10 @@ def solve_multiyear(
         if scheduler is not None:
             say(ONE_MODEL_NOTE)
         result, fixed_info = _one_model(scenario, instance, kept, withheld, churn, say, t0)
-    record_replan(result.manifest, kept.from_year if kept is not None else None, kept.source if kept is not None else None, fixed_info, withheld)
+    if kept is None:
+        record_replan(result.manifest, None, None, fixed_info, withheld)
+    else:
+        record_replan(result.manifest, kept.from_year, kept.source, fixed_info, withheld, kept.tables)
     if churn is not None:
         result.manifest["churn"] = {**result.manifest["churn"], "changed": churn_changes(result, churn.previous)}
     differ = inputs_differ(instance, str(result.manifest.get("data") or ""))
@@ -876,9 +880,14 @@ def _check_kept_present(kept: Kept, instance: Instance) -> None:
         raise InputError(problems, source=f"--previous {kept.source}")
 
 
-def record_replan(manifest: dict[str, Any], from_year: int | None, source: str | None, counts: dict[str, int], withheld: Withheld | None) -> None:
-    """Record in ``manifest`` what a re-plan kept (``counts``: :func:`kept_counts`) and the money it withheld."""
+def record_replan(
+    manifest: dict[str, Any], from_year: int | None, source: str | None, counts: dict[str, int], withheld: Withheld | None, tables: dict[str, str] | None = None
+) -> None:
+    """Record in ``manifest`` what a re-plan kept (``counts``: :func:`kept_counts`), from where (``tables``: the
+    sha256 of a previous run's tables it read) and the money it withheld."""
     manifest["rolling"] = {"from_year": from_year, "previous": source, **counts}
+    if tables:
+        manifest["rolling"]["previous_tables"] = tables
     if withheld is not None:
         manifest["withheld"] = {"from_year": withheld.from_year, "amount": {k: v for k, v in sorted(withheld.amount.items()) if v}}
 
@@ -1171,6 +1180,9 @@ class Kept:
     # reads the earlier plan's money (fund_id, village_id, year, amount; None when it has none): where a decomposed
     # re-plan's master starts, read only then
     read_flows: Callable[[], pd.DataFrame | None] | None = None
+    # a previous run folder's: the sha256 of the tables kept from (its manifest's), recorded so that the re-plan
+    # can be reproduced from that run while it holds them
+    tables: dict[str, str] = field(default_factory=dict)
 
 
 def kept_years(scenario: Scenario, from_year: int | None) -> int:
@@ -1193,7 +1205,7 @@ def read_previous(previous: Path, from_year: int) -> Kept:
             f"{from_year} to {before - 1} were kept as done and would be planned again. Re-plan from {before} or later, or from "
             f"the run it kept them from ({rolling.get('previous')})"
         )
-    changed = [c for c in changed_outputs(previous, manifest) if c.split(":")[0] in ("households.csv", "projects.csv", "flows.csv")]
+    changed = [c for c in changed_outputs(previous, manifest) if c.split(":")[0] in KEPT_FROM]
     if changed:
         raise InputError(
             "; ".join(changed) + ". A re-plan keeps what that run decided: solve it again, or record what was done in the registry "
@@ -1242,6 +1254,7 @@ def read_previous(previous: Path, from_year: int) -> Kept:
         from_year=from_year,
         source=str(previous.resolve()),  # the record names the run wherever the command ran
         read_flows=read_flows,
+        tables={k: v for k, v in sorted((manifest.get(OUTPUT_HASHES) or {}).items()) if k in KEPT_FROM},
     )
 
 

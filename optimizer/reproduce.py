@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,7 @@ import pandas as pd
 from .data import Instance
 from .edits import apply_data_edits
 from .errors import InputError
-from .outputs import MANIFEST, changed_outputs, csv_text, read_manifest
+from .outputs import MANIFEST, OUTPUT_HASHES, changed_outputs, csv_text, read_manifest
 from .result import OPTIONAL_TABLES, TABLE_NAMES, Result, versions
 from .scenario import Scenario, recorded_scenario
 from .solve import solve
@@ -65,23 +65,18 @@ def reproduce(run_dir: str | Path, progress: Callable[[str], None] | None = None
     method = str(manifest.get("method", "monolithic"))
     multiyear = bool(manifest.get("multiyear"))
     rolling = manifest.get("rolling") or {}
-    if multiyear and rolling.get("from_year") is not None:
-        raise InputError(
-            f"a re-plan from {rolling['from_year']} (--from-year, --previous {rolling.get('previous')}) cannot be reproduced: the earlier "
-            "years it kept came from that previous run, which is not part of this run's record",
-            source=str(run_dir / MANIFEST),
-        )
+    replan = _replan_of(rolling, manifest, run_dir) if multiyear and rolling.get("from_year") is not None else {}
     instance = None
     read_by = str((manifest.get("decomposition") or {}).get("source", ""))
-    if read_by.startswith("the registry database"):  # the workers read it county by county; its tables hashed in key order
+    if read_by.startswith("the registry database") and not replan:  # the workers read it county by county; its tables hashed in key order
         check_inputs(source, recorded, run_dir, registry_hashes(source))
-    elif not read_by.startswith("partitioned"):
+    elif replan or not read_by.startswith("partitioned"):  # a re-plan loads its data whole
         instance = load_source(source, max_file_mb=scenario.limits.max_input_mb)
         check_inputs(source, recorded, run_dir, instance.hashes)  # a database, or files changed since the check
     # else the workers read their counties again, as the run did (one year: its helpers were matched county by county)
     result: Result | MultiYearResult
     if multiyear:
-        result = _solve_years(scenario, instance, method, progress)
+        result = _solve_years(scenario, instance, method, progress, replan)
     else:
         result = solve(scenario, instance, progress=progress, method=method)
         verify(result)
@@ -106,13 +101,38 @@ def reproduce(run_dir: str | Path, progress: Callable[[str], None] | None = None
     return rep
 
 
-def _solve_years(scenario: Scenario, instance: Instance | None, method: str, progress: Callable[[str], None] | None) -> MultiYearResult:
-    """A multi-year run solved again as ``optimizer solve`` solved it, verified (a decomposed run from a partitioned
-    folder county by county on its workers)."""
+def _replan_of(rolling: dict[str, Any], manifest: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """A re-plan's ``previous`` run folder, ``from_year`` and ``withheld`` money, to re-plan it again from that run:
+    refused unless that folder still holds the tables the re-plan read (their sha256 recorded in ``rolling``)."""
+    from .multiyear import Withheld
+
+    from_year, previous, tables = rolling["from_year"], rolling.get("previous"), rolling.get("previous_tables")
+    why = None
+    if not isinstance(tables, dict) or not tables or not isinstance(previous, str):
+        why = "its manifest records no previous run folder's tables (a night's version, or a re-plan written before 2026-12-07)"
+    elif not (Path(previous) / MANIFEST).is_file():
+        why = f"its previous run {previous} is gone"
+    else:
+        now = read_manifest(Path(previous)).get(OUTPUT_HASHES) or {}
+        changed = sorted(k for k, v in tables.items() if now.get(k) != v)
+        if changed:
+            why = f"its previous run {previous} was written again since ({', '.join(changed)} differ from what the re-plan read)"
+    if why:
+        raise InputError(f"a re-plan from {from_year} (--from-year, --previous) cannot be reproduced: {why}", source=str(run_dir / MANIFEST))
+    w = manifest.get("withheld")
+    withheld = Withheld({str(k): float(v) for k, v in w["amount"].items()}, int(w["from_year"])) if w else None
+    return {"previous": Path(str(previous)), "from_year": int(from_year), "withheld": withheld}
+
+
+def _solve_years(
+    scenario: Scenario, instance: Instance | None, method: str, progress: Callable[[str], None] | None, replan: dict[str, Any]
+) -> MultiYearResult:
+    """A multi-year run solved again as ``optimizer solve`` solved it (a re-plan from its previous run, ``replan``:
+    :func:`_replan_of`), verified (a decomposed run from a partitioned folder county by county on its workers)."""
     from .errors import VerificationError
     from .multiyear import solve_multiyear, verify_multiyear
 
-    out = solve_multiyear(scenario, instance, progress=progress, method=method)
+    out = solve_multiyear(scenario, instance, progress=progress, method=method, **replan)
     if instance is not None:
         bad = verify_multiyear(out, apply_data_edits(instance, scenario.data_edits), scenario)
         if bad:

@@ -119,11 +119,12 @@ def test_a_multiyear_run_decomposed_from_a_partitioned_folder_is_reproduced(tmp_
     assert "5 tables byte-identical (households, projects, flows, spending, counties)" in " ".join(again.output.split())
 
 
-def test_a_multiyear_run_is_reproduced_and_a_replan_from_a_year_is_refused(tmp_path: Path) -> None:
+def test_a_multiyear_run_and_its_replan_are_reproduced(tmp_path: Path) -> None:
     """``reproduce`` of a multi-year run re-solved it with the one-year solve, which refuses a years: section (exit
     2 with a message that did not say why). Now it is solved as ``optimizer solve`` solved it and its five tables
-    compared; its manifest records the versions. A re-plan from a year kept decisions of a previous run that is not
-    part of its record: refused, saying so."""
+    compared; its manifest records the versions. A re-plan from a year is re-planned again from its previous run,
+    whose tables' sha256 its manifest records (it was refused whatever the previous run's state); once that run is
+    written again, the re-plan is refused, saying so."""
     generate(300, seed=6, out=tmp_path / "data")
     deadline = str(ROOT / "scenarios" / "deadline_2020.yaml")
     base = ["solve", deadline, "--set", f"data={tmp_path / 'data'}", "--no-report"]
@@ -135,8 +136,16 @@ def test_a_multiyear_run_is_reproduced_and_a_replan_from_a_year_is_refused(tmp_p
     assert "5 tables byte-identical (households, projects, flows, spending, counties)" in " ".join(again.output.split())
     replan = runner.invoke(app, [*base, "--from-year", "2018", "--previous", str(tmp_path / "run"), "--out", str(tmp_path / "replan")])
     assert replan.exit_code == 0, replan.output
+    rolling = json.loads((tmp_path / "replan" / "manifest.json").read_text())["rolling"]
+    assert sorted(rolling["previous_tables"]) == ["flows.csv", "households.csv", "projects.csv"]
+    replanned = runner.invoke(app, ["reproduce", str(tmp_path / "replan")])
+    assert replanned.exit_code == 0, replanned.output
+    assert "5 tables byte-identical" in " ".join(replanned.output.split())
+    cheaper = runner.invoke(app, [*base, "--set", "years.profile=front_loaded", "--out", str(tmp_path / "run")])
+    assert cheaper.exit_code == 0, cheaper.output
     refused = runner.invoke(app, ["reproduce", str(tmp_path / "replan")])
-    assert refused.exit_code == 2 and "a re-plan from 2018" in " ".join(refused.output.split()), refused.output
+    said = " ".join(refused.output.split())
+    assert refused.exit_code == 2 and "a re-plan from 2018" in said and "was written again since" in said, refused.output
 
 
 def test_reproduce_names_the_table_and_rows_that_differ(run: Path, tmp_path: Path) -> None:
