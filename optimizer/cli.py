@@ -92,6 +92,8 @@ def _progress() -> Callable[[str], None]:
 
 SetOption = Annotated[Optional[list[str]], typer.Option("--set", help="PATH=VALUE override, e.g. funds.level.central=x0.8 (repeatable)")]
 MaxInputOption = Annotated[Optional[float], typer.Option("--max-input-mb", help="largest input file in MB (default 100)")]
+FromYearOption = Annotated[Optional[int], typer.Option("--from-year", help="multi-year: keep the previous run's decisions before this year")]
+PreviousOption = Annotated[Optional[Path], typer.Option(help="multi-year: run folder whose earlier years are kept (with --from-year)")]
 
 
 def _load(scenario: Path, set_: list[str] | None, **limits: float | None) -> Any:
@@ -125,8 +127,8 @@ def solve(
     ] = "auto",
     scheduler: Annotated[Optional[str], typer.Option(help="decomposed: address of an existing Dask scheduler (default: a local cluster)")] = None,
     workers: Annotated[int, typer.Option(help="decomposed: workers of the local Dask cluster", min=1)] = 2,
-    from_year: Annotated[Optional[int], typer.Option("--from-year", help="multi-year: keep the previous run's decisions before this year")] = None,
-    previous: Annotated[Optional[Path], typer.Option(help="multi-year: run folder whose earlier years are kept (with --from-year)")] = None,
+    from_year: FromYearOption = None,
+    previous: PreviousOption = None,
 ) -> None:
     """Solve a scenario, verify the result and write the run folder (with report.html)."""
     import optimizer as api
@@ -337,25 +339,36 @@ def _print_whole(t: Table, rows: list[list[str]]) -> None:
 def export_model(
     scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
     out: Annotated[Path, typer.Argument(help="model file to write: .lp or .mps")],
+    set_: SetOption = None,
+    from_year: FromYearOption = None,
+    previous: PreviousOption = None,
 ) -> None:
     """Write the scenario's model with named rows and columns (budget/<fund>, balance/<village>/<category>, ...; with
-    years: the multi-year model, budget/<fund>/<year>, ...)."""
-    import optimizer as api
-
+    years: the multi-year model, budget/<fund>/<year>, ...; with --from-year and --previous: the re-plan's, its kept
+    decisions fixed by their columns' bounds)."""
+    from .errors import InputError
     from .model import build_model
     from .plans import build_plans
     from .solvers.highs import check_model_path, write_model
 
     with _errors():
         check_model_path(out)
-        sc = api.load_scenario(scenario)
+        sc = _load(scenario, set_)
+        if (from_year is None) != (previous is None):
+            raise InputError("--from-year and --previous go together: the year re-planned from and the run whose earlier years are kept")
         inst = load_scenario_data(sc)
         if sc.years is not None:  # the multi-year model of a scenario with years:
-            from .multiyear import build_multiyear, multiyear_names
+            from .multiyear import check_from_year, check_kept_present, kept_model, multiyear_names, read_previous
 
-            my = build_multiyear(inst, sc)
-            model = my.model
+            kept = None
+            if previous is not None and from_year is not None:
+                check_from_year(from_year, sc.years.first, sc.years.last)
+                kept = read_previous(previous, from_year)
+                check_kept_present(kept, inst)
+            my, model, _ = kept_model(inst, sc, kept)
             cols, rows = multiyear_names(my, inst)
+        elif from_year is not None:
+            raise InputError("--from-year and --previous re-plan a multi-year scenario: this one has no years: section")
         else:
             model, index = build_model(inst, sc, build_plans(inst, sc))
             cols, rows = index.col_names(), index.row_names()

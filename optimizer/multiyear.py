@@ -831,7 +831,7 @@ def solve_multiyear(
     check_years(scenario, instance.measures["measure_id"], county_ids)
     _warn_exit_schedule(scenario, county_ids, say)
     if previous is not None and kept is not None:
-        _check_kept_present(kept, instance)
+        check_kept_present(kept, instance)
     replan = churn is not None or (kept is not None and kept_years(scenario, kept.from_year) > 0)
     if method == "decomposed" or (method == "auto" and auto_decomposes(scenario, instance.n_households, replan=replan)):
         if kept is not None and scenario.years is not None:
@@ -865,7 +865,7 @@ def solve_multiyear(
     return result
 
 
-def _check_kept_present(kept: Kept, instance: Instance) -> None:
+def check_kept_present(kept: Kept, instance: Instance) -> None:
     """Refuse a re-plan of a previous run whose kept starts or builds the data no longer holds: their money was spent
     in their years, and without their rows the re-plan would spend it again."""
     gone_h = sorted(set(kept.starts["household_id"]) - set(instance.households["household_id"]))
@@ -898,11 +898,7 @@ def _one_model(
     """The multi-year plan or re-plan as one model, with what it fixed of the kept decisions (timings: ``total``
     since ``t0``)."""
     t_start = time.perf_counter()
-    my = build_multiyear(instance, scenario, withheld=withheld, kept=kept)
-    model = my.model
-    fixed_info: dict[str, int] = {}
-    if kept is not None:
-        model, fixed_info = fix_kept(my, instance, kept)
+    my, model, fixed_info = kept_model(instance, scenario, kept, withheld)
     churn_info: dict[str, int] = {}
     if churn is not None:
         model, churn_info = add_churn_row(model, my, instance, churn)
@@ -923,6 +919,16 @@ def _one_model(
         "total": round(time.perf_counter() - t0, 3),
     }
     return result, fixed_info
+
+
+def kept_model(instance: Instance, scenario: Scenario, kept: Kept | None, withheld: Withheld | None = None) -> tuple[MultiYear, LinearModel, dict[str, int]]:
+    """The multi-year model of a plan, or of a re-plan with the ``kept`` decisions fixed (:func:`fix_kept`, and what
+    it fixed: :func:`kept_counts`)."""
+    my = build_multiyear(instance, scenario, withheld=withheld, kept=kept)
+    if kept is None:
+        return my, my.model, {}
+    model, fixed = fix_kept(my, instance, kept)
+    return my, model, fixed
 
 
 def optimize_multiyear(

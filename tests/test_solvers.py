@@ -471,6 +471,46 @@ def test_export_model_of_a_multiyear_scenario(tmp_path: Path) -> None:
     assert h.getInfo().objective_function_value == pytest.approx(lp.objective, rel=1e-7)
 
 
+def test_export_model_of_a_replan(tmp_path: Path) -> None:
+    """``export-model --from-year --previous`` writes the re-plan's model (it had no such options: the model exported
+    was the first plan's): read back, its kept starts are fixed and its LP optimum is the re-plan's LP optimum.
+    Either option alone, or on a one-year scenario, is refused."""
+    import highspy
+
+    from optimizer.data import load_instance
+    from optimizer.multiyear import kept_model, read_previous
+    from optimizer.scenario import load_scenario
+
+    generate(150, seed=11, out=tmp_path / "d")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(f"name: s\ndata: {tmp_path / 'd'}\nhelpers: {{assign: false}}\nyears: {{first: 2019, last: 2020}}\n")
+    solved = _run("solve", str(scenario), "--out", str(tmp_path / "run"), "--no-report", "--set", "funds.level.central=x0.7")
+    assert solved.returncode == 0, solved.stderr
+    proc = _run("export-model", str(scenario), str(tmp_path / "m.mps"), "--from-year", "2020", "--previous", str(tmp_path / "run"), "--set", "funds.level.central=x0.7")
+    assert proc.returncode == 0, proc.stderr
+    sc = load_scenario(scenario, overrides={"funds.level.central": "x0.7"})
+    from optimizer.edits import apply_data_edits
+
+    inst = apply_data_edits(load_instance(tmp_path / "d"), sc.data_edits)
+    kept = read_previous(tmp_path / "run", 2020)
+    my, model, fixed = kept_model(inst, sc, kept)
+    assert fixed["kept_households"] == len(kept.starts) > 0
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.readModel(str(tmp_path / "m.mps"))
+    assert h.getNumCol() == model.shape[1] and int((np.asarray(h.getLp().col_lower_) > 0.5).sum()) == int((model.col_lo > 0.5).sum()) >= len(kept.starts)
+    h.changeColsIntegrality(h.getNumCol(), np.arange(h.getNumCol(), dtype=np.int32), np.zeros(h.getNumCol(), dtype=np.uint8))
+    h.run()
+    lp = get_backend("highs").solve(model.relaxed(), SolveOptions())
+    assert h.getInfo().objective_function_value == pytest.approx(lp.objective, rel=1e-7)
+    alone = _run("export-model", str(scenario), str(tmp_path / "n.mps"), "--from-year", "2020")
+    assert alone.returncode == 2 and "--from-year and --previous go together" in alone.stderr
+    one_year = tmp_path / "one.yaml"
+    one_year.write_text(f"name: one\ndata: {tmp_path / 'd'}\n")
+    refused = _run("export-model", str(one_year), str(tmp_path / "n.mps"), "--from-year", "2020", "--previous", str(tmp_path / "run"))
+    assert refused.returncode == 2 and "no years: section" in refused.stderr and not (tmp_path / "n.mps").exists()
+
+
 def test_cbc_finds_improvements_smaller_than_its_default_cutoff_increment() -> None:
     """Found by the property tests: with its default cutoff increment CBC reported 0.0335774 as optimal within
     gap 1e-6 while HiGHS and SCIP found 0.0335793 (a plan worth 2e-6 more). The adapter sets the increment."""
