@@ -508,9 +508,13 @@ def validate_scenario(data: dict[str, object], source: str, lines: dict[tuple[st
     except ValidationError as err:
         problems = []
         for e in err.errors():
-            loc = tuple(str(p) for p in e["loc"])
+            loc, msg = tuple(str(p) for p in e["loc"]), e["msg"]
+            if loc[-1:] == ("[key]",):  # the mapping's key itself is wrong, not its value
+                loc, msg = loc[:-1], f"unknown key: {msg}"
+            elif e["type"] == "invalid_key":
+                msg = "unknown key (a name is expected here, not a number)"
             hint = _did_you_mean(loc) if e["type"] == "extra_forbidden" else ""
-            problems.append(f"{'.'.join(loc) or '(top level)'}{_where(loc, lines)}: {e['msg']}{hint}")
+            problems.append(f"{'.'.join(loc) or '(top level)'}{_where(loc, lines)}: {msg}{hint}")
         raise InputError(problems, source=source) from None
     edits = [(key, data_edit_problem(key, value)) for key, value in scenario.data_edits.items()]
     problems = [f"data_edits.{key}{_where(('data_edits', key), lines)}: {why}" for key, why in edits if why]
