@@ -56,6 +56,7 @@ from .multiyear import (
     kept_counts,
     kept_of,
     kept_option_columns,
+    kept_paid,
     kept_source,
     kept_violations,
     kept_years,
@@ -64,6 +65,7 @@ from .multiyear import (
     optimize_multiyear,
     previous_of,
     record_replan,
+    refuse_lost_paid,
     spending_table,
     verify_multiyear,
     year_list,
@@ -510,8 +512,10 @@ def _build(county: str, source: Instance | Replanned | Stored, scenario: Scenari
         from .storage import load_registry_replan
 
         assert scenario.years is not None
-        instance, published, built, commitments = load_registry_replan(source.where, county, source.regions, source.funds, source.version, source.from_year)
-        fixed = kept_of(published, built, commitments, source.from_year, scenario.years.first, kept_source(source.version))
+        instance, published, built, commitments, paid = load_registry_replan(
+            source.where, county, source.regions, source.funds, source.version, source.from_year
+        )
+        fixed = replace(kept_of(published, built, commitments, source.from_year, scenario.years.first, kept_source(source.version)), paid=paid)
         previous = previous_of(published, instance.households["household_id"], fixed)
         replan = Replanned(instance, previous if len(previous) else None, fixed, source.withheld)
     elif source.night:
@@ -1676,12 +1680,20 @@ def _replanned(
     prev = {} if previous is None else by_county(previous, "household_id", household_county)
     starts = {} if kept is None else by_county(kept.starts, "household_id", household_county)
     built = {} if kept is None else by_county(kept.built, "project_id", county_of("projects", "project_id"))
+    paid = None if kept is None else kept_paid(kept)
+    paid_by: dict[int, pd.DataFrame] = {}
+    if kept is not None and paid is not None:  # each county's part of what the earlier plan paid in the kept years
+        villages = [p.regions.loc[p.regions["level"] == Level.VILLAGE, "region_id"].to_numpy() for p in pieces]
+        village_county = pd.concat([pd.Series(i, index=v) for i, v in enumerate(villages)])
+        refuse_lost_paid(paid[~paid["village_id"].isin(village_county.index)], kept)
+        paid_by = by_county(paid, "village_id", village_county)
     data = []
     for i, p in enumerate(pieces):
         county_kept = None
         if kept is not None:
             # the earlier plan's flows only start the master: a county's task need not carry the nation's
-            county_kept = replace(kept, starts=starts.get(i, kept.starts.iloc[:0]), built=built.get(i, kept.built.iloc[:0]), read_flows=None)
+            county_kept = replace(kept, starts=starts.get(i, kept.starts.iloc[:0]), built=built.get(i, kept.built.iloc[:0]), read_flows=None,
+                                  paid=None if paid is None else paid_by.get(i, paid.iloc[:0]))  # fmt: skip
         data.append(Replanned(p, prev.get(i), county_kept, _own_withheld(withheld, p.funds, blocks.upper)))
     planned = np.array([0 if i not in prev else len(prev[i]) for i in range(len(pieces))], dtype=np.int64)
     return data, planned

@@ -42,6 +42,7 @@ exists and the model is unchanged.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import numbers
@@ -465,8 +466,6 @@ def build_multiyear(
     plans = plans if plans is not None else build_plans(instance, scenario, kept.starts if kept is not None else None)
     one = scenario.with_overrides({"mode": "max_lifted", "target.lifted": None, "target.county_incidence": None, "target.county_incidence_western": None})
     base, bidx = build_model(instance, one, plans)
-    years = year_list(yrs)
-    T = len(years)
     tree = instance.tree
     hh_village = tree.pos(instance.households["village_id"])
     mon_cell = np.full(len(hh_village), -1, dtype=np.int64)  # per household: its village's balance cell paying monitoring
@@ -478,8 +477,15 @@ def build_multiyear(
     late = _late_monitoring(kept, instance, plans, yrs) if kept is not None and yrs.monitoring is not None else None
     opt = build_options(instance, scenario, plans, from_year, can_monitor=mon_cell >= 0, late=late)
     opt["cost"], project_cost = kept_prices(instance, plans, opt, kept)
-    plan_scale = _price_ratio(opt["cost"].to_numpy(), plans.table["cost"].to_numpy(dtype=float)[opt["plan"].to_numpy()])
-    project_scale = _price_ratio(project_cost, instance.projects["cost"].to_numpy(dtype=float))
+    paid = kept_paid(kept) if kept is not None else None
+    years = year_list(yrs)
+    T = len(years)
+    n_past = 0 if paid is None or from_year is None else int(np.clip(from_year - yrs.first, 0, T))
+    if paid is None:  # kept starts and builds charged what they were paid, spread over categories at today's prices
+        plan_scale = _price_ratio(opt["cost"].to_numpy(), plans.table["cost"].to_numpy(dtype=float)[opt["plan"].to_numpy()])
+        project_scale = _price_ratio(project_cost, instance.projects["cost"].to_numpy(dtype=float))
+    else:  # the kept years' cells are paid what the previous plan paid there (below)
+        plan_scale, project_scale = np.ones(len(opt)), np.ones(len(instance.projects))
     n_o = len(opt)
     n_x, n_y = plans.table.shape[0], len(instance.projects)
     n_f = base.col_blocks["f"].stop - base.col_blocks["f"].start
@@ -542,7 +548,13 @@ def build_multiyear(
         rows_b.append(mon_cell[opt["hh"].to_numpy()[o]] + t_m * n_cells)
         cols_b.append(xs + o)
         vals_b.append(np.full(len(o), yrs.monitoring.cost / MONEY_UNIT))
-    add("balance", np.concatenate(rows_b), np.concatenate(cols_b), np.concatenate(vals_b), np.zeros(n_cells * T), np.zeros(n_cells * T))
+    rows_bal, cols_bal, vals_bal = np.concatenate(rows_b), np.concatenate(cols_b), np.concatenate(vals_b)
+    bal = np.zeros(n_cells * T)
+    if n_past and kept is not None and paid is not None:  # a kept year's cell: what the previous plan paid there, not its kept starts now
+        keep = (rows_bal >= n_past * n_cells) | (cols_bal >= fs)
+        rows_bal, cols_bal, vals_bal = rows_bal[keep], cols_bal[keep], vals_bal[keep]
+        bal[: n_past * n_cells] = -_paid_cells(paid, bidx.cells, yrs.first, n_past, kept) / MONEY_UNIT
+    add("balance", rows_bal, cols_bal, vals_bal, bal, bal.copy())
     # fund budgets per year with carry-over
     approp = appropriations(instance, yrs, withheld) / MONEY_UNIT
     coo, _, _ = block("fund")
@@ -696,6 +708,48 @@ def kept_prices(instance: Instance, plans: Plans, options: pd.DataFrame, kept: K
         pos = pd.Index(instance.projects["project_id"]).get_indexer(built["project_id"])
         project_cost[pos[pos >= 0]] = built["cost"].to_numpy(dtype=float)[pos >= 0]
     return plan_cost, project_cost
+
+
+def kept_paid(kept: Kept) -> pd.DataFrame | None:
+    """What the previous plan paid before ``kept.from_year`` per (village_id, category, year), yuan: ``kept.paid``
+    (a county's part), else summed from its flows; None when they are not known (its kept starts are then charged
+    their recorded cost spread over categories at today's prices)."""
+    if kept.paid is not None:
+        return kept.paid
+    flows = kept.read_flows() if kept.read_flows is not None else None
+    if flows is None or "category" not in flows.columns:
+        return None
+    past = flows[flows["year"].to_numpy() < kept.from_year]
+    return past.groupby(["village_id", "category", "year"], as_index=False, sort=False)["amount"].sum()
+
+
+def _paid_cells(paid: pd.DataFrame, cells: pd.DataFrame, first_year: int, n_past: int, kept: Kept) -> np.ndarray:
+    """Yuan per balance row of the first ``n_past`` years (year-major over ``cells``) from ``paid``; money paid
+    where the model has no cell now (a village gone, a category nothing can spend on there) is refused."""
+    at = pd.MultiIndex.from_frame(cells[["village_id", "category"]]).get_indexer(
+        pd.MultiIndex.from_arrays([paid["village_id"].astype(str), paid["category"].astype(str)])
+    )
+    t = paid["year"].to_numpy(dtype=np.int64) - first_year
+    amount = paid["amount"].to_numpy(dtype=float)
+    inside = (t >= 0) & (t < n_past)
+    refuse_lost_paid(paid[inside & (at < 0)], kept)
+    out = np.zeros(n_past * len(cells))
+    ok = inside & (at >= 0)
+    np.add.at(out, t[ok] * len(cells) + at[ok], amount[ok])
+    return out
+
+
+def refuse_lost_paid(lost: pd.DataFrame, kept: Kept) -> None:
+    """Refuse money an earlier plan paid in a kept year (rows of :func:`kept_paid`) where the data no longer lets any
+    plan or project spend: the re-plan would spend it again."""
+    lost = lost[lost["amount"].to_numpy(dtype=float) > MONEY_TOL]
+    if len(lost):
+        raise InputError(
+            [f"the previous plan paid {a:,.2f} yuan in {y} to village {v} for {c}, which the data no longer lets any plan or project spend "
+             "(the village or its spending on that category is gone): the re-plan would spend it again"
+             for v, c, y, a in lost[["village_id", "category", "year", "amount"]].head(20).itertuples(index=False)],
+            source=kept.source, total=len(lost),
+        )  # fmt: skip
 
 
 def _price_ratio(paid: np.ndarray, today: np.ndarray) -> np.ndarray:
@@ -1189,6 +1243,9 @@ class Kept:
     # a previous run folder's: the sha256 of the tables kept from (its manifest's), recorded so that the re-plan
     # can be reproduced from that run while it holds them
     tables: dict[str, str] = field(default_factory=dict)
+    # what the earlier plan paid before from_year per (village_id, category, year, amount): a county's part of it,
+    # given by the driver; otherwise read with read_flows (see kept_paid)
+    paid: pd.DataFrame | None = None
 
 
 def kept_years(scenario: Scenario, from_year: int | None) -> int:
@@ -1247,9 +1304,11 @@ def read_previous(previous: Path, from_year: int) -> Kept:
     early = prev_h.assign(year=year, monitored=monitored, monitoring_years=monitoring_years, cost=cost)[started & (year < from_year)]
     built = built[built["built_year"] < from_year]
 
+    @functools.cache  # read once, when a re-plan asks (the kept years' money, a decomposed master's start)
     def read_flows() -> pd.DataFrame | None:
         try:
-            flows = pd.read_csv(previous / "flows.csv", dtype={"fund_id": str, "village_id": str}, usecols=["fund_id", "village_id", "year", "amount"])
+            text = {"fund_id": str, "village_id": str, "category": str}
+            flows = pd.read_csv(previous / "flows.csv", dtype=text, usecols=["fund_id", "village_id", "category", "year", "amount"])
             return flows.astype({"year": np.int64, "amount": float})
         except (OSError, ValueError, pd.errors.ParserError):
             return None  # only a starting point: a run folder without it (or with a cell unread) is re-planned all the same
@@ -1962,21 +2021,30 @@ def verify_multiyear(
          "village_id": hh_out["village_id"].to_numpy()[mrow],
          "category": yrs.monitoring.category if yrs.monitoring is not None else "", "cost": yrs.monitoring.cost if yrs.monitoring is not None else 0.0}
     )  # fmt: skip
-    need = pd.concat(
+    decided = pd.concat(
         [
             long[["year", "village_id", "category", "cost"]],
-            monitoring,
             pd.DataFrame({"year": built["built_year"].astype(int).to_numpy(), "village_id": pr_in["village_id"].reindex(built["project_id"]).to_numpy(),
                           "category": pr_in["category"].reindex(built["project_id"]).to_numpy(),
                           "cost": np.where(pd.to_numeric(built["built_year"]).to_numpy() < (from_year or 0), built["cost"].to_numpy(dtype=float),
                                            pr_in["cost"].reindex(built["project_id"]).to_numpy())}),
         ],
         ignore_index=True,
-    ).groupby(["year", "village_id", "category"])["cost"].sum()  # fmt: skip
-    paid = flows.groupby(["year", "village_id", "category"])["amount"].sum()
-    both = pd.concat([need.rename("need"), paid.rename("paid")], axis=1).fillna(0.0)
+    )  # fmt: skip
+    spent_on = pd.concat([decided, monitoring], ignore_index=True)
+    ahead, flows_ahead = spent_on["year"].to_numpy() >= (from_year or 0), flows["year"].to_numpy() >= (from_year or 0)
+    need = spent_on[ahead].groupby(["year", "village_id", "category"])["cost"].sum()
+    paid_in = flows[flows_ahead].groupby(["year", "village_id", "category"])["amount"].sum()
+    both = pd.concat([need.rename("need"), paid_in.rename("paid")], axis=1).fillna(0.0)
     if ((both["need"] - both["paid"]).abs() > MONEY_TOL + 1e-7 * both["need"]).any():
         bad.append("spending not matched by fund money in (year, village, category)")
+    # a re-plan's kept years hold what the previous plan paid there (kept_paid): a village's money in such a year covers
+    # its kept starts and builds (their monitoring was paid at its price then)
+    kept_need = decided[decided["year"].to_numpy() < (from_year or 0)].groupby(["year", "village_id"])["cost"].sum()
+    kept_in = flows[~flows_ahead].groupby(["year", "village_id"])["amount"].sum()
+    kept_both = pd.concat([kept_need.rename("need"), kept_in.rename("paid")], axis=1).fillna(0.0)
+    if (kept_both["paid"] < kept_both["need"] - MONEY_TOL - 1e-7 * kept_both["need"]).any():
+        bad.append("spending of a kept year not covered by fund money in (year, village)")
     # yearly budgets with carry-over, recomputed from the appropriations
     approp = appropriations(instance, yrs, withheld) if appropriation is None else appropriation
     fund_bad, spent_fy, _ = fund_year_check(yrs, instance.funds["fund_id"].to_numpy(), approp, flows)

@@ -293,10 +293,10 @@ def _run_by_county(
 
 
 def _flows_reader(engine: Engine, version: int | None) -> Callable[[], pd.DataFrame] | None:
-    """Reads the published version's money by fund and village (and year): a decomposed night's master starts from
-    it, so that the counties can keep their published plans from the first round (an even split left them short
-    under the cap). Read only when the night decomposes."""
-    return None if version is None else functools.partial(storage.version_table, engine, version_flows, version)
+    """Reads the published version's money by fund and village (and year), once: a decomposed night's master starts
+    from it, so that the counties can keep their published plans from the first round (an even split left them
+    short under the cap), and a multi-year night's kept years hold what it paid. Read only when one of them asks."""
+    return None if version is None else functools.cache(functools.partial(storage.version_table, engine, version_flows, version))
 
 
 def _publish(

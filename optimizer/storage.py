@@ -929,12 +929,13 @@ def load_registry_night(
 
 def load_registry_replan(
     url: str, county: str, county_regions: pd.DataFrame, county_funds: pd.DataFrame, version: int | None, from_year: int
-) -> tuple[Instance, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+) -> tuple[Instance, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
     """One county as a multi-year night re-planning from ``from_year`` plans it (as ``nightly.multiyear_inputs``
     opens the whole registry): the households of :func:`_replanned_households`, its projects and helpers with their
     full capacity (commitments are decisions inside the model), every measure, its regions and its block's funds
     (amounts as they are); with its households' rows of ``version``, its projects' rows of ``version`` and its
-    commitments (households' and projects', in commitment order): what the night keeps of them."""
+    commitments (households' and projects', in commitment order): what the night keeps of them; and what ``version``
+    paid in its villages before ``from_year`` (village_id, category, year, amount; None without a version)."""
     villages, _ = _county_places(county_regions)
     vh, vp, kind = version_households, version_projects, commitments.c.kind
     here = select(projects.c.project_id).where(projects.c.village_id.in_(villages))
@@ -945,9 +946,14 @@ def load_registry_replan(
         comm = _frame(conn, commitments, or_(and_(kind == "household", ref.in_(mine)), and_(kind == "project", ref.in_(here))))
         published = _frame(conn, vh, and_(vh.c.version_id == version, vh.c.household_id.in_(mine)))
         built = _frame(conn, vp, and_(vp.c.version_id == version, vp.c.project_id.in_(here)))
+        vf = version_flows
+        flows = _frame(conn, vf, and_(vf.c.version_id == version, vf.c.village_id.in_(villages), vf.c.year < from_year))
     instance = _registry_instance(t, f"{redact(url)} (county {county})", {})
+    paid = None if version is None else flows.reindex(columns=["village_id", "category", "year", "amount"])
+    if paid is not None and len(paid):
+        paid = paid.groupby(["village_id", "category", "year"], as_index=False, sort=False)["amount"].sum()
     published = published.drop(columns=["version_id"]).assign(committed=published["committed"].astype(bool))
-    return instance, published, built.drop(columns=["version_id"]), comm
+    return instance, published, built.drop(columns=["version_id"]), comm, paid
 
 
 def spent_by_fund(url: str) -> dict[str, float]:
