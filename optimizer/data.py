@@ -12,6 +12,7 @@ import difflib
 import hashlib
 import io
 import logging
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -296,6 +297,8 @@ def _read(path: Path, limit_bytes: float) -> tuple[pd.DataFrame, str, np.ndarray
         return df.astype(object).where(df.notna(), "").astype(str), file_sha256(path), None
     data = read_bytes(path, limit_bytes, option)
     text = decode_utf8(data, path)
+    if "\r" in text:  # CRLF, or CR alone (old Mac and some spreadsheet exports): lines as the reader and the messages count them
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise InputError(f"{path}: the file is empty (it needs at least the header line)")
     header = next(csv.reader(io.StringIO(text.split("\n", 1)[0])), [])
@@ -500,12 +503,7 @@ def _check_references(t: dict[str, pd.DataFrame], tree: RegionTree, rows: dict[s
     report("projects", "project_id", ~t["projects"]["measure_id"].isin(known_measures).to_numpy(), "measure_id", "unknown measure '{v}'")
     report("funds", "fund_id", (tree.pos(t["funds"]["region_id"]) < 0), "region_id", "unknown region '{v}'")
     report("helpers", "helper_id", (tree.pos(t["helpers"]["home_region_id"]) < 0), "home_region_id", "unknown region '{v}'")
-    ids = set(tree.ids)
-    for i, text in enumerate(t["funds"]["targets"].to_numpy()):
-        unknown = [r for r in _split(text) if r not in ids]
-        if unknown:
-            fid = t["funds"]["fund_id"].iat[i]
-            problems.append(f"{rows['funds'].at(i)} (fund_id={fid}), column targets: unknown region(s) {', '.join(map(repr, unknown))}")
+    problems += target_problems(t["funds"], set(tree.ids), rows["funds"])
     measure_set = set(known_measures)
     for i, text in enumerate(t["measures"]["combines_with"].to_numpy()):
         unknown = [m for m in _split(text) if m not in measure_set]
@@ -524,6 +522,16 @@ def _check_references(t: dict[str, pd.DataFrame], tree: RegionTree, rows: dict[s
 
 def _split(text: str) -> list[str]:
     return [s.strip() for s in str(text).split(LIST_SEP) if s.strip()]
+
+
+def target_problems(funds: pd.DataFrame, ids: set[str], rows: TableRows) -> list[str]:
+    """The funds whose ``targets`` name a region not in ``ids``, by row."""
+    problems = []
+    for i, text in enumerate(funds["targets"].to_numpy()):
+        unknown = [r for r in _split(text) if r not in ids]
+        if unknown:
+            problems.append(f"{rows.at(i)} (fund_id={funds['fund_id'].iat[i]}), column targets: unknown region(s) {', '.join(map(repr, unknown))}")
+    return problems
 
 
 def parse_eligibility(measures: pd.DataFrame, rows: TableRows = TableRows("measures.csv")) -> tuple[pd.DataFrame, list[str]]:
@@ -564,7 +572,11 @@ def parse_eligibility(measures: pd.DataFrame, rows: TableRows = TableRows("measu
                 problems.append(f"{where}: rule '{item}' names unknown household column '{column}' (known: {', '.join(ELIGIBILITY_COLUMNS)})")
                 continue
             try:
-                rules.append((mid, column, op, float(number)))
+                bound = float(number)
             except ValueError:
-                problems.append(f"{where}: rule '{item}' needs a number, got '{number}'")
+                bound = math.nan
+            if math.isfinite(bound):
+                rules.append((mid, column, op, bound))
+            else:
+                problems.append(f"{where}: rule '{item}' needs a finite number, got '{number}'")
     return pd.DataFrame(rules, columns=["measure_id", "column", "op", "value"]), problems

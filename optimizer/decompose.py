@@ -1350,7 +1350,7 @@ def _decompose(
         raise InputError("--method decomposed does not support helpers.capacity_in_model (helpers may reach across counties)")
     from dask.distributed import Client, as_completed
 
-    from .partitioned import load_frame
+    from .partitioned import duplicate_ids, load_frame
     from .storage import county_regions, registry_frame
 
     one_year = scenario.years is None
@@ -1375,6 +1375,9 @@ def _decompose(
         from_db = is_url(str(folder))
         if frame is None:
             frame = registry_frame(str(folder)) if from_db else load_frame(folder)
+            repeated = [] if from_db else duplicate_ids(Path(folder))  # ids in two counties: no county's own load sees them
+            if repeated:
+                raise InputError(repeated, source=str(folder))
         counties = sorted(frame.county_households.index)
         blocks = plan_blocks(frame.funds, frame.tree, counties, frame.county_households.reindex(counties).to_numpy())
         regions, funds, tree, hashes = frame.regions, frame.funds, frame.tree, frame.hashes
@@ -2201,7 +2204,8 @@ def _assemble(
     prices = pd.concat([f["tables"]["funds"] for f in finals], ignore_index=True).groupby("fund_id")["shadow_price"].max()
     if upper is not None:
         prices.update(upper)
-    tables["funds"] = fund_table(tree, funds, tables["flows"], prices.reindex(funds["fund_id"]).to_numpy(dtype=float))
+    # a fund no county task priced (its county has no households, so nothing it holds can be spent) is worth 0
+    tables["funds"] = fund_table(tree, funds, tables["flows"], prices.reindex(funds["fund_id"]).fillna(0.0).to_numpy(dtype=float))
     tables["regions"] = roll_up_regions(regions, tree, [f["tables"]["regions"] for f in finals])
     tables["poverty"] = poverty_table(sums)
     tables["marginal"] = _best_marginal(tree, [f["tables"]["marginal"] for f in finals])

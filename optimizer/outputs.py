@@ -221,14 +221,17 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
 
 def changed_outputs(run_dir: str | Path, manifest: dict[str, Any]) -> list[str]:
     """The files of a run folder that are missing or differ from what the run wrote, by the sha256 its manifest
-    records (none for a run written before it recorded them)."""
+    records, and its tables that the manifest does not record (every table of a manifest without hashes)."""
     problems = []
-    for name, digest in sorted((manifest.get(OUTPUT_HASHES) or {}).items()):
+    recorded = manifest.get(OUTPUT_HASHES) or {}
+    for name, digest in sorted(recorded.items()):
         path = Path(run_dir) / Path(name).name
         if not path.is_file():
             problems.append(f"{name}: missing from the run folder (the run wrote it)")
         elif file_sha256(path) != digest:
             problems.append(f"{name}: changed or damaged since the run wrote it (its sha256 differs from {MANIFEST}'s {OUTPUT_HASHES})")
+    tables = sorted(f.name for f in Path(run_dir).iterdir() if f.suffix in (".csv", ".parquet") and f.name not in recorded)
+    problems += [f"{name}: not among the tables {MANIFEST}'s {OUTPUT_HASHES} records (the run did not write it, or its record was removed)" for name in tables]
     return problems
 
 

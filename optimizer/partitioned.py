@@ -24,7 +24,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from .contract import LIST_SEP, TABLES, Level
-from .data import Instance, _coerce, _first_line, _personal_columns, build_instance, file_sha256
+from .data import Instance, _coerce, _first_line, _personal_columns, build_instance, file_sha256, target_problems
 from .errors import InputError
 from .inputs import TableRows
 from .regions import RegionTree, build_tree
@@ -102,8 +102,11 @@ def load_frame(folder: str | Path) -> Frame:
     unknown = sorted(set(tables["funds"]["region_id"]) - set(tables["regions"]["region_id"]))
     if unknown:
         errs.append(f"{folder / 'funds.parquet'}: unknown region_id {', '.join(map(repr, unknown[:10]))}")
+    if not errs:  # what a county's own load cannot see: targets anywhere, the folder's layout (ids: duplicate_ids)
+        errs += target_problems(tables["funds"], set(tree.ids), TableRows(f"{folder / 'funds.parquet'}"))
+        errs += layout_problems(folder, tree)
     if errs:
-        raise InputError(errs)
+        raise InputError(errs, source=str(folder))
     # every input file's hash, as a whole load records them: a run read by the workers is reproduced on the same data
     for path in [folder / "measures.parquet", *(f for table in SPLIT_TABLES for f in _split_files(folder, table))]:
         if path.is_file():
@@ -178,7 +181,12 @@ def load_partitioned(
         raise InputError(problems)
     label = str(folder) if wanted is None else f"{folder} (counties {', '.join(wanted[:5])}{', ...' if len(wanted) > 5 else ''})"
     rows = {table: TableRows(f"{table}.parquet") for table in WHOLE_TABLES} | {table: TableRows(f"{table}/ (its files in order)") for table in SPLIT_TABLES}
-    return build_instance(raw, source=label, hashes=hashes, rows=rows)
+    instance = build_instance(raw, source=label, hashes=hashes, rows=rows)
+    if wanted is None:
+        layout = layout_problems(folder, instance.tree)
+        if layout:
+            raise InputError(layout, source=str(folder))
+    return instance
 
 
 def validate_partitioned(folder: str | Path, progress: Callable[[str], None] | None = None, batch: int = VALIDATE_BATCH) -> dict[str, int]:
@@ -214,14 +222,35 @@ def validate_partitioned(folder: str | Path, progress: Callable[[str], None] | N
             for table in SPLIT_TABLES:
                 counts[table] += len(getattr(instance, table))
         say(f"checked {int(np.searchsorted(group, g, side='right')):,} of {len(counties):,} counties")
-    problems += _duplicate_ids(folder)
+    problems += duplicate_ids(folder)
     if problems:
         raise InputError(problems, source=str(folder))
     return {"households": counts["households"], "regions": len(frame.regions), "measures": measures, "projects": counts["projects"],
             "funds": len(frame.funds), "helpers": counts["helpers"]}  # fmt: skip
 
 
-def _duplicate_ids(folder: Path) -> list[str]:
+def layout_problems(folder: Path, tree: RegionTree) -> list[str]:
+    """What a partitioned folder's layout says wrong before any county is read: a partition of a county that
+    ``regions.parquet`` does not hold, or under another province's folder (no county's load would read its rows, or
+    the wrong one would), and a table given both as CSV and as Parquet."""
+    problems = []
+    for table in SPLIT_TABLES:
+        for place in sorted(p for p in (folder / table).glob("province=*/county=*") if p.is_dir()):
+            province, county = place.parent.name.split("=", 1)[1], place.name.split("=", 1)[1]
+            pos = int(tree.pos([county])[0])
+            if pos < 0 or tree.level[pos] != Level.COUNTY:
+                problems.append(f"{place}: {county!r} is not a county of regions.parquet (a partition is named county=<its county's region_id>)")
+                continue
+            home = str(tree.ancestor_ids(np.array([pos]), Level.PROVINCE)[0])
+            if home != province:
+                problems.append(f"{place}: county {county} lies in province {home}; its files belong under {table}/province={home}/county={county}")
+    for name in ("regions", "funds", "measures"):
+        if (folder / f"{name}.csv").exists():
+            problems.append(f"{folder}: {name}.csv beside the partitioned tables; a partitioned folder reads {name}.parquet only, so remove or convert it")
+    return problems
+
+
+def duplicate_ids(folder: Path) -> list[str]:
     """Ids of households, projects or helpers that appear more than once in the whole folder (a county's own load
     only sees its own rows), each with the counties that hold it."""
     problems = []

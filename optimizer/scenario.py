@@ -32,6 +32,20 @@ def _not_a_boolean(value: Any) -> Any:
 
 Number = Annotated[float, BeforeValidator(_not_a_boolean)]
 Whole = Annotated[int, BeforeValidator(_not_a_boolean)]
+MAX_THREADS = 1024  # HiGHS aborted the whole process (SIGABRT) with 100,000 threads; it runs with 1,000
+
+
+def _number_text(value: Any) -> Any:
+    """A data edit's number written in a form YAML reads as text (``1e6``: YAML wants ``1.0e+6``) is that number."""
+    if isinstance(value, str) and not value.strip().lower().startswith("x"):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+EditValue = Annotated[float | str | bool, BeforeValidator(_number_text)]
 
 
 class _Strict(BaseModel):
@@ -103,7 +117,7 @@ class SolverOptions(_Strict):
     name: Literal["highs", "pulp", "ortools"] = "highs"
     time_limit: Number = Field(120.0, gt=0, description="seconds")
     gap: Number = Field(1e-3, ge=0, lt=1, description="relative MIP gap at which to stop")
-    threads: Whole = Field(0, ge=0, description="0 lets the solver choose")
+    threads: Whole = Field(0, ge=0, le=MAX_THREADS, description="0 lets the solver choose")
     seed: Whole = 0
     warm_start: bool = Field(True, description="re-solve from the previous LP basis when only bounds changed (what-ifs on money)")
     rounding: Literal["highs", "pulp", "ortools"] | None = Field(
@@ -221,7 +235,7 @@ class Scenario(_Strict):
     nightly: Nightly = Nightly()
     years: Years | None = Field(None, description="multi-year planning to a deadline (None: one-year allocation)")
     limits: Limits = Limits()
-    data_edits: dict[str, float | str | bool] = Field(
+    data_edits: dict[str, EditValue] = Field(
         default_factory=dict, description="data-level overrides (funds.*, measures.*), applied to the loaded instance"
     )
     base_dir: str = Field("", exclude=True, description="folder of the scenario file (set by the loader)")

@@ -28,6 +28,21 @@ def test_good_folder_loads(tmp_path: Path) -> None:
     assert list(inst.tree.ancestor_ids(inst.tree.pos(["V1"]), 3)) == ["X1"]
 
 
+def test_csv_with_carriage_returns_alone_loads(tmp_path: Path) -> None:
+    """Lines ended by CR alone (old Mac, some spreadsheet exports) gave an unexpected error (exit 1); they read as the
+    same table as with LF or CRLF, and a problem is named on its line."""
+    folder = _write(tmp_path / "data", tiny_tables())
+    plain = load_instance(folder)
+    text = (folder / "households.csv").read_text()
+    (folder / "households.csv").write_bytes(text.replace("\n", "\r").encode())
+    pd.testing.assert_frame_equal(load_instance(folder).households, plain.households)
+    lines = text.split("\n")
+    lines[3] = lines[3].replace(lines[3].split(",")[0], lines[1].split(",")[0], 1)  # a duplicated id on line 4
+    (folder / "households.csv").write_bytes("\r".join(lines).encode())
+    with pytest.raises(InputError, match="households.csv line 4"):
+        load_instance(folder)
+
+
 def test_parquet_is_accepted(tmp_path: Path) -> None:
     folder = tmp_path / "pq"
     folder.mkdir()

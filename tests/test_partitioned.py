@@ -177,7 +177,8 @@ def test_a_county_given_its_region_rows_reads_neither_national_table(folder: Pat
 def test_an_unreadable_parquet_file_is_bad_input_naming_the_file(folder: Path, tmp_path: Path, table: str, capfd: pytest.CaptureFixture[str]) -> None:
     """A corrupt file of a partitioned instance (a whole table, or one county's part of a split table) is bad
     input whose message names the file, whether the driver reads it (``load_frame``: regions, funds and the
-    households' row counts) or a worker (``load_partitioned`` for its county), and so is a decomposed solve's:
+    households' row counts; the ids of the split tables) or a worker (``load_partitioned`` for its county), and so
+    is a decomposed solve's:
     exit code 2, not an unexpected error or a county that "failed after 2 retries"; its worker neither retries the
     county nor logs the error with its traceback (Dask's "Compute Failed", three times)."""
     import shutil
@@ -197,9 +198,9 @@ def test_an_unreadable_parquet_file_is_bad_input_naming_the_file(folder: Path, t
         with pytest.raises(InputError, match="cannot be read as a Parquet table") as err:
             load_frame(copy)
         assert str(bad) in str(err.value)
-    else:  # only the county's worker reads it: its error reaches the caller as it is
+    else:  # the driver reads only its ids (repeated across counties?), its county's worker the rest: either names it
         capfd.readouterr()
-        with pytest.raises(InputError, match="^invalid input in county .*cannot be read as a Parquet table") as err:
+        with pytest.raises(InputError, match="cannot be read as a Parquet table") as err:
             solve(Scenario(name="bad", data=str(copy)), method="decomposed", workers=1)
         assert str(bad) in str(err.value) and err.value.exit_code == 2
         logged = capfd.readouterr().err
@@ -324,3 +325,88 @@ def test_sums_of_counties_with_and_without_helpers_are_the_sums_of_their_union()
     assert summed.keys() == whole.keys() and all(summed[k] == pytest.approx(whole[k], rel=1e-12) for k in whole)
     assert summed["households"] == 75 and summed["with_helper"] == sum((b["helper_id"] != "").sum() for b in (blocks[0], blocks[2]))
     pd.testing.assert_frame_equal(poverty_table(summed), poverty_table(whole), rtol=1e-12)
+
+
+def _broken(folder: Path, tmp_path: Path, name: str) -> Path:
+    import shutil
+
+    copy = tmp_path / name
+    shutil.copytree(folder, copy)
+    return copy
+
+
+def test_a_decomposed_solve_refuses_what_only_the_whole_folder_shows(folder: Path, tmp_path: Path) -> None:
+    """Found by fuzzing: the decomposed solve reads each county alone, so it accepted an id repeated in two counties
+    (its run held two households with one id), a fund target naming no region (dropped), a partition of a county
+    that regions.parquet does not hold (a crash, exit 1) or under another province's folder (a county's rows read
+    by none), and a funds.csv beside funds.parquet (ignored). Each is refused now before any county is solved, and
+    by validate and the whole load too."""
+    import shutil
+
+    from optimizer.errors import InputError
+    from optimizer.partitioned import validate_partitioned
+
+    c1, c2 = partition_counties(folder)[:2]
+    other = next(c for c in partition_counties(folder) if c[:3] != c1[:3])
+
+    def repeated(d: Path) -> None:
+        first, second = (next((d / "households").glob(f"province=*/county={c}/*.parquet")) for c in (c1, c2))
+        b = pd.read_parquet(second)
+        b.loc[b.index[0], "household_id"] = pd.read_parquet(first)["household_id"].iloc[0]
+        b.to_parquet(second, index=False)
+
+    def target(d: Path) -> None:
+        funds = pd.read_parquet(d / "funds.parquet")
+        row = funds.index[funds["targets"].fillna("") != ""][0]
+        funds.loc[row, "targets"] = funds.loc[row, "targets"] + ";NOPE"
+        funds.to_parquet(d / "funds.parquet", index=False)
+
+    def unknown_county(d: Path) -> None:
+        place = next((d / "households").glob(f"province=*/county={c1}"))
+        place.rename(place.with_name(f"county={c1.lower()}"))
+
+    def moved(d: Path) -> None:
+        place = next((d / "households").glob(f"province=*/county={c1}"))
+        shutil.move(str(place), str(d / "households" / f"province={other[:3]}" / place.name))
+
+    def csv_twin(d: Path) -> None:
+        pd.read_parquet(d / "funds.parquet").assign(amount=0.0).to_csv(d / "funds.csv", index=False)
+
+    cases = {
+        "repeated": (repeated, "household_id value(s) appear more than once"),
+        "target": (target, "column targets: unknown region(s) 'NOPE'"),
+        "unknown_county": (unknown_county, f"'{c1.lower()}' is not a county of regions.parquet"),
+        "moved": (moved, f"county {c1} lies in province {c1[:3]}; its files belong under households/province={c1[:3]}/county={c1}"),
+        "csv_twin": (csv_twin, "funds.csv beside the partitioned tables"),
+    }
+    for name, (break_it, said) in cases.items():
+        bad = _broken(folder, tmp_path, name)
+        break_it(bad)
+        scenario = Scenario.model_validate({"name": name, "data": str(bad), "helpers": {"assign": False}})
+        with pytest.raises(InputError) as err:
+            solve(scenario, method="decomposed", workers=2)
+        assert said in str(err.value), (name, str(err.value))
+        for check in (validate_partitioned, load_partitioned):
+            with pytest.raises(InputError) as err:
+                check(bad)
+            assert said in str(err.value) or name == "repeated" and "duplicate id" in str(err.value), (name, check, str(err.value))
+
+
+def test_a_county_without_households_prices_its_funds_at_zero(folder: Path, tmp_path: Path) -> None:
+    """A county with regions and funds but no registered poor households (its split tables removed): the decomposed
+    run left its funds' shadow price empty, and `verify` of its own run folder failed (exit 5). Now they are 0."""
+    import shutil
+
+    from optimizer import verify_run, write_run
+
+    empty = partition_counties(folder)[1]
+    bad = _broken(folder, tmp_path, "empty")
+    for table in ("households", "projects", "helpers"):
+        for place in (bad / table).glob(f"province=*/county={empty}"):
+            shutil.rmtree(place)
+    scenario = Scenario.model_validate({"name": "empty", "data": str(bad), "helpers": {"assign": False}, "solver": {"gap": 5e-3}})
+    result = solve(scenario, method="decomposed", workers=2)
+    funds = result.tables["funds"]
+    own = funds[funds["region_id"].astype(str).str.startswith(empty)]
+    assert len(own) and np.isfinite(funds["shadow_price"].to_numpy(dtype=float)).all() and (own["shadow_price"] == 0).all()
+    verify_run(write_run(result, tmp_path / "run"))

@@ -122,6 +122,15 @@ def test_a_run_folder_changed_after_it_was_written_is_named_file_by_file(small: 
         verify_run(cut)
     with pytest.raises(InputError, match=r"a report would show figures it did not produce"):
         write_report(cut)
+    for gone in ("one", "all"):  # a record removed with the table it vouched for: a cut table passed as verified
+        def unrecorded(d: Path, gone: str = gone) -> None:
+            (d / "households.csv").write_text((d / "households.csv").read_text()[:5000])
+            m = json.loads((d / "manifest.json").read_text())
+            m["output_hashes"] = {k: v for k, v in m["output_hashes"].items() if k != "households.csv"} if gone == "one" else {}
+            (d / "manifest.json").write_text(json.dumps(m))
+
+        with pytest.raises(VerificationError, match=r"households.csv: not among the tables manifest.json's output_hashes records"):
+            verify_run(damaged(f"unrecorded-{gone}", unrecorded))
     broken = damaged("parquet", lambda d: (d / "flows.parquet").write_bytes(b"not parquet"))
     with pytest.raises(InputError, match=r"flows.parquet: cannot be read as a run table") as err:
         verify_run(broken)

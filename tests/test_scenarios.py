@@ -400,3 +400,11 @@ def test_equity_rules_and_western_targets(tmp_path: Path) -> None:
     west = solve(Scenario.model_validate({**base, "mode": "min_cost", "target": {"county_incidence": 0.12, "county_incidence_western": 0.2}}))
     verify(west)
     assert west.manifest["objective"] > 0 and len(regions) > 0
+
+
+def test_a_data_edit_number_in_exponent_form_is_a_number() -> None:
+    """YAML reads 1e6 (no dot) as text: a data edit given so was refused as 'expected a factor like x0.8 or a number'."""
+    from optimizer.scenario import Scenario
+
+    sc = Scenario.model_validate({"name": "e", "data": "d", "data_edits": {"funds.add.P01": "1e6", "funds.fund.F": "x0.5", "measures.m.enabled": False}})
+    assert sc.data_edits == {"funds.add.P01": 1e6, "funds.fund.F": "x0.5", "measures.m.enabled": False}
