@@ -61,7 +61,7 @@ from .data import Instance, isin, run_positions
 from .edits import apply_data_edits
 from .errors import InfeasibleError, InputError, NoSolutionError, VerificationError, check_argument
 from .model import INF, MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, county_table, plan_keys, project_ids
-from .outputs import INPUTS_DIFFER, OUTPUT_HASHES, changed_outputs, inputs_differ, read_manifest
+from .outputs import INPUTS_DIFFER, MANIFEST, OUTPUT_HASHES, changed_outputs, inputs_differ, read_manifest
 from .plans import CATEGORIES, Plans, build_plans
 from .regions import RegionTree
 from .result import Tables, gap_note, versions
@@ -482,8 +482,9 @@ def build_multiyear(
     T = len(years)
     n_past = 0 if paid is None or from_year is None else int(np.clip(from_year - yrs.first, 0, T))
     if paid is None:  # kept starts and builds charged what they were paid, spread over categories at today's prices
-        plan_scale = _price_ratio(opt["cost"].to_numpy(), plans.table["cost"].to_numpy(dtype=float)[opt["plan"].to_numpy()])
-        project_scale = _price_ratio(project_cost, instance.projects["cost"].to_numpy(dtype=float))
+        hh_ids = instance.households["household_id"].to_numpy()[opt["hh"].to_numpy()]
+        plan_scale = _price_ratio(opt["cost"].to_numpy(), plans.table["cost"].to_numpy(dtype=float)[opt["plan"].to_numpy()], hh_ids, "household")
+        project_scale = _price_ratio(project_cost, instance.projects["cost"].to_numpy(dtype=float), instance.projects["project_id"].to_numpy(), "project")
     else:  # the kept years' cells are paid what the previous plan paid there (below)
         plan_scale, project_scale = np.ones(len(opt)), np.ones(len(instance.projects))
     n_o = len(opt)
@@ -752,14 +753,16 @@ def refuse_lost_paid(lost: pd.DataFrame, kept: Kept) -> None:
         )  # fmt: skip
 
 
-def _price_ratio(paid: np.ndarray, today: np.ndarray) -> np.ndarray:
-    """Per column, what it was paid over what it costs today, by which its money entries are scaled (1 at today's
-    price; a kept decision that costs nothing today but was paid cannot be charged through its measures)."""
+def _price_ratio(paid: np.ndarray, today: np.ndarray, ids: np.ndarray, what: str) -> np.ndarray:
+    """Per column (of the ``what`` ``ids``), what it was paid over what it costs today, by which its money entries
+    are scaled (1 at today's price; a kept decision that costs nothing today but was paid cannot be charged so)."""
     unpriced = (today <= 0) & (paid > MONEY_TOL)
     if unpriced.any():
+        named = sorted(set(map(str, ids[unpriced])))
         raise InputError(
-            f"{int(unpriced.sum())} start(s) or build(s) kept from the previous plan were paid but cost nothing at today's prices: their "
-            "money cannot be charged to their measures' categories; give the measures or projects their cost back, or plan from the first year"
+            f"{len(named):,} {what}(s) kept from the previous plan ({', '.join(named[:10])}{', ...' if len(named) > 10 else ''}) were paid but cost "
+            "nothing at today's prices, and the previous plan's money by village and category is not known here (no flows.csv): their money "
+            f"cannot be charged; give the {'measures' if what == 'household' else 'projects'} their cost back, or plan from the first year"
         )
     return np.divide(paid, today, out=np.ones_like(paid), where=today > 0)
 
@@ -1778,17 +1781,42 @@ def read_multiyear_run(run_dir: str | Path) -> MultiYearResult:
     return MultiYearResult(tables=tables, manifest=manifest)
 
 
+def withheld_of(manifest: dict[str, Any]) -> Withheld | None:
+    """The money a run withheld, as its manifest records it (:func:`record_replan`)."""
+    w = manifest.get("withheld")
+    return Withheld({str(k): float(v) for k, v in w["amount"].items()}, int(w["from_year"])) if w else None
+
+
+def previous_run(rolling: dict[str, Any]) -> tuple[Path | None, str]:
+    """The previous run folder a re-plan read (its manifest's ``rolling`` record) while it still holds the tables the
+    re-plan read; else None and why not."""
+    previous, tables = rolling.get("previous"), rolling.get("previous_tables")
+    if not isinstance(tables, dict) or not tables or not isinstance(previous, str):
+        return None, "its manifest records no previous run folder's tables (a night's version, or a re-plan written before 2026-12-07)"
+    if not (Path(previous) / MANIFEST).is_file():
+        return None, f"its previous run {previous} is gone"
+    now = read_manifest(Path(previous)).get(OUTPUT_HASHES) or {}
+    changed = sorted(k for k, v in tables.items() if now.get(k) != v)
+    if changed:
+        return None, f"its previous run {previous} was written again since ({', '.join(changed)} differ from what the re-plan read)"
+    return Path(previous), ""
+
+
 def verify_multiyear_run(run_dir: str | Path) -> MultiYearResult:
     """Verify a multi-year run folder with :func:`verify_multiyear` against the scenario, the data (with the
-    scenario's data edits) and the money withheld recorded in its manifest; raise on any violation."""
+    scenario's data edits) and the money withheld recorded in its manifest; a re-plan whose previous run folder
+    still holds what it read, also against the decisions it kept from there (:func:`kept_violations`: plan, year,
+    monitoring and cost as that run recorded them). Raise on any violation."""
     from .scenario import recorded_scenario
 
     result = read_multiyear_run(run_dir)
     scenario = recorded_scenario(result.manifest, f"{run_dir}/manifest.json")
     instance = apply_data_edits(load_source(scenario.data_source, max_file_mb=scenario.limits.max_input_mb), scenario.data_edits)
-    w = result.manifest.get("withheld")
-    withheld = Withheld({str(k): float(v) for k, v in w["amount"].items()}, int(w["from_year"])) if w else None
-    bad = verify_multiyear(result, instance, scenario, withheld)
+    bad = verify_multiyear(result, instance, scenario, withheld_of(result.manifest))
+    rolling = result.manifest.get("rolling") or {}
+    previous = previous_run(rolling)[0] if rolling.get("from_year") is not None else None
+    if previous is not None:
+        bad += kept_violations(result, read_previous(previous, int(rolling["from_year"])))
     if bad:
         raise VerificationError(bad)
     return result

@@ -18,7 +18,7 @@ import pandas as pd
 from .data import Instance
 from .edits import apply_data_edits
 from .errors import InputError
-from .outputs import MANIFEST, OUTPUT_HASHES, changed_outputs, csv_text, read_manifest
+from .outputs import MANIFEST, changed_outputs, csv_text, read_manifest
 from .result import OPTIONAL_TABLES, TABLE_NAMES, Result, versions
 from .scenario import Scenario, recorded_scenario
 from .solve import solve
@@ -104,24 +104,12 @@ def reproduce(run_dir: str | Path, progress: Callable[[str], None] | None = None
 def _replan_of(rolling: dict[str, Any], manifest: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     """A re-plan's ``previous`` run folder, ``from_year`` and ``withheld`` money, to re-plan it again from that run:
     refused unless that folder still holds the tables the re-plan read (their sha256 recorded in ``rolling``)."""
-    from .multiyear import Withheld
+    from .multiyear import previous_run, withheld_of
 
-    from_year, previous, tables = rolling["from_year"], rolling.get("previous"), rolling.get("previous_tables")
-    why = None
-    if not isinstance(tables, dict) or not tables or not isinstance(previous, str):
-        why = "its manifest records no previous run folder's tables (a night's version, or a re-plan written before 2026-12-07)"
-    elif not (Path(previous) / MANIFEST).is_file():
-        why = f"its previous run {previous} is gone"
-    else:
-        now = read_manifest(Path(previous)).get(OUTPUT_HASHES) or {}
-        changed = sorted(k for k, v in tables.items() if now.get(k) != v)
-        if changed:
-            why = f"its previous run {previous} was written again since ({', '.join(changed)} differ from what the re-plan read)"
-    if why:
-        raise InputError(f"a re-plan from {from_year} (--from-year, --previous) cannot be reproduced: {why}", source=str(run_dir / MANIFEST))
-    w = manifest.get("withheld")
-    withheld = Withheld({str(k): float(v) for k, v in w["amount"].items()}, int(w["from_year"])) if w else None
-    return {"previous": Path(str(previous)), "from_year": int(from_year), "withheld": withheld}
+    previous, why = previous_run(rolling)
+    if previous is None:
+        raise InputError(f"a re-plan from {rolling['from_year']} (--from-year, --previous) cannot be reproduced: {why}", source=str(run_dir / MANIFEST))
+    return {"previous": previous, "from_year": int(rolling["from_year"]), "withheld": withheld_of(manifest)}
 
 
 def _solve_years(

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import StopsAtTimeLimit, tiny_instance, tiny_scenario
 from optimizer.contract import Level
-from optimizer.data import Instance, build_instance
+from optimizer.data import Instance, build_instance, load_instance
 from optimizer.edits import apply_data_edits
 from optimizer.generate import generate, write_tables
 from optimizer.model import ChurnCap, county_table
@@ -423,6 +423,29 @@ def test_a_replan_charges_kept_starts_what_they_were_paid(small: Instance, tmp_p
     tampered.loc[row, "cost"] += 100.0
     bad = verify_multiyear(MultiYearResult(tables={**again.tables, "households": tampered}, manifest=again.manifest), dearer, sc)
     assert "spending of a kept year not covered by fund money in (year, village)" in bad
+    # 500 yuan moved between two kept households of one village (its total unchanged), the file's hash made to match:
+    # verify of the folder compares the kept rows with the previous run, which still holds what the re-plan read
+    import json
+
+    from optimizer.data import file_sha256
+    from optimizer.errors import VerificationError
+
+    write_tables(tables, tmp_path / "dearer")
+    on_disk = _scenario({"first": 2019, "last": 2020}, data=str(tmp_path / "dearer"))
+    _checked(on_disk, load_instance(tmp_path / "dearer"), previous=tmp_path / "run", from_year=2020).write(tmp_path / "again")
+    verify_multiyear_run(tmp_path / "again")
+    path = tmp_path / "again" / "households.csv"
+    rows = pd.read_csv(path, dtype=str, keep_default_na=False)
+    pair = kept.groupby("village_id")["household_id"].agg(list).map(lambda ids: ids[:2])
+    a_id, b_id = next(ids for ids in pair if len(ids) == 2)
+    for hid, delta in ((a_id, 500.0), (b_id, -500.0)):
+        rows.loc[rows["household_id"] == hid, "cost"] = str(float(rows.loc[rows["household_id"] == hid, "cost"].iloc[0]) + delta)
+    rows.to_csv(path, index=False)
+    manifest = json.loads((tmp_path / "again" / "manifest.json").read_text())
+    manifest["output_hashes"]["households.csv"] = file_sha256(path)
+    (tmp_path / "again" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(VerificationError, match=f"kept start re-priced: household {a_id} was paid"):
+        verify_multiyear_run(tmp_path / "again")
 
 
 def test_a_nights_kept_starts_carry_what_the_version_paid() -> None:
