@@ -253,6 +253,11 @@ class _Checker:
                 self.violations.append(f"manifest: the bound {bound:,.6f} is on the wrong side of the objective {obj:,.6f}")
             if "gap" in man and not float(man["gap"]) >= -1e-9:
                 self.violations.append(f"manifest: gap {man['gap']} is negative")
+            # the least gap any of the usual formulas gives for this objective and bound (the larger of the two as
+            # denominator): a gap of 0 beside a bound far off passed
+            least = max(bound - obj if self.sc.mode == "max_lifted" else obj - bound, 0.0) / max(abs(bound), abs(obj), 1e-9)
+            if "gap" in man and float(man["gap"]) < least - 1e-6:
+                self.violations.append(f"manifest: gap {float(man['gap']):.6g} is below the {least:.6g} that its objective and bound leave")
 
     def _regions(self, regions: pd.DataFrame, hh_out: pd.DataFrame, long: pd.DataFrame, built: np.ndarray, project_cost: np.ndarray, p: np.ndarray) -> None:
         """Each region's households, expected lifted, spending, projects built, rural households and incidence after,

@@ -99,6 +99,7 @@ def test_the_verifier_checks_the_tables_analysts_read(small: Path) -> None:
     broken(lambda r: r.manifest.__setitem__("cost", r.manifest["cost"] * 2), "manifest: cost is")
     broken(lambda r: r.manifest.__setitem__("bound", r.manifest["objective"] - 10), "manifest: the bound .* is on the wrong side")
     broken(lambda r: r.manifest.__setitem__("gap", -1.0), "manifest: gap -1.0 is negative")
+    broken(lambda r: r.manifest.update(bound=r.manifest["objective"] * 1.5, gap=0.0), "manifest: gap 0 is below the 0.333333 that its objective and bound leave")
 
 
 def test_a_run_folder_changed_after_it_was_written_is_named_file_by_file(small: Path, tmp_path: Path) -> None:
