@@ -1240,8 +1240,8 @@ class Kept:
     built: pd.DataFrame
     from_year: int
     source: str
-    # reads the earlier plan's money (fund_id, village_id, year, amount; None when it has none): where a decomposed
-    # re-plan's master starts, read only then
+    # reads the earlier plan's money (fund_id, village_id, category, year, amount; None when it has none): what the
+    # kept years hold (kept_paid), and where a decomposed re-plan's master starts; read only when asked
     read_flows: Callable[[], pd.DataFrame | None] | None = None
     # a previous run folder's: the sha256 of the tables kept from (its manifest's), recorded so that the re-plan
     # can be reproduced from that run while it holds them

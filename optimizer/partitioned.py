@@ -232,7 +232,7 @@ def validate_partitioned(folder: str | Path, progress: Callable[[str], None] | N
 def layout_problems(folder: Path, tree: RegionTree) -> list[str]:
     """What a partitioned folder's layout says wrong before any county is read: a partition of a county that
     ``regions.parquet`` does not hold, or under another province's folder (no county's load would read its rows, or
-    the wrong one would), and a table given both as CSV and as Parquet."""
+    the wrong one would), and a regions, funds or measures CSV beside the Parquet tables (which alone are read)."""
     problems = []
     for table in SPLIT_TABLES:
         for place in sorted(p for p in (folder / table).glob("province=*/county=*") if p.is_dir()):
