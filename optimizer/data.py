@@ -406,10 +406,12 @@ def _convert(column: pd.Series, col: Column) -> tuple[pd.Series, list[tuple[int,
         num = pd.to_numeric(raw.where(~empty, None), errors="coerce")
         return _numbers(num, empty, ~empty & num.isna().to_numpy(), raw, col)
     if col.kind == "bool":
-        truthy = pc.is_in(low, value_set=pa.array(["1", "true", "yes", "y", "t", "1.0"])).to_numpy(zero_copy_only=False)
-        falsy = pc.is_in(low, value_set=pa.array(["0", "false", "no", "n", "f", "0.0", ""])).to_numpy(zero_copy_only=False)
-        bad += [(int(i), f"not a yes/no value (use 0 or 1): '{raw.iat[i]}'") for i in np.flatnonzero(~(truthy | falsy))]
-        return pd.Series(truthy), bad
+        yes = ["1", "true", "yes", "y", "t", "1.0"]
+        truthy = pc.is_in(low, value_set=pa.array(yes)).to_numpy(zero_copy_only=False)
+        falsy = pc.is_in(low, value_set=pa.array(["0", "false", "no", "n", "f", "0.0"])).to_numpy(zero_copy_only=False)
+        bad += [(int(i), f"not a yes/no value (use 0 or 1): '{raw.iat[i]}'") for i in np.flatnonzero(~(truthy | falsy | empty))]
+        # an empty cell (or a null, or a column one Parquet file of a table lacks) is the column's default
+        return pd.Series(truthy | (empty & (str(col.default).lower() in yes))), bad
     if col.kind == "enum":
         assert col.enum is not None
         allowed = [e.value for e in col.enum]

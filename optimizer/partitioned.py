@@ -168,6 +168,8 @@ def load_partitioned(
             hashes.update({str(f.relative_to(folder)): file_sha256(f) for f in files})
     if problems:
         raise InputError(problems)
+    if wanted is not None:
+        _misfiled(folder, raw, wanted)
     raw["regions"] = raw["regions"].drop(columns=[c for c in ANCESTOR_COLUMNS if c in raw["regions"].columns])
     for table, df in raw.items():
         personal = _personal_columns(table, df)
@@ -250,6 +252,32 @@ def layout_problems(folder: Path, tree: RegionTree) -> list[str]:
     return problems
 
 
+def _misfiled(folder: Path, raw: dict[str, pd.DataFrame], counties: list[str]) -> None:
+    """Refuse rows of these counties' partitions whose village lies in another county (regions.parquet, read only
+    for them): the county's own load would call it an unknown region, and only a whole load would place it."""
+    known = set(raw["regions"]["region_id"])
+    problems = []
+    for table in ("households", "projects"):
+        rows = raw[table]
+        if "village_id" not in rows.columns:
+            continue
+        away = rows[~rows["village_id"].astype(str).isin(known)]
+        if not len(away):
+            continue
+        found = _read_parquet(folder / "regions.parquet", [("region_id", "in", sorted(set(away["village_id"].astype(str))))])
+        home = found.set_index("region_id")[["province", "county"]] if {"province", "county"} <= set(found.columns) else None
+        if home is None:
+            continue
+        key = KEYS[table]
+        for k, v in away[[key, "village_id"]].astype(str).head(20).itertuples(index=False):
+            if v in home.index:
+                province, county = home.loc[v, "province"], home.loc[v, "county"]
+                problems.append(f"{folder / table} (counties {', '.join(counties[:5])}): {key} {k}'s village {v} lies in county {county}; "
+                                f"its row belongs under {table}/province={province}/county={county}")  # fmt: skip
+    if problems:
+        raise InputError(problems)
+
+
 def duplicate_ids(folder: Path) -> list[str]:
     """Ids of households, projects or helpers that appear more than once in the whole folder (a county's own load
     only sees its own rows), each with the counties that hold it."""
@@ -278,7 +306,10 @@ def _read_split(base: Path, counties: list[str] | None, places: list[str] | None
     columns are dropped."""
     pattern = ["province=*/county=*"] if places is None else sorted(places)
     files = sorted(f for p in pattern for f in base.glob(f"{p}/*.parquet"))
-    dataset = ds.dataset([str(f) for f in files], format="parquet", partitioning=PARTITION, partition_base_dir=str(base))
+    # every file's columns (Arrow would take the first file's and drop a column the first one lacks); one that a
+    # file lacks is null in its rows, an empty cell as in a CSV
+    schema = pa.unify_schemas([_schema(f) for f in files] + [PARTITION.schema], promote_options="permissive") if files else None
+    dataset = ds.dataset([str(f) for f in files], schema=schema, format="parquet", partitioning=PARTITION, partition_base_dir=str(base))
     expr = None if counties is None else ds.field("county").isin(counties)
     used = [Path(f.path) for f in dataset.get_fragments(filter=expr)] if expr is not None else files
     table = dataset.to_table(filter=expr)
@@ -328,6 +359,12 @@ def _restricted(folder: Path, counties: list[str]) -> tuple[pd.DataFrame, pd.Dat
         parts.append(_read_parquet(regions_path, [("region_id", "in", holders)]))
     regions = pd.concat(parts, ignore_index=True).sort_values("level", kind="stable").reset_index(drop=True)
     return regions, funds
+
+
+def _schema(path: Path) -> pa.Schema:
+    """One Parquet file's columns (its footer); unreadable, bad input naming it."""
+    with _parquet(path):
+        return pq.read_schema(path)
 
 
 def _read_parquet(path: Path, filters: list[Any] | None = None) -> pd.DataFrame:
