@@ -140,6 +140,8 @@ def solve(
     with _errors():
         say = _progress()
         sc = _load(scenario, set_, max_memory_mb=max_memory, max_input_mb=max_input_mb)
+        for warning in sc.unused_settings():
+            _say("warning: ", warning, "yellow")
         if sc.limits.max_memory_mb is not None:
             cap_process_memory(sc.limits.max_memory_mb)
         if sc.years is not None or from_year is not None or previous is not None:
@@ -192,9 +194,9 @@ def validate(
             assert folder is not None
             measure_ids, county_ids = pd.read_parquet(Path(folder) / "measures.parquet", columns=["measure_id"])["measure_id"], county_households(folder).index
         check_years(sc, measure_ids, county_ids, source=str(scenario))
-        warning = exit_schedule_warning(sc, county_ids)
-        if warning:
-            _say("warning: ", warning, "yellow")
+        for warning in [*sc.unused_settings(), exit_schedule_warning(sc, county_ids)]:
+            if warning:
+                _say("warning: ", warning, "yellow")
         out_console.print(f"ok: scenario '{sc.name}', " + ", ".join(f"{v:,} {k}" for k, v in counts.items()) + how)
 
 

@@ -247,6 +247,12 @@ class Scenario(_Strict):
             raise ValueError("must be a plain file name (no '/', '\\' or NUL, not starting with '.'): it names the default run folder out/<name>")
         return name
 
+    def unused_settings(self) -> list[str]:
+        """Settings the scenario gives that its mode never reads: warnings (a forgotten ``mode: min_cost``, say)."""
+        if self.mode == "max_lifted" and self.target.lifted is not None:
+            return ["target.lifted is the target of mode min_cost; mode max_lifted does not read it (set mode: min_cost to ask for it)"]
+        return []
+
     @model_validator(mode="after")
     def _target_matches_mode(self) -> Scenario:
         if self.mode == "min_cost" and self.target.lifted is None and self.target.county_incidence is None:

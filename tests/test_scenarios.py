@@ -408,3 +408,21 @@ def test_a_data_edit_number_in_exponent_form_is_a_number() -> None:
 
     sc = Scenario.model_validate({"name": "e", "data": "d", "data_edits": {"funds.add.P01": "1e6", "funds.fund.F": "x0.5", "measures.m.enabled": False}})
     assert sc.data_edits == {"funds.add.P01": 1e6, "funds.fund.F": "x0.5", "measures.m.enabled": False}
+
+
+def test_a_target_its_mode_never_reads_is_a_warning(tmp_path: Path) -> None:
+    """target.lifted in mode max_lifted was accepted and ignored without a word (fuzzing pass 8): validate and solve
+    now warn, and a min-cost scenario with it does not."""
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+    from optimizer.generate import generate
+
+    generate(300, seed=3, out=tmp_path / "d")
+    path = tmp_path / "s.yaml"
+    path.write_text(f"name: s\ndata: {tmp_path / 'd'}\ntarget: {{lifted: 50}}\n")
+    said = "target.lifted is the target of mode min_cost; mode max_lifted does not read it"
+    for args in (["validate", str(path)], ["solve", str(path), "--out", str(tmp_path / "run"), "--no-report"]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0 and said in " ".join(result.output.split()), result.output
+    assert load_scenario(path, overrides={"mode": "min_cost"}).unused_settings() == []
