@@ -291,7 +291,7 @@ def _read(path: Path, limit_bytes: float) -> tuple[pd.DataFrame, str, np.ndarray
         try:
             meta = pq.ParquetFile(path).metadata
             check_size(path, sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)), limit_bytes, option + "; uncompressed size")
-            df = pd.read_parquet(path)
+            df = lists_as_text(pq.read_table(path)).to_pandas()
         except (OSError, ValueError, pa.ArrowException) as err:
             raise InputError(f"{path}: cannot be read as a Parquet table: {_first_line(err)}") from None
         return df.astype(object).where(df.notna(), "").astype(str), file_sha256(path), None
@@ -313,6 +313,15 @@ def _read(path: Path, limit_bytes: float) -> tuple[pd.DataFrame, str, np.ndarray
         raise InputError(f"{path}: cannot be read as a table: {_first_line(err)}") from None
     at = _record_lines(text) if text.count("\n") + (not text.endswith("\n")) != len(df) + 1 else None
     return df, hashlib.sha256(data).hexdigest(), at if at is not None and len(at) == len(df) else None
+
+
+def lists_as_text(table: pa.Table) -> pa.Table:
+    """A Parquet list column (``list<string>``: a fund's categories, say) as the text list a CSV cell holds, its items
+    joined by ``;`` (it was read as "['industry']", or refused by a cast that named no column)."""
+    for i, column in enumerate(table.schema):
+        if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
+            table = table.set_column(i, column.name, pc.binary_join(pc.cast(table.column(i), pa.list_(pa.string())), LIST_SEP))
+    return table
 
 
 def _record_lines(text: str) -> np.ndarray:

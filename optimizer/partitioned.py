@@ -24,7 +24,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from .contract import LIST_SEP, TABLES, Level
-from .data import Instance, _coerce, _first_line, _personal_columns, build_instance, file_sha256, target_problems
+from .data import Instance, _coerce, _first_line, _personal_columns, build_instance, file_sha256, lists_as_text, target_problems
 from .errors import InputError
 from .inputs import TableRows
 from .regions import RegionTree, build_tree
@@ -312,7 +312,7 @@ def _read_split(base: Path, counties: list[str] | None, places: list[str] | None
     dataset = ds.dataset([str(f) for f in files], schema=schema, format="parquet", partitioning=PARTITION, partition_base_dir=str(base))
     expr = None if counties is None else ds.field("county").isin(counties)
     used = [Path(f.path) for f in dataset.get_fragments(filter=expr)] if expr is not None else files
-    table = dataset.to_table(filter=expr)
+    table = lists_as_text(dataset.to_table(filter=expr))
     df = table.drop_columns([c for c in ("province", "county") if c in table.column_names]).to_pandas()
     return df, used
 
@@ -370,7 +370,7 @@ def _schema(path: Path) -> pa.Schema:
 def _read_parquet(path: Path, filters: list[Any] | None = None) -> pd.DataFrame:
     """One Parquet file as a frame, with Arrow's row ``filters`` if any; unreadable, bad input naming it."""
     with _parquet(path):
-        return pq.read_table(path, filters=filters).to_pandas()
+        return lists_as_text(pq.read_table(path, filters=filters)).to_pandas()
 
 
 @contextmanager

@@ -28,6 +28,23 @@ def test_good_folder_loads(tmp_path: Path) -> None:
     assert list(inst.tree.ancestor_ids(inst.tree.pos(["V1"]), 3)) == ["X1"]
 
 
+def test_a_parquet_list_column_is_the_text_list_a_csv_cell_holds(tmp_path: Path) -> None:
+    """A fund's categories written as a Parquet list<string> (pandas writes a column of lists so) were read as
+    "['industry']" and refused as unknown values in a flat folder, and refused by a cast naming no column in a
+    partitioned one (fuzzing pass 8): the items are joined as a CSV cell joins them."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    plain = load_instance(_write(tmp_path / "csv", tiny_tables()))
+    folder = _write(tmp_path / "pq", tiny_tables())
+    funds = pd.read_csv(folder / "funds.csv", dtype=str, keep_default_na=False)
+    table = pa.Table.from_pandas(funds.drop(columns=["categories"]), preserve_index=False)
+    table = table.append_column("categories", pa.array([c.split(";") for c in funds["categories"]], type=pa.list_(pa.string())))
+    pq.write_table(table, folder / "funds.parquet")
+    (folder / "funds.csv").unlink()
+    assert load_instance(folder).funds["categories"].tolist() == plain.funds["categories"].tolist()
+
+
 def test_csv_with_carriage_returns_alone_loads(tmp_path: Path) -> None:
     """Lines ended by CR alone (old Mac, some spreadsheet exports) gave an unexpected error (exit 1); they read as the
     same table as with LF or CRLF, and a problem is named on its line."""
