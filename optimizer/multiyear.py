@@ -71,12 +71,12 @@ from .solve import (
     Solution,
     _better,
     _clean,
-    _gap,
     _tighter,
     diagnose_infeasible,
     fractional_columns,
     households_free,
     optimize,
+    relative_gap,
     solver_options,
 )
 from .solvers import Backend, SolveOptions, SolverOutput, Status, get_backend
@@ -1080,7 +1080,7 @@ def optimize_multiyear(
         out = fix_and_solve(keep_flows, hi, "flows into other villages kept" if keep_flows else "all flows free")
         if out.status.has_solution and out.x is not None and (shut is None or float(out.x[shut].sum()) <= 1e-6):  # 0.01 yuan of emergency money
             usable.append(out)
-            if _gap(model.sense, out.objective, lp.objective) <= sub_gap:
+            if relative_gap(model.sense, out.objective, lp.objective) <= sub_gap:
                 break
     if county and not usable:
         # no whole plans for these households fit the county's money (the LP split them across categories or years
@@ -1097,7 +1097,7 @@ def optimize_multiyear(
     if xf is not None:
         x = _clean(xf, integer)
         obj = float(model.c @ x)
-        g = _gap(model.sense, obj, lp.objective)
+        g = relative_gap(model.sense, obj, lp.objective)
         quick = Solution(x, Status.OPTIMAL if g <= opts.gap else Status.FEASIBLE, obj, lp.objective, lp.objective, g, lp_seconds, mip_seconds, False, stopped)
         if g <= opts.gap or (county and not small):
             return quick
@@ -1118,7 +1118,7 @@ def optimize_multiyear(
         if full.status.has_solution and full.x is not None:
             x = _clean(xf if xf is not None and not _better(model.sense, full.objective, obj) else full.x, integer)
             obj, bound = float(model.c @ x), _tighter(model.sense, lp.objective, full.bound)
-            g = _gap(model.sense, obj, bound)
+            g = relative_gap(model.sense, obj, bound)
             status = Status.OPTIMAL if g <= opts.gap + 1e-12 else Status.FEASIBLE
             return Solution(x, status, obj, bound, lp.objective, g, lp_seconds, time.perf_counter() - t1, True, stopped)
         if from_rounding:
@@ -1172,7 +1172,7 @@ def _projects_rounded(
             say(f"rounding the fractional projects: {out.status.value}; kept the LP as it was")
             return lp, frac
         x, lo, hi = out.x, lo_y, hi_y
-    loss = _gap(model.sense, out.objective, lp.objective)
+    loss = relative_gap(model.sense, out.objective, lp.objective)
     if loss > most:
         say(f"rounding the fractional projects gave up {loss:.3%} of the LP: kept the LP as it was")
         return lp, frac

@@ -349,19 +349,19 @@ def optimize(
         stopped |= fixed.status.stopped
         what = "decisions and flows" if fix_flows else "decisions, all flows free"
         around = f"{len(touched)} village(s)' households with a fractional plan" if level == HOUSEHOLDS else f"{len(touched)} {LEVEL_NAMES[Level(level)]}(s)"
-        below = f", {_gap(model.sense, fixed.objective, lp_bound):.4%} below the LP bound" if fixed.status.has_solution else ""
+        below = f", {relative_gap(model.sense, fixed.objective, lp_bound):.4%} below the LP bound" if fixed.status.has_solution else ""
         say(f"relax-and-fix around {around}, {int(free.sum()):,} free {what}: {fixed.status.value}{below}")
         if fixed.status.has_solution and (best is None or _better(model.sense, fixed.objective, best.objective)):
             best = fixed
         if free.all() and (fixed.status.has_solution or np.isfinite(fixed.bound)):  # every county touched: this was the full MIP
             lp_bound = _tighter(model.sense, lp_bound, fixed.bound)
         # the households alone must reach half the gap (the cheap try); a wider neighbourhood the whole gap
-        if best is not None and _gap(model.sense, best.objective, lp_bound) <= (opts.gap / 2 if level == HOUSEHOLDS else opts.gap):
+        if best is not None and relative_gap(model.sense, best.objective, lp_bound) <= (opts.gap / 2 if level == HOUSEHOLDS else opts.gap):
             break
     if not fractional.any():
         best = SolverOutput(Status.OPTIMAL, x_lp, lp.objective, lp.objective, 0.0)
     used_full = False
-    if best is None or (_gap(model.sense, best.objective, lp_bound) > opts.gap and not narrow):
+    if best is None or (relative_gap(model.sense, best.objective, lp_bound) > opts.gap and not narrow):
         used_full = True
         start = best.x if best is not None else None
         say("relax-and-fix left a gap above target: running the full MIP")
@@ -378,7 +378,7 @@ def optimize(
         raise NoSolutionError(f"no feasible allocation found within the time limit of {opts.time_limit:g} s")
     x = _clean(best.x, integer)
     objective = float(model.c @ x)
-    g = _gap(model.sense, objective, lp_bound)
+    g = relative_gap(model.sense, objective, lp_bound)
     status = Status.OPTIMAL if g <= opts.gap + 1e-12 else Status.FEASIBLE
     return Solution(x, status, objective, lp_bound, lp.objective, g, lp.seconds, mip_seconds, used_full, stopped)
 
@@ -476,7 +476,8 @@ def _left(deadline: float) -> float:
     return max(1e-3, deadline - time.perf_counter())
 
 
-def _gap(sense: str, objective: float, bound: float) -> float:
+def relative_gap(sense: str, objective: float, bound: float) -> float:
+    """The gap between an objective and its bound, relative to the larger of the two (inf when either is not finite)."""
     if not np.isfinite(bound) or not np.isfinite(objective):
         return float("inf")
     diff = bound - objective if sense == "max" else objective - bound

@@ -23,6 +23,7 @@ from .helpers import reach_regions
 from .outputs import INPUTS_DIFFER, MANIFEST, changed_outputs, read_manifest, read_run
 from .result import Result
 from .scenario import Scenario, is_url, recorded_scenario
+from .solve import relative_gap
 from .storage import redact
 
 MONEY_TOL = 0.5  # yuan, absolute, plus a relative 1e-7
@@ -253,9 +254,9 @@ class _Checker:
                 self.violations.append(f"manifest: the bound {bound:,.6f} is on the wrong side of the objective {obj:,.6f}")
             if "gap" in man and not float(man["gap"]) >= -1e-9:
                 self.violations.append(f"manifest: gap {man['gap']} is negative")
-            # the least gap any of the usual formulas gives for this objective and bound (the larger of the two as
-            # denominator): a gap of 0 beside a bound far off passed
-            least = max(bound - obj if self.sc.mode == "max_lifted" else obj - bound, 0.0) / max(abs(bound), abs(obj), 1e-9)
+            # the solve's own gap, the least of the usual formulas (the larger of objective and bound as denominator):
+            # a gap of 0 beside a bound far off passed
+            least = relative_gap("max" if self.sc.mode == "max_lifted" else "min", obj, bound)
             if "gap" in man and float(man["gap"]) < least - 1e-6:
                 self.violations.append(f"manifest: gap {float(man['gap']):.6g} is below the {least:.6g} that its objective and bound leave")
 
