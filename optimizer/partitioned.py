@@ -256,20 +256,18 @@ def _misfiled(folder: Path, raw: dict[str, pd.DataFrame], counties: list[str]) -
     """Refuse rows of these counties' partitions whose village lies in another county (regions.parquet, read only
     for them): the county's own load would call it an unknown region, and only a whole load would place it."""
     known = set(raw["regions"]["region_id"])
+    away = {t: raw[t][~raw[t]["village_id"].astype(str).isin(known)] for t in ("households", "projects") if "village_id" in raw[t].columns}
+    villages = sorted({v for rows in away.values() for v in rows["village_id"].astype(str)})
+    if not villages:
+        return
+    found = _read_parquet(folder / "regions.parquet", [("region_id", "in", villages)])
+    if not {"province", "county"} <= set(found.columns):
+        return
+    home = found.set_index("region_id")[["province", "county"]]
     problems = []
-    for table in ("households", "projects"):
-        rows = raw[table]
-        if "village_id" not in rows.columns:
-            continue
-        away = rows[~rows["village_id"].astype(str).isin(known)]
-        if not len(away):
-            continue
-        found = _read_parquet(folder / "regions.parquet", [("region_id", "in", sorted(set(away["village_id"].astype(str))))])
-        home = found.set_index("region_id")[["province", "county"]] if {"province", "county"} <= set(found.columns) else None
-        if home is None:
-            continue
+    for table, rows in away.items():
         key = KEYS[table]
-        for k, v in away[[key, "village_id"]].astype(str).head(20).itertuples(index=False):
+        for k, v in rows[[key, "village_id"]].astype(str).head(20).itertuples(index=False):
             if v in home.index:
                 province, county = home.loc[v, "province"], home.loc[v, "county"]
                 problems.append(f"{folder / table} (counties {', '.join(counties[:5])}): {key} {k}'s village {v} lies in county {county}; "
