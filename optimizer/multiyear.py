@@ -1288,20 +1288,20 @@ def read_previous(previous: Path, from_year: int) -> Kept:
             raise InputError(f"--previous {previous}/households.csv: missing column '{col}' (not a multi-year run)")
     h_path, p_path = f"{previous}/households.csv", f"{previous}/projects.csv"
     problems: list[str] = []
-    year = _numbers(prev_h, "year", h_path, problems)
+    year = _run_numbers(prev_h, "year", h_path, problems)
     started = _flags(prev_h, "started", h_path, problems)
     none = np.zeros(len(prev_h), dtype=np.int64)
     monitored = _flags(prev_h, "monitored", h_path, problems) if "monitored" in prev_h.columns else none.astype(bool)
-    monitoring_years = _numbers(prev_h, "monitoring_years", h_path, problems) if "monitoring_years" in prev_h.columns else none
-    cost = _numbers(prev_h, "cost", h_path, problems, whole=False) if "cost" in prev_h.columns else np.full(len(prev_h), np.nan)
+    monitoring_years = _run_numbers(prev_h, "monitoring_years", h_path, problems) if "monitoring_years" in prev_h.columns else none
+    cost = _run_numbers(prev_h, "cost", h_path, problems, whole=False) if "cost" in prev_h.columns else np.full(len(prev_h), np.nan)
     twice = prev_h["household_id"].duplicated(keep=False).to_numpy()
     problems += [f"{h_path}, row {i + 2}: household {prev_h['household_id'].iat[i]} appears more than once" for i in np.flatnonzero(twice)[:20]]
     built = prev_p.iloc[0:0].assign(built_year=0)
     if "built_year" in prev_p.columns:
         given = prev_p["built_year"].str.strip() != ""
-        built_year = _numbers(prev_p[given], "built_year", p_path, problems)
+        built_year = _run_numbers(prev_p[given], "built_year", p_path, problems)
         built = prev_p[given].assign(built_year=built_year)
-    built = built.assign(cost=_numbers(built, "cost", p_path, problems, whole=False) if "cost" in built.columns else np.nan)
+    built = built.assign(cost=_run_numbers(built, "cost", p_path, problems, whole=False) if "cost" in built.columns else np.nan)
     if problems:
         raise InputError(problems)
     early = prev_h.assign(year=year, monitored=monitored, monitoring_years=monitoring_years, cost=cost)[started & (year < from_year)]
@@ -1326,7 +1326,7 @@ def read_previous(previous: Path, from_year: int) -> Kept:
     )
 
 
-def _numbers(frame: pd.DataFrame, col: str, path: str, problems: list[str], whole: bool = True) -> np.ndarray:
+def _run_numbers(frame: pd.DataFrame, col: str, path: str, problems: list[str], whole: bool = True) -> np.ndarray:
     """Column ``col`` of a run table read as text, as integers (``whole``) or non-negative amounts; each cell that
     is not one is added to ``problems`` by row (the file's line) and value."""
     num = pd.to_numeric(frame[col].str.strip(), errors="coerce").to_numpy(dtype=float)
