@@ -289,11 +289,15 @@ def _read(path: Path, limit_bytes: float) -> tuple[pd.DataFrame, str, np.ndarray
     if path.suffix == ".parquet":
         check_size(path, path.stat().st_size, limit_bytes, option)
         try:
-            meta = pq.ParquetFile(path).metadata
+            file = pq.ParquetFile(path)
+            meta = file.metadata
             check_size(path, sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)), limit_bytes, option + "; uncompressed size")
-            df = lists_as_text(pq.read_table(path)).to_pandas()
+            repeated_columns(path, file.schema_arrow.names)
+            table = lists_as_text(pq.read_table(path))
         except (OSError, ValueError, pa.ArrowException) as err:
             raise InputError(f"{path}: cannot be read as a Parquet table: {_first_line(err)}") from None
+        names = table.column_names
+        df = pa.table([_float_text(c) if pa.types.is_floating(c.type) else c for c in table.columns], names=names).to_pandas()
         return df.astype(object).where(df.notna(), "").astype(str), file_sha256(path), None
     data = read_bytes(path, limit_bytes, option)
     text = decode_utf8(data, path)
@@ -301,10 +305,7 @@ def _read(path: Path, limit_bytes: float) -> tuple[pd.DataFrame, str, np.ndarray
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise InputError(f"{path}: the file is empty (it needs at least the header line)")
-    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0])), [])
-    repeated = sorted({c.strip() for c in header if [h.strip() for h in header].count(c.strip()) > 1})
-    if repeated:
-        raise InputError(f"{path} line 1: column(s) {', '.join(map(repr, repeated))} appear more than once in the header")
+    repeated_columns(path, next(csv.reader(io.StringIO(text.split("\n", 1)[0])), []), " line 1")
     try:
         df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except pd.errors.ParserError as err:
@@ -313,6 +314,14 @@ def _read(path: Path, limit_bytes: float) -> tuple[pd.DataFrame, str, np.ndarray
         raise InputError(f"{path}: cannot be read as a table: {_first_line(err)}") from None
     at = _record_lines(text) if text.count("\n") + (not text.endswith("\n")) != len(df) + 1 else None
     return df, hashlib.sha256(data).hexdigest(), at if at is not None and len(at) == len(df) else None
+
+
+def repeated_columns(path: Path, names: list[str], where: str = "") -> None:
+    """Refuse a table whose header names a column twice (which of the two would be read is anyone's guess)."""
+    stripped = [name.strip() for name in names]
+    repeated = sorted({name for name in stripped if stripped.count(name) > 1})
+    if repeated:
+        raise InputError(f"{path}{where}: column(s) {', '.join(map(repr, repeated))} appear more than once in the header")
 
 
 def lists_as_text(table: pa.Table) -> pa.Table:
@@ -456,9 +465,17 @@ def _convert(column: pd.Series, col: Column) -> tuple[pd.Series, list[tuple[int,
 def _arrow_text(column: pd.Series) -> pa.Array:
     """A column as Arrow strings (nulls kept): text is checked with Arrow's kernels, one call a column, where
     pandas' string methods cost about 0.2 ms a call whatever the length (checking a county's tables took 79 ms)."""
+    if pd.api.types.is_float_dtype(column):
+        return _float_text(pa.array(column))
     if not (isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow"):
         column = column.astype(_TEXT)
     return pa.array(column.array)
+
+
+def _float_text(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Floats as text, whole ones without ".0": an id column written as floats by pandas (numeric region codes
+    with a gap) reads "100000", the id a CSV or an integer column gives, not "100000.0"."""
+    return pc.cast(values, pa.string())
 
 
 def _text_series(text: pa.Array) -> pd.Series:

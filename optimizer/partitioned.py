@@ -24,7 +24,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from .contract import LIST_SEP, TABLES, Level
-from .data import Instance, _coerce, _first_line, _personal_columns, build_instance, file_sha256, lists_as_text, target_problems
+from .data import Instance, _coerce, _first_line, _personal_columns, build_instance, file_sha256, lists_as_text, repeated_columns, target_problems
 from .errors import InputError
 from .inputs import TableRows
 from .regions import RegionTree, build_tree
@@ -285,8 +285,7 @@ def duplicate_ids(folder: Path) -> list[str]:
         if not files:
             continue
         with _parquet(folder / table):
-            data = ds.dataset([str(f) for f in files], format="parquet", partitioning=PARTITION, partition_base_dir=str(folder / table))
-            ids = data.to_table(columns=[key, "county"])
+            ids = _dataset(folder / table, files).to_table(columns=[key, "county"])
         seen = pc.value_counts(ids[key])
         repeated = seen.filter(pc.greater(seen.field("counts"), 1)).field("values")
         if len(repeated):
@@ -304,15 +303,19 @@ def _read_split(base: Path, counties: list[str] | None, places: list[str] | None
     columns are dropped."""
     pattern = ["province=*/county=*"] if places is None else sorted(places)
     files = sorted(f for p in pattern for f in base.glob(f"{p}/*.parquet"))
-    # every file's columns (Arrow would take the first file's and drop a column the first one lacks); one that a
-    # file lacks is null in its rows, an empty cell as in a CSV
-    schema = pa.unify_schemas([_schema(f) for f in files] + [PARTITION.schema], promote_options="permissive") if files else None
-    dataset = ds.dataset([str(f) for f in files], schema=schema, format="parquet", partitioning=PARTITION, partition_base_dir=str(base))
+    dataset = _dataset(base, files)
     expr = None if counties is None else ds.field("county").isin(counties)
     used = [Path(f.path) for f in dataset.get_fragments(filter=expr)] if expr is not None else files
     table = lists_as_text(dataset.to_table(filter=expr))
     df = table.drop_columns([c for c in ("province", "county") if c in table.column_names]).to_pandas()
     return df, used
+
+
+def _dataset(base: Path, files: list[Path]) -> ds.Dataset:
+    """A partitioned table's files as one dataset with every file's columns (Arrow would take the first file's and
+    drop a column the first one lacks; one that a file lacks is null in its rows, an empty cell as in a CSV)."""
+    schema = pa.unify_schemas([_schema(f) for f in files] + [PARTITION.schema], promote_options="permissive") if files else None
+    return ds.dataset([str(f) for f in files], schema=schema, format="parquet", partitioning=PARTITION, partition_base_dir=str(base))
 
 
 def _places(folder: Path, regions: pd.DataFrame, counties: list[str]) -> list[str]:
@@ -362,11 +365,14 @@ def _restricted(folder: Path, counties: list[str]) -> tuple[pd.DataFrame, pd.Dat
 def _schema(path: Path) -> pa.Schema:
     """One Parquet file's columns (its footer); unreadable, bad input naming it."""
     with _parquet(path):
-        return pq.read_schema(path)
+        schema = pq.read_schema(path)
+    repeated_columns(path, schema.names)
+    return schema
 
 
 def _read_parquet(path: Path, filters: list[Any] | None = None) -> pd.DataFrame:
     """One Parquet file as a frame, with Arrow's row ``filters`` if any; unreadable, bad input naming it."""
+    _schema(path)
     with _parquet(path):
         return lists_as_text(pq.read_table(path, filters=filters)).to_pandas()
 

@@ -45,6 +45,47 @@ def test_a_parquet_list_column_is_the_text_list_a_csv_cell_holds(tmp_path: Path)
     assert load_instance(folder).funds["categories"].tolist() == plain.funds["categories"].tolist()
 
 
+def test_numeric_region_codes_written_as_floats_read_as_whole_numbers(tmp_path: Path) -> None:
+    """pandas writes numeric region codes as floats when a column has a gap (the root's empty parent): they were
+    read as "100000.0" and refused as "unknown parent '100000.0'" (fuzzing pass 8). They read as the integer
+    codes a CSV gives."""
+    tables = tiny_tables()
+    code = {rid: 100000 + i for i, rid in enumerate(tables["regions"]["region_id"])}
+    columns = {"regions": ["region_id", "parent_id"], "households": ["village_id"], "projects": ["village_id"], "funds": ["region_id"], "helpers": ["home_region_id"]}
+    for name, cols in columns.items():
+        for col in cols:
+            tables[name][col] = tables[name][col].map(lambda v: code.get(v, np.nan)).astype(float)
+    tables["funds"]["targets"] = tables["funds"]["targets"].map(lambda v: str(code[v]) if v else "")
+    as_text = {name: df.astype(object).where(df.notna(), "") for name, df in tables.items()}
+    for name, cols in columns.items():
+        for col in cols:
+            as_text[name][col] = tables[name][col].map(lambda v: "" if np.isnan(v) else str(int(v)))
+    plain = load_instance(_write(tmp_path / "csv", as_text))
+    folder = tmp_path / "pq"
+    folder.mkdir()
+    for name, df in tables.items():
+        df.to_parquet(folder / f"{name}.parquet", index=False)
+    inst = load_instance(folder)
+    assert inst.regions["parent_id"].iat[1] == "100000"
+    for name in columns:
+        pd.testing.assert_frame_equal(getattr(inst, name), getattr(plain, name))
+
+
+def test_a_parquet_column_named_twice_is_refused_by_name(tmp_path: Path) -> None:
+    """A Parquet file with one column name twice got Arrow's "Multiple matches for FieldRef" (fuzzing pass 8); it
+    is refused as a CSV header with a repeated name is."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = _write(tmp_path / "pq", tiny_tables())
+    hh = pd.read_csv(folder / "households.csv", dtype=str, keep_default_na=False)
+    names = list(hh.columns) + ["size"]
+    pq.write_table(pa.Table.from_arrays([pa.array(hh[c]) for c in names], names=names), folder / "households.parquet")
+    (folder / "households.csv").unlink()
+    with pytest.raises(InputError, match=r"households.parquet: column\(s\) 'size' appear more than once"):
+        load_instance(folder)
+
+
 def test_csv_with_carriage_returns_alone_loads(tmp_path: Path) -> None:
     """Lines ended by CR alone (old Mac, some spreadsheet exports) gave an unexpected error (exit 1); they read as the
     same table as with LF or CRLF, and a problem is named on its line."""

@@ -340,7 +340,8 @@ def test_a_decomposed_solve_refuses_what_only_the_whole_folder_shows(folder: Pat
     (its run held two households with one id), a fund target naming no region (dropped), a partition of a county
     that regions.parquet does not hold (a crash, exit 1) or under another province's folder (a county's rows read
     by none), and a funds.csv beside funds.parquet (ignored). Each is refused now before any county is solved, and
-    by validate and the whole load too."""
+    by validate and the whole load too. So is a county's file with a column named twice (Arrow's "Can't unify
+    schema with duplicate field names", naming no file, in the driver's check of the ids)."""
     import shutil
 
     from optimizer.errors import InputError
@@ -372,12 +373,20 @@ def test_a_decomposed_solve_refuses_what_only_the_whole_folder_shows(folder: Pat
     def csv_twin(d: Path) -> None:
         pd.read_parquet(d / "funds.parquet").assign(amount=0.0).to_csv(d / "funds.csv", index=False)
 
+    def named_twice(d: Path) -> None:
+        import pyarrow.parquet as pq
+
+        part = next((d / "households").glob(f"province=*/county={c2}/*.parquet"))
+        table = pq.read_table(part)
+        pq.write_table(table.append_column("size", table.column("size")), part)
+
     cases = {
         "repeated": (repeated, "household_id value(s) appear more than once"),
         "target": (target, "column targets: unknown region(s) 'NOPE'"),
         "unknown_county": (unknown_county, f"'{c1.lower()}' is not a county of regions.parquet"),
         "moved": (moved, f"county {c1} lies in province {c1[:3]}; its files belong under households/province={c1[:3]}/county={c1}"),
         "csv_twin": (csv_twin, "funds.csv beside the partitioned tables"),
+        "named_twice": (named_twice, "column(s) 'size' appear more than once in the header"),
     }
     for name, (break_it, said) in cases.items():
         bad = _broken(folder, tmp_path, name)
