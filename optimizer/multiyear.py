@@ -1974,13 +1974,13 @@ def verify_multiyear(
     the plans that need them, project capacities, relocation per county and year, and the objective.
     ``appropriation`` (funds x years, yuan) replaces the funds' split by the profile (a county of the
     decomposition, with the yearly money the master gave it). Returns the violations (empty when sound)."""
-    from .verify import non_finite
+    from .verify import manifest_labels, non_finite
 
     yrs = scenario.years
     assert yrs is not None
     bad = non_finite({k: v for k, v in result.tables.items() if k != "households"}, result.manifest)
     hh_out = result.table("households")
-    bad += non_finite({"households": hh_out}, {})
+    bad += non_finite({"households": hh_out}, {}) + manifest_labels(result.manifest)
     if bad:
         return bad
     flows = result.tables["flows"]

@@ -355,7 +355,7 @@ def poverty_table(sums: dict[str, float]) -> pd.DataFrame:
     rows = [(when, *(sums[f"{k}_{when}"] / persons for k in ("P0", "P1", "P2"))) for when in ("before", "after")]
     df = pd.DataFrame(rows, columns=["when", "P0", "P1", "P2"]).set_index("when").T
     df.loc["expected_headcount"] = [1.0, sums["persons_poor_after"] / persons]
-    return df.rename_axis("measure").reset_index()
+    return df.rename_axis("measure").reset_index().rename_axis(columns=None)  # as read back from the run folder
 
 
 def region_table(instance: Instance, households: pd.DataFrame, projects: pd.DataFrame) -> pd.DataFrame:

@@ -24,6 +24,7 @@ from .outputs import INPUTS_DIFFER, MANIFEST, changed_outputs, read_manifest, re
 from .result import Result
 from .scenario import Scenario, is_url, recorded_scenario
 from .solve import relative_gap
+from .solvers import BACKENDS, Status
 from .storage import redact
 
 MONEY_TOL = 0.5  # yuan, absolute, plus a relative 1e-7
@@ -147,6 +148,24 @@ def non_finite(tables: dict[str, pd.DataFrame], manifest: dict[str, object]) -> 
     return out
 
 
+def manifest_labels(manifest: dict[str, object]) -> list[str]:
+    """The manifest's status is one a written run has (a solution: optimal, or feasible when stopped) and its
+    solver one the scenario can name, the one its recorded scenario names."""
+    out = []
+    solution = (Status.OPTIMAL.value, Status.FEASIBLE.value)
+    if "status" in manifest and manifest["status"] not in solution:
+        out.append(f"manifest: status {manifest['status']!r} is not that of a solution ({' or '.join(solution)})")
+    if "solver" in manifest:
+        scenario = manifest.get("scenario")
+        section = scenario.get("solver") if isinstance(scenario, dict) else None
+        named = section.get("name") if isinstance(section, dict) else None
+        if manifest["solver"] not in BACKENDS:
+            out.append(f"manifest: solver {manifest['solver']!r} is none of {', '.join(BACKENDS)}")
+        elif named is not None and manifest["solver"] != named:
+            out.append(f"manifest: solver {manifest['solver']!r} is not the recorded scenario's ({named!r})")
+    return out
+
+
 def _shared_funds(result: Result) -> None:
     """What the counties of a decomposed run share: no fund spends more than it holds, by the flows table."""
     funds, flows = result.tables["funds"], result.tables["flows"]
@@ -216,7 +235,7 @@ class _Checker:
         self._summaries(hh_out, hh, long)
 
     def _finite(self) -> None:
-        self.violations += non_finite(self.r.tables, self.r.manifest)
+        self.violations += non_finite(self.r.tables, self.r.manifest) + manifest_labels(self.r.manifest)
 
     def _summaries(self, hh_out: pd.DataFrame, hh: pd.DataFrame, long: pd.DataFrame) -> None:
         """The tables and figures that add up the plans (funds, regions, poverty, the manifest) say what the plans

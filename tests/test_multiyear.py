@@ -220,6 +220,8 @@ def test_verifier_catches_a_corrupted_yearly_budget(small: Instance) -> None:
     assert any("flows table: column amount is not a finite number" in b for b in verify_multiyear(r, small, sc))
     nan_objective = MultiYearResult(tables=r.tables, manifest={**r.manifest, "expected_out_at_deadline": float("nan")})
     assert "manifest: expected_out_at_deadline is nan, not a number" in verify_multiyear(nan_objective, small, sc)
+    stopped = MultiYearResult(tables=r.tables, manifest={**r.manifest, "status": "time_limit"})
+    assert "manifest: status 'time_limit' is not that of a solution (optimal or feasible)" in verify_multiyear(stopped, small, sc)
 
 
 def test_rolling_horizon_reproduces_the_plan(small: Instance, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from conftest import ROOT, folder_scenario
@@ -79,7 +80,7 @@ def test_a_run_with_data_edits_is_verified_against_the_edited_money(small: Path,
 
 def test_the_verifier_checks_the_tables_analysts_read(small: Path) -> None:
     """NaN passed every `abs(a - b) > tol`, and the funds, regions and poverty tables and the manifest's cost,
-    bound and gap were not checked: each change below passed `verify`."""
+    bound, gap, status and solver were not checked: each change below passed `verify`."""
     result = solve(folder_scenario(small))
     verify(result)
 
@@ -100,6 +101,21 @@ def test_the_verifier_checks_the_tables_analysts_read(small: Path) -> None:
     broken(lambda r: r.manifest.__setitem__("bound", r.manifest["objective"] - 10), "manifest: the bound .* is on the wrong side")
     broken(lambda r: r.manifest.__setitem__("gap", -1.0), "manifest: gap -1.0 is negative")
     broken(lambda r: r.manifest.update(bound=r.manifest["objective"] * 1.5, gap=0.0), "manifest: gap 0 is below the 0.333333 that its objective and bound leave")
+    # a status or solver that no written run has passed (fuzzing pass 8)
+    broken(lambda r: r.manifest.__setitem__("status", "infeasible"), "manifest: status 'infeasible' is not that of a solution")
+    broken(lambda r: r.manifest.__setitem__("solver", "gurobi"), "manifest: solver 'gurobi' is none of highs, pulp, ortools")
+    broken(lambda r: r.manifest.__setitem__("solver", "ortools"), "manifest: solver 'ortools' is not the recorded scenario's")
+
+
+def test_a_run_reads_back_as_the_tables_it_wrote(small: Path, tmp_path: Path) -> None:
+    """What an analyst compares in a notebook: a solved result and the same run read from its folder hold the same
+    tables, names of rows and columns included (the poverty table's columns were named "when" before writing)."""
+    result = solve(folder_scenario(small))
+    verify(result)
+    back = read_run(write_run(result, tmp_path / "run"))
+    assert set(back.tables) == set(result.tables)
+    for name, table in result.tables.items():
+        pd.testing.assert_frame_equal(back.tables[name], table, check_dtype=False, atol=1e-9)
 
 
 def test_a_run_folder_changed_after_it_was_written_is_named_file_by_file(small: Path, tmp_path: Path) -> None:
