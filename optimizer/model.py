@@ -363,7 +363,7 @@ def _helper_network(instance: Instance, scenario: Scenario, table: pd.DataFrame,
     arcs (helpers with that skill) that become flow columns z."""
     helpers = instance.helpers.reset_index(drop=True)
     usable = (helpers["kind"] == HelperKind.HOUSEHOLD_HELPER.value).to_numpy()
-    if not scenario.helpers.capacity_in_model or not usable.any():
+    if not scenario.helpers.capacity_in_model:
         return None, np.empty(0, dtype=np.int64)
     skilled = np.flatnonzero(table["measures"].to_numpy() != "none")
     hh_rows = table["hh"].to_numpy()[skilled]

@@ -419,6 +419,20 @@ def shadow_prices(model: LinearModel, x: np.ndarray, scenario: Scenario, backend
     return prices
 
 
+def _short_of_helpers(phase1: LinearModel, model: LinearModel, backend: Backend, scenario: Scenario) -> int:
+    """With the helpers' skills and capacities in the model: how many (township, skill) groups lack helpers when
+    that alone stands in the way (the model is feasible without those rows), else 0."""
+    rows = model.row_blocks.get("skill_demand")
+    if rows is None:
+        return 0
+    hi = phase1.row_hi.copy()
+    hi[rows] = np.inf
+    out = backend.solve(replace(phase1, row_hi=hi), SolveOptions(time_limit=scenario.solver.time_limit))
+    if not out.status.has_solution or out.x is None:
+        return 0
+    return int(((phase1.A[rows] @ out.x) > 1e-6).sum())
+
+
 def diagnose_infeasible(model: LinearModel, index: ModelIndex, instance: Instance, scenario: Scenario, forced: str = "target") -> InfeasibleError:
     """Find the least emergency money per (village, category) that makes the floors and targets payable; money short
     in a category no floor asks for is put down to ``forced`` (what else makes the model spend)."""
@@ -435,14 +449,29 @@ def diagnose_infeasible(model: LinearModel, index: ModelIndex, instance: Instanc
         col_hi=np.concatenate([model.col_hi, np.full(n_cells, np.inf)]),
         integer=np.zeros(model.shape[1] + n_cells, dtype=bool),
     )
-    out = get_backend(scenario.solver.name).solve(phase1, SolveOptions(time_limit=scenario.solver.time_limit))
+    backend = get_backend(scenario.solver.name)
+    out = backend.solve(phase1, SolveOptions(time_limit=scenario.solver.time_limit))
     if not out.status.has_solution or out.x is None:
+        short_of_helpers = _short_of_helpers(phase1, model, backend, scenario)
+        if short_of_helpers:
+            return InfeasibleError(
+                f"infeasible even with unlimited money: the plans that the floors{' or targets' if scenario.mode == 'min_cost' else ''} need "
+                f"call for household helpers with a skill that no helper within reach has room for, in {short_of_helpers:,} "
+                "(township, skill) group(s) (helpers.capacity_in_model: add helpers to helpers.csv, set floors.mode: soft, "
+                "or set helpers.capacity_in_model: false)"
+            )
         if "year" in index.cells.columns:  # a multi-year model: its capacities and kept starts bind too
             return InfeasibleError(
                 "infeasible even with unlimited money: the targets or the county exit schedule ask for more expected exits than "
                 "any plan can give, or the starts it must keep exceed a capacity (relocation per county and year: "
                 "years.relocation_rate; projects) (lower target.lifted, raise target.county_incidence, move years.county_exit later, "
                 "or raise years.relocation_rate)"
+            )
+        if scenario.mode != "min_cost":  # no targets: the floors or the equity coverage are what cannot be met
+            return InfeasibleError(
+                "infeasible even with unlimited money: the hard floors or equity.min_county_coverage need plans that other "
+                "limits (projects' capacities, equity.max_cost_per_household, the churn cap) leave no room for (floors.mode: "
+                "soft lets such households go without; lower equity.min_county_coverage)"
             )
         return InfeasibleError(
             "infeasible even with unlimited money: the targets ask for more expected exits than any plan can give "

@@ -210,3 +210,23 @@ def test_helper_capacity_in_the_model_limits_skilled_plans(tmp_path) -> None:  #
     flow = solve_min_cost_flow(tails, heads, caps, np.concatenate([np.zeros(len(arcs)), np.ones(nh)]), supplies)
     served = np.bincount(net.d_idx[arcs], weights=flow[: len(arcs)], minlength=nd)
     assert (served >= net.count - 1e-9).all()
+
+
+def test_no_household_helper_with_capacity_in_the_model_leaves_no_skilled_plan(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Found by fuzzing: with ``helpers.capacity_in_model`` and no household helper (first secretaries and work teams
+    only), the helper rows were dropped and the run lifted more than with every helper. Now no plan that needs a
+    skill can be chosen: hard floors are infeasible, with a message that names the helpers (it blamed targets the
+    scenario did not set), and soft floors give every household the empty plan."""
+    from optimizer.errors import InfeasibleError
+    from optimizer.generate import generate
+    from optimizer.scenario import Scenario
+
+    generate(600, seed=12, out=tmp_path / "d")
+    helpers = pd.read_csv(tmp_path / "d" / "helpers.csv", dtype=str, keep_default_na=False)
+    helpers[helpers["kind"] != "household_helper"].to_csv(tmp_path / "d" / "helpers.csv", index=False)
+    base = {"name": "none", "data": str(tmp_path / "d"), "helpers": {"capacity_in_model": True}}
+    with pytest.raises(InfeasibleError, match=r"household helpers with a skill that no helper within reach has room for, in \d+ \(township, skill\)"):
+        solve(Scenario.model_validate(base))
+    soft = solve(Scenario.model_validate({**base, "floors": {"mode": "soft"}}))
+    verify(soft)
+    assert (soft.households["measures"] == "none").all()

@@ -215,6 +215,14 @@ def test_infeasible_diagnosis_names_region_floor_and_shortfall() -> None:
     assert short is not None and short["shortfall"].sum() > 0
 
 
+def test_infeasible_with_unlimited_money_and_no_target_names_the_floors_and_coverage() -> None:
+    """A max_lifted scenario sets no target, yet its infeasibility with unlimited money blamed "the targets"
+    (fuzzing pass 10): it names the floors and the equity coverage, and the limits in their way."""
+    with pytest.raises(InfeasibleError, match=r"the hard floors or equity.min_county_coverage need plans that other limits") as err:
+        solve(tiny_scenario(equity={"min_county_coverage": 1.0, "max_cost_per_household": 1.0}, floors={"mode": "soft"}), tiny_instance())
+    assert "target" not in str(err.value)
+
+
 def test_verifier_catches_corrupted_solutions() -> None:
     from optimizer.errors import VerificationError
 
