@@ -1771,13 +1771,12 @@ def read_multiyear_run(run_dir: str | Path) -> MultiYearResult:
     manifest = read_manifest(run_dir)
     if not manifest.get("multiyear"):
         raise InputError(f"{run_dir} is not a multi-year run folder (its manifest has no 'multiyear')")
-    text = {c: str for c in ("household_id", "village_id", "project_id", "fund_id", "county_id", "built_year", "plan", "measures")}
     tables: dict[str, pd.DataFrame] = {}
     for name in ("households", "projects", "flows", "spending", "counties"):
         path = run_dir / f"{name}.csv"
         if not path.is_file():
             raise InputError(f"{run_dir}: missing {name}.csv")
-        tables[name] = read_table(path, text)
+        tables[name] = read_table(path, ("built_year",))
     return MultiYearResult(tables=tables, manifest=manifest)
 
 

@@ -28,6 +28,9 @@ MANIFEST = "manifest.json"
 OUTPUT_HASHES = "output_hashes"
 INPUTS_DIFFER = "inputs_differ"  # why a run's tables were not those of its scenario's data (the run is checked in memory only)
 FORMATS = ("csv", "parquet")
+# run-table columns that hold ids or labels (text), besides every ``*_id``
+TEXT_COLUMNS = ("plan", "measures", "measure", "need", "skill", "skills", "kind", "category", "categories", "best_category", "best_village",
+                "to_township", "from_unit", "relation", "level_name")  # fmt: skip
 # Manifest keys that verify, report and reproduce read, with the JSON type each must have when present.
 MANIFEST_TYPES: dict[str, tuple[type, ...]] = {
     **dict.fromkeys(("objective", "bound", "lp_bound", "gap", "expected_lifted", "persons_lifted", "cost", "expected_out_at_deadline"), (int, float)),
@@ -235,12 +238,16 @@ def changed_outputs(run_dir: str | Path, manifest: dict[str, Any]) -> list[str]:
     return problems
 
 
-def read_table(path: Path, text_columns: dict[str, type[str]] | None = None) -> pd.DataFrame:
-    """One table of a run folder (Parquet or CSV), or a clear error naming the file."""
+def read_table(path: Path, also_text: tuple[str, ...] = ()) -> pd.DataFrame:
+    """One table of a run folder (Parquet or CSV), or a clear error naming the file. A CSV's ids and labels
+    (``*_id`` and :data:`TEXT_COLUMNS`, and ``also_text``) are read as text, as written: numeric household ids
+    read as numbers failed ``verify``, and zero-padded ones lost their zeros."""
     try:
         if path.suffix == ".parquet":
             return pd.read_parquet(path)
-        return pd.read_csv(path, keep_default_na=False, dtype=text_columns)
+        header = pd.read_csv(path, nrows=0).columns
+        text = {c: str for c in header if c.endswith("_id") or c in TEXT_COLUMNS or c in also_text}
+        return pd.read_csv(path, keep_default_na=False, dtype=text)
     except (OSError, ValueError, pa.ArrowException) as err:
         raise InputError(f"{path}: cannot be read as a run table: {_first_line(err)}") from None
 
@@ -253,11 +260,10 @@ def read_run(run_dir: str | Path) -> Result:
     if manifest.get("multiyear"):
         raise InputError(f"{run_dir} is a multi-year run folder: read it with optimizer.multiyear.read_multiyear_run")
     tables: dict[str, pd.DataFrame] = {}
-    text_columns = {c: str for c in ("project_id", "region_id", "parent_id", "helper_id", "first_secretary_id", "home_region_id")}
     for name in TABLE_NAMES + OPTIONAL_TABLES:
         pq, csv = run_dir / f"{name}.parquet", run_dir / f"{name}.csv"
         if pq.is_file() or csv.is_file():
-            tables[name] = read_table(pq if pq.is_file() else csv, text_columns)
+            tables[name] = read_table(pq if pq.is_file() else csv)
         elif name in TABLE_NAMES:
             raise InputError(f"{run_dir}: missing {name}.parquet / {name}.csv")
     return Result(tables=tables, manifest=manifest)

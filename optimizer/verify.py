@@ -230,8 +230,12 @@ class _Checker:
         self._probabilities(hh_out, hh, long, covers)
         self._targets(hh_out, hh)
         self._equity(hh_out)
-        if "helpers" in self.r.tables and "helper_id" in hh_out.columns:
-            self._helpers(hh_out)
+        if "helper_id" in hh_out.columns:
+            missing = [t for t in ("helpers", "shortage") if t not in self.r.tables]
+            if missing:  # an assignment comes with both tables (a deleted one ended in a KeyError)
+                self.violations.append(f"households have helpers but the run has no {' or '.join(missing)} table")
+            else:
+                self._helpers(hh_out)
         self._summaries(hh_out, hh, long)
 
     def _finite(self) -> None:
