@@ -152,6 +152,17 @@ def test_capacity_and_reach_bind_and_shortage_is_reported() -> None:
     assert set(result.tables["dispatch"]["relation"]) <= {"county", "city", "province", "paired", "elsewhere", "recruit"}
 
 
+def test_a_helper_of_huge_capacity_assigns_as_one_with_room_for_everyone() -> None:
+    """Found by fuzzing: the assignment held one array entry per unit of a helper's free capacity, so one helper
+    of capacity 10^9 (an allowed value) took 16 GB and a minute. It assigns as a helper with just enough room."""
+    result = solve(tiny_scenario(), _instance())
+    assigned = []
+    for capacity in (5, 10**9):
+        helpers = HELPERS.assign(capacity=[capacity, 0, 0, 0, 1])
+        assigned.append(assign_helpers(_instance(helpers), result.households).households["helper_id"].tolist())
+    assert assigned[0] == assigned[1] and assigned[0].count("W1") == 5
+
+
 def test_dispatch_prefers_idle_helpers_nearby() -> None:
     # W1 (township T1) is full; W2 (county X1, agriculture only) idles; households needing agriculture get W2 first
     helpers = HELPERS.copy()
