@@ -7,10 +7,12 @@ out of poverty at the deadline, spending and starts per year, counties below the
 
 from __future__ import annotations
 
+import copy
 import numbers
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ import pandas as pd
 from . import charts
 from .contract import Batch, Level
 from .data import Instance
-from .errors import InputError, check_argument
+from .errors import InputError, OptimizerError, check_argument
 from .multiyear import MultiYearResult, exit_schedule, solve_verified, spending_by_year, starts_by_year
 from .outputs import atomic_write_text
 from .report import build_table_report
@@ -194,18 +196,18 @@ class Session:
 
 def _copy_as(result: Result | MultiYearResult, scenario: Scenario) -> Result | MultiYearResult:
     """``result`` as the result of ``scenario`` (the same settings, perhaps under another name: its manifest and
-    scenario name it), with tables of its own: a caller editing them leaves the session's copy as it was (pandas'
-    copy-on-write makes the copies cheap)."""
-    manifest = {**result.manifest, "scenario_name": scenario.name, "scenario": scenario.model_dump(mode="json")}
+    scenario name it), with tables and a manifest of its own: a caller editing them leaves the session's copy as it
+    was (pandas' copy-on-write makes the copies cheap)."""
+    manifest = {**copy.deepcopy(result.manifest), "scenario_name": scenario.name, "scenario": scenario.model_dump(mode="json")}
     tables = {k: v.copy(deep=False) for k, v in result.tables.items()}
-    copy: Result | MultiYearResult
+    twin: Result | MultiYearResult
     if isinstance(result, Result):
-        copy = replace(result, tables=tables, manifest=manifest, scenario=scenario)
+        twin = replace(result, tables=tables, manifest=manifest, scenario=scenario)
     else:
-        copy = replace(result, tables=tables, manifest=manifest)
-    if copy.parts:  # tables on disk live as long as the result that wrote them: the copy holds it
-        weakref.finalize(copy, _holds, result)
-    return copy
+        twin = replace(result, tables=tables, manifest=manifest)
+    if twin.parts:  # tables on disk live as long as the result that wrote them: the copy holds it
+        weakref.finalize(twin, _holds, result)
+    return twin
 
 
 def _holds(_result: object) -> None:
@@ -232,7 +234,10 @@ def compare(scenarios: Sequence[Scenario], session: Session | None = None) -> tu
                          "give every scenario its own name: field")  # fmt: skip
     check_argument(session, (Session, type(None)), "compare: session")
     session = session or Session()
-    results = [session.solve_any(sc) for sc in scenarios]
+    results = []
+    for sc in scenarios:
+        with _naming(f"scenario '{sc.name}'"):
+            results.append(session.solve_any(sc))
     table = pd.DataFrame({r.manifest["scenario_name"]: summarize(r) for r in results})
     return table, results
 
@@ -254,10 +259,21 @@ def sweep(
     session = session or Session()
     rows, results = [], []
     for value, variant in zip(values, variants):
-        result = session.solve_any(variant)
+        with _naming(f"{path}={value}"):
+            result = session.solve_any(variant)
         results.append(result)
         rows.append({path: value, **summarize(result)})
     return pd.DataFrame(rows), results
+
+
+@contextmanager
+def _naming(what: str) -> Iterator[None]:
+    """Our errors while solving one of several scenarios say which one (an infeasible swept value was not named)."""
+    try:
+        yield
+    except OptimizerError as err:
+        err.args = (f"{what}: {err.args[0]}" if err.args else what, *err.args[1:])
+        raise
 
 
 def parse_set(text: str) -> tuple[str, list[object]]:
