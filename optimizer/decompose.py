@@ -786,7 +786,7 @@ def _county_final_year(
     duals = shadow_prices(model, x, scenario, backend=block.backend)
     result = build_result(instance, scenario, plans, block.index, model, sol, duals, backend_version="", timings={})
     assignment = None
-    if helpers and len(instance.helpers):
+    if helpers:
         assignment = assign_helpers(instance, result.households, block.previous)
         checked = replace(result, tables=dict(result.tables))
         checked.attach_helpers(assignment)
@@ -2021,7 +2021,7 @@ def solve_decomposed(
         result.manifest["churn"] = run.churn
     if instance is not None:
         result.instance = instance
-        if scenario.helpers.assign and len(instance.helpers):
+        if scenario.helpers.assign:
             result.attach_helpers(assign_helpers(instance, result.households, churn.previous if isinstance(churn, ChurnCap) else None))
     else:
         assignments = [f["assignment"] for f in finals if f["assignment"] is not None]

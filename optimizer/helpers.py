@@ -111,10 +111,11 @@ def assign_helpers(instance: Instance, households: pd.DataFrame, previous: pd.Da
         prev = pd.Index(helpers["helper_id"]).get_indexer(was)
         prev[prev >= 0] = np.where(cadres[prev[prev >= 0]], prev[prev >= 0], -1)
     helper_of, score, short, idle = _match(instance, helpers, cadres, hh_town, need, use_skills=True, prev=prev)
+    ids = np.append(helpers["helper_id"].to_numpy(dtype=object), "")  # -1, no helper: ""
     hh_out = pd.DataFrame(
         {
             "household_id": households["household_id"].to_numpy(),
-            "helper_id": np.where(helper_of >= 0, helpers["helper_id"].to_numpy()[np.maximum(helper_of, 0)], ""),
+            "helper_id": ids[helper_of],
             "need": need,
             "match_score": score,
         }
@@ -129,7 +130,7 @@ def assign_helpers(instance: Instance, households: pd.DataFrame, previous: pd.Da
     sec_out = pd.DataFrame(
         {
             "village_id": tree.ids.to_numpy()[poor_v],
-            "first_secretary_id": np.where(sec_of >= 0, helpers["helper_id"].to_numpy()[np.maximum(sec_of, 0)], ""),
+            "first_secretary_id": ids[sec_of],
         }
     )
     shortage = short.assign(township_id=tree.ids.to_numpy()[short["township"].to_numpy()])[["township_id", "skill", "households"]]

@@ -161,7 +161,7 @@ def solve(
     if fallback:
         result.manifest["fallback"] = fallback
     result.manifest["structured_bound"] = relaxed
-    if scenario.helpers.assign and len(instance.helpers):
+    if scenario.helpers.assign:
         t = time.perf_counter()
         result.attach_helpers(assign_helpers(instance, result.households, None if churn is None else churn.previous))
         timings["helpers"] = time.perf_counter() - t

@@ -552,9 +552,9 @@ class _Checker:
         pos = pd.Index(helpers["helper_id"]).get_indexer(hid)
         assigned = hid != ""
         self.fail("household assigned to an unknown helper", hh_out.loc[assigned & (pos < 0), "household_id"])
-        kinds = helpers["kind"].to_numpy()
+        kinds = np.append(helpers["kind"].to_numpy(dtype=object), "")  # -1, no such helper: ""
         ok = assigned.to_numpy() & (pos >= 0)
-        wrong_kind = ok & (kinds[np.maximum(pos, 0)] != "household_helper")
+        wrong_kind = ok & (kinds[pos] != "household_helper")
         self.fail("household assigned to a helper who is not a household helper", hh_out.loc[wrong_kind, "household_id"])
         reach = reach_regions(self.inst, helpers)
         village = tree.pos(hh_out["village_id"])
@@ -571,7 +571,7 @@ class _Checker:
             sid = sec["first_secretary_id"].fillna("").astype(str).to_numpy()
             spos = pd.Index(helpers["helper_id"]).get_indexer(sid)
             has = sid != ""
-            not_secretary = has & ((spos < 0) | (kinds[np.maximum(spos, 0)] != "first_secretary"))
+            not_secretary = has & ((spos < 0) | (kinds[spos] != "first_secretary"))
             self.fail("first secretary who is not a first secretary", sec.loc[not_secretary, "region_id"])
             self.fail("first secretary in a village that is not poor", sec.loc[has & ~poor, "region_id"])
             short_sec = int(self.r.tables["shortage"].query("skill == 'first_secretary'")["households"].sum())

@@ -163,6 +163,18 @@ def test_a_helper_of_huge_capacity_assigns_as_one_with_room_for_everyone() -> No
     assert assigned[0] == assigned[1] and assigned[0].count("W1") == 5
 
 
+def test_a_helpers_table_without_rows_leaves_every_household_short() -> None:
+    """Found by fuzzing: an empty export of the helpers register (a header only) skipped the assignment without a
+    word, while the same helpers at capacity 0 listed every household as short. It is zero helpers now."""
+    result = solve(tiny_scenario(), _instance(HELPERS.iloc[:0]))
+    verify(result)
+    assert (result.households["helper_id"] == "").all()
+    short = result.tables["shortage"]
+    assert short.loc[short["skill"] != "first_secretary", "households"].sum() == len(result.households)
+    assert result.manifest["helpers"]["households_short"] == len(result.households)
+    assert (result.tables["dispatch"]["relation"] == "recruit").all()
+
+
 def test_dispatch_prefers_idle_helpers_nearby() -> None:
     # W1 (township T1) is full; W2 (county X1, agriculture only) idles; households needing agriculture get W2 first
     helpers = HELPERS.copy()
