@@ -6,6 +6,7 @@ Every function takes a :class:`~optimizer.result.Result` (or its tables) and ret
 from __future__ import annotations
 
 import io
+import warnings
 
 import matplotlib
 
@@ -198,10 +199,14 @@ def years_exit(result: MultiYearResult, max_counties: int = 12) -> Figure:
 
 
 def to_svg(fig: Figure) -> str:
-    """The figure as an inline SVG element (no XML prologue), and the figure closed."""
+    """The figure as an inline SVG element (no XML prologue), and the figure closed. Its text stays text, drawn by
+    the browser in the reader's fonts: region names in Chinese were boxes, our font lacking their glyphs (whose
+    warnings are then beside the point)."""
     buf = io.StringIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="svg")
+    with warnings.catch_warnings(), matplotlib.rc_context({"svg.fonttype": "none"}):
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
+        fig.tight_layout()
+        fig.savefig(buf, format="svg")
     plt.close(fig)
     text = buf.getvalue()
     return text[text.index("<svg") :]

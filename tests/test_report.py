@@ -83,6 +83,23 @@ def test_tiny_run_report_builds() -> None:
     assert "Headline" in page and 'id="gap-note"' not in page and "method monolithic" in page
 
 
+def test_chart_labels_in_chinese_stay_text_for_the_browser_to_draw() -> None:
+    """Found by fuzzing: region ids in Chinese were drawn as boxes (our font has no such glyphs) and matplotlib
+    warned on the command line. The SVG keeps its text as text, which the browser draws in the reader's fonts."""
+    import warnings
+
+    import matplotlib.pyplot as plt
+
+    from optimizer.charts import to_svg
+
+    fig, ax = plt.subplots()
+    ax.bar(["县一", "P01"], [1.0, 2.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        svg = to_svg(fig)
+    assert ">县一</text>" in svg
+
+
 def test_a_run_without_projects_says_so_instead_of_an_empty_chart() -> None:
     from conftest import tiny_tables
 
