@@ -58,6 +58,7 @@ class Solution:
     mip_seconds: float
     used_full_mip: bool
     stopped: bool = False  # a MIP of the solve stopped at its time limit: the result depends on the machine's speed
+    warm_started: bool = False  # its LP started from one kept from an earlier solve
 
 
 def solve(
@@ -156,7 +157,7 @@ def solve(
     duals = shadow_prices(model, sol.x, scenario)
     timings["duals"] = time.perf_counter() - t
     result = build_result(instance, scenario, plans, index, model, sol, duals, backend_version=backend.version(), timings=timings)
-    result.manifest["warm_start"] = warm
+    result.manifest["warm_start"] = sol.warm_started  # a session's first solve, or one on new data, starts cold
     result.manifest["method"] = "monolithic"
     if fallback:
         result.manifest["fallback"] = fallback
@@ -380,7 +381,7 @@ def optimize(
     objective = float(model.c @ x)
     g = relative_gap(model.sense, objective, lp_bound)
     status = Status.OPTIMAL if g <= opts.gap + 1e-12 else Status.FEASIBLE
-    return Solution(x, status, objective, lp_bound, lp.objective, g, lp.seconds, mip_seconds, used_full, stopped)
+    return Solution(x, status, objective, lp_bound, lp.objective, g, lp.seconds, mip_seconds, used_full, stopped, lp.warm_started)
 
 
 def fractional_columns(integer: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -362,14 +362,19 @@ def test_a_what_if_on_money_starts_its_lp_from_the_last_lp_optimum(monkeypatch: 
 
     monkeypatch.setattr(highs.HighsBackend, "solve", recorded)
     instance = build_instance(generate(3000, seed=5))
+    recorded_warm = []
     for warm in (True, False):
         base = tiny_scenario(helpers={"assign": False}, solver={"warm_start": warm, "gap": 1e-3})
         session = Session()
         session._instances[base.data_source] = instance
         for factor in ("x1", "x0.9"):
-            verify(session.solve(base.with_overrides({"funds.level.central": factor})))
+            result = session.solve(base.with_overrides({"funds.level.central": factor}))
+            verify(result)
+            recorded_warm.append(result.manifest["warm_start"])
     (w0, _, _), (w1, it_warm, obj_warm), (c0, _, _), (c1, it_cold, obj_cold) = lps
     assert w0 and w1 and not c0 and not c1
+    # the manifest says whether the LP started warm, not whether it was asked to (the first solve said so: fuzzing)
+    assert recorded_warm == [False, True, False, False]
     assert obj_warm == pytest.approx(obj_cold, rel=1e-9)
     assert it_warm < it_cold / 6  # 306 against 3,670 (942 when the next LP started from the shadow prices' basis)
 

@@ -75,6 +75,7 @@ class SolverOutput:
     duals: np.ndarray | None = None
     message: str = ""
     iterations: int = -1  # LP: simplex iterations of this solve (-1 where the backend does not say)
+    warm_started: bool = False  # the LP started from one kept from an earlier solve (a what-if's)
 
 
 class Backend(Protocol):

@@ -212,7 +212,7 @@ class HighsBackend:
             else:
                 self._kept = (model, h)
                 self._bounded = bounded if lazy is not None else None
-        return SolverOutput(status, x, objective, bound, seconds, duals, h.modelStatusToString(h.getModelStatus()), iterations)
+        return SolverOutput(status, x, objective, bound, seconds, duals, h.modelStatusToString(h.getModelStatus()), iterations, started)
 
 
 def _freed(model: LinearModel, lazy: slice | None, bounded: np.ndarray | None) -> LinearModel:
