@@ -74,6 +74,12 @@ def _errors(memory_advice: str = MEMORY_ADVICE) -> Iterator[None]:
     except KeyboardInterrupt:
         _say("interrupted", "", "red")
         raise typer.Exit(130) from None
+    except OSError as err:  # the file system refused (read-only, full, not permitted): not a bug of ours
+        if _debug:
+            console.print_exception()
+        where = f"{err.filename}" + (f" -> {err.filename2}" if err.filename2 else "") if err.filename else ""
+        _say("error: ", f"{err.strerror or err}{': ' + where if where else ''} (our files are written whole or not at all)", "bold red")
+        raise typer.Exit(2) from None
 
 
 def _say(prefix: str, message: str, style: str) -> None:
@@ -350,11 +356,13 @@ def export_model(
     decisions fixed by their columns' bounds)."""
     from .errors import InputError
     from .model import build_model
+    from .outputs import check_can_make
     from .plans import build_plans
     from .solvers.highs import check_model_path, write_model
 
     with _errors():
         check_model_path(out)
+        check_can_make(out, "model file")
         sc = _load(scenario, set_)
         if (from_year is None) != (previous is None):
             raise InputError("--from-year and --previous go together: the year re-planned from and the run whose earlier years are kept")
@@ -405,8 +413,10 @@ def generate(
     (--partitioned, --national); the same arguments give the same bytes."""
     from .generate import NATIONAL, NATIONAL_HOUSEHOLDS, NATIONAL_PROVINCES, generate_partitioned
     from .generate import generate as gen
+    from .outputs import check_can_make
 
     with _errors("generate fewer households, or stream them to disk with --partitioned"):
+        check_can_make(out)
         say = _progress()
         n = households or (NATIONAL_HOUSEHOLDS if national else 20000)
         p = provinces or (NATIONAL_PROVINCES if national else 1)

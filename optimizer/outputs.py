@@ -117,15 +117,17 @@ def check_target(out: Path) -> None:
     is (its nearest existing parent is a file, or not writable); checked before solving too."""
     if out.exists() and not (out.is_dir() and ((out / MANIFEST).is_file() or not any(out.iterdir()))):
         raise InputError(f"output folder {out}: exists and is not a run folder (no {MANIFEST}); refusing to replace it, choose another folder")
-    _check_can_make(out)
+    check_can_make(out)
 
 
-def _check_can_make(out: Path) -> None:
+def check_can_make(out: Path, what: str = "output folder") -> None:
+    """Refuse an output (``what``: folder or file) that cannot be made where it is, before any work: its nearest
+    existing parent is a file, or not writable (a read-only file system included)."""
     parent = next((p for p in Path(os.path.abspath(out)).parents if p.exists()), None)
     if parent is not None and not parent.is_dir():
-        raise InputError(f"output folder {out}: {parent} is a file, not a folder; choose another folder")
+        raise InputError(f"{what} {out}: {parent} is a file, not a folder; choose another {what.split()[-1]}")
     if parent is not None and not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"output folder {out}: cannot write in {parent}; choose another folder")
+        raise InputError(f"{what} {out}: cannot write in {parent}; choose another {what.split()[-1]}")
 
 
 def check_not_a_run(out: Path) -> None:
@@ -135,7 +137,7 @@ def check_not_a_run(out: Path) -> None:
         raise InputError(f"output folder {out}: is a run folder (its tables are that run's record); choose another folder")
     if out.exists() and not out.is_dir():
         raise InputError(f"output folder {out}: is a file, not a folder; choose another folder")
-    _check_can_make(out)
+    check_can_make(out)
 
 
 CSV_OPTIONS: dict[str, Any] = {"index": False, "lineterminator": "\n"}

@@ -73,3 +73,32 @@ def test_a_run_folder_that_cannot_be_made_is_refused_before_solving(tmp_path: Pa
     assert result.exit_code == 2 and "is a file, not a folder" in " ".join(result.output.split()), result.output
     assert "loading" not in result.output and "generating plans" not in result.output  # refused before any work
     assert (tmp_path / "model.mps").read_text() == "a file"
+
+
+def test_outputs_that_cannot_be_made_or_written_are_named_with_exit_code_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by fuzzing: export-model and generate into a place that cannot hold their output ended as unexpected
+    errors (exit 1; export-model's own message hidden by the cleanup of its temporary file), found after building
+    the model; so did a report on a read-only file system. The first two are refused before any work, and a file
+    system's refusal is named with its path (exit 2)."""
+    import errno
+
+    from typer.testing import CliRunner
+
+    from conftest import ROOT
+    from optimizer.cli import app
+
+    (tmp_path / "a-file").write_text("a file")
+    under_file = tmp_path / "a-file" / "x"
+    runner = CliRunner()
+    for args in (["export-model", str(ROOT / "scenarios" / "baseline.yaml"), str(under_file / "model.lp")], ["generate", "--households", "50", "--out", str(under_file)]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and "is a file, not a folder" in " ".join(result.output.split()), result.output
+        assert "loading" not in result.output and "generating" not in result.output
+    import optimizer.report
+
+    def read_only(run_dir: object) -> None:
+        raise OSError(errno.EROFS, "Read-only file system", str(tmp_path / "run" / ".report.html.tmp"))
+
+    monkeypatch.setattr(optimizer.report, "write_report", read_only)
+    result = runner.invoke(app, ["report", str(tmp_path / "run")])
+    assert result.exit_code == 2 and "Read-only file system: " in result.output and "unexpected" not in result.output, result.output

@@ -9,7 +9,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
@@ -269,7 +269,8 @@ def write_model(model: LinearModel, path: str, col_names: list[str], row_names: 
             raise InputError(f"{path}: HiGHS could not write the model (status {status.name})")
         os.replace(tmp, target)
     finally:
-        tmp.unlink(missing_ok=True)
+        with suppress(OSError):  # on a read-only file system, EROFS: it would hide the error above
+            tmp.unlink(missing_ok=True)
 
 
 def _first_order(h: highspy.Highs) -> None:
