@@ -249,9 +249,13 @@ class Scenario(_Strict):
 
     def unused_settings(self) -> list[str]:
         """Settings the scenario gives that its mode never reads: warnings (a forgotten ``mode: min_cost``, say)."""
+        unused = []
         if self.mode == "max_lifted" and self.target.lifted is not None:
-            return ["target.lifted is the target of mode min_cost; mode max_lifted does not read it (set mode: min_cost to ask for it)"]
-        return []
+            unused.append("target.lifted is the target of mode min_cost; mode max_lifted does not read it (set mode: min_cost to ask for it)")
+        years = self.years
+        if years is not None and years.carry_over != "capped" and years.carry_cap != type(years).model_fields["carry_cap"].default:
+            unused.append(f"years.carry_cap caps carry_over: capped; carry_over: {years.carry_over} does not read it (set carry_over: capped to cap it)")
+        return unused
 
     @model_validator(mode="after")
     def _target_matches_mode(self) -> Scenario:

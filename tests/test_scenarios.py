@@ -440,3 +440,8 @@ def test_a_target_its_mode_never_reads_is_a_warning(tmp_path: Path) -> None:
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0 and said in " ".join(result.output.split()), result.output
     assert load_scenario(path, overrides={"mode": "min_cost"}).unused_settings() == []
+    # a carry-over cap without carry_over: capped (fuzzing pass 11)
+    years = {"years": {"first": 2016, "last": 2018, "carry_over": "full", "carry_cap": 0.5}}
+    cap_said = "years.carry_cap caps carry_over: capped; carry_over: full does not read it"
+    assert f"{cap_said} (set carry_over: capped to cap it)" in load_scenario(path, overrides=years).unused_settings()
+    assert not any("carry_cap" in w for w in load_scenario(path, overrides={**years, "years.carry_over": "capped"}).unused_settings())
