@@ -6,7 +6,7 @@ the years ``first..last`` (T years):
 Variables
     x[o]        option o = (plan k of household h, start year t); one option per household (the empty plan
                 has a single option, "never")
-    y[j,t]      project j built in year t (at most once); it enables plans from year t+1
+    y[j,t]      project j built in year t (at most once); it enables plans from year t+1 (from t with one year)
     f[l,t]      money on flow l = (fund, village, category) in year t
     c[F,t]      money of fund F carried from year t into year t+1
 
@@ -16,7 +16,8 @@ Rows
     fund        per (F, t): sum_l f[l,t] + c[F,t] - c[F,t-1] <= appropriation[F,t]
     carry       c[F,t] <= cap * appropriation[F,t] (capped), c = 0 (none), free (full); c[F,last] = 0
     cofin       the one-year co-financing rows, per year
-    link        per (h, j, t): sum_{k of h tied to j, u<=t} x[k,u] - sum_{s<t} y[j,s] <= 0  (tight, cumulative)
+    link        per (h, j, t): sum_{k of h tied to j, u<=t} x[k,u] - sum_{s<t} y[j,s] <= 0  (tight, cumulative;
+                s<=t with one year)
     capacity    per (j, t): sum_{o tied to j, started by t} x[o] - capacity[j] sum_{s<t} y[j,s] <= 0  (cumulative)
     once        per j: sum_t y[j,t] <= 1
     relocation  per (county, t): households starting a relocation plan in t <= rate * poor households
@@ -385,7 +386,7 @@ def build_options(
     empty = (table["measures"] == "none").to_numpy()
     tied = table["project"].to_numpy() >= 0
     last_start = T - 1 - delay  # last year index at which the plan still works
-    first_start = np.where(tied, 1, 0)  # a project built in year t enables plans from t + 1
+    first_start = np.where(tied, project_lag(T), 0)
     earliest = np.maximum(first_start, (from_year or yrs.first) - yrs.first)
     ok_t = []
     for t in range(T):
@@ -440,6 +441,13 @@ def build_options(
     years_out = sum(np.where(i < exposure, survival(risk, yrs, effect, m_years, effect + i), 0.0) for i in range(T))
     opt["value"] = np.where(works, table["value"].to_numpy()[pk] * (survive + yrs.early_weight * years_out), 0.0)
     return opt
+
+
+def project_lag(T: int) -> int:
+    """Years from a project's build to the first plan it enables: the next year (DESIGN: built in t, enables plans
+    from t + 1), or the same year when the horizon is one year, which is then the one-year model (where a project
+    and its plans go together)."""
+    return 1 if T > 1 else 0
 
 
 def out_by(options: pd.DataFrame, plans: Plans, year: int, years: Years) -> np.ndarray:
@@ -594,7 +602,7 @@ def build_multiyear(
             n_rep = T - opt_year[tied_o]
             u_o = np.repeat(opt_year[tied_o], n_rep) + run_positions(n_rep)
             x_cols = np.repeat(xs + tied_o, n_rep)
-            uy, sy = np.nonzero(np.arange(T)[:, None] > np.arange(T)[None, :])  # year u, year s < u
+            uy, sy = np.nonzero(np.arange(T)[:, None] >= np.arange(T)[None, :] + project_lag(T))  # year u, year s <= u - lag
 
             def started_by_built_before(name: str, group: np.ndarray, project: np.ndarray, times: np.ndarray) -> None:
                 """Rows per (group g, year u): the tied options of g (``group`` per option) started by u <= ``times[g]``
@@ -2090,7 +2098,7 @@ def verify_multiyear(
     tied = hh_out[hh_out["project_id"].astype(str) != ""]
     by = pd.Series(pd.to_numeric(built["built_year"]).to_numpy(), index=built["project_id"].to_numpy())
     when = by.reindex(tied["project_id"].astype(str)).to_numpy()
-    if (~np.isfinite(when) | (when >= tied["year"].to_numpy(dtype=float))).any():
+    if (~np.isfinite(when) | (when + project_lag(yrs.last - yrs.first + 1) > tied["year"].to_numpy(dtype=float))).any():
         bad.append("plan started before (or without) the project it needs was built")
     load = tied["project_id"].value_counts()
     if (load > pr_in["capacity"].reindex(load.index).fillna(0)).any():
