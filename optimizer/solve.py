@@ -491,8 +491,13 @@ def diagnose_infeasible(model: LinearModel, index: ModelIndex, instance: Instanc
     total = float(short.sum())
     what = "hard floors" if scenario.mode == "max_lifted" else "targets and hard floors"
     what = what if forced == "target" else "hard floors, targets and kept starts"
+    timing = ""
+    if "year" in by.columns:  # money by year: the years it comes in may be what is short, not the sum
+        timing = ("\n(carry-over moves money to later years, never to earlier ones, and a plan is started only in years "
+                  "where it takes effect by the deadline, or in its first year when it never does: money appropriated "
+                  "later, long delays or years.max_start_years can leave a floor unpaid; see years.shares or years.profile)")  # fmt: skip
     return InfeasibleError(
-        f"infeasible: the budgets cannot pay for the {what}; least extra money needed is {total:,.0f} yuan:\n" + "\n".join(lines),
+        f"infeasible: the budgets cannot pay for the {what}; least extra money needed is {total:,.0f} yuan:\n" + "\n".join(lines) + timing,
         shortfalls=by,
     )
 

@@ -319,6 +319,8 @@ def test_an_infeasible_replan_names_the_years_short_and_what_it_keeps(small: Ins
     with pytest.raises(InfeasibleError, match=r"cannot pay for the hard floors; ") as first:  # a first plan keeps nothing
         solve_multiyear(sc, poor)
     assert "kept" not in str(first.value)
+    # what the years change (fuzzing pass 11: the same total money, appropriated earlier, paid every floor)
+    assert "carry-over moves money to later years, never to earlier ones" in str(first.value)
 
 
 def test_a_replan_may_not_go_back_before_its_previous_replan(small: Instance, tmp_path: Path) -> None:
