@@ -362,6 +362,17 @@ def survival(risk: np.ndarray, years: Years, effect_year: np.ndarray, monitoring
     return (1.0 - risk) ** (elapsed - monitored) * (1.0 - risk * factor) ** monitored
 
 
+def deadline_weight(risk: np.ndarray, years: Years, effect_year: np.ndarray, monitoring_years: np.ndarray) -> np.ndarray:
+    """What a plan's one-year value is multiplied by when it takes effect in ``effect_year``: its chance of still
+    being out of poverty at the deadline plus ``years.early_weight`` times the expected household-years out of
+    poverty before it (see :func:`survival`)."""
+    exposure = np.maximum(years.last - effect_year, 0)
+    survive = survival(risk, years, effect_year, monitoring_years, years.last)
+    out_in = (survival(risk, years, effect_year, monitoring_years, effect_year + i) for i in range(years.last - years.first + 1))
+    years_out = sum(np.where(i < exposure, out, 0.0) for i, out in enumerate(out_in))
+    return np.asarray(survive + years.early_weight * years_out, dtype=float)
+
+
 def build_options(
     instance: Instance,
     scenario: Scenario,
@@ -431,15 +442,11 @@ def build_options(
     pk = opt["plan"].to_numpy()
     opt["year"] = yrs.first + opt["year_ix"].to_numpy()
     effect = opt["year"].to_numpy() + opt["delay"].to_numpy()
-    exposure = np.maximum(yrs.last - effect, 0)
-    risk = opt["risk"].to_numpy()
+    risk = opt["risk"].to_numpy()  # 0 for the empty plan: "out" (its p) in every year
     m_years = opt["monitoring_years"].to_numpy()
-    survive = np.where(opt["empty"].to_numpy(), 1.0, survival(risk, yrs, effect, m_years, yrs.last))
     works = opt["works"].to_numpy()
-    opt["p_deadline"] = np.where(works, table["p"].to_numpy()[pk] * survive, 0.0)
-    # household-years out of poverty before the deadline: the chance of being out in each year from the effect year on
-    years_out = sum(np.where(i < exposure, survival(risk, yrs, effect, m_years, effect + i), 0.0) for i in range(T))
-    opt["value"] = np.where(works, table["value"].to_numpy()[pk] * (survive + yrs.early_weight * years_out), 0.0)
+    opt["p_deadline"] = np.where(works, table["p"].to_numpy()[pk] * survival(risk, yrs, effect, m_years, yrs.last), 0.0)
+    opt["value"] = np.where(works, table["value"].to_numpy()[pk] * deadline_weight(risk, yrs, effect, m_years), 0.0)
     return opt
 
 
@@ -1334,12 +1341,12 @@ def read_previous(previous: Path, from_year: int) -> Kept:
     )
 
 
-def _run_numbers(frame: pd.DataFrame, col: str, path: str, problems: list[str], whole: bool = True) -> np.ndarray:
-    """Column ``col`` of a run table read as text, as integers (``whole``) or non-negative amounts; each cell that
-    is not one is added to ``problems`` by row (the file's line) and value."""
+def _run_numbers(frame: pd.DataFrame, col: str, path: str, problems: list[str], whole: bool = True, signed: bool = False) -> np.ndarray:
+    """Column ``col`` of a run table read as text, as integers (``whole``), non-negative amounts or, ``signed``, any
+    numbers; each cell that is not one is added to ``problems`` by row (the file's line) and value."""
     num = pd.to_numeric(frame[col].str.strip(), errors="coerce").to_numpy(dtype=float)
-    bad = np.flatnonzero(~np.isfinite(num) | ((num != np.round(num)) if whole else (num < 0)))
-    what = "a whole number" if whole else "an amount (a number, 0 or more)"
+    bad = np.flatnonzero(~np.isfinite(num) | ((num != np.round(num)) if whole else (num < 0) & ~signed))
+    what = "a whole number" if whole else "a number" if signed else "an amount (a number, 0 or more)"
     problems += [f"{path}, row {frame.index[i] + 2}, column {col}: {frame[col].iat[i]!r} is not {what}" for i in bad[:20]]
     num = np.where(np.isfinite(num), num, 0)
     return num.astype(np.int64) if whole else num
@@ -1788,6 +1795,30 @@ def read_multiyear_run(run_dir: str | Path) -> MultiYearResult:
     return MultiYearResult(tables=tables, manifest=manifest)
 
 
+RUN_TEXT = {"household_id", "village_id", "plan", "measures", "project_id", "fund_id", "county_id", "kind", "category", "level_name", "built_year"}
+RUN_FLAGS = {"started", "monitored", "built"}
+RUN_WHOLE = {"year", "effect_year", "monitoring_years", "exit_year", "level"}
+
+
+def damaged_cells(result: MultiYearResult, run_dir: str | Path) -> list[str]:
+    """Each cell of a multi-year run's tables as read back that is not of its column's kind (a number, a whole
+    number, True or False; a built project's ``built_year`` a whole number), by file, row and column (a damaged cell
+    stopped verify with a ValueError before); the flags are read as booleans."""
+    problems: list[str] = []
+    for name, frame in result.tables.items():
+        path = f"{Path(run_dir) / name}.csv"
+        for col in [c for c in frame.columns if c not in RUN_TEXT]:
+            text = frame[[col]].astype(str)
+            if col in RUN_FLAGS:
+                frame[col] = _flags(text, col, path, problems)
+            elif not (pd.api.types.is_integer_dtype if col in RUN_WHOLE else pd.api.types.is_numeric_dtype)(frame[col]):
+                frame[col] = _run_numbers(text, col, path, problems, whole=col in RUN_WHOLE, signed=True)
+        if "built_year" in frame.columns and "built" in frame.columns:
+            given = frame["built"].to_numpy(dtype=bool) | (frame["built_year"].astype(str).str.strip() != "").to_numpy()
+            _run_numbers(frame.loc[given, ["built_year"]].astype(str), "built_year", path, problems)
+    return problems
+
+
 def withheld_of(manifest: dict[str, Any]) -> Withheld | None:
     """The money a run withheld, as its manifest records it (:func:`record_replan`)."""
     w = manifest.get("withheld")
@@ -1817,6 +1848,9 @@ def verify_multiyear_run(run_dir: str | Path) -> MultiYearResult:
     from .scenario import recorded_scenario
 
     result = read_multiyear_run(run_dir)
+    damaged = damaged_cells(result, run_dir)
+    if damaged:
+        raise VerificationError(damaged)
     scenario = recorded_scenario(result.manifest, f"{run_dir}/manifest.json")
     instance = apply_data_edits(load_source(scenario.data_source, max_file_mb=scenario.limits.max_input_mb), scenario.data_edits)
     bad = verify_multiyear(result, instance, scenario, withheld_of(result.manifest))
@@ -1981,7 +2015,7 @@ def verify_multiyear(
     the plans that need them, project capacities, relocation per county and year, and the objective.
     ``appropriation`` (funds x years, yuan) replaces the funds' split by the profile (a county of the
     decomposition, with the yearly money the master gave it). Returns the violations (empty when sound)."""
-    from .verify import manifest_labels, non_finite
+    from .verify import check_plans, listed, manifest_labels, non_finite
 
     yrs = scenario.years
     assert yrs is not None
@@ -1996,23 +2030,20 @@ def verify_multiyear(
     hh_in = instance.households.set_index("household_id")
     if hh_out["household_id"].duplicated().any() or set(hh_out["household_id"]) != set(hh_in.index):
         return ["households in the output differ from the registered ones (missing, unknown or repeated)"]
-    size = hh_in["size"].reindex(hh_out["household_id"]).to_numpy(dtype=float)
     m = instance.measures.set_index("measure_id")
-    names = hh_out["measures"].astype(str).str.split("+")
-    long = pd.DataFrame({"row": np.repeat(np.arange(len(hh_out)), names.str.len()), "measure": np.concatenate(names.to_numpy())})
-    long = long[long["measure"] != "none"]
-    if not long["measure"].isin(m.index).all():
-        return ["unknown measure in a plan"]
-    long = long.assign(
-        cost=m["cost_fixed"].reindex(long["measure"]).to_numpy() + m["cost_per_person"].reindex(long["measure"]).to_numpy() * size[long["row"].to_numpy()],
-        category=m["category"].reindex(long["measure"]).to_numpy(),
-        delay=measure_delays(instance, yrs)[pd.Index(instance.measures["measure_id"]).get_indexer(long["measure"])],
-    )
-    started = hh_out["started"].astype(str).str.lower().isin(["true", "1"]).to_numpy()
+    started = _truthy(hh_out["started"])
     year = hh_out["year"].to_numpy(dtype=np.int64)
-    cost = np.bincount(long["row"].to_numpy(), weights=long["cost"].to_numpy(), minlength=len(hh_out))
     from_year = from_year if from_year is not None else (result.manifest.get("rolling") or {}).get("from_year")
     paid_before = started & (year < from_year) if from_year is not None else np.zeros(len(hh_out), dtype=bool)
+    # what holds for a plan whatever its year (the one-year verifier's rules): eligibility, complementarity and hard
+    # floors (not for a kept start: decided under the settings of its run), project ties, fund scope, earmarks,
+    # co-financing per (year, village, category), income after and p_success
+    plan_bad, facts = check_plans(hh_out, projects, flows, instance, scenario, ("year", "village_id", "category"), paid_before)
+    bad += plan_bad
+    if facts is None:
+        return bad
+    long = facts.long.assign(delay=measure_delays(instance, yrs)[pd.Index(instance.measures["measure_id"]).get_indexer(facts.long["measure"])])
+    cost = np.bincount(long["row"].to_numpy(), weights=long["cost"].to_numpy(), minlength=len(hh_out))
     paid = hh_out["cost"].to_numpy(dtype=float)
     if (~paid_before & (np.abs(cost - paid) > MONEY_TOL)).any():
         bad.append("household cost differs from its measures' cost")
@@ -2045,6 +2076,14 @@ def verify_multiyear(
     expect = np.where(late, 0.0, _out_in(hh_out, risk, yrs, yrs.last))
     if (np.abs(expect - p_dead) > 1e-6).any():
         bad.append("probability at the deadline differs from p_success discounted by the return risk")
+    # value: the plan's one-year value (recomputed by check_plans) weighted by its chance of staying out to the
+    # deadline and its years out before it (deadline_weight), from its start year, delay, risk and monitoring; 0
+    # when it takes effect after the deadline. A household never started is out with its plan's p in every year
+    effect = np.where(started, year + delay, yrs.first)
+    value = np.where(late, 0.0, facts.value * deadline_weight(np.where(started, risk, 0.0), yrs, effect, mon_years))
+    off = ~(np.abs(hh_out["value"].to_numpy(dtype=float) - value) <= 1e-6 * np.maximum(1.0, np.abs(value)))
+    if off.any():
+        bad.append(f"household value differs from its plan's at its start year, delay, return risk and monitoring: {listed(list(hh_out['household_id'][off]))}")
     # spending per (year, village, category) equals the money flowing in
     long = long.assign(year=year[long["row"].to_numpy()], village_id=hh_out["village_id"].to_numpy()[long["row"].to_numpy()])
     built = projects[projects["built"].astype(str).str.lower().isin(["true", "1"])]
@@ -2056,13 +2095,18 @@ def verify_multiyear(
          "village_id": hh_out["village_id"].to_numpy()[mrow],
          "category": yrs.monitoring.category if yrs.monitoring is not None else "", "cost": yrs.monitoring.cost if yrs.monitoring is not None else 0.0}
     )  # fmt: skip
+    kept_build = pd.to_numeric(built["built_year"]).to_numpy() < (from_year or 0)
+    cost_in = pr_in["cost"].reindex(built["project_id"]).to_numpy(dtype=float)
+    if (~kept_build & ~(np.abs(built["cost"].to_numpy(dtype=float) - cost_in) <= MONEY_TOL)).any() or (
+        ~_truthy(projects["built"]) & (projects["cost"].to_numpy(dtype=float) != 0)
+    ).any():
+        bad.append("project cost differs from its input cost (0 when not built)")
     decided = pd.concat(
         [
             long[["year", "village_id", "category", "cost"]],
             pd.DataFrame({"year": built["built_year"].astype(int).to_numpy(), "village_id": pr_in["village_id"].reindex(built["project_id"]).to_numpy(),
                           "category": pr_in["category"].reindex(built["project_id"]).to_numpy(),
-                          "cost": np.where(pd.to_numeric(built["built_year"]).to_numpy() < (from_year or 0), built["cost"].to_numpy(dtype=float),
-                                           pr_in["cost"].reindex(built["project_id"]).to_numpy())}),
+                          "cost": np.where(kept_build, built["cost"].to_numpy(dtype=float), cost_in)}),
         ],
         ignore_index=True,
     )  # fmt: skip
@@ -2131,11 +2175,38 @@ def verify_multiyear(
                 over = (schedule > 0) & (schedule <= y) & (poor - limit * rural > INCIDENCE_TOL * np.maximum(rural, 1.0))
                 bad += [f"county {c} above its incidence threshold in {y} ({p:,.2f} expected poor of {r:,.0f}, threshold {t:.2%}; its year is {s})"
                         for c, p, r, t, s in zip(counties["county_id"][over], poor[over], rural[over], limit[over], schedule[over])]  # fmt: skip
-    # objective
-    if scenario.mode == "max_lifted" and abs(float(hh_out["value"].sum()) - result.manifest["objective"]) > 1e-6 * max(1.0, abs(result.manifest["objective"])):
-        bad.append("reported objective differs from the households' values")
+    # objective and the manifest's figures
+    total = float(decided["cost"].sum() + monitoring["cost"].sum())
+    objective = float(value.sum()) if scenario.mode == "max_lifted" else float(flows["amount"].sum())
+    bad += _manifest_problems(result.manifest, scenario, objective, total, len(hh_out), int(monitored.sum()), float(mon_cost.sum()))
     if abs(float(p_dead.sum()) - result.manifest["expected_out_at_deadline"]) > 1e-6 * max(1.0, float(p_dead.sum())):
         bad.append("reported expected households out at the deadline differs from the household table")
+    return bad
+
+
+def _manifest_problems(
+    manifest: dict[str, Any], scenario: Scenario, objective: float, cost: float, households: int, monitored: int, monitoring_cost: float
+) -> list[str]:
+    """The manifest's figures against those recomputed from the tables and the inputs: the objective (max-lifted:
+    the households' values; min-cost: the money of the flows, what the plans, projects and monitoring cost), the
+    bound on its right side with a gap not below what they leave, cost, households, years and monitoring."""
+    from .verify import bound_violations
+
+    yrs = scenario.years
+    assert yrs is not None
+    bad = []
+    money = scenario.mode == "min_cost"
+    reported = float(manifest["objective"])
+    if not abs(objective - reported) <= 1e-6 * max(1.0, abs(objective)) + (MONEY_TOL if money else 0.0):
+        bad.append(f"manifest: objective is {reported:,.6f} but {objective:,.6f} recomputed from the " + ("flows" if money else "households' values"))
+    bad += bound_violations(manifest, "min" if money else "max")
+    figures = {"cost": (cost, MONEY_TOL + 1e-6 * cost), "households": (households, 0.0), "monitored": (monitored, 0.0),
+               "monitoring_cost": (monitoring_cost, MONEY_TOL + 1e-7 * monitoring_cost)}  # fmt: skip
+    for key, (value, tol) in figures.items():
+        if key in manifest and not abs(float(manifest[key]) - value) <= tol:
+            bad.append(f"manifest: {key} is {manifest[key]} but {value:,.6g} recomputed")
+    if manifest.get("years") != [yrs.first, yrs.last]:
+        bad.append(f"manifest: years {manifest.get('years')} are not the scenario's years.first..last [{yrs.first}, {yrs.last}]")
     return bad
 
 

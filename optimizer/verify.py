@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -124,7 +126,8 @@ def verify(result: Result, instance: Instance | None = None, scenario: Scenario 
         raise VerificationError(v.violations)
 
 
-def _listed(items: list[object]) -> str:
+def listed(items: list[object]) -> str:
+    """A few of the offending ``items`` (the first ten), and how many more."""
     return ", ".join(map(str, items[:SHOWN])) + (f" (+{len(items) - SHOWN} more)" if len(items) > SHOWN else "")
 
 
@@ -137,7 +140,7 @@ def non_finite(tables: dict[str, pd.DataFrame], manifest: dict[str, object]) -> 
             if pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col]):
                 bad = ~np.isfinite(df[col].to_numpy(dtype=float))
                 if bad.any():
-                    out.append(f"{name} table: column {col} is not a finite number in the rows of: {_listed(list(df.loc[bad, df.columns[0]]))}")
+                    out.append(f"{name} table: column {col} is not a finite number in the rows of: {listed(list(df.loc[bad, df.columns[0]]))}")
     for key in ("objective", "expected_lifted", "expected_out_at_deadline", "persons_lifted", "cost", "bound", "gap"):
         value = manifest.get(key)
         if value is None:
@@ -164,6 +167,57 @@ def manifest_labels(manifest: dict[str, object]) -> list[str]:
         elif named is not None and manifest["solver"] != named:
             out.append(f"manifest: solver {manifest['solver']!r} is not the recorded scenario's ({named!r})")
     return out
+
+
+def bound_violations(manifest: dict[str, object], sense: str) -> list[str]:
+    """The manifest's bound lies on the right side of its objective (above it when maximising, ``sense`` "max"), and
+    its gap is not negative nor below the solve's own gap formula (:func:`optimizer.solve.relative_gap`) for them."""
+    obj, bound, gap = manifest.get("objective"), manifest.get("bound"), manifest.get("gap")
+    if not manifest.get("status") or not isinstance(obj, int | float) or not isinstance(bound, int | float):
+        return []
+    out = []
+    ahead = bound < obj - 1e-6 * max(1.0, abs(obj)) if sense == "max" else bound > obj + MONEY_TOL + 1e-9 * abs(obj)
+    if ahead:
+        out.append(f"manifest: the bound {bound:,.6f} is on the wrong side of the objective {obj:,.6f}")
+    if isinstance(gap, int | float):
+        if not gap >= -1e-9:
+            out.append(f"manifest: gap {gap} is negative")
+        # the least of the usual formulas (the larger of objective and bound as denominator): a gap of 0 beside a
+        # bound far off passed
+        least = relative_gap(sense, float(obj), float(bound))
+        if gap < least - 1e-6:
+            out.append(f"manifest: gap {float(gap):.6g} is below the {least:.6g} that its objective and bound leave")
+    return out
+
+
+@dataclass(frozen=True)
+class PlanFacts:
+    """What :func:`check_plans` recomputes of each household's plan (rows in the households table's order)."""
+
+    households: pd.DataFrame  # the input households, aligned with the output's rows
+    long: pd.DataFrame  # one row per (household row, measure given): row, measure, category, cost, ...
+    p_success: np.ndarray  # the plan's chance of lifting the household (its one-year probability)
+    value: np.ndarray  # the plan's one-year objective value: weighted, less the soft floors' penalty
+
+
+def check_plans(
+    households: pd.DataFrame,
+    projects: pd.DataFrame,
+    flows: pd.DataFrame,
+    instance: Instance,
+    scenario: Scenario,
+    cells: Sequence[str] = ("village_id", "category"),
+    settled: np.ndarray | None = None,
+) -> tuple[list[str], PlanFacts | None]:
+    """The rules each plan and flow obeys whatever the horizon, for a multi-year verifier to share with this one:
+    village, eligibility, complementarity, hard floors, project ties, fund scope, earmarks and co-financing (per
+    ``cells`` of the flows), income after and success probability. ``households`` must hold the registered
+    households once each. ``settled`` rows (a re-plan's kept starts, decided under other settings) are exempt from
+    the complementarity and floor rules. Returns the violations and the recomputed facts (None when the plans
+    cannot be read: a household in another village or an unknown measure)."""
+    v = _Checker(Result(tables={"households": households, "projects": projects, "flows": flows}, manifest={}), instance, scenario)
+    facts = v.plans(households, cells, np.zeros(len(households), dtype=bool) if settled is None else settled)
+    return v.violations, facts
 
 
 def _shared_funds(result: Result) -> None:
@@ -194,7 +248,7 @@ class _Checker:
     def fail(self, what: str, offenders: pd.Series | np.ndarray | list[str]) -> None:
         items = list(offenders)
         if items:
-            self.violations.append(f"{what}: {_listed(items)}")
+            self.violations.append(f"{what}: {listed(items)}")
 
     @functools.cached_property
     def _built(self) -> np.ndarray:
@@ -215,19 +269,14 @@ class _Checker:
         self.fail("unknown household in the output", hh_out.loc[~isin(hh_out["household_id"], hh_in["household_id"]), "household_id"])
         if self.violations:
             return
-        hh = hh_in.set_index("household_id").loc[hh_out["household_id"]].reset_index()
-        self.fail("household in the wrong village", hh_out.loc[hh_out["village_id"].to_numpy() != hh["village_id"].to_numpy(), "household_id"])
-        long = self._measures_long(hh_out, hh)
-        if self.violations:
+        facts = self.plans(hh_out, ("village_id", "category"), np.zeros(len(hh_out), dtype=bool))
+        if facts is None:
             return
-        self._eligibility(long, hh)
-        self._combinations(hh_out)
-        covers = self._covers(long, len(hh))
-        self._floors(hh_out, hh, covers)
+        hh, long = facts.households, facts.long
         self._costs(hh_out, long)
         self._projects(hh_out, long)
         self._money(long)
-        self._probabilities(hh_out, hh, long, covers)
+        self._probabilities(hh_out, facts)
         self._targets(hh_out, hh)
         self._equity(hh_out)
         if "helper_id" in hh_out.columns:
@@ -237,6 +286,23 @@ class _Checker:
             else:
                 self._helpers(hh_out)
         self._summaries(hh_out, hh, long)
+
+    def plans(self, hh_out: pd.DataFrame, cells: Sequence[str], settled: np.ndarray) -> PlanFacts | None:
+        """The checks of :func:`check_plans`, on the registered households (once each)."""
+        hh = self.inst.households.set_index("household_id").loc[hh_out["household_id"]].reset_index()
+        before = len(self.violations)
+        self.fail("household in the wrong village", hh_out.loc[hh_out["village_id"].to_numpy() != hh["village_id"].to_numpy(), "household_id"])
+        long = self._measures_long(hh_out, hh)
+        if len(self.violations) > before:
+            return None
+        self._eligibility(long, hh)
+        self._combinations(hh_out[~settled])
+        covers = self._covers(long, len(hh))
+        self._floors(hh_out, hh, covers, settled)
+        self._project_ties(hh_out, long)
+        self._fund_rules(cells)
+        p, value = self._plan_scores(hh_out, hh, long, covers)
+        return PlanFacts(households=hh, long=long, p_success=p, value=value)
 
     def _finite(self) -> None:
         self.violations += non_finite(self.r.tables, self.r.manifest) + manifest_labels(self.r.manifest)
@@ -270,18 +336,7 @@ class _Checker:
         for key, (value, tol) in figures.items():
             if key in man and not abs(float(man[key]) - value) <= tol:
                 self.violations.append(f"manifest: {key} is {man[key]} but {value:,.6g} recomputed")
-        if man.get("status") and man.get("objective") is not None and man.get("bound") is not None:
-            obj, bound = float(man["objective"]), float(man["bound"])
-            ahead = bound < obj - 1e-6 * max(1.0, abs(obj)) if self.sc.mode == "max_lifted" else bound > obj + MONEY_TOL + 1e-9 * abs(obj)
-            if ahead:
-                self.violations.append(f"manifest: the bound {bound:,.6f} is on the wrong side of the objective {obj:,.6f}")
-            if "gap" in man and not float(man["gap"]) >= -1e-9:
-                self.violations.append(f"manifest: gap {man['gap']} is negative")
-            # the solve's own gap, the least of the usual formulas (the larger of objective and bound as denominator):
-            # a gap of 0 beside a bound far off passed
-            least = relative_gap("max" if self.sc.mode == "max_lifted" else "min", obj, bound)
-            if "gap" in man and float(man["gap"]) < least - 1e-6:
-                self.violations.append(f"manifest: gap {float(man['gap']):.6g} is below the {least:.6g} that its objective and bound leave")
+        self.violations += bound_violations(man, "max" if self.sc.mode == "max_lifted" else "min")
 
     def _regions(self, regions: pd.DataFrame, hh_out: pd.DataFrame, long: pd.DataFrame, built: np.ndarray, project_cost: np.ndarray, p: np.ndarray) -> None:
         """Each region's households, expected lifted, spending, projects built, rural households and incidence after,
@@ -366,11 +421,12 @@ class _Checker:
             out[g] = np.bincount(long["row"].to_numpy()[has], minlength=n) > 0
         return out
 
-    def _floors(self, hh_out: pd.DataFrame, hh: pd.DataFrame, covers: dict[str, np.ndarray]) -> None:
+    def _floors(self, hh_out: pd.DataFrame, hh: pd.DataFrame, covers: dict[str, np.ndarray], settled: np.ndarray) -> None:
         if self.sc.floors.mode != "hard":
             return
         f = self.sc.floors
         ids = hh_out["household_id"]
+        covers = {g: c | settled for g, c in covers.items()}  # a settled plan counts as meeting every floor
         if f.labourless_guarantee:
             self.fail("hard floor unmet: household without labour lacks a living guarantee", ids[(hh["labour"].to_numpy() == 0) & ~covers["living"]])
         if f.school_education:
@@ -384,12 +440,21 @@ class _Checker:
         self.fail("household cost differs from its measures' cost", hh_out.loc[bad, "household_id"])
 
     def _projects(self, hh_out: pd.DataFrame, long: pd.DataFrame) -> None:
+        """Project costs and capacities (a multi-year run has its own: a kept build keeps its price, capacity is by year)."""
         pr_in = self.inst.projects.set_index("project_id")
         pr_out = self.r.tables["projects"].set_index("project_id")
         built = self._built
-        built_s = pd.Series(built, index=pr_in.index)
         cost_out = pr_out["cost"].reindex(pr_in.index).fillna(0).to_numpy(dtype=float)
         self.fail("project cost differs from its input cost", pr_in.index[np.abs(cost_out - np.where(built, pr_in["cost"], 0.0)) > MONEY_TOL])
+        pid = hh_out["project_id"].fillna("").astype(str)
+        load = pid[pid.isin(pr_in.index)].value_counts().reindex(pr_in.index).fillna(0)
+        self.fail("project over capacity", pr_in.index[load.to_numpy() > pr_in["capacity"].to_numpy()])
+
+    def _project_ties(self, hh_out: pd.DataFrame, long: pd.DataFrame) -> None:
+        """A tied plan's project is known, built, in its village and serves one of its measures; a measure that needs
+        a built project has one."""
+        pr_in = self.inst.projects.set_index("project_id")
+        built_s = pd.Series(self._built, index=pr_in.index)
         tied = hh_out[hh_out["project_id"].fillna("").astype(str) != ""]
         pid = tied["project_id"].astype(str)
         known = pid.isin(pr_in.index)
@@ -401,8 +466,6 @@ class _Checker:
         pm = pr_in["measure_id"].reindex(pid).to_numpy()
         has_m = [m in str(label).split("+") for m, label in zip(pm, tied["measures"])]
         self.fail("plan tied to a project whose measure it does not use", tied.loc[~np.asarray(has_m, dtype=bool), "household_id"])
-        load = pid.value_counts().reindex(pr_in.index).fillna(0)
-        self.fail("project over capacity", pr_in.index[load.to_numpy() > pr_in["capacity"].to_numpy()])
         rules = self.inst.eligibility
         enabled = set(pr_in.loc[pr_in["effect"] == Effect.ENABLE.value, "measure_id"]) | set(rules.loc[rules["column"] == PROJECT_RULE, "measure_id"])
         tmeasure = pd.Series(pr_in["measure_id"].reindex(hh_out["project_id"].fillna("").astype(str)).to_numpy(), dtype=object).fillna("")
@@ -410,13 +473,17 @@ class _Checker:
         ok = tmeasure.to_numpy()[needs["row"].to_numpy()] == needs["measure"].to_numpy()
         self.fail("measure that needs a built project given without one", needs.loc[~ok, "household_id"])
 
-    def _money(self, long: pd.DataFrame) -> None:
+    def _fund_rules(self, cells: Sequence[str]) -> None:
+        """Each flow is from a known fund, not negative, into a village within the fund's region or paired targets,
+        on a category of its earmarks, and at most (1 - co-financing) of its cell (``cells``: the flows' columns
+        that make one, the year's too in a multi-year run)."""
         tree = self.inst.tree
         flows = self.r.tables["flows"]
         funds = self.inst.funds.set_index("fund_id")
+        before = len(self.violations)
         self.fail("flow from an unknown fund", flows.loc[~flows["fund_id"].isin(funds.index), "fund_id"].unique())
         self.fail("negative flow", flows.loc[flows["amount"] < -1e-9, "fund_id"].unique())
-        if self.violations:
+        if len(self.violations) > before:
             return
         # scope: the village must lie under the holder or one of its paired targets
         vpos = tree.pos(flows["village_id"])
@@ -431,6 +498,18 @@ class _Checker:
         cats = funds["categories"].reindex(flows["fund_id"]).astype(str).str.split(LIST_SEP).to_numpy()
         ok_cat = np.array([ANY_CATEGORY in c or cat in c for c, cat in zip(cats, flows["category"])], dtype=bool)
         self.fail("fund spends on a category outside its earmarks", _pairs(flows, ~ok_cat, "fund_id", ":", "category"))
+        # co-financing: a fund pays at most (1 - c) of a cell
+        share = funds["co_financing"].reindex(flows["fund_id"]).to_numpy(dtype=float)
+        cell_total = flows.groupby(list(cells))["amount"].transform("sum").to_numpy()
+        over = flows["amount"].to_numpy() > (1 - share) * cell_total + MONEY_TOL
+        self.fail("co-financing share exceeded", _pairs(flows, over, "fund_id", "->", "village_id"))
+
+    def _money(self, long: pd.DataFrame) -> None:
+        """Every fund within its amount, and each (village, category) paid exactly what its plans and projects cost."""
+        flows = self.r.tables["flows"]
+        funds = self.inst.funds.set_index("fund_id")
+        if not flows["fund_id"].isin(funds.index).all():
+            return  # an unknown fund: said by _fund_rules
         spent = flows.groupby("fund_id")["amount"].sum()
         amount = funds["amount"].reindex(spent.index)
         self.fail("fund overspent", spent.index[spent > amount + MONEY_TOL + 1e-7 * amount])
@@ -444,13 +523,10 @@ class _Checker:
         both = pd.concat([need.rename("need"), paid.rename("paid")], axis=1).fillna(0.0)
         off = (both["need"] - both["paid"]).abs() > MONEY_TOL + 1e-7 * both["need"]
         self.fail("spending not matched by fund money in (village, category)", [f"{v}/{c}" for v, c in both.index[off]])
-        # co-financing: a fund pays at most (1 - c) of a cell
-        share = funds["co_financing"].reindex(flows["fund_id"]).to_numpy(dtype=float)
-        cell_total = flows.groupby(["village_id", "category"])["amount"].transform("sum").to_numpy()
-        over = flows["amount"].to_numpy() > (1 - share) * cell_total + MONEY_TOL
-        self.fail("co-financing share exceeded", _pairs(flows, over, "fund_id", "->", "village_id"))
 
-    def _probabilities(self, hh_out: pd.DataFrame, hh: pd.DataFrame, long: pd.DataFrame, covers: dict[str, np.ndarray]) -> None:
+    def _plan_scores(self, hh_out: pd.DataFrame, hh: pd.DataFrame, long: pd.DataFrame, covers: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Each plan's income after, success probability (checked against the table) and one-year objective value
+        (returned with the probability), from the household, its measures and its project."""
         sc = self.sc
         n = len(hh_out)
         rows = long["row"].to_numpy()
@@ -481,18 +557,23 @@ class _Checker:
         p = p_all * factor
         bad = np.abs(p - hh_out["p_success"].to_numpy(dtype=float)) > PROB_TOL
         self.fail("success probability differs from the recomputed one", hh_out.loc[bad, "household_id"])
-        expected = float(p.sum())
+        labour = hh["labour"].to_numpy() > 0
+        value = np.where(labour, p_work + sc.objective.transfer_exit_weight * (p_all - p_work), p_all) * factor
+        weight = {"households": np.ones(n), "persons": hh["size"].to_numpy(dtype=float)}.get(
+            sc.objective.weight, np.maximum(sc.poverty.line - income, 0.0) / sc.poverty.line
+        )
+        unmet = self._unmet(hh, covers) if sc.floors.mode == "soft" else np.zeros(n)
+        return p, value * weight - sc.floors.penalty * unmet
+
+    def _probabilities(self, hh_out: pd.DataFrame, facts: PlanFacts) -> None:
+        """The manifest's expected households lifted and objective, from the recomputed plans."""
+        sc = self.sc
+        expected = float(facts.p_success.sum())
         reported = float(self.r.manifest.get("expected_lifted", expected))
         if abs(expected - reported) > 1e-6 * max(1.0, expected):
             self.violations.append(f"expected households lifted is {reported:.6f} in the manifest but {expected:.6f} recomputed")
         if sc.mode == "max_lifted":
-            labour = hh["labour"].to_numpy() > 0
-            value = np.where(labour, p_work + sc.objective.transfer_exit_weight * (p_all - p_work), p_all) * factor
-            weight = {"households": np.ones(n), "persons": hh["size"].to_numpy(dtype=float)}.get(
-                sc.objective.weight, np.maximum(sc.poverty.line - income, 0.0) / sc.poverty.line
-            )
-            unmet = self._unmet(hh, covers) if sc.floors.mode == "soft" else np.zeros(n)
-            objective = float((value * weight - sc.floors.penalty * unmet).sum())
+            objective = float(facts.value.sum())
         else:
             objective = float(self.r.tables["flows"]["amount"].sum())
         reported = float(self.r.manifest.get("objective", objective))

@@ -782,3 +782,146 @@ def test_what_a_years_section_asks_of_the_data_is_checked_before_any_model(small
     for wrong in ({"delay_by_batch": {"educaton": 2}}, {"delay_by_measure": {"industry": -1}}):
         with pytest.raises(ValidationError):
             _scenario({"first": 2018, "last": 2020, **wrong})
+
+
+@pytest.fixture(scope="module")
+def mon_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, MultiYearResult]:
+    """``mon_rich``'s monitored scenario solved from files by the command line's path: a run folder with its report."""
+    root = tmp_path_factory.mktemp("mon_run")
+    write_tables(generate(150, seed=11), root / "data")
+    sc = _scenario({**MON_YEARS, "monitoring": {"cost": 1500, "risk_factor": 0.3}}, solver=MON_SOLVER, data=str(root / "data"),
+                   data_edits={"funds.category.guarantee": "x3"})  # fmt: skip
+    return root / "run", run_multiyear(sc, out=root / "run", progress=lambda _m: None)
+
+
+def _forged(run: Path, to: Path, **edits: object) -> Path:
+    """A copy of a run folder whose manifest.json alone is edited (its tables' sha256 still hold)."""
+    import json
+    import shutil
+
+    shutil.copytree(run, to)
+    manifest = json.loads((to / "manifest.json").read_text())
+    (to / "manifest.json").write_text(json.dumps({**manifest, **edits}))
+    return to
+
+
+def test_verify_checks_the_multiyear_manifests_figures(mon_run: tuple[Path, MultiYearResult], tmp_path: Path) -> None:
+    """A multi-year run folder whose manifest.json alone was edited (cost, bound, gap, households, years, monitoring)
+    passed `optimizer verify` (fuzzing pass 11), and its report showed the false figures."""
+    from optimizer.errors import VerificationError
+    from optimizer.verify import verify_run
+
+    run, r = mon_run
+    man = r.manifest
+    assert man["monitored"] > 0 and verify_run(run) is not None
+    cases = [
+        ({"cost": 1000.0}, "manifest: cost is 1000.0 but"),
+        ({"bound": man["objective"] - 1.0}, "manifest: the bound"),
+        ({"gap": -0.5}, "manifest: gap -0.5 is negative"),
+        ({"gap": 0.0, "bound": man["objective"] * 1.2}, "manifest: gap 0 is below the"),
+        ({"households": 10}, "manifest: households is 10 but 150 recomputed"),
+        ({"years": [2018, 2019]}, "manifest: years [2018, 2019] are not the scenario's years.first..last [2018, 2020]"),
+        ({"monitored": man["monitored"] + 1}, "manifest: monitored is"),
+        ({"monitoring_cost": man["monitoring_cost"] + 1500.0}, "manifest: monitoring_cost is"),
+        ({"objective": man["objective"] + 1.0, "bound": man["bound"] + 1.0}, "manifest: objective is"),
+    ]
+    for i, (edits, said) in enumerate(cases):
+        with pytest.raises(VerificationError) as err:
+            verify_run(_forged(run, tmp_path / str(i), **edits))
+        assert any(v.startswith(said) for v in err.value.violations), (edits, err.value.violations)
+
+
+def test_the_min_cost_objective_is_the_money_of_the_flows(mon_rich: tuple[Instance, Scenario, MultiYearResult, MultiYearResult]) -> None:
+    """Min-cost mode: the manifest's objective is what the flows pay (the plans, projects and monitoring), its cost
+    that too; a forged pair (objective and cost 1,000,000, bound below) verified before."""
+    rich, _, off, _ = mon_rich
+    target = round(0.8 * off.manifest["expected_out_at_deadline"], 1)
+    sc = _scenario(MON_YEARS, solver=MON_SOLVER, mode="min_cost", target={"lifted": target})
+    r = _checked(sc, rich)
+    assert r.manifest["objective"] == pytest.approx(r.tables["flows"]["amount"].sum(), abs=1.0)
+    assert r.manifest["objective"] == pytest.approx(r.manifest["cost"], abs=1.0)
+    forged = MultiYearResult(tables=r.tables, manifest={**r.manifest, "objective": 1e6, "cost": 1e6, "bound": 0.99e6})
+    bad = verify_multiyear(forged, rich, sc)
+    assert any(b.startswith("manifest: objective is 1,000,000.000000 but") and b.endswith("recomputed from the flows") for b in bad), bad
+    assert any(b.startswith("manifest: cost is 1000000.0 but") for b in bad), bad
+
+
+def test_the_multiyear_verifier_checks_each_plan_and_flow_as_the_one_year_one_does(
+    mon_rich: tuple[Instance, Scenario, MultiYearResult, MultiYearResult],
+) -> None:
+    """Earmarks, fund scope, eligibility, hard floors, project ties, p_success and each household's value were not
+    checked by verify_multiyear (fuzzing pass 11): tables that broke them verified."""
+    rich, sc, _, on = mon_rich
+    hh, flows = on.tables["households"], on.tables["flows"]
+    funds = rich.funds.set_index("fund_id")
+    tree = rich.tree
+
+    def corrupted(table: str, edit: Callable[[pd.DataFrame], None]) -> list[str]:
+        tables = {k: v.copy() for k, v in on.tables.items()}
+        edit(tables[table])
+        return verify_multiyear(MultiYearResult(tables=tables, manifest=on.manifest), rich, sc)
+
+    def said(bad: list[str], what: str) -> bool:
+        return any(b.startswith(what) for b in bad)
+
+    # a fund paying a category outside its earmarks
+    narrow = np.flatnonzero(~funds["categories"].reindex(flows["fund_id"]).astype(str).str.contains("industry|\\*").to_numpy())
+    assert said(corrupted("flows", lambda f: f.__setitem__("category", f["category"].where(f.index != narrow[0], "industry"))),
+                "fund spends on a category outside its earmarks")  # fmt: skip
+    # a fund without paired targets paying a village outside its region
+    holder = tree.pos(funds["region_id"].reindex(flows["fund_id"]))
+    unpaired = (funds["targets"].reindex(flows["fund_id"]).astype(str).str.strip() == "").to_numpy()
+    outside = tree.ancestors[tree.villages][:, tree.level[holder]] != holder  # villages x flows
+    row = np.flatnonzero(unpaired & outside.any(axis=0))[0]
+    elsewhere = tree.ids[tree.villages[np.argmax(outside[:, row])]]
+    bad = corrupted("flows", lambda f: f.__setitem__("village_id", f["village_id"].where(f.index != row, elsewhere)))
+    assert said(bad, "fund spends outside its region or paired targets")
+    # an ineligible measure, and a labourless household's living guarantee taken away (hard floors)
+    labour = rich.households.set_index("household_id")["labour"].reindex(hh["household_id"]).to_numpy()
+    guarantee = np.flatnonzero((labour == 0) & hh["measures"].str.contains("dibao").to_numpy())[0]
+    bad = corrupted("households", lambda h: h.__setitem__("measures", h["measures"].where(h.index != guarantee, "employment")))
+    assert said(bad, "measure employment given to ineligible households") and said(bad, "hard floor unmet: household without labour")
+    # a plan tied to a project of another village (this instance's plans use none)
+    other = rich.projects.loc[rich.projects["village_id"] != hh["village_id"].iat[0], "project_id"].iat[0]
+    bad = corrupted("households", lambda h: h.__setitem__("project_id", h["project_id"].where(h.index != 0, other)))
+    assert said(bad, "plan tied to a project in another village")
+    # p_success raised with p_deadline to match; one household's value moved to another
+    started = np.flatnonzero(hh["started"].to_numpy(dtype=bool) & (hh["p_deadline"] > 0).to_numpy())[0]
+
+    def more_likely(h: pd.DataFrame) -> None:
+        scale = 0.99 / h.loc[started, "p_success"]
+        h.loc[started, ["p_success", "p_deadline"]] = [0.99, h.loc[started, "p_deadline"] * scale]
+
+    assert said(corrupted("households", more_likely), "success probability differs from the recomputed one")
+
+    def shifted(h: pd.DataFrame) -> None:
+        h.loc[h.index[0], "value"] += 0.5
+        h.loc[h.index[1], "value"] -= 0.5
+
+    assert said(corrupted("households", shifted), "household value differs from its plan's at its start year")
+    assert verify_multiyear(on, rich, sc) == []
+
+
+def test_verify_names_a_damaged_cell_of_a_multiyear_run(mon_run: tuple[Path, MultiYearResult], tmp_path: Path) -> None:
+    """A cell that is not of its column's kind ended `optimizer verify` with "unexpected error: ValueError" (exit 1):
+    it is the changed file's violation, named by file, row and column."""
+    import shutil
+
+    from optimizer.errors import VerificationError
+    from optimizer.verify import verify_run
+
+    run, _ = mon_run
+    for table, col, value, said in [("households", "p_success", "x", "is not a number"), ("flows", "year", "abc", "is not a whole number"),
+                                    ("spending", "year", "x", "is not a whole number"), ("households", "started", "maybe", "is neither True nor False")]:  # fmt: skip
+        to = tmp_path / f"{table}_{col}"
+        shutil.copytree(run, to)
+        frame = pd.read_csv(to / f"{table}.csv", dtype=str, keep_default_na=False)
+        frame.loc[0, col] = value
+        frame.to_csv(to / f"{table}.csv", index=False)
+        with pytest.raises(VerificationError) as err:
+            verify_run(to)
+        assert err.value.violations == [
+            f"{table}.csv: changed or damaged since the run wrote it (its sha256 differs from manifest.json's output_hashes)",
+            f"{to / table}.csv, row 2, column {col}: {value!r} {said}",
+        ]
+
