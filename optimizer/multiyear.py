@@ -1688,6 +1688,7 @@ def multiyear_manifest(
         "monitored": int(t["monitored"]),
         "monitoring_cost": t["monitoring_cost"],
         "model": size,
+        "solver": scenario.solver.name,
         "solver_version": get_backend(scenario.solver.name).version(),
         "versions": versions(),
     }

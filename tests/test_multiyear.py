@@ -925,3 +925,9 @@ def test_verify_names_a_damaged_cell_of_a_multiyear_run(mon_run: tuple[Path, Mul
             f"{to / table}.csv, row 2, column {col}: {value!r} {said}",
         ]
 
+
+def test_the_multiyear_manifest_and_report_name_the_solver(mon_run: tuple[Path, MultiYearResult]) -> None:
+    """Every multi-year report.html showed "solver None": its manifest had only solver_version."""
+    run, r = mon_run
+    assert r.manifest["solver"] == "highs"
+    assert "solver highs" in (run / "report.html").read_text()
