@@ -495,8 +495,10 @@ class _Checker:
         inside = tree.ancestors[pairs["village"].to_numpy(), tree.level[spos]] == spos
         in_scope = np.bincount(pairs["flow"].to_numpy()[inside], minlength=len(flows)) > 0
         self.fail("fund spends outside its region or paired targets", _pairs(flows, ~in_scope, "fund_id", "->", "village_id"))
-        cats = funds["categories"].reindex(flows["fund_id"]).astype(str).str.split(LIST_SEP).to_numpy()
-        ok_cat = np.array([ANY_CATEGORY in c or cat in c for c, cat in zip(cats, flows["category"])], dtype=bool)
+        earmarks = funds["categories"].astype(str).str.split(LIST_SEP).explode()  # by fund: a multi-year run has a flow per year
+        any_cat = earmarks.index[(earmarks == ANY_CATEGORY).to_numpy()]
+        ok_cat = pd.MultiIndex.from_arrays([flows["fund_id"], flows["category"]]).isin(pd.MultiIndex.from_arrays([earmarks.index, earmarks.to_numpy()]))
+        ok_cat |= flows["fund_id"].isin(any_cat).to_numpy()
         self.fail("fund spends on a category outside its earmarks", _pairs(flows, ~ok_cat, "fund_id", ":", "category"))
         # co-financing: a fund pays at most (1 - c) of a cell
         share = funds["co_financing"].reindex(flows["fund_id"]).to_numpy(dtype=float)
