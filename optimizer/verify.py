@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 from scipy.special import erfc
 
-from .contract import ANY_CATEGORY, LIST_SEP, PROJECT_RULE, Effect, IncomeKind, Level
+from .contract import ANY_CATEGORY, LEVEL_NAMES, LIST_SEP, PROJECT_RULE, Effect, IncomeKind, Level
 from .data import Instance, file_sha256, isin, plan_measures, rule_passes
 from .edits import load_scenario_data
 from .errors import InputError, VerificationError, check_argument
-from .helpers import reach_regions
+from .helpers import CLOSENESS, SKILL_WEIGHT, reach_regions
 from .outputs import INPUTS_DIFFER, MANIFEST, changed_outputs, read_manifest, read_run
 from .result import Result
 from .scenario import Scenario, is_url, recorded_scenario
@@ -321,10 +321,13 @@ class _Checker:
             spent = flows.groupby("fund_id")["amount"].sum().reindex(funds["fund_id"]).fillna(0.0).to_numpy()
             off = ~(np.abs(funds["spent"].to_numpy(dtype=float) - spent) <= 0.01 + 1e-9 * spent)
             self.fail("funds table: spent differs from the fund's flows", funds.loc[off, "fund_id"])
+            self._fund_facts(funds)
         regions = self.r.tables.get("regions")
         if regions is not None:
-            self._regions(regions, hh_out, long, built, project_cost, p)
+            self._regions(regions, hh_out, long, built, project_cost, p, size)
         poverty = self.r.tables.get("poverty")
+        if poverty is not None:
+            self._fgt(poverty, hh_out, hh, size)
         if poverty is not None and "expected_headcount" in set(poverty["measure"]):
             after = float(poverty.set_index("measure").loc["expected_headcount", "after"])
             if size.sum() > 0 and abs(after - ((1.0 - p) * size).sum() / size.sum()) > 1e-9:
@@ -338,16 +341,52 @@ class _Checker:
                 self.violations.append(f"manifest: {key} is {man[key]} but {value:,.6g} recomputed")
         self.violations += bound_violations(man, "max" if self.sc.mode == "max_lifted" else "min")
 
-    def _regions(self, regions: pd.DataFrame, hh_out: pd.DataFrame, long: pd.DataFrame, built: np.ndarray, project_cost: np.ndarray, p: np.ndarray) -> None:
-        """Each region's households, expected lifted, spending, projects built, rural households and incidence after,
-        summed over its subtree."""
+    def _fgt(self, poverty: pd.DataFrame, hh_out: pd.DataFrame, hh: pd.DataFrame, size: np.ndarray) -> None:
+        """The poverty table's P0, P1 and P2 (Foster-Greer-Thorbecke over registered persons) before (the registered
+        incomes) and after (the plans' mean incomes, checked with the plans)."""
+        if not size.sum() > 0:
+            return
+        table = poverty.set_index("measure")
+        line = self.sc.poverty.line
+        incomes = {"before": hh["income_per_capita"].to_numpy(dtype=float), "after": hh_out["income_after"].to_numpy(dtype=float)}
+        for when, income in incomes.items():
+            gap = np.clip((line - income) / line, 0.0, None)
+            for k, term in (("P0", gap > 0), ("P1", gap), ("P2", gap**2)):
+                want = float((term * size).sum() / size.sum())
+                got = float(table[when].get(k, np.nan)) if when in table.columns else np.nan
+                if not abs(got - want) <= 1e-9:
+                    self.violations.append(f"poverty table: {k} {when} is {got:.9f}, recomputed {want:.9f}")
+
+    def _fund_facts(self, funds: pd.DataFrame) -> None:
+        """Each fund's amount (with the run's data edits), holder and level are the input's: the report's budget
+        tables read them."""
+        held = self.inst.funds.set_index("fund_id").reindex(funds["fund_id"])
+        unknown = held["region_id"].isna().to_numpy()
+        self.fail("funds table: unknown fund", funds.loc[unknown, "fund_id"])
+        amount = held["amount"].to_numpy(dtype=float)
+        off = ~unknown & ~(np.abs(funds["amount"].to_numpy(dtype=float) - amount) <= MONEY_TOL + 1e-9 * np.abs(amount))
+        self.fail("funds table: amount differs from the input's", funds.loc[off, "fund_id"])
+        tree = self.inst.tree
+        level = tree.level[np.maximum(tree.pos(held["region_id"].fillna("")), 0)]
+        names = np.array([LEVEL_NAMES[Level(lv)] for lv in range(6)], dtype=object)[level]
+        wrong = ~unknown & ((funds["region_id"].astype(str).to_numpy() != held["region_id"].astype(str).to_numpy())
+                            | (funds["level"].to_numpy() != level) | (funds["level_name"].astype(str).to_numpy() != names))  # fmt: skip
+        self.fail("funds table: holder or level differs from the input's", funds.loc[wrong, "fund_id"])
+
+    def _regions(
+        self, regions: pd.DataFrame, hh_out: pd.DataFrame, long: pd.DataFrame, built: np.ndarray, project_cost: np.ndarray, p: np.ndarray, size: np.ndarray
+    ) -> None:
+        """Each region's households, persons, expected households and persons lifted, spending, projects built, rural
+        households and incidence before and after, summed over its subtree."""
         tree = self.inst.tree
         n_r = len(tree.ids)
         v = tree.pos(hh_out["village_id"])
         pv = tree.pos(self.inst.projects["village_id"])
         per_village = {
             "households": np.bincount(v, minlength=n_r).astype(float),
+            "persons": np.bincount(v, weights=size, minlength=n_r),
             "expected_lifted": np.bincount(v, weights=p, minlength=n_r),
+            "persons_lifted": np.bincount(v, weights=p * size, minlength=n_r),
             "spend_total": np.bincount(v[long["row"].to_numpy()], weights=long["cost"].to_numpy(dtype=float), minlength=n_r)
             + np.bincount(pv, weights=project_cost, minlength=n_r),
             "projects_built": np.bincount(pv, weights=built.astype(float), minlength=n_r),
@@ -365,13 +404,15 @@ class _Checker:
                 got = regions[col].to_numpy(dtype=float)
                 off = ~(np.abs(got - want[rows]) <= (MONEY_TOL if col.startswith("spend") else 1e-6) + 1e-7 * np.abs(want[rows]))
                 self.fail(f"regions table: {col} differs from its households' sum", regions.loc[off, "region_id"])
-        if "incidence_after" in regions.columns:
-            rural = totals["rural_households"][rows]
-            base = np.where(rural > 0, rural, totals["households"][rows])
-            with np.errstate(divide="ignore", invalid="ignore"):
-                want_inc = np.where(base > 0, (totals["households"][rows] - totals["expected_lifted"][rows]) / base, 0.0)
-            off = ~(np.abs(regions["incidence_after"].to_numpy(dtype=float) - want_inc) <= 1e-6)
-            self.fail("regions table: incidence_after differs from the recomputed one", regions.loc[off, "region_id"])
+        rural = totals["rural_households"][rows]
+        base = np.where(rural > 0, rural, totals["households"][rows])
+        poor = {"incidence_before": totals["households"][rows], "incidence_after": totals["households"][rows] - totals["expected_lifted"][rows]}
+        for col, count in poor.items():
+            if col in regions.columns:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    want_inc = np.where(base > 0, count / base, 0.0)
+                off = ~(np.abs(regions[col].to_numpy(dtype=float) - want_inc) <= 1e-6)
+                self.fail(f"regions table: {col} differs from the recomputed one", regions.loc[off, "region_id"])
 
     def _measures_long(self, hh_out: pd.DataFrame, hh: pd.DataFrame) -> pd.DataFrame:
         row, measure = plan_measures(hh_out["measures"])
@@ -665,6 +706,29 @@ class _Checker:
         short = int(self.r.tables["shortage"].query("skill != 'first_secretary'")["households"].sum())
         if int((~assigned).sum()) != short:
             self.violations.append(f"{int((~assigned).sum())} households lack a helper but the shortage table lists {short}")
+        table = self.r.tables["helpers"]
+        want = pd.Series(load, index=helpers["helper_id"].to_numpy()).reindex(table["helper_id"]).to_numpy(dtype=float)
+        off = ~(table["load"].to_numpy(dtype=float) == want)
+        self.fail("helpers table: load differs from the households and villages assigned", table.loc[off, "helper_id"])
+        # the match score: the needed skill, then closeness of the helper's home unit (0 without a helper)
+        skills = helpers["skills"].fillna("").astype(str).str.split(LIST_SEP).explode().str.strip()
+        has_skill = isin(hid.to_numpy(dtype=object) + "|" + hh_out["need"].fillna("").astype(str).to_numpy(dtype=object),
+                         helpers["helper_id"].reindex(skills.index).to_numpy(dtype=object) + "|" + skills.to_numpy(dtype=object))  # fmt: skip
+        close = np.array([CLOSENESS.get(Level(lv), 1) for lv in range(6)])[tree.level[np.maximum(tree.pos(helpers["home_region_id"]), 0)]]
+        score = np.where(ok, SKILL_WEIGHT * has_skill + np.append(close, 0)[pos], 0)
+        self.fail("household match_score differs from its helper's skill and closeness", hh_out.loc[hh_out["match_score"].to_numpy() != score, "household_id"])
+        summary = self.r.manifest.get("helpers")
+        if isinstance(summary, dict):
+            n_sec = int(has.sum()) if sec is not None else 0
+            n_poor = int(poor.sum()) if sec is not None else 0
+            figures = {"households_with_helper": int(assigned.sum()), "households_short": short, "poor_villages": n_poor,
+                       "villages_with_first_secretary": n_sec}  # fmt: skip
+            for key, value in figures.items():
+                if key in summary and summary[key] != value:
+                    self.violations.append(f"manifest: helpers.{key} is {summary[key]} but {value} recomputed")
+            share = float((score >= SKILL_WEIGHT).sum() / len(hh_out)) if len(hh_out) else 0.0
+            if "skill_match_share" in summary and not abs(float(summary["skill_match_share"]) - share) <= 1e-9:
+                self.violations.append(f"manifest: helpers.skill_match_share is {summary['skill_match_share']} but {share:.6g} recomputed")
 
 
 def _p_clear(mean_income: np.ndarray, sc: Scenario) -> np.ndarray:

@@ -107,6 +107,15 @@ def test_the_verifier_checks_the_tables_analysts_read(small: Path) -> None:
     broken(lambda r: r.manifest.__setitem__("solver", "ortools"), "manifest: solver 'ortools' is not the recorded scenario's")
     # a run folder whose shortage table was deleted ended in a KeyError (exit 1; fuzzing pass 10)
     broken(lambda r: r.tables.pop("shortage"), "households have helpers but the run has no shortage table")
+    # what the report shows and verify passed (fuzzing pass 10)
+    broken(lambda r: r.tables["funds"].__setitem__("amount", r.tables["funds"]["amount"] * 10), "funds table: amount differs from the input's")
+    broken(lambda r: r.tables["funds"].__setitem__("level_name", "central"), "funds table: holder or level differs from the input's")
+    broken(lambda r: r.tables["poverty"].__setitem__("before", 0.0), "poverty table: P0 before is 0.000000000, recomputed")
+    broken(lambda r: r.tables["regions"].__setitem__("incidence_before", 0.0), "regions table: incidence_before differs")
+    broken(lambda r: r.tables["regions"].__setitem__("persons_lifted", 0.0), "regions table: persons_lifted differs")
+    broken(lambda r: r.tables["helpers"].__setitem__("load", 0), "helpers table: load differs")
+    broken(lambda r: r.tables["households"].__setitem__("match_score", 12), "household match_score differs")
+    broken(lambda r: r.manifest.__setitem__("helpers", {**r.manifest["helpers"], "households_short": 0}), "manifest: helpers.households_short is 0 but")
 
 
 def test_a_run_reads_back_as_the_tables_it_wrote(small: Path, tmp_path: Path) -> None:
