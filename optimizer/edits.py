@@ -22,7 +22,7 @@ import pandas as pd
 from .contract import LEVEL_NAMES, LIST_SEP, MAX_YUAN
 from .data import Instance
 from .errors import InputError
-from .scenario import Scenario, data_edit_problem
+from .scenario import Scenario, data_edit_problem, edit_parts
 
 
 def load_scenario_data(scenario: Scenario) -> Instance:
@@ -42,7 +42,7 @@ def apply_data_edits(instance: Instance, edits: Mapping[str, object]) -> Instanc
     names = {name: lv for lv, name in LEVEL_NAMES.items()}
     off: list[str] = []
     for key, value in sorted(edits.items()):
-        parts = key.split(".")
+        parts = edit_parts(key)
         where = f"overrides: {key}"
         problem = data_edit_problem(key, value)
         if problem:

@@ -563,10 +563,21 @@ MEASURE_FIELDS = ("cost_fixed", "cost_per_person", "income_uplift")
 FUND_EDITS = "funds.level.<level>, funds.region.<id>, funds.category.<c>, funds.paired, funds.fund.<id>, funds.add.<id>"
 
 
+def edit_parts(key: str) -> list[str]:
+    """A data edit's key in its parts: ``funds.<kind>.<id>`` and ``measures.<id>.<field>``, where the id may hold
+    dots (region codes such as ``P01.C01`` are valid ids: their edits were refused, naming a form they had)."""
+    head, _, rest = key.partition(".")
+    if head == "funds" and rest:
+        return [head, *rest.split(".", 1)]
+    if head == "measures" and "." in rest:
+        return [head, *rest.rsplit(".", 1)]
+    return key.split(".")
+
+
 def data_edit_problem(key: str, value: object) -> str | None:
     """What is wrong with a data edit (see :mod:`optimizer.edits`) that shows without the data: the form of its key,
     a level, category or field it names, its value. None when nothing is."""
-    parts = key.split(".")
+    parts = edit_parts(key)
     if parts[0] == "funds":
         if parts[1:] == ["paired"]:
             return _edit_value_problem(value, allow_set=False)

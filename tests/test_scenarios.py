@@ -75,6 +75,25 @@ def test_data_edits_scale_funds_and_change_measures(tiny) -> None:  # type: igno
     assert not result.households["measures"].str.contains("medical").any()
 
 
+def test_data_edits_name_ids_with_dots() -> None:
+    """Region, fund and measure ids may hold dots (codes such as P01.C01): their edits were refused as "unknown fund
+    override", and optimizer marginal, which writes funds.add.<region>, failed after solving (fuzzing pass 10)."""
+    from conftest import tiny_instance, tiny_tables
+
+    t = tiny_tables()
+    dotted = {"X1": "P1.X1"}
+    for table, col in (("regions", "region_id"), ("regions", "parent_id"), ("funds", "region_id"), ("funds", "targets"), ("helpers", "home_region_id")):
+        t[table][col] = t[table][col].replace(dotted)
+    t["funds"]["fund_id"] = t["funds"]["fund_id"].replace({"F-X1": "F.X1"})
+    t["measures"]["measure_id"] = t["measures"]["measure_id"].replace({"ranger": "eco.ranger"})
+    inst = tiny_instance(**{k: t[k] for k in ("regions", "funds", "helpers", "measures")})
+    edited = apply_data_edits(inst, {"funds.region.P1.X1": "x2", "funds.fund.F.X1": "x1.5", "funds.add.P1.X1": 100, "measures.eco.ranger.cost_fixed": 600})
+    amounts = edited.funds.set_index("fund_id")["amount"]
+    assert amounts["F.X1"] == pytest.approx(2600 * 3) and amounts["F-extra-P1.X1"] == 200  # added, then the region's doubled
+    assert edited.measures.set_index("measure_id").loc["eco.ranger", "cost_fixed"] == 600
+    verify(solve(tiny_scenario(), edited))
+
+
 def test_a_section_given_as_a_mapping_in_overrides_is_merged_into_it(tmp_path: Path) -> None:
     """``with_overrides({"solver": {"time_limit": 100}})`` replaced the whole section: solver.gap fell back to its
     default, and ``{"years": {...}}`` dropped years.relocation_rate (no relocation limit in the model). A mapping is
