@@ -1049,7 +1049,7 @@ def optimize_multiyear(
         return optimize(model, my.index, instance, _time_left(scenario, t0), say, households_first=False)
     integer = model.integer
     frac = fractional_columns(integer, lp.x)
-    say(f"LP bound {lp.objective:,.2f} in {lp_seconds:.1f} s; {int(frac.sum()):,} fractional decisions")
+    say(f"LP bound {lp.objective * model.objective_unit:,.2f} in {lp_seconds:.1f} s; {int(frac.sum()):,} fractional decisions")
     if not frac.any():
         x = _clean(lp.x, integer)
         return Solution(x, Status.OPTIMAL, float(model.c @ x), lp.objective, lp.objective, 0.0, lp_seconds, 0.0, False)

@@ -316,7 +316,7 @@ def optimize(
     integer = model.integer
     x_lp = lp.x
     fractional = fractional_columns(integer, x_lp)
-    say(f"LP bound {lp_bound:,.2f} in {lp.seconds:.1f} s; {int(fractional.sum()):,} fractional decisions")
+    say(f"LP bound {lp_bound * model.objective_unit:,.2f} in {lp.seconds:.1f} s; {int(fractional.sum()):,} fractional decisions")
 
     t = time.perf_counter()
     best: SolverOutput | None = None

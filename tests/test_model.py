@@ -101,10 +101,14 @@ def test_tiny_optimum_matches_brute_force(backend: str) -> None:
 def test_min_cost_matches_brute_force(backend: str) -> None:
     inst = tiny_instance()
     sc = tiny_scenario(mode="min_cost", target={"lifted": 3.0}, solver={"name": backend, "gap": 1e-6})
-    result = solve(sc, inst)
+    said: list[str] = []
+    result = solve(sc, inst, progress=said.append)
     verify(result)
     assert result.households["p_success"].sum() >= 3.0 - 1e-9
     assert result.manifest["objective"] == pytest.approx(brute_force(inst, sc), rel=1e-6)
+    if backend == "highs":  # the progress line's LP bound is in yuan, as the objective (it was in 10,000 yuan: fuzzing)
+        bound = float(next(m for m in said if m.startswith("LP bound")).split()[2].replace(",", ""))
+        assert bound == pytest.approx(result.manifest["lp_bound"], rel=1e-6) and bound > 1000
 
 
 def _with_funds(**amounts: float) -> Instance:
