@@ -39,7 +39,7 @@ from .clib import release_freed_memory
 from .contract import ANY_CATEGORY, LIST_SEP, Level
 from .data import Instance, cut_rows, household_sizes
 from .errors import InfeasibleError, InputError, NoSolutionError, OptimizerError, SolverUnavailableError, VerificationError
-from .helpers import Assignment, assign_helpers
+from .helpers import assign_helpers, join_assignments
 from .model import MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, fund_scopes, kept_plan_columns
 from .multiyear import (
     MONEY_TOL,
@@ -784,17 +784,18 @@ def _county_final_year(
     # the county's shadow prices at its money, for its regions' marginal values (the national table takes each
     # region's best over its counties); its funds' own shadow prices are not the national ones of the upper funds
     duals = shadow_prices(model, x, scenario, backend=block.backend)
-    result = build_result(instance, scenario, plans, block.index, model, sol, duals, backend_version="", timings={})
+    held = instance.funds.copy()
+    amount = pd.Series(money, index=fund_ids).reindex(held["fund_id"])
+    held["amount"] = np.where(amount.notna(), amount.fillna(0.0), np.where(held["fund_id"] == EMERGENCY, 0.0, held["amount"]))
+    own = replace(instance, funds=held)  # this county with its money (only amounts changed: no re-validation)
+    result = build_result(own, scenario, plans, block.index, model, sol, duals, backend_version="", timings={})
     assignment = None
     if helpers:
         assignment = assign_helpers(instance, result.households, block.previous)
         checked = replace(result, tables=dict(result.tables))
         checked.attach_helpers(assignment)
         result = checked
-    held = instance.funds.copy()
-    amount = pd.Series(money, index=fund_ids).reindex(held["fund_id"])
-    held["amount"] = np.where(amount.notna(), amount.fillna(0.0), np.where(held["fund_id"] == EMERGENCY, 0.0, held["amount"]))
-    verify(result, replace(instance, funds=held), scenario)  # the verifier, on this county with its money (only amounts changed: no re-validation)
+    verify(result, own, scenario)
     size = household_sizes(instance, result.households)
     out: dict[str, Any] = {"sums": household_sums(result.households, size, scenario.poverty.line)}
     tables = {k: result.tables[k] for k in ("projects", "flows", "regions", "marginal")}
@@ -2026,8 +2027,7 @@ def solve_decomposed(
     else:
         assignments = [f["assignment"] for f in finals if f["assignment"] is not None]
         if assignments:
-            joined = Assignment(*(pd.concat([getattr(a, k) for a in assignments], ignore_index=True) for k in Assignment.__dataclass_fields__))
-            result.attach_helpers(joined, add_sums([f["sums"] for f in finals]) if result.parts else None)
+            result.attach_helpers(join_assignments(assignments), add_sums([f["sums"] for f in finals]) if result.parts else None)
     result.manifest["timings"] = {"decomposed": round(time.perf_counter() - t0, 3)}
     say(f"decomposed: objective {objective:,.2f}, bound {bound:,.2f}, gap {g:.3%} after {len(run.history)} rounds")
     return result

@@ -95,6 +95,20 @@ def reach_regions(instance: Instance, helpers: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
+def join_assignments(parts: list[Assignment]) -> Assignment:
+    """The assignments of disjoint blocks (counties) as one; a helper shared out among them (a registry's helpers
+    homed above county level) is one row with the capacity and load of all its shares."""
+    joined = {k: pd.concat([getattr(a, k) for a in parts], ignore_index=True) for k in Assignment.__dataclass_fields__}
+    h = joined["helpers"]
+    if h["helper_id"].duplicated().any():
+        h = h.groupby("helper_id", sort=False, as_index=False).agg(
+            kind=("kind", "first"), home_region_id=("home_region_id", "first"), capacity=("capacity", "sum"), skills=("skills", "first"), load=("load", "sum")
+        )
+        h["utilization"] = np.where(h["capacity"] > 0, h["load"] / np.maximum(h["capacity"], 1), 0.0)
+        joined["helpers"] = h
+    return Assignment(**joined)
+
+
 def assign_helpers(instance: Instance, households: pd.DataFrame, previous: pd.DataFrame | None = None) -> Assignment:
     """Assign one helper to every household of ``households`` (a solve's output) and one first secretary
     to every poor village, within reach and capacity, maximising skill match then closeness. With ``previous``
