@@ -55,7 +55,9 @@ def _errors(memory_advice: str = MEMORY_ADVICE) -> Iterator[None]:
     except SQLAlchemyError as err:
         if _debug:
             console.print_exception()
-        first = str(getattr(err, "orig", None) or err).strip().splitlines()[0]  # not the statement and its rows
+        from .storage import refusal
+
+        first = refusal(err)
         if "database is locked" in first:  # SQLite's busy timeout ran out: another job (a night publishing) writes
             busy = BusyError("the database is busy: another job, such as a night writing its version, held its write lock for the whole "
                              "wait; nothing of this command was kept; run it again")  # fmt: skip
@@ -605,6 +607,8 @@ def db_commit(
 
     with _errors():
         ids = _ids(household, ids_file)
+        if not ids and not project:
+            raise InputError("nothing to commit: give --household, --ids-file or --project")
         engine = _registry(db)
         charges = storage.commit(engine, ids, list(project or []))
         out_console.print(f"committed {len(ids):,} households and {len(project or []):,} projects; {charges['amount'].sum():,.2f} yuan charged")

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, and_, case, exists, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import storage
 from .contract import Level
@@ -142,7 +143,12 @@ def _locked(engine: Engine, scenario: Scenario, wait: float, say: Callable[[str]
             return night(run_id)
         except BaseException as err:
             status = "rejected" if isinstance(err, NotPublishedError) else "failed"
-            message = str(err) if isinstance(err, OptimizerError) else f"{type(err).__name__}: {err}"
+            if isinstance(err, OptimizerError):
+                message = str(err)
+            elif isinstance(err, SQLAlchemyError):
+                message = f"{type(getattr(err, 'orig', None) or err).__name__}: {storage.refusal(err)}"
+            else:
+                message = f"{type(err).__name__}: {err}"
             _close(engine, run_id, status=status, message=message[:4000])
             raise
 

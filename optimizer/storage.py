@@ -280,6 +280,13 @@ def normalize_url(url: str, base_dir: str | Path | None = None) -> str:
     return url
 
 
+def refusal(err: SQLAlchemyError) -> str:
+    """What the database said, its first line: SQLAlchemy's message goes on with the statement and its parameters
+    (household rows, when it was writing them), which neither a message nor the ledger may repeat."""
+    text = str(getattr(err, "orig", None) or err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 def redact(url: str) -> str:
     """The URL with its password hidden, for messages and manifests."""
     try:
@@ -1149,6 +1156,10 @@ def export_registry(engine: Engine, folder: str | Path) -> Path:
     ``optimizer solve`` reads: solving it equals solving with the database as data source."""
     from .generate import write_tables
 
+    held = sorted(f"{name}{ext}" for name in REGISTRY for ext in (".csv", ".parquet") if (Path(folder) / f"{name}{ext}").exists())
+    if held:  # the folder it was imported from, say: imported again, the spent and committed money would count twice
+        raise InputError(f"{folder}: holds input tables ({', '.join(held)}); the registry's export (open households, money net of "
+                         "spending and commitments) is written only into a new or empty folder")  # fmt: skip
     instance = open_instance(read_registry(engine)).instance
     write_tables({name: getattr(instance, name) for name in REGISTRY}, Path(folder))
     return Path(folder)

@@ -27,7 +27,7 @@ from .result import Result
 from .scenario import Scenario, is_url, recorded_scenario
 from .solve import relative_gap
 from .solvers import BACKENDS, Status
-from .storage import redact
+from .storage import load_source, redact, registry_hashes
 
 MONEY_TOL = 0.5  # yuan, absolute, plus a relative 1e-7
 PROB_TOL = 1e-7
@@ -46,6 +46,7 @@ def verify_run(run_dir: str | Path) -> Result:
     manifest = read_manifest(run_dir)
     scenario = recorded_scenario(manifest, str(run_dir / MANIFEST))
     check_folder_inputs(manifest, scenario.data_source, run_dir, "verified")
+    _check_database_inputs(manifest, scenario.data_source, run_dir)
     changed = changed_outputs(run_dir, manifest)
     try:
         if manifest.get("multiyear"):
@@ -63,6 +64,16 @@ def verify_run(run_dir: str | Path) -> Result:
     if changed:
         raise VerificationError(changed)
     return result
+
+
+def _check_database_inputs(manifest: dict[str, object], source: str, run_dir: Path) -> None:
+    """Refuse a run solved from a registry database that changed since (a payment recorded, a household exited):
+    its violations against today's registry would be blamed on the run."""
+    recorded = manifest.get("input_hashes")
+    if not is_url(source) or not isinstance(recorded, dict) or not recorded:
+        return
+    now = registry_hashes(source) if any(str(k).endswith("(by key)") for k in recorded) else load_source(source).hashes
+    check_inputs(source, recorded, run_dir, now, "verified")
 
 
 def check_folder_inputs(manifest: dict[str, object], source: str, run_dir: Path, purpose: str) -> None:

@@ -293,6 +293,17 @@ def test_solve_reads_a_database_like_its_exported_folder(db_url: str, small_data
     assert by_db.manifest["data"] == db_url
     assert by_db.manifest["lp_bound"] == pytest.approx(by_folder.manifest["lp_bound"], rel=1e-9)
     assert by_db.manifest["objective"] == pytest.approx(by_folder.manifest["objective"], rel=2e-3)
+    # fuzzing pass 12: the export never writes over a data folder (imported again, its net money would count the
+    # spent and committed money twice), and verify refuses a run whose registry changed since, not blaming the run
+    with pytest.raises(InputError, match="holds input tables"):
+        storage.export_registry(engine, small_data)
+    from optimizer import verify_run, write_run
+
+    run = write_run(by_db, tmp_path / "run")
+    verify_run(run)
+    storage.record_spending(engine, str(by_db.tables["funds"]["fund_id"].iat[0]), 1.0)
+    with pytest.raises(InputError, match="changed since the run"):
+        verify_run(run)
 
 
 def test_a_night_read_by_county_shares_the_helpers_homed_above_its_counties(
@@ -1098,3 +1109,29 @@ def _assert_lock_released(engine: storage.Engine) -> None:
 
     with open(f"{engine.url.database}.lock", "rb") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises BlockingIOError while held
+
+
+def test_a_night_failing_on_the_database_keeps_no_statement_in_the_ledger(small_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by fuzzing: a night that the database refused stored SQLAlchemy's whole message in the ledger, the
+    statement and its parameters included (a version's household rows, when it was writing them); the ledger keeps
+    the database's own first line, as the command line prints it. A commit of nothing is refused, as a status change
+    of nothing is."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    import optimizer.nightly
+
+    url = f"sqlite:///{tmp_path / 'reg.db'}"
+    engine = _seed(url, small_data)
+
+    def refused(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError("INSERT INTO version_households (household_id) VALUES (?)", ("H0000001",), sqlite3.OperationalError("disk I/O error"))
+
+    monkeypatch.setattr(optimizer.nightly, "solve", refused)
+    with pytest.raises(OperationalError):
+        run_nightly(url, Scenario(name="nightly", data="unused"))
+    row = storage.ledger(engine).iloc[0]
+    assert row["status"] == "failed" and row["message"] == "OperationalError: disk I/O error", row["message"]
+    res = _cli("db", "commit", "--db", url)
+    assert res.returncode == 2 and "nothing to commit" in res.stderr, res.stderr
