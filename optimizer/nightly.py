@@ -373,6 +373,11 @@ def _write_version(
                 "the registry changed while the night ran (a commitment, spending or import since it read it): nothing was written; "
                 "run the job again"
             )
+        if storage.published_in(conn) != current:  # a rollback (db publish) meanwhile: this version was planned against another
+            raise BusyError(
+                f"version {storage.published_in(conn)} was published while the night ran (it planned against version {current}): "
+                "nothing was written; run the job again"
+            )
         for table, frames in ((version_households, tables["households"]), (version_projects, tables["projects"]), (version_flows, tables["flows"])):
             for df in frames:
                 storage.insert_rows(conn, table, df.assign(version_id=version_id))

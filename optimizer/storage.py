@@ -564,7 +564,7 @@ def read_registry(engine: Engine) -> Registry:
             tables[name] = _frame(conn, table)
         comm = _frame(conn, commitments)
         charges = _frame(conn, commitment_charges)
-        cur = _published(conn)
+        cur = published_in(conn)
     return Registry(tables, comm, charges, cur, redact(str(engine.url)))
 
 
@@ -1013,7 +1013,7 @@ def mark_committed(conn: Connection, version: int) -> None:
         conn.execute(update(table).where(table.c.version_id == version, done).values(committed=True))
 
 
-def _published(conn: Connection) -> int | None:
+def published_in(conn: Connection) -> int | None:
     """The published version's id (None before the first); a pointer to a version the database does not hold (the
     database changed outside the optimizer, where SQLite's foreign keys are off by default) is refused, not read as none."""
     cur = conn.execute(select(published.c.version_id).where(published.c.name == "current")).scalar()
@@ -1026,7 +1026,7 @@ def _published(conn: Connection) -> int | None:
 def current_version(engine: Engine) -> int | None:
     """The published version's id (None before the first)."""
     with engine.connect() as conn:
-        return _published(conn)
+        return published_in(conn)
 
 
 def _table_rows(name: str) -> TableRows:
@@ -1059,7 +1059,7 @@ def resolve_version(engine: Engine, version: str | int) -> int:
     """A version number, or ``current`` for the published one; unknown versions are refused."""
     with engine.connect() as conn:
         if str(version) == "current":
-            cur = _published(conn)
+            cur = published_in(conn)
             if cur is None:
                 raise InputError("no version has been published yet")
             return int(cur)
@@ -1237,9 +1237,9 @@ def commit(engine: Engine, household_ids: list[str] | None = None, project_ids: 
         ]  # fmt: skip
         if records:
             conn.execute(commitments.insert(), records)
-        if _published(conn) != v:  # after the first write, no night can publish in between (SQLite's write lock)
+        if published_in(conn) != v:  # after the first write, no night can publish in between (SQLite's write lock)
             raise BusyError(
-                f"a night published version {_published(conn)} while these plans of version {v} were being committed: nothing was "
+                f"a night published version {published_in(conn)} while these plans of version {v} were being committed: nothing was "
                 "committed; check the new version's plans and commit again"
             )
         id_rows = conn.execute(select(commitments.c.commitment_id, commitments.c.kind, commitments.c.ref_id)).all()

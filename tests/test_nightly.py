@@ -1135,3 +1135,30 @@ def test_a_night_failing_on_the_database_keeps_no_statement_in_the_ledger(small_
     assert row["status"] == "failed" and row["message"] == "OperationalError: disk I/O error", row["message"]
     res = _cli("db", "commit", "--db", url)
     assert res.returncode == 2 and "nothing to commit" in res.stderr, res.stderr
+
+
+def test_a_rollback_while_a_night_runs_keeps_the_night_from_publishing(small_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by fuzzing: `db publish 1` while a night ran was answered "version 1 is current", and the night then
+    published its version, planned against version 2, over the rollback. The night refuses (exit 6), nothing
+    written, and version 1 stays current."""
+    import optimizer.nightly
+
+    url = f"sqlite:///{tmp_path / 'reg.db'}"
+    engine = _seed(url, small_data)
+    sc = Scenario(name="nightly", data="unused")
+    run_nightly(url, sc)
+    storage.record_spending(engine, "F-CN-industry", 1000.0)
+    run_nightly(url, sc)
+    assert storage.current_version(engine) == 2
+    storage.record_spending(engine, "F-CN-industry", 1000.0)
+    real = optimizer.nightly.solve
+
+    def rolled_back_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        storage.publish(engine, 1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(optimizer.nightly, "solve", rolled_back_meanwhile)
+    with pytest.raises(BusyError, match="version 1 was published while the night ran"):
+        run_nightly(url, sc)
+    ledger = storage.ledger(engine)
+    assert storage.current_version(engine) == 1 and ledger.loc[ledger["kind"] == "nightly", "status"].iloc[0] == "failed"
