@@ -62,7 +62,7 @@ from .data import Instance, isin, run_positions
 from .edits import apply_data_edits
 from .errors import InfeasibleError, InputError, NoSolutionError, VerificationError, check_argument
 from .model import INF, MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, county_table, plan_keys, project_ids
-from .outputs import INPUTS_DIFFER, MANIFEST, OUTPUT_HASHES, changed_outputs, inputs_differ, read_manifest
+from .outputs import INPUTS_DIFFER, MANIFEST, OUTPUT_HASHES, changed_outputs, inputs_differ, is_text_column, read_manifest
 from .plans import CATEGORIES, Plans, build_plans
 from .regions import RegionTree
 from .result import Tables, gap_note, versions
@@ -1796,7 +1796,6 @@ def read_multiyear_run(run_dir: str | Path) -> MultiYearResult:
     return MultiYearResult(tables=tables, manifest=manifest)
 
 
-RUN_TEXT = {"household_id", "village_id", "plan", "measures", "project_id", "fund_id", "county_id", "kind", "category", "level_name", "built_year"}
 RUN_FLAGS = {"started", "monitored", "built"}
 RUN_WHOLE = {"year", "effect_year", "monitoring_years", "exit_year", "level"}
 
@@ -1808,7 +1807,7 @@ def damaged_cells(result: MultiYearResult, run_dir: str | Path) -> list[str]:
     problems: list[str] = []
     for name, frame in result.tables.items():
         path = f"{Path(run_dir) / name}.csv"
-        for col in [c for c in frame.columns if c not in RUN_TEXT]:
+        for col in [c for c in frame.columns if not is_text_column(c) and c != "built_year"]:  # built_year: below
             text = frame[[col]].astype(str)
             if col in RUN_FLAGS:
                 frame[col] = _flags(text, col, path, problems)

@@ -240,6 +240,11 @@ def changed_outputs(run_dir: str | Path, manifest: dict[str, Any]) -> list[str]:
     return problems
 
 
+def is_text_column(name: str) -> bool:
+    """Whether a run table's column holds ids or labels (text, whatever its cells look like)."""
+    return name.endswith("_id") or name in TEXT_COLUMNS
+
+
 def read_table(path: Path, also_text: tuple[str, ...] = ()) -> pd.DataFrame:
     """One table of a run folder (Parquet or CSV), or a clear error naming the file. A CSV's ids and labels
     (``*_id`` and :data:`TEXT_COLUMNS`, and ``also_text``) are read as text, as written: numeric household ids
@@ -248,7 +253,7 @@ def read_table(path: Path, also_text: tuple[str, ...] = ()) -> pd.DataFrame:
         if path.suffix == ".parquet":
             return pd.read_parquet(path)
         header = pd.read_csv(path, nrows=0).columns
-        text = {c: str for c in header if c.endswith("_id") or c in TEXT_COLUMNS or c in also_text}
+        text = {c: str for c in header if is_text_column(c) or c in also_text}
         return pd.read_csv(path, keep_default_na=False, dtype=text)
     except (OSError, ValueError, pa.ArrowException) as err:
         raise InputError(f"{path}: cannot be read as a run table: {_first_line(err)}") from None
