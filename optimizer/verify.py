@@ -19,7 +19,7 @@ from scipy.special import erfc
 
 from .contract import ANY_CATEGORY, LEVEL_NAMES, LIST_SEP, PROJECT_RULE, Effect, IncomeKind, Level
 from .data import Instance, file_sha256, isin, plan_measures, rule_passes
-from .edits import load_scenario_data
+from .edits import apply_data_edits, load_scenario_data
 from .errors import InputError, VerificationError, check_argument
 from .helpers import CLOSENESS, SKILL_WEIGHT, reach_regions
 from .outputs import INPUTS_DIFFER, MANIFEST, changed_outputs, read_manifest, read_run
@@ -46,7 +46,7 @@ def verify_run(run_dir: str | Path) -> Result:
     manifest = read_manifest(run_dir)
     scenario = recorded_scenario(manifest, str(run_dir / MANIFEST))
     check_folder_inputs(manifest, scenario.data_source, run_dir, "verified")
-    _check_database_inputs(manifest, scenario.data_source, run_dir)
+    loaded = _database_inputs(manifest, scenario.data_source, run_dir)
     changed = changed_outputs(run_dir, manifest)
     try:
         if manifest.get("multiyear"):
@@ -56,7 +56,8 @@ def verify_run(run_dir: str | Path) -> Result:
             result = Result(tables=checked.tables, manifest=checked.manifest)
         else:
             result = read_run(run_dir)
-            verify(result, load_scenario_data(scenario), scenario)
+            instance = load_scenario_data(scenario) if loaded is None else apply_data_edits(loaded, scenario.data_edits)
+            verify(result, instance, scenario)
     except VerificationError as err:
         raise VerificationError(changed + err.violations) from None
     except InputError as err:
@@ -66,14 +67,19 @@ def verify_run(run_dir: str | Path) -> Result:
     return result
 
 
-def _check_database_inputs(manifest: dict[str, object], source: str, run_dir: Path) -> None:
+def _database_inputs(manifest: dict[str, object], source: str, run_dir: Path) -> Instance | None:
     """Refuse a run solved from a registry database that changed since (a payment recorded, a household exited):
-    its violations against today's registry would be blamed on the run."""
+    its violations against today's registry would be blamed on the run. Returns the registry when it was read whole
+    to hash it (the verifier checks against it; None otherwise)."""
     recorded = manifest.get("input_hashes")
     if not is_url(source) or not isinstance(recorded, dict) or not recorded:
-        return
-    now = registry_hashes(source) if any(str(k).endswith("(by key)") for k in recorded) else load_source(source).hashes
-    check_inputs(source, recorded, run_dir, now, "verified")
+        return None
+    if any(str(k).endswith("(by key)") for k in recorded):  # hashed as its workers read it, county by county
+        check_inputs(source, recorded, run_dir, registry_hashes(source), "verified")
+        return None
+    loaded = load_source(source)
+    check_inputs(source, recorded, run_dir, loaded.hashes, "verified")
+    return loaded
 
 
 def check_folder_inputs(manifest: dict[str, object], source: str, run_dir: Path, purpose: str) -> None:
