@@ -104,9 +104,15 @@ def join_assignments(parts: list[Assignment]) -> Assignment:
         h = h.groupby("helper_id", sort=False, as_index=False).agg(
             kind=("kind", "first"), home_region_id=("home_region_id", "first"), capacity=("capacity", "sum"), skills=("skills", "first"), load=("load", "sum")
         )
-        h["utilization"] = np.where(h["capacity"] > 0, h["load"] / np.maximum(h["capacity"], 1), 0.0)
+        h["utilization"] = _utilization(h)
         joined["helpers"] = h
     return Assignment(**joined)
+
+
+def _utilization(helpers: pd.DataFrame) -> np.ndarray:
+    """Each helper's load as a share of its capacity (0 for a helper without capacity)."""
+    capacity = helpers["capacity"].to_numpy()
+    return np.where(capacity > 0, helpers["load"].to_numpy() / np.maximum(capacity, 1), 0.0)
 
 
 def assign_helpers(instance: Instance, households: pd.DataFrame, previous: pd.DataFrame | None = None) -> Assignment:
@@ -140,7 +146,7 @@ def assign_helpers(instance: Instance, households: pd.DataFrame, previous: pd.Da
     sec_of, _, sec_short, _ = _match(instance, helpers, secretaries, tree.ancestors[poor_v, Level.TOWNSHIP], np.full(len(poor_v), ""), use_skills=False)
     load += np.bincount(sec_of[sec_of >= 0], minlength=len(helpers))
     helpers_out = helpers[["helper_id", "kind", "home_region_id", "capacity", "skills"]].assign(load=load)
-    helpers_out["utilization"] = np.where(helpers_out["capacity"] > 0, load / np.maximum(helpers_out["capacity"], 1), 0.0)
+    helpers_out["utilization"] = _utilization(helpers_out)
     sec_out = pd.DataFrame(
         {
             "village_id": tree.ids.to_numpy()[poor_v],
