@@ -610,8 +610,10 @@ def db_commit(
         if not ids and not project:
             raise InputError("nothing to commit: give --household, --ids-file or --project")
         engine = _registry(db)
-        charges = storage.commit(engine, ids, list(project or []))
-        out_console.print(f"committed {len(ids):,} households and {len(project or []):,} projects; {charges['amount'].sum():,.2f} yuan charged")
+        done = storage.commit(engine, ids, list(project or []))
+        needed = len(done.projects) - len(set(project or []))
+        also = f" ({needed:,} needed by the plans)" if needed else ""
+        out_console.print(f"committed {len(ids):,} households and {len(done.projects):,} projects{also}; {done.charges['amount'].sum():,.2f} yuan charged")
 
 
 @db_app.command("status")

@@ -1168,15 +1168,27 @@ def export_registry(engine: Engine, folder: str | Path) -> Path:
 # ---------------------------------------------------------------------------------------------------------------
 # Commitments
 # ---------------------------------------------------------------------------------------------------------------
-def commit(engine: Engine, household_ids: list[str] | None = None, project_ids: list[str] | None = None) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Committed:
+    """What ``commit`` fixed: the charges to funds (kind, ref_id, fund_id, amount) and every project committed."""
+
+    charges: pd.DataFrame
+    projects: list[str]
+
+
+def commit(engine: Engine, household_ids: list[str] | None = None, project_ids: list[str] | None = None) -> Committed:
     """Commit plans and projects of the current version: fix them and charge their cost to the funds that pay
-    for them there (in proportion to the version's flows into their village and category). Returns the charges."""
+    for them there (in proportion to the version's flows into their village and category). A plan's project is
+    committed with it (left open, a later night could drop the project the committed plan needs)."""
     household_ids, project_ids = list(dict.fromkeys(household_ids or [])), list(dict.fromkeys(project_ids or []))
     v = resolve_version(engine, "current")
     plans = version_table(engine, version_households, v)
     projs = version_table(engine, version_projects, v)
     flows = version_table(engine, version_flows, v)
     reg = read_registry(engine)
+    done = reg.commitments
+    needed = plans.loc[isin(plans["household_id"], household_ids) & (plans["project_id"] != ""), "project_id"]
+    project_ids += sorted(set(needed) - set(project_ids) - set(done.loc[done["kind"] == "project", "ref_id"]))
     problems = [f"household '{h}' has no plan in the current version {v}" for h in sorted(set(household_ids) - set(plans["household_id"]))]
     none = plans.loc[isin(plans["household_id"], household_ids) & (plans["plan"] == "none"), "household_id"]
     problems += [f"household '{h}' gets no measure in the current version {v} (plan none): there is nothing to commit" for h in sorted(none)]
@@ -1185,7 +1197,6 @@ def commit(engine: Engine, household_ids: list[str] | None = None, project_ids: 
     status = reg.tables["households"].set_index("household_id")["status"]
     gone = [h for h in household_ids if status.get(h) == "exited"]
     problems += [f"household '{h}' has exited: its plan cannot be committed" for h in gone]
-    done = reg.commitments
     for kind, ids in (("household", household_ids), ("project", project_ids)):
         again = sorted(set(ids) & set(done.loc[done["kind"] == kind, "ref_id"]))
         problems += [f"{kind} '{i}' is already committed" for i in again]
@@ -1250,7 +1261,7 @@ def commit(engine: Engine, household_ids: list[str] | None = None, project_ids: 
             per_fund = charges.groupby("fund_id")["amount"].sum()
             for fund_id, amount in per_fund.items():
                 conn.execute(update(funds).where(funds.c.fund_id == fund_id).values(committed=funds.c.committed + float(amount)))
-    return charges
+    return Committed(charges, project_ids)
 
 
 # ---------------------------------------------------------------------------------------------------------------

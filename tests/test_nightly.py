@@ -106,8 +106,7 @@ def test_three_nights(db_url: str, nights_data: Path, monkeypatch: pytest.Monkey
             chosen = rng.choice(helped, size=len(open_plans) // 10, replace=False)
             projects = storage.version_table(engine, storage.version_projects, outcomes[-1].version_id)
             built = projects.loc[projects["built"].astype(bool) & ~projects["committed"].astype(bool), "project_id"].to_numpy()[:3]
-            charges = storage.commit(engine, list(chosen), list(built))
-            assert charges["amount"].sum() > 0
+            assert storage.commit(engine, list(chosen), list(built)).charges["amount"].sum() > 0
             storage.record_spending(engine, "F-CN-industry", 250_000.0)
             # some households exit, new ones register (copies of existing ones in the same villages)
             rest = np.setdiff1d(open_plans["household_id"].to_numpy(), chosen)
@@ -389,7 +388,7 @@ def test_cli_rerun_is_idempotent_and_rollback_works(db_url: str, small_data: Pat
     # prices: three times the plan after an import of tripled costs)
     with engine.begin() as conn:
         conn.execute(text("update measures set cost_fixed = cost_fixed * 3, cost_per_person = cost_per_person * 3"))
-    charges = storage.commit(engine, some[:1])
+    charges = storage.commit(engine, some[:1]).charges
     assert charges["amount"].sum() == pytest.approx(float(planned.set_index("household_id").loc[some[0], "cost"]), rel=1e-9)
     # an import may not cut a fund below what was spent and committed from it (every later night failed on it)
     cut = tmp_path / "cut"
@@ -420,6 +419,28 @@ def test_cli_rerun_is_idempotent_and_rollback_works(db_url: str, small_data: Pat
     assert ledger["households_added"].iloc[-1] == 1500
     shown = _cli("db", "ledger", "--db", db_url).stdout  # piped: 80 columns, where rich cut headers and dates short
     assert "…" not in shown and "unchanged" in shown and "removed" in shown and "1,500" in shown, shown
+
+
+def test_committing_a_plan_commits_the_project_it_needs(db_url: str, tmp_path: Path) -> None:
+    """A household whose plan needs a project, committed alone: its project is committed with it and charged, so
+    the next night keeps the project built instead of planning its money again (it left the project open)."""
+    generate(1500, seed=7, out=tmp_path / "data")  # its first night builds two projects (the small data's none)
+    engine = _seed(db_url, tmp_path / "data")
+    assert _cli("nightly", "--db", db_url, "--scenario", str(_scenario(tmp_path))).returncode == 0
+    plans = storage.version_table(engine, storage.version_households, 1)
+    tied = plans[plans["project_id"] != ""].iloc[0]
+    done = _cli("db", "commit", "--household", str(tied["household_id"]), "--db", db_url)
+    assert done.returncode == 0, done.stderr
+    assert "committed 1 households and 1 projects (1 needed by the plans); " in " ".join(done.stdout.split())
+    comm = storage.read_registry(engine).commitments
+    assert set(comm["kind"] + ":" + comm["ref_id"]) == {f"household:{tied['household_id']}", f"project:{tied['project_id']}"}
+    project_cost = storage.version_table(engine, storage.version_projects, 1).set_index("project_id").at[tied["project_id"], "cost"]
+    funds = storage.read_registry(engine).tables["funds"]
+    assert funds["committed"].sum() == pytest.approx(float(tied["cost"]) + float(project_cost), rel=1e-9)
+    storage.record_spending(engine, "F-CN-industry", 10_000.0)
+    assert _cli("nightly", "--db", db_url, "--scenario", str(_scenario(tmp_path))).returncode == 0
+    second = storage.version_table(engine, storage.version_projects, 2).set_index("project_id").loc[tied["project_id"]]
+    assert bool(second["built"]) and bool(second["committed"])
 
 
 def test_db_import_counts_what_changed_warns_of_absent_households_and_db_status_marks_them(db_url: str, small_data: Path, tmp_path: Path) -> None:
