@@ -14,6 +14,7 @@ import io
 import logging
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,11 @@ from .regions import RegionTree, build_tree
 log = logging.getLogger(__name__)
 
 MAX_LISTED = 20  # problems listed per file before summarising
+# tables of persons: a cell that is not the number, yes/no or listed value its column holds may be a name or an ID
+# number written in the wrong column, so messages name its row, key and column but do not repeat its text (ids and
+# references to regions are shown: they are opaque codes, and a planner needs them to find the row)
+PERSONAL_TABLES = ("households", "helpers")
+HIDDEN = "<not shown: a cell of a table of persons>"
 # Columns that look like personal data: refused unless the caller allows them (they are never needed).
 PERSONAL_COLUMN = re.compile(r"(^|_)(name|names|phone|mobile|tel|telephone|id_?card|identity|id_?number|citizen_?id|passport|address)($|_)", re.I)
 PERSONAL_VALUE = re.compile(r"^(\d{17}[\dXx]|1[3-9]\d{9})$")  # an 18-character ID-card number, a mobile number
@@ -158,7 +164,7 @@ def build_instance(
     tables: dict[str, pd.DataFrame] = {}
     rows = {table: TableRows(f"{table}.csv") for table in TABLES} | (rows or {})
     for table, columns in TABLES.items():
-        df, errs = _coerce(raw[table], columns, rows[table])
+        df, errs = _coerce(raw[table], columns, rows[table], echo=table not in PERSONAL_TABLES)
         tables[table] = df
         problems += errs
         if table in NONEMPTY_TABLES and len(df) == 0:
@@ -369,8 +375,9 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _coerce(df: pd.DataFrame, columns: list[Column], rows: TableRows) -> tuple[pd.DataFrame, list[str]]:
-    """Check and convert each contract column; collect problems with file, line and column."""
+def _coerce(df: pd.DataFrame, columns: list[Column], rows: TableRows, echo: bool = True) -> tuple[pd.DataFrame, list[str]]:
+    """Check and convert each contract column; collect problems with file, line and column (and the bad text,
+    ``echo``: see ``PERSONAL_TABLES``)."""
     problems: list[str] = []
     source = rows.file
     out: dict[str, pd.Series] = {}
@@ -382,9 +389,9 @@ def _coerce(df: pd.DataFrame, columns: list[Column], rows: TableRows) -> tuple[p
             if col.required:
                 problems.append(f"{source}: missing required column '{col.name}'")
                 continue
-            series, bad = _convert(pd.Series([col.default] * len(df), dtype=object).astype(str), col)
+            series, bad = _convert(pd.Series([col.default] * len(df), dtype=object).astype(str), col, echo)
         else:
-            series, bad = _convert(df[col.name], col)
+            series, bad = _convert(df[col.name], col, echo)
         for i, why in bad[:MAX_LISTED]:
             problems.append(f"{rows.at(i)} ({key}={keys.iat[i]}), column {col.name}: {why}")
         if len(bad) > MAX_LISTED:
@@ -399,13 +406,17 @@ def _coerce(df: pd.DataFrame, columns: list[Column], rows: TableRows) -> tuple[p
     return pd.DataFrame(out), problems
 
 
-def _convert(column: pd.Series, col: Column) -> tuple[pd.Series, list[tuple[int, str]]]:
-    """A column as the contract's kind, and the rows that are not (row, why). Typed columns (Parquet, the
-    database) are checked as they are; text is parsed."""
+def _convert(column: pd.Series, col: Column, echo: bool = True) -> tuple[pd.Series, list[tuple[int, str]]]:
+    """A column as the contract's kind, and the rows that are not (row, why; the bad text in ``why`` when
+    ``echo``). Typed columns (Parquet, the database) are checked as they are; text is parsed."""
+
+    def shown(text: object) -> str:
+        return f"'{text}'" if echo else HIDDEN
+
     typed_number = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
     if col.kind in ("int", "float") and typed_number:
         num = column.astype(float)
-        return _numbers(num, num.isna().to_numpy(), np.zeros(len(num), dtype=bool), column, col)
+        return _numbers(num, num.isna().to_numpy(), np.zeros(len(num), dtype=bool), column, col, shown)
     if col.kind == "bool" and not column.isna().any():
         if pd.api.types.is_bool_dtype(column) or (pd.api.types.is_integer_dtype(column) and column.isin([0, 1]).all()):
             return column.astype(bool), []
@@ -422,12 +433,12 @@ def _convert(column: pd.Series, col: Column) -> tuple[pd.Series, list[tuple[int,
     raw = _text_series(text)
     if col.kind in ("int", "float"):
         num = pd.to_numeric(raw.where(~empty, None), errors="coerce")
-        return _numbers(num, empty, ~empty & num.isna().to_numpy(), raw, col)
+        return _numbers(num, empty, ~empty & num.isna().to_numpy(), raw, col, shown)
     if col.kind == "bool":
         yes = ["1", "true", "yes", "y", "t", "1.0"]
         truthy = pc.is_in(low, value_set=pa.array(yes)).to_numpy(zero_copy_only=False)
         falsy = pc.is_in(low, value_set=pa.array(["0", "false", "no", "n", "f", "0.0"])).to_numpy(zero_copy_only=False)
-        bad += [(int(i), f"not a yes/no value (use 0 or 1): '{raw.iat[i]}'") for i in np.flatnonzero(~(truthy | falsy | empty))]
+        bad += [(int(i), f"not a yes/no value (use 0 or 1): {shown(raw.iat[i])}") for i in np.flatnonzero(~(truthy | falsy | empty))]
         # an empty cell (or a null, or a column one Parquet file of a table lacks) is the column's default
         return pd.Series(truthy | (empty & (str(col.default).lower() in yes))), bad
     if col.kind == "enum":
@@ -435,7 +446,7 @@ def _convert(column: pd.Series, col: Column) -> tuple[pd.Series, list[tuple[int,
         allowed = [e.value for e in col.enum]
         val = pc.if_else(empty_cells, str(col.default) if col.default is not None else "", text)
         wrong = ~pc.is_in(val, value_set=pa.array(allowed)).to_numpy(zero_copy_only=False)
-        bad += [(int(i), f"unknown value '{val[int(i)].as_py()}' (allowed: {', '.join(allowed)})") for i in np.flatnonzero(wrong)]
+        bad += [(int(i), f"unknown value {shown(val[int(i)].as_py())} (allowed: {', '.join(allowed)})") for i in np.flatnonzero(wrong)]
         return _text_series(val), bad
     if col.kind == "list":
         val = pc.if_else(empty_cells, "", text)
@@ -453,7 +464,7 @@ def _convert(column: pd.Series, col: Column) -> tuple[pd.Series, list[tuple[int,
             unknown = ~np.isin(items, sorted(choices))
             for r in np.unique(row[unknown]):
                 names = items[unknown & (row == r)]
-                bad.append((int(r), f"unknown value(s) {', '.join(map(repr, names))} (allowed: {', '.join(sorted(choices))})"))
+                bad.append((int(r), f"unknown value(s) {', '.join(map(repr, names)) if echo else HIDDEN} (allowed: {', '.join(sorted(choices))})"))
         bad.sort()
         # one spelling for every reader: items trimmed, empty ones dropped ("a; b;" is "a;b")
         sep = re.escape(LIST_SEP)
@@ -483,12 +494,15 @@ def _text_series(text: pa.Array) -> pd.Series:
     return pd.Series(text, dtype=_TEXT)
 
 
-def _numbers(num: pd.Series, empty: np.ndarray, notnum: np.ndarray, text: pd.Series, col: Column) -> tuple[pd.Series, list[tuple[int, str]]]:
-    """A numeric column checked against the contract (missing, finite, whole, range); ``text`` shows a bad row."""
+def _numbers(
+    num: pd.Series, empty: np.ndarray, notnum: np.ndarray, text: pd.Series, col: Column, shown: Callable[[object], str]
+) -> tuple[pd.Series, list[tuple[int, str]]]:
+    """A numeric column checked against the contract (missing, finite, whole, range); ``shown`` quotes a cell
+    that is not a number (numbers out of range are shown as they are)."""
     bad: list[tuple[int, str]] = []
     if col.required:
         bad += [(int(i), "missing value") for i in np.flatnonzero(empty)]
-    bad += [(int(i), f"not a number: '{text.iat[i]}'") for i in np.flatnonzero(notnum)]
+    bad += [(int(i), f"not a number: {shown(text.iat[i])}") for i in np.flatnonzero(notnum)]
     num = num.fillna(col.default if col.default is not None else 0.0)
     values = num.to_numpy(dtype=float)
     finite = np.isfinite(values)
