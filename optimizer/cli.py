@@ -42,9 +42,9 @@ MEMORY_ADVICE = "lower plans.max_per_household or split the run by county (the d
 
 
 @contextmanager
-def _errors(memory_advice: str = MEMORY_ADVICE) -> Iterator[None]:
+def _errors(memory_advice: str = MEMORY_ADVICE, database: str | None = None) -> Iterator[None]:
     """Print our errors as messages and exit with their code; tracebacks only with --debug. ``memory_advice``: what
-    to do when memory runs out, for the command at hand."""
+    to do when memory runs out, for the command at hand; ``database``: the URL a refusal of the database names."""
     try:
         yield
     except OptimizerError as err:
@@ -55,15 +55,17 @@ def _errors(memory_advice: str = MEMORY_ADVICE) -> Iterator[None]:
     except SQLAlchemyError as err:
         if _debug:
             console.print_exception()
-        from .storage import refusal
+        from .storage import redact, refusal
 
         first = refusal(err)
+        which = f" {redact(database)}" if database else ""
         if "database is locked" in first:  # SQLite's busy timeout ran out: another job (a night publishing) writes
-            busy = BusyError("the database is busy: another job, such as a night writing its version, held its write lock for the whole "
+            busy = BusyError(f"the database{which} is busy: another job, such as a night writing its version, held its write lock for the whole "
                              "wait; nothing of this command was kept; run it again")  # fmt: skip
             _say("error: ", str(busy), "bold red")
             raise typer.Exit(busy.exit_code) from None
-        _say("error: ", f"the database refused the operation: {first} (check that it is writable and reachable; nothing of this command was kept)", "bold red")
+        why = f"the database{which} refused the operation: {first} (check that it is writable and reachable; nothing of this command was kept)"
+        _say("error: ", why, "bold red")
         raise typer.Exit(2) from None
     except MemoryError:
         if _debug:
@@ -476,7 +478,7 @@ def nightly(
 
     from .nightly import counts_text, run_nightly
 
-    with _errors():
+    with _errors(database=db):
         say = _progress()
         sc = api.load_scenario(scenario, overrides={"nightly.current_year": from_year} if from_year is not None else None)
         outcome = run_nightly(db, sc, wait=wait, progress=say)
@@ -495,7 +497,7 @@ def db_init(db: DbOption) -> None:
     """Create the tables, or upgrade them to this version's schema (Alembic migrations)."""
     from . import storage
 
-    with _errors():
+    with _errors(database=db):
         rev = storage.init_db(storage.open_db(db, create=True))
         out_console.print(f"ok: {storage.redact(db)} at schema revision {rev}")
 
@@ -513,7 +515,7 @@ def db_import(
     from . import storage
     from .outputs import atomic_write_text
 
-    with _errors():
+    with _errors(database=db):
         done = storage.import_folder(storage.open_db(db), folder)
         for k, v in done.counts.items():
             out_console.print(f"imported {k}: {v['inserted']:,} new, {v['updated']:,} changed, {v['unchanged']:,} unchanged")
@@ -545,7 +547,7 @@ def db_export(
     """Write a version's tables (or the registry) to a folder."""
     from . import storage
 
-    with _errors():
+    with _errors(database=db):
         engine = _registry(db)
         path = storage.export_registry(engine, folder) if version == "registry" else storage.export_version(engine, version, folder)
         out_console.print(f"wrote {path}")
@@ -556,7 +558,7 @@ def db_publish(version: Annotated[str, typer.Argument(help="version number to ma
     """Make an earlier (or any verified) version the current one."""
     from . import storage
 
-    with _errors():
+    with _errors(database=db):
         engine = _registry(db)
         out_console.print(f"version {storage.publish(engine, version)} is current")
 
@@ -572,7 +574,7 @@ def db_ledger(
 
     from . import storage
 
-    with _errors():
+    with _errors(database=db):
         engine = _registry(db)
         df = storage.ledger(engine, limit)
         if csv:
@@ -605,7 +607,7 @@ def db_commit(
     """Commit plans and projects of the current version: they stay fixed and their cost is charged to their funds."""
     from . import storage
 
-    with _errors():
+    with _errors(database=db):
         ids = _ids(household, ids_file)
         if not ids and not project:
             raise InputError("nothing to commit: give --household, --ids-file or --project")
@@ -626,7 +628,7 @@ def db_status(
     """Mark households exited, returned or registered: the next night plans the open ones (registered, returned)."""
     from . import storage
 
-    with _errors():
+    with _errors(database=db):
         ids = _ids(household, ids_file)
         engine = _registry(db)
         out_console.print(f"marked {storage.set_status(engine, ids, status):,} households {status}")
@@ -645,7 +647,7 @@ def _ids(given: list[str] | None, ids_file: Path | None) -> list[str]:
     return ids
 
 
-@db_app.command("spend")
+@db_app.command("spend", context_settings={"ignore_unknown_options": True})  # "-5" is an amount (refused below), not an option
 def db_spend(
     fund: Annotated[str, typer.Argument(help="fund id")],
     amount: Annotated[float, typer.Argument(help="yuan paid out of the fund")],
@@ -654,7 +656,7 @@ def db_spend(
     """Record money spent from a fund outside the optimizer's plans: it is no longer available to re-plan."""
     from . import storage
 
-    with _errors():
+    with _errors(database=db):
         engine = _registry(db)
         storage.record_spending(engine, fund, amount)
         out_console.print(f"recorded {amount:,.2f} yuan spent from {fund}")

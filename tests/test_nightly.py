@@ -366,6 +366,8 @@ def test_cli_rerun_is_idempotent_and_rollback_works(db_url: str, small_data: Pat
     # spending beyond what a fund has left is refused (it passed, and every later night failed on the fund)
     over = _cli("db", "spend", "F-CN-industry", "1e308", "--db", db_url)
     assert over.returncode == 2 and "spending on fund F-CN-industry: " in over.stderr and "left (amount" in over.stderr
+    negative = _cli("db", "spend", "F-CN-industry", "-5", "--db", db_url)  # was taken for an option: "No such option: -5"
+    assert negative.returncode == 2 and "amount must be a non-negative number, not -5.0" in negative.stderr, negative.stderr
     # plans of a version that is no longer current when they are written are not committed (a night published
     # between the command's read and its write: its commitments contradicted the new version)
     planned = storage.version_table(engine, storage.version_households, 1)
@@ -520,7 +522,8 @@ def test_db_init_refuses_a_database_of_other_tables_and_a_schema_from_a_newer_op
         ro = CliRunner().invoke(app, ["db", "spend", "F1", "1", "--db", url])
     finally:
         storage.record_spending = real_spend  # type: ignore[assignment]
-    assert ro.exit_code == 2 and "the database refused the operation: attempt to write a readonly database" in ro.output, ro.output
+    said = " ".join(ro.output.split())  # the database is named (the message said only "the database")
+    assert ro.exit_code == 2 and f"the database {url} refused the operation: attempt to write a readonly database" in said, ro.output
     assert "UPDATE" not in ro.output and "F1" not in ro.output.split("refused")[1]
     # a write lock held longer than the busy timeout (a night writing its version) is another job's, not a fault
     monkeypatch.setattr(storage, "BUSY_TIMEOUT_MS", 200)
@@ -530,7 +533,7 @@ def test_db_init_refuses_a_database_of_other_tables_and_a_schema_from_a_newer_op
         holder.execute("BEGIN IMMEDIATE")
         held = CliRunner().invoke(app, ["db", "spend", "F1", "1", "--db", url])
         holder.execute("ROLLBACK")
-    assert held.exit_code == 6 and "the database is busy: another job" in " ".join(held.output.split()), held.output
+    assert held.exit_code == 6 and f"the database {url} is busy: another job" in " ".join(held.output.split()), held.output
 
 
 def test_a_registry_changed_outside_the_optimizer_is_refused(small_data: Path, tmp_path: Path) -> None:
