@@ -528,6 +528,10 @@ def db_import(
         if done.exited:
             _say("warning: ", f"{len(done.exited):,} households of {folder} are exited in the registry and stay so ({_first(done.exited)}); "
                  "`optimizer db status returned` re-opens those back in poverty", "yellow")  # fmt: skip
+        if done.moved:
+            _say("warning: ", f"{len(done.moved):,} committed households are in another village in {folder} than in their commitments "
+                 f"({_first(done.moved)}): their committed plans and charges stay in the village they were committed in; county "
+                 "incidence counts them where the registry now puts them", "yellow")  # fmt: skip
         kept = [f"{v['absent']:,} {k}" for k, v in done.counts.items() if k != "households" and v["absent"]]
         if kept:
             _say("warning: ", f"rows of the registry not in {folder} are kept, and the next night uses them: {', '.join(kept)}", "yellow")

@@ -412,12 +412,14 @@ def require_schema(engine: Engine) -> None:
 class Imported:
     """What :func:`import_folder` did: per table the rows ``inserted``, ``updated`` (changed), ``unchanged`` and
     ``absent`` (in the registry, not in the folder: kept; for households only open ones count, as they stay
-    planned); the ids of those open households, and of the folder's households the registry holds as exited (they
-    stay exited)."""
+    planned); the ids of those open households, of the folder's households the registry holds as exited (they
+    stay exited), and of the committed households the folder puts in another village than their commitment's
+    (their committed plans stay where they were committed)."""
 
     counts: dict[str, dict[str, int]]
     absent: list[str]
     exited: list[str]
+    moved: list[str]
 
 
 def import_folder(engine: Engine, folder: str | Path, allow_personal_columns: bool = False) -> Imported:
@@ -427,6 +429,8 @@ def import_folder(engine: Engine, folder: str | Path, allow_personal_columns: bo
     instance = load_instance(folder, allow_personal_columns=allow_personal_columns)
     counts: dict[str, dict[str, int]] = {}
     with engine.begin() as conn:
+        c = commitments.c
+        placed = pd.DataFrame(conn.execute(select(c.ref_id, c.village_id).where(c.kind == "household")).all(), columns=["household_id", "committed_in"])
         for name, table in REGISTRY.items():
             counts[name], stored = _upsert(conn, table, getattr(instance, name), name)
             if name == "households":
@@ -443,7 +447,9 @@ def import_folder(engine: Engine, folder: str | Path, allow_personal_columns: bo
     ids = status["household_id"].astype(str)
     absent = sorted(ids[~in_folder & status["status"].isin(OPEN_STATUSES).to_numpy()])
     counts["households"]["absent"] = len(absent)  # open ones only: they stay planned
-    return Imported(counts, absent, sorted(ids[in_folder & (status["status"] == "exited").to_numpy()]))
+    now_in = instance.households[["household_id", "village_id"]].merge(placed, on="household_id")
+    moved = sorted(now_in.loc[now_in["village_id"] != now_in["committed_in"], "household_id"].astype(str))
+    return Imported(counts, absent, sorted(ids[in_folder & (status["status"] == "exited").to_numpy()]), moved)
 
 
 def _records(df: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:

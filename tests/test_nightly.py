@@ -443,6 +443,17 @@ def test_committing_a_plan_commits_the_project_it_needs(db_url: str, tmp_path: P
     assert _cli("nightly", "--db", db_url, "--scenario", str(_scenario(tmp_path))).returncode == 0
     second = storage.version_table(engine, storage.version_projects, 2).set_index("project_id").loc[tied["project_id"]]
     assert bool(second["built"]) and bool(second["committed"])
+    # an import that puts the committed household in another village is named (it was accepted without a word)
+    moved = tmp_path / "moved"
+    shutil.copytree(tmp_path / "data", moved)
+    hh = pd.read_csv(moved / "households.csv", dtype=str)
+    other = hh.loc[hh["village_id"] != tied["village_id"], "village_id"].iat[0]
+    hh.loc[hh["household_id"] == tied["household_id"], "village_id"] = other
+    hh.to_csv(moved / "households.csv", index=False)
+    imported = _cli("db", "import", str(moved), "--db", db_url)
+    said = " ".join(imported.stderr.split())
+    assert imported.returncode == 0 and f"1 committed households are in another village in {moved} than in their commitments ({tied['household_id']})" in said, said
+    assert storage.import_folder(engine, tmp_path / "data").moved == []  # moved back
 
 
 def test_db_import_counts_what_changed_warns_of_absent_households_and_db_status_marks_them(db_url: str, small_data: Path, tmp_path: Path) -> None:
