@@ -268,9 +268,10 @@ def sweep_cmd(
     ],
     out: Annotated[Path, typer.Option(help="folder for sweep.csv and sweep.svg")] = Path("out/sweep"),
 ) -> None:
-    """Solve one scenario for each value of a field; write the curve of households lifted."""
+    """Solve one scenario for each value of a field; write the curve of households lifted (an infeasible value:
+    an empty column and a warning; exit 3 when every value is)."""
     from .compare import Session, parse_set, sweep, sweep_chart, write_outputs
-    from .errors import InputError
+    from .errors import InfeasibleError, InputError
     from .outputs import check_not_a_run
 
     with _errors():
@@ -281,8 +282,13 @@ def sweep_cmd(
             raise InputError(f"--set {twice[0]}: {path} is the field swept (the first --set); a further --set holds another field")
         held = _load(scenario, set_[1:])
         with Session(progress=_progress()) as session:
-            table, _ = sweep(held, path, values, session)
+            table, results = sweep(held, path, values, session, skip_infeasible=True)
+        infeasible = [r for r in results if isinstance(r, InfeasibleError)]
+        if len(infeasible) == len(results):
+            raise infeasible[0]
         _print_frame(table.set_index(path).T, f"sweep of {path}")
+        for err in infeasible:
+            _say("warning: ", f"{err} (its column is empty)", "yellow")
         say = _progress()
         written = write_outputs(table.set_index(path), sweep_chart(table, path), out, "sweep", f"Sweep of {path}")
         say("wrote " + ", ".join(map(str, written)))
@@ -329,6 +335,8 @@ def _cell(what: str, v: Any) -> str:
     """A figure of the row ``what`` as a planner reads it: a gap as a percentage, counts and yuan whole."""
     if not isinstance(v, float):
         return str(v)
+    if math.isnan(v):  # a swept value that was infeasible has no figures
+        return "—"
     if "gap" in what:
         return f"{v:.4%}"
     if v.is_integer():

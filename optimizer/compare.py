@@ -23,7 +23,7 @@ import pandas as pd
 from . import charts
 from .contract import Batch, Level
 from .data import Instance
-from .errors import InputError, OptimizerError, check_argument
+from .errors import InfeasibleError, InputError, OptimizerError, check_argument
 from .multiyear import MultiYearResult, exit_schedule, solve_verified, spending_by_year, starts_by_year
 from .outputs import atomic_write_text
 from .report import build_table_report
@@ -243,9 +243,11 @@ def compare(scenarios: Sequence[Scenario], session: Session | None = None) -> tu
 
 
 def sweep(
-    scenario: Scenario, path: str, values: Sequence[object], session: Session | None = None
-) -> tuple[pd.DataFrame, list[Result | MultiYearResult]]:
-    """Solve ``scenario`` once per value of the dotted ``path``; one row per value (every value checked first)."""
+    scenario: Scenario, path: str, values: Sequence[object], session: Session | None = None, skip_infeasible: bool = False
+) -> tuple[pd.DataFrame, list[Result | MultiYearResult | InfeasibleError]]:
+    """Solve ``scenario`` once per value of the dotted ``path``; one row per value (every value checked first).
+    An infeasible value stops the sweep, or with ``skip_infeasible`` is a row of status ``infeasible`` with empty
+    figures, its error (which says why) in place of its result: where the curve ends is an answer too."""
     check_argument(scenario, Scenario, "sweep: scenario")
     check_argument(path, str, "sweep: path (a dotted scenario path such as funds.level.central)")
     check_argument(values, (list, tuple, range, np.ndarray, pd.Series), "sweep: values")
@@ -257,10 +259,18 @@ def sweep(
             raise InputError([f"{path}={value}: {p}" for p in err.problems], source=err.source) from None
     check_argument(session, (Session, type(None)), "sweep: session")
     session = session or Session()
-    rows, results = [], []
+    rows: list[dict[str, object]] = []
+    results: list[Result | MultiYearResult | InfeasibleError] = []
     for value, variant in zip(values, variants):
-        with _naming(f"{path}={value}"):
-            result = session.solve_any(variant)
+        try:
+            with _naming(f"{path}={value}"):
+                result = session.solve_any(variant)
+        except InfeasibleError as err:
+            if not skip_infeasible:
+                raise
+            results.append(err)
+            rows.append({path: value, "status": "infeasible"})
+            continue
         results.append(result)
         rows.append({path: value, **summarize(result)})
     return pd.DataFrame(rows), results

@@ -7,6 +7,7 @@ no network request: styles, the small filter script and the charts are inline.
 from __future__ import annotations
 
 import html
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -225,6 +226,8 @@ def _headline(m: dict) -> str:
 def _table(df: pd.DataFrame, pct: list[str] | None = None, money: list[str] | None = None, rows_pct: bool = True) -> str:
     def fmt(col: str, v: object) -> str:
         if isinstance(v, float):
+            if math.isnan(v):  # no figure: a swept value that was infeasible
+                return "—"
             if money and col in money:
                 return f"{v:,.0f}"
             if pct and (col in pct or (rows_pct and col in ("before", "after"))):

@@ -194,6 +194,17 @@ def test_a_sweep_holds_the_fields_of_its_further_sets(deadline_data: Path, tmp_p
     assert table["poverty.line"].tolist() == [3000, 3500]
     assert (table["counties"] == 2).all() and (table["households expected lifted"] < 500).all()  # the 500 generated, not the sample
     assert table["households expected lifted"].iloc[0] > table["households expected lifted"].iloc[1]  # a higher line lifts fewer
+    # an infeasible value is an empty column with a warning (the sweep stopped, and wrote none of the values it had
+    # solved); when every value is, the sweep fails as one solve does (exit 3)
+    held = ["--set", f"data={deadline_data}", "--out", str(out)]
+    lift_all = str(ROOT / "scenarios" / "min_cost_lift_all.yaml")
+    some = CliRunner().invoke(app, ["sweep", lift_all, "--set", "target.lifted=10,100000", *held])
+    assert some.exit_code == 0, some.output
+    assert "warning: target.lifted=100000: infeasible" in " ".join(some.output.split())
+    table = pd.read_csv(out / "sweep.csv")
+    assert table["status"].tolist() == ["optimal", "infeasible"] and table["cost (yuan)"].isna().tolist() == [False, True]
+    none = CliRunner().invoke(app, ["sweep", lift_all, "--set", "target.lifted=90000,100000", *held])
+    assert none.exit_code == 3 and "target.lifted=90000: infeasible" in " ".join(none.output.split()), none.output
 
 
 @pytest.mark.parametrize(
@@ -323,8 +334,15 @@ def test_compare_and_sweep_from_the_api(tiny, monkeypatch) -> None:  # type: ign
     broke = base.with_overrides({**nothing, "name": "broke"})
     with pytest.raises(InfeasibleError, match=r"^scenario 'broke': infeasible"):
         compare([base, broke], session)
+    only_county = base.with_overrides({k: v for k, v in nothing.items() if k != "funds.level.county"})
     with pytest.raises(InfeasibleError, match=r"^funds.level.county=x0: infeasible"):
-        sweep(base.with_overrides({k: v for k, v in nothing.items() if k != "funds.level.county"}), "funds.level.county", ["x10", "x0"], session)
+        sweep(only_county, "funds.level.county", ["x10", "x0"], session)
+    # or, asked to, the sweep goes on: the infeasible value is a row without figures, its error in place of a result
+    # (the command line wrote nothing of the values it had solved)
+    curve, swept = sweep(only_county, "funds.level.county", ["x0", "x10"], session, skip_infeasible=True)
+    assert list(curve["status"]) == ["infeasible", "optimal"] and curve.loc[0, "households expected lifted"] != curve.loc[0, "households expected lifted"]
+    assert isinstance(swept[0], InfeasibleError) and str(swept[0]).startswith("funds.level.county=x0: infeasible")
+    assert not isinstance(swept[1], InfeasibleError) and swept[1].manifest["expected_lifted"] == curve.loc[1, "households expected lifted"]
 
 
 def test_compare_and_sweep_solve_multiyear_scenarios() -> None:
