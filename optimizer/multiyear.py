@@ -2048,6 +2048,8 @@ def verify_multiyear(
     if (~paid_before & (np.abs(cost - paid) > MONEY_TOL)).any():
         bad.append("household cost differs from its measures' cost")
     long["cost"] *= np.where(paid_before, np.divide(paid, cost, out=np.ones_like(cost), where=cost > 0), 1.0)[long["row"].to_numpy()]
+    # a kept start whose measures cost nothing today keeps what it was paid (its measures' rows cannot carry it)
+    unpriced = np.flatnonzero(paid_before & (cost <= 0) & (paid > MONEY_TOL))
     if (started & ((year < yrs.first) | (year > yrs.last))).any() or (~started & (cost > 0)).any():
         bad.append("plan started outside the planning years (or a paid plan never started)")
     delay = np.zeros(len(hh_out), dtype=np.int64)
@@ -2107,6 +2109,7 @@ def verify_multiyear(
             pd.DataFrame({"year": built["built_year"].astype(int).to_numpy(), "village_id": pr_in["village_id"].reindex(built["project_id"]).to_numpy(),
                           "category": pr_in["category"].reindex(built["project_id"]).to_numpy(),
                           "cost": np.where(kept_build, built["cost"].to_numpy(dtype=float), cost_in)}),
+            pd.DataFrame({"year": year[unpriced], "village_id": hh_out["village_id"].to_numpy()[unpriced], "category": "", "cost": paid[unpriced]}),
         ],
         ignore_index=True,
     )  # fmt: skip
@@ -2117,13 +2120,16 @@ def verify_multiyear(
     both = pd.concat([need.rename("need"), paid_in.rename("paid")], axis=1).fillna(0.0)
     if ((both["need"] - both["paid"]).abs() > MONEY_TOL + 1e-7 * both["need"]).any():
         bad.append("spending not matched by fund money in (year, village, category)")
-    # a re-plan's kept years hold what the previous plan paid there (kept_paid): a village's money in such a year covers
-    # its kept starts and builds (their monitoring was paid at its price then)
-    kept_need = decided[decided["year"].to_numpy() < (from_year or 0)].groupby(["year", "village_id"])["cost"].sum()
-    kept_in = flows[~flows_ahead].groupby(["year", "village_id"])["amount"].sum()
+    # a re-plan's kept years hold what the previous plan paid there (kept_paid): a year's money covers its kept starts
+    # and builds (their monitoring was paid at its price then). By year, not by village: a household may have moved
+    # since its start was paid, and its money stays where it was paid
+    kept_need = decided[decided["year"].to_numpy() < (from_year or 0)].groupby("year")["cost"].sum()
+    kept_in = flows[~flows_ahead].groupby("year")["amount"].sum()
     kept_both = pd.concat([kept_need.rename("need"), kept_in.rename("paid")], axis=1).fillna(0.0)
     if (kept_both["paid"] < kept_both["need"] - MONEY_TOL - 1e-7 * kept_both["need"]).any():
-        bad.append("spending of a kept year not covered by fund money in (year, village)")
+        short = kept_both[kept_both["paid"] < kept_both["need"] - MONEY_TOL - 1e-7 * kept_both["need"]].head(5)
+        bad.append("spending of a kept year not covered by the fund money of that year: " + "; ".join(
+            f"{y}: {n:,.2f} yuan of kept starts and builds, {q:,.2f} paid" for y, n, q in short[["need", "paid"]].itertuples()))
     # yearly budgets with carry-over, recomputed from the appropriations
     approp = appropriations(instance, yrs, withheld) if appropriation is None else appropriation
     fund_bad, spent_fy, _ = fund_year_check(yrs, instance.funds["fund_id"].to_numpy(), approp, flows)
