@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import erfc
 
-from .contract import ANY_CATEGORY, LEVEL_NAMES, LIST_SEP, PROJECT_RULE, Effect, IncomeKind, Level
+from .contract import ANY_CATEGORY, LEVEL_NAMES, LIST_SEP, PLAN_PROJECT_SEP, PROJECT_RULE, Effect, IncomeKind, Level
 from .data import Instance, file_sha256, isin, plan_measures, rule_passes
 from .edits import apply_data_edits, load_scenario_data
 from .errors import InputError, VerificationError, check_argument
@@ -196,6 +196,11 @@ def bound_violations(manifest: dict[str, object], sense: str) -> list[str]:
     ahead = bound < obj - 1e-6 * max(1.0, abs(obj)) if sense == "max" else bound > obj + MONEY_TOL + 1e-9 * abs(obj)
     if ahead:
         out.append(f"manifest: the bound {bound:,.6f} is on the wrong side of the objective {obj:,.6f}")
+    for key in ("lp_bound", "structured_bound"):  # bounds of relaxations: on the bound's side too
+        other = manifest.get(key)
+        if isinstance(other, int | float) and not isinstance(other, bool):
+            if other < obj - 1e-6 * max(1.0, abs(obj)) if sense == "max" else other > obj + MONEY_TOL + 1e-9 * abs(obj):
+                out.append(f"manifest: {key} {other:,.6f} is on the wrong side of the objective {obj:,.6f}")
     if isinstance(gap, int | float):
         if not gap >= -1e-9:
             out.append(f"manifest: gap {gap} is negative")
@@ -312,11 +317,16 @@ class _Checker:
         long = self._measures_long(hh_out, hh)
         if len(self.violations) > before:
             return None
+        # the label analysts read, and that a re-plan and the churn cap match plans by, names the measures checked
+        tie = hh_out["project_id"].astype(str).to_numpy(dtype=object)
+        label = hh_out["measures"].astype(str).to_numpy(dtype=object) + np.where(tie != "", PLAN_PROJECT_SEP + tie, "")
+        self.fail("plan label differs from its measures and project", hh_out.loc[hh_out["plan"].astype(str).to_numpy(dtype=object) != label, "household_id"])
         self._eligibility(long, hh)
         self._combinations(hh_out[~settled])
         covers = self._covers(long, len(hh))
         self._floors(hh_out, hh, covers, settled)
         self._project_ties(hh_out, long)
+        self._project_facts()
         self._fund_rules(cells)
         p, value = self._plan_scores(hh_out, hh, long, covers)
         return PlanFacts(households=hh, long=long, p_success=p, value=value)
@@ -351,7 +361,7 @@ class _Checker:
                 self.violations.append(f"poverty table: expected headcount after is {after:.9f}, recomputed {((1.0 - p) * size).sum() / size.sum():.9f}")
         man = self.r.manifest
         cost = float(long["cost"].sum() + project_cost.sum())
-        figures = {"households": (float(len(hh_out)), 0.0), "projects_built": (float(built.sum()), 0.0),
+        figures = {"households": (float(len(hh_out)), 0.0), "projects_built": (float(built.sum()), 0.0), "persons": (float(size.sum()), 0.0),
                    "cost": (cost, MONEY_TOL + 1e-7 * cost), "persons_lifted": (float((p * size).sum()), 1e-6 * max(1.0, float((p * size).sum())))}  # fmt: skip
         for key, (value, tol) in figures.items():
             if key in man and not abs(float(man[key]) - value) <= tol:
@@ -374,6 +384,15 @@ class _Checker:
                 if not abs(got - want) <= 1e-9:
                     self.violations.append(f"poverty table: {k} {when} is {got:.9f}, recomputed {want:.9f}")
 
+    def _project_facts(self) -> None:
+        """Each project's village, kind and category are the input's: the report's project tables read them."""
+        out = self.r.tables["projects"]
+        held = self.inst.projects.set_index("project_id").reindex(out["project_id"])
+        wrong = np.zeros(len(out), dtype=bool)
+        for col in ("village_id", "kind", "category"):
+            wrong |= out[col].astype(str).to_numpy() != held[col].astype(str).to_numpy()
+        self.fail("projects table: village, kind or category differs from the input's", out.loc[wrong, "project_id"])
+
     def _fund_facts(self, funds: pd.DataFrame) -> None:
         """Each fund's amount (with the run's data edits), holder and level are the input's: the report's budget
         tables read them."""
@@ -389,6 +408,10 @@ class _Checker:
         wrong = ~unknown & ((funds["region_id"].astype(str).to_numpy() != held["region_id"].astype(str).to_numpy())
                             | (funds["level"].to_numpy() != level) | (funds["level_name"].astype(str).to_numpy() != names))  # fmt: skip
         self.fail("funds table: holder or level differs from the input's", funds.loc[wrong, "fund_id"])
+        paired = funds["paired"].astype(str).str.lower().isin(["true", "1"]).to_numpy()
+        terms = ~unknown & ((funds["categories"].astype(str).to_numpy() != held["categories"].astype(str).to_numpy())
+                            | (paired != held["paired"].eq(True).to_numpy()))  # fmt: skip
+        self.fail("funds table: categories or paired differ from the input's", funds.loc[terms, "fund_id"])
 
     def _regions(
         self, regions: pd.DataFrame, hh_out: pd.DataFrame, long: pd.DataFrame, built: np.ndarray, project_cost: np.ndarray, p: np.ndarray, size: np.ndarray
@@ -603,6 +626,9 @@ class _Checker:
         transfer += np.where(kind == IncomeKind.TRANSFER.value, bonus, 0.0)
         work += np.where(work > 0, sc.probability.helper_uplift, 0.0)
         income = hh["income_per_capita"].to_numpy(dtype=float)
+        if "income_before" in hh_out.columns:
+            off = ~(np.abs(hh_out["income_before"].to_numpy(dtype=float) - income) <= 0.01)
+            self.fail("income before differs from the registered income", hh_out.loc[off, "household_id"])
         if "income_after" in hh_out.columns:
             off = np.abs(hh_out["income_after"].to_numpy(dtype=float) - (income + work + transfer)) > 0.01
             self.fail("income after the plan differs from income plus the measures' uplift", hh_out.loc[off, "household_id"])
