@@ -102,7 +102,9 @@ def _progress() -> Callable[[str], None]:
 
 SetOption = Annotated[Optional[list[str]], typer.Option("--set", help="PATH=VALUE override, e.g. funds.level.central=x0.8 (repeatable)")]
 MaxInputOption = Annotated[Optional[float], typer.Option("--max-input-mb", help="largest input file in MB (default 100)")]
-FromYearOption = Annotated[Optional[int], typer.Option("--from-year", help="multi-year: keep the previous run's decisions before this year")]
+FromYearOption = Annotated[
+    Optional[int], typer.Option("--from-year", min=1, max=9999, help="multi-year: keep the previous run's decisions before this year")
+]
 PreviousOption = Annotated[Optional[Path], typer.Option(help="multi-year: run folder whose earlier years are kept (with --from-year)")]
 
 
@@ -474,7 +476,8 @@ def nightly(
         float, typer.Option(callback=_seconds, help="seconds to wait for a running job's lock before giving up (exit 6; inf: no limit)")
     ] = 0.0,
     from_year: Annotated[
-        Optional[int], typer.Option("--from-year", help="multi-year scenarios: the year being planned (sets nightly.current_year); earlier years are kept")
+        Optional[int],
+        typer.Option("--from-year", min=1, max=9999, help="multi-year scenarios: the year being planned (sets nightly.current_year); earlier years are kept"),
     ] = None,
 ) -> None:
     """Re-plan what is open in the registry, keep commitments, cap churn; publish the new version when verified.

@@ -10,7 +10,7 @@ import numbers
 import pandas as pd
 
 from .compare import Session, question
-from .contract import LEVEL_NAMES, Level
+from .contract import LEVEL_NAMES, MAX_YUAN, Level
 from .errors import InputError, check_argument
 from .result import Result
 from .scenario import Scenario
@@ -34,10 +34,16 @@ def next_money(
     if level not in tuple(Level):
         raise InputError(f"the level (level, --level) must be one of {', '.join(f'{int(lv)} ({n})' for lv, n in LEVEL_NAMES.items())}, got {level!r}")
     level = Level(level)
-    if not (math.isfinite(amount) and amount > 0):
-        raise InputError(f"the extra money (amount, --amount) must be a positive number of yuan, got {amount:g}")
+    if not (math.isfinite(amount) and 0 < amount <= MAX_YUAN):
+        raise InputError(f"the extra money (amount, --amount) must be a positive number of yuan, at most {MAX_YUAN:.0e}, got {amount:g}")
     if top < 1:
         raise InputError(f"the number of candidates to re-solve (top, --top) must be at least 1, got {top}")
+    if scenario.mode != "max_lifted":
+        raise InputError(
+            f"scenario '{scenario.name}' is in {scenario.mode} mode: its shadow prices are yuan saved per yuan, not households lifted; "
+            "marginal values answer where more money lifts most (mode max_lifted). For the money a target needs, sweep it, e.g. "
+            "`optimizer sweep SCENARIO --set target.lifted=...`"
+        )
     if scenario.years is not None:
         raise InputError(
             f"scenario '{scenario.name}' has a years: section: marginal values are computed for one-year scenarios; re-solve a "

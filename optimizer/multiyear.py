@@ -47,6 +47,7 @@ import functools
 import logging
 import math
 import numbers
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -2210,7 +2211,7 @@ def _manifest_problems(
                "monitoring_cost": (monitoring_cost, MONEY_TOL + 1e-7 * monitoring_cost)}  # fmt: skip
     for key, (value, tol) in figures.items():
         if key in manifest and not abs(float(manifest[key]) - value) <= tol:
-            bad.append(f"manifest: {key} is {manifest[key]} but {value:,.6g} recomputed")
+            bad.append(f"manifest: {key} is {manifest[key]} but {float(value)} recomputed")
     if manifest.get("years") != [yrs.first, yrs.last]:
         bad.append(f"manifest: years {manifest.get('years')} are not the scenario's years.first..last [{yrs.first}, {yrs.last}]")
     return bad
@@ -2256,7 +2257,11 @@ def run_multiyear(
     say = progress or (lambda msg: log.info(msg))
     from .outputs import check_target
 
-    check_target(out or Path("out") / scenario.name)  # before solving: never replace a folder that is not a run
+    target = out or Path("out") / scenario.name
+    check_target(target)  # before solving: never replace a folder that is not a run
+    if previous is not None and Path(os.path.abspath(previous)) in (Path(os.path.abspath(target)), *Path(os.path.abspath(target)).parents):
+        raise InputError(f"--out {target} would replace the previous run {previous} that this re-plan keeps decisions from (and the new run "
+                         "would name itself as its previous one, never to be reproduced); write the re-plan into another folder")  # fmt: skip
     kw: dict[str, Any] = {"progress": say, "previous": previous, "from_year": from_year, "method": method, "scheduler": scheduler, "workers": workers}
     if previous is None and from_year is None and worker_source(scenario, None, method) is not None:
         result = solve_multiyear(scenario, **kw)

@@ -36,6 +36,7 @@ MANIFEST_TYPES: dict[str, tuple[type, ...]] = {
     **dict.fromkeys(("objective", "bound", "lp_bound", "gap", "expected_lifted", "persons_lifted", "cost", "expected_out_at_deadline"), (int, float)),
     "households": (int,),
     **dict.fromkeys(("scenario", "input_hashes", OUTPUT_HASHES, "helpers", "timings", "decomposition", "versions"), (dict,)),
+    "rolling": (dict, type(None)),
     **dict.fromkeys(("data", "scenario_name", "status", "method", "solver_version", INPUTS_DIFFER), (str,)),
     "years": (list,),
 }
@@ -217,6 +218,10 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
         raise InputError(f"{path}: not a run manifest (a JSON object is expected)")
     wrong = [f"key '{k}' must be {' or '.join(t.__name__ for t in kinds)}, not {type(manifest[k]).__name__} ({manifest[k]!r:.40})"
              for k, kinds in MANIFEST_TYPES.items() if k in manifest and (not isinstance(manifest[k], kinds) or isinstance(manifest[k], bool))]  # fmt: skip
+    rolling = manifest.get("rolling")
+    before = rolling.get("from_year") if isinstance(rolling, dict) else None
+    if before is not None and (not isinstance(before, int) or isinstance(before, bool)):  # a re-plan's year: compared and counted with
+        wrong.append(f"key 'rolling.from_year' must be a whole number (the year re-planned from), not {type(before).__name__} ({before!r:.40})")
     if "scenario" not in manifest:
         wrong.append("key 'scenario' is missing: every run records the scenario it solved")
     if wrong:

@@ -365,7 +365,7 @@ class _Checker:
                    "cost": (cost, MONEY_TOL + 1e-7 * cost), "persons_lifted": (float((p * size).sum()), 1e-6 * max(1.0, float((p * size).sum())))}  # fmt: skip
         for key, (value, tol) in figures.items():
             if key in man and not abs(float(man[key]) - value) <= tol:
-                self.violations.append(f"manifest: {key} is {man[key]} but {value:,.6g} recomputed")
+                self.violations.append(f"manifest: {key} is {man[key]} but {float(value)} recomputed")
         self.violations += bound_violations(man, "max" if self.sc.mode == "max_lifted" else "min")
 
     def _fgt(self, poverty: pd.DataFrame, hh_out: pd.DataFrame, hh: pd.DataFrame, size: np.ndarray) -> None:

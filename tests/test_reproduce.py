@@ -134,8 +134,23 @@ def test_a_multiyear_run_and_its_replan_are_reproduced(tmp_path: Path) -> None:
     again = runner.invoke(app, ["reproduce", str(tmp_path / "run")])
     assert again.exit_code == 0, again.output
     assert "5 tables byte-identical (households, projects, flows, spending, counties)" in " ".join(again.output.split())
+    # a re-plan written over its previous run (it replaced the run it kept from and named itself as that run), a
+    # year too large for a number (an unexpected error), and a manifest whose from-year is text (verify crashed, the
+    # re-plan's check of the year was skipped), refused with exit 2 before anything is written (fuzzing pass 13)
+    onto = runner.invoke(app, [*base, "--from-year", "2018", "--previous", str(tmp_path / "run"), "--out", str(tmp_path / "run")])
+    assert onto.exit_code == 2 and "would replace the previous run" in " ".join(onto.output.split()), onto.output
+    huge = runner.invoke(app, [*base, "--from-year", "99999999999999999999", "--previous", str(tmp_path / "run")])
+    assert huge.exit_code == 2 and "--from-year" in huge.output, huge.output
     replan = runner.invoke(app, [*base, "--from-year", "2018", "--previous", str(tmp_path / "run"), "--out", str(tmp_path / "replan")])
     assert replan.exit_code == 0, replan.output
+    text_year = tmp_path / "text_year"
+    shutil.copytree(tmp_path / "replan", text_year)
+    manifest = json.loads((text_year / "manifest.json").read_text())
+    manifest["rolling"]["from_year"] = "2018"
+    (text_year / "manifest.json").write_text(json.dumps(manifest))
+    for args in (["verify", str(text_year)], [*base, "--from-year", "2017", "--previous", str(text_year), "--out", str(tmp_path / "r17")]):
+        refused = runner.invoke(app, args)
+        assert refused.exit_code == 2 and "key 'rolling.from_year' must be a whole number" in " ".join(refused.output.split()), refused.output
     rolling = json.loads((tmp_path / "replan" / "manifest.json").read_text())["rolling"]
     assert sorted(rolling["previous_tables"]) == ["flows.csv", "households.csv", "projects.csv"]
     replanned = runner.invoke(app, ["reproduce", str(tmp_path / "replan")])

@@ -229,14 +229,21 @@ def test_a_what_if_never_writes_into_a_run_folder(tmp_path: Path, command: list[
     assert (run / "marginal.csv").read_text() == "fund_id,shadow_price\nF1,0.5\n"
 
 
-@pytest.mark.parametrize(("option", "said"), [(["--top", "0"], "(top, --top) must be at least 1"), (["--amount", "-5"], "(amount, --amount) must be a positive")])
-def test_marginal_refuses_its_bad_options_before_any_solve(tmp_path: Path, option: list[str], said: str) -> None:
-    """``--top 0`` ended in a KeyError and ``--amount -5`` in a data-edit message, both after a full solve."""
+@pytest.mark.parametrize(
+    ("name", "option", "said"),
+    [("baseline.yaml", ["--top", "0"], "(top, --top) must be at least 1"), ("baseline.yaml", ["--amount", "-5"], "(amount, --amount) must be a positive"),
+     ("baseline.yaml", ["--amount", "1e13"], "(amount, --amount) must be a positive number of yuan, at most 1e+12, got 1e+13"),
+     ("min_cost_lift_all.yaml", [], "is in min_cost mode: its shadow prices are yuan saved per yuan, not households lifted")],  # fmt: skip
+)
+def test_marginal_refuses_its_bad_options_before_any_solve(tmp_path: Path, name: str, option: list[str], said: str) -> None:
+    """``--top 0`` ended in a KeyError and ``--amount -5`` in a data-edit message, both after a full solve; ``--amount
+    1e13`` blamed a data edit the user never wrote, and a min-cost scenario's answer counted yuan as households
+    (fuzzing pass 13)."""
     from typer.testing import CliRunner
 
     from optimizer.cli import app
 
-    result = CliRunner().invoke(app, ["marginal", str(ROOT / "scenarios/baseline.yaml"), *option, "--out", str(tmp_path / "m")])
+    result = CliRunner().invoke(app, ["marginal", str(ROOT / "scenarios" / name), *option, "--out", str(tmp_path / "m")])
     assert result.exit_code == 2 and said in " ".join(result.output.split()), result.output
     assert result.output.startswith("error:") and not (tmp_path / "m").exists()  # no progress of a solve before it
 
