@@ -105,13 +105,15 @@ def load_frame(folder: str | Path) -> Frame:
     if not errs:  # what a county's own load cannot see: targets anywhere, the folder's layout (ids: duplicate_ids)
         errs += target_problems(tables["funds"], set(tree.ids), TableRows(f"{folder / 'funds.parquet'}"))
         errs += layout_problems(folder, tree)
+    households = county_households(folder)
+    errs += households_missing(folder, households)
     if errs:
         raise InputError(errs, source=str(folder))
     # every input file's hash, as a whole load records them: a run read by the workers is reproduced on the same data
     for path in [folder / "measures.parquet", *(f for table in SPLIT_TABLES for f in _split_files(folder, table))]:
         if path.is_file():
             hashes[str(path.relative_to(folder))] = file_sha256(path)
-    return Frame(tables["regions"], tables["funds"], tree, county_households(folder), hashes)
+    return Frame(tables["regions"], tables["funds"], tree, households, hashes)
 
 
 def load_partitioned(
@@ -185,7 +187,7 @@ def load_partitioned(
     rows = {table: TableRows(f"{table}.parquet") for table in WHOLE_TABLES} | {table: TableRows(f"{table}/ (its files in order)") for table in SPLIT_TABLES}
     instance = build_instance(raw, source=label, hashes=hashes, rows=rows)
     if wanted is None:
-        layout = layout_problems(folder, instance.tree)
+        layout = layout_problems(folder, instance.tree) + households_missing(folder, county_households(folder))
         if layout:
             raise InputError(layout, source=str(folder))
     return instance
@@ -252,6 +254,17 @@ def layout_problems(folder: Path, tree: RegionTree) -> list[str]:
     return problems
 
 
+def households_missing(folder: Path, households: pd.Series) -> list[str]:
+    """Counties whose households partition holds no rows, or that have projects but no households partition: a
+    county without poor households has no partition, so a file is missing (its households were solved without a
+    word). ``households``: rows per county (:func:`county_households`)."""
+    empty = sorted(set(partition_counties(folder)) - set(households.index))
+    orphans = sorted(set(partition_counties(folder, "projects")) - set(partition_counties(folder)))
+    return [f"{folder / 'households'}: county {c}'s partition holds no rows; a county without poor households has none (a file missing?)" for c in empty] + [
+        f"{folder / 'projects'}: county {c} has projects but no households partition (a households file missing?)" for c in orphans
+    ]
+
+
 def _misfiled(folder: Path, raw: dict[str, pd.DataFrame], counties: list[str]) -> None:
     """Refuse rows of these counties' partitions whose village lies in another county (regions.parquet, read only
     for them): the county's own load would call it an unknown region, and only a whole load would place it."""
@@ -303,6 +316,8 @@ def _read_split(base: Path, counties: list[str] | None, places: list[str] | None
     columns are dropped."""
     pattern = ["province=*/county=*"] if places is None else sorted(places)
     files = sorted(f for p in pattern for f in base.glob(f"{p}/*.parquet"))
+    if not files:  # no file for these counties (a county without projects, say): the table without rows, not without columns
+        return pd.DataFrame({c.name: pd.Series(dtype=object) for c in TABLES[base.name]}), []
     dataset = _dataset(base, files)
     expr = None if counties is None else ds.field("county").isin(counties)
     used = [Path(f.path) for f in dataset.get_fragments(filter=expr)] if expr is not None else files
@@ -314,8 +329,28 @@ def _read_split(base: Path, counties: list[str] | None, places: list[str] | None
 def _dataset(base: Path, files: list[Path]) -> ds.Dataset:
     """A partitioned table's files as one dataset with every file's columns (Arrow would take the first file's and
     drop a column the first one lacks; one that a file lacks is null in its rows, an empty cell as in a CSV)."""
-    schema = pa.unify_schemas([_schema(f) for f in files] + [PARTITION.schema], promote_options="permissive") if files else None
+    schemas = [_schema(f) for f in files]
+    try:
+        schema = pa.unify_schemas(schemas + [PARTITION.schema], promote_options="permissive") if files else None
+    except pa.ArrowException:  # Arrow names the column, not the files: name the first file whose type differs
+        first: dict[str, tuple[pa.DataType, Path]] = {}
+        for path, sch in zip(files, schemas):
+            for field in sch:
+                kind, where = first.setdefault(field.name, (field.type, path))
+                if not _compatible(kind, field.type):
+                    raise InputError(f"{path}: column {field.name} is {field.type} where {where} has {kind}; write it with one type in every file") from None
+        raise
     return ds.dataset([str(f) for f in files], schema=schema, format="parquet", partitioning=PARTITION, partition_base_dir=str(base))
+
+
+def _compatible(a: pa.DataType, b: pa.DataType) -> bool:
+    """Whether Arrow's permissive promotion merges columns of types ``a`` and ``b`` (numbers with numbers, text with
+    text, either with null)."""
+    try:
+        pa.unify_schemas([pa.schema([("c", a)]), pa.schema([("c", b)])], promote_options="permissive")
+    except pa.ArrowException:
+        return False
+    return True
 
 
 def _places(folder: Path, regions: pd.DataFrame, counties: list[str]) -> list[str]:

@@ -341,7 +341,9 @@ def test_a_decomposed_solve_refuses_what_only_the_whole_folder_shows(folder: Pat
     that regions.parquet does not hold (a crash, exit 1) or under another province's folder (a county's rows read
     by none), and a funds.csv beside funds.parquet (ignored). Each is refused now before any county is solved, and
     by validate and the whole load too. So is a county's file with a column named twice (Arrow's "Can't unify
-    schema with duplicate field names", naming no file, in the driver's check of the ids)."""
+    schema with duplicate field names", naming no file, in the driver's check of the ids). Fuzzing pass 13: a
+    county whose households file is missing (it was solved without them, exit 0), and a column of another type in
+    one county's file (Arrow's message named the folder, not the file)."""
     import shutil
 
     from optimizer.errors import InputError
@@ -380,7 +382,20 @@ def test_a_decomposed_solve_refuses_what_only_the_whole_folder_shows(folder: Pat
         table = pq.read_table(part)
         pq.write_table(table.append_column("size", table.column("size")), part)
 
+    def households_gone(d: Path) -> None:  # its projects and helpers are there: it was solved without its households
+        next((d / "households").glob(f"province=*/county={c1}/*.parquet")).unlink()
+
+    def households_dir_gone(d: Path) -> None:
+        shutil.rmtree(next((d / "households").glob(f"province=*/county={c1}")))
+
+    def drifted(d: Path) -> None:
+        part = next((d / "households").glob(f"province=*/county={c2}/*.parquet"))
+        pd.read_parquet(part).astype({"size": str}).to_parquet(part, index=False)
+
     cases = {
+        "households_gone": (households_gone, f"county {c1}'s partition holds no rows; a county without poor households has none (a file missing?)"),
+        "households_dir_gone": (households_dir_gone, f"county {c1} has projects but no households partition (a households file missing?)"),
+        "drifted": (drifted, f"county={c2}/part-0.parquet: column size is large_string where"),
         "repeated": (repeated, "household_id value(s) appear more than once"),
         "target": (target, "column targets: unknown region(s) 'NOPE'"),
         "unknown_county": (unknown_county, f"'{c1.lower()}' is not a county of regions.parquet"),
@@ -399,6 +414,11 @@ def test_a_decomposed_solve_refuses_what_only_the_whole_folder_shows(folder: Pat
             with pytest.raises(InputError) as err:
                 check(bad)
             assert said in str(err.value) or name == "repeated" and "duplicate id" in str(err.value), (name, check, str(err.value))
+    # a county without a projects file has no projects when read alone, as in the whole folder (it was read as a
+    # table without columns: "missing required column 'project_id'" and seven more, on the decomposed path only)
+    bad = _broken(folder, tmp_path, "no_projects")
+    next((bad / "projects").glob(f"province=*/county={c1}/*.parquet")).unlink()
+    assert len(load_partitioned(bad, [c1]).projects) == 0 and len(load_partitioned(bad).projects) > 0
 
 
 def test_a_county_without_households_prices_its_funds_at_zero(folder: Path, tmp_path: Path) -> None:
