@@ -281,6 +281,29 @@ def read_run(run_dir: str | Path) -> Result:
     return Result(tables=tables, manifest=manifest)
 
 
+def twin_differences(run_dir: Path) -> list[str]:
+    """The tables of a one-year run folder whose CSV and Parquet twins differ (``verify`` reads the Parquet and
+    ``reproduce`` compares the CSV, so an edit of either one, its sha256 restated in the manifest, passed both)."""
+    out = []
+    for name in TABLE_NAMES + OPTIONAL_TABLES:
+        pq, csv = run_dir / f"{name}.parquet", run_dir / f"{name}.csv"
+        if not (pq.is_file() and csv.is_file()):
+            continue
+        table, twin = read_table(pq), read_table(csv)
+        differ = [c for c in table.columns if c not in twin.columns or not _same_column(table[c], twin[c])] if len(table) == len(twin) else ["rows"]
+        if differ or list(table.columns) != list(twin.columns):
+            what = f"column {differ[0]}" if differ and differ[0] != "rows" else "rows" if differ else "columns"
+            out.append(f"{csv.name} and {pq.name} hold different tables ({what} differs): a run writes each table twice, the same")
+    return out
+
+
+def _same_column(a: pd.Series, b: pd.Series) -> bool:
+    """Whether a column read from Parquet and from CSV holds the same values (numbers as numbers, the rest as text)."""
+    if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
+        return bool(np.array_equal(a.to_numpy(dtype=float), b.to_numpy(dtype=float), equal_nan=True))
+    return bool((a.astype(str).to_numpy() == b.astype(str).to_numpy()).all())
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -18,7 +18,7 @@ import pandas as pd
 from .data import Instance
 from .edits import apply_data_edits
 from .errors import InputError
-from .outputs import MANIFEST, changed_outputs, csv_text, read_manifest
+from .outputs import MANIFEST, changed_outputs, csv_text, read_manifest, twin_differences
 from .result import OPTIONAL_TABLES, TABLE_NAMES, Result, versions
 from .scenario import Scenario, recorded_scenario
 from .solve import solve
@@ -82,6 +82,8 @@ def reproduce(run_dir: str | Path, progress: Callable[[str], None] | None = None
         verify(result)
     rep = Reproduction(run_dir, [], result=result)
     rep.differences += changed_outputs(run_dir, manifest)  # the recorded tables are compared as CSV; their Parquet twins too
+    if not multiyear:  # and hold what the CSV holds (their sha256 may have been restated in the manifest)
+        rep.differences += twin_differences(run_dir)
     produced = set(result.names())  # a decomposed run from a partitioned folder holds its households as parts on disk
     listed = MULTIYEAR_TABLES if multiyear else (*TABLE_NAMES, *OPTIONAL_TABLES)
     for name in [n for n in listed if n in produced or _recorded_table(run_dir, n) is not None]:

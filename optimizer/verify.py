@@ -22,7 +22,7 @@ from .data import Instance, file_sha256, isin, plan_measures, rule_passes
 from .edits import apply_data_edits, load_scenario_data
 from .errors import InputError, VerificationError, check_argument
 from .helpers import CLOSENESS, SKILL_WEIGHT, reach_regions
-from .outputs import INPUTS_DIFFER, MANIFEST, changed_outputs, read_manifest, read_run
+from .outputs import INPUTS_DIFFER, MANIFEST, changed_outputs, read_manifest, read_run, twin_differences
 from .result import Result
 from .scenario import Scenario, is_url, recorded_scenario
 from .solve import relative_gap
@@ -48,6 +48,8 @@ def verify_run(run_dir: str | Path) -> Result:
     check_folder_inputs(manifest, scenario.data_source, run_dir, "verified")
     loaded = _database_inputs(manifest, scenario.data_source, run_dir)
     changed = changed_outputs(run_dir, manifest)
+    if not changed and not manifest.get("multiyear"):  # the Parquet tables are verified: the CSV twins must say the same
+        changed = twin_differences(run_dir)
     try:
         if manifest.get("multiyear"):
             from .multiyear import verify_multiyear_run

@@ -852,7 +852,7 @@ def test_verify_checks_the_multiyear_manifests_figures(mon_run: tuple[Path, Mult
         ({"bound": man["objective"] - 1.0}, "manifest: the bound"),
         ({"gap": -0.5}, "manifest: gap -0.5 is negative"),
         ({"gap": 0.0, "bound": man["objective"] * 1.2}, "manifest: gap 0 is below the"),
-        ({"households": 10}, "manifest: households is 10 but 150 recomputed"),
+        ({"households": 10}, "manifest: households is 10 but 150.0 recomputed"),
         ({"years": [2018, 2019]}, "manifest: years [2018, 2019] are not the scenario's years.first..last [2018, 2020]"),
         ({"monitored": man["monitored"] + 1}, "manifest: monitored is"),
         ({"monitoring_cost": man["monitoring_cost"] + 1500.0}, "manifest: monitoring_cost is"),

@@ -163,6 +163,28 @@ def test_a_multiyear_run_and_its_replan_are_reproduced(tmp_path: Path) -> None:
     assert refused.exit_code == 2 and "a re-plan from 2018" in said and "was written again since" in said, refused.output
 
 
+def test_csv_and_parquet_twins_that_differ_are_named_by_verify_and_reproduce(run: Path, tmp_path: Path) -> None:
+    """Two households' plans swapped in the CSV only, its sha256 restated in the manifest: `verify` read the Parquet
+    and passed, `reproduce` compared the CSV and said "byte-identical" of the Parquet too (fuzzing pass 13)."""
+    from optimizer.data import file_sha256
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    hh = pd.read_csv(copy / "households.csv", dtype=str, keep_default_na=False)
+    hh.loc[:1, "plan"] = hh.loc[:1, "plan"].to_numpy()[::-1]
+    assert hh.loc[0, "plan"] != hh.loc[1, "plan"]
+    hh.to_csv(copy / "households.csv", index=False, lineterminator="\n")
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["output_hashes"]["households.csv"] = file_sha256(copy / "households.csv")
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    checked = runner.invoke(app, ["verify", str(copy)])
+    said = " ".join(checked.output.split())
+    assert checked.exit_code == 5 and "households.csv and households.parquet hold different tables (column plan differs)" in said, checked.output
+    again = runner.invoke(app, ["reproduce", str(copy)])
+    said = " ".join(again.output.split())
+    assert again.exit_code == 9 and "hold different tables (column plan differs)" in said, again.output
+
+
 def test_reproduce_names_the_table_and_rows_that_differ(run: Path, tmp_path: Path) -> None:
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
