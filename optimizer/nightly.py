@@ -127,7 +127,7 @@ def _locked(engine: Engine, scenario: Scenario, wait: float, say: Callable[[str]
             else:
                 opened = storage.open_instance(reg)  # a bad row stops here, before any write
                 scenario = _net_of_commitments(scenario, opened)
-                instance = replace(apply_data_edits(opened.instance, scenario.data_edits), poor_outside=_poor_outside(reg, opened))
+                instance = replace(opened.instance, poor_outside=_poor_outside(reg, opened))  # solve applies the data edits
                 night = functools.partial(
                     _run, engine, reg=reg, opened=opened, instance=instance, scenario=scenario, input_hash=input_hash, say=say, hashes=hashes
                 )
@@ -250,7 +250,7 @@ def _run(
             raise
         solve(scenario, instance, progress=lambda _m: None)  # raises its own diagnosis when the cap is not the cause
         raise _churn_infeasible(len(previous), cap.max_changes, scenario, "published plan") from None
-    verify(result, instance, scenario)
+    verify(result, apply_data_edits(instance, scenario.data_edits), scenario)  # the instance as solved (edits applied once)
     tables = {**_version_tables(result, opened.committed_projects), "households": [_with_committed(result.households, opened.committed)]}
     return _publish(engine, run_id, scenario, input_hash, result, tables, len(opened.committed), reg.current_version, say, hashes=hashes)
 

@@ -620,6 +620,19 @@ def test_overlapping_jobs_refuse_or_wait(db_url: str, small_data: Path, tmp_path
     assert _state(engine) == (1, 1, ["published", "unchanged"])
 
 
+def test_a_one_year_night_applies_its_data_edits_once(db_url: str, small_data: Path, tmp_path: Path) -> None:
+    """A one-year night whose scenario edits the data (central money halved) edited the registry, and the solve
+    edited it again: solved at a quarter of the money, its check refused it (exit 5), every night (fuzzing pass 14)."""
+    engine = _seed(db_url, small_data)
+    scenario = load_scenario(_scenario(tmp_path, "overrides:\n  funds.level.central: x0.5\n"))
+    outcome = run_nightly(db_url, scenario)
+    assert outcome.status == "published"
+    central = storage.read_registry(engine).tables["funds"].query("region_id == 'CN'").set_index("fund_id")["amount"]
+    flows = storage.version_table(engine, storage.version_flows, outcome.version_id)
+    spent = flows[flows["fund_id"].isin(central.index)].groupby("fund_id")["amount"].sum().reindex(central.index).fillna(0.0)
+    assert (spent <= 0.5 * central + 0.01).all() and (spent > 0.25 * central + 0.01).any()
+
+
 def test_time_limit_and_gap_tolerance_keep_the_previous_version(db_url: str, small_data: Path, tmp_path: Path) -> None:
     engine = _seed(db_url, small_data)
     assert _cli("nightly", "--db", db_url, "--scenario", str(_scenario(tmp_path))).returncode == 0
