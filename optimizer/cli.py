@@ -628,8 +628,9 @@ def db_commit(
             raise InputError("nothing to commit: give --household, --ids-file or --project")
         engine = _registry(db)
         done = storage.commit(engine, ids, list(project or []))
-        needed = len(done.projects) - len(set(project or []))
+        needed, skipped = len(set(done.projects) - set(project or [])), sorted(set(project or []) - set(done.projects))
         also = f" ({needed:,} needed by the plans)" if needed else ""
+        also += f"; already committed: {', '.join(skipped)}" if skipped else ""
         out_console.print(f"committed {len(ids):,} households and {len(done.projects):,} projects{also}; {done.charges['amount'].sum():,.2f} yuan charged")
 
 

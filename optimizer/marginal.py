@@ -35,7 +35,7 @@ def next_money(
         raise InputError(f"the level (level, --level) must be one of {', '.join(f'{int(lv)} ({n})' for lv, n in LEVEL_NAMES.items())}, got {level!r}")
     level = Level(level)
     if not (math.isfinite(amount) and 0 < amount <= MAX_YUAN):
-        raise InputError(f"the extra money (amount, --amount) must be a positive number of yuan, at most {MAX_YUAN:.0e}, got {amount:g}")
+        raise InputError(f"the extra money (amount, --amount) must be a positive number of yuan, at most {MAX_YUAN:.0e}, got {float(amount)!r}")
     if top < 1:
         raise InputError(f"the number of candidates to re-solve (top, --top) must be at least 1, got {top}")
     if scenario.mode != "max_lifted":

@@ -1193,8 +1193,10 @@ def commit(engine: Engine, household_ids: list[str] | None = None, project_ids: 
     flows = version_table(engine, version_flows, v)
     reg = read_registry(engine)
     done = reg.commitments
+    # a project already committed (with an earlier plan that needs it, say) stays so: named again, it is skipped
+    already = set(done.loc[done["kind"] == "project", "ref_id"])
     needed = plans.loc[isin(plans["household_id"], household_ids) & (plans["project_id"] != ""), "project_id"]
-    project_ids += sorted(set(needed) - set(project_ids) - set(done.loc[done["kind"] == "project", "ref_id"]))
+    project_ids = [p for p in project_ids if p not in already] + sorted(set(needed) - set(project_ids) - already)
     problems = [f"household '{h}' has no plan in the current version {v}" for h in sorted(set(household_ids) - set(plans["household_id"]))]
     none = plans.loc[isin(plans["household_id"], household_ids) & (plans["plan"] == "none"), "household_id"]
     problems += [f"household '{h}' gets no measure in the current version {v} (plan none): there is nothing to commit" for h in sorted(none)]
@@ -1203,9 +1205,8 @@ def commit(engine: Engine, household_ids: list[str] | None = None, project_ids: 
     status = reg.tables["households"].set_index("household_id")["status"]
     gone = [h for h in household_ids if status.get(h) == "exited"]
     problems += [f"household '{h}' has exited: its plan cannot be committed" for h in gone]
-    for kind, ids in (("household", household_ids), ("project", project_ids)):
-        again = sorted(set(ids) & set(done.loc[done["kind"] == kind, "ref_id"]))
-        problems += [f"{kind} '{i}' is already committed" for i in again]
+    again = sorted(set(household_ids) & set(done.loc[done["kind"] == "household", "ref_id"]))
+    problems += [f"household '{i}' is already committed" for i in again]
     if problems:
         raise InputError(problems)
     rows = plans[isin(plans["household_id"], household_ids)].copy()

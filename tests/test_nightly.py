@@ -439,6 +439,14 @@ def test_committing_a_plan_commits_the_project_it_needs(db_url: str, tmp_path: P
     project_cost = storage.version_table(engine, storage.version_projects, 1).set_index("project_id").at[tied["project_id"], "cost"]
     funds = storage.read_registry(engine).tables["funds"]
     assert funds["committed"].sum() == pytest.approx(float(tied["cost"]) + float(project_cost), rel=1e-9)
+    # the project named again with the next household of its village is skipped, not refused (fuzzing pass 14: the
+    # README's pattern, a village's households in batches with their project, failed on its second batch)
+    other = plans.loc[(plans["plan"] != "none") & (plans["household_id"] != tied["household_id"]), "household_id"].iat[0]
+    again = _cli("db", "commit", "--household", str(other), "--project", str(tied["project_id"]), "--db", db_url)
+    assert again.returncode == 0 and f"committed 1 households and 0 projects; already committed: {tied['project_id']}" in " ".join(again.stdout.split()), again.stderr
+    assert storage.read_registry(engine).tables["funds"]["committed"].sum() == pytest.approx(
+        float(tied["cost"]) + float(project_cost) + float(plans.set_index("household_id").at[other, "cost"]), rel=1e-9
+    )
     storage.record_spending(engine, "F-CN-industry", 10_000.0)
     assert _cli("nightly", "--db", db_url, "--scenario", str(_scenario(tmp_path))).returncode == 0
     second = storage.version_table(engine, storage.version_projects, 2).set_index("project_id").loc[tied["project_id"]]

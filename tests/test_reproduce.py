@@ -137,8 +137,10 @@ def test_a_multiyear_run_and_its_replan_are_reproduced(tmp_path: Path) -> None:
     # a re-plan written over its previous run (it replaced the run it kept from and named itself as that run), a
     # year too large for a number (an unexpected error), and a manifest whose from-year is text (verify crashed, the
     # re-plan's check of the year was skipped), refused with exit 2 before anything is written (fuzzing pass 13)
-    onto = runner.invoke(app, [*base, "--from-year", "2018", "--previous", str(tmp_path / "run"), "--out", str(tmp_path / "run")])
-    assert onto.exit_code == 2 and "would replace the previous run" in " ".join(onto.output.split()), onto.output
+    (tmp_path / "link").symlink_to(tmp_path / "run")  # the same folder by another name (it was written over: pass 14)
+    for previous in ("run", "link"):
+        onto = runner.invoke(app, [*base, "--from-year", "2018", "--previous", str(tmp_path / previous), "--out", str(tmp_path / "run")])
+        assert onto.exit_code == 2 and "would replace the previous run" in " ".join(onto.output.split()), onto.output
     huge = runner.invoke(app, [*base, "--from-year", "99999999999999999999", "--previous", str(tmp_path / "run")])
     assert huge.exit_code == 2 and "--from-year" in huge.output, huge.output
     replan = runner.invoke(app, [*base, "--from-year", "2018", "--previous", str(tmp_path / "run"), "--out", str(tmp_path / "replan")])
