@@ -195,14 +195,16 @@ def bound_violations(manifest: dict[str, object], sense: str) -> list[str]:
     if not manifest.get("status") or not isinstance(obj, int | float) or not isinstance(bound, int | float):
         return []
     out = []
-    ahead = bound < obj - 1e-6 * max(1.0, abs(obj)) if sense == "max" else bound > obj + MONEY_TOL + 1e-9 * abs(obj)
-    if ahead:
+
+    def wrong_side(value: float) -> bool:
+        return value < obj - 1e-6 * max(1.0, abs(obj)) if sense == "max" else value > obj + MONEY_TOL + 1e-9 * abs(obj)
+
+    if wrong_side(bound):
         out.append(f"manifest: the bound {bound:,.6f} is on the wrong side of the objective {obj:,.6f}")
     for key in ("lp_bound", "structured_bound"):  # bounds of relaxations: on the bound's side too
         other = manifest.get(key)
-        if isinstance(other, int | float) and not isinstance(other, bool):
-            if other < obj - 1e-6 * max(1.0, abs(obj)) if sense == "max" else other > obj + MONEY_TOL + 1e-9 * abs(obj):
-                out.append(f"manifest: {key} {other:,.6f} is on the wrong side of the objective {obj:,.6f}")
+        if isinstance(other, int | float) and not isinstance(other, bool) and wrong_side(other):
+            out.append(f"manifest: {key} {other:,.6f} is on the wrong side of the objective {obj:,.6f}")
     if isinstance(gap, int | float):
         if not gap >= -1e-9:
             out.append(f"manifest: gap {gap} is negative")
