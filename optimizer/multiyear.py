@@ -2259,7 +2259,8 @@ def run_multiyear(
 
     target = out or Path("out") / scenario.name
     check_target(target)  # before solving: never replace a folder that is not a run
-    if previous is not None and Path(os.path.realpath(previous)) in (Path(os.path.realpath(target)), *Path(os.path.realpath(target)).parents):
+    written = Path(os.path.realpath(target))
+    if previous is not None and Path(os.path.realpath(previous)) in (written, *written.parents):
         raise InputError(f"--out {target} would replace the previous run {previous} that this re-plan keeps decisions from (and the new run "
                          "would name itself as its previous one, never to be reproduced); write the re-plan into another folder")  # fmt: skip
     kw: dict[str, Any] = {"progress": say, "previous": previous, "from_year": from_year, "method": method, "scheduler": scheduler, "workers": workers}

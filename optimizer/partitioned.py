@@ -258,8 +258,9 @@ def households_missing(folder: Path, households: pd.Series) -> list[str]:
     """Counties whose households partition holds no rows, or that have projects but no households partition: a
     county without poor households has no partition, so a file is missing (its households were solved without a
     word). ``households``: rows per county (:func:`county_households`)."""
-    empty = sorted(set(partition_counties(folder)) - set(households.index))
-    orphans = sorted(set(partition_counties(folder, "projects")) - set(partition_counties(folder)))
+    places = set(partition_counties(folder))
+    empty = sorted(places - set(households.index))
+    orphans = sorted(set(partition_counties(folder, "projects")) - places)
     return [f"{folder / 'households'}: county {c}'s partition holds no rows; a county without poor households has none (a file missing?)" for c in empty] + [
         f"{folder / 'projects'}: county {c} has projects but no households partition (a households file missing?)" for c in orphans
     ]
