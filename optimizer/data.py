@@ -157,9 +157,12 @@ def build_instance(
     source: str = "",
     hashes: dict[str, str] | None = None,
     rows: dict[str, TableRows] | None = None,
+    households_required: bool = True,
 ) -> Instance:
     """Type-check, cross-check and index raw tables (all strings or already typed); ``rows`` says where each table's
-    rows were read from, for the messages (``<table>.csv`` with a row on each line by default)."""
+    rows were read from, for the messages (``<table>.csv`` with a row on each line by default). Without
+    ``households_required``, a households table without rows is valid (a county whose first secretaries alone are
+    assigned)."""
     problems: list[str] = []
     tables: dict[str, pd.DataFrame] = {}
     rows = {table: TableRows(f"{table}.csv") for table in TABLES} | (rows or {})
@@ -167,7 +170,7 @@ def build_instance(
         df, errs = _coerce(raw[table], columns, rows[table], echo=table not in PERSONAL_TABLES)
         tables[table] = df
         problems += errs
-        if table in NONEMPTY_TABLES and len(df) == 0:
+        if table in NONEMPTY_TABLES and len(df) == 0 and (households_required or table != "households"):
             problems.append(f"{rows[table].file}: no rows (at least one is needed)")
     if problems:
         raise InputError(problems)

@@ -39,7 +39,7 @@ from .clib import release_freed_memory
 from .contract import ANY_CATEGORY, LIST_SEP, Level
 from .data import Instance, cut_rows, household_sizes
 from .errors import InfeasibleError, InputError, NoSolutionError, OptimizerError, SolverUnavailableError, VerificationError
-from .helpers import assign_helpers, join_assignments
+from .helpers import Assignment, assign_helpers, join_assignments
 from .model import MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, fund_scopes, kept_plan_columns
 from .multiyear import (
     MONEY_TOL,
@@ -1291,6 +1291,7 @@ class _Run:
     approp: np.ndarray | None = None  # with years: yuan per fund (of ``funds``) and year, less what was withheld
     prices: np.ndarray | None = None  # value per yuan per upper fund (of ``blocks.upper``) and year: the best Lagrangian bound's
     kept_models: int | None = None  # with keep: the county models kept from the run before that this one started from
+    secretaries: tuple[Assignment, ...] = ()  # read counties without open households: their first secretaries
 
 
 @contextlib.contextmanager
@@ -1654,6 +1655,7 @@ def _decompose(
             for path in Path(parts).glob("*.parquet"):
                 if path not in written:
                     path.unlink()
+        secretaries = _idle_secretaries(client, str(folder), frame, blocks, say) if per_county_helpers and frame is not None else ()
         failed = False
     finally:
         if failed or not keep:
@@ -1662,7 +1664,41 @@ def _decompose(
         client.close()
         if cluster is not None:
             close_local_cluster(cluster)
-    return _Run(blocks, finals, bound, history, regions, funds, tree, hashes, source, churn_info, approp, prices, kept_models)
+    return _Run(blocks, finals, bound, history, regions, funds, tree, hashes, source, churn_info, approp, prices, kept_models, secretaries)
+
+
+def _idle_secretaries(client: Any, where: str, frame: Frame, blocks: Blocks, say: Callable[[str], None]) -> tuple[Assignment, ...]:
+    """First secretaries for the poor villages of the counties the decomposition solved no model of (every household
+    exited, or none registered), one task each on the workers, which read the counties' helpers."""
+    from .storage import county_regions
+
+    tree = frame.tree
+    poor = tree.villages[frame.regions["poor_village"].to_numpy(dtype=bool)[tree.villages]]
+    counties = sorted(set(tree.ids.to_numpy()[np.unique(tree.ancestors[poor, Level.COUNTY])]) - set(blocks.counties))
+    if not counties:
+        return ()
+    say(f"{len(counties)} {'county' if len(counties) == 1 else 'counties'} without open households: first secretaries for their poor villages")
+    nothing = frame.funds.iloc[:0]
+    futures = [
+        client.submit(_refusing, county_secretaries, c, Stored(where, nothing, r), retries=2, pure=False)
+        for c, r in zip(counties, county_regions(frame, counties))
+    ]  # fmt: skip
+    return tuple(_outcome(fut, f"county {c}") for c, fut in zip(counties, futures))
+
+
+def county_secretaries(county: str, source: Stored) -> Assignment:
+    """The first secretaries of the poor villages of a county without open households, from its helpers (no
+    household to plan, so no model)."""
+    if is_url(source.where):
+        from .storage import load_registry_county
+
+        assert source.regions is not None
+        instance = load_registry_county(source.where, county, source.regions, source.funds, households_required=False)
+    else:
+        from .partitioned import load_partitioned
+
+        instance = load_partitioned(source.where, [county], funds=source.funds, regions=source.regions, record_hashes=False, households_required=False)
+    return assign_helpers(instance, pd.DataFrame({"household_id": [], "village_id": [], "measures": []}, dtype=object))
 
 
 def _replanned(
@@ -2025,7 +2061,7 @@ def solve_decomposed(
         if scenario.helpers.assign:
             result.attach_helpers(assign_helpers(instance, result.households, churn.previous if isinstance(churn, ChurnCap) else None))
     else:
-        assignments = [f["assignment"] for f in finals if f["assignment"] is not None]
+        assignments = [f["assignment"] for f in finals if f["assignment"] is not None] + list(run.secretaries)
         if assignments:
             result.attach_helpers(join_assignments(assignments), add_sums([f["sums"] for f in finals]) if result.parts else None)
     result.manifest["timings"] = {"decomposed": round(time.perf_counter() - t0, 3)}

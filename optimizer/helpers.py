@@ -78,9 +78,9 @@ def reach_regions(instance: Instance, helpers: pd.DataFrame) -> pd.DataFrame:
     # a home at or below the reach level serves its ancestor at that level; a higher unit serves its subtree
     anc = np.where(level >= reach, tree.ancestors[home, np.minimum(reach, 5)], home)
     rows = pd.DataFrame({"helper": np.arange(len(helpers)), "region": anc})
-    # paired partners have no villages of their own: they serve the targets of their paired funds
+    # paired partners have no poor villages or households of their own: they serve the targets of their paired funds
     has_poor = np.zeros(len(tree.ids), dtype=bool)
-    villages = tree.pos(instance.households["village_id"].unique())
+    villages = np.union1d(tree.pos(instance.households["village_id"].unique()), np.flatnonzero(instance.regions["poor_village"].to_numpy(dtype=bool)))
     for lv in range(6):
         has_poor[tree.ancestors[villages, lv]] = True
     foreign = ~has_poor[home]

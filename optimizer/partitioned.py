@@ -123,6 +123,7 @@ def load_partitioned(
     funds: pd.DataFrame | None = None,
     regions: pd.DataFrame | None = None,
     record_hashes: bool = True,
+    households_required: bool = True,
 ) -> Instance:
     """Load a partitioned instance, whole (``counties`` None) or restricted to ``counties``.
 
@@ -132,7 +133,8 @@ def load_partitioned(
     full amount: how much of it these counties may use is for the caller (the decomposition) to decide; it may
     pass the ``funds`` table to use instead, and the counties' ``regions`` rows (subtrees and ancestors, as
     :func:`optimizer.storage.county_regions` gives them), validated with the rest: then neither national table is
-    read. Unless ``record_hashes``, the files' sha256 are not computed (a decomposition's driver has them)."""
+    read. Unless ``record_hashes``, the files' sha256 are not computed (a decomposition's driver has them). Without
+    ``households_required``, counties without households are valid (their first secretaries alone are assigned)."""
     folder = Path(folder)
     if not is_partitioned(folder):
         raise InputError(f"'{folder}' is not a partitioned instance (no households/ folder)")
@@ -185,7 +187,7 @@ def load_partitioned(
         raise InputError(problems)
     label = str(folder) if wanted is None else f"{folder} (counties {', '.join(wanted[:5])}{', ...' if len(wanted) > 5 else ''})"
     rows = {table: TableRows(f"{table}.parquet") for table in WHOLE_TABLES} | {table: TableRows(f"{table}/ (its files in order)") for table in SPLIT_TABLES}
-    instance = build_instance(raw, source=label, hashes=hashes, rows=rows)
+    instance = build_instance(raw, source=label, hashes=hashes, rows=rows, households_required=households_required)
     if wanted is None:
         layout = layout_problems(folder, instance.tree) + households_missing(folder, county_households(folder))
         if layout:

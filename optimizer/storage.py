@@ -638,11 +638,11 @@ def _free_capacity(t: dict[str, pd.DataFrame], done: set[str], users: pd.Series,
     h["capacity"] = (hcap - busy.reindex(h["helper_id"]).fillna(0).to_numpy()).clip(lower=0).where(hcap.notna(), h["capacity"])
 
 
-def _registry_instance(t: dict[str, pd.DataFrame], source: str, hashes: dict[str, str]) -> Instance:
+def _registry_instance(t: dict[str, pd.DataFrame], source: str, hashes: dict[str, str], households_required: bool = True) -> Instance:
     """The instance of registry tables as stored (missing values as empty cells), problems worded by table."""
     raw = {name: df.astype(object).where(df.notna(), "") for name, df in t.items()}
     try:
-        return build_instance(raw, source=source, hashes=hashes, rows={name: _table_rows(name) for name in raw})
+        return build_instance(raw, source=source, hashes=hashes, rows={name: _table_rows(name) for name in raw}, households_required=households_required)
     except InputError as err:
         raise InputError(err.problems, source=source) from None
 
@@ -894,12 +894,18 @@ def upper_helper_shares(url: str, tree: RegionTree, county_households: pd.Series
 
 
 def load_registry_county(
-    url: str, county: str, county_regions: pd.DataFrame, county_funds: pd.DataFrame, upper: pd.DataFrame | None = None
+    url: str,
+    county: str,
+    county_regions: pd.DataFrame,
+    county_funds: pd.DataFrame,
+    upper: pd.DataFrame | None = None,
+    households_required: bool = True,
 ) -> Instance:
     """One county of the registry at ``url`` as :func:`open_instance` opens the whole: its open households, its
     projects (committed ones free, their committed users' capacity taken), its helpers (less their committed
     households; with ``upper``, its shares of the helpers homed above it), every measure, its regions (subtree and
-    ancestors, from the driver) and its block's funds."""
+    ancestors, from the driver) and its block's funds. Without ``households_required``, a county without open
+    households is valid."""
     villages, inside = _county_places(county_regions)
     kind = commitments.c.kind
     with _engine(url).connect() as conn, conn.begin():
@@ -912,7 +918,7 @@ def load_registry_county(
         users = pd.Series(dict(conn.execute(used).all()), dtype=float)
         busy = pd.Series(dict(conn.execute(held).all()), dtype=float)
     _free_capacity(t, done, users, busy)
-    return _registry_instance(t, f"{redact(url)} (county {county})", {})
+    return _registry_instance(t, f"{redact(url)} (county {county})", {}, households_required)
 
 
 def load_registry_night(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import re
+import shutil
 from collections.abc import Iterable
 from dataclasses import replace
 
@@ -332,6 +333,52 @@ def test_a_registry_read_by_county_is_checked_on_the_driver_first(db_url, tmp_pa
     with pytest.raises(InputError, match=f"table households: 1 open households name a village_id that is not a known village \\('{county}'\\)"):
         solve(scenario, method="decomposed", workers=1)
     engine.dispose()
+
+
+def _idle_county_secretaries(dec, county: str) -> pd.Series:  # type: ignore[no-untyped-def]
+    """The first secretaries of ``county``'s poor villages in a run's regions table."""
+    regions = dec.tables["regions"]
+    return regions.loc[regions["region_id"].str.startswith(county) & (regions["level"] == 5) & regions["first_secretary_id"].ne(""), "first_secretary_id"]
+
+
+def test_a_county_without_households_still_gets_its_first_secretaries(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A partitioned county without households (none registered: no households or projects file, its helpers file
+    kept) has no model to solve, but its poor villages get first secretaries from its helpers (they were left
+    without, and the run failed its own verifier: '10 poor villages lack a first secretary but the shortage table
+    lists 0')."""
+    folder = tmp_path / "parts"
+    generate_partitioned(2000, seed=3, out=folder)
+    idle = sorted(p.name.split("=")[1] for p in folder.glob("households/province=*/county=*"))[-1]
+    for table in ("households", "projects"):
+        for path in folder.glob(f"{table}/province=*/county={idle}"):
+            shutil.rmtree(path)
+    progress: list[str] = []
+    scenario = Scenario(name="dec", data=str(folder))
+    dec = solve(scenario, method="decomposed", workers=1, progress=progress.append)
+    assert "1 county without open households: first secretaries for their poor villages" in progress
+    verify(dec, load_partitioned(folder), scenario)
+    assert len(_idle_county_secretaries(dec, idle)) > 0
+    assert set(_idle_county_secretaries(dec, idle)) <= set(dec.tables["helpers"]["helper_id"])
+
+
+def test_a_registry_county_whose_households_all_exited_keeps_its_first_secretaries(db_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The same for a registry county read by the workers whose households have all exited."""
+    from optimizer import storage
+
+    folder = tmp_path / "data"
+    generate(1500, seed=3, out=folder)
+    engine = storage.open_db(db_url, create=True)
+    storage.init_db(engine)
+    storage.import_folder(engine, folder)
+    households = pd.read_csv(folder / "households.csv", dtype=str)
+    idle = households["village_id"].str[:9].max()
+    storage.set_status(engine, list(households.loc[households["village_id"].str.startswith(idle), "household_id"]), "exited")
+    opened = storage.open_instance(storage.read_registry(engine)).instance
+    engine.dispose()
+    scenario = Scenario(name="db", data=db_url)
+    dec = solve(scenario, method="decomposed", workers=1)
+    verify(dec, opened, scenario)
+    assert len(_idle_county_secretaries(dec, idle)) > 0
 
 
 def test_shared_funds_are_checked_on_the_driver(tmp_path) -> None:  # type: ignore[no-untyped-def]
