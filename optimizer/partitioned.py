@@ -332,7 +332,7 @@ def _read_split(base: Path, counties: list[str] | None, places: list[str] | None
 def _dataset(base: Path, files: list[Path]) -> ds.Dataset:
     """A partitioned table's files as one dataset with every file's columns (Arrow would take the first file's and
     drop a column the first one lacks; one that a file lacks is null in its rows, an empty cell as in a CSV)."""
-    schemas = [_schema(f) for f in files]
+    schemas = [_decoded(_schema(f)) for f in files]
     try:
         schema = pa.unify_schemas(schemas + [PARTITION.schema], promote_options="permissive") if files else None
     except pa.ArrowException:  # Arrow names the column, not the files: name the first file whose type differs
@@ -344,6 +344,14 @@ def _dataset(base: Path, files: list[Path]) -> ds.Dataset:
                     raise InputError(f"{path}: column {field.name} is {field.type} where {where} has {kind}; write it with one type in every file") from None
         raise
     return ds.dataset([str(f) for f in files], schema=schema, format="parquet", partitioning=PARTITION, partition_base_dir=str(base))
+
+
+def _decoded(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with its dictionary-encoded columns (a pandas categorical written to Parquet) as their values'
+    type: a county's file may encode a column that another holds as plain text."""
+    if not any(pa.types.is_dictionary(f.type) for f in schema):
+        return schema
+    return pa.schema([f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in schema])
 
 
 def _compatible(a: pa.DataType, b: pa.DataType) -> bool:

@@ -462,6 +462,22 @@ def test_an_optional_column_one_file_lacks_is_its_default_in_that_files_rows(fol
         validate_partitioned(bad)
 
 
+def test_a_categorical_column_in_one_countys_file_reads_as_its_text(folder: Path, tmp_path: Path) -> None:
+    """Found by fuzzing (pass 13): a county's households file written from pandas with categorical columns (Parquet
+    dictionary encoding) was refused as "large_string where ... has dictionary<values=string ...>" by the whole load,
+    validate and the decomposed solve. Its values are text: the load gives the same households as the original."""
+    from optimizer.partitioned import validate_partitioned
+
+    bad = _broken(folder, tmp_path, "categorical")
+    county = partition_counties(bad)[1]
+    path = next((bad / "households").glob(f"province=*/county={county}/*.parquet"))
+    pd.read_parquet(path).astype({"village_id": "category", "cause": "category"}).to_parquet(path, index=False)
+    original = load_partitioned(folder).households
+    pd.testing.assert_frame_equal(load_partitioned(bad).households, original)
+    pd.testing.assert_frame_equal(load_partitioned(bad, [county]).households, load_partitioned(folder, [county]).households)
+    validate_partitioned(bad)
+
+
 def test_a_household_filed_under_another_county_is_named_so(folder: Path, tmp_path: Path) -> None:
     """Found by fuzzing: a household whose village lies in another county, filed under this county's partition, was
     'unknown region' to the county's own load (a decomposed solve's worker, validate's batches); now the message
