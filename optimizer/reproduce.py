@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .multiyear import MultiYearResult
 
 SHOWN_ROWS = 5
+BOM = "\ufeff"
 COMPARED_FIGURES = ("status", "objective", "bound", "lp_bound", "gap", "expected_lifted", "persons_lifted", "cost", "projects_built")
 MULTIYEAR_TABLES = ("households", "projects", "flows", "spending", "counties")
 MULTIYEAR_FIGURES = ("status", "objective", "bound", "lp_bound", "gap", "expected_out_at_deadline", "cost", "monitored", "monitoring_cost")
@@ -150,13 +151,16 @@ def describe_difference(name: str, old: str | None, new: str | None) -> str:
         return f"{name}: not in the recorded run, produced now"
     if new is None:
         return f"{name}: recorded, not produced now"
+    parts = []
+    if old.startswith(BOM):  # invisible in the header it is part of: the headers would look the same
+        parts.append("the recorded file begins with a UTF-8 byte-order mark (saved again by another program?)")
+        old = old[len(BOM) :]
     a = np.asarray(old.rstrip("\n").split("\n"), dtype=object)
     b = np.asarray(new.rstrip("\n").split("\n"), dtype=object)
     if a[0] != b[0]:
-        return f"{name}: columns differ ({a[0]} recorded, {b[0]} now)"
+        return f"{name}: " + "; ".join([*parts, f"columns differ ({a[0]} recorded, {b[0]} now)"])
     n = min(len(a), len(b))
     rows = np.flatnonzero(a[1:n] != b[1:n]) + 1
-    parts = []
     if len(rows):
         shown = ", ".join(f"line {i + 1} ({a[0].split(',')[0]}={a[i].split(',')[0]})" for i in rows[:SHOWN_ROWS])
         parts.append(f"{len(rows)} of {n - 1} rows differ: {shown}" + (" ..." if len(rows) > SHOWN_ROWS else ""))

@@ -205,6 +205,11 @@ def test_reproduce_names_the_table_and_rows_that_differ(run: Path, tmp_path: Pat
     assert f"households: 1 of 300 rows differ: line 5 (household_id={household})" in result.output
     assert "flows:" in result.output and "rows recorded" in result.output
     assert "regions" not in result.output.split("differences:")[1]  # identical tables are not listed
+    # a byte-order mark, which a spreadsheet may write, is named (the headers looked the same: "columns differ")
+    projects = copy / "projects.csv"
+    projects.write_text("\ufeff" + projects.read_text())
+    said = " ".join(runner.invoke(app, ["reproduce", str(copy)]).output.split())
+    assert "projects: the recorded file begins with a UTF-8 byte-order mark" in said and "projects: columns differ" not in said, said
     assert "time limit" not in result.output  # the run was proven: no time limit to blame
 
 
