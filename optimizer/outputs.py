@@ -114,10 +114,12 @@ def _write_parts(data: ds.Dataset, stem: Path, formats: tuple[str, ...]) -> None
 
 
 def check_target(out: Path) -> None:
-    """Refuse a run-folder target that exists and is neither a run folder nor empty, or that cannot be made where it
-    is (its nearest existing parent is a file, or not writable); checked before solving too."""
+    """Refuse a run-folder target that exists and is neither a run folder nor empty, or is not writable, or that
+    cannot be made where it is (its nearest existing parent is a file, or not writable); checked before solving too."""
     if out.exists() and not (out.is_dir() and ((out / MANIFEST).is_file() or not any(out.iterdir()))):
         raise InputError(f"output folder {out}: exists and is not a run folder (no {MANIFEST}); refusing to replace it, choose another folder")
+    if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):  # read-only or immutable (chattr +i): it could not be swapped away
+        raise InputError(f"output folder {out}: cannot be replaced (it is not writable); choose another folder")
     check_can_make(out)
 
 

@@ -102,3 +102,26 @@ def test_outputs_that_cannot_be_made_or_written_are_named_with_exit_code_2(tmp_p
     monkeypatch.setattr(optimizer.report, "write_report", read_only)
     result = runner.invoke(app, ["report", str(tmp_path / "run")])
     assert result.exit_code == 2 and "Read-only file system: " in result.output and "unexpected" not in result.output, result.output
+
+
+def test_a_run_folder_that_cannot_be_replaced_is_refused_before_the_solve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by fuzzing: `solve --out` onto an existing run folder that could not be swapped away (immutable,
+    chattr +i) failed after the whole solve, an unexpected error (exit 1). A run folder that is not writable is
+    refused before any work (exit 2); the folder is left as it was."""
+    import os
+
+    from typer.testing import CliRunner
+
+    from conftest import ROOT
+    from optimizer import outputs
+    from optimizer.cli import app
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "manifest.json").write_text("{}")
+    access = os.access
+    monkeypatch.setattr(outputs.os, "access", lambda p, mode: False if Path(p) == run and mode & os.W_OK else access(p, mode))
+    result = CliRunner().invoke(app, ["solve", str(ROOT / "scenarios" / "baseline.yaml"), "--out", str(run)])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and f"output folder {run}: cannot be replaced (it is not writable)" in said, result.output
+    assert "loading" not in said and (run / "manifest.json").read_text() == "{}"
