@@ -2139,6 +2139,12 @@ def verify_multiyear(
     out = spending.set_index(["fund_id", "year"])["spent"]
     if (np.abs(out.reindex(spent.index).fillna(0.0).to_numpy() - spent.to_numpy()) > MONEY_TOL).any():
         bad.append("spending table differs from the flows")
+    if {"level", "level_name"} <= set(spending.columns):  # the per-year spending by level that planners read
+        tree = instance.tree
+        level = tree.level[np.maximum(tree.pos(instance.funds.set_index("fund_id")["region_id"].reindex(spending["fund_id"]).fillna("")), 0)]
+        names = np.array([LEVEL_NAMES[Level(lv)] for lv in range(6)], dtype=object)[level]
+        if ((pd.to_numeric(spending["level"], errors="coerce").to_numpy() != level) | (spending["level_name"].astype(str).to_numpy() != names)).any():
+            bad.append("spending table's level differs from the level of the fund's holder")
     # a county of the decomposition carries within the master's money (its table is not the run's); a night's stored
     # version keeps what it spent only
     if appropriation is None and {"appropriation", "carry_in", "carry_out"} <= set(spending.columns):

@@ -21,7 +21,7 @@ from .contract import ANY_CATEGORY, LEVEL_NAMES, LIST_SEP, PLAN_PROJECT_SEP, PRO
 from .data import Instance, file_sha256, isin, plan_measures, rule_passes
 from .edits import apply_data_edits, load_scenario_data
 from .errors import InputError, VerificationError, check_argument
-from .helpers import CLOSENESS, SKILL_WEIGHT, reach_regions
+from .helpers import CLOSENESS, DISPATCH_COST, SKILL_WEIGHT, household_needs, reach_regions
 from .outputs import INPUTS_DIFFER, MANIFEST, changed_outputs, read_manifest, read_run, twin_differences
 from .result import Result
 from .scenario import Scenario, is_url, recorded_scenario
@@ -190,7 +190,8 @@ def manifest_labels(manifest: dict[str, object]) -> list[str]:
 
 def bound_violations(manifest: dict[str, object], sense: str) -> list[str]:
     """The manifest's bound lies on the right side of its objective (above it when maximising, ``sense`` "max"), and
-    its gap is not negative nor below the solve's own gap formula (:func:`optimizer.solve.relative_gap`) for them."""
+    its gap is neither negative nor outside what its objective and bound give by the usual formulas (the larger or
+    the smaller of the two as denominator)."""
     obj, bound, gap = manifest.get("objective"), manifest.get("bound"), manifest.get("gap")
     if not manifest.get("status") or not isinstance(obj, int | float) or not isinstance(bound, int | float):
         return []
@@ -213,6 +214,10 @@ def bound_violations(manifest: dict[str, object], sense: str) -> list[str]:
         least = relative_gap(sense, float(obj), float(bound))
         if gap < least - 1e-6:
             out.append(f"manifest: gap {float(gap):.6g} is below the {least:.6g} that its objective and bound leave")
+        # nor above the most of them (the smaller as denominator): a gap of 0.5 beside 0.00049 passed
+        most = least * max(abs(bound), abs(obj), 1e-9) / max(min(abs(bound), abs(obj)), 1e-9) if math.isfinite(least) else math.inf
+        if gap > most + 1e-6:
+            out.append(f"manifest: gap {float(gap):.6g} is above the {most:.6g} that its objective and bound leave")
     return out
 
 
@@ -311,6 +316,7 @@ class _Checker:
                 self.violations.append(f"households have helpers but the run has no {' or '.join(missing)} table")
             else:
                 self._helpers(hh_out)
+        self._marginal()
         self._summaries(hh_out, hh, long)
 
     def plans(self, hh_out: pd.DataFrame, cells: Sequence[str], settled: np.ndarray) -> PlanFacts | None:
@@ -764,6 +770,10 @@ class _Checker:
         close = np.array([CLOSENESS.get(Level(lv), 1) for lv in range(6)])[tree.level[np.maximum(tree.pos(helpers["home_region_id"]), 0)]]
         score = np.where(ok, SKILL_WEIGHT * has_skill + np.append(close, 0)[pos], 0)
         self.fail("household match_score differs from its helper's skill and closeness", hh_out.loc[hh_out["match_score"].to_numpy() != score, "household_id"])
+        need = np.asarray(household_needs(self.inst, hh_out), dtype=object)
+        given = hh_out["need"].fillna("").astype(str).to_numpy(dtype=object)
+        self.fail("household need is not the skill its plan needs", hh_out.loc[given != need, "household_id"])
+        self._dispatch()
         summary = self.r.manifest.get("helpers")
         if isinstance(summary, dict):
             n_sec = int(has.sum()) if sec is not None else 0
@@ -776,6 +786,50 @@ class _Checker:
             share = float((score >= SKILL_WEIGHT).sum() / len(hh_out)) if len(hh_out) else 0.0
             if "skill_match_share" in summary and not abs(float(summary["skill_match_share"]) - share) <= 1e-9:
                 self.violations.append(f"manifest: helpers.skill_match_share is {summary['skill_match_share']} but {share:.6g} recomputed")
+
+    def _dispatch(self) -> None:
+        """The dispatch table covers the households' shortage of each township and skill, no more, no less."""
+        sent = self.r.tables.get("dispatch")
+        if sent is None:
+            return
+        short = self.r.tables["shortage"]
+        short = short[short["skill"] != "first_secretary"]
+        count = pd.to_numeric(sent["households"], errors="coerce").to_numpy(dtype=float)
+        self.fail("dispatch table: households not a whole number above 0", sent.loc[~((count > 0) & (count == np.round(count))), "to_township"])
+        self.fail("dispatch table: unknown relation", sent.loc[~isin(sent["relation"], np.array(list(DISPATCH_COST), dtype=object)), "to_township"])
+        key = ["township", "skill"]
+        want = short.groupby([short["township_id"].astype(str).rename("township"), short["skill"].astype(str)])["households"].sum()
+        where = pd.MultiIndex.from_arrays([sent["to_township"].astype(str), sent["skill"].astype(str)], names=key)
+        got = pd.Series(count, index=where).groupby(level=key).sum()
+        both = pd.concat([want.rename("short"), got.rename("sent")], axis=1).fillna(0.0)
+        off = both.index[(both["short"] - both["sent"]).abs().to_numpy() > 1e-9]
+        self.fail("dispatch table: households sent differ from the township's shortage of that skill", [f"{t} ({k})" for t, k in off])
+
+    def _marginal(self) -> None:
+        """The marginal table rolls up the tree: a region's value is the best of the regions below it, found at its
+        best village, which lies inside it (the shadow prices themselves are the solver's)."""
+        m = self.r.tables.get("marginal")
+        if m is None or not len(m):
+            return
+        tree = self.inst.tree
+        pos, village = tree.pos(m["region_id"].astype(str)), tree.pos(m["best_village"].astype(str))
+        known = (pos >= 0) & (village >= 0)
+        self.fail("marginal table: unknown region or best village", m.loc[~known, "region_id"])
+        if not known.all():
+            return
+        level = tree.level[pos]
+        self.fail("marginal table: level is not the region's", m.loc[pd.to_numeric(m["level"], errors="coerce").to_numpy() != level, "region_id"])
+        inside = (tree.level[village] == Level.VILLAGE) & (tree.ancestors[village, level] == pos)
+        self.fail("marginal table: best village outside its region", m.loc[~inside, "region_id"])
+        value = m["value_per_10k"].to_numpy(dtype=float)
+        of_region = pd.Series(value, index=pos).groupby(level=0).max()
+        at_best = of_region.reindex(village).to_numpy()
+        self.fail("marginal table: value differs from its best village's", m.loc[~(np.abs(value - at_best) <= 1e-6), "region_id"])
+        upper = level > 0
+        children = pd.Series(value[upper], index=tree.parent[pos[upper]]).groupby(level=0).max()
+        best_below = children.reindex(pos).to_numpy()
+        rolled = np.isnan(best_below) | (np.abs(value - best_below) <= 1e-6)
+        self.fail("marginal table: value is not the best of the regions below it", m.loc[~rolled & (level < Level.VILLAGE), "region_id"])
 
 
 def _p_clear(mean_income: np.ndarray, sc: Scenario) -> np.ndarray:

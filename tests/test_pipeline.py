@@ -129,6 +129,22 @@ def test_the_verifier_checks_the_tables_analysts_read(small: Path) -> None:
     broken(lambda r: r.manifest.__setitem__("persons", r.manifest["persons"] + 1), "manifest: persons is")
     broken(lambda r: r.manifest.__setitem__("lp_bound", r.manifest["objective"] / 2), "manifest: lp_bound .* is on the wrong side of the objective")
     broken(lambda r: r.manifest.__setitem__("structured_bound", 0.0), "manifest: structured_bound .* is on the wrong side of the objective")
+    # the rest of pass 13's: the skill a household needs, the dispatch of the shortages, the marginal table, a gap
+    # larger than its objective and bound leave
+    broken(lambda r: r.tables["households"].__setitem__("need", "construction"), "household need is not the skill its plan needs")
+    short = result.tables["shortage"]
+    assert (short["skill"] != "first_secretary").any() and len(result.tables["dispatch"])
+    broken(lambda r: r.tables["dispatch"].__setitem__("households", r.tables["dispatch"]["households"] + 5), "dispatch table: households sent differ from the township's shortage")
+    broken(lambda r: r.tables["dispatch"].__setitem__("households", 0), "dispatch table: households not a whole number above 0")
+    marginal = result.tables["marginal"]
+    other = marginal.loc[marginal["level"] == 5, "best_village"].iat[-1]
+    county = marginal.loc[(marginal["level"] == 3) & ~marginal["best_village"].str.startswith(other[:9]), "region_id"].iat[0]
+    broken(lambda r: r.tables["marginal"].__setitem__("best_village", np.where(r.tables["marginal"]["region_id"] == county, other, r.tables["marginal"]["best_village"])),
+           f"marginal table: best village outside its region: {county}")  # fmt: skip
+    broken(lambda r: r.tables["marginal"].__setitem__("best_village", "nowhere"), "marginal table: unknown region or best village")
+    broken(lambda r: r.tables["marginal"].__setitem__("value_per_10k", np.where(r.tables["marginal"]["level"] == 5, 9.0, r.tables["marginal"]["value_per_10k"])),
+           "marginal table: value is not the best of the regions below it")  # fmt: skip
+    broken(lambda r: r.manifest.__setitem__("gap", 0.5), "manifest: gap 0.5 is above the")
 
 
 def test_a_run_reads_back_as_the_tables_it_wrote(small: Path, tmp_path: Path) -> None:
