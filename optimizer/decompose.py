@@ -681,10 +681,17 @@ def county_round(county: str, source: Any, scenario: Scenario, fund_ids: list[st
 
 def _without_emergency(block: _County, model: LinearModel, sol: Solution) -> tuple[Solution, float]:
     """``sol`` with the county's emergency money taken out (its penalty is not value) and valued again, and the
-    emergency money (yuan) it used: at most EMERGENCY_TOL of it is rounded away, more makes the county short."""
+    emergency money (yuan) it used: at most EMERGENCY_TOL of it is rounded away, more makes the county short. Its
+    bound and gap follow the new value (the gap the solver gave, of the value with the penalty, was the verifier's
+    violation: above what the county's objective and bound leave)."""
+    from .solve import relative_gap
+
     x = sol.x.copy()
     x[block.emergency_cols] = 0.0
-    return replace(sol, x=x, objective=float(model.c @ x)), float(sol.x[block.emergency_cols].sum() * MONEY_UNIT)
+    objective = float(model.c @ x)
+    bound = max(sol.bound, objective) if model.sense == "max" else min(sol.bound, objective)
+    clean = replace(sol, x=x, objective=objective, bound=bound, gap=relative_gap(model.sense, objective, bound))
+    return clean, float(sol.x[block.emergency_cols].sum() * MONEY_UNIT)
 
 
 def county_priced(
@@ -1428,7 +1435,7 @@ def _decompose(
         if instance is None and is_url(str(folder)) and one_year and scenario.helpers.assign:
             from .storage import upper_helper_shares
 
-            shares = upper_helper_shares(str(folder), tree, pd.Series(blocks.households, index=blocks.counties))
+            shares = upper_helper_shares(str(folder), tree, pd.Series(blocks.households, index=blocks.counties), _poor_villages(tree, regions))
         data: list[Any] = pieces if instance is not None else [
             Stored(str(folder), f, r, night, version, from_year, None if from_year is None else _own_withheld(withheld, f, blocks.upper), shares.get(c))
             for c, f, r in zip(blocks.counties, blocks.funds, places)
@@ -1655,7 +1662,7 @@ def _decompose(
             for path in Path(parts).glob("*.parquet"):
                 if path not in written:
                     path.unlink()
-        secretaries = _idle_secretaries(client, str(folder), frame, blocks, say) if per_county_helpers and frame is not None else ()
+        secretaries = _idle_secretaries(client, str(folder), frame, blocks, shares, say) if per_county_helpers and frame is not None else ()
         failed = False
     finally:
         if failed or not keep:
@@ -1667,20 +1674,27 @@ def _decompose(
     return _Run(blocks, finals, bound, history, regions, funds, tree, hashes, source, churn_info, approp, prices, kept_models, secretaries)
 
 
-def _idle_secretaries(client: Any, where: str, frame: Frame, blocks: Blocks, say: Callable[[str], None]) -> tuple[Assignment, ...]:
+def _poor_villages(tree: RegionTree, regions: pd.DataFrame) -> pd.Series:
+    """County id -> its poor villages (counties without any left out)."""
+    poor = tree.villages[regions["poor_village"].to_numpy(dtype=bool)[tree.villages]]
+    return pd.Series(tree.ids.to_numpy()[tree.ancestors[poor, Level.COUNTY]]).value_counts().sort_index()
+
+
+def _idle_secretaries(
+    client: Any, where: str, frame: Frame, blocks: Blocks, shares: dict[str, pd.DataFrame], say: Callable[[str], None]
+) -> tuple[Assignment, ...]:
     """First secretaries for the poor villages of the counties the decomposition solved no model of (every household
-    exited, or none registered), one task each on the workers, which read the counties' helpers."""
+    exited, or none registered), one task each on the workers, which read the counties' helpers (a registry's: with
+    ``shares`` of those homed above them)."""
     from .storage import county_regions
 
-    tree = frame.tree
-    poor = tree.villages[frame.regions["poor_village"].to_numpy(dtype=bool)[tree.villages]]
-    counties = sorted(set(tree.ids.to_numpy()[np.unique(tree.ancestors[poor, Level.COUNTY])]) - set(blocks.counties))
+    counties = sorted(set(_poor_villages(frame.tree, frame.regions).index) - set(blocks.counties))
     if not counties:
         return ()
     say(f"{len(counties)} {'county' if len(counties) == 1 else 'counties'} without open households: first secretaries for their poor villages")
     nothing = frame.funds.iloc[:0]
     futures = [
-        client.submit(_refusing, county_secretaries, c, Stored(where, nothing, r), retries=2, pure=False)
+        client.submit(_refusing, county_secretaries, c, Stored(where, nothing, r, helpers=shares.get(c)), retries=2, pure=False)
         for c, r in zip(counties, county_regions(frame, counties))
     ]  # fmt: skip
     return tuple(_outcome(fut, f"county {c}") for c, fut in zip(counties, futures))
@@ -1693,7 +1707,7 @@ def county_secretaries(county: str, source: Stored) -> Assignment:
         from .storage import load_registry_county
 
         assert source.regions is not None
-        instance = load_registry_county(source.where, county, source.regions, source.funds, households_required=False)
+        instance = load_registry_county(source.where, county, source.regions, source.funds, source.helpers, households_required=False)
     else:
         from .partitioned import load_partitioned
 

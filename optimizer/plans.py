@@ -160,7 +160,9 @@ def build_plans(instance: Instance, scenario: Scenario, decided: pd.DataFrame | 
         )
     ]
     if len(projects):
-        frames.append(_project_plans(instance, scenario, tpl, scorer, eligible_t, project_only, enabled_by_project, kept[~plain]))
+        tied = _project_plans(instance, scenario, tpl, scorer, eligible_t, project_only, enabled_by_project, kept[~plain])
+        if len(tied):  # none (no household in a village with a project): its columns have no type to join with
+            frames.append(tied)
     table = pd.concat(frames, ignore_index=True)
     table = table.sort_values(["hh", "project", "cost", "template"], kind="stable").reset_index(drop=True)
     table["measures"] = np.asarray(tpl.labels, dtype=object)[table["template"].to_numpy()]

@@ -59,7 +59,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
-from .contract import TABLES, Level
+from .contract import TABLES, HelperKind, Level
 from .data import Instance, _coerce, build_instance, cut_rows, equal_pairs, group_ranks, isin, load_instance, measure_rows
 from .errors import BusyError, InputError, check_argument
 from .inputs import DEFAULT_MAX_INPUT_MB, TableRows
@@ -853,44 +853,71 @@ def _county_tables(
     }
 
 
-def upper_helper_shares(url: str, tree: RegionTree, county_households: pd.Series) -> dict[str, pd.DataFrame]:
-    """Helpers homed above county level (a city's, a province's) shared among the counties under their home unit in
-    proportion to their open households (``county_households``: county_id -> households), their capacity less the
-    households committed to them split by largest remainder: each county's worker assigns its share as one of its
-    own helpers, and the shares of a helper add up to its free capacity. Per county, the helper rows with the share
-    as capacity. Helpers homed outside the tree's counties' ancestors (paired partners) are not shared."""
-    above = helpers.c.home_region_id.in_(tree.ids.to_numpy()[tree.level < Level.COUNTY].tolist())
+def upper_helper_shares(url: str, tree: RegionTree, county_households: pd.Series, county_poor_villages: pd.Series) -> dict[str, pd.DataFrame]:
+    """Helpers homed above county level (a city's, a province's) shared among the counties under their home unit:
+    the capacity of a unit's first secretaries in proportion to the counties' poor villages (``county_poor_villages``:
+    county_id -> villages) that their own first secretaries leave without one, that of its other helpers in
+    proportion to their open households (``county_households``), each less the households committed to them. A
+    unit's helpers of one kind are one pool, split by largest remainder and cut from their capacities in order: each
+    county's worker assigns its share as one of its own helpers, and the shares of a helper add up to its free
+    capacity. Per county, the helper rows with the share as capacity. Helpers homed outside the tree's counties'
+    ancestors (paired partners) are not shared."""
+    upper_ids = tree.ids.to_numpy()[tree.level < Level.COUNTY].tolist()
+    above = helpers.c.home_region_id.in_(upper_ids)
+    secretaries = helpers.c.kind == HelperKind.FIRST_SECRETARY.value
     with _engine(url).connect() as conn, conn.begin():
         h = _frame(conn, helpers, above)
         theirs = commitments.c.helper_id.in_(select(helpers.c.helper_id).where(above))  # a subquery: they may be many
         held = select(commitments.c.helper_id, func.count()).where(commitments.c.kind == "household", theirs).group_by(commitments.c.helper_id)
         busy = pd.Series(dict(conn.execute(held).all()), dtype=float)
+        own = conn.execute(select(helpers.c.home_region_id, func.sum(helpers.c.capacity)).where(~above, secretaries).group_by(helpers.c.home_region_id)).all()
     if h.empty:
         return {}
-    counties = county_households[county_households > 0]
-    home = tree.pos(h["home_region_id"])
+    homes = pd.DataFrame(own, columns=["home", "capacity"])
+    county_of = tree.ancestors[np.maximum(tree.pos(homes["home"]), 0), Level.COUNTY]
+    known = (tree.pos(homes["home"]) >= 0) & (county_of >= 0)
+    covered = pd.Series(pd.to_numeric(homes["capacity"], errors="coerce").fillna(0).to_numpy()[known], index=tree.ids.to_numpy()[county_of[known]])
+    serves = pd.concat([county_households.rename("households"), county_poor_villages.rename("villages")], axis=1).fillna(0.0)
+    serves["uncovered"] = (serves["villages"] - covered.groupby(level=0).sum().reindex(serves.index).fillna(0.0)).clip(lower=0)
+    counties = serves[(serves[["households", "uncovered"]] > 0).any(axis=1)]
+    # a pool per home unit and kind: shared helper by helper, every first secretary of a city (capacity 1) went to
+    # the same county, the one with the most poor villages
+    home = tree.pos(h["home_region_id"]).astype(np.int64)
+    group, keys = pd.factorize(home * 2 + (h["kind"].to_numpy() == HelperKind.FIRST_SECRETARY.value))
+    pool_home, pool_secretaries = keys // 2, (keys % 2).astype(bool)
+    free = (pd.to_numeric(h["capacity"], errors="coerce").fillna(0).to_numpy() - busy.reindex(h["helper_id"]).fillna(0).to_numpy()).clip(min=0).round()
+    pool_free = np.bincount(group, weights=free, minlength=len(keys))
     at = tree.pos(pd.Series(counties.index, dtype=object))
     rows, cols = [], []
-    for lv in np.unique(tree.level[home]):
-        mine = np.flatnonzero(tree.level[home] == lv)
-        i, j = equal_pairs(home[mine], tree.ancestors[at, lv])
+    for lv in np.unique(tree.level[pool_home]):
+        mine = np.flatnonzero(tree.level[pool_home] == lv)
+        i, j = equal_pairs(pool_home[mine], tree.ancestors[at, lv])
         rows.append(mine[i])
         cols.append(j)
-    helper, county = np.concatenate(rows), np.concatenate(cols)
-    free = (pd.to_numeric(h["capacity"], errors="coerce").fillna(0).to_numpy() - busy.reindex(h["helper_id"]).fillna(0).to_numpy()).clip(min=0)
-    weight = counties.to_numpy(dtype=float)[county]
-    total = np.bincount(helper, weights=weight, minlength=len(h))
-    quota = free[helper] * weight / np.maximum(total[helper], 1.0)
+    pool, county = np.concatenate(rows), np.concatenate(cols)
+    weight = np.where(pool_secretaries[pool], counties["uncovered"].to_numpy(dtype=float)[county], counties["households"].to_numpy(dtype=float)[county])
+    pool, county, weight = pool[weight > 0], county[weight > 0], weight[weight > 0]  # a county with nothing it could serve gets no share
+    total = np.bincount(pool, weights=weight, minlength=len(keys))
+    quota = pool_free[pool] * weight / np.maximum(total[pool], 1e-9)
     share = np.floor(quota + 1e-9)
-    left = free - np.bincount(helper, weights=share, minlength=len(h))
-    order = np.lexsort((county, -(quota - share), helper))  # largest remainders first, within each helper
-    rank = group_ranks(helper[order])
+    left = pool_free - np.bincount(pool, weights=share, minlength=len(keys))
+    order = np.lexsort((county, -(quota - share), pool))  # largest remainders first, within each pool
     extra = np.zeros(len(order))
-    extra[order] = rank < np.round(left[helper[order]])
+    extra[order] = group_ranks(pool[order]) < np.round(left[pool[order]])
     share += extra
-    out = h.iloc[helper].assign(capacity=share.astype(np.int64), county_id=counties.index.to_numpy()[county])
-    out = out[out["capacity"] > 0]
-    return {c: df.drop(columns=["county_id"]).reset_index(drop=True) for c, df in out.groupby("county_id", sort=False)}
+    # each pool's county shares cut from its helpers' capacities, both laid end to end in pool order
+    members = np.flatnonzero(total[group] > 0)
+    members = members[np.argsort(group[members], kind="stable")]
+    by_pool = np.lexsort((county, pool))
+    ends_h, ends_c = np.cumsum(free[members]), np.cumsum(share[by_pool])
+    cuts = np.unique(np.concatenate([ends_h, ends_c]))
+    cuts = cuts[cuts > 0]
+    starts = np.concatenate([[0.0], cuts[:-1]])
+    helper = members[np.searchsorted(ends_h, starts, side="right")]
+    piece_county = county[by_pool][np.searchsorted(ends_c, starts, side="right")]
+    out = h.iloc[helper].assign(capacity=(cuts - starts).astype(np.int64), county_id=counties.index.to_numpy()[piece_county])
+    out = out.groupby(["county_id", "helper_id"], sort=False, as_index=False).agg({**{c: "first" for c in h.columns if c != "helper_id"}, "capacity": "sum"})
+    return {c: df.drop(columns=["county_id"])[list(h.columns)].reset_index(drop=True) for c, df in out.groupby("county_id", sort=False)}
 
 
 def load_registry_county(

@@ -362,7 +362,8 @@ def test_a_county_without_households_still_gets_its_first_secretaries(tmp_path) 
 
 
 def test_a_registry_county_whose_households_all_exited_keeps_its_first_secretaries(db_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """The same for a registry county read by the workers whose households have all exited."""
+    """The same for a registry county read by the workers whose households have all exited: it is also given its
+    share of the first secretaries homed above it, as many as one model of the registry gives it."""
     from optimizer import storage
 
     folder = tmp_path / "data"
@@ -378,7 +379,11 @@ def test_a_registry_county_whose_households_all_exited_keeps_its_first_secretari
     scenario = Scenario(name="db", data=db_url)
     dec = solve(scenario, method="decomposed", workers=1)
     verify(dec, opened, scenario)
-    assert len(_idle_county_secretaries(dec, idle)) > 0
+    # with the first secretaries of the city and the province shared by the poor villages their counties' own leave
+    # uncovered (fuzzing pass 15: shared by open households, the county got none of them, and 3 villages went short)
+    whole = solve(scenario, opened, method="monolithic")
+    poor = opened.regions.loc[opened.regions["poor_village"] & opened.regions["region_id"].str.startswith(idle), "region_id"]
+    assert len(_idle_county_secretaries(dec, idle)) == len(_idle_county_secretaries(whole, idle)) == len(poor)
 
 
 def test_shared_funds_are_checked_on_the_driver(tmp_path) -> None:  # type: ignore[no-untyped-def]

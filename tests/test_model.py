@@ -378,3 +378,21 @@ def test_a_churn_cap_holds_on_data_without_projects() -> None:
     changed = previous.merge(capped.tables["households"][["household_id", "plan"]], on="household_id", suffixes=("", "_now"))
     assert 0 < (changed["plan"] != changed["plan_now"]).sum() <= 3
     assert capped.manifest["objective"] <= free.manifest["objective"] + 1e-6
+
+
+def test_projects_in_villages_without_households_leave_the_plans_as_they_are() -> None:
+    """Found by fuzzing (pass 15): with projects, but none in a village with a household (a county down to its last
+    few households), the empty table of project plans turned the plan table's columns to text and building the
+    plans failed (IndexError: a by-county night failed its county, exit 4; one model, exit 1). The plans are those
+    of the data without those projects."""
+    tables = generate(300, seed=6)
+    tables["households"] = tables["households"][~tables["households"]["village_id"].isin(tables["projects"]["village_id"])]
+    assert len(tables["households"]) and len(tables["projects"])
+    inst = build_instance(tables)
+    sc = tiny_scenario(helpers={"assign": False})
+    plans = build_plans(inst, sc)
+    assert (plans.table["project"] == -1).all() and plans.table["template"].dtype.kind == "i"
+    result = solve(sc, inst)
+    verify(result)
+    alone = solve(sc, inst.replace(projects=inst.projects.iloc[:0]))
+    assert result.manifest["objective"] == pytest.approx(alone.manifest["objective"], rel=1e-9)
