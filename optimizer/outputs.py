@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     # only an annotation: loading it with the package took 1.65 GB of address space against 0.60 GB (test_limits caps it)
     import pyarrow.dataset as ds
 
+log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 OUTPUT_HASHES = "output_hashes"
 INPUTS_DIFFER = "inputs_differ"  # why a run's tables were not those of its scenario's data (the run is checked in memory only)
@@ -118,9 +120,15 @@ def check_target(out: Path) -> None:
     cannot be made where it is (its nearest existing parent is a file, or not writable); checked before solving too."""
     if out.exists() and not (out.is_dir() and ((out / MANIFEST).is_file() or not any(out.iterdir()))):
         raise InputError(f"output folder {out}: exists and is not a run folder (no {MANIFEST}); refusing to replace it, choose another folder")
-    if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):  # read-only or immutable (chattr +i): it could not be swapped away
-        raise InputError(f"output folder {out}: cannot be replaced (it is not writable); choose another folder")
+    check_writable(out, "cannot be replaced")
     check_can_make(out)
+
+
+def check_writable(out: Path, what: str) -> None:
+    """Refuse an existing folder that is read-only or immutable (chattr +i): it could neither be written into nor
+    swapped away, which was found only after the work."""
+    if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):
+        raise InputError(f"output folder {out}: {what} (it is not writable); choose another folder")
 
 
 def check_can_make(out: Path, what: str = "output folder") -> None:
@@ -140,6 +148,7 @@ def check_not_a_run(out: Path) -> None:
         raise InputError(f"output folder {out}: is a run folder (its tables are that run's record); choose another folder")
     if out.exists() and not out.is_dir():
         raise InputError(f"output folder {out}: is a file, not a folder; choose another folder")
+    check_writable(out, "cannot be written into")
     check_can_make(out)
 
 
@@ -199,12 +208,19 @@ def replace_dir(new: Path, target: Path) -> None:
         os.rename(new, target)
         return
     if _exchange(new, target):
-        shutil.rmtree(new, ignore_errors=True)  # ``new`` now holds the previous run
+        _remove_previous(new)  # ``new`` now holds the previous run
         return
     old = target.with_name(f".{target.name}.old-{os.getpid()}")
     os.rename(target, old)
     os.rename(new, target)
-    shutil.rmtree(old, ignore_errors=True)
+    _remove_previous(old)
+
+
+def _remove_previous(path: Path) -> None:
+    """Remove the replaced folder; say so when some of it cannot be (an immutable file in it), which was silent."""
+    shutil.rmtree(path, ignore_errors=True)
+    if path.exists():
+        log.warning("the replaced folder could not be removed entirely: %s is left (a file in it cannot be deleted)", path)
 
 
 def read_manifest(run_dir: str | Path) -> dict[str, Any]:

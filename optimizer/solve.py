@@ -455,11 +455,17 @@ def diagnose_infeasible(model: LinearModel, index: ModelIndex, instance: Instanc
     if not out.status.has_solution or out.x is None:
         short_of_helpers = _short_of_helpers(phase1, model, backend, scenario)
         if short_of_helpers:
+            # what asks for those plans: the hard floors, the coverage, the targets; and what would lift each
+            asks = [("the hard floors", "set floors.mode: soft")] if scenario.floors.mode == "hard" else []
+            if scenario.equity.min_county_coverage:
+                asks.append(("equity.min_county_coverage", "lower equity.min_county_coverage"))
+            if scenario.mode == "min_cost":
+                asks.append(("the targets", "lower the targets"))
+            what = " and ".join(a for a, _ in asks) or "the plans"
             return InfeasibleError(
-                f"infeasible even with unlimited money: the plans that the floors{' or targets' if scenario.mode == 'min_cost' else ''} need "
-                f"call for household helpers with a skill that no helper within reach has room for, in {short_of_helpers:,} "
-                "(township, skill) group(s) (helpers.capacity_in_model: add helpers to helpers.csv, set floors.mode: soft, "
-                "or set helpers.capacity_in_model: false)"
+                f"infeasible even with unlimited money: the plans that {what} need call for household helpers with a skill "
+                f"that no helper within reach has room for, in {short_of_helpers:,} (township, skill) group(s) (helpers.capacity_in_model: "
+                f"add helpers to helpers.csv, {''.join(f'{fix}, ' for _, fix in asks)}or set helpers.capacity_in_model: false)"
             )
         if "year" in index.cells.columns:  # a multi-year model: its capacities and kept starts bind too
             return InfeasibleError(

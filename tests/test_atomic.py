@@ -125,3 +125,42 @@ def test_a_run_folder_that_cannot_be_replaced_is_refused_before_the_solve(tmp_pa
     said = " ".join(result.output.split())
     assert result.exit_code == 2 and f"output folder {run}: cannot be replaced (it is not writable)" in said, result.output
     assert "loading" not in said and (run / "manifest.json").read_text() == "{}"
+
+
+def test_what_ifs_refuse_a_folder_they_cannot_write_before_solving(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fuzzing pass 15: compare, sweep and marginal solved every scenario before they found that their existing
+    --out folder was immutable (exit 2 after all the work). Refused before any solve now."""
+    import os
+
+    from typer.testing import CliRunner
+
+    from conftest import ROOT
+    from optimizer import outputs
+    from optimizer.cli import app
+
+    out = tmp_path / "whatif"
+    out.mkdir()
+    access = os.access
+    monkeypatch.setattr(outputs.os, "access", lambda p, mode: False if Path(p) == out and mode & os.W_OK else access(p, mode))
+    baseline = str(ROOT / "scenarios" / "baseline.yaml")
+    for args in (["compare", baseline, str(ROOT / "scenarios" / "central_cut_20pct.yaml")], ["sweep", baseline, "--set", "funds.level.central=0.5,1"], ["marginal", baseline]):
+        result = CliRunner().invoke(app, [*args, "--out", str(out)])
+        said = " ".join(result.output.split())
+        assert result.exit_code == 2 and f"output folder {out}: cannot be written into (it is not writable)" in said, (args, result.output)
+        assert "loading" not in said
+
+
+def test_a_replaced_run_that_cannot_be_removed_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Fuzzing pass 15: a run folder replaced by a new one, holding a file that cannot be deleted (chattr +i), was
+    left as a hidden folder beside the new run without a word. The new run is written and the leftover named."""
+    from optimizer import outputs
+
+    old, new = tmp_path / "run", tmp_path / ".run.tmp"
+    for d, text in ((old, "old"), (new, "new")):
+        d.mkdir()
+        (d / "manifest.json").write_text(text)
+    monkeypatch.setattr(outputs.shutil, "rmtree", lambda path, ignore_errors=False: None)
+    with caplog.at_level("WARNING", logger="optimizer.outputs"):
+        outputs.replace_dir(new, old)
+    assert (old / "manifest.json").read_text() == "new"
+    assert "the replaced folder could not be removed entirely" in caplog.text

@@ -253,3 +253,8 @@ def test_no_household_helper_with_capacity_in_the_model_leaves_no_skilled_plan(t
     soft = solve(Scenario.model_validate({**base, "floors": {"mode": "soft"}}))
     verify(soft)
     assert (soft.households["measures"] == "none").all()
+    # with soft floors, the coverage asks for the plans: the message named the floors and advised soft floors
+    # (fuzzing pass 15)
+    with pytest.raises(InfeasibleError) as err:
+        solve(Scenario.model_validate({**base, "floors": {"mode": "soft"}, "equity": {"min_county_coverage": 0.5}}))
+    assert "the plans that equity.min_county_coverage need" in str(err.value) and "floors.mode" not in str(err.value)
