@@ -1674,10 +1674,9 @@ def _decompose(
     return _Run(blocks, finals, bound, history, regions, funds, tree, hashes, source, churn_info, approp, prices, kept_models, secretaries)
 
 
-def _poor_villages(tree: RegionTree, regions: pd.DataFrame) -> pd.Series:
-    """County id -> its poor villages (counties without any left out)."""
-    poor = tree.villages[regions["poor_village"].to_numpy(dtype=bool)[tree.villages]]
-    return pd.Series(tree.ids.to_numpy()[tree.ancestors[poor, Level.COUNTY]]).value_counts().sort_index()
+def _poor_villages(tree: RegionTree, regions: pd.DataFrame) -> np.ndarray:
+    """The positions of the poor villages in ``tree``."""
+    return tree.villages[regions["poor_village"].to_numpy(dtype=bool)[tree.villages]]
 
 
 def _idle_secretaries(
@@ -1688,7 +1687,8 @@ def _idle_secretaries(
     ``shares`` of those homed above them)."""
     from .storage import county_regions
 
-    counties = sorted(set(_poor_villages(frame.tree, frame.regions).index) - set(blocks.counties))
+    tree = frame.tree
+    counties = sorted(set(tree.ids.to_numpy()[tree.ancestors[_poor_villages(tree, frame.regions), Level.COUNTY]]) - set(blocks.counties))
     if not counties:
         return ()
     say(f"{len(counties)} {'county' if len(counties) == 1 else 'counties'} without open households: first secretaries for their poor villages")

@@ -149,6 +149,9 @@ def check_not_a_run(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise InputError(f"output folder {out}: is a file, not a folder; choose another folder")
     check_writable(out, "cannot be written into")
+    locked = sorted(p.name for p in out.iterdir() if p.is_file() and not os.access(p, os.W_OK)) if out.is_dir() else []
+    if locked:  # an immutable table or chart could not be replaced: the what-if failed after all its solves, half written
+        raise InputError(f"output folder {out}: {', '.join(locked[:5])} cannot be replaced (not writable); choose another folder")
     check_can_make(out)
 
 

@@ -59,7 +59,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
-from .contract import TABLES, HelperKind, Level
+from .contract import TABLES, HelperKind, Level, Reach
 from .data import Instance, _coerce, build_instance, cut_rows, equal_pairs, group_ranks, isin, load_instance, measure_rows
 from .errors import BusyError, InputError, check_argument
 from .inputs import DEFAULT_MAX_INPUT_MB, TableRows
@@ -853,10 +853,10 @@ def _county_tables(
     }
 
 
-def upper_helper_shares(url: str, tree: RegionTree, county_households: pd.Series, county_poor_villages: pd.Series) -> dict[str, pd.DataFrame]:
+def upper_helper_shares(url: str, tree: RegionTree, county_households: pd.Series, poor_villages: np.ndarray) -> dict[str, pd.DataFrame]:
     """Helpers homed above county level (a city's, a province's) shared among the counties under their home unit:
-    the capacity of a unit's first secretaries in proportion to the counties' poor villages (``county_poor_villages``:
-    county_id -> villages) that their own first secretaries leave without one, that of its other helpers in
+    the capacity of a unit's first secretaries in proportion to the counties' poor villages (``poor_villages``: their
+    positions in ``tree``) that their own first secretaries cannot cover (:func:`_uncovered`), that of its other helpers in
     proportion to their open households (``county_households``), each less the households committed to them. A
     unit's helpers of one kind are one pool, split by largest remainder and cut from their capacities in order: each
     county's worker assigns its share as one of its own helpers, and the shares of a helper add up to its free
@@ -870,16 +870,12 @@ def upper_helper_shares(url: str, tree: RegionTree, county_households: pd.Series
         theirs = commitments.c.helper_id.in_(select(helpers.c.helper_id).where(above))  # a subquery: they may be many
         held = select(commitments.c.helper_id, func.count()).where(commitments.c.kind == "household", theirs).group_by(commitments.c.helper_id)
         busy = pd.Series(dict(conn.execute(held).all()), dtype=float)
-        own = conn.execute(select(helpers.c.home_region_id, func.sum(helpers.c.capacity)).where(~above, secretaries).group_by(helpers.c.home_region_id)).all()
+        own = select(helpers.c.home_region_id, helpers.c.reach, func.sum(helpers.c.capacity)).where(~above, secretaries)
+        own_secretaries = pd.DataFrame(conn.execute(own.group_by(helpers.c.home_region_id, helpers.c.reach)).all(), columns=["home", "reach", "capacity"])
     if h.empty:
         return {}
-    homes = pd.DataFrame(own, columns=["home", "capacity"])
-    county_of = tree.ancestors[np.maximum(tree.pos(homes["home"]), 0), Level.COUNTY]
-    known = (tree.pos(homes["home"]) >= 0) & (county_of >= 0)
-    covered = pd.Series(pd.to_numeric(homes["capacity"], errors="coerce").fillna(0).to_numpy()[known], index=tree.ids.to_numpy()[county_of[known]])
-    serves = pd.concat([county_households.rename("households"), county_poor_villages.rename("villages")], axis=1).fillna(0.0)
-    serves["uncovered"] = (serves["villages"] - covered.groupby(level=0).sum().reindex(serves.index).fillna(0.0)).clip(lower=0)
-    counties = serves[(serves[["households", "uncovered"]] > 0).any(axis=1)]
+    serves = pd.concat([county_households.rename("households"), _uncovered(tree, poor_villages, own_secretaries).rename("uncovered")], axis=1).fillna(0.0)
+    counties = serves[(serves > 0).any(axis=1)]
     # a pool per home unit and kind: shared helper by helper, every first secretary of a city (capacity 1) went to
     # the same county, the one with the most poor villages
     home = tree.pos(h["home_region_id"]).astype(np.int64)
@@ -918,6 +914,24 @@ def upper_helper_shares(url: str, tree: RegionTree, county_households: pd.Series
     out = h.iloc[helper].assign(capacity=(cuts - starts).astype(np.int64), county_id=counties.index.to_numpy()[piece_county])
     out = out.groupby(["county_id", "helper_id"], sort=False, as_index=False).agg({**{c: "first" for c in h.columns if c != "helper_id"}, "capacity": "sum"})
     return {c: df.drop(columns=["county_id"])[list(h.columns)].reset_index(drop=True) for c, df in out.groupby("county_id", sort=False)}
+
+
+def _uncovered(tree: RegionTree, poor_villages: np.ndarray, own: pd.DataFrame) -> pd.Series:
+    """County id -> its poor villages that its own first secretaries (``own``: home, reach and capacity, homed at
+    county level or below) cannot cover, by reach: one whose reach is its township covers that township's villages
+    only (counted by capacity alone, a county with such secretaries in one township counted its other townships'
+    villages as covered)."""
+    home = tree.pos(own["home"].astype(str))
+    own = own[home >= 0]
+    home = home[home >= 0]
+    reach = np.where(own["reach"].astype(str).to_numpy() == Reach.TOWNSHIP.value, Level.TOWNSHIP, Level.COUNTY)
+    serves = np.where(tree.level[home] >= reach, tree.ancestors[home, np.minimum(reach, Level.VILLAGE)], home)
+    capacity = pd.Series(pd.to_numeric(own["capacity"], errors="coerce").fillna(0).to_numpy(), index=serves).groupby(level=0).sum()
+    town = pd.Series(1.0, index=tree.ancestors[poor_villages, Level.TOWNSHIP]).groupby(level=0).sum()
+    left = (town - capacity.reindex(town.index).fillna(0.0)).clip(lower=0)  # after the township-reach secretaries
+    county_left = left.groupby(tree.ancestors[left.index.to_numpy(), Level.COUNTY]).sum()
+    uncovered = (county_left - capacity.reindex(county_left.index).fillna(0.0)).clip(lower=0)  # after the county-reach ones
+    return pd.Series(uncovered.to_numpy(), index=tree.ids.to_numpy()[uncovered.index.to_numpy()])
 
 
 def load_registry_county(

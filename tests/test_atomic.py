@@ -148,6 +148,13 @@ def test_what_ifs_refuse_a_folder_they_cannot_write_before_solving(tmp_path: Pat
         said = " ".join(result.output.split())
         assert result.exit_code == 2 and f"output folder {out}: cannot be written into (it is not writable)" in said, (args, result.output)
         assert "loading" not in said
+    # a folder that is writable but holds a result file that is not (fuzzing pass 16: the what-if solved, then
+    # replaced its table but not its chart, and failed)
+    (out / "compare.svg").write_text("old")
+    monkeypatch.setattr(outputs.os, "access", lambda p, mode: False if Path(p) == out / "compare.svg" and mode & os.W_OK else access(p, mode))
+    result = CliRunner().invoke(app, ["compare", baseline, str(ROOT / "scenarios" / "central_cut_20pct.yaml"), "--out", str(out)])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and f"output folder {out}: compare.svg cannot be replaced (not writable)" in said, result.output
 
 
 def test_a_replaced_run_that_cannot_be_removed_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:

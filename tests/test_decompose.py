@@ -1034,3 +1034,29 @@ def test_the_county_mips_summary_names_the_counties_stopped_at_their_time_limit(
     said = _final_summary(["A", "B", "C", "D", "E", "F"], finals, 60.0)
     assert "4 stopped at their time limit (A, C, E ...), so their roundings depend on the machine's speed" in said
     assert "stopped" not in _final_summary(["B", "D"], [finals[1], finals[3]], 3.0)
+
+
+def test_a_countys_own_first_secretaries_cover_what_they_reach(instance) -> None:  # type: ignore[no-untyped-def]
+    """The upper first secretaries of a registry read by county go to the poor villages the counties' own leave
+    uncovered. Counted by capacity alone, eight secretaries whose reach is one township covered eight villages of
+    the whole county, and villages elsewhere in it went without one while secretaries above sat idle (fuzzing
+    pass 16). A township's secretaries cover its own villages; a county's, any left."""
+    from optimizer.storage import _uncovered
+
+    tree = instance.tree
+    poor = tree.villages[instance.regions["poor_village"].to_numpy(dtype=bool)[tree.villages]]
+    county = tree.ancestors[poor, 3]
+    c = int(np.bincount(county).argmax())
+    mine = poor[county == c]
+    towns = pd.Series(tree.ancestors[mine, 4]).value_counts()
+    assert len(towns) >= 2
+    first = tree.ids[int(towns.index[0])]
+    in_first = int(towns.iloc[0])
+    nobody = pd.DataFrame({"home": [], "reach": [], "capacity": []})
+    assert _uncovered(tree, poor, nobody)[tree.ids[c]] == len(mine)
+    many = pd.DataFrame({"home": [first], "reach": ["township"], "capacity": [len(mine)]})  # as many as the county's villages, in one township
+    assert _uncovered(tree, poor, many)[tree.ids[c]] == len(mine) - in_first
+    county_wide = pd.DataFrame({"home": [first, tree.ids[c]], "reach": ["township", "county"], "capacity": [len(mine), 1]})
+    assert _uncovered(tree, poor, county_wide)[tree.ids[c]] == len(mine) - in_first - 1
+    homed_in_town = pd.DataFrame({"home": [first], "reach": ["county"], "capacity": [len(mine)]})  # reach county: any village of it
+    assert _uncovered(tree, poor, homed_in_town)[tree.ids[c]] == 0
