@@ -872,9 +872,16 @@ def upper_helper_shares(url: str, tree: RegionTree, county_households: pd.Series
         busy = pd.Series(dict(conn.execute(held).all()), dtype=float)
         own = select(helpers.c.home_region_id, helpers.c.reach, func.sum(helpers.c.capacity)).where(~above, secretaries)
         own_secretaries = pd.DataFrame(conn.execute(own.group_by(helpers.c.home_region_id, helpers.c.reach)).all(), columns=["home", "reach", "capacity"])
+        cadres = (helpers.c.kind == HelperKind.HOUSEHOLD_HELPER.value) & ~above
+        room = dict(conn.execute(select(helpers.c.home_region_id, func.sum(helpers.c.capacity)).where(cadres).group_by(helpers.c.home_region_id)).all())
+        taken = commitments.join(helpers, commitments.c.helper_id == helpers.c.helper_id)
+        held_own = select(helpers.c.home_region_id, func.count()).select_from(taken).where(commitments.c.kind == "household", cadres)
+        held_own = held_own.group_by(helpers.c.home_region_id)
+        own_free = pd.Series(room, dtype=float).sub(pd.Series(dict(conn.execute(held_own).all()), dtype=float), fill_value=0.0)
     if h.empty:
         return {}
     serves = pd.concat([county_households.rename("households"), _uncovered(tree, poor_villages, own_secretaries).rename("uncovered")], axis=1).fillna(0.0)
+    serves["short"] = (serves["households"] - _by_county(tree, own_free).reindex(serves.index).fillna(0.0)).clip(lower=0)
     counties = serves[(serves > 0).any(axis=1)]
     # a pool per home unit and kind: shared helper by helper, every first secretary of a city (capacity 1) went to
     # the same county, the one with the most poor villages
@@ -891,7 +898,13 @@ def upper_helper_shares(url: str, tree: RegionTree, county_households: pd.Series
         rows.append(mine[i])
         cols.append(j)
     pool, county = np.concatenate(rows), np.concatenate(cols)
-    weight = np.where(pool_secretaries[pool], counties["uncovered"].to_numpy(dtype=float)[county], counties["households"].to_numpy(dtype=float)[county])
+    # household helpers to the counties whose open households their own helpers' free capacity leaves without one
+    # (by open households alone, a county its own helpers covered took a share, and 16 households were short
+    # elsewhere against none loaded whole); by open households where the unit's counties all have room (skills)
+    short = counties["short"].to_numpy(dtype=float)[county]
+    short_in_pool = np.bincount(pool, weights=short, minlength=len(keys))
+    households = np.where(short_in_pool[pool] > 0, short, counties["households"].to_numpy(dtype=float)[county])
+    weight = np.where(pool_secretaries[pool], counties["uncovered"].to_numpy(dtype=float)[county], households)
     pool, county, weight = pool[weight > 0], county[weight > 0], weight[weight > 0]  # a county with nothing it could serve gets no share
     total = np.bincount(pool, weights=weight, minlength=len(keys))
     quota = pool_free[pool] * weight / np.maximum(total[pool], 1e-9)
@@ -914,6 +927,14 @@ def upper_helper_shares(url: str, tree: RegionTree, county_households: pd.Series
     out = h.iloc[helper].assign(capacity=(cuts - starts).astype(np.int64), county_id=counties.index.to_numpy()[piece_county])
     out = out.groupby(["county_id", "helper_id"], sort=False, as_index=False).agg({**{c: "first" for c in h.columns if c != "helper_id"}, "capacity": "sum"})
     return {c: df.drop(columns=["county_id"])[list(h.columns)].reset_index(drop=True) for c, df in out.groupby("county_id", sort=False)}
+
+
+def _by_county(tree: RegionTree, amounts: pd.Series) -> pd.Series:
+    """Amounts by region id (at county level or below) summed by county id."""
+    home = tree.pos(pd.Series(amounts.index, dtype=object))
+    county = tree.ancestors[np.maximum(home, 0), Level.COUNTY]
+    known = (home >= 0) & (county >= 0)
+    return pd.Series(amounts.to_numpy(dtype=float)[known], index=tree.ids.to_numpy()[county[known]]).groupby(level=0).sum()
 
 
 def _uncovered(tree: RegionTree, poor_villages: np.ndarray, own: pd.DataFrame) -> pd.Series:

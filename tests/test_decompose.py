@@ -1060,3 +1060,33 @@ def test_a_countys_own_first_secretaries_cover_what_they_reach(instance) -> None
     assert _uncovered(tree, poor, county_wide)[tree.ids[c]] == len(mine) - in_first - 1
     homed_in_town = pd.DataFrame({"home": [first], "reach": ["county"], "capacity": [len(mine)]})  # reach county: any village of it
     assert _uncovered(tree, poor, homed_in_town)[tree.ids[c]] == 0
+
+
+def test_upper_household_helpers_go_where_the_counties_own_leave_households_without_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A city's and a province's household helpers, shared by open households alone, gave a county its own helpers
+    already covered a share, while another county's households went without one (fuzzing pass 16: 16 short against
+    none loaded whole). Shared by the households the counties' own free capacity leaves uncovered, a county with
+    room for all its households gets none, and the shares still add up to the pool's capacity."""
+    from optimizer import storage
+    from optimizer.decompose import _poor_villages
+
+    folder = tmp_path / "data"
+    generate(1500, seed=3, out=folder)
+    helpers = pd.read_csv(folder / "helpers.csv", dtype=str, keep_default_na=False)
+    roomy = helpers["home_region_id"].str.startswith("P01C01X01") & (helpers["kind"] == "household_helper")
+    helpers.loc[roomy, "capacity"] = "1000"
+    helpers.to_csv(folder / "helpers.csv", index=False)
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    engine = storage.open_db(url, create=True)
+    storage.init_db(engine)
+    storage.import_folder(engine, folder)
+    engine.dispose()
+    instance = load_instance(folder)
+    tree = instance.tree
+    households = pd.Series(tree.ancestor_ids(tree.pos(instance.households["village_id"]), 3)).value_counts()
+    shares = storage.upper_helper_shares(url, tree, households, _poor_villages(tree, instance.regions))
+    cadre = lambda df: df[df["kind"] == "household_helper"]  # noqa: E731
+    assert "P01C01X01" not in shares or cadre(shares["P01C01X01"]).empty
+    upper = cadre(helpers[tree.level[tree.pos(helpers["home_region_id"])] < 3])
+    given = pd.concat([cadre(df) for df in shares.values()])
+    assert len(upper) and given["capacity"].sum() == pd.to_numeric(upper["capacity"]).sum()
