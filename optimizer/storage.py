@@ -856,9 +856,10 @@ def _county_tables(
 def upper_helper_shares(url: str, tree: RegionTree, county_households: pd.Series, poor_villages: np.ndarray) -> dict[str, pd.DataFrame]:
     """Helpers homed above county level (a city's, a province's) shared among the counties under their home unit:
     the capacity of a unit's first secretaries in proportion to the counties' poor villages (``poor_villages``: their
-    positions in ``tree``) that their own first secretaries cannot cover (:func:`_uncovered`), that of its other helpers in
-    proportion to their open households (``county_households``), each less the households committed to them. A
-    unit's helpers of one kind are one pool, split by largest remainder and cut from their capacities in order: each
+    positions in ``tree``) that their own first secretaries cannot cover (:func:`_uncovered`), that of its other
+    helpers in proportion to the open households (``county_households``) that their own helpers' free capacity
+    leaves without one (to all by open households where every county has room), each less the households committed
+    to them. A unit's helpers of one kind are one pool, split by largest remainder and cut from their capacities in order: each
     county's worker assigns its share as one of its own helpers, and the shares of a helper add up to its free
     capacity. Per county, the helper rows with the share as capacity. Helpers homed outside the tree's counties'
     ancestors (paired partners) are not shared."""
