@@ -125,10 +125,35 @@ def check_target(out: Path) -> None:
 
 
 def check_writable(out: Path, what: str) -> None:
-    """Refuse an existing folder that is read-only or immutable (chattr +i): it could neither be written into nor
-    swapped away, which was found only after the work."""
+    """Refuse an existing folder that is read-only, immutable (chattr +i) or append-only (chattr +a): it could
+    neither be written into nor swapped away, which was found only after the work."""
     if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):
         raise InputError(f"output folder {out}: {what} (it is not writable); choose another folder")
+    if out.is_dir() and _inode_flags(out) & _APPEND_ONLY:  # os.access says yes: only renames and deletions fail
+        raise InputError(f"output folder {out}: {what} (it is append-only, chattr +a); choose another folder")
+
+
+_GET_FLAGS = 0x80086601  # Linux FS_IOC_GETFLAGS
+_APPEND_ONLY = 0x20  # FS_APPEND_FL
+
+
+def _inode_flags(path: Path) -> int:
+    """The file system's inode flags of ``path`` (0 where the system or the file system has none)."""
+    import array
+    import fcntl
+
+    flags = array.array("l", [0])
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return 0
+    try:
+        fcntl.ioctl(fd, _GET_FLAGS, flags, True)
+    except OSError:
+        return 0
+    finally:
+        os.close(fd)
+    return int(flags[0])
 
 
 def check_can_make(out: Path, what: str = "output folder") -> None:

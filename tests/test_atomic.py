@@ -125,6 +125,14 @@ def test_a_run_folder_that_cannot_be_replaced_is_refused_before_the_solve(tmp_pa
     said = " ".join(result.output.split())
     assert result.exit_code == 2 and f"output folder {run}: cannot be replaced (it is not writable)" in said, result.output
     assert "loading" not in said and (run / "manifest.json").read_text() == "{}"
+    # append-only (chattr +a): writable for os.access, but the folder cannot be renamed (fuzzing pass 16: found after
+    # the solve, the new run lost)
+    monkeypatch.setattr(outputs.os, "access", access)
+    assert outputs._inode_flags(run) & outputs._APPEND_ONLY == 0  # the flags read (0 where the file system has none)
+    monkeypatch.setattr(outputs, "_inode_flags", lambda p: outputs._APPEND_ONLY if Path(p) == run else 0)
+    result = CliRunner().invoke(app, ["solve", str(ROOT / "scenarios" / "baseline.yaml"), "--out", str(run)])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and f"output folder {run}: cannot be replaced (it is append-only, chattr +a)" in said, result.output
 
 
 def test_what_ifs_refuse_a_folder_they_cannot_write_before_solving(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
