@@ -1452,6 +1452,9 @@ def _decompose(
         fund_ids = blocks.pairs["fund_id"].to_numpy()
         fund_lists = {c: list(fund_ids[idx]) for c, idx in zip(blocks.counties, blocks.county_pairs())}
         per_county_helpers = instance is None and scenario.helpers.assign and scenario.years is None
+        # what a county's emergency money stands for (soft floors and a re-plan's shortfall blamed the hard floors)
+        keeps = kept is not None or (stored_churn is not None and stored_churn.from_year is not None)
+        must_pay = " and ".join(["its hard floors"] * (scenario.floors.mode == "hard") + ["the starts and builds it keeps"] * keeps) or "its plans"
 
         def on_worker(task: Callable[..., Any], c: str, *args: Any, pinned: bool = True) -> Any:
             """``task(c, its source, scenario, its funds, *args)`` on the county's worker (one task per county;
@@ -1495,7 +1498,7 @@ def _decompose(
                 futures = [final(c, m, last, thorough=t, pinned=not last) for c, m, t in asks]
                 return [_outcome(fut, f"county {c}") for (c, _, _), fut in zip(asks, futures)]
 
-            return _repair(blocks, scenario, out, rerun, say, short_ok)
+            return _repair(blocks, scenario, out, rerun, say, short_ok, must_pay)
 
         def held_back(
             alloc: list[np.ndarray], finals: list[dict[str, Any]], short: list[int], what: str, cycles: int = HOLD_BACK_CYCLES
@@ -1512,7 +1515,7 @@ def _decompose(
 
             def needed(i: int, got: np.ndarray | None, blame: str) -> np.ndarray:
                 if got is None:
-                    raise NoSolutionError(f"county {blocks.counties[i]}: its hard floors need {finals[i]['emergency']:,.2f} yuan more than {blame}")
+                    raise NoSolutionError(f"county {blocks.counties[i]}: {must_pay} need {finals[i]['emergency']:,.2f} yuan more than {blame}")
                 return got
 
             def holding(got: list[np.ndarray], skip: int = -1) -> np.ndarray:
@@ -2174,15 +2177,16 @@ def _repair(
     rerun: Callable[[list[tuple[str, np.ndarray, bool]]], list[dict[str, Any]]],
     say: Callable[[str], None],
     short_ok: bool = False,
+    must_pay: str = "its hard floors",
 ) -> list[dict[str, Any]]:
-    """Rounding can leave a county a little short of its floors: re-solve it with what it used plus what all
-    counties left unused of the same funds (multi-year: of the same fund and year, without taking what a later
-    year needs carried to it). Several short counties are first re-solved at once, each offered an even share of
+    """Rounding can leave a county a little short of its floors: re-solve it with what it used plus what all counties
+    left unused of the same funds (multi-year: of the same fund and year, without taking what a later year needs
+    carried to it). Several short counties are first re-solved at once, each offered an even share of
     what is left (their offers together cannot overspend); the rest one county at a time, each offered all that is
     left then. A multi-year county still short then gets the thorough rounding (its result marked ``thorough``: the
     caller may hold it back when it gives up too much); one short even so is an error, or with ``short_ok`` stays
     short in the list returned (the caller holds back what it needs). ``rerun`` solves a list of (county, money,
-    thorough) at once."""
+    thorough) at once; ``must_pay`` names what a county short must pay (its hard floors, the starts it keeps)."""
     ledger = _Ledger(blocks, scenario, finals)
     out = list(finals)
     pair_funds = blocks.pairs["fund_id"].to_numpy()
@@ -2221,7 +2225,7 @@ def _repair(
         if again["emergency"] > EMERGENCY_TOL:
             changes = ~is_money[i]
             capped = f" under the churn cap ({(f['used'] + extra)[changes].sum() / MONEY_UNIT:,.1f} changes of plan left for it)" if changes.any() else ""
-            raise NoSolutionError(f"county {c}: its hard floors need {again['emergency']:,.2f} yuan more than the upper-level money left for it{capped}")
+            raise NoSolutionError(f"county {c}: {must_pay} need {again['emergency']:,.2f} yuan more than the upper-level money left for it{capped}")
         ledger.change(c, f["used"], again["used"])
         out[i] = again
     return out

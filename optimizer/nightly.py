@@ -290,7 +290,7 @@ def _run_by_county(
             solve_decomposed(scenario, None, url, progress=lambda _m: None, frame=frame)  # its own error when the cap is not the cause
             raise _churn_infeasible(n_planned, churn.max_changes, scenario, "published plan") from None
     except NoSolutionError as err:
-        how = "nightly.by_county: no loads the registry whole and solves such a night as one model (or names the money the hard floors lack)"
+        how = "nightly.by_county: no loads the registry whole and solves such a night as one model (or names the money it lacks)"
         raise NoSolutionError(f"{err}; {how}", err.cause) from err
     verify(result)  # each county on its worker, the shared funds here
     households = (_with_committed(hh, None) for hh in result.frames("households"))
@@ -556,7 +556,7 @@ def _run_multiyear_by_county(
             solve_decomposed_years(scenario, None, url, progress=lambda _m: None, churn=replace(churn, max_changes=n_planned), **kw)
             raise _churn_infeasible(n_planned, churn.max_changes, scenario, "published plan and start year") from None
     except NoSolutionError as err:
-        how = "nightly.by_county: no loads the registry whole and solves such a night as one model (or names the money the hard floors lack)"
+        how = "nightly.by_county: no loads the registry whole and solves such a night as one model (or names the money it lacks)"
         raise NoSolutionError(f"{err}; {how}", err.cause) from err
     return _publish_multiyear(engine, run_id, scenario, input_hash, result, [], from_year, current, say, hashes=frame.hashes)
 

@@ -245,7 +245,7 @@ def one_model_hint(whole: str = "") -> Iterator[None]:
     except NoSolutionError as err:
         how = f"loads {whole} whole and solves it" if whole else "solves it"
         # the one model also tells a county's rounding that cannot fit its share from budgets that cannot pay the floors
-        raise NoSolutionError(f"{err}; --method monolithic {how} as one model (or names the money the hard floors lack)", err.cause) from err
+        raise NoSolutionError(f"{err}; --method monolithic {how} as one model (or names the money it lacks)", err.cause) from err
 
 
 def _solve_decomposed(

@@ -849,3 +849,17 @@ def test_a_session_starts_a_multiyear_what_if_from_the_county_models_it_kept(tmp
     fresh = solve_multiyear(more, method="decomposed", workers=2)
     assert warm.manifest["objective"] == pytest.approx(fresh.manifest["objective"], rel=max(warm.manifest["gap"], fresh.manifest["gap"]))
     assert warm.manifest["objective"] > first.manifest["objective"]
+
+
+def test_a_county_short_of_what_its_kept_starts_need_says_so(small: Instance, mono: MultiYearResult, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A re-plan with soft floors and 40% less money than the kept 2018 starts were paid: a county cannot pay what it
+    keeps. Its error blamed "its hard floors", which were soft (fuzzing pass 16); it names the kept starts now."""
+    from optimizer.errors import NoSolutionError
+
+    mono.write(tmp_path / "first")
+    kept = read_previous(tmp_path / "first", 2019)
+    poorer = small.replace(funds=small.funds.assign(amount=small.funds["amount"] * 0.6))
+    soft = _scenario().with_overrides({"floors.mode": "soft"})
+    with pytest.raises(NoSolutionError, match=r"county P01C01X\d+: the starts and builds it keeps need [\d,.]+ yuan more than") as err:
+        solve_multiyear(soft, poorer, method="decomposed", workers=2, kept=kept)
+    assert "hard floors" not in str(err.value).split(";")[0]
