@@ -251,7 +251,7 @@ def compare_cmd(
     from .outputs import check_not_a_run
 
     with _errors():
-        check_not_a_run(out)
+        check_not_a_run(out, "compare")
         loaded = [api.load_scenario(s) for s in scenarios]
         with Session(progress=_progress()) as session:  # its cluster, if a solve decomposed, stops with it
             table, _ = compare(loaded, session)
@@ -277,7 +277,7 @@ def sweep_cmd(
     from .outputs import check_not_a_run
 
     with _errors():
-        check_not_a_run(out)
+        check_not_a_run(out, "sweep")
         path, values = parse_set(set_[0])
         twice = [item for item in set_[1:] if item.partition("=")[0].strip() == path]
         if twice:
@@ -314,7 +314,7 @@ def marginal_cmd(
     from .outputs import atomic_write_text, check_not_a_run
 
     with _errors():
-        check_not_a_run(out)
+        check_not_a_run(out, "marginal")
         names = {lv.name.lower(): lv for lv in Level}
         if level not in names:
             raise InputError(f"--level must be one of {', '.join(names)}")

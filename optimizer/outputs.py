@@ -134,7 +134,7 @@ def check_writable(out: Path, what: str) -> None:
 
 
 _GET_FLAGS = 0x80086601  # Linux FS_IOC_GETFLAGS
-_APPEND_ONLY = 0x20  # FS_APPEND_FL
+_IMMUTABLE, _APPEND_ONLY = 0x10, 0x20  # FS_IMMUTABLE_FL, FS_APPEND_FL
 
 
 def _inode_flags(path: Path) -> int:
@@ -166,17 +166,20 @@ def check_can_make(out: Path, what: str = "output folder") -> None:
         raise InputError(f"{what} {out}: cannot write in {parent}; choose another {what.split()[-1]}")
 
 
-def check_not_a_run(out: Path) -> None:
-    """Refuse a what-if's folder (compare, sweep, marginal) that is a run folder (its tables are that run's record,
-    and ``marginal.csv`` is one of them), a file, or cannot be made; checked before solving."""
+def check_not_a_run(out: Path, stem: str) -> None:
+    """Refuse a what-if's folder (compare, sweep, marginal: the ``stem`` of the files it writes) that is a run folder
+    (its tables are that run's record, and ``marginal.csv`` is one of them), a file, one holding a file of the
+    what-if's that cannot be replaced, or that cannot be made; checked before solving."""
     if (out / MANIFEST).is_file():
         raise InputError(f"output folder {out}: is a run folder (its tables are that run's record); choose another folder")
     if out.exists() and not out.is_dir():
         raise InputError(f"output folder {out}: is a file, not a folder; choose another folder")
     check_writable(out, "cannot be written into")
-    locked = sorted(p.name for p in out.iterdir() if p.is_file() and not os.access(p, os.W_OK)) if out.is_dir() else []
-    if locked:  # an immutable table or chart could not be replaced: the what-if failed after all its solves, half written
-        raise InputError(f"output folder {out}: {', '.join(locked[:5])} cannot be replaced (not writable); choose another folder")
+    # an immutable or append-only table or chart of its own could not be replaced: the what-if failed after all its
+    # solves, half written (a read-only one can: a rename needs only the folder writable)
+    locked = sorted(p.name for p in out.glob(f"{stem}.*") if p.is_file() and _inode_flags(p) & (_IMMUTABLE | _APPEND_ONLY)) if out.is_dir() else []
+    if locked:
+        raise InputError(f"output folder {out}: {', '.join(locked)} cannot be replaced (immutable or append-only); choose another folder")
     check_can_make(out)
 
 

@@ -158,11 +158,15 @@ def test_what_ifs_refuse_a_folder_they_cannot_write_before_solving(tmp_path: Pat
         assert "loading" not in said
     # a folder that is writable but holds a result file that is not (fuzzing pass 16: the what-if solved, then
     # replaced its table but not its chart, and failed)
+    # (a read-only file of its own, or any file not its own, is no reason: a rename replaces it)
     (out / "compare.svg").write_text("old")
-    monkeypatch.setattr(outputs.os, "access", lambda p, mode: False if Path(p) == out / "compare.svg" and mode & os.W_OK else access(p, mode))
+    (out / "notes.txt").write_text("theirs")
+    monkeypatch.setattr(outputs.os, "access", access)
+    locked = {out / "compare.svg": outputs._IMMUTABLE, out / "notes.txt": outputs._IMMUTABLE}
+    monkeypatch.setattr(outputs, "_inode_flags", lambda p: locked.get(Path(p), 0))
     result = CliRunner().invoke(app, ["compare", baseline, str(ROOT / "scenarios" / "central_cut_20pct.yaml"), "--out", str(out)])
     said = " ".join(result.output.split())
-    assert result.exit_code == 2 and f"output folder {out}: compare.svg cannot be replaced (not writable)" in said, result.output
+    assert result.exit_code == 2 and f"output folder {out}: compare.svg cannot be replaced (immutable or append-only)" in said, result.output
 
 
 def test_a_replaced_run_that_cannot_be_removed_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
