@@ -39,7 +39,7 @@ from .clib import release_freed_memory
 from .contract import ANY_CATEGORY, LIST_SEP, Level
 from .data import Instance, cut_rows, household_sizes
 from .errors import InfeasibleError, InputError, NoSolutionError, OptimizerError, SolverUnavailableError, VerificationError
-from .helpers import Assignment, assign_helpers, join_assignments
+from .helpers import Assignment, assign_helpers, join_assignments, poor_villages
 from .model import MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, fund_scopes, kept_plan_columns
 from .multiyear import (
     MONEY_TOL,
@@ -1435,7 +1435,7 @@ def _decompose(
         if instance is None and is_url(str(folder)) and one_year and scenario.helpers.assign:
             from .storage import upper_helper_shares
 
-            shares = upper_helper_shares(str(folder), tree, pd.Series(blocks.households, index=blocks.counties), _poor_villages(tree, regions))
+            shares = upper_helper_shares(str(folder), tree, pd.Series(blocks.households, index=blocks.counties), poor_villages(tree, regions))
         data: list[Any] = pieces if instance is not None else [
             Stored(str(folder), f, r, night, version, from_year, None if from_year is None else _own_withheld(withheld, f, blocks.upper), shares.get(c))
             for c, f, r in zip(blocks.counties, blocks.funds, places)
@@ -1677,11 +1677,6 @@ def _decompose(
     return _Run(blocks, finals, bound, history, regions, funds, tree, hashes, source, churn_info, approp, prices, kept_models, secretaries)
 
 
-def _poor_villages(tree: RegionTree, regions: pd.DataFrame) -> np.ndarray:
-    """The positions of the poor villages in ``tree``."""
-    return tree.villages[regions["poor_village"].to_numpy(dtype=bool)[tree.villages]]
-
-
 def _idle_secretaries(
     client: Any, where: str, frame: Frame, blocks: Blocks, shares: dict[str, pd.DataFrame], say: Callable[[str], None]
 ) -> tuple[Assignment, ...]:
@@ -1691,7 +1686,7 @@ def _idle_secretaries(
     from .storage import county_regions
 
     tree = frame.tree
-    counties = sorted(set(tree.ids.to_numpy()[tree.ancestors[_poor_villages(tree, frame.regions), Level.COUNTY]]) - set(blocks.counties))
+    counties = sorted(set(tree.ids.to_numpy()[tree.ancestors[poor_villages(tree, frame.regions), Level.COUNTY]]) - set(blocks.counties))
     if not counties:
         return ()
     say(f"{len(counties)} {'county' if len(counties) == 1 else 'counties'} without open households: first secretaries for their poor villages")

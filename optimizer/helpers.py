@@ -18,6 +18,7 @@ import pandas as pd
 
 from .contract import LIST_SEP, Category, Cause, HelperKind, Level, Reach, Skill
 from .data import Instance, equal_pairs, group_ranks, isin, measure_rows
+from .regions import RegionTree
 from .solvers.flow import solve_min_cost_flow
 
 SKILL_OF_CATEGORY = {
@@ -67,6 +68,11 @@ def household_needs(instance: Instance, households: pd.DataFrame) -> np.ndarray:
     need = instance.households.set_index("household_id")["cause"].reindex(households["household_id"]).map(SKILL_OF_CAUSE).to_numpy(dtype=object)
     need[top["row"].to_numpy()] = skill.reindex(top["measure"]).to_numpy()
     return need
+
+
+def poor_villages(tree: RegionTree, regions: pd.DataFrame) -> np.ndarray:
+    """The positions in ``tree`` of the poor villages (``regions`` in the tree's order): one first secretary each."""
+    return tree.villages[regions["poor_village"].to_numpy(dtype=bool)[tree.villages]]
 
 
 def reach_regions(instance: Instance, helpers: pd.DataFrame) -> pd.DataFrame:
@@ -141,7 +147,7 @@ def assign_helpers(instance: Instance, households: pd.DataFrame, previous: pd.Da
         }
     )
     load = np.bincount(helper_of[helper_of >= 0], minlength=len(helpers))
-    poor_v = tree.villages[instance.regions["poor_village"].to_numpy()[tree.villages]]
+    poor_v = poor_villages(tree, instance.regions)
     secretaries = helpers["kind"].to_numpy() == HelperKind.FIRST_SECRETARY.value
     sec_of, _, sec_short, _ = _match(instance, helpers, secretaries, tree.ancestors[poor_v, Level.TOWNSHIP], np.full(len(poor_v), ""), use_skills=False)
     load += np.bincount(sec_of[sec_of >= 0], minlength=len(helpers))

@@ -1068,7 +1068,7 @@ def test_upper_household_helpers_go_where_the_counties_own_leave_households_with
     none loaded whole). Shared by the households the counties' own free capacity leaves uncovered, a county with
     room for all its households gets none, and the shares still add up to the pool's capacity."""
     from optimizer import storage
-    from optimizer.decompose import _poor_villages
+    from optimizer.helpers import poor_villages
 
     folder = tmp_path / "data"
     generate(1500, seed=3, out=folder)
@@ -1084,7 +1084,7 @@ def test_upper_household_helpers_go_where_the_counties_own_leave_households_with
     instance = load_instance(folder)
     tree = instance.tree
     households = pd.Series(tree.ancestor_ids(tree.pos(instance.households["village_id"]), 3)).value_counts()
-    shares = storage.upper_helper_shares(url, tree, households, _poor_villages(tree, instance.regions))
+    shares = storage.upper_helper_shares(url, tree, households, poor_villages(tree, instance.regions))
     cadre = lambda df: df[df["kind"] == "household_helper"]  # noqa: E731
     assert "P01C01X01" not in shares or cadre(shares["P01C01X01"]).empty
     upper = cadre(helpers[tree.level[tree.pos(helpers["home_region_id"])] < 3])
