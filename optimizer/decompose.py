@@ -495,20 +495,34 @@ def _worker_directory() -> str | None:
         return None
 
 
+def _read_stored(county: str, source: Stored, households_required: bool = True) -> Instance:
+    """A county's rows where ``source`` says (a night's published plans aside): its partitioned files, or its open
+    rows of the registry; without ``households_required``, a county without open households reads too."""
+    if not is_url(source.where):
+        from .partitioned import load_partitioned
+
+        # the driver holds the files' hashes (and, from a run's driver, the county's region rows)
+        return load_partitioned(
+            source.where, [county], funds=source.funds, regions=source.regions, record_hashes=False, households_required=households_required
+        )
+    if source.regions is None:
+        raise ValueError(f"county {county}: a registry's county is read with its region rows from the driver")
+    from .storage import load_registry_county
+
+    return load_registry_county(source.where, county, source.regions, source.funds, source.helpers, households_required=households_required)
+
+
 def _build(county: str, source: Instance | Replanned | Stored, scenario: Scenario, fund_ids: list[str]) -> _County:
     """Read (or take) the county's instance and build its plans and model (see :func:`_county`)."""
     if isinstance(source, Instance):
         replan = Replanned(source)
     elif isinstance(source, Replanned):
         replan = source
-    elif not is_url(source.where):
-        from .partitioned import load_partitioned
-
-        # the driver holds the files' hashes (and, from a run's driver, the county's region rows)
-        replan = Replanned(load_partitioned(source.where, [county], funds=source.funds, regions=source.regions, record_hashes=False))
+    elif not (is_url(source.where) and source.night):
+        replan = Replanned(_read_stored(county, source))
     elif source.regions is None:
         raise ValueError(f"county {county}: a registry's county is read with its region rows from the driver")
-    elif source.night and source.from_year is not None:
+    elif source.from_year is not None:
         from .storage import load_registry_replan
 
         assert scenario.years is not None
@@ -518,15 +532,11 @@ def _build(county: str, source: Instance | Replanned | Stored, scenario: Scenari
         fixed = replace(kept_of(published, built, commitments, source.from_year, scenario.years.first, kept_source(source.version)), paid=paid)
         previous = previous_of(published, instance.households["household_id"], fixed)
         replan = Replanned(instance, previous if len(previous) else None, fixed, source.withheld)
-    elif source.night:
+    else:
         from .storage import load_registry_night
 
         instance, previous = load_registry_night(source.where, county, source.regions, source.funds, source.version, source.helpers)
         replan = Replanned(instance, previous if len(previous) else None)
-    else:
-        from .storage import load_registry_county
-
-        replan = Replanned(load_registry_county(source.where, county, source.regions, source.funds, source.helpers))
     instance = replan.instance
     my = None
     if scenario.years is not None:
@@ -1701,15 +1711,7 @@ def _idle_secretaries(
 def county_secretaries(county: str, source: Stored) -> Assignment:
     """The first secretaries of the poor villages of a county without open households, from its helpers (no
     household to plan, so no model)."""
-    if is_url(source.where):
-        from .storage import load_registry_county
-
-        assert source.regions is not None
-        instance = load_registry_county(source.where, county, source.regions, source.funds, source.helpers, households_required=False)
-    else:
-        from .partitioned import load_partitioned
-
-        instance = load_partitioned(source.where, [county], funds=source.funds, regions=source.regions, record_hashes=False, households_required=False)
+    instance = _read_stored(county, source, households_required=False)
     return assign_helpers(instance, pd.DataFrame({"household_id": [], "village_id": [], "measures": []}, dtype=object))
 
 
