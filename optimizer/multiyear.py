@@ -2016,7 +2016,7 @@ def verify_multiyear(
     the plans that need them, project capacities, relocation per county and year, and the objective.
     ``appropriation`` (funds x years, yuan) replaces the funds' split by the profile (a county of the
     decomposition, with the yearly money the master gave it). Returns the violations (empty when sound)."""
-    from .verify import check_plans, listed, manifest_labels, non_finite
+    from .verify import check_plans, holder_levels, listed, manifest_labels, non_finite
 
     yrs = scenario.years
     assert yrs is not None
@@ -2140,9 +2140,7 @@ def verify_multiyear(
     if (np.abs(out.reindex(spent.index).fillna(0.0).to_numpy() - spent.to_numpy()) > MONEY_TOL).any():
         bad.append("spending table differs from the flows")
     if {"level", "level_name"} <= set(spending.columns):  # the per-year spending by level that planners read
-        tree = instance.tree
-        level = tree.level[np.maximum(tree.pos(instance.funds.set_index("fund_id")["region_id"].reindex(spending["fund_id"]).fillna("")), 0)]
-        names = np.array([LEVEL_NAMES[Level(lv)] for lv in range(6)], dtype=object)[level]
+        level, names = holder_levels(instance, spending["fund_id"])
         if ((pd.to_numeric(spending["level"], errors="coerce").to_numpy() != level) | (spending["level_name"].astype(str).to_numpy() != names)).any():
             bad.append("spending table's level differs from the level of the fund's holder")
     # a county of the decomposition carries within the master's money (its table is not the run's); a night's stored

@@ -188,6 +188,15 @@ def manifest_labels(manifest: dict[str, object]) -> list[str]:
     return out
 
 
+def holder_levels(instance: Instance, fund_ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The level and level name of each fund's holder, recomputed from the inputs (an unknown fund's: those of the
+    tree's first region)."""
+    tree = instance.tree
+    holder = instance.funds.set_index("fund_id")["region_id"].reindex(fund_ids).fillna("")
+    level = tree.level[np.maximum(tree.pos(holder), 0)]
+    return level, np.array([LEVEL_NAMES[Level(lv)] for lv in range(6)], dtype=object)[level]
+
+
 def bound_violations(manifest: dict[str, object], sense: str) -> list[str]:
     """The manifest's bound lies on the right side of its objective (above it when maximising, ``sense`` "max"), and
     its gap is neither negative nor outside what its objective and bound give by the usual formulas (the larger or
@@ -412,9 +421,7 @@ class _Checker:
         amount = held["amount"].to_numpy(dtype=float)
         off = ~unknown & ~(np.abs(funds["amount"].to_numpy(dtype=float) - amount) <= MONEY_TOL + 1e-9 * np.abs(amount))
         self.fail("funds table: amount differs from the input's", funds.loc[off, "fund_id"])
-        tree = self.inst.tree
-        level = tree.level[np.maximum(tree.pos(held["region_id"].fillna("")), 0)]
-        names = np.array([LEVEL_NAMES[Level(lv)] for lv in range(6)], dtype=object)[level]
+        level, names = holder_levels(self.inst, funds["fund_id"])
         wrong = ~unknown & ((funds["region_id"].astype(str).to_numpy() != held["region_id"].astype(str).to_numpy())
                             | (funds["level"].to_numpy() != level) | (funds["level_name"].astype(str).to_numpy() != names))  # fmt: skip
         self.fail("funds table: holder or level differs from the input's", funds.loc[wrong, "fund_id"])
