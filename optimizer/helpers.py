@@ -75,15 +75,19 @@ def poor_villages(tree: RegionTree, regions: pd.DataFrame) -> np.ndarray:
     return tree.villages[regions["poor_village"].to_numpy(dtype=bool)[tree.villages]]
 
 
+def served_regions(tree: RegionTree, home: np.ndarray, reach: np.ndarray) -> np.ndarray:
+    """The region whose subtree each helper serves, from its home (positions in ``tree``) and reach ("township",
+    else county): a home at or below the reach level serves its ancestor at that level; a higher unit serves its
+    own subtree."""
+    level = np.where(np.asarray(reach, dtype=object) == Reach.TOWNSHIP.value, Level.TOWNSHIP, Level.COUNTY)
+    return np.where(tree.level[home] >= level, tree.ancestors[home, np.minimum(level, Level.VILLAGE)], home)
+
+
 def reach_regions(instance: Instance, helpers: pd.DataFrame) -> pd.DataFrame:
     """(helper row, region position) pairs: the subtrees each helper may serve."""
     tree = instance.tree
     home = tree.pos(helpers["home_region_id"])
-    level = tree.level[home]
-    reach = np.where(helpers["reach"].to_numpy() == Reach.TOWNSHIP.value, Level.TOWNSHIP, Level.COUNTY)
-    # a home at or below the reach level serves its ancestor at that level; a higher unit serves its subtree
-    anc = np.where(level >= reach, tree.ancestors[home, np.minimum(reach, 5)], home)
-    rows = pd.DataFrame({"helper": np.arange(len(helpers)), "region": anc})
+    rows = pd.DataFrame({"helper": np.arange(len(helpers)), "region": served_regions(tree, home, helpers["reach"].to_numpy())})
     # paired partners have no poor villages or households of their own: they serve the targets of their paired funds
     has_poor = np.zeros(len(tree.ids), dtype=bool)
     villages = np.union1d(tree.pos(instance.households["village_id"].unique()), np.flatnonzero(instance.regions["poor_village"].to_numpy(dtype=bool)))

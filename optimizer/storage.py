@@ -59,9 +59,10 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
-from .contract import TABLES, HelperKind, Level, Reach
+from .contract import TABLES, HelperKind, Level
 from .data import Instance, _coerce, build_instance, cut_rows, equal_pairs, group_ranks, isin, load_instance, measure_rows
 from .errors import BusyError, InputError, check_argument
+from .helpers import served_regions
 from .inputs import DEFAULT_MAX_INPUT_MB, TableRows
 from .regions import RegionTree, build_tree
 from .scenario import is_url
@@ -946,8 +947,7 @@ def _uncovered(tree: RegionTree, poor_villages: np.ndarray, own: pd.DataFrame) -
     home = tree.pos(own["home"].astype(str))
     own = own[home >= 0]
     home = home[home >= 0]
-    reach = np.where(own["reach"].astype(str).to_numpy() == Reach.TOWNSHIP.value, Level.TOWNSHIP, Level.COUNTY)
-    serves = np.where(tree.level[home] >= reach, tree.ancestors[home, np.minimum(reach, Level.VILLAGE)], home)
+    serves = served_regions(tree, home, own["reach"].astype(str).to_numpy())
     capacity = pd.Series(pd.to_numeric(own["capacity"], errors="coerce").fillna(0).to_numpy(), index=serves).groupby(level=0).sum()
     town = pd.Series(1.0, index=tree.ancestors[poor_villages, Level.TOWNSHIP]).groupby(level=0).sum()
     left = (town - capacity.reindex(town.index).fillna(0.0)).clip(lower=0)  # after the township-reach secretaries
