@@ -2061,6 +2061,13 @@ def verify_multiyear(
         bad.append("plan counted as effective at the deadline though its delay ends after it")
     if (started & (hh_out["effect_year"].to_numpy(dtype=np.int64) != year + delay)).any():
         bad.append("effect year differs from start year plus the measures' delay")
+    if yrs.max_start_years is not None:  # the start years offered (build_options): a kept start was offered by its run
+        first = np.where(hh_out["project_id"].astype(str).to_numpy() != "", project_lag(yrs.last - yrs.first + 1), 0)
+        t = year - yrs.first
+        offered = (t < first + yrs.max_start_years) | (t == np.maximum(first, (from_year or yrs.first) - yrs.first))
+        if (started & ~paid_before & ~offered).any():
+            bad.append(f"plan started in a year years.max_start_years ({yrs.max_start_years}) does not offer: "
+                       f"{listed(list(hh_out['household_id'][started & ~paid_before & ~offered]))}")
     # monitoring: only of a plan that takes effect before the deadline, in its last years at risk (effect year + 1
     # .. deadline), at years.monitoring.cost per year (its money is checked with the spending below)
     monitored = _monitored(hh_out)

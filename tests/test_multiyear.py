@@ -965,3 +965,20 @@ def test_the_multiyear_manifest_and_report_name_the_solver(mon_run: tuple[Path, 
     run, r = mon_run
     assert r.manifest["solver"] == "highs"
     assert "solver highs" in (run / "report.html").read_text()
+
+
+def test_the_verifier_checks_the_start_years_max_start_years_offers(small: Instance) -> None:
+    """With years.max_start_years 1 a plan is offered only in its first possible year: a household's start moved to
+    a later year (its effect year with it) was verified before."""
+    from dataclasses import replace as copied
+
+    sc = _scenario({"first": 2019, "last": 2020, "delay_by_batch": {}, "max_start_years": 1}, floors={"mode": "soft"})
+    r = _checked(sc, small)
+    hh = r.tables["households"]
+    movable = hh["started"].astype(bool) & (hh["project_id"].astype(str) == "") & (hh["year"] == 2019)
+    assert movable.any()
+    moved = hh.copy()
+    moved.loc[movable, "year"] = 2020
+    moved.loc[movable, "effect_year"] = moved.loc[movable, "effect_year"] + 1
+    bad = verify_multiyear(copied(r, tables={**r.tables, "households": moved}), small, sc)
+    assert any("plan started in a year years.max_start_years (1) does not offer" in b for b in bad), bad
