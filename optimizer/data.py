@@ -29,6 +29,7 @@ from .contract import (
     ELIGIBILITY_COLUMNS,
     ELIGIBILITY_KEYS,
     LIST_SEP,
+    PLAN_PROJECT_SEP,
     PROJECT_RULE,
     TABLES,
     Category,
@@ -545,6 +546,10 @@ def _check_references(t: dict[str, pd.DataFrame], tree: RegionTree, rows: dict[s
         report(table, key, pos < 0, col, "unknown region '{v}'")
         report(table, key, (pos >= 0) & (level[np.maximum(pos, 0)] != Level.VILLAGE), col, "region '{v}' is not a village (level 5)")
     known_measures = pd.Index(t["measures"]["measure_id"])
+    in_labels = known_measures.str.contains("[+" + re.escape(PLAN_PROJECT_SEP + LIST_SEP) + "]", regex=True)
+    report("measures", "measure_id", np.asarray(in_labels), "measure_id",
+           f"'{{v}}' cannot name a measure: a plan's label joins its measures with '+' and its project with '{PLAN_PROJECT_SEP}', "
+           f"and lists separate them with '{LIST_SEP}'")  # fmt: skip
     report("projects", "project_id", ~t["projects"]["measure_id"].isin(known_measures).to_numpy(), "measure_id", "unknown measure '{v}'")
     report("funds", "fund_id", (tree.pos(t["funds"]["region_id"]) < 0), "region_id", "unknown region '{v}'")
     report("helpers", "helper_id", (tree.pos(t["helpers"]["home_region_id"]) < 0), "home_region_id", "unknown region '{v}'")
