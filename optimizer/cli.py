@@ -382,13 +382,14 @@ def export_model(
             raise InputError("--from-year and --previous go together: the year re-planned from and the run whose earlier years are kept")
         inst = load_scenario_data(sc)
         if sc.years is not None:  # the multi-year model of a scenario with years:
-            from .multiyear import check_from_year, check_kept_present, kept_model, multiyear_names, read_previous
+            from .multiyear import check_from_year, check_kept_present, in_catalogue, kept_model, multiyear_names, read_previous
 
             kept = None
             if previous is not None and from_year is not None:
                 check_from_year(from_year, sc.years.first, sc.years.last)
                 kept = read_previous(previous, from_year)
                 check_kept_present(kept, inst)
+                kept, _ = in_catalogue(kept, None, inst)
             my, model, _ = kept_model(inst, sc, kept)
             cols, rows = multiyear_names(my, inst)
         elif from_year is not None:

@@ -64,7 +64,7 @@ from .edits import apply_data_edits
 from .errors import InfeasibleError, InputError, NoSolutionError, VerificationError, check_argument
 from .model import INF, MONEY_UNIT, ChurnCap, LinearModel, ModelIndex, build_model, county_table, plan_keys, project_ids
 from .outputs import INPUTS_DIFFER, MANIFEST, OUTPUT_HASHES, changed_outputs, inputs_differ, is_text_column, read_manifest
-from .plans import CATEGORIES, Plans, build_plans
+from .plans import CATEGORIES, Plans, build_plans, in_catalogue_order
 from .regions import RegionTree
 from .result import Tables, gap_note, versions
 from .scenario import Scenario, Years, is_url
@@ -905,6 +905,7 @@ def solve_multiyear(
     _warn_exit_schedule(scenario, county_ids, say)
     if previous is not None and kept is not None:
         check_kept_present(kept, instance)
+    kept, churn = in_catalogue(kept, churn, instance)
     replan = churn is not None or (kept is not None and kept_years(scenario, kept.from_year) > 0)
     if method == "decomposed" or (method == "auto" and auto_decomposes(scenario, instance.n_households, replan=replan)):
         if kept is not None and scenario.years is not None:
@@ -1267,6 +1268,18 @@ class Kept:
     paid: pd.DataFrame | None = None
 
 
+def in_catalogue(kept: Kept | None, churn: ChurnCap | None, instance: Instance) -> tuple[Kept | None, ChurnCap | None]:
+    """``kept`` and ``churn`` with their plan labels in the instance's catalogue order (:func:`in_catalogue_order`):
+    a previous run or a published version made before the rows of ``measures.csv`` were reordered names the same
+    plans (its kept plans were "not among its options" before)."""
+    ids = instance.measures["measure_id"].tolist()
+    if kept is not None:
+        kept = replace(kept, starts=kept.starts.assign(plan=in_catalogue_order(kept.starts["plan"], ids)))
+    if churn is not None:
+        churn = replace(churn, previous=churn.previous.assign(plan=in_catalogue_order(churn.previous["plan"], ids)))
+    return kept, churn
+
+
 def kept_years(scenario: Scenario, from_year: int | None) -> int:
     """How many of the scenario's years a re-plan from ``from_year`` keeps (none for a first night's commitments
     alone, whose ``from_year`` is the first year)."""
@@ -1436,7 +1449,8 @@ def kept_violations(result: MultiYearResult, kept: Kept) -> list[str]:
     starts = kept.starts[isin(kept.starts["household_id"], hh.index)]
     year = hh["year"].reindex(starts["household_id"]).to_numpy(dtype=np.int64)
     empty = (hh["measures"].reindex(starts["household_id"]) == "none").to_numpy()
-    same = (hh["plan"].reindex(starts["household_id"]).to_numpy() == starts["plan"].to_numpy()) & ((year == starts["year"].to_numpy()) | empty)
+    plan = in_catalogue_order(hh["plan"].reindex(starts["household_id"]))  # either's catalogue order (by id)
+    same = (plan == in_catalogue_order(starts["plan"])) & ((year == starts["year"].to_numpy()) | empty)
     bad += [f"kept start changed: household {h} ({p} in {y})" for h, p, y in starts[~same][["household_id", "plan", "year"]].head(20).itertuples(index=False)]
     if "cost" in starts.columns:  # what a start before from_year was paid stays its cost (kept_prices)
         paid = starts["cost"].to_numpy(dtype=float)

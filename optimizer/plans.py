@@ -9,6 +9,7 @@ catalogue is enumerated in Python.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,6 +88,26 @@ def build_templates(measures: pd.DataFrame, max_measures: int) -> Templates:
         transfer=memf @ np.where(kind == IncomeKind.TRANSFER.value, uplift, 0.0),
         covers=(memf @ covers_m) > 0,
     )
+
+
+def in_catalogue_order(labels: pd.Series, measure_ids: Sequence[str] | None = None) -> np.ndarray:
+    """Plan labels ("a+b", "a+b@J7", "none") with their measures in the order of ``measure_ids``, the catalogue's
+    (sorted by id when None: a key for comparing labels). :func:`build_templates` names a plan's measures in the
+    catalogue's row order, so a label stored under another row order of ``measures.csv`` names the same plan again;
+    a label with a measure the catalogue lacks is left as it is (and is refused where it is matched)."""
+    order = None if measure_ids is None else {m: i for i, m in enumerate(measure_ids)}
+
+    def one(label: str) -> str:
+        measures, sep, project = label.partition(PLAN_PROJECT_SEP)
+        ids = measures.split("+")
+        if order is None:
+            return "+".join(sorted(ids)) + sep + project
+        if any(m not in order for m in ids):
+            return label
+        return "+".join(sorted(ids, key=order.__getitem__)) + sep + project
+
+    codes, distinct = pd.factorize(pd.Series(labels).astype(str))  # a few distinct labels among many households
+    return np.array([one(label) for label in distinct], dtype=object)[codes]
 
 
 def eligibility(instance: Instance) -> np.ndarray:

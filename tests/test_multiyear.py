@@ -982,3 +982,24 @@ def test_the_verifier_checks_the_start_years_max_start_years_offers(small: Insta
     moved.loc[movable, "effect_year"] = moved.loc[movable, "effect_year"] + 1
     bad = verify_multiyear(copied(r, tables={**r.tables, "households": moved}), small, sc)
     assert any("plan started in a year years.max_start_years (1) does not offer" in b for b in bad), bad
+
+
+def test_a_replan_keeps_its_plans_when_the_measures_rows_were_reordered(tmp_path: Path) -> None:
+    """Plan labels name their measures in the catalogue's row order: a re-plan whose measures.csv lists the same
+    measures in another order refused every kept multi-measure plan as "not among its options" (fuzzing pass 14
+    #5). The kept plans are matched whatever the order, the re-plan verifies, and so does its run folder."""
+    tables = generate(250, seed=11)
+    write_tables(tables, tmp_path / "data")
+    sc = _scenario({"first": 2019, "last": 2020}).with_overrides({"data": str(tmp_path / "data")})
+    first = _checked(sc, load_instance(tmp_path / "data"))
+    first.write(tmp_path / "run")
+    h1 = first.tables["households"]
+    kept = h1[h1["started"].astype(bool) & (h1["year"] == 2019)]
+    assert kept["plan"].str.contains("+", regex=False).any()  # multi-measure plans among the kept: their labels change
+    write_tables({**tables, "measures": tables["measures"].iloc[::-1].reset_index(drop=True)}, tmp_path / "reordered")
+    sc2 = sc.with_overrides({"data": str(tmp_path / "reordered")})
+    again = _checked(sc2, load_instance(tmp_path / "reordered"), previous=tmp_path / "run", from_year=2020)
+    h2 = again.tables["households"].set_index("household_id").loc[kept["household_id"]]
+    assert (h2["year"].to_numpy() == kept["year"].to_numpy()).all() and (h2["measures"] != kept["measures"].to_numpy()).any()
+    again.write(tmp_path / "again")
+    verify_multiyear_run(tmp_path / "again")
