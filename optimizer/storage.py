@@ -857,33 +857,43 @@ def _county_tables(
 def upper_helper_shares(url: str, tree: RegionTree, county_households: pd.Series, poor_villages: np.ndarray) -> dict[str, pd.DataFrame]:
     """Helpers homed above county level (a city's, a province's) shared among the counties under their home unit:
     the capacity of a unit's first secretaries in proportion to the counties' poor villages (``poor_villages``: their
-    positions in ``tree``) that their own first secretaries cannot cover (:func:`_uncovered`), that of its other
-    helpers in proportion to the open households (``county_households``) that their own helpers' free capacity
-    leaves without one (to all by open households where every county has room), each less the households committed
-    to them. A unit's helpers of one kind are one pool, split by largest remainder and cut from their capacities in order: each
-    county's worker assigns its share as one of its own helpers, and the shares of a helper add up to its free
-    capacity. Per county, the helper rows with the share as capacity. Helpers homed outside the tree's counties'
-    ancestors (paired partners) are not shared."""
+    positions in ``tree``) that their own first secretaries cannot cover, that of its household helpers in proportion
+    to the open households that their own helpers' free capacity leaves without one (to all by open households,
+    ``county_households``, where every county has room), both counted by reach (:func:`_uncovered`), each less the
+    households committed to them. A unit's helpers of one kind are one pool, split by largest remainder and cut from
+    their capacities in order: each county's worker assigns its share as one of its own helpers, and the shares of a
+    helper add up to its free capacity. Per county, the helper rows with the share as capacity. Work teams, which
+    serve no household, and helpers homed outside the tree's counties' ancestors (paired partners) are not shared."""
     upper_ids = tree.ids.to_numpy()[tree.level < Level.COUNTY].tolist()
     above = helpers.c.home_region_id.in_(upper_ids)
     secretaries = helpers.c.kind == HelperKind.FIRST_SECRETARY.value
+    cadres = (helpers.c.kind == HelperKind.HOUSEHOLD_HELPER.value) & ~above
     with _engine(url).connect() as conn, conn.begin():
-        h = _frame(conn, helpers, above)
+        h = _frame(conn, helpers, above & helpers.c.kind.in_([HelperKind.HOUSEHOLD_HELPER.value, HelperKind.FIRST_SECRETARY.value]))
         theirs = commitments.c.helper_id.in_(select(helpers.c.helper_id).where(above))  # a subquery: they may be many
         held = select(commitments.c.helper_id, func.count()).where(commitments.c.kind == "household", theirs).group_by(commitments.c.helper_id)
         busy = pd.Series(dict(conn.execute(held).all()), dtype=float)
-        own = select(helpers.c.home_region_id, helpers.c.reach, func.sum(helpers.c.capacity)).where(~above, secretaries)
-        own_secretaries = pd.DataFrame(conn.execute(own.group_by(helpers.c.home_region_id, helpers.c.reach)).all(), columns=["home", "reach", "capacity"])
-        cadres = (helpers.c.kind == HelperKind.HOUSEHOLD_HELPER.value) & ~above
-        room = dict(conn.execute(select(helpers.c.home_region_id, func.sum(helpers.c.capacity)).where(cadres).group_by(helpers.c.home_region_id)).all())
+        by_reach = (helpers.c.home_region_id, helpers.c.reach)
+        own = select(*by_reach, func.sum(helpers.c.capacity)).where(~above, secretaries).group_by(*by_reach)
+        own_secretaries = pd.DataFrame(conn.execute(own).all(), columns=["home", "reach", "capacity"])
+        room = select(*by_reach, func.sum(helpers.c.capacity)).where(cadres).group_by(*by_reach)
+        room = pd.DataFrame(conn.execute(room).all(), columns=["home", "reach", "capacity"])
         taken = commitments.join(helpers, commitments.c.helper_id == helpers.c.helper_id)
-        held_own = select(helpers.c.home_region_id, func.count()).select_from(taken).where(commitments.c.kind == "household", cadres)
-        held_own = held_own.group_by(helpers.c.home_region_id)
-        own_free = pd.Series(room, dtype=float).sub(pd.Series(dict(conn.execute(held_own).all()), dtype=float), fill_value=0.0)
+        held_own = select(*by_reach, func.count()).select_from(taken).where(commitments.c.kind == "household", cadres).group_by(*by_reach)
+        held_own = pd.DataFrame(conn.execute(held_own).all(), columns=["home", "reach", "held"])
+        per_village = pd.DataFrame(
+            conn.execute(select(households.c.village_id, func.count()).where(_open_households()).group_by(households.c.village_id)).all(),
+            columns=["village_id", "households"],
+        )
+    own_free = room.merge(held_own, on=["home", "reach"], how="left").fillna({"held": 0})
+    own_free = own_free.assign(capacity=(pd.to_numeric(own_free["capacity"]) - own_free["held"]).clip(lower=0))
+    at = tree.pos(per_village["village_id"])
+    open_by_town = pd.Series(per_village["households"].to_numpy(dtype=float)[at >= 0], index=tree.ancestors[at[at >= 0], Level.TOWNSHIP]).groupby(level=0).sum()
+    poor_by_town = pd.Series(1.0, index=tree.ancestors[poor_villages, Level.TOWNSHIP]).groupby(level=0).sum()
     if h.empty:
         return {}
-    serves = pd.concat([county_households.rename("households"), _uncovered(tree, poor_villages, own_secretaries).rename("uncovered")], axis=1).fillna(0.0)
-    serves["short"] = (serves["households"] - _by_county(tree, own_free).reindex(serves.index).fillna(0.0)).clip(lower=0)
+    uncovered, short = _uncovered(tree, poor_by_town, own_secretaries).rename("uncovered"), _uncovered(tree, open_by_town, own_free).rename("short")
+    serves = pd.concat([county_households.rename("households"), uncovered, short], axis=1).fillna(0.0)
     counties = serves[(serves > 0).any(axis=1)]
     # a pool per home unit and kind: shared helper by helper, every first secretary of a city (capacity 1) went to
     # the same county, the one with the most poor villages
@@ -905,8 +915,8 @@ def upper_helper_shares(url: str, tree: RegionTree, county_households: pd.Series
     # elsewhere against none loaded whole); by open households where the unit's counties all have room (skills)
     short = counties["short"].to_numpy(dtype=float)[county]
     short_in_pool = np.bincount(pool, weights=short, minlength=len(keys))
-    households = np.where(short_in_pool[pool] > 0, short, counties["households"].to_numpy(dtype=float)[county])
-    weight = np.where(pool_secretaries[pool], counties["uncovered"].to_numpy(dtype=float)[county], households)
+    unserved = np.where(short_in_pool[pool] > 0, short, counties["households"].to_numpy(dtype=float)[county])
+    weight = np.where(pool_secretaries[pool], counties["uncovered"].to_numpy(dtype=float)[county], unserved)
     pool, county, weight = pool[weight > 0], county[weight > 0], weight[weight > 0]  # a county with nothing it could serve gets no share
     total = np.bincount(pool, weights=weight, minlength=len(keys))
     quota = pool_free[pool] * weight / np.maximum(total[pool], 1e-9)
@@ -931,29 +941,20 @@ def upper_helper_shares(url: str, tree: RegionTree, county_households: pd.Series
     return {c: df.drop(columns=["county_id"])[list(h.columns)].reset_index(drop=True) for c, df in out.groupby("county_id", sort=False)}
 
 
-def _by_county(tree: RegionTree, amounts: pd.Series) -> pd.Series:
-    """Amounts by region id (at county level or below) summed by county id."""
-    home = tree.pos(pd.Series(amounts.index, dtype=object))
-    county = tree.ancestors[np.maximum(home, 0), Level.COUNTY]
-    known = (home >= 0) & (county >= 0)
-    return pd.Series(amounts.to_numpy(dtype=float)[known], index=tree.ids.to_numpy()[county[known]]).groupby(level=0).sum()
-
-
-def _uncovered(tree: RegionTree, poor_villages: np.ndarray, own: pd.DataFrame) -> pd.Series:
-    """County id -> its poor villages that its own first secretaries (``own``: home, reach and capacity, homed at
-    county level or below) cannot cover, by reach: one whose reach is its township covers that township's villages
-    only (counted by capacity alone, a county with such secretaries in one township counted its other townships'
-    villages as covered)."""
+def _uncovered(tree: RegionTree, demand: pd.Series, own: pd.DataFrame) -> pd.Series:
+    """County id -> what of ``demand`` (a count per township position: poor villages, open households) its own
+    helpers (``own``: home, reach and capacity, homed at county level or below) cannot cover, by reach: one whose
+    reach is its township covers that township only (counted by capacity alone, a county whose helpers all lived
+    in one township counted its other townships as covered, and their villages or households went without one)."""
     home = tree.pos(own["home"].astype(str))
     own = own[home >= 0]
     home = home[home >= 0]
     serves = served_regions(tree, home, own["reach"].astype(str).to_numpy())
-    capacity = pd.Series(pd.to_numeric(own["capacity"], errors="coerce").fillna(0).to_numpy(), index=serves).groupby(level=0).sum()
-    town = pd.Series(1.0, index=tree.ancestors[poor_villages, Level.TOWNSHIP]).groupby(level=0).sum()
-    left = (town - capacity.reindex(town.index).fillna(0.0)).clip(lower=0)  # after the township-reach secretaries
-    county_left = left.groupby(tree.ancestors[left.index.to_numpy(), Level.COUNTY]).sum()
+    capacity = pd.Series(pd.to_numeric(own["capacity"], errors="coerce").fillna(0).to_numpy(dtype=float), index=serves).groupby(level=0).sum()
+    left = (demand - capacity.reindex(demand.index).fillna(0.0)).clip(lower=0)  # after the township-reach helpers
+    county_left = left.groupby(tree.ancestors[left.index.to_numpy(dtype=np.int64), Level.COUNTY]).sum()
     uncovered = (county_left - capacity.reindex(county_left.index).fillna(0.0)).clip(lower=0)  # after the county-reach ones
-    return pd.Series(uncovered.to_numpy(), index=tree.ids.to_numpy()[uncovered.index.to_numpy()])
+    return pd.Series(uncovered.to_numpy(), index=tree.ids.to_numpy()[uncovered.index.to_numpy(dtype=np.int64)])
 
 
 def load_registry_county(

@@ -1053,6 +1053,7 @@ def test_a_countys_own_first_secretaries_cover_what_they_reach(instance) -> None
     first = tree.ids[int(towns.index[0])]
     in_first = int(towns.iloc[0])
     nobody = pd.DataFrame({"home": [], "reach": [], "capacity": []})
+    poor = pd.Series(1.0, index=tree.ancestors[poor, 4]).groupby(level=0).sum()  # poor villages per township
     assert _uncovered(tree, poor, nobody)[tree.ids[c]] == len(mine)
     many = pd.DataFrame({"home": [first], "reach": ["township"], "capacity": [len(mine)]})  # as many as the county's villages, in one township
     assert _uncovered(tree, poor, many)[tree.ids[c]] == len(mine) - in_first
@@ -1090,3 +1091,39 @@ def test_upper_household_helpers_go_where_the_counties_own_leave_households_with
     upper = cadre(helpers[tree.level[tree.pos(helpers["home_region_id"])] < 3])
     given = pd.concat([cadre(df) for df in shares.values()])
     assert len(upper) and given["capacity"].sum() == pd.to_numeric(upper["capacity"]).sum()
+
+
+def test_upper_household_helpers_count_the_counties_own_by_reach(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A county whose own household helpers all live in one township with a township's reach counted as covered by
+    their capacity alone: the upper helpers went to the other counties, and 278 of its households went without one
+    against 73 loaded whole (fuzzing pass 17 F1). Its households outside that township are now counted as short. A
+    work team homed in a city, which serves no household, took the place of the city's household helpers in a
+    county's share (pass 17 F2): it is shared with no county."""
+    from optimizer import storage
+    from optimizer.helpers import poor_villages
+
+    folder = tmp_path / "data"
+    generate(1500, seed=3, out=folder)
+    helpers = pd.read_csv(folder / "helpers.csv", dtype=str, keep_default_na=False)
+    instance = load_instance(folder)
+    tree = instance.tree
+    town = tree.ancestor_ids(tree.pos(instance.households["village_id"]), 4)
+    county = tree.ancestor_ids(tree.pos(instance.households["village_id"]), 3)
+    first = pd.Series(town[county == "P01C01X01"]).value_counts().index[0]
+    own = helpers["home_region_id"].str.startswith("P01C01X01") & (helpers["kind"] == "household_helper")
+    helpers.loc[own, ["home_region_id", "reach", "capacity"]] = [first, "township", "5000"]
+    city = tree.ids[tree.ancestors[tree.pos(pd.Series(["P01C01X01"]))[0], 2]]
+    team = helpers.iloc[[0]].assign(helper_id="W-CITY", kind="work_team", home_region_id=city, capacity="600", reach="county", skills="")
+    pd.concat([team, helpers]).to_csv(folder / "helpers.csv", index=False)
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    engine = storage.open_db(url, create=True)
+    storage.init_db(engine)
+    storage.import_folder(engine, folder)
+    engine.dispose()
+    households = pd.Series(county).value_counts()
+    shares = storage.upper_helper_shares(url, tree, households, poor_villages(tree, instance.regions))
+    elsewhere = int(((county == "P01C01X01") & (town != first)).sum())
+    assert elsewhere > 0
+    mine = shares["P01C01X01"]
+    assert mine.loc[mine["kind"] == "household_helper", "capacity"].sum() > 0
+    assert not any((df["kind"] == "work_team").any() for df in shares.values())
