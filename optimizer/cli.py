@@ -431,7 +431,7 @@ def generate(
     from .outputs import check_can_make
 
     with _errors("generate fewer households, or stream them to disk with --partitioned"):
-        check_can_make(out)
+        check_can_make(out, swapped=partitioned or national)  # a partitioned folder is written beside it, then renamed
         say = _progress()
         n = households or (NATIONAL_HOUSEHOLDS if national else 20000)
         p = provinces or (NATIONAL_PROVINCES if national else 1)

@@ -156,14 +156,19 @@ def _inode_flags(path: Path) -> int:
     return int(flags[0])
 
 
-def check_can_make(out: Path, what: str = "output folder") -> None:
+def check_can_make(out: Path, what: str = "output folder", swapped: bool = True) -> None:
     """Refuse an output (``what``: folder or file) that cannot be made where it is, before any work: its nearest
-    existing parent is a file, or not writable (a read-only file system included)."""
+    existing parent is a file, or not writable (a read-only file system included); or, for an output ``swapped`` in
+    (written beside it, then renamed), its folder is append-only (chattr +a: a file or folder can be made there, but
+    not renamed, and the finished output was left there under its temporary name)."""
     parent = next((p for p in Path(os.path.abspath(out)).parents if p.exists()), None)
     if parent is not None and not parent.is_dir():
         raise InputError(f"{what} {out}: {parent} is a file, not a folder; choose another {what.split()[-1]}")
     if parent is not None and not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"{what} {out}: cannot write in {parent}; choose another {what.split()[-1]}")
+    if swapped and parent == Path(os.path.abspath(out)).parent and _inode_flags(parent) & _APPEND_ONLY:
+        kind = what.split()[-1]
+        raise InputError(f"{what} {out}: {parent} is append-only (chattr +a), and the {kind} is renamed into place there; choose another {kind}")
 
 
 def check_not_a_run(out: Path, stem: str) -> None:
@@ -175,12 +180,17 @@ def check_not_a_run(out: Path, stem: str) -> None:
     if out.exists() and not out.is_dir():
         raise InputError(f"output folder {out}: is a file, not a folder; choose another folder")
     check_writable(out, "cannot be written into")
-    # an immutable or append-only table or chart of its own could not be replaced: the what-if failed after all its
-    # solves, half written (a read-only one can: a rename needs only the folder writable)
-    locked = sorted(p.name for p in out.glob(f"{stem}.*") if p.is_file() and _inode_flags(p) & (_IMMUTABLE | _APPEND_ONLY)) if out.is_dir() else []
+    # a table or chart of its own that is immutable or append-only, or not a file (a folder named compare.svg),
+    # could not be replaced: the what-if failed after all its solves, half written (a read-only file can: a rename
+    # needs only the folder writable)
+    own = [out / f"{stem}.{kind}" for kind in ("csv", "svg", "html")] if out.is_dir() else []
+    locked = [p.name for p in own if p.is_file() and _inode_flags(p) & (_IMMUTABLE | _APPEND_ONLY)]
     if locked:
         raise InputError(f"output folder {out}: {', '.join(locked)} cannot be replaced (immutable or append-only); choose another folder")
-    check_can_make(out)
+    other = [p.name for p in own if p.exists() and not p.is_file()]
+    if other:
+        raise InputError(f"output folder {out}: {', '.join(other)} is not a file (a folder?), where {stem} writes its result; choose another folder")
+    check_can_make(out, swapped=False)  # its files are swapped in inside it
 
 
 CSV_OPTIONS: dict[str, Any] = {"index": False, "lineterminator": "\n"}

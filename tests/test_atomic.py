@@ -133,6 +133,13 @@ def test_a_run_folder_that_cannot_be_replaced_is_refused_before_the_solve(tmp_pa
     result = CliRunner().invoke(app, ["solve", str(ROOT / "scenarios" / "baseline.yaml"), "--out", str(run)])
     said = " ".join(result.output.split())
     assert result.exit_code == 2 and f"output folder {run}: cannot be replaced (it is append-only, chattr +a)" in said, result.output
+    # a new run folder in an append-only folder: made there under a temporary name, it could not be renamed into
+    # place (fuzzing pass 17: found after the solve, the run left under its temporary name)
+    monkeypatch.setattr(outputs, "_inode_flags", lambda p: outputs._APPEND_ONLY if Path(p) == tmp_path else 0)
+    result = CliRunner().invoke(app, ["solve", str(ROOT / "scenarios" / "baseline.yaml"), "--out", str(tmp_path / "new")])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and f"output folder {tmp_path / 'new'}: {tmp_path} is append-only (chattr +a)" in said, result.output
+    assert "loading" not in said and not (tmp_path / "new").exists()
 
 
 def test_what_ifs_refuse_a_folder_they_cannot_write_before_solving(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -167,6 +174,15 @@ def test_what_ifs_refuse_a_folder_they_cannot_write_before_solving(tmp_path: Pat
     result = CliRunner().invoke(app, ["compare", baseline, str(ROOT / "scenarios" / "central_cut_20pct.yaml"), "--out", str(out)])
     said = " ".join(result.output.split())
     assert result.exit_code == 2 and f"output folder {out}: compare.svg cannot be replaced (immutable or append-only)" in said, result.output
+    # a folder with the name of one of its files (fuzzing pass 17: solved, then replaced the table and failed)
+    monkeypatch.setattr(outputs, "_inode_flags", lambda p: 0)
+    (out / "sweep.html").mkdir()
+    result = CliRunner().invoke(app, ["sweep", baseline, "--set", "funds.level.central=0.5,1", "--out", str(out)])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and f"output folder {out}: sweep.html is not a file" in said and "loading" not in said, result.output
+    # an append-only parent does not stop a what-if: its folder is made there, its files renamed inside it
+    monkeypatch.setattr(outputs, "_inode_flags", lambda p: outputs._APPEND_ONLY if Path(p) == tmp_path else 0)
+    outputs.check_not_a_run(tmp_path / "elsewhere", "compare")
 
 
 def test_a_replaced_run_that_cannot_be_removed_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
