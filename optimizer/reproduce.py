@@ -96,7 +96,7 @@ def reproduce(run_dir: str | Path, progress: Callable[[str], None] | None = None
         if key in manifest and not _same(manifest[key], result.manifest.get(key)):
             rep.differences.append(f"manifest {key}: {manifest[key]!r} recorded, {result.manifest.get(key)!r} now")
     if rep.differences:
-        rep.why = time_limit_note(manifest)
+        rep.why = "\n".join(n for n in (time_limit_note(manifest), warm_start_note(manifest)) if n) or None
     if "versions" in manifest:  # multi-year runs record them since 2026-12-02
         now = {**versions(), "solver": result.manifest.get("solver_version", "")}
         then = {**manifest["versions"], "solver": manifest.get("solver_version", "")}
@@ -143,6 +143,20 @@ def time_limit_note(manifest: dict[str, object]) -> str | None:
     else:
         what = "this run's MIP stopped at its time limit (solver.time_limit)"
     return f"{what}: where a MIP stops depends on the machine's speed and load, so a re-solve may differ without any change of inputs or code"
+
+
+def warm_start_note(manifest: dict[str, object]) -> str | None:
+    """Why a run solved in a what-if session from what the solve before it kept (an LP basis, county models) may
+    not come out the same when solved alone (None when it started cold)."""
+    decomposition = manifest.get("decomposition")
+    kept = decomposition.get("kept_models") if isinstance(decomposition, dict) else None
+    if manifest.get("warm_start") is True:
+        what = "this run's LP started from the basis of the solve before it in its session (solver.warm_start)"
+    elif kept:
+        what = f"{kept:,} of this run's county models were kept from the solve before it in its session"
+    else:
+        return None
+    return f"{what}: a solve from scratch may end at another optimum of the same value, within the gap, and so another allocation"
 
 
 def describe_difference(name: str, old: str | None, new: str | None) -> str:

@@ -230,6 +230,26 @@ def test_a_run_stopped_at_its_time_limit_is_given_as_the_reason_it_differs(run: 
     assert "flows:" in said and "this run's MIP stopped at its time limit (solver.time_limit): where a MIP stops depends on the machine's speed" in said
 
 
+def test_a_run_solved_warm_in_a_session_is_given_as_the_reason_it_differs(run: Path, tmp_path: Path) -> None:
+    """A what-if of a session (compare, sweep, marginal, the Python API's Session) starts its LP from the basis of
+    the solve before it, and may end at another optimum of the same value: `reproduce` of such a run written with
+    write_run reported the differences (exit 9) without a reason (fuzzing pass 17 F5)."""
+    from optimizer.reproduce import warm_start_note
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    assert manifest["warm_start"] is False and warm_start_note(manifest) is None
+    (copy / "manifest.json").write_text(json.dumps({**manifest, "warm_start": True}))
+    flows = copy / "flows.csv"
+    flows.write_text("\n".join(flows.read_text().split("\n")[:-2]) + "\n")  # a row fewer
+    (copy / "flows.parquet").unlink(missing_ok=True)
+    result = runner.invoke(app, ["reproduce", str(copy)])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 9 and "this run's LP started from the basis of the solve before it in its session" in said, result.output
+    assert "3 of this run's county models were kept" in (warm_start_note({"decomposition": {"kept_models": 3}}) or "")
+
+
 @pytest.mark.parametrize("backend", ["highs", "pulp", "ortools"])
 def test_every_backend_gives_byte_identical_tables_twice(backend: str) -> None:
     """Seeds fixed, no state carried between solves: two solves in one process write the same bytes."""
