@@ -167,12 +167,10 @@ def solve(
         result = api.solve(sc, solver=solver, time_limit=time_limit, gap=gap, progress=say, method=method, scheduler=scheduler, workers=workers)
         say("verifying the result")
         api.verify(result)
-        api.write_run(result, target)
-        say(f"wrote {target}")
-        if report:
-            from .report import write_report
+        from .report import REPORT, write_with_report
 
-            say(f"wrote {write_report(target, result)}")
+        write_with_report(lambda page: api.write_run(result, target, report_page=page), result, report)
+        say(f"wrote {target}" + (f" with its {REPORT}" if report else ""))
         _summary(result.manifest, result.summary_by_level())
         note = gap_note(result.manifest, gap if gap is not None else sc.solver.gap)
         if note:

@@ -133,13 +133,13 @@ class MultiYearResult(Tables):
     manifest: dict[str, Any]
     parts: dict[str, list[Path]] = field(default_factory=dict, repr=False)
 
-    def write(self, folder: str | Path) -> Path:
-        """Write every table as CSV and the manifest as JSON, replacing ``folder`` atomically (a reader sees the
-        previous complete run or this one)."""
+    def write(self, folder: str | Path, report_page: str | None = None) -> Path:
+        """Write every table as CSV and the manifest as JSON (and ``report_page`` as its report), replacing
+        ``folder`` atomically (a reader sees the previous complete run or this one)."""
         from .outputs import write_run
         from .result import Result
 
-        return write_run(Result(tables=self.tables, manifest=self.manifest, parts=self.parts), folder, formats=("csv",))
+        return write_run(Result(tables=self.tables, manifest=self.manifest, parts=self.parts), folder, formats=("csv",), report_page=report_page)
 
 
 def year_list(years: Years) -> np.ndarray:
@@ -2293,7 +2293,10 @@ def run_multiyear(
         result = solve_multiyear(scenario, **kw)
     else:
         result = solve_verified(scenario, load_source(scenario.data_source), **kw)
-    folder = result.write(out or Path("out") / scenario.name)
+    from .report import REPORT, write_with_report
+
+    target = out or Path("out") / scenario.name
+    folder = write_with_report(lambda page: result.write(target, report_page=page), result, report)
     man = result.manifest
     say(
         f"objective {man['objective']:,.2f} (bound {man['bound']:,.2f}, gap {man['gap']:.3%}); "
@@ -2303,9 +2306,5 @@ def run_multiyear(
     if note:
         say(note)
     say(exit_schedule_line(exit_schedule(result)))
-    say(f"wrote {folder}")
-    if report:
-        from .report import write_report
-
-        say(f"wrote {write_report(folder, result)}")
+    say(f"wrote {folder}" + (f" with its {REPORT}" if report else ""))
     return result

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
+REPORT = "report.html"
 OUTPUT_HASHES = "output_hashes"
 INPUTS_DIFFER = "inputs_differ"  # why a run's tables were not those of its scenario's data (the run is checked in memory only)
 FORMATS = ("csv", "parquet")
@@ -45,13 +46,16 @@ MANIFEST_TYPES: dict[str, tuple[type, ...]] = {
 _RENAME_EXCHANGE = 2
 
 
-def write_run(result: Result, out: str | Path, formats: tuple[str, ...] = ("csv", "parquet")) -> Path:
-    """Write every table (CSV and Parquet) and the manifest into ``out``, replacing it atomically.
+def write_run(result: Result, out: str | Path, formats: tuple[str, ...] = ("csv", "parquet"), report_page: str | None = None) -> Path:
+    """Write every table (CSV and Parquet) and the manifest into ``out``, replacing it atomically; with
+    ``report_page`` (:func:`optimizer.report.report_page`), the run's ``report.html`` in the same swap, so that no
+    one sees the run without it (an interrupt just after the swap left the new run without its report).
 
     An existing ``out`` is replaced only when it is a run folder (it has a manifest) or empty: a mistyped
     ``--out`` never swaps away a data or scenario folder."""
     check_argument(result, Result, "write_run: result")
     check_argument(out, (str, Path), "write_run: out")
+    check_argument(report_page, (str, type(None)), "write_run: report_page")
     unknown = [f for f in formats if f not in FORMATS] if isinstance(formats, tuple | list) else [formats]
     if unknown or not formats:
         raise InputError(f"write_run: formats must name one or more of {', '.join(FORMATS)}, not {formats!r}")
@@ -78,6 +82,8 @@ def write_run(result: Result, out: str | Path, formats: tuple[str, ...] = ("csv"
         if differ:
             manifest[INPUTS_DIFFER] = differ
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=_json) + "\n")
+        if report_page is not None:
+            (tmp / REPORT).write_text(report_page, encoding="utf-8", newline="")
         for f in tmp.iterdir():
             _fsync(f)
         replace_dir(tmp, out)

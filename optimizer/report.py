@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -16,10 +17,9 @@ from . import charts, multiyear
 from .contract import LEVEL_NAMES, Level
 from .errors import InputError
 from .multiyear import MultiYearResult, read_multiyear_run
-from .outputs import atomic_write_text, changed_outputs, read_manifest, read_run
+from .outputs import REPORT, atomic_write_text, changed_outputs, read_manifest, read_run
 from .result import Result, gap_note
 
-REPORT = "report.html"
 SECTIONS = ("headline", "poverty", "spending", "budgets", "regions", "projects", "plans")
 MULTIYEAR_SECTIONS = ("headline", "spending", "starts", "exit", "plans")
 MULTIYEAR_HOUSEHOLD_COLUMNS = ["household_id", "village_id", "plan", "year", "effect_year", "cost", "p_deadline"]
@@ -100,8 +100,25 @@ def write_report(run_dir: str | Path, result: Result | MultiYearResult | None = 
         if changed:
             raise InputError(changed, source=f"{run_dir}: its files are not those the run wrote, so a report would show figures it did not produce")
         result = read_multiyear_run(run_dir) if manifest.get("multiyear") else read_run(run_dir)
-    page = build_multiyear_report(result) if isinstance(result, MultiYearResult) else build_report(result)
-    return atomic_write_text(run_dir / REPORT, page)
+    return atomic_write_text(run_dir / REPORT, report_page(result))
+
+
+def report_page(result: Result | MultiYearResult) -> str:
+    """The report of a run as one HTML string (the multi-year report for a multi-year run)."""
+    return build_multiyear_report(result) if isinstance(result, MultiYearResult) else build_report(result)
+
+
+def write_with_report(write: Callable[[str | None], Path], result: Result | MultiYearResult, report: bool) -> Path:
+    """Write a run with ``write`` (given the report page, or None) with its report in the same swap when ``report``.
+    A report that cannot be built does not cost the run: the run is written without it, then the error raised."""
+    if not report:
+        return write(None)
+    try:
+        page = report_page(result)
+    except Exception:
+        write(None)
+        raise
+    return write(page)
 
 
 def build_multiyear_report(result: MultiYearResult) -> str:

@@ -199,3 +199,32 @@ def test_a_replaced_run_that_cannot_be_removed_is_named(tmp_path: Path, monkeypa
         outputs.replace_dir(new, old)
     assert (old / "manifest.json").read_text() == "new"
     assert "the replaced folder could not be removed entirely" in caplog.text
+
+
+def test_a_run_is_swapped_in_with_its_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fuzzing pass 17: an interrupt just after the run folder was swapped in ended with "interrupted" (exit 130)
+    while the new run was in place without its report.html, written after the swap. The report is written into
+    the new folder before the swap now, one-year and multi-year; a report that cannot be built leaves the run
+    written without it, and the error is reported."""
+    import os
+
+    from typer.testing import CliRunner
+
+    import optimizer.report
+    from optimizer import outputs
+    from optimizer.cli import app
+
+    generate(300, seed=3, out=tmp_path / "data")
+    swapped: list[list[str]] = []
+    replace = outputs.replace_dir
+    monkeypatch.setattr(outputs, "replace_dir", lambda new, target: (swapped.append(sorted(os.listdir(new))), replace(new, target))[1])
+    for name, years in (("one", ""), ("years", "years:\n  first: 2019\n  last: 2020\n")):
+        (tmp_path / f"{name}.yaml").write_text(f"name: {name}\ndata: {tmp_path / 'data'}\n{years}")
+        result = CliRunner().invoke(app, ["solve", str(tmp_path / f"{name}.yaml"), "--out", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+        assert "report.html" in swapped[-1] and "manifest.json" in swapped[-1], swapped
+        assert f"wrote {tmp_path / name} with its report.html" in " ".join(result.output.split())
+    monkeypatch.setattr(optimizer.report, "build_report", lambda result: 1 / 0)
+    result = CliRunner().invoke(app, ["solve", str(tmp_path / "one.yaml"), "--out", str(tmp_path / "broken")])
+    assert result.exit_code == 1 and isinstance(result.exception, ZeroDivisionError), result.output  # an unexpected error: a bug
+    assert (tmp_path / "broken" / "manifest.json").is_file() and not (tmp_path / "broken" / "report.html").exists()
