@@ -122,8 +122,12 @@ def _write_parts(data: ds.Dataset, stem: Path, formats: tuple[str, ...]) -> None
 
 
 def check_target(out: Path) -> None:
-    """Refuse a run-folder target that exists and is neither a run folder nor empty, or is not writable, or that
-    cannot be made where it is (its nearest existing parent is a file, or not writable); checked before solving too."""
+    """Refuse a run-folder target that exists and is neither a run folder nor empty, or is not writable, or is (or
+    holds) the current folder, or that cannot be made where it is (its nearest existing parent is a file, or not
+    writable); checked before solving too."""
+    here = Path.cwd()
+    if Path(os.path.abspath(out)) in (here, *here.parents):  # '--out .' solved, then failed to swap it (fuzzing pass 18)
+        raise InputError(f"output folder {out}: is the current folder (or holds it), which a run folder replaces whole; choose a folder inside it (out/)")
     if out.exists() and not (out.is_dir() and ((out / MANIFEST).is_file() or not any(out.iterdir()))):
         raise InputError(f"output folder {out}: exists and is not a run folder (no {MANIFEST}); refusing to replace it, choose another folder")
     check_writable(out, "cannot be replaced")

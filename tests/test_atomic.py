@@ -75,6 +75,22 @@ def test_a_run_folder_that_cannot_be_made_is_refused_before_solving(tmp_path: Pa
     assert (tmp_path / "model.mps").read_text() == "a file"
 
 
+def test_the_current_folder_as_the_run_folder_is_refused_before_solving(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fuzzing pass 18: ``--out .`` passed the checks, solved, then failed to swap the current folder (an unexpected
+    ValueError, exit 1, the run lost). It, and a folder holding the current one, are refused before any work."""
+    from typer.testing import CliRunner
+
+    from conftest import ROOT
+    from optimizer.cli import app
+
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    for out in (".", "..", str(tmp_path)):
+        result = CliRunner().invoke(app, ["solve", str(ROOT / "scenarios" / "baseline.yaml"), "--out", out])
+        said = " ".join(result.output.split())
+        assert result.exit_code == 2 and "is the current folder (or holds it)" in said and "loading" not in said, (out, result.output)
+
+
 def test_outputs_that_cannot_be_made_or_written_are_named_with_exit_code_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Found by fuzzing: export-model and generate into a place that cannot hold their output ended as unexpected
     errors (exit 1; export-model's own message hidden by the cleanup of its temporary file), found after building
