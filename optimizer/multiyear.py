@@ -381,10 +381,13 @@ def build_options(
     from_year: int | None = None,
     can_monitor: np.ndarray | None = None,
     late: pd.DataFrame | None = None,
+    kept: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The (plan, start year) options kept per plan, with their value at the deadline. A plan without a start
     from ``from_year`` on (the rolling horizon's first re-planned year) that could still work gets one there that
-    never works (value 0), so that hard floors stay feasible for households not started before it. With
+    never works (value 0), so that hard floors stay feasible for households not started before it. A re-plan's
+    ``kept`` starts (plan, year) are options whatever ``years.max_start_years`` and the rolling rule offer now, as
+    their run offered them (a start an earlier re-plan made at its own first year was refused by the next). With
     ``years.monitoring``, every option taking effect before the deadline also has a variant monitored in all its
     years at risk (households flagged in ``can_monitor``, default all), and the options in ``late`` (hh, plan,
     year_ix, monitoring_years: kept starts of a re-plan) one monitored in their last ``monitoring_years`` years
@@ -415,7 +418,12 @@ def build_options(
         works = ok_t[t] | (rolling & (t <= last_start))
         parts.append(pd.DataFrame({"plan": k[sel], "year_ix": t, "works": works[sel]}))
     parts.append(pd.DataFrame({"plan": k[empty], "year_ix": 0, "works": True}))
-    opt = pd.concat(parts, ignore_index=True)
+    if kept is not None and len(kept):
+        kp, t = kept["plan"].to_numpy(), kept["year"].to_numpy() - yrs.first
+        inside = (t >= 0) & (t < T) & ~empty[kp] & (t >= first_start[kp])
+        kp, t = kp[inside], t[inside]
+        parts.append(pd.DataFrame({"plan": kp, "year_ix": t, "works": t <= last_start[kp]}))
+    opt = pd.concat(parts, ignore_index=True).drop_duplicates(["plan", "year_ix"])
     opt["hh"] = table["hh"].to_numpy()[opt["plan"].to_numpy()]
     pk = opt["plan"].to_numpy()
     opt["empty"] = empty[pk]
@@ -490,8 +498,9 @@ def build_multiyear(
         cat = cells["cat"].to_numpy() == CATEGORIES.index(yrs.monitoring.category)
         mon_cell = pd.Series(np.flatnonzero(cat), index=cells["village"].to_numpy()[cat]).reindex(hh_village).fillna(-1).to_numpy(dtype=np.int64)
     from_year = kept.from_year if kept is not None else None
-    late = _late_monitoring(kept, instance, plans, yrs) if kept is not None and yrs.monitoring is not None else None
-    opt = build_options(instance, scenario, plans, from_year, can_monitor=mon_cell >= 0, late=late)
+    kept_rows = _kept_starts(kept, instance, plans) if kept is not None else None
+    late = None if kept is None or kept_rows is None or yrs.monitoring is None else _late_monitoring(kept_rows, kept.from_year, instance, plans, yrs)
+    opt = build_options(instance, scenario, plans, from_year, can_monitor=mon_cell >= 0, late=late, kept=kept_rows)
     opt["cost"], project_cost = kept_prices(instance, plans, opt, kept)
     paid = kept_paid(kept) if kept is not None else None
     years = year_list(yrs)
@@ -1498,16 +1507,21 @@ def monitoring_choices(starts: pd.DataFrame, effect_year: np.ndarray, from_year:
     return np.stack([first, second], axis=1)
 
 
-def _late_monitoring(kept: Kept, instance: Instance, plans: Plans, years: Years) -> pd.DataFrame:
-    """The kept starts' options (hh, plan, year_ix) with the years monitored they may take in a re-plan (see
-    :func:`monitoring_choices`) where that is fewer than all their years at risk: monitored from the re-plan's
-    year on, or from an earlier re-plan's."""
+def _kept_starts(kept: Kept, instance: Instance, plans: Plans) -> pd.DataFrame:
+    """The kept starts with their household's and plan's positions (``hh``, ``plan``) in ``plans``; a start whose
+    plan the table lacks is left out (:func:`fix_kept` refuses it by name)."""
     labels = pd.DataFrame({"hh": plans.table["hh"].to_numpy(), "plan_label": plan_keys(plans.table, instance), "plan": np.arange(len(plans.table))})
     starts = kept.starts.rename(columns={"plan": "plan_label"})
     starts = starts.assign(hh=pd.Index(instance.households["household_id"]).get_indexer(starts["household_id"]))
-    starts = starts[starts["hh"] >= 0].merge(labels, on=["hh", "plan_label"])
+    return starts[starts["hh"] >= 0].merge(labels, on=["hh", "plan_label"])
+
+
+def _late_monitoring(starts: pd.DataFrame, from_year: int, instance: Instance, plans: Plans, years: Years) -> pd.DataFrame:
+    """The kept starts' options (``starts``: :func:`_kept_starts`) as (hh, plan, year_ix) with the years monitored
+    they may take in a re-plan (see :func:`monitoring_choices`) where that is fewer than all their years at risk:
+    monitored from the re-plan's year on, or from an earlier re-plan's."""
     delay = plan_delays(instance, plans, years)[starts["plan"].to_numpy()]
-    choices = monitoring_choices(starts, starts["year"].to_numpy() + delay, kept.from_year, years.last)
+    choices = monitoring_choices(starts, starts["year"].to_numpy() + delay, from_year, years.last)
     both = pd.DataFrame({"hh": np.repeat(starts["hh"].to_numpy(), 2), "plan": np.repeat(starts["plan"].to_numpy(), 2),
                          "year_ix": np.repeat(starts["year"].to_numpy() - years.first, 2), "monitoring_years": choices.ravel()})  # fmt: skip
     return both[both["monitoring_years"] > 0].drop_duplicates()

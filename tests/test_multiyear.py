@@ -1003,3 +1003,20 @@ def test_a_replan_keeps_its_plans_when_the_measures_rows_were_reordered(tmp_path
     assert (h2["year"].to_numpy() == kept["year"].to_numpy()).all() and (h2["measures"] != kept["measures"].to_numpy()).any()
     again.write(tmp_path / "again")
     verify_multiyear_run(tmp_path / "again")
+
+
+def test_a_replan_of_a_replan_keeps_the_starts_max_start_years_no_longer_offers(small: Instance, tmp_path: Path) -> None:
+    """With years.max_start_years 1 a re-plan from 2019 starts in 2019 the plans whose only offered year is past
+    (the rolling rule); re-planned again from 2020, those kept 2019 starts were refused as "not among its options"
+    (fuzzing pass 18). A kept start is an option as its run offered it."""
+    sc = _scenario({"first": 2018, "last": 2020, "delay_by_batch": {}, "max_start_years": 1}, floors={"mode": "soft"}, solver={"time_limit": 120, "gap": 0.005})
+    first = _checked(sc, small)
+    first.write(tmp_path / "first")
+    second = _checked(sc, small, previous=tmp_path / "first", from_year=2019)
+    hh = second.tables["households"]
+    rolled = hh[hh["started"].astype(bool) & (hh["year"] == 2019) & (hh["project_id"].astype(str) == "")]
+    assert len(rolled)  # starts in 2019 that max_start_years 1 offers only through the rolling rule
+    second.write(tmp_path / "second")
+    third = _checked(sc, small, previous=tmp_path / "second", from_year=2020)
+    kept = third.tables["households"].set_index("household_id").loc[rolled["household_id"]]
+    assert (kept["year"].to_numpy() == 2019).all() and (kept["plan"].to_numpy() == rolled["plan"].to_numpy()).all()
