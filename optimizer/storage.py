@@ -903,29 +903,33 @@ def upper_helper_shares(url: str, tree: RegionTree, county_households: pd.Series
     free = (pd.to_numeric(h["capacity"], errors="coerce").fillna(0).to_numpy() - busy.reindex(h["helper_id"]).fillna(0).to_numpy()).clip(min=0).round()
     pool_free = np.bincount(group, weights=free, minlength=len(keys))
     at = tree.pos(pd.Series(counties.index, dtype=object))
-    rows, cols = [], []
-    for lv in np.unique(tree.level[pool_home]):
-        mine = np.flatnonzero(tree.level[pool_home] == lv)
-        i, j = equal_pairs(pool_home[mine], tree.ancestors[at, lv])
-        rows.append(mine[i])
-        cols.append(j)
-    pool, county = np.concatenate(rows), np.concatenate(cols)
     # household helpers to the counties whose open households their own helpers' free capacity leaves without one
     # (by open households alone, a county its own helpers covered took a share, and 16 households were short
-    # elsewhere against none loaded whole); by open households where the unit's counties all have room (skills)
-    short = counties["short"].to_numpy(dtype=float)[county]
-    short_in_pool = np.bincount(pool, weights=short, minlength=len(keys))
-    unserved = np.where(short_in_pool[pool] > 0, short, counties["households"].to_numpy(dtype=float)[county])
-    weight = np.where(pool_secretaries[pool], counties["uncovered"].to_numpy(dtype=float)[county], unserved)
-    pool, county, weight = pool[weight > 0], county[weight > 0], weight[weight > 0]  # a county with nothing it could serve gets no share
+    # elsewhere against none loaded whole); by open households where the unit's counties all have room (skills).
+    # A city's pools first, then what they leave to a province's, then the centre's (each level split against the
+    # counties' own helpers alone, a county its city covered took a province's share too: fuzzing pass 18)
+    need = {False: counties["short"].to_numpy(dtype=float), True: counties["uncovered"].to_numpy(dtype=float)}
+    open_count = counties["households"].to_numpy(dtype=float)
+    pools, shares_of = [], []
+    for lv in np.unique(tree.level[pool_home])[::-1]:
+        mine = np.flatnonzero(tree.level[pool_home] == lv)
+        i, j = equal_pairs(pool_home[mine], tree.ancestors[at, lv])
+        pool, county = mine[i], j
+        secretary = pool_secretaries[pool]
+        want = np.where(secretary, need[True][county], need[False][county])
+        want_in_pool = np.bincount(pool, weights=want, minlength=len(keys))
+        weight = np.where(secretary | (want_in_pool[pool] > 0), want, open_count[county])
+        keep = weight > 0  # a county with nothing it could serve gets no share
+        pool, county, weight, secretary = pool[keep], county[keep], weight[keep], secretary[keep]
+        share = _largest_remainder(pool, county, weight, pool_free)
+        for kind in (False, True):
+            given = np.bincount(county[secretary == kind], weights=share[secretary == kind], minlength=len(counties))
+            need[kind] = np.maximum(need[kind] - given, 0.0)
+        pools.append((pool, county, weight))
+        shares_of.append(share)
+    pool, county, weight = (np.concatenate([p[k] for p in pools]) for k in range(3))
+    share = np.concatenate(shares_of)
     total = np.bincount(pool, weights=weight, minlength=len(keys))
-    quota = pool_free[pool] * weight / np.maximum(total[pool], 1e-9)
-    share = np.floor(quota + 1e-9)
-    left = pool_free - np.bincount(pool, weights=share, minlength=len(keys))
-    order = np.lexsort((county, -(quota - share), pool))  # largest remainders first, within each pool
-    extra = np.zeros(len(order))
-    extra[order] = group_ranks(pool[order]) < np.round(left[pool[order]])
-    share += extra
     # each pool's county shares cut from its helpers' capacities, both laid end to end in pool order
     members = np.flatnonzero(total[group] > 0)
     members = members[np.argsort(group[members], kind="stable")]
@@ -939,6 +943,19 @@ def upper_helper_shares(url: str, tree: RegionTree, county_households: pd.Series
     out = h.iloc[helper].assign(capacity=(cuts - starts).astype(np.int64), county_id=counties.index.to_numpy()[piece_county])
     out = out.groupby(["county_id", "helper_id"], sort=False, as_index=False).agg({**{c: "first" for c in h.columns if c != "helper_id"}, "capacity": "sum"})
     return {c: df.drop(columns=["county_id"])[list(h.columns)].reset_index(drop=True) for c, df in out.groupby("county_id", sort=False)}
+
+
+def _largest_remainder(pool: np.ndarray, county: np.ndarray, weight: np.ndarray, pool_free: np.ndarray) -> np.ndarray:
+    """Each (pool, county) pair's whole share of its pool's free capacity (``pool_free``, by pool) in proportion to
+    ``weight``, by largest remainder (the shares of a pool add up to its capacity)."""
+    total = np.bincount(pool, weights=weight, minlength=len(pool_free))
+    quota = pool_free[pool] * weight / np.maximum(total[pool], 1e-9)
+    share = np.floor(quota + 1e-9)
+    left = pool_free - np.bincount(pool, weights=share, minlength=len(pool_free))
+    order = np.lexsort((county, -(quota - share), pool))  # largest remainders first, within each pool
+    extra = np.zeros(len(order))
+    extra[order] = group_ranks(pool[order]) < np.round(left[pool[order]])
+    return share + extra
 
 
 def _uncovered(tree: RegionTree, demand: pd.Series, own: pd.DataFrame) -> pd.Series:
