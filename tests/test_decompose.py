@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from optimizer import load_instance, solve, verify
+from optimizer import Instance, load_instance, solve, verify
 from optimizer.decompose import (
     _CACHE,
     _ROUNDED,
@@ -1063,20 +1063,11 @@ def test_a_countys_own_first_secretaries_cover_what_they_reach(instance) -> None
     assert _uncovered(tree, poor, homed_in_town)[tree.ids[c]] == 0
 
 
-def test_upper_household_helpers_go_where_the_counties_own_leave_households_without_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """A city's and a province's household helpers, shared by open households alone, gave a county its own helpers
-    already covered a share, while another county's households went without one (fuzzing pass 16: 16 short against
-    none loaded whole). Shared by the households the counties' own free capacity leaves uncovered, a county with
-    room for all its households gets none, and the shares still add up to the pool's capacity."""
+def _registry_shares(folder, tmp_path) -> tuple[Instance, dict[str, pd.DataFrame]]:  # type: ignore[no-untyped-def]
+    """The instance in ``folder``, and the upper helpers' shares by county once it is imported into a registry."""
     from optimizer import storage
     from optimizer.helpers import poor_villages
 
-    folder = tmp_path / "data"
-    generate(1500, seed=3, out=folder)
-    helpers = pd.read_csv(folder / "helpers.csv", dtype=str, keep_default_na=False)
-    roomy = helpers["home_region_id"].str.startswith("P01C01X01") & (helpers["kind"] == "household_helper")
-    helpers.loc[roomy, "capacity"] = "1000"
-    helpers.to_csv(folder / "helpers.csv", index=False)
     url = f"sqlite:///{tmp_path / 'registry.db'}"
     engine = storage.open_db(url, create=True)
     storage.init_db(engine)
@@ -1085,7 +1076,23 @@ def test_upper_household_helpers_go_where_the_counties_own_leave_households_with
     instance = load_instance(folder)
     tree = instance.tree
     households = pd.Series(tree.ancestor_ids(tree.pos(instance.households["village_id"]), 3)).value_counts()
-    shares = storage.upper_helper_shares(url, tree, households, poor_villages(tree, instance.regions))
+    return instance, storage.upper_helper_shares(url, tree, households, poor_villages(tree, instance.regions))
+
+
+def test_upper_household_helpers_go_where_the_counties_own_leave_households_without_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A city's and a province's household helpers, shared by open households alone, gave a county its own helpers
+    already covered a share, while another county's households went without one (fuzzing pass 16: 16 short against
+    none loaded whole). Shared by the households the counties' own free capacity leaves uncovered, a county with
+    room for all its households gets none, and the shares still add up to the pool's capacity."""
+
+    folder = tmp_path / "data"
+    generate(1500, seed=3, out=folder)
+    helpers = pd.read_csv(folder / "helpers.csv", dtype=str, keep_default_na=False)
+    roomy = helpers["home_region_id"].str.startswith("P01C01X01") & (helpers["kind"] == "household_helper")
+    helpers.loc[roomy, "capacity"] = "1000"
+    helpers.to_csv(folder / "helpers.csv", index=False)
+    instance, shares = _registry_shares(folder, tmp_path)
+    tree = instance.tree
     cadre = lambda df: df[df["kind"] == "household_helper"]  # noqa: E731
     assert "P01C01X01" not in shares or cadre(shares["P01C01X01"]).empty
     upper = cadre(helpers[tree.level[tree.pos(helpers["home_region_id"])] < 3])
@@ -1099,8 +1106,6 @@ def test_upper_household_helpers_count_the_counties_own_by_reach(tmp_path) -> No
     against 73 loaded whole (fuzzing pass 17 F1). Its households outside that township are now counted as short. A
     work team homed in a city, which serves no household, took the place of the city's household helpers in a
     county's share (pass 17 F2): it is shared with no county."""
-    from optimizer import storage
-    from optimizer.helpers import poor_villages
 
     folder = tmp_path / "data"
     generate(1500, seed=3, out=folder)
@@ -1115,13 +1120,7 @@ def test_upper_household_helpers_count_the_counties_own_by_reach(tmp_path) -> No
     city = tree.ids[tree.ancestors[tree.pos(pd.Series(["P01C01X01"]))[0], 2]]
     team = helpers.iloc[[0]].assign(helper_id="W-CITY", kind="work_team", home_region_id=city, capacity="600", reach="county", skills="")
     pd.concat([team, helpers]).to_csv(folder / "helpers.csv", index=False)
-    url = f"sqlite:///{tmp_path / 'registry.db'}"
-    engine = storage.open_db(url, create=True)
-    storage.init_db(engine)
-    storage.import_folder(engine, folder)
-    engine.dispose()
-    households = pd.Series(county).value_counts()
-    shares = storage.upper_helper_shares(url, tree, households, poor_villages(tree, instance.regions))
+    _, shares = _registry_shares(folder, tmp_path)
     elsewhere = int(((county == "P01C01X01") & (town != first)).sum())
     assert elsewhere > 0
     mine = shares["P01C01X01"]
@@ -1134,8 +1133,6 @@ def test_a_provinces_household_helpers_go_where_its_cities_leave_households_with
     its city's helpers covered also took a share of the province's, and a county of the other city went short
     (fuzzing pass 18: 347 short against 337 loaded whole). The city's pools go first; the province's go where they
     leave households without one."""
-    from optimizer import storage
-    from optimizer.helpers import poor_villages
 
     folder = tmp_path / "data"
     generate(2000, seed=1, out=folder)
@@ -1149,15 +1146,7 @@ def test_a_provinces_household_helpers_go_where_its_cities_leave_households_with
     x02 = own & helpers["home_region_id"].str.startswith("P01C01X02")
     helpers.loc[x02, "capacity"] = (pd.to_numeric(helpers.loc[x02, "capacity"]) * 3).astype(str)  # X02 covered by its own
     helpers.to_csv(folder / "helpers.csv", index=False)
-    url = f"sqlite:///{tmp_path / 'registry.db'}"
-    engine = storage.open_db(url, create=True)
-    storage.init_db(engine)
-    storage.import_folder(engine, folder)
-    engine.dispose()
-    instance = load_instance(folder)
-    tree = instance.tree
-    households = pd.Series(tree.ancestor_ids(tree.pos(instance.households["village_id"]), 3)).value_counts()
-    shares = storage.upper_helper_shares(url, tree, households, poor_villages(tree, instance.regions))
+    _, shares = _registry_shares(folder, tmp_path)
     province = {c: df[(df["kind"] == "household_helper") & (df["home_region_id"] == "P01")]["capacity"].sum() for c, df in shares.items()}
     city = {c: df[(df["kind"] == "household_helper") & (df["home_region_id"] == "P01C01")]["capacity"].sum() for c, df in shares.items()}
     assert city.get("P01C01X01", 0) > 0 and province.get("P01C01X03", 0) > 0
