@@ -431,8 +431,9 @@ def _convert(column: pd.Series, col: Column, echo: bool = True) -> tuple[pd.Seri
     empty = empty_cells.to_numpy(zero_copy_only=False)
     bad: list[tuple[int, str]] = []
     if col.kind in ("id", "ref"):
-        if col.kind == "id":
-            bad += [(int(i), "missing id") for i in np.flatnonzero(empty)]
+        if col.kind == "id":  # a word that reads as an empty cell ("none", "null", "nan") is no id either: say why
+            words = pc.fill_null(text, "").to_numpy(zero_copy_only=False)
+            bad += [(int(i), f"missing id ('{words[i]}' reads as an empty cell)" if words[i] else "missing id") for i in np.flatnonzero(empty)]
         return _text_series(pc.if_else(empty_cells, "", text)), bad
     raw = _text_series(text)
     if col.kind in ("int", "float"):
