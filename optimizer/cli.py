@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from .edits import load_scenario_data
-from .errors import BusyError, InputError, OptimizerError, ResourceLimitError
+from .errors import BusyError, InputError, InterruptedAfterWriting, OptimizerError, ResourceLimitError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Precision poverty alleviation optimizer.")
 # no markup: messages carry user text (ids, paths, values) that must print as written, brackets included
@@ -75,8 +75,9 @@ def _errors(memory_advice: str = MEMORY_ADVICE, database: str | None = None) -> 
         )
         _say("error: ", str(limit), "bold red")
         raise typer.Exit(limit.exit_code) from None
-    except KeyboardInterrupt:
-        _say("interrupted", "", "red")
+    except KeyboardInterrupt as err:
+        written = f": {err.path} was written whole before it" if isinstance(err, InterruptedAfterWriting) else ""
+        _say("interrupted", written, "red")
         raise typer.Exit(130) from None
     except OSError as err:  # the file system refused (read-only, full, not permitted): not a bug of ours
         if _debug:

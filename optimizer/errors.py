@@ -103,3 +103,12 @@ class VerificationError(OptimizerError):
 
     def __reduce__(self) -> tuple[type, tuple[list[str]]]:
         return (type(self), (self.violations,))
+
+
+class InterruptedAfterWriting(KeyboardInterrupt):
+    """An interrupt that came once a new run folder was in place (while the one it replaced was being removed):
+    the run is written whole, which a bare "interrupted" left in doubt."""
+
+    def __init__(self, path: str):
+        self.path = path
+        super().__init__(path)

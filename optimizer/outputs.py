@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from .clib import libc
 from .data import Instance, _first_line, file_sha256
-from .errors import InputError, check_argument
+from .errors import InputError, InterruptedAfterWriting, check_argument
 from .result import OPTIONAL_TABLES, TABLE_NAMES, Result
 
 if TYPE_CHECKING:
@@ -259,17 +259,21 @@ def replace_dir(new: Path, target: Path) -> None:
         os.rename(new, target)
         return
     if _exchange(new, target):
-        _remove_previous(new)  # ``new`` now holds the previous run
+        _remove_previous(new, target)  # ``new`` now holds the previous run
         return
     old = target.with_name(f".{target.name}.old-{os.getpid()}")
     os.rename(target, old)
     os.rename(new, target)
-    _remove_previous(old)
+    _remove_previous(old, target)
 
 
-def _remove_previous(path: Path) -> None:
-    """Remove the replaced folder; say so when some of it cannot be (an immutable file in it), which was silent."""
-    shutil.rmtree(path, ignore_errors=True)
+def _remove_previous(path: Path, target: Path) -> None:
+    """Remove the folder ``target`` replaced; say so when some of it cannot be (an immutable file in it), which was
+    silent. An interrupt here comes with ``target`` written whole (a leftover goes with the next write)."""
+    try:
+        shutil.rmtree(path, ignore_errors=True)
+    except KeyboardInterrupt:
+        raise InterruptedAfterWriting(str(target)) from None
     if path.exists():
         log.warning("the replaced folder could not be removed entirely: %s is left (a file in it cannot be deleted)", path)
 

@@ -244,3 +244,34 @@ def test_a_run_is_swapped_in_with_its_report(tmp_path: Path, monkeypatch: pytest
     result = CliRunner().invoke(app, ["solve", str(tmp_path / "one.yaml"), "--out", str(tmp_path / "broken")])
     assert result.exit_code == 1 and isinstance(result.exception, ZeroDivisionError), result.output  # an unexpected error: a bug
     assert (tmp_path / "broken" / "manifest.json").is_file() and not (tmp_path / "broken" / "report.html").exists()
+
+
+def test_an_interrupt_once_the_new_run_is_in_place_says_it_was_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fuzzing pass 18: an interrupt while the replaced run folder was being removed said only "interrupted" (exit
+    130), though the new run was in place, whole. It says so now; the replaced folder goes with the write."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from optimizer import outputs
+    from optimizer.cli import app
+
+    generate(300, seed=3, out=tmp_path / "data")
+    (tmp_path / "s.yaml").write_text(f"name: s\ndata: {tmp_path / 'data'}\n")
+    run = tmp_path / "run"
+    assert CliRunner().invoke(app, ["solve", str(tmp_path / "s.yaml"), "--out", str(run), "--no-report"]).exit_code == 0
+    before = json.loads((run / "manifest.json").read_text())["scenario"]["poverty"]["line"]
+    real, calls = shutil.rmtree, []
+
+    def interrupted(path: object, *args: object, **kwargs: object) -> None:
+        calls.append(path)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(outputs.shutil, "rmtree", interrupted)
+    result = CliRunner().invoke(app, ["solve", str(tmp_path / "s.yaml"), "--out", str(run), "--no-report", "--set", "poverty.line=4200"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 130 and f"interrupted: {run} was written whole before it" in said, result.output
+    assert json.loads((run / "manifest.json").read_text())["scenario"]["poverty"]["line"] == 4200 != before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".run")]
