@@ -1445,7 +1445,8 @@ def _decompose(
         if instance is None and is_url(str(folder)) and one_year and scenario.helpers.assign:
             from .storage import upper_helper_shares
 
-            shares = upper_helper_shares(str(folder), tree, pd.Series(blocks.households, index=blocks.counties), poor_villages(tree, regions))
+            assert frame is not None and frame.town_households is not None  # a registry's frame counts them
+            shares = upper_helper_shares(str(folder), tree, frame.town_households, poor_villages(tree, regions))
         data: list[Any] = pieces if instance is not None else [
             Stored(str(folder), f, r, night, version, from_year, None if from_year is None else _own_withheld(withheld, f, blocks.upper), shares.get(c))
             for c, f, r in zip(blocks.counties, blocks.funds, places)

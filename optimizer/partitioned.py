@@ -78,6 +78,9 @@ class Frame:
     tree: RegionTree
     county_households: pd.Series  # county id -> households, from the Parquet footers
     hashes: dict[str, str]
+    # a registry's: township position -> the households it plans, counted by the database (where the helpers homed
+    # above the counties are needed: storage.upper_helper_shares)
+    town_households: pd.Series | None = None
 
 
 def load_frame(folder: str | Path) -> Frame:

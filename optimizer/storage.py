@@ -812,7 +812,8 @@ def registry_frame(url: str, hashed: bool = True, replan: tuple[int | None, int]
         raise InputError(f"table households: {n:,} open households name a village_id that is not a known village ({where})", source=source)
     ids = tree.ids.to_numpy()
     counts = pd.Series(per_village["households"].to_numpy(dtype=np.int64), index=ids[tree.ancestors[at, Level.COUNTY]]).groupby(level=0).sum()
-    return Frame(tables["regions"], tables["funds"], tree, counts.sort_index(), registry_hashes(url) if hashed else {})
+    towns = pd.Series(per_village["households"].to_numpy(dtype=float), index=tree.ancestors[at, Level.TOWNSHIP]).groupby(level=0).sum()
+    return Frame(tables["regions"], tables["funds"], tree, counts.sort_index(), registry_hashes(url) if hashed else {}, towns)
 
 
 def county_regions(frame: Frame, counties: list[str]) -> list[pd.DataFrame]:
@@ -854,12 +855,13 @@ def _county_tables(
     }
 
 
-def upper_helper_shares(url: str, tree: RegionTree, county_households: pd.Series, poor_villages: np.ndarray) -> dict[str, pd.DataFrame]:
+def upper_helper_shares(url: str, tree: RegionTree, town_households: pd.Series, poor_villages: np.ndarray) -> dict[str, pd.DataFrame]:
     """Helpers homed above county level (a city's, a province's) shared among the counties under their home unit:
     the capacity of a unit's first secretaries in proportion to the counties' poor villages (``poor_villages``: their
     positions in ``tree``) that their own first secretaries cannot cover, that of its household helpers in proportion
-    to the open households that their own helpers' free capacity leaves without one (to all by open households,
-    ``county_households``, where every county has room), both counted by reach (:func:`_uncovered`), each less the
+    to the open households (``town_households``: by township position, :func:`registry_frame`'s) that their own
+    helpers' free capacity leaves without one (to all by open households where every county has room), both counted
+    by reach (:func:`_uncovered`), each less the
     households committed to them. A unit's helpers of one kind are one pool, split by largest remainder and cut from
     their capacities in order: each county's worker assigns its share as one of its own helpers, and the shares of a
     helper add up to its free capacity. Per county, the helper rows with the share as capacity. Work teams, which
@@ -881,18 +883,13 @@ def upper_helper_shares(url: str, tree: RegionTree, county_households: pd.Series
         taken = commitments.join(helpers, commitments.c.helper_id == helpers.c.helper_id)
         held_own = select(*by_reach, func.count()).select_from(taken).where(commitments.c.kind == "household", cadres).group_by(*by_reach)
         held_own = pd.DataFrame(conn.execute(held_own).all(), columns=["home", "reach", "held"])
-        per_village = pd.DataFrame(
-            conn.execute(select(households.c.village_id, func.count()).where(_open_households()).group_by(households.c.village_id)).all(),
-            columns=["village_id", "households"],
-        )
     own_free = room.merge(held_own, on=["home", "reach"], how="left").fillna({"held": 0})
     own_free = own_free.assign(capacity=(pd.to_numeric(own_free["capacity"]) - own_free["held"]).clip(lower=0))
-    at = tree.pos(per_village["village_id"])
-    open_by_town = pd.Series(per_village["households"].to_numpy(dtype=float)[at >= 0], index=tree.ancestors[at[at >= 0], Level.TOWNSHIP]).groupby(level=0).sum()
+    county_households = town_households.groupby(tree.ids.to_numpy()[tree.ancestors[town_households.index.to_numpy(dtype=np.int64), Level.COUNTY]]).sum()
     poor_by_town = pd.Series(1.0, index=tree.ancestors[poor_villages, Level.TOWNSHIP]).groupby(level=0).sum()
     if h.empty:
         return {}
-    uncovered, short = _uncovered(tree, poor_by_town, own_secretaries).rename("uncovered"), _uncovered(tree, open_by_town, own_free).rename("short")
+    uncovered, short = _uncovered(tree, poor_by_town, own_secretaries).rename("uncovered"), _uncovered(tree, town_households, own_free).rename("short")
     serves = pd.concat([county_households.rename("households"), uncovered, short], axis=1).fillna(0.0)
     counties = serves[(serves > 0).any(axis=1)]
     # a pool per home unit and kind: shared helper by helper, every first secretary of a city (capacity 1) went to

@@ -1073,10 +1073,10 @@ def _registry_shares(folder, tmp_path) -> tuple[Instance, dict[str, pd.DataFrame
     storage.init_db(engine)
     storage.import_folder(engine, folder)
     engine.dispose()
-    instance = load_instance(folder)
-    tree = instance.tree
-    households = pd.Series(tree.ancestor_ids(tree.pos(instance.households["village_id"]), 3)).value_counts()
-    return instance, storage.upper_helper_shares(url, tree, households, poor_villages(tree, instance.regions))
+    frame = storage.registry_frame(url, hashed=False)  # as the driver reads it: its tree, and the households by township
+    assert frame.town_households is not None
+    shares = storage.upper_helper_shares(url, frame.tree, frame.town_households, poor_villages(frame.tree, frame.regions))
+    return load_instance(folder), shares
 
 
 def test_upper_household_helpers_go_where_the_counties_own_leave_households_without_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
